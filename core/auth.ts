@@ -1,0 +1,104 @@
+/** API-key authentication: keys are stored as SHA-256 digests and compared in constant time. */
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { eq } from "drizzle-orm";
+import { changesOf, type GantryDb } from "./db.ts";
+import { apiKeys } from "./schema.ts";
+import type { Role } from "./roles.ts";
+
+export type KeyRole = "viewer" | "operator" | "admin" | "inference";
+
+/** Who is calling. `role: "public"` means no credential was presented. */
+export interface Identity {
+  subject: string;
+  role: Role | "inference";
+  via: "anonymous" | "api_key";
+}
+
+export const ANONYMOUS: Identity = { subject: "anonymous", role: "public", via: "anonymous" };
+
+const KEY_PATTERN = /^gk_([a-z0-9]{10})_([A-Za-z0-9_-]{32,64})$/;
+
+interface KeyRecord {
+  id: string;
+  digest: Buffer;
+  role: KeyRole;
+  name: string;
+}
+
+/** Reads the credential as llamactl does: `Authorization: Bearer`, `X-API-Key`, or `?api_key=`. */
+export function credentialOf(request: Request): string | undefined {
+  const header = request.headers.get("authorization");
+  if (header?.toLowerCase().startsWith("bearer ")) return header.slice(7).trim();
+  const apiKey = request.headers.get("x-api-key");
+  if (apiKey) return apiKey.trim();
+  const query = request.url.indexOf("?");
+  if (query === -1) return undefined;
+  return new URLSearchParams(request.url.slice(query + 1)).get("api_key") ?? undefined;
+}
+
+export class ApiKeyAuthenticator {
+  #keys = new Map<string, KeyRecord>();
+
+  constructor(private readonly db: GantryDb) {
+    this.#load();
+  }
+
+  /** The caller's identity; `undefined` when a credential was sent but is not valid. */
+  identify(request: Request): Identity | undefined {
+    const presented = credentialOf(request);
+    if (presented === undefined) return ANONYMOUS;
+    const match = KEY_PATTERN.exec(presented);
+    const record = match ? this.#keys.get(match[1]!) : undefined;
+    // Compare digests even for an unknown id, so timing does not reveal which ids exist.
+    const expected = record?.digest ?? DUMMY_DIGEST;
+    const ok = timingSafeEqual(digest(presented), expected) && record !== undefined;
+    return ok ? { subject: `key:${record.name}`, role: record.role, via: "api_key" } : undefined;
+  }
+
+  /** Creates a key and returns its secret; only the digest is stored. */
+  create(name: string, role: KeyRole, secret?: string): { id: string; key: string } {
+    const id = secret ? KEY_PATTERN.exec(secret)?.[1] : randomId();
+    if (!id) throw new RangeError("A given key must look like gk_<10 lowercase letters or digits>_<32-64 url-safe characters>");
+    const key = secret ?? `gk_${id}_${randomBytes(24).toString("base64url")}`;
+    this.db.insert(apiKeys).values({ id, name, hash: digest(key).toString("hex"), prefix: `gk_${id}`, role, createdAt: new Date() }).run();
+    this.#load();
+    return { id, key };
+  }
+
+  revoke(id: string): boolean {
+    const changed = changesOf(this.db.update(apiKeys).set({ revokedAt: new Date() }).where(eq(apiKeys.id, id)).run()) > 0;
+    this.#load();
+    return changed;
+  }
+
+  get count(): number {
+    return this.db.select({ id: apiKeys.id }).from(apiKeys).all().length;
+  }
+
+  /**
+   * On first start (no keys at all) creates an admin key and an inference key and returns
+   * their secrets for the caller to print once.
+   */
+  bootstrap(adminSecret: string): { admin: string; inference: string } | undefined {
+    if (this.count > 0) return undefined;
+    const admin = this.create("bootstrap-admin", "admin", adminSecret || undefined).key;
+    const inference = this.create("bootstrap-inference", "inference").key;
+    return { admin, inference };
+  }
+
+  #load(): void {
+    const rows = this.db.select().from(apiKeys).all().filter((r) => r.revokedAt === null);
+    this.#keys = new Map(rows.map((r) => [r.id, { id: r.id, digest: Buffer.from(r.hash, "hex"), role: r.role, name: r.name }]));
+  }
+}
+
+const DUMMY_DIGEST = createHash("sha256").update("gantry-no-such-key").digest();
+
+function digest(secret: string): Buffer {
+  return createHash("sha256").update(secret).digest();
+}
+
+function randomId(): string {
+  const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
+  return Array.from(randomBytes(10), (b) => alphabet[b % alphabet.length]).join("");
+}

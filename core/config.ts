@@ -1,0 +1,182 @@
+/** gantry's configuration: defaults < gantry.toml < GANTRY_* environment, validated with TypeBox. */
+import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { Type, type Static, type TSchema } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+import { Errors } from "./errors.ts";
+
+export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** The folder gantry is installed in (holds the built-in plugins and migrations). */
+export const GANTRY_ROOT = resolve(import.meta.dir, "..");
+
+const LogLevelSchema = Type.Union(LOG_LEVELS.map((l) => Type.Literal(l)));
+
+export const ConfigSchema = Type.Object(
+  {
+    data_dir: Type.String({ default: "./data", minLength: 1, description: "Folder for the SQLite database and plugin data" }),
+    server: Type.Object(
+      {
+        host: Type.String({ default: "127.0.0.1", minLength: 1 }),
+        port: Type.Integer({ default: 8080, minimum: 0, maximum: 65535 }),
+        body_limit_bytes: Type.Integer({ default: 1_048_576, minimum: 1024, description: "Largest accepted request body" }),
+        shutdown_timeout_ms: Type.Integer({ default: 10_000, minimum: 0, description: "How long shutdown waits for in-flight requests" }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    log: Type.Object(
+      {
+        level: Type.Union([LogLevelSchema], { default: "info" }),
+        format: Type.Union([Type.Literal("auto"), Type.Literal("json"), Type.Literal("pretty")], { default: "auto" }),
+        requests: Type.Boolean({ default: true, description: "Log one line per HTTP request" }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    plugins: Type.Object(
+      {
+        dir: Type.String({ default: resolve(GANTRY_ROOT, "plugins"), description: "Folder of built-in plugins" }),
+        disabled: Type.Array(Type.String(), { default: [], description: "Built-in plugins not to load" }),
+        setup_timeout_ms: Type.Integer({ default: 15_000, minimum: 1 }),
+        dispose_timeout_ms: Type.Integer({ default: 5_000, minimum: 1 }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    health: Type.Object(
+      {
+        min_free_disk_bytes: Type.Integer({ default: 104_857_600, minimum: 0, description: "/livez fails when the data dir has less free space" }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    auth: Type.Object(
+      {
+        bootstrap_admin_key: Type.String({ default: "", description: "Admin API key to create on first start instead of a random one (secret)" }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    plugin: Type.Record(Type.String(), Type.Record(Type.String(), Type.Unknown()), {
+      default: {},
+      description: "Per-plugin settings, merged over each manifest's `config`",
+    }),
+  },
+  { additionalProperties: false },
+);
+
+export type GantryConfig = Static<typeof ConfigSchema>;
+
+/** Fixed environment names, and the dotted key each sets. */
+const FIXED_ENV: Record<string, string> = {
+  GANTRY_HOST: "server.host",
+  GANTRY_PORT: "server.port",
+  GANTRY_DATA_DIR: "data_dir",
+  GANTRY_LOG_LEVEL: "log.level",
+};
+/** Environment names that are not config keys. */
+const NON_KEY_ENV = new Set(["GANTRY_CONFIG", "GANTRY_ADMIN_PASSWORD", "GANTRY_TEST_PG_URL"]);
+
+export interface ConfigSources {
+  /** Path of gantry.toml; missing file is fine unless given explicitly. */
+  file?: string;
+  env?: Record<string, string | undefined>;
+  /** Values that win over everything (tests, CLI flags). */
+  overrides?: Record<string, unknown>;
+}
+
+/** Loads, merges and validates the configuration; throws CONFIG_INVALID naming each bad key. */
+export function loadConfig(sources: ConfigSources = {}): GantryConfig {
+  const env = sources.env ?? process.env;
+  const explicitFile = sources.file ?? env.GANTRY_CONFIG;
+  const file = explicitFile ?? "gantry.toml";
+  let merged: Record<string, unknown> = {};
+  if (existsSync(file)) {
+    try {
+      merged = Bun.TOML.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
+    } catch (error) {
+      throw Errors.CONFIG_INVALID([file, [`not valid TOML: ${(error as Error).message}`]]);
+    }
+  } else if (explicitFile) {
+    throw Errors.CONFIG_INVALID([file, ["file not found"]]);
+  }
+  for (const [key, value] of envEntries(env)) setDotted(merged, key, value);
+  for (const [key, value] of Object.entries(sources.overrides ?? {})) setDotted(merged, key, value);
+  return validateConfig(merged, existsSync(file) ? `${file} + environment` : "environment");
+}
+
+/** Applies defaults, coerces env strings, and lists every problem by dotted key. */
+export function validateConfig(input: Record<string, unknown>, source: string): GantryConfig {
+  const value = Value.Default(ConfigSchema, Value.Convert(ConfigSchema, structuredClone(input)));
+  const problems = [...Value.Errors(ConfigSchema, value)].map((e) => {
+    const key = e.path.replace(/^\//, "").replaceAll("/", ".") || "(root)";
+    const unknownKey = e.message.includes("additional") || e.message.includes("Unexpected");
+    if (unknownKey) return `${key}: unknown key`;
+    return `${key}: ${describeExpected(e.schema) ?? e.message} (got ${JSON.stringify(e.value)})`;
+  });
+  if (problems.length > 0) throw Errors.CONFIG_INVALID([source, dedupe(problems)]);
+  return value as GantryConfig;
+}
+
+/** "must be one of a, b" for unions of literals, which TypeBox only calls "union value". */
+function describeExpected(schema: TSchema): string | undefined {
+  const options = (schema.anyOf as TSchema[] | undefined)?.flatMap((s) => (s.anyOf as TSchema[] | undefined) ?? [s]);
+  if (!options?.every((s) => "const" in s)) return undefined;
+  return `must be one of ${options.map((s) => s.const).join(", ")}`;
+}
+
+function envEntries(env: Record<string, string | undefined>): [string, unknown][] {
+  const out: [string, unknown][] = [];
+  for (const [name, raw] of Object.entries(env)) {
+    if (raw === undefined || !name.startsWith("GANTRY_") || NON_KEY_ENV.has(name)) continue;
+    const key = FIXED_ENV[name] ?? name.slice("GANTRY_".length).toLowerCase().split("__").join(".");
+    out.push([key, parseEnvValue(key, raw)]);
+  }
+  return out;
+}
+
+/** Arrays come as comma lists; everything else is coerced by the schema. */
+function parseEnvValue(key: string, raw: string): unknown {
+  if (key === "plugins.disabled") return raw.split(",").map((s) => s.trim()).filter(Boolean);
+  return raw;
+}
+
+function setDotted(target: Record<string, unknown>, dotted: string, value: unknown): void {
+  const parts = dotted.split(".");
+  let node = target;
+  for (const part of parts.slice(0, -1)) {
+    if (typeof node[part] !== "object" || node[part] === null) node[part] = {};
+    node = node[part] as Record<string, unknown>;
+  }
+  node[parts.at(-1)!] = value;
+}
+
+function dedupe(items: string[]): string[] {
+  return [...new Set(items)];
+}
+
+const SECRET_NAME = /(key|secret|token|password|passwd|credential|private|auth)/i;
+
+/** True for names whose values must never be shown (config keys, env variables). */
+export function isSecretName(name: string): boolean {
+  return SECRET_NAME.test(name);
+}
+
+/** A deep copy with every secret-looking value replaced by "[redacted]". */
+export function redactSecrets<T>(value: T, name = ""): T {
+  if (Array.isArray(value)) return value.map((v) => redactSecrets(v, name)) as T;
+  if (value && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactSecrets(v, k)])) as T;
+  }
+  if (name && isSecretName(name) && value !== "" && value !== null && value !== undefined) return "[redacted]" as T;
+  return value;
+}
+
+/** Value of a dotted key, or undefined. */
+export function getDotted(config: unknown, dotted: string): unknown {
+  let node: unknown = config;
+  for (const part of dotted.split(".")) {
+    if (!node || typeof node !== "object" || !Object.hasOwn(node, part)) return undefined;
+    node = (node as Record<string, unknown>)[part];
+  }
+  return node;
+}
+
+export type { TSchema };

@@ -1,0 +1,94 @@
+/** plugin.json: the manifest every plugin folder carries, validated before any of its code runs. */
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { Type, type Static } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+import { Errors } from "./errors.ts";
+import pkg from "../package.json" with { type: "json" };
+
+export const PLUGIN_NAME_PATTERN = "^[a-z][a-z0-9-]{0,47}$";
+
+export const ManifestSchema = Type.Object(
+  {
+    name: Type.String({ pattern: PLUGIN_NAME_PATTERN, description: "lowercase letters, digits and dashes; starts with a letter" }),
+    version: Type.String({ pattern: "^\\d+\\.\\d+\\.\\d+([-+][0-9A-Za-z.-]+)?$", description: "semver" }),
+    description: Type.Optional(Type.String({ maxLength: 500 })),
+    main: Type.String({ default: "index.ts", minLength: 1 }),
+    gantry: Type.Optional(Type.String({ description: "semver range of gantry versions this plugin works with" })),
+    dependsOn: Type.Array(Type.String({ pattern: PLUGIN_NAME_PATTERN }), { default: [], uniqueItems: true }),
+    config: Type.Record(Type.String(), Type.Unknown(), { default: {} }),
+  },
+  { additionalProperties: false },
+);
+
+export type PluginManifest = Static<typeof ManifestSchema>;
+
+/** A manifest plus where it came from. */
+export interface LoadedManifest extends PluginManifest {
+  dir: string;
+  entry: string;
+}
+
+/** Reads and validates `<dir>/plugin.json`; throws PLUGIN_MANIFEST_INVALID listing each problem. */
+export function readManifest(pluginDir: string): LoadedManifest {
+  const dir = resolve(pluginDir);
+  const file = join(dir, "plugin.json");
+  if (!existsSync(dir) || !statSync(dir).isDirectory() || !existsSync(file)) throw Errors.PLUGIN_PATH_NOT_FOUND([pluginDir]);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, "utf8"));
+  } catch (error) {
+    throw Errors.PLUGIN_MANIFEST_INVALID([file, [`not valid JSON: ${(error as Error).message}`]]);
+  }
+  if (!raw || typeof raw !== "object" || Array.isArray(raw)) throw Errors.PLUGIN_MANIFEST_INVALID([file, ["must be a JSON object"]]);
+  const value = Value.Default(ManifestSchema, structuredClone(raw)) as PluginManifest;
+  const problems = [...Value.Errors(ManifestSchema, value)].map((e) => `${e.path.slice(1) || "(root)"}: ${e.message}`);
+  if (problems.length > 0) throw Errors.PLUGIN_MANIFEST_INVALID([file, [...new Set(problems)]]);
+  if (value.dependsOn.includes(value.name)) throw Errors.PLUGIN_MANIFEST_INVALID([file, ["dependsOn: a plugin cannot depend on itself"]]);
+  if (value.gantry && !Bun.semver.satisfies(pkg.version, value.gantry)) {
+    throw Errors.PLUGIN_MANIFEST_INVALID([file, [`gantry: requires gantry ${value.gantry}, this is ${pkg.version}`]]);
+  }
+  const entry = resolve(dir, value.main);
+  if (!entry.startsWith(dir + "/")) throw Errors.PLUGIN_MANIFEST_INVALID([file, ["main: must be a file inside the plugin folder"]]);
+  if (!existsSync(entry)) throw Errors.PLUGIN_MANIFEST_INVALID([file, [`main: ${value.main} does not exist`]]);
+  return { ...value, dir, entry };
+}
+
+/**
+ * Orders manifests so each comes after its dependencies (stable by name otherwise).
+ * Returns the order and, for each manifest whose dependencies are missing or cyclic, the error.
+ */
+export function orderByDependencies(manifests: PluginManifest[], alreadyActive: Set<string> = new Set()) {
+  const byName = new Map(manifests.map((m) => [m.name, m]));
+  const order: PluginManifest[] = [];
+  const failed = new Map<string, Error>();
+  const state = new Map<string, "visiting" | "done">();
+
+  const visit = (m: PluginManifest, path: string[]): boolean => {
+    if (state.get(m.name) === "done") return !failed.has(m.name);
+    if (state.get(m.name) === "visiting") {
+      const cycle = [...path.slice(path.indexOf(m.name)), m.name];
+      for (const name of cycle) failed.set(name, Errors.PLUGIN_DEPENDENCY_CYCLE([cycle]));
+      return false;
+    }
+    state.set(m.name, "visiting");
+    const missing: string[] = [];
+    for (const dep of [...m.dependsOn].sort()) {
+      const target = byName.get(dep);
+      if (target) {
+        if (!visit(target, [...path, m.name])) missing.push(dep);
+      } else if (!alreadyActive.has(dep)) missing.push(dep);
+    }
+    state.set(m.name, "done");
+    if (failed.has(m.name)) return false;
+    if (missing.length > 0) {
+      failed.set(m.name, Errors.PLUGIN_DEPENDENCY_MISSING([m.name, missing]));
+      return false;
+    }
+    order.push(m);
+    return true;
+  };
+
+  for (const m of [...manifests].sort((a, b) => a.name.localeCompare(b.name))) visit(m, []);
+  return { order, failed };
+}

@@ -1,0 +1,227 @@
+/** The context core hands each plugin: the only way a plugin touches routes, timers, events, data and other plugins. */
+import type { AnyElysia } from "elysia";
+import type { DatabaseHandle, GantryDb } from "./db.ts";
+import { DisposerStack } from "./disposer-stack.ts";
+import { Errors } from "./errors.ts";
+import type { EventBus, EventHandler, GantryEvent } from "./events.ts";
+import type { FlagDefinition, FlagHandle, FlagRegistry, FlagType } from "./flags.ts";
+import { createKvStore, type KvStore } from "./kv-store.ts";
+import type { Logger, LoggerRegistry } from "./logger.ts";
+import type { LoadedManifest } from "./manifest.ts";
+import { Counter, Gauge, Histogram } from "prom-client";
+import type { MetricsRegistry, PluginMetrics } from "./metrics.ts";
+import type { OwnedRegistry, Owner } from "./owned-registry.ts";
+import { PeriodicTask, type PeriodicTaskFn, type PeriodicTaskOptions } from "./periodic-tasks.ts";
+import type { RolesApp } from "./roles.ts";
+import type { ServiceRegistry } from "./services.ts";
+
+/** A slash command contributed by a plugin (invoked as `/plugin:name args`). */
+export interface CommandDefinition {
+  description: string;
+  argumentHint?: string;
+  run(input: { arguments: string; argv: string[] }): unknown | Promise<unknown>;
+}
+
+export interface RegisteredCommand extends CommandDefinition {
+  plugin: string;
+  name: string;
+}
+
+export type RouteRegistrar = (app: RolesApp) => AnyElysia;
+
+export interface RouteOptions {
+  /** Path prefix; default `/api/v1/<plugin>`. Pass "" to serve paths a source document fixes (e.g. `/periodic-threads`). */
+  prefix?: string;
+}
+
+/** A thing a plugin registered, as listed in its install drops. */
+export interface InstallDrop {
+  kind: "route" | "command" | "task" | "flag" | "service" | "subscription" | "metric" | "logger" | "migration";
+  name: string;
+}
+
+/** Everything core shares with plugin contexts. */
+export interface CoreParts {
+  database: DatabaseHandle;
+  loggers: LoggerRegistry;
+  events: EventBus;
+  flags: FlagRegistry;
+  services: ServiceRegistry;
+  metrics: MetricsRegistry;
+  commands: OwnedRegistry<RegisteredCommand>;
+  tasks: OwnedRegistry<PeriodicTask>;
+  pluginConfig(name: string): Record<string, unknown>;
+}
+
+export interface PluginContext {
+  readonly name: string;
+  readonly version: string;
+  /** The plugin's folder (read files relative to it). */
+  readonly dir: string;
+  /** The manifest's `config` merged with `[plugin.<name>]` from gantry.toml. */
+  readonly config: Record<string, unknown>;
+  /** A child logger named after the plugin; operators can change its level at runtime. */
+  readonly log: Logger;
+  readonly db: GantryDb;
+  /** Aborts when this instance is disposed (reload or uninstall). */
+  readonly signal: AbortSignal;
+  readonly kv: KvStore;
+  readonly metrics: PluginMetrics;
+  readonly services: {
+    provide(name: string, implementation: object): void;
+    /** A stable handle to another plugin's service; each use goes to the current provider. */
+    consume<T extends object>(name: string): T;
+    get<T extends object>(name: string): T | undefined;
+    has(name: string): boolean;
+  };
+  routes(register: RouteRegistrar, options?: RouteOptions): void;
+  command(name: string, definition: CommandDefinition): void;
+  every(name: string, options: PeriodicTaskOptions, fn: PeriodicTaskFn): PeriodicTask;
+  flag<K extends FlagType>(name: string, definition: FlagDefinition<K>): FlagHandle<K extends "boolean" ? boolean : K extends "number" ? number : K extends "string" ? string : unknown>;
+  on(pattern: string, handler: EventHandler): () => void;
+  emit<T>(type: string, data: T): GantryEvent<T>;
+  /** Runs `fn` when the plugin is disposed (last registered, first run). */
+  defer(fn: () => unknown): void;
+  /** Disposes `resource` (close/dispose/Symbol.dispose) with the plugin, and returns it. */
+  use<T extends object>(resource: T): T;
+}
+
+export type PluginSetup = (ctx: PluginContext) => void | (() => unknown) | Promise<void | (() => unknown)>;
+
+export interface PluginDefinition {
+  name?: string;
+  setup: PluginSetup;
+}
+
+/** Identity helper so plugin files get types for `ctx` without importing the interface. */
+export function definePlugin(definition: PluginDefinition): PluginDefinition {
+  return definition;
+}
+
+export type InstanceState = "staging" | "active" | "retiring" | "disposed";
+
+/** One loaded version of a plugin: its registrations, its timers, its disposer stack. */
+export class PluginInstance implements Owner {
+  state: InstanceState = "staging";
+  readonly disposer = new DisposerStack();
+  readonly abort = new AbortController();
+  readonly drops: InstallDrop[] = [];
+  readonly routeRegistrars: { register: RouteRegistrar; prefix: string }[] = [];
+  readonly tasks: PeriodicTask[] = [];
+  readonly loadedAt = new Date();
+
+  constructor(readonly manifest: LoadedManifest, readonly generation: number) {}
+
+  get plugin(): string {
+    return this.manifest.name;
+  }
+  get active(): boolean {
+    return this.state === "active";
+  }
+  get disposed(): boolean {
+    return this.state === "disposed";
+  }
+
+  /** Makes this instance the one that serves, and starts its periodic tasks. */
+  activate(): void {
+    this.state = "active";
+    for (const task of this.tasks) task.start();
+  }
+
+  /** Aborts the signal and runs the disposer stack (tasks, registrations, plugin cleanup). */
+  async dispose(timeoutMs: number) {
+    this.state = "disposed";
+    this.abort.abort(new Error(`plugin ${this.plugin} disposed`));
+    return this.disposer.disposeAsync(timeoutMs);
+  }
+}
+
+/** Builds the context for one plugin instance; every registration is recorded and undone on dispose. */
+export function createPluginContext(instance: PluginInstance, core: CoreParts): PluginContext {
+  const { manifest } = instance;
+  const name = manifest.name;
+  const log = core.loggers.child(`plugin:${name}`, { plugin: name });
+  const record = (kind: InstallDrop["kind"], dropName: string, undo?: () => unknown) => {
+    instance.drops.push({ kind, name: dropName });
+    if (undo) instance.disposer.defer(undo, `${kind}:${dropName}`);
+  };
+  const guard = (what: string) => {
+    if (instance.state === "disposed" || instance.state === "retiring") throw Errors.PLUGIN_CONTEXT_CLOSED([name, what]);
+  };
+  record("logger", `plugin:${name}`);
+
+  const registerMetric = <M extends Counter<string> | Gauge<string> | Histogram<string>>(kind: string, config: { name: string }, create: () => M): M => {
+    guard("metrics");
+    const [metric, release] = core.metrics.register(instance, kind, config.name, create);
+    record("metric", config.name, release);
+    return metric;
+  };
+
+  return {
+    name,
+    version: manifest.version,
+    dir: manifest.dir,
+    config: { ...manifest.config, ...core.pluginConfig(name) },
+    log,
+    db: core.database.db,
+    signal: instance.abort.signal,
+    kv: createKvStore(core.database.db, name),
+    metrics: {
+      counter: (config) => registerMetric("counter", config, () => new Counter({ ...config, registers: [core.metrics.registry] })),
+      gauge: (config) => registerMetric("gauge", config, () => new Gauge({ ...config, registers: [core.metrics.registry] })),
+      histogram: (config) => registerMetric("histogram", config, () => new Histogram({ ...config, registers: [core.metrics.registry] })),
+    },
+    services: {
+      provide: (serviceName, implementation) => {
+        guard("services.provide");
+        record("service", serviceName, core.services.provide(instance, serviceName, implementation));
+      },
+      consume: (serviceName) => core.services.consume(serviceName),
+      get: (serviceName) => core.services.get(serviceName),
+      has: (serviceName) => core.services.has(serviceName),
+    },
+    routes(register, options = {}) {
+      guard("routes");
+      if (instance.state !== "staging") throw new Error(`Plugin '${name}': register routes during setup`);
+      instance.routeRegistrars.push({ register, prefix: options.prefix ?? `/api/v1/${name}` });
+    },
+    command(commandName, definition) {
+      guard("command");
+      if (!/^[a-z][a-z0-9-]*$/.test(commandName)) throw new TypeError(`Command name '${commandName}' must be lowercase letters, digits and dashes`);
+      const qualified = `${name}:${commandName}`;
+      record("command", qualified, core.commands.add(qualified, instance, { ...definition, plugin: name, name: commandName }));
+    },
+    every(taskName, options, fn) {
+      guard("every");
+      const task = new PeriodicTask(taskName, name, options, fn, log);
+      const remove = core.tasks.add(taskName, instance, task);
+      instance.tasks.push(task);
+      if (instance.state === "active") task.start();
+      record("task", taskName, async () => {
+        remove();
+        await task.stop();
+      });
+      return task;
+    },
+    flag(flagName, definition) {
+      guard("flag");
+      const [handle, remove] = core.flags.declare(instance, flagName, definition);
+      record("flag", flagName, remove);
+      return handle as never;
+    },
+    on(pattern, handler) {
+      guard("on");
+      // Only the serving instance hears events: a staged reload stays silent until it is swapped in.
+      const unsubscribe = core.events.subscribe(pattern, (event) => (instance.active ? handler(event) : undefined));
+      record("subscription", pattern, unsubscribe);
+      return unsubscribe;
+    },
+    emit: (type, data) => core.events.publish(type, data, name),
+    defer(fn) {
+      instance.disposer.defer(fn, "plugin defer");
+    },
+    use(resource) {
+      return instance.disposer.use(resource, "plugin resource");
+    },
+  };
+}

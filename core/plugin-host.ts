@@ -1,0 +1,325 @@
+/** Loads, installs, reloads and removes plugins; keeps the routing table in step with the active set. */
+import { existsSync, readdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { eq } from "drizzle-orm";
+import { Errors, GantryError, messageOf } from "./errors.ts";
+import { migratePlugin } from "./db.ts";
+import type { Logger } from "./logger.ts";
+import { orderByDependencies, readManifest, type LoadedManifest } from "./manifest.ts";
+import { createPluginContext, PluginInstance, type CoreParts, type InstallDrop, type PluginDefinition } from "./plugin-context.ts";
+import { plugins as pluginsTable } from "./schema.ts";
+
+export type PluginStatus = "active" | "failed" | "disabled";
+export type PluginSource = "builtin" | "path";
+
+interface PluginRecord {
+  name: string;
+  path: string;
+  source: PluginSource;
+  status: PluginStatus;
+  manifest?: LoadedManifest;
+  instance?: PluginInstance;
+  error: { code: string; message: string } | null;
+}
+
+/** What the plugins API shows about one plugin. */
+export interface PluginInfo {
+  name: string;
+  version: string | null;
+  description: string | null;
+  status: PluginStatus;
+  source: PluginSource;
+  path: string;
+  depends_on: string[];
+  loaded_at: string | null;
+  error: { code: string; message: string } | null;
+  install_drops: InstallDrop[];
+}
+
+export interface PluginHostOptions {
+  builtinDir: string;
+  disabled: string[];
+  setupTimeoutMs: number;
+  disposeTimeoutMs: number;
+  log: Logger;
+  /** Rebuilds and swaps the routing table for this set of instances; throws if their routes clash. Returns routes by plugin. */
+  commitRoutes(instances: PluginInstance[]): Map<string, string[]>;
+}
+
+export class PluginHost {
+  readonly #records = new Map<string, PluginRecord>();
+  readonly #locks = new Map<string, Promise<unknown>>();
+  #generation = 0;
+
+  constructor(private readonly core: CoreParts, private readonly options: PluginHostOptions) {}
+
+  /** Discovers built-ins, restores plugins installed from paths, and starts them in dependency order. */
+  async start(): Promise<void> {
+    const rows = this.core.database.db.select().from(pluginsTable).all();
+    const disabled = new Set([...this.options.disabled, ...rows.filter((r) => !r.enabled).map((r) => r.name)]);
+    const candidates: { path: string; source: PluginSource }[] = [
+      ...this.#builtinFolders().map((path) => ({ path, source: "builtin" as const })),
+      ...rows.filter((r) => r.source === "path").map((r) => ({ path: r.path, source: "path" as const })),
+    ];
+    const manifests: LoadedManifest[] = [];
+    for (const { path, source } of candidates) {
+      try {
+        const manifest = readManifest(path);
+        if (this.#records.has(manifest.name)) throw Errors.PLUGIN_EXISTS([manifest.name, this.#records.get(manifest.name)!.path]);
+        const enabled = !disabled.has(manifest.name);
+        this.#records.set(manifest.name, { name: manifest.name, path: manifest.dir, source, manifest, status: enabled ? "failed" : "disabled", error: null });
+        if (enabled) manifests.push(manifest);
+      } catch (error) {
+        const name = `invalid:${path}`;
+        this.#records.set(name, { name, path, source, status: "failed", error: errorInfo(error) });
+        this.options.log.error({ path, err: messageOf(error) }, "plugin manifest rejected");
+      }
+    }
+    const { order, failed } = orderByDependencies(manifests);
+    for (const [name, error] of failed) this.#fail(name, error);
+    for (const manifest of order as LoadedManifest[]) {
+      const brokenDep = manifest.dependsOn.find((d) => this.#records.get(d)?.status !== "active");
+      if (brokenDep) {
+        this.#fail(manifest.name, Errors.PLUGIN_DEPENDENCY_MISSING([manifest.name, [brokenDep]]));
+        continue;
+      }
+      try {
+        await this.#activate(manifest);
+      } catch (error) {
+        this.#fail(manifest.name, error);
+      }
+    }
+  }
+
+  /** Installs the plugin in `path` (referenced in place, not copied) and remembers it across restarts. */
+  install(path: string): Promise<PluginInfo> {
+    const manifest = readManifest(path);
+    return this.#serialize(manifest.name, async () => {
+      const existing = this.#records.get(manifest.name);
+      if (existing) throw Errors.PLUGIN_EXISTS([manifest.name, existing.path]);
+      const missing = manifest.dependsOn.filter((d) => this.#records.get(d)?.status !== "active");
+      if (missing.length > 0) throw Errors.PLUGIN_DEPENDENCY_MISSING([manifest.name, missing]);
+      await this.#activate(manifest);
+      this.core.database.db.insert(pluginsTable).values({ name: manifest.name, path: manifest.dir, source: "path", enabled: true })
+        .onConflictDoUpdate({ target: pluginsTable.name, set: { path: manifest.dir, source: "path", enabled: true } }).run();
+      this.#records.get(manifest.name)!.source = "path";
+      this.core.events.publish("plugin_installed", { name: manifest.name, version: manifest.version });
+      return this.info(manifest.name);
+    });
+  }
+
+  /** Re-imports the plugin's whole module graph and swaps it in atomically; on failure the old version keeps serving. */
+  reload(name: string): Promise<PluginInfo> {
+    return this.#serialize(name, async () => {
+      const record = this.#require(name);
+      if (record.status === "disabled") throw Errors.PLUGIN_DISABLED([name]);
+      const previousVersion = record.manifest?.version ?? null;
+      try {
+        const manifest = readManifest(record.path);
+        if (manifest.name !== name) throw Errors.BAD_REQUEST([`plugin.json now names '${manifest.name}'; a reload cannot rename a plugin`]);
+        await this.#activate(manifest, record.instance);
+      } catch (error) {
+        if (record.instance) throw Errors.PLUGIN_RELOAD_FAILED([name, messageOf(error)], { cause: error, details: { cause_code: codeOf(error) } });
+        this.#fail(name, error);
+        throw error;
+      }
+      const info = this.info(name);
+      this.core.events.publish("plugin_reloaded", { name, previous_version: previousVersion, version: info.version });
+      return info;
+    });
+  }
+
+  /** Removes the plugin and everything it registered. A built-in plugin is disabled instead (its folder stays). */
+  uninstall(name: string, options: { force?: boolean } = {}): Promise<void> {
+    return this.#serialize(name, async () => {
+      const record = this.#require(name);
+      this.#assertNoDependents(name, options.force);
+      await this.#deactivate(record);
+      if (record.source === "builtin") {
+        this.#persistEnabled(record, false);
+        record.status = "disabled";
+      } else {
+        this.core.database.db.delete(pluginsTable).where(eq(pluginsTable.name, name)).run();
+        this.#records.delete(name);
+      }
+      this.core.loggers.remove(`plugin:${name}`);
+      this.core.events.publish("plugin_uninstalled", { name });
+    });
+  }
+
+  /** Turns a plugin off (keeping it installed) or back on; the state survives restarts. */
+  setEnabled(name: string, enabled: boolean, options: { force?: boolean } = {}): Promise<PluginInfo> {
+    return this.#serialize(name, async () => {
+      const record = this.#require(name);
+      if (!enabled) {
+        this.#assertNoDependents(name, options.force);
+        await this.#deactivate(record);
+        record.status = "disabled";
+        record.error = null;
+      } else if (record.status !== "active") {
+        const manifest = readManifest(record.path);
+        const missing = manifest.dependsOn.filter((d) => this.#records.get(d)?.status !== "active");
+        if (missing.length > 0) throw Errors.PLUGIN_DEPENDENCY_MISSING([name, missing]);
+        try {
+          await this.#activate(manifest);
+        } catch (error) {
+          this.#fail(name, error);
+          throw error;
+        }
+      }
+      this.#persistEnabled(record, enabled);
+      return this.info(name);
+    });
+  }
+
+  list(): PluginInfo[] {
+    return [...this.#records.keys()].sort().map((name) => this.info(name));
+  }
+
+  info(name: string): PluginInfo {
+    const r = this.#require(name);
+    return {
+      name: r.name,
+      version: r.manifest?.version ?? null,
+      description: r.manifest?.description ?? null,
+      status: r.status,
+      source: r.source,
+      path: r.path,
+      depends_on: r.manifest?.dependsOn ?? [],
+      loaded_at: r.instance?.loadedAt.toISOString() ?? null,
+      error: r.error,
+      install_drops: r.instance ? [...r.instance.drops] : [],
+    };
+  }
+
+  /** Instances that serve now, in activation order. */
+  activeInstances(): PluginInstance[] {
+    return [...this.#records.values()].flatMap((r) => (r.instance?.active ? [r.instance] : []));
+  }
+
+  /** Disposes every plugin, dependents before their dependencies (reverse activation order). */
+  async stop(): Promise<void> {
+    for (const instance of this.activeInstances().reverse()) {
+      const report = await instance.dispose(this.options.disposeTimeoutMs);
+      this.#logDisposal(instance.plugin, report);
+    }
+  }
+
+  async #activate(manifest: LoadedManifest, previous?: PluginInstance): Promise<void> {
+    const instance = new PluginInstance(manifest, ++this.#generation);
+    try {
+      const definition = await importPlugin(manifest);
+      if (migratePlugin(this.core.database, manifest.name, join(manifest.dir, "drizzle"))) instance.drops.push({ kind: "migration", name: "drizzle" });
+      const ctx = createPluginContext(instance, this.core);
+      const dispose = await withTimeout(Promise.resolve().then(() => definition.setup(ctx)), this.options.setupTimeoutMs, () => Errors.PLUGIN_SETUP_TIMEOUT([manifest.name, this.options.setupTimeoutMs]));
+      if (typeof dispose === "function") instance.disposer.defer(dispose, "setup's dispose");
+      this.#swapIn(instance, previous);
+    } catch (error) {
+      this.#logDisposal(manifest.name, await instance.dispose(this.options.disposeTimeoutMs));
+      throw error instanceof GantryError && error.status === 422 ? error : Errors.PLUGIN_SETUP_FAILED([manifest.name, messageOf(error)], { cause: error, details: { cause_code: codeOf(error) } });
+    }
+    const record = this.#records.get(manifest.name);
+    const source = record?.source ?? "path";
+    this.#records.set(manifest.name, { name: manifest.name, path: manifest.dir, source, status: "active", manifest, instance, error: null });
+    instance.activate();
+    if (previous) this.#logDisposal(manifest.name, await previous.dispose(this.options.disposeTimeoutMs));
+    this.options.log.info({ plugin: manifest.name, version: manifest.version, generation: instance.generation }, previous ? "plugin reloaded" : "plugin active");
+  }
+
+  /** Flips the new instance in and the old out, and swaps routes, in one synchronous step. */
+  #swapIn(instance: PluginInstance, previous?: PluginInstance): void {
+    const serving = this.activeInstances();
+    const next = previous ? serving.map((i) => (i === previous ? instance : i)) : [...serving, instance];
+    if (previous) previous.state = "retiring";
+    instance.state = "active";
+    try {
+      const routes = this.options.commitRoutes(next);
+      for (const route of routes.get(instance.plugin) ?? []) instance.drops.push({ kind: "route", name: route });
+    } catch (error) {
+      instance.state = "staging";
+      if (previous) previous.state = "active";
+      throw error;
+    }
+  }
+
+  async #deactivate(record: PluginRecord): Promise<void> {
+    const instance = record.instance;
+    record.instance = undefined;
+    if (!instance) return;
+    instance.state = "retiring";
+    this.options.commitRoutes(this.activeInstances());
+    this.#logDisposal(record.name, await instance.dispose(this.options.disposeTimeoutMs));
+  }
+
+  #assertNoDependents(name: string, force = false): void {
+    const dependents = [...this.#records.values()].filter((r) => r.status === "active" && r.manifest?.dependsOn.includes(name)).map((r) => r.name);
+    if (dependents.length > 0 && !force) throw Errors.PLUGIN_HAS_DEPENDENTS([name, dependents]);
+  }
+
+  #persistEnabled(record: PluginRecord, enabled: boolean): void {
+    this.core.database.db.insert(pluginsTable).values({ name: record.name, path: record.path, source: record.source, enabled })
+      .onConflictDoUpdate({ target: pluginsTable.name, set: { enabled } }).run();
+  }
+
+  #fail(name: string, error: unknown): void {
+    const record = this.#records.get(name);
+    if (!record) return;
+    record.status = "failed";
+    record.error = errorInfo(error);
+    this.options.log.error({ plugin: name, err: messageOf(error) }, "plugin failed");
+  }
+
+  #require(name: string): PluginRecord {
+    const record = this.#records.get(name);
+    if (!record) throw Errors.PLUGIN_NOT_FOUND([name]);
+    return record;
+  }
+
+  #builtinFolders(): string[] {
+    const dir = resolve(this.options.builtinDir);
+    if (!existsSync(dir)) return [];
+    return readdirSync(dir, { withFileTypes: true })
+      .filter((e) => e.isDirectory() && existsSync(join(dir, e.name, "plugin.json")))
+      .map((e) => join(dir, e.name))
+      .sort();
+  }
+
+  #logDisposal(plugin: string, report: { errors: { label: string; error: unknown }[]; timedOut: string[] }): void {
+    for (const { label, error } of report.errors) this.options.log.warn({ plugin, step: label, err: messageOf(error) }, "plugin dispose step failed");
+    if (report.timedOut.length > 0) this.options.log.warn({ plugin, steps: report.timedOut }, "plugin dispose steps timed out");
+  }
+
+  /** Runs operations on one plugin one at a time. */
+  #serialize<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.#locks.get(name) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(fn);
+    this.#locks.set(name, next);
+    next.finally(() => this.#locks.get(name) === next && this.#locks.delete(name)).catch(() => undefined);
+    return next;
+  }
+}
+
+/** Imports the plugin's entry after dropping every cached module under its folder, so the whole graph is re-evaluated. */
+async function importPlugin(manifest: LoadedManifest): Promise<PluginDefinition> {
+  const prefix = manifest.dir + "/";
+  for (const key of Object.keys(require.cache)) if (key.startsWith(prefix)) delete require.cache[key];
+  const mod = (await import(manifest.entry)) as { default?: PluginDefinition };
+  const definition = mod.default;
+  if (!definition || typeof definition.setup !== "function") throw Errors.PLUGIN_ENTRY_INVALID([manifest.main]);
+  if (definition.name && definition.name !== manifest.name) throw Errors.BAD_REQUEST([`definePlugin names '${definition.name}' but plugin.json names '${manifest.name}'`]);
+  return definition;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(onTimeout()), ms)));
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function codeOf(error: unknown): string {
+  return error instanceof GantryError ? error.code : "PLUGIN_ERROR";
+}
+
+function errorInfo(error: unknown): { code: string; message: string } {
+  return { code: codeOf(error), message: messageOf(error) };
+}
