@@ -7,6 +7,7 @@ import { migratePlugin } from "./db.ts";
 import type { Logger } from "./logger.ts";
 import { orderByDependencies, readManifest, type LoadedManifest } from "./manifest.ts";
 import { createPluginContext, PluginInstance, type CoreParts, type InstallDrop, type PluginDefinition } from "./plugin-context.ts";
+import { registerPluginFolder } from "./plugin-resolver.ts";
 import { plugins as pluginsTable } from "./schema.ts";
 
 export type PluginStatus = "active" | "failed" | "disabled";
@@ -92,7 +93,7 @@ export class PluginHost {
   }
 
   /** Installs the plugin in `path` (referenced in place, not copied) and remembers it across restarts. */
-  install(path: string): Promise<PluginInfo> {
+  async install(path: string): Promise<PluginInfo> {
     const manifest = readManifest(path);
     return this.#serialize(manifest.name, async () => {
       const existing = this.#records.get(manifest.name);
@@ -301,6 +302,7 @@ export class PluginHost {
 
 /** Imports the plugin's entry after dropping every cached module under its folder, so the whole graph is re-evaluated. */
 async function importPlugin(manifest: LoadedManifest): Promise<PluginDefinition> {
+  registerPluginFolder(manifest.dir);
   const prefix = manifest.dir + "/";
   for (const key of Object.keys(require.cache)) if (key.startsWith(prefix)) delete require.cache[key];
   const mod = (await import(manifest.entry)) as { default?: PluginDefinition };

@@ -1,0 +1,9 @@
+/** What plugin authors import: `definePlugin` and the context's types. */
+export { definePlugin } from "./plugin-context.ts";
+export type { PluginContext, PluginDefinition, CommandDefinition, RouteOptions } from "./plugin-context.ts";
+export type { PeriodicTaskOptions, TaskLevel } from "./periodic-tasks.ts";
+export type { FlagDefinition, FlagHandle } from "./flags.ts";
+export type { GantryEvent } from "./events.ts";
+export { GantryError, createError } from "./errors.ts";
+/** TypeBox schema builder for route schemas: plugins use gantry's copy, wherever their folder lives. */
+export { t } from "elysia";

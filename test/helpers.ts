@@ -1,0 +1,98 @@
+/** Test helpers: a real gantry on a loopback port with its own data dir and captured logs. */
+import { cpSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { Writable } from "node:stream";
+import { validateConfig } from "../core/config.ts";
+import { createGantry, type Gantry } from "../core/gantry.ts";
+
+export const FIXTURES = resolve(import.meta.dir, "fixtures");
+export const FIXTURE_PLUGINS = join(FIXTURES, "plugins");
+export const ADMIN_KEY = "gk_testadmin1_abcdefghijklmnopqrstuvwxyz012345";
+
+/** Collects pino's JSON lines. */
+export class LogCapture extends Writable {
+  readonly lines: string[] = [];
+  override _write(chunk: Buffer, _encoding: string, done: () => void): void {
+    this.lines.push(...chunk.toString().split("\n").filter(Boolean));
+    done();
+  }
+  get records(): Record<string, unknown>[] {
+    return this.lines.map((l) => JSON.parse(l));
+  }
+  get text(): string {
+    return this.lines.join("\n");
+  }
+}
+
+export interface TestGantry {
+  gantry: Gantry;
+  url: string;
+  dataDir: string;
+  logs: LogCapture;
+  /** fetch relative to the server, with the admin key unless `auth: false` or headers given. */
+  api(path: string, init?: RequestInit & { auth?: boolean | string }): Promise<Response>;
+  stop(): Promise<void>;
+}
+
+export function tempDir(prefix = "gantry-test-"): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** Copies a fixture plugin into a fresh folder (for tests that edit its files). */
+export function copyFixture(name: string): string {
+  const dir = join(tempDir("gantry-plugin-"), name);
+  cpSync(join(FIXTURE_PLUGINS, name), dir, { recursive: true });
+  return dir;
+}
+
+/** Starts gantry on 127.0.0.1:0. `builtins` is the folder scanned for built-in plugins (default: none). */
+export async function startGantry(options: { builtins?: string; dataDir?: string; config?: Record<string, unknown>; listen?: boolean } = {}): Promise<TestGantry> {
+  const dataDir = options.dataDir ?? tempDir();
+  const emptyBuiltins = tempDir("gantry-builtins-");
+  const config = validateConfig(
+    deepMerge({
+      data_dir: dataDir,
+      server: { host: "127.0.0.1", port: 0, shutdown_timeout_ms: 2000 },
+      log: { level: "debug", format: "json" },
+      plugins: { dir: options.builtins ?? emptyBuiltins, setup_timeout_ms: 3000, dispose_timeout_ms: 300 },
+      auth: { bootstrap_admin_key: ADMIN_KEY },
+    }, options.config ?? {}),
+    "test",
+  );
+  const logs = new LogCapture();
+  const gantry = await createGantry(config, { logDestination: logs, announce: () => {} });
+  const url = options.listen === false ? "" : await gantry.listen();
+  return {
+    gantry, url, dataDir, logs,
+    api(path, init = {}) {
+      const headers = new Headers(init.headers);
+      const key = init.auth === undefined || init.auth === true ? ADMIN_KEY : init.auth;
+      if (key && !headers.has("authorization")) headers.set("authorization", `Bearer ${key}`);
+      return fetch(url + path, { ...init, headers });
+    },
+    async stop() {
+      await gantry.stop();
+      rmSync(emptyBuiltins, { recursive: true, force: true });
+      if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    out[k] = v && typeof v === "object" && !Array.isArray(v) && typeof a[k] === "object" ? deepMerge(a[k] as Record<string, unknown>, v as Record<string, unknown>) : v;
+  }
+  return out;
+}
+
+/** Polls `check` until it returns true or `ms` pass. */
+export async function waitFor(check: () => boolean | Promise<boolean>, ms = 3000, what = "condition"): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await Bun.sleep(10);
+  }
+  throw new Error(`Timed out after ${ms} ms waiting for ${what}`);
+}
