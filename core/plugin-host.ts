@@ -50,6 +50,8 @@ export interface PluginHostOptions {
 export class PluginHost {
   readonly #records = new Map<string, PluginRecord>();
   readonly #locks = new Map<string, Promise<unknown>>();
+  /** Names in the order they first became active (a reload keeps its place), for ordered shutdown. */
+  #activationOrder: string[] = [];
   #generation = 0;
 
   constructor(private readonly core: CoreParts, private readonly options: PluginHostOptions) {}
@@ -195,7 +197,10 @@ export class PluginHost {
 
   /** Instances that serve now, in activation order. */
   activeInstances(): PluginInstance[] {
-    return [...this.#records.values()].flatMap((r) => (r.instance?.active ? [r.instance] : []));
+    return this.#activationOrder.flatMap((name) => {
+      const instance = this.#records.get(name)?.instance;
+      return instance?.active ? [instance] : [];
+    });
   }
 
   /** Disposes every plugin, dependents before their dependencies (reverse activation order). */
@@ -231,6 +236,7 @@ export class PluginHost {
   #swapIn(instance: PluginInstance, previous?: PluginInstance): void {
     const serving = this.activeInstances();
     const next = previous ? serving.map((i) => (i === previous ? instance : i)) : [...serving, instance];
+    if (!this.#activationOrder.includes(instance.plugin)) this.#activationOrder.push(instance.plugin);
     if (previous) previous.state = "retiring";
     instance.state = "active";
     try {
@@ -239,6 +245,7 @@ export class PluginHost {
     } catch (error) {
       instance.state = "staging";
       if (previous) previous.state = "active";
+      else this.#activationOrder = this.#activationOrder.filter((n) => n !== instance.plugin);
       throw error;
     }
   }
@@ -246,6 +253,7 @@ export class PluginHost {
   async #deactivate(record: PluginRecord): Promise<void> {
     const instance = record.instance;
     record.instance = undefined;
+    this.#activationOrder = this.#activationOrder.filter((n) => n !== record.name);
     if (!instance) return;
     instance.state = "retiring";
     this.options.commitRoutes(this.activeInstances());
