@@ -91,7 +91,9 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
     url: "",
     handle: (request) => routing.app!.handle(request),
     async listen() {
-      const server = await routing.listen(config.server.host, config.server.port, config.server.body_limit_bytes * 2);
+      // gantry answers 413 itself from Content-Length; Bun's own cap (which answers with an empty body)
+      // is only a backstop for chunked uploads, so it sits well above the configured limit.
+      const server = await routing.listen(config.server.host, config.server.port, Math.max(config.server.body_limit_bytes * 4, 128 * 1024 * 1024));
       gantry.url = `http://${config.server.host.includes(":") ? `[${config.server.host}]` : config.server.host}:${server.port}`;
       log.info({ url: gantry.url, plugins: host.activeInstances().map((i) => i.plugin), startup_ms: Date.now() - startedAt }, "gantry listening");
       return gantry.url;
