@@ -5,7 +5,7 @@ import { Elysia, t, type AnyElysia } from "elysia";
 import { openapi } from "@elysiajs/openapi";
 import type { Identity } from "./auth.ts";
 import { Errors, GantryError, messageOf, type ErrorBody } from "./errors.ts";
-import type { EventBus } from "./events.ts";
+import { matchesPattern, type EventBus } from "./events.ts";
 import { livenessChecks } from "./liveness.ts";
 import type { Logger } from "./logger.ts";
 import type { MetricsRegistry } from "./metrics.ts";
@@ -142,7 +142,7 @@ export function buildRootApp(parts: AppParts, plugins: PluginInstance[]): { app:
       open(ws) {
         const patterns = (ws.data.query.types ?? "*").split(",").map((s) => s.trim()).filter(Boolean);
         const unsubscribe = parts.events.subscribe("*", (event) => {
-          if (patterns.some((p) => p === "*" || p === event.type || (p.endsWith(".*") && event.type.startsWith(p.slice(0, -1))))) ws.send(JSON.stringify(event));
+          if (patterns.some((p) => matchesPattern(p, event.type))) ws.send(JSON.stringify(event));
         });
         sockets.set(ws.id, unsubscribe);
       },

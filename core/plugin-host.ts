@@ -208,6 +208,7 @@ export class PluginHost {
     for (const instance of this.activeInstances().reverse()) {
       const report = await instance.dispose(this.options.disposeTimeoutMs);
       this.#logDisposal(instance.plugin, report);
+      this.options.log.info({ plugin: instance.plugin }, "plugin stopped");
     }
   }
 

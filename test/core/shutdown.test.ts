@@ -1,0 +1,79 @@
+import { describe, expect, test } from "bun:test";
+import { rmSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { ADMIN_KEY, FIXTURE_PLUGINS, tempDir } from "../helpers.ts";
+
+const ROOT = resolve(import.meta.dir, "../..");
+
+/** Starts `gantry serve` as a real process and waits for its "listening" line. */
+async function spawnGantry(dataDir: string) {
+  const proc = Bun.spawn([process.execPath, join(ROOT, "core/main.ts"), "serve", "--port", "0"], {
+    env: {
+      PATH: process.env.PATH ?? "",
+      GANTRY_DATA_DIR: dataDir,
+      GANTRY_PLUGINS__DIR: FIXTURE_PLUGINS,
+      GANTRY_PLUGINS__DISABLED: "clash,slow-dispose",
+      GANTRY_AUTH__BOOTSTRAP_ADMIN_KEY: ADMIN_KEY,
+      GANTRY_LOG__FORMAT: "json",
+    },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const lines: string[] = [];
+  const reader = proc.stdout.getReader();
+  let url = "";
+  const pump = (async () => {
+    let buffered = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffered += new TextDecoder().decode(value);
+      const parts = buffered.split("\n");
+      buffered = parts.pop()!;
+      for (const line of parts) {
+        lines.push(line);
+        if (line.includes("gantry listening")) url = JSON.parse(line).url;
+      }
+    }
+  })();
+  const deadline = Date.now() + 10_000;
+  while (!url && Date.now() < deadline && proc.exitCode === null) await Bun.sleep(20);
+  if (!url) throw new Error(`gantry did not start: ${lines.join("\n")}`);
+  return { proc, url, lines, pump };
+}
+
+describe("graceful shutdown", () => {
+  test("SIGTERM finishes in-flight requests, disposes plugins in reverse order, exits 0", async () => {
+    const dataDir = tempDir();
+    const { proc, url, lines, pump } = await spawnGantry(dataDir);
+    const inFlight = fetch(`${url}/api/v1/hello/slow?ms=400`);
+    await Bun.sleep(100);
+    proc.kill("SIGTERM");
+    const res = await inFlight;
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ done: true });
+    expect(await proc.exited).toBe(0);
+    await pump;
+    const records = lines.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+    const stopped = records.filter((r) => r.msg === "plugin stopped").map((r) => r.plugin);
+    expect(stopped.indexOf("consumer")).toBeLessThan(stopped.indexOf("hello"));
+    expect(records.at(-1)?.msg).toBe("stopped");
+    await expect(fetch(`${url}/healthz`)).rejects.toThrow();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test("the first start prints the generated keys once; a restart does not", async () => {
+    const dataDir = tempDir();
+    const first = await spawnGantry(dataDir);
+    first.proc.kill("SIGINT");
+    expect(await first.proc.exited).toBe(0);
+    await first.pump;
+    expect(first.lines.join("\n")).toContain("inference key: gk_");
+    const second = await spawnGantry(dataDir);
+    second.proc.kill("SIGTERM");
+    expect(await second.proc.exited).toBe(0);
+    await second.pump;
+    expect(second.lines.join("\n")).not.toContain("inference key");
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+});
