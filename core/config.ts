@@ -30,6 +30,7 @@ export const ConfigSchema = Type.Object(
         level: Type.Union([LogLevelSchema], { default: "info" }),
         format: Type.Union([Type.Literal("auto"), Type.Literal("json"), Type.Literal("pretty")], { default: "auto" }),
         requests: Type.Boolean({ default: true, description: "Log one line per HTTP request" }),
+        quiet_paths: Type.Array(Type.String(), { default: ["/healthz", "/livez", "/metrics"], description: "Successful requests to these paths are logged at debug, not info" }),
       },
       { default: {}, additionalProperties: false },
     ),
@@ -134,7 +135,9 @@ function envEntries(env: Record<string, string | undefined>): [string, unknown][
 
 /** Arrays come as comma lists; everything else is coerced by the schema. */
 function parseEnvValue(key: string, raw: string): unknown {
-  if (key === "plugins.disabled") return raw.split(",").map((s) => s.trim()).filter(Boolean);
+  let schema: TSchema | undefined = ConfigSchema;
+  for (const part of key.split(".")) schema = (schema?.properties as Record<string, TSchema> | undefined)?.[part];
+  if (schema?.type === "array") return raw.split(",").map((s) => s.trim()).filter(Boolean);
   return raw;
 }
 

@@ -5,7 +5,7 @@ import { type GantryConfig } from "./config.ts";
 import { openDatabase, type DatabaseHandle } from "./db.ts";
 import { EventBus } from "./events.ts";
 import { FlagRegistry } from "./flags.ts";
-import { buildRootApp } from "./http-app.ts";
+import { buildRootApp, type HttpLimits } from "./http-app.ts";
 import { LoggerRegistry } from "./logger.ts";
 import { MetricsRegistry } from "./metrics.ts";
 import { OwnedRegistry } from "./owned-registry.ts";
@@ -65,9 +65,15 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
   }
 
   const routing = new RoutingServer();
+  const limits: HttpLimits = {
+    bodyLimitBytes: config.server.body_limit_bytes,
+    minFreeDiskBytes: config.health.min_free_disk_bytes,
+    logRequests: config.log.requests,
+    quietPaths: new Set(config.log.quiet_paths),
+  };
   const appParts = {
     log, metrics, events, sqlite: database.sqlite, dataDir: config.data_dir, startedAt,
-    limits: () => ({ bodyLimitBytes: config.server.body_limit_bytes, minFreeDiskBytes: config.health.min_free_disk_bytes, logRequests: config.log.requests }),
+    limits: () => limits,
     identify: (request: Request) => auth.identify(request),
   };
   const host = new PluginHost(core, {

@@ -20,9 +20,18 @@ export interface AppParts {
   events: EventBus;
   sqlite: Database;
   dataDir: string;
-  limits: () => { bodyLimitBytes: number; minFreeDiskBytes: number; logRequests: boolean };
+  /** Read on every request; the object may be replaced when the config reloads. */
+  limits: () => HttpLimits;
   identify(request: Request): Identity | undefined;
   startedAt: number;
+}
+
+export interface HttpLimits {
+  bodyLimitBytes: number;
+  minFreeDiskBytes: number;
+  logRequests: boolean;
+  /** Paths whose request lines are logged at debug, not info (probes and scrapes). */
+  quietPaths: Set<string>;
 }
 
 interface RequestMeta {
@@ -102,17 +111,16 @@ export function buildRootApp(parts: AppParts, plugins: PluginInstance[]): { app:
       set.headers["x-request-id"] = requestId;
       return body;
     })
-    .onAfterResponse({ as: "global" }, ({ request, route, set }) => {
+    .onAfterResponse({ as: "global" }, ({ request, route, path, set }) => {
       const m = meta.get(request);
       if (!m) return;
       const seconds = (performance.now() - m.start) / 1000;
-      const status = String(typeof set.status === "number" ? set.status : 200);
-      const labels = { method: request.method, route: route || "unmatched", status };
-      parts.metrics.httpRequests.inc(labels);
-      parts.metrics.httpDuration.observe(labels, seconds);
-      if (parts.limits().logRequests) {
-        parts.log.info({ reqId: m.id, method: request.method, path: pathOf(request), status: Number(status), ms: Math.round(seconds * 1e5) / 100 }, "request");
-      }
+      const status = typeof set.status === "number" ? set.status : 200;
+      parts.metrics.observeRequest(request.method, route || "unmatched", status, seconds);
+      const limits = parts.limits();
+      if (!limits.logRequests) return;
+      const level = limits.quietPaths.has(path) && status < 400 ? "debug" : "info";
+      if (parts.log.isLevelEnabled(level)) parts.log[level]({ reqId: m.id, method: request.method, path, status, ms: Math.round(seconds * 1e5) / 100 }, "request");
     })
     .use(roles)
     .get("/docs/assets/:file", ({ params }) => {

@@ -24,6 +24,8 @@ export class MetricsRegistry {
   readonly httpRequests: Counter<"method" | "route" | "status">;
   readonly httpDuration: Histogram<"method" | "route" | "status">;
   readonly #owned = new Map<string, OwnedMetric>();
+  /** Label-bound children per (method, route, status): prom-client hashes labels on every call otherwise. */
+  readonly #requestSeries = new Map<string, { count: { inc(): void }; duration: { observe(v: number): void } }>();
 
   constructor() {
     client.collectDefaultMetrics({ register: this.registry, prefix: "gantry_" });
@@ -36,6 +38,19 @@ export class MetricsRegistry {
       labelNames: ["method", "route", "status"], registers: [this.registry],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     });
+  }
+
+  /** Counts one HTTP request and its duration. */
+  observeRequest(method: string, route: string, status: number, seconds: number): void {
+    const key = `${method} ${status} ${route}`;
+    let series = this.#requestSeries.get(key);
+    if (!series) {
+      const labels = { method, route, status: String(status) };
+      series = { count: this.httpRequests.labels(labels), duration: this.httpDuration.labels(labels) };
+      this.#requestSeries.set(key, series);
+    }
+    series.count.inc();
+    series.duration.observe(seconds);
   }
 
   /**
@@ -72,5 +87,6 @@ export class MetricsRegistry {
   /** Sets every metric back to its initial state (seed 003's POST /metrics/reset). */
   reset(): void {
     this.registry.resetMetrics();
+    this.#requestSeries.clear(); // reset drops the children the cache holds
   }
 }

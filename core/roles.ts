@@ -31,12 +31,15 @@ export function assertRole(identity: Identity | undefined, required: RouteRole):
  */
 export function rolesPlugin(identify: (request: Request) => Identity | undefined) {
   return new Elysia({ name: "gantry-roles" }).macro({
-    role: (required: RouteRole) => ({
-      detail: { [ROLE_EXTENSION]: required, ...(required === "public" ? {} : { security: [{ apiKey: [] }] }) },
-      beforeHandle({ request }) {
-        assertRole(identify(request), required);
-      },
-    }),
+    role: (required: RouteRole) =>
+      required === "public"
+        ? { detail: { [ROLE_EXTENSION]: required } } // no hook at all on public routes: nothing to check
+        : {
+            detail: { [ROLE_EXTENSION]: required, security: [{ apiKey: [] }] },
+            beforeHandle({ request }: { request: Request }) {
+              assertRole(identify(request), required);
+            },
+          },
   });
 }
 

@@ -1,0 +1,96 @@
+/** Shared pieces of the benchmarks: percentiles, a closed-loop HTTP load generator, server processes. */
+import { createServer } from "node:net";
+import { join, resolve } from "node:path";
+
+export const ROOT = resolve(import.meta.dir, "..");
+
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+export const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+/** `concurrency` clients each sending requests back to back until `stop()` or `durationMs`. */
+export function loadLoop(url: string, concurrency: number, durationMs = Infinity) {
+  let stopped = false;
+  let ok = 0;
+  let failed = 0;
+  const deadline = performance.now() + durationMs;
+  const started = performance.now();
+  const client = async () => {
+    while (!stopped && performance.now() < deadline) {
+      try {
+        const res = await fetch(url);
+        await res.arrayBuffer();
+        if (res.status === 200) ok++;
+        else failed++;
+      } catch {
+        failed++;
+      }
+    }
+  };
+  const done = Promise.all(Array.from({ length: concurrency }, client)).then(() => {
+    const seconds = (performance.now() - started) / 1000;
+    return { ok, failed, seconds, rps: ok / seconds };
+  });
+  return { stop: () => void (stopped = true), done };
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort) => {
+    const server = createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+/** Polls `url` until it answers 200; returns ms since `since`. */
+export async function waitForOk(url: string, since: number, timeoutMs = 15_000): Promise<number> {
+  while (performance.now() - since < timeoutMs) {
+    try {
+      const res = await fetch(url);
+      if (res.status === 200) return performance.now() - since;
+    } catch {
+      // not listening yet
+    }
+    await Bun.sleep(2);
+  }
+  throw new Error(`${url} did not answer 200 within ${timeoutMs} ms`);
+}
+
+/** Resident set size of a process in bytes, from /proc. */
+export function rssOf(pid: number): number {
+  const status = require("node:fs").readFileSync(`/proc/${pid}/status`, "utf8") as string;
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+  return kb * 1024;
+}
+
+/** Starts `gantry serve` on a free port with a fresh data dir. */
+export async function spawnGantry(env: Record<string, string> = {}) {
+  const port = await freePort();
+  const dataDir = require("node:fs").mkdtempSync(join(require("node:os").tmpdir(), "gantry-bench-")) as string;
+  const started = performance.now();
+  const proc = Bun.spawn([process.execPath, join(ROOT, "core/main.ts"), "serve", "--port", String(port)], {
+    env: { PATH: process.env.PATH ?? "", GANTRY_DATA_DIR: dataDir, GANTRY_LOG__FORMAT: "json", ...env },
+    stdout: "ignore",
+    stderr: "inherit",
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const startupMs = await waitForOk(`${url}/healthz`, started);
+  return {
+    proc, url, startupMs,
+    async stop() {
+      proc.kill("SIGTERM");
+      await proc.exited;
+      require("node:fs").rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function mb(bytes: number): number {
+  return round(bytes / 1024 / 1024, 1);
+}
