@@ -1,0 +1,24 @@
+/** bench/startup: cold start of `gantry serve` with all built-in plugins to the first 200 on /healthz, and idle RSS. Goals: < 300 ms, < 80 MB. */
+import { mb, round, rssOf, spawnGantry } from "./lib.ts";
+
+const RUNS = Number(process.env.RUNS ?? 5);
+const startups: number[] = [];
+const rss: number[] = [];
+for (let i = 0; i < RUNS; i++) {
+  // A fresh data dir each run: includes creating the database and running migrations.
+  const server = await spawnGantry();
+  startups.push(server.startupMs);
+  await Bun.sleep(1000); // idle
+  rss.push(rssOf(server.proc.pid));
+  await server.stop();
+}
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+console.log(JSON.stringify({
+  bench: "startup",
+  runs: RUNS,
+  startup_ms: startups.map((x) => round(x, 1)),
+  startup_median_ms: round(median(startups), 1),
+  idle_rss_mb: rss.map(mb),
+  idle_rss_median_mb: mb(median(rss)),
+  goals: { startup_under_300ms: median(startups) < 300, idle_rss_under_80mb: median(rss) < 80 * 1024 * 1024 },
+}, null, 2));
