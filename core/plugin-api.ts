@@ -7,3 +7,6 @@ export type { GantryEvent } from "./events.ts";
 export { GantryError, createError } from "./errors.ts";
 /** TypeBox schema builder for route schemas: plugins use gantry's copy, wherever their folder lives. */
 export { t } from "elysia";
+/** drizzle's SQLite table builders and operators, so a plugin outside gantry's tree can declare and query its tables. */
+export { sqliteTable, integer, text, real, blob, primaryKey, index, uniqueIndex } from "drizzle-orm/sqlite-core";
+export { eq, ne, and, or, not, sql, desc, asc, inArray, isNull, isNotNull, gt, gte, lt, lte, like } from "drizzle-orm";

@@ -96,6 +96,20 @@ describe("install", () => {
   });
 });
 
+describe("plugin tables", () => {
+  test("a plugin's own migrations are applied at install, once, and its data survives reloads", async () => {
+    g = await startGantry();
+    const info = await g.gantry.host.install(fixture("notes"));
+    expect(info.install_drops).toContainEqual({ kind: "migration", name: "drizzle" });
+    const created = await g.api("/api/v1/notes/", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ body: "first" }) });
+    expect(await created.json()).toEqual({ id: 1, body: "first" });
+    await g.gantry.host.reload("notes");
+    expect(await (await g.api("/api/v1/notes/")).json()).toEqual([{ id: 1, body: "first" }]);
+    const applied = g.gantry.core.database.sqlite.query("SELECT count(*) AS n FROM __gantry_migrations_notes").get() as { n: number };
+    expect(applied.n).toBe(1);
+  });
+});
+
 describe("start-up", () => {
   test("built-ins start in dependency order; a failing or cyclic plugin does not stop gantry", async () => {
     g = await startGantry({ builtins: FIXTURE_PLUGINS, config: { plugins: { disabled: ["clash"] } } });
