@@ -86,6 +86,11 @@ export class ApiKeyAuthenticator {
     return { admin, inference };
   }
 
+  /** Re-reads keys from the database (they are cached in memory for the hot path). */
+  reload(): void {
+    this.#load();
+  }
+
   #load(): void {
     const rows = this.db.select().from(apiKeys).all().filter((r) => r.revokedAt === null);
     this.#keys = new Map(rows.map((r) => [r.id, { id: r.id, digest: Buffer.from(r.hash, "hex"), role: r.role, name: r.name }]));

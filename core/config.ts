@@ -93,10 +93,11 @@ export function loadConfig(sources: ConfigSources = {}): GantryConfig {
     try {
       merged = Bun.TOML.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
     } catch (error) {
-      throw Errors.CONFIG_INVALID([file, [`not valid TOML: ${(error as Error).message}`]]);
+      const problems = [`not valid TOML: ${(error as Error).message}`];
+      throw Errors.CONFIG_INVALID([file, problems], { details: { problems } });
     }
   } else if (explicitFile) {
-    throw Errors.CONFIG_INVALID([file, ["file not found"]]);
+    throw Errors.CONFIG_INVALID([file, ["file not found"]], { details: { problems: ["file not found"] } });
   }
   for (const [key, value] of envEntries(env)) setDotted(merged, key, value);
   for (const [key, value] of Object.entries(sources.overrides ?? {})) setDotted(merged, key, value);
@@ -112,7 +113,7 @@ export function validateConfig(input: Record<string, unknown>, source: string): 
     if (unknownKey) return `${key}: unknown key`;
     return `${key}: ${describeExpected(e.schema) ?? e.message} (got ${JSON.stringify(e.value)})`;
   });
-  if (problems.length > 0) throw Errors.CONFIG_INVALID([source, dedupe(problems)]);
+  if (problems.length > 0) throw Errors.CONFIG_INVALID([source, dedupe(problems)], { details: { problems: dedupe(problems) } });
   return value as GantryConfig;
 }
 
@@ -141,14 +142,16 @@ function parseEnvValue(key: string, raw: string): unknown {
   return raw;
 }
 
-function setDotted(target: Record<string, unknown>, dotted: string, value: unknown): void {
+/** Sets (or, with `undefined`, deletes) a dotted key, creating objects on the way. */
+export function setDotted(target: Record<string, unknown>, dotted: string, value: unknown): void {
   const parts = dotted.split(".");
   let node = target;
   for (const part of parts.slice(0, -1)) {
     if (typeof node[part] !== "object" || node[part] === null) node[part] = {};
     node = node[part] as Record<string, unknown>;
   }
-  node[parts.at(-1)!] = value;
+  if (value === undefined) delete node[parts.at(-1)!];
+  else node[parts.at(-1)!] = value;
 }
 
 function dedupe(items: string[]): string[] {

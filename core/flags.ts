@@ -43,7 +43,13 @@ export class FlagRegistry {
   readonly #values = new Map<string, { value: unknown; updatedAt: Date }>();
 
   constructor(private readonly db: GantryDb, private readonly events: EventBus) {
-    for (const row of db.select().from(featureFlags).all()) this.#values.set(row.name, { value: row.value, updatedAt: row.updatedAt });
+    this.reload();
+  }
+
+  /** Re-reads stored values from the database (they are cached in memory for the hot path). */
+  reload(): void {
+    this.#values.clear();
+    for (const row of this.db.select().from(featureFlags).all()) this.#values.set(row.name, { value: row.value, updatedAt: row.updatedAt });
   }
 
   /** Declares a flag for a plugin instance; returns its handle and the function that removes the declaration. */

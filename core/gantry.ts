@@ -1,7 +1,10 @@
 /** Assembles gantry: config, database, logging, registries, the plugin host and the HTTP server. */
 import type { DestinationStream } from "pino";
 import { ApiKeyAuthenticator } from "./auth.ts";
-import { type GantryConfig } from "./config.ts";
+import { loadConfig, type GantryConfig } from "./config.ts";
+import { ConfigManager } from "./config-manager.ts";
+import { CORE_OWNER, provideCoreServices } from "./core-services.ts";
+import { ProcessRegistry } from "./processes.ts";
 import { openDatabase, type DatabaseHandle } from "./db.ts";
 import { EventBus } from "./events.ts";
 import { FlagRegistry } from "./flags.ts";
@@ -11,7 +14,7 @@ import { MetricsRegistry } from "./metrics.ts";
 import { OwnedRegistry } from "./owned-registry.ts";
 import type { CoreParts, RegisteredCommand } from "./plugin-context.ts";
 import type { PeriodicTask } from "./periodic-tasks.ts";
-import { PluginHost } from "./plugin-host.ts";
+import { PluginHost, type PluginHostOptions } from "./plugin-host.ts";
 import { RoutingServer } from "./server.ts";
 import { ServiceRegistry } from "./services.ts";
 import { messageOf } from "./errors.ts";
@@ -21,10 +24,14 @@ export interface GantryOptions {
   logDestination?: DestinationStream;
   /** Prints the first-start credentials; defaults to stdout. */
   announce?: (text: string) => void;
+  /** Re-reads the configuration sources for a live reload; defaults to gantry.toml + environment. */
+  reloadConfig?: () => GantryConfig;
 }
 
 export interface Gantry {
+  /** The running configuration (replaced by a successful reload). */
   readonly config: GantryConfig;
+  readonly configManager: ConfigManager;
   readonly core: CoreParts;
   readonly host: PluginHost;
   readonly auth: ApiKeyAuthenticator;
@@ -48,13 +55,16 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
   const events = new EventBus((error, event) => log.warn({ event: event.type, err: messageOf(error) }, "event handler failed"));
   const metrics = new MetricsRegistry();
   const auth = new ApiKeyAuthenticator(database.db);
+  const configManager = new ConfigManager(config, options.reloadConfig ?? (() => loadConfig()));
+  const flags = new FlagRegistry(database.db, events);
   const core: CoreParts = {
-    database, loggers, events, metrics,
-    flags: new FlagRegistry(database.db, events),
+    database, loggers, events, metrics, flags,
     services: new ServiceRegistry(),
     commands: new OwnedRegistry<RegisteredCommand>("Command"),
     tasks: new OwnedRegistry<PeriodicTask>("Periodic task"),
-    pluginConfig: (name) => config.plugin[name] ?? {},
+    invalidators: new OwnedRegistry<() => void>("Cache invalidator"),
+    processes: new ProcessRegistry(),
+    pluginConfig: (name) => configManager.current.plugin[name] ?? {},
   };
 
   const firstStart = auth.bootstrap(config.auth.bootstrap_admin_key);
@@ -65,18 +75,19 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
   }
 
   const routing = new RoutingServer();
-  const limits: HttpLimits = {
-    bodyLimitBytes: config.server.body_limit_bytes,
-    minFreeDiskBytes: config.health.min_free_disk_bytes,
-    logRequests: config.log.requests,
-    quietPaths: new Set(config.log.quiet_paths),
-  };
+  const limitsOf = (c: GantryConfig): HttpLimits => ({
+    bodyLimitBytes: c.server.body_limit_bytes,
+    minFreeDiskBytes: c.health.min_free_disk_bytes,
+    logRequests: c.log.requests,
+    quietPaths: new Set(c.log.quiet_paths),
+  });
+  let limits = limitsOf(config);
   const appParts = {
     log, metrics, events, sqlite: database.sqlite, dataDir: config.data_dir, startedAt,
     limits: () => limits,
     identify: (request: Request) => auth.identify(request),
   };
-  const host = new PluginHost(core, {
+  const hostOptions: PluginHostOptions = {
     builtinDir: config.plugins.dir,
     disabled: config.plugins.disabled,
     setupTimeoutMs: config.plugins.setup_timeout_ms,
@@ -87,13 +98,31 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
       routing.swap(app);
       return routesByPlugin;
     },
+  };
+  const host = new PluginHost(core, hostOptions);
+
+  // What a config reload can change in the running process.
+  configManager.onChange((next, previous) => {
+    limits = limitsOf(next);
+    if (next.log.level !== previous.log.level) loggers.setLevel("gantry", next.log.level);
+    hostOptions.setupTimeoutMs = next.plugins.setup_timeout_ms;
+    hostOptions.disposeTimeoutMs = next.plugins.dispose_timeout_ms;
   });
+  // Hot-path values core caches; POST /api/v1/infra/cache-invalidate drops them.
+  core.invalidators.add("api_keys", CORE_OWNER, () => auth.reload());
+  core.invalidators.add("http_limits", CORE_OWNER, () => (limits = limitsOf(configManager.current)));
+  core.invalidators.add("feature_flags", CORE_OWNER, () => flags.reload());
+  provideCoreServices({ ...core, config: configManager, startedAt: new Date(startedAt) });
+
   routing.swap(buildRootApp(appParts, []).app);
   await host.start();
 
   let stopping: Promise<void> | undefined;
   const gantry: Gantry = {
-    config, core, host, auth, loggers, routing,
+    get config() {
+      return configManager.current;
+    },
+    configManager, core, host, auth, loggers, routing,
     url: "",
     handle: (request) => routing.app!.handle(request),
     async listen() {
@@ -107,8 +136,9 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
     stop() {
       stopping ??= (async () => {
         log.info("shutting down");
-        const graceful = await routing.stop(config.server.shutdown_timeout_ms);
-        if (!graceful) log.warn({ timeout_ms: config.server.shutdown_timeout_ms }, "in-flight requests cut off at shutdown timeout");
+        const timeoutMs = configManager.current.server.shutdown_timeout_ms;
+        const graceful = await routing.stop(timeoutMs);
+        if (!graceful) log.warn({ timeout_ms: timeoutMs }, "in-flight requests cut off at shutdown timeout");
         await host.stop();
         database.close();
         log.info("stopped");

@@ -4,6 +4,14 @@ export type { PluginContext, PluginDefinition, CommandDefinition, RouteOptions }
 export type { PeriodicTaskOptions, TaskLevel } from "./periodic-tasks.ts";
 export type { FlagDefinition, FlagHandle } from "./flags.ts";
 export type { GantryEvent } from "./events.ts";
+export type { RolesApp, RouteRole } from "./roles.ts";
+export type { PeriodicTask, PeriodicTaskSnapshot } from "./periodic-tasks.ts";
+export { TASK_LEVELS, taskHealth } from "./periodic-tasks.ts";
+export { LOG_LEVELS, isSecretName, type LogLevel } from "./config.ts";
+export type { SpawnOptions, ProcessInfo } from "./processes.ts";
+export type {
+  CoreCacheService, CoreConfigService, CoreInfoService, CoreLoggersService, CoreMetricsService, CoreProcessesService, CoreTasksService,
+} from "./core-services.ts";
 export { GantryError, createError } from "./errors.ts";
 /** TypeBox schema builder for route schemas: plugins use gantry's copy, wherever their folder lives. */
 export { t } from "elysia";

@@ -14,6 +14,8 @@ import type { OwnedRegistry, Owner } from "./owned-registry.ts";
 import { PeriodicTask, type PeriodicTaskFn, type PeriodicTaskOptions } from "./periodic-tasks.ts";
 import type { RolesApp } from "./roles.ts";
 import type { ServiceRegistry } from "./services.ts";
+import type { ProcessRegistry, SpawnOptions } from "./processes.ts";
+import type { Subprocess } from "bun";
 
 /** A slash command contributed by a plugin (invoked as `/plugin:name args`). */
 export interface CommandDefinition {
@@ -36,7 +38,7 @@ export interface RouteOptions {
 
 /** A thing a plugin registered, as listed in its install drops. */
 export interface InstallDrop {
-  kind: "route" | "command" | "task" | "flag" | "service" | "subscription" | "metric" | "logger" | "migration";
+  kind: "route" | "command" | "task" | "flag" | "service" | "subscription" | "metric" | "logger" | "migration" | "cache" | "process";
   name: string;
 }
 
@@ -50,6 +52,8 @@ export interface CoreParts {
   metrics: MetricsRegistry;
   commands: OwnedRegistry<RegisteredCommand>;
   tasks: OwnedRegistry<PeriodicTask>;
+  invalidators: OwnedRegistry<() => void>;
+  processes: ProcessRegistry;
   pluginConfig(name: string): Record<string, unknown>;
 }
 
@@ -80,6 +84,10 @@ export interface PluginContext {
   flag<K extends FlagType>(name: string, definition: FlagDefinition<K>): FlagHandle<K extends "boolean" ? boolean : K extends "number" ? number : K extends "string" ? string : unknown>;
   on(pattern: string, handler: EventHandler): () => void;
   emit<T>(type: string, data: T): GantryEvent<T>;
+  /** Registers a function that drops a hot-path cached value; POST /api/v1/infra/cache-invalidate calls every one. */
+  invalidator(key: string, invalidate: () => void): void;
+  /** Starts a child process that is listed for operators and stopped (SIGTERM, then SIGKILL) with the plugin. */
+  spawn(command: string[], options?: SpawnOptions): Subprocess;
   /** Runs `fn` when the plugin is disposed (last registered, first run). */
   defer(fn: () => unknown): void;
   /** Disposes `resource` (close/dispose/Symbol.dispose) with the plugin, and returns it. */
@@ -217,6 +225,16 @@ export function createPluginContext(instance: PluginInstance, core: CoreParts): 
       return unsubscribe;
     },
     emit: (type, data) => core.events.publish(type, data, name),
+    invalidator(key, invalidate) {
+      guard("invalidator");
+      record("cache", key, core.invalidators.add(key, instance, invalidate));
+    },
+    spawn(command, options) {
+      guard("spawn");
+      const [proc, stop] = core.processes.spawn(instance, command, options);
+      record("process", `${command[0]} (pid ${proc.pid})`, stop);
+      return proc;
+    },
     defer(fn) {
       instance.disposer.defer(fn, "plugin defer");
     },

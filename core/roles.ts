@@ -36,7 +36,8 @@ export function rolesPlugin(identify: (request: Request) => Identity | undefined
         ? { detail: { [ROLE_EXTENSION]: required } } // no hook at all on public routes: nothing to check
         : {
             detail: { [ROLE_EXTENSION]: required, security: [{ apiKey: [] }] },
-            beforeHandle({ request }: { request: Request }) {
+            // transform runs before schema validation, so a caller without the role learns nothing about the schema.
+            transform({ request }: { request: Request }) {
               assertRole(identify(request), required);
             },
           },

@@ -1,10 +1,11 @@
 /** Test helpers: a real gantry on a loopback port with its own data dir and captured logs. */
-import { cpSync, mkdtempSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Writable } from "node:stream";
 import { validateConfig } from "../core/config.ts";
 import { createGantry, type Gantry } from "../core/gantry.ts";
+import { Errors } from "../core/errors.ts";
 
 export const FIXTURES = resolve(import.meta.dir, "fixtures");
 export const FIXTURE_PLUGINS = join(FIXTURES, "plugins");
@@ -47,21 +48,42 @@ export function copyFixture(name: string): string {
 }
 
 /** Starts gantry on 127.0.0.1:0. `builtins` is the folder scanned for built-in plugins (default: none). */
-export async function startGantry(options: { builtins?: string; dataDir?: string; config?: Record<string, unknown>; listen?: boolean } = {}): Promise<TestGantry> {
+export interface StartOptions {
+  builtins?: string;
+  dataDir?: string;
+  config?: Record<string, unknown>;
+  listen?: boolean;
+  /** A gantry.toml whose keys apply over the test defaults, at start and on config reload. */
+  configFile?: string;
+}
+
+/** The real built-in plugins folder. */
+export const BUILTIN_PLUGINS = resolve(import.meta.dir, "..", "plugins");
+
+export async function startGantry(options: StartOptions = {}): Promise<TestGantry> {
   const dataDir = options.dataDir ?? tempDir();
   const emptyBuiltins = tempDir("gantry-builtins-");
-  const config = validateConfig(
-    deepMerge({
+  const base = deepMerge({
       data_dir: dataDir,
       server: { host: "127.0.0.1", port: 0, shutdown_timeout_ms: 2000 },
       log: { level: "debug", format: "json" },
       plugins: { dir: options.builtins ?? emptyBuiltins, setup_timeout_ms: 3000, dispose_timeout_ms: 300 },
       auth: { bootstrap_admin_key: ADMIN_KEY },
-    }, options.config ?? {}),
-    "test",
-  );
+    }, options.config ?? {});
+  const read = () => {
+    let fromFile: Record<string, unknown> = {};
+    if (options.configFile) {
+      try {
+        fromFile = Bun.TOML.parse(readFileSync(options.configFile, "utf8")) as Record<string, unknown>;
+      } catch (error) {
+        throw Errors.CONFIG_INVALID([options.configFile, [`not valid TOML: ${(error as Error).message}`]]);
+      }
+    }
+    return validateConfig(deepMerge(base, fromFile), options.configFile ?? "test");
+  };
+  const config = read();
   const logs = new LogCapture();
-  const gantry = await createGantry(config, { logDestination: logs, announce: () => {} });
+  const gantry = await createGantry(config, { logDestination: logs, announce: () => {}, reloadConfig: read });
   const url = options.listen === false ? "" : await gantry.listen();
   return {
     gantry, url, dataDir, logs,

@@ -1,0 +1,92 @@
+/** The services core itself provides to plugins (named `core.*`), so plugins like infra reach core only through ctx.services. */
+import { getDotted, redactSecrets, type GantryConfig } from "./config.ts";
+import type { ConfigManager, ConfigReloadResult } from "./config-manager.ts";
+import type { LoggerRegistry } from "./logger.ts";
+import type { MetricsRegistry } from "./metrics.ts";
+import type { OwnedRegistry, Owner } from "./owned-registry.ts";
+import type { PeriodicTask } from "./periodic-tasks.ts";
+import type { ProcessInfo, ProcessRegistry } from "./processes.ts";
+import type { ServiceRegistry } from "./services.ts";
+import pkg from "../package.json" with { type: "json" };
+
+/** The owner of everything core registers: always active. */
+export const CORE_OWNER: Owner = { plugin: "core", active: true, disposed: false };
+
+export interface CoreConfigService {
+  /** The running configuration with secrets redacted. */
+  redacted(): GantryConfig;
+  /** One dotted key of the redacted configuration; undefined when the key does not exist. */
+  get(key: string): unknown;
+  /** Re-reads gantry.toml and the environment; throws CONFIG_INVALID (400) and keeps the running config. */
+  reload(): Omit<ConfigReloadResult, "config"> & { config: GantryConfig };
+}
+
+export interface CoreInfoService {
+  version: string;
+  startedAt: Date;
+  runtime: { bun: string; platform: string; arch: string; pid: number };
+}
+
+export interface CoreCacheService {
+  /** Drops every hot-path cached value that core and plugins registered; returns their keys. */
+  invalidateAll(): string[];
+  keys(): string[];
+}
+
+export interface CoreTasksService {
+  list(): PeriodicTask[];
+  get(name: string): PeriodicTask | undefined;
+}
+
+export interface CoreMetricsService {
+  reset(): void;
+}
+
+export interface CoreProcessesService {
+  list(): ProcessInfo[];
+}
+
+export type CoreLoggersService = Pick<LoggerRegistry, "list" | "get" | "setLevel" | "root">;
+
+export interface CoreServiceParts {
+  services: ServiceRegistry;
+  config: ConfigManager;
+  loggers: LoggerRegistry;
+  metrics: MetricsRegistry;
+  tasks: OwnedRegistry<PeriodicTask>;
+  invalidators: OwnedRegistry<() => void>;
+  processes: ProcessRegistry;
+  startedAt: Date;
+}
+
+/** Registers core.config, core.info, core.cache, core.tasks, core.metrics, core.processes and core.loggers. */
+export function provideCoreServices(parts: CoreServiceParts): void {
+  const { services, config, loggers, metrics, tasks, invalidators, processes } = parts;
+  const provide = (name: string, implementation: object) => services.provide(CORE_OWNER, name, implementation);
+  const configService: CoreConfigService = {
+    redacted: () => redactSecrets(config.current),
+    get: (key) => getDotted(redactSecrets(config.current), key),
+    reload: () => {
+      const result = config.reload();
+      return { ...result, config: redactSecrets(result.config) };
+    },
+  };
+  provide("core.config", configService);
+  provide("core.info", {
+    version: pkg.version,
+    startedAt: parts.startedAt,
+    runtime: { bun: Bun.version, platform: process.platform, arch: process.arch, pid: process.pid },
+  } satisfies CoreInfoService);
+  provide("core.cache", {
+    keys: () => invalidators.entries().map((e) => e.key),
+    invalidateAll: () => {
+      const entries = invalidators.entries();
+      for (const entry of entries) entry.value();
+      return entries.map((e) => e.key);
+    },
+  } satisfies CoreCacheService);
+  provide("core.tasks", { list: () => tasks.entries().map((e) => e.value), get: (name) => tasks.get(name) } satisfies CoreTasksService);
+  provide("core.metrics", { reset: () => metrics.reset() } satisfies CoreMetricsService);
+  provide("core.processes", { list: () => processes.list() } satisfies CoreProcessesService);
+  provide("core.loggers", loggers satisfies CoreLoggersService);
+}
