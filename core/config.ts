@@ -52,6 +52,20 @@ export const ConfigSchema = Type.Object(
     auth: Type.Object(
       {
         bootstrap_admin_key: Type.String({ default: "", description: "Admin API key to create on first start instead of a random one (secret)" }),
+        jwt_secret: Type.String({ default: "", description: "HS256 secret for access tokens (secret); generated and stored on first start when empty" }),
+        internal_key: Type.String({ default: "", description: "Key for X-Internal-Auth on internal routes (secret); generated and stored on first start when empty" }),
+        access_token_ttl_s: Type.Integer({ default: 900, minimum: 10, maximum: 86_400 }),
+        refresh_token_ttl_s: Type.Integer({ default: 2_592_000, minimum: 60 }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    rate_limit: Type.Object(
+      {
+        enabled: Type.Boolean({ default: true }),
+        regular_per_minute: Type.Integer({ default: 100, minimum: 1 }),
+        expensive_per_minute: Type.Integer({ default: 10, minimum: 1 }),
+        login_per_minute: Type.Integer({ default: 5, minimum: 1, description: "Login attempts per client address and minute" }),
+        exempt_paths: Type.Array(Type.String(), { default: ["/healthz", "/livez", "/metrics", "/docs", "/openapi.json"] }),
       },
       { default: {}, additionalProperties: false },
     ),

@@ -1,6 +1,7 @@
 /** Assembles gantry: config, database, logging, registries, the plugin host and the HTTP server. */
 import type { DestinationStream } from "pino";
-import { ApiKeyAuthenticator } from "./auth.ts";
+import { createSecurity, type Security } from "./security.ts";
+import { coreRoutes } from "./core-routes.ts";
 import { loadConfig, type GantryConfig } from "./config.ts";
 import { ConfigManager } from "./config-manager.ts";
 import { CORE_OWNER, provideCoreServices } from "./core-services.ts";
@@ -8,7 +9,7 @@ import { ProcessRegistry } from "./processes.ts";
 import { openDatabase, type DatabaseHandle } from "./db.ts";
 import { EventBus } from "./events.ts";
 import { FlagRegistry } from "./flags.ts";
-import { buildRootApp, type HttpLimits } from "./http-app.ts";
+import { buildRootApp, type AppParts, type HttpLimits } from "./http-app.ts";
 import { LoggerRegistry } from "./logger.ts";
 import { MetricsRegistry } from "./metrics.ts";
 import { OwnedRegistry } from "./owned-registry.ts";
@@ -34,7 +35,7 @@ export interface Gantry {
   readonly configManager: ConfigManager;
   readonly core: CoreParts;
   readonly host: PluginHost;
-  readonly auth: ApiKeyAuthenticator;
+  readonly security: Security;
   readonly loggers: LoggerRegistry;
   readonly routing: RoutingServer;
   /** Base URL once listening, e.g. http://127.0.0.1:8080 */
@@ -54,7 +55,6 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
   const database: DatabaseHandle = openDatabase(config.data_dir);
   const events = new EventBus((error, event) => log.warn({ event: event.type, err: messageOf(error) }, "event handler failed"));
   const metrics = new MetricsRegistry();
-  const auth = new ApiKeyAuthenticator(database.db);
   const configManager = new ConfigManager(config, options.reloadConfig ?? (() => loadConfig()));
   const flags = new FlagRegistry(database.db, events);
   const core: CoreParts = {
@@ -67,12 +67,10 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
     pluginConfig: (name) => configManager.current.plugin[name] ?? {},
   };
 
-  const firstStart = auth.bootstrap(config.auth.bootstrap_admin_key);
-  if (firstStart) {
-    const announce = options.announce ?? ((text: string) => process.stdout.write(text));
-    const adminLine = config.auth.bootstrap_admin_key ? "admin key: (the configured auth.bootstrap_admin_key)" : `admin key:     ${firstStart.admin}`;
-    announce(`\nFirst start: API keys created. They are shown only now; store them.\n  ${adminLine}\n  inference key: ${firstStart.inference}\n\n`);
-  }
+  const security = await createSecurity({
+    database, config: configManager, adminPassword: process.env.GANTRY_ADMIN_PASSWORD,
+    announce: options.announce ?? ((text: string) => process.stdout.write(text)),
+  });
 
   const routing = new RoutingServer();
   const limitsOf = (c: GantryConfig): HttpLimits => ({
@@ -82,10 +80,16 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
     quietPaths: new Set(c.log.quiet_paths),
   });
   let limits = limitsOf(config);
-  const appParts = {
-    log, metrics, events, sqlite: database.sqlite, dataDir: config.data_dir, startedAt,
+  const clientIp = (request: Request) => routing.server?.requestIP(request)?.address ?? null;
+  const appParts: AppParts = {
+    log, metrics,
     limits: () => limits,
-    identify: (request: Request) => auth.identify(request),
+    auth: security.authenticator,
+    guards: security.guards,
+    coreRoutes: [
+      coreRoutes({ metrics, events, sqlite: database.sqlite, dataDir: config.data_dir, startedAt, minFreeDiskBytes: () => limits.minFreeDiskBytes }),
+      security.routes(clientIp),
+    ],
   };
   const hostOptions: PluginHostOptions = {
     builtinDir: config.plugins.dir,
@@ -109,7 +113,7 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
     hostOptions.disposeTimeoutMs = next.plugins.dispose_timeout_ms;
   });
   // Hot-path values core caches; POST /api/v1/infra/cache-invalidate drops them.
-  core.invalidators.add("api_keys", CORE_OWNER, () => auth.reload());
+  for (const [key, invalidate] of Object.entries(security.invalidators)) core.invalidators.add(key, CORE_OWNER, invalidate);
   core.invalidators.add("http_limits", CORE_OWNER, () => (limits = limitsOf(configManager.current)));
   core.invalidators.add("feature_flags", CORE_OWNER, () => flags.reload());
   provideCoreServices({ ...core, config: configManager, startedAt: new Date(startedAt) });
@@ -122,7 +126,7 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
     get config() {
       return configManager.current;
     },
-    configManager, core, host, auth, loggers, routing,
+    configManager, core, host, security, loggers, routing,
     url: "",
     handle: (request) => routing.app!.handle(request),
     async listen() {

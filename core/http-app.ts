@@ -1,29 +1,53 @@
 /** Builds the root Elysia app: request ids, error shapes, metrics, core routes, and every active plugin's routes. */
 import { randomUUID } from "node:crypto";
-import { join } from "node:path";
-import { Elysia, t, type AnyElysia } from "elysia";
+import { Elysia, type AnyElysia } from "elysia";
 import { openapi } from "@elysiajs/openapi";
-import type { Identity } from "./auth.ts";
+import type { Identity } from "./identity.ts";
+import type { RateClass } from "./rate-limit.ts";
 import { Errors, GantryError, messageOf, type ErrorBody } from "./errors.ts";
-import { matchesPattern, type EventBus } from "./events.ts";
-import { livenessChecks } from "./liveness.ts";
 import type { Logger } from "./logger.ts";
 import type { MetricsRegistry } from "./metrics.ts";
 import type { PluginInstance } from "./plugin-context.ts";
-import { assertRole, ROLE_EXTENSION, rolesPlugin, type RolesApp } from "./roles.ts";
-import type { Database } from "bun:sqlite";
+import { RATE_EXTENSION, ROLE_EXTENSION, rolesPlugin, type RolesApp } from "./roles.ts";
 import pkg from "../package.json" with { type: "json" };
 
 export interface AppParts {
   log: Logger;
   metrics: MetricsRegistry;
-  events: EventBus;
-  sqlite: Database;
-  dataDir: string;
+  auth: { identify(request: Request): Promise<Identity | undefined>; isInternal(request: Request): boolean };
+  /** Rate limiting and audit; absent in apps built without them. */
+  guards?: RequestGuards;
+  /** Core's own route groups (health, auth, ...). */
+  coreRoutes: ((app: RolesApp) => AnyElysia)[];
   /** Read on every request; the object may be replaced when the config reloads. */
   limits: () => HttpLimits;
-  identify(request: Request): Identity | undefined;
-  startedAt: number;
+}
+
+export interface RouteInfo {
+  role: string;
+  rate: RateClass | "none";
+}
+
+export interface AuditContext {
+  request: Request;
+  route: string;
+  role: string;
+  params: Record<string, string>;
+  status: number;
+  requestId: string | null;
+  ip: string | null;
+}
+
+export interface RequestGuards {
+  /** Counts the request; sets X-RateLimit-* headers; throws RATE_LIMITED (429) when over the limit. */
+  rateLimit(request: Request, path: string, rateClass: RateClass, ip: string, identify: (r: Request) => Promise<Identity | undefined>, set: { headers: Record<string, unknown> }): Promise<void>;
+  /** Records admin and operator actions after the response. */
+  audit(context: AuditContext, identify: (r: Request) => Promise<Identity | undefined>): Promise<void>;
+}
+
+function infoOf(route: { hooks?: { detail?: unknown } }): RouteInfo {
+  const detail = (route.hooks?.detail ?? {}) as Record<string, unknown>;
+  return { role: String(detail[ROLE_EXTENSION] ?? "public"), rate: (detail[RATE_EXTENSION] as RateClass | "none" | undefined) ?? "regular" };
 }
 
 export interface HttpLimits {
@@ -39,7 +63,6 @@ interface RequestMeta {
   start: number;
 }
 
-const SWAGGER_DIR = join(import.meta.dir, "..", "node_modules", "swagger-ui-dist");
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
 /** Errors Elysia raises itself, mapped to gantry's codes and statuses. */
@@ -73,12 +96,18 @@ function toErrorResponse(code: string | number, error: unknown, method: string, 
 /** The root app with core routes and the given plugins' routes; throws if a plugin's routes are invalid. */
 export function buildRootApp(parts: AppParts, plugins: PluginInstance[]): { app: AnyElysia; routesByPlugin: Map<string, string[]> } {
   const meta = new WeakMap<Request, RequestMeta>();
-  const identities = new WeakMap<Request, Identity | undefined>();
-  const identify = (request: Request) => {
-    if (!identities.has(request)) identities.set(request, parts.identify(request));
-    return identities.get(request);
+  const identities = new WeakMap<Request, Promise<Identity | undefined>>();
+  const identify = (request: Request): Promise<Identity | undefined> => {
+    let identity = identities.get(request);
+    if (!identity) {
+      identity = parts.auth.identify(request);
+      identities.set(request, identity);
+    }
+    return identity;
   };
-  const roles = rolesPlugin(identify);
+  const roles = rolesPlugin({ identify, isInternal: (request) => parts.auth.isInternal(request) });
+  // Each route's role and rate class, read by the rate-limit and audit hooks (filled once the routes exist).
+  const routeInfo = new Map<string, RouteInfo>();
   const pathOf = (request: Request) => new URL(request.url).pathname;
 
   const app = new Elysia({ normalize: true })
@@ -122,46 +151,28 @@ export function buildRootApp(parts: AppParts, plugins: PluginInstance[]): { app:
       const level = limits.quietPaths.has(path) && status < 400 ? "debug" : "info";
       if (parts.log.isLevelEnabled(level)) parts.log[level]({ reqId: m.id, method: request.method, path, status, ms: Math.round(seconds * 1e5) / 100 }, "request");
     })
-    .use(roles)
-    .get("/docs/assets/:file", ({ params }) => {
-      if (!["swagger-ui-bundle.js", "swagger-ui.css"].includes(params.file)) throw Errors.NOT_FOUND(["GET", `/docs/assets/${params.file}`]);
-      return new Response(Bun.file(join(SWAGGER_DIR, params.file)), { headers: { "cache-control": "public, max-age=86400" } });
-    }, { role: "public", detail: { hide: true } })
-    .get("/healthz", () => ({ status: "ok" as const, version: pkg.version, uptime_s: Math.round((Date.now() - parts.startedAt) / 1000) }), {
-      role: "public",
-      response: t.Object({ status: t.Literal("ok"), version: t.String(), uptime_s: t.Number() }),
-      detail: { summary: "Liveness: 200 while the process serves", tags: ["core"] },
+    .onTransform({ as: "global" }, async (context) => {
+      const info = routeInfo.get(`${context.request.method} ${context.route}`);
+      if (!info || info.rate === "none" || !parts.guards) return;
+      const server = (context as { server?: { requestIP(r: Request): { address: string } | null } | null }).server;
+      const ip = server?.requestIP(context.request)?.address ?? "unknown";
+      await parts.guards.rateLimit(context.request, context.path, info.rate, ip, identify, context.set);
     })
-    .get("/livez", ({ set }) => {
-      const { minFreeDiskBytes } = parts.limits();
-      const checks = livenessChecks(parts.sqlite, parts.dataDir, minFreeDiskBytes);
-      const failed = Object.entries(checks).filter(([, c]) => !c.ok).map(([name]) => name);
-      if (failed.length === 0) return { status: "ok", checks };
-      set.status = 503;
-      return { error: `Liveness check failed: ${failed.join(", ")}`, code: "LIVENESS_FAILED", details: { checks } };
-    }, { role: "public", detail: { summary: "Database and disk checks; 503 with details when one fails", tags: ["core"] } })
-    .get("/metrics", async ({ set }) => {
-      set.headers["content-type"] = parts.metrics.registry.contentType;
-      return parts.metrics.expose();
-    }, { role: "public", detail: { summary: "Prometheus metrics (text exposition)", tags: ["core"] } })
-    .ws("/api/v1/ws", {
-      role: "viewer",
-      query: t.Object({ types: t.Optional(t.String({ description: "comma-separated event types or patterns (a.*); default all" })) }),
-      open(ws) {
-        const patterns = (ws.data.query.types ?? "*").split(",").map((s) => s.trim()).filter(Boolean);
-        const unsubscribe = parts.events.subscribe("*", (event) => {
-          if (patterns.some((p) => matchesPattern(p, event.type))) ws.send(JSON.stringify(event));
-        });
-        sockets.set(ws.id, unsubscribe);
-      },
-      close(ws) {
-        sockets.get(ws.id)?.();
-        sockets.delete(ws.id);
-      },
-      detail: { summary: "Stream gantry events as JSON messages", tags: ["core"] },
-    });
+    .onAfterResponse({ as: "global" }, async (context) => {
+      const info = routeInfo.get(`${context.request.method} ${context.route}`);
+      if (!info || !parts.guards) return;
+      const server = (context as { server?: { requestIP(r: Request): { address: string } | null } | null }).server;
+      await parts.guards.audit({
+        request: context.request, route: context.route, role: info.role, params: context.params as Record<string, string>,
+        status: typeof context.set.status === "number" ? context.set.status : 200,
+        requestId: meta.get(context.request)?.id ?? null, ip: server?.requestIP(context.request)?.address ?? null,
+      }, identify);
+    })
+    .use(roles);
+  for (const register of parts.coreRoutes) app.use(register(new Elysia().use(roles) as unknown as RolesApp));
 
   const seen = new Map<string, string>(app.routes.map((r) => [`${r.method} ${r.path}`, "core"]));
+  for (const route of app.routes) routeInfo.set(`${route.method} ${route.path}`, infoOf(route));
   const routesByPlugin = new Map<string, string[]>();
   for (const instance of plugins) {
     const keys: string[] = [];
@@ -171,6 +182,7 @@ export function buildRootApp(parts: AppParts, plugins: PluginInstance[]): { app:
         const owner = seen.get(key);
         if (owner) throw Errors.PLUGIN_REGISTRATION_CONFLICT(["Route", key, owner]);
         seen.set(key, instance.plugin);
+        routeInfo.set(key, infoOf(route));
         keys.push(key);
       }
       app.use(sub);
@@ -180,8 +192,6 @@ export function buildRootApp(parts: AppParts, plugins: PluginInstance[]): { app:
   return { app, routesByPlugin };
 }
 
-/** WebSocket subscriptions by connection id, shared across rebuilt apps so closes always unsubscribe. */
-const sockets = new Map<string, () => void>();
 
 /** Runs a plugin's route registrars on fresh sub-apps and checks that each route declares a role. */
 function pluginApps(instance: PluginInstance, roles: ReturnType<typeof rolesPlugin>): AnyElysia[] {
@@ -194,5 +204,3 @@ function pluginApps(instance: PluginInstance, roles: ReturnType<typeof rolesPlug
     return sub;
   });
 }
-
-export { assertRole };

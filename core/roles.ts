@@ -1,17 +1,22 @@
-/** Roles as an Elysia macro: every route declares `{ role }`, which is checked and documented in OpenAPI. */
+/** Roles as Elysia macros: every route declares `{ role }` (checked, and documented in OpenAPI); `{ rateLimit }` picks its limit class. */
 import { Elysia } from "elysia";
-import type { Identity } from "./auth.ts";
+import type { Identity } from "./identity.ts";
 import { Errors, GantryError } from "./errors.ts";
+import type { RateClass } from "./rate-limit.ts";
 
 export const ROLES = ["public", "viewer", "operator", "admin"] as const;
 export type Role = (typeof ROLES)[number];
-/** A route role; "inference" routes accept inference keys as well as any viewer or higher. */
-export type RouteRole = Role | "inference";
+/**
+ * A route role. "inference" routes accept inference keys as well as any viewer or higher;
+ * "internal" routes accept the X-Internal-Auth service key or an admin.
+ */
+export type RouteRole = Role | "inference" | "internal";
 
 const RANK: Record<Role, number> = { public: 0, viewer: 1, operator: 2, admin: 3 };
 
-/** The OpenAPI extension that carries a route's role (read by the route check and the auth matrix). */
+/** OpenAPI extensions that carry a route's role and rate class (read by the route checks and the auth matrix). */
 export const ROLE_EXTENSION = "x-gantry-role";
+export const RATE_EXTENSION = "x-gantry-rate-limit";
 
 /** Throws 401/403 unless `identity` may call a route that requires `required`. */
 export function assertRole(identity: Identity | undefined, required: RouteRole): void {
@@ -21,24 +26,37 @@ export function assertRole(identity: Identity | undefined, required: RouteRole):
     if (required === "inference") return;
     throw new GantryError("FORBIDDEN", 403, "Inference keys can only call /v1/* and /api/v1/inference/*");
   }
-  const need = required === "inference" ? "viewer" : required;
+  const need: Role = required === "inference" ? "viewer" : required === "internal" ? "admin" : required;
   if (RANK[identity.role] < RANK[need]) throw Errors.FORBIDDEN([need, identity.role]);
 }
 
+export interface RoleChecks {
+  identify(request: Request): Promise<Identity | undefined>;
+  isInternal(request: Request): boolean;
+}
+
+/** A route's access rule: a role, or a role with a rate-limit class. */
+export type RoleSpec = RouteRole | { min: RouteRole; rateLimit: RateClass | "none" };
+
+const roleOf = (spec: RoleSpec): RouteRole => (typeof spec === "string" ? spec : spec.min);
+const rateOf = (spec: RoleSpec): RateClass | "none" => (typeof spec === "string" ? "regular" : spec.rateLimit);
+
 /**
- * The macro plugin. `identify` resolves the caller (set by the server for each request).
- * Its name makes Elysia deduplicate it across plugin sub-apps.
+ * The macro plugin: `{ role: "viewer" }`, or `{ role: { min: "operator", rateLimit: "expensive" } }`
+ * for resource-intensive routes. Its name makes Elysia deduplicate it across plugin sub-apps.
  */
-export function rolesPlugin(identify: (request: Request) => Identity | undefined) {
+export function rolesPlugin(checks: RoleChecks) {
   return new Elysia({ name: "gantry-roles" }).macro({
-    role: (required: RouteRole) =>
-      required === "public"
-        ? { detail: { [ROLE_EXTENSION]: required } } // no hook at all on public routes: nothing to check
+    role: (spec: RoleSpec) =>
+      roleOf(spec) === "public"
+        ? { detail: { [ROLE_EXTENSION]: roleOf(spec), [RATE_EXTENSION]: rateOf(spec) } } // no hook on public routes: nothing to check
         : {
-            detail: { [ROLE_EXTENSION]: required, security: [{ apiKey: [] }] },
+            detail: { [ROLE_EXTENSION]: roleOf(spec), [RATE_EXTENSION]: rateOf(spec), security: [{ apiKey: [] }] },
             // transform runs before schema validation, so a caller without the role learns nothing about the schema.
-            transform({ request }: { request: Request }) {
-              assertRole(identify(request), required);
+            async transform({ request }: { request: Request }) {
+              const required = roleOf(spec);
+              if (required === "internal" && checks.isInternal(request)) return;
+              assertRole(await checks.identify(request), required);
             },
           },
   });

@@ -1,6 +1,6 @@
 /** Core's own tables (SQLite). Plugins keep theirs in their own folder. */
 import { sql } from "drizzle-orm";
-import { integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
 /** Plugins installed from a path (built-ins are discovered) and the enabled state of every plugin. */
 export const plugins = sqliteTable("plugins", {
@@ -40,4 +40,54 @@ export const apiKeys = sqliteTable("api_keys", {
   role: text("role", { enum: ["viewer", "operator", "admin", "inference"] }).notNull(),
   createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
   revokedAt: integer("revoked_at", { mode: "timestamp_ms" }),
+});
+
+/** People who log in with a password (argon2id via Bun.password). */
+export const users = sqliteTable("users", {
+  id: text("id").primaryKey(),
+  username: text("username").notNull().unique(),
+  passwordHash: text("password_hash").notNull(),
+  role: text("role", { enum: ["viewer", "operator", "admin"] }).notNull(),
+  disabled: integer("disabled", { mode: "boolean" }).notNull().default(false),
+  createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+  updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
+});
+
+/** Refresh tokens (SHA-256 of the secret). One family per login; rotation keeps the family. */
+export const refreshTokens = sqliteTable("refresh_tokens", {
+  id: text("id").primaryKey(),
+  familyId: text("family_id").notNull(),
+  userId: text("user_id").notNull(),
+  hash: text("hash").notNull(),
+  createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+  expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
+  usedAt: integer("used_at", { mode: "timestamp_ms" }),
+  revokedAt: integer("revoked_at", { mode: "timestamp_ms" }),
+}, (t) => [index("refresh_tokens_family").on(t.familyId)]);
+
+/** Login sessions (refresh-token families) that were revoked: access tokens naming them are refused. */
+export const revokedSessions = sqliteTable("revoked_sessions", {
+  familyId: text("family_id").primaryKey(),
+  revokedAt: integer("revoked_at", { mode: "timestamp_ms" }).notNull(),
+  reason: text("reason").notNull(),
+});
+
+/** Who did what: admin and operator actions, logins. */
+export const auditLog = sqliteTable("audit_log", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  at: integer("at", { mode: "timestamp_ms" }).notNull(),
+  actor: text("actor").notNull(),
+  role: text("role").notNull(),
+  action: text("action").notNull(),
+  route: text("route").notNull(),
+  target: text("target"),
+  status: integer("status").notNull(),
+  requestId: text("request_id"),
+  ip: text("ip"),
+}, (t) => [index("audit_log_at").on(t.at), index("audit_log_actor").on(t.actor)]);
+
+/** Secrets and settings core generates once (JWT signing secret, internal service key). */
+export const coreSettings = sqliteTable("core_settings", {
+  key: text("key").primaryKey(),
+  value: text("value").notNull(),
 });

@@ -172,7 +172,7 @@ describe("roles", () => {
   });
 
   test("too little role is 403; enough is 200; key accepted three ways", async () => {
-    const viewer = g.gantry.auth.create("test-viewer", "viewer").key;
+    const viewer = g.gantry.security.keys.create("test-viewer", "viewer").key;
     const forbidden = await g.api("/api/v1/hello/admin-only", { auth: viewer });
     expect(forbidden.status).toBe(403);
     expect((await forbidden.json()).error).toContain("requires role 'admin'");
@@ -182,11 +182,11 @@ describe("roles", () => {
   });
 
   test("an inference key cannot reach management routes; a revoked key is 401", async () => {
-    const inference = g.gantry.auth.create("test-inference", "inference");
+    const inference = g.gantry.security.keys.create("test-inference", "inference");
     expect((await g.api("/api/v1/hello/heard", { auth: inference.key })).status).toBe(403);
-    const operator = g.gantry.auth.create("test-operator", "operator");
+    const operator = g.gantry.security.keys.create("test-operator", "operator");
     expect((await g.api("/api/v1/hello/kv/a", json({ v: 1 }, "PUT"))).status).toBe(200);
-    g.gantry.auth.revoke(operator.id);
+    g.gantry.security.keys.revoke(operator.id);
     expect((await g.api("/api/v1/hello/kv/a", { ...json({ v: 1 }, "PUT"), auth: operator.key })).status).toBe(401);
   });
 

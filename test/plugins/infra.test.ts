@@ -15,7 +15,7 @@ beforeAll(async () => {
   process.env.INFRA_TEST_NOTE = "uses gk_abcdefghij_0123456789abcdefghijklmnopqrstuvwxyz inline";
   g = await startGantry({ builtins: BUILTIN_PLUGINS, configFile, config: { log: { level: "info" } } });
   await g.gantry.host.install(join(FIXTURE_PLUGINS, "hello"));
-  viewerKey = g.gantry.auth.create("infra-viewer", "viewer").key;
+  viewerKey = g.gantry.security.keys.create("infra-viewer", "viewer").key;
 });
 afterAll(() => g.stop());
 
@@ -61,7 +61,7 @@ describe("seed 000: /api/v1/infra", () => {
   });
 
   test("a key revoked behind gantry's back works until the cache is invalidated", async () => {
-    const key = g.gantry.auth.create("doomed", "viewer");
+    const key = g.gantry.security.keys.create("doomed", "viewer");
     expect((await g.api("/api/v1/hello/heard", { auth: key.key })).status).toBe(200);
     g.gantry.core.database.sqlite.run("UPDATE api_keys SET revoked_at = 1 WHERE id = ?", [key.id]);
     expect((await g.api("/api/v1/hello/heard", { auth: key.key })).status).toBe(200);

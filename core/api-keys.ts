@@ -3,18 +3,9 @@ import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { eq } from "drizzle-orm";
 import { changesOf, type GantryDb } from "./db.ts";
 import { apiKeys } from "./schema.ts";
-import type { Role } from "./roles.ts";
+import { ANONYMOUS, credentialOf, type Identity } from "./identity.ts";
 
 export type KeyRole = "viewer" | "operator" | "admin" | "inference";
-
-/** Who is calling. `role: "public"` means no credential was presented. */
-export interface Identity {
-  subject: string;
-  role: Role | "inference";
-  via: "anonymous" | "api_key";
-}
-
-export const ANONYMOUS: Identity = { subject: "anonymous", role: "public", via: "anonymous" };
 
 const KEY_PATTERN = /^gk_([a-z0-9]{10})_([A-Za-z0-9_-]{32,64})$/;
 
@@ -23,17 +14,6 @@ interface KeyRecord {
   digest: Buffer;
   role: KeyRole;
   name: string;
-}
-
-/** Reads the credential as llamactl does: `Authorization: Bearer`, `X-API-Key`, or `?api_key=`. */
-export function credentialOf(request: Request): string | undefined {
-  const header = request.headers.get("authorization");
-  if (header?.toLowerCase().startsWith("bearer ")) return header.slice(7).trim();
-  const apiKey = request.headers.get("x-api-key");
-  if (apiKey) return apiKey.trim();
-  const query = request.url.indexOf("?");
-  if (query === -1) return undefined;
-  return new URLSearchParams(request.url.slice(query + 1)).get("api_key") ?? undefined;
 }
 
 export class ApiKeyAuthenticator {
@@ -47,6 +27,11 @@ export class ApiKeyAuthenticator {
   identify(request: Request): Identity | undefined {
     const presented = credentialOf(request);
     if (presented === undefined) return ANONYMOUS;
+    return this.identifyKey(presented);
+  }
+
+  /** The identity of an API key; `undefined` when it is not a valid, unrevoked key. */
+  identifyKey(presented: string): Identity | undefined {
     const match = KEY_PATTERN.exec(presented);
     const record = match ? this.#keys.get(match[1]!) : undefined;
     // Compare digests even for an unknown id, so timing does not reveal which ids exist.
@@ -69,6 +54,13 @@ export class ApiKeyAuthenticator {
     const changed = changesOf(this.db.update(apiKeys).set({ revokedAt: new Date() }).where(eq(apiKeys.id, id)).run()) > 0;
     this.#load();
     return changed;
+  }
+
+  /** Keys for the admin API: never the secret, never the digest. */
+  list() {
+    return this.db.select({ id: apiKeys.id, name: apiKeys.name, prefix: apiKeys.prefix, role: apiKeys.role, createdAt: apiKeys.createdAt, revokedAt: apiKeys.revokedAt })
+      .from(apiKeys).orderBy(apiKeys.createdAt).all()
+      .map((k) => ({ id: k.id, name: k.name, prefix: k.prefix, role: k.role, created_at: k.createdAt.toISOString(), revoked_at: k.revokedAt?.toISOString() ?? null }));
   }
 
   get count(): number {

@@ -1,0 +1,55 @@
+/** The audit log: who did what (admin and operator actions, logins), queryable by admins. */
+import { and, desc, eq, gte, like, lt, lte, type SQL } from "drizzle-orm";
+import type { GantryDb } from "./db.ts";
+import { auditLog } from "./schema.ts";
+
+export interface AuditEntry {
+  actor: string;
+  role: string;
+  action: string;
+  route: string;
+  target?: string | null;
+  status: number;
+  requestId?: string | null;
+  ip?: string | null;
+}
+
+export interface AuditQuery {
+  actor?: string;
+  action?: string;
+  route?: string;
+  status?: number;
+  since?: string;
+  until?: string;
+  before_id?: number;
+  limit?: number;
+}
+
+export class AuditLog {
+  constructor(private readonly db: GantryDb) {}
+
+  record(entry: AuditEntry): void {
+    this.db.insert(auditLog).values({ ...entry, target: entry.target ?? null, requestId: entry.requestId ?? null, ip: entry.ip ?? null, at: new Date() }).run();
+  }
+
+  /** Newest first; `next_before_id` pages further back. */
+  query(q: AuditQuery) {
+    const where: SQL[] = [];
+    if (q.actor) where.push(eq(auditLog.actor, q.actor));
+    if (q.action) where.push(eq(auditLog.action, q.action));
+    if (q.route) where.push(like(auditLog.route, `%${q.route.replace(/[%_]/g, "")}%`));
+    if (q.status !== undefined) where.push(eq(auditLog.status, q.status));
+    if (q.since) where.push(gte(auditLog.at, new Date(q.since)));
+    if (q.until) where.push(lte(auditLog.at, new Date(q.until)));
+    if (q.before_id !== undefined) where.push(lt(auditLog.id, q.before_id));
+    const limit = Math.min(q.limit ?? 100, 1000);
+    const rows = this.db.select().from(auditLog).where(where.length > 0 ? and(...where) : undefined).orderBy(desc(auditLog.id)).limit(limit).all();
+    return {
+      entries: rows.map((r) => ({
+        id: r.id, at: r.at.toISOString(), actor: r.actor, role: r.role, action: r.action, route: r.route,
+        target: r.target, status: r.status, request_id: r.requestId, ip: r.ip,
+      })),
+      next_before_id: rows.length === limit ? rows.at(-1)!.id : null,
+    };
+  }
+}

@@ -1,0 +1,140 @@
+/** /api/v1/auth/* (login, refresh, logout, whoami, API keys, users) and /api/v1/audit. */
+import { t } from "elysia";
+import type { ApiKeyAuthenticator } from "./api-keys.ts";
+import type { AuditLog } from "./audit.ts";
+import type { Authenticator } from "./authenticator.ts";
+import { createError, Errors } from "./errors.ts";
+import type { RolesApp } from "./roles.ts";
+import type { SessionService } from "./sessions.ts";
+import type { UserStore } from "./users.ts";
+
+export const AuthErrors = {
+  NOT_A_SESSION: createError("NOT_A_SESSION", 400, () => "Logout ends a login session (access token); revoke API keys at DELETE /api/v1/auth/keys/{id}"),
+  KEY_NOT_FOUND: createError("KEY_NOT_FOUND", 404, (id: string) => `No API key with id '${id}'`),
+};
+
+export interface AuthRouteParts {
+  authenticator: Authenticator;
+  keys: ApiKeyAuthenticator;
+  users: UserStore;
+  sessions: SessionService;
+  audit: AuditLog;
+  clientIp(request: Request): string | null;
+}
+
+const UserRoleSchema = t.Union([t.Literal("viewer"), t.Literal("operator"), t.Literal("admin")]);
+const KeyRoleSchema = t.Union([t.Literal("viewer"), t.Literal("operator"), t.Literal("admin"), t.Literal("inference")]);
+const Username = t.String({ minLength: 1, maxLength: 64, pattern: "^[A-Za-z0-9._@-]+$" });
+const Password = t.String({ minLength: 8, maxLength: 256 });
+const UserSchema = t.Object({ id: t.String(), username: t.String(), role: UserRoleSchema, disabled: t.Boolean(), created_at: t.String(), updated_at: t.String() });
+const SessionSchema = t.Object({
+  access_token: t.String(), token: t.String(), token_type: t.Literal("Bearer"), expires_at: t.String(),
+  refresh_token: t.String(), refresh_expires_at: t.String(),
+});
+const KeyView = t.Object({ id: t.String(), name: t.String(), prefix: t.String(), role: KeyRoleSchema, created_at: t.String(), revoked_at: t.Union([t.String(), t.Null()]) });
+
+export function authRoutes(p: AuthRouteParts) {
+  const whoami = async (request: Request) => (await p.authenticator.identify(request))!;
+  return (app: RolesApp) =>
+    app
+      .post("/api/v1/auth/login", async ({ body, request }) => {
+        const record = (status: number, role: string) =>
+          p.audit.record({ actor: `user:${body.username}`, role, action: "auth.login", route: "/api/v1/auth/login", status, ip: p.clientIp(request) });
+        const user = await p.users.verify(body.username, body.password).catch((error) => {
+          record(401, "none");
+          throw error;
+        });
+        record(200, user.role);
+        return { ...(await p.sessions.start(user)), user };
+      }, {
+        role: { min: "public", rateLimit: "login" },
+        body: t.Object({ username: t.String({ minLength: 1, maxLength: 64 }), password: t.String({ minLength: 1, maxLength: 256 }) }),
+        response: t.Object({ ...SessionSchema.properties, user: UserSchema }),
+        detail: { summary: "Username and password → access token (JWT), refresh token and expiry", tags: ["auth"] },
+      })
+      .post("/api/v1/auth/refresh", ({ body }) => p.sessions.refresh(body.refresh_token, (id) => {
+        const user = p.users.lookup(id);
+        return user && !user.disabled ? user.username : undefined;
+      }), {
+        role: { min: "public", rateLimit: "login" },
+        body: t.Object({ refresh_token: t.String({ minLength: 1, maxLength: 200 }) }),
+        response: SessionSchema,
+        detail: { summary: "Rotate: a refresh token → a new access and refresh token. Reusing an old refresh token revokes the session", tags: ["auth"] },
+      })
+      .post("/api/v1/auth/logout", async ({ request }) => {
+        const identity = await whoami(request);
+        if (identity.via !== "jwt" || !identity.sessionId) throw AuthErrors.NOT_A_SESSION([]);
+        p.sessions.revoke(identity.sessionId, "logout");
+        return { ok: true as const };
+      }, { role: "viewer", response: t.Object({ ok: t.Literal(true) }), detail: { summary: "End this login session: its access and refresh tokens stop working", tags: ["auth"] } })
+      .get("/api/v1/auth/whoami", async ({ request }) => {
+        const identity = await whoami(request);
+        const user = identity.userId ? p.users.get(identity.userId) : null;
+        return { subject: identity.subject, role: identity.role, via: identity.via, user, claims: identity.claims ?? null };
+      }, { role: "viewer", detail: { summary: "The caller: subject, role, how authenticated, user and token claims", tags: ["auth"] } })
+      .get("/api/v1/auth/keys", () => ({ keys: p.keys.list() }), {
+        role: "admin", response: t.Object({ keys: t.Array(KeyView) }), detail: { summary: "API keys (never their secrets)", tags: ["auth"] },
+      })
+      .post("/api/v1/auth/keys", ({ body, set }) => {
+        const { id, key } = p.keys.create(body.name, body.role);
+        set.status = 201;
+        return { ...p.keys.list().find((k) => k.id === id)!, key };
+      }, {
+        role: "admin",
+        body: t.Object({ name: t.String({ minLength: 1, maxLength: 100 }), role: KeyRoleSchema }),
+        detail: { summary: "Create an API key; the secret is in this response only", tags: ["auth"] },
+      })
+      .delete("/api/v1/auth/keys/:id", ({ params }) => {
+        if (!p.keys.revoke(params.id)) throw AuthErrors.KEY_NOT_FOUND([params.id]);
+        return { ok: true as const };
+      }, { role: "admin", params: t.Object({ id: t.String({ maxLength: 64 }) }), detail: { summary: "Revoke an API key", tags: ["auth"] } })
+      .get("/api/v1/auth/users", () => ({ users: p.users.list() }), {
+        role: "admin", response: t.Object({ users: t.Array(UserSchema) }), detail: { summary: "Users", tags: ["auth"] },
+      })
+      .post("/api/v1/auth/users", async ({ body, set }) => {
+        const user = await p.users.create(body.username, body.password, body.role);
+        set.status = 201;
+        return user;
+      }, {
+        role: "admin",
+        body: t.Object({ username: Username, password: Password, role: UserRoleSchema }),
+        response: { 201: UserSchema },
+        detail: { summary: "Create a user", tags: ["auth"] },
+      })
+      .patch("/api/v1/auth/users/:id", ({ params, body }) => {
+        if (body.role === undefined && body.disabled === undefined) throw Errors.BAD_REQUEST(["Send role and/or disabled"]);
+        const user = p.users.update(params.id, body);
+        if (body.disabled) p.sessions.revokeUser(params.id, "user disabled");
+        return user;
+      }, {
+        role: "admin",
+        params: t.Object({ id: t.String({ maxLength: 64 }) }),
+        body: t.Object({ role: t.Optional(UserRoleSchema), disabled: t.Optional(t.Boolean()) }),
+        response: UserSchema,
+        detail: { summary: "Change a user's role, or disable/enable them (disabling ends their sessions)", tags: ["auth"] },
+      })
+      .post("/api/v1/auth/users/:id/password", async ({ params, body }) => {
+        await p.users.setPassword(params.id, body.password);
+        p.sessions.revokeUser(params.id, "password reset");
+        return { ok: true as const };
+      }, {
+        role: "admin",
+        params: t.Object({ id: t.String({ maxLength: 64 }) }),
+        body: t.Object({ password: Password }),
+        detail: { summary: "Reset a user's password (ends their sessions)", tags: ["auth"] },
+      })
+      .get("/api/v1/audit", ({ query }) => p.audit.query(query), {
+        role: "admin",
+        query: t.Object({
+          actor: t.Optional(t.String({ maxLength: 200 })),
+          action: t.Optional(t.String({ maxLength: 200 })),
+          route: t.Optional(t.String({ maxLength: 200 })),
+          status: t.Optional(t.Numeric({ minimum: 100, maximum: 599 })),
+          since: t.Optional(t.String({ format: "date-time" })),
+          until: t.Optional(t.String({ format: "date-time" })),
+          before_id: t.Optional(t.Numeric({ minimum: 1 })),
+          limit: t.Optional(t.Numeric({ minimum: 1, maximum: 1000 })),
+        }),
+        detail: { summary: "Audit log, newest first; page with before_id", tags: ["auth"] },
+      });
+}

@@ -1,0 +1,66 @@
+/** Core's own routes: health, liveness, metrics, the docs assets and the event WebSocket. */
+import { join } from "node:path";
+import { t } from "elysia";
+import type { Database } from "bun:sqlite";
+import { Errors } from "./errors.ts";
+import { matchesPattern, type EventBus } from "./events.ts";
+import { livenessChecks } from "./liveness.ts";
+import type { MetricsRegistry } from "./metrics.ts";
+import type { RolesApp } from "./roles.ts";
+import pkg from "../package.json" with { type: "json" };
+
+const SWAGGER_DIR = join(import.meta.dir, "..", "node_modules", "swagger-ui-dist");
+const SWAGGER_ASSETS = new Set(["swagger-ui-bundle.js", "swagger-ui.css"]);
+
+/** WebSocket subscriptions by connection id, shared across rebuilt apps so closes always unsubscribe. */
+const sockets = new Map<string, () => void>();
+
+export interface CoreRouteParts {
+  metrics: MetricsRegistry;
+  events: EventBus;
+  sqlite: Database;
+  dataDir: string;
+  startedAt: number;
+  minFreeDiskBytes(): number;
+}
+
+export function coreRoutes(parts: CoreRouteParts) {
+  return (app: RolesApp) =>
+    app
+      .get("/docs/assets/:file", ({ params }) => {
+        if (!SWAGGER_ASSETS.has(params.file)) throw Errors.NOT_FOUND(["GET", `/docs/assets/${params.file}`]);
+        return new Response(Bun.file(join(SWAGGER_DIR, params.file)), { headers: { "cache-control": "public, max-age=86400" } });
+      }, { role: { min: "public", rateLimit: "none" }, detail: { hide: true } })
+      .get("/healthz", () => ({ status: "ok" as const, version: pkg.version, uptime_s: Math.round((Date.now() - parts.startedAt) / 1000) }), {
+        role: { min: "public", rateLimit: "none" },
+        response: t.Object({ status: t.Literal("ok"), version: t.String(), uptime_s: t.Number() }),
+        detail: { summary: "Liveness: 200 while the process serves", tags: ["core"] },
+      })
+      .get("/livez", ({ set }) => {
+        const checks = livenessChecks(parts.sqlite, parts.dataDir, parts.minFreeDiskBytes());
+        const failed = Object.entries(checks).filter(([, c]) => !c.ok).map(([name]) => name);
+        if (failed.length === 0) return { status: "ok", checks };
+        set.status = 503;
+        return { error: `Liveness check failed: ${failed.join(", ")}`, code: "LIVENESS_FAILED", details: { checks } };
+      }, { role: { min: "public", rateLimit: "none" }, detail: { summary: "Database and disk checks; 503 with details when one fails", tags: ["core"] } })
+      .get("/metrics", async ({ set }) => {
+        set.headers["content-type"] = parts.metrics.registry.contentType;
+        return parts.metrics.expose();
+      }, { role: { min: "public", rateLimit: "none" }, detail: { summary: "Prometheus metrics (text exposition)", tags: ["core"] } })
+      .ws("/api/v1/ws", {
+        role: "viewer",
+        query: t.Object({ types: t.Optional(t.String({ maxLength: 1000, description: "comma-separated event types or patterns (a.*); default all" })) }),
+        open(ws) {
+          const patterns = (ws.data.query.types ?? "*").split(",").map((s) => s.trim()).filter(Boolean);
+          const unsubscribe = parts.events.subscribe("*", (event) => {
+            if (patterns.some((p) => matchesPattern(p, event.type))) ws.send(JSON.stringify(event));
+          });
+          sockets.set(ws.id, unsubscribe);
+        },
+        close(ws) {
+          sockets.get(ws.id)?.();
+          sockets.delete(ws.id);
+        },
+        detail: { summary: "Stream gantry events as JSON messages", tags: ["core"] },
+      });
+}

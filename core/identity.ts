@@ -1,0 +1,25 @@
+/** Who is calling, and how credentials are read from a request. */
+import type { Role } from "./roles.ts";
+
+/** The caller. `role: "public"` means no credential was presented. */
+export interface Identity {
+  subject: string;
+  role: Role | "inference";
+  via: "anonymous" | "api_key" | "jwt";
+  userId?: string;
+  sessionId?: string;
+  claims?: Record<string, unknown>;
+}
+
+export const ANONYMOUS: Identity = { subject: "anonymous", role: "public", via: "anonymous" };
+
+/** Reads the credential as llamactl does: `Authorization: Bearer`, `X-API-Key`, or `?api_key=`. */
+export function credentialOf(request: Request): string | undefined {
+  const header = request.headers.get("authorization");
+  if (header?.toLowerCase().startsWith("bearer ")) return header.slice(7).trim();
+  const apiKey = request.headers.get("x-api-key");
+  if (apiKey) return apiKey.trim();
+  const query = request.url.indexOf("?");
+  if (query === -1) return undefined;
+  return new URLSearchParams(request.url.slice(query + 1)).get("api_key") ?? undefined;
+}
