@@ -1,5 +1,6 @@
 /** API-key authentication: keys are stored as SHA-256 digests and compared in constant time. */
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { randomBytes } from "node:crypto";
+import { safeEqualDigest, sha256 } from "./safe-equal.ts";
 import { eq } from "drizzle-orm";
 import { changesOf, type GantryDb } from "./db.ts";
 import { apiKeys } from "./schema.ts";
@@ -36,7 +37,7 @@ export class ApiKeyAuthenticator {
     const record = match ? this.#keys.get(match[1]!) : undefined;
     // Compare digests even for an unknown id, so timing does not reveal which ids exist.
     const expected = record?.digest ?? DUMMY_DIGEST;
-    const ok = timingSafeEqual(digest(presented), expected) && record !== undefined;
+    const ok = safeEqualDigest(presented, expected) && record !== undefined;
     return ok ? { subject: `key:${record.name}`, role: record.role, via: "api_key" } : undefined;
   }
 
@@ -45,7 +46,7 @@ export class ApiKeyAuthenticator {
     const id = secret ? KEY_PATTERN.exec(secret)?.[1] : randomId();
     if (!id) throw new RangeError("A given key must look like gk_<10 lowercase letters or digits>_<32-64 url-safe characters>");
     const key = secret ?? `gk_${id}_${randomBytes(24).toString("base64url")}`;
-    this.db.insert(apiKeys).values({ id, name, hash: digest(key).toString("hex"), prefix: `gk_${id}`, role, createdAt: new Date() }).run();
+    this.db.insert(apiKeys).values({ id, name, hash: sha256(key).toString("hex"), prefix: `gk_${id}`, role, createdAt: new Date() }).run();
     this.#load();
     return { id, key };
   }
@@ -89,11 +90,8 @@ export class ApiKeyAuthenticator {
   }
 }
 
-const DUMMY_DIGEST = createHash("sha256").update("gantry-no-such-key").digest();
+const DUMMY_DIGEST = sha256("gantry-no-such-key");
 
-function digest(secret: string): Buffer {
-  return createHash("sha256").update(secret).digest();
-}
 
 function randomId(): string {
   const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";

@@ -1,5 +1,5 @@
 /** Resolves a request to an identity: API key (gk_...) or a user's access token (JWT). */
-import { createHash, timingSafeEqual } from "node:crypto";
+import { safeEqualDigest, sha256 } from "./safe-equal.ts";
 import type { ApiKeyAuthenticator } from "./api-keys.ts";
 import { ANONYMOUS, credentialOf, type Identity } from "./identity.ts";
 import type { SessionService } from "./sessions.ts";
@@ -14,7 +14,7 @@ export class Authenticator {
     private readonly users: UserStore,
     internalKey: string,
   ) {
-    this.#internalDigest = createHash("sha256").update(internalKey).digest();
+    this.#internalDigest = sha256(internalKey);
   }
 
   /** The caller; ANONYMOUS without a credential; `undefined` for a credential that is not valid. */
@@ -34,6 +34,6 @@ export class Authenticator {
   isInternal(request: Request): boolean {
     const presented = request.headers.get("x-internal-auth");
     if (!presented) return false;
-    return timingSafeEqual(createHash("sha256").update(presented).digest(), this.#internalDigest);
+    return safeEqualDigest(presented, this.#internalDigest);
   }
 }

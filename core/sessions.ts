@@ -1,5 +1,6 @@
 /** Login sessions: short-lived HS256 access tokens (@elysiajs/jwt) and rotating refresh tokens with reuse detection. */
-import { createHash, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
+import { safeEqualDigest, sha256 } from "./safe-equal.ts";
 import { jwt } from "@elysiajs/jwt";
 import { and, eq, isNull } from "drizzle-orm";
 import { Elysia } from "elysia";
@@ -38,9 +39,6 @@ function signerFor(secret: string) {
   return new Elysia().use(jwt({ name: "jwt", secret, alg: "HS256" })).decorator.jwt;
 }
 
-function digest(secret: string): Buffer {
-  return createHash("sha256").update(secret).digest();
-}
 
 export class SessionService {
   readonly #signer: ReturnType<typeof signerFor>;
@@ -67,7 +65,7 @@ export class SessionService {
   async refresh(presented: string, usernameOf: (userId: string) => string | undefined): Promise<IssuedSession> {
     const match = REFRESH_PATTERN.exec(presented);
     const row = match ? this.db.select().from(refreshTokens).where(eq(refreshTokens.id, match[1]!)).get() : undefined;
-    const valid = row !== undefined && timingSafeEqual(digest(presented), Buffer.from(row.hash, "hex"));
+    const valid = row !== undefined && safeEqualDigest(presented, Buffer.from(row.hash, "hex"));
     if (!row || !valid) throw SessionErrors.REFRESH_TOKEN_INVALID([]);
     if (row.usedAt !== null) {
       this.revoke(row.familyId, "refresh token reuse");
@@ -125,7 +123,7 @@ export class SessionService {
     const refreshToken = `grt_${id}_${randomBytes(32).toString("base64url")}`;
     const refreshExpires = new Date(Date.now() + refreshS * 1000);
     this.db.insert(refreshTokens).values({
-      id, familyId, userId, hash: digest(refreshToken).toString("hex"), createdAt: new Date(), expiresAt: refreshExpires,
+      id, familyId, userId, hash: sha256(refreshToken).toString("hex"), createdAt: new Date(), expiresAt: refreshExpires,
     }).run();
     return {
       access_token: accessToken, token: accessToken, token_type: "Bearer",
