@@ -86,6 +86,7 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
     limits: () => limits,
     auth: security.authenticator,
     guards: security.guards,
+    clientIp,
     coreRoutes: [
       coreRoutes({ metrics, events, sqlite: database.sqlite, dataDir: config.data_dir, startedAt, minFreeDiskBytes: () => limits.minFreeDiskBytes }),
       security.routes(clientIp),

@@ -17,6 +17,8 @@ export interface AppParts {
   auth: { identify(request: Request): Promise<Identity | undefined>; isInternal(request: Request): boolean };
   /** Rate limiting and audit; absent in apps built without them. */
   guards?: RequestGuards;
+  /** The client's address (for rate limits and the audit log). */
+  clientIp(request: Request): string | null;
   /** Core's own route groups (health, auth, ...). */
   coreRoutes: ((app: RolesApp) => AnyElysia)[];
   /** Read on every request; the object may be replaced when the config reloads. */
@@ -64,6 +66,7 @@ interface RequestMeta {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+const READ_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
 /** Errors Elysia raises itself, mapped to gantry's codes and statuses. */
 function toErrorResponse(code: string | number, error: unknown, method: string, path: string, requestId: string, log: Logger): [number, ErrorBody] {
@@ -105,7 +108,11 @@ export function buildRootApp(parts: AppParts, plugins: PluginInstance[]): { app:
     }
     return identity;
   };
-  const roles = rolesPlugin({ identify, isInternal: (request) => parts.auth.isInternal(request) });
+  const roles = rolesPlugin({
+    identify,
+    isInternal: (request) => parts.auth.isInternal(request),
+    rateLimit: (context, rateClass) => parts.guards?.rateLimit(context.request, context.path, rateClass, parts.clientIp(context.request) ?? "unknown", identify, context.set),
+  });
   // Each route's role and rate class, read by the rate-limit and audit hooks (filled once the routes exist).
   const routeInfo = new Map<string, RouteInfo>();
   const pathOf = (request: Request) => new URL(request.url).pathname;
@@ -140,33 +147,21 @@ export function buildRootApp(parts: AppParts, plugins: PluginInstance[]): { app:
       set.headers["x-request-id"] = requestId;
       return body;
     })
-    .onAfterResponse({ as: "global" }, ({ request, route, path, set }) => {
+    .onAfterResponse({ as: "global" }, (context) => {
+      const { request, route, path, set } = context;
       const m = meta.get(request);
       if (!m) return;
       const seconds = (performance.now() - m.start) / 1000;
       const status = typeof set.status === "number" ? set.status : 200;
       parts.metrics.observeRequest(request.method, route || "unmatched", status, seconds);
+      if (parts.guards && !READ_METHODS.has(request.method)) {
+        const info = routeInfo.get(`${request.method} ${route}`);
+        if (info) void parts.guards.audit({ request, route, role: info.role, params: context.params as Record<string, string>, status, requestId: m.id, ip: parts.clientIp(request) }, identify);
+      }
       const limits = parts.limits();
       if (!limits.logRequests) return;
       const level = limits.quietPaths.has(path) && status < 400 ? "debug" : "info";
       if (parts.log.isLevelEnabled(level)) parts.log[level]({ reqId: m.id, method: request.method, path, status, ms: Math.round(seconds * 1e5) / 100 }, "request");
-    })
-    .onTransform({ as: "global" }, async (context) => {
-      const info = routeInfo.get(`${context.request.method} ${context.route}`);
-      if (!info || info.rate === "none" || !parts.guards) return;
-      const server = (context as { server?: { requestIP(r: Request): { address: string } | null } | null }).server;
-      const ip = server?.requestIP(context.request)?.address ?? "unknown";
-      await parts.guards.rateLimit(context.request, context.path, info.rate, ip, identify, context.set);
-    })
-    .onAfterResponse({ as: "global" }, async (context) => {
-      const info = routeInfo.get(`${context.request.method} ${context.route}`);
-      if (!info || !parts.guards) return;
-      const server = (context as { server?: { requestIP(r: Request): { address: string } | null } | null }).server;
-      await parts.guards.audit({
-        request: context.request, route: context.route, role: info.role, params: context.params as Record<string, string>,
-        status: typeof context.set.status === "number" ? context.set.status : 200,
-        requestId: meta.get(context.request)?.id ?? null, ip: server?.requestIP(context.request)?.address ?? null,
-      }, identify);
     })
     .use(roles);
   for (const register of parts.coreRoutes) app.use(register(new Elysia().use(roles) as unknown as RolesApp));

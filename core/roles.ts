@@ -33,6 +33,8 @@ export function assertRole(identity: Identity | undefined, required: RouteRole):
 export interface RoleChecks {
   identify(request: Request): Promise<Identity | undefined>;
   isInternal(request: Request): boolean;
+  /** Counts the request against its rate class; throws 429 when over. */
+  rateLimit(context: { request: Request; path: string; set: { headers: Record<string, unknown> } }, rateClass: RateClass): Promise<void> | undefined;
 }
 
 /** A route's access rule: a role, or a role with a rate-limit class. */
@@ -48,15 +50,17 @@ const rateOf = (spec: RoleSpec): RateClass | "none" => (typeof spec === "string"
 export function rolesPlugin(checks: RoleChecks) {
   return new Elysia({ name: "gantry-roles" }).macro({
     role: (spec: RoleSpec) =>
-      roleOf(spec) === "public"
-        ? { detail: { [ROLE_EXTENSION]: roleOf(spec), [RATE_EXTENSION]: rateOf(spec) } } // no hook on public routes: nothing to check
+      roleOf(spec) === "public" && rateOf(spec) === "none"
+        ? { detail: { [ROLE_EXTENSION]: roleOf(spec), [RATE_EXTENSION]: rateOf(spec) } } // probes and docs: no hook at all
         : {
-            detail: { [ROLE_EXTENSION]: roleOf(spec), [RATE_EXTENSION]: rateOf(spec), security: [{ apiKey: [] }] },
+            detail: { [ROLE_EXTENSION]: roleOf(spec), [RATE_EXTENSION]: rateOf(spec), security: roleOf(spec) === "public" ? [] : [{ apiKey: [] }] },
             // transform runs before schema validation, so a caller without the role learns nothing about the schema.
-            async transform({ request }: { request: Request }) {
+            async transform(context: { request: Request; path: string; set: { headers: Record<string, unknown> } }) {
               const required = roleOf(spec);
-              if (required === "internal" && checks.isInternal(request)) return;
-              assertRole(await checks.identify(request), required);
+              const rateClass = rateOf(spec);
+              if (rateClass !== "none") await checks.rateLimit(context, rateClass);
+              if (required === "public" || (required === "internal" && checks.isInternal(context.request))) return;
+              assertRole(await checks.identify(context.request), required);
             },
           },
   });
