@@ -2,6 +2,8 @@
 import type { DestinationStream } from "pino";
 import { createSecurity, type Security } from "./security.ts";
 import { coreRoutes } from "./core-routes.ts";
+import { featureRoutes } from "./feature-routes.ts";
+import { pluginRoutes } from "./plugin-routes.ts";
 import { loadConfig, type GantryConfig } from "./config.ts";
 import { ConfigManager } from "./config-manager.ts";
 import { CORE_OWNER, provideCoreServices } from "./core-services.ts";
@@ -13,7 +15,7 @@ import { buildRootApp, type AppParts, type HttpLimits } from "./http-app.ts";
 import { LoggerRegistry } from "./logger.ts";
 import { MetricsRegistry } from "./metrics.ts";
 import { OwnedRegistry } from "./owned-registry.ts";
-import type { CoreParts, RegisteredCommand } from "./plugin-context.ts";
+import type { CoreParts, RegisteredAgent, RegisteredCommand } from "./plugin-context.ts";
 import type { PeriodicTask } from "./periodic-tasks.ts";
 import { PluginHost, type PluginHostOptions } from "./plugin-host.ts";
 import { RoutingServer } from "./server.ts";
@@ -61,6 +63,8 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
     database, loggers, events, metrics, flags,
     services: new ServiceRegistry(),
     commands: new OwnedRegistry<RegisteredCommand>("Command"),
+    agents: new OwnedRegistry<RegisteredAgent>("Agent"),
+    mcpServers: new OwnedRegistry("MCP server"),
     tasks: new OwnedRegistry<PeriodicTask>("Periodic task"),
     invalidators: new OwnedRegistry<() => void>("Cache invalidator"),
     processes: new ProcessRegistry(),
@@ -105,6 +109,10 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
     },
   };
   const host = new PluginHost(core, hostOptions);
+  appParts.coreRoutes.push(
+    pluginRoutes({ host, commands: core.commands, agents: core.agents, services: core.services }),
+    featureRoutes(flags, (request) => security.authenticator.identify(request)),
+  );
 
   // What a config reload can change in the running process.
   configManager.onChange((next, previous) => {

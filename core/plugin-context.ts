@@ -15,18 +15,28 @@ import { PeriodicTask, type PeriodicTaskFn, type PeriodicTaskOptions } from "./p
 import type { RolesApp } from "./roles.ts";
 import type { ServiceRegistry } from "./services.ts";
 import type { ProcessRegistry, SpawnOptions } from "./processes.ts";
+import { readAgents, readMarkdownCommands, readMcpServers, type AgentDefinition, type MarkdownCommand, type McpServerConfig } from "./plugin-files.ts";
 import type { Subprocess } from "bun";
 
-/** A slash command contributed by a plugin (invoked as `/plugin:name args`). */
+/** A slash command contributed by a plugin in code (invoked as `/plugin:name args`). */
 export interface CommandDefinition {
   description: string;
   argumentHint?: string;
   run(input: { arguments: string; argv: string[] }): unknown | Promise<unknown>;
 }
 
-export interface RegisteredCommand extends CommandDefinition {
+/** A command in the registry: from code (`run`) or from a `commands/*.md` file (`markdown`). */
+export interface RegisteredCommand {
   plugin: string;
   name: string;
+  description: string;
+  argumentHint?: string;
+  run?: CommandDefinition["run"];
+  markdown?: MarkdownCommand;
+}
+
+export interface RegisteredAgent extends AgentDefinition {
+  plugin: string;
 }
 
 export type RouteRegistrar = (app: RolesApp) => AnyElysia;
@@ -38,7 +48,7 @@ export interface RouteOptions {
 
 /** A thing a plugin registered, as listed in its install drops. */
 export interface InstallDrop {
-  kind: "route" | "command" | "task" | "flag" | "service" | "subscription" | "metric" | "logger" | "migration" | "cache" | "process";
+  kind: "route" | "command" | "agent" | "mcp_server" | "task" | "flag" | "service" | "subscription" | "metric" | "logger" | "migration" | "cache" | "process";
   name: string;
 }
 
@@ -51,6 +61,8 @@ export interface CoreParts {
   services: ServiceRegistry;
   metrics: MetricsRegistry;
   commands: OwnedRegistry<RegisteredCommand>;
+  agents: OwnedRegistry<RegisteredAgent>;
+  mcpServers: OwnedRegistry<{ plugin: string; name: string; config: McpServerConfig }>;
   tasks: OwnedRegistry<PeriodicTask>;
   invalidators: OwnedRegistry<() => void>;
   processes: ProcessRegistry;
@@ -141,6 +153,31 @@ export class PluginInstance implements Owner {
     this.state = "disposed";
     this.abort.abort(new Error(`plugin ${this.plugin} disposed`));
     return this.disposer.disposeAsync(timeoutMs);
+  }
+}
+
+/**
+ * Registers what the plugin folder contributes without code: `commands/*.md` as `plugin:name`,
+ * `agents/*.md` as `plugin:name`, and `.mcp.json` servers. Recorded as install drops like the rest.
+ */
+export function registerPluginFiles(instance: PluginInstance, core: CoreParts): void {
+  const { name: plugin, dir } = instance.manifest;
+  const record = (kind: InstallDrop["kind"], dropName: string, undo: () => void) => {
+    instance.drops.push({ kind, name: dropName });
+    instance.disposer.defer(undo, `${kind}:${dropName}`);
+  };
+  for (const command of readMarkdownCommands(dir)) {
+    const qname = `${plugin}:${command.name}`;
+    const entry: RegisteredCommand = { plugin, name: command.name, description: command.description, argumentHint: command.argumentHint ?? undefined, markdown: command };
+    record("command", qname, core.commands.add(qname, instance, entry));
+  }
+  for (const agent of readAgents(dir)) {
+    const qname = `${plugin}:${agent.name}`;
+    record("agent", qname, core.agents.add(qname, instance, { ...agent, plugin }));
+  }
+  for (const [server, config] of readMcpServers(dir)) {
+    const qname = `${plugin}:${server}`;
+    record("mcp_server", qname, core.mcpServers.add(qname, instance, { plugin, name: server, config }));
   }
 }
 

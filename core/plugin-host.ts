@@ -6,7 +6,7 @@ import { Errors, GantryError, messageOf } from "./errors.ts";
 import { migratePlugin } from "./db.ts";
 import type { Logger } from "./logger.ts";
 import { orderByDependencies, readManifest, type LoadedManifest } from "./manifest.ts";
-import { createPluginContext, PluginInstance, type CoreParts, type InstallDrop, type PluginDefinition } from "./plugin-context.ts";
+import { createPluginContext, registerPluginFiles, PluginInstance, type CoreParts, type InstallDrop, type PluginDefinition } from "./plugin-context.ts";
 import { registerPluginFolder } from "./plugin-resolver.ts";
 import { plugins as pluginsTable } from "./schema.ts";
 
@@ -217,6 +217,7 @@ export class PluginHost {
     try {
       const definition = await importPlugin(manifest);
       if (migratePlugin(this.core.database, manifest.name, join(manifest.dir, "drizzle"))) instance.drops.push({ kind: "migration", name: "drizzle" });
+      registerPluginFiles(instance, this.core);
       const ctx = createPluginContext(instance, this.core);
       const dispose = await withTimeout(Promise.resolve().then(() => definition.setup(ctx)), this.options.setupTimeoutMs, () => Errors.PLUGIN_SETUP_TIMEOUT([manifest.name, this.options.setupTimeoutMs]));
       if (typeof dispose === "function") instance.disposer.defer(dispose, "setup's dispose");
@@ -311,6 +312,7 @@ export class PluginHost {
 
 /** Imports the plugin's entry after dropping every cached module under its folder, so the whole graph is re-evaluated. */
 async function importPlugin(manifest: LoadedManifest): Promise<PluginDefinition> {
+  if (manifest.entry === null) return { setup() {} }; // code-free: its folder's commands, agents and MCP servers are all it has
   registerPluginFolder(manifest.dir);
   const prefix = manifest.dir + "/";
   for (const key of Object.keys(require.cache)) if (key.startsWith(prefix)) delete require.cache[key];

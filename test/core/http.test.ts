@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { FIXTURE_PLUGINS, startGantry, type TestGantry } from "../helpers.ts";
+import { FIXTURE_PLUGINS, startGantry, waitFor, type TestGantry } from "../helpers.ts";
 
 let g: TestGantry;
 beforeAll(async () => {
@@ -101,6 +101,8 @@ describe("request ids", () => {
   test("log lines carry the request id", async () => {
     const res = await g.api("/api/v1/hello/greeting", { headers: { "x-request-id": "trace-me-42" } });
     expect(res.status).toBe(200);
+    // The request line is written after the response is sent.
+    await waitFor(() => g.logs.records.some((r) => r.reqId === "trace-me-42"), 2000, "the request log line");
     const line = g.logs.records.find((r) => r.reqId === "trace-me-42");
     expect(line).toMatchObject({ method: "GET", path: "/api/v1/hello/greeting", status: 200 });
   });
@@ -152,6 +154,7 @@ describe("error shapes", () => {
     expect(JSON.parse(text)).toEqual({ error: "Internal error; see the server log for request boom-1", code: "INTERNAL", details: null });
     expect(text).not.toContain("hunter2");
     expect(text).not.toContain(".ts");
+    await waitFor(() => g.logs.records.some((r) => r.reqId === "boom-1" && r.msg === "unhandled error"), 2000, "the error log line");
     const logged = g.logs.records.find((r) => r.reqId === "boom-1" && r.msg === "unhandled error");
     expect(JSON.stringify(logged)).toContain("hunter2");
   });

@@ -1,0 +1,76 @@
+/** Runs a slash command: a code command returns its result; a markdown command renders its prompt and, when an agents service exists, runs it. */
+import { createError, messageOf } from "./errors.ts";
+import type { OwnedRegistry } from "./owned-registry.ts";
+import type { RegisteredCommand } from "./plugin-context.ts";
+import type { ServiceRegistry } from "./services.ts";
+import { splitArguments, substituteArguments } from "./slash-arguments.ts";
+
+export const CommandErrors = {
+  COMMAND_NOT_FOUND: createError("COMMAND_NOT_FOUND", 404, (qname: string) => `No command '${qname}'; list them at GET /api/v1/plugins/commands`),
+  COMMAND_FAILED: createError("COMMAND_FAILED", 422, (qname: string, why: string) => `Command '${qname}' failed: ${why}`),
+};
+
+/** What the agents plugin provides as service "agents" for markdown commands. */
+export interface AgentPromptRunner {
+  runPrompt(request: { prompt: string; allowedTools: string[]; model: string | null; command: string }): Promise<unknown>;
+}
+
+export interface CommandView {
+  qname: string;
+  plugin: string;
+  name: string;
+  kind: "code" | "markdown";
+  description: string;
+  argument_hint: string | null;
+  allowed_tools: string[];
+  model: string | null;
+}
+
+export function viewOf(qname: string, c: RegisteredCommand): CommandView {
+  return {
+    qname, plugin: c.plugin, name: c.name, kind: c.markdown ? "markdown" : "code", description: c.description,
+    argument_hint: c.argumentHint ?? null, allowed_tools: c.markdown?.allowedTools ?? [], model: c.markdown?.model ?? null,
+  };
+}
+
+/** Accepts "plugin:command" or "/plugin:command". */
+export function normalizeQname(qname: string): string {
+  return qname.startsWith("/") ? qname.slice(1) : qname;
+}
+
+export async function invokeCommand(commands: OwnedRegistry<RegisteredCommand>, services: ServiceRegistry, qnameIn: string, raw: string) {
+  const qname = normalizeQname(qnameIn);
+  const command = commands.get(qname);
+  if (!command) throw CommandErrors.COMMAND_NOT_FOUND([qname]);
+  if (command.run) {
+    let result: unknown;
+    try {
+      result = await command.run({ arguments: raw, argv: splitArguments(raw) });
+    } catch (error) {
+      throw CommandErrors.COMMAND_FAILED([qname, messageOf(error)]);
+    }
+    return { qname, kind: "code" as const, result: jsonSafe(result) };
+  }
+  const markdown = command.markdown!;
+  const prompt = substituteArguments(markdown.body, raw);
+  const agents = services.get<AgentPromptRunner>("agents");
+  let result: unknown = null;
+  if (agents) {
+    try {
+      result = jsonSafe(await agents.runPrompt({ prompt, allowedTools: markdown.allowedTools, model: markdown.model, command: qname }));
+    } catch (error) {
+      throw CommandErrors.COMMAND_FAILED([qname, messageOf(error)]);
+    }
+  }
+  return { qname, kind: "markdown" as const, prompt, allowed_tools: markdown.allowedTools, model: markdown.model, ran_as_agent: agents !== undefined, result };
+}
+
+/** Undefined becomes null; values JSON cannot carry (functions, cycles, bigint) become their string form. */
+function jsonSafe(value: unknown): unknown {
+  if (value === undefined) return null;
+  try {
+    return JSON.parse(JSON.stringify(value) ?? "null");
+  } catch {
+    return String(value);
+  }
+}

@@ -1,0 +1,113 @@
+/** The plugins API of seed 004: plugins, slash commands and plugin agents. */
+import { t } from "elysia";
+import { CommandErrors, invokeCommand, normalizeQname, viewOf } from "./command-invoker.ts";
+import { createError } from "./errors.ts";
+import type { OwnedRegistry } from "./owned-registry.ts";
+import type { RegisteredAgent, RegisteredCommand } from "./plugin-context.ts";
+import type { PluginHost } from "./plugin-host.ts";
+import type { RolesApp } from "./roles.ts";
+import type { ServiceRegistry } from "./services.ts";
+
+const AgentErrors = {
+  AGENT_NOT_FOUND: createError("AGENT_NOT_FOUND", 404, (qname: string) => `No plugin agent '${qname}'`),
+};
+
+export interface PluginRouteParts {
+  host: PluginHost;
+  commands: OwnedRegistry<RegisteredCommand>;
+  agents: OwnedRegistry<RegisteredAgent>;
+  services: ServiceRegistry;
+}
+
+const Name = t.String({ maxLength: 64 });
+const Drop = t.Object({ kind: t.String(), name: t.String() });
+const PluginSchema = t.Object({
+  name: t.String(), version: t.Union([t.String(), t.Null()]), description: t.Union([t.String(), t.Null()]),
+  status: t.Union([t.Literal("active"), t.Literal("failed"), t.Literal("disabled")]), source: t.Union([t.Literal("builtin"), t.Literal("path")]),
+  path: t.String(), depends_on: t.Array(t.String()), loaded_at: t.Union([t.String(), t.Null()]),
+  error: t.Union([t.Object({ code: t.String(), message: t.String() }), t.Null()]), install_drops: t.Array(Drop),
+});
+const CommandSchema = t.Object({
+  qname: t.String(), plugin: t.String(), name: t.String(), kind: t.Union([t.Literal("code"), t.Literal("markdown")]),
+  description: t.String(), argument_hint: t.Union([t.String(), t.Null()]), allowed_tools: t.Array(t.String()), model: t.Union([t.String(), t.Null()]),
+});
+const AgentSchema = t.Object({
+  qname: t.String(), plugin: t.String(), name: t.String(), description: t.String(), tools: t.Array(t.String()), model: t.Union([t.String(), t.Null()]),
+});
+
+const agentView = (qname: string, a: RegisteredAgent) => ({ qname, plugin: a.plugin, name: a.name, description: a.description, tools: a.tools, model: a.model });
+
+export function pluginRoutes(p: PluginRouteParts) {
+  return (app: RolesApp) =>
+    app
+      .get("/api/v1/plugins", () => ({ plugins: p.host.list().map(({ install_drops: _, ...rest }) => rest) }), {
+        role: "viewer",
+        response: t.Object({ plugins: t.Array(t.Omit(PluginSchema, ["install_drops"])) }),
+        detail: { summary: "Installed plugins with status, source and load time", tags: ["plugins"] },
+      })
+      .post("/api/v1/plugins", async ({ body, set }) => {
+        const info = await p.host.install(body.path);
+        set.status = 201;
+        return info;
+      }, {
+        role: "admin",
+        body: t.Object({ path: t.String({ minLength: 1, maxLength: 4096, description: "a folder on the server with plugin.json or .claude-plugin/plugin.json; referenced in place, not copied" }) }),
+        response: { 201: PluginSchema },
+        detail: { summary: "Install a plugin from a folder on the server", tags: ["plugins"] },
+      })
+      .get("/api/v1/plugins/commands", () => ({ commands: p.commands.entries().map((e) => viewOf(e.key, e.value)) }), {
+        role: "viewer",
+        response: t.Object({ commands: t.Array(CommandSchema) }),
+        detail: { summary: "Slash commands of every active plugin", tags: ["plugins"] },
+      })
+      .post("/api/v1/plugins/commands/:qname/invoke", ({ params, body }) => invokeCommand(p.commands, p.services, params.qname, body.arguments ?? ""), {
+        role: "operator",
+        params: t.Object({ qname: t.String({ maxLength: 130, description: "plugin:command" }) }),
+        body: t.Object({ arguments: t.Optional(t.String({ maxLength: 16_384 })) }),
+        detail: { summary: "Render and invoke a slash command (/plugin:command arguments)", tags: ["plugins"] },
+      })
+      .get("/api/v1/plugins/commands/:qname", ({ params }) => {
+        const qname = normalizeQname(params.qname);
+        const command = p.commands.get(qname);
+        if (!command) throw CommandErrors.COMMAND_NOT_FOUND([qname]);
+        return viewOf(qname, command);
+      }, { role: "viewer", params: t.Object({ qname: t.String({ maxLength: 130 }) }), response: CommandSchema, detail: { summary: "One slash command", tags: ["plugins"] } })
+      .get("/api/v1/plugins/agents", () => ({ agents: p.agents.entries().map((e) => agentView(e.key, e.value)) }), {
+        role: "viewer",
+        response: t.Object({ agents: t.Array(AgentSchema) }),
+        detail: { summary: "Agent definitions from plugins' agents/*.md", tags: ["plugins"] },
+      })
+      .get("/api/v1/plugins/agents/:qname", ({ params }) => {
+        const agent = p.agents.get(params.qname);
+        if (!agent) throw AgentErrors.AGENT_NOT_FOUND([params.qname]);
+        return { ...agentView(params.qname, agent), prompt: agent.prompt };
+      }, {
+        role: "viewer",
+        params: t.Object({ qname: t.String({ maxLength: 130 }) }),
+        response: t.Object({ ...AgentSchema.properties, prompt: t.String() }),
+        detail: { summary: "One plugin agent, with its system prompt", tags: ["plugins"] },
+      })
+      .get("/api/v1/plugins/:name", ({ params }) => p.host.info(params.name), {
+        role: "viewer", params: t.Object({ name: Name }), response: PluginSchema,
+        detail: { summary: "Plugin detail with install_drops (everything it registered) and its last error", tags: ["plugins"] },
+      })
+      .post("/api/v1/plugins/:name/reload", ({ params }) => p.host.reload(params.name), {
+        role: "admin", params: t.Object({ name: Name }), response: PluginSchema,
+        detail: { summary: "Re-import and re-register atomically; 422 with the error while the old version keeps serving", tags: ["plugins"] },
+      })
+      .post("/api/v1/plugins/:name/enable", ({ params }) => p.host.setEnabled(params.name, true), {
+        role: "admin", params: t.Object({ name: Name }), response: PluginSchema, detail: { summary: "Enable a disabled plugin", tags: ["plugins"] },
+      })
+      .post("/api/v1/plugins/:name/disable", ({ params, query }) => p.host.setEnabled(params.name, false, { force: query.force }), {
+        role: "admin", params: t.Object({ name: Name }), query: t.Object({ force: t.Optional(t.BooleanString()) }), response: PluginSchema,
+        detail: { summary: "Disable without uninstalling (409 while others depend on it, unless force)", tags: ["plugins"] },
+      })
+      .delete("/api/v1/plugins/:name", async ({ params, query }) => {
+        await p.host.uninstall(params.name, { force: query.force });
+        return { ok: true as const, name: params.name };
+      }, {
+        role: "admin", params: t.Object({ name: Name }), query: t.Object({ force: t.Optional(t.BooleanString()) }),
+        response: t.Object({ ok: t.Literal(true), name: t.String() }),
+        detail: { summary: "Uninstall and remove everything it registered (409 while others depend on it, unless force)", tags: ["plugins"] },
+      });
+}
