@@ -156,7 +156,10 @@ export function buildRootApp(parts: AppParts, plugins: PluginInstance[]): { app:
       parts.metrics.observeRequest(request.method, route || "unmatched", status, seconds);
       if (parts.guards && !READ_METHODS.has(request.method)) {
         const info = routeInfo.get(`${request.method} ${route}`);
-        if (info) void parts.guards.audit({ request, route, role: info.role, params: context.params as Record<string, string>, status, requestId: m.id, ip: parts.clientIp(request) }, identify);
+        if (info) {
+          parts.guards.audit({ request, route, role: info.role, params: context.params as Record<string, string>, status, requestId: m.id, ip: parts.clientIp(request) }, identify)
+            .catch((error) => parts.log.error({ reqId: m.id, err: messageOf(error) }, "audit record failed"));
+        }
       }
       const limits = parts.limits();
       if (!limits.logRequests) return;

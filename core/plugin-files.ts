@@ -26,18 +26,56 @@ export type McpServerConfig = Record<string, unknown>;
 const FRONT_MATTER = /^---\r?\n([\s\S]*?)\r?\n---\r?\n?/;
 const NAME = /^[a-z0-9][a-z0-9-]*$/;
 
-/** Splits `---` YAML front matter (parsed with Bun.YAML) from the body. */
+/**
+ * Splits `---` front matter from the body. The block is YAML (Bun.YAML); real Claude Code files
+ * also carry lines YAML rejects or misreads, such as `argument-hint: [branch] [focus]`, so when
+ * YAML fails the block is read line by line (`key: value`, and `- item` lists), and
+ * `argument-hint` is always taken as the raw text of its line.
+ */
 export function parseFrontMatter(text: string, file: string): { data: Record<string, unknown>; body: string } {
   const match = FRONT_MATTER.exec(text);
   if (!match) return { data: {}, body: text };
-  let data: unknown;
+  const block = match[1]!;
+  const lines = parseLines(block, file);
+  let data: Record<string, unknown>;
   try {
-    data = Bun.YAML.parse(match[1]!);
-  } catch (error) {
-    throw Errors.PLUGIN_MANIFEST_INVALID([file, [`front matter is not valid YAML: ${(error as Error).message}`]]);
+    const parsed = Bun.YAML.parse(block);
+    data = parsed && typeof parsed === "object" && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : lines;
+  } catch {
+    data = lines;
   }
-  if (data !== null && (typeof data !== "object" || Array.isArray(data))) throw Errors.PLUGIN_MANIFEST_INVALID([file, ["front matter must be a YAML mapping"]]);
-  return { data: (data ?? {}) as Record<string, unknown>, body: text.slice(match[0].length) };
+  if ("argument-hint" in lines) data = { ...data, "argument-hint": lines["argument-hint"] };
+  return { data, body: text.slice(match[0].length) };
+}
+
+function unquote(value: string): string {
+  const quoted = /^(["'])(.*)\1$/.exec(value);
+  return quoted ? quoted[2]! : value;
+}
+
+/** The lenient reading: top-level `key: value` lines, and `- item` lines under a key with no value. */
+function parseLines(block: string, file: string): Record<string, unknown> {
+  const data: Record<string, unknown> = {};
+  let listKey: string | null = null;
+  for (const line of block.split(/\r?\n/)) {
+    if (line.trim() === "" || line.trimStart().startsWith("#")) continue;
+    const item = /^\s+-\s*(.*)$/.exec(line);
+    if (item && listKey) {
+      (data[listKey] as string[]).push(unquote(item[1]!.trim()));
+      continue;
+    }
+    const field = /^([A-Za-z][\w-]*)\s*:\s*(.*)$/.exec(line);
+    if (!field) throw Errors.PLUGIN_MANIFEST_INVALID([file, [`front matter line is not 'key: value': ${line.trim().slice(0, 80)}`]]);
+    const value = field[2]!.trim();
+    if (value === "") {
+      data[field[1]!] = [];
+      listKey = field[1]!;
+    } else {
+      data[field[1]!] = unquote(value);
+      listKey = null;
+    }
+  }
+  return data;
 }
 
 /** "Read, Grep" or ["Read", "Grep"] → ["Read", "Grep"]. */

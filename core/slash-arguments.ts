@@ -5,9 +5,10 @@
 import { parse } from "shell-quote";
 
 /**
- * Splits like a POSIX shell: whitespace separates words; '...' and "..." group (adjacent parts
- * join); a backslash escapes the next character. Nothing is expanded: `$VAR`, globs, `|`, `>`
- * and `#` stay literal text.
+ * Splits like a POSIX shell (shell-quote): whitespace separates words; '...' and "..." group
+ * (adjacent parts join); a backslash escapes the next character. Nothing is expanded or run:
+ * `$VAR` and globs stay as typed; shell operators (`|`, `>`, `;`, ...) outside quotes become
+ * words of their own; `#` starts no comment (the rest of the line stays words).
  */
 export function splitArguments(raw: string): string[] {
   const words: string[] = [];
