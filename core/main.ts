@@ -1,19 +1,30 @@
-/** The `gantry` command line: `gantry serve` runs the server. */
+/** The `gantry` command line: `gantry serve` runs the server; the other commands are clients of a running one. */
 import { parseArgs } from "node:util";
 import { loadConfig } from "./config.ts";
 import { GantryError } from "./errors.ts";
 import { createGantry } from "./gantry.ts";
+import { CliError } from "./cli/api-client.ts";
+import { CLIENT_HELP, clientCommand, slashWithLeadingFlags } from "./cli/commands.ts";
 import pkg from "../package.json" with { type: "json" };
 
 const HELP = `gantry ${pkg.version}: control plane for self-hosted AI models
 
-Usage:
+Server:
   gantry serve [--config FILE] [--host HOST] [--port PORT] [--data-dir DIR]
-  gantry --version
-  gantry --help
 
-Configuration: defaults < gantry.toml (or --config / GANTRY_CONFIG) < GANTRY_* environment < flags.
-See gantry.example.toml and docs/configuration.md.
+Client (talks to a running server):
+  gantry login [--username NAME | --key API_KEY]    save credentials for the commands below
+  gantry logout
+  gantry plugin list | info NAME | install PATH | reload NAME | remove NAME [--force] | enable NAME | disable NAME
+  gantry features list | get NAME | set NAME VALUE | reset NAME
+  gantry commands                                    list slash commands
+  gantry /PLUGIN:COMMAND [ARGUMENTS...]              invoke a slash command
+
+  Client options: --url URL (GANTRY_URL), --key KEY (GANTRY_API_KEY), --json.
+  gantry help COMMAND (or COMMAND --help) for details.
+
+Server configuration: defaults < gantry.toml (or --config / GANTRY_CONFIG) < GANTRY_* environment < flags.
+See gantry.example.toml, docs/configuration.md and docs/cli.md.
 `;
 
 async function serve(args: string[]): Promise<number> {
@@ -50,11 +61,21 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${pkg.version}\n`);
     return 0;
   }
+  if (command === "help" && rest[0]) {
+    const topic = rest[0].startsWith("/") ? "slash" : rest[0];
+    process.stdout.write(CLIENT_HELP[topic] ?? HELP);
+    return 0;
+  }
   if (!command || command === "--help" || command === "-h" || command === "help") {
     process.stdout.write(HELP);
     return command ? 0 : 1;
   }
   if (command === "serve") return serve(rest);
+  const client = clientCommand(command, rest) ?? slashWithLeadingFlags(argv);
+  if (client) {
+    await client;
+    return 0;
+  }
   process.stderr.write(`gantry: unknown command '${command}'\n\n${HELP}`);
   return 2;
 }
@@ -63,8 +84,9 @@ try {
   const code = await main(process.argv.slice(2));
   if (code >= 0) process.exit(code);
 } catch (error) {
-  // Configuration and usage errors are for people: the message, no stack.
-  const message = error instanceof GantryError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS") ? (error as Error).message : String((error as Error)?.stack ?? error);
-  process.stderr.write(`gantry: ${message}\n`);
-  process.exit(1);
+  // Configuration, usage and server errors are for people: the message, no stack.
+  const usage = (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
+  const known = error instanceof GantryError || error instanceof CliError || usage;
+  process.stderr.write(`gantry: ${known ? (error as Error).message : String((error as Error)?.stack ?? error)}\n`);
+  process.exit(error instanceof CliError ? error.exitCode : usage ? 2 : 1);
 }
