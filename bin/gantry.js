@@ -1,15 +1,18 @@
 #!/usr/bin/env node
 // The package bin: runs gantry's CLI under the Bun that `npm install` put in node_modules.
-const { spawnSync } = require("node:child_process");
-const { join } = require("node:path");
+import { spawnSync } from "node:child_process";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 
-let bun;
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+let bun = "bun";
 try {
-  bun = require.resolve("bun/bin/bun.exe", { paths: [join(__dirname, "..")] });
+  bun = createRequire(join(root, "package.json")).resolve("bun/bin/bun.exe");
 } catch {
-  bun = "bun";
+  // no local Bun: try one on PATH
 }
-const result = spawnSync(bun, [join(__dirname, "..", "core", "main.ts"), ...process.argv.slice(2)], { stdio: "inherit" });
+const result = spawnSync(bun, [join(root, "core", "main.ts"), ...process.argv.slice(2)], { stdio: "inherit" });
 if (result.error) {
   console.error(`gantry: could not start Bun (${result.error.message}); run npm install first`);
   process.exit(1);

@@ -110,7 +110,10 @@ describe("gantry CLI", () => {
   });
 
   test("the package bin runs the CLI under the installed Bun, from Node", async () => {
-    const proc = Bun.spawn(["node", resolve(import.meta.dir, "../../bin/gantry.js"), "--version"], { stdout: "pipe", stderr: "pipe" });
+    // bun test puts a `node` that is Bun first on PATH; find the real Node.js.
+    const node = Bun.which("node", { PATH: (process.env.PATH ?? "").split(":").filter((d) => !d.includes("bun-node")).join(":") });
+    expect(node).toBeTruthy();
+    const proc = Bun.spawn([node!, resolve(import.meta.dir, "../../bin/gantry.js"), "--version"], { stdout: "pipe", stderr: "pipe" });
     expect(await new Response(proc.stdout).text()).toBe(`${(await import("../../package.json")).version}\n`);
     expect(await proc.exited).toBe(0);
   });
