@@ -1,0 +1,20 @@
+/** One QuickJS WebAssembly instance per run, with a fixed-size memory (see NOTES-bun.md: setMemoryLimit alone does not cap memory). */
+import RELEASE_SYNC from "@jitl/quickjs-wasmfile-release-sync";
+import wasmPath from "@jitl/quickjs-wasmfile-release-sync/wasm" with { type: "file" };
+import { newQuickJSWASMModuleFromVariant, newVariant, type QuickJSWASMModule } from "quickjs-emscripten-core";
+
+const PAGE = 65_536;
+let compiled: Promise<WebAssembly.Module> | undefined;
+
+/** The compiled WebAssembly module, compiled once per process. */
+function wasmModule(): Promise<WebAssembly.Module> {
+  compiled ??= Bun.file(wasmPath).arrayBuffer().then((bytes) => new WebAssembly.Module(bytes));
+  return compiled;
+}
+
+/** A fresh QuickJS module whose whole heap is `memoryBytes` (rounded up to 64 KiB pages): it cannot grow. */
+export async function freshQuickJS(memoryBytes: number): Promise<QuickJSWASMModule> {
+  const pages = Math.ceil(memoryBytes / PAGE);
+  const wasmMemory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+  return newQuickJSWASMModuleFromVariant(newVariant(RELEASE_SYNC, { wasmModule: await wasmModule(), wasmMemory }));
+}
