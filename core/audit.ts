@@ -12,6 +12,7 @@ export interface AuditEntry {
   status: number;
   requestId?: string | null;
   ip?: string | null;
+  detail?: string | null;
 }
 
 export interface AuditQuery {
@@ -29,7 +30,7 @@ export class AuditLog {
   constructor(private readonly db: GantryDb) {}
 
   record(entry: AuditEntry): void {
-    this.db.insert(auditLog).values({ ...entry, target: entry.target ?? null, requestId: entry.requestId ?? null, ip: entry.ip ?? null, at: new Date() }).run();
+    this.db.insert(auditLog).values({ ...entry, target: entry.target ?? null, requestId: entry.requestId ?? null, ip: entry.ip ?? null, detail: entry.detail ?? null, at: new Date() }).run();
   }
 
   /** Newest first; `next_before_id` pages further back. */
@@ -47,7 +48,7 @@ export class AuditLog {
     return {
       entries: rows.map((r) => ({
         id: r.id, at: r.at.toISOString(), actor: r.actor, role: r.role, action: r.action, route: r.route,
-        target: r.target, status: r.status, request_id: r.requestId, ip: r.ip,
+        target: r.target, status: r.status, request_id: r.requestId, ip: r.ip, detail: r.detail,
       })),
       next_before_id: rows.length === limit ? rows.at(-1)!.id : null,
     };

@@ -7,6 +7,7 @@ import type { OwnedRegistry, Owner } from "./owned-registry.ts";
 import type { PeriodicTask } from "./periodic-tasks.ts";
 import type { ProcessInfo, ProcessRegistry } from "./processes.ts";
 import type { ServiceRegistry } from "./services.ts";
+import type { AuditEntry, AuditLog } from "./audit.ts";
 import pkg from "../package.json" with { type: "json" };
 
 /** The owner of everything core registers: always active. */
@@ -40,6 +41,21 @@ export interface CoreTasksService {
 
 export interface CoreMetricsService {
   reset(): void;
+  /** Every metric as JSON (prom-client's getMetricsAsJSON). */
+  snapshot(): Promise<unknown[]>;
+}
+
+export interface CoreAuditService {
+  record(entry: AuditEntry): void;
+}
+
+export interface CoreIdentityService {
+  /** Who sent the request (undefined for an invalid credential). */
+  identify(request: Request): Promise<{ subject: string; role: string } | undefined>;
+}
+
+export interface CorePluginsService {
+  list(): { name: string; version: string | null; status: string; source: string }[];
 }
 
 export interface CoreProcessesService {
@@ -56,6 +72,7 @@ export interface CoreServiceParts {
   tasks: OwnedRegistry<PeriodicTask>;
   invalidators: OwnedRegistry<() => void>;
   processes: ProcessRegistry;
+  audit: AuditLog;
   startedAt: Date;
 }
 
@@ -86,7 +103,8 @@ export function provideCoreServices(parts: CoreServiceParts): void {
     },
   } satisfies CoreCacheService);
   provide("core.tasks", { list: () => tasks.entries().map((e) => e.value), get: (name) => tasks.get(name) } satisfies CoreTasksService);
-  provide("core.metrics", { reset: () => metrics.reset() } satisfies CoreMetricsService);
+  provide("core.metrics", { reset: () => metrics.reset(), snapshot: async () => metrics.registry.getMetricsAsJSON() } satisfies CoreMetricsService);
+  provide("core.audit", { record: (entry) => parts.audit.record(entry) } satisfies CoreAuditService);
   provide("core.processes", { list: () => processes.list() } satisfies CoreProcessesService);
   provide("core.loggers", loggers satisfies CoreLoggersService);
 }

@@ -6,7 +6,7 @@ import { featureRoutes } from "./feature-routes.ts";
 import { pluginRoutes } from "./plugin-routes.ts";
 import { loadConfig, type GantryConfig } from "./config.ts";
 import { ConfigManager } from "./config-manager.ts";
-import { CORE_OWNER, provideCoreServices } from "./core-services.ts";
+import { CORE_OWNER, provideCoreServices, type CoreIdentityService, type CorePluginsService } from "./core-services.ts";
 import { ProcessRegistry } from "./processes.ts";
 import { openDatabase, type DatabaseHandle } from "./db.ts";
 import { EventBus } from "./events.ts";
@@ -125,7 +125,16 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
   for (const [key, invalidate] of Object.entries(security.invalidators)) core.invalidators.add(key, CORE_OWNER, invalidate);
   core.invalidators.add("http_limits", CORE_OWNER, () => (limits = limitsOf(configManager.current)));
   core.invalidators.add("feature_flags", CORE_OWNER, () => flags.reload());
-  provideCoreServices({ ...core, config: configManager, startedAt: new Date(startedAt) });
+  provideCoreServices({ ...core, config: configManager, audit: security.audit, startedAt: new Date(startedAt) });
+  core.services.provide(CORE_OWNER, "core.identity", {
+    identify: async (request: Request) => {
+      const identity = await security.authenticator.identify(request);
+      return identity ? { subject: identity.subject, role: identity.role } : undefined;
+    },
+  } satisfies CoreIdentityService);
+  core.services.provide(CORE_OWNER, "core.plugins", {
+    list: () => host.list().map((p) => ({ name: p.name, version: p.version, status: p.status, source: p.source })),
+  } satisfies CorePluginsService);
 
   routing.swap(buildRootApp(appParts, []).app);
   await host.start();

@@ -10,7 +10,7 @@ export { TASK_LEVELS, taskHealth } from "./periodic-tasks.ts";
 export { LOG_LEVELS, isSecretName, type LogLevel } from "./config.ts";
 export type { SpawnOptions, ProcessInfo } from "./processes.ts";
 export type {
-  CoreCacheService, CoreConfigService, CoreInfoService, CoreLoggersService, CoreMetricsService, CoreProcessesService, CoreTasksService,
+  CoreAuditService, CoreIdentityService, CorePluginsService, CoreCacheService, CoreConfigService, CoreInfoService, CoreLoggersService, CoreMetricsService, CoreProcessesService, CoreTasksService,
 } from "./core-services.ts";
 export { GantryError, createError } from "./errors.ts";
 /** TypeBox schema builder for route schemas: plugins use gantry's copy, wherever their folder lives. */

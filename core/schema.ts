@@ -84,6 +84,8 @@ export const auditLog = sqliteTable("audit_log", {
   status: integer("status").notNull(),
   requestId: text("request_id"),
   ip: text("ip"),
+  /** What else the action reports (a script run's outcome and duration, ...). */
+  detail: text("detail"),
 }, (t) => [index("audit_log_at").on(t.at), index("audit_log_actor").on(t.actor)]);
 
 /** Secrets and settings core generates once (JWT signing secret, internal service key). */

@@ -1,0 +1,29 @@
+/** scripts: run_script in a real sandbox (QuickJS in WebAssembly, in a worker), as routes, a slash command and a service. */
+import { definePlugin, type CoreIdentityService } from "gantry/plugin";
+import { closeSandbox } from "../../sandbox/index.ts";
+import { apiRoutes, seedRoutes } from "./routes.ts";
+import { createScriptRunner } from "./script-runner.ts";
+
+export default definePlugin({
+  name: "scripts",
+  setup(ctx) {
+    const runner = createScriptRunner(ctx);
+    const identity = ctx.services.consume<CoreIdentityService>("core.identity");
+    ctx.routes(seedRoutes(runner, identity), { prefix: "" });
+    ctx.routes(apiRoutes(runner, identity));
+    // Cron jobs and slash commands run scripts through this service.
+    ctx.services.provide("sandbox", {
+      run: (code: string, options: { actor: string; timeoutMs?: number; via?: string }) => runner.run(code, { via: "service", ...options }),
+    });
+    ctx.command("run", {
+      description: "Run JavaScript in the sandbox and print its result",
+      argumentHint: "<code>",
+      run: async ({ arguments: code }) => {
+        const run = await runner.run(code, { actor: "slash-command", via: "/scripts:run" });
+        if (!run.ok) throw new Error(run.error?.message ?? "script failed");
+        return { result: run.result, logs: run.logs };
+      },
+    });
+    return () => closeSandbox();
+  },
+});

@@ -1,0 +1,75 @@
+/** Runs a script for a caller: limits from config, the host API, audit record and metrics. */
+import { createHash } from "node:crypto";
+import { createError, type CoreAuditService, type CoreConfigService, type CoreMetricsService, type CorePluginsService, type CoreTasksService, type PluginContext } from "gantry/plugin";
+import { runScript, type HostFunction, type RunResult } from "../../sandbox/index.ts";
+import { allowedModules } from "./virtual-modules.ts";
+
+export const ScriptErrors = {
+  SCRIPT_TOO_LARGE: createError("SCRIPT_TOO_LARGE", 413, (size: number, limit: number) => `Script is ${size} bytes; the limit is ${limit} (plugin.scripts.max_script_bytes)`),
+};
+
+export interface ScriptLimits {
+  timeout_ms: number;
+  max_timeout_ms: number;
+  memory_bytes: number;
+  stack_bytes: number;
+  max_script_bytes: number;
+  max_log_chars: number;
+  allowed_modules: string[];
+}
+
+export interface ScriptRunner {
+  limits: ScriptLimits;
+  /** Throws SCRIPT_TOO_LARGE before running anything too big. */
+  run(code: string, options: { actor: string; timeoutMs?: number; via: string; requestId?: string | null }): Promise<RunResult>;
+}
+
+export function createScriptRunner(ctx: PluginContext): ScriptRunner {
+  const limits = ctx.config as unknown as ScriptLimits;
+  const { modules, unknown } = allowedModules(limits.allowed_modules);
+  if (unknown.length > 0) ctx.log.warn({ unknown }, "scripts.allowed_modules names modules that do not exist");
+  const services = {
+    config: ctx.services.consume<CoreConfigService>("core.config"),
+    plugins: ctx.services.consume<CorePluginsService>("core.plugins"),
+    tasks: ctx.services.consume<CoreTasksService>("core.tasks"),
+    metrics: ctx.services.consume<CoreMetricsService>("core.metrics"),
+    audit: ctx.services.consume<CoreAuditService>("core.audit"),
+  };
+  // Read-only views: every call returns a fresh JSON copy.
+  const host: Record<string, HostFunction> = {
+    config: () => services.config.redacted(),
+    plugins: () => services.plugins.list(),
+    tasks: () => services.tasks.list().map((t) => t.snapshot()),
+    metrics: () => services.metrics.snapshot(),
+    instances: async () => (ctx.services.get<{ list(): unknown }>("instances")?.list() ?? []),
+  };
+  const runs = ctx.metrics.counter({ name: "gantry_script_runs_total", help: "Sandboxed script runs by outcome", labelNames: ["outcome"] });
+  const seconds = ctx.metrics.histogram({ name: "gantry_script_duration_seconds", help: "Sandboxed script run time", buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10] });
+
+  return {
+    limits,
+    async run(code, { actor, timeoutMs, via, requestId }) {
+      const size = Buffer.byteLength(code);
+      if (size > limits.max_script_bytes) throw ScriptErrors.SCRIPT_TOO_LARGE([size, limits.max_script_bytes]);
+      const result = await runScript(code, {
+        timeoutMs: Math.min(timeoutMs ?? limits.timeout_ms, limits.max_timeout_ms),
+        memoryBytes: limits.memory_bytes,
+        stackBytes: limits.stack_bytes,
+        maxLogChars: limits.max_log_chars,
+        host,
+        modules,
+      });
+      const outcome = result.ok ? "ok" : result.error?.name === "TimeoutError" || result.error?.message.startsWith("interrupted") ? "timeout" : "error";
+      runs.inc({ outcome });
+      seconds.observe(result.durationMs / 1000);
+      services.audit.record({
+        actor, role: "admin", action: "scripts.run", route: via,
+        target: `sha256:${createHash("sha256").update(code).digest("hex")}`,
+        status: result.ok ? 200 : 500,
+        requestId: requestId ?? null,
+        detail: `${outcome} in ${result.durationMs} ms${result.error ? `: ${result.error.message}` : ""}`,
+      });
+      return result;
+    },
+  };
+}

@@ -1,0 +1,136 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { closeSandbox, runScript } from "../../sandbox/index.ts";
+
+afterAll(() => closeSandbox());
+
+const run = (code: string, options: Parameters<typeof runScript>[1] = {}) => runScript(code, { timeoutMs: 500, ...options });
+
+describe("results", () => {
+  const cases: [string, string, unknown][] = [
+    ["a number", "6 * 7", 42],
+    ["a string", "'gan' + 'try'", "gantry"],
+    ["a boolean", "1 < 2", true],
+    ["null", "null", null],
+    ["undefined becomes null", "undefined", null],
+    ["an array", "[1, 'two', [3]]", [1, "two", [3]]],
+    ["an object", "({ a: { b: [true] } })", { a: { b: [true] } }],
+    ["a Date as JSON", "new Date(0)", "1970-01-01T00:00:00.000Z"],
+    ["a bigint as its digits", "2n ** 70n", "1180591620717411303424"],
+    ["a function as a marker", "(() => 1)", "[function]"],
+    ["the global result wins over the last expression", "globalThis.result = 'set'; 'last'", "set"],
+    ["an awaited value", "await Promise.resolve(5)", null],
+    ["result set after await", "result = await Promise.resolve(5)", 5],
+  ];
+  for (const [name, code, expected] of cases) {
+    test(name, async () => {
+      const r = await run(code);
+      expect(r.error).toBeNull();
+      expect(r.ok).toBe(true);
+      expect(r.result).toEqual(expected);
+    });
+  }
+
+  test("console output is captured, in order, with levels", async () => {
+    const r = await run("console.log('a', 1, {x: [2]}); console.error('bad'); console.info('i'); 0");
+    expect(r.logs).toEqual(['a 1 {"x":[2]}', "[error] bad", "i"]);
+  });
+
+  test("async host functions and allow-listed modules work", async () => {
+    const r = await run("import { twice } from 'math'; const n = await gantry.count(); result = twice(n)", {
+      host: { count: async () => 21 },
+      modules: { math: "export const twice = (x) => x * 2;" },
+    });
+    expect(r).toMatchObject({ ok: true, result: 42 });
+  });
+
+  test("a host function's failure reaches the script as a rejection", async () => {
+    const r = await run("try { await gantry.boom(); } catch (e) { result = 'caught: ' + e.message }", { host: { boom: () => { throw new Error("host says no"); } } });
+    expect(r.result).toBe("caught: host says no");
+  });
+});
+
+describe("escapes fail cleanly and the host is unharmed", () => {
+  const escapes: [string, string, RegExp | null][] = [
+    ["process", "typeof process", null],
+    ["Bun", "typeof Bun", null],
+    ["require", "typeof require", null],
+    ["fetch", "typeof fetch", null],
+    ["WebAssembly", "typeof WebAssembly", null],
+    ["setTimeout", "typeof setTimeout", null],
+    ["Function constructor", "globalThis.constructor.constructor('return typeof process')()", null],
+    ["Function('return this')", "typeof Function('return this')().process", null],
+  ];
+  for (const [name, code] of escapes) {
+    test(`${name} is not reachable`, async () => {
+      const r = await run(code);
+      expect(r.result).toBe("undefined");
+    });
+  }
+
+  const failures: [string, string, RegExp][] = [
+    ["import of fs", "import fs from 'fs'; result = fs", /Import of 'fs' is not allowed/],
+    ["import of node:fs", "import fs from 'node:fs'; result = fs", /Import of 'node:fs' is not allowed/],
+    ["dynamic import of a host file", "result = await import('/etc/passwd')", /Import of '\/etc\/passwd' is not allowed/],
+    ["import of toString (prototype name)", "import x from 'toString'; result = x", /Import of 'toString' is not allowed/],
+    ["infinite recursion", "function f() { return f() + 1 } f()", /stack overflow/],
+    ["deep JSON.parse", "JSON.parse('['.repeat(100000) + ']'.repeat(100000))", /stack overflow|out of memory/],
+    ["array growth", "const a = []; for (;;) a.push(new Array(1000).fill(1))", /out of memory/],
+    ["string growth", "let s = 'x'; for (;;) s += s", /string too long|out of memory/],
+    ["one huge allocation", "'x'.repeat(2e8).length", /out of memory|string too long/],
+    ["a thrown error", "throw new TypeError('nope')", /nope/],
+    ["a syntax error", "let = ;", /unexpected token/],
+  ];
+  for (const [name, code, message] of failures) {
+    test(name, async () => {
+      const r = await run(code);
+      expect(r.ok).toBe(false);
+      expect(r.error?.message).toMatch(message);
+    });
+  }
+
+  test("while(true){} stops near the deadline", async () => {
+    const r = await run("while (true) {}", { timeoutMs: 200 });
+    expect(r.ok).toBe(false);
+    expect(r.error?.message).toContain("deadline");
+    expect(r.durationMs).toBeGreaterThanOrEqual(195);
+    expect(r.durationMs).toBeLessThan(600);
+  });
+
+  test("a long built-in call past the deadline is killed from outside", async () => {
+    const r = await run("for (;;) { try { new Array(1e7).fill(0) } catch (e) {} }", { timeoutMs: 200 });
+    expect(r.ok).toBe(false);
+    expect(r.error?.name).toBe("TimeoutError");
+    expect(r.durationMs).toBeLessThan(1000);
+    expect((await run("1 + 1")).result).toBe(2); // a new worker serves the next run
+  });
+
+  test("a memory bomb that catches and retries ends too", async () => {
+    const r = await run("const keep = []; for (;;) { try { keep.push(new Array(100000).fill(1)) } catch (e) {} }", { timeoutMs: 300 });
+    expect(r.ok).toBe(false);
+    expect(r.durationMs).toBeLessThan(1000);
+  });
+
+  test("a promise that never resolves ends at the deadline", async () => {
+    const r = await run("await new Promise(() => {})", { timeoutMs: 200 });
+    expect(r.ok).toBe(false);
+    expect(r.error?.message).toContain("never settled");
+  });
+
+  test("a console.log flood is bounded", async () => {
+    const r = await run("for (let i = 0; i < 100000; i++) console.log('line ' + i); 'done'", { timeoutMs: 3000, maxLogChars: 10_000 });
+    expect(r.result).toBe("done");
+    expect(r.logs.slice(0, -1).reduce((n, line) => n + line.length, 0)).toBeLessThanOrEqual(10_000);
+    expect(r.logs.at(-1)).toMatch(/more log lines dropped/);
+  });
+
+  test("prototype pollution inside does not touch the host; gantry is frozen", async () => {
+    const r = await run("Object.prototype.polluted = 1; gantry.x = 1; [Object.isFrozen(gantry), gantry.x]", { host: { a: () => 1 } });
+    expect(r.result).toEqual([true, null]);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  test("each run starts fresh", async () => {
+    await run("globalThis.leftover = 'secret'");
+    expect((await run("typeof leftover")).result).toBe("undefined");
+  });
+});
