@@ -1,0 +1,111 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createHash } from "node:crypto";
+import { BUILTIN_PLUGINS, startGantry, type TestGantry } from "../helpers.ts";
+
+let g: TestGantry;
+beforeAll(async () => {
+  g = await startGantry({ builtins: BUILTIN_PLUGINS, config: { rate_limit: { enabled: false }, server: { body_limit_bytes: 2 * 1024 * 1024 } } });
+});
+afterAll(() => g.stop());
+
+const upload = (script: string | null, field = "script") => {
+  const form = new FormData();
+  if (script !== null) form.append(field, new Blob([script], { type: "text/javascript" }), "scratch.js");
+  return g.api("/run_script", { method: "POST", body: form });
+};
+const runJson = (body: unknown) => g.api("/api/v1/scripts/run", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+
+describe("POST /run_script (seed 003 contract)", () => {
+  test("returns the script's result as text/plain", async () => {
+    const res = await upload("const plugins = await gantry.plugins();\nresult = { count: plugins.length, names: plugins.map((p) => p.name) };");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("text/plain; charset=utf-8");
+    expect(await res.text()).toBe('{"count":2,"names":["infra","scripts"]}');
+  });
+
+  test("a string result is returned as it is; no result says so", async () => {
+    expect(await (await upload("result = 'plain words'")).text()).toBe("plain words");
+    expect(await (await upload("const x = 1;")).text()).toBe("Script executed successfully");
+  });
+
+  test("no script file: 400 'No script file provided'", async () => {
+    const none = await upload(null);
+    expect(none.status).toBe(400);
+    expect(await none.text()).toBe("No script file provided");
+    const wrongField = await upload("1", "file");
+    expect(await wrongField.text()).toBe("No script file provided");
+    const json = await g.api("/run_script", { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    expect(json.status).toBe(400);
+    expect(await json.text()).toBe("No script file provided");
+  });
+
+  test("a script error: 500 'Error executing script: <message>'", async () => {
+    const res = await upload("import os from 'os'");
+    expect(res.status).toBe(500);
+    expect(await res.text()).toBe("Error executing script: Import of 'os' is not allowed");
+    expect(await (await upload("throw new Error('boom')")).text()).toBe("Error executing script: boom");
+  });
+
+  test("a script over the size limit is rejected before running: 413", async () => {
+    const big = await upload(`result = "${"x".repeat(70_000)}"`);
+    expect(big.status).toBe(413);
+    expect((await big.json()).code).toBe("SCRIPT_TOO_LARGE");
+    const tenMb = await upload("x".repeat(10 * 1024 * 1024));
+    expect(tenMb.status).toBe(413);
+  });
+
+  test("admin only", async () => {
+    const viewer = g.gantry.security.keys.create("s-viewer", "viewer").key;
+    const form = new FormData();
+    form.append("script", new Blob(["1"]), "a.js");
+    expect((await g.api("/run_script", { method: "POST", body: form, auth: viewer })).status).toBe(403);
+    expect((await g.api("/run_script", { method: "POST", body: form, auth: false })).status).toBe(401);
+  });
+});
+
+describe("POST /api/v1/scripts/run", () => {
+  test("returns result, logs, duration and error", async () => {
+    const res = await runJson({ code: "console.log('checking'); const cfg = await gantry.config(); result = { port: cfg.server.port, key: cfg.auth.bootstrap_admin_key }" });
+    const body = await res.json();
+    expect(body).toMatchObject({ ok: true, result: { port: 0, key: "[redacted]" }, logs: ["checking"], error: null });
+    expect(body.duration_ms).toBeGreaterThan(0);
+  });
+
+  test("the host API: tasks, metrics, instances; virtual modules from the allow-list", async () => {
+    const body = await (await runJson({ code: "import gantry from 'gantry'; import { bytes } from 'format'; const m = await gantry.metrics(); result = { tasks: Array.isArray(await gantry.tasks()), metrics: m.length > 0, instances: await gantry.instances(), size: bytes(2048) }" })).json();
+    expect(body).toMatchObject({ ok: true, result: { tasks: true, metrics: true, instances: [], size: "2.0 KiB" } });
+  });
+
+  test("script failures come back as ok: false with the error; timeout_ms is honoured and capped", async () => {
+    const loop = await (await runJson({ code: "while (true) {}", timeout_ms: 100 })).json();
+    expect(loop.ok).toBe(false);
+    expect(loop.error.message).toContain("deadline");
+    expect(loop.duration_ms).toBeLessThan(500);
+    expect((await runJson({ code: "1", timeout_ms: 0 })).status).toBe(400);
+    expect((await runJson({})).status).toBe(400);
+  });
+
+  test("every run is audited (who, script hash, outcome, duration) and counted", async () => {
+    const code = "result = 'audited ' + 1";
+    await runJson({ code });
+    const audit = await (await g.api("/api/v1/audit?action=scripts.run")).json();
+    const entry = audit.entries.find((e: { target: string }) => e.target === `sha256:${createHash("sha256").update(code).digest("hex")}`);
+    expect(entry).toMatchObject({ actor: "key:bootstrap-admin", status: 200, route: "/api/v1/scripts/run" });
+    expect(entry.detail).toMatch(/^ok in [\d.]+ ms$/);
+    const metrics = await (await g.api("/metrics")).text();
+    expect(metrics).toMatch(/gantry_script_runs_total\{outcome="ok"\} \d+/);
+    expect(metrics).toMatch(/gantry_script_runs_total\{outcome="timeout"\} \d+/);
+  });
+
+  test("the sandbox is a service and a slash command", async () => {
+    const sandbox = g.gantry.core.services.get<{ run(code: string, o: { actor: string }): Promise<{ result: unknown }> }>("sandbox");
+    expect((await sandbox!.run("[1, 2].map((x) => x * 10)", { actor: "test" })).result).toEqual([10, 20]);
+    const res = await g.api("/api/v1/plugins/commands/scripts:run/invoke", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ arguments: "console.log('hi'); 2 + 3" }) });
+    expect(await res.json()).toEqual({ qname: "scripts:run", kind: "code", result: { result: 5, logs: ["hi"] } });
+  });
+
+  test("concurrent runs queue and all complete", async () => {
+    const results = await Promise.all([1, 2, 3, 4, 5].map((n) => runJson({ code: `${n} * 2` }).then((r) => r.json())));
+    expect(results.map((r) => r.result)).toEqual([2, 4, 6, 8, 10]);
+  });
+});
