@@ -193,7 +193,10 @@ describe("reload", () => {
       }
     };
     const clients = [client(), client(), client(), client()];
-    for (let i = 0; i < 20; i++) await g.gantry.host.reload("hello");
+    for (let i = 0; i < 20; i++) {
+      await g.gantry.host.reload("hello");
+      await Bun.sleep(5); // let requests land between swaps, not only during them
+    }
     stop = true;
     await Promise.all(clients);
     expect(statuses.length).toBeGreaterThan(20);
