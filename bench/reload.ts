@@ -4,7 +4,7 @@ import { FIXTURE_PLUGINS, startGantry } from "../test/helpers.ts";
 import { loadLoop, mb, percentile, round } from "./lib.ts";
 
 const RELOADS = Number(process.env.RELOADS ?? 100);
-const g = await startGantry({ config: { log: { level: "warn", requests: false } } });
+const g = await startGantry({ config: { log: { level: "warn", requests: false }, rate_limit: { enabled: false } } });
 await g.gantry.host.install(join(FIXTURE_PLUGINS, "hello"));
 
 const settledRss = async () => {
