@@ -70,9 +70,9 @@ export function rssOf(pid: number): number {
 }
 
 /** Starts `gantry serve` on a free port with a fresh data dir. */
-export async function spawnGantry(env: Record<string, string> = {}) {
+export async function spawnGantry(env: Record<string, string> = {}, existingDataDir?: string) {
   const port = await freePort();
-  const dataDir = require("node:fs").mkdtempSync(join(require("node:os").tmpdir(), "gantry-bench-")) as string;
+  const dataDir = existingDataDir ?? (require("node:fs").mkdtempSync(join(require("node:os").tmpdir(), "gantry-bench-")) as string);
   const started = performance.now();
   const proc = Bun.spawn([process.execPath, join(ROOT, "core/main.ts"), "serve", "--port", String(port)], {
     env: { PATH: process.env.PATH ?? "", GANTRY_DATA_DIR: dataDir, GANTRY_LOG__FORMAT: "json", ...env },
@@ -83,10 +83,11 @@ export async function spawnGantry(env: Record<string, string> = {}) {
   const startupMs = await waitForOk(`${url}/healthz`, started);
   return {
     proc, url, startupMs,
-    async stop() {
+    dataDir,
+    async stop(keepData = false) {
       proc.kill("SIGTERM");
       await proc.exited;
-      require("node:fs").rmSync(dataDir, { recursive: true, force: true });
+      if (!keepData) require("node:fs").rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
