@@ -4,7 +4,7 @@ import { safeEqualDigest, sha256 } from "./safe-equal.ts";
 import { eq } from "drizzle-orm";
 import { changesOf, type GantryDb } from "./db.ts";
 import { apiKeys } from "./schema.ts";
-import { ANONYMOUS, credentialOf, type Identity } from "./identity.ts";
+import type { Identity } from "./identity.ts";
 
 export type KeyRole = "viewer" | "operator" | "admin" | "inference";
 
@@ -22,13 +22,6 @@ export class ApiKeyAuthenticator {
 
   constructor(private readonly db: GantryDb) {
     this.#load();
-  }
-
-  /** The caller's identity; `undefined` when a credential was sent but is not valid. */
-  identify(request: Request): Identity | undefined {
-    const presented = credentialOf(request);
-    if (presented === undefined) return ANONYMOUS;
-    return this.identifyKey(presented);
   }
 
   /** The identity of an API key; `undefined` when it is not a valid, unrevoked key. */
