@@ -20,7 +20,8 @@ describe("POST /run_script (seed 003 contract)", () => {
     const res = await upload("const plugins = await gantry.plugins();\nresult = { count: plugins.length, names: plugins.map((p) => p.name) };");
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toBe("text/plain; charset=utf-8");
-    expect(await res.text()).toBe('{"count":2,"names":["infra","scripts"]}');
+    const names = g.gantry.host.list().map((p) => p.name);
+    expect(await res.text()).toBe(JSON.stringify({ count: names.length, names }));
   });
 
   test("a string result is returned as it is; no result says so", async () => {

@@ -1,0 +1,51 @@
+/** How each backend is started and probed: argv built from the instance's options. */
+
+export type Backend = "llama_cpp" | "vllm" | "mlx_lm" | "command";
+
+export interface InstanceDefinition {
+  name: string;
+  backend: Backend;
+  modelPath: string;
+  port: number;
+  options: Record<string, unknown>;
+  env: Record<string, string>;
+  command: string[] | null;
+  restart: "always" | "on-failure" | "never";
+}
+
+/** llamactl's option names for llama-server that differ from its flags. */
+const LLAMA_ALIASES: Record<string, string> = { context_size: "ctx-size", gpu_layers: "n-gpu-layers", batch_size: "batch-size" };
+
+/** `{threads: 4, flash_attn: true, lora: ["a", "b"]}` → `--threads 4 --flash-attn --lora a --lora b`. */
+export function optionFlags(options: Record<string, unknown>, aliases: Record<string, string> = {}): string[] {
+  const flags: string[] = [];
+  for (const [key, value] of Object.entries(options)) {
+    if (key === "health_path" || value === false || value === null || value === undefined) continue;
+    const flag = `--${aliases[key] ?? key.replaceAll("_", "-")}`;
+    if (value === true) flags.push(flag);
+    else if (Array.isArray(value)) for (const item of value) flags.push(flag, String(item));
+    else flags.push(flag, String(value));
+  }
+  return flags;
+}
+
+export function commandLine(def: InstanceDefinition, executables: Record<string, string>): string[] {
+  const listen = ["--host", "127.0.0.1", "--port", String(def.port)];
+  switch (def.backend) {
+    case "llama_cpp":
+      return [executables.llama_cpp ?? "llama-server", "--model", def.modelPath, ...listen, ...optionFlags(def.options, LLAMA_ALIASES)];
+    case "vllm":
+      return [executables.vllm ?? "vllm", "serve", def.modelPath, ...listen, ...optionFlags(def.options)];
+    case "mlx_lm":
+      return [executables.mlx_lm ?? "mlx_lm.server", "--model", def.modelPath, ...listen, ...optionFlags(def.options)];
+    case "command":
+      return (def.command ?? []).map((part) => part.replaceAll("{port}", String(def.port)).replaceAll("{model_path}", def.modelPath));
+  }
+}
+
+/** Where readiness is probed. */
+export function healthPath(def: InstanceDefinition): string {
+  if (def.backend === "mlx_lm") return "/v1/models";
+  if (def.backend === "command" && typeof def.options.health_path === "string") return def.options.health_path;
+  return "/health";
+}

@@ -1,0 +1,36 @@
+/** instances: model servers supervised as subprocesses, and the OpenAI-compatible proxy. */
+import { definePlugin } from "gantry/plugin";
+import { InstanceManager } from "./instance-manager.ts";
+import { proxyRoutes } from "./proxy.ts";
+import { instanceRoutes } from "./routes.ts";
+
+interface InstancesConfig {
+  port_range: [number, number];
+  executables: Record<string, string>;
+  health_interval_s: number;
+  start_timeout_s: number;
+  stop_timeout_s: number;
+  max_restarts: number;
+  log_lines: number;
+}
+
+export default definePlugin({
+  name: "instances",
+  setup(ctx) {
+    const config = ctx.config as unknown as InstancesConfig;
+    const manager = new InstanceManager(ctx, () => ({
+      portRange: config.port_range, executables: config.executables, startTimeoutS: config.start_timeout_s,
+      stopTimeoutS: config.stop_timeout_s, maxRestarts: config.max_restarts, logLines: config.log_lines,
+    }));
+    ctx.routes(instanceRoutes(manager));
+    ctx.routes(proxyRoutes(manager), { prefix: "" });
+    ctx.services.provide("instances", { list: () => manager.list() });
+    ctx.every("instances-health", { interval: config.health_interval_s, level: "high", initWait: config.health_interval_s }, async () => {
+      const running = manager.list().filter((i) => i.status === "running");
+      for (const instance of running) await manager.supervisor(instance.name).checkHealth();
+      return `${running.length} running`;
+    });
+    // Stopping instances is the last thing this plugin does on uninstall or shutdown.
+    return () => manager.stopAll();
+  },
+});

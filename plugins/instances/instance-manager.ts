@@ -1,0 +1,186 @@
+/** Instance definitions in the database plus one supervisor each; the API and the proxy go through here. */
+import { eq } from "drizzle-orm";
+import { existsSync, readFileSync } from "node:fs";
+import { createError, type PluginContext } from "gantry/plugin";
+import type { Backend, InstanceDefinition } from "./backends.ts";
+import { instances } from "./schema.ts";
+import { InstanceSupervisor, type InstanceStatus, type SupervisorSettings } from "./supervisor.ts";
+
+export const InstanceErrors = {
+  INSTANCE_NOT_FOUND: createError("INSTANCE_NOT_FOUND", 404, (name: string) => `Instance '${name}' does not exist`),
+  INSTANCE_EXISTS: createError("INSTANCE_EXISTS", 409, (name: string) => `Instance '${name}' already exists`),
+  INSTANCE_RUNNING: createError("INSTANCE_RUNNING", 409, (name: string, what: string) => `Instance '${name}' is running; stop it before you ${what}`),
+  PORT_IN_USE: createError("PORT_IN_USE", 409, (port: number, owner: string) => `Port ${port} is already used by instance '${owner}'`),
+  NO_FREE_PORT: createError("NO_FREE_PORT", 409, (from: number, to: number) => `No free port left in plugin.instances.port_range [${from}, ${to}]`),
+  COMMAND_REQUIRED: createError("COMMAND_REQUIRED", 400, () => "The command backend needs `command`: an argv array; {port} and {model_path} are substituted"),
+  START_FAILED: createError("START_FAILED", 422, (name: string, why: string) => `Instance '${name}' did not start: ${why}`),
+};
+
+export interface CreateInput {
+  name: string;
+  backend?: Backend;
+  model_path: string;
+  port?: number;
+  options?: Record<string, unknown>;
+  env?: Record<string, string>;
+  command?: string[];
+  on_demand_start?: boolean;
+  idle_timeout?: number;
+  restart?: "always" | "on-failure" | "never";
+}
+
+type Row = typeof instances.$inferSelect;
+
+export class InstanceManager {
+  readonly #supervisors = new Map<string, InstanceSupervisor>();
+
+  constructor(private readonly ctx: PluginContext, private readonly settings: () => SupervisorSettings & { portRange: [number, number] }) {
+    for (const row of ctx.db.select().from(instances).all()) {
+      killLeftover(row);
+      this.#supervise(row);
+    }
+  }
+
+  list() {
+    return this.ctx.db.select().from(instances).orderBy(instances.name).all().map((row) => this.view(row));
+  }
+
+  get(name: string) {
+    return this.view(this.#row(name));
+  }
+
+  supervisor(name: string): InstanceSupervisor {
+    this.#row(name);
+    return this.#supervisors.get(name)!;
+  }
+
+  create(input: CreateInput) {
+    if (this.ctx.db.select({ n: instances.name }).from(instances).where(eq(instances.name, input.name)).get()) throw InstanceErrors.INSTANCE_EXISTS([input.name]);
+    const backend = input.backend ?? "llama_cpp";
+    if (backend === "command" && !input.command?.length) throw InstanceErrors.COMMAND_REQUIRED([]);
+    const port = input.port ?? this.#freePort();
+    this.#assertPortFree(port, input.name);
+    const now = new Date();
+    const row: Row = {
+      name: input.name, backend, modelPath: input.model_path, port, options: input.options ?? {}, env: input.env ?? {},
+      command: input.command ?? null, onDemandStart: input.on_demand_start ?? false, idleTimeout: input.idle_timeout ?? 0,
+      restart: input.restart ?? "on-failure", lastPid: null, createdAt: now, updatedAt: now,
+    };
+    this.ctx.db.insert(instances).values(row).run();
+    this.#supervise(row);
+    return this.view(row);
+  }
+
+  update(name: string, input: Partial<Omit<CreateInput, "name">>) {
+    const row = this.#row(name);
+    if (this.#supervisors.get(name)!.status === "running") throw InstanceErrors.INSTANCE_RUNNING([name, "change it"]);
+    if (input.port !== undefined) this.#assertPortFree(input.port, name);
+    const change: Partial<Row> = { updatedAt: new Date() };
+    if (input.backend !== undefined) change.backend = input.backend;
+    if (input.model_path !== undefined) change.modelPath = input.model_path;
+    if (input.port !== undefined) change.port = input.port;
+    if (input.options !== undefined) change.options = input.options;
+    if (input.env !== undefined) change.env = input.env;
+    if (input.command !== undefined) change.command = input.command;
+    if (input.on_demand_start !== undefined) change.onDemandStart = input.on_demand_start;
+    if (input.idle_timeout !== undefined) change.idleTimeout = input.idle_timeout;
+    if (input.restart !== undefined) change.restart = input.restart;
+    this.ctx.db.update(instances).set(change).where(eq(instances.name, name)).run();
+    this.#supervisors.get(name)!.definition = definitionOf({ ...row, ...change });
+    return this.get(name);
+  }
+
+  delete(name: string): void {
+    this.#row(name);
+    const supervisor = this.#supervisors.get(name)!;
+    if (["running", "starting", "stopping"].includes(supervisor.status)) throw InstanceErrors.INSTANCE_RUNNING([name, "delete it"]);
+    this.ctx.db.delete(instances).where(eq(instances.name, name)).run();
+    this.#supervisors.delete(name);
+  }
+
+  async start(name: string) {
+    const supervisor = this.supervisor(name);
+    try {
+      await supervisor.start();
+    } catch (error) {
+      throw InstanceErrors.START_FAILED([name, (error as Error).message]);
+    }
+    return this.get(name);
+  }
+
+  async stop(name: string, options: { force?: boolean; timeout?: number } = {}) {
+    await this.supervisor(name).stop(options);
+    return this.get(name);
+  }
+
+  /** Stops every instance (plugin disposal, gantry shutdown). */
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.#supervisors.values()].map((s) => s.stop()));
+  }
+
+  view(row: Row) {
+    const s = this.#supervisors.get(row.name)!;
+    const uptime = s.status === "running" && s.startedAt ? Math.round((Date.now() - s.startedAt.getTime()) / 1000) : 0;
+    return {
+      name: row.name, status: s.status, backend: row.backend, model_path: row.modelPath, port: row.port, pid: s.pid,
+      options: row.options, env: Object.fromEntries(Object.keys(row.env).map((k) => [k, "[set]"])), command: row.command,
+      on_demand_start: row.onDemandStart, idle_timeout: row.idleTimeout, restart: row.restart,
+      restarts: s.restarts, last_error: s.lastError,
+      stats: { ...processStats(s.pid), uptime },
+      created_at: row.createdAt.toISOString(), updated_at: row.updatedAt.toISOString(),
+    };
+  }
+
+  #supervise(row: Row): void {
+    const supervisor = new InstanceSupervisor(definitionOf(row), this.ctx, this.settings,
+      (name, status, previous) => this.ctx.emit("instance_status_changed", { name, status, previous }),
+      (name, pid) => this.ctx.db.update(instances).set({ lastPid: pid }).where(eq(instances.name, name)).run());
+    this.#supervisors.set(row.name, supervisor);
+  }
+
+  #row(name: string): Row {
+    const row = this.ctx.db.select().from(instances).where(eq(instances.name, name)).get();
+    if (!row) throw InstanceErrors.INSTANCE_NOT_FOUND([name]);
+    return row;
+  }
+
+  #assertPortFree(port: number, self: string): void {
+    const owner = this.ctx.db.select({ name: instances.name }).from(instances).where(eq(instances.port, port)).get();
+    if (owner && owner.name !== self) throw InstanceErrors.PORT_IN_USE([port, owner.name]);
+  }
+
+  #freePort(): number {
+    const [from, to] = this.settings().portRange;
+    const used = new Set(this.ctx.db.select({ port: instances.port }).from(instances).all().map((r) => r.port));
+    for (let port = from; port <= to; port++) if (!used.has(port)) return port;
+    throw InstanceErrors.NO_FREE_PORT([from, to]);
+  }
+}
+
+function definitionOf(row: Row): InstanceDefinition {
+  return { name: row.name, backend: row.backend, modelPath: row.modelPath, port: row.port, options: row.options, env: row.env, command: row.command, restart: row.restart };
+}
+
+/** Memory (RSS) and CPU time of a process from /proc; zeros when it is not running. */
+function processStats(pid: number | null): { memory_usage: number; cpu_seconds: number } {
+  if (pid === null || !existsSync(`/proc/${pid}/stat`)) return { memory_usage: 0, cpu_seconds: 0 };
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  const pageSize = 4096;
+  const ticks = 100;
+  return { memory_usage: Number(stat[21]) * pageSize, cpu_seconds: (Number(stat[11]) + Number(stat[12])) / ticks };
+}
+
+/**
+ * A model server gantry started before it was killed (kill -9) keeps running in its own process
+ * group; at start, kill the group of the recorded pid if that process still serves this instance.
+ */
+function killLeftover(row: Row): void {
+  if (!row.lastPid || !existsSync(`/proc/${row.lastPid}/cmdline`)) return;
+  const cmdline = readFileSync(`/proc/${row.lastPid}/cmdline`, "utf8").split("\0");
+  if (!cmdline.includes(String(row.port)) && !cmdline.some((part) => part.includes(`--port`) && part.includes(String(row.port)))) return;
+  try {
+    process.kill(-row.lastPid, "SIGKILL");
+  } catch {
+    // gone meanwhile
+  }
+}

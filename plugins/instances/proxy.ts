@@ -1,0 +1,55 @@
+/** The OpenAI-compatible proxy: /v1/* routed by the body's `model` (= instance name), streamed through untouched. */
+import { t, type RolesApp } from "gantry/plugin";
+import type { InstanceManager } from "./instance-manager.ts";
+
+/** OpenAI's error shape, which OpenAI clients parse. */
+function openAiError(status: number, message: string, param: string | null = null, type = "invalid_request_error"): Response {
+  return Response.json({ error: { message, type, param, code: null } }, { status });
+}
+
+const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding"]);
+
+export function proxyRoutes(m: InstanceManager) {
+  const forward = async (path: string, body: Record<string, unknown> | null | undefined, request: Request): Promise<Response> => {
+    const model = body?.model;
+    if (typeof model !== "string" || model === "") return openAiError(400, "You must provide a model parameter", "model");
+    let instance;
+    try {
+      instance = m.get(model);
+    } catch {
+      return openAiError(400, `The model '${model}' does not exist`, "model");
+    }
+    const supervisor = m.supervisor(model);
+    if (instance.status !== "running") {
+      if (!instance.on_demand_start) return openAiError(503, `The model '${model}' is ${instance.status}; start it first`, null, "server_error");
+      try {
+        await supervisor.start();
+      } catch (error) {
+        return openAiError(503, `The model '${model}' could not be started: ${(error as Error).message}`, null, "server_error");
+      }
+    }
+    supervisor.lastUsedAt = Date.now();
+    let upstream: Response;
+    try {
+      // request.signal aborts when the client leaves, which cancels the upstream request too.
+      upstream = await fetch(`http://127.0.0.1:${instance.port}${path}`, {
+        method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body), signal: request.signal,
+      });
+    } catch (error) {
+      return openAiError(502, `The model server for '${model}' did not answer: ${(error as Error).message}`, null, "server_error");
+    }
+    const headers = new Headers();
+    upstream.headers.forEach((value, key) => !HOP_BY_HOP.has(key) && headers.set(key, value));
+    return new Response(upstream.body, { status: upstream.status, headers });
+  };
+  const Body = t.Record(t.String(), t.Unknown());
+  return (app: RolesApp) =>
+    app
+      .post("/v1/chat/completions", ({ body, request }) => forward("/v1/chat/completions", body, request), { role: "inference", body: Body, detail: { summary: "OpenAI chat completions, routed by model", tags: ["openai"] } })
+      .post("/v1/completions", ({ body, request }) => forward("/v1/completions", body, request), { role: "inference", body: Body, detail: { summary: "OpenAI completions, routed by model", tags: ["openai"] } })
+      .post("/v1/embeddings", ({ body, request }) => forward("/v1/embeddings", body, request), { role: "inference", body: Body, detail: { summary: "OpenAI embeddings, routed by model", tags: ["openai"] } })
+      .get("/v1/models", () => ({
+        object: "list",
+        data: m.list().map((i) => ({ id: i.name, object: "model", created: Math.floor(Date.parse(i.created_at) / 1000), owned_by: "gantry", status: i.status })),
+      }), { role: "inference", detail: { summary: "Instances as OpenAI models", tags: ["openai"] } });
+}

@@ -1,0 +1,60 @@
+/** /api/v1/instances: CRUD, lifecycle, health and logs (llamactl's API under gantry's /api/v1). */
+import { t, type RolesApp } from "gantry/plugin";
+import type { InstanceManager } from "./instance-manager.ts";
+
+const Name = t.Object({ name: t.String({ pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", description: "letters, digits, . _ -; no path tricks" }) });
+const Backend = t.Union([t.Literal("llama_cpp"), t.Literal("vllm"), t.Literal("mlx_lm"), t.Literal("command")]);
+const Restart = t.Union([t.Literal("always"), t.Literal("on-failure"), t.Literal("never")]);
+const Fields = {
+  backend: t.Optional(Backend),
+  model_path: t.String({ minLength: 1, maxLength: 4096 }),
+  port: t.Optional(t.Integer({ minimum: 1024, maximum: 65535 })),
+  options: t.Optional(t.Record(t.String(), t.Unknown())),
+  env: t.Optional(t.Record(t.String(), t.String())),
+  command: t.Optional(t.Array(t.String({ maxLength: 4096 }), { maxItems: 256 })),
+  on_demand_start: t.Optional(t.Boolean()),
+  idle_timeout: t.Optional(t.Integer({ minimum: 0, description: "seconds without requests before the instance is stopped; 0 = never" })),
+  restart: t.Optional(Restart),
+};
+
+export function instanceRoutes(m: InstanceManager) {
+  return (app: RolesApp) =>
+    app
+      .get("/", () => ({ instances: m.list() }), { role: "viewer", detail: { summary: "All instances" } })
+      .post("/", ({ body, set }) => {
+        const instance = m.create(body);
+        set.status = 201;
+        return { message: "Instance created successfully", instance };
+      }, { role: "admin", body: t.Object({ name: Name.properties.name, ...Fields }), detail: { summary: "Create an instance (stopped)" } })
+      .get("/:name", ({ params }) => m.get(params.name), { role: "viewer", params: Name, detail: { summary: "One instance with pid, options and stats" } })
+      .put("/:name", ({ params, body }) => m.update(params.name, body), {
+        role: "admin", params: Name, body: t.Partial(t.Object(Fields)), detail: { summary: "Change a stopped instance" },
+      })
+      .delete("/:name", ({ params }) => {
+        m.delete(params.name);
+        return { message: "Instance deleted successfully" };
+      }, { role: "admin", params: Name, detail: { summary: "Delete a stopped instance (409 while running)" } })
+      .post("/:name/start", ({ params }) => m.start(params.name), { role: { min: "operator", rateLimit: "expensive" }, params: Name, detail: { summary: "Start and wait until healthy" } })
+      .post("/:name/stop", ({ params, body }) => m.stop(params.name, body ?? {}), {
+        role: "operator", params: Name,
+        body: t.Optional(t.Object({ force: t.Optional(t.Boolean()), timeout: t.Optional(t.Number({ minimum: 0, maximum: 600, description: "seconds between SIGTERM and SIGKILL" })) })),
+        detail: { summary: "SIGTERM, then SIGKILL after the timeout (force: SIGKILL now)" },
+      })
+      .post("/:name/restart", async ({ params }) => {
+        await m.stop(params.name);
+        return m.start(params.name);
+      }, { role: { min: "operator", rateLimit: "expensive" }, params: Name, detail: { summary: "Stop, then start" } })
+      .get("/:name/health", async ({ params }) => {
+        const supervisor = m.supervisor(params.name);
+        await supervisor.checkHealth();
+        return { name: params.name, ...supervisor.health, status: supervisor.status };
+      }, { role: "viewer", params: Name, detail: { summary: "Process, port and response checks" } })
+      .get("/:name/logs", ({ params, query }) => {
+        const supervisor = m.supervisor(params.name);
+        return { name: params.name, lines: supervisor.logs.tail(query.lines ?? 100, query.stream) };
+      }, {
+        role: "viewer", params: Name,
+        query: t.Object({ lines: t.Optional(t.Numeric({ minimum: 1, maximum: 10_000 })), stream: t.Optional(t.Union([t.Literal("stdout"), t.Literal("stderr")])) }),
+        detail: { summary: "The last lines the server printed" },
+      });
+}

@@ -1,0 +1,18 @@
+import { integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+
+/** Instance definitions; runtime state (status, pid) lives in the supervisor, the last pid is kept to clean up after a crash of gantry. */
+export const instances = sqliteTable("instances_definitions", {
+  name: text("name").primaryKey(),
+  backend: text("backend", { enum: ["llama_cpp", "vllm", "mlx_lm", "command"] }).notNull(),
+  modelPath: text("model_path").notNull(),
+  port: integer("port").notNull().unique(),
+  options: text("options", { mode: "json" }).notNull().$type<Record<string, unknown>>(),
+  env: text("env", { mode: "json" }).notNull().$type<Record<string, string>>(),
+  command: text("command", { mode: "json" }).$type<string[]>(),
+  onDemandStart: integer("on_demand_start", { mode: "boolean" }).notNull().default(false),
+  idleTimeout: integer("idle_timeout").notNull().default(0),
+  restart: text("restart", { enum: ["always", "on-failure", "never"] }).notNull().default("on-failure"),
+  lastPid: integer("last_pid"),
+  createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+  updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
+});

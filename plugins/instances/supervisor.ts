@@ -1,0 +1,182 @@
+/**
+ * Supervises one model-server process: start and wait for health, stop with SIGTERM then SIGKILL
+ * (the whole process group), and restart after a crash with capped backoff (PM2-style) until it
+ * gives up and the instance is `failed`.
+ */
+import type { Subprocess } from "bun";
+import type { PluginContext } from "gantry/plugin";
+import { commandLine, healthPath, type InstanceDefinition } from "./backends.ts";
+import { LogRing, pumpLines } from "./log-buffer.ts";
+
+export type InstanceStatus = "stopped" | "starting" | "running" | "stopping" | "failed";
+
+export interface SupervisorSettings {
+  executables: Record<string, string>;
+  startTimeoutS: number;
+  stopTimeoutS: number;
+  maxRestarts: number;
+  logLines: number;
+}
+
+export interface HealthReport {
+  status: InstanceStatus;
+  checks: { process: boolean; port: boolean; response: boolean };
+  last_check: string | null;
+}
+
+const BACKOFF_START_MS = 500;
+const BACKOFF_MAX_MS = 15_000;
+
+export class InstanceSupervisor {
+  status: InstanceStatus = "stopped";
+  lastError: string | null = null;
+  restarts = 0;
+  startedAt: Date | null = null;
+  lastUsedAt = 0;
+  readonly logs: LogRing;
+  #proc: Subprocess | undefined;
+  #stopping = false;
+  #startPromise: Promise<void> | undefined;
+  #restartTimer: ReturnType<typeof setTimeout> | undefined;
+  #lastHealth: HealthReport = { status: "stopped", checks: { process: false, port: false, response: false }, last_check: null };
+
+  constructor(
+    public definition: InstanceDefinition,
+    private readonly ctx: PluginContext,
+    private readonly settings: () => SupervisorSettings,
+    private readonly onStatus: (name: string, status: InstanceStatus, previous: InstanceStatus) => void,
+    private readonly onPid: (name: string, pid: number | null) => void,
+  ) {
+    this.logs = new LogRing(settings().logLines);
+  }
+
+  get pid(): number | null {
+    return this.#proc && this.#proc.exitCode === null && this.#proc.signalCode === null ? this.#proc.pid : null;
+  }
+
+  get health(): HealthReport {
+    return this.#lastHealth;
+  }
+
+  /** Starts (or joins a start in progress) and resolves once the server answers its health check. */
+  start(): Promise<void> {
+    if (this.status === "running") return Promise.resolve();
+    this.#startPromise ??= this.#start().finally(() => (this.#startPromise = undefined));
+    return this.#startPromise;
+  }
+
+  async #start(): Promise<void> {
+    clearTimeout(this.#restartTimer);
+    this.#stopping = false;
+    this.#set("starting");
+    const argv = commandLine(this.definition, this.settings().executables);
+    let proc: Subprocess;
+    try {
+      proc = this.ctx.spawn(argv, { name: this.definition.name, detached: true, env: { ...process.env, ...this.definition.env }, stdout: "pipe", stderr: "pipe", killTimeoutMs: this.settings().stopTimeoutS * 1000 });
+    } catch (error) {
+      const reason = (error as { code?: string }).code === "ENOENT" ? `executable not found: ${argv[0]} (set plugin.instances.executables.${this.definition.backend})` : (error as Error).message;
+      this.#fail(reason);
+      throw new Error(reason);
+    }
+    this.#proc = proc;
+    this.onPid(this.definition.name, proc.pid);
+    void pumpLines(proc.stdout as ReadableStream<Uint8Array>, (line) => this.logs.push("stdout", line));
+    void pumpLines(proc.stderr as ReadableStream<Uint8Array>, (line) => this.logs.push("stderr", line));
+    void proc.exited.then((code) => this.#exited(proc, code));
+    const deadline = Date.now() + this.settings().startTimeoutS * 1000;
+    while (Date.now() < deadline) {
+      if (proc !== this.#proc || proc.exitCode !== null || proc.signalCode !== null) {
+        throw new Error(this.lastError ?? `${this.definition.name} exited while starting`);
+      }
+      if (await this.checkHealth()) {
+        this.startedAt = new Date();
+        this.#set("running");
+        return;
+      }
+      await Bun.sleep(100);
+    }
+    await this.stop({ force: true });
+    this.#fail(`did not become healthy within ${this.settings().startTimeoutS} s`);
+    throw new Error(this.lastError!);
+  }
+
+  /** SIGTERM to the process group, SIGKILL after `timeout` seconds (at once with `force`). */
+  async stop(options: { force?: boolean; timeout?: number } = {}): Promise<void> {
+    clearTimeout(this.#restartTimer);
+    const proc = this.#proc;
+    this.#stopping = true;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) {
+      if (this.status !== "failed") this.#set("stopped");
+      return;
+    }
+    this.#set("stopping");
+    signalGroup(proc.pid, options.force ? "SIGKILL" : "SIGTERM");
+    const timeoutMs = (options.timeout ?? this.settings().stopTimeoutS) * 1000;
+    const outcome = await Promise.race([proc.exited.then(() => "exited"), Bun.sleep(timeoutMs).then(() => "timeout")]);
+    if (outcome === "timeout") {
+      this.logs.push("stderr", `[gantry] no exit ${timeoutMs} ms after SIGTERM: sending SIGKILL`);
+      signalGroup(proc.pid, "SIGKILL");
+      await proc.exited;
+    }
+    this.#set("stopped");
+  }
+
+  /** Probes process, port and health endpoint; records the result. */
+  async checkHealth(): Promise<boolean> {
+    const process = this.pid !== null;
+    let port = false;
+    let response = false;
+    if (process) {
+      try {
+        const res = await fetch(`http://127.0.0.1:${this.definition.port}${healthPath(this.definition)}`, { signal: AbortSignal.timeout(2000) });
+        port = true;
+        response = res.ok;
+        await res.arrayBuffer();
+      } catch {
+        // not listening yet
+      }
+    }
+    this.#lastHealth = { status: this.status, checks: { process, port, response }, last_check: new Date().toISOString() };
+    return response;
+  }
+
+  #exited(proc: Subprocess, code: number | null): void {
+    if (proc !== this.#proc) return;
+    this.onPid(this.definition.name, null);
+    if (this.#stopping || this.status === "stopped" || this.status === "stopping") return;
+    const reason = `exited with ${proc.signalCode ?? `code ${code}`}`;
+    this.logs.push("stderr", `[gantry] ${this.definition.name} ${reason}`);
+    if (this.definition.restart === "never" || (this.definition.restart === "on-failure" && code === 0) || this.restarts >= this.settings().maxRestarts) {
+      this.#fail(this.restarts > 0 ? `${reason}; gave up after ${this.restarts} restarts` : reason);
+      return;
+    }
+    const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_START_MS * 1.5 ** this.restarts);
+    this.restarts++;
+    this.lastError = reason;
+    this.#set("starting");
+    this.#restartTimer = setTimeout(() => void this.start().catch(() => undefined), delay);
+  }
+
+  #fail(reason: string): void {
+    this.lastError = reason;
+    this.#set("failed");
+  }
+
+  #set(status: InstanceStatus): void {
+    const previous = this.status;
+    this.status = status;
+    if (previous !== status) this.onStatus(this.definition.name, status, previous);
+  }
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal); // the server and every child it started
+  } catch {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // already gone
+    }
+  }
+}

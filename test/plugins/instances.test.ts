@@ -1,0 +1,165 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { join, resolve } from "node:path";
+import OpenAI from "openai";
+import { BUILTIN_PLUGINS, startGantry, waitFor, type TestGantry } from "../helpers.ts";
+
+const STAND_IN = resolve(import.meta.dir, "../fixtures/model-server/server.ts");
+let g: TestGantry;
+let inferenceKey: string;
+
+beforeAll(async () => {
+  g = await startGantry({
+    builtins: BUILTIN_PLUGINS,
+    config: {
+      rate_limit: { enabled: false },
+      plugin: { instances: { port_range: [18400, 18499], start_timeout_s: 10, stop_timeout_s: 2, max_restarts: 2, executables: { llama_cpp: "/nonexistent/llama-server" } } },
+    },
+  });
+  inferenceKey = g.gantry.security.keys.create("inference", "inference").key;
+});
+afterAll(() => g.stop());
+
+const json = (method: string, body?: unknown): RequestInit => ({ method, headers: { "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+const standIn = (...flags: string[]) => [process.execPath, STAND_IN, "--port", "{port}", "--model", "{model_path}", ...flags];
+const create = (name: string, extra: Record<string, unknown> = {}) => g.api("/api/v1/instances", json("POST", { name, backend: "command", model_path: `${name}-model`, command: standIn(), ...extra }));
+
+describe("instances lifecycle", () => {
+  test("create → start (healthy) → proxy → stop → delete", async () => {
+    const created = await create("alpha");
+    expect(created.status).toBe(201);
+    const { message, instance } = await created.json();
+    expect(message).toBe("Instance created successfully");
+    expect(instance).toMatchObject({ name: "alpha", status: "stopped", backend: "command", model_path: "alpha-model", pid: null });
+    expect(instance.port).toBeGreaterThanOrEqual(18400);
+
+    const started = await (await g.api("/api/v1/instances/alpha/start", json("POST"))).json();
+    expect(started).toMatchObject({ status: "running" });
+    expect(started.pid).toBeGreaterThan(0);
+    const health = await (await g.api("/api/v1/instances/alpha/health")).json();
+    expect(health).toMatchObject({ status: "running", checks: { process: true, port: true, response: true } });
+    const detail = await (await g.api("/api/v1/instances/alpha")).json();
+    expect(detail.stats.memory_usage).toBeGreaterThan(0);
+
+    expect((await g.api("/api/v1/instances/alpha", { method: "DELETE" })).status).toBe(409);
+    const logs = await (await g.api("/api/v1/instances/alpha/logs?lines=5")).json();
+    expect(logs.lines.map((l: { line: string }) => l.line).join("\n")).toContain("listening on");
+
+    const stopped = await (await g.api("/api/v1/instances/alpha/stop", json("POST", {}))).json();
+    expect(stopped).toMatchObject({ status: "stopped", pid: null });
+    expect(() => process.kill(started.pid, 0)).toThrow();
+    expect(await (await g.api("/api/v1/instances/alpha", { method: "DELETE" })).json()).toEqual({ message: "Instance deleted successfully" });
+    expect((await g.api("/api/v1/instances/alpha")).status).toBe(404);
+  });
+
+  test("bad inputs: path tricks, clashing port, duplicate name, command backend without command", async () => {
+    expect((await g.api("/api/v1/instances", json("POST", { name: "../etc", model_path: "x" }))).status).toBe(400);
+    expect((await g.api("/api/v1/instances", json("POST", { name: "ok" }))).status).toBe(400);
+    await create("port-a", { port: 18490 });
+    const clash = await create("port-b", { port: 18490 });
+    expect(clash.status).toBe(409);
+    expect((await clash.json()).code).toBe("PORT_IN_USE");
+    expect((await create("port-a")).status).toBe(409);
+    const noCommand = await g.api("/api/v1/instances", json("POST", { name: "cmdless", backend: "command", model_path: "m" }));
+    expect(noCommand.status).toBe(400);
+    expect((await g.api("/api/v1/instances/nope/start", json("POST"))).status).toBe(404);
+    await g.api("/api/v1/instances/port-a", { method: "DELETE" });
+  });
+
+  test("a missing executable leaves the instance failed with that message", async () => {
+    await g.api("/api/v1/instances", json("POST", { name: "llama", backend: "llama_cpp", model_path: "/models/x.gguf", options: { threads: 4, context_size: 2048 } }));
+    const res = await g.api("/api/v1/instances/llama/start", json("POST"));
+    expect(res.status).toBe(422);
+    expect((await res.json()).error).toContain("executable not found: /nonexistent/llama-server");
+    expect((await (await g.api("/api/v1/instances/llama")).json()).status).toBe("failed");
+    await g.api("/api/v1/instances/llama", { method: "DELETE" });
+  });
+
+  test("a crash restarts with backoff, then the instance is failed", async () => {
+    await create("crashy", { command: standIn("--exit-after-ms", "300") });
+    const statuses: string[] = [];
+    g.gantry.core.events.subscribe("instance_status_changed", (e) => {
+      const data = e.data as { name: string; status: string };
+      if (data.name === "crashy") statuses.push(data.status);
+    });
+    await g.api("/api/v1/instances/crashy/start", json("POST"));
+    await waitFor(async () => (await (await g.api("/api/v1/instances/crashy")).json()).status === "failed", 10_000, "failed");
+    const detail = await (await g.api("/api/v1/instances/crashy")).json();
+    expect(detail.restarts).toBe(2);
+    expect(detail.last_error).toContain("gave up after 2 restarts");
+    expect(statuses.filter((s) => s === "running").length).toBe(3);
+    await g.api("/api/v1/instances/crashy", { method: "DELETE" });
+  });
+
+  test("stop escalates to SIGKILL after the timeout", async () => {
+    await create("stubborn", { command: standIn("--ignore-sigterm") });
+    const { pid } = await (await g.api("/api/v1/instances/stubborn/start", json("POST"))).json();
+    const started = performance.now();
+    const stopped = await (await g.api("/api/v1/instances/stubborn/stop", json("POST", { timeout: 0.3 }))).json();
+    expect(stopped.status).toBe("stopped");
+    expect(performance.now() - started).toBeGreaterThanOrEqual(280);
+    expect(() => process.kill(pid, 0)).toThrow();
+    const logs = await (await g.api("/api/v1/instances/stubborn/logs?stream=stderr")).json();
+    expect(logs.lines.map((l: { line: string }) => l.line).join("\n")).toContain("sending SIGKILL");
+    await g.api("/api/v1/instances/stubborn", { method: "DELETE" });
+  });
+});
+
+describe("OpenAI-compatible proxy", () => {
+  test("non-streaming and streaming through the official openai client, embeddings, models", async () => {
+    await create("chat");
+    await g.api("/api/v1/instances/chat/start", json("POST"));
+    const client = new OpenAI({ apiKey: inferenceKey, baseURL: `${g.url}/v1` });
+    const completion = await client.chat.completions.create({ model: "chat", messages: [{ role: "user", content: "hello proxy" }] });
+    expect(completion.choices[0]!.message.content).toBe("You said: hello proxy");
+    const chunks: string[] = [];
+    const stream = await client.chat.completions.create({ model: "chat", stream: true, messages: [{ role: "user", content: "one two three" }] });
+    for await (const chunk of stream) chunks.push(chunk.choices[0]?.delta?.content ?? "");
+    expect(chunks.length).toBeGreaterThan(3);
+    expect(chunks.join("")).toBe("You said: one two three");
+    const embeddings = await client.embeddings.create({ model: "chat", input: ["abc", "de"] });
+    expect(embeddings.data.map((d) => d.embedding[0])).toEqual([3, 2]);
+    const models = await client.models.list();
+    expect(models.data.map((m) => m.id)).toContain("chat");
+  });
+
+  test("missing or unknown model: 400 in OpenAI's error shape; management routes refuse the inference key", async () => {
+    const missing = await g.api("/v1/chat/completions", { ...json("POST", { messages: [] }), auth: inferenceKey });
+    expect(missing.status).toBe(400);
+    expect(await missing.json()).toEqual({ error: { message: "You must provide a model parameter", type: "invalid_request_error", param: "model", code: null } });
+    const unknown = await g.api("/v1/chat/completions", { ...json("POST", { model: "ghost", messages: [] }), auth: inferenceKey });
+    expect(unknown.status).toBe(400);
+    expect((await unknown.json()).error.param).toBe("model");
+    expect((await g.api("/api/v1/instances", { auth: inferenceKey })).status).toBe(403);
+    expect((await g.api("/v1/models", { auth: false })).status).toBe(401);
+  });
+
+  test("a stopped instance is 503, or started on demand", async () => {
+    await create("sleepy");
+    const refused = await g.api("/v1/completions", { ...json("POST", { model: "sleepy", prompt: "x" }), auth: inferenceKey });
+    expect(refused.status).toBe(503);
+    await g.api("/api/v1/instances/sleepy", json("PUT", { on_demand_start: true }));
+    const res = await g.api("/v1/completions", { ...json("POST", { model: "sleepy", prompt: "wake up" }), auth: inferenceKey });
+    expect(res.status).toBe(200);
+    expect((await res.json()).choices[0].text).toBe("You said: wake up");
+    expect((await (await g.api("/api/v1/instances/sleepy")).json()).status).toBe("running");
+    await g.api("/api/v1/instances/sleepy/stop", json("POST", {}));
+  });
+
+  test("a client that leaves mid-stream cancels the upstream request", async () => {
+    await create("long", { command: standIn("--chunk-delay-ms", "50") });
+    await g.api("/api/v1/instances/long/start", json("POST"));
+    const controller = new AbortController();
+    const res = await fetch(`${g.url}/v1/chat/completions`, {
+      method: "POST", signal: controller.signal,
+      headers: { "content-type": "application/json", authorization: `Bearer ${inferenceKey}` },
+      body: JSON.stringify({ model: "long", stream: true, messages: [{ role: "user", content: Array(60).fill("w").join(" ") }] }),
+    });
+    const reader = res.body!.getReader();
+    await reader.read();
+    controller.abort();
+    await waitFor(async () => {
+      const logs = await (await g.api("/api/v1/instances/long/logs")).json();
+      return logs.lines.some((l: { line: string }) => l.line.includes("stream aborted by client"));
+    }, 5000, "the upstream to see the abort");
+  });
+});
