@@ -12,6 +12,7 @@ interface InstancesConfig {
   stop_timeout_s: number;
   max_restarts: number;
   log_lines: number;
+  max_running: number;
 }
 
 export default definePlugin({
@@ -20,7 +21,7 @@ export default definePlugin({
     const config = ctx.config as unknown as InstancesConfig;
     const manager = new InstanceManager(ctx, () => ({
       portRange: config.port_range, executables: config.executables, startTimeoutS: config.start_timeout_s,
-      stopTimeoutS: config.stop_timeout_s, maxRestarts: config.max_restarts, logLines: config.log_lines,
+      stopTimeoutS: config.stop_timeout_s, maxRestarts: config.max_restarts, logLines: config.log_lines, maxRunning: config.max_running,
     }));
     ctx.routes(instanceRoutes(manager));
     ctx.routes(proxyRoutes(manager), { prefix: "" });
@@ -28,7 +29,9 @@ export default definePlugin({
     ctx.every("instances-health", { interval: config.health_interval_s, level: "high", initWait: config.health_interval_s }, async () => {
       const running = manager.list().filter((i) => i.status === "running");
       for (const instance of running) await manager.supervisor(instance.name).checkHealth();
-      return `${running.length} running`;
+      const stopped = await manager.stopIdle();
+      for (const instance of manager.list().filter((i) => i.status === "running")) ctx.emit("instance_stats_updated", { name: instance.name, stats: instance.stats });
+      return `${running.length} running${stopped.length > 0 ? `; stopped idle: ${stopped.join(", ")}` : ""}`;
     });
     // Stopping instances is the last thing this plugin does on uninstall or shutdown.
     return () => manager.stopAll();

@@ -13,6 +13,7 @@ export const InstanceErrors = {
   PORT_IN_USE: createError("PORT_IN_USE", 409, (port: number, owner: string) => `Port ${port} is already used by instance '${owner}'`),
   NO_FREE_PORT: createError("NO_FREE_PORT", 409, (from: number, to: number) => `No free port left in plugin.instances.port_range [${from}, ${to}]`),
   COMMAND_REQUIRED: createError("COMMAND_REQUIRED", 400, () => "The command backend needs `command`: an argv array; {port} and {model_path} are substituted"),
+  MAX_RUNNING: createError("MAX_RUNNING", 409, (max: number) => `${max} instances are already running (plugin.instances.max_running) and none can be stopped to make room`),
   START_FAILED: createError("START_FAILED", 422, (name: string, why: string) => `Instance '${name}' did not start: ${why}`),
 };
 
@@ -34,7 +35,7 @@ type Row = typeof instances.$inferSelect;
 export class InstanceManager {
   readonly #supervisors = new Map<string, InstanceSupervisor>();
 
-  constructor(private readonly ctx: PluginContext, private readonly settings: () => SupervisorSettings & { portRange: [number, number] }) {
+  constructor(private readonly ctx: PluginContext, private readonly settings: () => SupervisorSettings & { portRange: [number, number]; maxRunning: number }) {
     for (const row of ctx.db.select().from(instances).all()) {
       killLeftover(row);
       this.#supervise(row);
@@ -98,8 +99,10 @@ export class InstanceManager {
     this.#supervisors.delete(name);
   }
 
+  /** Starts an instance; at max_running, the least recently used running instance is stopped first. */
   async start(name: string) {
     const supervisor = this.supervisor(name);
+    if (supervisor.status !== "running") await this.#makeRoom(name);
     try {
       await supervisor.start();
     } catch (error) {
@@ -111,6 +114,41 @@ export class InstanceManager {
   async stop(name: string, options: { force?: boolean; timeout?: number } = {}) {
     await this.supervisor(name).stop(options);
     return this.get(name);
+  }
+
+  /** Stops running instances that have had no request for their idle_timeout; returns their names. */
+  async stopIdle(now = Date.now()): Promise<string[]> {
+    const idle = [...this.#supervisors.values()].filter((s) => {
+      const timeout = this.#row(s.definition.name).idleTimeout;
+      return s.status === "running" && timeout > 0 && now - Math.max(s.lastUsedAt, s.startedAt?.getTime() ?? 0) > timeout * 1000;
+    });
+    for (const s of idle) await s.stop();
+    return idle.map((s) => s.definition.name);
+  }
+
+  async startAll(): Promise<{ started: string[]; failed: Record<string, string> }> {
+    const failed: Record<string, string> = {};
+    const started: string[] = [];
+    for (const { name } of this.list()) {
+      try {
+        await this.start(name);
+        started.push(name);
+      } catch (error) {
+        failed[name] = (error as Error).message;
+      }
+    }
+    return { started, failed };
+  }
+
+  async #makeRoom(name: string): Promise<void> {
+    const max = this.settings().maxRunning;
+    if (max <= 0) return;
+    const running = [...this.#supervisors.values()].filter((s) => s.definition.name !== name && ["running", "starting"].includes(s.status));
+    if (running.length < max) return;
+    const lru = running.filter((s) => s.status === "running").sort((a, b) => Math.max(a.lastUsedAt, a.startedAt?.getTime() ?? 0) - Math.max(b.lastUsedAt, b.startedAt?.getTime() ?? 0))[0];
+    if (!lru) throw InstanceErrors.MAX_RUNNING([max]);
+    this.ctx.log.info({ evicted: lru.definition.name, for: name }, "max_running reached: stopping the least recently used instance");
+    await lru.stop();
   }
 
   /** Stops every instance (plugin disposal, gantry shutdown). */

@@ -23,9 +23,10 @@ export function proxyRoutes(m: InstanceManager) {
     if (instance.status !== "running") {
       if (!instance.on_demand_start) return openAiError(503, `The model '${model}' is ${instance.status}; start it first`, null, "server_error");
       try {
-        await supervisor.start();
+        await m.start(model);
       } catch (error) {
-        return openAiError(503, `The model '${model}' could not be started: ${(error as Error).message}`, null, "server_error");
+        const status = (error as { code?: string }).code === "MAX_RUNNING" ? 409 : 503;
+        return openAiError(status, `The model '${model}' could not be started: ${(error as Error).message}`, null, "server_error");
       }
     }
     supervisor.lastUsedAt = Date.now();
@@ -48,6 +49,10 @@ export function proxyRoutes(m: InstanceManager) {
       .post("/v1/chat/completions", ({ body, request }) => forward("/v1/chat/completions", body, request), { role: "inference", body: Body, detail: { summary: "OpenAI chat completions, routed by model", tags: ["openai"] } })
       .post("/v1/completions", ({ body, request }) => forward("/v1/completions", body, request), { role: "inference", body: Body, detail: { summary: "OpenAI completions, routed by model", tags: ["openai"] } })
       .post("/v1/embeddings", ({ body, request }) => forward("/v1/embeddings", body, request), { role: "inference", body: Body, detail: { summary: "OpenAI embeddings, routed by model", tags: ["openai"] } })
+      .post("/api/v1/inference/:model", ({ params, body, request }) => forward("/v1/chat/completions", { ...body, model: params.model }, request), {
+        role: "inference", body: Body, params: t.Object({ model: t.String({ maxLength: 64 }) }),
+        detail: { summary: "gantry's single-call inference (seed 004): a chat completion on the named model", tags: ["openai"] },
+      })
       .get("/v1/models", () => ({
         object: "list",
         data: m.list().map((i) => ({ id: i.name, object: "model", created: Math.floor(Date.parse(i.created_at) / 1000), owned_by: "gantry", status: i.status })),

@@ -21,6 +21,11 @@ export function instanceRoutes(m: InstanceManager) {
   return (app: RolesApp) =>
     app
       .get("/", () => ({ instances: m.list() }), { role: "viewer", detail: { summary: "All instances" } })
+      .post("/start-all", () => m.startAll(), { role: { min: "operator", rateLimit: "expensive" }, detail: { summary: "Start every instance; failures are listed, not fatal" } })
+      .post("/stop-all", async () => {
+        await m.stopAll();
+        return { stopped: m.list().map((i) => i.name) };
+      }, { role: "operator", detail: { summary: "Stop every instance" } })
       .post("/", ({ body, set }) => {
         const instance = m.create(body);
         set.status = 201;

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { join, resolve } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import OpenAI from "openai";
 import { BUILTIN_PLUGINS, startGantry, waitFor, type TestGantry } from "../helpers.ts";
 
@@ -161,5 +162,72 @@ describe("OpenAI-compatible proxy", () => {
       const logs = await (await g.api("/api/v1/instances/long/logs")).json();
       return logs.lines.some((l: { line: string }) => l.line.includes("stream aborted by client"));
     }, 5000, "the upstream to see the abort");
+  });
+});
+
+describe("capacity: max_running, idle timeout, start-all / stop-all, single-call inference", () => {
+  test("LRU eviction at max_running; idle instances are stopped", async () => {
+    const small = await startGantry({
+      builtins: BUILTIN_PLUGINS,
+      config: { rate_limit: { enabled: false }, plugin: { instances: { port_range: [18500, 18520], max_running: 1, health_interval_s: 0.2, start_timeout_s: 10 } } },
+    });
+    try {
+      const mk = (name: string, extra: Record<string, unknown> = {}) =>
+        small.api("/api/v1/instances", json("POST", { name, backend: "command", model_path: name, command: standIn(), on_demand_start: true, ...extra }));
+      await mk("first");
+      await mk("second", { idle_timeout: 1 });
+      const ask = (model: string) => small.api("/api/v1/inference/" + model, json("POST", { messages: [{ role: "user", content: `to ${model}` }] }));
+      expect((await (await ask("first")).json()).choices[0].message.content).toBe("You said: to first");
+      expect((await (await ask("second")).json()).choices[0].message.content).toBe("You said: to second");
+      const status = async (name: string) => (await (await small.api(`/api/v1/instances/${name}`)).json()).status;
+      expect(await status("first")).toBe("stopped"); // evicted as least recently used
+      expect(await status("second")).toBe("running");
+      await waitFor(async () => (await status("second")) === "stopped", 5000, "the idle instance to stop");
+
+      const all = await (await small.api("/api/v1/instances/start-all", json("POST"))).json();
+      expect(all.started.length + Object.keys(all.failed).length).toBe(2);
+      await small.api("/api/v1/instances/stop-all", json("POST"));
+      expect([await status("first"), await status("second")]).toEqual(["stopped", "stopped"]);
+    } finally {
+      await small.stop();
+    }
+  });
+
+  test("gantry's shutdown stops the model servers it started", async () => {
+    const own = await startGantry({ builtins: BUILTIN_PLUGINS, config: { plugin: { instances: { port_range: [18530, 18540] } } } });
+    await own.api("/api/v1/instances", json("POST", { name: "bye", backend: "command", model_path: "bye", command: standIn() }));
+    const { pid } = await (await own.api("/api/v1/instances/bye/start", json("POST"))).json();
+    await own.stop();
+    expect(() => process.kill(pid, 0)).toThrow();
+  });
+});
+
+describe("kill -9 of gantry", () => {
+  test("leaves no model server behind after the next start", async () => {
+    const { ADMIN_KEY, tempDir } = await import("../helpers.ts");
+    const dataDir = tempDir();
+    const boot = async () => {
+      const port = 18560 + Math.floor(Math.random() * 20);
+      const proc = Bun.spawn([process.execPath, resolve(import.meta.dir, "../../core/main.ts"), "serve", "--port", String(port)], {
+        env: { PATH: process.env.PATH ?? "", GANTRY_DATA_DIR: dataDir, GANTRY_AUTH__BOOTSTRAP_ADMIN_KEY: ADMIN_KEY, GANTRY_LOG__LEVEL: "warn", GANTRY_PLUGIN__INSTANCES__PORT_RANGE: "18600,18610" },
+        stdout: "ignore", stderr: "ignore",
+      });
+      const url = `http://127.0.0.1:${port}`;
+      await waitFor(async () => (await fetch(`${url}/healthz`).catch(() => null))?.status === 200, 10_000, "gantry to listen");
+      const call = (path: string, init: RequestInit = {}) => fetch(url + path, { ...init, headers: { ...(init.headers ?? {}), authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" } });
+      return { proc, call };
+    };
+    const first = await boot();
+    await first.call("/api/v1/instances", { method: "POST", body: JSON.stringify({ name: "orphan", backend: "command", model_path: "orphan", command: standIn() }) });
+    const { pid } = await (await first.call("/api/v1/instances/orphan/start", { method: "POST" })).json();
+    first.proc.kill("SIGKILL");
+    await first.proc.exited;
+    // A killed child may linger as a zombie until PID 1 reaps it; only a running process counts.
+    const alive = (p: number) => existsSync(`/proc/${p}/stat`) && !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${p}/stat`, "utf8"));
+    expect(alive(pid)).toBe(true); // survived in its own process group
+    const second = await boot();
+    await waitFor(() => !alive(pid), 3000, "the leftover server to be killed");
+    second.proc.kill("SIGTERM");
+    await second.proc.exited;
   });
 });
