@@ -11,6 +11,7 @@ export interface InstanceDefinition {
   env: Record<string, string>;
   command: string[] | null;
   restart: "always" | "on-failure" | "never";
+  onDemandStart: boolean;
 }
 
 /** llamactl's option names for llama-server that differ from its flags. */

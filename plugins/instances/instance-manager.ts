@@ -50,6 +50,11 @@ export class InstanceManager {
     return this.view(this.#row(name));
   }
 
+  /** The supervisor of `name` from memory, for the proxy's hot path (no database read). */
+  lookup(name: string): InstanceSupervisor | undefined {
+    return this.#supervisors.get(name);
+  }
+
   supervisor(name: string): InstanceSupervisor {
     this.#row(name);
     return this.#supervisors.get(name)!;
@@ -196,7 +201,7 @@ export class InstanceManager {
 }
 
 function definitionOf(row: Row): InstanceDefinition {
-  return { name: row.name, backend: row.backend, modelPath: row.modelPath, port: row.port, options: row.options, env: row.env, command: row.command, restart: row.restart };
+  return { name: row.name, backend: row.backend, modelPath: row.modelPath, port: row.port, options: row.options, env: row.env, command: row.command, restart: row.restart, onDemandStart: row.onDemandStart };
 }
 
 /** Memory (RSS) and CPU time of a process from /proc; zeros when it is not running. */

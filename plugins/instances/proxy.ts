@@ -13,15 +13,10 @@ export function proxyRoutes(m: InstanceManager) {
   const forward = async (path: string, body: Record<string, unknown> | null | undefined, request: Request): Promise<Response> => {
     const model = body?.model;
     if (typeof model !== "string" || model === "") return openAiError(400, "You must provide a model parameter", "model");
-    let instance;
-    try {
-      instance = m.get(model);
-    } catch {
-      return openAiError(400, `The model '${model}' does not exist`, "model");
-    }
-    const supervisor = m.supervisor(model);
-    if (instance.status !== "running") {
-      if (!instance.on_demand_start) return openAiError(503, `The model '${model}' is ${instance.status}; start it first`, null, "server_error");
+    const supervisor = m.lookup(model);
+    if (!supervisor) return openAiError(400, `The model '${model}' does not exist`, "model");
+    if (supervisor.status !== "running") {
+      if (!supervisor.definition.onDemandStart) return openAiError(503, `The model '${model}' is ${supervisor.status}; start it first`, null, "server_error");
       try {
         await m.start(model);
       } catch (error) {
@@ -33,7 +28,7 @@ export function proxyRoutes(m: InstanceManager) {
     let upstream: Response;
     try {
       // request.signal aborts when the client leaves, which cancels the upstream request too.
-      upstream = await fetch(`http://127.0.0.1:${instance.port}${path}`, {
+      upstream = await fetch(`http://127.0.0.1:${supervisor.definition.port}${path}`, {
         method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body), signal: request.signal,
       });
     } catch (error) {
