@@ -152,7 +152,15 @@ function envEntries(env: Record<string, string | undefined>): [string, unknown][
 function parseEnvValue(key: string, raw: string): unknown {
   let schema: TSchema | undefined = ConfigSchema;
   for (const part of key.split(".")) schema = (schema?.properties as Record<string, TSchema> | undefined)?.[part];
-  if (schema?.type === "array") return raw.split(",").map((s) => s.trim()).filter(Boolean);
+  if (schema?.type === "array" && !raw.trimStart().startsWith("[")) return raw.split(",").map((s) => s.trim()).filter(Boolean);
+  // Keys without a schema (plugin.<name>.*) and JSON-looking values: read as JSON when it parses.
+  if (schema === undefined || /^\s*[[{]/.test(raw)) {
+    try {
+      return JSON.parse(raw);
+    } catch {
+      return raw;
+    }
+  }
   return raw;
 }
 

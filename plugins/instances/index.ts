@@ -1,5 +1,6 @@
 /** instances: model servers supervised as subprocesses, and the OpenAI-compatible proxy. */
-import { definePlugin } from "gantry/plugin";
+import { definePlugin, type CoreInfoService } from "gantry/plugin";
+import { systemRoutes } from "./system-routes.ts";
 import { InstanceManager } from "./instance-manager.ts";
 import { proxyRoutes } from "./proxy.ts";
 import { instanceRoutes } from "./routes.ts";
@@ -25,6 +26,7 @@ export default definePlugin({
     }));
     ctx.routes(instanceRoutes(manager));
     ctx.routes(proxyRoutes(manager), { prefix: "" });
+    ctx.routes(systemRoutes(manager, ctx.services.consume<CoreInfoService>("core.info")), { prefix: "/api/v1/system" });
     ctx.services.provide("instances", { list: () => manager.list() });
     ctx.every("instances-health", { interval: config.health_interval_s, level: "high", initWait: config.health_interval_s }, async () => {
       const running = manager.list().filter((i) => i.status === "running");

@@ -1,6 +1,31 @@
 /** /api/v1/instances: CRUD, lifecycle, health and logs (llamactl's API under gantry's /api/v1). */
 import { t, type RolesApp } from "gantry/plugin";
 import type { InstanceManager } from "./instance-manager.ts";
+import { atLeast, type LogLine, type LogRing } from "./log-buffer.ts";
+
+/** Server-sent events: the recent lines, then each new one, until the client disconnects. */
+function followLogs(ring: LogRing, recent: LogLine[], wanted: (line: LogLine) => boolean, signal: AbortSignal): Response {
+  const encoder = new TextEncoder();
+  let stop = () => {};
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      const send = (line: LogLine) => controller.enqueue(encoder.encode(`data: ${JSON.stringify(line)}\n\n`));
+      recent.forEach(send);
+      const unfollow = ring.follow((line) => wanted(line) && send(line));
+      stop = () => {
+        unfollow();
+        try {
+          controller.close();
+        } catch {
+          // already closed
+        }
+      };
+      signal.addEventListener("abort", stop, { once: true });
+    },
+    cancel: () => stop(),
+  });
+  return new Response(body, { headers: { "content-type": "text/event-stream", "cache-control": "no-cache" } });
+}
 
 const Name = t.Object({ name: t.String({ pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", description: "letters, digits, . _ -; no path tricks" }) });
 const Backend = t.Union([t.Literal("llama_cpp"), t.Literal("vllm"), t.Literal("mlx_lm"), t.Literal("command")]);
@@ -54,12 +79,21 @@ export function instanceRoutes(m: InstanceManager) {
         await supervisor.checkHealth();
         return { name: params.name, ...supervisor.health, status: supervisor.status };
       }, { role: "viewer", params: Name, detail: { summary: "Process, port and response checks" } })
-      .get("/:name/logs", ({ params, query }) => {
+      .get("/:name/logs", ({ params, query, request }) => {
         const supervisor = m.supervisor(params.name);
-        return { name: params.name, lines: supervisor.logs.tail(query.lines ?? 100, query.stream) };
+        const level = atLeast(query.level);
+        const wanted = (line: LogLine) => level(line) && (query.stream === undefined || line.stream === query.stream);
+        const recent = supervisor.logs.tail(query.lines ?? 100, wanted);
+        if (!query.follow) return { logs: recent };
+        return followLogs(supervisor.logs, recent, wanted, request.signal);
       }, {
         role: "viewer", params: Name,
-        query: t.Object({ lines: t.Optional(t.Numeric({ minimum: 1, maximum: 10_000 })), stream: t.Optional(t.Union([t.Literal("stdout"), t.Literal("stderr")])) }),
-        detail: { summary: "The last lines the server printed" },
+        query: t.Object({
+          lines: t.Optional(t.Numeric({ minimum: 1, maximum: 10_000, description: "default 100" })),
+          level: t.Optional(t.Union([t.Literal("debug"), t.Literal("info"), t.Literal("warn"), t.Literal("error")], { description: "this level and more severe" })),
+          stream: t.Optional(t.Union([t.Literal("stdout"), t.Literal("stderr")])),
+          follow: t.Optional(t.BooleanString({ description: "stream new lines (text/event-stream) until the client leaves" })),
+        }),
+        detail: { summary: "The server's recent output {logs: [{timestamp, level, message, stream}]}; follow=true streams" },
       });
 }

@@ -61,6 +61,13 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ file: "/nonexistent/gantry.toml", env: {} })).toThrow(/file not found/);
   });
 
+  test("plugin settings from the environment are read as JSON when they parse", () => {
+    const config = loadConfig({ env: { GANTRY_PLUGIN__INSTANCES__PORT_RANGE: "[9000, 9010]", GANTRY_PLUGIN__INSTANCES__MAX_RUNNING: "2", GANTRY_PLUGIN__X__NAME: "plain", GANTRY_PLUGINS__DISABLED: '["a","b"]' } });
+    expect(config.plugin.instances).toEqual({ port_range: [9000, 9010], max_running: 2 });
+    expect(config.plugin.x).toEqual({ name: "plain" });
+    expect(config.plugins.disabled).toEqual(["a", "b"]);
+  });
+
   test("a bad env value names the key it sets", () => {
     expect(() => loadConfig({ env: { GANTRY_PORT: "99999" } })).toThrow(/server\.port/);
   });

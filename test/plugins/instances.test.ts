@@ -43,7 +43,9 @@ describe("instances lifecycle", () => {
 
     expect((await g.api("/api/v1/instances/alpha", { method: "DELETE" })).status).toBe(409);
     const logs = await (await g.api("/api/v1/instances/alpha/logs?lines=5")).json();
-    expect(logs.lines.map((l: { line: string }) => l.line).join("\n")).toContain("listening on");
+    expect(logs.logs[0]).toMatchObject({ level: "info", stream: "stdout" });
+    expect(logs.logs.map((l: { message: string }) => l.message).join("\n")).toContain("listening on");
+    expect((await (await g.api("/api/v1/instances/alpha/logs?level=error")).json()).logs).toEqual([]);
 
     const stopped = await (await g.api("/api/v1/instances/alpha/stop", json("POST", {}))).json();
     expect(stopped).toMatchObject({ status: "stopped", pid: null });
@@ -100,8 +102,44 @@ describe("instances lifecycle", () => {
     expect(performance.now() - started).toBeGreaterThanOrEqual(280);
     expect(() => process.kill(pid, 0)).toThrow();
     const logs = await (await g.api("/api/v1/instances/stubborn/logs?stream=stderr")).json();
-    expect(logs.lines.map((l: { line: string }) => l.line).join("\n")).toContain("sending SIGKILL");
+    expect(logs.logs.map((l: { message: string }) => l.message).join("\n")).toContain("sending SIGKILL");
     await g.api("/api/v1/instances/stubborn", { method: "DELETE" });
+  });
+});
+
+describe("logs follow, events, system", () => {
+  test("follow=true streams new lines until the client leaves; status events reach /api/v1/ws", async () => {
+    const { ADMIN_KEY } = await import("../helpers.ts");
+    const ws = new WebSocket(`${g.url.replace("http", "ws")}/api/v1/ws?api_key=${ADMIN_KEY}&types=instance_status_changed`);
+    const events: { data: { name: string; status: string } }[] = [];
+    ws.onmessage = (m) => events.push(JSON.parse(String(m.data)));
+    await new Promise((resolve) => (ws.onopen = resolve));
+    await create("follow");
+    await g.api("/api/v1/instances/follow/start", json("POST"));
+    const controller = new AbortController();
+    const res = await fetch(`${g.url}/api/v1/instances/follow/logs?follow=true&lines=1`, { headers: { authorization: `Bearer ${ADMIN_KEY}` }, signal: controller.signal });
+    expect(res.headers.get("content-type")).toBe("text/event-stream");
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = decoder.decode((await reader.read()).value);
+    await g.api("/v1/completions", json("POST", { model: "follow", prompt: "ping" }));
+    while (!text.includes("request 1")) text += decoder.decode((await reader.read()).value);
+    controller.abort();
+    expect(text).toContain('"message":"request 1 /v1/completions"');
+    await waitFor(() => events.some((e) => e.data.name === "follow" && e.data.status === "running"), 2000, "the status event");
+    ws.close();
+    await g.api("/api/v1/instances/follow/stop", json("POST", {}));
+  });
+
+  test("system status and info carry the seed's fields", async () => {
+    const status = await (await g.api("/api/v1/system/status")).json();
+    expect(Object.keys(status)).toEqual(["version", "uptime", "instances", "resources"]);
+    expect(Object.keys(status.resources)).toEqual(["cpu_usage", "memory_usage", "memory_total", "disk_usage"]);
+    expect(status.instances.total).toBe(status.instances.running + status.instances.stopped);
+    const info = await (await g.api("/api/v1/system/info")).json();
+    expect(info).toMatchObject({ os: "linux", arch: "amd64", version: "0.1.0" });
+    expect(info.cpu_count).toBeGreaterThan(0);
+    expect(info.memory_total).toBeGreaterThan(0);
   });
 });
 
@@ -160,7 +198,7 @@ describe("OpenAI-compatible proxy", () => {
     controller.abort();
     await waitFor(async () => {
       const logs = await (await g.api("/api/v1/instances/long/logs")).json();
-      return logs.lines.some((l: { line: string }) => l.line.includes("stream aborted by client"));
+      return logs.logs.some((l: { message: string }) => l.message.includes("stream aborted by client"));
     }, 5000, "the upstream to see the abort");
   });
 });
@@ -209,7 +247,7 @@ describe("kill -9 of gantry", () => {
     const boot = async () => {
       const port = 18560 + Math.floor(Math.random() * 20);
       const proc = Bun.spawn([process.execPath, resolve(import.meta.dir, "../../core/main.ts"), "serve", "--port", String(port)], {
-        env: { PATH: process.env.PATH ?? "", GANTRY_DATA_DIR: dataDir, GANTRY_AUTH__BOOTSTRAP_ADMIN_KEY: ADMIN_KEY, GANTRY_LOG__LEVEL: "warn", GANTRY_PLUGIN__INSTANCES__PORT_RANGE: "18600,18610" },
+        env: { PATH: process.env.PATH ?? "", GANTRY_DATA_DIR: dataDir, GANTRY_AUTH__BOOTSTRAP_ADMIN_KEY: ADMIN_KEY, GANTRY_LOG__LEVEL: "warn", GANTRY_PLUGIN__INSTANCES__PORT_RANGE: "[18600, 18610]" },
         stdout: "ignore", stderr: "ignore",
       });
       const url = `http://127.0.0.1:${port}`;
