@@ -1,7 +1,9 @@
 /** Shared pieces of the benchmarks: percentiles, a closed-loop HTTP load generator, server processes. */
-import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 
+import { freePort } from "../test/helpers.ts";
+
+export { freePort };
 export const ROOT = resolve(import.meta.dir, "..");
 
 export function percentile(values: number[], p: number): number {
@@ -36,16 +38,6 @@ export function loadLoop(url: string, concurrency: number, durationMs = Infinity
     return { ok, failed, seconds, rps: ok / seconds };
   });
   return { stop: () => void (stopped = true), done };
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolvePort) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolvePort(port));
-    });
-  });
 }
 
 /** Polls `url` until it answers 200; returns ms since `since`. */

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
+import type { Subprocess } from "bun";
 import OpenAI from "openai";
-import { BUILTIN_PLUGINS, startGantry, waitFor, type TestGantry } from "../helpers.ts";
+import { BUILTIN_PLUGINS, freePort, startGantry, waitFor, type TestGantry } from "../helpers.ts";
 
 const STAND_IN = resolve(import.meta.dir, "../fixtures/model-server/server.ts");
 let g: TestGantry;
@@ -245,7 +246,7 @@ describe("kill -9 of gantry", () => {
     const { ADMIN_KEY, tempDir } = await import("../helpers.ts");
     const dataDir = tempDir();
     const boot = async () => {
-      const port = 18560 + Math.floor(Math.random() * 20);
+      const port = await freePort();
       const proc = Bun.spawn([process.execPath, resolve(import.meta.dir, "../../core/main.ts"), "serve", "--port", String(port)], {
         env: { PATH: process.env.PATH ?? "", GANTRY_DATA_DIR: dataDir, GANTRY_AUTH__BOOTSTRAP_ADMIN_KEY: ADMIN_KEY, GANTRY_LOG__LEVEL: "warn", GANTRY_PLUGIN__INSTANCES__PORT_RANGE: "[18600, 18610]" },
         stdout: "ignore", stderr: "ignore",
@@ -255,7 +256,9 @@ describe("kill -9 of gantry", () => {
       const call = (path: string, init: RequestInit = {}) => fetch(url + path, { ...init, headers: { ...(init.headers ?? {}), authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" } });
       return { proc, call };
     };
+    const started: Subprocess[] = [];
     const first = await boot();
+    started.push(first.proc);
     await first.call("/api/v1/instances", { method: "POST", body: JSON.stringify({ name: "orphan", backend: "command", model_path: "orphan", command: standIn() }) });
     const { pid } = await (await first.call("/api/v1/instances/orphan/start", { method: "POST" })).json();
     first.proc.kill("SIGKILL");
@@ -263,9 +266,17 @@ describe("kill -9 of gantry", () => {
     // A killed child may linger as a zombie until PID 1 reaps it; only a running process counts.
     const alive = (p: number) => existsSync(`/proc/${p}/stat`) && !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${p}/stat`, "utf8"));
     expect(alive(pid)).toBe(true); // survived in its own process group
-    const second = await boot();
-    await waitFor(() => !alive(pid), 3000, "the leftover server to be killed");
-    second.proc.kill("SIGTERM");
-    await second.proc.exited;
+    try {
+      const second = await boot();
+      started.push(second.proc);
+      await waitFor(() => !alive(pid), 3000, "the leftover server to be killed");
+    } finally {
+      for (const proc of started) proc.kill("SIGKILL");
+      try {
+        process.kill(-pid, "SIGKILL");
+      } catch {
+        // already gone, as it should be
+      }
+    }
   });
 });
