@@ -69,6 +69,7 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
     invalidators: new OwnedRegistry<() => void>("Cache invalidator"),
     processes: new ProcessRegistry(),
     pluginConfig: (name) => configManager.current.plugin[name] ?? {},
+    dataDir: config.data_dir,
   };
 
   const security = await createSecurity({

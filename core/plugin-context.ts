@@ -1,4 +1,6 @@
 /** The context core hands each plugin: the only way a plugin touches routes, timers, events, data and other plugins. */
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
 import type { AnyElysia } from "elysia";
 import type { DatabaseHandle, GantryDb } from "./db.ts";
 import { DisposerStack } from "./disposer-stack.ts";
@@ -67,6 +69,8 @@ export interface CoreParts {
   invalidators: OwnedRegistry<() => void>;
   processes: ProcessRegistry;
   pluginConfig(name: string): Record<string, unknown>;
+  /** gantry's data dir; each plugin gets `<data_dir>/plugins/<name>`. */
+  dataDir: string;
 }
 
 export interface PluginContext {
@@ -74,6 +78,8 @@ export interface PluginContext {
   readonly version: string;
   /** The plugin's folder (read files relative to it). */
   readonly dir: string;
+  /** A folder of the plugin's own under gantry's data dir (`<data_dir>/plugins/<name>`), created on first use. */
+  readonly dataDir: string;
   /** The manifest's `config` merged with `[plugin.<name>]` from gantry.toml. */
   readonly config: Record<string, unknown>;
   /** A child logger named after the plugin; operators can change its level at runtime. */
@@ -206,6 +212,11 @@ export function createPluginContext(instance: PluginInstance, core: CoreParts): 
     name,
     version: manifest.version,
     dir: manifest.dir,
+    get dataDir() {
+      const dir = join(core.dataDir, "plugins", name);
+      mkdirSync(dir, { recursive: true });
+      return dir;
+    },
     config: { ...manifest.config, ...core.pluginConfig(name) },
     log,
     db: core.database.db,

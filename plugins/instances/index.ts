@@ -14,15 +14,19 @@ interface InstancesConfig {
   max_restarts: number;
   log_lines: number;
   max_running: number;
+  log_file_max_bytes: number;
+  log_files_kept: number;
 }
 
 export default definePlugin({
   name: "instances",
   setup(ctx) {
     const config = ctx.config as unknown as InstancesConfig;
+    const logDir = ctx.dataDir;
     const manager = new InstanceManager(ctx, () => ({
       portRange: config.port_range, executables: config.executables, startTimeoutS: config.start_timeout_s,
       stopTimeoutS: config.stop_timeout_s, maxRestarts: config.max_restarts, logLines: config.log_lines, maxRunning: config.max_running,
+      logDir, logFileMaxBytes: config.log_file_max_bytes, logFilesKept: config.log_files_kept,
     }));
     ctx.routes(instanceRoutes(manager));
     ctx.routes(proxyRoutes(manager), { prefix: "" });

@@ -1,4 +1,5 @@
-/** The last N lines a model server printed, per instance. */
+/** The last N lines a model server printed, per instance, and the same lines on disk with rotation. */
+import { appendFileSync, existsSync, renameSync, rmSync, statSync } from "node:fs";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
@@ -25,14 +26,37 @@ export function atLeast(level: LogLevel | undefined): (line: LogLine) => boolean
   return (line) => level === undefined || SEVERITY[line.level] >= SEVERITY[level];
 }
 
+/** Appends lines to `<file>`, rotating to `<file>.1` ... `<file>.<kept>` past `maxBytes`. */
+export class RotatingLogFile {
+  #size: number;
+
+  constructor(private readonly file: string, private readonly maxBytes: number, private readonly kept: number) {
+    this.#size = existsSync(file) ? statSync(file).size : 0;
+  }
+
+  write(text: string): void {
+    if (this.#size + text.length > this.maxBytes && this.#size > 0) this.#rotate();
+    appendFileSync(this.file, text);
+    this.#size += Buffer.byteLength(text);
+  }
+
+  #rotate(): void {
+    rmSync(`${this.file}.${this.kept}`, { force: true });
+    for (let i = this.kept - 1; i >= 1; i--) if (existsSync(`${this.file}.${i}`)) renameSync(`${this.file}.${i}`, `${this.file}.${i + 1}`);
+    renameSync(this.file, `${this.file}.1`);
+    this.#size = 0;
+  }
+}
+
 export class LogRing {
   #lines: LogLine[] = [];
   readonly #listeners = new Set<(line: LogLine) => void>();
 
-  constructor(private readonly capacity: number) {}
+  constructor(private readonly capacity: number, private readonly file?: RotatingLogFile) {}
 
   push(stream: LogLine["stream"], line: string): void {
     const entry: LogLine = { timestamp: new Date().toISOString(), level: levelOf(line), message: line, stream };
+    this.file?.write(`${entry.timestamp} ${stream} ${line}\n`);
     this.#lines.push(entry);
     if (this.#lines.length > this.capacity) this.#lines.splice(0, this.#lines.length - this.capacity);
     for (const listener of this.#listeners) listener(entry);

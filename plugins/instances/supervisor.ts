@@ -6,7 +6,8 @@
 import type { Subprocess } from "bun";
 import type { PluginContext } from "gantry/plugin";
 import { commandLine, healthPath, type InstanceDefinition } from "./backends.ts";
-import { LogRing, pumpLines } from "./log-buffer.ts";
+import { join } from "node:path";
+import { LogRing, RotatingLogFile, pumpLines } from "./log-buffer.ts";
 
 export type InstanceStatus = "stopped" | "starting" | "running" | "stopping" | "failed";
 
@@ -16,6 +17,10 @@ export interface SupervisorSettings {
   stopTimeoutS: number;
   maxRestarts: number;
   logLines: number;
+  /** Folder for `<name>.log` files; none when undefined. */
+  logDir?: string;
+  logFileMaxBytes: number;
+  logFilesKept: number;
 }
 
 export interface HealthReport {
@@ -47,7 +52,8 @@ export class InstanceSupervisor {
     private readonly onStatus: (name: string, status: InstanceStatus, previous: InstanceStatus) => void,
     private readonly onPid: (name: string, pid: number | null) => void,
   ) {
-    this.logs = new LogRing(settings().logLines);
+    const { logLines, logDir, logFileMaxBytes, logFilesKept } = settings();
+    this.logs = new LogRing(logLines, logDir ? new RotatingLogFile(join(logDir, `${definition.name}.log`), logFileMaxBytes, logFilesKept) : undefined);
   }
 
   get pid(): number | null {

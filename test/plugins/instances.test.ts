@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 import OpenAI from "openai";
 import { BUILTIN_PLUGINS, freePort, startGantry, waitFor, type TestGantry } from "../helpers.ts";
@@ -47,6 +47,7 @@ describe("instances lifecycle", () => {
     expect(logs.logs[0]).toMatchObject({ level: "info", stream: "stdout" });
     expect(logs.logs.map((l: { message: string }) => l.message).join("\n")).toContain("listening on");
     expect((await (await g.api("/api/v1/instances/alpha/logs?level=error")).json()).logs).toEqual([]);
+    expect(readFileSync(join(g.dataDir, "plugins", "instances", "alpha.log"), "utf8")).toContain("listening on");
 
     const stopped = await (await g.api("/api/v1/instances/alpha/stop", json("POST", {}))).json();
     expect(stopped).toMatchObject({ status: "stopped", pid: null });
