@@ -2,7 +2,7 @@
 import { t, taskHealth, type CoreLoggersService, type CoreMetricsService, type CoreProcessesService, type CoreTasksService, type RolesApp } from "gantry/plugin";
 import { redactedEnvironment } from "./environment.ts";
 import { parseLevel, pythonName } from "./levels.ts";
-import { invalidLevelMessage, isTaskLevel, listTasks } from "./tasks-view.ts";
+import { invalidLevelMessage, isTaskLevel, listTasks, TaskFilterQuery } from "./tasks-view.ts";
 import { collectThreads, filterThreads, renderThreads } from "./threads.ts";
 
 export interface CommonServices {
@@ -13,11 +13,6 @@ export interface CommonServices {
 }
 
 const TEXT_PLAIN = "text/plain; charset=utf-8";
-const TaskFilterQuery = t.Object({
-  level: t.Optional(t.String({ maxLength: 32, description: "critical, high, medium or low" })),
-  running_only: t.Optional(t.BooleanString({ description: "only tasks whose schedule is running" })),
-  active_only: t.Optional(t.BooleanString({ description: "only tasks that ran within 3× their interval" })),
-});
 
 export function commonRoutes(s: CommonServices) {
   return (app: RolesApp) =>

@@ -5,7 +5,7 @@ import {
 } from "gantry/plugin";
 import { redactedEnvironment } from "./environment.ts";
 import { parseLevel, VALID_LEVEL_NAMES } from "./levels.ts";
-import { invalidLevelMessage, isTaskLevel, listTasks } from "./tasks-view.ts";
+import { invalidLevelMessage, isTaskLevel, listTasks, TaskFilterQuery } from "./tasks-view.ts";
 
 export const InfraErrors = {
   CONFIG_KEY_NOT_FOUND: createError("CONFIG_KEY_NOT_FOUND", 404, (key: string) => `Config key not found: ${key}`),
@@ -25,11 +25,6 @@ export interface InfraServices {
 
 const Ok = t.Literal(true);
 const LevelBody = t.Object({ level: t.String({ minLength: 1, maxLength: 32, description: "trace, debug, info, warn (warning), error, fatal (critical), silent" }) });
-const TaskQuery = t.Object({
-  level: t.Optional(t.String({ maxLength: 32 })),
-  running_only: t.Optional(t.BooleanString()),
-  active_only: t.Optional(t.BooleanString()),
-});
 
 function requireLevel(name: string) {
   const level = parseLevel(name);
@@ -122,7 +117,7 @@ export function infraRoutes(s: InfraServices) {
         if (query.level !== undefined && !isTaskLevel(query.level)) throw InfraErrors.INVALID_TASK_LEVEL([query.level]);
         const { summary, threads } = listTasks(s.tasks.list(), query);
         return { ok: true as const, summary, tasks: threads };
-      }, { role: "admin", query: TaskQuery, detail: { summary: "Periodic tasks with run statistics (same data as GET /periodic-threads)" } })
+      }, { role: "admin", query: TaskFilterQuery, detail: { summary: "Periodic tasks with run statistics (same data as GET /periodic-threads)" } })
       .get("/tasks/:name", ({ params }) => {
         const task = s.tasks.get(params.name);
         if (!task) throw InfraErrors.TASK_NOT_FOUND([params.name]);

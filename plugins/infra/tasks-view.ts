@@ -1,5 +1,12 @@
 /** Seed 003's periodic-thread views over gantry's periodic tasks. */
-import { TASK_LEVELS, type PeriodicTask, type PeriodicTaskSnapshot, type TaskLevel } from "gantry/plugin";
+import { t, TASK_LEVELS, type PeriodicTask, type PeriodicTaskSnapshot, type TaskLevel } from "gantry/plugin";
+
+/** The filters of GET /periodic-threads and GET /api/v1/infra/tasks. */
+export const TaskFilterQuery = t.Object({
+  level: t.Optional(t.String({ maxLength: 32, description: "critical, high, medium or low" })),
+  running_only: t.Optional(t.BooleanString({ description: "only tasks whose schedule is running" })),
+  active_only: t.Optional(t.BooleanString({ description: "only tasks that ran within 3× their interval" })),
+});
 
 export interface TaskFilter {
   level?: string;
