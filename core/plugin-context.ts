@@ -154,6 +154,12 @@ export class PluginInstance implements Owner {
     for (const task of this.tasks) task.start();
   }
 
+  /** Adds an install drop and, when given, the function that undoes it on dispose. */
+  record(kind: InstallDrop["kind"], name: string, undo?: () => unknown): void {
+    this.drops.push({ kind, name });
+    if (undo) this.disposer.defer(undo, `${kind}:${name}`);
+  }
+
   /** Aborts the signal and runs the disposer stack (tasks, registrations, plugin cleanup). */
   async dispose(timeoutMs: number) {
     this.state = "disposed";
@@ -168,10 +174,7 @@ export class PluginInstance implements Owner {
  */
 export function registerPluginFiles(instance: PluginInstance, core: CoreParts): void {
   const { name: plugin, dir } = instance.manifest;
-  const record = (kind: InstallDrop["kind"], dropName: string, undo: () => void) => {
-    instance.drops.push({ kind, name: dropName });
-    instance.disposer.defer(undo, `${kind}:${dropName}`);
-  };
+  const record = instance.record.bind(instance);
   for (const command of readMarkdownCommands(dir)) {
     const qname = `${plugin}:${command.name}`;
     const entry: RegisteredCommand = { plugin, name: command.name, description: command.description, argumentHint: command.argumentHint ?? undefined, markdown: command };
@@ -192,10 +195,7 @@ export function createPluginContext(instance: PluginInstance, core: CoreParts): 
   const { manifest } = instance;
   const name = manifest.name;
   const log = core.loggers.child(`plugin:${name}`, { plugin: name });
-  const record = (kind: InstallDrop["kind"], dropName: string, undo?: () => unknown) => {
-    instance.drops.push({ kind, name: dropName });
-    if (undo) instance.disposer.defer(undo, `${kind}:${dropName}`);
-  };
+  const record = instance.record.bind(instance);
   const guard = (what: string) => {
     if (instance.state === "disposed" || instance.state === "retiring") throw Errors.PLUGIN_CONTEXT_CLOSED([name, what]);
   };

@@ -216,7 +216,7 @@ export class PluginHost {
     const instance = new PluginInstance(manifest, ++this.#generation);
     try {
       const definition = await importPlugin(manifest);
-      if (migratePlugin(this.core.database, manifest.name, join(manifest.dir, "drizzle"))) instance.drops.push({ kind: "migration", name: "drizzle" });
+      if (migratePlugin(this.core.database, manifest.name, join(manifest.dir, "drizzle"))) instance.record("migration", "drizzle");
       registerPluginFiles(instance, this.core);
       const ctx = createPluginContext(instance, this.core);
       const dispose = await withTimeout(Promise.resolve().then(() => definition.setup(ctx)), this.options.setupTimeoutMs, () => Errors.PLUGIN_SETUP_TIMEOUT([manifest.name, this.options.setupTimeoutMs]));
@@ -243,7 +243,7 @@ export class PluginHost {
     instance.state = "active";
     try {
       const routes = this.options.commitRoutes(next);
-      for (const route of routes.get(instance.plugin) ?? []) instance.drops.push({ kind: "route", name: route });
+      for (const route of routes.get(instance.plugin) ?? []) instance.record("route", route);
     } catch (error) {
       instance.state = "staging";
       if (previous) previous.state = "active";
