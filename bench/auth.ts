@@ -27,23 +27,7 @@ for (let i = 0; i < 20; i++) {
   token = (await res.json()).access_token;
 }
 
-/** Like loadLoop, with the bearer token on every request. */
-function protectedLoop(durationMs: number) {
-  const headers = { authorization: `Bearer ${token}` };
-  let ok = 0;
-  let failed = 0;
-  const deadline = performance.now() + durationMs;
-  const client = async () => {
-    while (performance.now() < deadline) {
-      const res = await fetch(`${server.url}/api/v1/hello/heard`, { headers });
-      await res.arrayBuffer();
-      if (res.status === 200) ok++;
-      else failed++;
-    }
-  };
-  const started = performance.now();
-  return Promise.all(Array.from({ length: CONCURRENCY }, client)).then(() => ({ ok, failed, rps: ok / ((performance.now() - started) / 1000) }));
-}
+const protectedLoop = (durationMs: number) => loadLoop(`${server.url}/api/v1/hello/heard`, CONCURRENCY, durationMs, { headers: { authorization: `Bearer ${token}` } }).done;
 
 await protectedLoop(1000);
 await loadLoop(`${server.url}/api/v1/hello/greeting`, CONCURRENCY, 1000).done;

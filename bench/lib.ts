@@ -14,19 +14,20 @@ export function percentile(values: number[], p: number): number {
 
 export const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
 
-/** `concurrency` clients each sending requests back to back until `stop()` or `durationMs`. */
-export function loadLoop(url: string, concurrency: number, durationMs = Infinity) {
+/** `concurrency` clients each sending the same request back to back until `stop()` or `durationMs`; throughput and latency of the 200s. */
+export function loadLoop(url: string, concurrency: number, durationMs = Infinity, init: RequestInit = {}) {
   let stopped = false;
-  let ok = 0;
   let failed = 0;
+  const latencies: number[] = [];
   const deadline = performance.now() + durationMs;
   const started = performance.now();
   const client = async () => {
     while (!stopped && performance.now() < deadline) {
+      const t0 = performance.now();
       try {
-        const res = await fetch(url);
+        const res = await fetch(url, init);
         await res.arrayBuffer();
-        if (res.status === 200) ok++;
+        if (res.status === 200) latencies.push(performance.now() - t0);
         else failed++;
       } catch {
         failed++;
@@ -35,7 +36,7 @@ export function loadLoop(url: string, concurrency: number, durationMs = Infinity
   };
   const done = Promise.all(Array.from({ length: concurrency }, client)).then(() => {
     const seconds = (performance.now() - started) / 1000;
-    return { ok, failed, seconds, rps: ok / seconds };
+    return { ok: latencies.length, failed, seconds, rps: latencies.length / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
   });
   return { stop: () => void (stopped = true), done };
 }

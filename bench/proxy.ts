@@ -5,7 +5,7 @@
  */
 import { resolve } from "node:path";
 import { ADMIN_KEY } from "../test/helpers.ts";
-import { mb, percentile, round, rssOf, spawnGantry } from "./lib.ts";
+import { loadLoop, mb, percentile, round, rssOf, spawnGantry } from "./lib.ts";
 
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 16);
 const SECONDS = Number(process.env.SECONDS ?? 4);
@@ -16,22 +16,7 @@ await fetch(`${server.url}/api/v1/instances`, { method: "POST", headers, body: J
 await fetch(`${server.url}/api/v1/instances/bench/start`, { method: "POST", headers });
 const body = JSON.stringify({ model: "bench", messages: [{ role: "user", content: "hello there" }] });
 
-async function load(url: string, durationMs: number) {
-  const latencies: number[] = [];
-  let failed = 0;
-  const deadline = performance.now() + durationMs;
-  const started = performance.now();
-  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-    while (performance.now() < deadline) {
-      const t0 = performance.now();
-      const res = await fetch(url, { method: "POST", headers, body });
-      await res.arrayBuffer();
-      if (res.status === 200) latencies.push(performance.now() - t0);
-      else failed++;
-    }
-  }));
-  return { rps: latencies.length / ((performance.now() - started) / 1000), p50: percentile(latencies, 50), p99: percentile(latencies, 99), failed };
-}
+const load = (url: string, durationMs: number) => loadLoop(url, CONCURRENCY, durationMs, { method: "POST", headers, body }).done;
 
 async function firstChunkMs(url: string, n: number): Promise<number> {
   const times: number[] = [];
