@@ -12,6 +12,8 @@ export interface InstanceDefinition {
   command: string[] | null;
   restart: "always" | "on-failure" | "never";
   onDemandStart: boolean;
+  /** Seconds without requests before the instance is stopped; 0 = never. */
+  idleTimeout: number;
 }
 
 /** llamactl's option names for llama-server that differ from its flags. */

@@ -124,7 +124,7 @@ export class InstanceManager {
   /** Stops running instances that have had no request for their idle_timeout; returns their names. */
   async stopIdle(now = Date.now()): Promise<string[]> {
     const idle = [...this.#supervisors.values()].filter((s) => {
-      const timeout = this.#row(s.definition.name).idleTimeout;
+      const timeout = s.definition.idleTimeout;
       return s.status === "running" && timeout > 0 && now - Math.max(s.lastUsedAt, s.startedAt?.getTime() ?? 0) > timeout * 1000;
     });
     for (const s of idle) await s.stop();
@@ -201,7 +201,7 @@ export class InstanceManager {
 }
 
 function definitionOf(row: Row): InstanceDefinition {
-  return { name: row.name, backend: row.backend, modelPath: row.modelPath, port: row.port, options: row.options, env: row.env, command: row.command, restart: row.restart, onDemandStart: row.onDemandStart };
+  return { name: row.name, backend: row.backend, modelPath: row.modelPath, port: row.port, options: row.options, env: row.env, command: row.command, restart: row.restart, onDemandStart: row.onDemandStart, idleTimeout: row.idleTimeout };
 }
 
 /** Memory (RSS) and CPU time of a process from /proc; zeros when it is not running. */
