@@ -62,12 +62,21 @@ export function rssOf(pid: number): number {
   return kb * 1024;
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc (10 ms resolution). */
+export function cpuSecondsOf(pid: number): number {
+  const stat = require("node:fs").readFileSync(`/proc/${pid}/stat`, "utf8") as string;
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime and stime, in clock ticks of 1/100 s
+}
+
 /** Starts `gantry serve` on a free port with a fresh data dir. */
 export async function spawnGantry(env: Record<string, string> = {}, existingDataDir?: string) {
   const port = await freePort();
   const dataDir = existingDataDir ?? (require("node:fs").mkdtempSync(join(require("node:os").tmpdir(), "gantry-bench-")) as string);
   const started = performance.now();
-  const proc = Bun.spawn([process.execPath, join(ROOT, "core/main.ts"), "serve", "--port", String(port)], {
+  // BENCH_BUN_ARGS (e.g. "--cpu-prof-md --cpu-prof-dir=/tmp/prof") profiles the server under load.
+  const bunArgs = (process.env.BENCH_BUN_ARGS ?? "").split(" ").filter(Boolean);
+  const proc = Bun.spawn([process.execPath, ...bunArgs, join(ROOT, "core/main.ts"), "serve", "--port", String(port)], {
     env: { PATH: process.env.PATH ?? "", GANTRY_DATA_DIR: dataDir, GANTRY_LOG__FORMAT: "json", ...env },
     stdout: "ignore",
     stderr: "inherit",

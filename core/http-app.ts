@@ -37,12 +37,13 @@ export interface AuditContext {
   params: Record<string, string>;
   status: number;
   requestId: string | null;
-  ip: string | null;
+  /** The client address, looked up only for requests that are recorded. */
+  ip: () => string | null;
 }
 
 export interface RequestGuards {
   /** Counts the request; sets X-RateLimit-* headers; throws RATE_LIMITED (429) when over the limit. */
-  rateLimit(request: Request, path: string, rateClass: RateClass, ip: string, identify: (r: Request) => Promise<Identity | undefined>, set: { headers: Record<string, unknown> }): Promise<void>;
+  rateLimit(request: Request, path: string, rateClass: RateClass, ip: () => string, identify: (r: Request) => Promise<Identity | undefined>, set: { headers: Record<string, unknown> }): Promise<void>;
   /** Records admin and operator actions after the response. */
   audit(context: AuditContext, identify: (r: Request) => Promise<Identity | undefined>): Promise<void>;
 }
@@ -111,7 +112,7 @@ export function buildRootApp(parts: AppParts, plugins: PluginInstance[]): { app:
   const roles = rolesPlugin({
     identify,
     isInternal: (request) => parts.auth.isInternal(request),
-    rateLimit: (context, rateClass) => parts.guards?.rateLimit(context.request, context.path, rateClass, parts.clientIp(context.request) ?? "unknown", identify, context.set),
+    rateLimit: (context, rateClass) => parts.guards?.rateLimit(context.request, context.path, rateClass, () => parts.clientIp(context.request) ?? "unknown", identify, context.set),
   });
   // Each route's role and rate class, read by the rate-limit and audit hooks (filled once the routes exist).
   const routeInfo = new Map<string, RouteInfo>();
@@ -147,8 +148,8 @@ export function buildRootApp(parts: AppParts, plugins: PluginInstance[]): { app:
       set.headers["x-request-id"] = requestId;
       return body;
     })
-    .onAfterResponse({ as: "global" }, (context) => {
-      const { request, route, path, set } = context;
+    // Destructured for the same reason as the roles transform: a whole context costs every route a cookie parse.
+    .onAfterResponse({ as: "global" }, ({ request, route, path, set, params }) => {
       const m = meta.get(request);
       if (!m) return;
       const seconds = (performance.now() - m.start) / 1000;
@@ -157,7 +158,7 @@ export function buildRootApp(parts: AppParts, plugins: PluginInstance[]): { app:
       if (parts.guards && !READ_METHODS.has(request.method)) {
         const info = routeInfo.get(`${request.method} ${route}`);
         if (info) {
-          parts.guards.audit({ request, route, role: info.role, params: context.params as Record<string, string>, status, requestId: m.id, ip: parts.clientIp(request) }, identify)
+          parts.guards.audit({ request, route, role: info.role, params: params as Record<string, string>, status, requestId: m.id, ip: () => parts.clientIp(request) }, identify)
             .catch((error) => parts.log.error({ reqId: m.id, err: messageOf(error) }, "audit record failed"));
         }
       }

@@ -26,7 +26,7 @@ export function createRequestGuards(options: GuardOptions): RequestGuards {
       if (!options.enabled() || options.exemptPaths().has(path)) return;
       // Login is limited per address; everything else per credential, or per address when anonymous.
       const identity = rateClass === "login" ? undefined : await identify(request);
-      const key = identity && identity.role !== "public" ? identity.subject : `ip:${ip}`;
+      const key = identity && identity.role !== "public" ? identity.subject : `ip:${ip()}`;
       const decision = options.limiter.hit(key, rateClass);
       set.headers["x-ratelimit-limit"] = String(decision.limit);
       set.headers["x-ratelimit-remaining"] = String(decision.remaining);
@@ -48,7 +48,7 @@ export function createRequestGuards(options: GuardOptions): RequestGuards {
         target,
         status: context.status,
         requestId: context.requestId,
-        ip: context.ip,
+        ip: context.ip(),
       });
     },
   };

@@ -55,12 +55,14 @@ export function rolesPlugin(checks: RoleChecks) {
         : {
             detail: { [ROLE_EXTENSION]: roleOf(spec), [RATE_EXTENSION]: rateOf(spec), security: roleOf(spec) === "public" ? [] : [{ apiKey: [] }] },
             // transform runs before schema validation, so a caller without the role learns nothing about the schema.
-            async transform(context: { request: Request; path: string; set: { headers: Record<string, unknown> } }) {
+            // Destructured: Elysia reads the parameter to decide what to prepare per request, and a
+            // context passed on whole makes it parse cookies, query and headers on every route.
+            async transform({ request, path, set }: { request: Request; path: string; set: { headers: Record<string, unknown> } }) {
               const required = roleOf(spec);
               const rateClass = rateOf(spec);
-              if (rateClass !== "none") await checks.rateLimit(context, rateClass);
-              if (required === "public" || (required === "internal" && checks.isInternal(context.request))) return;
-              assertRole(await checks.identify(context.request), required);
+              if (rateClass !== "none") await checks.rateLimit({ request, path, set }, rateClass);
+              if (required === "public" || (required === "internal" && checks.isInternal(request))) return;
+              assertRole(await checks.identify(request), required);
             },
           },
   });

@@ -40,6 +40,6 @@ export default definePlugin({
       return `${running.length} running${stopped.length > 0 ? `; stopped idle: ${stopped.join(", ")}` : ""}`;
     });
     // Stopping instances is the last thing this plugin does on uninstall or shutdown.
-    return () => manager.stopAll();
+    return () => manager.dispose();
   },
 });

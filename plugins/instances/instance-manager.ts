@@ -102,6 +102,7 @@ export class InstanceManager {
     if (["running", "starting", "stopping"].includes(supervisor.status)) throw InstanceErrors.INSTANCE_RUNNING([name, "delete it"]);
     this.ctx.db.delete(instances).where(eq(instances.name, name)).run();
     this.#supervisors.delete(name);
+    supervisor.logs.close();
   }
 
   /** Starts an instance; at max_running, the least recently used running instance is stopped first. */
@@ -159,6 +160,12 @@ export class InstanceManager {
   /** Stops every instance (plugin disposal, gantry shutdown). */
   async stopAll(): Promise<void> {
     await Promise.all([...this.#supervisors.values()].map((s) => s.stop()));
+  }
+
+  /** Stops every instance and closes the log files: the plugin is being unloaded. */
+  async dispose(): Promise<void> {
+    await this.stopAll();
+    for (const supervisor of this.#supervisors.values()) supervisor.logs.close();
   }
 
   view(row: Row) {

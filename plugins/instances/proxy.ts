@@ -1,4 +1,8 @@
-/** The OpenAI-compatible proxy: /v1/* routed by the body's `model` (= instance name), streamed through untouched. */
+/**
+ * The OpenAI-compatible proxy: /v1/* routed by the body's `model` (= instance name). The request
+ * body is forwarded as the client sent it (read as text, parsed only to find `model`), and the
+ * response is streamed back untouched.
+ */
 import { t, type RolesApp } from "gantry/plugin";
 import type { InstanceManager } from "./instance-manager.ts";
 
@@ -7,12 +11,30 @@ function openAiError(status: number, message: string, param: string | null = nul
   return Response.json({ error: { message, type, param, code: null } }, { status });
 }
 
+/** The `model` a request body names, or the OpenAI error to answer with. */
+export function modelOf(text: string): string | Response {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return openAiError(400, "We could not parse the JSON body of your request: the API expects a JSON object");
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) return openAiError(400, "The request body must be a JSON object");
+  const model = (body as { model?: unknown }).model;
+  if (typeof model !== "string" || model === "") return openAiError(400, "You must provide a model parameter", "model");
+  return model;
+}
+
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding"]);
 
+/** The OpenAPI description of a raw JSON body (the route reads text, so there is no TypeBox body to derive it from). */
+const openAiBody = (required: string[]) => ({
+  required: true,
+  content: { "application/json": { schema: { type: "object" as const, required, properties: { model: { type: "string" as const, description: "The instance name" } }, additionalProperties: true } } },
+});
+
 export function proxyRoutes(m: InstanceManager) {
-  const forward = async (path: string, body: Record<string, unknown> | null | undefined, request: Request): Promise<Response> => {
-    const model = body?.model;
-    if (typeof model !== "string" || model === "") return openAiError(400, "You must provide a model parameter", "model");
+  const forward = async (path: string, model: string, body: string, request: Request): Promise<Response> => {
     const supervisor = m.lookup(model);
     if (!supervisor) return openAiError(400, `The model '${model}' does not exist`, "model");
     if (supervisor.status !== "running") {
@@ -29,7 +51,7 @@ export function proxyRoutes(m: InstanceManager) {
     try {
       // request.signal aborts when the client leaves, which cancels the upstream request too.
       upstream = await fetch(`http://127.0.0.1:${supervisor.definition.port}${path}`, {
-        method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body), signal: request.signal,
+        method: "POST", headers: { "content-type": "application/json" }, body, signal: request.signal,
       });
     } catch (error) {
       return openAiError(502, `The model server for '${model}' did not answer: ${(error as Error).message}`, null, "server_error");
@@ -38,13 +60,20 @@ export function proxyRoutes(m: InstanceManager) {
     upstream.headers.forEach((value, key) => !HOP_BY_HOP.has(key) && headers.set(key, value));
     return new Response(upstream.body, { status: upstream.status, headers });
   };
+  /** One OpenAI route: the body read as text, so what reaches the model server is byte for byte what the client sent. */
+  const openAiRoute = (app: RolesApp, path: string, summary: string, required: string[]) =>
+    app.post(path, ({ body, request }) => {
+      const text = typeof body === "string" ? body : ""; // parse: "text" hands over a string; no body at all is ""
+      const model = modelOf(text);
+      return typeof model === "string" ? forward(path, model, text, request) : model;
+    }, { role: "inference", parse: "text", detail: { summary, tags: ["openai"], requestBody: openAiBody(required) } });
   const Body = t.Record(t.String(), t.Unknown());
-  return (app: RolesApp) =>
-    app
-      .post("/v1/chat/completions", ({ body, request }) => forward("/v1/chat/completions", body, request), { role: "inference", body: Body, detail: { summary: "OpenAI chat completions, routed by model", tags: ["openai"] } })
-      .post("/v1/completions", ({ body, request }) => forward("/v1/completions", body, request), { role: "inference", body: Body, detail: { summary: "OpenAI completions, routed by model", tags: ["openai"] } })
-      .post("/v1/embeddings", ({ body, request }) => forward("/v1/embeddings", body, request), { role: "inference", body: Body, detail: { summary: "OpenAI embeddings, routed by model", tags: ["openai"] } })
-      .post("/api/v1/inference/:model", ({ params, body, request }) => forward("/v1/chat/completions", { ...body, model: params.model }, request), {
+  return (app: RolesApp) => {
+    openAiRoute(app, "/v1/chat/completions", "OpenAI chat completions, routed by model", ["model", "messages"]);
+    openAiRoute(app, "/v1/completions", "OpenAI completions, routed by model", ["model", "prompt"]);
+    openAiRoute(app, "/v1/embeddings", "OpenAI embeddings, routed by model", ["model", "input"]);
+    return app
+      .post("/api/v1/inference/:model", ({ params, body, request }) => forward("/v1/chat/completions", params.model, JSON.stringify({ ...body, model: params.model }), request), {
         role: "inference", body: Body, params: t.Object({ model: t.String({ maxLength: 64 }) }),
         detail: { summary: "gantry's single-call inference (seed 004): a chat completion on the named model", tags: ["openai"] },
       })
@@ -52,4 +81,5 @@ export function proxyRoutes(m: InstanceManager) {
         object: "list",
         data: m.list().map((i) => ({ id: i.name, object: "model", created: Math.floor(Date.parse(i.created_at) / 1000), owned_by: "gantry", status: i.status })),
       }), { role: "inference", detail: { summary: "Instances as OpenAI models", tags: ["openai"] } });
+  };
 }

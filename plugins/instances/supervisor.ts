@@ -86,8 +86,8 @@ export class InstanceSupervisor {
     }
     this.#proc = proc;
     this.onPid(this.definition.name, proc.pid);
-    void pumpLines(proc.stdout as ReadableStream<Uint8Array>, (line) => this.logs.push("stdout", line));
-    void pumpLines(proc.stderr as ReadableStream<Uint8Array>, (line) => this.logs.push("stderr", line));
+    void pumpLines(proc.stdout as ReadableStream<Uint8Array>, (line, at) => this.logs.push("stdout", line, at));
+    void pumpLines(proc.stderr as ReadableStream<Uint8Array>, (line, at) => this.logs.push("stderr", line, at));
     void proc.exited.then((code) => this.#exited(proc, code));
     const deadline = Date.now() + this.settings().startTimeoutS * 1000;
     while (Date.now() < deadline) {

@@ -6,8 +6,11 @@ import { tempDir } from "../helpers.ts";
 
 test("log files rotate past their size and keep a bounded number of old files", () => {
   const file = join(tempDir("gantry-logs-"), "m.log");
-  const ring = new LogRing(3, new RotatingLogFile(file, 200, 2));
+  const logFile = new RotatingLogFile(file, 200, 2);
+  const ring = new LogRing(3, logFile);
   for (let i = 0; i < 30; i++) ring.push("stdout", `line ${i} ${"x".repeat(20)}`);
+  expect(existsSync(`${file}.1`)).toBe(false); // batched: nothing written yet
+  logFile.flush();
   expect(existsSync(file)).toBe(true);
   expect(existsSync(`${file}.1`)).toBe(true);
   expect(existsSync(`${file}.2`)).toBe(true);
@@ -15,6 +18,29 @@ test("log files rotate past their size and keep a bounded number of old files", 
   expect(readFileSync(file, "utf8").length).toBeLessThanOrEqual(200);
   expect(readFileSync(file, "utf8")).toContain("line 29");
   expect(ring.tail(10).map((l) => l.message.split(" ")[1])).toEqual(["27", "28", "29"]); // the ring keeps 3
+  ring.close();
+  ring.push("stdout", "after close");
+  expect(ring.tail(1)[0]!.message).toBe("after close"); // still readable, no longer written
+});
+
+test("batched lines reach the file within the flush interval, in order, with nothing lost", async () => {
+  const file = join(tempDir("gantry-logs-"), "m.log");
+  const ring = new LogRing(1000, new RotatingLogFile(file, 1 << 20, 2));
+  for (let i = 0; i < 500; i++) ring.push(i % 2 ? "stderr" : "stdout", `line ${i}`);
+  expect(readFileSync(file, "utf8")).toBe("");
+  await Bun.sleep(150);
+  const lines = readFileSync(file, "utf8").trimEnd().split("\n");
+  expect(lines).toHaveLength(500);
+  expect(lines.map((l) => l.split(" ").at(-1))).toEqual(Array.from({ length: 500 }, (_, i) => String(i)));
+  expect(lines[1]).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z stderr line 1$/);
+  ring.close();
+});
+
+test("the ring keeps the newest lines in order once it wraps", () => {
+  const ring = new LogRing(4);
+  for (let i = 0; i < 11; i++) ring.push("stdout", `n${i}`);
+  expect(ring.tail(10).map((l) => l.message)).toEqual(["n7", "n8", "n9", "n10"]);
+  expect(ring.tail(2).map((l) => l.message)).toEqual(["n9", "n10"]);
 });
 
 test("levels are read from the usual markers and filtered by severity", () => {

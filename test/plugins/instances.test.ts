@@ -47,7 +47,8 @@ describe("instances lifecycle", () => {
     expect(logs.logs[0]).toMatchObject({ level: "info", stream: "stdout" });
     expect(logs.logs.map((l: { message: string }) => l.message).join("\n")).toContain("listening on");
     expect((await (await g.api("/api/v1/instances/alpha/logs?level=error")).json()).logs).toEqual([]);
-    expect(readFileSync(join(g.dataDir, "plugins", "instances", "alpha.log"), "utf8")).toContain("listening on");
+    const logFile = join(g.dataDir, "plugins", "instances", "alpha.log");
+    await waitFor(() => existsSync(logFile) && readFileSync(logFile, "utf8").includes("listening on"), 2000, "the line in the log file (written in batches)");
 
     const stopped = await (await g.api("/api/v1/instances/alpha/stop", json("POST", {}))).json();
     expect(stopped).toMatchObject({ status: "stopped", pid: null });
@@ -172,6 +173,20 @@ describe("OpenAI-compatible proxy", () => {
     expect((await unknown.json()).error.param).toBe("model");
     expect((await g.api("/api/v1/instances", { auth: inferenceKey })).status).toBe(403);
     expect((await g.api("/v1/models", { auth: false })).status).toBe(401);
+    for (const bad of ["{not json", "[1, 2]", "\"chat\"", ""]) {
+      const res = await g.api("/v1/chat/completions", { method: "POST", headers: { "content-type": "application/json" }, body: bad, auth: inferenceKey });
+      expect(res.status).toBe(400);
+      expect((await res.json()).error).toMatchObject({ type: "invalid_request_error", code: null });
+    }
+  });
+
+  test("the request body reaches the model server byte for byte", async () => {
+    // Spacing, key order and an integer beyond double precision: a parse-and-serialize proxy changes all three.
+    const raw = `{ "seed": 12345678901234567890,\n  "model": "chat", "messages": [ { "role": "user", "content": "exact" } ] }`;
+    const res = await g.api("/v1/chat/completions", { method: "POST", headers: { "content-type": "application/json" }, body: raw, auth: inferenceKey });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("x-stand-in-body-sha256")).toBe(new Bun.CryptoHasher("sha256").update(raw).digest("hex"));
+    expect((await res.json()).choices[0].message.content).toBe("You said: exact");
   });
 
   test("a stopped instance is 503, or started on demand", async () => {
