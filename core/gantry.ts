@@ -77,7 +77,7 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
     announce: options.announce ?? ((text: string) => process.stdout.write(text)),
   });
 
-  const routing = new RoutingServer();
+  const routing = new RoutingServer(() => limits.bodyLimitBytes);
   const limitsOf = (c: GantryConfig): HttpLimits => ({
     bodyLimitBytes: c.server.body_limit_bytes,
     minFreeDiskBytes: c.health.min_free_disk_bytes,
@@ -85,7 +85,7 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
     quietPaths: new Set(c.log.quiet_paths),
   });
   let limits = limitsOf(config);
-  const clientIp = (request: Request) => routing.server?.requestIP(request)?.address ?? null;
+  const clientIp = (request: Request) => routing.clientIp(request);
   const appParts: AppParts = {
     log, metrics,
     limits: () => limits,
@@ -149,8 +149,8 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
     url: "",
     handle: (request) => routing.app!.handle(request),
     async listen() {
-      // gantry answers 413 itself from Content-Length; Bun's own cap (which answers with an empty body)
-      // is only a backstop for chunked uploads, so it sits well above the configured limit.
+      // gantry answers 413 itself (from Content-Length, or counting a chunked body); Bun's own cap is
+      // fixed at listen and answers with an empty body, so it is only a backstop well above the limit.
       const server = await routing.listen(config.server.host, config.server.port, Math.max(config.server.body_limit_bytes * 4, 128 * 1024 * 1024));
       gantry.url = `http://${config.server.host.includes(":") ? `[${config.server.host}]` : config.server.host}:${server.port}`;
       log.info({ url: gantry.url, plugins: host.activeInstances().map((i) => i.plugin), startup_ms: Date.now() - startedAt }, "gantry listening");

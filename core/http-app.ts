@@ -83,8 +83,12 @@ function toErrorResponse(code: string | number, error: unknown, method: string, 
     }
     case "NOT_FOUND":
       return [404, Errors.NOT_FOUND([method, path]).toJSON()];
-    case "PARSE":
+    case "PARSE": {
+      // A chunked body past the limit fails while being read (see RoutingServer): 413, not 400.
+      const cause = (error as { cause?: unknown }).cause;
+      if (cause instanceof GantryError) return [cause.status, cause.toJSON()];
       return [400, Errors.BAD_REQUEST(["Request body could not be parsed; check Content-Type and the body's syntax"]).toJSON()];
+    }
     case "INVALID_COOKIE_SIGNATURE":
     case "INVALID_FILE_TYPE":
       return [400, Errors.BAD_REQUEST([messageOf(error)]).toJSON()];

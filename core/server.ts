@@ -1,10 +1,35 @@
 /** The listening socket and hot swap of the routing table (see NOTES-bun.md: rebuild the app, reload the server). */
 import type { AnyElysia } from "elysia";
 import type { Server } from "bun";
+import { Errors } from "./errors.ts";
+
+/**
+ * `request` with its body cut off by PAYLOAD_TOO_LARGE past `limit` bytes. For bodies sent without
+ * Content-Length (chunked), which the 413 check on that header cannot see.
+ */
+function withBodyLimit(request: Request, limit: number): Request {
+  let seen = 0;
+  const body = request.body!.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      seen += chunk.byteLength;
+      if (seen > limit) controller.error(Errors.PAYLOAD_TOO_LARGE([limit]));
+      else controller.enqueue(chunk);
+    },
+  }));
+  return new Request(request, { body, signal: request.signal, duplex: "half" } as RequestInit);
+}
 
 export class RoutingServer {
   #app: AnyElysia | undefined;
   #server: Server<unknown> | undefined;
+  /**
+   * Client addresses of requests rebuilt with a limited body, read on arrival: requestIP answers only
+   * for the request Bun handed over, and not once a refused upload has closed the connection.
+   */
+  readonly #addresses = new WeakMap<Request, string | null>();
+
+  /** `bodyLimitBytes` is read per request, so a config reload applies to the next one. */
+  constructor(private readonly bodyLimitBytes: () => number) {}
 
   /** The app that currently serves (or will, once listening). */
   get app(): AnyElysia | undefined {
@@ -15,13 +40,27 @@ export class RoutingServer {
     return this.#server;
   }
 
+  /** The client's address, also for requests whose body was wrapped. */
+  clientIp(request: Request): string | null {
+    const wrapped = this.#addresses.get(request);
+    return wrapped !== undefined ? wrapped : (this.#server?.requestIP(request)?.address ?? null);
+  }
+
+  readonly #fetch = (request: Request) => {
+    const app = this.#app!;
+    if (request.body === null || request.headers.has("content-length")) return app.fetch(request);
+    const limited = withBodyLimit(request, this.bodyLimitBytes());
+    this.#addresses.set(limited, this.#server?.requestIP(request)?.address ?? null);
+    return app.fetch(limited);
+  };
+
   /** Makes `next` the serving app. Requests in flight finish on the old one. */
   swap(next: AnyElysia): void {
     const old = this.#app;
     this.#app = next;
     if (!this.#server) return;
     next.server = this.#server; // WebSocket upgrades look at app.server
-    this.#server.reload({ fetch: next.fetch, routes: {} } as never);
+    this.#route();
     // Else a later old.compile() would swap the old fetch back in.
     if (old && old !== next) old.server = null;
   }
@@ -32,8 +71,15 @@ export class RoutingServer {
     app.listen({ hostname, port, maxRequestBodySize });
     await app.modules;
     this.#server = app.server as Server<unknown>;
+    this.#route();
     return this.#server;
   }
+
+  /** Every request through #fetch (Elysia's own static `routes` would bypass it and the swap). */
+  #route(): void {
+    this.#server!.reload({ fetch: this.#fetch, routes: {} } as never);
+  }
+
 
   /** Stops accepting connections and waits up to `timeoutMs` for in-flight requests, then closes the rest. */
   async stop(timeoutMs: number): Promise<boolean> {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { FIXTURE_PLUGINS, startGantry, waitFor, type TestGantry } from "../helpers.ts";
+import { ADMIN_KEY, FIXTURE_PLUGINS, startGantry, waitFor, type TestGantry } from "../helpers.ts";
 
 let g: TestGantry;
 beforeAll(async () => {
@@ -145,6 +145,27 @@ describe("error shapes", () => {
     const res = await g.api("/api/v1/hello/echo", json({ name: "x".repeat(10_000), count: 1 }));
     expect(res.status).toBe(413);
     expect(await res.json()).toEqual({ error: "Request body exceeds the limit of 4096 bytes", code: "PAYLOAD_TOO_LARGE", details: null });
+  });
+
+  test("a chunked body (no Content-Length) is counted: over the limit 413, under it served, the client address kept", async () => {
+    const chunked = (text: string) => new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let i = 0; i < text.length; i += 1000) controller.enqueue(new TextEncoder().encode(text.slice(i, i + 1000)));
+        controller.close();
+      },
+    });
+    const send = (path: string, text: string, requestId: string) => fetch(`${g.url}${path}`, {
+      method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN_KEY}`, "x-request-id": requestId },
+      body: chunked(text), duplex: "half",
+    } as RequestInit);
+    const big = await send("/api/v1/plugins", JSON.stringify({ path: "x".repeat(10_000) }), "chunked-big");
+    expect(big.status).toBe(413);
+    expect(await big.json()).toEqual({ error: "Request body exceeds the limit of 4096 bytes", code: "PAYLOAD_TOO_LARGE", details: null });
+    const small = await send("/api/v1/hello/echo", JSON.stringify({ name: "chunked", count: 2 }), "chunked-small");
+    expect(small.status).toBe(200);
+    expect(await small.json()).toEqual({ name: "chunked", count: 2 });
+    // The audit trail still sees where the refused request came from, though its body was wrapped.
+    await waitFor(() => g.gantry.security.audit.query({ status: 413 }).entries.some((e) => e.request_id === "chunked-big" && e.ip !== null), 2000, "the audit row with the address");
   });
 
   test("a handler crash is a 500 with the request id and no stack or message leak", async () => {
