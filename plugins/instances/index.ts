@@ -33,11 +33,10 @@ export default definePlugin({
     ctx.routes(systemRoutes(manager, ctx.services.consume<CoreInfoService>("core.info")), { prefix: "/api/v1/system" });
     ctx.services.provide("instances", { list: () => manager.list() });
     ctx.every("instances-health", { interval: config.health_interval_s, level: "high", initWait: config.health_interval_s }, async () => {
-      const running = manager.list().filter((i) => i.status === "running");
-      for (const instance of running) await manager.supervisor(instance.name).checkHealth();
+      const running = await manager.checkRunning();
       const stopped = await manager.stopIdle();
       for (const instance of manager.list().filter((i) => i.status === "running")) ctx.emit("instance_stats_updated", { name: instance.name, stats: instance.stats });
-      return `${running.length} running${stopped.length > 0 ? `; stopped idle: ${stopped.join(", ")}` : ""}`;
+      return `${running} running${stopped.length > 0 ? `; stopped idle: ${stopped.join(", ")}` : ""}`;
     });
     // Stopping instances is the last thing this plugin does on uninstall or shutdown.
     return () => manager.dispose();

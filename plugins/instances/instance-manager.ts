@@ -123,6 +123,13 @@ export class InstanceManager {
   }
 
   /** Stops running instances that have had no request for their idle_timeout; returns their names. */
+  /** Probes every running instance (from memory: no database read per tick). */
+  async checkRunning(): Promise<number> {
+    const running = [...this.#supervisors.values()].filter((s) => s.status === "running");
+    for (const s of running) await s.checkHealth();
+    return running.length;
+  }
+
   async stopIdle(now = Date.now()): Promise<string[]> {
     const idle = [...this.#supervisors.values()].filter((s) => {
       const timeout = s.definition.idleTimeout;
