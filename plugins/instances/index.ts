@@ -16,6 +16,7 @@ interface InstancesConfig {
   max_running: number;
   log_file_max_bytes: number;
   log_files_kept: number;
+  unhealthy_threshold: number;
 }
 
 export default definePlugin({
@@ -26,14 +27,14 @@ export default definePlugin({
     const manager = new InstanceManager(ctx, () => ({
       portRange: config.port_range, executables: config.executables, startTimeoutS: config.start_timeout_s,
       stopTimeoutS: config.stop_timeout_s, maxRestarts: config.max_restarts, logLines: config.log_lines, maxRunning: config.max_running,
-      logDir, logFileMaxBytes: config.log_file_max_bytes, logFilesKept: config.log_files_kept,
+      logDir, logFileMaxBytes: config.log_file_max_bytes, logFilesKept: config.log_files_kept, unhealthyThreshold: config.unhealthy_threshold,
     }));
     ctx.routes(instanceRoutes(manager));
     ctx.routes(proxyRoutes(manager), { prefix: "" });
     ctx.routes(systemRoutes(manager, ctx.services.consume<CoreInfoService>("core.info")), { prefix: "/api/v1/system" });
     ctx.services.provide("instances", { list: () => manager.list() });
     ctx.every("instances-health", { interval: config.health_interval_s, level: "high", initWait: config.health_interval_s }, async () => {
-      const running = await manager.checkRunning();
+      const running = await manager.watchRunning();
       const stopped = await manager.stopIdle();
       for (const instance of manager.list().filter((i) => i.status === "running")) ctx.emit("instance_stats_updated", { name: instance.name, stats: instance.stats });
       return `${running} running${stopped.length > 0 ? `; stopped idle: ${stopped.join(", ")}` : ""}`;

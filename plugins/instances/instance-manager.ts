@@ -123,10 +123,10 @@ export class InstanceManager {
   }
 
   /** Stops running instances that have had no request for their idle_timeout; returns their names. */
-  /** Probes every running instance (from memory: no database read per tick). */
-  async checkRunning(): Promise<number> {
+  /** The periodic health check of every running instance (from memory: no database read per tick). */
+  async watchRunning(): Promise<number> {
     const running = [...this.#supervisors.values()].filter((s) => s.status === "running");
-    for (const s of running) await s.checkHealth();
+    await Promise.all(running.map((s) => s.watch()));
     return running.length;
   }
 

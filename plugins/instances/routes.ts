@@ -77,8 +77,8 @@ export function instanceRoutes(m: InstanceManager) {
       .get("/:name/health", async ({ params }) => {
         const supervisor = m.supervisor(params.name);
         await supervisor.checkHealth();
-        return { name: params.name, ...supervisor.health, status: supervisor.status };
-      }, { role: "viewer", params: Name, detail: { summary: "Process, port and response checks" } })
+        return { name: params.name, ...supervisor.health, instance_status: supervisor.status };
+      }, { role: "viewer", params: Name, detail: { summary: "Seed 002's {status: healthy|unhealthy|stopped, checks: {process, port, response}, last_check}, probed now" } })
       .get("/:name/logs", ({ params, query, request }) => {
         const supervisor = m.supervisor(params.name);
         const level = atLeast(query.level);

@@ -1,7 +1,8 @@
 /**
  * Supervises one model-server process: start and wait for health, stop with SIGTERM then SIGKILL
- * (the whole process group), and restart after a crash with capped backoff (PM2-style) until it
- * gives up and the instance is `failed`.
+ * (the whole process group), and restart after a crash — or after `unhealthyThreshold` failed
+ * health checks in a row, which is how a hung server shows — with capped backoff (PM2-style) until
+ * it gives up and the instance is `failed`.
  */
 import type { Subprocess } from "bun";
 import type { PluginContext } from "gantry/plugin";
@@ -21,15 +22,21 @@ export interface SupervisorSettings {
   logDir?: string;
   logFileMaxBytes: number;
   logFilesKept: number;
+  /** Failed periodic health checks in a row after which a running server is restarted. */
+  unhealthyThreshold: number;
 }
 
+/** Seed 002's health report: `healthy` when the process runs, its port is open and its health endpoint answers 2xx. */
 export interface HealthReport {
-  status: InstanceStatus;
-  checks: { process: boolean; port: boolean; response: boolean };
+  status: "healthy" | "unhealthy" | "stopped";
+  checks: { process: "running" | "stopped"; port: "open" | "closed"; response: "ok" | "error" | "none" };
   last_check: string | null;
+  /** Failed periodic checks in a row while running (reset by a passing one). */
+  consecutive_failures: number;
 }
 
 const BACKOFF_START_MS = 500;
+const HEALTH_TIMEOUT_MS = 2000;
 const BACKOFF_MAX_MS = 15_000;
 
 export class InstanceSupervisor {
@@ -43,7 +50,10 @@ export class InstanceSupervisor {
   #stopping = false;
   #startPromise: Promise<void> | undefined;
   #restartTimer: ReturnType<typeof setTimeout> | undefined;
-  #lastHealth: HealthReport = { status: "stopped", checks: { process: false, port: false, response: false }, last_check: null };
+  #lastHealth: HealthReport = { status: "stopped", checks: { process: "stopped", port: "closed", response: "none" }, last_check: null, consecutive_failures: 0 };
+  #failedChecks = 0;
+  /** Set when gantry killed the process for failing its health checks, so the exit counts as a failure. */
+  #killedUnhealthy = false;
 
   constructor(
     public definition: InstanceDefinition,
@@ -96,6 +106,7 @@ export class InstanceSupervisor {
       }
       if (await this.checkHealth()) {
         this.startedAt = new Date();
+        this.#failedChecks = 0;
         this.#set("running");
         return;
       }
@@ -131,28 +142,58 @@ export class InstanceSupervisor {
   async checkHealth(): Promise<boolean> {
     const process = this.pid !== null;
     let port = false;
-    let response = false;
+    let response: HealthReport["checks"]["response"] = "none";
     if (process) {
       try {
-        const res = await fetch(`http://127.0.0.1:${this.definition.port}${healthPath(this.definition)}`, { signal: AbortSignal.timeout(2000) });
+        const res = await fetch(`http://127.0.0.1:${this.definition.port}${healthPath(this.definition)}`, { signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS) });
         port = true;
-        response = res.ok;
+        response = res.ok ? "ok" : "error";
         await res.arrayBuffer();
       } catch {
-        // not listening yet
+        // not listening yet, or no answer within the timeout
       }
     }
-    this.#lastHealth = { status: this.status, checks: { process, port, response }, last_check: new Date().toISOString() };
-    return response;
+    const healthy = response === "ok";
+    this.#lastHealth = {
+      status: healthy ? "healthy" : process ? "unhealthy" : "stopped",
+      checks: { process: process ? "running" : "stopped", port: port ? "open" : "closed", response },
+      last_check: new Date().toISOString(),
+      consecutive_failures: this.#failedChecks,
+    };
+    return healthy;
+  }
+
+  /**
+   * The periodic check of a running server: after `unhealthyThreshold` failures in a row the
+   * process group is stopped and the exit handled as a crash (restart policy, backoff, max_restarts).
+   */
+  async watch(): Promise<void> {
+    if (this.status !== "running") return;
+    const healthy = await this.checkHealth();
+    if (this.status !== "running") return; // stopped while the probe ran
+    this.#failedChecks = healthy ? 0 : this.#failedChecks + 1;
+    this.#lastHealth.consecutive_failures = this.#failedChecks;
+    const threshold = this.settings().unhealthyThreshold;
+    if (healthy || threshold <= 0 || this.#failedChecks < threshold) return;
+    const proc = this.#proc!;
+    this.logs.push("stderr", `[gantry] ${this.definition.name} failed ${this.#failedChecks} health checks in a row: restarting it`);
+    this.#failedChecks = 0;
+    this.#killedUnhealthy = true;
+    signalGroup(proc.pid, "SIGTERM");
+    const timeoutMs = this.settings().stopTimeoutS * 1000;
+    setTimeout(() => proc.exitCode === null && proc.signalCode === null && signalGroup(proc.pid, "SIGKILL"), timeoutMs).unref();
   }
 
   #exited(proc: Subprocess, code: number | null): void {
     if (proc !== this.#proc) return;
     this.onPid(this.definition.name, null);
+    const unhealthy = this.#killedUnhealthy;
+    this.#killedUnhealthy = false;
     if (this.#stopping || this.status === "stopped" || this.status === "stopping") return;
-    const reason = `exited with ${proc.signalCode ?? `code ${code}`}`;
+    const reason = unhealthy ? `stopped answering its health checks (${this.settings().unhealthyThreshold} failed in a row)` : `exited with ${proc.signalCode ?? `code ${code}`}`;
     this.logs.push("stderr", `[gantry] ${this.definition.name} ${reason}`);
-    if (this.definition.restart === "never" || (this.definition.restart === "on-failure" && code === 0) || this.restarts >= this.settings().maxRestarts) {
+    const succeeded = code === 0 && !unhealthy;
+    if (this.definition.restart === "never" || (this.definition.restart === "on-failure" && succeeded) || this.restarts >= this.settings().maxRestarts) {
       this.#fail(this.restarts > 0 ? `${reason}; gave up after ${this.restarts} restarts` : reason);
       return;
     }

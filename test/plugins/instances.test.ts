@@ -38,7 +38,8 @@ describe("instances lifecycle", () => {
     expect(started).toMatchObject({ status: "running" });
     expect(started.pid).toBeGreaterThan(0);
     const health = await (await g.api("/api/v1/instances/alpha/health")).json();
-    expect(health).toMatchObject({ status: "running", checks: { process: true, port: true, response: true } });
+    expect(health).toMatchObject({ status: "healthy", checks: { process: "running", port: "open", response: "ok" }, instance_status: "running" });
+    expect(Date.parse(health.last_check)).toBeGreaterThan(Date.now() - 5000);
     const detail = await (await g.api("/api/v1/instances/alpha")).json();
     expect(detail.stats.memory_usage).toBeGreaterThan(0);
 
@@ -52,6 +53,7 @@ describe("instances lifecycle", () => {
 
     const stopped = await (await g.api("/api/v1/instances/alpha/stop", json("POST", {}))).json();
     expect(stopped).toMatchObject({ status: "stopped", pid: null });
+    expect(await (await g.api("/api/v1/instances/alpha/health")).json()).toMatchObject({ status: "stopped", checks: { process: "stopped", port: "closed", response: "none" }, instance_status: "stopped" });
     expect(() => process.kill(started.pid, 0)).toThrow();
     expect(await (await g.api("/api/v1/instances/alpha", { method: "DELETE" })).json()).toEqual({ message: "Instance deleted successfully" });
     expect((await g.api("/api/v1/instances/alpha")).status).toBe(404);
@@ -217,6 +219,30 @@ describe("OpenAI-compatible proxy", () => {
       const logs = await (await g.api("/api/v1/instances/long/logs")).json();
       return logs.logs.some((l: { message: string }) => l.message.includes("stream aborted by client"));
     }, 5000, "the upstream to see the abort");
+  });
+});
+
+describe("health watch", () => {
+  test("a server that stops answering its health checks is restarted, then failed after max_restarts", async () => {
+    const watched = await startGantry({
+      builtins: BUILTIN_PLUGINS,
+      config: { rate_limit: { enabled: false }, plugin: { instances: { port_range: [18550, 18560], health_interval_s: 0.2, unhealthy_threshold: 2, max_restarts: 1, stop_timeout_s: 1, start_timeout_s: 10 } } },
+    });
+    try {
+      const info = async () => (await (await watched.api("/api/v1/instances/hung")).json());
+      await watched.api("/api/v1/instances", json("POST", { name: "hung", backend: "command", model_path: "hung", restart: "always", command: standIn("--unhealthy-after-ms", "600") }));
+      const first = await (await watched.api("/api/v1/instances/hung/start", json("POST"))).json();
+      expect(first.status).toBe("running");
+      await waitFor(async () => (await info()).restarts === 1 && (await info()).status === "running", 8000, "a restart after failed health checks");
+      expect((await info()).pid).not.toBe(first.pid);
+      expect(() => process.kill(first.pid, 0)).toThrow(); // the hung process is gone
+      await waitFor(async () => (await info()).status === "failed", 8000, "failed once max_restarts is used up");
+      expect((await info()).last_error).toContain("stopped answering its health checks (2 failed in a row)");
+      const logs = await (await watched.api("/api/v1/instances/hung/logs?stream=stderr&lines=50")).json();
+      expect(logs.logs.map((l: { message: string }) => l.message).join("\n")).toContain("failed 2 health checks in a row: restarting it");
+    } finally {
+      await watched.stop();
+    }
   });
 });
 
