@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { createError, type PluginContext } from "gantry/plugin";
 import type { Backend, InstanceDefinition } from "./backends.ts";
 import { instances } from "./schema.ts";
+import { usageByProcessGroup, type GroupUsage } from "./process-stats.ts";
 import { InstanceSupervisor, type InstanceStatus, type SupervisorSettings } from "./supervisor.ts";
 
 export const InstanceErrors = {
@@ -43,11 +44,14 @@ export class InstanceManager {
   }
 
   list() {
-    return this.ctx.db.select().from(instances).orderBy(instances.name).all().map((row) => this.view(row));
+    const rows = this.ctx.db.select().from(instances).orderBy(instances.name).all();
+    const usage = this.#usage(rows);
+    return rows.map((row) => this.view(row, usage));
   }
 
   get(name: string) {
-    return this.view(this.#row(name));
+    const row = this.#row(name);
+    return this.view(row, this.#usage([row]));
   }
 
   /** The supervisor of `name` from memory, for the proxy's hot path (no database read). */
@@ -74,7 +78,7 @@ export class InstanceManager {
     };
     this.ctx.db.insert(instances).values(row).run();
     this.#supervise(row);
-    return this.view(row);
+    return this.view(row, new Map());
   }
 
   update(name: string, input: Partial<Omit<CreateInput, "name">>) {
@@ -122,7 +126,6 @@ export class InstanceManager {
     return this.get(name);
   }
 
-  /** Stops running instances that have had no request for their idle_timeout; returns their names. */
   /** The periodic health check of every running instance (from memory: no database read per tick). */
   async watchRunning(): Promise<number> {
     const running = [...this.#supervisors.values()].filter((s) => s.status === "running");
@@ -130,6 +133,7 @@ export class InstanceManager {
     return running.length;
   }
 
+  /** Stops running instances that have had no request for their idle_timeout; returns their names. */
   async stopIdle(now = Date.now()): Promise<string[]> {
     const idle = [...this.#supervisors.values()].filter((s) => {
       const timeout = s.definition.idleTimeout;
@@ -175,15 +179,25 @@ export class InstanceManager {
     for (const supervisor of this.#supervisors.values()) supervisor.logs.close();
   }
 
-  view(row: Row) {
+  /** Process-group usage, read from /proc only when one of `rows` has a live process. */
+  #usage(rows: Row[]): Map<number, GroupUsage> {
+    return rows.some((row) => this.#supervisors.get(row.name)?.pid != null) ? usageByProcessGroup() : new Map();
+  }
+
+  /** An instance as the API shows it; `usage` from usageByProcessGroup (a server's group id is its pid). */
+  view(row: Row, usage: Map<number, GroupUsage>) {
     const s = this.#supervisors.get(row.name)!;
     const uptime = s.status === "running" && s.startedAt ? Math.round((Date.now() - s.startedAt.getTime()) / 1000) : 0;
+    const group = s.pid !== null ? usage.get(s.pid) : undefined;
+    const stats = group && s.pid !== null
+      ? { memory_usage: group.memory_usage, cpu_usage: s.cpu.read(s.pid, group.cpu_seconds, s.spawnedAt), cpu_seconds: group.cpu_seconds, processes: group.processes, uptime }
+      : { memory_usage: 0, cpu_usage: 0, cpu_seconds: 0, processes: 0, uptime };
     return {
       name: row.name, status: s.status, backend: row.backend, model_path: row.modelPath, port: row.port, pid: s.pid,
       options: row.options, env: Object.fromEntries(Object.keys(row.env).map((k) => [k, "[set]"])), command: row.command,
       on_demand_start: row.onDemandStart, idle_timeout: row.idleTimeout, restart: row.restart,
       restarts: s.restarts, last_error: s.lastError,
-      stats: { ...processStats(s.pid), uptime },
+      stats,
       created_at: row.createdAt.toISOString(), updated_at: row.updatedAt.toISOString(),
     };
   }
@@ -219,14 +233,6 @@ function definitionOf(row: Row): InstanceDefinition {
 }
 
 /** Memory (RSS) and CPU time of a process from /proc; zeros when it is not running. */
-function processStats(pid: number | null): { memory_usage: number; cpu_seconds: number } {
-  if (pid === null || !existsSync(`/proc/${pid}/stat`)) return { memory_usage: 0, cpu_seconds: 0 };
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  const pageSize = 4096;
-  const ticks = 100;
-  return { memory_usage: Number(stat[21]) * pageSize, cpu_seconds: (Number(stat[11]) + Number(stat[12])) / ticks };
-}
-
 /**
  * A model server gantry started before it was killed (kill -9) keeps running in its own process
  * group; at start, kill the group of the recorded pid if that process still serves this instance.

@@ -64,15 +64,16 @@ export function instanceRoutes(m: InstanceManager) {
         m.delete(params.name);
         return { message: "Instance deleted successfully" };
       }, { role: "admin", params: Name, detail: { summary: "Delete a stopped instance (409 while running)" } })
-      .post("/:name/start", ({ params }) => m.start(params.name), { role: { min: "operator", rateLimit: "expensive" }, params: Name, detail: { summary: "Start and wait until healthy" } })
-      .post("/:name/stop", ({ params, body }) => m.stop(params.name, body ?? {}), {
+      // Seed 002 answers {message, status}; gantry waits for the outcome, so the message says what happened and the instance follows.
+      .post("/:name/start", async ({ params }) => ({ message: "Instance started", ...(await m.start(params.name)) }), { role: { min: "operator", rateLimit: "expensive" }, params: Name, detail: { summary: "Start and wait until healthy" } })
+      .post("/:name/stop", async ({ params, body }) => ({ message: "Instance stopped", ...(await m.stop(params.name, body ?? {})) }), {
         role: "operator", params: Name,
         body: t.Optional(t.Object({ force: t.Optional(t.Boolean()), timeout: t.Optional(t.Number({ minimum: 0, maximum: 600, description: "seconds between SIGTERM and SIGKILL" })) })),
         detail: { summary: "SIGTERM, then SIGKILL after the timeout (force: SIGKILL now)" },
       })
       .post("/:name/restart", async ({ params }) => {
         await m.stop(params.name);
-        return m.start(params.name);
+        return { message: "Instance restarted", ...(await m.start(params.name)) };
       }, { role: { min: "operator", rateLimit: "expensive" }, params: Name, detail: { summary: "Stop, then start" } })
       .get("/:name/health", async ({ params }) => {
         const supervisor = m.supervisor(params.name);

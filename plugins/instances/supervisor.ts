@@ -9,6 +9,7 @@ import type { PluginContext } from "gantry/plugin";
 import { commandLine, healthPath, type InstanceDefinition } from "./backends.ts";
 import { join } from "node:path";
 import { LogRing, RotatingLogFile, pumpLines } from "./log-buffer.ts";
+import { CpuMeter } from "./process-stats.ts";
 
 export type InstanceStatus = "stopped" | "starting" | "running" | "stopping" | "failed";
 
@@ -45,6 +46,9 @@ export class InstanceSupervisor {
   restarts = 0;
   startedAt: Date | null = null;
   lastUsedAt = 0;
+  /** When the current process was spawned (ms), for its first CPU reading. */
+  spawnedAt = 0;
+  readonly cpu = new CpuMeter();
   readonly logs: LogRing;
   #proc: Subprocess | undefined;
   #stopping = false;
@@ -95,6 +99,7 @@ export class InstanceSupervisor {
       throw new Error(reason);
     }
     this.#proc = proc;
+    this.spawnedAt = Date.now();
     this.onPid(this.definition.name, proc.pid);
     void pumpLines(proc.stdout as ReadableStream<Uint8Array>, (line, at) => this.logs.push("stdout", line, at));
     void pumpLines(proc.stderr as ReadableStream<Uint8Array>, (line, at) => this.logs.push("stderr", line, at));

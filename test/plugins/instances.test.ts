@@ -35,7 +35,7 @@ describe("instances lifecycle", () => {
     expect(instance.port).toBeGreaterThanOrEqual(18400);
 
     const started = await (await g.api("/api/v1/instances/alpha/start", json("POST"))).json();
-    expect(started).toMatchObject({ status: "running" });
+    expect(started).toMatchObject({ message: "Instance started", status: "running" });
     expect(started.pid).toBeGreaterThan(0);
     const health = await (await g.api("/api/v1/instances/alpha/health")).json();
     expect(health).toMatchObject({ status: "healthy", checks: { process: "running", port: "open", response: "ok" }, instance_status: "running" });
@@ -52,7 +52,7 @@ describe("instances lifecycle", () => {
     await waitFor(() => existsSync(logFile) && readFileSync(logFile, "utf8").includes("listening on"), 2000, "the line in the log file (written in batches)");
 
     const stopped = await (await g.api("/api/v1/instances/alpha/stop", json("POST", {}))).json();
-    expect(stopped).toMatchObject({ status: "stopped", pid: null });
+    expect(stopped).toMatchObject({ message: "Instance stopped", status: "stopped", pid: null });
     expect(await (await g.api("/api/v1/instances/alpha/health")).json()).toMatchObject({ status: "stopped", checks: { process: "stopped", port: "closed", response: "none" }, instance_status: "stopped" });
     expect(() => process.kill(started.pid, 0)).toThrow();
     expect(await (await g.api("/api/v1/instances/alpha", { method: "DELETE" })).json()).toEqual({ message: "Instance deleted successfully" });
@@ -219,6 +219,25 @@ describe("OpenAI-compatible proxy", () => {
       const logs = await (await g.api("/api/v1/instances/long/logs")).json();
       return logs.logs.some((l: { message: string }) => l.message.includes("stream aborted by client"));
     }, 5000, "the upstream to see the abort");
+  });
+});
+
+describe("stats", () => {
+  test("memory and CPU cover the whole process group; stopping the server stops its workers", async () => {
+    await create("forked", { command: standIn("--spawn-worker") });
+    const { pid } = await (await g.api("/api/v1/instances/forked/start", json("POST"))).json();
+    const logs = await (await g.api("/api/v1/instances/forked/logs?lines=20")).json();
+    const worker = Number(/worker pid (\d+)/.exec(logs.logs.map((l: { message: string }) => l.message).join("\n"))?.[1]);
+    expect(worker).toBeGreaterThan(0);
+    const rss = (p: number) => Number(readFileSync(`/proc/${p}/stat`, "utf8").split(") ")[1]!.split(" ")[21]) * 4096;
+    const { stats } = await (await g.api("/api/v1/instances/forked")).json();
+    expect(stats.processes).toBe(2);
+    expect(stats.memory_usage).toBeGreaterThan(rss(pid)); // the worker's memory counts too
+    expect(typeof stats.cpu_usage).toBe("number");
+    await g.api("/api/v1/instances/forked/stop", json("POST", {}));
+    const alive = (p: number) => existsSync(`/proc/${p}/stat`) && !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${p}/stat`, "utf8"));
+    await waitFor(() => !alive(worker), 3000, "the worker to stop with its server");
+    await g.api("/api/v1/instances/forked", { method: "DELETE" });
   });
 });
 
