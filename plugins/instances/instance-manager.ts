@@ -202,9 +202,22 @@ export class InstanceManager {
     };
   }
 
+  /** seed 002's `system_alert`: a server that went down by itself (restarting: warning) or for good (failed: error). */
+  #alert(name: string, status: InstanceStatus, previous: InstanceStatus): void {
+    const reason = this.#supervisors.get(name)?.lastError ?? "unknown reason";
+    if (status === "failed") {
+      this.ctx.emit("system_alert", { severity: "error", source: "instances", instance: name, message: `Instance '${name}' failed: ${reason}` });
+    } else if (status === "starting" && previous === "running") {
+      this.ctx.emit("system_alert", { severity: "warning", source: "instances", instance: name, message: `Instance '${name}' is restarting: ${reason}` });
+    }
+  }
+
   #supervise(row: Row): void {
     const supervisor = new InstanceSupervisor(definitionOf(row), this.ctx, this.settings,
-      (name, status, previous) => this.ctx.emit("instance_status_changed", { name, status, previous }),
+      (name, status, previous) => {
+        this.ctx.emit("instance_status_changed", { name, status, previous });
+        this.#alert(name, status, previous);
+      },
       (name, pid) => this.ctx.db.update(instances).set({ lastPid: pid }).where(eq(instances.name, name)).run());
     this.#supervisors.set(row.name, supervisor);
   }

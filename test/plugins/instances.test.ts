@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 import OpenAI from "openai";
-import { BUILTIN_PLUGINS, freePort, startGantry, waitFor, type TestGantry } from "../helpers.ts";
+import { ADMIN_KEY, BUILTIN_PLUGINS, freePort, startGantry, waitFor, type TestGantry } from "../helpers.ts";
 
 const STAND_IN = resolve(import.meta.dir, "../fixtures/model-server/server.ts");
 let g: TestGantry;
@@ -114,7 +114,6 @@ describe("instances lifecycle", () => {
 
 describe("logs follow, events, system", () => {
   test("follow=true streams new lines until the client leaves; status events reach /api/v1/ws", async () => {
-    const { ADMIN_KEY } = await import("../helpers.ts");
     const ws = new WebSocket(`${g.url.replace("http", "ws")}/api/v1/ws?api_key=${ADMIN_KEY}&types=instance_status_changed`);
     const events: { data: { name: string; status: string } }[] = [];
     ws.onmessage = (m) => events.push(JSON.parse(String(m.data)));
@@ -249,6 +248,10 @@ describe("health watch", () => {
     });
     try {
       const info = async () => (await (await watched.api("/api/v1/instances/hung")).json());
+      const ws = new WebSocket(`${watched.url.replace("http", "ws")}/api/v1/ws?api_key=${ADMIN_KEY}&types=system_alert`);
+      const alerts: { data: { severity: string; instance: string; message: string } }[] = [];
+      ws.onmessage = (m) => alerts.push(JSON.parse(String(m.data)));
+      await new Promise((resolve) => (ws.onopen = resolve));
       await watched.api("/api/v1/instances", json("POST", { name: "hung", backend: "command", model_path: "hung", restart: "always", command: standIn("--unhealthy-after-ms", "600") }));
       const first = await (await watched.api("/api/v1/instances/hung/start", json("POST"))).json();
       expect(first.status).toBe("running");
@@ -259,6 +262,10 @@ describe("health watch", () => {
       expect((await info()).last_error).toContain("stopped answering its health checks (2 failed in a row)");
       const logs = await (await watched.api("/api/v1/instances/hung/logs?stream=stderr&lines=50")).json();
       expect(logs.logs.map((l: { message: string }) => l.message).join("\n")).toContain("failed 2 health checks in a row: restarting it");
+      await waitFor(() => alerts.some((a) => a.data.severity === "error"), 2000, "the failure alert");
+      ws.close();
+      expect(alerts.map((a) => [a.data.severity, a.data.instance])).toEqual([["warning", "hung"], ["error", "hung"]]);
+      expect(alerts[0]!.data.message).toContain("is restarting: stopped answering its health checks");
     } finally {
       await watched.stop();
     }
