@@ -5,6 +5,7 @@
  */
 import { t, type RolesApp } from "gantry/plugin";
 import type { InstanceManager } from "./instance-manager.ts";
+import { Models } from "./schemas.ts";
 
 /** OpenAI's error shape, which OpenAI clients parse. */
 function openAiError(status: number, message: string, param: string | null = null, type = "invalid_request_error"): Response {
@@ -26,6 +27,15 @@ export function modelOf(text: string): string | Response {
 }
 
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding"]);
+
+/** What the model server answered, passed through; documented here since no schema can describe every server's answer. */
+const passedThrough = {
+  200: {
+    description: "The model server's answer as it sent it: JSON, or server-sent events when the body asks for stream: true",
+    content: { "application/json": { schema: { type: "object" as const } }, "text/event-stream": { schema: { type: "string" as const } } },
+  },
+  400: { description: "OpenAI's error shape {error: {message, type, param, code}}: body not a JSON object, no model, unknown model" },
+};
 
 /** The OpenAPI description of a raw JSON body (the route reads text, so there is no TypeBox body to derive it from). */
 const openAiBody = (required: string[]) => ({
@@ -66,7 +76,7 @@ export function proxyRoutes(m: InstanceManager) {
       const text = typeof body === "string" ? body : ""; // parse: "text" hands over a string; no body at all is ""
       const model = modelOf(text);
       return typeof model === "string" ? forward(path, model, text, request) : model;
-    }, { role: "inference", parse: "text", detail: { summary, tags: ["openai"], requestBody: openAiBody(required) } });
+    }, { role: "inference", parse: "text", detail: { summary, tags: ["openai"], requestBody: openAiBody(required), responses: passedThrough } });
   const Body = t.Record(t.String(), t.Unknown());
   return (app: RolesApp) => {
     openAiRoute(app, "/v1/chat/completions", "OpenAI chat completions, routed by model", ["model", "messages"]);
@@ -75,11 +85,11 @@ export function proxyRoutes(m: InstanceManager) {
     return app
       .post("/api/v1/inference/:model", ({ params, body, request }) => forward("/v1/chat/completions", params.model, JSON.stringify({ ...body, model: params.model }), request), {
         role: "inference", body: Body, params: t.Object({ model: t.String({ maxLength: 64 }) }),
-        detail: { summary: "gantry's single-call inference (seed 004): a chat completion on the named model", tags: ["openai"] },
+        detail: { summary: "gantry's single-call inference (seed 004): a chat completion on the named model", tags: ["openai"], responses: passedThrough },
       })
       .get("/v1/models", () => ({
-        object: "list",
-        data: m.list().map((i) => ({ id: i.name, object: "model", created: Math.floor(Date.parse(i.created_at) / 1000), owned_by: "gantry", status: i.status })),
-      }), { role: "inference", detail: { summary: "Instances as OpenAI models", tags: ["openai"] } });
+        object: "list" as const,
+        data: m.list().map((i) => ({ id: i.name, object: "model" as const, created: Math.floor(Date.parse(i.created_at) / 1000), owned_by: "gantry", status: i.status })),
+      }), { role: "inference", response: Models, detail: { summary: "Instances as OpenAI models", tags: ["openai"] } });
   };
 }

@@ -2,6 +2,7 @@
 import { t, type RolesApp } from "gantry/plugin";
 import type { InstanceManager } from "./instance-manager.ts";
 import { atLeast, type LogLine, type LogRing } from "./log-buffer.ts";
+import { Fields, Health, Instance, InstanceWithMessage, LogLines, LogsQuery, Message, Name, StartAll, StopAll, StopBody } from "./schemas.ts";
 
 /** Server-sent events: the recent lines, then each new one, until the client disconnects. */
 function followLogs(ring: LogRing, recent: LogLine[], wanted: (line: LogLine) => boolean, signal: AbortSignal): Response {
@@ -27,59 +28,44 @@ function followLogs(ring: LogRing, recent: LogLine[], wanted: (line: LogLine) =>
   return new Response(body, { headers: { "content-type": "text/event-stream", "cache-control": "no-cache" } });
 }
 
-const Name = t.Object({ name: t.String({ pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", description: "letters, digits, . _ -; no path tricks" }) });
-const Backend = t.Union([t.Literal("llama_cpp"), t.Literal("vllm"), t.Literal("mlx_lm"), t.Literal("command")]);
-const Restart = t.Union([t.Literal("always"), t.Literal("on-failure"), t.Literal("never")]);
-const Fields = {
-  backend: t.Optional(Backend),
-  model_path: t.String({ minLength: 1, maxLength: 4096 }),
-  port: t.Optional(t.Integer({ minimum: 1024, maximum: 65535 })),
-  options: t.Optional(t.Record(t.String(), t.Unknown())),
-  env: t.Optional(t.Record(t.String(), t.String())),
-  command: t.Optional(t.Array(t.String({ maxLength: 4096 }), { maxItems: 256 })),
-  on_demand_start: t.Optional(t.Boolean()),
-  idle_timeout: t.Optional(t.Integer({ minimum: 0, description: "seconds without requests before the instance is stopped; 0 = never" })),
-  restart: t.Optional(Restart),
-};
-
 export function instanceRoutes(m: InstanceManager) {
   return (app: RolesApp) =>
     app
-      .get("/", () => ({ instances: m.list() }), { role: "viewer", detail: { summary: "All instances" } })
-      .post("/start-all", () => m.startAll(), { role: { min: "operator", rateLimit: "expensive" }, detail: { summary: "Start every instance; failures are listed, not fatal" } })
+      .get("", () => ({ instances: m.list() }), { role: "viewer", response: t.Object({ instances: t.Array(Instance) }), detail: { summary: "All instances" } })
+      .post("/start-all", () => m.startAll(), { role: { min: "operator", rateLimit: "expensive" }, response: StartAll, detail: { summary: "Start every instance; failures are listed, not fatal" } })
       .post("/stop-all", async () => {
         await m.stopAll();
         return { stopped: m.list().map((i) => i.name) };
-      }, { role: "operator", detail: { summary: "Stop every instance" } })
-      .post("/", ({ body, set }) => {
+      }, { role: "operator", response: StopAll, detail: { summary: "Stop every instance" } })
+      .post("", ({ body, set }) => {
         const instance = m.create(body);
         set.status = 201;
         return { message: "Instance created successfully", instance };
-      }, { role: "admin", body: t.Object({ name: Name.properties.name, ...Fields }), detail: { summary: "Create an instance (stopped)" } })
-      .get("/:name", ({ params }) => m.get(params.name), { role: "viewer", params: Name, detail: { summary: "One instance with pid, options and stats" } })
+      }, { role: "admin", body: t.Object({ name: Name.properties.name, ...Fields }), response: { 201: t.Object({ message: t.String(), instance: Instance }) }, detail: { summary: "Create an instance (stopped)" } })
+      .get("/:name", ({ params }) => m.get(params.name), { role: "viewer", params: Name, response: Instance, detail: { summary: "One instance with pid, options and stats" } })
       .put("/:name", ({ params, body }) => m.update(params.name, body), {
-        role: "admin", params: Name, body: t.Partial(t.Object(Fields)), detail: { summary: "Change a stopped instance" },
+        role: "admin", params: Name, body: t.Partial(t.Object(Fields)), response: Instance, detail: { summary: "Change a stopped instance" },
       })
       .delete("/:name", ({ params }) => {
         m.delete(params.name);
         return { message: "Instance deleted successfully" };
-      }, { role: "admin", params: Name, detail: { summary: "Delete a stopped instance (409 while running)" } })
+      }, { role: "admin", params: Name, response: Message, detail: { summary: "Delete a stopped instance (409 while running)" } })
       // Seed 002 answers {message, status}; gantry waits for the outcome, so the message says what happened and the instance follows.
-      .post("/:name/start", async ({ params }) => ({ message: "Instance started", ...(await m.start(params.name)) }), { role: { min: "operator", rateLimit: "expensive" }, params: Name, detail: { summary: "Start and wait until healthy" } })
+      .post("/:name/start", async ({ params }) => ({ message: "Instance started", ...(await m.start(params.name)) }), { role: { min: "operator", rateLimit: "expensive" }, params: Name, response: InstanceWithMessage, detail: { summary: "Start and wait until healthy" } })
       .post("/:name/stop", async ({ params, body }) => ({ message: "Instance stopped", ...(await m.stop(params.name, body ?? {})) }), {
         role: "operator", params: Name,
-        body: t.Optional(t.Object({ force: t.Optional(t.Boolean()), timeout: t.Optional(t.Number({ minimum: 0, maximum: 600, description: "seconds between SIGTERM and SIGKILL" })) })),
+        body: StopBody, response: InstanceWithMessage,
         detail: { summary: "SIGTERM, then SIGKILL after the timeout (force: SIGKILL now)" },
       })
       .post("/:name/restart", async ({ params }) => {
         await m.stop(params.name);
         return { message: "Instance restarted", ...(await m.start(params.name)) };
-      }, { role: { min: "operator", rateLimit: "expensive" }, params: Name, detail: { summary: "Stop, then start" } })
+      }, { role: { min: "operator", rateLimit: "expensive" }, params: Name, response: InstanceWithMessage, detail: { summary: "Stop, then start" } })
       .get("/:name/health", async ({ params }) => {
         const supervisor = m.supervisor(params.name);
         await supervisor.checkHealth();
         return { name: params.name, ...supervisor.health, instance_status: supervisor.status };
-      }, { role: "viewer", params: Name, detail: { summary: "Seed 002's {status: healthy|unhealthy|stopped, checks: {process, port, response}, last_check}, probed now" } })
+      }, { role: "viewer", params: Name, response: Health, detail: { summary: "Seed 002's {status: healthy|unhealthy|stopped, checks: {process, port, response}, last_check}, probed now" } })
       .get("/:name/logs", ({ params, query, request }) => {
         const supervisor = m.supervisor(params.name);
         const level = atLeast(query.level);
@@ -89,12 +75,7 @@ export function instanceRoutes(m: InstanceManager) {
         return followLogs(supervisor.logs, recent, wanted, request.signal);
       }, {
         role: "viewer", params: Name,
-        query: t.Object({
-          lines: t.Optional(t.Numeric({ minimum: 1, maximum: 10_000, description: "default 100" })),
-          level: t.Optional(t.Union([t.Literal("debug"), t.Literal("info"), t.Literal("warn"), t.Literal("error")], { description: "this level and more severe" })),
-          stream: t.Optional(t.Union([t.Literal("stdout"), t.Literal("stderr")])),
-          follow: t.Optional(t.BooleanString({ description: "stream new lines (text/event-stream) until the client leaves" })),
-        }),
+        query: LogsQuery, response: LogLines,
         detail: { summary: "The server's recent output {logs: [{timestamp, level, message, stream}]}; follow=true streams" },
       });
 }

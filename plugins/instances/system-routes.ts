@@ -3,6 +3,7 @@ import { statfsSync } from "node:fs";
 import { arch, cpus, freemem, hostname, loadavg, platform, totalmem } from "node:os";
 import { t, type CoreInfoService, type RolesApp } from "gantry/plugin";
 import type { InstanceManager } from "./instance-manager.ts";
+import { SystemInfo } from "./schemas.ts";
 
 /** Go's names for architectures, as llamactl reports them. */
 const GO_ARCH: Record<string, string> = { x64: "amd64", arm64: "arm64", ia32: "386", arm: "arm" };
@@ -37,5 +38,5 @@ export function systemRoutes(m: InstanceManager, info: CoreInfoService) {
       .get("/info", () => ({
         hostname: hostname(), os: platform(), arch: GO_ARCH[arch()] ?? arch(), cpu_count: cpus().length, memory_total: totalmem(),
         version: info.version, build_time: null, started_at: info.startedAt.toISOString(), runtime: `bun ${info.runtime.bun}`,
-      }), { role: "viewer", detail: { summary: "Host and build information (build_time is null: gantry ships as source)" } });
+      }), { role: "viewer", response: SystemInfo, detail: { summary: "Host and build information (build_time is null: gantry ships as source)" } });
 }

@@ -1,0 +1,90 @@
+/** TypeBox schemas of the instances API: request bodies and the responses that /openapi.json documents. */
+import { t } from "gantry/plugin";
+
+export const Name = t.Object({ name: t.String({ pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", description: "letters, digits, . _ -; no path tricks" }) });
+const Backend = t.Union([t.Literal("llama_cpp"), t.Literal("vllm"), t.Literal("mlx_lm"), t.Literal("command")]);
+const Restart = t.Union([t.Literal("always"), t.Literal("on-failure"), t.Literal("never")]);
+const Status = t.Union([t.Literal("stopped"), t.Literal("starting"), t.Literal("running"), t.Literal("stopping"), t.Literal("failed")]);
+const Timestamp = t.String({ description: "ISO 8601" });
+const Nullable = <T extends ReturnType<typeof t.String>>(schema: T) => t.Union([schema, t.Null()]);
+
+/** The fields of an instance a client sets (create: all but those optional; update: any). */
+export const Fields = {
+  backend: t.Optional(Backend),
+  model_path: t.String({ minLength: 1, maxLength: 4096 }),
+  port: t.Optional(t.Integer({ minimum: 1024, maximum: 65535 })),
+  options: t.Optional(t.Record(t.String(), t.Unknown())),
+  env: t.Optional(t.Record(t.String(), t.String())),
+  command: t.Optional(t.Array(t.String({ maxLength: 4096 }), { maxItems: 256 })),
+  on_demand_start: t.Optional(t.Boolean()),
+  idle_timeout: t.Optional(t.Integer({ minimum: 0, description: "seconds without requests before the instance is stopped; 0 = never" })),
+  restart: t.Optional(Restart),
+};
+
+export const StopBody = t.Optional(t.Object({
+  force: t.Optional(t.Boolean()),
+  timeout: t.Optional(t.Number({ minimum: 0, maximum: 600, description: "seconds between SIGTERM and SIGKILL" })),
+}));
+
+const instanceProperties = {
+  name: t.String(), status: Status, backend: Backend, model_path: t.String(), port: t.Integer(),
+  pid: t.Union([t.Integer(), t.Null()]),
+  options: t.Record(t.String(), t.Unknown()),
+  env: t.Record(t.String(), t.String(), { description: "names only: every value shows as [set]" }),
+  command: t.Union([t.Array(t.String()), t.Null()]),
+  on_demand_start: t.Boolean(), idle_timeout: t.Integer(), restart: Restart,
+  restarts: t.Integer({ description: "restarts since the last start by request" }),
+  last_error: Nullable(t.String()),
+  stats: t.Object({
+    memory_usage: t.Number({ description: "resident bytes of the server's process group" }),
+    cpu_usage: t.Number({ description: "% of one core since the previous reading" }),
+    cpu_seconds: t.Number(), processes: t.Integer(), uptime: t.Number({ description: "seconds running" }),
+  }),
+  created_at: Timestamp, updated_at: Timestamp,
+};
+
+export const Instance = t.Object(instanceProperties);
+export const InstanceWithMessage = t.Object({ message: t.String(), ...instanceProperties });
+export const Message = t.Object({ message: t.String() });
+
+export const Health = t.Object({
+  name: t.String(),
+  status: t.Union([t.Literal("healthy"), t.Literal("unhealthy"), t.Literal("stopped")]),
+  checks: t.Object({
+    process: t.Union([t.Literal("running"), t.Literal("stopped")]),
+    port: t.Union([t.Literal("open"), t.Literal("closed")]),
+    response: t.Union([t.Literal("ok"), t.Literal("error"), t.Literal("none")]),
+  }),
+  last_check: Nullable(Timestamp),
+  consecutive_failures: t.Integer(),
+  instance_status: Status,
+});
+
+export const LogLines = t.Object({
+  logs: t.Array(t.Object({
+    timestamp: Timestamp,
+    level: t.Union([t.Literal("debug"), t.Literal("info"), t.Literal("warn"), t.Literal("error")]),
+    message: t.String(),
+    stream: t.Union([t.Literal("stdout"), t.Literal("stderr")]),
+  })),
+});
+
+export const LogsQuery = t.Object({
+  lines: t.Optional(t.Numeric({ minimum: 1, maximum: 10_000, description: "default 100" })),
+  level: t.Optional(t.Union([t.Literal("debug"), t.Literal("info"), t.Literal("warn"), t.Literal("error")], { description: "this level and more severe" })),
+  stream: t.Optional(t.Union([t.Literal("stdout"), t.Literal("stderr")])),
+  follow: t.Optional(t.BooleanString({ description: "stream new lines (text/event-stream) until the client leaves" })),
+});
+
+export const StartAll = t.Object({ started: t.Array(t.String()), failed: t.Record(t.String(), t.String(), { description: "name → why it did not start" }) });
+export const StopAll = t.Object({ stopped: t.Array(t.String()) });
+
+export const SystemInfo = t.Object({
+  hostname: t.String(), os: t.String(), arch: t.String({ description: "Go's name, as llamactl reports it" }), cpu_count: t.Integer(),
+  memory_total: t.Number(), version: t.String(), build_time: t.Null({ description: "null: gantry ships as source" }), started_at: Timestamp, runtime: t.String(),
+});
+
+export const Models = t.Object({
+  object: t.Literal("list"),
+  data: t.Array(t.Object({ id: t.String(), object: t.Literal("model"), created: t.Integer(), owned_by: t.String(), status: Status })),
+});
