@@ -1,5 +1,5 @@
 /** /api/v1/auth/* (login, refresh, logout, whoami, API keys, users) and /api/v1/audit. */
-import { t } from "elysia";
+import { t, type TSchema } from "elysia";
 import type { ApiKeyAuthenticator } from "./api-keys.ts";
 import type { AuditLog } from "./audit.ts";
 import type { Authenticator } from "./authenticator.ts";
@@ -30,6 +30,19 @@ const UserSchema = t.Object({ id: t.String(), username: t.String(), role: UserRo
 const SessionSchema = t.Object({
   access_token: t.String(), token: t.String(), token_type: t.Literal("Bearer"), expires_at: t.String(),
   refresh_token: t.String(), refresh_expires_at: t.String(),
+});
+const Ok = t.Object({ ok: t.Literal(true) });
+const Nullable = <T extends TSchema>(schema: T) => t.Union([schema, t.Null()]);
+const WhoAmI = t.Object({
+  subject: t.String(), role: t.String(), via: t.Union([t.Literal("anonymous"), t.Literal("api_key"), t.Literal("jwt")]),
+  user: Nullable(UserSchema), claims: Nullable(t.Record(t.String(), t.Unknown())),
+});
+const AuditPage = t.Object({
+  entries: t.Array(t.Object({
+    id: t.Integer(), at: t.String(), actor: t.String(), role: t.String(), action: t.String(), route: t.String(), target: Nullable(t.String()),
+    status: t.Integer(), request_id: Nullable(t.String()), ip: Nullable(t.String()), detail: Nullable(t.String({ description: "JSON the action reports, if any" })),
+  })),
+  next_before_id: Nullable(t.Integer({ description: "pass as before_id for the next (older) page; null on the last" })),
 });
 const KeyView = t.Object({ id: t.String(), name: t.String(), prefix: t.String(), role: KeyRoleSchema, created_at: t.String(), revoked_at: t.Union([t.String(), t.Null()]) });
 
@@ -66,12 +79,12 @@ export function authRoutes(p: AuthRouteParts) {
         if (identity.via !== "jwt" || !identity.sessionId) throw AuthErrors.NOT_A_SESSION([]);
         p.sessions.revoke(identity.sessionId, "logout");
         return { ok: true as const };
-      }, { role: "viewer", response: t.Object({ ok: t.Literal(true) }), detail: { summary: "End this login session: its access and refresh tokens stop working", tags: ["auth"] } })
+      }, { role: "viewer", response: Ok, detail: { summary: "End this login session: its access and refresh tokens stop working", tags: ["auth"] } })
       .get("/api/v1/auth/whoami", async ({ request }) => {
         const identity = await whoami(request);
         const user = identity.userId ? p.users.get(identity.userId) : null;
         return { subject: identity.subject, role: identity.role, via: identity.via, user, claims: identity.claims ?? null };
-      }, { role: "viewer", detail: { summary: "The caller: subject, role, how authenticated, user and token claims", tags: ["auth"] } })
+      }, { role: "viewer", response: WhoAmI, detail: { summary: "The caller: subject, role, how authenticated, user and token claims", tags: ["auth"] } })
       .get("/api/v1/auth/keys", () => ({ keys: p.keys.list() }), {
         role: "admin", response: t.Object({ keys: t.Array(KeyView) }), detail: { summary: "API keys (never their secrets)", tags: ["auth"] },
       })
@@ -82,12 +95,13 @@ export function authRoutes(p: AuthRouteParts) {
       }, {
         role: "admin",
         body: t.Object({ name: t.String({ minLength: 1, maxLength: 100 }), role: KeyRoleSchema }),
+        response: { 201: t.Object({ ...KeyView.properties, key: t.String({ description: "the secret: shown only here" }) }) },
         detail: { summary: "Create an API key; the secret is in this response only", tags: ["auth"] },
       })
       .delete("/api/v1/auth/keys/:id", ({ params }) => {
         if (!p.keys.revoke(params.id)) throw AuthErrors.KEY_NOT_FOUND([params.id]);
         return { ok: true as const };
-      }, { role: "admin", params: t.Object({ id: t.String({ maxLength: 64 }) }), detail: { summary: "Revoke an API key", tags: ["auth"] } })
+      }, { role: "admin", params: t.Object({ id: t.String({ maxLength: 64 }) }), response: Ok, detail: { summary: "Revoke an API key", tags: ["auth"] } })
       .get("/api/v1/auth/users", () => ({ users: p.users.list() }), {
         role: "admin", response: t.Object({ users: t.Array(UserSchema) }), detail: { summary: "Users", tags: ["auth"] },
       })
@@ -121,6 +135,7 @@ export function authRoutes(p: AuthRouteParts) {
         role: "admin",
         params: t.Object({ id: t.String({ maxLength: 64 }) }),
         body: t.Object({ password: Password }),
+        response: Ok,
         detail: { summary: "Reset a user's password (ends their sessions)", tags: ["auth"] },
       })
       .get("/api/v1/audit", ({ query }) => p.audit.query(query), {
@@ -135,6 +150,7 @@ export function authRoutes(p: AuthRouteParts) {
           before_id: t.Optional(t.Numeric({ minimum: 1 })),
           limit: t.Optional(t.Numeric({ minimum: 1, maximum: 1000 })),
         }),
+        response: AuditPage,
         detail: { summary: "Audit log, newest first; page with before_id", tags: ["auth"] },
       });
 }

@@ -5,6 +5,7 @@ import type { Database } from "bun:sqlite";
 import { Errors } from "./errors.ts";
 import { matchesPattern, type EventBus } from "./events.ts";
 import { livenessChecks } from "./liveness.ts";
+import { textResponses } from "./text-responses.ts";
 import type { MetricsRegistry } from "./metrics.ts";
 import type { RolesApp } from "./roles.ts";
 import pkg from "../package.json" with { type: "json" };
@@ -24,6 +25,10 @@ export interface CoreRouteParts {
   minFreeDiskBytes(): number;
 }
 
+/** Each check: ok, plus what it measured (latency_ms; free_bytes, min_free_bytes, writable) or an error. */
+const Check = t.Object({ ok: t.Boolean() }, { additionalProperties: true });
+const LivenessChecks = t.Object({ database: Check, disk: Check });
+
 export function coreRoutes(parts: CoreRouteParts) {
   return (app: RolesApp) =>
     app
@@ -42,11 +47,18 @@ export function coreRoutes(parts: CoreRouteParts) {
         if (failed.length === 0) return { status: "ok", checks };
         set.status = 503;
         return { error: `Liveness check failed: ${failed.join(", ")}`, code: "LIVENESS_FAILED", details: { checks } };
-      }, { role: { min: "public", rateLimit: "none" }, detail: { summary: "Database and disk checks; 503 with details when one fails", tags: ["core"] } })
+      }, {
+        role: { min: "public", rateLimit: "none" },
+        response: {
+          200: t.Object({ status: t.Literal("ok"), checks: LivenessChecks }),
+          503: t.Object({ error: t.String(), code: t.Literal("LIVENESS_FAILED"), details: t.Object({ checks: LivenessChecks }) }),
+        },
+        detail: { summary: "Database and disk checks; 503 with details when one fails", tags: ["core"] },
+      })
       .get("/metrics", async ({ set }) => {
         set.headers["content-type"] = parts.metrics.registry.contentType;
         return parts.metrics.expose();
-      }, { role: { min: "public", rateLimit: "none" }, detail: { summary: "Prometheus metrics (text exposition)", tags: ["core"] } })
+      }, { role: { min: "public", rateLimit: "none" }, detail: { summary: "Prometheus metrics (text exposition)", tags: ["core"], responses: textResponses("Prometheus text exposition format 0.0.4") } })
       .ws("/api/v1/ws", {
         role: "viewer",
         query: t.Object({ types: t.Optional(t.String({ maxLength: 1000, description: "comma-separated event types or patterns (a.*); default all" })) }),

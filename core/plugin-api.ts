@@ -13,6 +13,7 @@ export type {
   CoreAuditService, CoreIdentityService, CorePluginsService, CoreCacheService, CoreConfigService, CoreInfoService, CoreLoggersService, CoreMetricsService, CoreProcessesService, CoreTasksService,
 } from "./core-services.ts";
 export { GantryError, createError } from "./errors.ts";
+export { textResponses } from "./text-responses.ts";
 /** TypeBox schema builder for route schemas: plugins use gantry's copy, wherever their folder lives. */
 export { t } from "elysia";
 /** drizzle's SQLite table builders and operators, so a plugin outside gantry's tree can declare and query its tables. */

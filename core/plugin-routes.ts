@@ -20,6 +20,14 @@ export interface PluginRouteParts {
 }
 
 const Name = t.String({ maxLength: 64 });
+/** A code command's result, or a markdown command's rendered prompt (and the agents service's result, when one ran it). */
+const Invocation = t.Union([
+  t.Object({ qname: t.String(), kind: t.Literal("code"), result: t.Unknown() }),
+  t.Object({
+    qname: t.String(), kind: t.Literal("markdown"), prompt: t.String(), allowed_tools: t.Array(t.String()), model: t.Union([t.String(), t.Null()]),
+    ran_as_agent: t.Boolean(), result: t.Unknown({ description: "null unless a plugin providing the agents service ran the prompt" }),
+  }),
+]);
 const Drop = t.Object({ kind: t.String(), name: t.String() });
 const PluginSchema = t.Object({
   name: t.String(), version: t.Union([t.String(), t.Null()]), description: t.Union([t.String(), t.Null()]),
@@ -64,6 +72,7 @@ export function pluginRoutes(p: PluginRouteParts) {
         role: "operator",
         params: t.Object({ qname: t.String({ maxLength: 130, description: "plugin:command" }) }),
         body: t.Object({ arguments: t.Optional(t.String({ maxLength: 16_384 })) }),
+        response: Invocation,
         detail: { summary: "Render and invoke a slash command (/plugin:command arguments)", tags: ["plugins"] },
       })
       .get("/api/v1/plugins/commands/:qname", ({ params }) => {

@@ -1,8 +1,8 @@
 /** Seed 003's common APIs at their documented root paths, with the documented text and JSON bodies. */
-import { t, taskHealth, type CoreLoggersService, type CoreMetricsService, type CoreProcessesService, type CoreTasksService, type RolesApp } from "gantry/plugin";
+import { t, taskHealth, textResponses, type CoreLoggersService, type CoreMetricsService, type CoreProcessesService, type CoreTasksService, type RolesApp } from "gantry/plugin";
 import { redactedEnvironment } from "./environment.ts";
 import { parseLevel, pythonName } from "./levels.ts";
-import { invalidLevelMessage, isTaskLevel, listTasks, TaskFilterQuery } from "./tasks-view.ts";
+import { invalidLevelMessage, isTaskLevel, listTasks, SeedError, TaskFilterQuery, TaskSnapshot, TaskSummary, UnhealthyTask } from "./tasks-view.ts";
 import { collectThreads, filterThreads, renderThreads } from "./threads.ts";
 
 export interface CommonServices {
@@ -54,13 +54,16 @@ export function commonRoutes(s: CommonServices) {
       }, {
         role: "admin",
         query: t.Object({ logger_name: t.Optional(t.String({ maxLength: 200 })), level: t.Optional(t.String({ maxLength: 32 })) }),
-        detail: { summary: "List loggers and levels; get one (logger_name); set one (logger_name + level). text/plain" },
+        detail: {
+          summary: "List loggers and levels; get one (logger_name); set one (logger_name + level). text/plain",
+          responses: textResponses("The loggers and levels, one logger's level, or the confirmation of a change", { 400: "No logger_name, or an invalid level", 404: "Logger not found: <name>" }),
+        },
       })
       .post("/metrics/reset", ({ set }) => {
         s.metrics.reset();
         set.headers["content-type"] = TEXT_PLAIN;
         return "ok";
-      }, { role: "admin", detail: { summary: "Reset all Prometheus metrics to their initial state" } })
+      }, { role: "admin", detail: { summary: "Reset all Prometheus metrics to their initial state", responses: textResponses("ok") } })
       .get("/threads", ({ query, set }) => {
         set.headers["content-type"] = TEXT_PLAIN;
         const all = collectThreads(s.tasks.list(), s.processes.list());
@@ -68,7 +71,7 @@ export function commonRoutes(s: CommonServices) {
       }, {
         role: "admin",
         query: t.Object({ name: t.Optional(t.String({ maxLength: 200 })), thread_id: t.Optional(t.Numeric()) }),
-        detail: { summary: "Main thread, supervised subprocesses and periodic tasks (text/plain); see docs/infra.md for the mapping" },
+        detail: { summary: "Main thread, supervised subprocesses and periodic tasks (text/plain); see docs/infra.md for the mapping", responses: textResponses("One block per thread") },
       })
       .get("/periodic-threads", ({ query, set }) => {
         if (query.level !== undefined && !isTaskLevel(query.level)) {
@@ -76,7 +79,11 @@ export function commonRoutes(s: CommonServices) {
           return { error: invalidLevelMessage(query.level) };
         }
         return listTasks(s.tasks.list(), query);
-      }, { role: "admin", query: TaskFilterQuery, detail: { summary: "Periodic tasks with run statistics; filters level, running_only, active_only" } })
+      }, {
+        role: "admin", query: TaskFilterQuery,
+        response: { 200: t.Object({ summary: TaskSummary, threads: t.Array(TaskSnapshot) }), 400: SeedError },
+        detail: { summary: "Periodic tasks with run statistics; filters level, running_only, active_only" },
+      })
       .get("/periodic-threads/:thread_name", ({ params, set }) => {
         const task = s.tasks.get(params.thread_name);
         if (!task) {
@@ -84,13 +91,13 @@ export function commonRoutes(s: CommonServices) {
           return { error: `Thread not found: ${params.thread_name}` };
         }
         return task.snapshot();
-      }, { role: "admin", params: t.Object({ thread_name: t.String({ maxLength: 200 }) }), detail: { summary: "One periodic task" } })
+      }, { role: "admin", params: t.Object({ thread_name: t.String({ maxLength: 200 }) }), response: { 200: TaskSnapshot, 404: SeedError }, detail: { summary: "One periodic task" } })
       .get("/periodic-threads-health", () => taskHealth(s.tasks.list()), {
         role: "admin",
         response: t.Object({
           healthy: t.Boolean(),
           unhealthy_count: t.Integer(),
-          unhealthy_threads: t.Array(t.Object({ name: t.String(), level: t.String(), last_run_ago: t.Union([t.Number(), t.Null()]), interval: t.Number() })),
+          unhealthy_threads: t.Array(UnhealthyTask),
         }),
         detail: { summary: "Healthy iff every critical and high task is active; always 200" },
       });

@@ -5,7 +5,7 @@ import {
 } from "gantry/plugin";
 import { redactedEnvironment } from "./environment.ts";
 import { parseLevel, VALID_LEVEL_NAMES } from "./levels.ts";
-import { invalidLevelMessage, isTaskLevel, listTasks, TaskFilterQuery } from "./tasks-view.ts";
+import { invalidLevelMessage, isTaskLevel, listTasks, TaskFilterQuery, TaskSnapshot, TaskSummary, UnhealthyTask } from "./tasks-view.ts";
 
 export const InfraErrors = {
   CONFIG_KEY_NOT_FOUND: createError("CONFIG_KEY_NOT_FOUND", 404, (key: string) => `Config key not found: ${key}`),
@@ -117,14 +117,25 @@ export function infraRoutes(s: InfraServices) {
         if (query.level !== undefined && !isTaskLevel(query.level)) throw InfraErrors.INVALID_TASK_LEVEL([query.level]);
         const { summary, threads } = listTasks(s.tasks.list(), query);
         return { ok: true as const, summary, tasks: threads };
-      }, { role: "admin", query: TaskFilterQuery, detail: { summary: "Periodic tasks with run statistics (same data as GET /periodic-threads)" } })
+      }, {
+        role: "admin", query: TaskFilterQuery,
+        response: t.Object({ ok: Ok, summary: TaskSummary, tasks: t.Array(TaskSnapshot) }),
+        detail: { summary: "Periodic tasks with run statistics (same data as GET /periodic-threads)" },
+      })
       .get("/tasks/:name", ({ params }) => {
         const task = s.tasks.get(params.name);
         if (!task) throw InfraErrors.TASK_NOT_FOUND([params.name]);
         return { ok: true as const, task: task.snapshot() };
-      }, { role: "admin", params: t.Object({ name: t.String({ maxLength: 200 }) }), detail: { summary: "One periodic task" } })
+      }, { role: "admin", params: t.Object({ name: t.String({ maxLength: 200 }) }), response: t.Object({ ok: Ok, task: TaskSnapshot }), detail: { summary: "One periodic task" } })
       .get("/tasks-health", () => {
         const health = taskHealth(s.tasks.list());
         return { ok: true as const, healthy: health.healthy, unhealthy_count: health.unhealthy_count, unhealthy_tasks: health.unhealthy_threads };
-      }, { role: "admin", detail: { summary: "Healthy iff every critical and high periodic task is active; always 200" } });
+      }, {
+        role: "admin",
+        response: t.Object({
+          ok: Ok, healthy: t.Boolean(), unhealthy_count: t.Integer(),
+          unhealthy_tasks: t.Array(UnhealthyTask),
+        }),
+        detail: { summary: "Healthy iff every critical and high periodic task is active; always 200" },
+      });
 }

@@ -23,6 +23,26 @@ export function isTaskLevel(level: string): level is TaskLevel {
   return (TASK_LEVELS as readonly string[]).includes(level);
 }
 
+/** One task as GET /periodic-threads/{name} shows it. */
+export const TaskSnapshot = t.Object({
+  name: t.String(), plugin: t.String(), level: t.String(), interval: t.Number(), init_wait: t.Number(),
+  is_running: t.Boolean(), is_executing: t.Boolean(), is_active: t.Boolean(),
+  last_run_time: t.Union([t.String(), t.Null()]), last_run_ago: t.Union([t.Number(), t.Null()]),
+  total_runs: t.Integer(), failed_runs: t.Integer(), success_rate: t.Number(),
+  last_summary: t.Union([t.String(), t.Null()]), last_error: t.Union([t.String(), t.Null()]),
+});
+
+export const TaskSummary = t.Object({
+  total_count: t.Integer(), running_count: t.Integer(), active_count: t.Integer(),
+  by_level: t.Record(t.String(), t.Object({ total: t.Integer(), running: t.Integer(), active: t.Integer() })),
+});
+
+/** A critical or high task that has not run within 3× its interval. */
+export const UnhealthyTask = t.Object({ name: t.String(), level: t.String(), last_run_ago: t.Union([t.Number(), t.Null()]), interval: t.Number() });
+
+/** Seed 003's error body for these routes. */
+export const SeedError = t.Object({ error: t.String() });
+
 /** `{summary, threads}` as GET /periodic-threads answers. */
 export function listTasks(tasks: PeriodicTask[], filter: TaskFilter, now = Date.now()) {
   const snapshots = tasks

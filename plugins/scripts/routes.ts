@@ -1,5 +1,5 @@
 /** Seed 003's POST /run_script (multipart, text/plain) and gantry's POST /api/v1/scripts/run (JSON). */
-import { t, type CoreIdentityService, type RolesApp } from "gantry/plugin";
+import { t, textResponses, type CoreIdentityService, type RolesApp } from "gantry/plugin";
 import type { ScriptRunner } from "./script-runner.ts";
 
 const TEXT_PLAIN = "text/plain; charset=utf-8";
@@ -32,6 +32,9 @@ export function seedRoutes(runner: ScriptRunner, identity: CoreIdentityService) 
       detail: {
         summary: "Run an uploaded JavaScript file (multipart field `script`) in the sandbox; text/plain result",
         requestBody: { content: { "multipart/form-data": { schema: { type: "object", properties: { script: { type: "string", format: "binary" } }, required: ["script"] } } } },
+        responses: textResponses("The script's result as text, or 'Script executed successfully' when it has none", {
+          400: "No script file provided", 500: "Error executing script: <message> (the script failed); gantry's own errors (413 over max_script_bytes) are JSON",
+        }),
       },
     });
 }
