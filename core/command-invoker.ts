@@ -33,12 +33,25 @@ export function viewOf(qname: string, c: RegisteredCommand): CommandView {
   };
 }
 
+const SLASH_LINE = /^\/([^\s:/]+:[^\s/]+)(?:\s+([\s\S]*))?$/;
+
+/** "/plugin:command arguments" → its parts; undefined when the line is not a slash command. */
+export function parseSlashLine(line: string): { qname: string; arguments: string } | undefined {
+  const match = SLASH_LINE.exec(line.trim());
+  return match ? { qname: match[1]!, arguments: match[2] ?? "" } : undefined;
+}
+
 /** Accepts "plugin:command" or "/plugin:command". */
 export function normalizeQname(qname: string): string {
   return qname.startsWith("/") ? qname.slice(1) : qname;
 }
 
-export async function invokeCommand(commands: OwnedRegistry<RegisteredCommand>, services: ServiceRegistry, qnameIn: string, raw: string) {
+/** What invoking a command gives: a code command's result, or a markdown command's rendered prompt (and an agent's result). */
+export type CommandInvocation =
+  | { qname: string; kind: "code"; result: unknown }
+  | { qname: string; kind: "markdown"; prompt: string; allowed_tools: string[]; model: string | null; ran_as_agent: boolean; result: unknown };
+
+export async function invokeCommand(commands: OwnedRegistry<RegisteredCommand>, services: ServiceRegistry, qnameIn: string, raw: string): Promise<CommandInvocation> {
   const qname = normalizeQname(qnameIn);
   const command = commands.get(qname);
   if (!command) throw CommandErrors.COMMAND_NOT_FOUND([qname]);

@@ -8,6 +8,8 @@ import type { PeriodicTask } from "./periodic-tasks.ts";
 import type { ProcessInfo, ProcessRegistry } from "./processes.ts";
 import type { ServiceRegistry } from "./services.ts";
 import type { AuditEntry, AuditLog } from "./audit.ts";
+import { invokeCommand, normalizeQname, parseSlashLine, type CommandInvocation } from "./command-invoker.ts";
+import type { RegisteredCommand } from "./plugin-context.ts";
 import pkg from "../package.json" with { type: "json" };
 
 /** The owner of everything core registers: always active. */
@@ -64,6 +66,16 @@ export interface CoreProcessesService {
 
 export type CoreLoggersService = Pick<LoggerRegistry, "list" | "get" | "setLevel" | "root">;
 
+/** Slash commands for plugins that run them on someone's behalf (cron jobs, ...). */
+export interface CoreCommandsService {
+  /** "/plugin:command arguments" → its parts; undefined when the line is not a slash command. */
+  parse(line: string): { qname: string; arguments: string } | undefined;
+  /** Whether a command of an active plugin has this qname ("plugin:command"). */
+  has(qname: string): boolean;
+  /** Runs it as POST /api/v1/plugins/commands/{qname}/invoke does; throws COMMAND_NOT_FOUND (404) or COMMAND_FAILED (422). */
+  invoke(qname: string, args: string): Promise<CommandInvocation>;
+}
+
 export interface CoreServiceParts {
   services: ServiceRegistry;
   config: ConfigManager;
@@ -72,11 +84,12 @@ export interface CoreServiceParts {
   tasks: OwnedRegistry<PeriodicTask>;
   invalidators: OwnedRegistry<() => void>;
   processes: ProcessRegistry;
+  commands: OwnedRegistry<RegisteredCommand>;
   audit: AuditLog;
   startedAt: Date;
 }
 
-/** Registers core.config, core.info, core.cache, core.tasks, core.metrics, core.processes and core.loggers. */
+/** Registers core.config, core.info, core.cache, core.tasks, core.metrics, core.processes, core.loggers and core.commands. */
 export function provideCoreServices(parts: CoreServiceParts): void {
   const { services, config, loggers, metrics, tasks, invalidators, processes } = parts;
   const provide = (name: string, implementation: object) => services.provide(CORE_OWNER, name, implementation);
@@ -107,4 +120,9 @@ export function provideCoreServices(parts: CoreServiceParts): void {
   provide("core.audit", { record: (entry) => parts.audit.record(entry) } satisfies CoreAuditService);
   provide("core.processes", { list: () => processes.list() } satisfies CoreProcessesService);
   provide("core.loggers", loggers satisfies CoreLoggersService);
+  provide("core.commands", {
+    parse: parseSlashLine,
+    has: (qname) => parts.commands.get(normalizeQname(qname)) !== undefined,
+    invoke: (qname, args) => invokeCommand(parts.commands, services, qname, args),
+  } satisfies CoreCommandsService);
 }

@@ -1,0 +1,138 @@
+/**
+ * Runs cron jobs: one croner timer per enabled job, one run at a time per job (a tick that finds
+ * the previous run still going is recorded as `skipped`), each run bounded by the job's timeout,
+ * recorded, counted and announced as a `cron_run` event.
+ */
+import { Cron } from "croner";
+import type { CommandInvocation, CoreCommandsService, PluginContext } from "gantry/plugin";
+import { CronErrors, type JobRow, type JobStore, type RunRow, type RunStatus } from "./job-store.ts";
+
+export interface SchedulerSettings {
+  historyPerJob: number;
+  maxResultBytes: number;
+}
+
+/** Throws SCHEDULE_INVALID / TIMEZONE_INVALID; returns the next run times for the expression. */
+export function checkSchedule(schedule: string, timezone: string | null | undefined, count = 1): Date[] {
+  if (timezone) {
+    try {
+      new Intl.DateTimeFormat("en", { timeZone: timezone });
+    } catch {
+      throw CronErrors.TIMEZONE_INVALID([timezone]);
+    }
+  }
+  let probe: Cron;
+  try {
+    probe = new Cron(schedule, { paused: true, timezone: timezone ?? undefined });
+  } catch (error) {
+    throw CronErrors.SCHEDULE_INVALID([schedule, (error as Error).message]);
+  }
+  const next = probe.nextRuns(count);
+  probe.stop();
+  return next;
+}
+
+export class CronScheduler {
+  readonly #timers = new Map<string, Cron>();
+  /** Job id → the run in progress (kept until the command settles, even past a timeout). */
+  readonly #busy = new Map<string, Promise<unknown>>();
+  readonly #runs;
+  readonly #seconds;
+
+  constructor(
+    private readonly ctx: PluginContext,
+    private readonly store: JobStore,
+    private readonly commands: CoreCommandsService,
+    private readonly settings: () => SchedulerSettings,
+  ) {
+    this.#runs = ctx.metrics.counter({ name: "gantry_cron_runs_total", help: "Cron job runs by outcome", labelNames: ["status"] });
+    this.#seconds = ctx.metrics.histogram({ name: "gantry_cron_run_duration_seconds", help: "Cron job run time", buckets: [0.01, 0.1, 1, 10, 60, 300, 1800] });
+  }
+
+  /** (Re)arms the timer of a job after it was created or changed; a disabled job has none. */
+  arm(job: JobRow): void {
+    this.disarm(job.id);
+    if (!job.enabled) return;
+    const timer = new Cron(job.schedule, { timezone: job.timezone ?? undefined, unref: true, catch: true }, () => {
+      try {
+        void this.start(job.id, "schedule", `cron:${job.name}`).finished.catch((error) => this.ctx.log.error({ job: job.name, err: (error as Error).message }, "cron run could not be recorded"));
+      } catch (error) {
+        this.ctx.log.error({ job: job.name, err: (error as Error).message }, "cron run could not start");
+      }
+    });
+    this.#timers.set(job.id, timer);
+  }
+
+  disarm(jobId: string): void {
+    this.#timers.get(jobId)?.stop();
+    this.#timers.delete(jobId);
+  }
+
+  nextRun(jobId: string): Date | null {
+    return this.#timers.get(jobId)?.nextRun() ?? null;
+  }
+
+  isBusy(jobId: string): boolean {
+    return this.#busy.has(jobId);
+  }
+
+  stopAll(): void {
+    for (const id of [...this.#timers.keys()]) this.disarm(id);
+  }
+
+  /**
+   * Starts a run of a job now: the run is recorded before this returns, `finished` resolves when it
+   * ends. A scheduled tick while the job is busy is recorded as skipped; a manual run then throws
+   * JOB_RUNNING (409), as an unknown job throws JOB_NOT_FOUND.
+   */
+  start(jobId: string, trigger: RunRow["trigger"], actor: string): { run: RunRow; finished: Promise<RunRow> } {
+    const job = this.store.get(jobId);
+    if (this.#busy.has(jobId)) {
+      if (trigger === "manual") throw CronErrors.JOB_RUNNING([job.name]);
+      const skipped = this.#finished(job, this.store.startRun(jobId, trigger, actor, "skipped", "the previous run was still going"));
+      return { run: skipped, finished: Promise.resolve(skipped) };
+    }
+    const run = this.store.startRun(jobId, trigger, actor);
+    const parsed = this.commands.parse(job.command);
+    const invocation = parsed ? this.commands.invoke(parsed.qname, parsed.arguments) : Promise.reject(CronErrors.COMMAND_INVALID([job.command]));
+    this.#busy.set(jobId, invocation.then(() => undefined, () => undefined).finally(() => this.#busy.delete(jobId)));
+    return { run, finished: this.#complete(job, run, invocation) };
+  }
+
+  /** Waits for the command (at most the job's timeout) and records the outcome. */
+  async #complete(job: JobRow, run: RunRow, invocation: Promise<CommandInvocation>): Promise<RunRow> {
+    const started = performance.now();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), job.timeoutS * 1000)));
+    let outcome: { status: RunStatus; result: string | null; error: string | null };
+    try {
+      const answer = await Promise.race([invocation, timeout]);
+      outcome = answer === "timeout"
+        ? { status: "timed_out", result: null, error: `did not finish within ${job.timeoutS} s; the command goes on in the background and the job's next ticks are skipped until it ends` }
+        : { status: "succeeded", result: this.#serialize(answer), error: null };
+    } catch (error) {
+      outcome = { status: "failed", result: null, error: (error as Error).message };
+    } finally {
+      clearTimeout(timer);
+    }
+    const durationMs = Math.round(performance.now() - started);
+    this.#seconds.observe(durationMs / 1000);
+    return this.#finished(job, this.store.finishRun(run.id, { ...outcome, durationMs }));
+  }
+
+  #finished(job: JobRow, run: RunRow): RunRow {
+    this.#runs.inc({ status: run.status });
+    this.store.prune(job.id, this.settings().historyPerJob);
+    this.ctx.emit("cron_run", { job_id: job.id, job: job.name, run_id: run.id, trigger: run.trigger, status: run.status, duration_ms: run.durationMs, error: run.error });
+    if (run.status !== "succeeded") this.ctx.log.warn({ job: job.name, run: run.id, status: run.status, error: run.error }, "cron run did not succeed");
+    return run;
+  }
+
+  /** What the command gave, as JSON text no longer than max_result_bytes (longer: a truncated string). */
+  #serialize(invocation: CommandInvocation): string {
+    const value = invocation.kind === "code" ? invocation.result : { prompt: invocation.prompt, ran_as_agent: invocation.ran_as_agent, result: invocation.result };
+    const text = JSON.stringify(value ?? null);
+    const max = this.settings().maxResultBytes;
+    return Buffer.byteLength(text) <= max ? text : JSON.stringify(`${text.slice(0, max)}… [truncated: ${Buffer.byteLength(text)} bytes]`);
+  }
+}

@@ -1,0 +1,29 @@
+import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+
+/** A job: when (a cron expression in a time zone) and what (a slash command line). */
+export const cronJobs = sqliteTable("cron_jobs", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull().unique(),
+  schedule: text("schedule").notNull(),
+  timezone: text("timezone"),
+  command: text("command").notNull(),
+  description: text("description"),
+  enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
+  timeoutS: integer("timeout_s").notNull(),
+  createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+  updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
+});
+
+/** One run of a job, kept up to history_per_job per job. */
+export const cronRuns = sqliteTable("cron_runs", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  jobId: text("job_id").notNull(),
+  trigger: text("trigger", { enum: ["schedule", "manual"] }).notNull(),
+  actor: text("actor").notNull(),
+  status: text("status", { enum: ["running", "succeeded", "failed", "timed_out", "skipped"] }).notNull(),
+  startedAt: integer("started_at", { mode: "timestamp_ms" }).notNull(),
+  finishedAt: integer("finished_at", { mode: "timestamp_ms" }),
+  durationMs: integer("duration_ms"),
+  result: text("result"),
+  error: text("error"),
+}, (t) => [index("cron_runs_job").on(t.jobId, t.id)]);
