@@ -134,13 +134,17 @@ describe("runs", () => {
     expect(missing.status).toBe(422);
   });
 
-  test("a run a previous gantry process left running is recorded as interrupted; jobs are re-armed on reload", async () => {
+  test("a run a previous gantry process left running is recorded as interrupted; a reload re-arms jobs and lets a run in progress finish", async () => {
     const job = await createJob({ name: "survivor", schedule: "*/10 * * * *", command: "/chores:count" });
     g.gantry.core.database.sqlite.run("INSERT INTO cron_runs (job_id, trigger, actor, status, started_at) VALUES (?, 'schedule', 'cron:survivor', 'running', ?)", [job.id, Date.now() - 3_600_000]);
+    const slow = await createJob({ name: "through-reload", command: "/chores:sleep 600" });
+    const inFlight = await (await g.api(`/api/v1/cron/jobs/${slow.id}/run?wait=false`, json("POST"))).json();
     // Reload stages the new instance beside the old one, whose timers still exist (croner's job names are global: not used).
     expect((await g.api("/api/v1/plugins/cron/reload", json("POST"))).status).toBe(200);
     const [run] = await runs(job.id);
     expect(run).toMatchObject({ status: "failed", error: "interrupted: gantry stopped during the run" });
     expect((await (await g.api(`/api/v1/cron/jobs/${job.id}`)).json()).next_run_at).not.toBeNull();
+    // A run of this process in progress during the reload is not "interrupted": it ends and is recorded.
+    await waitFor(async () => (await runs(slow.id)).some((r) => r.id === inFlight.id && r.status === "succeeded"), 3000, "the in-flight run to finish");
   });
 });
