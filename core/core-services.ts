@@ -8,7 +8,7 @@ import type { PeriodicTask } from "./periodic-tasks.ts";
 import type { ProcessInfo, ProcessRegistry } from "./processes.ts";
 import type { ServiceRegistry } from "./services.ts";
 import type { AuditEntry, AuditLog } from "./audit.ts";
-import { invokeCommand, normalizeQname, parseSlashLine, type CommandInvocation } from "./command-invoker.ts";
+import { invokeCommand, normalizeQname, parseSlashLine, viewOf, type CommandInvocation, type CommandView } from "./command-invoker.ts";
 import type { RegisteredCommand } from "./plugin-context.ts";
 import pkg from "../package.json" with { type: "json" };
 
@@ -66,10 +66,18 @@ export interface CoreProcessesService {
 
 export type CoreLoggersService = Pick<LoggerRegistry, "list" | "get" | "setLevel" | "root">;
 
+/** MCP servers that plugins declare in their `.mcp.json`, for the plugin that connects to them. */
+export interface CoreMcpServersService {
+  /** `qname` is `<plugin>:<server>`; `dir` the plugin's folder; `config` the entry as the plugin wrote it. */
+  list(): { qname: string; plugin: string; name: string; dir: string; config: Record<string, unknown> }[];
+}
+
 /** Slash commands for plugins that run them on someone's behalf (cron jobs, ...). */
 export interface CoreCommandsService {
   /** "/plugin:command arguments" → its parts; undefined when the line is not a slash command. */
   parse(line: string): { qname: string; arguments: string } | undefined;
+  /** Every command of the active plugins, as GET /api/v1/plugins/commands lists them. */
+  list(): CommandView[];
   /** Whether a command of an active plugin has this qname ("plugin:command"). */
   has(qname: string): boolean;
   /** Runs it as POST /api/v1/plugins/commands/{qname}/invoke does; throws COMMAND_NOT_FOUND (404) or COMMAND_FAILED (422). */
@@ -85,11 +93,12 @@ export interface CoreServiceParts {
   invalidators: OwnedRegistry<() => void>;
   processes: ProcessRegistry;
   commands: OwnedRegistry<RegisteredCommand>;
+  mcpServers: OwnedRegistry<{ plugin: string; name: string; dir: string; config: Record<string, unknown> }>;
   audit: AuditLog;
   startedAt: Date;
 }
 
-/** Registers core.config, core.info, core.cache, core.tasks, core.metrics, core.processes, core.loggers and core.commands. */
+/** Registers core.config, core.info, core.cache, core.tasks, core.metrics, core.processes, core.loggers, core.commands and core.mcp_servers. */
 export function provideCoreServices(parts: CoreServiceParts): void {
   const { services, config, loggers, metrics, tasks, invalidators, processes } = parts;
   const provide = (name: string, implementation: object) => services.provide(CORE_OWNER, name, implementation);
@@ -120,8 +129,12 @@ export function provideCoreServices(parts: CoreServiceParts): void {
   provide("core.audit", { record: (entry) => parts.audit.record(entry) } satisfies CoreAuditService);
   provide("core.processes", { list: () => processes.list() } satisfies CoreProcessesService);
   provide("core.loggers", loggers satisfies CoreLoggersService);
+  provide("core.mcp_servers", {
+    list: () => parts.mcpServers.entries().map((e) => ({ qname: e.key, ...e.value })),
+  } satisfies CoreMcpServersService);
   provide("core.commands", {
     parse: parseSlashLine,
+    list: () => parts.commands.entries().map((e) => viewOf(e.key, e.value)),
     has: (qname) => parts.commands.get(normalizeQname(qname)) !== undefined,
     invoke: (qname, args) => invokeCommand(parts.commands, services, qname, args),
   } satisfies CoreCommandsService);

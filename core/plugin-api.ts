@@ -10,10 +10,10 @@ export { TASK_LEVELS, taskHealth } from "./periodic-tasks.ts";
 export { LOG_LEVELS, isSecretName, type LogLevel } from "./config.ts";
 export type { SpawnOptions, ProcessInfo } from "./processes.ts";
 export type {
-  CoreAuditService, CoreCommandsService, CoreIdentityService, CorePluginsService, CoreCacheService, CoreConfigService, CoreInfoService, CoreLoggersService, CoreMetricsService, CoreProcessesService, CoreTasksService,
+  CoreAuditService, CoreCommandsService, CoreMcpServersService, CoreIdentityService, CorePluginsService, CoreCacheService, CoreConfigService, CoreInfoService, CoreLoggersService, CoreMetricsService, CoreProcessesService, CoreTasksService,
 } from "./core-services.ts";
 export { GantryError, createError } from "./errors.ts";
-export type { CommandInvocation } from "./command-invoker.ts";
+export type { CommandInvocation, CommandView } from "./command-invoker.ts";
 export { textResponses } from "./text-responses.ts";
 /** TypeBox schema builder for route schemas: plugins use gantry's copy, wherever their folder lives. */
 export { t } from "elysia";

@@ -64,7 +64,7 @@ export interface CoreParts {
   metrics: MetricsRegistry;
   commands: OwnedRegistry<RegisteredCommand>;
   agents: OwnedRegistry<RegisteredAgent>;
-  mcpServers: OwnedRegistry<{ plugin: string; name: string; config: McpServerConfig }>;
+  mcpServers: OwnedRegistry<{ plugin: string; name: string; dir: string; config: McpServerConfig }>;
   tasks: OwnedRegistry<PeriodicTask>;
   invalidators: OwnedRegistry<() => void>;
   processes: ProcessRegistry;
@@ -186,7 +186,7 @@ export function registerPluginFiles(instance: PluginInstance, core: CoreParts): 
   }
   for (const [server, config] of readMcpServers(dir)) {
     const qname = `${plugin}:${server}`;
-    record("mcp_server", qname, core.mcpServers.add(qname, instance, { plugin, name: server, config }));
+    record("mcp_server", qname, core.mcpServers.add(qname, instance, { plugin, name: server, dir, config }));
   }
 }
 

@@ -171,6 +171,7 @@ export class PluginHost {
         }
       }
       this.#persistEnabled(record, enabled);
+      this.core.events.publish(enabled ? "plugin_enabled" : "plugin_disabled", { name });
       return this.info(name);
     });
   }

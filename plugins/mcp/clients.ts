@@ -1,0 +1,62 @@
+/** The MCP servers gantry is a client of: from [plugin.mcp.servers] and from plugins' .mcp.json, kept in step with both. */
+import { McpConnection, type Timeouts } from "./connection.ts";
+import { parseServerSpec } from "./server-spec.ts";
+
+export interface DesiredServer {
+  name: string;
+  entry: Record<string, unknown>;
+  source: { kind: "config" } | { kind: "plugin"; plugin: string };
+  pluginDir?: string;
+}
+
+export class McpClients {
+  readonly #connections = new Map<string, { connection: McpConnection; fingerprint: string }>();
+
+  constructor(private readonly timeouts: () => Timeouts, private readonly version: string, private readonly onError: (name: string, error: string) => void) {}
+
+  /** Opens what is new or changed, closes what is gone; connections start in the background. */
+  async sync(desired: DesiredServer[]): Promise<void> {
+    const wanted = new Map(desired.map((d) => [d.name, d]));
+    const closing: Promise<void>[] = [];
+    for (const [name, { connection, fingerprint }] of this.#connections) {
+      const next = wanted.get(name);
+      if (!next || fingerprintOf(next) !== fingerprint) {
+        this.#connections.delete(name);
+        closing.push(connection.close());
+      }
+    }
+    for (const server of desired) {
+      if (this.#connections.has(server.name)) continue;
+      const connection = new McpConnection(server.name, parseServerSpec(server.entry, server.pluginDir), server.source, this.timeouts, this.version);
+      this.#connections.set(server.name, { connection, fingerprint: fingerprintOf(server) });
+      if (connection.parsed.ok) void connection.connect().catch((error) => this.onError(server.name, (error as Error).message));
+      else this.onError(server.name, connection.lastError!);
+    }
+    await Promise.all(closing);
+  }
+
+  list(): McpConnection[] {
+    return [...this.#connections.values()].map((c) => c.connection).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  get(name: string): McpConnection | undefined {
+    return this.#connections.get(name)?.connection;
+  }
+
+  /** Retries servers that failed (a crashed or unreachable server comes back without a restart of gantry). */
+  async retryFailed(): Promise<string[]> {
+    const failed = this.list().filter((c) => c.status === "failed" && c.parsed.ok);
+    await Promise.all(failed.map((c) => c.connect().catch(() => undefined)));
+    return failed.filter((c) => c.status === "connected").map((c) => c.name);
+  }
+
+  async closeAll(): Promise<void> {
+    const all = this.list();
+    this.#connections.clear();
+    await Promise.all(all.map((c) => c.close()));
+  }
+}
+
+function fingerprintOf(server: DesiredServer): string {
+  return JSON.stringify([server.entry, server.pluginDir ?? null, server.source]);
+}

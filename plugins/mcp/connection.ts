@@ -1,0 +1,145 @@
+/**
+ * One MCP server gantry is a client of: connects (stdio subprocess or streamable HTTP), keeps its
+ * tool list, calls tools, and reconnects on the next call after the server went away.
+ */
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { getDefaultEnvironment, StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
+import type { ParsedSpec, ServerSpec } from "./server-spec.ts";
+
+export type ConnectionStatus = "connecting" | "connected" | "failed" | "closed";
+
+export interface ToolInfo {
+  name: string;
+  description: string | null;
+  input_schema: Record<string, unknown>;
+}
+
+export interface CallOutcome {
+  is_error: boolean;
+  content: unknown[];
+  structured_content: Record<string, unknown> | null;
+}
+
+export interface Timeouts {
+  connectMs: number;
+  callMs: number;
+}
+
+const STDERR_LINES = 20;
+
+export class McpConnection {
+  status: ConnectionStatus = "closed";
+  lastError: string | null = null;
+  tools: ToolInfo[] = [];
+  connectedAt: Date | null = null;
+  serverInfo: { name: string; version: string } | null = null;
+  /** The last lines a stdio server wrote to stderr: why it failed, usually. */
+  readonly stderrTail: string[] = [];
+  #client: Client | undefined;
+  #connecting: Promise<void> | undefined;
+
+  constructor(
+    readonly name: string,
+    readonly parsed: ParsedSpec,
+    readonly source: { kind: "config" } | { kind: "plugin"; plugin: string },
+    private readonly timeouts: () => Timeouts,
+    private readonly clientVersion: string,
+  ) {
+    if (!parsed.ok) {
+      this.status = "failed";
+      this.lastError = parsed.error;
+    }
+  }
+
+  /** Connects unless connected; concurrent callers share one attempt. Rejects with the reason. */
+  connect(): Promise<void> {
+    if (this.status === "connected") return Promise.resolve();
+    this.#connecting ??= this.#connect().finally(() => (this.#connecting = undefined));
+    return this.#connecting;
+  }
+
+  async #connect(): Promise<void> {
+    if (!this.parsed.ok) throw new Error(this.parsed.error);
+    this.status = "connecting";
+    const client = new Client({ name: "gantry", version: this.clientVersion });
+    const transport = this.#transport(this.parsed.spec);
+    client.onclose = () => {
+      if (this.#client !== client) return;
+      this.#client = undefined;
+      if (this.status === "connected") {
+        this.status = "failed";
+        this.lastError = "the server closed the connection";
+      }
+    };
+    try {
+      const { connectMs } = this.timeouts();
+      await client.connect(transport, { timeout: connectMs });
+      const tools: ToolInfo[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await client.listTools(cursor ? { cursor } : undefined, { timeout: connectMs });
+        for (const tool of page.tools) tools.push({ name: tool.name, description: tool.description ?? null, input_schema: tool.inputSchema as Record<string, unknown> });
+        cursor = page.nextCursor;
+      } while (cursor);
+      this.#client = client;
+      this.tools = tools;
+      const info = client.getServerVersion();
+      this.serverInfo = info ? { name: info.name, version: info.version } : null;
+      this.connectedAt = new Date();
+      this.lastError = null;
+      this.status = "connected";
+    } catch (error) {
+      await client.close().catch(() => undefined);
+      this.status = "failed";
+      this.lastError = messageOf(error, this.stderrTail);
+      throw new Error(this.lastError);
+    }
+  }
+
+  #transport(spec: ServerSpec): Transport {
+    if (spec.transport === "http") return new StreamableHTTPClientTransport(new URL(spec.url), { requestInit: { headers: spec.headers } });
+    // The child gets a minimal environment (HOME, PATH, ...) plus what the entry names: not gantry's secrets.
+    const transport = new StdioClientTransport({ command: spec.command, args: spec.args, env: { ...getDefaultEnvironment(), ...spec.env }, cwd: spec.cwd, stderr: "pipe" });
+    transport.stderr?.on("data", (chunk: Buffer) => {
+      for (const line of chunk.toString("utf8").split("\n").filter(Boolean)) this.stderrTail.push(line);
+      this.stderrTail.splice(0, Math.max(0, this.stderrTail.length - STDERR_LINES));
+    });
+    return transport;
+  }
+
+  /** Calls a tool (connecting first if needed). A tool's own failure is `is_error`, not an exception. */
+  async call(tool: string, args: Record<string, unknown>): Promise<CallOutcome> {
+    await this.connect();
+    const client = this.#client!;
+    try {
+      const result = await client.callTool({ name: tool, arguments: args }, undefined, { timeout: this.timeouts().callMs });
+      return {
+        is_error: result.isError === true,
+        content: (result.content as unknown[] | undefined) ?? [],
+        structured_content: (result.structuredContent as Record<string, unknown> | undefined) ?? null,
+      };
+    } catch (error) {
+      const message = messageOf(error, this.stderrTail);
+      if (/Connection closed|Not connected/i.test(message)) {
+        this.status = "failed";
+        this.lastError = message;
+      }
+      throw new Error(message);
+    }
+  }
+
+  async close(): Promise<void> {
+    const client = this.#client;
+    this.#client = undefined;
+    this.status = "closed";
+    await client?.close().catch(() => undefined);
+  }
+}
+
+function messageOf(error: unknown, stderrTail: string[]): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const last = stderrTail.at(-1);
+  return last && /Connection closed/i.test(message) ? `${message} (stderr: ${last})` : message;
+}

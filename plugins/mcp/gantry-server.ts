@@ -1,0 +1,50 @@
+/**
+ * gantry as an MCP server (streamable HTTP, stateless): every slash command of the active plugins is
+ * a tool named `<plugin>__<command>` taking `{arguments: string}`, run as POST .../invoke runs it.
+ */
+import { Server } from "@modelcontextprotocol/sdk/server/index.js";
+import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
+import { CallToolRequestSchema, ListToolsRequestSchema } from "@modelcontextprotocol/sdk/types.js";
+import type { CommandView, CoreCommandsService } from "gantry/plugin";
+
+/** MCP tool names allow letters, digits, _ and -; a command's qname "plugin:name" becomes "plugin__name". */
+export const toolNameOf = (qname: string) => qname.replace(":", "__").replace(/[^A-Za-z0-9_-]/g, "_");
+
+function toolOf(command: CommandView) {
+  const hint = command.argument_hint ? ` Arguments: ${command.argument_hint}` : "";
+  return {
+    name: toolNameOf(command.qname),
+    description: `${command.description || `/${command.qname}`} (slash command /${command.qname}).${hint}`,
+    inputSchema: { type: "object" as const, properties: { arguments: { type: "string", description: "the command's arguments, as after /plugin:command on a command line" } } },
+  };
+}
+
+function serverFor(commands: CoreCommandsService, version: string): Server {
+  const server = new Server({ name: "gantry", version }, { capabilities: { tools: {} } });
+  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: commands.list().map(toolOf) }));
+  server.setRequestHandler(CallToolRequestSchema, async (request) => {
+    const command = commands.list().find((c) => toolNameOf(c.qname) === request.params.name);
+    if (!command) return { isError: true, content: [{ type: "text", text: `No tool '${request.params.name}'` }] };
+    const args = request.params.arguments?.arguments;
+    try {
+      const invocation = await commands.invoke(command.qname, typeof args === "string" ? args : "");
+      const value = invocation.kind === "code" ? invocation.result : { prompt: invocation.prompt, result: invocation.result };
+      return { content: [{ type: "text", text: typeof value === "string" ? value : JSON.stringify(value) }] };
+    } catch (error) {
+      return { isError: true, content: [{ type: "text", text: (error as Error).message }] };
+    }
+  });
+  return server;
+}
+
+/** Answers one MCP HTTP request; stateless, so a server and transport per request (NOTES-bun). */
+export async function handleMcpRequest(request: Request, commands: CoreCommandsService, version: string): Promise<Response> {
+  const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+  const server = serverFor(commands, version);
+  await server.connect(transport);
+  try {
+    return await transport.handleRequest(request);
+  } finally {
+    void server.close();
+  }
+}

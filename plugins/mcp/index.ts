@@ -1,0 +1,52 @@
+/** mcp: gantry as an MCP client (seed 004's /api/v1/mcp/servers and /tools) and as an MCP server (slash commands as tools). */
+import { definePlugin, type CoreCommandsService, type CoreInfoService, type CoreMcpServersService } from "gantry/plugin";
+import { McpClients, type DesiredServer } from "./clients.ts";
+import { mcpRoutes } from "./routes.ts";
+
+interface McpConfig {
+  servers: Record<string, Record<string, unknown>>;
+  connect_timeout_s: number;
+  call_timeout_s: number;
+  retry_interval_s: number;
+}
+
+export default definePlugin({
+  name: "mcp",
+  setup(ctx) {
+    const config = ctx.config as unknown as McpConfig;
+    const declared = ctx.services.consume<CoreMcpServersService>("core.mcp_servers");
+    const commands = ctx.services.consume<CoreCommandsService>("core.commands");
+    const { version } = ctx.services.consume<CoreInfoService>("core.info");
+    const clients = new McpClients(
+      () => ({ connectMs: config.connect_timeout_s * 1000, callMs: config.call_timeout_s * 1000 }),
+      version,
+      (name, error) => ctx.log.warn({ server: name, error }, "MCP server not connected"),
+    );
+    const desired = (): DesiredServer[] => [
+      ...Object.entries(config.servers ?? {}).map(([name, entry]) => ({ name, entry, source: { kind: "config" as const } })),
+      ...declared.list().map((s) => ({ name: s.qname, entry: s.config, source: { kind: "plugin" as const, plugin: s.plugin }, pluginDir: s.dir })),
+    ];
+    const sync = () => clients.sync(desired()).catch((error) => ctx.log.error({ err: (error as Error).message }, "MCP servers could not be synced"));
+    void sync();
+    // Plugins bring and take their .mcp.json servers with them.
+    for (const event of ["plugin_installed", "plugin_reloaded", "plugin_uninstalled", "plugin_enabled", "plugin_disabled"]) ctx.on(event, () => void sync());
+
+    ctx.routes(mcpRoutes(clients, commands, version, sync));
+    // Soon after start (plugins that activate after this one declare servers too), then every retry_interval_s.
+    ctx.every("mcp-sync", { interval: config.retry_interval_s, level: "low", initWait: 1 }, async () => {
+      await sync();
+      const back = await clients.retryFailed();
+      return back.length > 0 ? `reconnected: ${back.join(", ")}` : `${clients.list().length} servers`;
+    });
+    ctx.command("servers", {
+      description: "MCP servers and their status",
+      run: () => clients.list().map((c) => ({ name: c.name, status: c.status, tools: c.tools.length, error: c.lastError })),
+    });
+    ctx.command("tools", {
+      description: "Tools of the connected MCP servers",
+      argumentHint: "[server]",
+      run: ({ argv }) => clients.list().filter((c) => argv[0] === undefined || c.name === argv[0]).flatMap((c) => c.tools.map((tool) => `${c.name}/${tool.name}: ${tool.description ?? ""}`)),
+    });
+    return () => clients.closeAll();
+  },
+});
