@@ -2,9 +2,7 @@
  * One MCP server gantry is a client of: connects (stdio subprocess or streamable HTTP), keeps its
  * tool list, calls tools, and reconnects on the next call after the server went away.
  */
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { getDefaultEnvironment, StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { ParsedSpec, ServerSpec } from "./server-spec.ts";
 
@@ -28,6 +26,19 @@ export interface Timeouts {
 }
 
 const STDERR_LINES = 20;
+
+/** The SDK's client side, loaded on the first connection: it costs ~90 ms and ~10 MB that a gantry without MCP servers need not pay at start. */
+async function importClientSdk() {
+  const [client, stdio, http] = await Promise.all([
+    import("@modelcontextprotocol/sdk/client/index.js"),
+    import("@modelcontextprotocol/sdk/client/stdio.js"),
+    import("@modelcontextprotocol/sdk/client/streamableHttp.js"),
+  ]);
+  return { Client: client.Client, StdioClientTransport: stdio.StdioClientTransport, getDefaultEnvironment: stdio.getDefaultEnvironment, StreamableHTTPClientTransport: http.StreamableHTTPClientTransport };
+}
+type ClientSdk = Awaited<ReturnType<typeof importClientSdk>>;
+let clientSdk: Promise<ClientSdk> | undefined;
+const loadClientSdk = () => (clientSdk ??= importClientSdk());
 
 export class McpConnection {
   status: ConnectionStatus = "closed";
@@ -63,8 +74,9 @@ export class McpConnection {
   async #connect(): Promise<void> {
     if (!this.parsed.ok) throw new Error(this.parsed.error);
     this.status = "connecting";
-    const client = new Client({ name: "gantry", version: this.clientVersion });
-    const transport = this.#transport(this.parsed.spec);
+    const sdk = await loadClientSdk();
+    const client = new sdk.Client({ name: "gantry", version: this.clientVersion });
+    const transport = this.#transport(sdk, this.parsed.spec);
     client.onclose = () => {
       if (this.#client !== client) return;
       this.#client = undefined;
@@ -98,10 +110,10 @@ export class McpConnection {
     }
   }
 
-  #transport(spec: ServerSpec): Transport {
-    if (spec.transport === "http") return new StreamableHTTPClientTransport(new URL(spec.url), { requestInit: { headers: spec.headers } });
+  #transport(sdk: ClientSdk, spec: ServerSpec): Transport {
+    if (spec.transport === "http") return new sdk.StreamableHTTPClientTransport(new URL(spec.url), { requestInit: { headers: spec.headers } });
     // The child gets a minimal environment (HOME, PATH, ...) plus what the entry names: not gantry's secrets.
-    const transport = new StdioClientTransport({ command: spec.command, args: spec.args, env: { ...getDefaultEnvironment(), ...spec.env }, cwd: spec.cwd, stderr: "pipe" });
+    const transport = new sdk.StdioClientTransport({ command: spec.command, args: spec.args, env: { ...sdk.getDefaultEnvironment(), ...spec.env }, cwd: spec.cwd, stderr: "pipe" });
     transport.stderr?.on("data", (chunk: Buffer) => {
       for (const line of chunk.toString("utf8").split("\n").filter(Boolean)) this.stderrTail.push(line);
       this.stderrTail.splice(0, Math.max(0, this.stderrTail.length - STDERR_LINES));

@@ -2,10 +2,22 @@
  * gantry as an MCP server (streamable HTTP, stateless): every slash command of the active plugins is
  * a tool named `<plugin>__<command>` taking `{arguments: string}`, run as POST .../invoke runs it.
  */
-import { Server } from "@modelcontextprotocol/sdk/server/index.js";
-import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
-import { CallToolRequestSchema, ListToolsRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import type { CommandView, CoreCommandsService } from "gantry/plugin";
+
+/** The SDK's server side, loaded on the first MCP request (not at start; see connection.ts). */
+async function importServerSdk() {
+  const [server, transport, types] = await Promise.all([
+    import("@modelcontextprotocol/sdk/server/index.js"),
+    import("@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js"),
+    import("@modelcontextprotocol/sdk/types.js"),
+  ]);
+  return {
+    Server: server.Server, Transport: transport.WebStandardStreamableHTTPServerTransport,
+    CallToolRequestSchema: types.CallToolRequestSchema, ListToolsRequestSchema: types.ListToolsRequestSchema,
+  };
+}
+type ServerSdk = Awaited<ReturnType<typeof importServerSdk>>;
+let serverSdk: Promise<ServerSdk> | undefined;
 
 /** MCP tool names allow letters, digits, _ and -; a command's qname "plugin:name" becomes "plugin__name". */
 export const toolNameOf = (qname: string) => qname.replace(":", "__").replace(/[^A-Za-z0-9_-]/g, "_");
@@ -19,10 +31,10 @@ function toolOf(command: CommandView) {
   };
 }
 
-function serverFor(commands: CoreCommandsService, version: string): Server {
-  const server = new Server({ name: "gantry", version }, { capabilities: { tools: {} } });
-  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: commands.list().map(toolOf) }));
-  server.setRequestHandler(CallToolRequestSchema, async (request) => {
+function serverFor(sdk: ServerSdk, commands: CoreCommandsService, version: string) {
+  const server = new sdk.Server({ name: "gantry", version }, { capabilities: { tools: {} } });
+  server.setRequestHandler(sdk.ListToolsRequestSchema, () => ({ tools: commands.list().map(toolOf) }));
+  server.setRequestHandler(sdk.CallToolRequestSchema, async (request) => {
     const command = commands.list().find((c) => toolNameOf(c.qname) === request.params.name);
     if (!command) return { isError: true, content: [{ type: "text", text: `No tool '${request.params.name}'` }] };
     const args = request.params.arguments?.arguments;
@@ -39,8 +51,9 @@ function serverFor(commands: CoreCommandsService, version: string): Server {
 
 /** Answers one MCP HTTP request; stateless, so a server and transport per request (NOTES-bun). */
 export async function handleMcpRequest(request: Request, commands: CoreCommandsService, version: string): Promise<Response> {
-  const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
-  const server = serverFor(commands, version);
+  const sdk = await (serverSdk ??= importServerSdk());
+  const transport = new sdk.Transport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+  const server = serverFor(sdk, commands, version);
   await server.connect(transport);
   try {
     return await transport.handleRequest(request);
