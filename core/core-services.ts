@@ -9,7 +9,7 @@ import type { ProcessInfo, ProcessRegistry } from "./processes.ts";
 import type { ServiceRegistry } from "./services.ts";
 import type { AuditEntry, AuditLog } from "./audit.ts";
 import { invokeCommand, normalizeQname, parseSlashLine, viewOf, type CommandInvocation, type CommandView } from "./command-invoker.ts";
-import type { RegisteredCommand } from "./plugin-context.ts";
+import type { RegisteredAgent, RegisteredCommand } from "./plugin-context.ts";
 import pkg from "../package.json" with { type: "json" };
 
 /** The owner of everything core registers: always active. */
@@ -72,6 +72,12 @@ export interface CoreMcpServersService {
   list(): { qname: string; plugin: string; name: string; dir: string; config: Record<string, unknown> }[];
 }
 
+/** Agent definitions plugins contribute in `agents/*.md`, for the plugin that runs agents. */
+export interface CoreAgentsService {
+  /** `qname` is `<plugin>:<name>`. */
+  list(): { qname: string; plugin: string; name: string; description: string; tools: string[]; model: string | null; prompt: string }[];
+}
+
 /** Slash commands for plugins that run them on someone's behalf (cron jobs, ...). */
 export interface CoreCommandsService {
   /** "/plugin:command arguments" → its parts; undefined when the line is not a slash command. */
@@ -93,12 +99,13 @@ export interface CoreServiceParts {
   invalidators: OwnedRegistry<() => void>;
   processes: ProcessRegistry;
   commands: OwnedRegistry<RegisteredCommand>;
+  agents: OwnedRegistry<RegisteredAgent>;
   mcpServers: OwnedRegistry<{ plugin: string; name: string; dir: string; config: Record<string, unknown> }>;
   audit: AuditLog;
   startedAt: Date;
 }
 
-/** Registers core.config, core.info, core.cache, core.tasks, core.metrics, core.processes, core.loggers, core.commands and core.mcp_servers. */
+/** Registers core.config, core.info, core.cache, core.tasks, core.metrics, core.processes, core.loggers, core.commands, core.agents and core.mcp_servers. */
 export function provideCoreServices(parts: CoreServiceParts): void {
   const { services, config, loggers, metrics, tasks, invalidators, processes } = parts;
   const provide = (name: string, implementation: object) => services.provide(CORE_OWNER, name, implementation);
@@ -129,6 +136,9 @@ export function provideCoreServices(parts: CoreServiceParts): void {
   provide("core.audit", { record: (entry) => parts.audit.record(entry) } satisfies CoreAuditService);
   provide("core.processes", { list: () => processes.list() } satisfies CoreProcessesService);
   provide("core.loggers", loggers satisfies CoreLoggersService);
+  provide("core.agents", {
+    list: () => parts.agents.entries().map((e) => ({ qname: e.key, plugin: e.value.plugin, name: e.value.name, description: e.value.description, tools: e.value.tools, model: e.value.model, prompt: e.value.prompt })),
+  } satisfies CoreAgentsService);
   provide("core.mcp_servers", {
     list: () => parts.mcpServers.entries().map((e) => ({ qname: e.key, ...e.value })),
   } satisfies CoreMcpServersService);

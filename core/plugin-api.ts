@@ -10,7 +10,7 @@ export { TASK_LEVELS, taskHealth } from "./periodic-tasks.ts";
 export { LOG_LEVELS, isSecretName, type LogLevel } from "./config.ts";
 export type { SpawnOptions, ProcessInfo } from "./processes.ts";
 export type {
-  CoreAuditService, CoreCommandsService, CoreMcpServersService, CoreIdentityService, CorePluginsService, CoreCacheService, CoreConfigService, CoreInfoService, CoreLoggersService, CoreMetricsService, CoreProcessesService, CoreTasksService,
+  CoreAgentsService, CoreAuditService, CoreCommandsService, CoreMcpServersService, CoreIdentityService, CorePluginsService, CoreCacheService, CoreConfigService, CoreInfoService, CoreLoggersService, CoreMetricsService, CoreProcessesService, CoreTasksService,
 } from "./core-services.ts";
 export { GantryError, createError } from "./errors.ts";
 export type { CommandInvocation, CommandView } from "./command-invoker.ts";

@@ -2,7 +2,7 @@
 import { definePlugin, type CoreInfoService } from "gantry/plugin";
 import { systemRoutes } from "./system-routes.ts";
 import { InstanceManager } from "./instance-manager.ts";
-import { proxyRoutes } from "./proxy.ts";
+import { inferenceService, proxyRoutes } from "./proxy.ts";
 import { instanceRoutes } from "./routes.ts";
 
 interface InstancesConfig {
@@ -33,6 +33,7 @@ export default definePlugin({
     ctx.routes(proxyRoutes(manager), { prefix: "" });
     ctx.routes(systemRoutes(manager, ctx.services.consume<CoreInfoService>("core.info")), { prefix: "/api/v1/system" });
     ctx.services.provide("instances", { list: () => manager.list() });
+    ctx.services.provide("inference", inferenceService(manager));
     ctx.every("instances-health", { interval: config.health_interval_s, level: "high", initWait: config.health_interval_s }, async () => {
       const running = await manager.watchRunning();
       const stopped = await manager.stopIdle();

@@ -43,8 +43,9 @@ const openAiBody = (required: string[]) => ({
   content: { "application/json": { schema: { type: "object" as const, required, properties: { model: { type: "string" as const, description: "The instance name" } }, additionalProperties: true } } },
 });
 
-export function proxyRoutes(m: InstanceManager) {
-  const forward = async (path: string, model: string, body: string, request: Request): Promise<Response> => {
+/** Sends a body to the instance `model` names (starting it on demand), answering what it answered or an OpenAI error. */
+export function forwarder(m: InstanceManager) {
+  return async (path: string, model: string, body: string, signal?: AbortSignal): Promise<Response> => {
     const supervisor = m.lookup(model);
     if (!supervisor) return openAiError(400, `The model '${model}' does not exist`, "model");
     if (supervisor.status !== "running") {
@@ -59,9 +60,9 @@ export function proxyRoutes(m: InstanceManager) {
     supervisor.lastUsedAt = Date.now();
     let upstream: Response;
     try {
-      // request.signal aborts when the client leaves, which cancels the upstream request too.
+      // A client's request.signal aborts when it leaves, which cancels the upstream request too.
       upstream = await fetch(`http://127.0.0.1:${supervisor.definition.port}${path}`, {
-        method: "POST", headers: { "content-type": "application/json" }, body, signal: request.signal,
+        method: "POST", headers: { "content-type": "application/json" }, body, signal,
       });
     } catch (error) {
       return openAiError(502, `The model server for '${model}' did not answer: ${(error as Error).message}`, null, "server_error");
@@ -70,12 +71,34 @@ export function proxyRoutes(m: InstanceManager) {
     upstream.headers.forEach((value, key) => !HOP_BY_HOP.has(key) && headers.set(key, value));
     return new Response(upstream.body, { status: upstream.status, headers });
   };
+}
+
+/** Chat completions for other plugins (agents): the proxy's path without HTTP in front. */
+export interface InferenceService {
+  /** `body` is an OpenAI chat request naming an instance as `model`; throws with the server's message on a non-2xx answer. */
+  chatCompletion(body: Record<string, unknown>, signal?: AbortSignal): Promise<Record<string, unknown>>;
+}
+
+export function inferenceService(m: InstanceManager): InferenceService {
+  const forward = forwarder(m);
+  return {
+    async chatCompletion(body, signal) {
+      const res = await forward("/v1/chat/completions", String(body.model ?? ""), JSON.stringify(body), signal);
+      const answer = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+      if (!res.ok) throw new Error((answer.error as { message?: string } | undefined)?.message ?? `the model answered ${res.status}`);
+      return answer;
+    },
+  };
+}
+
+export function proxyRoutes(m: InstanceManager) {
+  const forward = forwarder(m);
   /** One OpenAI route: the body read as text, so what reaches the model server is byte for byte what the client sent. */
   const openAiRoute = (app: RolesApp, path: string, summary: string, required: string[]) =>
     app.post(path, ({ body, request }) => {
       const text = typeof body === "string" ? body : ""; // parse: "text" hands over a string; no body at all is ""
       const model = modelOf(text);
-      return typeof model === "string" ? forward(path, model, text, request) : model;
+      return typeof model === "string" ? forward(path, model, text, request.signal) : model;
     }, { role: "inference", parse: "text", detail: { summary, tags: ["openai"], requestBody: openAiBody(required), responses: passedThrough } });
   const Body = t.Record(t.String(), t.Unknown());
   return (app: RolesApp) => {
@@ -83,7 +106,7 @@ export function proxyRoutes(m: InstanceManager) {
     openAiRoute(app, "/v1/completions", "OpenAI completions, routed by model", ["model", "prompt"]);
     openAiRoute(app, "/v1/embeddings", "OpenAI embeddings, routed by model", ["model", "input"]);
     return app
-      .post("/api/v1/inference/:model", ({ params, body, request }) => forward("/v1/chat/completions", params.model, JSON.stringify({ ...body, model: params.model }), request), {
+      .post("/api/v1/inference/:model", ({ params, body, request }) => forward("/v1/chat/completions", params.model, JSON.stringify({ ...body, model: params.model }), request.signal), {
         role: "inference", body: Body, params: t.Object({ model: t.String({ maxLength: 64 }) }),
         detail: { summary: "gantry's single-call inference (seed 004): a chat completion on the named model", tags: ["openai"], responses: passedThrough },
       })

@@ -32,6 +32,18 @@ export default definePlugin({
     for (const event of ["plugin_installed", "plugin_reloaded", "plugin_uninstalled", "plugin_enabled", "plugin_disabled"]) ctx.on(event, () => void sync());
 
     ctx.routes(mcpRoutes(clients, commands, version, sync));
+    // For the agents plugin: tools of the connected servers, and calls (errors as exceptions).
+    ctx.services.provide("mcp", {
+      async tools() {
+        await sync();
+        return clients.list().filter((c) => c.status === "connected").flatMap((c) => c.tools.map((tool) => ({ server: c.name, ...tool })));
+      },
+      call(server: string, tool: string, args: Record<string, unknown>) {
+        const connection = clients.get(server);
+        if (!connection) throw new Error(`No MCP server '${server}'`);
+        return connection.call(tool, args);
+      },
+    });
     // Soon after start (plugins that activate after this one declare servers too), then every retry_interval_s.
     ctx.every("mcp-sync", { interval: config.retry_interval_s, level: "low", initWait: 1 }, async () => {
       await sync();
