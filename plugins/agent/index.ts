@@ -1,0 +1,58 @@
+/** agents: models using tools under permission rules with human approvals (seed 004's agents, approvals, permissions). */
+import { definePlugin, type CoreAgentsService, type CoreCommandsService, type CoreIdentityService, type CoreInfoService } from "gantry/plugin";
+import { configuredAgents, pluginAgents, type AgentSpec } from "./definitions.ts";
+import type { Decision } from "./permissions.ts";
+import { agentRoutes } from "./routes.ts";
+import { AgentRunner, type InferenceService } from "./runner.ts";
+import { AgentStore } from "./store.ts";
+import type { McpToolsService } from "./tool-catalog.ts";
+
+interface AgentsConfig {
+  agents: Record<string, Record<string, unknown>>;
+  default_model: string;
+  default_permission: Decision;
+  max_turns: number;
+  approval_timeout_s: number;
+  tool_result_max_chars: number;
+  runs_kept: number;
+}
+
+export default definePlugin({
+  name: "agent",
+  setup(ctx) {
+    const config = ctx.config as unknown as AgentsConfig;
+    if (!["allow", "ask", "deny"].includes(config.default_permission)) throw new Error(`plugin.agents.default_permission must be allow, ask or deny, not '${config.default_permission}'`);
+    const commands = ctx.services.consume<CoreCommandsService>("core.commands");
+    const store = new AgentStore(ctx.db);
+    const closed = store.closeInterrupted(ctx.services.consume<CoreInfoService>("core.info").startedAt);
+    if (closed.runs + closed.gates > 0) ctx.log.warn(closed, "agent runs and approval gates left open by a previous gantry process are closed");
+    const { agents: configured, problems } = configuredAgents(config.agents, config.max_turns);
+    for (const problem of problems) ctx.log.warn({ problem }, "agent skipped");
+    const declared = ctx.services.consume<CoreAgentsService>("core.agents");
+    const agents = (): AgentSpec[] => [...configured, ...pluginAgents(declared, config.max_turns)];
+    const mcpService = ctx.services.consume<McpToolsService>("mcp");
+    // The mcp plugin is optional: without it agents are offered slash commands only.
+    const mcp = () => (ctx.services.has("mcp") ? mcpService : undefined);
+    const settings = () => ({
+      defaultModel: config.default_model, defaultPermission: config.default_permission, approvalTimeoutS: config.approval_timeout_s,
+      toolResultMaxChars: config.tool_result_max_chars, runsKept: config.runs_kept,
+    });
+    const runner = new AgentRunner(ctx, store, ctx.services.consume<InferenceService>("inference"), commands, mcp, settings);
+
+    ctx.routes(agentRoutes({ agents, runner, store, commands, mcp, identity: ctx.services.consume<CoreIdentityService>("core.identity"), settings }), { prefix: "" });
+    // Markdown slash commands run here (the rendered prompt as the input of a one-off agent) once a
+    // default model is set; without one they keep answering their rendered prompt.
+    if (!config.default_model) return;
+    ctx.services.provide("agents", {
+      async runPrompt(request: { prompt: string; allowedTools: string[]; model: string | null; command: string }) {
+        const agent: AgentSpec = {
+          name: `command:${request.command}`, description: `/${request.command}`, source: "command", plugin: null, model: null,
+          tools: request.allowedTools, allow: [], ask: [], deny: [], maxTurns: config.max_turns, prompt: "You carry out the user's request.",
+        };
+        const run = await runner.start(agent, request.prompt, `command:/${request.command}`).finished;
+        if (run.status !== "succeeded") throw new Error(run.error ?? "the agent run failed");
+        return { run_id: run.id, output: run.output };
+      },
+    });
+  },
+});

@@ -1,0 +1,161 @@
+/**
+ * Runs an agent: the model (an instance, through the instances plugin's inference service) is
+ * offered the agent's tools; each tool call passes the permission rules — denied, held at an
+ * approval gate until someone decides, or run — and its result goes back to the model, until the
+ * model answers without tool calls or max_turns is reached.
+ */
+import type { CoreCommandsService, PluginContext } from "gantry/plugin";
+import type { AgentSpec } from "./definitions.ts";
+import { decide, offered, type Decision } from "./permissions.ts";
+import type { AgentStore, ApprovalRow, RunRow } from "./store.ts";
+import { functionNames, toolCatalog, type McpToolsService, type Tool } from "./tool-catalog.ts";
+
+/** What the instances plugin provides as service "inference". */
+export interface InferenceService {
+  chatCompletion(body: Record<string, unknown>, signal?: AbortSignal): Promise<Record<string, unknown>>;
+}
+
+export interface RunnerSettings {
+  defaultModel: string;
+  defaultPermission: Decision;
+  approvalTimeoutS: number;
+  toolResultMaxChars: number;
+  runsKept: number;
+}
+
+interface ToolCall {
+  id: string;
+  function: { name: string; arguments: string };
+}
+
+type ModelStep = { type: "model"; content: string | null; tool_calls: { name: string; arguments: string }[] };
+type ToolStep = { type: "tool"; tool: string; arguments: Record<string, unknown>; decision: Decision | "not_offered"; rule: string | null; gate_id: string | null; outcome: "ran" | "denied" | "rejected" | "expired" | "error"; result: string };
+type Step = ModelStep | ToolStep;
+
+export class AgentRunner {
+  /** Gate id → the run waiting on it. */
+  readonly #waiting = new Map<string, (gate: ApprovalRow) => void>();
+
+  constructor(
+    private readonly ctx: PluginContext,
+    private readonly store: AgentStore,
+    private readonly inference: InferenceService,
+    private readonly commands: CoreCommandsService,
+    private readonly mcp: () => McpToolsService | undefined,
+    private readonly settings: () => RunnerSettings,
+  ) {}
+
+  /**
+   * Starts a run: recorded before this returns. `finished` resolves with the final run; `blocked`
+   * resolves the first time the run waits at an approval gate (it never rejects).
+   */
+  start(agent: AgentSpec, input: string, actor: string): { run: RunRow; finished: Promise<RunRow>; blocked: Promise<void> } {
+    const run = this.store.startRun(agent.name, actor, input);
+    let onBlocked = () => {};
+    const blocked = new Promise<void>((resolve) => (onBlocked = resolve));
+    const finished = this.#execute(agent, run, onBlocked).finally(() => this.store.pruneRuns(this.settings().runsKept));
+    return { run, finished, blocked };
+  }
+
+  /** Decides a gate: the waiting run goes on. Undefined when there is no such pending gate. */
+  decide(gateId: string, approved: boolean, by: string, note: string | null): ApprovalRow | undefined {
+    const gate = this.store.decideGate(gateId, approved ? "approved" : "rejected", by, note);
+    if (!gate) return undefined;
+    this.ctx.emit("approval_decided", { gate_id: gate.id, run_id: gate.runId, agent: gate.agent, tool: gate.tool, status: gate.status, by });
+    this.#waiting.get(gateId)?.(gate);
+    return gate;
+  }
+
+  async #execute(agent: AgentSpec, run: RunRow, onBlocked: () => void): Promise<RunRow> {
+    const settings = this.settings();
+    const steps: Step[] = [];
+    const finish = (status: "succeeded" | "failed", output: string | null, error: string | null) => {
+      this.store.updateRun(run.id, { status, output, error, steps, finishedAt: new Date() });
+      this.ctx.emit("agent_run", { run_id: run.id, agent: agent.name, status, error });
+      return this.store.run(run.id)!;
+    };
+    try {
+      const model = agent.model ?? settings.defaultModel;
+      if (!model) throw new Error("no model: the agent names none and plugin.agents.default_model is empty");
+      const catalog = (await toolCatalog(this.commands, this.mcp())).filter((tool) => offered(agent, tool.id));
+      const byName = functionNames(catalog);
+      const tools = [...byName].map(([name, tool]) => ({ type: "function", function: { name, description: tool.description, parameters: tool.parameters } }));
+      const messages: Record<string, unknown>[] = [{ role: "system", content: agent.prompt }, { role: "user", content: run.input }];
+      for (let turn = 0; turn < agent.maxTurns; turn++) {
+        const answer = await this.inference.chatCompletion({ model, messages, ...(tools.length > 0 ? { tools } : {}) });
+        const message = ((answer.choices as { message?: Record<string, unknown> }[] | undefined)?.[0]?.message) ?? {};
+        const calls = (message.tool_calls as ToolCall[] | undefined) ?? [];
+        const content = typeof message.content === "string" ? message.content : null;
+        steps.push({ type: "model", content, tool_calls: calls.map((c) => ({ name: c.function.name, arguments: c.function.arguments })) });
+        messages.push({ role: "assistant", content, ...(calls.length > 0 ? { tool_calls: calls } : {}) });
+        if (calls.length === 0) return finish("succeeded", content ?? "", null);
+        for (const call of calls) {
+          const step = await this.#toolCall(agent, run, byName.get(call.function.name), call, onBlocked, steps);
+          steps.push(step);
+          messages.push({ role: "tool", tool_call_id: call.id, content: step.result });
+        }
+        this.store.updateRun(run.id, { status: "running", steps });
+      }
+      return finish("failed", null, `stopped after max_turns (${agent.maxTurns}) model turns`);
+    } catch (error) {
+      return finish("failed", null, (error as Error).message);
+    }
+  }
+
+  async #toolCall(agent: AgentSpec, run: RunRow, tool: Tool | undefined, call: ToolCall, onBlocked: () => void, steps: Step[]): Promise<ToolStep> {
+    let args: Record<string, unknown>;
+    try {
+      const parsed = JSON.parse(call.function.arguments || "{}");
+      args = typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) ? parsed : { value: parsed };
+    } catch {
+      args = { raw: call.function.arguments };
+    }
+    const toolId = tool?.id ?? call.function.name;
+    const denied = (source: "rule" | "rejected" | "expired" | "not_offered", rule: string | null, reason: string, decision: Decision | "not_offered", gateId: string | null = null): ToolStep => {
+      this.store.deny({ agent: agent.name, runId: run.id, tool: toolId, source, rule, reason });
+      const outcome = source === "rule" || source === "not_offered" ? "denied" : source;
+      return { type: "tool", tool: toolId, arguments: args, decision, rule, gate_id: gateId, outcome, result: `Permission denied: ${reason}` };
+    };
+    if (!tool) return denied("not_offered", null, `the tool '${call.function.name}' is not offered to this agent`, "not_offered");
+    const { decision, rule } = decide(agent, tool.id, this.settings().defaultPermission);
+    if (decision === "deny") return denied("rule", rule, `denied by rule '${rule ?? "default"}'`, decision);
+    let gateId: string | null = null;
+    if (decision === "ask") {
+      const gate = this.store.openGate(run.id, agent.name, tool.id, args, rule);
+      gateId = gate.id;
+      this.store.updateRun(run.id, { status: "waiting_approval", steps });
+      this.ctx.emit("approval_requested", { gate_id: gate.id, run_id: run.id, agent: agent.name, tool: tool.id, arguments: args });
+      onBlocked();
+      const decided = await this.#await(gate.id);
+      this.store.updateRun(run.id, { status: "running" });
+      if (decided.status === "rejected") return denied("rejected", rule, `rejected by ${decided.decidedBy}${decided.note ? `: ${decided.note}` : ""}`, decision, gate.id);
+      if (decided.status !== "approved") return denied("expired", rule, `no decision within ${this.settings().approvalTimeoutS} s`, decision, gate.id);
+    }
+    try {
+      const { text, isError } = await tool.run(args);
+      return { type: "tool", tool: tool.id, arguments: args, decision, rule, gate_id: gateId, outcome: isError ? "error" : "ran", result: this.#clip(text) };
+    } catch (error) {
+      return { type: "tool", tool: tool.id, arguments: args, decision, rule, gate_id: gateId, outcome: "error", result: this.#clip(`Error: ${(error as Error).message}`) };
+    }
+  }
+
+  /** Resolves when the gate is decided, or expires it after approval_timeout_s. */
+  #await(gateId: string): Promise<ApprovalRow> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#waiting.delete(gateId);
+        resolve(this.store.decideGate(gateId, "expired", null, "no decision in time") ?? this.store.gate(gateId)!);
+      }, this.settings().approvalTimeoutS * 1000);
+      this.#waiting.set(gateId, (gate) => {
+        clearTimeout(timer);
+        this.#waiting.delete(gateId);
+        resolve(gate);
+      });
+    });
+  }
+
+  #clip(text: string): string {
+    const max = this.settings().toolResultMaxChars;
+    return text.length <= max ? text : `${text.slice(0, max)}… [cut at ${max} of ${text.length} characters]`;
+  }
+}

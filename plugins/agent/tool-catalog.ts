@@ -1,0 +1,58 @@
+/**
+ * The tools agents can be offered: every slash command (`/plugin:command`, one `arguments` string)
+ * and, when the mcp plugin runs, every tool of a connected MCP server (`mcp:server/tool`).
+ */
+import type { CoreCommandsService } from "gantry/plugin";
+
+/** What the mcp plugin provides as service "mcp". */
+export interface McpToolsService {
+  tools(): Promise<{ server: string; name: string; description: string | null; input_schema: Record<string, unknown> }[]>;
+  call(server: string, tool: string, args: Record<string, unknown>): Promise<{ is_error: boolean; content: unknown[]; structured_content: Record<string, unknown> | null }>;
+}
+
+export interface Tool {
+  /** What rules and definitions name: `/plugin:command` or `mcp:server/tool`. */
+  id: string;
+  source: "command" | "mcp";
+  description: string;
+  parameters: Record<string, unknown>;
+  run(args: Record<string, unknown>): Promise<{ text: string; isError: boolean }>;
+}
+
+const COMMAND_PARAMETERS = { type: "object", properties: { arguments: { type: "string", description: "the command's arguments, as after /plugin:command on a command line" } } };
+
+export async function toolCatalog(commands: CoreCommandsService, mcp: McpToolsService | undefined): Promise<Tool[]> {
+  const tools: Tool[] = commands.list()
+    .filter((c) => c.plugin !== "agent") // an agent starting agents is left to a later design
+    .map((c) => ({
+      id: `/${c.qname}`, source: "command", description: c.description || `/${c.qname}`, parameters: COMMAND_PARAMETERS,
+      async run(args) {
+        const invocation = await commands.invoke(c.qname, typeof args.arguments === "string" ? args.arguments : "");
+        const value = invocation.kind === "code" ? invocation.result : invocation.result ?? invocation.prompt;
+        return { text: typeof value === "string" ? value : JSON.stringify(value), isError: false };
+      },
+    }));
+  for (const t of (await mcp?.tools().catch(() => [])) ?? []) {
+    tools.push({
+      id: `mcp:${t.server}/${t.name}`, source: "mcp", description: t.description ?? t.name, parameters: t.input_schema,
+      async run(args) {
+        const result = await mcp!.call(t.server, t.name, args);
+        const text = result.content.map((part) => ((part as { type?: string }).type === "text" ? (part as { text: string }).text : JSON.stringify(part))).join("\n");
+        return { text, isError: result.is_error };
+      },
+    });
+  }
+  return tools;
+}
+
+/** Function names for the model (letters, digits, _ and -, at most 64), unique within one run. */
+export function functionNames(tools: Tool[]): Map<string, Tool> {
+  const byName = new Map<string, Tool>();
+  for (const tool of tools) {
+    const base = tool.id.replace(/^\//, "").replace(/[^A-Za-z0-9_-]+/g, "__").slice(0, 60);
+    let name = base;
+    for (let i = 2; byName.has(name); i++) name = `${base}_${i}`;
+    byName.set(name, tool);
+  }
+  return byName;
+}
