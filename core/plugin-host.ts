@@ -53,6 +53,8 @@ export class PluginHost {
   /** Names in the order they first became active (a reload keeps its place), for ordered shutdown. */
   #activationOrder: string[] = [];
   #generation = 0;
+  /** True while start() activates plugins: their routes are committed together at its end. */
+  #deferRoutes = false;
 
   constructor(private readonly core: CoreParts, private readonly options: PluginHostOptions) {}
 
@@ -80,18 +82,60 @@ export class PluginHost {
     }
     const { order, failed } = orderByDependencies(manifests);
     for (const [name, error] of failed) this.#fail(name, error);
-    for (const manifest of order as LoadedManifest[]) {
-      const brokenDep = manifest.dependsOn.find((d) => this.#records.get(d)?.status !== "active");
-      if (brokenDep) {
-        this.#fail(manifest.name, Errors.PLUGIN_DEPENDENCY_MISSING([manifest.name, [brokenDep]]));
-        continue;
+    this.#deferRoutes = true;
+    try {
+      for (const manifest of order as LoadedManifest[]) {
+        const brokenDep = manifest.dependsOn.find((d) => this.#records.get(d)?.status !== "active");
+        if (brokenDep) {
+          this.#fail(manifest.name, Errors.PLUGIN_DEPENDENCY_MISSING([manifest.name, [brokenDep]]));
+          continue;
+        }
+        try {
+          await this.#activate(manifest);
+        } catch (error) {
+          this.#fail(manifest.name, error);
+        }
       }
+    } finally {
+      this.#deferRoutes = false;
+    }
+    await this.#commitStartRoutes();
+  }
+
+  /**
+   * At start the routes of every plugin go live in one build of the routing table (a build per
+   * plugin cost ~8 ms each). When that build fails, plugin by plugin, so that only the plugins at
+   * fault (and their dependents) fail, as they would have one at a time.
+   */
+  async #commitStartRoutes(): Promise<void> {
+    const active = this.activeInstances();
+    try {
+      this.#recordRoutes(this.options.commitRoutes(active), active);
+      return;
+    } catch {
+      // find the plugins at fault below
+    }
+    const kept: PluginInstance[] = [];
+    for (const instance of active) {
+      const missing = instance.manifest.dependsOn.filter((d) => !kept.some((k) => k.plugin === d));
       try {
-        await this.#activate(manifest);
+        if (missing.length > 0) throw Errors.PLUGIN_DEPENDENCY_MISSING([instance.plugin, missing]);
+        this.options.commitRoutes([...kept, instance]);
+        kept.push(instance);
       } catch (error) {
-        this.#fail(manifest.name, error);
+        const record = this.#records.get(instance.plugin)!;
+        record.instance = undefined;
+        this.#activationOrder = this.#activationOrder.filter((n) => n !== instance.plugin);
+        instance.state = "retiring";
+        this.#logDisposal(instance.plugin, await instance.dispose(this.options.disposeTimeoutMs));
+        this.#fail(instance.plugin, error instanceof GantryError && error.status === 422 ? error : Errors.PLUGIN_SETUP_FAILED([instance.plugin, messageOf(error)], { cause: error, details: { cause_code: codeOf(error) } }));
       }
     }
+    this.#recordRoutes(this.options.commitRoutes(kept), kept);
+  }
+
+  #recordRoutes(routes: Map<string, string[]>, instances: PluginInstance[]): void {
+    for (const instance of instances) for (const route of routes.get(instance.plugin) ?? []) instance.record("route", route);
   }
 
   /** Installs the plugin in `path` (referenced in place, not copied) and remembers it across restarts. */
@@ -242,9 +286,9 @@ export class PluginHost {
     if (!this.#activationOrder.includes(instance.plugin)) this.#activationOrder.push(instance.plugin);
     if (previous) previous.state = "retiring";
     instance.state = "active";
+    if (this.#deferRoutes) return; // start() commits every plugin's routes at once
     try {
-      const routes = this.options.commitRoutes(next);
-      for (const route of routes.get(instance.plugin) ?? []) instance.record("route", route);
+      this.#recordRoutes(this.options.commitRoutes(next), [instance]);
     } catch (error) {
       instance.state = "staging";
       if (previous) previous.state = "active";

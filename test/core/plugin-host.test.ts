@@ -130,6 +130,19 @@ describe("start-up", () => {
     expect(await (await g.api("/api/v1/consumer/greet/x")).json()).toEqual({ text: "hello, x" });
   });
 
+  test("routes go live in one build at start; a clash found then fails only the plugin at fault and its dependents", async () => {
+    g = await startGantry({ builtins: FIXTURE_PLUGINS });
+    const byName = Object.fromEntries(g.gantry.host.list().map((p) => [p.name, p]));
+    const failed = ["clash", "hello"].filter((name) => byName[name]!.status === "failed");
+    expect(failed).toHaveLength(1);
+    expect(byName[failed[0]!]!.error?.message).toMatch(/is already registered by plugin '(clash|hello)'/);
+    expect(byName.consumer!.status).toBe(failed[0] === "hello" ? "failed" : "active");
+    expect(byName["no-role"]!.error?.code).toBe("PLUGIN_ROUTE_WITHOUT_ROLE");
+    expect(byName.graph!.status).toBe("active");
+    expect((await g.api("/api/v1/graph/version")).status).toBe(200); // the plugins that passed serve their routes
+    expect((await g.api("/healthz")).status).toBe(200);
+  });
+
   test("a restart restores plugins installed from a path, and their enabled state", async () => {
     const first = await startGantry();
     const dataDir = first.dataDir;
