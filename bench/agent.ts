@@ -5,7 +5,7 @@
  */
 import { resolve } from "node:path";
 import { ADMIN_KEY } from "../test/helpers.ts";
-import { freePort, percentile, round, spawnGantry } from "./lib.ts";
+import { freePort, percentile, round, sequentialTimes, spawnGantry } from "./lib.ts";
 
 const RUNS = Number(process.env.RUNS ?? 200);
 const STAND_IN = resolve(import.meta.dir, "../test/fixtures/model-server/server.ts");
@@ -24,14 +24,8 @@ await post("/api/v1/instances", { name: "brain", backend: "command", model_path:
 await post("/api/v1/instances/brain/start", {});
 
 async function timed(call: () => Promise<unknown>): Promise<number[]> {
-  for (let i = 0; i < 20; i++) await call(); // warm-up
-  const times: number[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    const t0 = performance.now();
-    await call();
-    times.push(performance.now() - t0);
-  }
-  return times;
+  await sequentialTimes(20, call); // warm-up
+  return sequentialTimes(RUNS, call);
 }
 const tools = [{ type: "function", function: { name: "cron__list", description: "x", parameters: { type: "object" } } }];
 const completion = (content: string) => post("/v1/chat/completions", { model: "brain", messages: [{ role: "system", content: "Answer." }, { role: "user", content }], tools });

@@ -4,7 +4,7 @@
  * plain slash-command invocation of the same command as the baseline).
  */
 import { ADMIN_KEY } from "../test/helpers.ts";
-import { percentile, round, spawnGantry } from "./lib.ts";
+import { percentile, round, sequentialTimes, spawnGantry } from "./lib.ts";
 
 const TICKS = Number(process.env.TICKS ?? 10);
 const RUNS = Number(process.env.RUNS ?? 300);
@@ -18,17 +18,11 @@ await fetch(`${server.url}/api/v1/cron/jobs/${ticking.id}`, { method: "PUT", hea
 const ticks = (await (await fetch(`${server.url}/api/v1/cron/jobs/${ticking.id}/runs?limit=${TICKS}`, { headers })).json()).runs as { started_at: string }[];
 const lateness = ticks.map((r) => Date.parse(r.started_at) % 1000);
 
-async function timed(call: () => Promise<Response>): Promise<number[]> {
-  const times: number[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    const t0 = performance.now();
-    const res = await call();
-    await res.arrayBuffer();
-    if (!res.ok) throw new Error(`status ${res.status}`);
-    times.push(performance.now() - t0);
-  }
-  return times;
-}
+const timed = (call: () => Promise<Response>) => sequentialTimes(RUNS, async () => {
+  const res = await call();
+  await res.arrayBuffer();
+  if (!res.ok) throw new Error(`status ${res.status}`);
+});
 const manual = await (await post("/api/v1/cron/jobs", { name: "manual", schedule: "0 0 1 1 *", command: "/cron:list" })).json();
 await timed(() => post(`/api/v1/cron/jobs/${manual.id}/run`)); // warm-up
 const runs = await timed(() => post(`/api/v1/cron/jobs/${manual.id}/run`));

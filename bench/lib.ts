@@ -41,6 +41,17 @@ export function loadLoop(url: string, concurrency: number, durationMs = Infinity
   return { stop: () => void (stopped = true), done };
 }
 
+/** Calls `call` `n` times one after another; the duration of each call in ms. */
+export async function sequentialTimes(n: number, call: () => Promise<unknown>): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const started = performance.now();
+    await call();
+    times.push(performance.now() - started);
+  }
+  return times;
+}
+
 /** Polls `url` until it answers 200; returns ms since `since`. */
 export async function waitForOk(url: string, since: number, timeoutMs = 15_000): Promise<number> {
   while (performance.now() - since < timeoutMs) {

@@ -8,7 +8,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { ADMIN_KEY } from "../test/helpers.ts";
-import { percentile, round, spawnGantry } from "./lib.ts";
+import { percentile, round, sequentialTimes, spawnGantry } from "./lib.ts";
 
 const CALLS = Number(process.env.CALLS ?? 500);
 const STAND_IN = resolve(import.meta.dir, "../test/fixtures/mcp-server/server.ts");
@@ -16,15 +16,7 @@ const servers = JSON.stringify({ tools: { command: process.execPath, args: [STAN
 const server = await spawnGantry({ GANTRY_AUTH__BOOTSTRAP_ADMIN_KEY: ADMIN_KEY, GANTRY_RATE_LIMIT__ENABLED: "false", GANTRY_LOG__REQUESTS: "false", GANTRY_PLUGIN__MCP__SERVERS: servers });
 const headers = { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" };
 
-async function timed(n: number, call: () => Promise<unknown>): Promise<number[]> {
-  const times: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
-    await call();
-    times.push(performance.now() - t0);
-  }
-  return times;
-}
+const timed = sequentialTimes;
 const stats = (xs: number[]) => ({ p50_ms: round(percentile(xs, 50), 3), p99_ms: round(percentile(xs, 99), 3) });
 
 const t0 = performance.now();

@@ -6,19 +6,11 @@
  */
 import { runInThisThread } from "../sandbox/engine.ts";
 import { closeSandbox, runScript } from "../sandbox/index.ts";
-import { mb, percentile, round } from "./lib.ts";
+import { mb, percentile, round, sequentialTimes } from "./lib.ts";
 
 const RUNS = Number(process.env.RUNS ?? 1000);
 
-async function timed(fn: () => Promise<unknown>, n: number): Promise<number[]> {
-  const times: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const started = performance.now();
-    await fn();
-    times.push(performance.now() - started);
-  }
-  return times;
-}
+const timed = (fn: () => Promise<unknown>, n: number) => sequentialTimes(n, fn);
 
 const settledRss = async () => {
   Bun.gc(true);

@@ -1,5 +1,6 @@
 /** /api/v1/auth/* (login, refresh, logout, whoami, API keys, users) and /api/v1/audit. */
-import { t, type TSchema } from "elysia";
+import { t } from "elysia";
+import { Nullable } from "./schema-helpers.ts";
 import type { ApiKeyAuthenticator } from "./api-keys.ts";
 import type { AuditLog } from "./audit.ts";
 import type { Authenticator } from "./authenticator.ts";
@@ -32,7 +33,6 @@ const SessionSchema = t.Object({
   refresh_token: t.String(), refresh_expires_at: t.String(),
 });
 const Ok = t.Object({ ok: t.Literal(true) });
-const Nullable = <T extends TSchema>(schema: T) => t.Union([schema, t.Null()]);
 const WhoAmI = t.Object({
   subject: t.String(), role: t.String(), via: t.Union([t.Literal("anonymous"), t.Literal("api_key"), t.Literal("jwt")]),
   user: Nullable(UserSchema), claims: Nullable(t.Record(t.String(), t.Unknown())),

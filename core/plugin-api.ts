@@ -15,6 +15,7 @@ export type {
 export { GantryError, createError } from "./errors.ts";
 export type { CommandInvocation, CommandView } from "./command-invoker.ts";
 export { textResponses } from "./text-responses.ts";
+export { Nullable } from "./schema-helpers.ts";
 /** TypeBox schema builder for route schemas: plugins use gantry's copy, wherever their folder lives. */
 export { t } from "elysia";
 /** drizzle's SQLite table builders and operators, so a plugin outside gantry's tree can declare and query its tables. */

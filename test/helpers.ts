@@ -37,6 +37,11 @@ export interface TestGantry {
   stop(): Promise<void>;
 }
 
+/** A JSON request: `method`, and `body` serialized when given. */
+export function json(method: string, body?: unknown): RequestInit {
+  return { method, headers: { "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) };
+}
+
 export function tempDir(prefix = "gantry-test-"): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }

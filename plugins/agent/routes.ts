@@ -1,6 +1,5 @@
 /** Seed 004's agents, approvals and permissions routes. */
-import type { TSchema } from "@sinclair/typebox";
-import { createError, t, type CoreCommandsService, type CoreIdentityService, type RolesApp } from "gantry/plugin";
+import { createError, Nullable, t, type CoreCommandsService, type CoreIdentityService, type RolesApp } from "gantry/plugin";
 import type { AgentSpec } from "./definitions.ts";
 import type { Decision } from "./permissions.ts";
 import type { AgentRunner } from "./runner.ts";
@@ -24,7 +23,6 @@ export interface AgentRouteParts {
   settings: () => { defaultModel: string; defaultPermission: Decision };
 }
 
-const Nullable = <T extends TSchema>(schema: T) => t.Union([schema, t.Null()]);
 const Rules = t.Object({ allow: t.Array(t.String()), ask: t.Array(t.String()), deny: t.Array(t.String()), default: t.String() });
 const AgentView = t.Object({
   name: t.String(), description: t.String(), source: t.String(), plugin: Nullable(t.String()),

@@ -1,7 +1,6 @@
 /** TypeBox schemas of the cron API. */
-import { t } from "gantry/plugin";
+import { Nullable, t } from "gantry/plugin";
 
-const Nullable = <T extends ReturnType<typeof t.String>>(schema: T) => t.Union([schema, t.Null()]);
 const Timestamp = t.String({ description: "ISO 8601" });
 const RunStatus = t.Union([t.Literal("running"), t.Literal("succeeded"), t.Literal("failed"), t.Literal("timed_out"), t.Literal("skipped")]);
 

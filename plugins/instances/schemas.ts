@@ -1,12 +1,11 @@
 /** TypeBox schemas of the instances API: request bodies and the responses that /openapi.json documents. */
-import { t } from "gantry/plugin";
+import { Nullable, t } from "gantry/plugin";
 
 export const Name = t.Object({ name: t.String({ pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", description: "letters, digits, . _ -; no path tricks" }) });
 const Backend = t.Union([t.Literal("llama_cpp"), t.Literal("vllm"), t.Literal("mlx_lm"), t.Literal("command")]);
 const Restart = t.Union([t.Literal("always"), t.Literal("on-failure"), t.Literal("never")]);
 const Status = t.Union([t.Literal("stopped"), t.Literal("starting"), t.Literal("running"), t.Literal("stopping"), t.Literal("failed")]);
 const Timestamp = t.String({ description: "ISO 8601" });
-const Nullable = <T extends ReturnType<typeof t.String>>(schema: T) => t.Union([schema, t.Null()]);
 
 /** The fields of an instance a client sets (create: all but those optional; update: any). */
 export const Fields = {

@@ -1,6 +1,5 @@
 /** /api/v1/mcp: the servers gantry connects to and their tools (seed 004), tool calls, and gantry's own MCP endpoint. */
-import type { TSchema } from "@sinclair/typebox";
-import { createError, t, textResponses, type CoreCommandsService, type RolesApp } from "gantry/plugin";
+import { createError, Nullable, t, textResponses, type CoreCommandsService, type RolesApp } from "gantry/plugin";
 import type { McpClients } from "./clients.ts";
 import type { McpConnection } from "./connection.ts";
 import { handleMcpRequest } from "./gantry-server.ts";
@@ -13,7 +12,6 @@ export const McpErrors = {
   MCP_CALL_FAILED: createError("MCP_CALL_FAILED", 502, (name: string, tool: string, why: string) => `Calling '${tool}' on MCP server '${name}' failed: ${why}`),
 };
 
-const Nullable = <T extends TSchema>(schema: T) => t.Union([schema, t.Null()]);
 const ServerView = t.Object({
   name: t.String(), source: t.Union([t.Literal("config"), t.Literal("plugin")]), plugin: Nullable(t.String()),
   transport: Nullable(t.Union([t.Literal("stdio"), t.Literal("http")])), target: Nullable(t.String({ description: "command name or URL, without arguments, query or credentials" })),

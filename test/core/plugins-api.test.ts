@@ -1,12 +1,11 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { copyFixture, FIXTURE_PLUGINS, FIXTURES, startGantry, type TestGantry } from "../helpers.ts";
+import { copyFixture, FIXTURE_PLUGINS, FIXTURES, json, startGantry, type TestGantry } from "../helpers.ts";
 
 let g: TestGantry;
 afterEach(() => g?.stop());
 
-const json = (method: string, body?: unknown): RequestInit => ({ method, headers: { "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
 const CLAUDE_PLUGIN = join(FIXTURES, "claude-plugins", "code-review");
 
 describe("plugins API", () => {

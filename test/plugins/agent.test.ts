@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join, resolve } from "node:path";
-import { ADMIN_KEY, BUILTIN_PLUGINS, FIXTURES, startGantry, waitFor, type TestGantry } from "../helpers.ts";
+import { ADMIN_KEY, BUILTIN_PLUGINS, FIXTURES, json, startGantry, waitFor, type TestGantry } from "../helpers.ts";
 
 const MODEL_SERVER = resolve(import.meta.dir, "../fixtures/model-server/server.ts");
 const MCP_SERVER = resolve(import.meta.dir, "../fixtures/mcp-server/server.ts");
@@ -37,9 +37,6 @@ beforeAll(async () => {
 });
 afterAll(() => g.stop());
 
-function json(method: string, body?: unknown): RequestInit {
-  return { method, headers: { "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) };
-}
 const invoke = (agent: string, input: string, auth?: string) => g.api(`/api/v1/agents/${agent}/invoke`, { ...json("POST", { input }), ...(auth ? { auth } : {}) });
 type ToolStep = { type: string; tool: string; decision: string; outcome: string; result: string; gate_id: string | null };
 const toolSteps = (run: { steps: ToolStep[] }) => run.steps.filter((s) => s.type === "tool");

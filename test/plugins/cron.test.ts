@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { ADMIN_KEY, BUILTIN_PLUGINS, FIXTURE_PLUGINS, startGantry, waitFor, type TestGantry } from "../helpers.ts";
+import { ADMIN_KEY, BUILTIN_PLUGINS, FIXTURE_PLUGINS, json, startGantry, waitFor, type TestGantry } from "../helpers.ts";
 
 let g: TestGantry;
 let viewer: string;
@@ -14,9 +14,6 @@ beforeAll(async () => {
 });
 afterAll(() => g.stop());
 
-function json(method: string, body?: unknown): RequestInit {
-  return { method, headers: { "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) };
-}
 async function createJob(body: Record<string, unknown>) {
   const res = await g.api("/api/v1/cron/jobs", json("POST", { schedule: "0 0 1 1 *", ...body }));
   expect(res.status).toBe(201);

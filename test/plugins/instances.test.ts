@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 import OpenAI from "openai";
-import { ADMIN_KEY, BUILTIN_PLUGINS, freePort, startGantry, waitFor, type TestGantry } from "../helpers.ts";
+import { ADMIN_KEY, BUILTIN_PLUGINS, freePort, json, startGantry, tempDir, waitFor, type TestGantry } from "../helpers.ts";
 
 const STAND_IN = resolve(import.meta.dir, "../fixtures/model-server/server.ts");
 let g: TestGantry;
@@ -21,7 +21,6 @@ beforeAll(async () => {
 });
 afterAll(() => g.stop());
 
-const json = (method: string, body?: unknown): RequestInit => ({ method, headers: { "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
 const standIn = (...flags: string[]) => [process.execPath, STAND_IN, "--port", "{port}", "--model", "{model_path}", ...flags];
 const create = (name: string, extra: Record<string, unknown> = {}) => g.api("/api/v1/instances", json("POST", { name, backend: "command", model_path: `${name}-model`, command: standIn(), ...extra }));
 
@@ -311,7 +310,6 @@ describe("capacity: max_running, idle timeout, start-all / stop-all, single-call
 
 describe("kill -9 of gantry", () => {
   test("leaves no model server behind after the next start", async () => {
-    const { ADMIN_KEY, tempDir } = await import("../helpers.ts");
     const dataDir = tempDir();
     const boot = async () => {
       const port = await freePort();

@@ -3,7 +3,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { ADMIN_KEY, BUILTIN_PLUGINS, startGantry, tempDir, waitFor, type TestGantry } from "../helpers.ts";
+import { ADMIN_KEY, BUILTIN_PLUGINS, json, startGantry, tempDir, waitFor, type TestGantry } from "../helpers.ts";
 
 const STAND_IN = resolve(import.meta.dir, "../fixtures/mcp-server/server.ts");
 let g: TestGantry;
@@ -34,7 +34,6 @@ beforeAll(async () => {
 });
 afterAll(() => g.stop());
 
-const json = (method: string, body?: unknown): RequestInit => ({ method, headers: { "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
 const server = async (name: string) => (await (await g.api(`/api/v1/mcp/servers/${encodeURIComponent(name)}`)).json());
 const call = (srv: string, tool: string, args?: Record<string, unknown>, auth?: string) =>
   g.api(`/api/v1/mcp/servers/${encodeURIComponent(srv)}/tools/${tool}/call`, { ...json("POST", { arguments: args }), ...(auth ? { auth } : {}) });
