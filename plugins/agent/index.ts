@@ -40,6 +40,22 @@ export default definePlugin({
     const runner = new AgentRunner(ctx, store, ctx.services.consume<InferenceService>("inference"), commands, mcp, settings);
 
     ctx.routes(agentRoutes({ agents, runner, store, commands, mcp, identity: ctx.services.consume<CoreIdentityService>("core.identity"), settings }), { prefix: "" });
+    // From the CLI (gantry /agent:run ops "check the model servers") or a cron job.
+    ctx.command("run", {
+      description: "Run an agent with the rest of the line as its input; answers the run (or where it waits for approval)",
+      argumentHint: "<agent> <input...>",
+      run: async ({ arguments: line }) => {
+        const [name = "", ...rest] = line.trim().split(/\s+/);
+        const agent = agents().find((a) => a.name === name);
+        if (!agent) throw new Error(`no agent '${name}'; list them at GET /api/v1/agents`);
+        const input = line.trim().slice(name.length).trim();
+        if (!input && rest.length === 0) throw new Error("give the agent an input after its name");
+        const { run, finished, blocked } = runner.start(agent, input, "command:/agent:run");
+        const ended = await Promise.race([finished, blocked.then(() => undefined)]);
+        const current = ended ?? store.run(run.id)!;
+        return { run_id: current.id, status: current.status, output: current.output, error: current.error };
+      },
+    });
     // Markdown slash commands run here (the rendered prompt as the input of a one-off agent) once a
     // default model is set; without one they keep answering their rendered prompt.
     if (!config.default_model) return;

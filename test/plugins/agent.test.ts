@@ -130,6 +130,14 @@ describe("runs", () => {
     expect((await invoke("nobody", "hi")).status).toBe(404);
   });
 
+  test("/agent:run runs an agent from a slash command (CLI, cron jobs)", async () => {
+    const res = await g.api("/api/v1/plugins/commands/agent:run/invoke", json("POST", { arguments: 'helper CALL scripts__run {"arguments": "2 + 2"}' }));
+    expect(res.status).toBe(200);
+    expect((await res.json()).result).toMatchObject({ status: "succeeded", output: 'Tool said: {"result":4,"logs":[]}', error: null });
+    const missing = await g.api("/api/v1/plugins/commands/agent:run/invoke", json("POST", { arguments: "nobody hi" }));
+    expect([missing.status, (await missing.json()).error]).toEqual([422, "Command 'agent:run' failed: no agent 'nobody'; list them at GET /api/v1/agents"]);
+  });
+
   test("markdown slash commands run as one-off agents on the default model", async () => {
     expect((await g.api("/api/v1/plugins", json("POST", { path: join(FIXTURES, "claude-plugins", "code-review") }))).status).toBe(201);
     const res = await g.api("/api/v1/plugins/commands/code-review:review/invoke", json("POST", { arguments: "feature-x security" }));
