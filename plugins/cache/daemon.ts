@@ -1,0 +1,80 @@
+/**
+ * The recache daemon: every tick it takes as many due queue entries as the render service has tabs
+ * for beyond the online reserve (high first, then normal, then autorecache) and renders them in the
+ * background; a rendered page of a host with autorecache_s is queued again for then.
+ */
+import type { PluginContext } from "gantry/plugin";
+import type { CacheStore, QueueItem } from "./cache-store.ts";
+import type { Dimension, RenderService } from "./render-service.ts";
+
+export interface HostConfig {
+  id: number;
+  name: string;
+  dimensions: Dimension[];
+  /** Seconds after a render when the page is rendered again (0: never). */
+  autorecache_s?: number;
+}
+
+export class CacheDaemon {
+  paused = false;
+  lastTick: Date | null = null;
+  readonly startedAt = new Date();
+  /** Entries taken off the queues and not rendered yet (seed 001's internal queue). */
+  inFlight = 0;
+  readonly #renders;
+
+  constructor(
+    private readonly ctx: PluginContext,
+    private readonly store: CacheStore,
+    private readonly renderer: RenderService,
+    private readonly hosts: () => HostConfig[],
+    private readonly settings: () => { queueMaxSize: number; retryAfterS: number },
+  ) {
+    this.#renders = ctx.metrics.counter({ name: "gantry_cache_renders_total", help: "Page renders by kind and outcome", labelNames: ["kind", "outcome"] });
+  }
+
+  host(id: number): HostConfig | undefined {
+    return this.hosts().find((h) => h.id === id);
+  }
+
+  /** One scheduler tick; returns how many renders it started. */
+  tick(): number {
+    this.lastTick = new Date();
+    if (this.paused) return 0;
+    const room = Math.min(this.renderer.availableForRecache, this.settings().queueMaxSize - this.inFlight);
+    if (room <= 0) return 0;
+    const items = this.store.claimDue(room);
+    for (const item of items) void this.#recache(item);
+    return items.length;
+  }
+
+  async #recache(item: QueueItem): Promise<void> {
+    const host = this.host(item.hostId);
+    const dimension = host?.dimensions.find((d) => d.id === item.dimensionId);
+    if (!host || !dimension) return; // configuration changed since it was queued
+    this.inFlight++;
+    try {
+      await this.render(host, item.url, dimension, "recache");
+    } catch (error) {
+      // Nothing is dropped: the page is queued again at normal priority for a later try.
+      this.store.enqueue(host.id, [item.url], [dimension.id], "normal", new Date(Date.now() + this.settings().retryAfterS * 1000));
+      this.ctx.log.warn({ host: host.id, url: item.url, dimension: dimension.id, err: (error as Error).message, retry_in_s: this.settings().retryAfterS }, "recache render failed");
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  /** Renders and stores a page; queues it for autorecache when the host asks for that. */
+  async render(host: HostConfig, url: string, dimension: Dimension, kind: "online" | "recache") {
+    try {
+      const result = await this.renderer.render(url, dimension, kind);
+      const entry = this.store.save(host.id, url, dimension.id, result.html, result.status, result.ms);
+      if ((host.autorecache_s ?? 0) > 0) this.store.enqueue(host.id, [url], [dimension.id], "autorecache", new Date(Date.now() + host.autorecache_s! * 1000));
+      this.#renders.inc({ kind, outcome: "ok" });
+      return { entry, html: result.html };
+    } catch (error) {
+      this.#renders.inc({ kind, outcome: "failed" });
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,65 @@
+/** cache: the prerender cache daemon of seed 001 with a headless-Chromium render service. */
+import { join } from "node:path";
+import { definePlugin } from "gantry/plugin";
+import { CacheStore } from "./cache-store.ts";
+import { CacheDaemon, type HostConfig } from "./daemon.ts";
+import { RenderService } from "./render-service.ts";
+import { cacheRoutes } from "./routes.ts";
+
+interface CacheConfig {
+  hosts: HostConfig[];
+  chromium_path: string;
+  tabs: number;
+  reserve_online_percent: number;
+  tick_s: number;
+  render_timeout_ms: number;
+  recycle_after_renders: number;
+  queue_max_size: number;
+  retry_after_s: number;
+  max_urls: number;
+  scheduler_control_api: boolean;
+  daemon_id: string;
+}
+
+/** Every problem of plugin.cache.hosts, so a bad configuration fails the plugin with all of them named. */
+function hostProblems(hosts: unknown): string[] {
+  if (!Array.isArray(hosts)) return ["plugin.cache.hosts must be a list of {id, name, dimensions}"];
+  const problems: string[] = [];
+  const ids = new Set<number>();
+  hosts.forEach((host: Partial<HostConfig>, i) => {
+    const at = `plugin.cache.hosts[${i}]`;
+    if (!Number.isInteger(host.id)) problems.push(`${at}.id must be an integer`);
+    else if (ids.has(host.id!)) problems.push(`${at}.id ${host.id} is used twice`);
+    else ids.add(host.id!);
+    if (!Array.isArray(host.dimensions) || host.dimensions.length === 0) problems.push(`${at}.dimensions must list {id, name, width, height, user_agent}`);
+    else host.dimensions.forEach((d, j) => {
+      if (!Number.isInteger(d.id) || !Number.isInteger(d.width) || !Number.isInteger(d.height) || typeof d.user_agent !== "string") problems.push(`${at}.dimensions[${j}] needs integer id, width, height and a user_agent`);
+    });
+  });
+  return problems;
+}
+
+export default definePlugin({
+  name: "cache",
+  setup(ctx) {
+    const config = ctx.config as unknown as CacheConfig;
+    const problems = hostProblems(config.hosts);
+    if (problems.length > 0) throw new Error(problems.join("; "));
+    const store = new CacheStore(ctx.db, join(ctx.dataDir, "pages"));
+    // Chromium starts on the first render, not with gantry.
+    const renderer = new RenderService(() => ({
+      chromiumPath: config.chromium_path, tabs: config.tabs, reserveOnlinePercent: config.reserve_online_percent,
+      timeoutMs: config.render_timeout_ms, recycleAfter: config.recycle_after_renders,
+    }));
+    ctx.defer(() => renderer.close());
+    const daemon = new CacheDaemon(ctx, store, renderer, () => config.hosts, () => ({ queueMaxSize: config.queue_max_size, retryAfterS: config.retry_after_s }));
+    ctx.routes(cacheRoutes({
+      store, daemon, renderer,
+      settings: () => ({ daemonId: config.daemon_id, queueMaxSize: config.queue_max_size, schedulerControlApi: config.scheduler_control_api, maxUrls: config.max_urls }),
+    }), { prefix: "" });
+    ctx.every("cache-scheduler", { interval: config.tick_s, level: "high", initWait: config.tick_s }, () => {
+      const started = daemon.tick();
+      return daemon.paused ? "paused" : `${started} renders started, ${daemon.inFlight} in flight`;
+    });
+  },
+});
