@@ -40,6 +40,11 @@ export class CacheDaemon {
   /** One scheduler tick; returns how many renders it started. */
   tick(): number {
     this.lastTick = new Date();
+    return this.#fill();
+  }
+
+  /** Starts renders for due entries while tabs are free; also called as each render ends, so no tab waits for the next tick. */
+  #fill(): number {
     if (this.paused) return 0;
     const room = Math.min(this.renderer.availableForRecache, this.settings().queueMaxSize - this.inFlight);
     if (room <= 0) return 0;
@@ -61,6 +66,7 @@ export class CacheDaemon {
       this.ctx.log.warn({ host: host.id, url: item.url, dimension: dimension.id, err: (error as Error).message, retry_in_s: this.settings().retryAfterS }, "recache render failed");
     } finally {
       this.inFlight--;
+      this.#fill();
     }
   }
 
