@@ -23,12 +23,12 @@ export interface AuthRouteParts {
   clientIp(request: Request): string | null;
 }
 
-const UserRoleSchema = t.Union([t.Literal("viewer"), t.Literal("operator"), t.Literal("admin")]);
+export const UserRoleSchema = t.Union([t.Literal("viewer"), t.Literal("operator"), t.Literal("admin")]);
 const KeyRoleSchema = t.Union([t.Literal("viewer"), t.Literal("operator"), t.Literal("admin"), t.Literal("inference")]);
 const Username = t.String({ minLength: 1, maxLength: 64, pattern: "^[A-Za-z0-9._@-]+$" });
 const Password = t.String({ minLength: 8, maxLength: 256 });
-const UserSchema = t.Object({ id: t.String(), username: t.String(), role: UserRoleSchema, disabled: t.Boolean(), created_at: t.String(), updated_at: t.String() });
-const SessionSchema = t.Object({
+export const UserSchema = t.Object({ id: t.String(), username: t.String(), role: UserRoleSchema, disabled: t.Boolean(), created_at: t.String(), updated_at: t.String() });
+export const SessionSchema = t.Object({
   access_token: t.String(), token: t.String(), token_type: t.Literal("Bearer"), expires_at: t.String(),
   refresh_token: t.String(), refresh_expires_at: t.String(),
 });

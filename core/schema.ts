@@ -53,6 +53,15 @@ export const users = sqliteTable("users", {
   updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
 });
 
+/** Users who log in through an OpenID Connect provider: the provider's (issuer, subject) → the gantry user. */
+export const oidcIdentities = sqliteTable("oidc_identities", {
+  issuer: text("issuer").notNull(),
+  subject: text("subject").notNull(),
+  userId: text("user_id").notNull(),
+  email: text("email"),
+  createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+}, (t) => [primaryKey({ columns: [t.issuer, t.subject] })]);
+
 /** Refresh tokens (SHA-256 of the secret). One family per login; rotation keeps the family. */
 export const refreshTokens = sqliteTable("refresh_tokens", {
   id: text("id").primaryKey(),

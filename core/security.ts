@@ -4,6 +4,9 @@ import { ApiKeyAuthenticator } from "./api-keys.ts";
 import { AuditLog } from "./audit.ts";
 import { Authenticator } from "./authenticator.ts";
 import { authRoutes } from "./auth-routes.ts";
+import { OidcService } from "./oidc.ts";
+import { oidcRoutes } from "./oidc-routes.ts";
+import type { RolesApp } from "./roles.ts";
 import type { ConfigManager } from "./config-manager.ts";
 import type { DatabaseHandle } from "./db.ts";
 import { RateLimiter } from "./rate-limit.ts";
@@ -33,6 +36,7 @@ export async function createSecurity(options: SecurityOptions) {
   const sessions = new SessionService(db, jwtSecret, () => ({ accessS: config.current.auth.access_token_ttl_s, refreshS: config.current.auth.refresh_token_ttl_s }));
   const authenticator = new Authenticator(keys, sessions, users, internalKey.value);
   const audit = new AuditLog(db);
+  const oidc = new OidcService(db, users);
   const limiter = new RateLimiter(() => ({
     regular: config.current.rate_limit.regular_per_minute,
     expensive: config.current.rate_limit.expensive_per_minute,
@@ -59,7 +63,9 @@ export async function createSecurity(options: SecurityOptions) {
 
   return {
     keys, users, sessions, authenticator, audit, limiter, guards,
-    routes: (clientIp: (request: Request) => string | null) => authRoutes({ authenticator, keys, users, sessions, audit, clientIp }),
+    oidc,
+    routes: (clientIp: (request: Request) => string | null) => (app: RolesApp) =>
+      oidcRoutes({ oidc, sessions, audit, clientIp })(authRoutes({ authenticator, keys, users, sessions, audit, clientIp })(app) as unknown as RolesApp),
     /** Hot-path caches, for POST /api/v1/infra/cache-invalidate. */
     invalidators: {
       api_keys: () => keys.reload(),

@@ -1,0 +1,65 @@
+/** Seed 004's OIDC routes: sign-in through a provider, its callback, and the admin configuration. */
+import { t } from "elysia";
+import type { AuditLog } from "./audit.ts";
+import { SessionSchema, UserRoleSchema, UserSchema } from "./auth-routes.ts";
+import type { OidcService } from "./oidc.ts";
+import type { RolesApp } from "./roles.ts";
+import type { SessionService } from "./sessions.ts";
+
+export interface OidcRouteParts {
+  oidc: OidcService;
+  sessions: SessionService;
+  audit: AuditLog;
+  clientIp(request: Request): string | null;
+}
+
+const ConfigFields = {
+  enabled: t.Boolean(),
+  issuer: t.String({ format: "uri", maxLength: 2048, description: "the provider's issuer URL; its /.well-known/openid-configuration is read" }),
+  client_id: t.String({ minLength: 1, maxLength: 512 }),
+  redirect_uri: t.String({ format: "uri", maxLength: 2048, description: "gantry's callback as registered with the provider: <gantry URL>/api/v1/auth/oidc/callback" }),
+  scopes: t.Array(t.String({ maxLength: 200 }), { maxItems: 50, description: "must include openid" }),
+  default_role: UserRoleSchema,
+  role_claim: t.Union([t.String({ maxLength: 200 }), t.Null()], { description: "claim whose values role_map maps to roles; then the provider decides the role at every sign-in" }),
+  role_map: t.Record(t.String(), UserRoleSchema),
+};
+const ConfigView = t.Object({ ...ConfigFields, client_secret: t.String({ description: "[set] or empty: never shown" }) });
+
+export function oidcRoutes(p: OidcRouteParts) {
+  return (app: RolesApp) =>
+    app
+      .get("/api/v1/auth/oidc/login", async ({ query }) => Response.redirect(await p.oidc.authorizationUrl(query.login_hint), 302), {
+        role: { min: "public", rateLimit: "login" },
+        query: t.Object({ login_hint: t.Optional(t.String({ maxLength: 256, description: "passed on to the provider" })) }),
+        detail: { summary: "Start OIDC sign-in: 302 to the provider", tags: ["auth"], responses: { 302: { description: "to the provider's authorization endpoint" } } },
+      })
+      .get("/api/v1/auth/oidc/callback", async ({ query, request }) => {
+        const ip = p.clientIp(request);
+        try {
+          const { user } = await p.oidc.complete(query);
+          p.audit.record({ actor: `user:${user.username}`, role: user.role, action: "auth.login", route: "/api/v1/auth/oidc/callback", status: 200, ip, detail: JSON.stringify({ via: "oidc" }) });
+          return { ...(await p.sessions.start(user)), user };
+        } catch (error) {
+          const status = (error as { status?: number }).status ?? 500;
+          p.audit.record({ actor: "oidc", role: "none", action: "auth.login", route: "/api/v1/auth/oidc/callback", status, ip, detail: JSON.stringify({ via: "oidc", error: (error as Error).message }) });
+          throw error;
+        }
+      }, {
+        role: { min: "public", rateLimit: "login" },
+        query: t.Object({
+          code: t.Optional(t.String({ maxLength: 4096 })), state: t.Optional(t.String({ maxLength: 512 })),
+          error: t.Optional(t.String({ maxLength: 256 })), error_description: t.Optional(t.String({ maxLength: 2048 })),
+        }),
+        response: t.Object({ ...SessionSchema.properties, user: UserSchema }),
+        detail: { summary: "The provider's redirect back: the code is exchanged, the ID token verified, a gantry session issued", tags: ["auth"] },
+      })
+      .get("/api/v1/auth/oidc/config", () => p.oidc.view(), {
+        role: "admin", response: ConfigView, detail: { summary: "The OIDC configuration (the client secret is never shown)", tags: ["auth"] },
+      })
+      .put("/api/v1/auth/oidc/config", ({ body }) => p.oidc.configure(body), {
+        role: "admin",
+        body: t.Object({ ...ConfigFields, client_secret: t.Optional(t.String({ maxLength: 1024, description: "absent: keep the stored one" })) }),
+        response: ConfigView,
+        detail: { summary: "Configure the OIDC provider; the discovery document is read now (400 when it cannot be)", tags: ["auth"] },
+      });
+}

@@ -1,0 +1,214 @@
+/**
+ * OpenID Connect sign-in (seed 004's /api/v1/auth/oidc/*): the authorization code flow with PKCE,
+ * state and nonce; the ID token verified against the provider's JWKS (jose); the provider's
+ * (issuer, subject) linked to a gantry user, whose role may follow a claim. The result is an
+ * ordinary gantry session (access + refresh token).
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { and, eq } from "drizzle-orm";
+import { createRemoteJWKSet, jwtVerify, type JWTPayload } from "jose";
+import type { GantryDb } from "./db.ts";
+import { createError } from "./errors.ts";
+import { coreSettings, oidcIdentities } from "./schema.ts";
+import type { UserRole, UserStore, UserView } from "./users.ts";
+
+export const OidcErrors = {
+  OIDC_NOT_CONFIGURED: createError("OIDC_NOT_CONFIGURED", 404, () => "OIDC sign-in is not configured (PUT /api/v1/auth/oidc/config)"),
+  OIDC_PROVIDER_UNREACHABLE: createError("OIDC_PROVIDER_UNREACHABLE", 502, (what: string, why: string) => `The OIDC provider's ${what} could not be read: ${why}`),
+  OIDC_STATE_INVALID: createError("OIDC_STATE_INVALID", 400, () => "Unknown or expired sign-in state: start again at /api/v1/auth/oidc/login"),
+  OIDC_LOGIN_REJECTED: createError("OIDC_LOGIN_REJECTED", 401, (why: string) => `OIDC sign-in failed: ${why}`),
+  OIDC_CONFIG_INVALID: createError("OIDC_CONFIG_INVALID", 400, (why: string) => `OIDC configuration rejected: ${why}`),
+};
+
+export interface OidcConfig {
+  enabled: boolean;
+  issuer: string;
+  client_id: string;
+  client_secret: string;
+  /** gantry's callback as registered with the provider: https://<host>/api/v1/auth/oidc/callback */
+  redirect_uri: string;
+  scopes: string[];
+  default_role: UserRole;
+  /** A claim (string or list) whose values `role_map` turns into roles; the highest wins. */
+  role_claim: string | null;
+  role_map: Record<string, UserRole>;
+}
+
+interface Discovery {
+  issuer: string;
+  authorization_endpoint: string;
+  token_endpoint: string;
+  jwks_uri: string;
+  token_endpoint_auth_methods_supported?: string[];
+}
+
+const SETTING = "oidc_config";
+const PENDING_TTL_MS = 10 * 60_000;
+const MAX_PENDING = 10_000;
+const DISCOVERY_TTL_MS = 10 * 60_000;
+const RANK: Record<UserRole, number> = { viewer: 1, operator: 2, admin: 3 };
+const b64url = (bytes: Buffer) => bytes.toString("base64url");
+
+export class OidcService {
+  /** state → what the callback must check; one use, ten minutes. */
+  readonly #pending = new Map<string, { nonce: string; verifier: string; at: number }>();
+  readonly #discovery = new Map<string, { doc: Discovery; at: number }>();
+  readonly #jwks = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
+
+  constructor(private readonly db: GantryDb, private readonly users: UserStore) {}
+
+  config(): OidcConfig | undefined {
+    const row = this.db.select().from(coreSettings).where(eq(coreSettings.key, SETTING)).get();
+    return row ? (JSON.parse(row.value) as OidcConfig) : undefined;
+  }
+
+  /** The configuration without its secret. */
+  view(config = this.config()) {
+    if (!config) throw OidcErrors.OIDC_NOT_CONFIGURED([]);
+    return { ...config, client_secret: config.client_secret ? "[set]" : "" };
+  }
+
+  /** Stores a configuration after reading the provider's discovery document (so a typo fails now, not at sign-in). */
+  async configure(input: Omit<OidcConfig, "client_secret"> & { client_secret?: string }) {
+    const previous = this.config();
+    const config: OidcConfig = { ...input, client_secret: input.client_secret ?? previous?.client_secret ?? "" };
+    for (const [role, name] of Object.entries(config.role_map)) if (!(name in RANK)) throw OidcErrors.OIDC_CONFIG_INVALID([`role_map['${role}'] must be viewer, operator or admin`]);
+    if (config.enabled) {
+      this.#discovery.delete(config.issuer);
+      await this.#discover(config).catch((error) => {
+        throw OidcErrors.OIDC_CONFIG_INVALID([(error as Error).message]);
+      });
+    }
+    const value = JSON.stringify(config);
+    this.db.insert(coreSettings).values({ key: SETTING, value }).onConflictDoUpdate({ target: coreSettings.key, set: { value } }).run();
+    return this.view(config);
+  }
+
+  /** Where to send the browser: the provider's authorization endpoint with state, nonce and a PKCE challenge. */
+  async authorizationUrl(loginHint?: string): Promise<string> {
+    const config = this.#enabled();
+    const discovery = await this.#discover(config);
+    this.#sweep();
+    const state = b64url(randomBytes(24));
+    const nonce = b64url(randomBytes(24));
+    const verifier = b64url(randomBytes(32));
+    this.#pending.set(state, { nonce, verifier, at: Date.now() });
+    const url = new URL(discovery.authorization_endpoint);
+    const params = {
+      response_type: "code", client_id: config.client_id, redirect_uri: config.redirect_uri, scope: config.scopes.join(" "), state, nonce,
+      code_challenge: b64url(createHash("sha256").update(verifier).digest()), code_challenge_method: "S256",
+      ...(loginHint ? { login_hint: loginHint } : {}),
+    };
+    for (const [key, value] of Object.entries(params)) url.searchParams.set(key, value);
+    return url.toString();
+  }
+
+  /** The provider sent the browser back: exchange the code, verify the ID token, find or create the user. */
+  async complete(params: { code?: string; state?: string; error?: string; error_description?: string }): Promise<{ user: UserView; claims: JWTPayload }> {
+    const config = this.#enabled();
+    const pending = params.state ? this.#pending.get(params.state) : undefined;
+    if (params.state) this.#pending.delete(params.state); // one use, whatever happens next
+    if (params.error) throw OidcErrors.OIDC_LOGIN_REJECTED([`the provider answered ${params.error}${params.error_description ? `: ${params.error_description}` : ""}`]);
+    if (!pending || Date.now() - pending.at > PENDING_TTL_MS) throw OidcErrors.OIDC_STATE_INVALID([]);
+    if (!params.code) throw OidcErrors.OIDC_LOGIN_REJECTED(["no authorization code"]);
+    const discovery = await this.#discover(config);
+    const idToken = await this.#exchange(config, discovery, params.code, pending.verifier);
+    let claims: JWTPayload;
+    try {
+      ({ payload: claims } = await jwtVerify(idToken, this.#keys(discovery.jwks_uri), { issuer: discovery.issuer, audience: config.client_id }));
+    } catch (error) {
+      throw OidcErrors.OIDC_LOGIN_REJECTED([`the ID token did not verify: ${(error as Error).message}`]);
+    }
+    if (claims.nonce !== pending.nonce) throw OidcErrors.OIDC_LOGIN_REJECTED(["the ID token's nonce does not match"]);
+    if (!claims.sub) throw OidcErrors.OIDC_LOGIN_REJECTED(["the ID token has no subject"]);
+    return { user: await this.#userFor(config, discovery.issuer, claims), claims };
+  }
+
+  async #exchange(config: OidcConfig, discovery: Discovery, code: string, verifier: string): Promise<string> {
+    const form = new URLSearchParams({ grant_type: "authorization_code", code, redirect_uri: config.redirect_uri, code_verifier: verifier });
+    const headers: Record<string, string> = { "content-type": "application/x-www-form-urlencoded", accept: "application/json" };
+    const methods = discovery.token_endpoint_auth_methods_supported ?? ["client_secret_basic"];
+    if (methods.includes("client_secret_basic")) {
+      headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(config.client_id)}:${encodeURIComponent(config.client_secret)}`).toString("base64")}`;
+    } else {
+      form.set("client_id", config.client_id);
+      form.set("client_secret", config.client_secret);
+    }
+    let answer: { id_token?: string; error?: string; error_description?: string };
+    try {
+      const res = await fetch(discovery.token_endpoint, { method: "POST", headers, body: form, signal: AbortSignal.timeout(10_000) });
+      answer = (await res.json()) as typeof answer;
+      if (!res.ok) throw OidcErrors.OIDC_LOGIN_REJECTED([`the token endpoint answered ${res.status} ${answer.error ?? ""}${answer.error_description ? `: ${answer.error_description}` : ""}`.trim()]);
+    } catch (error) {
+      if ((error as { code?: string }).code === "OIDC_LOGIN_REJECTED") throw error;
+      throw OidcErrors.OIDC_PROVIDER_UNREACHABLE(["token endpoint", (error as Error).message]);
+    }
+    if (!answer.id_token) throw OidcErrors.OIDC_LOGIN_REJECTED(["the token endpoint returned no id_token (is 'openid' among the scopes?)"]);
+    return answer.id_token;
+  }
+
+  async #userFor(config: OidcConfig, issuer: string, claims: JWTPayload): Promise<UserView> {
+    // With a role claim configured the provider decides the role at every sign-in (no match: the default).
+    const role = config.role_claim ? (roleFrom(config, claims) ?? config.default_role) : undefined;
+    const link = this.db.select().from(oidcIdentities).where(and(eq(oidcIdentities.issuer, issuer), eq(oidcIdentities.subject, claims.sub!))).get();
+    if (link) {
+      let user = this.users.get(link.userId);
+      if (user.disabled) throw OidcErrors.OIDC_LOGIN_REJECTED(["this gantry user is disabled"]);
+      if (role && role !== user.role) user = this.users.update(user.id, { role }); // the provider's groups decide
+      return user;
+    }
+    const wanted = String(claims.preferred_username ?? claims.email ?? `oidc-${claims.sub}`).replace(/[^A-Za-z0-9._@-]/g, "_").slice(0, 60);
+    let username = wanted;
+    for (let i = 2; this.users.list().some((u) => u.username === username); i++) username = `${wanted}-${i}`;
+    // The password is random and never shown: this user signs in through the provider only.
+    const user = await this.users.create(username, b64url(randomBytes(32)), role ?? config.default_role);
+    this.db.insert(oidcIdentities).values({ issuer, subject: claims.sub!, userId: user.id, email: typeof claims.email === "string" ? claims.email : null, createdAt: new Date() }).run();
+    return user;
+  }
+
+  #enabled(): OidcConfig {
+    const config = this.config();
+    if (!config?.enabled) throw OidcErrors.OIDC_NOT_CONFIGURED([]);
+    return config;
+  }
+
+  async #discover(config: OidcConfig): Promise<Discovery> {
+    const cached = this.#discovery.get(config.issuer);
+    if (cached && Date.now() - cached.at < DISCOVERY_TTL_MS) return cached.doc;
+    const url = `${config.issuer.replace(/\/$/, "")}/.well-known/openid-configuration`;
+    let doc: Discovery;
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+      if (!res.ok) throw new Error(`${url} answered ${res.status}`);
+      doc = (await res.json()) as Discovery;
+    } catch (error) {
+      throw OidcErrors.OIDC_PROVIDER_UNREACHABLE(["discovery document", (error as Error).message]);
+    }
+    const missing = (["issuer", "authorization_endpoint", "token_endpoint", "jwks_uri"] as const).filter((k) => typeof doc[k] !== "string");
+    if (missing.length > 0) throw OidcErrors.OIDC_PROVIDER_UNREACHABLE(["discovery document", `it lacks ${missing.join(", ")}`]);
+    if (doc.issuer.replace(/\/$/, "") !== config.issuer.replace(/\/$/, "")) throw OidcErrors.OIDC_PROVIDER_UNREACHABLE(["discovery document", `it names issuer ${doc.issuer}, not ${config.issuer}`]);
+    this.#discovery.set(config.issuer, { doc, at: Date.now() });
+    return doc;
+  }
+
+  #keys(jwksUri: string) {
+    let keys = this.#jwks.get(jwksUri);
+    if (!keys) this.#jwks.set(jwksUri, (keys = createRemoteJWKSet(new URL(jwksUri))));
+    return keys;
+  }
+
+  #sweep(): void {
+    const now = Date.now();
+    for (const [state, pending] of this.#pending) if (now - pending.at > PENDING_TTL_MS) this.#pending.delete(state);
+    while (this.#pending.size >= MAX_PENDING) this.#pending.delete(this.#pending.keys().next().value!);
+  }
+}
+
+/** The highest role `role_map` gives the values of `role_claim`; undefined when none matches. */
+function roleFrom(config: OidcConfig, claims: JWTPayload): UserRole | undefined {
+  if (!config.role_claim) return undefined;
+  const raw = claims[config.role_claim];
+  const values = Array.isArray(raw) ? raw.map(String) : raw === undefined ? [] : [String(raw)];
+  const roles = values.map((v) => config.role_map[v]).filter((r): r is UserRole => r !== undefined);
+  return roles.sort((a, b) => RANK[b] - RANK[a])[0];
+}
