@@ -3,7 +3,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { ADMIN_KEY, BUILTIN_PLUGINS, json, startGantry, tempDir, waitFor, type TestGantry } from "../helpers.ts";
+import { BUILTIN_PLUGINS, json, startGantry, tempDir, waitFor, type TestGantry } from "../helpers.ts";
 
 const STAND_IN = resolve(import.meta.dir, "../fixtures/mcp-server/server.ts");
 let g: TestGantry;
