@@ -1,6 +1,6 @@
 /** Queues and rendered entries in the plugin's tables; HTML files under `<data dir>/pages`. */
-import { createHash } from "node:crypto";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { and, asc, count, eq, inArray, lte, sql } from "drizzle-orm";
 import type { PluginContext } from "gantry/plugin";
@@ -73,8 +73,19 @@ export class CacheStore {
   invalidate(hostId: number, urls: string[], dimensionIds: number[]): number {
     const where = and(eq(cacheEntries.hostId, hostId), inArray(cacheEntries.url, urls), inArray(cacheEntries.dimensionId, dimensionIds));
     const gone = this.db.delete(cacheEntries).where(where).returning({ file: cacheEntries.file }).all();
+    // Renamed now, so a page rendered again at once is not deleted by the cleanup below.
+    const doomed = gone.flatMap(({ file }) => {
+      const from = join(this.pagesDir, file);
+      const to = `${from}.${randomBytes(4).toString("hex")}.deleted`;
+      try {
+        renameSync(from, to);
+        return [to];
+      } catch {
+        return []; // never written, or already gone
+      }
+    });
     setTimeout(() => {
-      for (const { file } of gone) rmSync(join(this.pagesDir, file), { force: true });
+      for (const file of doomed) rmSync(file, { force: true });
     }, 0).unref();
     return gone.length;
   }

@@ -124,8 +124,9 @@ export class McpConnection {
   /** Calls a tool (connecting first if needed). A tool's own failure is `is_error`, not an exception. */
   async call(tool: string, args: Record<string, unknown>): Promise<CallOutcome> {
     await this.connect();
-    const client = this.#client!;
     try {
+      const client = this.#client;
+      if (!client) throw new Error("Not connected"); // closed between connect and this call
       const result = await client.callTool({ name: tool, arguments: args }, undefined, { timeout: this.timeouts().callMs });
       return {
         is_error: result.isError === true,
