@@ -139,18 +139,24 @@ export class AgentRunner {
     }
   }
 
-  /** Resolves when the gate is decided, or expires it after approval_timeout_s. */
+  /**
+   * Resolves when the gate is decided, or expires it after approval_timeout_s. A decision made
+   * through another instance of this plugin (after a reload) is seen by reading the gate each second.
+   */
   #await(gateId: string): Promise<ApprovalRow> {
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.#waiting.delete(gateId);
-        resolve(this.store.decideGate(gateId, "expired", null, "no decision in time") ?? this.store.gate(gateId)!);
-      }, this.settings().approvalTimeoutS * 1000);
-      this.#waiting.set(gateId, (gate) => {
+      const done = (gate: ApprovalRow) => {
         clearTimeout(timer);
+        clearInterval(poll);
         this.#waiting.delete(gateId);
         resolve(gate);
-      });
+      };
+      const timer = setTimeout(() => done(this.store.decideGate(gateId, "expired", null, "no decision in time") ?? this.store.gate(gateId)!), this.settings().approvalTimeoutS * 1000);
+      const poll = setInterval(() => {
+        const gate = this.store.gate(gateId);
+        if (gate && gate.status !== "pending") done(gate);
+      }, 1000);
+      this.#waiting.set(gateId, done);
     });
   }
 

@@ -97,6 +97,15 @@ describe("runs", () => {
     expect(toolSteps(done)).toMatchObject([{ tool: "/cron:list", decision: "ask", outcome: "ran", gate_id: gate.id }]);
   });
 
+  test("a run waiting at a gate goes on after a plugin reload once the gate is decided through the new instance", async () => {
+    const held = await (await invoke("helper", "CALL cron__list {}")).json();
+    expect(held.status).toBe("waiting_approval");
+    expect((await g.api("/api/v1/plugins/agent/reload", json("POST"))).status).toBe(200);
+    const gate = (await (await g.api("/api/v1/approvals?status=pending")).json()).approvals.find((a: { run_id: string }) => a.run_id === held.id);
+    expect((await g.api(`/api/v1/approvals/${gate.id}/approve`, json("POST", {}))).status).toBe(200);
+    await waitFor(async () => (await (await g.api(`/api/v1/agents/runs/${held.id}`)).json()).status === "succeeded", 2500, "the run to go on");
+  });
+
   test("rejected, expired, denied by rule and not offered: the model is told, the denial is logged", async () => {
     const held = await (await invoke("helper", "CALL cron__list {}")).json();
     const gate = (await (await g.api("/api/v1/approvals?status=pending")).json()).approvals.find((a: { run_id: string }) => a.run_id === held.id);
