@@ -13,6 +13,8 @@ export interface HostConfig {
   dimensions: Dimension[];
   /** Seconds after a render when the page is rendered again (0: never). */
   autorecache_s?: number;
+  /** The origins (https://shop.example) its URLs must be on; absent: any http(s) URL. */
+  origins?: string[];
 }
 
 export class CacheDaemon {

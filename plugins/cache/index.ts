@@ -31,6 +31,7 @@ function hostProblems(hosts: unknown): string[] {
     if (!Number.isInteger(host.id)) problems.push(`${at}.id must be an integer`);
     else if (ids.has(host.id!)) problems.push(`${at}.id ${host.id} is used twice`);
     else ids.add(host.id!);
+    if (host.origins !== undefined && (!Array.isArray(host.origins) || host.origins.some((o) => !URL.canParse(o) || new URL(o).origin !== o))) problems.push(`${at}.origins must list origins such as https://shop.example`);
     if (!Array.isArray(host.dimensions) || host.dimensions.length === 0) problems.push(`${at}.dimensions must list {id, name, width, height, user_agent}`);
     else host.dimensions.forEach((d, j) => {
       if (!Number.isInteger(d.id) || !Number.isInteger(d.width) || !Number.isInteger(d.height) || typeof d.user_agent !== "string") problems.push(`${at}.dimensions[${j}] needs integer id, width, height and a user_agent`);

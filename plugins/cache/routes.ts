@@ -18,6 +18,7 @@ const daemonError = <A extends unknown[]>(code: string, status: number, message:
 const CacheErrors = {
   INVALID_REQUEST: daemonError("INVALID_REQUEST", 400, (why: string) => why),
   HOST_NOT_FOUND: daemonError("HOST_NOT_FOUND", 400, (id: number) => `host not found: ${id}`),
+  URL_NOT_ALLOWED: daemonError("URL_NOT_ALLOWED", 400, (url: string, why: string) => `url not allowed: ${url} (${why})`),
   DIMENSION_NOT_CONFIGURED: daemonError("DIMENSION_NOT_CONFIGURED", 400, (ids: number[], host: number) => `dimension not configured for host ${host}: ${ids.join(", ")}`),
   CONTROL_API_DISABLED: daemonError("CONTROL_API_DISABLED", 403, () => "scheduler control API is not enabled (plugin.cache.scheduler_control_api)"),
   RENDER_FAILED: daemonError("RENDER_FAILED", 502, (why: string) => `render failed: ${why}`),
@@ -64,6 +65,18 @@ function target(daemon: CacheDaemon, hostId: number, dimensionIds: number[] | un
   return { host, dimensions: [...new Set(dimensionIds)] };
 }
 
+/**
+ * Only http(s) pages of the host's origins are rendered: Chromium would otherwise fetch file:// or
+ * internal addresses for whoever holds the internal key, and the page endpoint would hand them out.
+ */
+function checkUrls(host: HostConfig, urls: string[]): void {
+  for (const url of urls) {
+    const parsed = URL.canParse(url) ? new URL(url) : null;
+    if (!parsed || !/^https?:$/.test(parsed.protocol)) throw CacheErrors.URL_NOT_ALLOWED([url, "only http and https URLs are rendered"]);
+    if (host.origins && !host.origins.includes(parsed.origin)) throw CacheErrors.URL_NOT_ALLOWED([url, `host ${host.id} serves ${host.origins.join(", ")}`]);
+  }
+}
+
 export function cacheRoutes(p: CacheRouteParts) {
   const maxUrls = p.settings().maxUrls;
   const RecacheBody = t.Object({ host_id: t.Integer(), urls: Urls(maxUrls), dimension_ids: DimensionIds, priority: t.Union([t.Literal("high"), t.Literal("normal")]) });
@@ -73,6 +86,7 @@ export function cacheRoutes(p: CacheRouteParts) {
       .post("/internal/cache/recache", ({ body: text }) => {
         const body = readBody(text, RecacheBody);
         const { host, dimensions } = target(p.daemon, body.host_id, body.dimension_ids);
+        checkUrls(host, body.urls);
         const enqueued = p.store.enqueue(host.id, body.urls, dimensions, body.priority);
         return { status: "ok" as const, data: { host_id: host.id, urls_count: body.urls.length, dimension_ids_count: dimensions.length, entries_enqueued: enqueued, priority: body.priority } };
       }, {
@@ -125,6 +139,7 @@ export function cacheRoutes(p: CacheRouteParts) {
       // For the edge gateway: the cached page, or one rendered now on the online tabs.
       .get("/internal/cache/page", async ({ query, set }) => {
         const { host, dimensions } = target(p.daemon, query.host_id, [query.dimension_id]);
+        checkUrls(host, [query.url]);
         const cached = p.store.entry(host.id, query.url, dimensions[0]!);
         if (cached && existsSync(p.store.pagePath(cached))) {
           set.headers["x-cache"] = "HIT";

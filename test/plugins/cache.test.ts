@@ -30,7 +30,10 @@ beforeAll(async () => {
       plugin: {
         cache: {
           tabs: 4, reserve_online_percent: 30, tick_s: 0.2, render_timeout_ms: 1500, max_urls: 50, scheduler_control_api: true,
-          hosts: [{ id: 1, name: "sample", autorecache_s: 3600, dimensions: [{ id: 1, name: "desktop", width: 1280, height: 800, user_agent: "DesktopBot/1.0" }, { id: 2, name: "wide", width: 1600, height: 900, user_agent: "WideBot/1.0" }] }],
+          hosts: [
+            { id: 1, name: "sample", autorecache_s: 3600, dimensions: [{ id: 1, name: "desktop", width: 1280, height: 800, user_agent: "DesktopBot/1.0" }, { id: 2, name: "wide", width: 1600, height: 900, user_agent: "WideBot/1.0" }] },
+            { id: 2, name: "shop", origins: ["https://shop.example"], dimensions: [{ id: 1, name: "desktop", width: 1280, height: 800, user_agent: "DesktopBot/1.0" }] },
+          ],
         },
       },
     },
@@ -113,6 +116,8 @@ describe("errors in seed 001's shape", () => {
       [{ host_id: 1, urls: Array.from({ length: 51 }, (_, i) => url(`/${i}`)), priority: "high" }, "invalid request: urls"],
       [{ urls: [url("/x")], priority: "high" }, "invalid request: host_id"],
       ["{not json", "invalid JSON"],
+      [{ host_id: 1, urls: ["file:///etc/passwd"], priority: "high" }, "url not allowed: file:///etc/passwd (only http and https URLs are rendered)"],
+      [{ host_id: 2, urls: ["http://169.254.169.254/latest/meta-data"], priority: "high" }, "url not allowed: http://169.254.169.254/latest/meta-data (host 2 serves https://shop.example)"],
     ];
     for (const [body, message] of cases) {
       const res = await internal("/internal/cache/recache", body);
@@ -121,6 +126,8 @@ describe("errors in seed 001's shape", () => {
       expect(answer.status).toBe("error");
       expect(answer.message).toStartWith(message);
     }
+    const filePage = await internal(`/internal/cache/page?host_id=1&dimension_id=1&url=${encodeURIComponent("file:///etc/hostname")}`);
+    expect([filePage.status, (await filePage.json()).message]).toEqual([400, "url not allowed: file:///etc/hostname (only http and https URLs are rendered)"]);
     const anonymous = await fetch(`${g.url}/internal/cache/recache`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
     expect(anonymous.status).toBe(401);
     const viewer = g.gantry.security.keys.create("cache-viewer", "viewer").key;
