@@ -47,6 +47,7 @@ export const Errors = {
   FORBIDDEN: createError("FORBIDDEN", 403, (need: string, have: string) => `This route requires role '${need}'; your credential has '${have}'`),
   NOT_FOUND: createError("NOT_FOUND", 404, (method: string, path: string) => `No route for ${method} ${path}`),
   PAYLOAD_TOO_LARGE: createError("PAYLOAD_TOO_LARGE", 413, (limit: number) => `Request body exceeds the limit of ${limit} bytes`),
+  LISTEN_FAILED: createError("LISTEN_FAILED", 500, (where: string, why: string) => `Cannot listen on ${where}: ${why} (another gantry or program on that port? set server.port or --port)`),
   INTERNAL: createError("INTERNAL", 500, (requestId: string) => `Internal error; see the server log for request ${requestId}`),
 
   CONFIG_INVALID: createError("CONFIG_INVALID", 400, (source: string, problems: string[]) => `Invalid configuration (${source}):\n  ${problems.join("\n  ")}`),

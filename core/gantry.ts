@@ -20,7 +20,7 @@ import type { PeriodicTask } from "./periodic-tasks.ts";
 import { PluginHost, type PluginHostOptions } from "./plugin-host.ts";
 import { RoutingServer } from "./server.ts";
 import { ServiceRegistry } from "./services.ts";
-import { messageOf } from "./errors.ts";
+import { Errors, messageOf } from "./errors.ts";
 
 export interface GantryOptions {
   /** Where log lines go (tests read them); stdout by default. */
@@ -151,7 +151,10 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
     async listen() {
       // gantry answers 413 itself (from Content-Length, or counting a chunked body); Bun's own cap is
       // fixed at listen and answers with an empty body, so it is only a backstop well above the limit.
-      const server = await routing.listen(config.server.host, config.server.port, Math.max(config.server.body_limit_bytes * 4, 128 * 1024 * 1024));
+      const server = await routing.listen(config.server.host, config.server.port, Math.max(config.server.body_limit_bytes * 4, 128 * 1024 * 1024))
+        .catch((error) => {
+          throw Errors.LISTEN_FAILED([`${config.server.host}:${config.server.port}`, messageOf(error)]);
+        });
       gantry.url = `http://${config.server.host.includes(":") ? `[${config.server.host}]` : config.server.host}:${server.port}`;
       log.info({ url: gantry.url, plugins: host.activeInstances().map((i) => i.plugin), startup_ms: Date.now() - startedAt }, "gantry listening");
       return gantry.url;

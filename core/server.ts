@@ -68,7 +68,9 @@ export class RoutingServer {
   async listen(hostname: string, port: number, maxRequestBodySize: number): Promise<Server<unknown>> {
     const app = this.#app;
     if (!app) throw new Error("RoutingServer.listen: no app to serve");
-    app.listen({ hostname, port, maxRequestBodySize });
+    // Elysia turns on SO_REUSEPORT: a second gantry on the same port would then start "fine" and
+    // take half the connections. Off, it fails with EADDRINUSE. No development error pages either.
+    app.listen({ hostname, port, maxRequestBodySize, reusePort: false, development: false });
     await app.modules;
     this.#server = app.server as Server<unknown>;
     this.#route();

@@ -219,3 +219,18 @@ describe("roles", () => {
     expect(g.logs.text).not.toContain("ZZZZZZZZZZZZZZZZ");
   });
 });
+
+describe("listening", () => {
+  test("a second gantry on a port in use fails to start with a clear error instead of sharing the port", async () => {
+    const port = Number(new URL(g.url).port);
+    const second = await startGantry({ listen: false, config: { server: { port } } });
+    try {
+      const error = await second.gantry.listen().catch((e) => e);
+      expect(error.code).toBe("LISTEN_FAILED");
+      expect(error.message).toContain(`Cannot listen on 127.0.0.1:${port}`);
+      expect((await g.api("/healthz")).status).toBe(200); // the first one still serves, alone
+    } finally {
+      await second.stop();
+    }
+  });
+});
