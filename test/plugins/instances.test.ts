@@ -134,6 +134,17 @@ describe("logs follow, events, system", () => {
     await g.api("/api/v1/instances/follow/stop", json("POST", {}));
   });
 
+  test("slash commands list, start and stop instances (the CLI's way in)", async () => {
+    await create("slashy");
+    const invoke = (command: string, args = "") => g.api(`/api/v1/plugins/commands/instances:${command}/invoke`, json("POST", { arguments: args }));
+    expect((await (await invoke("start", "slashy")).json()).result).toMatchObject({ name: "slashy", status: "running" });
+    expect((await (await invoke("list")).json()).result).toEqual(expect.arrayContaining([expect.objectContaining({ name: "slashy", status: "running" })]));
+    expect((await (await invoke("stop", "slashy")).json()).result).toMatchObject({ status: "stopped", pid: null });
+    const missing = await invoke("start", "ghost");
+    expect([missing.status, (await missing.json()).error]).toEqual([422, "Command 'instances:start' failed: Instance 'ghost' does not exist"]);
+    await g.api("/api/v1/instances/slashy", { method: "DELETE" });
+  });
+
   test("system status and info carry the seed's fields", async () => {
     const status = await (await g.api("/api/v1/system/status")).json();
     expect(Object.keys(status)).toEqual(["version", "uptime", "instances", "resources"]);
