@@ -1,4 +1,4 @@
-/** Agent definitions: from [plugin.agents.agents] and from plugins' agents/*.md (core.agents). */
+/** Agent definitions: from [plugin.agent.agents] and from plugins' agents/*.md (core.agents). */
 import type { CoreAgentsService } from "gantry/plugin";
 
 export interface AgentSpec {
@@ -17,7 +17,7 @@ export interface AgentSpec {
   prompt: string;
 }
 
-/** An entry of [plugin.agents.agents.<name>] as written in gantry.toml. */
+/** An entry of [plugin.agent.agents.<name>] as written in gantry.toml. */
 interface ConfiguredAgent {
   description?: unknown;
   model?: unknown;
@@ -46,7 +46,7 @@ export function configuredAgents(entries: Record<string, ConfiguredAgent>, defau
       entry.max_turns !== undefined && (!Number.isInteger(entry.max_turns) || (entry.max_turns as number) < 1) ? "`max_turns` must be a positive integer" : null,
     ].filter((p): p is string => p !== null);
     if (wrong.length > 0) {
-      problems.push(`plugin.agents.agents.${name}: ${wrong.join("; ")}`);
+      problems.push(`plugin.agent.agents.${name}: ${wrong.join("; ")}`);
       continue;
     }
     agents.push({

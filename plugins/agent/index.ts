@@ -21,7 +21,7 @@ export default definePlugin({
   name: "agent",
   setup(ctx) {
     const config = ctx.config as unknown as AgentsConfig;
-    if (!["allow", "ask", "deny"].includes(config.default_permission)) throw new Error(`plugin.agents.default_permission must be allow, ask or deny, not '${config.default_permission}'`);
+    if (!["allow", "ask", "deny"].includes(config.default_permission)) throw new Error(`plugin.agent.default_permission must be allow, ask or deny, not '${config.default_permission}'`);
     const commands = ctx.services.consume<CoreCommandsService>("core.commands");
     const store = new AgentStore(ctx.db);
     const closed = store.closeInterrupted(ctx.services.consume<CoreInfoService>("core.info").startedAt);

@@ -76,7 +76,7 @@ export class AgentRunner {
     };
     try {
       const model = agent.model ?? settings.defaultModel;
-      if (!model) throw new Error("no model: the agent names none and plugin.agents.default_model is empty");
+      if (!model) throw new Error("no model: the agent names none and plugin.agent.default_model is empty");
       const catalog = (await toolCatalog(this.commands, this.mcp())).filter((tool) => offered(agent, tool.id));
       const byName = functionNames(catalog);
       const tools = [...byName].map(([name, tool]) => ({ type: "function", function: { name, description: tool.description, parameters: tool.parameters } }));
