@@ -50,6 +50,8 @@ export class McpConnection {
   readonly stderrTail: string[] = [];
   #client: Client | undefined;
   #connecting: Promise<void> | undefined;
+  /** Bumped by close(): a connection attempt that ends after a close must not come alive (its process would leak). */
+  #generation = 0;
 
   constructor(
     readonly name: string,
@@ -67,13 +69,19 @@ export class McpConnection {
   /** Connects unless connected; concurrent callers share one attempt. Rejects with the reason. */
   connect(): Promise<void> {
     if (this.status === "connected") return Promise.resolve();
-    this.#connecting ??= this.#connect().finally(() => (this.#connecting = undefined));
+    if (!this.#connecting) {
+      const attempt: Promise<void> = this.#connect().finally(() => {
+        if (this.#connecting === attempt) this.#connecting = undefined;
+      });
+      this.#connecting = attempt;
+    }
     return this.#connecting;
   }
 
   async #connect(): Promise<void> {
     if (!this.parsed.ok) throw new Error(this.parsed.error);
     this.status = "connecting";
+    const generation = this.#generation;
     const sdk = await loadClientSdk();
     const client = new sdk.Client({ name: "gantry", version: this.clientVersion });
     const transport = this.#transport(sdk, this.parsed.spec);
@@ -95,6 +103,7 @@ export class McpConnection {
         for (const tool of page.tools) tools.push({ name: tool.name, description: tool.description ?? null, input_schema: tool.inputSchema as Record<string, unknown> });
         cursor = page.nextCursor;
       } while (cursor);
+      if (generation !== this.#generation) throw new Error("closed while connecting");
       this.#client = client;
       this.tools = tools;
       const info = client.getServerVersion();
@@ -104,9 +113,12 @@ export class McpConnection {
       this.status = "connected";
     } catch (error) {
       await client.close().catch(() => undefined);
-      this.status = "failed";
-      this.lastError = messageOf(error, this.stderrTail);
-      throw new Error(this.lastError);
+      const message = messageOf(error, this.stderrTail);
+      if (generation === this.#generation) {
+        this.status = "failed";
+        this.lastError = message;
+      }
+      throw new Error(message);
     }
   }
 
@@ -144,6 +156,8 @@ export class McpConnection {
   }
 
   async close(): Promise<void> {
+    this.#generation++;
+    this.#connecting = undefined; // an attempt in flight is void; the next connect() starts afresh
     const client = this.#client;
     this.#client = undefined;
     this.status = "closed";
