@@ -110,6 +110,28 @@ describe("gantry as an MCP client", () => {
   });
 });
 
+describe("connection races", () => {
+  test("a plugin removed while its server is still connecting leaves no process behind", async () => {
+    const dir = tempDir("gantry-mcp-race-");
+    mkdirSync(join(dir, ".claude-plugin"));
+    writeFileSync(join(dir, ".claude-plugin", "plugin.json"), JSON.stringify({ name: "mcp-race", version: "1.0.0" }));
+    writeFileSync(join(dir, ".mcp.json"), JSON.stringify({ mcpServers: { quick: { command: process.execPath, args: [STAND_IN, "--name", dir] } } }));
+    expect((await g.api("/api/v1/plugins", json("POST", { path: dir }))).status).toBe(201);
+    await g.api("/api/v1/mcp/servers"); // syncs: the connection starts
+    expect((await g.api("/api/v1/plugins/mcp-race", { method: "DELETE" })).status).toBe(200);
+    await g.api("/api/v1/mcp/servers"); // syncs again: the connection is closed mid-connect
+    const running = () => readdirSync("/proc").filter((p) => /^\d+$/.test(p)).some((p) => {
+      try {
+        return readFileSync(`/proc/${p}/cmdline`, "utf8").includes(dir) && !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${p}/stat`, "utf8"));
+      } catch {
+        return false;
+      }
+    });
+    await Bun.sleep(1500); // past the server's start-up
+    await waitFor(() => !running(), 3000, "no stand-in process for the removed plugin");
+  });
+});
+
 describe("gantry as an MCP server", () => {
   const connect = async (key?: string) => {
     const client = new Client({ name: "test", version: "1.0.0" });
