@@ -2,7 +2,7 @@
 import { definePlugin, type CoreAgentsService, type CoreCommandsService, type CoreIdentityService, type CoreInfoService } from "gantry/plugin";
 import { configuredAgents, pluginAgents, type AgentSpec } from "./definitions.ts";
 import type { Decision } from "./permissions.ts";
-import { agentRoutes } from "./routes.ts";
+import { agentRoutes, runView } from "./routes.ts";
 import { AgentRunner, type InferenceService } from "./runner.ts";
 import { AgentStore } from "./store.ts";
 import type { McpToolsService } from "./tool-catalog.ts";
@@ -40,6 +40,15 @@ export default definePlugin({
     const runner = new AgentRunner(ctx, store, ctx.services.consume<InferenceService>("inference"), commands, mcp, settings);
 
     ctx.routes(agentRoutes({ agents, runner, store, commands, mcp, identity: ctx.services.consume<CoreIdentityService>("core.identity"), settings }), { prefix: "" });
+    // For other plugins (batch): run an agent to its end, read a run.
+    ctx.services.provide("agent-runs", {
+      has: (name: string) => agents().some((a) => a.name === name),
+      async run(name: string, input: string, actor: string) {
+        const agent = agents().find((a) => a.name === name);
+        if (!agent) throw new Error(`no agent '${name}'`);
+        return runView(await runner.start(agent, input, actor).finished);
+      },
+    });
     // From the CLI (gantry /agent:run ops "check the model servers") or a cron job.
     ctx.command("run", {
       description: "Run an agent with the rest of the line as its input; answers the run (or where it waits for approval)",

@@ -41,7 +41,7 @@ const GateView = t.Object({
 const DenialSource = t.Union([t.Literal("rule"), t.Literal("rejected"), t.Literal("expired"), t.Literal("not_offered")]);
 const Limit = t.Optional(t.Numeric({ minimum: 1, maximum: 1000, description: "default 100" }));
 
-const runView = (r: RunRow) => ({
+export const runView = (r: RunRow) => ({
   id: r.id, agent: r.agent, actor: r.actor, status: r.status, input: r.input, output: r.output, error: r.error, steps: r.steps,
   started_at: r.startedAt.toISOString(), finished_at: r.finishedAt?.toISOString() ?? null,
 });

@@ -1,0 +1,69 @@
+/**
+ * Works batch runs: `concurrency` workers per run take pending lines one at a time, run the line's
+ * agent to its end (through the agent plugin's `agent-runs` service) and record the outcome, the
+ * agent run and its tool calls; `batch_progress` events report each line.
+ */
+import type { PluginContext } from "gantry/plugin";
+import type { BatchStore, ItemRow } from "./batch-store.ts";
+
+/** What the agent plugin provides as service "agent-runs". */
+export interface AgentRunsService {
+  has(name: string): boolean;
+  run(name: string, input: string, actor: string): Promise<{ id: string; status: string; output: string | null; error: string | null; steps: unknown[] }>;
+}
+
+export class BatchRunner {
+  readonly #active = new Set<string>();
+  #stopping = false;
+
+  constructor(
+    private readonly ctx: PluginContext,
+    private readonly store: BatchStore,
+    private readonly agents: AgentRunsService,
+    private readonly settings: () => { concurrency: number },
+  ) {}
+
+  isActive(runId: string): boolean {
+    return this.#active.has(runId);
+  }
+
+  /** Works the run's pending lines in the background until none is left. */
+  start(runId: string): void {
+    if (this.#active.has(runId) || this.#stopping) return;
+    this.#active.add(runId);
+    const workers = Array.from({ length: Math.max(1, this.settings().concurrency) }, () => this.#work(runId));
+    void Promise.all(workers).then(() => this.#active.delete(runId));
+  }
+
+  /**
+   * Stops taking lines (plugin reload or shutdown); lines in flight still finish and are recorded.
+   * After a reload the new instance takes the run over; after a shutdown it is interrupted at the next start.
+   */
+  stop(): void {
+    this.#stopping = true;
+  }
+
+  async #work(runId: string): Promise<void> {
+    for (let item = this.store.claim(runId); item; item = this.#stopping ? undefined : this.store.claim(runId)) {
+      await this.#runLine(runId, item);
+      const counts = this.store.counts(runId);
+      const done = counts.pending + counts.running === 0;
+      // Whichever worker (of whichever plugin instance) finishes the last line completes the run.
+      if (done) this.store.setStatus(runId, "completed");
+      this.ctx.emit("batch_progress", { run_id: runId, status: done ? "completed" : "running", line: item.line, ...counts });
+    }
+  }
+
+  async #runLine(runId: string, item: ItemRow): Promise<void> {
+    try {
+      const run = await this.agents.run(item.agent, item.input, `batch:${runId}`);
+      const toolCalls = (run.steps as { type: string; tool?: string; outcome?: string }[])
+        .filter((s) => s.type === "tool").map((s) => ({ tool: String(s.tool), outcome: String(s.outcome) }));
+      this.store.finish(runId, item.line, {
+        status: run.status === "succeeded" ? "succeeded" : "failed", output: run.output, error: run.error, agentRunId: run.id, toolCalls,
+      });
+    } catch (error) {
+      this.store.finish(runId, item.line, { status: "failed", output: null, error: (error as Error).message, agentRunId: null, toolCalls: [] });
+    }
+  }
+}
