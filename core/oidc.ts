@@ -6,7 +6,7 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { and, eq } from "drizzle-orm";
-import { createRemoteJWKSet, jwtVerify, type JWTPayload } from "jose";
+import type { createRemoteJWKSet, JWTPayload } from "jose";
 import type { GantryDb } from "./db.ts";
 import { createError } from "./errors.ts";
 import { coreSettings, oidcIdentities } from "./schema.ts";
@@ -115,7 +115,8 @@ export class OidcService {
     const idToken = await this.#exchange(config, discovery, params.code, pending.verifier);
     let claims: JWTPayload;
     try {
-      ({ payload: claims } = await jwtVerify(idToken, this.#keys(discovery.jwks_uri), { issuer: discovery.issuer, audience: config.client_id }));
+      const { jwtVerify } = await import("jose"); // loaded on the first sign-in, not at every start
+      ({ payload: claims } = await jwtVerify(idToken, await this.#keys(discovery.jwks_uri), { issuer: discovery.issuer, audience: config.client_id }));
     } catch (error) {
       throw OidcErrors.OIDC_LOGIN_REJECTED([`the ID token did not verify: ${(error as Error).message}`]);
     }
@@ -191,9 +192,12 @@ export class OidcService {
     return doc;
   }
 
-  #keys(jwksUri: string) {
+  async #keys(jwksUri: string) {
     let keys = this.#jwks.get(jwksUri);
-    if (!keys) this.#jwks.set(jwksUri, (keys = createRemoteJWKSet(new URL(jwksUri))));
+    if (!keys) {
+      const { createRemoteJWKSet } = await import("jose");
+      this.#jwks.set(jwksUri, (keys = createRemoteJWKSet(new URL(jwksUri))));
+    }
     return keys;
   }
 
