@@ -15,6 +15,10 @@ export interface HostConfig {
   autorecache_s?: number;
   /** The origins (https://shop.example) its URLs must be on; absent: any http(s) URL. */
   origins?: string[];
+  /** Resource types not loaded while rendering (Chromium's names: image, media, font, stylesheet, ...). */
+  block_resource_types?: string[];
+  /** Skip subresources from other origins than the page's (analytics, ads, widgets). */
+  block_third_party?: boolean;
 }
 
 export class CacheDaemon {
@@ -30,7 +34,7 @@ export class CacheDaemon {
     private readonly store: CacheStore,
     private readonly renderer: RenderService,
     private readonly hosts: () => HostConfig[],
-    private readonly settings: () => { queueMaxSize: number; retryAfterS: number },
+    private readonly settings: () => { queueMaxSize: number; retryAfterS: number; blockResourceTypes: string[] },
   ) {
     this.#renders = ctx.metrics.counter({ name: "gantry_cache_renders_total", help: "Page renders by kind and outcome", labelNames: ["kind", "outcome"] });
   }
@@ -75,7 +79,9 @@ export class CacheDaemon {
   /** Renders and stores a page; queues it for autorecache when the host asks for that. */
   async render(host: HostConfig, url: string, dimension: Dimension, kind: "online" | "recache") {
     try {
-      const result = await this.renderer.render(url, dimension, kind);
+      const result = await this.renderer.render(url, dimension, kind, {
+        resourceTypes: host.block_resource_types ?? this.settings().blockResourceTypes, thirdParty: host.block_third_party ?? false,
+      });
       const entry = this.store.save(host.id, url, dimension.id, result.html, result.status, result.ms);
       if ((host.autorecache_s ?? 0) > 0) this.store.enqueue(host.id, [url], [dimension.id], "autorecache", new Date(Date.now() + host.autorecache_s! * 1000));
       this.#renders.inc({ kind, outcome: "ok" });

@@ -16,6 +16,7 @@ interface CacheConfig {
   recycle_after_renders: number;
   queue_max_size: number;
   retry_after_s: number;
+  block_resource_types: string[];
   max_urls: number;
   scheduler_control_api: boolean;
   daemon_id: string;
@@ -53,7 +54,7 @@ export default definePlugin({
       timeoutMs: config.render_timeout_ms, recycleAfter: config.recycle_after_renders,
     }));
     ctx.defer(() => renderer.close());
-    const daemon = new CacheDaemon(ctx, store, renderer, () => config.hosts, () => ({ queueMaxSize: config.queue_max_size, retryAfterS: config.retry_after_s }));
+    const daemon = new CacheDaemon(ctx, store, renderer, () => config.hosts, () => ({ queueMaxSize: config.queue_max_size, retryAfterS: config.retry_after_s, blockResourceTypes: config.block_resource_types }));
     ctx.routes(cacheRoutes({
       store, daemon, renderer,
       settings: () => ({ daemonId: config.daemon_id, queueMaxSize: config.queue_max_size, schedulerControlApi: config.scheduler_control_api, maxUrls: config.max_urls }),

@@ -39,7 +39,17 @@ interface Tab {
   page: Page;
   cdp: CDPSession;
   busy: boolean;
+  /** What the current render lets through (set per render; interception is set up once per tab). */
+  policy: BlockPolicy;
 }
+
+/** Requests a render does not need for the HTML: resource types, and hosts other than the page's own. */
+export interface BlockPolicy {
+  resourceTypes: string[];
+  thirdParty: boolean;
+}
+
+const ALLOW_ALL: BlockPolicy = { resourceTypes: [], thirdParty: false };
 
 export class RenderService {
   #browser: Browser | undefined;
@@ -71,22 +81,23 @@ export class RenderService {
   }
 
   /** Renders `url` as `dimension` sees it: HTML after the page says it is ready (or the DOM settles). */
-  async render(url: string, dimension: Dimension, kind: "online" | "recache"): Promise<RenderResult> {
+  async render(url: string, dimension: Dimension, kind: "online" | "recache", policy: BlockPolicy = ALLOW_ALL): Promise<RenderResult> {
     if (this.#closed) throw new Error("the render service is closed");
     const free = this.freeTabs;
     if (free === 0 || (kind === "recache" && free <= this.reserved)) throw new Error(`no ${kind} tab free`);
     this.#inUse++;
     try {
       await this.#ensureBrowser();
-      return await this.#renderOnFreeTab(url, dimension);
+      return await this.#renderOnFreeTab(url, dimension, policy);
     } finally {
       this.#inUse--;
     }
   }
 
-  async #renderOnFreeTab(url: string, dimension: Dimension): Promise<RenderResult> {
+  async #renderOnFreeTab(url: string, dimension: Dimension, policy: BlockPolicy): Promise<RenderResult> {
     const tab = this.#tabs.find((t) => !t.busy)!; // admitted renders never outnumber the tabs
     tab.busy = true;
+    tab.policy = policy;
     const started = performance.now();
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
@@ -141,7 +152,16 @@ export class RenderService {
     const cdp = await page.createCDPSession();
     // Background tabs are "hidden": requestAnimationFrame never fires and pages never get ready.
     await cdp.send("Emulation.setFocusEmulationEnabled", { enabled: true });
-    return { page, cdp, busy: false };
+    const tab: Tab = { page, cdp, busy: false, policy: ALLOW_ALL };
+    await page.setRequestInterception(true);
+    page.on("request", (request) => {
+      if (request.isInterceptResolutionHandled()) return;
+      const { resourceTypes, thirdParty } = tab.policy;
+      const blocked = resourceTypes.includes(request.resourceType())
+        || (thirdParty && !request.isNavigationRequest() && new URL(request.url()).origin !== new URL(page.url() === "about:blank" ? request.url() : page.url()).origin);
+      void (blocked ? request.abort("blockedbyclient") : request.continue()).catch(() => undefined);
+    });
+    return tab;
   }
 
   async #replaceTab(tab: Tab): Promise<void> {

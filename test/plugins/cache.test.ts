@@ -7,6 +7,7 @@ const INTERNAL_KEY = "cache-test-internal-key";
 let g: TestGantry;
 let site: ReturnType<typeof Bun.serve>;
 let hits = 0;
+const hitsByPath = new Map<string, number>();
 
 // The sample site: its content appears only when JavaScript runs; one page never gets ready.
 const page = (body: string) => new Response(`<!doctype html><html><body>${body}</body></html>`, { headers: { "content-type": "text/html" } });
@@ -16,7 +17,12 @@ beforeAll(async () => {
     fetch(request) {
       hits++;
       const path = new URL(request.url).pathname;
+      hitsByPath.set(path, (hitsByPath.get(path) ?? 0) + 1);
       if (path === "/never-ready") return page("<script>window.prerenderReady = false</script>");
+      if (path === "/pixel.png") return new Response(new Uint8Array(68), { headers: { "content-type": "image/png" } });
+      if (path === "/third.js") return new Response("window.third = true", { headers: { "content-type": "text/javascript" } });
+      // Its own image, and a script from another origin (localhost is not 127.0.0.1 to the browser).
+      if (path.startsWith("/with-assets")) return page(`<img src="/pixel.png?${path}"><script src="http://localhost:${site.port}/third.js"></script><p id="t"></p><script>document.getElementById("t").textContent = "third party " + (window.third ? "ran" : "blocked")</script>`);
       return page(`<div id="app">loading</div><script>window.prerenderReady = false; setTimeout(() => {
         document.getElementById("app").textContent = "rendered " + location.pathname + " for " + navigator.userAgent + " at " + innerWidth;
         window.prerenderReady = true; }, 30)</script>`);
@@ -33,6 +39,7 @@ beforeAll(async () => {
           hosts: [
             { id: 1, name: "sample", autorecache_s: 3600, dimensions: [{ id: 1, name: "desktop", width: 1280, height: 800, user_agent: "DesktopBot/1.0" }, { id: 2, name: "wide", width: 1600, height: 900, user_agent: "WideBot/1.0" }] },
             { id: 2, name: "shop", origins: ["https://shop.example"], dimensions: [{ id: 1, name: "desktop", width: 1280, height: 800, user_agent: "DesktopBot/1.0" }] },
+            { id: 3, name: "strict", block_resource_types: [], block_third_party: true, dimensions: [{ id: 1, name: "desktop", width: 1280, height: 800, user_agent: "DesktopBot/1.0" }] },
           ],
         },
       },
@@ -80,6 +87,20 @@ describe("recache", () => {
     expect(await res.json()).toEqual({ status: "error", message: "render failed: render timed out after 1500 ms" });
     expect((await pageOf("/after-timeout")).status).toBe(200);
     expect(existsSync(join(g.dataDir, "plugins", "cache", "pages", "1", "1"))).toBe(true);
+  });
+});
+
+describe("request blocking", () => {
+  test("images, media and fonts are not loaded by default; a host can load them and skip other origins instead", async () => {
+    hitsByPath.clear();
+    const byDefault = await pageOf("/with-assets-1");
+    expect(byDefault.status).toBe(200);
+    expect(await byDefault.text()).toContain("third party ran");
+    expect([hitsByPath.get("/pixel.png") ?? 0, hitsByPath.get("/third.js") ?? 0]).toEqual([0, 1]);
+    hitsByPath.clear();
+    const strict = await internal(`/internal/cache/page?host_id=3&dimension_id=1&url=${encodeURIComponent(url("/with-assets-2"))}`);
+    expect(await strict.text()).toContain("third party blocked");
+    expect([hitsByPath.get("/pixel.png") ?? 0, hitsByPath.get("/third.js") ?? 0]).toEqual([1, 0]);
   });
 });
 
