@@ -3,6 +3,8 @@
 export interface GantryErrorOptions {
   details?: unknown;
   cause?: unknown;
+  /** The response body instead of `{error, code, details}`, for paths whose source document fixes another error shape. */
+  body?: Record<string, unknown>;
 }
 
 /** An error with a stable `code`, an HTTP `status` and optional `details` shown to the client. */
@@ -10,6 +12,7 @@ export class GantryError extends Error {
   readonly code: string;
   readonly status: number;
   readonly details: unknown;
+  readonly #body: Record<string, unknown> | undefined;
 
   constructor(code: string, status: number, message: string, options: GantryErrorOptions = {}) {
     super(message, { cause: options.cause });
@@ -17,25 +20,37 @@ export class GantryError extends Error {
     this.code = code;
     this.status = status;
     this.details = options.details;
+    this.#body = options.body;
   }
 
-  /** The JSON body clients receive: `{error, code, details}`. */
+  /** gantry's error body: `{error, code, details}`. */
   toJSON(): ErrorBody {
     return { error: this.message, code: this.code, details: this.details ?? null };
   }
+
+  /** What the client receives: the fixed body when one was given, else gantry's. */
+  responseBody(): Record<string, unknown> {
+    return this.#body ?? this.toJSON();
+  }
 }
 
-export interface ErrorBody {
+export type ErrorBody = {
   error: string;
   code: string;
   details: unknown;
-}
+};
 
 type MessageFn<A extends unknown[]> = (...args: A) => string;
 
-/** Defines a named error factory, Fastify-style: `createError(code, status, message)`. */
-export function createError<A extends unknown[]>(code: string, status: number, message: MessageFn<A>) {
-  const factory = (args: A, options?: GantryErrorOptions) => new GantryError(code, status, message(...args), options);
+/**
+ * Defines a named error factory, Fastify-style: `createError(code, status, message)`. `body`, when
+ * given, makes the response body from the message (for a source document's own error shape).
+ */
+export function createError<A extends unknown[]>(code: string, status: number, message: MessageFn<A>, body?: (message: string) => Record<string, unknown>) {
+  const factory = (args: A, options?: GantryErrorOptions) => {
+    const text = message(...args);
+    return new GantryError(code, status, text, { ...options, body: options?.body ?? body?.(text) });
+  };
   return Object.assign(factory, { code, status });
 }
 

@@ -4,7 +4,7 @@ import { Elysia, type AnyElysia } from "elysia";
 import { openapi } from "@elysiajs/openapi";
 import type { Identity } from "./identity.ts";
 import type { RateClass } from "./rate-limit.ts";
-import { Errors, GantryError, messageOf, type ErrorBody } from "./errors.ts";
+import { Errors, GantryError, messageOf } from "./errors.ts";
 import type { Logger } from "./logger.ts";
 import type { MetricsRegistry } from "./metrics.ts";
 import type { PluginInstance } from "./plugin-context.ts";
@@ -70,8 +70,8 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 const READ_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
 /** Errors Elysia raises itself, mapped to gantry's codes and statuses. */
-function toErrorResponse(code: string | number, error: unknown, method: string, path: string, requestId: string, log: Logger): [number, ErrorBody] {
-  if (error instanceof GantryError) return [error.status, error.toJSON()];
+function toErrorResponse(code: string | number, error: unknown, method: string, path: string, requestId: string, log: Logger): [number, Record<string, unknown>] {
+  if (error instanceof GantryError) return [error.status, error.responseBody()];
   switch (code) {
     case "VALIDATION": {
       const v = error as { type?: string; all?: { path: string; message: string; summary?: string }[] };
@@ -86,7 +86,7 @@ function toErrorResponse(code: string | number, error: unknown, method: string, 
     case "PARSE": {
       // A chunked body past the limit fails while being read (see RoutingServer): 413, not 400.
       const cause = (error as { cause?: unknown }).cause;
-      if (cause instanceof GantryError) return [cause.status, cause.toJSON()];
+      if (cause instanceof GantryError) return [cause.status, cause.responseBody()];
       return [400, Errors.BAD_REQUEST(["Request body could not be parsed; check Content-Type and the body's syntax"]).toJSON()];
     }
     case "INVALID_COOKIE_SIGNATURE":

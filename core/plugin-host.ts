@@ -128,7 +128,7 @@ export class PluginHost {
         this.#activationOrder = this.#activationOrder.filter((n) => n !== instance.plugin);
         instance.state = "retiring";
         this.#logDisposal(instance.plugin, await instance.dispose(this.options.disposeTimeoutMs));
-        this.#fail(instance.plugin, error instanceof GantryError && error.status === 422 ? error : Errors.PLUGIN_SETUP_FAILED([instance.plugin, messageOf(error)], { cause: error, details: { cause_code: codeOf(error) } }));
+        this.#fail(instance.plugin, setupFailure(instance.plugin, error));
       }
     }
     this.#recordRoutes(this.options.commitRoutes(kept), kept);
@@ -269,7 +269,7 @@ export class PluginHost {
       this.#swapIn(instance, previous);
     } catch (error) {
       this.#logDisposal(manifest.name, await instance.dispose(this.options.disposeTimeoutMs));
-      throw error instanceof GantryError && error.status === 422 ? error : Errors.PLUGIN_SETUP_FAILED([manifest.name, messageOf(error)], { cause: error, details: { cause_code: codeOf(error) } });
+      throw setupFailure(manifest.name, error);
     }
     const record = this.#records.get(manifest.name);
     const source = record?.source ?? "path";
@@ -372,6 +372,11 @@ function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => Error)
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(onTimeout()), ms)));
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Why a plugin did not come up: a 422 error as it is (it names the problem), anything else wrapped as PLUGIN_SETUP_FAILED. */
+function setupFailure(plugin: string, error: unknown): GantryError {
+  return error instanceof GantryError && error.status === 422 ? error : Errors.PLUGIN_SETUP_FAILED([plugin, messageOf(error)], { cause: error, details: { cause_code: codeOf(error) } });
 }
 
 function codeOf(error: unknown): string {

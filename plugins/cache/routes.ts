@@ -2,18 +2,14 @@
 import { existsSync, readFileSync } from "node:fs";
 import type { Static, TSchema } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
-import { GantryError, t, textResponses, type RolesApp } from "gantry/plugin";
+import { createError, t, textResponses, type RolesApp } from "gantry/plugin";
 import type { CacheStore } from "./cache-store.ts";
 import type { CacheDaemon, HostConfig } from "./daemon.ts";
 import type { RenderService } from "./render-service.ts";
 
-/** Seed 001's error body, `{status: "error", message}`, on the daemon's paths (core serializes errors with toJSON). */
-class DaemonError extends GantryError {
-  override toJSON() {
-    return { status: "error", message: this.message } as unknown as ReturnType<GantryError["toJSON"]>;
-  }
-}
-const daemonError = <A extends unknown[]>(code: string, status: number, message: (...args: A) => string) => (args: A) => new DaemonError(code, status, message(...args));
+/** Seed 001's error body on the daemon's paths: `{status: "error", message}`. */
+const daemonError = <A extends unknown[]>(code: string, status: number, message: (...args: A) => string) =>
+  createError(code, status, message, (text) => ({ status: "error", message: text }));
 
 const CacheErrors = {
   INVALID_REQUEST: daemonError("INVALID_REQUEST", 400, (why: string) => why),
