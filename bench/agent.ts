@@ -3,12 +3,10 @@
  * a one-turn run vs the same chat completion through the proxy, and a run with one allowed tool
  * call (two model turns and a slash command) vs two completions plus the command invoked directly.
  */
-import { resolve } from "node:path";
-import { ADMIN_KEY } from "../test/helpers.ts";
+import { ADMIN_KEY, STAND_IN_MODEL_SERVER as STAND_IN } from "../test/helpers.ts";
 import { freePort, percentile, round, sequentialTimes, spawnGantry } from "./lib.ts";
 
 const RUNS = Number(process.env.RUNS ?? 200);
-const STAND_IN = resolve(import.meta.dir, "../test/fixtures/model-server/server.ts");
 const agents = { bench: { prompt: "Answer.", tools: ["/cron:list"], allow: ["/cron:list"] } };
 const server = await spawnGantry({
   GANTRY_AUTH__BOOTSTRAP_ADMIN_KEY: ADMIN_KEY, GANTRY_RATE_LIMIT__ENABLED: "false", GANTRY_LOG__REQUESTS: "false",

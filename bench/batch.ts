@@ -2,8 +2,7 @@
  * bench/batch: agent runs per second through a batch (concurrency 4) against the same runs invoked
  * over the API by 4 concurrent clients, same run, same agent and stand-in model.
  */
-import { resolve } from "node:path";
-import { ADMIN_KEY } from "../test/helpers.ts";
+import { ADMIN_KEY, STAND_IN_MODEL_SERVER } from "../test/helpers.ts";
 import { freePort, round, spawnGantry } from "./lib.ts";
 
 const LINES = Number(process.env.LINES ?? 300);
@@ -19,7 +18,7 @@ const post = async (path: string, body: string, type = "application/json") => {
   if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
   return res.json();
 };
-await post("/api/v1/instances", JSON.stringify({ name: "brain", backend: "command", model_path: "brain", port: await freePort(), command: [process.execPath, resolve(import.meta.dir, "../test/fixtures/model-server/server.ts"), "--port", "{port}"] }));
+await post("/api/v1/instances", JSON.stringify({ name: "brain", backend: "command", model_path: "brain", port: await freePort(), command: [process.execPath, STAND_IN_MODEL_SERVER, "--port", "{port}"] }));
 await post("/api/v1/instances/brain/start", "{}");
 
 async function viaApi(n: number): Promise<number> {

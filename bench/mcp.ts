@@ -3,15 +3,13 @@
  * gantry's API (same run: p50/p99 and the added latency), the first connection (spawn + initialize
  * + list tools), and a call of gantry's own MCP endpoint (a slash command as a tool).
  */
-import { resolve } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { ADMIN_KEY } from "../test/helpers.ts";
+import { ADMIN_KEY, STAND_IN_MCP_SERVER as STAND_IN } from "../test/helpers.ts";
 import { percentile, round, sequentialTimes, spawnGantry } from "./lib.ts";
 
 const CALLS = Number(process.env.CALLS ?? 500);
-const STAND_IN = resolve(import.meta.dir, "../test/fixtures/mcp-server/server.ts");
 const servers = JSON.stringify({ tools: { command: process.execPath, args: [STAND_IN] } });
 const server = await spawnGantry({ GANTRY_AUTH__BOOTSTRAP_ADMIN_KEY: ADMIN_KEY, GANTRY_RATE_LIMIT__ENABLED: "false", GANTRY_LOG__REQUESTS: "false", GANTRY_PLUGIN__MCP__SERVERS: servers });
 const headers = { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" };

@@ -11,13 +11,12 @@
  * Streaming: added time to first chunk (goal < 1 ms). Memory: gantry's RSS with 100 open streams.
  */
 import { resolve } from "node:path";
-import { ADMIN_KEY } from "../test/helpers.ts";
+import { ADMIN_KEY, STAND_IN_MODEL_SERVER as STAND_IN } from "../test/helpers.ts";
 import { cpuSecondsOf, freePort, loadLoop, mb, percentile, round, rssOf, spawnGantry } from "./lib.ts";
 
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 16);
 const SECONDS = Number(process.env.SECONDS ?? 4);
 const LATENCY_MS = Number(process.env.LATENCY_MS ?? 10);
-const STAND_IN = resolve(import.meta.dir, "../test/fixtures/model-server/server.ts");
 const server = await spawnGantry({ GANTRY_AUTH__BOOTSTRAP_ADMIN_KEY: ADMIN_KEY, GANTRY_RATE_LIMIT__ENABLED: "false", GANTRY_LOG__REQUESTS: "false" });
 const headers = { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" };
 

@@ -11,6 +11,9 @@ import { Errors } from "../core/errors.ts";
 export const FIXTURES = resolve(import.meta.dir, "fixtures");
 export const FIXTURE_PLUGINS = join(FIXTURES, "plugins");
 export const ADMIN_KEY = "gk_testadmin1_abcdefghijklmnopqrstuvwxyz012345";
+/** The stand-in programs for systems outside gantry (tests and benches start them as real processes). */
+export const STAND_IN_MODEL_SERVER = join(FIXTURES, "model-server", "server.ts");
+export const STAND_IN_MCP_SERVER = join(FIXTURES, "mcp-server", "server.ts");
 
 /** Collects pino's JSON lines. */
 export class LogCapture extends Writable {
@@ -134,4 +137,17 @@ export async function waitFor(check: () => boolean | Promise<boolean>, ms = 3000
     await Bun.sleep(10);
   }
   throw new Error(`Timed out after ${ms} ms waiting for ${what}`);
+}
+
+/** Creates an on-demand instance `name` of the stand-in model server (command backend). */
+export async function createStandInModel(g: TestGantry, name: string): Promise<void> {
+  const res = await g.api("/api/v1/instances", json("POST", {
+    name, backend: "command", model_path: name, on_demand_start: true, command: [process.execPath, STAND_IN_MODEL_SERVER, "--port", "{port}"],
+  }));
+  if (res.status !== 201) throw new Error(`creating instance ${name}: ${res.status} ${await res.text()}`);
+}
+
+/** Waits until the mcp plugin reports the server `name` connected. */
+export function waitForMcpServer(g: TestGantry, name: string): Promise<void> {
+  return waitFor(async () => (await (await g.api(`/api/v1/mcp/servers/${encodeURIComponent(name)}`)).json()).status === "connected", 10_000, `MCP server ${name} to connect`);
 }

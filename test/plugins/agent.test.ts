@@ -1,9 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { join, resolve } from "node:path";
-import { ADMIN_KEY, BUILTIN_PLUGINS, FIXTURES, json, startGantry, waitFor, type TestGantry } from "../helpers.ts";
+import { join } from "node:path";
+import { ADMIN_KEY, BUILTIN_PLUGINS, createStandInModel, FIXTURES, json, STAND_IN_MCP_SERVER, startGantry, waitFor, waitForMcpServer, type TestGantry } from "../helpers.ts";
 
-const MODEL_SERVER = resolve(import.meta.dir, "../fixtures/model-server/server.ts");
-const MCP_SERVER = resolve(import.meta.dir, "../fixtures/mcp-server/server.ts");
 let g: TestGantry;
 let viewer: string;
 let operator: string;
@@ -15,7 +13,7 @@ beforeAll(async () => {
       rate_limit: { enabled: false },
       plugin: {
         instances: { port_range: [18620, 18640] },
-        mcp: { servers: { tools: { command: process.execPath, args: [MCP_SERVER] } } },
+        mcp: { servers: { tools: { command: process.execPath, args: [STAND_IN_MCP_SERVER] } } },
         agent: {
           default_model: "brain",
           approval_timeout_s: 3,
@@ -31,9 +29,8 @@ beforeAll(async () => {
   });
   viewer = g.gantry.security.keys.create("agent-viewer", "viewer").key;
   operator = g.gantry.security.keys.create("agent-operator", "operator").key;
-  const created = await g.api("/api/v1/instances", json("POST", { name: "brain", backend: "command", model_path: "brain", command: [process.execPath, MODEL_SERVER, "--port", "{port}"], on_demand_start: true }));
-  expect(created.status).toBe(201);
-  await waitFor(async () => (await (await g.api("/api/v1/mcp/servers/tools")).json()).status === "connected", 10_000, "the MCP server");
+  await createStandInModel(g, "brain");
+  await waitForMcpServer(g, "tools");
 });
 afterAll(() => g.stop());
 

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { resolve } from "node:path";
-import { ADMIN_KEY, BUILTIN_PLUGINS, json, startGantry, waitFor, type TestGantry } from "../helpers.ts";
+import { ADMIN_KEY, BUILTIN_PLUGINS, createStandInModel, json, startGantry, waitFor, type TestGantry } from "../helpers.ts";
 
 let g: TestGantry;
 let viewer: string;
@@ -18,11 +17,7 @@ beforeAll(async () => {
     },
   });
   viewer = g.gantry.security.keys.create("batch-viewer", "viewer").key;
-  const created = await g.api("/api/v1/instances", json("POST", {
-    name: "brain", backend: "command", model_path: "brain", on_demand_start: true,
-    command: [process.execPath, resolve(import.meta.dir, "../fixtures/model-server/server.ts"), "--port", "{port}"],
-  }));
-  expect(created.status).toBe(201);
+  await createStandInModel(g, "brain");
 });
 afterAll(() => g.stop());
 

@@ -3,9 +3,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 import OpenAI from "openai";
-import { ADMIN_KEY, BUILTIN_PLUGINS, freePort, json, startGantry, tempDir, waitFor, type TestGantry } from "../helpers.ts";
+import { ADMIN_KEY, BUILTIN_PLUGINS, freePort, json, STAND_IN_MODEL_SERVER, startGantry, tempDir, waitFor, type TestGantry } from "../helpers.ts";
 
-const STAND_IN = resolve(import.meta.dir, "../fixtures/model-server/server.ts");
 let g: TestGantry;
 let inferenceKey: string;
 
@@ -21,7 +20,7 @@ beforeAll(async () => {
 });
 afterAll(() => g.stop());
 
-const standIn = (...flags: string[]) => [process.execPath, STAND_IN, "--port", "{port}", "--model", "{model_path}", ...flags];
+const standIn = (...flags: string[]) => [process.execPath, STAND_IN_MODEL_SERVER, "--port", "{port}", "--model", "{model_path}", ...flags];
 const create = (name: string, extra: Record<string, unknown> = {}) => g.api("/api/v1/instances", json("POST", { name, backend: "command", model_path: `${name}-model`, command: standIn(), ...extra }));
 
 describe("instances lifecycle", () => {

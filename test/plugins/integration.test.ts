@@ -1,8 +1,7 @@
 // The plugins together: a cron job runs an agent, the agent's model (an instance) calls an MCP
 // server's tool under an allow rule, and every layer records what happened.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { resolve } from "node:path";
-import { BUILTIN_PLUGINS, json, startGantry, waitFor, type TestGantry } from "../helpers.ts";
+import { BUILTIN_PLUGINS, createStandInModel, json, STAND_IN_MCP_SERVER, startGantry, waitForMcpServer, type TestGantry } from "../helpers.ts";
 
 let g: TestGantry;
 
@@ -13,17 +12,13 @@ beforeAll(async () => {
       rate_limit: { enabled: false },
       plugin: {
         instances: { port_range: [18660, 18670] },
-        mcp: { servers: { calc: { command: process.execPath, args: [resolve(import.meta.dir, "../fixtures/mcp-server/server.ts")] } } },
+        mcp: { servers: { calc: { command: process.execPath, args: [STAND_IN_MCP_SERVER] } } },
         agent: { default_model: "brain", agents: { nightly: { prompt: "Add numbers with the tool.", tools: ["mcp:calc/add"], allow: ["mcp:calc/add"] } } },
       },
     },
   });
-  const created = await g.api("/api/v1/instances", json("POST", {
-    name: "brain", backend: "command", model_path: "brain", on_demand_start: true,
-    command: [process.execPath, resolve(import.meta.dir, "../fixtures/model-server/server.ts"), "--port", "{port}"],
-  }));
-  expect(created.status).toBe(201);
-  await waitFor(async () => (await (await g.api("/api/v1/mcp/servers/calc")).json()).status === "connected", 10_000, "the MCP server");
+  await createStandInModel(g, "brain");
+  await waitForMcpServer(g, "calc");
 });
 afterAll(() => g.stop());
 

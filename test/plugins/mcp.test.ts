@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { BUILTIN_PLUGINS, json, startGantry, tempDir, waitFor, type TestGantry } from "../helpers.ts";
+import { BUILTIN_PLUGINS, json, STAND_IN_MCP_SERVER, startGantry, tempDir, waitFor, waitForMcpServer, type TestGantry } from "../helpers.ts";
 
-const STAND_IN = resolve(import.meta.dir, "../fixtures/mcp-server/server.ts");
 let g: TestGantry;
 let viewer: string;
 let operator: string;
@@ -19,7 +18,7 @@ beforeAll(async () => {
         mcp: {
           connect_timeout_s: 10,
           servers: {
-            tools: { command: process.execPath, args: [STAND_IN], env: { SECRET_TOKEN: "s3cr3t-value", FROM_GANTRY: "${HOME}" } },
+            tools: { command: process.execPath, args: [STAND_IN_MCP_SERVER], env: { SECRET_TOKEN: "s3cr3t-value", FROM_GANTRY: "${HOME}" } },
             missing: { command: "/nonexistent/mcp-server" },
             unset: { command: process.execPath, env: { TOKEN: "${GANTRY_TEST_SURELY_UNSET}" } },
             remote: { type: "http", url: "http://127.0.0.1:9/mcp?token=hidden", headers: { authorization: "Bearer hidden" } },
@@ -30,7 +29,7 @@ beforeAll(async () => {
   });
   viewer = g.gantry.security.keys.create("mcp-viewer", "viewer").key;
   operator = g.gantry.security.keys.create("mcp-operator", "operator").key;
-  await waitFor(async () => (await server("tools")).status === "connected", 10_000, "the stand-in MCP server to connect");
+  await waitForMcpServer(g, "tools");
 });
 afterAll(() => g.stop());
 
@@ -51,7 +50,7 @@ describe("gantry as an MCP client", () => {
     expect(byName.unset).toMatchObject({ status: "failed", last_error: "environment variable not set: GANTRY_TEST_SURELY_UNSET" });
     await waitFor(async () => (await server("remote")).status === "failed", 10_000, "the unreachable HTTP server to fail");
     expect((await server("remote")).target).toBe("http://127.0.0.1:9/mcp");
-    for (const secret of ["s3cr3t-value", "hidden", STAND_IN]) expect(text).not.toContain(secret);
+    for (const secret of ["s3cr3t-value", "hidden", STAND_IN_MCP_SERVER]) expect(text).not.toContain(secret);
   });
 
   test("tools are listed per server; a call answers content and structured content; tool errors are is_error, not failures", async () => {
@@ -92,7 +91,7 @@ describe("gantry as an MCP client", () => {
     const dir = tempDir("gantry-mcp-plugin-");
     mkdirSync(join(dir, ".claude-plugin"));
     writeFileSync(join(dir, ".claude-plugin", "plugin.json"), JSON.stringify({ name: "mcp-tools", version: "1.0.0", description: "brings an MCP server" }));
-    writeFileSync(join(dir, ".mcp.json"), JSON.stringify({ mcpServers: { helper: { command: process.execPath, args: [STAND_IN, "--name", "${CLAUDE_PLUGIN_ROOT}"] } } }));
+    writeFileSync(join(dir, ".mcp.json"), JSON.stringify({ mcpServers: { helper: { command: process.execPath, args: [STAND_IN_MCP_SERVER, "--name", "${CLAUDE_PLUGIN_ROOT}"] } } }));
     expect((await g.api("/api/v1/plugins", json("POST", { path: dir }))).status).toBe(201);
     await waitFor(async () => (await server("mcp-tools:helper")).status === "connected", 10_000, "the plugin's server to connect");
     expect(await server("mcp-tools:helper")).toMatchObject({ source: "plugin", plugin: "mcp-tools", server_info: { name: dir } });
@@ -115,7 +114,7 @@ describe("connection races", () => {
     const dir = tempDir("gantry-mcp-race-");
     mkdirSync(join(dir, ".claude-plugin"));
     writeFileSync(join(dir, ".claude-plugin", "plugin.json"), JSON.stringify({ name: "mcp-race", version: "1.0.0" }));
-    writeFileSync(join(dir, ".mcp.json"), JSON.stringify({ mcpServers: { quick: { command: process.execPath, args: [STAND_IN, "--name", dir] } } }));
+    writeFileSync(join(dir, ".mcp.json"), JSON.stringify({ mcpServers: { quick: { command: process.execPath, args: [STAND_IN_MCP_SERVER, "--name", dir] } } }));
     expect((await g.api("/api/v1/plugins", json("POST", { path: dir }))).status).toBe(201);
     await g.api("/api/v1/mcp/servers"); // syncs: the connection starts
     expect((await g.api("/api/v1/plugins/mcp-race", { method: "DELETE" })).status).toBe(200);
