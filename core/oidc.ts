@@ -160,7 +160,8 @@ export class OidcService {
     }
     const wanted = String(claims.preferred_username ?? claims.email ?? `oidc-${claims.sub}`).replace(/[^A-Za-z0-9._@-]/g, "_").slice(0, 60);
     let username = wanted;
-    for (let i = 2; this.users.list().some((u) => u.username === username); i++) username = `${wanted}-${i}`;
+    const taken = new Set(this.users.list().map((u) => u.username));
+    for (let i = 2; taken.has(username); i++) username = `${wanted}-${i}`;
     // The password is random and never shown: this user signs in through the provider only.
     const user = await this.users.create(username, b64url(randomBytes(32)), role ?? config.default_role);
     this.db.insert(oidcIdentities).values({ issuer, subject: claims.sub!, userId: user.id, email: typeof claims.email === "string" ? claims.email : null, createdAt: new Date() }).run();

@@ -30,6 +30,7 @@ export default definePlugin({
     for (const problem of problems) ctx.log.warn({ problem }, "agent skipped");
     const declared = ctx.services.consume<CoreAgentsService>("core.agents");
     const agents = (): AgentSpec[] => [...configured, ...pluginAgents(declared, config.max_turns)];
+    const agentNamed = (name: string) => agents().find((a) => a.name === name);
     const mcpService = ctx.services.consume<McpToolsService>("mcp");
     // The mcp plugin is optional: without it agents are offered slash commands only.
     const mcp = () => (ctx.services.has("mcp") ? mcpService : undefined);
@@ -42,9 +43,9 @@ export default definePlugin({
     ctx.routes(agentRoutes({ agents, runner, store, commands, mcp, identity: ctx.services.consume<CoreIdentityService>("core.identity"), settings }), { prefix: "" });
     // For other plugins (batch): run an agent to its end, read a run.
     ctx.services.provide("agent-runs", {
-      has: (name: string) => agents().some((a) => a.name === name),
+      has: (name: string) => agentNamed(name) !== undefined,
       async run(name: string, input: string, actor: string) {
-        const agent = agents().find((a) => a.name === name);
+        const agent = agentNamed(name);
         if (!agent) throw new Error(`no agent '${name}'`);
         return runView(await runner.start(agent, input, actor).finished);
       },
@@ -55,14 +56,12 @@ export default definePlugin({
       argumentHint: "<agent> <input...>",
       run: async ({ arguments: line }) => {
         const [name = "", ...rest] = line.trim().split(/\s+/);
-        const agent = agents().find((a) => a.name === name);
+        const agent = agentNamed(name);
         if (!agent) throw new Error(`no agent '${name}'; list them at GET /api/v1/agents`);
         const input = line.trim().slice(name.length).trim();
         if (!input && rest.length === 0) throw new Error("give the agent an input after its name");
-        const { run, finished, blocked } = runner.start(agent, input, "command:/agent:run");
-        const ended = await Promise.race([finished, blocked.then(() => undefined)]);
-        const current = ended ?? store.run(run.id)!;
-        return { run_id: current.id, status: current.status, output: current.output, error: current.error };
+        const { run } = await runner.settle(runner.start(agent, input, "command:/agent:run"));
+        return { run_id: run.id, status: run.status, output: run.output, error: run.error };
       },
     });
     // Markdown slash commands run here (the rendered prompt as the input of a one-off agent) once a

@@ -98,16 +98,15 @@ export function agentRoutes(p: AgentRouteParts) {
         detail: { summary: "An agent's definition: model, tools, rules, prompt", tags: ["agents"] },
       })
       .post("/api/v1/agents/:name/invoke", async ({ params, body, request, set }) => {
-        const { run, finished, blocked } = p.runner.start(find(params.name), body.input, await actorOf(request));
-        finished.catch(() => undefined);
+        const started = p.runner.start(find(params.name), body.input, await actorOf(request));
+        started.finished.catch(() => undefined);
         if (body.wait === false) {
           set.status = 202;
-          return runView(run);
+          return runView(started.run);
         }
-        const ended = await Promise.race([finished, blocked.then(() => undefined)]);
-        if (ended) return runView(ended);
-        set.status = 202; // held at an approval gate: decide it at /api/v1/approvals, then read the run
-        return runView(p.store.run(run.id)!);
+        const { run, ended } = await p.runner.settle(started);
+        if (!ended) set.status = 202; // held at an approval gate: decide it at /api/v1/approvals, then read the run
+        return runView(run);
       }, {
         role: { min: "operator", rateLimit: "expensive" }, params: t.Object({ name: t.String({ maxLength: 200 }) }),
         body: t.Object({

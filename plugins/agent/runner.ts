@@ -57,6 +57,12 @@ export class AgentRunner {
     return { run, finished, blocked };
   }
 
+  /** A started run once it ends (`ended`), or once it first waits at an approval gate. */
+  async settle(started: { run: RunRow; finished: Promise<RunRow>; blocked: Promise<void> }): Promise<{ run: RunRow; ended: boolean }> {
+    const ended = await Promise.race([started.finished, started.blocked.then(() => undefined)]);
+    return ended ? { run: ended, ended: true } : { run: this.store.run(started.run.id)!, ended: false };
+  }
+
   /** Decides a gate: the waiting run goes on. Undefined when there is no such pending gate. */
   decide(gateId: string, approved: boolean, by: string, note: string | null): ApprovalRow | undefined {
     const gate = this.store.decideGate(gateId, approved ? "approved" : "rejected", by, note);
