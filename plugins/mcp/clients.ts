@@ -1,5 +1,5 @@
 /** The MCP servers gantry is a client of: from [plugin.mcp.servers] and from plugins' .mcp.json, kept in step with both. */
-import { McpConnection, type Timeouts } from "./connection.ts";
+import { McpConnection, type Timeouts, type ToolInfo } from "./connection.ts";
 import { parseServerSpec } from "./server-spec.ts";
 
 export interface DesiredServer {
@@ -37,6 +37,13 @@ export class McpClients {
 
   list(): McpConnection[] {
     return [...this.#connections.values()].map((c) => c.connection).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** The tools of the connected servers (of one, when `server` is given), each with its server's name. */
+  tools(server?: string): (ToolInfo & { server: string })[] {
+    return this.list()
+      .filter((c) => c.status === "connected" && (server === undefined || c.name === server))
+      .flatMap((c) => c.tools.map((tool) => ({ server: c.name, ...tool })));
   }
 
   get(name: string): McpConnection | undefined {

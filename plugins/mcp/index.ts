@@ -36,7 +36,7 @@ export default definePlugin({
     ctx.services.provide("mcp", {
       async tools() {
         await sync();
-        return clients.list().filter((c) => c.status === "connected").flatMap((c) => c.tools.map((tool) => ({ server: c.name, ...tool })));
+        return clients.tools();
       },
       call(server: string, tool: string, args: Record<string, unknown>) {
         const connection = clients.get(server);

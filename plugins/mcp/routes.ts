@@ -60,8 +60,7 @@ export function mcpRoutes(clients: McpClients, commands: CoreCommandsService, ve
       }, { role: "admin", params: ServerParams, response: ServerView, detail: { summary: "Close and reopen the connection (tools are listed again)" } })
       .get("/tools", async ({ query }) => {
         await sync();
-        const connected = clients.list().filter((c) => c.status === "connected" && (query.server === undefined || c.name === query.server));
-        return { tools: connected.flatMap((c) => c.tools.map((tool) => ({ server: c.name, ...tool }))) };
+        return { tools: clients.tools(query.server) };
       }, {
         role: "viewer", query: t.Object({ server: t.Optional(t.String({ maxLength: 200 })) }),
         response: t.Object({ tools: t.Array(ToolView) }), detail: { summary: "Tools of every connected MCP server" },
