@@ -3,6 +3,6 @@ import { defineConfig } from "drizzle-kit";
 
 export default defineConfig({
   dialect: "sqlite",
-  schema: "./core/schema.ts",
+  schema: "./core/storage/db-schema.ts",
   out: "./drizzle/sqlite",
 });

@@ -1,26 +1,26 @@
 /** Assembles gantry: config, database, logging, registries, the plugin host and the HTTP server. */
 import type { DestinationStream } from "pino";
-import { createSecurity, type Security } from "./security.ts";
-import { coreRoutes } from "./core-routes.ts";
-import { featureRoutes } from "./feature-routes.ts";
-import { pluginRoutes } from "./plugin-routes.ts";
-import { loadConfig, type GantryConfig } from "./config.ts";
-import { ConfigManager } from "./config-manager.ts";
-import { CORE_OWNER, provideCoreServices, type CoreIdentityService, type CorePluginsService } from "./core-services.ts";
-import { ProcessRegistry } from "./processes.ts";
-import { openDatabase, type DatabaseHandle } from "./db.ts";
-import { EventBus } from "./events.ts";
-import { FlagRegistry } from "./flags.ts";
-import { buildRootApp, type AppParts, type HttpLimits } from "./http-app.ts";
-import { LoggerRegistry } from "./logger.ts";
-import { MetricsRegistry } from "./metrics.ts";
-import { OwnedRegistry } from "./owned-registry.ts";
-import type { CoreParts, RegisteredAgent, RegisteredCommand } from "./plugin-context.ts";
-import type { PeriodicTask } from "./periodic-tasks.ts";
-import { PluginHost, type PluginHostOptions } from "./plugin-host.ts";
-import { RoutingServer } from "./server.ts";
-import { ServiceRegistry } from "./services.ts";
-import { Errors, messageOf } from "./errors.ts";
+import { createSecurity, type Security } from "./auth/security.ts";
+import { coreRoutes } from "./http/core-routes.ts";
+import { featureRoutes } from "./http/feature-routes.ts";
+import { pluginRoutes } from "./http/plugin-routes.ts";
+import { loadConfig, type GantryConfig } from "./kernel/config.ts";
+import { ConfigManager } from "./kernel/config-manager.ts";
+import { CORE_OWNER, provideCoreServices, type CoreIdentityService, type CorePluginsService } from "./kernel/core-services.ts";
+import { ProcessRegistry } from "./kernel/processes.ts";
+import { openDatabase, type DatabaseHandle } from "./storage/db.ts";
+import { EventBus } from "./kernel/events.ts";
+import { FlagRegistry } from "./kernel/flags.ts";
+import { buildRootApp, type AppParts, type HttpLimits } from "./http/http-app.ts";
+import { LoggerRegistry } from "./kernel/logger.ts";
+import { MetricsRegistry } from "./kernel/metrics.ts";
+import { OwnedRegistry } from "./kernel/owned-registry.ts";
+import type { CoreParts, RegisteredAgent, RegisteredCommand } from "./kernel/plugin-context.ts";
+import type { PeriodicTask } from "./kernel/periodic-tasks.ts";
+import { PluginHost, type PluginHostOptions } from "./kernel/plugin-host.ts";
+import { RoutingServer } from "./http/server.ts";
+import { ServiceRegistry } from "./kernel/services.ts";
+import { Errors, messageOf } from "./kernel/errors.ts";
 
 export interface GantryOptions {
   /** Where log lines go (tests read them); stdout by default. */

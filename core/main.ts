@@ -1,7 +1,7 @@
 /** The `gantry` command line: `gantry serve` runs the server; the other commands are clients of a running one. */
 import { parseArgs } from "node:util";
-import { loadConfig } from "./config.ts";
-import { GantryError } from "./errors.ts";
+import { loadConfig } from "./kernel/config.ts";
+import { GantryError } from "./kernel/errors.ts";
 import { createGantry } from "./gantry.ts";
 import { CliError } from "./cli/api-client.ts";
 import { CLIENT_HELP, clientCommand, slashWithLeadingFlags } from "./cli/commands.ts";

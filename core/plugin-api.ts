@@ -1,21 +1,21 @@
 /** What plugin authors import: `definePlugin` and the context's types. */
-export { definePlugin } from "./plugin-context.ts";
-export type { PluginContext, PluginDefinition, CommandDefinition, RouteOptions } from "./plugin-context.ts";
-export type { PeriodicTaskOptions, TaskLevel } from "./periodic-tasks.ts";
-export type { FlagDefinition, FlagHandle } from "./flags.ts";
-export type { GantryEvent } from "./events.ts";
-export type { RolesApp, RouteRole } from "./roles.ts";
-export type { PeriodicTask, PeriodicTaskSnapshot } from "./periodic-tasks.ts";
-export { TASK_LEVELS, taskHealth } from "./periodic-tasks.ts";
-export { LOG_LEVELS, isSecretName, type LogLevel } from "./config.ts";
-export type { SpawnOptions, ProcessInfo } from "./processes.ts";
+export { definePlugin } from "./kernel/plugin-context.ts";
+export type { PluginContext, PluginDefinition, CommandDefinition, RouteOptions } from "./kernel/plugin-context.ts";
+export type { PeriodicTaskOptions, TaskLevel } from "./kernel/periodic-tasks.ts";
+export type { FlagDefinition, FlagHandle } from "./kernel/flags.ts";
+export type { GantryEvent } from "./kernel/events.ts";
+export type { RolesApp, RouteRole } from "./auth/roles.ts";
+export type { PeriodicTask, PeriodicTaskSnapshot } from "./kernel/periodic-tasks.ts";
+export { TASK_LEVELS, taskHealth } from "./kernel/periodic-tasks.ts";
+export { LOG_LEVELS, isSecretName, type LogLevel } from "./kernel/config.ts";
+export type { SpawnOptions, ProcessInfo } from "./kernel/processes.ts";
 export type {
   CoreAgentsService, CoreAuditService, CoreCommandsService, CoreMcpServersService, CoreIdentityService, CorePluginsService, CoreCacheService, CoreConfigService, CoreInfoService, CoreLoggersService, CoreMetricsService, CoreProcessesService, CoreTasksService,
-} from "./core-services.ts";
-export { GantryError, createError } from "./errors.ts";
-export type { CommandInvocation, CommandView } from "./command-invoker.ts";
-export { textResponses } from "./text-responses.ts";
-export { Nullable } from "./schema-helpers.ts";
+} from "./kernel/core-services.ts";
+export { GantryError, createError } from "./kernel/errors.ts";
+export type { CommandInvocation, CommandView } from "./kernel/command-invoker.ts";
+export { textResponses } from "./http/text-responses.ts";
+export { Nullable } from "./http/schema-helpers.ts";
 /** TypeBox schema builder for route schemas: plugins use gantry's copy, wherever their folder lives. */
 export { t } from "elysia";
 /** drizzle's SQLite table builders and operators, so a plugin outside gantry's tree can declare and query its tables. */

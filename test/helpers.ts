@@ -4,9 +4,9 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createServer } from "node:net";
 import { Writable } from "node:stream";
-import { validateConfig } from "../core/config.ts";
+import { validateConfig } from "../core/kernel/config.ts";
 import { createGantry, type Gantry } from "../core/gantry.ts";
-import { Errors } from "../core/errors.ts";
+import { Errors } from "../core/kernel/errors.ts";
 
 export const FIXTURES = resolve(import.meta.dir, "fixtures");
 export const FIXTURE_PLUGINS = join(FIXTURES, "plugins");

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, spyOn, test } from "bun:test";
 import { join } from "node:path";
 import { jwt } from "@elysiajs/jwt";
 import { Elysia } from "elysia";
-import * as safeEqual from "../../core/safe-equal.ts";
+import * as safeEqual from "../../core/auth/safe-equal.ts";
 import { ADMIN_KEY, FIXTURE_PLUGINS, startGantry, type TestGantry } from "../helpers.ts";
 
 const JWT_SECRET = "test-jwt-secret-0123456789abcdef";

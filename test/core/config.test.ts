@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { getDotted, loadConfig, redactSecrets } from "../../core/config.ts";
+import { getDotted, loadConfig, redactSecrets } from "../../core/kernel/config.ts";
 import { tempDir } from "../helpers.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");

@@ -41,7 +41,7 @@ describe("plugin context", () => {
     expect(put.status).toBe(200);
     expect(await (await g.api("/api/v1/hello/kv/colour")).json()).toEqual({ value: { name: "teal" } });
     expect(await (await g.api("/api/v1/hello/kv/missing")).json()).toEqual({ value: null });
-    const { createKvStore } = await import("../../core/kv-store.ts");
+    const { createKvStore } = await import("../../core/kernel/kv-store.ts");
     const other = createKvStore(g.gantry.core.database.db, "other-plugin");
     expect(await other.get("colour")).toBeUndefined();
     const mine = createKvStore(g.gantry.core.database.db, "hello");

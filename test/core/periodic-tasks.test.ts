@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import pino from "pino";
-import { PeriodicTask, taskHealth } from "../../core/periodic-tasks.ts";
+import { PeriodicTask, taskHealth } from "../../core/kernel/periodic-tasks.ts";
 import { waitFor } from "../helpers.ts";
 
 const log = pino({ level: "silent" });

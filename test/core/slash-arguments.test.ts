@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { splitArguments, substituteArguments } from "../../core/slash-arguments.ts";
+import { splitArguments, substituteArguments } from "../../core/kernel/slash-arguments.ts";
 
 describe("splitArguments (shell-like)", () => {
   const cases: [string, string[]][] = [

@@ -1,12 +1,12 @@
 /** The plugins API of seed 004: plugins, slash commands and plugin agents. */
 import { t } from "elysia";
-import { CommandErrors, invokeCommand, normalizeQname, viewOf } from "./command-invoker.ts";
-import { createError } from "./errors.ts";
-import type { OwnedRegistry } from "./owned-registry.ts";
-import type { RegisteredAgent, RegisteredCommand } from "./plugin-context.ts";
-import type { PluginHost } from "./plugin-host.ts";
-import type { RolesApp } from "./roles.ts";
-import type { ServiceRegistry } from "./services.ts";
+import { CommandErrors, invokeCommand, normalizeQname, viewOf } from "../kernel/command-invoker.ts";
+import { createError } from "../kernel/errors.ts";
+import type { OwnedRegistry } from "../kernel/owned-registry.ts";
+import type { RegisteredAgent, RegisteredCommand } from "../kernel/plugin-context.ts";
+import type { PluginHost } from "../kernel/plugin-host.ts";
+import type { RolesApp } from "../auth/roles.ts";
+import type { ServiceRegistry } from "../kernel/services.ts";
 
 const AgentErrors = {
   AGENT_NOT_FOUND: createError("AGENT_NOT_FOUND", 404, (qname: string) => `No plugin agent '${qname}'`),

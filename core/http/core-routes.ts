@@ -2,15 +2,15 @@
 import { join } from "node:path";
 import { t } from "elysia";
 import type { Database } from "bun:sqlite";
-import { Errors } from "./errors.ts";
-import { matchesPattern, type EventBus } from "./events.ts";
+import { Errors } from "../kernel/errors.ts";
+import { matchesPattern, type EventBus } from "../kernel/events.ts";
 import { livenessChecks } from "./liveness.ts";
 import { textResponses } from "./text-responses.ts";
-import type { MetricsRegistry } from "./metrics.ts";
-import type { RolesApp } from "./roles.ts";
-import pkg from "../package.json" with { type: "json" };
+import type { MetricsRegistry } from "../kernel/metrics.ts";
+import type { RolesApp } from "../auth/roles.ts";
+import pkg from "../../package.json" with { type: "json" };
 
-const SWAGGER_DIR = join(import.meta.dir, "..", "node_modules", "swagger-ui-dist");
+const SWAGGER_DIR = join(import.meta.dir, "..", "..", "node_modules", "swagger-ui-dist");
 const SWAGGER_ASSETS = new Set(["swagger-ui-bundle.js", "swagger-ui.css"]);
 
 /** WebSocket subscriptions by connection id, shared across rebuilt apps so closes always unsubscribe. */

@@ -4,8 +4,8 @@ import { mkdirSync, existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import { migrate } from "drizzle-orm/bun-sqlite/migrator";
-import { GANTRY_ROOT } from "./config.ts";
-import * as schema from "./schema.ts";
+import { GANTRY_ROOT } from "../kernel/config.ts";
+import * as schema from "./db-schema.ts";
 
 export type GantryDb = BunSQLiteDatabase<typeof schema>;
 

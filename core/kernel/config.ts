@@ -9,7 +9,7 @@ export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** The folder gantry is installed in (holds the built-in plugins and migrations). */
-export const GANTRY_ROOT = resolve(import.meta.dir, "..");
+export const GANTRY_ROOT = resolve(import.meta.dir, "..", "..");
 
 const LogLevelSchema = Type.Union(LOG_LEVELS.map((l) => Type.Literal(l)));
 

@@ -2,7 +2,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { AnyElysia } from "elysia";
-import type { DatabaseHandle, GantryDb } from "./db.ts";
+import type { DatabaseHandle, GantryDb } from "../storage/db.ts";
 import { DisposerStack } from "./disposer-stack.ts";
 import { Errors } from "./errors.ts";
 import type { EventBus, EventHandler, GantryEvent } from "./events.ts";
@@ -14,7 +14,7 @@ import { Counter, Gauge, Histogram } from "prom-client";
 import type { MetricsRegistry, PluginMetrics } from "./metrics.ts";
 import type { OwnedRegistry, Owner } from "./owned-registry.ts";
 import { PeriodicTask, type PeriodicTaskFn, type PeriodicTaskOptions } from "./periodic-tasks.ts";
-import type { RolesApp } from "./roles.ts";
+import type { RolesApp } from "../auth/roles.ts";
 import type { ServiceRegistry } from "./services.ts";
 import type { ProcessRegistry, SpawnOptions } from "./processes.ts";
 import { readAgents, readMarkdownCommands, readMcpServers, type AgentDefinition, type MarkdownCommand, type McpServerConfig } from "./plugin-files.ts";

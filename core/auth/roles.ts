@@ -1,8 +1,8 @@
 /** Roles as Elysia macros: every route declares `{ role }` (checked, and documented in OpenAPI); `{ rateLimit }` picks its limit class. */
 import { Elysia } from "elysia";
 import type { Identity } from "./identity.ts";
-import { Errors, GantryError } from "./errors.ts";
-import type { RateClass } from "./rate-limit.ts";
+import { Errors, GantryError } from "../kernel/errors.ts";
+import type { RateClass } from "../http/rate-limit.ts";
 
 export const ROLES = ["public", "viewer", "operator", "admin"] as const;
 export type Role = (typeof ROLES)[number];

@@ -1,8 +1,8 @@
 /** Values core generates once and keeps in the database (signing secrets, the internal key). */
 import { randomBytes } from "node:crypto";
 import { eq } from "drizzle-orm";
-import type { GantryDb } from "./db.ts";
-import { coreSettings } from "./schema.ts";
+import type { GantryDb } from "../storage/db.ts";
+import { coreSettings } from "../storage/db-schema.ts";
 
 /** The configured value when set; else the stored one; else a new random one, stored. Returns whether it was created now. */
 export function settingOrGenerate(db: GantryDb, key: string, configured: string): { value: string; created: boolean } {

@@ -4,9 +4,9 @@ import { safeEqualDigest, sha256 } from "./safe-equal.ts";
 import { jwt } from "@elysiajs/jwt";
 import { and, eq, isNull } from "drizzle-orm";
 import { Elysia } from "elysia";
-import type { GantryDb } from "./db.ts";
-import { createError } from "./errors.ts";
-import { refreshTokens, revokedSessions } from "./schema.ts";
+import type { GantryDb } from "../storage/db.ts";
+import { createError } from "../kernel/errors.ts";
+import { refreshTokens, revokedSessions } from "../storage/db-schema.ts";
 import type { UserView } from "./users.ts";
 
 export const SessionErrors = {

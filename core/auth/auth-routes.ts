@@ -1,10 +1,10 @@
 /** /api/v1/auth/* (login, refresh, logout, whoami, API keys, users) and /api/v1/audit. */
 import { t } from "elysia";
-import { Nullable } from "./schema-helpers.ts";
+import { Nullable } from "../http/schema-helpers.ts";
 import type { ApiKeyAuthenticator } from "./api-keys.ts";
 import type { AuditLog } from "./audit.ts";
 import type { Authenticator } from "./authenticator.ts";
-import { createError, Errors } from "./errors.ts";
+import { createError, Errors } from "../kernel/errors.ts";
 import type { RolesApp } from "./roles.ts";
 import type { SessionService } from "./sessions.ts";
 import type { UserStore } from "./users.ts";

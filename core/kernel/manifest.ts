@@ -4,7 +4,7 @@ import { join, resolve } from "node:path";
 import { Type, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { Errors } from "./errors.ts";
-import pkg from "../package.json" with { type: "json" };
+import pkg from "../../package.json" with { type: "json" };
 
 export const PLUGIN_NAME_PATTERN = "^[a-z][a-z0-9-]{0,47}$";
 const SEMVER_PATTERN = "^\\d+\\.\\d+\\.\\d+([-+][0-9A-Za-z.-]+)?$";

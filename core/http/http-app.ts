@@ -2,14 +2,14 @@
 import { randomUUID } from "node:crypto";
 import { Elysia, type AnyElysia } from "elysia";
 import { openapi } from "@elysiajs/openapi";
-import type { Identity } from "./identity.ts";
+import type { Identity } from "../auth/identity.ts";
 import type { RateClass } from "./rate-limit.ts";
-import { Errors, GantryError, messageOf } from "./errors.ts";
-import type { Logger } from "./logger.ts";
-import type { MetricsRegistry } from "./metrics.ts";
-import type { PluginInstance } from "./plugin-context.ts";
-import { RATE_EXTENSION, ROLE_EXTENSION, rolesPlugin, type RolesApp } from "./roles.ts";
-import pkg from "../package.json" with { type: "json" };
+import { Errors, GantryError, messageOf } from "../kernel/errors.ts";
+import type { Logger } from "../kernel/logger.ts";
+import type { MetricsRegistry } from "../kernel/metrics.ts";
+import type { PluginInstance } from "../kernel/plugin-context.ts";
+import { RATE_EXTENSION, ROLE_EXTENSION, rolesPlugin, type RolesApp } from "../auth/roles.ts";
+import pkg from "../../package.json" with { type: "json" };
 
 export interface AppParts {
   log: Logger;

@@ -1,9 +1,9 @@
 /** Users who log in with a password: argon2id hashes (Bun.password), roles, disabling. */
 import { randomBytes, randomUUID } from "node:crypto";
 import { eq } from "drizzle-orm";
-import type { GantryDb } from "./db.ts";
-import { createError } from "./errors.ts";
-import { users } from "./schema.ts";
+import type { GantryDb } from "../storage/db.ts";
+import { createError } from "../kernel/errors.ts";
+import { users } from "../storage/db-schema.ts";
 
 export type UserRole = "viewer" | "operator" | "admin";
 

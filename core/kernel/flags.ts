@@ -1,10 +1,10 @@
 /** Feature flags: declared by plugins with a type and default, set by operators, persisted in the DB. */
 import { eq } from "drizzle-orm";
-import type { GantryDb } from "./db.ts";
+import type { GantryDb } from "../storage/db.ts";
 import { Errors } from "./errors.ts";
 import type { EventBus } from "./events.ts";
 import { OwnedRegistry, type Owner } from "./owned-registry.ts";
-import { featureFlags } from "./schema.ts";
+import { featureFlags } from "../storage/db-schema.ts";
 
 export type FlagType = "boolean" | "number" | "string" | "json";
 type FlagValueOf<K extends FlagType> = K extends "boolean" ? boolean : K extends "number" ? number : K extends "string" ? string : unknown;

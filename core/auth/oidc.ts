@@ -7,9 +7,9 @@
 import { createHash, randomBytes } from "node:crypto";
 import { and, eq } from "drizzle-orm";
 import type { createRemoteJWKSet, JWTPayload } from "jose";
-import type { GantryDb } from "./db.ts";
-import { createError } from "./errors.ts";
-import { coreSettings, oidcIdentities } from "./schema.ts";
+import type { GantryDb } from "../storage/db.ts";
+import { createError } from "../kernel/errors.ts";
+import { coreSettings, oidcIdentities } from "../storage/db-schema.ts";
 import type { UserRole, UserStore, UserView } from "./users.ts";
 
 export const OidcErrors = {

@@ -1,7 +1,7 @@
 /** The audit log: who did what (admin and operator actions, logins), queryable by admins. */
 import { and, desc, eq, gte, like, lt, lte, type SQL } from "drizzle-orm";
-import type { GantryDb } from "./db.ts";
-import { auditLog } from "./schema.ts";
+import type { GantryDb } from "../storage/db.ts";
+import { auditLog } from "../storage/db-schema.ts";
 
 export interface AuditEntry {
   actor: string;

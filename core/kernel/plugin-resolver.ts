@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 
-const PLUGIN_API = JSON.stringify(join(import.meta.dir, "plugin-api.ts"));
+const PLUGIN_API = JSON.stringify(join(import.meta.dir, "..", "plugin-api.ts"));
 const SPECIFIER = /(\bfrom\s*|\bimport\s*\(\s*)(["'])gantry\/plugin\2/g;
 const LOADERS = { ts: "ts", tsx: "tsx", js: "js", mjs: "js", jsx: "jsx" } as const;
 const registered = new Set<string>();

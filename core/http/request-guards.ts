@@ -1,8 +1,8 @@
 /** Per-request guards around every route: rate limits (X-RateLimit-* headers, 429) and the audit trail. */
-import { createError } from "./errors.ts";
+import { createError } from "../kernel/errors.ts";
 import type { AuditContext, RequestGuards } from "./http-app.ts";
-import type { AuditLog } from "./audit.ts";
-import type { Identity } from "./identity.ts";
+import type { AuditLog } from "../auth/audit.ts";
+import type { Identity } from "../auth/identity.ts";
 import type { RateClass, RateLimiter } from "./rate-limit.ts";
 
 export const GuardErrors = {

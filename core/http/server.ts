@@ -1,7 +1,7 @@
 /** The listening socket and hot swap of the routing table (see NOTES-bun.md: rebuild the app, reload the server). */
 import type { AnyElysia } from "elysia";
 import type { Server } from "bun";
-import { Errors } from "./errors.ts";
+import { Errors } from "../kernel/errors.ts";
 
 /**
  * `request` with its body cut off by PAYLOAD_TOO_LARGE past `limit` bytes. For bodies sent without

@@ -7,12 +7,12 @@ import { authRoutes } from "./auth-routes.ts";
 import { OidcService } from "./oidc.ts";
 import { oidcRoutes } from "./oidc-routes.ts";
 import type { RolesApp } from "./roles.ts";
-import type { ConfigManager } from "./config-manager.ts";
-import type { DatabaseHandle } from "./db.ts";
-import { RateLimiter } from "./rate-limit.ts";
-import { createRequestGuards } from "./request-guards.ts";
+import type { ConfigManager } from "../kernel/config-manager.ts";
+import type { DatabaseHandle } from "../storage/db.ts";
+import { RateLimiter } from "../http/rate-limit.ts";
+import { createRequestGuards } from "../http/request-guards.ts";
 import { SessionService } from "./sessions.ts";
-import { settingOrGenerate } from "./settings.ts";
+import { settingOrGenerate } from "../kernel/settings.ts";
 import { UserStore } from "./users.ts";
 
 export interface SecurityOptions {

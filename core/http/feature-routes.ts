@@ -1,8 +1,8 @@
 /** Feature flags of seed 004: list, read, set (typed), reset. */
 import { t } from "elysia";
-import type { FlagRegistry } from "./flags.ts";
-import type { Identity } from "./identity.ts";
-import type { RolesApp } from "./roles.ts";
+import type { FlagRegistry } from "../kernel/flags.ts";
+import type { Identity } from "../auth/identity.ts";
+import type { RolesApp } from "../auth/roles.ts";
 
 const FlagSchema = t.Object({
   name: t.String(), type: t.Union([t.Literal("boolean"), t.Literal("number"), t.Literal("string"), t.Literal("json")]),

@@ -7,10 +7,10 @@ import type { OwnedRegistry, Owner } from "./owned-registry.ts";
 import type { PeriodicTask } from "./periodic-tasks.ts";
 import type { ProcessInfo, ProcessRegistry } from "./processes.ts";
 import type { ServiceRegistry } from "./services.ts";
-import type { AuditEntry, AuditLog } from "./audit.ts";
+import type { AuditEntry, AuditLog } from "../auth/audit.ts";
 import { invokeCommand, normalizeQname, parseSlashLine, viewOf, type CommandInvocation, type CommandView } from "./command-invoker.ts";
 import type { RegisteredAgent, RegisteredCommand } from "./plugin-context.ts";
-import pkg from "../package.json" with { type: "json" };
+import pkg from "../../package.json" with { type: "json" };
 
 /** The owner of everything core registers: always active. */
 export const CORE_OWNER: Owner = { plugin: "core", active: true, disposed: false };

@@ -3,12 +3,12 @@ import { existsSync, readdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { eq } from "drizzle-orm";
 import { Errors, GantryError, messageOf } from "./errors.ts";
-import { migratePlugin } from "./db.ts";
+import { migratePlugin } from "../storage/db.ts";
 import type { Logger } from "./logger.ts";
 import { orderByDependencies, readManifest, type LoadedManifest } from "./manifest.ts";
 import { createPluginContext, registerPluginFiles, PluginInstance, type CoreParts, type InstallDrop, type PluginDefinition } from "./plugin-context.ts";
 import { registerPluginFolder } from "./plugin-resolver.ts";
-import { plugins as pluginsTable } from "./schema.ts";
+import { plugins as pluginsTable } from "../storage/db-schema.ts";
 
 export type PluginStatus = "active" | "failed" | "disabled";
 export type PluginSource = "builtin" | "path";

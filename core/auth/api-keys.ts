@@ -2,8 +2,8 @@
 import { randomBytes } from "node:crypto";
 import { safeEqualDigest, sha256 } from "./safe-equal.ts";
 import { eq } from "drizzle-orm";
-import { changesOf, type GantryDb } from "./db.ts";
-import { apiKeys } from "./schema.ts";
+import { changesOf, type GantryDb } from "../storage/db.ts";
+import { apiKeys } from "../storage/db-schema.ts";
 import type { Identity } from "./identity.ts";
 
 export type KeyRole = "viewer" | "operator" | "admin" | "inference";

@@ -1,7 +1,7 @@
 /** A key-value store per plugin, kept in the database (JSON values). */
 import { and, eq, sql } from "drizzle-orm";
-import { changesOf, type GantryDb } from "./db.ts";
-import { pluginKv } from "./schema.ts";
+import { changesOf, type GantryDb } from "../storage/db.ts";
+import { pluginKv } from "../storage/db-schema.ts";
 
 const MAX_KEY_LENGTH = 512;
 const MAX_VALUE_BYTES = 1_048_576;
