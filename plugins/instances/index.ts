@@ -30,7 +30,15 @@ export default definePlugin({
       logDir, logFileMaxBytes: config.log_file_max_bytes, logFilesKept: config.log_files_kept, unhealthyThreshold: config.unhealthy_threshold,
     }));
     ctx.routes(instanceRoutes(manager));
-    ctx.routes(proxyRoutes(manager), { prefix: "" });
+    const modelRequests = ctx.metrics.counter({ name: "gantry_model_requests_total", help: "Proxied inference requests by model and status", labelNames: ["model", "status"] });
+    const modelSeconds = ctx.metrics.histogram({
+      name: "gantry_model_request_duration_seconds", help: "Time until the model server answered (headers; streams go on after), by model",
+      labelNames: ["model"], buckets: [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    });
+    ctx.routes(proxyRoutes(manager, (model, status, seconds) => {
+      modelRequests.inc({ model, status: String(status) });
+      modelSeconds.observe({ model }, seconds);
+    }), { prefix: "" });
     ctx.routes(systemRoutes(manager, ctx.services.consume<CoreInfoService>("core.info")), { prefix: "/api/v1/system" });
     ctx.services.provide("instances", { list: () => manager.list() });
     ctx.services.provide("inference", inferenceService(manager));

@@ -43,34 +43,44 @@ const openAiBody = (required: string[]) => ({
   content: { "application/json": { schema: { type: "object" as const, required, properties: { model: { type: "string" as const, description: "The instance name" } }, additionalProperties: true } } },
 });
 
+/** Counts a proxied request per model: its status and the time until the model server's headers (the dashboard's requests/s and latency). */
+export type ModelObserver = (model: string, status: number, seconds: number) => void;
+
 /** Sends a body to the instance `model` names (starting it on demand), answering what it answered or an OpenAI error. */
-export function forwarder(m: InstanceManager) {
+export function forwarder(m: InstanceManager, observe: ModelObserver = () => {}) {
   return async (path: string, model: string, body: string, signal?: AbortSignal): Promise<Response> => {
-    const supervisor = m.lookup(model);
-    if (!supervisor) return openAiError(400, `The model '${model}' does not exist`, "model");
-    if (supervisor.status !== "running") {
-      if (!supervisor.definition.onDemandStart) return openAiError(503, `The model '${model}' is ${supervisor.status}; start it first`, null, "server_error");
-      try {
-        await m.start(model);
-      } catch (error) {
-        const status = (error as { code?: string }).code === "MAX_RUNNING" ? 409 : 503;
-        return openAiError(status, `The model '${model}' could not be started: ${(error as Error).message}`, null, "server_error");
-      }
-    }
-    supervisor.lastUsedAt = Date.now();
-    let upstream: Response;
-    try {
-      // A client's request.signal aborts when it leaves, which cancels the upstream request too.
-      upstream = await fetch(`http://127.0.0.1:${supervisor.definition.port}${path}`, {
-        method: "POST", headers: { "content-type": "application/json" }, body, signal,
-      });
-    } catch (error) {
-      return openAiError(502, `The model server for '${model}' did not answer: ${(error as Error).message}`, null, "server_error");
-    }
-    const headers = new Headers();
-    upstream.headers.forEach((value, key) => !HOP_BY_HOP.has(key) && headers.set(key, value));
-    return new Response(upstream.body, { status: upstream.status, headers });
+    const started = performance.now();
+    const answer = await forwardOnce(m, path, model, body, signal);
+    if (m.lookup(model)) observe(model, answer.status, (performance.now() - started) / 1000);
+    return answer;
   };
+}
+
+async function forwardOnce(m: InstanceManager, path: string, model: string, body: string, signal?: AbortSignal): Promise<Response> {
+  const supervisor = m.lookup(model);
+  if (!supervisor) return openAiError(400, `The model '${model}' does not exist`, "model");
+  if (supervisor.status !== "running") {
+    if (!supervisor.definition.onDemandStart) return openAiError(503, `The model '${model}' is ${supervisor.status}; start it first`, null, "server_error");
+    try {
+      await m.start(model);
+    } catch (error) {
+      const status = (error as { code?: string }).code === "MAX_RUNNING" ? 409 : 503;
+      return openAiError(status, `The model '${model}' could not be started: ${(error as Error).message}`, null, "server_error");
+    }
+  }
+  supervisor.lastUsedAt = Date.now();
+  let upstream: Response;
+  try {
+    // A client's request.signal aborts when it leaves, which cancels the upstream request too.
+    upstream = await fetch(`http://127.0.0.1:${supervisor.definition.port}${path}`, {
+      method: "POST", headers: { "content-type": "application/json" }, body, signal,
+    });
+  } catch (error) {
+    return openAiError(502, `The model server for '${model}' did not answer: ${(error as Error).message}`, null, "server_error");
+  }
+  const headers = new Headers();
+  upstream.headers.forEach((value, key) => !HOP_BY_HOP.has(key) && headers.set(key, value));
+  return new Response(upstream.body, { status: upstream.status, headers });
 }
 
 /** Chat completions for other plugins (agents): the proxy's path without HTTP in front. */
@@ -91,8 +101,8 @@ export function inferenceService(m: InstanceManager): InferenceService {
   };
 }
 
-export function proxyRoutes(m: InstanceManager) {
-  const forward = forwarder(m);
+export function proxyRoutes(m: InstanceManager, observe?: ModelObserver) {
+  const forward = forwarder(m, observe);
   /** One OpenAI route: the body read as text, so what reaches the model server is byte for byte what the client sent. */
   const openAiRoute = (app: RolesApp, path: string, summary: string, required: string[]) =>
     app.post(path, ({ body, request }) => {

@@ -1,0 +1,38 @@
+/** ui: the web dashboard. `/` redirects to `/ui`; `/ui/*` serves the single-page app (deep links included); `/ui/assets/*` its hashed files. */
+import { definePlugin, GantryError, t } from "gantry/plugin";
+import { DashboardAssets } from "./assets.ts";
+import { buildBundle, DIST_DIR, isBuilt } from "./bundle.ts";
+
+const html = (description: string) => ({ 200: { description, content: { "text/html": { schema: { type: "string" as const } } } } });
+const NO_LIMIT = { min: "public", rateLimit: "none" } as const;
+
+export default definePlugin({
+  name: "ui",
+  async setup(ctx) {
+    // `npm install` (prepare) and `npm test` build the bundle; a missing or stale build (sources edited since) is rebuilt here.
+    if (!isBuilt()) {
+      ctx.log.info("building the dashboard bundle (dist/ is missing or older than web/)");
+      await buildBundle();
+    }
+    const assets = new DashboardAssets(DIST_DIR);
+    ctx.routes((app) =>
+      app
+        .get("/", () => new Response(null, { status: 302, headers: { location: "/ui" } }), {
+          role: NO_LIMIT, detail: { summary: "Redirects to the dashboard at /ui", tags: ["ui"], responses: { 302: { description: "Location: /ui" } } },
+        })
+        .get("/ui", ({ request }) => assets.index(request), {
+          role: NO_LIMIT, detail: { summary: "The dashboard (a single-page app; sign-in happens in the page)", tags: ["ui"], responses: html("index.html, revalidated on every load") },
+        })
+        .get("/ui/assets/:file", ({ params, request }) => {
+          const answer = assets.asset(params.file, request);
+          if (!answer) throw new GantryError("UI_ASSET_NOT_FOUND", 404, `No dashboard asset '${params.file}' in this build; reload /ui for the current names`);
+          return answer;
+        }, {
+          role: NO_LIMIT, params: t.Object({ file: t.String({ maxLength: 200 }) }),
+          detail: { summary: "A hashed dashboard asset (immutable: cached for a year)", tags: ["ui"], responses: { 200: { description: "JavaScript or CSS, gzip when accepted" }, 404: { description: "{error, code, details}" } } },
+        })
+        .get("/ui/*", ({ request }) => assets.index(request), {
+          role: NO_LIMIT, detail: { summary: "Deep links into the dashboard answer the same page; the app routes in the browser", tags: ["ui"], responses: html("index.html") },
+        }), { prefix: "" });
+  },
+});

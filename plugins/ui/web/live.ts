@@ -1,0 +1,93 @@
+/** One WebSocket to /api/v1/ws for the whole app, reconnected with capped backoff; pages subscribe by event type. */
+import { useEffect, useRef, useState } from "preact/hooks";
+import { accessToken, currentSession } from "./api.ts";
+
+export interface LiveEvent<T = Record<string, unknown>> {
+  id: number;
+  type: string;
+  data: T;
+  source: string;
+  time: string;
+}
+
+type Handler = (event: LiveEvent) => void;
+
+const handlers = new Set<{ types: string[]; handler: Handler }>();
+const statusListeners = new Set<(up: boolean) => void>();
+let socket: WebSocket | null = null;
+let delay = 500;
+let wanted = false;
+let up = false;
+
+const matches = (pattern: string, type: string) => pattern === "*" || pattern === type || (pattern.endsWith("*") && type.startsWith(pattern.slice(0, -1)));
+
+function setUp(next: boolean): void {
+  up = next;
+  for (const listener of statusListeners) listener(next);
+}
+
+async function open(): Promise<void> {
+  if (!wanted || socket) return;
+  let token: string;
+  try {
+    token = await accessToken();
+  } catch {
+    return;
+  }
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  // Browsers cannot set headers on a WebSocket; gantry reads the same credential from ?api_key=.
+  const ws = new WebSocket(`${scheme}://${location.host}/api/v1/ws?api_key=${encodeURIComponent(token)}`);
+  socket = ws;
+  ws.onopen = () => {
+    delay = 500;
+    setUp(true);
+  };
+  ws.onmessage = (message) => {
+    const event = JSON.parse(String(message.data)) as LiveEvent;
+    for (const { types, handler } of handlers) if (types.some((t) => matches(t, event.type))) handler(event);
+  };
+  ws.onclose = () => {
+    socket = null;
+    setUp(false);
+    if (!wanted) return;
+    setTimeout(() => void open(), delay);
+    delay = Math.min(15_000, delay * 1.5);
+  };
+}
+
+/** Connects while someone is signed in; `stop` on sign-out. */
+export function startLive(): void {
+  wanted = true;
+  void open();
+}
+
+export function stopLive(): void {
+  wanted = false;
+  socket?.close();
+  socket = null;
+}
+
+/** Calls `handler` for every event whose type matches one of `types` ("instance_*" matches by prefix). */
+export function subscribe(types: string[], handler: Handler): () => void {
+  const entry = { types, handler };
+  handlers.add(entry);
+  return () => handlers.delete(entry);
+}
+
+/** The latest handler for the given types, for as long as the component is mounted. */
+export function useEvents(types: string[], handler: Handler): void {
+  const latest = useRef(handler);
+  latest.current = handler;
+  const key = types.join(",");
+  useEffect(() => subscribe(key.split(","), (event) => latest.current(event)), [key]);
+}
+
+/** Whether the event stream is connected (shown in the header). */
+export function useLiveStatus(): boolean {
+  const [state, setState] = useState(up);
+  useEffect(() => {
+    statusListeners.add(setState);
+    return () => void statusListeners.delete(setState);
+  }, []);
+  return state && currentSession() !== null;
+}
