@@ -29,7 +29,10 @@ export default definePlugin({
           return answer;
         }, {
           role: NO_LIMIT, params: t.Object({ file: t.String({ maxLength: 200 }) }),
-          detail: { summary: "A hashed dashboard asset (immutable: cached for a year)", tags: ["ui"], responses: { 200: { description: "JavaScript or CSS, gzip when accepted" }, 404: { description: "{error, code, details}" } } },
+          detail: { summary: "A hashed dashboard asset (immutable: cached for a year)", tags: ["ui"], responses: {
+            200: { description: "JavaScript or CSS, gzip when accepted", content: { "text/javascript": { schema: { type: "string" as const } }, "text/css": { schema: { type: "string" as const } } } },
+            404: { description: "{error, code, details}: no such file in this build" },
+          } },
         })
         .get("/ui/*", ({ request }) => assets.index(request), {
           role: NO_LIMIT, detail: { summary: "Deep links into the dashboard answer the same page; the app routes in the browser", tags: ["ui"], responses: html("index.html") },

@@ -5,4 +5,6 @@ import { App } from "./app.ts";
 import "./styles.css";
 
 document.documentElement.dataset.theme = localStorage.getItem("gantry.theme") ?? (matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light");
-render(html`<${App} />`, document.getElementById("app")!);
+const root = document.getElementById("app")!;
+root.textContent = ""; // the "Loading" placeholder: render() adds to what is there
+render(html`<${App} />`, root);

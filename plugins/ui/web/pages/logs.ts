@@ -14,53 +14,81 @@ interface LogLine {
 /** Lines kept on screen; older ones drop off (the server keeps its own ring and files). */
 const KEEP = 1000;
 
+/**
+ * Appends lines to the box directly, once a frame: a model server may print thousands of lines a second, and
+ * re-rendering a thousand-line list through the virtual DOM for each batch cost more than a frame. Each line
+ * is its own block, so adding at the bottom and dropping from the top lays out only those lines.
+ */
+class LogSink {
+  #queued: LogLine[] = [];
+  #frame = 0;
+  count = 0;
+
+  constructor(private readonly box: HTMLElement, private readonly follow: () => boolean, private readonly onCount: (n: number) => void) {}
+
+  push(line: LogLine): void {
+    this.#queued.push(line);
+    this.#frame ||= requestAnimationFrame(() => this.#flush());
+  }
+
+  #flush(): void {
+    this.#frame = 0;
+    const batch = this.#queued.length > KEEP ? this.#queued.slice(-KEEP) : this.#queued;
+    this.#queued = [];
+    const fragment = document.createDocumentFragment();
+    for (const line of batch) {
+      const div = document.createElement("div");
+      div.className = `lvl-${line.level}`;
+      div.textContent = `${line.timestamp.slice(11, 23)} ${line.level.padEnd(5)} ${line.message}`;
+      fragment.append(div);
+    }
+    this.box.append(fragment);
+    let extra = this.box.childElementCount - KEEP;
+    while (extra-- > 0) this.box.firstElementChild!.remove();
+    this.count = this.box.childElementCount;
+    this.onCount(this.count);
+    if (this.follow()) this.box.scrollTop = this.box.scrollHeight;
+  }
+
+  close(): void {
+    cancelAnimationFrame(this.#frame);
+  }
+}
+
 export function LogView(props: { name: string }): VNode {
   const [level, setLevel] = useState("");
   const [follow, setFollow] = useState(true);
-  const [lines, setLines] = useState<LogLine[]>([]);
+  const [count, setCount] = useState(0);
   const [error, setError] = useState("");
-  const box = useRef<HTMLPreElement>(null);
+  const box = useRef<HTMLDivElement>(null);
+  const following = useRef(follow);
+  following.current = follow;
   useEffect(() => {
     const controller = new AbortController();
-    let queued: LogLine[] = [];
-    let frame = 0;
-    // Lines arrive in bursts (a model server may print thousands a second): render at most once a frame.
-    const flush = () => {
-      frame = 0;
-      const batch = queued;
-      queued = [];
-      setLines((old) => (old.length + batch.length > KEEP ? [...old, ...batch].slice(-KEEP) : [...old, ...batch]));
-    };
-    setLines([]);
+    box.current!.replaceChildren();
+    const sink = new LogSink(box.current!, () => following.current, setCount);
     setError("");
     (async () => {
       const res = await raw(`/api/v1/instances/${encodeURIComponent(props.name)}/logs`, {
         query: { lines: 200, level: level || undefined, follow: follow || undefined }, signal: controller.signal,
       });
       if (!follow) {
-        setLines(((await res.json()) as { logs: LogLine[] }).logs);
+        for (const line of ((await res.json()) as { logs: LogLine[] }).logs) sink.push(line);
         return;
       }
-      await readEvents(res, (data) => {
-        queued.push(JSON.parse(data) as LogLine);
-        frame ||= requestAnimationFrame(flush);
-      });
+      await readEvents(res, (data) => sink.push(JSON.parse(data) as LogLine));
     })().catch((e) => (e as Error).name !== "AbortError" && setError(messageOf(e)));
     return () => {
       controller.abort();
-      cancelAnimationFrame(frame);
+      sink.close();
     };
   }, [props.name, level, follow]);
-  useEffect(() => {
-    const el = box.current;
-    if (el && follow) el.scrollTop = el.scrollHeight;
-  }, [lines, follow]);
   return html`<div class="log-controls">
       <${Field} label="Level"><select value=${level} onChange=${(e: Event) => setLevel((e.target as HTMLSelectElement).value)}>
         <option value="">all</option>${["debug", "info", "warn", "error"].map((l) => html`<option value=${l}>${l} and above</option>`)}</select><//>
       <label class="check"><input type="checkbox" checked=${follow} onChange=${(e: Event) => setFollow((e.target as HTMLInputElement).checked)} /> Follow</label>
-      <span class="muted">${lines.length} lines</span>
+      <span class="muted">${count} lines</span>
     </div>
     ${error ? html`<p class="error" role="alert">${error}</p>` : null}
-    <pre class="log" ref=${box} tabindex="0" aria-label=${`Logs of ${props.name}`} aria-live="off">${lines.map((l) => html`<span class=${`lvl-${l.level}`}>${l.timestamp.slice(11, 23)} ${l.level.padEnd(5)} ${l.message}\n</span>`)}</pre>`;
+    <div class="log" ref=${box} tabindex="0" role="log" aria-label=${`Logs of ${props.name}`} aria-live="off"></div>`;
 }

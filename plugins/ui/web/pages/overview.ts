@@ -30,9 +30,19 @@ subscribe(["system_alert"], (event: LiveEvent) => {
 export function useInstances() {
   const loaded = useApi<{ instances: Instance[] }>("/api/v1/instances", { reloadOn: ["instance_status_changed", "plugin_reloaded"] });
   const [stats, setStats] = useState<Record<string, Instance["stats"]>>({});
+  // A node with many instances sends many stats events a second: gather them and render once a frame.
+  const pending = useRef<Record<string, Instance["stats"]>>({});
+  const frame = useRef(0);
+  useEffect(() => () => cancelAnimationFrame(frame.current), []);
   useEvents(["instance_stats_updated"], (event) => {
     const data = event.data as { name: string; stats: Instance["stats"] };
-    setStats((s) => ({ ...s, [data.name]: data.stats }));
+    pending.current[data.name] = data.stats;
+    frame.current ||= requestAnimationFrame(() => {
+      frame.current = 0;
+      const batch = pending.current;
+      pending.current = {};
+      setStats((s) => ({ ...s, ...batch }));
+    });
   });
   const instances = loaded.data?.instances.map((i) => (stats[i.name] ? { ...i, stats: stats[i.name]! } : i));
   return { ...loaded, data: instances };
@@ -118,7 +128,7 @@ export function Overview(): VNode {
           <dt>Node</dt><dd>this node (single-node mode)</dd>
           <dt>Version</dt><dd>${s.version}</dd>
           <dt>Uptime</dt><dd>${duration(s.uptime)}</dd>
-          <dt>CPU</dt><dd>${percent(s.resources.cpu_usage)}</dd>
+          <dt>CPU load</dt><dd>${percent(s.resources.cpu_usage)}</dd>
           <dt>Memory</dt><dd>${bytes(s.resources.memory_usage)} of ${bytes(s.resources.memory_total)}</dd>
           <dt>Disk</dt><dd>${percent(s.resources.disk_usage)}</dd>
           <dt>Instances</dt><dd>${s.instances.running} running of ${s.instances.total}</dd>
