@@ -11,6 +11,10 @@ import { chromium, type Page } from "playwright-core";
 import { BUILTIN_PLUGINS, freePort, json, startGantry } from "../test/helpers.ts";
 import { percentile, round } from "./lib.ts";
 
+// Globals of the page, for the functions handed to page.evaluate (this file is type-checked without the DOM library).
+declare const document: { querySelector(selector: string): { childElementCount: number } | null };
+declare function requestAnimationFrame(callback: (now: number) => void): number;
+
 const SECONDS = Number(process.env.SECONDS ?? 5);
 const CHATTY = join(import.meta.dir, "fixtures", "chatty-server.ts");
 const chattyPort = await freePort();

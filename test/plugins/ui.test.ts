@@ -9,6 +9,11 @@ import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { BUILTIN_PLUGINS, copyFixture, freePort, json, STAND_IN_MODEL_SERVER, startGantry, tempDir, waitFor, type TestGantry } from "../helpers.ts";
 
+// Globals of the page, for the functions handed to page.evaluate (this file is type-checked without the DOM library).
+declare const document: { documentElement: { dataset: Record<string, string | undefined>; scrollWidth: number } };
+type AxeResult = { violations: { id: string; nodes: { target: string[] }[] }[] };
+declare const window: { axe: { run(options: unknown): Promise<AxeResult> } };
+
 const ARTIFACTS = process.env.GANTRY_UI_ARTIFACTS ?? tempDir("gantry-ui-artifacts-");
 const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 let g: TestGantry;
@@ -63,8 +68,7 @@ async function signIn(target: Page, username: string): Promise<void> {
 async function axeViolations(target: Page): Promise<{ id: string; nodes: { target: string[] }[] }[]> {
   await target.addScriptTag({ content: AXE });
   return target.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run(o: unknown): Promise<{ violations: { id: string; nodes: { target: string[] }[] }[] }> } }).axe;
-    const result = await axe.run({ runOnly: { type: "tag", values: ["wcag2a", "wcag2aa"] } });
+    const result = await window.axe.run({ runOnly: { type: "tag", values: ["wcag2a", "wcag2aa"] } });
     return result.violations.map((v) => ({ id: v.id, nodes: v.nodes.map((n) => ({ target: n.target })) }));
   });
 }
