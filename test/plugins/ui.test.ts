@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
-import { BUILTIN_PLUGINS, copyFixture, freePort, json, STAND_IN_MODEL_SERVER, startGantry, tempDir, waitFor, type TestGantry } from "../helpers.ts";
+import { BUILTIN_PLUGINS, copyFixture, FIXTURES, freePort, json, STAND_IN_MODEL_SERVER, startGantry, tempDir, waitFor, type TestGantry } from "../helpers.ts";
 
 // Globals of the page, for the functions handed to page.evaluate (this file is type-checked without the DOM library).
 declare const document: { documentElement: { dataset: Record<string, string | undefined>; scrollWidth: number } };
@@ -207,6 +207,35 @@ describe("dashboard", () => {
     await shot("08-phone-dark", phone);
     expect(await axeViolations(phone)).toEqual([]);
     await phone.context().close();
+  });
+
+  test("single sign-on: the button shows once OIDC is configured, and the provider's redirect to /ui/oidc-callback signs in", async () => {
+    const port = await freePort();
+    const issuer = `http://127.0.0.1:${port}`;
+    const provider = Bun.spawn([process.execPath, join(FIXTURES, "oidc-provider", "server.ts"), "--port", String(port), "--client-id", "gantry-ui", "--client-secret", "ui-secret"], { stdout: "ignore", stderr: "inherit" });
+    try {
+      await waitFor(async () => (await fetch(`${issuer}/jwks`).catch(() => null))?.ok === true, 10_000, "the stand-in provider");
+      const configured = await g.api("/api/v1/auth/oidc/config", json("PUT", {
+        enabled: true, issuer, client_id: "gantry-ui", client_secret: "ui-secret", redirect_uri: `${g.url}/ui/oidc-callback`,
+        scopes: ["openid", "email", "profile"], default_role: "viewer", role_claim: "groups", role_map: { "ops-admins": "admin" },
+      }));
+      expect(configured.status).toBe(200);
+      const sso = await (await browser.newContext({ bypassCSP: true })).newPage();
+      sso.setDefaultTimeout(10_000);
+      await sso.goto(`${g.url}/ui`);
+      await sso.getByRole("link", { name: "Sign in with single sign-on" }).waitFor();
+      // The button's target, with the stand-in provider's way of choosing who signs in.
+      await sso.goto(`${g.url}/api/v1/auth/oidc/login?login_hint=alice`);
+      await sso.getByRole("heading", { name: "Overview" }).waitFor();
+      expect(sso.url()).toBe(`${g.url}/ui`);
+      expect(await sso.locator(".who").textContent()).toContain("admin");
+      await shot("10-oidc-signed-in", sso);
+      await sso.goto(`${g.url}/ui/oidc-callback?code=forged&state=forged`);
+      await sso.getByRole("heading", { name: "Overview" }).waitFor(); // still signed in: a failed callback does not end the session
+      await sso.context().close();
+    } finally {
+      provider.kill();
+    }
   });
 
   test("a viewer sees no admin or operator actions, and the API refuses them anyway", async () => {

@@ -71,6 +71,16 @@ export async function signIn(username: string, password: string): Promise<void> 
   save(fromIssued((await res.json()) as Issued));
 }
 
+/**
+ * Finishes single sign-on: the provider sent the browser to /ui/oidc-callback (the redirect URI configured for
+ * the dashboard) with a code; gantry's callback exchanges it and answers a session, kept like a password sign-in.
+ */
+export async function completeOidc(search: string): Promise<void> {
+  const res = await fetch(`/api/v1/auth/oidc/callback${search}`);
+  if (!res.ok) throw await errorOf(res);
+  save(fromIssued((await res.json()) as Issued));
+}
+
 export async function signOut(): Promise<void> {
   const token = session?.access;
   save(null);

@@ -1,9 +1,9 @@
 /** The app shell: sign-in, the navigation, the theme switch, and which page a path shows. */
 import type { VNode } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { call, currentSession, onSession, signIn, signOut } from "./api.ts";
+import { call, completeOidc, currentSession, onSession, signIn, signOut } from "./api.ts";
 import { startLive, stopLive, useLiveStatus } from "./live.ts";
-import { navigate, useRoute } from "./router.ts";
+import { currentRoute, navigate, useRoute } from "./router.ts";
 import { can, html, messageOf, Notices, setRole, type Role } from "./ui.ts";
 import { pageFor } from "./pages/index.ts";
 
@@ -50,7 +50,7 @@ function ThemeSwitch(): VNode {
 }
 
 function SignIn(): VNode {
-  const [error, setError] = useState("");
+  const [error, setError] = useState(oidcError);
   const [busy, setBusy] = useState(false);
   const [oidc, setOidc] = useState(false);
   useEffect(() => {
@@ -108,11 +108,27 @@ function Shell(props: { me: Me }): VNode {
     <${Notices} />`;
 }
 
+let oidcError = "";
+
+/** Handles the provider's redirect to /ui/oidc-callback once, then shows the overview (or the sign-in form with the error). */
+async function finishSingleSignOn(): Promise<void> {
+  try {
+    await completeOidc(location.search);
+  } catch (e) {
+    oidcError = `Single sign-on failed: ${messageOf(e)}`;
+  }
+  navigate("/", true);
+}
+
 export function App(): VNode {
+  const [ssoPending, setSsoPending] = useState(() => currentRoute().path === "/oidc-callback");
   const [session, setSession] = useState(currentSession());
   const [me, setMe] = useState<Me | null>(null);
   const [error, setError] = useState("");
   useEffect(() => onSession((s) => setSession(s)), []);
+  useEffect(() => {
+    if (ssoPending) void finishSingleSignOn().finally(() => setSsoPending(false));
+  }, []);
   useEffect(() => {
     if (!session) {
       stopLive();
@@ -125,6 +141,7 @@ export function App(): VNode {
       startLive();
     }).catch((e) => setError(messageOf(e)));
   }, [session?.username]);
+  if (ssoPending) return html`<main id="main" class="signin"><p class="muted">Signing in…</p></main>`;
   if (!session) return html`<${SignIn} /><${Notices} />`;
   if (!me) return html`<main id="main" class="signin"><p class=${error ? "error" : "muted"} role=${error ? "alert" : undefined}>${error || "Loading…"}</p></main>`;
   return html`<${Shell} me=${me} />`;
