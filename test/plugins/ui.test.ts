@@ -10,7 +10,7 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import { BUILTIN_PLUGINS, copyFixture, FIXTURES, freePort, json, STAND_IN_MODEL_SERVER, startGantry, tempDir, waitFor, type TestGantry } from "../helpers.ts";
 
 // Globals of the page, for the functions handed to page.evaluate (this file is type-checked without the DOM library).
-declare const document: { documentElement: { dataset: Record<string, string | undefined>; scrollWidth: number } };
+declare const document: { documentElement: { dataset: Record<string, string | undefined>; scrollWidth: number }; body: { textContent: string | null } };
 type AxeResult = { violations: { id: string; nodes: { target: string[] }[] }[] };
 declare const window: { axe: { run(options: unknown): Promise<AxeResult> } };
 
@@ -157,6 +157,9 @@ describe("dashboard", () => {
     expect([...seen].some((t) => t.startsWith("You said:") && t.length < "You said: one two three four five six seven eight".length)).toBe(true);
     expect(await page.getByLabel("curl command", { exact: true }).textContent()).toContain('"stream":true');
     await shot("04-playground");
+    // The overview counts each model's requests from gantry's own /metrics.
+    await go("/");
+    await page.getByRole("region", { name: "Requests per model" }).getByRole("cell", { name: "demo", exact: true }).waitFor();
   });
 
   test("approve a pending gate with a comment; it arrives and leaves live", async () => {
@@ -189,11 +192,39 @@ describe("dashboard", () => {
     await go("/flags");
     const shout = page.getByRole("switch", { name: "hello.shout" });
     expect(await shout.isChecked()).toBe(false);
-    await shout.check();
+    // click, not check(): check() reads the box back at once, while the app sets it from the server's answer.
+    await shout.click();
     await page.getByText("hello.shout = true").waitFor();
+    await waitFor(() => shout.isChecked(), 5000, "the switch to show the new value");
     expect((await (await g.api("/api/v1/features/hello.shout")).json()).value).toBe(true);
     expect((await (await g.api("/api/v1/hello/greeting")).json()).text).toBe("HELLO, WORLD");
     await shot("07-flags");
+  });
+
+  test("every page an admin can open renders its data without an error; a slash command runs with arguments", async () => {
+    const errors: string[] = [];
+    const onError = (error: Error) => errors.push(error.message);
+    page.on("pageerror", onError);
+    const paths = ["/", "/instances", "/playground", "/approvals", "/agents", "/plugins", "/plugins/hello", "/commands", "/cron", "/batch", "/mcp", "/flags", "/cache", "/users", "/audit", "/config"];
+    for (const path of paths) {
+      await go(path);
+      await page.locator("h1").waitFor();
+      await page.waitForFunction(() => !document.body.textContent?.includes("Loading…"), null, { timeout: 10_000 });
+      expect({ path, alerts: await page.locator("p[role=alert]").allTextContents() }).toEqual({ path, alerts: [] });
+    }
+    page.off("pageerror", onError);
+    expect(errors).toEqual([]);
+    await go("/commands");
+    await page.getByRole("row", { name: /\/hello:greet/ }).getByRole("button", { name: "Run…" }).click();
+    await page.getByLabel("Arguments for /hello:greet", { exact: true }).fill("Ada");
+    await page.getByRole("button", { name: "Run", exact: true }).click();
+    await page.getByLabel("Output of /hello:greet", { exact: true }).getByText("hello, Ada").waitFor();
+    await go("/audit");
+    await page.getByLabel("Action", { exact: true }).fill("POST /api/v1/plugins/:name/reload");
+    await page.getByRole("button", { name: "Filter" }).click();
+    await page.getByRole("region", { name: "Audit entries" }).getByText("user:ada (admin)").first().waitFor();
+    expect(await page.getByRole("region", { name: "Audit entries" }).getByRole("row").count()).toBe(2); // the header and the one reload
+    await shot("08-audit-filtered");
   });
 
   test("dark theme at phone width: the menu opens, tables fit, and axe passes", async () => {
