@@ -35,13 +35,15 @@ export default definePlugin({
       name: "gantry_model_request_duration_seconds", help: "Time until the model server answered (headers; streams go on after), by model",
       labelNames: ["model"], buckets: [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     });
-    ctx.routes(proxyRoutes(manager, (model, status, seconds) => {
+    // Requests from clients (the proxy) and from other plugins (agents) alike.
+    const observe = (model: string, status: number, seconds: number) => {
       modelRequests.inc({ model, status: String(status) });
       modelSeconds.observe({ model }, seconds);
-    }), { prefix: "" });
+    };
+    ctx.routes(proxyRoutes(manager, observe), { prefix: "" });
     ctx.routes(systemRoutes(manager, ctx.services.consume<CoreInfoService>("core.info")), { prefix: "/api/v1/system" });
     ctx.services.provide("instances", { list: () => manager.list() });
-    ctx.services.provide("inference", inferenceService(manager));
+    ctx.services.provide("inference", inferenceService(manager, observe));
     // From the CLI: gantry /instances:start qwen-7b
     const brief = (i: ReturnType<typeof manager.get>) => ({ name: i.name, status: i.status, backend: i.backend, port: i.port, pid: i.pid, last_error: i.last_error });
     ctx.command("list", { description: "Instances and their status", run: () => manager.list().map(brief) });

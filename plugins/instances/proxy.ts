@@ -89,8 +89,8 @@ export interface InferenceService {
   chatCompletion(body: Record<string, unknown>, signal?: AbortSignal): Promise<Record<string, unknown>>;
 }
 
-export function inferenceService(m: InstanceManager): InferenceService {
-  const forward = forwarder(m);
+export function inferenceService(m: InstanceManager, observe?: ModelObserver): InferenceService {
+  const forward = forwarder(m, observe);
   return {
     async chatCompletion(body, signal) {
       const res = await forward("/v1/chat/completions", String(body.model ?? ""), JSON.stringify(body), signal);

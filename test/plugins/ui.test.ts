@@ -12,6 +12,11 @@ import { BUILTIN_PLUGINS, copyFixture, FIXTURES, freePort, json, STAND_IN_MODEL_
 // Globals of the page, for the functions handed to page.evaluate (this file is type-checked without the DOM library).
 declare const document: { documentElement: { dataset: Record<string, string | undefined>; scrollWidth: number }; body: { textContent: string | null } };
 type AxeResult = { violations: { id: string; nodes: { target: string[] }[] }[] };
+declare const history: { pushState(state: null, title: string, url: string): void };
+declare function dispatchEvent(event: unknown): void;
+declare class PopStateEvent {
+  constructor(type: string);
+}
 declare const window: { axe: { run(options: unknown): Promise<AxeResult> } };
 
 const ARTIFACTS = process.env.GANTRY_UI_ARTIFACTS ?? tempDir("gantry-ui-artifacts-");
@@ -54,7 +59,17 @@ afterAll(async () => {
 });
 
 const shot = (name: string, target: Page = page) => target.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
-const go = (path: string, target: Page = page) => target.goto(`${g.url}/ui${path}`);
+/** Opens a page of the app: routed in the page when the app is loaded (as a click on a link does), else loaded. */
+async function go(path: string, target: Page = page): Promise<void> {
+  if (!target.url().startsWith(`${g.url}/ui`)) {
+    await target.goto(`${g.url}/ui${path}`);
+    return;
+  }
+  await target.evaluate((to) => {
+    history.pushState(null, "", to);
+    dispatchEvent(new PopStateEvent("popstate"));
+  }, `/ui${path === "/" ? "" : path}`);
+}
 
 async function signIn(target: Page, username: string): Promise<void> {
   await target.goto(`${g.url}/`);
@@ -175,6 +190,8 @@ describe("dashboard", () => {
     await page.getByText("Nothing is waiting.").waitFor();
     await page.getByRole("region", { name: "Decided approvals" }).getByText("fine by me").waitFor();
     await waitFor(async () => (await (await g.api(`/api/v1/agents/runs/${run.id}`)).json()).status === "succeeded", 5000, "the run to finish");
+    // The agent's model calls are counted per model too (the overview's traffic table reads these).
+    expect(await (await g.api("/metrics")).text()).toMatch(/gantry_model_requests_total\{model="brain",status="200"\} [1-9]/);
     await shot("05-approval-decided");
   });
 
