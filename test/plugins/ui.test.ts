@@ -10,8 +10,17 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import { BUILTIN_PLUGINS, copyFixture, FIXTURES, freePort, json, STAND_IN_MODEL_SERVER, startGantry, tempDir, waitFor, type TestGantry } from "../helpers.ts";
 
 // Globals of the page, for the functions handed to page.evaluate (this file is type-checked without the DOM library).
-declare const document: { documentElement: { dataset: Record<string, string | undefined>; scrollWidth: number }; body: { textContent: string | null } };
+declare const document: {
+  documentElement: { dataset: Record<string, string | undefined>; scrollWidth: number };
+  body: { textContent: string | null };
+  querySelector(selector: string): { textContent: string | null } | null;
+};
+declare class MutationObserver {
+  constructor(callback: () => void);
+  observe(target: unknown, options: Record<string, boolean>): void;
+}
 type AxeResult = { violations: { id: string; nodes: { target: string[] }[] }[] };
+declare const localStorage: { getItem(key: string): string | null; setItem(key: string, value: string): void };
 declare const history: { pushState(state: null, title: string, url: string): void };
 declare function dispatchEvent(event: unknown): void;
 declare class PopStateEvent {
@@ -131,7 +140,7 @@ describe("dashboard", () => {
     await form.getByLabel("Backend", { exact: true }).selectOption("command");
     await form.getByLabel("Model path", { exact: true }).fill("demo");
     await form.getByLabel("Port", { exact: true }).fill(String(modelPort));
-    await form.getByLabel("Command", { exact: true }).fill(`${process.execPath} ${STAND_IN_MODEL_SERVER} --port {port} --start-delay-ms 600`);
+    await form.getByLabel("Command", { exact: true }).fill(`${process.execPath} ${STAND_IN_MODEL_SERVER} --port {port} --start-delay-ms 600 --chunk-delay-ms 30`);
     await form.getByRole("button", { name: "Create instance" }).click();
     const status = page.locator('[data-instance-status="demo"]');
     await status.getByText("stopped").waitFor();
@@ -160,16 +169,20 @@ describe("dashboard", () => {
     await go("/playground");
     await page.getByLabel("Model", { exact: true }).selectOption("demo");
     await page.getByLabel("Message", { exact: true }).fill("one two three four five six seven eight");
-    const seen = new Set<string>();
-    const watch = setInterval(async () => {
-      const text = await page.locator(".msg.assistant p").last().textContent().catch(() => null);
-      if (text) seen.add(text);
-    }, 5);
+    // Record, in the page, every text the answer had while it streamed.
+    await page.evaluate(() => {
+      const seen: string[] = [];
+      (globalThis as unknown as { seenAnswers: string[] }).seenAnswers = seen;
+      new MutationObserver(() => {
+        const text = document.querySelector(".msg.assistant:last-child p")?.textContent;
+        if (text && seen.at(-1) !== text) seen.push(text);
+      }).observe(document.querySelector(".chat")!, { subtree: true, childList: true, characterData: true });
+    });
     await page.getByRole("button", { name: "Send" }).click();
     await page.locator(".msg.assistant").getByText("You said: one two three four five six seven eight").waitFor();
-    clearInterval(watch);
+    const seen = await page.evaluate(() => (globalThis as unknown as { seenAnswers: string[] }).seenAnswers);
     // Partial answers were on screen before the whole one: the stream was rendered as it came.
-    expect([...seen].some((t) => t.startsWith("You said:") && t.length < "You said: one two three four five six seven eight".length)).toBe(true);
+    expect(seen.some((t) => t.startsWith("You said:") && t.length < "You said: one two three four five six seven eight".length)).toBe(true);
     expect(await page.getByLabel("curl command", { exact: true }).textContent()).toContain('"stream":true');
     await shot("04-playground");
     // The overview counts each model's requests from gantry's own /metrics.
@@ -286,9 +299,19 @@ describe("dashboard", () => {
     }
   });
 
-  test("a viewer sees no admin or operator actions, and the API refuses them anyway", async () => {
+  test("a viewer sees no admin or operator actions, and the API refuses them anyway; an expiring token is rotated quietly", async () => {
     await page.getByRole("button", { name: "Sign out" }).click();
     await signIn(page, "vic");
+    // Make the stored access token look about to expire: the next load refreshes it before calling the API.
+    const before = await page.evaluate(() => {
+      const stored = JSON.parse(localStorage.getItem("gantry.session")!);
+      localStorage.setItem("gantry.session", JSON.stringify({ ...stored, expiresAt: Date.now() }));
+      return stored.refresh as string;
+    });
+    await page.reload();
+    await page.getByRole("heading", { name: "Overview" }).waitFor();
+    const after = await page.evaluate(() => JSON.parse(localStorage.getItem("gantry.session")!).refresh as string);
+    expect(after).not.toBe(before);
     expect(await page.getByRole("link", { name: "Users & keys" }).count()).toBe(0);
     expect(await page.getByRole("link", { name: "Config" }).count()).toBe(0);
     await go("/instances");
@@ -307,5 +330,7 @@ describe("dashboard", () => {
       return (await fetch("/api/v1/plugins/hello/reload", { method: "POST", headers: { authorization: `Bearer ${token}` } })).status;
     });
     expect(refused).toBe(403);
+    // The refresh token the page rotated away is refused (and its reuse ends the session, as a stolen token's would).
+    expect((await fetch(`${g.url}/api/v1/auth/refresh`, json("POST", { refresh_token: before }))).status).toBe(401);
   });
 });

@@ -14,7 +14,8 @@ interface Issued {
   access_token: string;
   refresh_token: string;
   expires_at: string;
-  user: { username: string };
+  /** Sent by sign-in, not by a refresh. */
+  user?: { username: string };
 }
 
 /** An answer in gantry's `{error, code, details}` shape (or a network failure, status 0). */
@@ -43,8 +44,8 @@ function save(next: Session | null): void {
   for (const listener of listeners) listener(next);
 }
 
-const fromIssued = (issued: Issued): Session => ({
-  access: issued.access_token, refresh: issued.refresh_token, expiresAt: Date.parse(issued.expires_at), username: issued.user.username,
+const fromIssued = (issued: Issued, username = issued.user?.username ?? ""): Session => ({
+  access: issued.access_token, refresh: issued.refresh_token, expiresAt: Date.parse(issued.expires_at), username,
 });
 
 export const currentSession = () => session;
@@ -97,7 +98,7 @@ function refresh(): Promise<void> {
       save(null);
       throw await errorOf(res);
     }
-    save(fromIssued((await res.json()) as Issued));
+    save(fromIssued((await res.json()) as Issued, current.username));
   })().finally(() => (refreshing = null));
   return refreshing;
 }

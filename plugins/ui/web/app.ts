@@ -1,6 +1,6 @@
 /** The app shell: sign-in, the navigation, the theme switch, and which page a path shows. */
 import type { VNode } from "preact";
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { call, completeOidc, currentSession, onSession, signIn, signOut } from "./api.ts";
 import { startLive, stopLive, useLiveStatus } from "./live.ts";
 import { currentRoute, navigate, useRoute } from "./router.ts";
@@ -88,7 +88,13 @@ function Shell(props: { me: Me }): VNode {
   const live = useLiveStatus();
   const [menuOpen, setMenuOpen] = useState(false);
   const page = pageFor(route.path, route.query);
-  useEffect(() => setMenuOpen(false), [route.path]);
+  const firstPath = useRef(route.path);
+  useEffect(() => {
+    setMenuOpen(false);
+    // After in-app navigation, move focus to the new page's heading, as a page load would for screen readers and keyboards.
+    if (route.path !== firstPath.current) document.getElementById("page-title")?.focus();
+    firstPath.current = "";
+  }, [route.path]);
   const current = (to: string) => (to === "/" ? route.path === "/" : route.path === to || route.path.startsWith(`${to}/`));
   return html`<a class="skip" href="#main">Skip to content</a>
     <header class="top">
