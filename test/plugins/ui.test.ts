@@ -108,9 +108,15 @@ describe("dashboard", () => {
     const html = await deep.text();
     const script = /src="(\/ui\/assets\/main-[a-z0-9]+\.js)"/.exec(html)?.[1];
     expect(script).toBeDefined();
-    const asset = await fetch(`${g.url}${script}`);
+    const asset = await fetch(`${g.url}${script}`, { headers: { "accept-encoding": "gzip" }, decompress: false } as RequestInit);
     expect(asset.headers.get("cache-control")).toBe("public, max-age=31536000, immutable");
     expect(asset.headers.get("content-type")).toContain("javascript");
+    expect(asset.headers.get("content-encoding")).toBe("gzip");
+    const gzipped = (await asset.arrayBuffer()).byteLength;
+    const plain = (await (await fetch(`${g.url}${script}`, { headers: { "accept-encoding": "identity" } })).arrayBuffer()).byteLength;
+    expect(gzipped).toBeLessThan(plain / 2);
+    const again = await fetch(`${g.url}${script}`, { headers: { "if-none-match": asset.headers.get("etag")! } });
+    expect(again.status).toBe(304);
     const missing = await fetch(`${g.url}/ui/assets/nope-123.js`);
     expect(missing.status).toBe(404);
     expect(await missing.json()).toMatchObject({ code: "UI_ASSET_NOT_FOUND" });
@@ -249,6 +255,16 @@ describe("dashboard", () => {
     await page.getByLabel("Arguments for /hello:greet", { exact: true }).fill("Ada");
     await page.getByRole("button", { name: "Run", exact: true }).click();
     await page.getByLabel("Output of /hello:greet", { exact: true }).getByText("hello, Ada").waitFor();
+    await go("/instances");
+    await page.getByText("Or paste TOML").click();
+    const toml = page.getByLabel("Instance as TOML", { exact: true });
+    await toml.fill('name = "broken"\nbackend = ');
+    await page.getByRole("button", { name: "Create from TOML" }).click();
+    await page.locator(".notice.error").first().waitFor(); // the TOML error is shown; nothing was sent
+    await toml.fill(`name = "from-toml"\nbackend = "llama_cpp"\nmodel_path = "/models/x.gguf"\nport = ${await freePort()}\n\n[options]\nctx-size = 4096`);
+    await page.getByRole("button", { name: "Create from TOML" }).click();
+    await page.locator('[data-instance-status="from-toml"]').waitFor();
+    expect((await (await g.api("/api/v1/instances/from-toml")).json()).options).toEqual({ "ctx-size": 4096 });
     await go("/audit");
     await page.getByLabel("Action", { exact: true }).fill("POST /api/v1/plugins/:name/reload");
     await page.getByRole("button", { name: "Filter" }).click();

@@ -82,6 +82,38 @@ function CreateForm(props: { onCreated: () => void }): VNode {
   </form>`;
 }
 
+const TOML_EXAMPLE = `name = "qwen-7b"
+backend = "llama_cpp"
+model_path = "/models/qwen2.5-7b-instruct-q4_k_m.gguf"
+on_demand_start = true
+
+[options]
+ctx-size = 8192
+n-gpu-layers = 99`;
+
+/** The same fields as the form (and the API's body), written as TOML: handy for copying an instance between machines. */
+function TomlForm(props: { onCreated: () => void }): VNode {
+  const [busy, run] = useAction();
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    const form = event.target as HTMLFormElement;
+    const text = String(new FormData(form).get("toml"));
+    const created = await run(async () => {
+      const { parse } = await import("smol-toml");
+      const body = parse(text);
+      return call<{ instance: { name: string } }>("/api/v1/instances", { method: "POST", body });
+    }, (r) => `Instance ${r.instance.name} created`);
+    if (created) {
+      form.reset();
+      props.onCreated();
+    }
+  };
+  return html`<form onSubmit=${submit} aria-label="Create an instance from TOML">
+    <${Field} label="Instance as TOML" hint="keys as in the API: name, backend, model_path, port, command, options, env, on_demand_start, idle_timeout, restart"><textarea name="toml" rows="9" required placeholder=${TOML_EXAMPLE}></textarea><//>
+    <p><button type="submit" disabled=${busy}>Create from TOML</button></p>
+  </form>`;
+}
+
 export function Instances(): VNode {
   const instances = useInstances();
   return html`<${Page} title="Instances">
@@ -96,7 +128,7 @@ export function Instances(): VNode {
         { label: "Actions", render: (i: Instance) => html`<${Actions} instance=${i} />` },
       ]} />`}<//>
     <//>
-    ${can("admin") ? html`<${Panel} title="Create an instance"><${CreateForm} onCreated=${instances.reload} /><//>` : null}
+    ${can("admin") ? html`<${Panel} title="Create an instance"><${CreateForm} onCreated=${instances.reload} /><details><summary>Or paste TOML</summary><${TomlForm} onCreated=${instances.reload} /></details><//>` : null}
   <//>`;
 }
 
