@@ -13,26 +13,36 @@ interface LogLine {
 
 /** Lines kept on screen; older ones drop off (the server keeps its own ring and files). */
 const KEEP = 1000;
+const FLUSH_EVERY_MS = 100;
 
 /**
- * Appends lines to the box directly, once a frame: a model server may print thousands of lines a second, and
- * re-rendering a thousand-line list through the virtual DOM for each batch cost more than a frame. Each line
- * is its own block, so adding at the bottom and dropping from the top lays out only those lines.
+ * Appends lines to the box directly, in batches at most ten times a second: a model server may print thousands
+ * of lines a second, and re-rendering a thousand-line list through the virtual DOM for each batch cost more than
+ * a frame (measured in bench/ui).
  */
 class LogSink {
   #queued: LogLine[] = [];
   #frame = 0;
+  #timer = 0;
+  #last = 0;
   count = 0;
 
   constructor(private readonly box: HTMLElement, private readonly follow: () => boolean, private readonly onCount: (n: number) => void) {}
 
   push(line: LogLine): void {
     this.#queued.push(line);
-    this.#frame ||= requestAnimationFrame(() => this.#flush());
+    if (this.#frame || this.#timer) return;
+    // At most ten updates a second: enough to read a moving log, and the page keeps its frames for everything else.
+    const wait = Math.max(0, this.#last + FLUSH_EVERY_MS - performance.now());
+    this.#timer = setTimeout(() => {
+      this.#timer = 0;
+      this.#frame = requestAnimationFrame(() => this.#flush());
+    }, wait) as unknown as number;
   }
 
   #flush(): void {
     this.#frame = 0;
+    this.#last = performance.now();
     const batch = this.#queued.length > KEEP ? this.#queued.slice(-KEEP) : this.#queued;
     this.#queued = [];
     const fragment = document.createDocumentFragment();
@@ -52,6 +62,7 @@ class LogSink {
 
   close(): void {
     cancelAnimationFrame(this.#frame);
+    clearTimeout(this.#timer);
   }
 }
 
