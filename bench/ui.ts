@@ -7,7 +7,7 @@
  *    baseline is the same page with nothing streaming.
  */
 import { join } from "node:path";
-import { chromium, type Page } from "playwright-core";
+import { chromium, type CDPSession, type Page } from "playwright-core";
 import { BUILTIN_PLUGINS, freePort, json, startGantry } from "../test/helpers.ts";
 import { percentile, round } from "./lib.ts";
 
@@ -53,11 +53,16 @@ async function firstLoad(path: string, ready: string) {
 }
 
 /** Milliseconds per second the page's main thread was busy (Chrome's own accounting: less noisy than frame gaps on a shared machine). */
+const sessions = new WeakMap<Page, CDPSession>();
 async function busyMetrics(page: Page): Promise<Record<string, number>> {
-  const cdp = await page.context().newCDPSession(page);
-  await cdp.send("Performance.enable");
+  let cdp = sessions.get(page);
+  if (!cdp) {
+    // One session per page: the counters start when Performance is enabled.
+    cdp = await page.context().newCDPSession(page);
+    await cdp.send("Performance.enable");
+    sessions.set(page, cdp);
+  }
   const { metrics } = await cdp.send("Performance.getMetrics");
-  await cdp.detach();
   return Object.fromEntries(metrics.map((m) => [m.name, m.value]));
 }
 
