@@ -10,7 +10,7 @@ export { TASK_LEVELS, taskHealth } from "./kernel/periodic-tasks.ts";
 export { LOG_LEVELS, isSecretName, type LogLevel } from "./kernel/config.ts";
 export type { SpawnOptions, ProcessInfo } from "./kernel/processes.ts";
 export type {
-  CoreAgentsService, CoreAuditService, CoreCommandsService, CoreMcpServersService, CoreIdentityService, CorePluginsService, CoreCacheService, CoreConfigService, CoreInfoService, CoreLoggersService, CoreMetricsService, CoreProcessesService, CoreTasksService,
+  CoreAgentsService, CoreAuditService, CoreSkillsService, CoreHooksService, CoreCommandsService, CoreMcpServersService, CoreIdentityService, CorePluginsService, CoreCacheService, CoreConfigService, CoreInfoService, CoreLoggersService, CoreMetricsService, CoreProcessesService, CoreTasksService,
 } from "./kernel/core-services.ts";
 export { GantryError, createError } from "./kernel/errors.ts";
 export type { CommandInvocation, CommandView } from "./kernel/command-invoker.ts";

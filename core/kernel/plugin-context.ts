@@ -18,6 +18,8 @@ import type { RolesApp } from "../auth/roles.ts";
 import type { ServiceRegistry } from "./services.ts";
 import type { ProcessRegistry, SpawnOptions } from "./processes.ts";
 import { readAgents, readMarkdownCommands, readMcpServers, type AgentDefinition, type MarkdownCommand, type McpServerConfig } from "./plugin-files.ts";
+import { readHooks, readSkills, type HookDefinition, type SkillDefinition } from "./claude-parts.ts";
+import type { UnsupportedPart } from "./claude-plugin.ts";
 import type { Subprocess } from "bun";
 
 /** A slash command contributed by a plugin in code (invoked as `/plugin:name args`). */
@@ -41,6 +43,14 @@ export interface RegisteredAgent extends AgentDefinition {
   plugin: string;
 }
 
+export interface RegisteredSkill extends SkillDefinition {
+  plugin: string;
+}
+
+export interface RegisteredHook extends HookDefinition {
+  plugin: string;
+}
+
 export type RouteRegistrar = (app: RolesApp) => AnyElysia;
 
 export interface RouteOptions {
@@ -50,7 +60,7 @@ export interface RouteOptions {
 
 /** A thing a plugin registered, as listed in its install drops. */
 export interface InstallDrop {
-  kind: "route" | "command" | "agent" | "mcp_server" | "task" | "flag" | "service" | "subscription" | "metric" | "logger" | "migration" | "cache" | "process";
+  kind: "route" | "command" | "agent" | "skill" | "hook" | "mcp_server" | "task" | "flag" | "service" | "subscription" | "metric" | "logger" | "migration" | "cache" | "process";
   name: string;
 }
 
@@ -65,6 +75,8 @@ export interface CoreParts {
   commands: OwnedRegistry<RegisteredCommand>;
   agents: OwnedRegistry<RegisteredAgent>;
   mcpServers: OwnedRegistry<{ plugin: string; name: string; dir: string; config: McpServerConfig }>;
+  skills: OwnedRegistry<RegisteredSkill>;
+  hooks: OwnedRegistry<RegisteredHook>;
   tasks: OwnedRegistry<PeriodicTask>;
   invalidators: OwnedRegistry<() => void>;
   processes: ProcessRegistry;
@@ -135,6 +147,8 @@ export class PluginInstance implements Owner {
   readonly routeRegistrars: { register: RouteRegistrar; prefix: string }[] = [];
   readonly tasks: PeriodicTask[] = [];
   readonly loadedAt = new Date();
+  /** Parts of the plugin folder gantry cannot honour (Claude Code format), with the reasons. */
+  unsupported: UnsupportedPart[] = [];
 
   constructor(readonly manifest: LoadedManifest, readonly generation: number) {}
 
@@ -169,25 +183,36 @@ export class PluginInstance implements Owner {
 }
 
 /**
- * Registers what the plugin folder contributes without code: `commands/*.md` as `plugin:name`,
- * `agents/*.md` as `plugin:name`, and `.mcp.json` servers. Recorded as install drops like the rest.
+ * Registers what the plugin folder contributes without code: commands as `plugin:name`, agents as
+ * `plugin:name`, skills, hooks and MCP servers. Recorded as install drops like the rest; what
+ * gantry cannot honour is kept in `instance.unsupported`.
  */
 export function registerPluginFiles(instance: PluginInstance, core: CoreParts): void {
-  const { name: plugin, dir } = instance.manifest;
+  const { name: plugin, dir, claude: layout } = instance.manifest;
   const record = instance.record.bind(instance);
-  for (const command of readMarkdownCommands(dir)) {
+  for (const command of readMarkdownCommands(dir, layout)) {
     const qname = `${plugin}:${command.name}`;
     const entry: RegisteredCommand = { plugin, name: command.name, description: command.description, argumentHint: command.argumentHint ?? undefined, markdown: command };
     record("command", qname, core.commands.add(qname, instance, entry));
   }
-  for (const agent of readAgents(dir)) {
+  for (const agent of readAgents(dir, layout)) {
     const qname = `${plugin}:${agent.name}`;
     record("agent", qname, core.agents.add(qname, instance, { ...agent, plugin }));
   }
-  for (const [server, config] of readMcpServers(dir)) {
+  for (const skill of readSkills(dir, layout)) {
+    const qname = `${plugin}:${skill.name}`;
+    record("skill", qname, core.skills.add(qname, instance, { ...skill, plugin }));
+  }
+  const { hooks, unsupported } = readHooks(dir, layout);
+  hooks.forEach((hook, i) => {
+    const qname = `${plugin}:${hook.event}:${i + 1}`;
+    record("hook", qname, core.hooks.add(qname, instance, { ...hook, plugin }));
+  });
+  for (const [server, config] of readMcpServers(dir, layout)) {
     const qname = `${plugin}:${server}`;
     record("mcp_server", qname, core.mcpServers.add(qname, instance, { plugin, name: server, dir, config }));
   }
+  instance.unsupported = [...(layout?.unsupported ?? []), ...unsupported];
 }
 
 /** Builds the context for one plugin instance; every registration is recorded and undone on dispose. */

@@ -8,6 +8,7 @@ import type { Logger } from "./logger.ts";
 import { orderByDependencies, readManifest, type LoadedManifest } from "./manifest.ts";
 import { createPluginContext, registerPluginFiles, PluginInstance, type CoreParts, type InstallDrop, type PluginDefinition } from "./plugin-context.ts";
 import { registerPluginFolder } from "./plugin-resolver.ts";
+import type { UnsupportedPart } from "./claude-plugin.ts";
 import { plugins as pluginsTable } from "../storage/db-schema.ts";
 
 export type PluginStatus = "active" | "failed" | "disabled";
@@ -35,6 +36,8 @@ export interface PluginInfo {
   loaded_at: string | null;
   error: { code: string; message: string } | null;
   install_drops: InstallDrop[];
+  /** Parts of a Claude Code plugin that gantry cannot honour, with the reasons. */
+  unsupported: UnsupportedPart[];
 }
 
 export interface PluginHostOptions {
@@ -72,7 +75,7 @@ export class PluginHost {
         const manifest = readManifest(path);
         if (this.#records.has(manifest.name)) throw Errors.PLUGIN_EXISTS([manifest.name, this.#records.get(manifest.name)!.path]);
         const enabled = !disabled.has(manifest.name);
-        this.#records.set(manifest.name, { name: manifest.name, path: manifest.dir, source, manifest, status: enabled ? "failed" : "disabled", error: null });
+        this.#records.set(manifest.name, { name: manifest.name, path: manifest.origin, source, manifest, status: enabled ? "failed" : "disabled", error: null });
         if (enabled) manifests.push(manifest);
       } catch (error) {
         const name = `invalid:${path}`;
@@ -147,9 +150,11 @@ export class PluginHost {
       const missing = manifest.dependsOn.filter((d) => this.#records.get(d)?.status !== "active");
       if (missing.length > 0) throw Errors.PLUGIN_DEPENDENCY_MISSING([manifest.name, missing]);
       await this.#activate(manifest);
-      this.core.database.db.insert(pluginsTable).values({ name: manifest.name, path: manifest.dir, source: "path", enabled: true })
-        .onConflictDoUpdate({ target: pluginsTable.name, set: { path: manifest.dir, source: "path", enabled: true } }).run();
+      this.core.database.db.insert(pluginsTable).values({ name: manifest.name, path: manifest.origin, source: "path", enabled: true })
+        .onConflictDoUpdate({ target: pluginsTable.name, set: { path: manifest.origin, source: "path", enabled: true } }).run();
       this.#records.get(manifest.name)!.source = "path";
+      const unsupported = this.#records.get(manifest.name)!.instance?.unsupported ?? [];
+      if (unsupported.length > 0) this.options.log.warn({ plugin: manifest.name, unsupported }, "plugin installed; some of its parts do nothing in gantry");
       this.core.events.publish("plugin_installed", { name: manifest.name, version: manifest.version });
       return this.info(manifest.name);
     });
@@ -237,6 +242,7 @@ export class PluginHost {
       loaded_at: r.instance?.loadedAt.toISOString() ?? null,
       error: r.error,
       install_drops: r.instance ? [...r.instance.drops] : [],
+      unsupported: r.instance?.unsupported ?? r.manifest?.claude?.unsupported ?? [],
     };
   }
 
@@ -273,7 +279,7 @@ export class PluginHost {
     }
     const record = this.#records.get(manifest.name);
     const source = record?.source ?? "path";
-    this.#records.set(manifest.name, { name: manifest.name, path: manifest.dir, source, status: "active", manifest, instance, error: null });
+    this.#records.set(manifest.name, { name: manifest.name, path: manifest.origin, source, status: "active", manifest, instance, error: null });
     instance.activate();
     if (previous) this.#logDisposal(manifest.name, await previous.dispose(this.options.disposeTimeoutMs));
     this.options.log.info({ plugin: manifest.name, version: manifest.version, generation: instance.generation }, previous ? "plugin reloaded" : "plugin active");
