@@ -37,6 +37,8 @@ export interface RegisteredCommand {
   argumentHint?: string;
   run?: CommandDefinition["run"];
   markdown?: MarkdownCommand;
+  /** The plugin's ctx.spawn, for a markdown command's `!`command`` lines. */
+  spawn?: PluginContext["spawn"];
 }
 
 export interface RegisteredAgent extends AgentDefinition {
@@ -187,12 +189,12 @@ export class PluginInstance implements Owner {
  * `plugin:name`, skills, hooks and MCP servers. Recorded as install drops like the rest; what
  * gantry cannot honour is kept in `instance.unsupported`.
  */
-export function registerPluginFiles(instance: PluginInstance, core: CoreParts): void {
+export function registerPluginFiles(instance: PluginInstance, core: CoreParts, spawn: PluginContext["spawn"]): void {
   const { name: plugin, dir, claude: layout } = instance.manifest;
   const record = instance.record.bind(instance);
   for (const command of readMarkdownCommands(dir, layout)) {
     const qname = `${plugin}:${command.name}`;
-    const entry: RegisteredCommand = { plugin, name: command.name, description: command.description, argumentHint: command.argumentHint ?? undefined, markdown: command };
+    const entry: RegisteredCommand = { plugin, name: command.name, description: command.description, argumentHint: command.argumentHint ?? undefined, markdown: command, spawn };
     record("command", qname, core.commands.add(qname, instance, entry));
   }
   for (const agent of readAgents(dir, layout)) {

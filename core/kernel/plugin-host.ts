@@ -268,8 +268,8 @@ export class PluginHost {
     try {
       const definition = await importPlugin(manifest);
       if (migratePlugin(this.core.database, manifest.name, join(manifest.dir, "drizzle"))) instance.record("migration", "drizzle");
-      registerPluginFiles(instance, this.core);
       const ctx = createPluginContext(instance, this.core);
+      registerPluginFiles(instance, this.core, ctx.spawn);
       const dispose = await withTimeout(Promise.resolve().then(() => definition.setup(ctx)), this.options.setupTimeoutMs, () => Errors.PLUGIN_SETUP_TIMEOUT([manifest.name, this.options.setupTimeoutMs]));
       if (typeof dispose === "function") instance.disposer.defer(dispose, "setup's dispose");
       this.#swapIn(instance, previous);

@@ -4,7 +4,7 @@ import type { AgentSpec } from "./definitions.ts";
 import type { Decision } from "./permissions.ts";
 import type { AgentRunner } from "./runner.ts";
 import type { AgentStore, ApprovalRow, DenialRow, RunRow } from "./store.ts";
-import { toolCatalog, type McpToolsService } from "./tool-catalog.ts";
+import { toolCatalog, type McpToolsService, type Tool } from "./tool-catalog.ts";
 
 export const AgentErrors = {
   AGENT_NOT_FOUND: createError("AGENT_NOT_FOUND", 404, (name: string) => `No agent '${name}'; list them at GET /api/v1/agents`),
@@ -19,6 +19,7 @@ export interface AgentRouteParts {
   store: AgentStore;
   commands: CoreCommandsService;
   mcp: () => McpToolsService | undefined;
+  builtins: () => Tool[];
   identity: CoreIdentityService;
   settings: () => { defaultModel: string; defaultPermission: Decision };
 }
@@ -38,7 +39,7 @@ const GateView = t.Object({
   status: t.Union([t.Literal("pending"), t.Literal("approved"), t.Literal("rejected"), t.Literal("expired")]),
   requested_at: t.String(), decided_at: Nullable(t.String()), decided_by: Nullable(t.String()), note: Nullable(t.String()),
 });
-const DenialSource = t.Union([t.Literal("rule"), t.Literal("rejected"), t.Literal("expired"), t.Literal("not_offered")]);
+const DenialSource = t.Union([t.Literal("rule"), t.Literal("hook"), t.Literal("rejected"), t.Literal("expired"), t.Literal("not_offered")]);
 const Limit = t.Optional(t.Numeric({ minimum: 1, maximum: 1000, description: "default 100" }));
 
 export const runView = (r: RunRow) => ({
@@ -75,11 +76,11 @@ export function agentRoutes(p: AgentRouteParts) {
         role: "viewer", response: t.Object({ agents: t.Array(AgentView) }), detail: { summary: "Agents from config and plugins", tags: ["agents"] },
       })
       .get("/api/v1/agents/tools", async () => ({
-        tools: (await toolCatalog(p.commands, p.mcp())).map((tool) => ({ id: tool.id, source: tool.source, description: tool.description, parameters: tool.parameters })),
+        tools: (await toolCatalog(p.commands, p.mcp(), p.builtins())).map((tool) => ({ id: tool.id, source: tool.source, description: tool.description, parameters: tool.parameters })),
       }), {
         role: "viewer",
-        response: t.Object({ tools: t.Array(t.Object({ id: t.String(), source: t.Union([t.Literal("command"), t.Literal("mcp")]), description: t.String(), parameters: t.Record(t.String(), t.Unknown()) })) }),
-        detail: { summary: "Every tool an agent can be offered: slash commands and connected MCP servers' tools", tags: ["agents"] },
+        response: t.Object({ tools: t.Array(t.Object({ id: t.String(), source: t.Union([t.Literal("builtin"), t.Literal("command"), t.Literal("mcp")]), description: t.String(), parameters: t.Record(t.String(), t.Unknown()) })) }),
+        detail: { summary: "Every tool an agent can be offered: Claude Code's standard tools, slash commands and connected MCP servers' tools", tags: ["agents"] },
       })
       .get("/api/v1/agents/runs", ({ query }) => ({ runs: p.store.runs(query.agent, query.limit ?? 100).map(runView) }), {
         role: "viewer", query: t.Object({ agent: t.Optional(t.String({ maxLength: 200 })), limit: Limit }),
