@@ -91,7 +91,7 @@ describe("Claude Code plugin format", () => {
     ]);
     expect((await (await g.api("/api/v1/plugins/guarded")).json()).unsupported).toHaveLength(2);
     const { skills } = await (await g.api("/api/v1/plugins/skills")).json();
-    expect(skills).toEqual([{ qname: "guarded:release-notes", plugin: "guarded", name: "release-notes", description: expect.stringStartingWith("Writes release notes"), files: ["examples/format.md"] }]);
+    expect(skills).toEqual([{ qname: "guarded:release-notes", plugin: "guarded", name: "release-notes", description: expect.stringContaining("Writes release notes"), files: ["examples/format.md"] }]);
     await g.api("/api/v1/plugins/guarded", { method: "DELETE" });
     expect((await (await g.api("/api/v1/plugins/skills")).json()).skills).toEqual([]);
     expect(g.gantry.core.hooks.size).toBe(0);
