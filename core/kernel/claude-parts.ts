@@ -41,6 +41,27 @@ export interface HookDefinition {
   root: string;
 }
 
+/** Claude Code tools that gantry's agents do not have, and why; an agent or command naming one is told so. */
+const MISSING_TOOLS: Record<string, string> = {
+  WebSearch: "gantry has no web search; offer an MCP server's search tool instead",
+  TodoWrite: "gantry keeps no to-do list for a run; the run's steps record what the agent did",
+  NotebookEdit: "gantry's agents do not edit Jupyter notebooks",
+  NotebookRead: "gantry's agents do not read Jupyter notebooks (Read reads their JSON)",
+  BashOutput: "Bash runs to its end (with a timeout) in gantry; there are no background shells",
+  KillShell: "Bash runs to its end (with a timeout) in gantry; there are no background shells",
+  KillBash: "Bash runs to its end (with a timeout) in gantry; there are no background shells",
+  MultiEdit: "use Edit once per change",
+  LS: "use Glob or Bash(ls:*)",
+  ExitPlanMode: "gantry's agents have no plan mode",
+  SlashCommand: "slash commands are offered to agents as tools of their own (/plugin:command)",
+  AskUserQuestion: "an agent asks a human through approval gates, not questions",
+};
+
+/** The tools of a list (Claude Code's names, rules like `Bash(git:*)` included) that gantry does not have. */
+export function missingTools(where: string, tools: string[]): UnsupportedPart[] {
+  return tools.map((t) => t.replace(/\(.*$/s, "").trim()).filter((t) => t in MISSING_TOOLS).map((t) => ({ part: `${where}: tool ${t}`, reason: MISSING_TOOLS[t]! }));
+}
+
 const SKILL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const DEFAULT_HOOK_TIMEOUT_S = 60;
 

@@ -18,7 +18,7 @@ import type { RolesApp } from "../auth/roles.ts";
 import type { ServiceRegistry } from "./services.ts";
 import type { ProcessRegistry, SpawnOptions } from "./processes.ts";
 import { readAgents, readMarkdownCommands, readMcpServers, type AgentDefinition, type MarkdownCommand, type McpServerConfig } from "./plugin-files.ts";
-import { readHooks, readSkills, type HookDefinition, type SkillDefinition } from "./claude-parts.ts";
+import { missingTools, readHooks, readSkills, type HookDefinition, type SkillDefinition } from "./claude-parts.ts";
 import type { UnsupportedPart } from "./claude-plugin.ts";
 import type { Subprocess } from "bun";
 
@@ -192,14 +192,17 @@ export class PluginInstance implements Owner {
 export function registerPluginFiles(instance: PluginInstance, core: CoreParts, spawn: PluginContext["spawn"]): void {
   const { name: plugin, dir, claude: layout } = instance.manifest;
   const record = instance.record.bind(instance);
+  const tools: UnsupportedPart[] = [];
   for (const command of readMarkdownCommands(dir, layout)) {
     const qname = `${plugin}:${command.name}`;
     const entry: RegisteredCommand = { plugin, name: command.name, description: command.description, argumentHint: command.argumentHint ?? undefined, markdown: command, spawn };
     record("command", qname, core.commands.add(qname, instance, entry));
+    tools.push(...missingTools(`command ${qname}`, command.allowedTools));
   }
   for (const agent of readAgents(dir, layout)) {
     const qname = `${plugin}:${agent.name}`;
     record("agent", qname, core.agents.add(qname, instance, { ...agent, plugin }));
+    tools.push(...missingTools(`agent ${qname}`, agent.tools));
   }
   for (const skill of readSkills(dir, layout)) {
     const qname = `${plugin}:${skill.name}`;
@@ -214,7 +217,7 @@ export function registerPluginFiles(instance: PluginInstance, core: CoreParts, s
     const qname = `${plugin}:${server}`;
     record("mcp_server", qname, core.mcpServers.add(qname, instance, { plugin, name: server, dir, config }));
   }
-  instance.unsupported = [...(layout?.unsupported ?? []), ...unsupported];
+  instance.unsupported = [...(layout?.unsupported ?? []), ...unsupported, ...tools];
 }
 
 /** Builds the context for one plugin instance; every registration is recorded and undone on dispose. */

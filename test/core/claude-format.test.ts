@@ -88,8 +88,9 @@ describe("Claude Code plugin format", () => {
     expect(body.unsupported).toEqual([
       { part: "hooks/hooks.json: Notification", reason: expect.stringContaining("approval_requested") },
       { part: "hooks/hooks.json: Stop prompt", reason: expect.stringContaining('only "command" hooks') },
+      { part: "agent guarded:scout: tool TodoWrite", reason: expect.stringContaining("no to-do list") },
     ]);
-    expect((await (await g.api("/api/v1/plugins/guarded")).json()).unsupported).toHaveLength(2);
+    expect((await (await g.api("/api/v1/plugins/guarded")).json()).unsupported).toHaveLength(3);
     const { skills } = await (await g.api("/api/v1/plugins/skills")).json();
     expect(skills).toEqual([{ qname: "guarded:release-notes", plugin: "guarded", name: "release-notes", description: expect.stringContaining("Writes release notes"), files: ["examples/format.md"] }]);
     await g.api("/api/v1/plugins/guarded", { method: "DELETE" });
