@@ -23,4 +23,4 @@ export { sqliteTable, integer, text, real, blob, primaryKey, index, uniqueIndex 
 export { eq, ne, and, or, not, sql, desc, asc, inArray, isNull, isNotNull, gt, gte, lt, lte, like } from "drizzle-orm";
 /** Permission rules in gantry's and Claude Code's syntax (`Bash(git status:*)`), and a shell line run through ctx.spawn with a timeout and an output cap. */
 export { ruleMatches, ruleTool, globMatches } from "./kernel/tool-rules.ts";
-export { runShell, type ShellResult, type ShellOptions } from "./kernel/shell-run.ts";
+export { runShell, shellEnvironment, type ShellResult, type ShellOptions } from "./kernel/shell-run.ts";

@@ -5,8 +5,6 @@ import type { ClaudeLayout } from "./claude-plugin.ts";
 import { Errors } from "./errors.ts";
 import { parseFrontMatter } from "./front-matter.ts";
 
-export { parseFrontMatter };
-
 export interface MarkdownCommand {
   name: string;
   description: string;

@@ -1,5 +1,6 @@
 /** Runs one shell line through a plugin's `ctx.spawn`, with a timeout and a cap on what it prints (Bash tool, hooks, `!`cmd`` lines). */
 import type { Subprocess } from "bun";
+import { isSecretName } from "./config.ts";
 import type { SpawnOptions } from "./processes.ts";
 
 export type Spawner = (command: string[], options?: SpawnOptions) => Subprocess;
@@ -15,6 +16,7 @@ export interface ShellResult {
 
 export interface ShellOptions {
   cwd?: string;
+  /** Default: shellEnvironment(). */
   env?: Record<string, string | undefined>;
   /** Written to the child's stdin, then closed (hooks get Claude Code's JSON this way). */
   stdin?: string;
@@ -22,6 +24,12 @@ export interface ShellOptions {
   maxOutputChars: number;
   /** A label for the process listing. */
   name?: string;
+}
+
+/** gantry's environment without its own settings and secret-looking variables: what shells started for plugins see. */
+export function shellEnvironment(extra: Record<string, string> = {}): Record<string, string | undefined> {
+  const kept = Object.entries(process.env).filter(([name]) => !name.startsWith("GANTRY_") && !isSecretName(name));
+  return { ...Object.fromEntries(kept), ...extra };
 }
 
 /** Reads a stream up to `max` characters, draining the rest so the child never blocks on a full pipe. */
@@ -44,7 +52,7 @@ async function readCapped(stream: ReadableStream<Uint8Array> | undefined, max: n
 /** `bash -c line` in its own process group; on timeout the whole group gets SIGKILL. */
 export async function runShell(spawn: Spawner, line: string, options: ShellOptions): Promise<ShellResult> {
   const proc = spawn(["bash", "-c", line], {
-    name: options.name ?? "bash", cwd: options.cwd, env: options.env ?? { ...process.env },
+    name: options.name ?? "bash", cwd: options.cwd, env: options.env ?? shellEnvironment(),
     stdin: options.stdin === undefined ? "ignore" : "pipe", stdout: "pipe", stderr: "pipe", detached: true, killTimeoutMs: 500,
   });
   if (options.stdin !== undefined) {

@@ -12,9 +12,9 @@ export function globMatches(pattern: string, value: string): boolean {
   return regex.test(value);
 }
 
-/** The parts of a shell line that run on their own (`a && b; c | d` → a, b, c, d). */
+/** The parts of a shell line that run on their own (`a && b; c | d & e` → a, b, c, d, e). */
 export function shellParts(command: string): string[] {
-  return command.split(/&&|\|\||[;|\n]/).map((part) => part.trim()).filter(Boolean);
+  return command.split(/&&|\|\||[;|&\n]/).map((part) => part.trim()).filter(Boolean);
 }
 
 /** `git status:*` allows `git status` and `git status -s`, not `git statusx`; `npm test` exactly that; `*` wildcards. */

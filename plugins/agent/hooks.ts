@@ -4,7 +4,7 @@
  * timeout; exit code 2 blocks (its stderr says why), exit 0 may answer JSON (`permissionDecision`,
  * `decision: "block"`, `additionalContext`), any other exit code is reported and ignored.
  */
-import { runShell, type CoreHooksService, type PluginContext } from "gantry/plugin";
+import { runShell, shellEnvironment, type CoreHooksService, type PluginContext } from "gantry/plugin";
 import type { Decision } from "./permissions.ts";
 
 export type HookEvent = "PreToolUse" | "PostToolUse" | "UserPromptSubmit" | "Stop" | "SessionStart" | "SessionEnd";
@@ -64,7 +64,7 @@ export class AgentHooks {
       const stdin = JSON.stringify({ session_id: runId, transcript_path: null, cwd, permission_mode: "default", hook_event_name: event, ...input });
       const result = await runShell(this.ctx.spawn, hook.command.replaceAll("${CLAUDE_PLUGIN_ROOT}", hook.root), {
         cwd, stdin, timeoutMs: hook.timeoutS * 1000, maxOutputChars: HOOK_OUTPUT_CHARS, name: `hook ${hook.qname}`,
-        env: { ...process.env, CLAUDE_PLUGIN_ROOT: hook.root, CLAUDE_PROJECT_DIR: cwd },
+        env: shellEnvironment({ CLAUDE_PLUGIN_ROOT: hook.root, CLAUDE_PROJECT_DIR: cwd }),
       });
       const step: HookStep = { type: "hook", event, hook: hook.qname, tool, exit_code: result.exitCode, decision: null, reason: null };
       if (result.timedOut) step.reason = `timed out after ${hook.timeoutS} s (ignored)`;

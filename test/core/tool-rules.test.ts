@@ -8,6 +8,9 @@ describe("permission rules in Claude Code's syntax", () => {
     expect(bash("Bash(git status:*)", "git status -s")).toBe(true);
     expect(bash("Bash(git status:*)", "git statusx")).toBe(false);
     expect(bash("Bash(git status:*)", "git status; rm -rf /")).toBe(false);
+    expect(bash("Bash(git status:*)", "git status & rm -rf /")).toBe(false);
+    expect(bash("Bash(git status:*)", "git status\nrm -rf /")).toBe(false);
+    expect(bash("Bash(echo:*)", 'echo "a; rm -rf /"')).toBe(false);
     expect(bash("Bash(git status:*)", "git status && git status -s")).toBe(true);
     expect(bash("Bash(git status:*)", "git status $(rm -rf /)")).toBe(false);
     expect(bash("Bash(git status:*)", "git status `rm -rf /`")).toBe(false);
