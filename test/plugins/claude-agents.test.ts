@@ -86,6 +86,15 @@ describe("Claude Code's tools for plugin agents", () => {
     await g.api(`/api/v1/approvals/${plainGate.id}/reject`, json("POST", {}));
   });
 
+  test("a markdown command runs as an agent offered its allowed-tools, which are also allowed without asking", async () => {
+    const res = await g.api("/api/v1/plugins/commands/guarded:inspect/invoke", json("POST", { arguments: "src" }));
+    expect(res.status).toBe(200);
+    const invoked = await res.json();
+    expect(invoked).toMatchObject({ kind: "markdown", ran_as_agent: true, result: { output: "Tool said:      1\tfirst line | app.ts" } });
+    const ran = await (await g.api(`/api/v1/agents/runs/${invoked.result.run_id}`)).json();
+    expect(toolSteps(ran).map((s) => [s.tool, s.decision, s.rule])).toEqual([["Read", "allow", "allow: Read"], ["Bash", "allow", "allow: Bash(ls:*)"]]);
+  });
+
   test("a UserPromptSubmit hook that exits 2 stops the run before the model is asked", async () => {
     const blocked = await run("guarded:scout", ["FORBIDDEN words", call("Read", { file_path: "notes.txt" })]);
     expect(blocked).toMatchObject({ status: "failed", error: "the prompt was blocked by a UserPromptSubmit hook: the prompt has a forbidden word" });
