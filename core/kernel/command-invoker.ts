@@ -14,6 +14,8 @@ export const CommandErrors = {
 /** What the agents plugin provides as service "agents" for markdown commands. */
 export interface AgentPromptRunner {
   runPrompt(request: { prompt: string; allowedTools: string[]; model: string | null; command: string }): Promise<unknown>;
+  /** Where a command's `!`command`` lines run (the folder agents work in); default: the plugin's folder. */
+  workingDirectory?(): string | undefined;
 }
 
 export interface CommandView {
@@ -66,8 +68,8 @@ export async function invokeCommand(commands: OwnedRegistry<RegisteredCommand>, 
     return { qname, kind: "code" as const, result: jsonSafe(result) };
   }
   const markdown = command.markdown!;
-  const prompt = await renderMarkdownCommand(qname, markdown, raw, command.spawn);
   const agents = services.get<AgentPromptRunner>("agents");
+  const prompt = await renderMarkdownCommand(qname, markdown, raw, command.spawn, agents?.workingDirectory?.());
   let result: unknown = null;
   if (agents) {
     try {

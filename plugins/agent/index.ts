@@ -96,6 +96,7 @@ export default definePlugin({
     // default model is set; without one they keep answering their rendered prompt.
     if (!config.default_model) return;
     ctx.services.provide("agents", {
+      workingDirectory: () => workspaces[0],
       async runPrompt(request: { prompt: string; allowedTools: string[]; model: string | null; command: string }) {
         const agent: AgentSpec = {
           name: `command:${request.command}`, description: `/${request.command}`, source: "command", plugin: null, model: null,

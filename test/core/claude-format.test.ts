@@ -125,6 +125,7 @@ describe("markdown commands as Claude Code renders them", () => {
     expect(body.prompt).toBe([
       "Plugin files: note.md",
       "Greeting: hello from the shell",
+      `Where (read-only, no grant needed): ${dir}`,
       "",
       "Template: A note template: keep it short.\n",
       "Elsewhere: @../../../../etc/hostname and mail@example.com stay as written.",

@@ -91,6 +91,7 @@ describe("Claude Code's tools for plugin agents", () => {
     expect(res.status).toBe(200);
     const invoked = await res.json();
     expect(invoked).toMatchObject({ kind: "markdown", ran_as_agent: true, result: { output: "Tool said:      1\tfirst line | app.ts" } });
+    expect(invoked.prompt).toStartWith(`Working in ${workspace}\n`); // !`pwd` ran in the agents' workspace
     const ran = await (await g.api(`/api/v1/agents/runs/${invoked.result.run_id}`)).json();
     expect(toolSteps(ran).map((s) => [s.tool, s.decision, s.rule])).toEqual([["Read", "allow", "allow: Read"], ["Bash", "allow", "allow: Bash(ls:*)"]]);
   });
