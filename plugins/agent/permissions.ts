@@ -19,8 +19,11 @@ const TOOL_DEFAULTS: Record<string, Decision> = { Read: "allow", Glob: "allow", 
 
 export const matches = (pattern: string, toolId: string) => globMatches(pattern, toolId);
 
+/** Claude Code's newer names for tools gantry knows by the older one. */
+const ALIASES: Record<string, string> = { Agent: "Task" };
+
 /** Whether the agent's `tools` offer this tool (`Bash(git diff:*)` offers Bash; its calls are then checked by the rules). */
-export const offered = (agent: AgentSpec, toolId: string) => agent.tools.some((p) => globMatches(ruleTool(p), toolId));
+export const offered = (agent: AgentSpec, toolId: string) => agent.tools.some((p) => globMatches(ALIASES[ruleTool(p)] ?? ruleTool(p), toolId));
 
 export function decide(agent: AgentSpec, toolId: string, input: Record<string, unknown>, defaultDecision: Decision, global: Rules, hook?: { decision: Decision; reason: string }): { decision: Decision; rule: string | null } {
   const find = (decision: Decision) => {

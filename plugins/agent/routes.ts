@@ -1,7 +1,7 @@
 /** Seed 004's agents, approvals and permissions routes. */
 import { createError, Nullable, t, type CoreCommandsService, type CoreIdentityService, type RolesApp } from "gantry/plugin";
 import type { AgentSpec } from "./definitions.ts";
-import type { Decision } from "./permissions.ts";
+import type { Decision, Rules } from "./permissions.ts";
 import type { AgentRunner } from "./runner.ts";
 import type { AgentStore, ApprovalRow, DenialRow, RunRow } from "./store.ts";
 import { toolCatalog, type McpToolsService, type Tool } from "./tool-catalog.ts";
@@ -21,7 +21,7 @@ export interface AgentRouteParts {
   mcp: () => McpToolsService | undefined;
   builtins: () => Tool[];
   identity: CoreIdentityService;
-  settings: () => { defaultModel: string; defaultPermission: Decision };
+  settings: () => { defaultModel: string; defaultPermission: Decision; permissions: Rules };
 }
 
 const Rules = t.Object({ allow: t.Array(t.String()), ask: t.Array(t.String()), deny: t.Array(t.String()), default: t.String() });
@@ -131,11 +131,12 @@ export function agentRoutes(p: AgentRouteParts) {
       })
       .get("/api/v1/permissions/rules", () => ({
         default: p.settings().defaultPermission,
+        shared: p.settings().permissions,
         agents: p.agents().map((a) => ({ agent: a.name, source: a.source, tools: a.tools, allow: a.allow, ask: a.ask, deny: a.deny })),
       }), {
         role: "viewer",
-        response: t.Object({ default: t.String(), agents: t.Array(t.Object({ agent: t.String(), source: t.String(), tools: t.Array(t.String()), allow: t.Array(t.String()), ask: t.Array(t.String()), deny: t.Array(t.String()) })) }),
-        detail: { summary: "The rules of every agent (deny, then ask, then allow, then the default)", tags: ["permissions"] },
+        response: t.Object({ default: t.String(), shared: t.Object({ allow: t.Array(t.String()), ask: t.Array(t.String()), deny: t.Array(t.String()) }, { description: "plugin.agent.permissions: checked for every agent after its own rules" }), agents: t.Array(t.Object({ agent: t.String(), source: t.String(), tools: t.Array(t.String()), allow: t.Array(t.String()), ask: t.Array(t.String()), deny: t.Array(t.String()) })) }),
+        detail: { summary: "The rules of every agent and those shared by all (deny, then a PreToolUse hook's decision, then ask, then allow, then the tool's default)", tags: ["permissions"] },
       })
       .get("/api/v1/permissions/denials", ({ query }) => ({
         denials: p.store.denials({ agent: query.agent, tool: query.tool, source: query.source, since: query.since ? new Date(query.since) : undefined, limit: query.limit ?? 100 }).map(denialView),

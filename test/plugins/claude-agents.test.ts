@@ -70,6 +70,7 @@ describe("Claude Code's tools for plugin agents", () => {
     expect(hookSteps.map((s: { decision: string }) => s.decision)).toEqual(["allow", null, "deny"]);
     const { denials } = await (await g.api(`/api/v1/permissions/denials?source=hook`)).json();
     expect(denials[0]).toMatchObject({ agent: "guarded:builder", run_id: result.id, tool: "Bash", source: "hook" });
+    expect((await (await g.api("/api/v1/permissions/rules")).json()).shared).toEqual({ allow: ["Bash(pwd:*)", "WebFetch(domain:127.0.0.1)"], ask: [], deny: ["Read(/etc/shadow)"] });
 
     const held = await (await g.api("/api/v1/agents/guarded:builder/invoke", json("POST", { input: call("Bash", { command: "git push origin main" }) }))).json();
     expect(held.status).toBe("waiting_approval");
