@@ -111,6 +111,20 @@ describe("Claude Code plugin format", () => {
     expect((await install({ path: dir })).body.error).toContain("'../../elsewhere' is outside the plugin folder");
     writeFileSync(join(dir, ".claude-plugin", "plugin.json"), JSON.stringify({ name: "skills" }));
     expect((await install({ path: dir })).body.error).toContain("reserved");
+
+    // Inline hooks and MCP servers, and a command file named by path, in the manifest itself.
+    mkdirSync(join(dir, "more"));
+    writeFileSync(join(dir, "more", "single.md"), "Just one\n");
+    writeFileSync(join(dir, ".claude-plugin", "plugin.json"), JSON.stringify({
+      name: "inline", commands: "./more/single.md",
+      hooks: { PreToolUse: [{ matcher: "Write", hooks: [{ type: "command", command: "true" }] }] },
+      mcpServers: { local: { command: "true" } },
+    }));
+    const inline = await install({ path: dir });
+    expect(inline.status).toBe(201);
+    expect(inline.body.install_drops).toEqual(expect.arrayContaining([
+      { kind: "command", name: "inline:single" }, { kind: "hook", name: "inline:PreToolUse:1" }, { kind: "mcp_server", name: "inline:local" },
+    ]));
   });
 });
 

@@ -97,6 +97,15 @@ describe("Claude Code's tools for plugin agents", () => {
     expect(toolSteps(ran).map((s) => [s.tool, s.decision, s.rule])).toEqual([["Read", "allow", "allow: Read"], ["Bash", "allow", "allow: Bash(ls:*)"]]);
   });
 
+  test("a Stop hook that blocks sends the model back to work with its reason", async () => {
+    writeFileSync(join(workspace, "STOP_ONCE"), "");
+    const result = await run("guarded:scout", ["just answer"]);
+    expect(result).toMatchObject({ status: "succeeded", output: "Tool said:      1\tfirst line" });
+    const stops = result.steps.filter((s: Step) => s.type === "hook" && s.event === "Stop");
+    expect(stops.map((s: { decision: string | null }) => s.decision)).toEqual(["block", null]);
+    expect(existsSync(join(workspace, "STOP_ONCE"))).toBe(false);
+  });
+
   test("a UserPromptSubmit hook that exits 2 stops the run before the model is asked", async () => {
     const blocked = await run("guarded:scout", ["FORBIDDEN words", call("Read", { file_path: "notes.txt" })]);
     expect(blocked).toMatchObject({ status: "failed", error: "the prompt was blocked by a UserPromptSubmit hook: the prompt has a forbidden word" });
