@@ -68,13 +68,15 @@ export function pluginRoutes(p: PluginRouteParts) {
         detail: { summary: "Installed plugins with status, source and load time", tags: ["plugins"] },
       })
       .post("/api/v1/plugins", async ({ body, set }) => {
-        const marketplace = isMarketplace(body.path) && !existsSync(join(body.path, "plugin.json")) && !existsSync(join(body.path, ".claude-plugin", "plugin.json"));
+        const marketplace = isMarketplace(body.path);
         if (body.plugin !== undefined && !marketplace) throw Errors.BAD_REQUEST([`'plugin' names a plugin of a marketplace, but ${body.path} has no .claude-plugin/marketplace.json`]);
-        if (marketplace && body.plugin === undefined) {
+        // A marketplace folder that is no plugin itself is listed; one that is (a single-plugin repository) installs as a folder.
+        const ownManifest = existsSync(join(body.path, "plugin.json")) || existsSync(join(body.path, ".claude-plugin", "plugin.json"));
+        if (marketplace && body.plugin === undefined && !ownManifest) {
           const market = readMarketplace(body.path);
           return { marketplace: market.name, path: market.dir, plugins: market.plugins.map(({ raw: _, ...entry }) => entry) };
         }
-        const info = await p.host.install(marketplace ? marketplaceReference(body.path, body.plugin!) : body.path);
+        const info = await p.host.install(body.plugin !== undefined ? marketplaceReference(body.path, body.plugin) : body.path);
         set.status = 201;
         return info;
       }, {
