@@ -35,7 +35,7 @@ function bashRuleMatches(specifier: string, command: string): boolean {
   return parts.length > 0 && parts.every((part) => bashSpecifierMatches(specifier, part));
 }
 
-/** What a specifier of a Claude-style rule is checked against, per tool. */
+/** What a specifier of a Claude-style rule is checked against, per tool (`paths`: the forms of a file path a tool gives). */
 function specifierMatches(tool: string, specifier: string, input: Record<string, unknown>): boolean {
   if (tool === "Bash") return typeof input.command === "string" && bashRuleMatches(specifier, input.command);
   if (tool === "WebFetch") {
@@ -48,7 +48,8 @@ function specifierMatches(tool: string, specifier: string, input: Record<string,
     }
   }
   const path = input.file_path ?? input.path;
-  if (typeof path === "string") return new Bun.Glob(specifier).match(path) || globMatches(specifier, path);
+  const forms = Array.isArray(input.paths) ? input.paths.filter((p): p is string => typeof p === "string") : typeof path === "string" ? [path] : [];
+  if (forms.length > 0) return forms.some((p) => new Bun.Glob(specifier).match(p) || globMatches(specifier, p));
   return globMatches(specifier, JSON.stringify(input));
 }
 

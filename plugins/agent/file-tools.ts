@@ -44,12 +44,19 @@ function walk(dir: string): string[] {
   return out.sort();
 }
 
-const builtin = (id: string, description: string, properties: Record<string, unknown>, required: string[], run: Tool["run"]): Tool => ({
-  id, source: "builtin", description, parameters: { type: "object", properties, required }, run,
-});
+/** `Edit(src/**)` and `Read(/srv/docs/**)` both work: rules see the path as given, absolute, and relative to the first workspace. */
+function pathForms(roots: string[], args: Record<string, unknown>): Record<string, unknown> {
+  const given = args.file_path ?? args.path;
+  if (typeof given !== "string" || roots.length === 0) return args;
+  const absolute = resolve(roots[0]!, given);
+  return { ...args, paths: [given, absolute, relative(roots[0]!, absolute)] };
+}
 
 /** Read, Glob, Grep, Write and Edit over the given roots. */
 export function fileTools(roots: () => string[]): Tool[] {
+  const builtin = (id: string, description: string, properties: Record<string, unknown>, required: string[], run: Tool["run"]): Tool => ({
+    id, source: "builtin", description, parameters: { type: "object", properties, required }, run, ruleInput: (args) => pathForms(roots(), args),
+  });
   return [
     builtin("Read", "Reads a file of the workspace; lines are numbered. Use offset and limit for long files.", {
       file_path: { type: "string", description: "absolute, or relative to the workspace" }, offset: { type: "number", description: "first line (1-based)" }, limit: { type: "number" },

@@ -175,7 +175,7 @@ export class AgentRunner {
     const hookName = hookToolName(tool);
     const pre = await hook("PreToolUse", { tool_name: hookName, tool_input: args }, hookName);
     const settings = this.settings();
-    const { decision, rule } = decide(agent, tool.id, args, settings.defaultPermission, settings.permissions, pre.decision ?? undefined);
+    const { decision, rule } = decide(agent, tool.id, tool.ruleInput?.(args) ?? args, settings.defaultPermission, settings.permissions, pre.decision ?? undefined);
     if (decision === "deny") return rule?.startsWith("hook: ") ? denied("hook", rule, `denied by a PreToolUse hook (${rule.slice(6)})`, decision) : denied("rule", rule, `denied by rule '${rule ?? "default"}'`, decision);
     let gateId: string | null = null;
     if (decision === "ask") {

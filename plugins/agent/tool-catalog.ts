@@ -18,6 +18,8 @@ export interface Tool {
   description: string;
   parameters: Record<string, unknown>;
   run(args: Record<string, unknown>): Promise<{ text: string; isError: boolean }>;
+  /** What permission rules see of a call, when it differs from the arguments (file tools add the path's absolute and workspace-relative forms). */
+  ruleInput?(args: Record<string, unknown>): Record<string, unknown>;
 }
 
 const COMMAND_PARAMETERS = { type: "object", properties: { arguments: { type: "string", description: "the command's arguments, as after /plugin:command on a command line" } } };

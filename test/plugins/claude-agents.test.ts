@@ -20,8 +20,8 @@ beforeAll(async () => {
         instances: { port_range: [18700, 18720] },
         agent: {
           default_model: "brain", approval_timeout_s: 5, workspaces: [workspace], task_max_depth: 1,
-          permissions: { allow: ["Bash(pwd:*)", "WebFetch(domain:127.0.0.1)"], deny: ["Read(/etc/shadow)"] },
-          agents: { planner: { prompt: "You delegate.", tools: ["Task"] }, "planner-web": { prompt: "You look things up.", tools: ["WebFetch"] } },
+          permissions: { allow: ["Bash(pwd:*)", "WebFetch(domain:127.0.0.1)", "Edit(src/**)"], deny: ["Read(/etc/shadow)"] },
+          agents: { planner: { prompt: "You delegate.", tools: ["Task"] }, "planner-web": { prompt: "You look things up.", tools: ["WebFetch"] }, "edit-bot": { prompt: "You edit.", tools: ["Edit"] } },
         },
       },
     },
@@ -70,7 +70,7 @@ describe("Claude Code's tools for plugin agents", () => {
     expect(hookSteps.map((s: { decision: string }) => s.decision)).toEqual(["allow", null, "deny"]);
     const { denials } = await (await g.api(`/api/v1/permissions/denials?source=hook`)).json();
     expect(denials[0]).toMatchObject({ agent: "guarded:builder", run_id: result.id, tool: "Bash", source: "hook" });
-    expect((await (await g.api("/api/v1/permissions/rules")).json()).shared).toEqual({ allow: ["Bash(pwd:*)", "WebFetch(domain:127.0.0.1)"], ask: [], deny: ["Read(/etc/shadow)"] });
+    expect((await (await g.api("/api/v1/permissions/rules")).json()).shared).toEqual({ allow: ["Bash(pwd:*)", "WebFetch(domain:127.0.0.1)", "Edit(src/**)"], ask: [], deny: ["Read(/etc/shadow)"] });
 
     const held = await (await g.api("/api/v1/agents/guarded:builder/invoke", json("POST", { input: call("Bash", { command: "git push origin main" }) }))).json();
     expect(held.status).toBe("waiting_approval");
@@ -137,6 +137,16 @@ describe("Claude Code's tools for plugin agents", () => {
     await g.api(`/api/v1/approvals/${outsideGate.id}/approve`, json("POST", {}));
     await waitFor(async () => (await (await g.api(`/api/v1/agents/runs/${outside.id}`)).json()).status === "succeeded", 3000, "the run to end");
     expect(existsSync("/tmp/gantry-agent-escape.txt")).toBe(false);
+  });
+
+  test("Edit under an allow rule on a workspace-relative path runs without asking; old_string must be unique", async () => {
+    const result = await run("edit-bot", [
+      call("Edit", { file_path: join(workspace, "src", "app.ts"), old_string: "needle = 1", new_string: "needle = 2" }),
+      call("Edit", { file_path: "src/app.ts", old_string: "e", new_string: "E" }),
+    ]);
+    expect(toolSteps(result).map((s) => [s.decision, s.rule, s.outcome])).toEqual([["allow", "allow: Edit(src/**) (plugin.agent.permissions)", "ran"], ["allow", "allow: Edit(src/**) (plugin.agent.permissions)", "error"]]);
+    expect(toolSteps(result)[1]!.result).toContain("occurs 4 times");
+    expect(readFileSync(join(workspace, "src", "app.ts"), "utf8")).toBe("export const needle = 2;\n");
   });
 
   test("Skill offers descriptions up front and loads the body and files when invoked; Task starts another agent, depth-limited", async () => {
