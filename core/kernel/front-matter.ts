@@ -1,6 +1,10 @@
 /** `---` front matter of markdown commands, agents and skills, read as YAML the way Claude Code reads it. */
-import { parse } from "yaml";
+import type * as Yaml from "yaml";
 import { Errors } from "./errors.ts";
+
+// Loaded on the first front matter read: the yaml package costs the CLI's every start ~30-150 ms otherwise.
+let yaml: typeof Yaml | undefined;
+const parse = (text: string): unknown => (yaml ??= require("yaml") as typeof Yaml).parse(text);
 
 const FRONT_MATTER = /^\uFEFF?---[ \t]*\r?\n([\s\S]*?)\r?\n---[ \t]*(?:\r?\n|$)/;
 const TOP_LEVEL_FIELD = /^([A-Za-z_][\w.-]*)[ \t]*:[ \t]+(\S.*)$/;
