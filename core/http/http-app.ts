@@ -7,7 +7,7 @@ import type { RateClass } from "./rate-limit.ts";
 import { Errors, GantryError, messageOf } from "../kernel/errors.ts";
 import type { Logger } from "../kernel/logger.ts";
 import type { MetricsRegistry } from "../kernel/metrics.ts";
-import type { PluginInstance } from "../kernel/plugin-context.ts";
+import type { PluginInstance } from "../kernel/plugin-instance.ts";
 import { RATE_EXTENSION, ROLE_EXTENSION, rolesPlugin, type RolesApp } from "../auth/roles.ts";
 import pkg from "../../package.json" with { type: "json" };
 

@@ -10,11 +10,6 @@ export const CommandErrors = {
   COMMAND_FAILED: createError("COMMAND_FAILED", 422, (qname: string, why: string) => `Command '${qname}' failed: ${why}`),
 };
 
-/** What the agents plugin provides as service "agents" for markdown commands. */
-export interface AgentPromptRunner {
-  runPrompt(request: { prompt: string; allowedTools: string[]; model: string | null; command: string }): Promise<unknown>;
-}
-
 export interface CommandView {
   qname: string;
   plugin: string;
@@ -66,7 +61,8 @@ export async function invokeCommand(commands: OwnedRegistry<RegisteredCommand>, 
   }
   const markdown = command.markdown!;
   const prompt = substituteArguments(markdown.body, raw);
-  const agents = services.get<AgentPromptRunner>("agents");
+  // The declared extension point "agents" (service-contracts.ts): a plugin may run the prompt as an agent.
+  const agents = services.get("agents");
   let result: unknown = null;
   if (agents) {
     try {

@@ -80,7 +80,10 @@ export const Errors = {
   PLUGIN_REGISTRATION_CONFLICT: createError("PLUGIN_REGISTRATION_CONFLICT", 409, (kind: string, key: string, owner: string) => `${kind} '${key}' is already registered by plugin '${owner}'`),
   PLUGIN_ROUTE_WITHOUT_ROLE: createError("PLUGIN_ROUTE_WITHOUT_ROLE", 422, (method: string, path: string) => `Route ${method} ${path} declares no role; add { role: "public" | "viewer" | "operator" | "admin" } to its options`),
   PLUGIN_ENTRY_INVALID: createError("PLUGIN_ENTRY_INVALID", 422, (entry: string) => `${entry} must export default definePlugin({ setup(ctx) { ... } })`),
-  PLUGIN_CONTEXT_CLOSED: createError("PLUGIN_CONTEXT_CLOSED", 409, (name: string, what: string) => `Plugin '${name}' is disposed; '${what}' can only be called during setup or while active`),
+  PLUGIN_CONTEXT_CLOSED: createError("PLUGIN_CONTEXT_CLOSED", 409, (name: string, what: string) => `Plugin '${name}' is being disposed or gone; '${what}' can only be called during setup or while active`),
+  PLUGIN_DISPOSED: createError("PLUGIN_DISPOSED", 409, (name: string, reason: string) => `Plugin '${name}' generation was disposed (${reason})`),
+  PLUGIN_ROUTES_AFTER_SETUP: createError("PLUGIN_ROUTES_AFTER_SETUP", 422, (name: string) => `Plugin '${name}': register routes during setup (the routing table is built from what setup registered)`),
+  PLUGIN_COMMAND_NAME_INVALID: createError("PLUGIN_COMMAND_NAME_INVALID", 422, (plugin: string, command: string) => `Plugin '${plugin}': command name '${command}' must be lowercase letters, digits and dashes`),
   PLUGIN_DISABLED: createError("PLUGIN_DISABLED", 409, (name: string) => `Plugin '${name}' is disabled; enable it first`),
 
   SERVICE_UNAVAILABLE: createError("SERVICE_UNAVAILABLE", 503, (name: string) => `Service '${name}' is not provided by any active plugin`),

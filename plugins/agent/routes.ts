@@ -1,10 +1,10 @@
 /** Seed 004's agents, approvals and permissions routes. */
-import { createError, Nullable, t, type CoreCommandsService, type CoreIdentityService, type RolesApp } from "gantry/plugin";
+import { createError, Nullable, t, type CoreCommandsService, type CoreIdentityService, type McpToolsService, type RolesApp } from "gantry/plugin";
 import type { AgentSpec } from "./definitions.ts";
 import type { Decision } from "./permissions.ts";
 import type { AgentRunner } from "./runner.ts";
 import type { AgentStore, ApprovalRow, DenialRow, RunRow } from "./store.ts";
-import { toolCatalog, type McpToolsService } from "./tool-catalog.ts";
+import { toolCatalog } from "./tool-catalog.ts";
 
 export const AgentErrors = {
   AGENT_NOT_FOUND: createError("AGENT_NOT_FOUND", 404, (name: string) => `No agent '${name}'; list them at GET /api/v1/agents`),

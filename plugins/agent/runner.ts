@@ -4,16 +4,11 @@
  * approval gate until someone decides, or run — and its result goes back to the model, until the
  * model answers without tool calls or max_turns is reached.
  */
-import type { CoreCommandsService, PluginContext } from "gantry/plugin";
+import type { CoreCommandsService, InferenceService, McpToolsService, PluginContext } from "gantry/plugin";
 import type { AgentSpec } from "./definitions.ts";
 import { decide, offered, type Decision } from "./permissions.ts";
 import type { AgentStore, ApprovalRow, RunRow } from "./store.ts";
-import { functionNames, toolCatalog, type McpToolsService, type Tool } from "./tool-catalog.ts";
-
-/** What the instances plugin provides as service "inference". */
-export interface InferenceService {
-  chatCompletion(body: Record<string, unknown>, signal?: AbortSignal): Promise<Record<string, unknown>>;
-}
+import { functionNames, toolCatalog, type Tool } from "./tool-catalog.ts";
 
 export interface RunnerSettings {
   defaultModel: string;

@@ -3,14 +3,8 @@
  * agent to its end (through the agent plugin's `agent-runs` service) and record the outcome, the
  * agent run and its tool calls; `batch_progress` events report each line.
  */
-import type { PluginContext } from "gantry/plugin";
+import type { AgentRunsService, PluginContext } from "gantry/plugin";
 import type { BatchStore, ItemRow } from "./batch-store.ts";
-
-/** What the agent plugin provides as service "agent-runs". */
-export interface AgentRunsService {
-  has(name: string): boolean;
-  run(name: string, input: string, actor: string): Promise<{ id: string; status: string; output: string | null; error: string | null; steps: unknown[] }>;
-}
 
 export class BatchRunner {
   readonly #active = new Set<string>();

@@ -1,7 +1,7 @@
 /** Seed 004's batch routes: submit JSONL, status and progress, resume, results as JSONL, tool-usage stats. */
-import { createError, t, textResponses, type CoreIdentityService, type PluginContext, type RolesApp } from "gantry/plugin";
+import { createError, t, textResponses, type AgentRunsService, type CoreIdentityService, type PluginContext, type RolesApp } from "gantry/plugin";
 import type { BatchStore, ItemRow, Line, RunRow } from "./batch-store.ts";
-import type { AgentRunsService, BatchRunner } from "./batch-runner.ts";
+import type { BatchRunner } from "./batch-runner.ts";
 
 const BatchErrors = {
   BATCH_NOT_FOUND: createError("BATCH_NOT_FOUND", 404, (id: string) => `No batch run '${id}'`),

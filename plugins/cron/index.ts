@@ -1,5 +1,5 @@
 /** cron: jobs that run slash commands on cron schedules, with run history (seed 004's /api/v1/cron). */
-import { definePlugin, type CoreCommandsService, type CoreIdentityService, type CoreInfoService } from "gantry/plugin";
+import { definePlugin } from "gantry/plugin";
 import { JobStore } from "./job-store.ts";
 import { cronRoutes, runView } from "./routes.ts";
 import { CronScheduler } from "./scheduler.ts";
@@ -15,8 +15,8 @@ export default definePlugin({
   name: "cron",
   setup(ctx) {
     const config = ctx.config as unknown as CronConfig;
-    const commands = ctx.services.consume<CoreCommandsService>("core.commands");
-    const info = ctx.services.consume<CoreInfoService>("core.info");
+    const commands = ctx.services.consume("core.commands");
+    const info = ctx.services.consume("core.info");
     const store = new JobStore(ctx.db);
     const interrupted = store.failInterrupted(info.startedAt);
     if (interrupted > 0) ctx.log.warn({ runs: interrupted }, "cron runs left running by a previous gantry process are recorded as failed");
@@ -25,7 +25,7 @@ export default definePlugin({
 
     ctx.routes(cronRoutes({
       store, scheduler, commands,
-      identity: ctx.services.consume<CoreIdentityService>("core.identity"),
+      identity: ctx.services.consume("core.identity"),
       settings: () => ({ defaultTimeoutS: config.default_timeout_s, maxJobs: config.max_jobs }),
     }));
     ctx.command("list", {

@@ -3,7 +3,7 @@
  * body is forwarded as the client sent it (read as text, parsed only to find `model`), and the
  * response is streamed back untouched.
  */
-import { t, type RolesApp } from "gantry/plugin";
+import { t, type InferenceService, type RolesApp } from "gantry/plugin";
 import type { InstanceManager } from "./instance-manager.ts";
 import { Models } from "./schemas.ts";
 
@@ -74,11 +74,6 @@ export function forwarder(m: InstanceManager) {
 }
 
 /** Chat completions for other plugins (agents): the proxy's path without HTTP in front. */
-export interface InferenceService {
-  /** `body` is an OpenAI chat request naming an instance as `model`; throws with the server's message on a non-2xx answer. */
-  chatCompletion(body: Record<string, unknown>, signal?: AbortSignal): Promise<Record<string, unknown>>;
-}
-
 export function inferenceService(m: InstanceManager): InferenceService {
   const forward = forwarder(m);
   return {

@@ -1,5 +1,5 @@
 /** mcp: gantry as an MCP client (seed 004's /api/v1/mcp/servers and /tools) and as an MCP server (slash commands as tools). */
-import { definePlugin, type CoreCommandsService, type CoreInfoService, type CoreMcpServersService } from "gantry/plugin";
+import { definePlugin } from "gantry/plugin";
 import { McpClients, type DesiredServer } from "./clients.ts";
 import { mcpRoutes } from "./routes.ts";
 
@@ -14,9 +14,9 @@ export default definePlugin({
   name: "mcp",
   setup(ctx) {
     const config = ctx.config as unknown as McpConfig;
-    const declared = ctx.services.consume<CoreMcpServersService>("core.mcp_servers");
-    const commands = ctx.services.consume<CoreCommandsService>("core.commands");
-    const { version } = ctx.services.consume<CoreInfoService>("core.info");
+    const declared = ctx.services.consume("core.mcp_servers");
+    const commands = ctx.services.consume("core.commands");
+    const { version } = ctx.services.consume("core.info");
     const clients = new McpClients(
       () => ({ connectMs: config.connect_timeout_s * 1000, callMs: config.call_timeout_s * 1000 }),
       version,

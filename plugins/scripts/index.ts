@@ -1,5 +1,5 @@
 /** scripts: run_script in a real sandbox (QuickJS in WebAssembly, in a worker), as routes, a slash command and a service. */
-import { definePlugin, type CoreIdentityService } from "gantry/plugin";
+import { definePlugin } from "gantry/plugin";
 import { closeSandbox } from "../../sandbox/index.ts";
 import { apiRoutes, seedRoutes } from "./routes.ts";
 import { createScriptRunner } from "./script-runner.ts";
@@ -8,7 +8,7 @@ export default definePlugin({
   name: "scripts",
   setup(ctx) {
     const runner = createScriptRunner(ctx);
-    const identity = ctx.services.consume<CoreIdentityService>("core.identity");
+    const identity = ctx.services.consume("core.identity");
     ctx.routes(seedRoutes(runner, identity), { prefix: "" });
     ctx.routes(apiRoutes(runner, identity));
     // Cron jobs and slash commands run scripts through this service.

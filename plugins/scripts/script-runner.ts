@@ -1,6 +1,6 @@
 /** Runs a script for a caller: limits from config, the host API, audit record and metrics. */
 import { createHash } from "node:crypto";
-import { createError, type CoreAuditService, type CoreConfigService, type CoreMetricsService, type CorePluginsService, type CoreTasksService, type PluginContext } from "gantry/plugin";
+import { createError, type PluginContext } from "gantry/plugin";
 import { runScript, type HostFunction, type RunResult } from "../../sandbox/index.ts";
 import { allowedModules } from "./virtual-modules.ts";
 
@@ -29,11 +29,11 @@ export function createScriptRunner(ctx: PluginContext): ScriptRunner {
   const { modules, unknown } = allowedModules(limits.allowed_modules);
   if (unknown.length > 0) ctx.log.warn({ unknown }, "scripts.allowed_modules names modules that do not exist");
   const services = {
-    config: ctx.services.consume<CoreConfigService>("core.config"),
-    plugins: ctx.services.consume<CorePluginsService>("core.plugins"),
-    tasks: ctx.services.consume<CoreTasksService>("core.tasks"),
-    metrics: ctx.services.consume<CoreMetricsService>("core.metrics"),
-    audit: ctx.services.consume<CoreAuditService>("core.audit"),
+    config: ctx.services.consume("core.config"),
+    plugins: ctx.services.consume("core.plugins"),
+    tasks: ctx.services.consume("core.tasks"),
+    metrics: ctx.services.consume("core.metrics"),
+    audit: ctx.services.consume("core.audit"),
   };
   // Read-only views: every call returns a fresh JSON copy.
   const host: Record<string, HostFunction> = {
@@ -41,7 +41,7 @@ export function createScriptRunner(ctx: PluginContext): ScriptRunner {
     plugins: () => services.plugins.list(),
     tasks: () => services.tasks.list().map((t) => t.snapshot()),
     metrics: () => services.metrics.snapshot(),
-    instances: async () => (ctx.services.get<{ list(): unknown }>("instances")?.list() ?? []),
+    instances: async () => (ctx.services.get("instances")?.list() ?? []),
   };
   const runs = ctx.metrics.counter({ name: "gantry_script_runs_total", help: "Sandboxed script runs by outcome", labelNames: ["outcome"] });
   const seconds = ctx.metrics.histogram({ name: "gantry_script_duration_seconds", help: "Sandboxed script run time", buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10] });
