@@ -50,7 +50,9 @@ export class InstanceManager {
       },
       onPid: (name, pid) => ctx.db.update(instances).set({ lastPid: pid }).where(eq(instances.name, name)).run(),
     });
-    ctx.defer(() => fleet.detach(ctx.generation));
+    // After a reload the newer generation answers; when the plugin goes away this one stays attached
+    // while the fleet (released after this) stops the servers and reports their status.
+    ctx.defer((reason) => reason === "reload" && fleet.detach(ctx.generation));
     // Only a cold start finds servers a killed gantry left behind; after a reload they are the fleet's own.
     const cold = fleet.takeColdStart();
     for (const row of ctx.db.select().from(instances).all()) {
