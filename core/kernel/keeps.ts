@@ -26,6 +26,8 @@ interface Kept {
   value: unknown;
   close: (value: never, reason: DisposeReason) => unknown;
   holders: Set<KeepHolder>;
+  /** The holder that let go last: the resource's close (and what it triggers) still reaches the plugin through it. */
+  last?: KeepHolder;
   scope: ResourceScope;
 }
 
@@ -62,12 +64,13 @@ class ResourceScope implements Owner {
     if (this.#closed) throw Errors.PLUGIN_CONTEXT_CLOSED([this.plugin, `keep '${this.key}': ${what}`]);
   }
 
-  /** The newest generation still holding the resource. */
+  /** The newest generation still holding the resource (while it closes: the one that let go last). */
   #context(): PluginContext {
-    const holders = [...(this.entry()?.holders ?? [])].filter((h) => !h.disposed && h.context);
-    const newest = holders.sort((a, b) => b.generation - a.generation)[0];
-    if (!newest) throw Errors.PLUGIN_CONTEXT_CLOSED([this.plugin, `keep '${this.key}': ctx`]);
-    return newest.context!;
+    const entry = this.entry();
+    const holders = [...(entry?.holders ?? [])].filter((h) => !h.disposed && h.context);
+    const newest = holders.sort((a, b) => b.generation - a.generation)[0] ?? entry?.last;
+    if (!newest?.context) throw Errors.PLUGIN_CONTEXT_CLOSED([this.plugin, `keep '${this.key}': ctx`]);
+    return newest.context;
   }
 
   handle(): KeepScope {
@@ -120,23 +123,26 @@ export class KeepRegistry {
     const id = `${holder.plugin}\u0000${key}`;
     let entry = this.#kept.get(id);
     if (!entry) {
-      const scope: ResourceScope = new ResourceScope(holder.plugin, key, () => this.#kept.get(id), this.processes, this.log);
-      const created: Kept = { plugin: holder.plugin, key, value: undefined, close: close as Kept["close"], holders: new Set([holder]), scope };
-      this.#kept.set(id, created); // before create(): its scope reaches the plugin through the holder
+      let created: Kept | undefined = undefined;
+      const scope: ResourceScope = new ResourceScope(holder.plugin, key, () => created, this.processes, this.log);
+      const fresh: Kept = { plugin: holder.plugin, key, value: undefined, close: close as Kept["close"], holders: new Set([holder]), scope };
+      created = fresh; // before create(): its scope reaches the plugin through the holder
+      this.#kept.set(id, fresh);
       try {
-        created.value = create(scope.handle());
+        fresh.value = create(scope.handle());
       } catch (error) {
         this.#kept.delete(id);
         void scope.close(0);
         throw error;
       }
-      entry = created;
+      entry = fresh;
     } else {
       entry.holders.add(holder);
     }
     const kept = entry;
     const release = async (reason: DisposeReason) => {
       if (!kept.holders.delete(holder) || kept.holders.size > 0) return;
+      kept.last = holder;
       this.#kept.delete(id);
       try {
         await kept.close((await kept.value) as never, reason);

@@ -37,7 +37,8 @@ export default definePlugin({
       defaultModel: config.default_model, defaultPermission: config.default_permission, approvalTimeoutS: config.approval_timeout_s,
       toolResultMaxChars: config.tool_result_max_chars, runsKept: config.runs_kept,
     });
-    const runner = new AgentRunner(ctx, store, ctx.services.consume("inference"), commands, mcp, settings);
+    const runner = ctx.keep("runner", (scope) => new AgentRunner(scope, store), (kept) => kept.close());
+    runner.configure({ inference: ctx.services.consume("inference"), commands, mcp, settings });
 
     ctx.routes(agentRoutes({ agents, runner, store, commands, mcp, identity: ctx.services.consume("core.identity"), settings }), { prefix: "" });
     // For other plugins (batch): run an agent to its end, read a run.

@@ -1,7 +1,6 @@
 /** Runs a script for a caller: limits from config, the host API, audit record and metrics. */
 import { createHash } from "node:crypto";
-import { createError, type PluginContext } from "gantry/plugin";
-import { runScript, type HostFunction, type RunResult } from "../../sandbox/index.ts";
+import { createError, type HostFunction, type RunResult, type Sandbox, type PluginContext } from "gantry/plugin";
 import { allowedModules } from "./virtual-modules.ts";
 
 export const ScriptErrors = {
@@ -24,7 +23,7 @@ export interface ScriptRunner {
   run(code: string, options: { actor: string; timeoutMs?: number; via: string; requestId?: string | null }): Promise<RunResult>;
 }
 
-export function createScriptRunner(ctx: PluginContext): ScriptRunner {
+export function createScriptRunner(ctx: PluginContext, sandbox: Sandbox): ScriptRunner {
   const limits = ctx.config as unknown as ScriptLimits;
   const { modules, unknown } = allowedModules(limits.allowed_modules);
   if (unknown.length > 0) ctx.log.warn({ unknown }, "scripts.allowed_modules names modules that do not exist");
@@ -51,14 +50,15 @@ export function createScriptRunner(ctx: PluginContext): ScriptRunner {
     async run(code, { actor, timeoutMs, via, requestId }) {
       const size = Buffer.byteLength(code);
       if (size > limits.max_script_bytes) throw ScriptErrors.SCRIPT_TOO_LARGE([size, limits.max_script_bytes]);
-      const result = await runScript(code, {
+      // Tracked: a reload waits for runs in flight (up to plugins.dispose_timeout_ms) before it disposes this generation.
+      const result = await ctx.track(sandbox.run(code, {
         timeoutMs: Math.min(timeoutMs ?? limits.timeout_ms, limits.max_timeout_ms),
         memoryBytes: limits.memory_bytes,
         stackBytes: limits.stack_bytes,
         maxLogChars: limits.max_log_chars,
         host,
         modules,
-      });
+      }));
       const outcome = result.ok ? "ok" : result.error?.name === "TimeoutError" || result.error?.message.startsWith("interrupted") ? "timeout" : "error";
       runs.inc({ outcome });
       seconds.observe(result.durationMs / 1000);
