@@ -142,13 +142,17 @@ export class ProcessRegistry {
 }
 
 async function stopChild(child: ChildProcess, running: () => boolean, graceMs: number): Promise<void> {
-  if (!running()) return;
-  child.kill(graceMs === 0 ? "SIGKILL" : "SIGTERM");
-  if (graceMs === 0) return void (await child.exited);
-  const timeout = Bun.sleep(graceMs).then(() => "timeout" as const);
-  if ((await Promise.race([child.exited, timeout])) === "timeout") {
-    child.kill("SIGKILL");
+  if (running()) {
+    child.kill(graceMs === 0 ? "SIGKILL" : "SIGTERM");
+    const timeout = Bun.sleep(graceMs).then(() => "timeout" as const);
+    if (graceMs > 0 && (await Promise.race([child.exited, timeout])) === "timeout") child.kill("SIGKILL");
     await child.exited;
+  }
+  // What the child left in its group (Chromium's helpers, a server's workers) goes with it.
+  try {
+    process.kill(-child.pid, "SIGKILL"); // the group only: a reused pid outside it is never signalled
+  } catch {
+    // the group is empty
   }
 }
 

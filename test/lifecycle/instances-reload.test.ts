@@ -1,6 +1,6 @@
 /** A reload of the instances plugin leaves the model servers running: same pid, the proxy keeps answering, a stream in flight ends normally. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { BUILTIN_PLUGINS, json, STAND_IN_MODEL_SERVER, startGantry, waitFor, type TestGantry } from "../helpers.ts";
+import { BUILTIN_PLUGINS, json, liveGroupMembers, running, STAND_IN_MODEL_SERVER, startGantry, waitFor, type TestGantry } from "../helpers.ts";
 
 let g: TestGantry;
 beforeAll(async () => {
@@ -15,14 +15,6 @@ beforeAll(async () => {
 });
 afterAll(() => g.stop());
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 const chat = (content: string, stream = false) => g.api("/v1/chat/completions", json("POST", { model: "steady", stream, messages: [{ role: "user", content }] }));
 
 describe("instances across a reload", () => {
@@ -47,7 +39,7 @@ describe("instances across a reload", () => {
 
     const after = await (await g.api("/api/v1/instances/steady")).json();
     expect(after).toMatchObject({ status: "running", pid, restarts: 0 });
-    expect(alive(pid)).toBe(true);
+    expect(running(pid)).toBe(true);
     expect(statusEvents).toEqual([]); // not stopped, not restarted
     const answer = await (await chat("still there?")).json();
     expect(answer.choices[0].message.content).toContain("still there?");
@@ -60,11 +52,11 @@ describe("instances across a reload", () => {
 
     // Disabling the plugin stops the server and its worker (checked from outside: the process table).
     const worker = Number(logs.logs.map((l: { message: string }) => l.message).join("\n").match(/worker pid (\d+)/)?.[1]);
-    expect(alive(worker)).toBe(true);
+    expect(running(worker)).toBe(true);
     expect((await g.api("/api/v1/plugins/instances/disable", json("POST"))).status).toBe(200);
-    expect(alive(pid)).toBe(false);
-    await waitFor(() => !alive(worker), 3000, "the worker to stop with its server's process group");
-    expect(Bun.spawnSync(["ps", "-o", "pid=", "-g", String(pid)]).stdout.toString().trim()).toBe("");
+    expect(running(pid)).toBe(false);
+    await waitFor(() => !running(worker), 3000, "the worker to stop with its server's process group");
+    expect(liveGroupMembers(pid)).toEqual([]);
     expect((await g.api("/api/v1/plugins/instances/enable", json("POST"))).status).toBe(200);
     expect((await (await g.api("/api/v1/instances/steady")).json())).toMatchObject({ status: "stopped", pid: null });
   });
