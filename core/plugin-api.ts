@@ -15,7 +15,7 @@ export type { SpawnOptions, AdoptOptions, ProcessInfo, ChildProcess, SpawnedProc
 export type {
   CoreAgentsService, CoreAuditService, CoreCommandsService, CoreMcpServersService, CoreIdentityService, CorePluginsService, CoreCacheService, CoreConfigService, CoreInfoService, CoreLoggersService, CoreMetricsService, CoreProcessesService, CoreTasksService,
 } from "./kernel/core-services.ts";
-export { GantryError, createError } from "./kernel/errors.ts";
+export { GantryError, createError, defineErrors } from "./kernel/errors.ts";
 export type { CommandInvocation, CommandView } from "./kernel/command-invoker.ts";
 export { textResponses } from "./http/text-responses.ts";
 export { Nullable } from "./http/schema-helpers.ts";

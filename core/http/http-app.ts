@@ -94,7 +94,7 @@ function toErrorResponse(code: string | number, error: unknown, method: string, 
       return [400, Errors.BAD_REQUEST([messageOf(error)]).toJSON()];
     default: {
       const status = (error as { status?: unknown })?.status;
-      if (typeof status === "number" && status >= 400 && status < 500) return [status, { error: messageOf(error), code: "BAD_REQUEST", details: null }];
+      if (typeof status === "number" && status >= 400 && status < 500) return [status, Errors.REQUEST_REJECTED([messageOf(error)], { status }).toJSON()];
       log.error({ err: error, reqId: requestId, method, path }, "unhandled error");
       return [500, Errors.INTERNAL([requestId]).toJSON()];
     }

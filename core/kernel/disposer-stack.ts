@@ -1,5 +1,6 @@
 /** Last-in-first-out cleanup, named after TC39's AsyncDisposableStack. */
 
+import { Errors } from "./errors.ts";
 import type { DisposeReason, Disposer } from "./plugin-contract.ts";
 
 export interface DisposeReport {
@@ -22,7 +23,7 @@ export class DisposerStack {
 
   /** Adds a cleanup callback. */
   defer(fn: Disposer, label = "defer"): void {
-    if (this.#disposed) throw new Error("DisposerStack is already disposed");
+    if (this.#disposed) throw Errors.DISPOSER_STACK_DISPOSED([label]);
     this.#stack.push({ label, fn });
   }
 

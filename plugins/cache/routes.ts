@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import type { Static, TSchema } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
-import { createError, t, textResponses, type RolesApp } from "gantry/plugin";
+import { createError, defineErrors, t, textResponses, type RolesApp } from "gantry/plugin";
 import type { CacheStore } from "./cache-store.ts";
 import type { CacheDaemon, HostConfig } from "./daemon.ts";
 import type { RenderService } from "./render-service.ts";
@@ -11,14 +11,14 @@ import type { RenderService } from "./render-service.ts";
 const daemonError = <A extends unknown[]>(code: string, status: number, message: (...args: A) => string) =>
   createError(code, status, message, (text) => ({ status: "error", message: text }));
 
-const CacheErrors = {
+const CacheErrors = defineErrors("cache", {
   INVALID_REQUEST: daemonError("INVALID_REQUEST", 400, (why: string) => why),
   HOST_NOT_FOUND: daemonError("HOST_NOT_FOUND", 400, (id: number) => `host not found: ${id}`),
   URL_NOT_ALLOWED: daemonError("URL_NOT_ALLOWED", 400, (url: string, why: string) => `url not allowed: ${url} (${why})`),
   DIMENSION_NOT_CONFIGURED: daemonError("DIMENSION_NOT_CONFIGURED", 400, (ids: number[], host: number) => `dimension not configured for host ${host}: ${ids.join(", ")}`),
   CONTROL_API_DISABLED: daemonError("CONTROL_API_DISABLED", 403, () => "scheduler control API is not enabled (plugin.cache.scheduler_control_api)"),
   RENDER_FAILED: daemonError("RENDER_FAILED", 502, (why: string) => `render failed: ${why}`),
-};
+});
 
 /**
  * The JSON body checked against `schema`, failing in seed 001's shape: the routes read text, since

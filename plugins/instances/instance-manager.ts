@@ -1,14 +1,14 @@
 /** Instance definitions in the database plus one supervisor each; the API and the proxy go through here. */
 import { eq } from "drizzle-orm";
 import { existsSync, readFileSync } from "node:fs";
-import { createError, type PluginContext } from "gantry/plugin";
+import { createError, defineErrors, type PluginContext } from "gantry/plugin";
 import type { Backend, InstanceDefinition } from "./backends.ts";
 import { instances } from "./schema.ts";
 import { usageByProcessGroup, type GroupUsage } from "./process-stats.ts";
 import type { Fleet } from "./fleet.ts";
 import { InstanceSupervisor, type InstanceStatus, type SupervisorSettings } from "./supervisor.ts";
 
-export const InstanceErrors = {
+export const InstanceErrors = defineErrors("instances", {
   INSTANCE_NOT_FOUND: createError("INSTANCE_NOT_FOUND", 404, (name: string) => `Instance '${name}' does not exist`),
   INSTANCE_EXISTS: createError("INSTANCE_EXISTS", 409, (name: string) => `Instance '${name}' already exists`),
   INSTANCE_RUNNING: createError("INSTANCE_RUNNING", 409, (name: string, what: string) => `Instance '${name}' is running; stop it before you ${what}`),
@@ -17,7 +17,7 @@ export const InstanceErrors = {
   COMMAND_REQUIRED: createError("COMMAND_REQUIRED", 400, () => "The command backend needs `command`: an argv array; {port} and {model_path} are substituted"),
   MAX_RUNNING: createError("MAX_RUNNING", 409, (max: number) => `${max} instances are already running (plugin.instances.max_running) and none can be stopped to make room`),
   START_FAILED: createError("START_FAILED", 422, (name: string, why: string) => `Instance '${name}' did not start: ${why}`),
-};
+});
 
 export interface CreateInput {
   name: string;

@@ -3,8 +3,8 @@
  * body is forwarded as the client sent it (read as text, parsed only to find `model`), and the
  * response is streamed back untouched.
  */
-import { t, type InferenceService, type RolesApp } from "gantry/plugin";
-import type { InstanceManager } from "./instance-manager.ts";
+import { GantryError, t, type InferenceService, type RolesApp } from "gantry/plugin";
+import { InstanceErrors, type InstanceManager } from "./instance-manager.ts";
 import { Models } from "./schemas.ts";
 
 /** OpenAI's error shape, which OpenAI clients parse. */
@@ -53,7 +53,7 @@ export function forwarder(m: InstanceManager) {
       try {
         await m.start(model);
       } catch (error) {
-        const status = (error as { code?: string }).code === "MAX_RUNNING" ? 409 : 503;
+        const status = error instanceof GantryError && error.code === InstanceErrors.MAX_RUNNING.code ? 409 : 503;
         return openAiError(status, `The model '${model}' could not be started: ${(error as Error).message}`, null, "server_error");
       }
     }

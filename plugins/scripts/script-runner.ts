@@ -1,11 +1,11 @@
 /** Runs a script for a caller: limits from config, the host API, audit record and metrics. */
 import { createHash } from "node:crypto";
-import { createError, type HostFunction, type RunResult, type Sandbox, type PluginContext } from "gantry/plugin";
+import { createError, defineErrors, type HostFunction, type RunResult, type Sandbox, type PluginContext } from "gantry/plugin";
 import { allowedModules } from "./virtual-modules.ts";
 
-export const ScriptErrors = {
+export const ScriptErrors = defineErrors("scripts", {
   SCRIPT_TOO_LARGE: createError("SCRIPT_TOO_LARGE", 413, (size: number, limit: number) => `Script is ${size} bytes; the limit is ${limit} (plugin.scripts.max_script_bytes)`),
-};
+});
 
 export interface ScriptLimits {
   timeout_ms: number;
