@@ -96,6 +96,21 @@ export function pluginRoutes(p: PluginRouteParts) {
         response: t.Object({ ...AgentSchema.properties, prompt: t.String() }),
         detail: { summary: "One plugin agent, with its system prompt", tags: ["plugins"] },
       })
+      .get("/api/v1/plugins/leaks", () => p.host.leaks(), {
+        role: "admin",
+        response: t.Object({
+          late_calls: t.Array(t.Object({ plugin: t.String(), generation: t.Integer(), call: t.String(), count: t.Integer(), last_at: t.String() })),
+          unowned_processes: t.Array(t.Object({ pid: t.Integer(), command: t.Array(t.String()) })),
+          kept: t.Array(t.Object({
+            plugin: t.String(), key: t.String(), holders: t.Array(t.Integer()),
+            pending: t.Object({ promises: t.Integer(), timers: t.Integer(), processes: t.Integer() }),
+          })),
+        }),
+        detail: {
+          summary: "What escaped plugin ownership: context calls by disposed generations (a raw timer or promise outlived them), child processes no plugin registered, and kept resources",
+          tags: ["plugins"],
+        },
+      })
       .get("/api/v1/plugins/:name", ({ params }) => p.host.info(params.name), {
         role: "viewer", params: t.Object({ name: Name }), response: PluginSchema,
         detail: { summary: "Plugin detail with install_drops (everything it registered) and its last error", tags: ["plugins"] },

@@ -3,6 +3,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { Counter, Gauge, Histogram } from "prom-client";
 import type { DatabaseHandle } from "../storage/db.ts";
+import { scopeDatabase } from "../storage/scoped-db.ts";
 import { Errors } from "./errors.ts";
 import type { EventBus } from "./events.ts";
 import type { FlagRegistry } from "./flags.ts";
@@ -102,7 +103,7 @@ export function createPluginContext(instance: PluginInstance, core: CoreParts): 
     },
     config: { ...manifest.config, ...core.pluginConfig(name) },
     log,
-    db: core.database.db,
+    db: scopeDatabase(core.database.db, name),
     signal: instance.abort.signal,
     kv: createKvStore(core.database.db, name),
     metrics: {

@@ -326,11 +326,13 @@ export class PluginHost {
 
   /**
    * What the kernel sees escaping plugin ownership: calls that disposed generations made to their
-   * context (a raw timer or promise outlived them), kept resources and what they still run.
+   * context (a raw timer or promise outlived them), child processes of gantry that no plugin
+   * registered (spawned around ctx.spawn), and the kept resources with what they still run.
    */
-  leaks(): { late_calls: LateCall[]; kept: KeptInfo[] } {
+  leaks(): { late_calls: LateCall[]; unowned_processes: { pid: number; command: string[] }[]; kept: KeptInfo[] } {
     return {
       late_calls: this.#retired.flatMap((instance) => [...instance.lateCalls.values()]),
+      unowned_processes: this.core.processes.unowned(),
       kept: this.core.keeps.list(),
     };
   }
