@@ -1,5 +1,5 @@
 /**
- * OpenID Connect sign-in (seed 004's /api/v1/auth/oidc/*): the authorization code flow with PKCE,
+ * OpenID Connect sign-in (/api/v1/auth/oidc/*): the authorization code flow with PKCE,
  * state and nonce; the ID token verified against the provider's JWKS (jose); the provider's
  * (issuer, subject) linked to a gantry user, whose role may follow a claim. The result is an
  * ordinary gantry session (access + refresh token).

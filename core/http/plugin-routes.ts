@@ -1,4 +1,4 @@
-/** The plugins API of seed 004: plugins, slash commands and plugin agents. */
+/** The plugins API: plugins, slash commands and plugin agents. */
 import { t } from "elysia";
 import { CommandErrors, invokeCommand, normalizeQname, viewOf } from "../kernel/command-invoker.ts";
 import { createError, defineErrors } from "../kernel/errors.ts";

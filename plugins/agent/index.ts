@@ -1,4 +1,4 @@
-/** agents: models using tools under permission rules with human approvals (seed 004's agents, approvals, permissions). */
+/** agents: models using tools under permission rules with human approvals (agents, approvals, permissions). */
 import { definePlugin } from "gantry/plugin";
 import { configuredAgents, pluginAgents, type AgentSpec } from "./definitions.ts";
 import type { Decision } from "./permissions.ts";

@@ -1,4 +1,4 @@
-/** Seed 004's agents, approvals and permissions routes. */
+/** The agents, approvals and permissions routes. */
 import { createError, defineErrors, Nullable, t, type CoreCommandsService, type CoreIdentityService, type McpToolsService, type RolesApp } from "gantry/plugin";
 import type { AgentSpec } from "./definitions.ts";
 import type { Decision } from "./permissions.ts";

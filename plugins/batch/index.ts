@@ -1,4 +1,4 @@
-/** batch: JSONL batches of agent runs (seed 004's /api/v1/batch). */
+/** batch: JSONL batches of agent runs (/api/v1/batch). */
 import { definePlugin } from "gantry/plugin";
 import { BatchStore } from "./batch-store.ts";
 import { BatchRunner } from "./batch-runner.ts";

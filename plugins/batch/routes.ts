@@ -1,4 +1,4 @@
-/** Seed 004's batch routes: submit JSONL, status and progress, resume, results as JSONL, tool-usage stats. */
+/** The batch routes: submit JSONL, status and progress, resume, results as JSONL, tool-usage stats. */
 import { createError, defineErrors, t, textResponses, type AgentRunsService, type CoreIdentityService, type PluginContext, type RolesApp } from "gantry/plugin";
 import type { BatchStore, ItemRow, Line, RunRow } from "./batch-store.ts";
 import type { BatchRunner } from "./batch-runner.ts";

@@ -25,7 +25,7 @@ export class CacheDaemon {
   paused = false;
   lastTick: Date | null = null;
   readonly startedAt = new Date();
-  /** Entries taken off the queues and not rendered yet (seed 001's internal queue). */
+  /** Entries taken off the queues and not rendered yet (the cache daemon API's internal queue). */
   inFlight = 0;
   readonly #renders;
 

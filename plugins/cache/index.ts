@@ -1,4 +1,4 @@
-/** cache: the prerender cache daemon of seed 001 with a headless-Chromium render service. */
+/** cache: the prerender cache daemon (its documented API) with a headless-Chromium render service. */
 import { join } from "node:path";
 import { definePlugin } from "gantry/plugin";
 import { CacheStore } from "./cache-store.ts";

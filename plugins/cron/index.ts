@@ -1,4 +1,4 @@
-/** cron: jobs that run slash commands on cron schedules, with run history (seed 004's /api/v1/cron). */
+/** cron: jobs that run slash commands on cron schedules, with run history (/api/v1/cron). */
 import { definePlugin } from "gantry/plugin";
 import { JobStore } from "./job-store.ts";
 import { cronRoutes, runView } from "./routes.ts";

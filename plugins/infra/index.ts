@@ -1,4 +1,4 @@
-/** infra: the operational APIs of seeds 000 (under /api/v1/infra) and 003 (at their root paths). */
+/** infra: the infra API (under /api/v1/infra) and the operations API (at its documented root paths). */
 import { definePlugin } from "gantry/plugin";
 import { commonRoutes } from "./common-routes.ts";
 import { infraRoutes } from "./infra-routes.ts";

@@ -1,4 +1,4 @@
-/** Seed 000's infra API under /api/v1/infra, plus gantry-style copies of seed 003's views. */
+/** The infra API under /api/v1/infra, plus gantry-style copies of the operations views. */
 import {
   createError, defineErrors, t, taskHealth,
   type CoreCacheService, type CoreConfigService, type CoreInfoService, type CoreLoggersService, type CoreTasksService, type RolesApp,

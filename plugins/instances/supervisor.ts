@@ -27,7 +27,7 @@ export interface SupervisorSettings {
   unhealthyThreshold: number;
 }
 
-/** Seed 002's health report: `healthy` when the process runs, its port is open and its health endpoint answers 2xx. */
+/** The documented instances API's health report: `healthy` when the process runs, its port is open and its health endpoint answers 2xx. */
 export interface HealthReport {
   status: "healthy" | "unhealthy" | "stopped";
   checks: { process: "running" | "stopped"; port: "open" | "closed"; response: "ok" | "error" | "none" };

@@ -1,4 +1,4 @@
-/** mcp: gantry as an MCP client (seed 004's /api/v1/mcp/servers and /tools) and as an MCP server (slash commands as tools). */
+/** mcp: gantry as an MCP client (/api/v1/mcp/servers and /tools) and as an MCP server (slash commands as tools). */
 import { definePlugin } from "gantry/plugin";
 import { McpClients, type DesiredServer } from "./clients.ts";
 import { mcpRoutes } from "./routes.ts";

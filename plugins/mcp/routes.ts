@@ -1,4 +1,4 @@
-/** /api/v1/mcp: the servers gantry connects to and their tools (seed 004), tool calls, and gantry's own MCP endpoint. */
+/** /api/v1/mcp: the servers gantry connects to and their tools, tool calls, and gantry's own MCP endpoint. */
 import { createError, defineErrors, Nullable, t, textResponses, type CoreCommandsService, type RolesApp } from "gantry/plugin";
 import type { McpClients } from "./clients.ts";
 import type { McpConnection } from "./connection.ts";

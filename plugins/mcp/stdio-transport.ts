@@ -38,7 +38,7 @@ export class KernelStdioTransport implements Transport {
   async start(): Promise<void> {
     const { name, command, args, env, cwd } = this.params;
     try {
-      this.#child = this.spawn([command, ...args], { name: `mcp:${name}`, env, cwd, stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+      this.#child = this.spawn([command, ...args], { name, env, cwd, stdin: "pipe", stdout: "pipe", stderr: "pipe" });
     } catch (error) {
       const code = (error as { code?: string }).code;
       throw new Error(code ? `spawn ${command} ${code}` : (error as Error).message);
