@@ -19,6 +19,10 @@ import type { ServiceRegistry } from "./services.ts";
 import type { ProcessRegistry } from "./processes.ts";
 import { readAgents, readMarkdownCommands, readMcpServers, type AgentDefinition, type MarkdownCommand, type McpServerConfig } from "./plugin-files.ts";
 
+// The kernel's generation object and the public contract have files of their own; re-exported for the layers that import them from here.
+export { PluginInstance, type InstallDrop, type InstanceState } from "./plugin-instance.ts";
+export type { CommandDefinition, PluginContext, PluginDefinition, RouteOptions, RouteRegistrar } from "./plugin-contract.ts";
+
 /** A command in the registry: from code (`run`) or from a `commands/*.md` file (`markdown`). */
 export interface RegisteredCommand {
   plugin: string;
