@@ -176,13 +176,13 @@ export function createPluginContext(instance: PluginInstance, core: CoreParts): 
       record("cache", key, core.invalidators.add(key, instance, invalidate));
     },
     spawn(command, options) {
-      guard("spawn");
+      instance.assertWorking("spawn");
       const [child, stop] = core.processes.spawn(instance, command, options);
       record("process", `${child.name} (pid ${child.pid})`, stop);
       return child;
     },
     adopt(pid, options) {
-      guard("adopt");
+      instance.assertWorking("adopt");
       const [child, stop] = core.processes.adopt(instance, pid, options);
       record("process", `${child.name} (pid ${child.pid})`, stop);
       return child;

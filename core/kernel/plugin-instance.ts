@@ -45,7 +45,7 @@ export class PluginInstance implements Owner {
   disposeReason: DisposeReason | undefined;
 
   constructor(readonly manifest: LoadedManifest, readonly generation: number, private readonly log?: Logger) {
-    this.work = new BackgroundWork((what) => this.assertOpen(what), (error) => log?.error({ plugin: this.plugin, err: messageOf(error) }, "plugin background work failed"));
+    this.work = new BackgroundWork((what) => this.assertWorking(what), (error) => log?.error({ plugin: this.plugin, err: messageOf(error) }, "plugin background work failed"));
   }
 
   get plugin(): string {
@@ -58,10 +58,19 @@ export class PluginInstance implements Owner {
     return this.state === "disposing" || this.state === "disposed";
   }
 
-  /** Throws PLUGIN_CONTEXT_CLOSED when this generation takes no new registrations or work. */
+  /** Throws PLUGIN_CONTEXT_CLOSED when this generation takes no new registrations (from retiring on). */
   assertOpen(what: string): void {
     if (this.state === "staging" || this.state === "active") return;
     this.refuse(what);
+  }
+
+  /**
+   * Background work started while retiring (a request the old routing table still serves) is
+   * still owned: disposal clears, stops and awaits it. Once disposal runs, timers and children
+   * would outlive it and are refused; a promise may still be tracked until the generation is gone.
+   */
+  assertWorking(what: string): void {
+    if (this.state === "disposed" || (this.state === "disposing" && what !== "track")) this.refuse(what);
   }
 
   /** Refuses `what` (recording it when the generation is already gone: something it started outlived it). */

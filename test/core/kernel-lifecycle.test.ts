@@ -4,7 +4,10 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { FIXTURE_PLUGINS, json, running, startGantry, waitFor, type TestGantry } from "../helpers.ts";
+import { FIXTURES, json, running, startGantry, waitFor, type TestGantry } from "../helpers.ts";
+
+/** Not under fixtures/plugins: tests that load every fixture there as a built-in must not load these. */
+const LIFECYCLE_PLUGINS = join(FIXTURES, "lifecycle-plugins");
 
 let g: TestGantry;
 beforeAll(async () => {
@@ -18,7 +21,7 @@ const state = async () => (await g.api("/api/v1/keeper/state")).json();
 
 describe("ctx.keep and dispose reasons", () => {
   test("a kept resource is created once, lives on across reloads with its timers, and closes when the plugin goes", async () => {
-    expect((await g.api("/api/v1/plugins", json("POST", { path: join(FIXTURE_PLUGINS, "keeper") }))).status).toBe(201);
+    expect((await g.api("/api/v1/plugins", json("POST", { path: join(LIFECYCLE_PLUGINS, "keeper") }))).status).toBe(201);
     const first = await state();
     expect(first.created_by).toBe(first.generation);
 
@@ -59,7 +62,7 @@ describe("what the kernel reports about leaked work", () => {
   test("a raw interval calling ctx after uninstall, and a child spawned around ctx.spawn", async () => {
     const events: string[] = [];
     g.gantry.core.events.subscribe("leaky.*", (e) => void events.push(e.type));
-    expect((await g.api("/api/v1/plugins", json("POST", { path: join(FIXTURE_PLUGINS, "leaky") }))).status).toBe(201);
+    expect((await g.api("/api/v1/plugins", json("POST", { path: join(LIFECYCLE_PLUGINS, "leaky") }))).status).toBe(201);
     const leaked = (globalThis as unknown as { leakyFixture: { interval: ReturnType<typeof setInterval>; pid: number } }).leakyFixture;
     try {
       const before = await (await g.api("/api/v1/plugins/leaks")).json();
@@ -85,7 +88,7 @@ describe("what the kernel reports about leaked work", () => {
 
 describe("ctx.db", () => {
   test("sees the plugin's tables and core's readable ones, not credentials: builders, raw SQL, transactions and the driver are refused", async () => {
-    expect((await g.api("/api/v1/plugins", json("POST", { path: join(FIXTURE_PLUGINS, "snoop") }))).status).toBe(201);
+    expect((await g.api("/api/v1/plugins", json("POST", { path: join(LIFECYCLE_PLUGINS, "snoop") }))).status).toBe(201);
     for (const what of ["builder", "raw", "driver", "transaction"]) {
       expect(await (await g.api(`/api/v1/snoop/try/${what}`)).json()).toEqual({ ok: false, code: "PLUGIN_DB_TABLE_HIDDEN" });
     }

@@ -57,6 +57,8 @@ describe("instances across a reload", () => {
     expect(running(pid)).toBe(false);
     await waitFor(() => !running(worker), 3000, "the worker to stop with its server's process group");
     expect(liveGroupMembers(pid)).toEqual([]);
+    // Nothing listens on its port any more.
+    expect(await fetch(`http://127.0.0.1:${after.port}/health`).then(() => "answered", () => "refused")).toBe("refused");
     expect((await g.api("/api/v1/plugins/instances/enable", json("POST"))).status).toBe(200);
     expect((await (await g.api("/api/v1/instances/steady")).json())).toMatchObject({ status: "stopped", pid: null });
   });
