@@ -5,16 +5,16 @@
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { relative, resolve } from "node:path";
-import { createError } from "./errors.ts";
+import { createError, defineErrors } from "./errors.ts";
 import type { MarkdownCommand } from "./plugin-files.ts";
 import { runShell, type Spawner } from "./shell-run.ts";
 import { substituteArguments } from "./slash-arguments.ts";
 import { ruleMatches } from "./tool-rules.ts";
 
-export const MarkdownCommandErrors = {
+export const MarkdownCommandErrors = defineErrors("core", {
   COMMAND_SHELL_REFUSED: createError("COMMAND_SHELL_REFUSED", 403, (qname: string, line: string) =>
     `Command '${qname}' runs \`${line}\`, which its allowed-tools do not grant: add a rule such as Bash(${line.split(/\s+/).slice(0, 2).join(" ")}:*) to the command's front matter`),
-};
+});
 
 const SHELL_LINE = /!`([^`\n]+)`/g;
 /**

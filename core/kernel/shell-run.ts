@@ -1,9 +1,9 @@
 /** Runs one shell line through a plugin's `ctx.spawn`, with a timeout and a cap on what it prints (Bash tool, hooks, `!`cmd`` lines). */
-import type { Subprocess } from "bun";
 import { isSecretName } from "./config.ts";
-import type { SpawnOptions } from "./processes.ts";
+import type { SpawnedProcess, SpawnOptions } from "./processes.ts";
 
-export type Spawner = (command: string[], options?: SpawnOptions) => Subprocess;
+/** `ctx.spawn` (or a kept resource's `scope.spawn`): children in their own process group, tracked by the kernel. */
+export type Spawner = (command: string[], options?: SpawnOptions) => SpawnedProcess;
 
 export interface ShellResult {
   exitCode: number | null;
@@ -49,12 +49,13 @@ async function readCapped(stream: ReadableStream<Uint8Array> | undefined, max: n
   return { text, cut };
 }
 
-/** `bash -c line` in its own process group; on timeout the whole group gets SIGKILL. */
+/** `bash -c line` in its own process group (ctx.spawn gives every child one); on timeout the whole group gets SIGKILL. */
 export async function runShell(spawn: Spawner, line: string, options: ShellOptions): Promise<ShellResult> {
-  const proc = spawn(["bash", "-c", line], {
+  const child = spawn(["bash", "-c", line], {
     name: options.name ?? "bash", cwd: options.cwd, env: options.env ?? shellEnvironment(),
-    stdin: options.stdin === undefined ? "ignore" : "pipe", stdout: "pipe", stderr: "pipe", detached: true, killTimeoutMs: 500,
+    stdin: options.stdin === undefined ? "ignore" : "pipe", stdout: "pipe", stderr: "pipe", killTimeoutMs: 500,
   });
+  const proc = child.subprocess;
   if (options.stdin !== undefined) {
     const sink = proc.stdin as import("bun").FileSink;
     try {
@@ -67,19 +68,15 @@ export async function runShell(spawn: Spawner, line: string, options: ShellOptio
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
-    try {
-      process.kill(-proc.pid, "SIGKILL");
-    } catch {
-      // already gone
-    }
+    child.kill("SIGKILL");
   }, options.timeoutMs);
   try {
     const [out, err] = await Promise.all([
       readCapped(proc.stdout as ReadableStream<Uint8Array>, options.maxOutputChars),
       readCapped(proc.stderr as ReadableStream<Uint8Array>, options.maxOutputChars),
     ]);
-    await proc.exited;
-    return { exitCode: timedOut ? null : proc.exitCode, stdout: out.text, stderr: err.text, timedOut, truncated: out.cut || err.cut };
+    const exitCode = await child.exited;
+    return { exitCode: timedOut ? null : exitCode, stdout: out.text, stderr: err.text, timedOut, truncated: out.cut || err.cut };
   } finally {
     clearTimeout(timer);
   }

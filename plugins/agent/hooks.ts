@@ -1,10 +1,10 @@
 /**
  * Plugins' hooks (hooks/hooks.json) around agent runs, as Claude Code runs them: each is a shell
- * command (through ctx.spawn) that gets Claude Code's JSON on stdin, `${CLAUDE_PLUGIN_ROOT}` and a
+ * command (a child the kernel tracks) that gets Claude Code's JSON on stdin, `${CLAUDE_PLUGIN_ROOT}` and a
  * timeout; exit code 2 blocks (its stderr says why), exit 0 may answer JSON (`permissionDecision`,
  * `decision: "block"`, `additionalContext`), any other exit code is reported and ignored.
  */
-import { runShell, shellEnvironment, type CoreHooksService, type PluginContext } from "gantry/plugin";
+import { runShell, shellEnvironment, type CoreHooksService, type Spawner } from "gantry/plugin";
 import type { Decision } from "./permissions.ts";
 
 export type HookEvent = "PreToolUse" | "PostToolUse" | "UserPromptSubmit" | "Stop" | "SessionStart" | "SessionEnd";
@@ -53,7 +53,7 @@ function parseJson(text: string): Record<string, unknown> | null {
 }
 
 export class AgentHooks {
-  constructor(private readonly ctx: PluginContext, private readonly hooks: () => CoreHooksService | undefined, private readonly cwd: () => string | undefined) {}
+  constructor(private readonly spawn: Spawner, private readonly hooks: () => CoreHooksService | undefined, private readonly cwd: () => string | undefined) {}
 
   /** Runs the hooks of `event` (those whose matcher takes `tool`), in order, with `input` as Claude Code's JSON. */
   async run(event: HookEvent, runId: string, input: Record<string, unknown>, tool: string | null = null): Promise<HookOutcome> {
@@ -62,7 +62,7 @@ export class AgentHooks {
     for (const hook of matching) {
       const cwd = this.cwd() ?? hook.root;
       const stdin = JSON.stringify({ session_id: runId, transcript_path: null, cwd, permission_mode: "default", hook_event_name: event, ...input });
-      const result = await runShell(this.ctx.spawn, hook.command.replaceAll("${CLAUDE_PLUGIN_ROOT}", hook.root), {
+      const result = await runShell(this.spawn, hook.command.replaceAll("${CLAUDE_PLUGIN_ROOT}", hook.root), {
         cwd, stdin, timeoutMs: hook.timeoutS * 1000, maxOutputChars: HOOK_OUTPUT_CHARS, name: `hook ${hook.qname}`,
         env: shellEnvironment({ CLAUDE_PLUGIN_ROOT: hook.root, CLAUDE_PROJECT_DIR: cwd }),
       });

@@ -4,17 +4,12 @@
  * approval gate until someone decides, or run — and its result goes back to the model, until the
  * model answers without tool calls or max_turns is reached.
  */
-import type { CoreCommandsService, PluginContext } from "gantry/plugin";
+import type { CoreCommandsService, InferenceService, KeepScope, McpToolsService, SpawnOptions } from "gantry/plugin";
 import type { AgentSpec } from "./definitions.ts";
 import type { AgentHooks, HookOutcome, HookStep } from "./hooks.ts";
 import { decide, offered, type Decision, type Rules } from "./permissions.ts";
 import type { AgentStore, ApprovalRow, DenialRow, RunRow } from "./store.ts";
-import { functionNames, hookToolName, toolCatalog, type McpToolsService, type Tool } from "./tool-catalog.ts";
-
-/** What the instances plugin provides as service "inference". */
-export interface InferenceService {
-  chatCompletion(body: Record<string, unknown>, signal?: AbortSignal): Promise<Record<string, unknown>>;
-}
+import { functionNames, hookToolName, toolCatalog, type Tool } from "./tool-catalog.ts";
 
 export interface RunnerSettings {
   defaultModel: string;
@@ -28,15 +23,6 @@ export interface RunnerSettings {
   taskMaxDepth: number;
 }
 
-/** What the runner offers beyond commands and MCP tools: Claude Code's standard tools and plugins' hooks. */
-export interface RunnerExtras {
-  /** Read, Glob, Grep, Write, Edit, Bash, WebFetch, Skill (Task is the runner's own). */
-  builtins(): Tool[];
-  hooks: AgentHooks;
-  /** Finds an agent for Task by name (`plugin:name`, or a name only one agent has). */
-  agentNamed(name: string): AgentSpec | undefined;
-}
-
 interface ToolCall {
   id: string;
   function: { name: string; arguments: string };
@@ -46,19 +32,61 @@ type ModelStep = { type: "model"; content: string | null; tool_calls: { name: st
 type ToolStep = { type: "tool"; tool: string; arguments: Record<string, unknown>; decision: Decision | "not_offered"; rule: string | null; gate_id: string | null; outcome: "ran" | "denied" | "rejected" | "expired" | "error"; result: string };
 type Step = ModelStep | ToolStep | HookStep;
 
+/** What runs need from the plugin generation that serves now (re-pointed at each reload). */
+export interface RunnerDependencies {
+  inference: InferenceService;
+  commands: CoreCommandsService;
+  mcp: () => McpToolsService | undefined;
+  settings: () => RunnerSettings;
+  /** Claude Code's standard tools: Read, Glob, Grep, Write, Edit, Bash, WebFetch, Skill (Task is the runner's own). */
+  builtins: () => Tool[];
+  hooks: AgentHooks;
+  /** Finds an agent for Task by name (`plugin:name`, or a name only one agent has). */
+  agentNamed(name: string): AgentSpec | undefined;
+}
+
+/**
+ * Runs live in a kept resource: a run waiting at an approval gate survives a plugin reload and goes
+ * on when the gate is decided through the new generation. Events go out through the newest
+ * generation's context (`scope.ctx`); timers belong to the kernel (`scope`).
+ */
 export class AgentRunner {
   /** Gate id → the run waiting on it. */
   readonly #waiting = new Map<string, (gate: ApprovalRow) => void>();
+  #deps: RunnerDependencies | undefined;
 
-  constructor(
-    private readonly ctx: PluginContext,
-    private readonly store: AgentStore,
-    private readonly inference: InferenceService,
-    private readonly commands: CoreCommandsService,
-    private readonly mcp: () => McpToolsService | undefined,
-    private readonly settings: () => RunnerSettings,
-    private readonly extras: RunnerExtras,
-  ) {}
+  constructor(private readonly scope: KeepScope, private readonly store: AgentStore) {}
+
+  /** Called by each generation at setup. */
+  configure(deps: RunnerDependencies): void {
+    this.#deps = deps;
+  }
+
+  private get ctx() {
+    return this.scope.ctx;
+  }
+  private get inference() {
+    return this.#deps!.inference;
+  }
+  private get commands() {
+    return this.#deps!.commands;
+  }
+  private mcp() {
+    return this.#deps!.mcp();
+  }
+  private settings() {
+    return this.#deps!.settings();
+  }
+
+  /** Children of runs (Bash, hooks) belong to the kept runner: a reload does not cut a command short; they stop with the plugin. */
+  spawn(command: string[], options?: SpawnOptions) {
+    return this.scope.spawn(command, options);
+  }
+
+  /** The plugin goes away: gates still pending expire, so their runs end (and are recorded) instead of hanging. */
+  close(): void {
+    for (const [gateId, done] of this.#waiting) done(this.store.decideGate(gateId, "expired", null, "the agent plugin stopped") ?? this.store.gate(gateId)!);
+  }
 
   /**
    * Starts a run: recorded before this returns. `finished` resolves with the final run; `blocked`
@@ -68,7 +96,7 @@ export class AgentRunner {
     const run = this.store.startRun(agent.name, actor, input);
     let onBlocked = () => {};
     const blocked = new Promise<void>((resolve) => (onBlocked = resolve));
-    const finished = this.#execute(agent, run, onBlocked, depth).finally(() => this.store.pruneRuns(this.settings().runsKept));
+    const finished = this.scope.track(this.#execute(agent, run, onBlocked, depth).finally(() => this.store.pruneRuns(this.settings().runsKept)));
     return { run, finished, blocked };
   }
 
@@ -91,7 +119,7 @@ export class AgentRunner {
     const settings = this.settings();
     const steps: Step[] = [];
     const hook = async (event: Parameters<AgentHooks["run"]>[0], input: Record<string, unknown>, tool: string | null = null): Promise<HookOutcome> => {
-      const outcome = await this.extras.hooks.run(event, run.id, input, tool);
+      const outcome = await this.#deps!.hooks.run(event, run.id, input, tool);
       steps.push(...outcome.steps);
       return outcome;
     };
@@ -104,7 +132,7 @@ export class AgentRunner {
     try {
       const model = agent.model ?? settings.defaultModel;
       if (!model) throw new Error("no model: the agent names none and plugin.agent.default_model is empty");
-      const builtins = [...this.extras.builtins(), ...(depth < settings.taskMaxDepth ? [this.#taskTool(run, depth)] : [])];
+      const builtins = [...this.#deps!.builtins(), ...(depth < settings.taskMaxDepth ? [this.#taskTool(run, depth)] : [])];
       const catalog = (await toolCatalog(this.commands, this.mcp(), builtins)).filter((tool) => offered(agent, tool.id));
       const byName = functionNames(catalog);
       const tools = [...byName].map(([name, tool]) => ({ type: "function", function: { name, description: tool.description, parameters: tool.parameters } }));
@@ -148,7 +176,7 @@ export class AgentRunner {
       id: "Task", source: "builtin", description: "Starts another agent (subagent_type: its name) with a prompt, and answers what it answered.",
       parameters: { type: "object", properties: { subagent_type: { type: "string" }, prompt: { type: "string" }, description: { type: "string" } }, required: ["subagent_type", "prompt"] },
       run: async (args) => {
-        const agent = typeof args.subagent_type === "string" ? this.extras.agentNamed(args.subagent_type) : undefined;
+        const agent = typeof args.subagent_type === "string" ? this.#deps!.agentNamed(args.subagent_type) : undefined;
         if (!agent) return { text: `No agent '${String(args.subagent_type)}'`, isError: true };
         if (typeof args.prompt !== "string" || !args.prompt) return { text: "'prompt' is required", isError: true };
         const child = await this.start(agent, args.prompt, `run:${parent.id}`, depth + 1).finished;
@@ -203,19 +231,19 @@ export class AgentRunner {
   }
 
   /**
-   * Resolves when the gate is decided, or expires it after approval_timeout_s. A decision made
-   * through another instance of this plugin (after a reload) is seen by reading the gate each second.
+   * Resolves when the gate is decided, or expires it after approval_timeout_s. A decision written
+   * to the database by another gantry node is seen by reading the gate each second.
    */
   #await(gateId: string): Promise<ApprovalRow> {
     return new Promise((resolve) => {
       const done = (gate: ApprovalRow) => {
-        clearTimeout(timer);
-        clearInterval(poll);
+        cancelTimer();
+        cancelPoll();
         this.#waiting.delete(gateId);
         resolve(gate);
       };
-      const timer = setTimeout(() => done(this.store.decideGate(gateId, "expired", null, "no decision in time") ?? this.store.gate(gateId)!), this.settings().approvalTimeoutS * 1000);
-      const poll = setInterval(() => {
+      const cancelTimer = this.scope.setTimeout(() => done(this.store.decideGate(gateId, "expired", null, "no decision in time") ?? this.store.gate(gateId)!), this.settings().approvalTimeoutS * 1000);
+      const cancelPoll = this.scope.setInterval(() => {
         const gate = this.store.gate(gateId);
         if (gate && gate.status !== "pending") done(gate);
       }, 1000);

@@ -1,7 +1,7 @@
-/** Claude Code's Bash (a real shell through ctx.spawn: timeout, output cap, working directory) and WebFetch (no internal addresses unless allowed). */
+/** Claude Code's Bash (a real shell, a child the kernel tracks: timeout, output cap, working directory) and WebFetch (no internal addresses unless allowed). */
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
-import { runShell, type PluginContext } from "gantry/plugin";
+import { runShell, type Spawner } from "gantry/plugin";
 import { insideWorkspace } from "./file-tools.ts";
 import type { Tool } from "./tool-catalog.ts";
 
@@ -40,7 +40,8 @@ function readable(text: string, type: string): string {
   return text.replace(/<(script|style)[\s\S]*?<\/\1>/gi, "").replace(/<[^>]+>/g, " ").replace(/&nbsp;/g, " ").replace(/&amp;/g, "&").replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/[ \t]+/g, " ").replace(/\n\s*\n+/g, "\n\n").trim();
 }
 
-export function shellWebTools(ctx: PluginContext, settings: () => ShellWebSettings): Tool[] {
+/** `spawn`: where shells are children (the kept runner's); `signal`: aborts fetches when the plugin goes. */
+export function shellWebTools(ctx: { spawn: Spawner; signal: AbortSignal }, settings: () => ShellWebSettings): Tool[] {
   return [
     {
       id: "Bash", source: "builtin", description: "Runs a shell command in the workspace (bash -c) and answers its output and exit code.",
