@@ -8,6 +8,7 @@ import { loadConfig, type GantryConfig } from "./kernel/config.ts";
 import { ConfigManager } from "./kernel/config-manager.ts";
 import { CORE_OWNER, provideCoreServices, type CoreIdentityService, type CorePluginsService } from "./kernel/core-services.ts";
 import { ProcessRegistry } from "./kernel/processes.ts";
+import { KeepRegistry } from "./kernel/keeps.ts";
 import { openDatabase, type DatabaseHandle } from "./storage/db.ts";
 import { EventBus } from "./kernel/events.ts";
 import { FlagRegistry } from "./kernel/flags.ts";
@@ -15,7 +16,7 @@ import { buildRootApp, type AppParts, type HttpLimits } from "./http/http-app.ts
 import { LoggerRegistry } from "./kernel/logger.ts";
 import { MetricsRegistry } from "./kernel/metrics.ts";
 import { OwnedRegistry } from "./kernel/owned-registry.ts";
-import type { CoreParts, RegisteredAgent, RegisteredCommand } from "./kernel/plugin-context.ts";
+import type { CoreParts, RegisteredAgent, RegisteredCommand, RegisteredHook, RegisteredSkill } from "./kernel/plugin-context.ts";
 import type { PeriodicTask } from "./kernel/periodic-tasks.ts";
 import { PluginHost, type PluginHostOptions } from "./kernel/plugin-host.ts";
 import { RoutingServer } from "./http/server.ts";
@@ -59,15 +60,19 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
   const metrics = new MetricsRegistry();
   const configManager = new ConfigManager(config, options.reloadConfig ?? (() => loadConfig()));
   const flags = new FlagRegistry(database.db, events);
+  const processes = new ProcessRegistry();
   const core: CoreParts = {
     database, loggers, events, metrics, flags,
     services: new ServiceRegistry(),
     commands: new OwnedRegistry<RegisteredCommand>("Command"),
     agents: new OwnedRegistry<RegisteredAgent>("Agent"),
     mcpServers: new OwnedRegistry("MCP server"),
+    skills: new OwnedRegistry<RegisteredSkill>("Skill"),
+    hooks: new OwnedRegistry<RegisteredHook>("Hook"),
     tasks: new OwnedRegistry<PeriodicTask>("Periodic task"),
     invalidators: new OwnedRegistry<() => void>("Cache invalidator"),
-    processes: new ProcessRegistry(),
+    processes,
+    keeps: new KeepRegistry(processes, log, () => configManager.current.plugins.dispose_timeout_ms),
     pluginConfig: (name) => configManager.current.plugin[name] ?? {},
     dataDir: config.data_dir,
   };
@@ -111,7 +116,7 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
   };
   const host = new PluginHost(core, hostOptions);
   appParts.coreRoutes.push(
-    pluginRoutes({ host, commands: core.commands, agents: core.agents, services: core.services }),
+    pluginRoutes({ host, commands: core.commands, agents: core.agents, skills: core.skills, services: core.services }),
     featureRoutes(flags, (request) => security.authenticator.identify(request)),
   );
 
