@@ -1,0 +1,50 @@
+/** datasets: CSV, JSONL and Parquet files registered from folders or uploads, profiled by DuckDB. */
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { definePlugin } from "gantry/plugin";
+import { DatasetCatalog } from "./catalog.ts";
+import { DatasetEngine, source } from "./engine.ts";
+import { ProfileCache } from "./profiles.ts";
+import { datasetRoutes, datasetView } from "./routes.ts";
+
+interface DatasetsConfig {
+  roots: string[];
+  max_upload_bytes: number;
+  profile_sample_rows: number;
+  preview_max_rows: number;
+  top_values: number;
+  histogram_bins: number;
+  engine_threads: number;
+  engine_memory_limit: string;
+}
+
+/** What this plugin provides as service "datasets" (evaluations read their rows through it). */
+export interface DatasetsService {
+  get(name: string): Promise<ReturnType<typeof datasetView>>;
+  /** The first `limit` rows, as JSON values. */
+  rows(name: string, limit: number): Promise<Record<string, unknown>[]>;
+}
+
+export default definePlugin({
+  name: "datasets",
+  async setup(ctx) {
+    const config = ctx.config as unknown as DatasetsConfig;
+    if (!Array.isArray(config.roots) || config.roots.some((r) => typeof r !== "string")) throw new Error("plugin.datasets.roots must be a list of folder paths");
+    const uploadDir = join(ctx.dataDir, "uploads");
+    const spillDir = join(ctx.dataDir, "engine-tmp");
+    mkdirSync(uploadDir, { recursive: true });
+    const engine = await DatasetEngine.open({ threads: config.engine_threads, memoryLimit: config.engine_memory_limit, tempDir: spillDir });
+    ctx.defer(() => engine.close());
+    const catalog = new DatasetCatalog(ctx.db, engine, () => ({ roots: config.roots, uploadDir }), ctx.log);
+    const profiles = new ProfileCache(ctx.db, engine, () => ({ sampleRows: config.profile_sample_rows, topValues: config.top_values, histogramBins: config.histogram_bins }));
+    ctx.routes(datasetRoutes({ catalog, profiles, engine, settings: () => ({ maxUploadBytes: config.max_upload_bytes, previewMaxRows: config.preview_max_rows }) }));
+    const service: DatasetsService = {
+      get: async (name) => datasetView(await catalog.get(name)),
+      async rows(name, limit) {
+        const dataset = await catalog.get(name);
+        return engine.query(`SELECT * FROM ${source(dataset.path, dataset.format)} LIMIT ${Math.max(0, Math.floor(limit))}`);
+      },
+    };
+    ctx.services.provide("datasets", service);
+  },
+});
