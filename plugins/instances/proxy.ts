@@ -73,21 +73,25 @@ export function forwarder(m: InstanceManager) {
   };
 }
 
-/** Chat completions for other plugins (agents): the proxy's path without HTTP in front. */
+/** Chat completions and embeddings for other plugins (agents, knowledge, evaluations): the proxy's path without HTTP in front. */
 export interface InferenceService {
   /** `body` is an OpenAI chat request naming an instance as `model`; throws with the server's message on a non-2xx answer. */
   chatCompletion(body: Record<string, unknown>, signal?: AbortSignal): Promise<Record<string, unknown>>;
+  /** `body` is an OpenAI embeddings request (`model`, `input`); answers the server's JSON or throws like chatCompletion. */
+  embeddings(body: Record<string, unknown>, signal?: AbortSignal): Promise<Record<string, unknown>>;
 }
 
 export function inferenceService(m: InstanceManager): InferenceService {
   const forward = forwarder(m);
+  const call = async (path: string, body: Record<string, unknown>, signal?: AbortSignal) => {
+    const res = await forward(path, String(body.model ?? ""), JSON.stringify(body), signal);
+    const answer = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+    if (!res.ok) throw new Error((answer.error as { message?: string } | undefined)?.message ?? `the model answered ${res.status}`);
+    return answer;
+  };
   return {
-    async chatCompletion(body, signal) {
-      const res = await forward("/v1/chat/completions", String(body.model ?? ""), JSON.stringify(body), signal);
-      const answer = (await res.json().catch(() => ({}))) as Record<string, unknown>;
-      if (!res.ok) throw new Error((answer.error as { message?: string } | undefined)?.message ?? `the model answered ${res.status}`);
-      return answer;
-    },
+    chatCompletion: (body, signal) => call("/v1/chat/completions", body, signal),
+    embeddings: (body, signal) => call("/v1/embeddings", body, signal),
   };
 }
 

@@ -19,7 +19,7 @@ async function writeParquet(path: string): Promise<void> {
   instance.closeSync();
 }
 
-const upload = (name: string, content: BlobPart, fileName: string, auth?: string, format?: string) => {
+const upload = (name: string, content: string | Blob, fileName: string, auth?: string, format?: string) => {
   const form = new FormData();
   form.set("name", name);
   form.set("file", new File([content], fileName));
