@@ -1,0 +1,122 @@
+/**
+ * Works evaluation runs: `concurrency` workers per run take the pending rows, ask the model through
+ * the inference service (the proxy's path to the instance), score the answer with every metric and
+ * record it; `evaluation_progress` events report each row, and the last row writes the report.
+ */
+import type { PluginContext } from "gantry/plugin";
+import { score, type MetricSpec, type ScoringTools } from "./metrics.ts";
+import { summarize } from "./report.ts";
+import type { EvaluationRow, EvaluationStore } from "./store.ts";
+
+/** What the instances plugin provides as service "inference". */
+export interface InferenceService {
+  chatCompletion(body: Record<string, unknown>, signal?: AbortSignal): Promise<Record<string, unknown>>;
+  embeddings(body: Record<string, unknown>, signal?: AbortSignal): Promise<Record<string, unknown>>;
+}
+
+const textOf = (answer: Record<string, unknown>) => String((answer.choices as { message?: { content?: string | null } }[] | undefined)?.[0]?.message?.content ?? "");
+
+export class EvaluationRunner {
+  readonly #active = new Set<string>();
+  #stopping = false;
+
+  constructor(
+    private readonly ctx: PluginContext,
+    private readonly store: EvaluationStore,
+    private readonly inference: InferenceService,
+    private readonly settings: () => { concurrency: number; rowTimeoutS: number },
+  ) {}
+
+  isActive(id: string): boolean {
+    return this.#active.has(id);
+  }
+
+  /** Works the run's pending rows in the background until none is left. */
+  start(run: EvaluationRow): void {
+    if (this.#active.has(run.id) || this.#stopping) return;
+    this.#active.add(run.id);
+    const started = performance.now();
+    void (async () => {
+      const queue = await this.store.pending(run.id);
+      const workers = Array.from({ length: Math.max(1, this.settings().concurrency) }, () => this.#work(run, queue, started));
+      await Promise.all(workers);
+    })().catch((error) => this.ctx.log.error({ evaluation: run.id, err: (error as Error).message }, "evaluation worker failed"))
+      .finally(() => this.#active.delete(run.id));
+  }
+
+  /** Stops taking rows (reload or shutdown); rows in flight finish. After a reload the new instance takes over. */
+  stop(): void {
+    this.#stopping = true;
+  }
+
+  #tools(run: EvaluationRow, signal: AbortSignal): ScoringTools {
+    return {
+      judge: run.spec.judge,
+      embed: async (model, texts) => {
+        const answer = await this.inference.embeddings({ model, input: texts }, signal);
+        return ((answer.data as { index: number; embedding: number[] }[]) ?? []).sort((a, b) => a.index - b.index).map((d) => new Float32Array(d.embedding));
+      },
+      chat: async (model, messages) => textOf(await this.inference.chatCompletion({ model, messages, temperature: 0 }, signal)),
+    };
+  }
+
+  async #work(run: EvaluationRow, queue: number[], started: number): Promise<void> {
+    for (let next = queue.shift(); next !== undefined; next = this.#stopping ? undefined : queue.shift() ?? (await this.#refill(run.id, queue))) {
+      await this.#runRow(run, next);
+      const counts = await this.store.counts(run.id);
+      const done = counts.pending + counts.running === 0;
+      if (done && (await this.store.get(run.id))?.status === "running") {
+        await this.store.setStatus(run.id, "completed", await summarize(this.store, run.id, run.spec, performance.now() - started));
+      }
+      this.ctx.emit("evaluation_progress", { evaluation_id: run.id, status: done ? "completed" : "running", row: next, total: run.total, ...counts });
+    }
+  }
+
+  /** Rows put back to pending (by an instance that stopped mid-row) after this one read its queue. */
+  async #refill(id: string, queue: number[]): Promise<number | undefined> {
+    queue.push(...(await this.store.pending(id)));
+    return queue.shift();
+  }
+
+  /** A row whose call failed because this plugin instance is stopping goes back to pending: it was not the model's failure. */
+  async #release(run: EvaluationRow, rowNumber: number): Promise<void> {
+    await this.store.update(run.id, rowNumber, { status: "pending" });
+  }
+
+  async #runRow(run: EvaluationRow, rowNumber: number): Promise<void> {
+    const row = await this.store.claim(run.id, rowNumber);
+    if (!row) return;
+    // Not tied to the plugin's signal: after a reload the row in flight finishes and is recorded, as the new instance only takes pending rows.
+    const signal = AbortSignal.timeout(this.settings().rowTimeoutS * 1000);
+    const messages = [...(run.spec.system_prompt ? [{ role: "system", content: run.spec.system_prompt }] : []), { role: "user", content: row.input }];
+    const started = performance.now();
+    let answer: Record<string, unknown>;
+    try {
+      answer = await this.inference.chatCompletion({ ...run.spec.parameters, model: run.model, messages }, signal);
+    } catch (error) {
+      if (this.ctx.signal.aborted) return this.#release(run, rowNumber);
+      await this.store.update(run.id, rowNumber, { status: "failed", error: (error as Error).message, latencyMs: performance.now() - started, finishedAt: new Date(), scores: {}, notes: {} });
+      return;
+    }
+    const latencyMs = performance.now() - started;
+    const output = textOf(answer);
+    const usage = (answer.usage ?? {}) as { prompt_tokens?: number; completion_tokens?: number };
+    const scores: Record<string, number> = {};
+    const notes: Record<string, string> = {};
+    const tools = this.#tools(run, signal);
+    for (const metric of run.spec.metrics as MetricSpec[]) {
+      try {
+        const result = await score(metric, { input: row.input, expected: row.expected, output }, tools);
+        scores[metric.name] = result.score;
+        if (result.note) notes[metric.name] = result.note;
+      } catch (error) {
+        if (this.ctx.signal.aborted) return this.#release(run, rowNumber);
+        scores[metric.name] = 0;
+        notes[metric.name] = `could not score: ${(error as Error).message}`;
+      }
+    }
+    await this.store.update(run.id, rowNumber, {
+      status: "succeeded", output, latencyMs, promptTokens: usage.prompt_tokens ?? null, completionTokens: usage.completion_tokens ?? null, scores, notes, finishedAt: new Date(),
+    });
+  }
+}
