@@ -78,8 +78,8 @@ export function datasetRoutes(p: DatasetRouteParts) {
         response: t.Object({ name: t.String(), schema: t.Array(Column), rows: t.Array(t.Record(t.String(), t.Unknown())) }),
         detail: { summary: "The first rows (large integers and decimals come as strings)" },
       })
-      .delete("/:name", async ({ params, set }) => {
+      .delete("/:name", async ({ params }) => {
         await p.catalog.remove(params.name);
-        set.status = 204;
-      }, { role: "operator", params: Name, detail: { summary: "Delete an uploaded dataset (files under a root are removed on disk)" } });
+        return { message: `Dataset '${params.name}' deleted` };
+      }, { role: "operator", params: Name, response: t.Object({ message: t.String() }), detail: { summary: "Delete an uploaded dataset (files under a root are removed on disk)" } });
 }

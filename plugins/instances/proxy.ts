@@ -111,7 +111,7 @@ export function proxyRoutes(m: InstanceManager) {
     openAiRoute(app, "/v1/embeddings", "OpenAI embeddings, routed by model", ["model", "input"]);
     return app
       .post("/api/v1/inference/:model", ({ params, body, request }) => forward("/v1/chat/completions", params.model, JSON.stringify({ ...body, model: params.model }), request.signal), {
-        role: "inference", body: Body, params: t.Object({ model: t.String({ maxLength: 64 }) }),
+        role: "operator|inference", body: Body, params: t.Object({ model: t.String({ maxLength: 64 }) }),
         detail: { summary: "gantry's single-call inference (seed 004): a chat completion on the named model", tags: ["openai"], responses: passedThrough },
       })
       .get("/v1/models", () => ({

@@ -86,10 +86,10 @@ export function knowledgeRoutes(p: KnowledgeRouteParts) {
         }),
         response: { 201: CollectionView }, detail: { summary: "Create a collection" },
       })
-      .delete("/collections/:name", async ({ params, set }) => {
+      .delete("/collections/:name", async ({ params }) => {
         await p.knowledge.deleteCollection(await p.store.collection(params.name));
-        set.status = 204;
-      }, { role: "operator", params: CollectionName, detail: { summary: "Delete a collection with its documents" } })
+        return { message: `Collection '${params.name}' deleted` };
+      }, { role: "operator", params: CollectionName, response: t.Object({ message: t.String() }), detail: { summary: "Delete a collection with its documents" } })
       .get("/collections/:name/documents", async ({ params }) => ({ documents: (await p.store.documents((await p.store.collection(params.name)).id)).map(documentView) }), {
         role: "viewer", params: CollectionName, response: t.Object({ documents: t.Array(DocumentView) }), detail: { summary: "A collection's documents" },
       })
@@ -135,8 +135,11 @@ export function knowledgeRoutes(p: KnowledgeRouteParts) {
         response: t.Object({ documents: t.Array(IngestResult) }),
         detail: { summary: "Ingest every text, Markdown, HTML and PDF file of a folder; changed files replace their chunks, unchanged ones are skipped" },
       })
-      .delete("/collections/:name/documents/:id", async ({ params, set }) => {
+      .delete("/collections/:name/documents/:id", async ({ params }) => {
         await p.knowledge.deleteDocument(await p.store.collection(params.name), params.id);
-        set.status = 204;
-      }, { role: "operator", params: t.Object({ name: t.String({ pattern: NAME_PATTERN }), id: t.String({ maxLength: 64 }) }), detail: { summary: "Delete a document and its chunks" } });
+        return { message: `Document '${params.id}' deleted` };
+      }, {
+        role: "operator", params: t.Object({ name: t.String({ pattern: NAME_PATTERN }), id: t.String({ maxLength: 64 }) }), response: t.Object({ message: t.String() }),
+        detail: { summary: "Delete a document and its chunks" },
+      });
 }
