@@ -121,6 +121,9 @@ describe("knowledge", () => {
     expect([mode, results[0]!.source]).toEqual(["lexical", "restart.md"]);
     const again = await (await g.api("/api/v1/knowledge/collections/plain/ingest", json("POST", { path: "runbooks" }))).json();
     expect(again.documents.map((d: { status: string }) => d.status)).toEqual(["unchanged", "unchanged"]);
+    const restart = (await (await g.api("/api/v1/knowledge/collections/plain/documents")).json()).documents.find((d: { source: string }) => d.source === "restart.md");
+    expect((await g.api(`/api/v1/knowledge/collections/plain/documents/${restart.id}`, { method: "DELETE" })).status).toBe(200);
+    expect((await search({ query: "driver upgrade", collection: "plain" })).results).toEqual([]);
     for (const path of ["/etc", "../..", "nowhere"]) {
       const refused = await g.api("/api/v1/knowledge/collections/plain/ingest", json("POST", { path }));
       expect([refused.status, (await refused.json()).code]).toEqual([400, "KNOWLEDGE_FOLDER_NOT_ALLOWED"]);
@@ -153,6 +156,8 @@ describe("knowledge", () => {
     expect((await g.api("/api/v1/knowledge/collections", json("POST", { name: "lost", embedding_model: "no-such-model" }))).status).toBe(201);
     await expectError(await uploadDocs("lost", { "a.txt": "hello" }), 502, "KNOWLEDGE_EMBEDDING_FAILED");
     expect((await (await g.api("/api/v1/knowledge/collections/lost/documents")).json()).documents).toEqual([]);
+    expect((await g.api("/api/v1/knowledge/collections/lost", { method: "DELETE" })).status).toBe(200);
+    await expectError(await g.api("/api/v1/knowledge/collections/lost/documents"), 404, "KNOWLEDGE_COLLECTION_NOT_FOUND");
   });
 
   test("a reload rebuilds a lost index from the stored chunks; uninstall removes search and the agent tool", async () => {
