@@ -75,20 +75,21 @@ export class DatasetCatalog {
     const fmt = format ?? formatOf(fileName);
     if (!fmt) throw DatasetErrors.DATASET_FORMAT_UNKNOWN([fileName]);
     await this.scan();
-    if ((await this.db.select({ name: datasets.name }).from(datasets).where(eq(datasets.name, name))).length > 0) throw DatasetErrors.DATASET_EXISTS([name]);
     const { uploadDir } = this.settings();
     const final = join(uploadDir, `${name}.${fmt}`);
     const partial = `${final}.${crypto.randomUUID()}.part`;
     await Bun.write(partial, file);
     try {
       const { columns, rows } = await this.inspect(partial, fmt);
-      renameSync(partial, final);
       const now = new Date();
       const row: DatasetRow = {
-        name, format: fmt, source: "upload", path: final, sizeBytes: file.size, rows, columns, sha256: await sha256Of(final),
-        mtimeMs: Math.floor(statSync(final).mtimeMs), createdAt: now, updatedAt: now,
+        name, format: fmt, source: "upload", path: final, sizeBytes: file.size, rows, columns, sha256: await sha256Of(partial),
+        mtimeMs: Math.floor(statSync(partial).mtimeMs), createdAt: now, updatedAt: now,
       };
-      await this.db.insert(datasets).values(row);
+      // The insert claims the name (primary key): of two uploads of one name, one wins and the other is told.
+      const [claimed] = await this.db.insert(datasets).values(row).onConflictDoNothing().returning({ name: datasets.name });
+      if (!claimed) throw DatasetErrors.DATASET_EXISTS([name]);
+      renameSync(partial, final);
       return row;
     } finally {
       rmSync(partial, { force: true });

@@ -19,6 +19,13 @@ export interface KnowledgeSettings {
   alpha: number;
 }
 
+export interface IngestResult {
+  document_id: string;
+  source: string;
+  status: "created" | "replaced" | "unchanged";
+  chunks: number;
+}
+
 export type SearchMode = "hybrid" | "vector" | "lexical";
 export type Filter = Record<string, string | number | boolean>;
 
@@ -46,6 +53,9 @@ function passes(filter: Filter | undefined, source: string, metadata: Filter): b
 }
 
 export class Knowledge {
+  /** The ingest in progress per collection and source: a second upload of one source waits for the first. */
+  readonly #ingesting = new Map<string, Promise<unknown>>();
+
   constructor(
     private readonly store: KnowledgeStore,
     private readonly index: SearchIndex,
@@ -64,7 +74,15 @@ export class Knowledge {
   }
 
   /** Ingests one file: unchanged bytes are skipped; changed ones replace the document's chunks. */
-  async ingest(collection: CollectionRow, source: string, bytes: Uint8Array, type: ContentType, metadata: Filter): Promise<{ document_id: string; source: string; status: "created" | "replaced" | "unchanged"; chunks: number }> {
+  ingest(collection: CollectionRow, source: string, bytes: Uint8Array, type: ContentType, metadata: Filter): Promise<IngestResult> {
+    const key = `${collection.id}:${source}`;
+    const run = (this.#ingesting.get(key) ?? Promise.resolve()).catch(() => {}).then(() => this.#ingest(collection, source, bytes, type, metadata));
+    this.#ingesting.set(key, run);
+    void run.catch(() => {}).finally(() => this.#ingesting.get(key) === run && this.#ingesting.delete(key));
+    return run;
+  }
+
+  async #ingest(collection: CollectionRow, source: string, bytes: Uint8Array, type: ContentType, metadata: Filter): Promise<IngestResult> {
     const sha256 = createHash("sha256").update(bytes).digest("hex");
     const previous = await this.store.documentBySource(collection.id, source);
     if (previous && previous.sha256 === sha256 && JSON.stringify(previous.metadata) === JSON.stringify(metadata)) {
