@@ -40,7 +40,7 @@ async function evaluation(limit: number): Promise<{ rowsPerS: number; exact: num
   for (;;) {
     const report = await (await fetch(`${server.url}/api/v1/evaluations/${run.id}`, { headers })).json();
     if (report.status === "completed") return { rowsPerS: limit / ((performance.now() - t0) / 1000), exact: report.summary.metrics.exact_match.mean };
-    await Bun.sleep(10);
+    await Bun.sleep(50);
   }
 }
 await direct(50);

@@ -1,7 +1,8 @@
 /**
  * Works evaluation runs: `concurrency` workers per run take the pending rows, ask the model through
  * the inference service (the proxy's path to the instance), score the answer with every metric and
- * record it; `evaluation_progress` events report each row, and the last row writes the report.
+ * record it; `evaluation_progress` events report progress (at most every 250 ms, and at the end),
+ * and the last row writes the report.
  */
 import type { PluginContext } from "gantry/plugin";
 import { score, type MetricSpec, type ScoringTools } from "./metrics.ts";
@@ -18,6 +19,8 @@ const textOf = (answer: Record<string, unknown>) => String((answer.choices as { 
 
 export class EvaluationRunner {
   readonly #active = new Set<string>();
+  /** When each run last reported progress. */
+  readonly #reported = new Map<string, number>();
   #stopping = false;
 
   constructor(
@@ -41,7 +44,10 @@ export class EvaluationRunner {
       const workers = Array.from({ length: Math.max(1, this.settings().concurrency) }, () => this.#work(run, queue, started));
       await Promise.all(workers);
     })().catch((error) => this.ctx.log.error({ evaluation: run.id, err: (error as Error).message }, "evaluation worker failed"))
-      .finally(() => this.#active.delete(run.id));
+      .finally(() => {
+        this.#active.delete(run.id);
+        this.#reported.delete(run.id);
+      });
   }
 
   /** Stops taking rows (reload or shutdown); rows in flight finish. After a reload the new instance takes over. */
@@ -63,6 +69,10 @@ export class EvaluationRunner {
   async #work(run: EvaluationRow, queue: number[], started: number): Promise<void> {
     for (let next = queue.shift(); next !== undefined; next = this.#stopping ? undefined : queue.shift() ?? (await this.#refill(run.id, queue))) {
       await this.#runRow(run, next);
+      // Counting rows costs a query: done once the queue is empty, else at most every 250 ms for progress.
+      const last = queue.length === 0;
+      if (!last && performance.now() - (this.#reported.get(run.id) ?? 0) < 250) continue;
+      this.#reported.set(run.id, performance.now());
       const counts = await this.store.counts(run.id);
       const done = counts.pending + counts.running === 0;
       if (done && (await this.store.get(run.id))?.status === "running") {
