@@ -2,7 +2,7 @@
  * The analytical engine behind datasets: an in-process DuckDB that reads CSV, JSONL and Parquet
  * files where they lie. Only paths gantry chose (a root's files, its own uploads) reach SQL.
  */
-import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
+import type { DuckDBInstance } from "@duckdb/node-api";
 
 export type DatasetFormat = "csv" | "jsonl" | "parquet";
 export type JsonRow = Record<string, unknown>;
@@ -25,24 +25,26 @@ export interface EngineOptions {
   tempDir: string;
 }
 
+/** DuckDB, loaded and started on first use (its native library costs about a second at startup otherwise). */
 export class DatasetEngine {
   #inFlight = new Set<Promise<unknown>>();
   #closed = false;
+  #instance: Promise<DuckDBInstance> | undefined;
 
-  private constructor(private readonly instance: DuckDBInstance) {}
+  constructor(private readonly options: EngineOptions) {}
 
-  static async open(options: EngineOptions): Promise<DatasetEngine> {
-    const instance = await DuckDBInstance.create(":memory:", {
-      threads: String(options.threads), memory_limit: options.memoryLimit, temp_directory: options.tempDir,
-    });
-    return new DatasetEngine(instance);
+  #open(): Promise<DuckDBInstance> {
+    this.#instance ??= import("@duckdb/node-api").then(({ DuckDBInstance }) => DuckDBInstance.create(":memory:", {
+      threads: String(this.options.threads), memory_limit: this.options.memoryLimit, temp_directory: this.options.tempDir,
+    }));
+    return this.#instance;
   }
 
   /** Runs `work` on a connection of its own (statements of one call share temp tables). */
   session<T>(work: (query: (sql: string) => Promise<JsonRow[]>) => Promise<T>): Promise<T> {
     if (this.#closed) return Promise.reject(new Error("the dataset engine is closed"));
     const run = (async () => {
-      const connection: DuckDBConnection = await this.instance.connect();
+      const connection = await (await this.#open()).connect();
       try {
         return await work(async (sql) => (await connection.runAndReadAll(sql)).getRowObjectsJson() as JsonRow[]);
       } finally {
@@ -62,7 +64,7 @@ export class DatasetEngine {
   async close(): Promise<void> {
     this.#closed = true;
     await Promise.allSettled([...this.#inFlight]);
-    this.instance.closeSync();
+    if (this.#instance) (await this.#instance.catch(() => undefined))?.closeSync();
   }
 }
 

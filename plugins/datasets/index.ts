@@ -33,7 +33,7 @@ export default definePlugin({
     const uploadDir = join(ctx.dataDir, "uploads");
     const spillDir = join(ctx.dataDir, "engine-tmp");
     mkdirSync(uploadDir, { recursive: true });
-    const engine = await DatasetEngine.open({ threads: config.engine_threads, memoryLimit: config.engine_memory_limit, tempDir: spillDir });
+    const engine = new DatasetEngine({ threads: config.engine_threads, memoryLimit: config.engine_memory_limit, tempDir: spillDir });
     ctx.defer(() => engine.close());
     const catalog = new DatasetCatalog(ctx.db, engine, () => ({ roots: config.roots, uploadDir }), ctx.log);
     const profiles = new ProfileCache(ctx.db, engine, () => ({ sampleRows: config.profile_sample_rows, topValues: config.top_values, histogramBins: config.histogram_bins }));

@@ -3,7 +3,7 @@
  * give 0 or 1; embedding similarity gives the cosine of answer and expected; the LLM judge gives
  * its score divided by the scale.
  */
-import Ajv from "ajv";
+import type { ValidateFunction } from "ajv";
 
 export type MetricType = "exact_match" | "contains" | "regex" | "json_schema" | "numeric" | "embedding_similarity" | "llm_judge";
 export const METRIC_TYPES: MetricType[] = ["exact_match", "contains", "regex", "json_schema", "numeric", "embedding_similarity", "llm_judge"];
@@ -30,11 +30,13 @@ export interface RowToScore {
   output: string;
 }
 
-const ajv = new Ajv({ allErrors: false, strict: false });
-const validators = new WeakMap<object, ReturnType<typeof ajv.compile>>();
+/** Ajv, loaded when a json_schema metric is first used (it costs startup time otherwise). */
+let ajv: Promise<import("ajv").default> | undefined;
+const loadAjv = () => (ajv ??= import("ajv").then(({ default: Ajv }) => new Ajv({ allErrors: false, strict: false })));
+const validators = new WeakMap<object, ValidateFunction>();
 
 /** Checks a metric spec (before anything runs); answers the problem or undefined. */
-export function checkMetric(m: MetricSpec, hasExpected: boolean, judge: ScoringTools["judge"]): string | undefined {
+export async function checkMetric(m: MetricSpec, hasExpected: boolean, judge: ScoringTools["judge"]): Promise<string | undefined> {
   if (!METRIC_TYPES.includes(m.type)) return `unknown metric type '${m.type}' (${METRIC_TYPES.join(", ")})`;
   const needsExpected = ["exact_match", "contains", "numeric", "embedding_similarity"].includes(m.type) || (m.type === "regex" && m.pattern === undefined);
   if (needsExpected && !hasExpected) return `${m.name} needs an expected column`;
@@ -48,7 +50,7 @@ export function checkMetric(m: MetricSpec, hasExpected: boolean, judge: ScoringT
   if (m.type === "json_schema") {
     if (typeof m.schema !== "object" || m.schema === null) return `${m.name} needs a schema (a JSON Schema object)`;
     try {
-      validators.set(m, ajv.compile(m.schema));
+      validators.set(m, (await loadAjv()).compile(m.schema));
     } catch (error) {
       return `${m.name}: the schema is invalid: ${(error as Error).message}`;
     }
@@ -93,9 +95,10 @@ export async function score(m: MetricSpec, row: RowToScore, tools: ScoringTools)
       } catch {
         return { score: 0, note: "the answer is not JSON" };
       }
+      const compiler = await loadAjv();
       let validate = validators.get(m);
-      if (!validate) validators.set(m, (validate = ajv.compile(m.schema as object)));
-      return validate(value) ? { score: 1 } : { score: 0, note: ajv.errorsText(validate.errors) };
+      if (!validate) validators.set(m, (validate = compiler.compile(m.schema as object)));
+      return validate(value) ? { score: 1 } : { score: 0, note: compiler.errorsText(validate.errors) };
     }
     case "numeric": {
       const [got, want] = [firstNumber(row.output), firstNumber(expected)];

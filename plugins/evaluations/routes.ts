@@ -102,7 +102,7 @@ export function evaluationRoutes(p: EvaluationRouteParts) {
     for (const m of metrics) {
       if (names.has(m.name)) problems.push(`two metrics are named '${m.name}'; give one a name`);
       names.add(m.name);
-      const problem = checkMetric(m, expectedColumn !== null, judge);
+      const problem = await checkMetric(m, expectedColumn !== null, judge);
       if (problem) problems.push(problem);
     }
     if (problems.length > 0) throw EvaluationErrors.INVALID([problems.length], { details: { problems } });
