@@ -1,6 +1,7 @@
 /** Core's own routes: health, liveness, metrics and the event WebSocket. */
 import { t } from "elysia";
 import type { Database } from "bun:sqlite";
+import { Errors } from "../kernel/errors.ts";
 import { matchesPattern, type EventBus } from "../kernel/events.ts";
 import { livenessChecks } from "./liveness.ts";
 import { textResponses } from "./text-responses.ts";
@@ -37,7 +38,8 @@ export function coreRoutes(parts: CoreRouteParts) {
         const failed = Object.entries(checks).filter(([, c]) => !c.ok).map(([name]) => name);
         if (failed.length === 0) return { status: "ok", checks };
         set.status = 503;
-        return { error: `Liveness check failed: ${failed.join(", ")}`, code: "LIVENESS_FAILED", details: { checks } };
+        const error = Errors.LIVENESS_FAILED([failed], { details: { checks } });
+        return { error: error.message, code: "LIVENESS_FAILED" as const, details: { checks } };
       }, {
         role: { min: "public", rateLimit: "none" },
         response: {

@@ -7,20 +7,20 @@ import { createHash } from "node:crypto";
 import { createReadStream, existsSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { extname, join, relative, resolve, sep } from "node:path";
 import { eq } from "drizzle-orm";
-import { createError, type PluginContext } from "gantry/plugin";
+import { createError, defineErrors, type PluginContext } from "gantry/plugin";
 import { engineMessage, source, type DatasetEngine, type DatasetFormat } from "./engine.ts";
 import { datasets, type ColumnSchema } from "./schema.ts";
 
 export type DatasetRow = typeof datasets.$inferSelect;
 
-export const DatasetErrors = {
+export const DatasetErrors = defineErrors("datasets", {
   DATASET_NOT_FOUND: createError("DATASET_NOT_FOUND", 404, (name: string) => `No dataset '${name}'; list them at GET /api/v1/datasets`),
   DATASET_EXISTS: createError("DATASET_EXISTS", 409, (name: string) => `A dataset named '${name}' exists; delete it first or pick another name`),
   DATASET_READ_ONLY: createError("DATASET_READ_ONLY", 409, (name: string, path: string) => `Dataset '${name}' is the file ${path} under a configured root; remove the file there to drop it`),
   DATASET_FORMAT_UNKNOWN: createError("DATASET_FORMAT_UNKNOWN", 400, (file: string) => `Cannot tell the format of '${file}': name it .csv, .jsonl (or .ndjson) or .parquet, or pass format`),
   DATASET_UNREADABLE: createError("DATASET_UNREADABLE", 400, (why: string) => `The file could not be read as the given format: ${why}`),
   DATASET_TOO_LARGE: createError("DATASET_TOO_LARGE", 413, (size: number, limit: number) => `The upload is ${size} bytes; at most ${limit} (plugin.datasets.max_upload_bytes)`),
-};
+});
 
 const EXTENSIONS: Record<string, DatasetFormat> = { ".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet" };
 export const NAME_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$";

@@ -1,7 +1,7 @@
 /** datasets: CSV, JSONL and Parquet files registered from folders or uploads, profiled by DuckDB. */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { definePlugin } from "gantry/plugin";
+import { definePlugin, type DatasetsService } from "gantry/plugin";
 import { DatasetCatalog } from "./catalog.ts";
 import { DatasetEngine, source } from "./engine.ts";
 import { ProfileCache } from "./profiles.ts";
@@ -18,13 +18,6 @@ interface DatasetsConfig {
   engine_memory_limit: string;
 }
 
-/** What this plugin provides as service "datasets" (evaluations read their rows through it). */
-export interface DatasetsService {
-  get(name: string): Promise<ReturnType<typeof datasetView>>;
-  /** The first `limit` rows, as JSON values. */
-  rows(name: string, limit: number): Promise<Record<string, unknown>[]>;
-}
-
 export default definePlugin({
   name: "datasets",
   async setup(ctx) {
@@ -33,8 +26,8 @@ export default definePlugin({
     const uploadDir = join(ctx.dataDir, "uploads");
     const spillDir = join(ctx.dataDir, "engine-tmp");
     mkdirSync(uploadDir, { recursive: true });
-    const engine = new DatasetEngine({ threads: config.engine_threads, memoryLimit: config.engine_memory_limit, tempDir: spillDir });
-    ctx.defer(() => engine.close());
+    // DuckDB (and what it holds in memory) stays across reloads; it closes when the plugin goes away.
+    const engine = ctx.keep("engine", () => new DatasetEngine({ threads: config.engine_threads, memoryLimit: config.engine_memory_limit, tempDir: spillDir }), (kept) => kept.close());
     const catalog = new DatasetCatalog(ctx.db, engine, () => ({ roots: config.roots, uploadDir }), ctx.log);
     const profiles = new ProfileCache(ctx.db, engine, () => ({ sampleRows: config.profile_sample_rows, topValues: config.top_values, histogramBins: config.histogram_bins }));
     ctx.routes(datasetRoutes({ catalog, profiles, engine, settings: () => ({ maxUploadBytes: config.max_upload_bytes, previewMaxRows: config.preview_max_rows }) }));

@@ -1,23 +1,17 @@
 /** /api/v1/evaluations: start (operator), list and read reports, rows, compare, resume, progress stream. */
-import { createError, Nullable, t, type CoreIdentityService, type PluginContext, type RolesApp } from "gantry/plugin";
+import { createError, defineErrors, Nullable, t, type CoreIdentityService, type DatasetsService, type PluginContext, type RolesApp } from "gantry/plugin";
 import { checkMetric, METRIC_TYPES, type MetricSpec, type MetricType } from "./metrics.ts";
 import { compare } from "./report.ts";
 import type { EvaluationRunner } from "./runner.ts";
 import type { EvaluationSpec } from "./schema.ts";
 import type { EvaluationRow, EvaluationStore, RowResult } from "./store.ts";
 
-const EvaluationErrors = {
-  NOT_FOUND: createError("EVALUATION_NOT_FOUND", 404, (id: string) => `No evaluation '${id}'; list them at GET /api/v1/evaluations`),
-  INVALID: createError("EVALUATION_INVALID", 400, (count: number) => `The evaluation cannot run: ${count} problem${count === 1 ? "" : "s"}; nothing was started`),
-  NOT_RESUMABLE: createError("EVALUATION_NOT_RESUMABLE", 409, (id: string, status: string) => `Evaluation '${id}' is ${status}; only an interrupted evaluation resumes`),
-  NOT_COMPARABLE: createError("EVALUATION_NOT_COMPARABLE", 409, (why: string) => `These evaluations cannot be compared: ${why}`),
-};
-
-/** What the datasets plugin provides as service "datasets". */
-export interface DatasetsService {
-  get(name: string): Promise<{ name: string; sha256: string; rows: number; schema: { name: string; type: string }[] }>;
-  rows(name: string, limit: number): Promise<Record<string, unknown>[]>;
-}
+const EvaluationErrors = defineErrors("evaluations", {
+  EVALUATION_NOT_FOUND: createError("EVALUATION_NOT_FOUND", 404, (id: string) => `No evaluation '${id}'; list them at GET /api/v1/evaluations`),
+  EVALUATION_INVALID: createError("EVALUATION_INVALID", 400, (count: number) => `The evaluation cannot run: ${count} problem${count === 1 ? "" : "s"}; nothing was started`),
+  EVALUATION_NOT_RESUMABLE: createError("EVALUATION_NOT_RESUMABLE", 409, (id: string, status: string) => `Evaluation '${id}' is ${status}; only an interrupted evaluation resumes`),
+  EVALUATION_NOT_COMPARABLE: createError("EVALUATION_NOT_COMPARABLE", 409, (why: string) => `These evaluations cannot be compared: ${why}`),
+});
 
 export interface EvaluationRouteParts {
   store: EvaluationStore;
@@ -78,7 +72,7 @@ const rowView = (r: RowResult) => ({
 export function evaluationRoutes(p: EvaluationRouteParts) {
   const find = async (id: string): Promise<EvaluationRow> => {
     const run = await p.store.get(id);
-    if (!run) throw EvaluationErrors.NOT_FOUND([id]);
+    if (!run) throw EvaluationErrors.EVALUATION_NOT_FOUND([id]);
     return run;
   };
   const reportOf = async (run: EvaluationRow) => ({
@@ -105,7 +99,7 @@ export function evaluationRoutes(p: EvaluationRouteParts) {
       const problem = await checkMetric(m, expectedColumn !== null, judge);
       if (problem) problems.push(problem);
     }
-    if (problems.length > 0) throw EvaluationErrors.INVALID([problems.length], { details: { problems } });
+    if (problems.length > 0) throw EvaluationErrors.EVALUATION_INVALID([problems.length], { details: { problems } });
     const limit = Math.min(body.limit ?? Infinity, p.settings().maxRows);
     const rows = (await p.datasets.rows(body.dataset, limit)).map((r) => ({ input: cell(r[inputColumn]) ?? "", expected: expectedColumn ? cell(r[expectedColumn]) : null }));
     const spec: EvaluationSpec = {
@@ -146,8 +140,8 @@ export function evaluationRoutes(p: EvaluationRouteParts) {
       })
       .get("/:id/compare/:other", async ({ params }) => {
         const [a, b] = [await find(params.id), await find(params.other)];
-        if (a.datasetSha256 !== b.datasetSha256) throw EvaluationErrors.NOT_COMPARABLE([`they ran on different data ('${a.dataset}' ${a.datasetSha256.slice(0, 12)} vs '${b.dataset}' ${b.datasetSha256.slice(0, 12)})`]);
-        if (a.status !== "completed" || b.status !== "completed") throw EvaluationErrors.NOT_COMPARABLE(["both must be completed"]);
+        if (a.datasetSha256 !== b.datasetSha256) throw EvaluationErrors.EVALUATION_NOT_COMPARABLE([`they ran on different data ('${a.dataset}' ${a.datasetSha256.slice(0, 12)} vs '${b.dataset}' ${b.datasetSha256.slice(0, 12)})`]);
+        if (a.status !== "completed" || b.status !== "completed") throw EvaluationErrors.EVALUATION_NOT_COMPARABLE(["both must be completed"]);
         return { a: { id: a.id, model: a.model }, b: { id: b.id, model: b.model }, dataset: a.dataset, ...(await compare(p.store, a, b)) };
       }, {
         role: "viewer", params: t.Object({ id: t.String({ maxLength: 64 }), other: t.String({ maxLength: 64 }) }),
@@ -162,7 +156,7 @@ export function evaluationRoutes(p: EvaluationRouteParts) {
       })
       .post("/:id/resume", async ({ params, set }) => {
         const run = await find(params.id);
-        if (run.status !== "interrupted" || p.runner.isActive(run.id)) throw EvaluationErrors.NOT_RESUMABLE([run.id, p.runner.isActive(run.id) ? "running" : run.status]);
+        if (run.status !== "interrupted" || p.runner.isActive(run.id)) throw EvaluationErrors.EVALUATION_NOT_RESUMABLE([run.id, p.runner.isActive(run.id) ? "running" : run.status]);
         await p.store.requeue(run.id);
         await p.store.setStatus(run.id, "running");
         const resumed = await find(run.id);

@@ -4,31 +4,32 @@
  * record it; `evaluation_progress` events report progress (at most every 250 ms, and at the end),
  * and the last row writes the report.
  */
-import type { PluginContext } from "gantry/plugin";
+import type { InferenceService, KeepScope } from "gantry/plugin";
 import { score, type MetricSpec, type ScoringTools } from "./metrics.ts";
 import { summarize } from "./report.ts";
 import type { EvaluationRow, EvaluationStore } from "./store.ts";
 
-/** What the instances plugin provides as service "inference". */
-export interface InferenceService {
-  chatCompletion(body: Record<string, unknown>, signal?: AbortSignal): Promise<Record<string, unknown>>;
-  embeddings(body: Record<string, unknown>, signal?: AbortSignal): Promise<Record<string, unknown>>;
-}
-
 const textOf = (answer: Record<string, unknown>) => String((answer.choices as { message?: { content?: string | null } }[] | undefined)?.[0]?.message?.content ?? "");
 
+/**
+ * The runner is kept across plugin reloads (ctx.keep): rows in flight go on, and the new
+ * generation finds its runs already being worked. Events and logs go through the newest
+ * generation's context; `scope.signal` aborts only when the plugin goes away.
+ */
 export class EvaluationRunner {
   readonly #active = new Set<string>();
   /** When each run last reported progress. */
   readonly #reported = new Map<string, number>();
   #stopping = false;
 
-  constructor(
-    private readonly ctx: PluginContext,
-    private readonly store: EvaluationStore,
-    private readonly inference: InferenceService,
-    private readonly settings: () => { concurrency: number; rowTimeoutS: number },
-  ) {}
+  #settings: () => { concurrency: number; rowTimeoutS: number } = () => ({ concurrency: 1, rowTimeoutS: 120 });
+
+  constructor(private readonly scope: KeepScope, private readonly store: EvaluationStore, private readonly inference: InferenceService) {}
+
+  /** Called by each generation at setup. */
+  configure(settings: () => { concurrency: number; rowTimeoutS: number }): void {
+    this.#settings = settings;
+  }
 
   isActive(id: string): boolean {
     return this.#active.has(id);
@@ -39,18 +40,18 @@ export class EvaluationRunner {
     if (this.#active.has(run.id) || this.#stopping) return;
     this.#active.add(run.id);
     const started = performance.now();
-    void (async () => {
+    void this.scope.track((async () => {
       const queue = await this.store.pending(run.id);
-      const workers = Array.from({ length: Math.max(1, this.settings().concurrency) }, () => this.#work(run, queue, started));
+      const workers = Array.from({ length: Math.max(1, this.#settings().concurrency) }, () => this.#work(run, queue, started));
       await Promise.all(workers);
-    })().catch((error) => this.ctx.log.error({ evaluation: run.id, err: (error as Error).message }, "evaluation worker failed"))
+    })().catch((error) => this.scope.ctx.log.error({ evaluation: run.id, err: (error as Error).message }, "evaluation worker failed"))
       .finally(() => {
         this.#active.delete(run.id);
         this.#reported.delete(run.id);
-      });
+      }));
   }
 
-  /** Stops taking rows (reload or shutdown); rows in flight finish. After a reload the new instance takes over. */
+  /** Stops taking rows (the plugin goes away); a run left running is interrupted at the next start. */
   stop(): void {
     this.#stopping = true;
   }
@@ -78,7 +79,7 @@ export class EvaluationRunner {
       if (done && (await this.store.get(run.id))?.status === "running") {
         await this.store.setStatus(run.id, "completed", await summarize(this.store, run.id, run.spec, performance.now() - started));
       }
-      this.ctx.emit("evaluation_progress", { evaluation_id: run.id, status: done ? "completed" : "running", row: next, total: run.total, ...counts });
+      this.scope.ctx.emit("evaluation_progress", { evaluation_id: run.id, status: done ? "completed" : "running", row: next, total: run.total, ...counts });
     }
   }
 
@@ -88,7 +89,7 @@ export class EvaluationRunner {
     return queue.shift();
   }
 
-  /** A row whose call failed because this plugin instance is stopping goes back to pending: it was not the model's failure. */
+  /** A row whose call failed because the plugin is going away goes back to pending: it was not the model's failure. */
   async #release(run: EvaluationRow, rowNumber: number): Promise<void> {
     await this.store.update(run.id, rowNumber, { status: "pending" });
   }
@@ -96,15 +97,14 @@ export class EvaluationRunner {
   async #runRow(run: EvaluationRow, rowNumber: number): Promise<void> {
     const row = await this.store.claim(run.id, rowNumber);
     if (!row) return;
-    // Not tied to the plugin's signal: after a reload the row in flight finishes and is recorded, as the new instance only takes pending rows.
-    const signal = AbortSignal.timeout(this.settings().rowTimeoutS * 1000);
+    const signal = AbortSignal.any([this.scope.signal, AbortSignal.timeout(this.#settings().rowTimeoutS * 1000)]);
     const messages = [...(run.spec.system_prompt ? [{ role: "system", content: run.spec.system_prompt }] : []), { role: "user", content: row.input }];
     const started = performance.now();
     let answer: Record<string, unknown>;
     try {
       answer = await this.inference.chatCompletion({ ...run.spec.parameters, model: run.model, messages }, signal);
     } catch (error) {
-      if (this.ctx.signal.aborted) return this.#release(run, rowNumber);
+      if (this.scope.signal.aborted) return this.#release(run, rowNumber);
       await this.store.update(run.id, rowNumber, { status: "failed", error: (error as Error).message, latencyMs: performance.now() - started, finishedAt: new Date(), scores: {}, notes: {} });
       return;
     }
@@ -120,7 +120,7 @@ export class EvaluationRunner {
         scores[metric.name] = result.score;
         if (result.note) notes[metric.name] = result.note;
       } catch (error) {
-        if (this.ctx.signal.aborted) return this.#release(run, rowNumber);
+        if (this.scope.signal.aborted) return this.#release(run, rowNumber);
         scores[metric.name] = 0;
         notes[metric.name] = `could not score: ${(error as Error).message}`;
       }

@@ -1,9 +1,9 @@
 /** Embeddings through the instances plugin's inference service (the proxy's path to a model instance). */
 
-/** What the instances plugin provides as service "inference" (the part used here). */
-export interface EmbeddingsService {
-  embeddings(body: Record<string, unknown>, signal?: AbortSignal): Promise<Record<string, unknown>>;
-}
+import type { InferenceService } from "gantry/plugin";
+
+/** The part of the "inference" service used here. */
+export type EmbeddingsService = Pick<InferenceService, "embeddings">;
 
 /** Embeds `texts` with `model`, `batch` inputs per request, in order. */
 export async function embed(inference: EmbeddingsService, model: string, texts: string[], batch: number, signal?: AbortSignal): Promise<Float32Array[]> {

@@ -1,7 +1,6 @@
 /** knowledge: document collections searched by meaning and by words, for people and for agents. */
 import { join } from "node:path";
 import { definePlugin } from "gantry/plugin";
-import type { EmbeddingsService } from "./embedder.ts";
 import { Knowledge } from "./knowledge.ts";
 import { knowledgeRoutes } from "./routes.ts";
 import { SearchIndex } from "./search-index.ts";
@@ -25,10 +24,10 @@ export default definePlugin({
     if (!(config.chunk_size > 0 && config.chunk_overlap >= 0 && config.chunk_overlap < config.chunk_size)) throw new Error("plugin.knowledge: chunk_size must be positive and chunk_overlap below it");
     if (!(config.hybrid_alpha >= 0 && config.hybrid_alpha <= 1)) throw new Error("plugin.knowledge.hybrid_alpha must be between 0 and 1");
     const store = new KnowledgeStore(ctx.db);
-    const index = new SearchIndex(join(ctx.dataDir, "search-index.sqlite"));
-    ctx.defer(() => index.close());
+    // The index file stays open across reloads; it closes when the plugin goes away.
+    const index = ctx.keep("search-index", () => new SearchIndex(join(ctx.dataDir, "search-index.sqlite")), (kept) => kept.close());
     const settings = () => ({ chunkSize: config.chunk_size, chunkOverlap: config.chunk_overlap, embedBatch: config.embed_batch, candidates: config.candidates, alpha: config.hybrid_alpha });
-    const knowledge = new Knowledge(store, index, ctx.services.consume<EmbeddingsService>("inference"), settings, ctx.signal);
+    const knowledge = new Knowledge(store, index, ctx.services.consume("inference"), settings, ctx.signal);
     // The index is derived: a missing or stale one (a crash between the two writes, a new node) is rebuilt from the store.
     for (const collection of await store.collections()) {
       if (await knowledge.reconcile(collection)) ctx.log.info({ collection: collection.name }, "knowledge index rebuilt from the stored chunks");

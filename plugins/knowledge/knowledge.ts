@@ -69,7 +69,7 @@ export class Knowledge {
     try {
       return await embed(this.inference, collection.embeddingModel, texts, this.settings().embedBatch, this.signal);
     } catch (error) {
-      throw KnowledgeErrors.EMBEDDING_FAILED([collection.embeddingModel, (error as Error).message]);
+      throw KnowledgeErrors.KNOWLEDGE_EMBEDDING_FAILED([collection.embeddingModel, (error as Error).message]);
     }
   }
 
@@ -92,14 +92,14 @@ export class Knowledge {
     try {
       text = await extract(bytes, type);
     } catch (error) {
-      throw KnowledgeErrors.DOCUMENT_UNREADABLE([source, (error as Error).message]);
+      throw KnowledgeErrors.KNOWLEDGE_DOCUMENT_UNREADABLE([source, (error as Error).message]);
     }
     const s = this.settings();
     const pieces = chunkText(text, s.chunkSize, s.chunkOverlap);
     // Embed before touching the stored document: a failing model leaves the previous version searchable.
     const vectors = await this.#embed(collection, pieces.map((p) => p.text));
     if (vectors?.[0] && collection.dimensions !== vectors[0].length) {
-      if (collection.dimensions !== null) throw KnowledgeErrors.EMBEDDING_FAILED([collection.embeddingModel!, `it answered ${vectors[0].length} dimensions; the collection holds ${collection.dimensions}`]);
+      if (collection.dimensions !== null) throw KnowledgeErrors.KNOWLEDGE_EMBEDDING_FAILED([collection.embeddingModel!, `it answered ${vectors[0].length} dimensions; the collection holds ${collection.dimensions}`]);
       await this.store.setDimensions(collection.id, vectors[0].length);
       collection.dimensions = vectors[0].length;
     }

@@ -55,9 +55,9 @@ export function knowledgeRoutes(p: KnowledgeRouteParts) {
     try {
       real = realpathSync(candidate);
     } catch {
-      throw KnowledgeErrors.FOLDER_NOT_ALLOWED([path]);
+      throw KnowledgeErrors.KNOWLEDGE_FOLDER_NOT_ALLOWED([path]);
     }
-    if (!statSync(real).isDirectory() || !roots.some((r) => real === r || real.startsWith(r + sep))) throw KnowledgeErrors.FOLDER_NOT_ALLOWED([path]);
+    if (!statSync(real).isDirectory() || !roots.some((r) => real === r || real.startsWith(r + sep))) throw KnowledgeErrors.KNOWLEDGE_FOLDER_NOT_ALLOWED([path]);
     return real;
   };
   return (app: RolesApp) =>
@@ -101,8 +101,8 @@ export function knowledgeRoutes(p: KnowledgeRouteParts) {
         for (const file of files) {
           const name = file.name || "document";
           const type = contentTypeOf(name);
-          if (!type) throw KnowledgeErrors.DOCUMENT_TYPE_UNKNOWN([name]);
-          if (file.size > p.settings().maxUploadBytes) throw KnowledgeErrors.DOCUMENT_TOO_LARGE([name, file.size, p.settings().maxUploadBytes]);
+          if (!type) throw KnowledgeErrors.KNOWLEDGE_DOCUMENT_TYPE_UNKNOWN([name]);
+          if (file.size > p.settings().maxUploadBytes) throw KnowledgeErrors.KNOWLEDGE_DOCUMENT_TOO_LARGE([name, file.size, p.settings().maxUploadBytes]);
           results.push(await p.knowledge.ingest(collection, name, new Uint8Array(await file.arrayBuffer()), type, metadata));
         }
         set.status = 201;

@@ -1,22 +1,22 @@
 /** Collections, documents and chunks in the plugin's tables (the source the search index is built from). */
 import { and, asc, count, eq, gt, inArray } from "drizzle-orm";
-import { createError, type PluginContext } from "gantry/plugin";
+import { createError, defineErrors, type PluginContext } from "gantry/plugin";
 import { knowledgeChunks, knowledgeCollections, knowledgeDocuments } from "./schema.ts";
 
 export type CollectionRow = typeof knowledgeCollections.$inferSelect;
 export type DocumentRow = typeof knowledgeDocuments.$inferSelect;
 export type ChunkRow = typeof knowledgeChunks.$inferSelect;
 
-export const KnowledgeErrors = {
-  COLLECTION_NOT_FOUND: createError("KNOWLEDGE_COLLECTION_NOT_FOUND", 404, (name: string) => `No knowledge collection '${name}'; list them at GET /api/v1/knowledge/collections`),
-  COLLECTION_EXISTS: createError("KNOWLEDGE_COLLECTION_EXISTS", 409, (name: string) => `A knowledge collection named '${name}' exists`),
-  DOCUMENT_NOT_FOUND: createError("KNOWLEDGE_DOCUMENT_NOT_FOUND", 404, (id: string) => `No document '${id}' in this collection`),
-  DOCUMENT_TYPE_UNKNOWN: createError("KNOWLEDGE_DOCUMENT_TYPE_UNKNOWN", 400, (file: string) => `Cannot tell the type of '${file}': text (.txt), Markdown (.md), HTML (.html) or PDF (.pdf)`),
-  DOCUMENT_UNREADABLE: createError("KNOWLEDGE_DOCUMENT_UNREADABLE", 400, (file: string, why: string) => `'${file}' could not be read: ${why}`),
-  DOCUMENT_TOO_LARGE: createError("KNOWLEDGE_DOCUMENT_TOO_LARGE", 413, (file: string, size: number, limit: number) => `'${file}' is ${size} bytes; at most ${limit} (plugin.knowledge.max_upload_bytes)`),
-  FOLDER_NOT_ALLOWED: createError("KNOWLEDGE_FOLDER_NOT_ALLOWED", 400, (path: string) => `'${path}' is not a folder under plugin.knowledge.roots`),
-  EMBEDDING_FAILED: createError("KNOWLEDGE_EMBEDDING_FAILED", 502, (model: string, why: string) => `The embedding model '${model}' failed: ${why}`),
-};
+export const KnowledgeErrors = defineErrors("knowledge", {
+  KNOWLEDGE_COLLECTION_NOT_FOUND: createError("KNOWLEDGE_COLLECTION_NOT_FOUND", 404, (name: string) => `No knowledge collection '${name}'; list them at GET /api/v1/knowledge/collections`),
+  KNOWLEDGE_COLLECTION_EXISTS: createError("KNOWLEDGE_COLLECTION_EXISTS", 409, (name: string) => `A knowledge collection named '${name}' exists`),
+  KNOWLEDGE_DOCUMENT_NOT_FOUND: createError("KNOWLEDGE_DOCUMENT_NOT_FOUND", 404, (id: string) => `No document '${id}' in this collection`),
+  KNOWLEDGE_DOCUMENT_TYPE_UNKNOWN: createError("KNOWLEDGE_DOCUMENT_TYPE_UNKNOWN", 400, (file: string) => `Cannot tell the type of '${file}': text (.txt), Markdown (.md), HTML (.html) or PDF (.pdf)`),
+  KNOWLEDGE_DOCUMENT_UNREADABLE: createError("KNOWLEDGE_DOCUMENT_UNREADABLE", 400, (file: string, why: string) => `'${file}' could not be read: ${why}`),
+  KNOWLEDGE_DOCUMENT_TOO_LARGE: createError("KNOWLEDGE_DOCUMENT_TOO_LARGE", 413, (file: string, size: number, limit: number) => `'${file}' is ${size} bytes; at most ${limit} (plugin.knowledge.max_upload_bytes)`),
+  KNOWLEDGE_FOLDER_NOT_ALLOWED: createError("KNOWLEDGE_FOLDER_NOT_ALLOWED", 400, (path: string) => `'${path}' is not a folder under plugin.knowledge.roots`),
+  KNOWLEDGE_EMBEDDING_FAILED: createError("KNOWLEDGE_EMBEDDING_FAILED", 502, (model: string, why: string) => `The embedding model '${model}' failed: ${why}`),
+});
 
 export class KnowledgeStore {
   constructor(private readonly db: PluginContext["db"]) {}
@@ -27,13 +27,13 @@ export class KnowledgeStore {
 
   async collection(name: string): Promise<CollectionRow> {
     const [row] = await this.db.select().from(knowledgeCollections).where(eq(knowledgeCollections.name, name));
-    if (!row) throw KnowledgeErrors.COLLECTION_NOT_FOUND([name]);
+    if (!row) throw KnowledgeErrors.KNOWLEDGE_COLLECTION_NOT_FOUND([name]);
     return row;
   }
 
   async createCollection(name: string, description: string | null, embeddingModel: string | null): Promise<CollectionRow> {
     const [taken] = await this.db.select({ id: knowledgeCollections.id }).from(knowledgeCollections).where(eq(knowledgeCollections.name, name));
-    if (taken) throw KnowledgeErrors.COLLECTION_EXISTS([name]);
+    if (taken) throw KnowledgeErrors.KNOWLEDGE_COLLECTION_EXISTS([name]);
     const [row] = await this.db.insert(knowledgeCollections).values({ name, description, embeddingModel, createdAt: new Date() }).returning();
     return row!;
   }
@@ -59,7 +59,7 @@ export class KnowledgeStore {
 
   async document(collectionId: number, id: string): Promise<DocumentRow> {
     const [row] = await this.db.select().from(knowledgeDocuments).where(and(eq(knowledgeDocuments.collectionId, collectionId), eq(knowledgeDocuments.id, id)));
-    if (!row) throw KnowledgeErrors.DOCUMENT_NOT_FOUND([id]);
+    if (!row) throw KnowledgeErrors.KNOWLEDGE_DOCUMENT_NOT_FOUND([id]);
     return row;
   }
 

@@ -160,10 +160,14 @@ describe("knowledge", () => {
     await expectError(await g.api("/api/v1/knowledge/collections/lost/documents"), 404, "KNOWLEDGE_COLLECTION_NOT_FOUND");
   });
 
-  test("a reload rebuilds a lost index from the stored chunks; uninstall removes search and the agent tool", async () => {
-    rmSync(join(g.dataDir, "plugins", "knowledge", "search-index.sqlite"), { force: true });
-    for (const suffix of ["-wal", "-shm"]) rmSync(join(g.dataDir, "plugins", "knowledge", `search-index.sqlite${suffix}`), { force: true });
+  test("a reload keeps the index open; a lost index is rebuilt from the stored chunks; uninstall removes search and the agent tool", async () => {
     expect((await g.api("/api/v1/plugins/knowledge/reload", json("POST"))).status).toBe(200);
+    expect((await search({ query: "E4012 GPU", collection: "ops", top_k: 1 })).results[0]!.source).toBe("e4012.txt");
+    expect(g.logs.text).not.toContain("knowledge index rebuilt from the stored chunks");
+    // Disabled, the plugin lets its index go; the file is lost; enabled again, it rebuilds it.
+    expect((await g.api("/api/v1/plugins/knowledge/disable", json("POST"))).status).toBe(200);
+    for (const suffix of ["", "-wal", "-shm"]) rmSync(join(g.dataDir, "plugins", "knowledge", `search-index.sqlite${suffix}`), { force: true });
+    expect((await g.api("/api/v1/plugins/knowledge/enable", json("POST"))).status).toBe(200);
     expect(g.logs.text).toContain("knowledge index rebuilt from the stored chunks");
     expect((await search({ query: "E4012 GPU", collection: "ops", top_k: 1 })).results[0]!.source).toBe("e4012.txt");
     expect((await g.api("/api/v1/plugins/knowledge?force=true", { method: "DELETE" })).status).toBe(200);
