@@ -116,5 +116,15 @@ describe("datasets", () => {
     expect((await g.api("/api/v1/plugins/datasets/reload", json("POST"))).status).toBe(200);
     expect((await (await g.api("/api/v1/datasets/weather/profile")).json()).cached).toBe(true);
     expect((await (await g.api("/api/v1/datasets/weather/preview?limit=1")).json()).rows).toHaveLength(1);
+    const kept = async () => (await (await g.api("/api/v1/plugins/leaks")).json()).kept.filter((k: { plugin: string }) => k.plugin === "datasets");
+    expect(await kept()).toEqual([expect.objectContaining({ key: "engine", holders: [expect.any(Number)] })]);
+  });
+
+  test("uninstall closes the engine and removes the routes", async () => {
+    expect((await g.api("/api/v1/plugins/datasets?force=true", { method: "DELETE" })).status).toBe(200);
+    const leaks = await (await g.api("/api/v1/plugins/leaks")).json();
+    expect(leaks.kept.filter((k: { plugin: string }) => k.plugin === "datasets")).toEqual([]);
+    expect(leaks.late_calls).toEqual([]);
+    expect((await g.api("/api/v1/datasets")).status).toBe(404);
   });
 });
