@@ -13,6 +13,7 @@ export type {
   CoreAgentsService, CoreAuditService, CoreCommandsService, CoreMcpServersService, CoreIdentityService, CorePluginsService, CoreCacheService, CoreConfigService, CoreInfoService, CoreLoggersService, CoreMetricsService, CoreProcessesService, CoreTasksService,
 } from "./kernel/core-services.ts";
 export { GantryError, createError } from "./kernel/errors.ts";
+export { OWN_ERRORS_EXTENSION } from "./http/http-app.ts";
 export type { CommandInvocation, CommandView } from "./kernel/command-invoker.ts";
 export { textResponses } from "./http/text-responses.ts";
 export { Nullable } from "./http/schema-helpers.ts";

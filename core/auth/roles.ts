@@ -21,10 +21,12 @@ export const RATE_EXTENSION = "x-gantry-rate-limit";
 /** Throws 401/403 unless `identity` may call a route that requires `required`. */
 export function assertRole(identity: Identity | undefined, required: RouteRole): void {
   if (required === "public") return;
-  if (!identity || identity.role === "public") throw Errors.UNAUTHORIZED([]);
+  // A credential that was sent but is not valid is told apart from none at all: clients show the difference.
+  if (!identity) throw Errors.INVALID_CREDENTIAL([]);
+  if (identity.role === "public") throw Errors.UNAUTHORIZED([]);
   if (identity.role === "inference") {
     if (required === "inference") return;
-    throw new GantryError("FORBIDDEN", 403, "Inference keys can only call /v1/* and /api/v1/inference/*");
+    throw new GantryError("FORBIDDEN", 403, "Inference keys can only call inference routes: /v1/*, Ollama's /api/* and /api/v1/inference/*");
   }
   const need: Role = required === "inference" ? "viewer" : required === "internal" ? "admin" : required;
   if (RANK[identity.role] < RANK[need]) throw Errors.FORBIDDEN([need, identity.role]);

@@ -59,6 +59,7 @@ export const Errors = {
   VALIDATION_FAILED: createError("VALIDATION_FAILED", 400, (where: string) => `Invalid request: ${where}`),
   BAD_REQUEST: createError("BAD_REQUEST", 400, (why: string) => why),
   UNAUTHORIZED: createError("UNAUTHORIZED", 401, () => "Authentication required: send an API key as 'Authorization: Bearer <key>', 'X-API-Key' or '?api_key='"),
+  INVALID_CREDENTIAL: createError("INVALID_CREDENTIAL", 401, () => "The API key or token is not valid: it is unknown, revoked or expired"),
   FORBIDDEN: createError("FORBIDDEN", 403, (need: string, have: string) => `This route requires role '${need}'; your credential has '${have}'`),
   NOT_FOUND: createError("NOT_FOUND", 404, (method: string, path: string) => `No route for ${method} ${path}`),
   PAYLOAD_TOO_LARGE: createError("PAYLOAD_TOO_LARGE", 413, (limit: number) => `Request body exceeds the limit of ${limit} bytes`),

@@ -19,7 +19,7 @@ export interface SupervisorSettings {
   stopTimeoutS: number;
   maxRestarts: number;
   logLines: number;
-  /** Folder for `<name>.log` files; none when undefined. */
+  /** Folder for `<name>.log` files (the name URL-encoded: model ids hold `/`); none when undefined. */
   logDir?: string;
   logFileMaxBytes: number;
   logFilesKept: number;
@@ -67,7 +67,7 @@ export class InstanceSupervisor {
     private readonly onPid: (name: string, pid: number | null) => void,
   ) {
     const { logLines, logDir, logFileMaxBytes, logFilesKept } = settings();
-    this.logs = new LogRing(logLines, logDir ? new RotatingLogFile(join(logDir, `${definition.name}.log`), logFileMaxBytes, logFilesKept) : undefined);
+    this.logs = new LogRing(logLines, logDir ? new RotatingLogFile(join(logDir, `${encodeURIComponent(definition.name)}.log`), logFileMaxBytes, logFilesKept) : undefined);
   }
 
   get pid(): number | null {

@@ -1,0 +1,20 @@
+/** Every inference API on gantry's port, each group with its own error shape: OpenAI, Anthropic, Ollama, llama-swap's helpers. */
+import type { PluginContext } from "gantry/plugin";
+import type { InstanceManager } from "./instance-manager.ts";
+import { InferenceMetrics } from "./inference-metrics.ts";
+import { openAiRoutes } from "./openai-routes.ts";
+import { inferenceService, Upstream } from "./proxy.ts";
+
+/** Registers the inference routes and returns what other plugins use (the `inference` service). */
+export function registerInferenceRoutes(ctx: PluginContext, manager: InstanceManager) {
+  const metrics = new InferenceMetrics(ctx);
+  for (const i of manager.supervisors()) metrics.setUp(i.definition.name, i.status === "running");
+  ctx.on("instance_status_changed", (e) => {
+    const { name, status } = e.data as { name: string; status: string };
+    if (manager.lookup(name)) metrics.setUp(name, status === "running");
+    else metrics.forget(name);
+  });
+  const upstream = new Upstream(manager, metrics);
+  ctx.routes(openAiRoutes(upstream), { prefix: "" });
+  return { upstream, service: inferenceService(upstream) };
+}
