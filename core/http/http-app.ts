@@ -162,7 +162,8 @@ export function buildRootApp(parts: AppParts, plugins: PluginInstance[]): { app:
       }
     })
     .onError({ as: "global" }, ({ code, error, request, set, route }) => {
-      if (routeInfo.get(`${request.method} ${route}`)?.ownErrors) return; // the route's own onError answers
+      // The route's own onError answers (routes registered with .all are keyed ALL).
+      if ((routeInfo.get(`${request.method} ${route}`) ?? routeInfo.get(`ALL ${route}`))?.ownErrors) return;
       const requestId = meta.get(request)?.id ?? "unknown";
       const [status, body] = toErrorResponse(code, error, request.method, pathOf(request), requestId, parts.log);
       set.status = status;

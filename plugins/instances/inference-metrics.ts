@@ -114,8 +114,13 @@ export class Observation {
     if (this.ttft === null) this.ttft = (performance.now() - this.#start) / 1000;
   }
 
+  /** Token counts as reported; a count not given keeps what an earlier report said (Anthropic streams report input first, output last). */
   setUsage(prompt: unknown, completion: unknown): void {
-    if (typeof prompt === "number" || typeof completion === "number") this.usage = { prompt: Number(prompt) || 0, completion: Number(completion) || 0 };
+    if (typeof prompt !== "number" && typeof completion !== "number") return;
+    this.usage = {
+      prompt: typeof prompt === "number" ? prompt : (this.usage?.prompt ?? 0),
+      completion: typeof completion === "number" ? completion : (this.usage?.completion ?? 0),
+    };
   }
 
   end(status: number): void {

@@ -7,7 +7,7 @@ import type { InstanceManager } from "./instance-manager.ts";
 import type { InstanceSupervisor } from "./supervisor.ts";
 import { InferenceErrors } from "./inference-errors.ts";
 import { measuredStream, type InferenceMetrics, type Observation } from "./inference-metrics.ts";
-import { openAiStreamWatcher } from "./sse.ts";
+import { streamWatcher } from "./sse.ts";
 
 /** A JSON request body and the `model` it names. */
 export interface ModelRequest {
@@ -89,7 +89,7 @@ export async function relay(upstream: Response, o: Observation, stripUsage = fal
   const headers = relayHeaders(upstream);
   const type = upstream.headers.get("content-type") ?? "";
   if (upstream.body && type.startsWith("text/event-stream")) {
-    return new Response(measuredStream(upstream.body, o, upstream.status, openAiStreamWatcher(o, stripUsage)), { status: upstream.status, headers });
+    return new Response(measuredStream(upstream.body, o, upstream.status, streamWatcher(o, stripUsage)), { status: upstream.status, headers });
   }
   if (type.includes("json")) {
     const text = await upstream.text();

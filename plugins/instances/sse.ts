@@ -64,16 +64,17 @@ export function ndjsonLine(data: unknown): Uint8Array {
 }
 
 /**
- * Watches an OpenAI chat or completions stream passing through: the first chunk with content
- * marks the first token, a chunk with `usage` gives the token counts. With `stripUsage` (gantry
+ * Watches a stream passing through (OpenAI chat, completions or Responses; Anthropic messages from
+ * a server that serves them): the first chunk with content marks the first token, `usage` gives the
+ * token counts. With `stripUsage` (gantry
  * asked for usage and the client had not) the usage-only chunk is removed again and events are
  * re-encoded; otherwise the bytes pass through untouched.
  */
-export function openAiStreamWatcher(o: { firstToken(): void; setUsage(p: unknown, c: unknown): void }, stripUsage: boolean) {
+export function streamWatcher(o: { firstToken(): void; setUsage(p: unknown, c: unknown): void }, stripUsage: boolean) {
   const splitter = new SseSplitter();
   let seenToken = false;
   const look = (event: string): boolean => {
-    if (!seenToken && (event.includes('"choices":[{') || event.includes('"type":"response.output_text.delta"'))) {
+    if (!seenToken && (event.includes('"choices":[{') || event.includes('"type":"response.output_text.delta"') || event.includes('"type":"content_block_delta"'))) {
       seenToken = true;
       o.firstToken();
     }
@@ -81,8 +82,9 @@ export function openAiStreamWatcher(o: { firstToken(): void; setUsage(p: unknown
     const data = dataOf(event);
     try {
       type Counts = { prompt_tokens?: number; completion_tokens?: number; input_tokens?: number; output_tokens?: number };
-      const chunk = JSON.parse(data ?? "") as { usage?: Counts; response?: { usage?: Counts }; choices?: unknown[] };
-      const usage = chunk.usage ?? chunk.response?.usage; // the Responses API reports it in response.completed
+      const chunk = JSON.parse(data ?? "") as { usage?: Counts; response?: { usage?: Counts }; message?: { usage?: Counts }; choices?: unknown[] };
+      // The Responses API reports usage in response.completed, Anthropic's message_start in message.
+      const usage = chunk.usage ?? chunk.response?.usage ?? chunk.message?.usage;
       o.setUsage(usage?.prompt_tokens ?? usage?.input_tokens, usage?.completion_tokens ?? usage?.output_tokens);
       return !(stripUsage && Array.isArray(chunk.choices) && chunk.choices.length === 0);
     } catch {
@@ -98,4 +100,34 @@ export function openAiStreamWatcher(o: { firstToken(): void; setUsage(p: unknown
     const kept = events.filter(look);
     return kept.length > 0 ? encoder.encode(kept.map((e) => `${e}\n\n`).join("")) : null;
   };
+}
+
+/**
+ * A byte stream pulled from `events` (a translation of another stream). When it ends, fails or the
+ * client cancels, `onEnd` runs once; cancelling returns the generator, which cancels the stream it reads.
+ */
+export function generatorStream(events: AsyncGenerator<Uint8Array>, onEnd: (outcome: string | null) => void): ReadableStream<Uint8Array> {
+  let ended = false;
+  const end = (outcome: string | null) => {
+    if (!ended) onEnd(outcome);
+    ended = true;
+  };
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done, value } = await events.next();
+        if (done) {
+          end(null);
+          controller.close();
+        } else controller.enqueue(value);
+      } catch (error) {
+        end("upstream failed mid-stream");
+        controller.error(error);
+      }
+    },
+    async cancel() {
+      end("client left");
+      await events.return(undefined);
+    },
+  });
 }
