@@ -165,3 +165,84 @@ describe("Ollama client", () => {
     expect(missing).toMatchObject({ status_code: 404, error: "The model 'nope' does not exist" });
   });
 });
+
+describe("CORS", () => {
+  test("a browser's preflight is answered before auth; allowed origins get headers on answers and errors; others get none", async () => {
+    const preflight = await fetch(`${g.url}/v1/chat/completions`, {
+      method: "OPTIONS", headers: { origin: "https://chat.example", "access-control-request-method": "POST", "access-control-request-headers": "authorization, content-type, x-stainless-os" },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get("access-control-allow-origin")).toBe("https://chat.example");
+    expect(preflight.headers.get("access-control-allow-methods")).toContain("POST");
+    expect(preflight.headers.get("access-control-allow-headers")).toBe("authorization, content-type, x-stainless-os");
+    const answer = await g.api("/v1/models", { auth: key, headers: { origin: "https://chat.example" } });
+    expect(answer.headers.get("access-control-allow-origin")).toBe("https://chat.example");
+    expect(answer.headers.get("access-control-expose-headers")).toContain("x-request-id");
+    const refused = await fetch(`${g.url}/v1/models`, { headers: { origin: "https://chat.example" } });
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get("access-control-allow-origin")).toBe("https://chat.example"); // so the page can read why
+    const other = await fetch(`${g.url}/v1/chat/completions`, { method: "OPTIONS", headers: { origin: "https://evil.example", "access-control-request-method": "POST" } });
+    expect(other.headers.get("access-control-allow-origin")).toBeNull();
+  });
+});
+
+describe("model names and aliases through the instances API", () => {
+  test("ids with ':' and '/' are names; path tricks are refused; an id reaches one instance only", async () => {
+    for (const name of ["../etc", "a//b", "trailing/", "/lead", "sp ace"]) {
+      expect((await g.api("/api/v1/instances", json("POST", { name, backend: "command", model_path: "m", command: standIn() }))).status).toBe(400);
+    }
+    const detail = await (await g.api(`/api/v1/instances/${encodeURIComponent(QWEN)}`)).json();
+    expect(detail).toMatchObject({ name: QWEN, aliases: ["gpt-4o-mini"], unlisted: false });
+    const clash = await g.api("/api/v1/instances", json("POST", { name: "other", backend: "command", model_path: "m", command: standIn(), aliases: ["gpt-4o-mini"] }));
+    expect(clash.status).toBe(409);
+    expect((await clash.json()).code).toBe("MODEL_ID_TAKEN");
+    expect((await g.api("/api/v1/instances", json("POST", { name: "gpt-4o-mini", backend: "command", model_path: "m", command: standIn() }))).status).toBe(409);
+  });
+});
+
+describe("metrics per model", () => {
+  const series = (text: string, name: string, labels: string) => Number(new RegExp(`^${name}\\{${labels}\\} (\\S+)$`, "m").exec(text)?.[1] ?? NaN);
+
+  test("requests, tokens, time to first token and a stream's whole duration; usage asked for and taken out again", async () => {
+    await create("metered", {}, ["--chunk-delay-ms", "100"]);
+    await g.api("/api/v1/instances/metered/start", json("POST"));
+    const chat = (extra: Record<string, unknown>) => g.api("/v1/chat/completions", { ...json("POST", { model: "metered", messages: [{ role: "user", content: "a b c" }], ...extra }), auth: key });
+    const plain = await (await chat({ stream: true })).text();
+    expect(plain).not.toContain('"usage"'); // gantry asked for usage; this client did not
+    const asked = await (await chat({ stream: true, stream_options: { include_usage: true } })).text();
+    expect(asked).toContain('"usage":{"prompt_tokens":3,"completion_tokens":5');
+    expect((await (await chat({})).json()).usage.completion_tokens).toBe(5);
+    const text = await (await g.api("/metrics")).text();
+    const model = 'model="metered"';
+    expect(series(text, "gantry_inference_requests_total", `${model},api="openai",status="200"`)).toBe(3);
+    expect(series(text, "gantry_inference_tokens_total", `${model},kind="prompt"`)).toBe(9);
+    expect(series(text, "gantry_inference_tokens_total", `${model},kind="completion"`)).toBe(15);
+    expect(series(text, "gantry_inference_time_to_first_token_seconds_count", model)).toBe(2);
+    expect(series(text, "gantry_inference_time_to_first_token_seconds_bucket", `le="0.25",${model}`)).toBe(2);
+    // Two streams of 5 chunks 100 ms apart: measured to their end, not to their headers.
+    expect(series(text, "gantry_inference_duration_seconds_sum", `${model},api="openai",status="200"`)).toBeGreaterThan(0.8);
+    expect(series(text, "gantry_inference_in_flight", model)).toBe(0);
+    expect(series(text, "gantry_instance_up", 'instance="metered"')).toBe(1);
+    const lines = g.logs.records.filter((r) => r.msg === "inference" && r.model === "metered");
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatchObject({ api: "openai", status: 200, stream: true, prompt_tokens: 3, completion_tokens: 5 });
+    expect(lines[0]!.ms as number).toBeGreaterThan(400);
+    expect(g.logs.records.some((r) => r.msg === "instance started" && r.instance === "metered")).toBe(true);
+  });
+});
+
+describe("llama-swap's helper routes", () => {
+  test("/running, /upstream/{model}/... (role-checked), /unload", async () => {
+    await g.api("/v1/chat/completions", { ...json("POST", { model: QWEN, messages: [{ role: "user", content: "wake" }] }), auth: key });
+    const running = await (await g.api("/running", { auth: key })).json();
+    expect(running.running).toContainEqual({ model: QWEN, state: "ready", ttl: 0 });
+    const raw = await g.api(`/upstream/${QWEN}/v1/models`);
+    expect((await raw.json()).data[0].id).toBe(QWEN);
+    expect((await g.api(`/upstream/${encodeURIComponent(QWEN)}/health`)).status).toBe(200);
+    expect((await g.api(`/upstream/${QWEN}/v1/models`, { auth: key })).status).toBe(403);
+    expect((await g.api("/unload", { auth: key })).status).toBe(403);
+    expect(await (await g.api("/unload")).text()).toBe("OK");
+    expect((await (await g.api("/running", { auth: key })).json()).running).toEqual([]);
+    expect(g.logs.records.some((r) => r.msg === "instance stopped" && r.instance === QWEN)).toBe(true);
+  });
+});
