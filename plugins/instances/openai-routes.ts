@@ -109,8 +109,9 @@ export function openAiRoutes(upstream: Upstream) {
         if (!s) throw InferenceErrors.MODEL_NOT_FOUND([id]);
         return modelView(await m.get(s.definition.name), id);
       }, { role: "inference", response: Model, detail: { summary: "One model by id or alias (OpenAI's models.retrieve); unlisted ones too", tags: ["openai"], responses: { 401: errors[401], 404: errors[404] }, ...OWN_ERRORS } })
+      // Not an endpoint (hidden from the API document): any other /v1 path answers 404 in OpenAI's shape, not gantry's.
       .all("/v1/*", ({ request }) => {
         throw InferenceErrors.UNKNOWN_ROUTE([request.method, new URL(request.url).pathname]);
-      }, { role: "inference", detail: { summary: "Any other /v1 path: 404 in OpenAI's shape", tags: ["openai"], responses: { 401: errors[401], 404: { description: "Invalid URL, in OpenAI's shape" } }, ...OWN_ERRORS } });
+      }, { role: "inference", detail: { hide: true, ...OWN_ERRORS } });
   };
 }

@@ -20,6 +20,27 @@ export function swapRoutes(upstream: Upstream) {
     }
     throw InferenceErrors.MODEL_NOT_FOUND([decodeURIComponent(segments[0] ?? "")]);
   };
+  /** Forwards method, path, query, content type and body as they came; the instance starts on demand. */
+  const raw = async ({ params, request, set }: { params: { "*": string }; request: Request; set: { headers: Record<string, unknown> } }) => {
+    const { model, path } = split(params["*"]);
+    const supervisor = await upstream.instance(model);
+    const query = request.url.indexOf("?");
+    const headers: Record<string, string> = {};
+    for (const name of ["content-type", "accept"]) {
+      const value = request.headers.get(name);
+      if (value) headers[name] = value;
+    }
+    const o = upstream.metrics.begin(supervisor.definition.name, "upstream", set.headers["x-request-id"] as string | undefined, false);
+    const body = request.method === "POST" ? await request.arrayBuffer() : null;
+    return relay(await upstream.send(supervisor, path + (query === -1 ? "" : request.url.slice(query)), { method: request.method, headers, body, signal: request.signal }, o), o);
+  };
+  const rawOptions = (summary: string) => ({
+    role: "operator" as const,
+    detail: {
+      summary: `A model server's own endpoint as it answers (llama-swap's /upstream/{model}/...); ${summary}`, tags: ["llama-swap"],
+      responses: { 200: { description: "the server's answer, relayed", content: { "*/*": { schema: {} } } }, 404: { description: "no instance answers to this model id" }, 503: { description: "the instance is stopped and not started on demand" } },
+    },
+  });
   return (app: RolesApp) =>
     app
       .get("/running", () => ({
@@ -29,23 +50,6 @@ export function swapRoutes(upstream: Upstream) {
         await m.stopAll();
         return "OK";
       }, { role: "operator", response: t.String(), detail: { summary: "Stop every running instance (llama-swap's unload)", tags: ["llama-swap"] } })
-      .all("/upstream/*", async ({ params, request, set }) => {
-        const { model, path } = split(params["*"]);
-        const supervisor = await upstream.instance(model);
-        const query = request.url.indexOf("?");
-        const hasBody = request.method !== "GET" && request.method !== "HEAD";
-        const headers: Record<string, string> = {};
-        for (const name of ["content-type", "accept"]) {
-          const value = request.headers.get(name);
-          if (value) headers[name] = value;
-        }
-        const o = upstream.metrics.begin(supervisor.definition.name, "upstream", set.headers["x-request-id"] as string | undefined, false);
-        const res = await upstream.send(supervisor, path + (query === -1 ? "" : request.url.slice(query)), {
-          method: request.method, headers, body: hasBody ? await request.arrayBuffer() : null, signal: request.signal,
-        }, o);
-        return relay(res, o);
-      }, {
-        role: "operator", parse: "none",
-        detail: { summary: "A model server's own endpoint, as it answers (llama-swap's /upstream/{model}/...); starts the instance on demand", tags: ["llama-swap"], responses: { 200: { description: "the server's answer" }, 404: { description: "no instance answers to this model id" } } },
-      });
+      .get("/upstream/*", raw, rawOptions("GET: a page or JSON of the server (llama.cpp's web UI, /slots, /props)"))
+      .post("/upstream/*", raw, { ...rawOptions("POST: any of the server's own endpoints"), parse: "none" });
 }
