@@ -16,31 +16,69 @@ export interface Usage {
 
 const SECONDS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 
+/** Per-model numbers kept as plain fields: a request adds to them, a scrape reads them (collect). */
 interface ModelSeries {
-  inFlight: { inc(): void; dec(): void };
+  inFlight: number;
+  prompt: number;
+  completion: number;
   ttft: { observe(v: number): void };
-  prompt: { inc(v: number): void };
-  completion: { inc(v: number): void };
+}
+interface EndSeries {
+  labels: { model: string; api: string; status: string };
+  count: number;
+  duration: { observe(v: number): void };
 }
 
+/**
+ * The counts behind the counters and the gauge. They live on the requests counter, which core keeps
+ * across plugin reloads (reference-counted), so a reloaded plugin keeps counting where it was and
+ * the collect functions of the first registration read the same counts.
+ */
+class SeriesState {
+  readonly models = new Map<string, ModelSeries>();
+  readonly ends = new Map<string, EndSeries>();
+}
+const STATE = "gantryInferenceState";
+type Carrier = { [STATE]?: SeriesState };
+
 export class InferenceMetrics {
-  readonly #requests: Counter<"model" | "api" | "status">;
   readonly #duration: Histogram<"model" | "api" | "status">;
   readonly #ttft: Histogram<"model">;
-  readonly #tokens: Counter<"model" | "kind">;
-  readonly #inFlight: Gauge<"model">;
   readonly #up: Gauge<"instance">;
-  /** Label-bound children (prom-client hashes the labels on every call otherwise). */
-  readonly #series = new Map<string, ModelSeries>();
-  readonly #ends = new Map<string, { count: { inc(): void }; duration: { observe(v: number): void } }>();
+  readonly #state: SeriesState;
 
-  constructor(private readonly ctx: PluginContext) {
+  /** `logLines`: one `inference` log line per request (plugin.instances.log_inference). */
+  constructor(private readonly ctx: PluginContext, private readonly logLines = true) {
     const m = ctx.metrics;
-    this.#requests = m.counter({ name: "gantry_inference_requests_total", help: "Inference requests by model (instance), client API and status", labelNames: ["model", "api", "status"] });
+    // Counters and the in-flight gauge are filled from plain numbers at scrape time: a prom-client
+    // label lookup per request costs more than the rest of the bookkeeping together.
+    const requests: Counter<"model" | "api" | "status"> = m.counter({
+      name: "gantry_inference_requests_total", help: "Inference requests by model (instance), client API and status", labelNames: ["model", "api", "status"],
+      collect() {
+        this.reset();
+        for (const e of (this as Carrier)[STATE]?.ends.values() ?? []) this.inc(e.labels, e.count);
+      },
+    });
+    this.#state = (requests as Carrier)[STATE] ??= new SeriesState();
+    const state = this.#state;
+    m.counter({
+      name: "gantry_inference_tokens_total", help: "Tokens as the model server reported them in usage (kind: prompt or completion)", labelNames: ["model", "kind"],
+      collect() {
+        this.reset();
+        for (const [model, s] of state.models) {
+          this.inc({ model, kind: "prompt" }, s.prompt);
+          this.inc({ model, kind: "completion" }, s.completion);
+        }
+      },
+    });
+    m.gauge({
+      name: "gantry_inference_in_flight", help: "Inference requests being answered now", labelNames: ["model"],
+      collect() {
+        for (const [model, s] of state.models) this.set({ model }, s.inFlight);
+      },
+    });
     this.#duration = m.histogram({ name: "gantry_inference_duration_seconds", help: "Whole inference responses, streams to their last byte", labelNames: ["model", "api", "status"], buckets: SECONDS });
     this.#ttft = m.histogram({ name: "gantry_inference_time_to_first_token_seconds", help: "Streamed responses: time from request to the first content chunk", labelNames: ["model"], buckets: SECONDS });
-    this.#tokens = m.counter({ name: "gantry_inference_tokens_total", help: "Tokens as the model server reported them in usage (kind: prompt or completion)", labelNames: ["model", "kind"] });
-    this.#inFlight = m.gauge({ name: "gantry_inference_in_flight", help: "Inference requests being answered now", labelNames: ["model"] });
     this.#up = m.gauge({ name: "gantry_instance_up", help: "1 while an instance is running, else 0", labelNames: ["instance"] });
   }
 
@@ -55,35 +93,33 @@ export class InferenceMetrics {
 
   /** Starts measuring one request to `model` (the instance's name, whatever id the client sent). */
   begin(model: string, api: InferenceApi, requestId: string | undefined, stream: boolean): Observation {
-    let series = this.#series.get(model);
+    let series = this.#state.models.get(model);
     if (!series) {
-      series = {
-        inFlight: this.#inFlight.labels({ model }), ttft: this.#ttft.labels({ model }),
-        prompt: this.#tokens.labels({ model, kind: "prompt" }), completion: this.#tokens.labels({ model, kind: "completion" }),
-      };
-      this.#series.set(model, series);
+      series = { inFlight: 0, prompt: 0, completion: 0, ttft: this.#ttft.labels({ model }) };
+      this.#state.models.set(model, series);
     }
-    series.inFlight.inc();
+    series.inFlight++;
     return new Observation(this, series, model, api, requestId, stream);
   }
 
   /** Called once per request by its Observation. */
   end(o: Observation, series: ModelSeries, status: number, seconds: number): void {
-    series.inFlight.dec();
+    series.inFlight--;
     const key = `${o.model} ${o.api} ${status}`;
-    let end = this.#ends.get(key);
+    let end = this.#state.ends.get(key);
     if (!end) {
       const labels = { model: o.model, api: o.api, status: String(status) };
-      end = { count: this.#requests.labels(labels), duration: this.#duration.labels(labels) };
-      this.#ends.set(key, end);
+      end = { labels, count: 0, duration: this.#duration.labels(labels) };
+      this.#state.ends.set(key, end);
     }
-    end.count.inc();
+    end.count++;
     end.duration.observe(seconds);
     if (o.usage) {
-      series.prompt.inc(o.usage.prompt);
-      series.completion.inc(o.usage.completion);
+      series.prompt += o.usage.prompt;
+      series.completion += o.usage.completion;
     }
     if (o.ttft !== null) series.ttft.observe(o.ttft);
+    if (!this.logLines) return;
     this.ctx.log.info({
       reqId: o.requestId, model: o.model, api: o.api, status, stream: o.stream, ms: Math.round(seconds * 1e5) / 100,
       ttft_ms: o.ttft === null ? null : Math.round(o.ttft * 1e5) / 100, prompt_tokens: o.usage?.prompt ?? null, completion_tokens: o.usage?.completion ?? null,

@@ -10,7 +10,7 @@ import { swapRoutes } from "./swap-routes.ts";
 
 /** Registers the inference routes and returns what other plugins use (the `inference` service). */
 export function registerInferenceRoutes(ctx: PluginContext, manager: InstanceManager) {
-  const metrics = new InferenceMetrics(ctx);
+  const metrics = new InferenceMetrics(ctx, (ctx.config as { log_inference?: boolean }).log_inference !== false);
   for (const i of manager.supervisors()) metrics.setUp(i.definition.name, i.status === "running");
   ctx.on("instance_status_changed", (e) => {
     const { name, status } = e.data as { name: string; status: string };

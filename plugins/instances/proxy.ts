@@ -93,14 +93,9 @@ export async function relay(upstream: Response, o: Observation, stripUsage = fal
   }
   if (type.includes("json")) {
     const text = await upstream.text();
-    if (text.includes('"usage"')) {
-      try {
-        const usage = (JSON.parse(text) as { usage?: { prompt_tokens?: number; completion_tokens?: number; input_tokens?: number; output_tokens?: number } }).usage;
-        o.setUsage(usage?.prompt_tokens ?? usage?.input_tokens, usage?.completion_tokens ?? usage?.output_tokens);
-      } catch {
-        // not JSON after all: relayed as it is
-      }
-    }
+    const at = text.lastIndexOf('"usage"');
+    // Read from the usage object only, not parsed whole: the answer can be large (embeddings) and parsing it would cost every request.
+    if (at !== -1) o.setUsage(count(text, at, PROMPT), count(text, at, COMPLETION));
     o.end(upstream.status);
     return new Response(text, { status: upstream.status, headers });
   }
@@ -109,6 +104,15 @@ export async function relay(upstream: Response, o: Observation, stripUsage = fal
     return new Response(null, { status: upstream.status, headers });
   }
   return new Response(measuredStream(upstream.body, o, upstream.status), { status: upstream.status, headers });
+}
+
+const PROMPT = /"(?:prompt_tokens|input_tokens)"\s*:\s*(\d+)/;
+const COMPLETION = /"(?:completion_tokens|output_tokens)"\s*:\s*(\d+)/;
+
+/** A count from the usage object that starts at `at` (the next few hundred characters hold it). */
+function count(text: string, at: number, field: RegExp): number | undefined {
+  const match = field.exec(text.slice(at, at + 400));
+  return match ? Number(match[1]) : undefined;
 }
 
 /** Chat completions for other plugins (agents): the proxy's path without HTTP in front. */
