@@ -6,22 +6,13 @@
 import type { RolesApp } from "gantry/plugin";
 import { chatRequestOf, countedText, messageEvents, messageOf } from "./anthropic-translate.ts";
 import { servesAnthropic } from "./backends.ts";
+import { inferenceResponses, rawJsonBody } from "./inference-docs.ts";
 import { answerErrors, anthropicErrorBody, OWN_ERRORS } from "./inference-errors.ts";
-import { modelRequest, relay, relayHeaders, type Upstream } from "./proxy.ts";
+import { modelRequest, relay, relayHeaders, upstreamMessage, type Upstream } from "./proxy.ts";
 import { generatorStream } from "./sse.ts";
 import type { InstanceSupervisor } from "./supervisor.ts";
 
-const responses = {
-  200: { description: "An Anthropic message, or its event stream when stream: true", content: { "application/json": { schema: { type: "object" as const } }, "text/event-stream": { schema: { type: "string" as const } } } },
-  400: { description: "Anthropic's error shape {type: error, error: {type: invalid_request_error, message}}" },
-  401: { description: "No key or a wrong one (x-api-key or Authorization: Bearer), type authentication_error" },
-  404: { description: "No instance answers to this model id, type not_found_error" },
-  503: { description: "The instance is stopped and not started on demand, type overloaded_error" },
-};
-const body = (required: string[]) => ({
-  required: true,
-  content: { "application/json": { schema: { type: "object" as const, required, properties: { model: { type: "string" as const, description: "An instance's name or alias" } }, additionalProperties: true } } },
-});
+const responses = inferenceResponses("An Anthropic message, or its event stream when stream: true", ["application/json", "text/event-stream"], "Anthropic's error shape {type: error, error: {type, message}}");
 
 /** The headers a server that speaks Anthropic's API reads. */
 function nativeHeaders(request: Request): Record<string, string> {
@@ -35,8 +26,7 @@ function nativeHeaders(request: Request): Record<string, string> {
 
 /** The server's OpenAI-shaped error, re-shaped for an Anthropic client. */
 async function translatedError(res: Response): Promise<Response> {
-  const answer = (await res.json().catch(() => ({}))) as { error?: { message?: string } | string };
-  const message = typeof answer.error === "string" ? answer.error : (answer.error?.message ?? `the model server answered ${res.status}`);
+  const message = upstreamMessage(await res.json().catch(() => null), res.status);
   return Response.json(anthropicErrorBody({ status: res.status, message, code: "UPSTREAM", param: null }), { status: res.status });
 }
 
@@ -74,7 +64,7 @@ export function anthropicRoutes(upstream: Upstream) {
         if (!servesAnthropic(supervisor.definition)) return translated(supervisor, client, model, request, requestId);
         const o = upstream.metrics.begin(supervisor.definition.name, "anthropic", requestId, client.stream === true);
         return relay(await upstream.send(supervisor, "/v1/messages", { body: text, headers: nativeHeaders(request), signal: request.signal }, o), o);
-      }, { role: "inference", parse: "text", detail: { summary: "Anthropic Messages, routed by model: passed through or translated onto chat completions", tags: ["anthropic"], requestBody: body(["model", "messages", "max_tokens"]), responses, ...OWN_ERRORS } })
+      }, { role: "inference", parse: "text", detail: { summary: "Anthropic Messages, routed by model: passed through or translated onto chat completions", tags: ["anthropic"], requestBody: rawJsonBody(["model", "messages", "max_tokens"]), responses, ...OWN_ERRORS } })
       .post("/v1/messages/count_tokens", async ({ body, request }) => {
         const text = typeof body === "string" ? body : "";
         const { body: client, model } = modelRequest(text);
@@ -88,5 +78,5 @@ export function anthropicRoutes(upstream: Upstream) {
         const res = await upstream.send(supervisor, "/tokenize", { body: JSON.stringify({ content }), signal: request.signal }).catch(() => null);
         const tokens = res?.ok ? ((await res.json().catch(() => ({}))) as { tokens?: unknown[] }).tokens : undefined;
         return { input_tokens: Array.isArray(tokens) ? tokens.length : Math.ceil(content.length / 4) };
-      }, { role: "inference", parse: "text", detail: { summary: "Anthropic token counting: the server's count, its tokenizer's, or an estimate (4 characters a token)", tags: ["anthropic"], requestBody: body(["model", "messages"]), responses, ...OWN_ERRORS } });
+      }, { role: "inference", parse: "text", detail: { summary: "Anthropic token counting: the server's count, its tokenizer's, or an estimate (4 characters a token)", tags: ["anthropic"], requestBody: rawJsonBody(["model", "messages"]), responses, ...OWN_ERRORS } });
 }

@@ -4,29 +4,18 @@
  * Ollama clients (the `ollama` npm client, Open WebUI) work unchanged. Streams are NDJSON, as Ollama's.
  */
 import { t, type RolesApp } from "gantry/plugin";
+import { inferenceResponses, rawJsonBody } from "./inference-docs.ts";
 import { answerErrors, InferenceErrors, ollamaErrorBody, OWN_ERRORS } from "./inference-errors.ts";
 import { chatRequestOfOllamaChat, ollamaAnswer, ollamaLines, requestOfGenerate, streams } from "./ollama-translate.ts";
-import { modelRequest, type Upstream } from "./proxy.ts";
+import { modelRequest, upstreamMessage, type Upstream } from "./proxy.ts";
 import { generatorStream, ndjsonLine } from "./sse.ts";
 import type { InstanceSupervisor } from "./supervisor.ts";
 
 /** The Ollama API version these routes follow (clients such as Open WebUI read it to detect Ollama). */
 const OLLAMA_API_VERSION = "0.12.0";
 
-const errors = {
-  400: { description: "{error}: body not a JSON object, no model" },
-  401: { description: "No key or a wrong one" },
-  404: { description: "{error}: no instance answers to this model id" },
-  503: { description: "{error}: the instance is stopped and not started on demand" },
-};
-const body = (required: string[]) => ({
-  required: true,
-  content: { "application/json": { schema: { type: "object" as const, required, properties: { model: { type: "string" as const, description: "An instance's name or alias" } }, additionalProperties: true } } },
-});
-const answered = (what: string) => ({
-  200: { description: what, content: { "application/json": { schema: { type: "object" as const } }, "application/x-ndjson": { schema: { type: "string" as const } } } },
-  ...errors,
-});
+const answered = (what: string) => inferenceResponses(what, ["application/json", "application/x-ndjson"], "{error, code}");
+const unauthorized = { 401: { description: "{error, code}: no key, or one that is not valid" } };
 
 const Details = t.Object({ parent_model: t.String(), format: t.String(), family: t.String(), families: t.Null(), parameter_size: t.String(), quantization_level: t.String() });
 const ModelEntry = t.Object({ name: t.String(), model: t.String(), modified_at: t.String(), size: t.Integer(), digest: t.String(), details: Details });
@@ -55,9 +44,7 @@ export function ollamaRoutes(upstream: Upstream) {
     const res = await upstream.send(supervisor, path, { body: JSON.stringify(openAi), signal: request.signal }, o);
     if (!res.ok || !res.body) {
       o.end(res.status);
-      const answer = (await res.json().catch(() => ({}))) as { error?: { message?: string } | string };
-      const message = typeof answer.error === "string" ? answer.error : (answer.error?.message ?? `the model server answered ${res.status}`);
-      return Response.json({ error: message }, { status: res.status });
+      return Response.json({ error: upstreamMessage(await res.json().catch(() => null), res.status) }, { status: res.status });
     }
     if (!stream || toolsWhole) {
       const answer = ollamaAnswer(kind, (await res.json()) as Record<string, unknown>, model, startedAt);
@@ -78,10 +65,10 @@ export function ollamaRoutes(upstream: Upstream) {
     const startedAt = performance.now();
     const o = upstream.metrics.begin(supervisor.definition.name, "ollama", requestId, false);
     const res = await upstream.send(supervisor, "/v1/embeddings", { body: JSON.stringify({ model: supervisor.definition.name, input }), signal: request.signal }, o);
-    const answer = (await res.json().catch(() => ({}))) as { data?: { embedding: number[] }[]; usage?: { prompt_tokens?: number }; error?: { message?: string } };
+    const answer = (await res.json().catch(() => ({}))) as { data?: { embedding: number[] }[]; usage?: { prompt_tokens?: number } };
     o.setUsage(answer.usage?.prompt_tokens, 0);
     o.end(res.status);
-    if (!res.ok) return { error: Response.json({ error: answer.error?.message ?? `the model server answered ${res.status}` }, { status: res.status }) };
+    if (!res.ok) return { error: Response.json({ error: upstreamMessage(answer, res.status) }, { status: res.status }) };
     return { vectors: (answer.data ?? []).map((d) => d.embedding), tokens: answer.usage?.prompt_tokens ?? 0, ns: Math.round((performance.now() - startedAt) * 1e6) };
   }
 
@@ -101,35 +88,35 @@ export function ollamaRoutes(upstream: Upstream) {
   return (app: RolesApp) =>
     app
       .onError(answerErrors(ollamaErrorBody))
-      .get("/api/version", () => ({ version: OLLAMA_API_VERSION }), { role: "inference", response: t.Object({ version: t.String() }), detail: { summary: "The Ollama API version these routes follow", tags: ["ollama"], responses: { 401: errors[401] }, ...OWN_ERRORS } })
+      .get("/api/version", () => ({ version: OLLAMA_API_VERSION }), { role: "inference", response: t.Object({ version: t.String() }), detail: { summary: "The Ollama API version these routes follow", tags: ["ollama"], responses: unauthorized, ...OWN_ERRORS } })
       .get("/api/tags", async () => ({ models: (await m.list()).filter((i) => !i.unlisted).flatMap(entries) }), {
-        role: "inference", response: t.Object({ models: t.Array(ModelEntry) }), detail: { summary: "Instances (names and aliases) as Ollama's local models", tags: ["ollama"], responses: { 401: errors[401] }, ...OWN_ERRORS },
+        role: "inference", response: t.Object({ models: t.Array(ModelEntry) }), detail: { summary: "Instances (names and aliases) as Ollama's local models", tags: ["ollama"], responses: unauthorized, ...OWN_ERRORS },
       })
       .get("/api/ps", async () => ({
         models: (await m.list()).filter((i) => i.status === "running").flatMap((i) => entries(i).slice(0, 1).map((e) => ({
           name: e.name, model: e.model, size: i.stats.memory_usage, digest: "", details: e.details, size_vram: 0,
           expires_at: new Date(Date.now() + (i.idle_timeout > 0 ? i.idle_timeout * 1000 : 365 * 86_400_000)).toISOString(),
         }))),
-      }), { role: "inference", response: t.Object({ models: t.Array(RunningEntry) }), detail: { summary: "Running instances, as Ollama lists loaded models", tags: ["ollama"], responses: { 401: errors[401] }, ...OWN_ERRORS } })
+      }), { role: "inference", response: t.Object({ models: t.Array(RunningEntry) }), detail: { summary: "Running instances, as Ollama lists loaded models", tags: ["ollama"], responses: unauthorized, ...OWN_ERRORS } })
       .post("/api/show", async ({ body }) => {
         const { model } = modelRequest(typeof body === "string" ? body : "", "model|name");
         const s = m.resolve(model); // shown whether it runs or not: nothing is started
         if (!s) throw InferenceErrors.MODEL_NOT_FOUND([model]);
         const i = await m.get(s.definition.name);
         return { modelfile: "", parameters: "", template: "", details: details(i.backend), model_info: { "general.architecture": "", "gantry.instance": i.name, "gantry.backend": i.backend }, capabilities: ["completion"], modified_at: i.updated_at };
-      }, { role: "inference", parse: "text", detail: { summary: "What Ollama shows of a model (gantry knows the instance, not the file's internals)", tags: ["ollama"], requestBody: body(["model"]), responses: answered("Ollama's model description"), ...OWN_ERRORS } })
-      .post("/api/chat", generation("chat"), { role: "inference", parse: "text", detail: { summary: "Ollama chat, translated onto the instance's chat completions (NDJSON stream unless stream: false)", tags: ["ollama"], requestBody: body(["model", "messages"]), responses: answered("Ollama's chat answer"), ...OWN_ERRORS } })
-      .post("/api/generate", generation("generate"), { role: "inference", parse: "text", detail: { summary: "Ollama generate: chat with the model's template, or a raw completion with raw: true", tags: ["ollama"], requestBody: body(["model"]), responses: answered("Ollama's generate answer"), ...OWN_ERRORS } })
+      }, { role: "inference", parse: "text", detail: { summary: "What Ollama shows of a model (gantry knows the instance, not the file's internals)", tags: ["ollama"], requestBody: rawJsonBody(["model"]), responses: answered("Ollama's model description"), ...OWN_ERRORS } })
+      .post("/api/chat", generation("chat"), { role: "inference", parse: "text", detail: { summary: "Ollama chat, translated onto the instance's chat completions (NDJSON stream unless stream: false)", tags: ["ollama"], requestBody: rawJsonBody(["model", "messages"]), responses: answered("Ollama's chat answer"), ...OWN_ERRORS } })
+      .post("/api/generate", generation("generate"), { role: "inference", parse: "text", detail: { summary: "Ollama generate: chat with the model's template, or a raw completion with raw: true", tags: ["ollama"], requestBody: rawJsonBody(["model"]), responses: answered("Ollama's generate answer"), ...OWN_ERRORS } })
       .post("/api/embed", async ({ body, request, set }) => {
         const { body: client, model } = modelRequest(typeof body === "string" ? body : "", "model|name");
         const result = await embed(await upstream.instance(model), client.input, request, requestId(set));
         if ("error" in result) return result.error;
         return { model, embeddings: result.vectors, total_duration: result.ns, load_duration: 0, prompt_eval_count: result.tokens };
-      }, { role: "inference", parse: "text", detail: { summary: "Ollama embeddings for one or many inputs", tags: ["ollama"], requestBody: body(["model", "input"]), responses: answered("{model, embeddings}"), ...OWN_ERRORS } })
+      }, { role: "inference", parse: "text", detail: { summary: "Ollama embeddings for one or many inputs", tags: ["ollama"], requestBody: rawJsonBody(["model", "input"]), responses: answered("{model, embeddings}"), ...OWN_ERRORS } })
       .post("/api/embeddings", async ({ body, request, set }) => {
         const { body: client, model } = modelRequest(typeof body === "string" ? body : "", "model|name");
         const result = await embed(await upstream.instance(model), client.prompt ?? "", request, requestId(set));
         if ("error" in result) return result.error;
         return { embedding: result.vectors[0] ?? [] };
-      }, { role: "inference", parse: "text", detail: { summary: "Ollama's older single-prompt embeddings", tags: ["ollama"], requestBody: body(["model", "prompt"]), responses: answered("{embedding}"), ...OWN_ERRORS } });
+      }, { role: "inference", parse: "text", detail: { summary: "Ollama's older single-prompt embeddings", tags: ["ollama"], requestBody: rawJsonBody(["model", "prompt"]), responses: answered("{embedding}"), ...OWN_ERRORS } });
 }

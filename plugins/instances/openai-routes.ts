@@ -4,30 +4,15 @@
  * auth included, comes back in OpenAI's shape.
  */
 import { t, type RolesApp } from "gantry/plugin";
+import { inferenceResponses, rawJsonBody } from "./inference-docs.ts";
 import { answerErrors, InferenceErrors, openAiErrorBody, OWN_ERRORS } from "./inference-errors.ts";
 import { modelRequest, relay, type Upstream } from "./proxy.ts";
 import { Model, Models } from "./schemas.ts";
 
-/** What the model server answered, passed through; documented here since no schema can describe every server's answer. */
-const errors = {
-  400: { description: "OpenAI's error shape {error: {message, type, param, code}}: body not a JSON object, no model" },
-  401: { description: "No API key (code missing_api_key) or a wrong one (code invalid_api_key), in OpenAI's shape" },
-  404: { description: "No instance answers to this model id (code model_not_found), in OpenAI's shape" },
-  503: { description: "The instance is stopped and not started on demand, or did not start" },
-};
-const passedThrough = {
-  200: {
-    description: "The model server's answer as it sent it: JSON, server-sent events when the body asks for stream: true, or bytes (audio, images)",
-    content: { "application/json": { schema: { type: "object" as const } }, "text/event-stream": { schema: { type: "string" as const } } },
-  },
-  ...errors,
-};
-
-/** The OpenAPI description of a raw JSON body (the route reads text, so there is no TypeBox body to derive it from). */
-const jsonBody = (required: string[]) => ({
-  required: true,
-  content: { "application/json": { schema: { type: "object" as const, required, properties: { model: { type: "string" as const, description: "An instance's name or alias" } }, additionalProperties: true } } },
-});
+const SHAPE = "OpenAI's error shape {error: {message, type, param, code}}";
+/** What the model server answered, passed through: no schema can describe every server's answer. */
+const passedThrough = inferenceResponses("The model server's answer as it sent it: JSON, server-sent events when the body asks for stream: true, or bytes (audio, images)", ["application/json", "text/event-stream"], SHAPE);
+const errors = { 401: passedThrough[401], 404: passedThrough[404] };
 const multipartBody = {
   required: true,
   content: { "multipart/form-data": { schema: { type: "object" as const, required: ["model", "file"], properties: { model: { type: "string" as const }, file: { type: "string" as const, format: "binary" } }, additionalProperties: true } } },
@@ -56,7 +41,7 @@ export function openAiRoutes(upstream: Upstream) {
       if (stripUsage) text = JSON.stringify({ ...parsed, stream_options: { ...(parsed.stream_options as object | undefined), include_usage: true } });
       const o = upstream.metrics.begin(supervisor.definition.name, "openai", requestId(set), stream);
       return relay(await upstream.send(supervisor, path, { body: text, signal: request.signal }, o), o, stripUsage);
-    }, { role: "inference", parse: "text", detail: { summary, tags: ["openai"], requestBody: jsonBody(required), responses: passedThrough, ...OWN_ERRORS } });
+    }, { role: "inference", parse: "text", detail: { summary, tags: ["openai"], requestBody: rawJsonBody(required), responses: passedThrough, ...OWN_ERRORS } });
 
   /** A multipart route (audio files): the bytes forwarded with their boundary, `model` read from the form. */
   const multipartRoute = (app: RolesApp, path: string, summary: string) =>

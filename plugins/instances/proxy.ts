@@ -115,6 +115,13 @@ function count(text: string, at: number, field: RegExp): number | undefined {
   return match ? Number(match[1]) : undefined;
 }
 
+/** The message of a model server's error answer (OpenAI's `{error: {message}}`, or `{error: "..."}`), for re-shaping it. */
+export function upstreamMessage(answer: unknown, status: number): string {
+  const error = (answer as { error?: { message?: unknown } | string } | null)?.error;
+  if (typeof error === "string") return error;
+  return typeof error?.message === "string" ? error.message : `the model server answered ${status}`;
+}
+
 /** Chat completions for other plugins (agents): the proxy's path without HTTP in front. */
 export interface InferenceService {
   /** `body` is an OpenAI chat request naming an instance as `model`; throws with the server's message on a non-2xx answer. */
@@ -129,7 +136,7 @@ export function inferenceService(upstream: Upstream): InferenceService {
       const o = upstream.metrics.begin(supervisor.definition.name, "openai", undefined, false);
       const res = await relay(await upstream.send(supervisor, "/v1/chat/completions", { body: JSON.stringify(body), signal }, o), o);
       const answer = (await res.json().catch(() => ({}))) as Record<string, unknown>;
-      if (!res.ok) throw new Error((answer.error as { message?: string } | undefined)?.message ?? `the model answered ${res.status}`);
+      if (!res.ok) throw new Error(upstreamMessage(answer, res.status));
       return answer;
     },
   };
