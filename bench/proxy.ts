@@ -102,8 +102,8 @@ async function metricsCostUs(n = 20_000): Promise<{ plain: number; measured: num
   });
   const sink = new Writable({ write: (_c, _e, done) => done() });
   const ctxWith = (log: pino.Logger) => ({ metrics: metricsApi(), log }) as unknown as PluginContext;
-  const quiet = new InferenceMetrics(ctxWith(pino({ level: "silent" })), false);
-  const logged = new InferenceMetrics(ctxWith(pino({ level: "info" }, sink)), true);
+  const quiet = new InferenceMetrics(ctxWith(pino({ level: "silent" })), () => [], false);
+  const logged = new InferenceMetrics(ctxWith(pino({ level: "info" }, sink)), () => [], true);
   const answer = JSON.stringify({ id: "chatcmpl-1", object: "chat.completion", created: 1, model: "m", choices: [{ index: 0, message: { role: "assistant", content: "You said: hello there" }, finish_reason: "stop" }], usage: { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 } });
   const upstream = () => new Response(answer, { headers: { "content-type": "application/json; charset=utf-8", "x-stand-in": "1" } });
   // CPU time, not wall time: on a shared machine the wall clock also counts time other processes ran.

@@ -3,7 +3,7 @@
  * duration (a stream is measured to its last byte, not to its headers), requests in flight and
  * instances up. Each request also ends in one `inference` log line with the same numbers.
  */
-import type { Counter, Gauge, Histogram } from "prom-client";
+import type { Counter, Histogram } from "prom-client";
 import type { PluginContext } from "gantry/plugin";
 
 /** Which client API a request came in on. */
@@ -37,6 +37,8 @@ interface EndSeries {
 class SeriesState {
   readonly models = new Map<string, ModelSeries>();
   readonly ends = new Map<string, EndSeries>();
+  /** The instances and whether each runs; set by the newest generation of the plugin. */
+  instances: () => { name: string; running: boolean }[] = () => [];
 }
 const STATE = "gantryInferenceState";
 type Carrier = { [STATE]?: SeriesState };
@@ -44,11 +46,13 @@ type Carrier = { [STATE]?: SeriesState };
 export class InferenceMetrics {
   readonly #duration: Histogram<"model" | "api" | "status">;
   readonly #ttft: Histogram<"model">;
-  readonly #up: Gauge<"instance">;
   readonly #state: SeriesState;
 
-  /** `logLines`: one `inference` log line per request (plugin.instances.log_inference). */
-  constructor(private readonly ctx: PluginContext, private readonly logLines = true) {
+  /**
+   * `instances` lists the instances for the up gauge, read at scrape time (so a deleted one
+   * disappears); `logLines`: one `inference` log line per request (plugin.instances.log_inference).
+   */
+  constructor(private readonly ctx: PluginContext, instances: () => { name: string; running: boolean }[], private readonly logLines = true) {
     const m = ctx.metrics;
     // Counters and the in-flight gauge are filled from plain numbers at scrape time: a prom-client
     // label lookup per request costs more than the rest of the bookkeeping together.
@@ -60,6 +64,7 @@ export class InferenceMetrics {
       },
     });
     this.#state = (requests as Carrier)[STATE] ??= new SeriesState();
+    this.#state.instances = instances;
     const state = this.#state;
     m.counter({
       name: "gantry_inference_tokens_total", help: "Tokens as the model server reported them in usage (kind: prompt or completion)", labelNames: ["model", "kind"],
@@ -79,16 +84,13 @@ export class InferenceMetrics {
     });
     this.#duration = m.histogram({ name: "gantry_inference_duration_seconds", help: "Whole inference responses, streams to their last byte", labelNames: ["model", "api", "status"], buckets: SECONDS });
     this.#ttft = m.histogram({ name: "gantry_inference_time_to_first_token_seconds", help: "Streamed responses: time from request to the first content chunk", labelNames: ["model"], buckets: SECONDS });
-    this.#up = m.gauge({ name: "gantry_instance_up", help: "1 while an instance is running, else 0", labelNames: ["instance"] });
-  }
-
-  /** Sets an instance's up gauge (status changes, and at setup for every instance). */
-  setUp(instance: string, running: boolean): void {
-    this.#up.set({ instance }, running ? 1 : 0);
-  }
-
-  forget(instance: string): void {
-    this.#up.remove({ instance });
+    m.gauge({
+      name: "gantry_instance_up", help: "1 while an instance is running, else 0", labelNames: ["instance"],
+      collect() {
+        this.reset();
+        for (const { name, running } of state.instances()) this.set({ instance: name }, running ? 1 : 0);
+      },
+    });
   }
 
   /** Starts measuring one request to `model` (the instance's name, whatever id the client sent). */

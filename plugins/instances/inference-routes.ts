@@ -10,13 +10,8 @@ import { swapRoutes } from "./swap-routes.ts";
 
 /** Registers the inference routes and returns what other plugins use (the `inference` service). */
 export function registerInferenceRoutes(ctx: PluginContext, manager: InstanceManager) {
-  const metrics = new InferenceMetrics(ctx, (ctx.config as { log_inference?: boolean }).log_inference !== false);
-  for (const i of manager.supervisors()) metrics.setUp(i.definition.name, i.status === "running");
-  ctx.on("instance_status_changed", (e) => {
-    const { name, status } = e.data as { name: string; status: string };
-    if (manager.lookup(name)) metrics.setUp(name, status === "running");
-    else metrics.forget(name);
-  });
+  const instances = () => manager.supervisors().map((s) => ({ name: s.definition.name, running: s.status === "running" }));
+  const metrics = new InferenceMetrics(ctx, instances, (ctx.config as { log_inference?: boolean }).log_inference !== false);
   const upstream = new Upstream(manager, metrics);
   ctx.routes(openAiRoutes(upstream), { prefix: "" });
   ctx.routes(anthropicRoutes(upstream), { prefix: "" });

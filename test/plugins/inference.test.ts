@@ -228,6 +228,13 @@ describe("metrics per model", () => {
     expect(lines[0]).toMatchObject({ api: "openai", status: 200, stream: true, prompt_tokens: 3, completion_tokens: 5 });
     expect(lines[0]!.ms as number).toBeGreaterThan(400);
     expect(g.logs.records.some((r) => r.msg === "instance started" && r.instance === "metered")).toBe(true);
+    // A reload of the plugin keeps the counts; a deleted instance leaves the up gauge.
+    expect((await g.api("/api/v1/plugins/instances/reload", json("POST"))).status).toBe(200);
+    await g.api("/api/v1/instances/metered", { method: "DELETE" });
+    const after = await (await g.api("/metrics")).text();
+    expect(series(after, "gantry_inference_requests_total", `${model},api="openai",status="200"`)).toBe(3);
+    expect(series(after, "gantry_inference_tokens_total", `${model},kind="completion"`)).toBe(15);
+    expect(after).not.toContain('gantry_instance_up{instance="metered"}');
   });
 });
 
