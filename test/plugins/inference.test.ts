@@ -158,6 +158,12 @@ describe("Ollama client", () => {
     const whole = await client().chat({ model: "gpt-4o-mini", messages: [{ role: "user", content: "whole" }] });
     expect(whole).toMatchObject({ model: "gpt-4o-mini", done: true, message: { role: "assistant", content: "You said: whole" } });
     expect((await client().generate({ model: QWEN, prompt: "gen" })).response).toBe("You said: gen");
+    const tools = [{ type: "function", function: { name: "weather", description: "forecast", parameters: { type: "object", properties: { city: { type: "string" } } } } }];
+    for (const stream of [false, true] as const) {
+      const ask = { model: QWEN, tools, messages: [{ role: "user", content: 'CALL weather {"city":"Paris"}' }] };
+      const parts = stream ? await Array.fromAsync(await client().chat({ ...ask, stream: true })) : [await client().chat({ ...ask, stream: false })];
+      expect(parts[0]!.message.tool_calls).toEqual([{ function: { name: "weather", arguments: { city: "Paris" } } }]);
+    }
     expect((await client().embed({ model: QWEN, input: ["abc", "de"] })).embeddings.map((e) => e[0])).toEqual([3, 2]);
     expect((await client().ps()).models.map((m) => m.name)).toContain(QWEN);
     expect((await client().version()).version).toMatch(/^\d+\.\d+\.\d+$/);
