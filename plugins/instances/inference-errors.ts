@@ -4,9 +4,9 @@
  * Ollama's `{error}`. Auth, rate-limit and validation errors from core are re-shaped too, so an
  * SDK shows a wrong key as `invalid_api_key`, not as a generic failure.
  */
-import { createError, GantryError, OWN_ERRORS_EXTENSION } from "gantry/plugin";
+import { createError, defineErrors, GantryError, OWN_ERRORS_EXTENSION } from "gantry/plugin";
 
-export const InferenceErrors = {
+export const InferenceErrors = defineErrors("instances", {
   BODY_NOT_OBJECT: createError("BODY_NOT_OBJECT", 400, () => "The request body must be a JSON object"),
   MODEL_REQUIRED: createError("MODEL_REQUIRED", 400, () => "You must provide a model parameter"),
   MODEL_NOT_FOUND: createError("MODEL_NOT_FOUND", 404, (model: string) => `The model '${model}' does not exist`),
@@ -14,7 +14,7 @@ export const InferenceErrors = {
   MODEL_START_FAILED: createError("MODEL_START_FAILED", 503, (model: string, why: string) => `The model '${model}' could not be started: ${why}`),
   UPSTREAM_UNREACHABLE: createError("UPSTREAM_UNREACHABLE", 502, (model: string, why: string) => `The model server for '${model}' did not answer: ${why}`),
   UNKNOWN_ROUTE: createError("UNKNOWN_ROUTE", 404, (method: string, path: string) => `Invalid URL (${method} ${path})`),
-};
+});
 
 /** What every shape is made from. */
 export interface ErrorInfo {

@@ -1,14 +1,15 @@
 /** Instance definitions in the database plus one supervisor each; the API and the proxy go through here. */
 import { eq } from "drizzle-orm";
 import { existsSync, readFileSync } from "node:fs";
-import { createError, type PluginContext } from "gantry/plugin";
+import { createError, defineErrors, type PluginContext } from "gantry/plugin";
 import type { Backend, InstanceDefinition } from "./backends.ts";
 import { instances } from "./schema.ts";
 import { usageByProcessGroup, type GroupUsage } from "./process-stats.ts";
+import type { Fleet } from "./fleet.ts";
 import { ModelNames } from "./model-names.ts";
 import { InstanceSupervisor, type InstanceStatus, type SupervisorSettings } from "./supervisor.ts";
 
-export const InstanceErrors = {
+export const InstanceErrors = defineErrors("instances", {
   INSTANCE_NOT_FOUND: createError("INSTANCE_NOT_FOUND", 404, (name: string) => `Instance '${name}' does not exist`),
   INSTANCE_EXISTS: createError("INSTANCE_EXISTS", 409, (name: string) => `Instance '${name}' already exists`),
   INSTANCE_RUNNING: createError("INSTANCE_RUNNING", 409, (name: string, what: string) => `Instance '${name}' is running; stop it before you ${what}`),
@@ -18,7 +19,7 @@ export const InstanceErrors = {
   MAX_RUNNING: createError("MAX_RUNNING", 409, (max: number) => `${max} instances are already running (plugin.instances.max_running) and none can be stopped to make room`),
   MODEL_ID_TAKEN: createError("MODEL_ID_TAKEN", 409, (id: string, owner: string) => `The model id '${id}' already reaches instance '${owner}'; pick another name or alias`),
   START_FAILED: createError("START_FAILED", 422, (name: string, why: string) => `Instance '${name}' did not start: ${why}`),
-};
+});
 
 export interface CreateInput {
   name: string;
@@ -37,15 +38,35 @@ export interface CreateInput {
 
 type Row = typeof instances.$inferSelect;
 
+/** One plugin generation's view of the kept fleet: the API and the proxy go through here. */
 export class InstanceManager {
-  readonly #supervisors = new Map<string, InstanceSupervisor>();
+  readonly #supervisors: Map<string, InstanceSupervisor>;
   readonly #names = new ModelNames<InstanceSupervisor>();
 
-  constructor(private readonly ctx: PluginContext, private readonly settings: () => SupervisorSettings & { portRange: [number, number]; maxRunning: number }) {
+  constructor(private readonly ctx: PluginContext, private readonly fleet: Fleet, private readonly settings: () => SupervisorSettings & { portRange: [number, number]; maxRunning: number }) {
+    this.#supervisors = fleet.supervisors;
+    fleet.attach(ctx.generation, {
+      settings,
+      spawn: (command, options) => fleet.scope.spawn(command, options),
+      setTimeout: (fn, ms) => fleet.scope.setTimeout(fn, ms),
+      onStatus: (name, status, previous) => {
+        this.#logStatus(name, status, previous);
+        ctx.emit("instance_status_changed", { name, status, previous });
+        this.#alert(name, status, previous);
+      },
+      onPid: (name, pid) => ctx.db.update(instances).set({ lastPid: pid }).where(eq(instances.name, name)).run(),
+    });
+    // After a reload the newer generation answers; when the plugin goes away this one stays attached
+    // while the fleet (released after this) stops the servers and reports their status.
+    ctx.defer((reason) => reason === "reload" && fleet.detach(ctx.generation));
+    // Only a cold start finds servers a killed gantry left behind; after a reload they are the fleet's own.
+    const cold = fleet.takeColdStart();
     for (const row of ctx.db.select().from(instances).all()) {
-      killLeftover(row);
+      if (this.#supervisors.has(row.name)) continue;
+      if (cold) killLeftover(row);
       this.#supervise(row);
     }
+    this.#names.rebuild(this.#supervisors.values()); // the kept ones too: this generation's view of names
   }
 
   list() {
@@ -178,6 +199,11 @@ export class InstanceManager {
     return { started, failed };
   }
 
+  /** Stops every instance (POST /api/v1/instances/stop-all). */
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.#supervisors.values()].map((s) => s.stop()));
+  }
+
   async #makeRoom(name: string): Promise<void> {
     const max = this.settings().maxRunning;
     if (max <= 0) return;
@@ -187,17 +213,6 @@ export class InstanceManager {
     if (!lru) throw InstanceErrors.MAX_RUNNING([max]);
     this.ctx.log.info({ evicted: lru.definition.name, for: name }, "max_running reached: stopping the least recently used instance");
     await lru.stop();
-  }
-
-  /** Stops every instance (plugin disposal, gantry shutdown). */
-  async stopAll(): Promise<void> {
-    await Promise.all([...this.#supervisors.values()].map((s) => s.stop()));
-  }
-
-  /** Stops every instance and closes the log files: the plugin is being unloaded. */
-  async dispose(): Promise<void> {
-    await this.stopAll();
-    for (const supervisor of this.#supervisors.values()) supervisor.logs.close();
   }
 
   /** Process-group usage, read from /proc only when one of `rows` has a live process. */
@@ -224,7 +239,7 @@ export class InstanceManager {
     };
   }
 
-  /** seed 002's `system_alert`: a server that went down by itself (restarting: warning) or for good (failed: error). */
+  /** `system_alert`: a server that went down by itself (restarting: warning) or for good (failed: error). */
   #alert(name: string, status: InstanceStatus, previous: InstanceStatus): void {
     const reason = this.#supervisors.get(name)?.lastError ?? "unknown reason";
     if (status === "failed") {
@@ -235,14 +250,8 @@ export class InstanceManager {
   }
 
   #supervise(row: Row): void {
-    const supervisor = new InstanceSupervisor(definitionOf(row), this.ctx, this.settings,
-      (name, status, previous) => {
-        this.#logStatus(name, status, previous);
-        this.ctx.emit("instance_status_changed", { name, status, previous });
-        this.#alert(name, status, previous);
-      },
-      (name, pid) => this.ctx.db.update(instances).set({ lastPid: pid }).where(eq(instances.name, name)).run());
-    this.#supervisors.set(row.name, supervisor);
+    const fleet = this.fleet;
+    this.#supervisors.set(row.name, new InstanceSupervisor(definitionOf(row), () => fleet.host()));
     this.#names.rebuild(this.#supervisors.values());
   }
 
@@ -287,7 +296,6 @@ function definitionOf(row: Row): InstanceDefinition {
   return { name: row.name, backend: row.backend, modelPath: row.modelPath, port: row.port, options: row.options, env: row.env, command: row.command, restart: row.restart, onDemandStart: row.onDemandStart, idleTimeout: row.idleTimeout, aliases: row.aliases, unlisted: row.unlisted };
 }
 
-/** Memory (RSS) and CPU time of a process from /proc; zeros when it is not running. */
 /**
  * A model server gantry started before it was killed (kill -9) keeps running in its own process
  * group; at start, kill the group of the recorded pid if that process still serves this instance.

@@ -3,7 +3,8 @@
  * alias, started on demand), the body sent, and the answer relayed back measured. Bodies are
  * forwarded as the client sent them unless a translation needs otherwise.
  */
-import type { InstanceManager } from "./instance-manager.ts";
+import { GantryError, type InferenceService } from "gantry/plugin";
+import { InstanceErrors, type InstanceManager } from "./instance-manager.ts";
 import type { InstanceSupervisor } from "./supervisor.ts";
 import { InferenceErrors } from "./inference-errors.ts";
 import { measuredStream, type InferenceMetrics, type Observation } from "./inference-metrics.ts";
@@ -53,7 +54,9 @@ export class Upstream {
       try {
         await this.manager.start(name);
       } catch (error) {
-        throw InferenceErrors.MODEL_START_FAILED([model, (error as Error).message]);
+        // No room at max_running is a conflict the client can retry later; anything else, the server is unavailable.
+        const status = error instanceof GantryError && error.code === InstanceErrors.MAX_RUNNING.code ? 409 : 503;
+        throw InferenceErrors.MODEL_START_FAILED([model, (error as Error).message], { status });
       }
     }
     supervisor.lastUsedAt = Date.now();
@@ -123,11 +126,6 @@ export function upstreamMessage(answer: unknown, status: number): string {
 }
 
 /** Chat completions for other plugins (agents): the proxy's path without HTTP in front. */
-export interface InferenceService {
-  /** `body` is an OpenAI chat request naming an instance as `model`; throws with the server's message on a non-2xx answer. */
-  chatCompletion(body: Record<string, unknown>, signal?: AbortSignal): Promise<Record<string, unknown>>;
-}
-
 export function inferenceService(upstream: Upstream): InferenceService {
   return {
     async chatCompletion(body, signal) {
