@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import OpenAI, { toFile } from "openai";
 import Anthropic from "@anthropic-ai/sdk";
 import { Ollama } from "ollama";
-import { BUILTIN_PLUGINS, json, STAND_IN_MODEL_SERVER, startGantry, type TestGantry } from "../helpers.ts";
+import { BUILTIN_PLUGINS, freePort, json, STAND_IN_MODEL_SERVER, startGantry, type TestGantry } from "../helpers.ts";
 
 let g: TestGantry;
 let key: string;
@@ -16,7 +16,8 @@ const NATIVE = "qwen2.5:7b";
 
 const standIn = (...flags: string[]) => [process.execPath, STAND_IN_MODEL_SERVER, "--port", "{port}", "--model", "{model_path}", ...flags];
 async function create(name: string, extra: Record<string, unknown> = {}, flags: string[] = []): Promise<void> {
-  const res = await g.api("/api/v1/instances", json("POST", { name, backend: "command", model_path: name, on_demand_start: true, command: standIn(...flags), ...extra }));
+  // A port free now, not one from a fixed range: tests in other checkouts may run at the same time.
+  const res = await g.api("/api/v1/instances", json("POST", { name, backend: "command", model_path: name, port: await freePort(), on_demand_start: true, command: standIn(...flags), ...extra }));
   if (res.status !== 201) throw new Error(`${name}: ${res.status} ${await res.text()}`);
 }
 
@@ -26,7 +27,7 @@ beforeAll(async () => {
     config: {
       rate_limit: { enabled: false },
       server: { cors: { origins: ["https://chat.example"] } },
-      plugin: { instances: { port_range: [18600, 18699], start_timeout_s: 10, stop_timeout_s: 2 } },
+      plugin: { instances: { start_timeout_s: 10, stop_timeout_s: 2 } },
     },
   });
   key = g.gantry.security.keys.create("clients", "inference").key;
@@ -234,13 +235,16 @@ describe("metrics per model", () => {
     expect(lines[0]).toMatchObject({ api: "openai", status: 200, stream: true, prompt_tokens: 3, completion_tokens: 5 });
     expect(lines[0]!.ms as number).toBeGreaterThan(400);
     expect(g.logs.records.some((r) => r.msg === "instance started" && r.instance === "metered")).toBe(true);
-    // A reload of the plugin keeps the counts; a deleted instance leaves the up gauge.
+    // A reload of the plugin keeps the counts (and the running server); a deleted instance leaves the up gauge.
     expect((await g.api("/api/v1/plugins/instances/reload", json("POST"))).status).toBe(200);
-    await g.api("/api/v1/instances/metered", { method: "DELETE" });
-    const after = await (await g.api("/metrics")).text();
-    expect(series(after, "gantry_inference_requests_total", `${model},api="openai",status="200"`)).toBe(3);
-    expect(series(after, "gantry_inference_tokens_total", `${model},kind="completion"`)).toBe(15);
-    expect(after).not.toContain('gantry_instance_up{instance="metered"}');
+    await chat({});
+    const reloaded = await (await g.api("/metrics")).text();
+    expect(series(reloaded, "gantry_inference_requests_total", `${model},api="openai",status="200"`)).toBe(4);
+    expect(series(reloaded, "gantry_inference_tokens_total", `${model},kind="completion"`)).toBe(20);
+    expect(series(reloaded, "gantry_instance_up", 'instance="metered"')).toBe(1);
+    await g.api("/api/v1/instances/metered/stop", json("POST", {}));
+    expect((await g.api("/api/v1/instances/metered", { method: "DELETE" })).status).toBe(200);
+    expect(await (await g.api("/metrics")).text()).not.toContain('gantry_instance_up{instance="metered"}');
   });
 });
 
