@@ -3,7 +3,7 @@ export { definePlugin } from "./kernel/plugin-contract.ts";
 export type {
   PluginContext, PluginDefinition, PluginSetup, PluginServices, CommandDefinition, RouteOptions, RouteRegistrar, DisposeReason, Disposer, KeepScope, BackgroundWorkApi,
 } from "./kernel/plugin-contract.ts";
-export type { Services, ServiceName, InferenceService, InstancesService, McpToolsService, AgentRunsService, AgentPromptRunner, SandboxService } from "./kernel/service-contracts.ts";
+export type { Services, ServiceName, InferenceService, InstancesService, DatasetsService, McpToolsService, AgentRunsService, AgentPromptRunner, SandboxService } from "./kernel/service-contracts.ts";
 export type { PeriodicTaskOptions, TaskLevel } from "./kernel/periodic-tasks.ts";
 export type { FlagDefinition, FlagHandle } from "./kernel/flags.ts";
 export type { GantryEvent } from "./kernel/events.ts";
@@ -13,7 +13,7 @@ export { TASK_LEVELS, taskHealth } from "./kernel/periodic-tasks.ts";
 export { LOG_LEVELS, isSecretName, type LogLevel } from "./kernel/config.ts";
 export type { SpawnOptions, AdoptOptions, ProcessInfo, ChildProcess, SpawnedProcess } from "./kernel/processes.ts";
 export type {
-  CoreAgentsService, CoreAuditService, CoreCommandsService, CoreMcpServersService, CoreIdentityService, CorePluginsService, CoreCacheService, CoreConfigService, CoreInfoService, CoreLoggersService, CoreMetricsService, CoreProcessesService, CoreTasksService,
+  CoreAgentsService, CoreAuditService, CoreSkillsService, CoreHooksService, CoreCommandsService, CoreMcpServersService, CoreIdentityService, CorePluginsService, CoreCacheService, CoreConfigService, CoreInfoService, CoreLoggersService, CoreMetricsService, CoreProcessesService, CoreTasksService,
 } from "./kernel/core-services.ts";
 export { GantryError, createError, defineErrors } from "./kernel/errors.ts";
 export { OWN_ERRORS_EXTENSION } from "./http/http-app.ts";
@@ -27,3 +27,6 @@ export { t } from "elysia";
 /** drizzle's SQLite table builders and operators, so a plugin outside gantry's tree can declare and query its tables. */
 export { sqliteTable, integer, text, real, blob, primaryKey, index, uniqueIndex } from "drizzle-orm/sqlite-core";
 export { eq, ne, and, or, not, sql, desc, asc, inArray, isNull, isNotNull, gt, gte, lt, lte, like } from "drizzle-orm";
+/** Permission rules in gantry's and Claude Code's syntax (`Bash(git status:*)`), and a shell line run through ctx.spawn with a timeout and an output cap. */
+export { ruleMatches, ruleTool, globMatches } from "./kernel/tool-rules.ts";
+export { runShell, shellEnvironment, type ShellResult, type ShellOptions, type Spawner } from "./kernel/shell-run.ts";

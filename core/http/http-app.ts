@@ -9,7 +9,8 @@ import { Errors, GantryError, messageOf } from "../kernel/errors.ts";
 import type { Logger } from "../kernel/logger.ts";
 import type { MetricsRegistry } from "../kernel/metrics.ts";
 import type { PluginInstance } from "../kernel/plugin-instance.ts";
-import { RATE_EXTENSION, ROLE_EXTENSION, rolesPlugin, type RolesApp } from "../auth/roles.ts";
+import { RATE_EXTENSION, ROLE_EXTENSION, assertRole, rolesPlugin, type RolesApp } from "../auth/roles.ts";
+import { DOC_PATHS, docsPages } from "./docs-pages.ts";
 import pkg from "../../package.json" with { type: "json" };
 
 export interface AppParts {
@@ -67,6 +68,8 @@ export interface HttpLimits {
   quietPaths: Set<string>;
   /** null: CORS off. */
   cors: CorsPolicy | null;
+  /** /docs, /redoc and /openapi.json without a credential. */
+  publicDocs: boolean;
 }
 
 interface RequestMeta {
@@ -134,14 +137,13 @@ export function buildRootApp(parts: AppParts, plugins: PluginInstance[]): { app:
     .use(openapi({
       path: "/docs",
       specPath: "/openapi.json",
-      provider: "swagger-ui",
-      swagger: { cdn: "/docs/assets/swagger-ui-bundle.js", theme: "/docs/assets/swagger-ui.css", autoDarkMode: false },
+      provider: null, // the /docs and /redoc pages are gantry's own (docs-pages.ts), served offline
       documentation: {
         info: { title: "gantry", version: pkg.version, description: pkg.description },
         components: { securitySchemes: { apiKey: { type: "http", scheme: "bearer", description: "API key (also accepted as X-API-Key or ?api_key=)" } } },
       },
     }))
-    .onRequest(({ request, set }) => {
+    .onRequest(async ({ request, set }) => {
       const cors = parts.limits().cors;
       if (cors) {
         // Before routing and auth: a browser's preflight carries no credential.
@@ -160,6 +162,8 @@ export function buildRootApp(parts: AppParts, plugins: PluginInstance[]): { app:
         set.status = 413;
         return Errors.PAYLOAD_TOO_LARGE([limit]).toJSON();
       }
+      // The spec and its pages: viewer, unless server.public_docs (the spec route is the OpenAPI plugin's, without the role macro).
+      if (!parts.limits().publicDocs && DOC_PATHS.has(pathOf(request))) assertRole(await identify(request), "viewer");
     })
     .onError({ as: "global" }, ({ code, error, request, set, route }) => {
       // The route's own onError answers (routes registered with .all are keyed ALL).
@@ -190,7 +194,7 @@ export function buildRootApp(parts: AppParts, plugins: PluginInstance[]): { app:
       if (parts.log.isLevelEnabled(level)) parts.log[level]({ reqId: m.id, method: request.method, path, status, ms: Math.round(seconds * 1e5) / 100 }, "request");
     })
     .use(roles);
-  for (const register of parts.coreRoutes) app.use(register(new Elysia().use(roles) as unknown as RolesApp));
+  for (const register of [...parts.coreRoutes, docsPages()]) app.use(register(new Elysia().use(roles) as unknown as RolesApp));
 
   const seen = new Map<string, string>(app.routes.map((r) => [`${r.method} ${r.path}`, "core"]));
   for (const route of app.routes) routeInfo.set(`${route.method} ${route.path}`, infoOf(route));

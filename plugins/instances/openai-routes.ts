@@ -83,7 +83,7 @@ export function openAiRoutes(upstream: Upstream) {
         const text = JSON.stringify({ ...body, model });
         return relay(await upstream.send(supervisor, "/v1/chat/completions", { body: text, signal: request.signal }, o), o);
       }, {
-        role: "inference", body: t.Record(t.String(), t.Unknown()), params: t.Object({ model: t.String({ maxLength: 256, description: "an instance's name or alias, URL-encoded" }) }),
+        role: "operator|inference", body: t.Record(t.String(), t.Unknown()), params: t.Object({ model: t.String({ maxLength: 256, description: "an instance's name or alias, URL-encoded" }) }),
         detail: { summary: "gantry's single-call inference: a chat completion on the named model", tags: ["openai"], responses: passedThrough, ...OWN_ERRORS },
       })
       .get("/v1/models", models, { role: "inference", response: Models, detail: { summary: "Instances (names and aliases) as OpenAI models; unlisted ones are left out", tags: ["openai"], responses: { 401: errors[401] }, ...OWN_ERRORS } })

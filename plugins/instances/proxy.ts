@@ -125,17 +125,18 @@ export function upstreamMessage(answer: unknown, status: number): string {
   return typeof error?.message === "string" ? error.message : `the model server answered ${status}`;
 }
 
-/** Chat completions for other plugins (agents): the proxy's path without HTTP in front. */
+/** Chat completions and embeddings for other plugins (agents, knowledge, evaluations): the proxy's path without HTTP in front. */
 export function inferenceService(upstream: Upstream): InferenceService {
+  const call = async (path: string, body: Record<string, unknown>, signal?: AbortSignal) => {
+    const supervisor = await upstream.instance(String(body.model ?? ""));
+    const o = upstream.metrics.begin(supervisor.definition.name, "openai", undefined, false);
+    const res = await relay(await upstream.send(supervisor, path, { body: JSON.stringify(body), signal }, o), o);
+    const answer = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+    if (!res.ok) throw new Error(upstreamMessage(answer, res.status));
+    return answer;
+  };
   return {
-    async chatCompletion(body, signal) {
-      const model = String(body.model ?? "");
-      const supervisor = await upstream.instance(model);
-      const o = upstream.metrics.begin(supervisor.definition.name, "openai", undefined, false);
-      const res = await relay(await upstream.send(supervisor, "/v1/chat/completions", { body: JSON.stringify(body), signal }, o), o);
-      const answer = (await res.json().catch(() => ({}))) as Record<string, unknown>;
-      if (!res.ok) throw new Error(upstreamMessage(answer, res.status));
-      return answer;
-    },
+    chatCompletion: (body, signal) => call("/v1/chat/completions", body, signal),
+    embeddings: (body, signal) => call("/v1/embeddings", body, signal),
   };
 }
