@@ -1,11 +1,17 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { ADMIN_KEY, BUILTIN_PLUGINS, createStandInModel, json, STAND_IN_MODEL_SERVER, startGantry, waitFor, type TestGantry } from "../helpers.ts";
+import { rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { ADMIN_KEY, BUILTIN_PLUGINS, createStandInModel, json, STAND_IN_MODEL_SERVER, startGantry, tempDir, waitFor, type TestGantry } from "../helpers.ts";
 
 let g: TestGantry;
 let viewer: string;
 let operator: string;
 
 const REPORT_BYTES = Buffer.from(Array.from({ length: 300 }, (_, i) => i % 256));
+
+const templateDir = tempDir("gantry-pipelines-");
+writeFileSync(join(templateDir, "child.yaml"), "description: a nested pipeline\ninputs:\n  who: world\nphases:\n  greet:\n    script: \"'hello ' + '${inputs.who}'\"\n");
+writeFileSync(join(templateDir, "broken.md"), "---\nphases:\n  a: { needs: [a], script: '1' }\n---\nA template whose only phase needs itself.\n");
 
 beforeAll(async () => {
   g = await startGantry({
@@ -15,6 +21,7 @@ beforeAll(async () => {
       plugins: { disabled: ["cache", "mcp", "batch"] },
       plugin: {
         instances: { port_range: [18700, 18710] },
+        pipelines: { template_dirs: [templateDir] },
         agent: { default_model: "brain", agents: { echo: { prompt: "Repeat." }, slowpoke: { prompt: "Think slowly.", model: "slow" } } },
       },
       pipelines: {
@@ -37,6 +44,7 @@ beforeAll(async () => {
         weird: { phases: { a: { teleport: "somewhere" } } },
         gated: { phases: { ask: { gate: true, script: "'after gate'" }, after: { needs: ["ask"], script: "'never'" } } },
         chatty: { chat: true, phases: { think: { agent: "slowpoke", input: "think" }, after: { needs: ["think"], script: "'after'" } } },
+        parent: { phases: { nested: { pipeline: "child", inputs: { who: "${run.id}" } }, after: { needs: ["nested"], script: "'child said ' + '${phases.nested.output.greet}'" } } },
         nochat: { phases: { think: { agent: "slowpoke", input: "x" } } },
       },
     },
@@ -49,7 +57,10 @@ beforeAll(async () => {
   }));
   expect(slow.status).toBe(201);
 });
-afterAll(() => g.stop());
+afterAll(async () => {
+  await g.stop();
+  rmSync(templateDir, { recursive: true, force: true });
+});
 
 const start = (template: string, inputs?: Record<string, unknown>, auth: string = operator) => g.api("/api/v1/pipelines", { ...json("POST", { template, inputs }), auth });
 const view = async (id: string) => (await g.api(`/api/v1/pipelines/${id}`, { auth: viewer })).json();
@@ -206,6 +217,18 @@ describe("pipelines", () => {
     expect(messages.slice(1).map((m) => m.data.kind)).toContain("message");
     await waitFor(async () => (await view(other)).state === "succeeded", 10_000, "the other run");
   }, 40_000);
+
+  test("templates from files (YAML, markdown front matter); a nested pipeline runs as a run of its own", async () => {
+    const templates = (await (await g.api("/api/v1/pipelines/templates", { auth: viewer })).json()).templates;
+    expect(templates.find((t: { name: string }) => t.name === "child")).toMatchObject({ valid: true, source: join(templateDir, "child.yaml"), inputs: { who: "world" } });
+    expect(templates.find((t: { name: string }) => t.name === "broken")).toMatchObject({ valid: false, problems: ["needs form a cycle: a → a"] });
+    const id = (await (await start("parent")).json()).run_id;
+    await waitFor(async () => (await view(id)).state === "succeeded", 10_000, "the parent run");
+    const parent = await view(id);
+    expect(parent.outputs).toEqual({ nested: { greet: `hello ${id}` }, after: `child said hello ${id}` });
+    const childId = (await events(id, "?kind=nested_run"))[0]!.data.run_id as string;
+    expect(await view(childId)).toMatchObject({ template: "child", state: "succeeded", parent_run_id: id, inputs: { who: id } });
+  }, 20_000);
 
   test("/pipelines:run and /pipelines:status start and read runs", async () => {
     const invoked = await g.api("/api/v1/plugins/commands/pipelines:run/invoke", json("POST", { arguments: "release model=qwen" }));
