@@ -22,8 +22,20 @@ const DONE: PhaseState[] = ["succeeded", "skipped"];
 const FINISHED: RunState[] = ["succeeded", "failed", "cancelled"];
 const GATE_POLL_MS = 200;
 
-/** Resolves when the signal aborts (never rejects). */
-const aborted = (signal: AbortSignal) => new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener("abort", () => resolve(), { once: true })));
+/** A promise that resolves when any of the signals aborts (never rejects), and `release` to drop its listeners. */
+function whenAborted(...signals: AbortSignal[]): { promise: Promise<void>; release: () => void } {
+  let release = () => {};
+  const promise = new Promise<void>((resolve) => {
+    const done = () => {
+      release();
+      resolve();
+    };
+    release = () => signals.forEach((s) => s.removeEventListener("abort", done));
+    if (signals.some((s) => s.aborted)) return done();
+    signals.forEach((s) => s.addEventListener("abort", done, { once: true }));
+  });
+  return { promise, release };
+}
 
 /**
  * Kept across plugin reloads (`ctx.keep`): runs in flight, waiting at a gate or inside an agent
@@ -85,6 +97,15 @@ export class PipelineEngine {
   }
 
   async #drive(runId: string, cancel: AbortSignal): Promise<void> {
+    const wake = whenAborted(cancel, this.#stop.signal);
+    try {
+      await this.#work(runId, cancel, wake.promise);
+    } finally {
+      wake.release();
+    }
+  }
+
+  async #work(runId: string, cancel: AbortSignal, woken: Promise<void>): Promise<void> {
     const inflight = new Map<string, Promise<void>>();
     for (;;) {
       const run = await this.store.run(runId);
@@ -108,7 +129,7 @@ export class PipelineEngine {
           .finally(() => inflight.delete(phase.name)));
       }
       if (inflight.size === 0) return void (await this.#finish(run, false));
-      await Promise.race([...inflight.values(), aborted(cancel), aborted(this.#stop.signal)]);
+      await Promise.race([...inflight.values(), woken]);
     }
   }
 
@@ -172,11 +193,15 @@ export class PipelineEngine {
         return result.output;
       });
     void this.scope.track(work.catch(() => {}));
-    const stop = aborted(this.#stop.signal).then(() => Promise.reject(new Error("gantry is stopping")));
-    if (phase.timeoutS === null) return Promise.race([work, stop]);
+    const stopping = whenAborted(this.#stop.signal);
+    const stop = stopping.promise.then(() => Promise.reject(new Error("gantry is stopping")));
     let cancelTimer = () => {};
-    const timeout = new Promise<never>((_, reject) => (cancelTimer = this.scope.setTimeout(() => reject(new Error(`timed out after ${phase.timeoutS} s`)), phase.timeoutS! * 1000)));
-    return Promise.race([work, stop, timeout]).finally(cancelTimer);
+    const timeout = phase.timeoutS === null ? [] : [new Promise<never>((_, reject) => (cancelTimer = this.scope.setTimeout(() => reject(new Error(`timed out after ${phase.timeoutS} s`)), phase.timeoutS! * 1000)))];
+    return Promise.race([work, stop, ...timeout]).finally(() => {
+      cancelTimer();
+      stopping.release();
+      stop.catch(() => {});
+    });
   }
 
   /** A nested run (the one started before a restart is continued, not started again); its outputs are the phase's output. */
