@@ -159,7 +159,7 @@ export class PipelineEngine {
       await this.store.updatePhase(run.id, phase.name, { state: "running", attempts: attempt });
       await this.journal(run.id, "phase_started", phase.name, { kind: phase.kind, attempt });
       try {
-        const output = await this.#attempt(run, phase, attempt);
+        const output = await this.#attempt(run, phase, attempt, cancel);
         await this.#saveArtifacts(run, phase, output);
         await this.store.updatePhase(run.id, phase.name, { state: "succeeded", output: output ?? null, error: null, agent: null, finishedAt: new Date() });
         return this.journal(run.id, "phase_succeeded", phase.name, { attempt, output: output ?? null });
@@ -185,9 +185,9 @@ export class PipelineEngine {
   }
 
   /** One attempt, bounded by the phase's timeout (the step itself cannot be interrupted; its late answer is dropped). */
-  async #attempt(run: RunRow, phase: Phase, attempt: number): Promise<unknown> {
+  async #attempt(run: RunRow, phase: Phase, attempt: number, cancel: AbortSignal): Promise<unknown> {
     const scope = await this.scopeOf(run, attempt);
-    const work = phase.kind === "pipeline" ? this.#nested(run, phase, scope)
+    const work = phase.kind === "pipeline" ? this.#nested(run, phase, scope, cancel)
       : runAttempt(phase, scope, this.deps, `pipeline:${run.id}`, (agent) => this.store.updatePhase(run.id, phase.name, { agent })).then(async (result) => {
         for (const step of result.steps) await this.journal(run.id, step.kind, phase.name, step.data);
         return result.output;
@@ -205,7 +205,7 @@ export class PipelineEngine {
   }
 
   /** A nested run (the one started before a restart is continued, not started again); its outputs are the phase's output. */
-  async #nested(run: RunRow, phase: Phase, scope: Scope): Promise<unknown> {
+  async #nested(run: RunRow, phase: Phase, scope: Scope, cancel: AbortSignal): Promise<unknown> {
     const name = interpolate(phase.target, scope);
     const template = this.deps.template(name);
     if (!template) throw new Error(`no valid pipeline template '${name}'`);
@@ -218,6 +218,19 @@ export class PipelineEngine {
       this.drive(child.id);
     }
     await this.journal(run.id, "nested_run", phase.name, { run_id: child.id, template: name });
+    // Cancelling the parent cancels the nested run the same soft way.
+    const propagate = () => void this.cancel(child.id);
+    cancel.addEventListener("abort", propagate, { once: true });
+    if (cancel.aborted) propagate();
+    try {
+      return await this.#awaitNested(child.id);
+    } finally {
+      cancel.removeEventListener("abort", propagate);
+    }
+  }
+
+  async #awaitNested(childId: string): Promise<unknown> {
+    const child = { id: childId };
     for (;;) {
       const now = await this.store.run(child.id);
       if (!now || FINISHED.includes(now.state)) {

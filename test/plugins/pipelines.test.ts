@@ -45,6 +45,7 @@ beforeAll(async () => {
         gated: { phases: { ask: { gate: true, script: "'after gate'" }, after: { needs: ["ask"], script: "'never'" } } },
         chatty: { chat: true, phases: { think: { agent: "slowpoke", input: "think" }, after: { needs: ["think"], script: "'after'" } } },
         parent: { phases: { nested: { pipeline: "child", inputs: { who: "${run.id}" } }, after: { needs: ["nested"], script: "'child said ' + '${phases.nested.output.greet}'" } } },
+        wrapper: { phases: { inner: { pipeline: "gated" } } },
         nochat: { phases: { think: { agent: "slowpoke", input: "x" } } },
       },
     },
@@ -228,6 +229,15 @@ describe("pipelines", () => {
     expect(parent.outputs).toEqual({ nested: { greet: `hello ${id}` }, after: `child said hello ${id}` });
     const childId = (await events(id, "?kind=nested_run"))[0]!.data.run_id as string;
     expect(await view(childId)).toMatchObject({ template: "child", state: "succeeded", parent_run_id: id, inputs: { who: id } });
+
+    // Cancelling a parent cancels its nested run (here waiting at a gate).
+    const wrapper = (await (await start("wrapper")).json()).run_id;
+    await waitFor(async () => (await events(wrapper, "?kind=nested_run")).length === 1, 5000, "the nested run");
+    const inner = (await events(wrapper, "?kind=nested_run"))[0]!.data.run_id as string;
+    await waitFor(async () => (await approvalFor(inner)) !== undefined, 5000, "the nested gate");
+    expect((await g.api(`/api/v1/pipelines/${wrapper}/cancel`, { ...json("POST"), auth: operator })).status).toBe(202);
+    await waitFor(async () => (await view(wrapper)).state === "cancelled", 5000, "the parent to be cancelled");
+    expect((await view(inner)).state).toBe("cancelled");
   }, 20_000);
 
   test("/pipelines:run and /pipelines:status start and read runs", async () => {
