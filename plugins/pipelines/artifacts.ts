@@ -26,6 +26,8 @@ export function outputAsFile(name: string, mediaType: string, output: unknown): 
 
 /** Writes the file and records it. */
 export async function saveArtifact(store: PipelineStore, dataDir: string, runId: string, phase: string, file: ArtifactFile): Promise<ArtifactRow> {
+  // Names may come from placeholders (inputs): only plain file names, never a path.
+  if (!SAFE_NAME.test(file.name)) throw new Error(`artifact name '${file.name.slice(0, 80)}' must be a file name (letters, digits, _ . -)`);
   const id = newId("art");
   const dir = join(dataDir, "artifacts", runId);
   mkdirSync(dir, { recursive: true });

@@ -112,7 +112,7 @@ function checkPhase(name: string, value: unknown, problems: string[]): Phase | u
     : isObject(value.gate) && typeof value.gate.message === "string" ? { message: value.gate.message } : undefined;
   if (gate === undefined) problems.push(`${at}: gate is true or {message}`);
   const artifact = value.artifact === undefined ? null
-    : isObject(value.artifact) && typeof value.artifact.name === "string" && /^[\w][\w.-]{0,127}$/.test(value.artifact.name)
+    : isObject(value.artifact) && typeof value.artifact.name === "string" && /^[\w][\w.-]{0,127}$/.test(value.artifact.name.replace(/\$\{[^}]*\}/g, "x"))
       ? { name: value.artifact.name, mediaType: typeof value.artifact.media_type === "string" ? value.artifact.media_type : "application/octet-stream" } : undefined;
   if (artifact === undefined) problems.push(`${at}: artifact is {name (a file name), media_type}`);
   if (value.input !== undefined && typeof value.input !== "string") problems.push(`${at}: input must be a string`);

@@ -45,6 +45,7 @@ beforeAll(async () => {
         gated: { phases: { ask: { gate: true, script: "'after gate'" }, after: { needs: ["ask"], script: "'never'" } } },
         chatty: { chat: true, phases: { think: { agent: "slowpoke", input: "think" }, after: { needs: ["think"], script: "'after'" } } },
         parent: { phases: { nested: { pipeline: "child", inputs: { who: "${run.id}" } }, after: { needs: ["nested"], script: "'child said ' + '${phases.nested.output.greet}'" } } },
+        sneaky: { inputs: { name: null }, phases: { a: { script: "'x'", artifact: { name: "report-${inputs.name}" } } } },
         wrapper: { phases: { inner: { pipeline: "gated" } } },
         nochat: { phases: { think: { agent: "slowpoke", input: "x" } } },
       },
@@ -165,6 +166,12 @@ describe("pipelines", () => {
     expect((await g.api("/api/v1/pipelines", { auth: false })).status).toBe(401);
     expect((await g.api("/api/v1/pipelines/pl_missing", { auth: viewer })).status).toBe(404);
     expect((await g.api("/api/v1/pipelines", { ...json("POST", { inputs: {} }), auth: operator })).status).toBe(400);
+
+    // A placeholder cannot turn an artifact name into a path.
+    const sneaky = (await (await start("sneaky", { name: "/../../../escape" })).json()).run_id;
+    await waitFor(async () => (await view(sneaky)).state === "failed", 5000, "the sneaky run to fail");
+    expect((await view(sneaky)).error).toContain("must be a file name");
+    expect((await (await g.api(`/api/v1/pipelines/${sneaky}/artifacts`)).json()).artifacts).toEqual([]);
 
     const id = (await (await start("gated")).json()).run_id;
     await waitFor(async () => (await approvalFor(id)) !== undefined, 5000, "the gate");
