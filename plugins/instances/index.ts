@@ -1,9 +1,9 @@
-/** instances: model servers supervised as subprocesses, and the OpenAI-compatible proxy. */
+/** instances: model servers supervised as subprocesses, and the inference endpoint (OpenAI, Anthropic, Ollama, llama-swap). */
 import { definePlugin } from "gantry/plugin";
 import { systemRoutes } from "./system-routes.ts";
 import { Fleet } from "./fleet.ts";
 import { InstanceManager } from "./instance-manager.ts";
-import { inferenceService, proxyRoutes } from "./proxy.ts";
+import { registerInferenceRoutes } from "./inference-routes.ts";
 import { instanceRoutes } from "./routes.ts";
 
 interface InstancesConfig {
@@ -34,20 +34,10 @@ export default definePlugin({
       logDir, logFileMaxBytes: config.log_file_max_bytes, logFilesKept: config.log_files_kept, unhealthyThreshold: config.unhealthy_threshold,
     }));
     ctx.routes(instanceRoutes(manager));
-    const modelRequests = ctx.metrics.counter({ name: "gantry_model_requests_total", help: "Proxied inference requests by model and status", labelNames: ["model", "status"] });
-    const modelSeconds = ctx.metrics.histogram({
-      name: "gantry_model_request_duration_seconds", help: "Time until the model server answered (headers; streams go on after), by model",
-      labelNames: ["model"], buckets: [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-    });
-    // Requests from clients (the proxy) and from other plugins (agents) alike.
-    const observe = (model: string, status: number, seconds: number) => {
-      modelRequests.inc({ model, status: String(status) });
-      modelSeconds.observe({ model }, seconds);
-    };
-    ctx.routes(proxyRoutes(manager, observe), { prefix: "" });
+    const inference = registerInferenceRoutes(ctx, manager);
     ctx.routes(systemRoutes(manager, ctx.services.consume("core.info")), { prefix: "/api/v1/system" });
     ctx.services.provide("instances", { list: () => manager.list() });
-    ctx.services.provide("inference", inferenceService(manager, observe));
+    ctx.services.provide("inference", inference.service);
     // From the CLI: gantry /instances:start qwen-7b
     const brief = (i: ReturnType<typeof manager.get>) => ({ name: i.name, status: i.status, backend: i.backend, port: i.port, pid: i.pid, last_error: i.last_error });
     ctx.command("list", { description: "Instances and their status", run: () => manager.list().map(brief) });

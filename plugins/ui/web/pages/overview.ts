@@ -57,16 +57,16 @@ interface ModelTraffic {
   errors: number;
 }
 
-/** Sums samples of one metric by its `model` label (and `status` for the counter). */
+/** Sums the instances plugin's inference metrics by `model` over every client API (errors: status 400 and above). */
 function parseModelMetrics(text: string): Map<string, { total: number; errors: number; sum: number; count: number }> {
   const out = new Map<string, { total: number; errors: number; sum: number; count: number }>();
-  const line = /^(gantry_model_request(?:s_total|_duration_seconds_sum|_duration_seconds_count))\{([^}]*)\} ([0-9.eE+-]+)$/gm;
+  const line = /^(gantry_inference_(?:requests_total|duration_seconds_sum|duration_seconds_count))\{([^}]*)\} ([0-9.eE+-]+)$/gm;
   for (const match of text.matchAll(line)) {
     const labels = Object.fromEntries([...match[2]!.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]));
     const model = labels.model ?? "?";
     const entry = out.get(model) ?? { total: 0, errors: 0, sum: 0, count: 0 };
     const value = Number(match[3]);
-    if (match[1] === "gantry_model_requests_total") {
+    if (match[1] === "gantry_inference_requests_total") {
       entry.total += value;
       if (Number(labels.status) >= 400) entry.errors += value;
     } else if (match[1]!.endsWith("_sum")) entry.sum += value;
@@ -76,7 +76,7 @@ function parseModelMetrics(text: string): Map<string, { total: number; errors: n
   return out;
 }
 
-/** Requests/s and mean latency per model over the last polling interval, from gantry's own /metrics. */
+/** Requests/s and mean response time (streams to their last byte) per model over the last polling interval, from gantry's own /metrics. */
 function useModelTraffic(every = 5000): ModelTraffic[] | undefined {
   const previous = useRef<{ at: number; by: ReturnType<typeof parseModelMetrics> } | null>(null);
   const [rows, setRows] = useState<ModelTraffic[]>();
