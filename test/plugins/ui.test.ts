@@ -59,7 +59,7 @@ beforeAll(async () => {
   browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking", "--disable-component-update", "--disable-sync"] });
   page = await (await browser.newContext({ viewport: { width: 1280, height: 860 }, bypassCSP: true })).newPage();
   // Under bun's per-test timeout: a hung step fails with playwright's message instead of killing the browser.
-  page.setDefaultTimeout(10_000);
+  page.setDefaultTimeout(20_000);
   page.on("pageerror", (error) => console.error(`page error: ${error.message}`));
 });
 afterAll(async () => {
@@ -275,6 +275,7 @@ describe("dashboard", () => {
 
   test("dark theme at phone width: the menu opens, tables fit, and axe passes", async () => {
     const phone = await (await browser.newContext({ viewport: { width: 390, height: 844 }, colorScheme: "dark", bypassCSP: true })).newPage();
+    phone.setDefaultTimeout(20_000);
     await signIn(phone, "ada");
     expect(await phone.evaluate(() => document.documentElement.dataset.theme)).toBe("dark");
     await phone.getByRole("button", { name: "Menu" }).click();
@@ -298,7 +299,7 @@ describe("dashboard", () => {
       }));
       expect(configured.status).toBe(200);
       const sso = await (await browser.newContext({ bypassCSP: true })).newPage();
-      sso.setDefaultTimeout(10_000);
+      sso.setDefaultTimeout(20_000);
       await sso.goto(`${g.url}/ui`);
       await sso.getByRole("link", { name: "Sign in with single sign-on" }).waitFor();
       // The button's target, with the stand-in provider's way of choosing who signs in.
