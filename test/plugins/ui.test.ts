@@ -235,6 +235,22 @@ describe("dashboard", () => {
     await shot("07-flags");
   });
 
+  test("a Claude Code marketplace is listed, one of its plugins installs from the list, and its unsupported parts are shown", async () => {
+    await go("/plugins");
+    await page.getByLabel("Folder on the server", { exact: true }).fill(join(FIXTURES, "claude-plugins", "marketplace"));
+    await page.getByRole("button", { name: "Install", exact: true }).click();
+    const market = page.getByRole("table", { name: "Plugins of marketplace example-market" });
+    await market.waitFor();
+    // A plugin that lives in another repository is listed with the reason it cannot be installed here.
+    expect(await market.getByRole("button").count()).toBe(2);
+    await page.getByRole("button", { name: "Install inline-only from the marketplace" }).click();
+    await page.getByText("Installed inline-only").waitFor();
+    await page.getByRole("link", { name: "inline-only" }).click();
+    const unsupported = page.getByRole("table", { name: "Unsupported parts" });
+    await unsupported.getByText("lspServers").waitFor();
+    await shot("06b-marketplace-unsupported");
+  });
+
   test("every page an admin can open renders its data without an error; a slash command runs with arguments", async () => {
     const errors: string[] = [];
     const onError = (error: Error) => errors.push(error.message);

@@ -1,4 +1,4 @@
-/** Plugins (install from a path, reload, enable/disable, uninstall, install drops) and slash commands (run with arguments). */
+/** Plugins (install from a path or a Claude Code marketplace, reload, enable/disable, uninstall, install drops, unsupported parts) and slash commands (run with arguments). */
 import type { VNode } from "preact";
 import { useState } from "preact/hooks";
 import { call } from "../api.ts";
@@ -15,7 +15,12 @@ interface Plugin {
   loaded_at: string | null;
   error: { code: string; message: string } | null;
   install_drops?: { kind: string; name: string }[];
+  unsupported?: { part: string; reason: string }[];
 }
+
+interface MarketplaceEntry { name: string; description: string | null; version: string | null; source: string; installable: boolean; reason: string | null }
+interface MarketplaceListing { marketplace: string; path: string; plugins: MarketplaceEntry[] }
+const isListing = (x: Plugin | MarketplaceListing): x is MarketplaceListing => "marketplace" in x;
 
 const RELOAD_EVENTS = ["plugin_installed", "plugin_reloaded", "plugin_uninstalled"];
 const pluginPath = (name: string) => `/api/v1/plugins/${encodeURIComponent(name)}`;
@@ -39,14 +44,22 @@ function PluginActions(props: { plugin: Plugin; onDone: () => void }): VNode | n
 export function Plugins(): VNode {
   const plugins = useApi<{ plugins: Plugin[] }>("/api/v1/plugins", { reloadOn: RELOAD_EVENTS });
   const [busy, run] = useAction();
+  const [listing, setListing] = useState<MarketplaceListing | null>(null);
+  // The install endpoint answers a plugin, or, for a marketplace folder given without a plugin name, its listing.
+  const installFrom = async (body: { path: string; plugin?: string }, form?: HTMLFormElement) => {
+    const done = await run(() => call<Plugin | MarketplaceListing>("/api/v1/plugins", { method: "POST", body }),
+      (p) => isListing(p) ? `Marketplace ${p.marketplace}: ${p.plugins.length} plugins` : `Installed ${p.name}`);
+    if (done === undefined) return;
+    if (isListing(done)) { setListing(done); return; }
+    form?.reset();
+    plugins.reload();
+  };
   const install = async (event: Event) => {
     event.preventDefault();
     const form = event.target as HTMLFormElement;
-    const path = String(new FormData(form).get("path"));
-    if (await run(() => call<Plugin>("/api/v1/plugins", { method: "POST", body: { path } }), (p) => `Installed ${p.name}`)) {
-      form.reset();
-      plugins.reload();
-    }
+    const data = new FormData(form);
+    const plugin = String(data.get("plugin") ?? "").trim();
+    await installFrom({ path: String(data.get("path")), ...(plugin ? { plugin } : {}) }, form);
   };
   return html`<${Page} title="Plugins">
     <${Panel} title="Installed">
@@ -60,9 +73,19 @@ export function Plugins(): VNode {
     <//>
     ${can("admin") ? html`<${Panel} title="Install from a path">
       <form class="inline-form" onSubmit=${install}>
-        <${Field} label="Folder on the server" hint="with plugin.json, or a Claude Code plugin (.claude-plugin/plugin.json)"><input name="path" required /><//>
+        <${Field} label="Folder on the server" hint="with plugin.json, a Claude Code plugin, or a marketplace (.claude-plugin/marketplace.json)"><input name="path" required /><//>
+        <${Field} label="Plugin of the marketplace" hint="optional: without it a marketplace's plugins are listed"><input name="plugin" /><//>
         <button type="submit" disabled=${busy}>Install</button>
       </form>
+    <//>` : null}
+    ${listing ? html`<${Panel} title=${`Marketplace ${listing.marketplace}`}>
+      <${Table} caption=${`Plugins of marketplace ${listing.marketplace}`} rows=${listing.plugins} rowKey=${(x: MarketplaceEntry) => x.name} columns=${[
+        { label: "Name", render: (x: MarketplaceEntry) => html`${x.name} <small class="muted">${x.version ?? ""}</small>` },
+        { label: "Description", render: (x: MarketplaceEntry) => x.description ?? "", wide: true },
+        { label: "Install", render: (x: MarketplaceEntry) => x.installable
+          ? html`<button type="button" disabled=${busy} aria-label=${`Install ${x.name} from the marketplace`} onClick=${() => installFrom({ path: listing.path, plugin: x.name })}>Install</button>`
+          : html`<small class="muted">${x.reason ?? "cannot be installed here"}</small>` },
+      ]} />
     <//>` : null}
   <//>`;
 }
@@ -76,6 +99,12 @@ export function PluginDetail(props: { name: string }): VNode {
         <dt>Depends on</dt><dd>${p.depends_on.join(", ") || "—"}</dd><dt>Loaded</dt><dd>${ago(p.loaded_at)}</dd></dl>
       ${p.error ? html`<p class="error" role="alert">${p.error.code}: ${p.error.message}</p>` : null}
     <//>
+    ${(p.unsupported ?? []).length ? html`<${Panel} title="Unsupported parts">
+      <p class="muted">Parts of this plugin that gantry cannot honour; everything else works.</p>
+      <${Table} caption="Unsupported parts" rows=${p.unsupported ?? []} rowKey=${(u: { part: string }) => u.part} columns=${[
+        { label: "Part", render: (u: { part: string }) => html`<code>${u.part}</code>` }, { label: "Why", render: (u: { reason: string }) => u.reason },
+      ]} />
+    <//>` : null}
     <${Panel} title="Install drops">
       <p class="muted">Everything the plugin registered; reload and uninstall remove all of it.</p>
       <${Table} caption="Install drops" rows=${p.install_drops ?? []} rowKey=${(d: { kind: string; name: string }) => `${d.kind}:${d.name}`} columns=${[
