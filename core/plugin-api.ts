@@ -13,6 +13,7 @@ export type {
   CoreAgentsService, CoreAuditService, CoreCommandsService, CoreMcpServersService, CoreIdentityService, CorePluginsService, CoreCacheService, CoreConfigService, CoreInfoService, CoreLoggersService, CoreMetricsService, CoreProcessesService, CoreTasksService,
 } from "./kernel/core-services.ts";
 export { GantryError, createError } from "./kernel/errors.ts";
+export { pickTables } from "./storage/tables.ts";
 export type { CommandInvocation, CommandView } from "./kernel/command-invoker.ts";
 export { textResponses } from "./http/text-responses.ts";
 export { Nullable } from "./http/schema-helpers.ts";
@@ -20,4 +21,7 @@ export { Nullable } from "./http/schema-helpers.ts";
 export { t } from "elysia";
 /** drizzle's SQLite table builders and operators, so a plugin outside gantry's tree can declare and query its tables. */
 export { sqliteTable, integer, text, real, blob, primaryKey, index, uniqueIndex } from "drizzle-orm/sqlite-core";
-export { eq, ne, and, or, not, sql, desc, asc, inArray, isNull, isNotNull, gt, gte, lt, lte, like } from "drizzle-orm";
+export { eq, ne, and, or, not, sql, desc, asc, inArray, isNull, isNotNull, gt, gte, lt, lte, like, count } from "drizzle-orm";
+/** drizzle's PostgreSQL table builders, for a plugin's PostgreSQL twin of its tables (`pg.pgTable`, `pg.text`, ...). */
+export * as pg from "drizzle-orm/pg-core";
+export type { GantryDb, Dialect, TablePair, PgTwin } from "./storage/tables.ts";

@@ -3,6 +3,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { AnyElysia } from "elysia";
 import type { DatabaseHandle, GantryDb } from "../storage/db.ts";
+import { pickTables, type TablePair } from "../storage/tables.ts";
 import { DisposerStack } from "./disposer-stack.ts";
 import { Errors } from "./errors.ts";
 import type { EventBus, EventHandler, GantryEvent } from "./events.ts";
@@ -66,7 +67,7 @@ export interface CoreParts {
   agents: OwnedRegistry<RegisteredAgent>;
   mcpServers: OwnedRegistry<{ plugin: string; name: string; dir: string; config: McpServerConfig }>;
   tasks: OwnedRegistry<PeriodicTask>;
-  invalidators: OwnedRegistry<() => void>;
+  invalidators: OwnedRegistry<() => void | Promise<void>>;
   processes: ProcessRegistry;
   pluginConfig(name: string): Record<string, unknown>;
   /** gantry's data dir; each plugin gets `<data_dir>/plugins/<name>`. */
@@ -84,7 +85,10 @@ export interface PluginContext {
   readonly config: Record<string, unknown>;
   /** A child logger named after the plugin; operators can change its level at runtime. */
   readonly log: Logger;
+  /** The database (SQLite or PostgreSQL, see `db.dialect`): every query awaited; `db.transaction(async (tx) => ...)`. */
   readonly db: GantryDb;
+  /** The plugin's tables for the running dialect: `ctx.tables({ sqlite: sqliteSchema, pg: pgSchema })`. */
+  tables<S extends Record<string, unknown>>(pair: TablePair<S>): S;
   /** Aborts when this instance is disposed (reload or uninstall). */
   readonly signal: AbortSignal;
   readonly kv: KvStore;
@@ -103,7 +107,7 @@ export interface PluginContext {
   on(pattern: string, handler: EventHandler): () => void;
   emit<T>(type: string, data: T): GantryEvent<T>;
   /** Registers a function that drops a hot-path cached value; POST /api/v1/infra/cache-invalidate calls every one. */
-  invalidator(key: string, invalidate: () => void): void;
+  invalidator(key: string, invalidate: () => void | Promise<void>): void;
   /** Starts a child process that is listed for operators and stopped (SIGTERM, then SIGKILL) with the plugin. */
   spawn(command: string[], options?: SpawnOptions): Subprocess;
   /** Runs `fn` when the plugin is disposed (last registered, first run). */
@@ -220,6 +224,7 @@ export function createPluginContext(instance: PluginInstance, core: CoreParts): 
     config: { ...manifest.config, ...core.pluginConfig(name) },
     log,
     db: core.database.db,
+    tables: (pair) => pickTables(core.database.db, pair, `plugin '${name}'`),
     signal: instance.abort.signal,
     kv: createKvStore(core.database.db, name),
     metrics: {

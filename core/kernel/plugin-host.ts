@@ -8,7 +8,7 @@ import type { Logger } from "./logger.ts";
 import { orderByDependencies, readManifest, type LoadedManifest } from "./manifest.ts";
 import { createPluginContext, registerPluginFiles, PluginInstance, type CoreParts, type InstallDrop, type PluginDefinition } from "./plugin-context.ts";
 import { registerPluginFolder } from "./plugin-resolver.ts";
-import { plugins as pluginsTable } from "../storage/db-schema.ts";
+import { coreTables } from "../storage/tables.ts";
 
 export type PluginStatus = "active" | "failed" | "disabled";
 export type PluginSource = "builtin" | "path";
@@ -56,11 +56,15 @@ export class PluginHost {
   /** True while start() activates plugins: their routes are committed together at its end. */
   #deferRoutes = false;
 
-  constructor(private readonly core: CoreParts, private readonly options: PluginHostOptions) {}
+  readonly #table: ReturnType<typeof coreTables>["plugins"];
+
+  constructor(private readonly core: CoreParts, private readonly options: PluginHostOptions) {
+    this.#table = coreTables(core.database.db).plugins;
+  }
 
   /** Discovers built-ins, restores plugins installed from paths, and starts them in dependency order. */
   async start(): Promise<void> {
-    const rows = this.core.database.db.select().from(pluginsTable).all();
+    const rows = await this.core.database.db.select().from(this.#table);
     const disabled = new Set([...this.options.disabled, ...rows.filter((r) => !r.enabled).map((r) => r.name)]);
     const candidates: { path: string; source: PluginSource }[] = [
       ...this.#builtinFolders().map((path) => ({ path, source: "builtin" as const })),
@@ -147,8 +151,8 @@ export class PluginHost {
       const missing = manifest.dependsOn.filter((d) => this.#records.get(d)?.status !== "active");
       if (missing.length > 0) throw Errors.PLUGIN_DEPENDENCY_MISSING([manifest.name, missing]);
       await this.#activate(manifest);
-      this.core.database.db.insert(pluginsTable).values({ name: manifest.name, path: manifest.dir, source: "path", enabled: true })
-        .onConflictDoUpdate({ target: pluginsTable.name, set: { path: manifest.dir, source: "path", enabled: true } }).run();
+      await this.core.database.db.insert(this.#table).values({ name: manifest.name, path: manifest.dir, source: "path", enabled: true })
+        .onConflictDoUpdate({ target: this.#table.name, set: { path: manifest.dir, source: "path", enabled: true } });
       this.#records.get(manifest.name)!.source = "path";
       this.core.events.publish("plugin_installed", { name: manifest.name, version: manifest.version });
       return this.info(manifest.name);
@@ -183,10 +187,10 @@ export class PluginHost {
       this.#assertNoDependents(name, options.force);
       await this.#deactivate(record);
       if (record.source === "builtin") {
-        this.#persistEnabled(record, false);
+        await this.#persistEnabled(record, false);
         record.status = "disabled";
       } else {
-        this.core.database.db.delete(pluginsTable).where(eq(pluginsTable.name, name)).run();
+        await this.core.database.db.delete(this.#table).where(eq(this.#table.name, name));
         this.#records.delete(name);
       }
       this.core.loggers.remove(`plugin:${name}`);
@@ -214,7 +218,7 @@ export class PluginHost {
           throw error;
         }
       }
-      this.#persistEnabled(record, enabled);
+      await this.#persistEnabled(record, enabled);
       this.core.events.publish(enabled ? "plugin_enabled" : "plugin_disabled", { name });
       return this.info(name);
     });
@@ -260,8 +264,9 @@ export class PluginHost {
   async #activate(manifest: LoadedManifest, previous?: PluginInstance): Promise<void> {
     const instance = new PluginInstance(manifest, ++this.#generation);
     try {
+      // Before any of the plugin's code runs: a plugin without tables for this dialect is refused here.
+      if (await migratePlugin(this.core.database, manifest.name, manifest.dir)) instance.record("migration", `drizzle/${this.core.database.dialect}`);
       const definition = await importPlugin(manifest);
-      if (migratePlugin(this.core.database, manifest.name, join(manifest.dir, "drizzle"))) instance.record("migration", "drizzle");
       registerPluginFiles(instance, this.core);
       const ctx = createPluginContext(instance, this.core);
       const dispose = await withTimeout(Promise.resolve().then(() => definition.setup(ctx)), this.options.setupTimeoutMs, () => Errors.PLUGIN_SETUP_TIMEOUT([manifest.name, this.options.setupTimeoutMs]));
@@ -312,9 +317,9 @@ export class PluginHost {
     if (dependents.length > 0 && !force) throw Errors.PLUGIN_HAS_DEPENDENTS([name, dependents]);
   }
 
-  #persistEnabled(record: PluginRecord, enabled: boolean): void {
-    this.core.database.db.insert(pluginsTable).values({ name: record.name, path: record.path, source: record.source, enabled })
-      .onConflictDoUpdate({ target: pluginsTable.name, set: { enabled } }).run();
+  async #persistEnabled(record: PluginRecord, enabled: boolean): Promise<void> {
+    await this.core.database.db.insert(this.#table).values({ name: record.name, path: record.path, source: record.source, enabled })
+      .onConflictDoUpdate({ target: this.#table.name, set: { enabled } });
   }
 
   #fail(name: string, error: unknown): void {

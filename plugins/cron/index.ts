@@ -13,15 +13,15 @@ interface CronConfig {
 
 export default definePlugin({
   name: "cron",
-  setup(ctx) {
+  async setup(ctx) {
     const config = ctx.config as unknown as CronConfig;
     const commands = ctx.services.consume<CoreCommandsService>("core.commands");
     const info = ctx.services.consume<CoreInfoService>("core.info");
     const store = new JobStore(ctx.db);
-    const interrupted = store.failInterrupted(info.startedAt);
+    const interrupted = await store.failInterrupted(info.startedAt);
     if (interrupted > 0) ctx.log.warn({ runs: interrupted }, "cron runs left running by a previous gantry process are recorded as failed");
     const scheduler = new CronScheduler(ctx, store, commands, () => ({ historyPerJob: config.history_per_job, maxResultBytes: config.max_result_bytes }));
-    for (const job of store.list()) scheduler.arm(job);
+    for (const job of await store.list()) scheduler.arm(job);
 
     ctx.routes(cronRoutes({
       store, scheduler, commands,
@@ -30,16 +30,16 @@ export default definePlugin({
     }));
     ctx.command("list", {
       description: "Cron jobs with their schedule and next run",
-      run: () => store.list().map((job) => ({ id: job.id, name: job.name, schedule: job.schedule, enabled: job.enabled, next_run_at: scheduler.nextRun(job.id)?.toISOString() ?? null })),
+      run: async () => (await store.list()).map((job) => ({ id: job.id, name: job.name, schedule: job.schedule, enabled: job.enabled, next_run_at: scheduler.nextRun(job.id)?.toISOString() ?? null })),
     });
     ctx.command("run", {
       description: "Run a cron job now (by name or id) and show how it ended",
       argumentHint: "<job name or id>",
       run: async ({ argv }) => {
         const wanted = argv[0] ?? "";
-        const job = store.list().find((j) => j.name === wanted || j.id === wanted);
+        const job = (await store.list()).find((j) => j.name === wanted || j.id === wanted);
         if (!job) throw new Error(`no cron job named '${wanted}'`);
-        return runView(await scheduler.start(job.id, "manual", "command:/cron:run").finished);
+        return runView(await (await scheduler.start(job.id, "manual", "command:/cron:run")).finished);
       },
     });
     // Timers stop on reload and uninstall; a run in progress finishes and is recorded.
