@@ -19,12 +19,12 @@ interface AgentsConfig {
 
 export default definePlugin({
   name: "agent",
-  setup(ctx) {
+  async setup(ctx) {
     const config = ctx.config as unknown as AgentsConfig;
     if (!["allow", "ask", "deny"].includes(config.default_permission)) throw new Error(`plugin.agent.default_permission must be allow, ask or deny, not '${config.default_permission}'`);
     const commands = ctx.services.consume<CoreCommandsService>("core.commands");
     const store = new AgentStore(ctx.db);
-    const closed = store.closeInterrupted(ctx.services.consume<CoreInfoService>("core.info").startedAt);
+    const closed = await store.closeInterrupted(ctx.services.consume<CoreInfoService>("core.info").startedAt);
     if (closed.runs + closed.gates > 0) ctx.log.warn(closed, "agent runs and approval gates left open by a previous gantry process are closed");
     const { agents: configured, problems } = configuredAgents(config.agents, config.max_turns);
     for (const problem of problems) ctx.log.warn({ problem }, "agent skipped");
@@ -47,7 +47,7 @@ export default definePlugin({
       async run(name: string, input: string, actor: string) {
         const agent = agentNamed(name);
         if (!agent) throw new Error(`no agent '${name}'`);
-        return runView(await runner.start(agent, input, actor).finished);
+        return runView(await (await runner.start(agent, input, actor)).finished);
       },
     });
     // From the CLI (gantry /agent:run ops "check the model servers") or a cron job.
@@ -60,7 +60,7 @@ export default definePlugin({
         if (!agent) throw new Error(`no agent '${name}'; list them at GET /api/v1/agents`);
         const input = line.trim().slice(name.length).trim();
         if (!input && rest.length === 0) throw new Error("give the agent an input after its name");
-        const { run } = await runner.settle(runner.start(agent, input, "command:/agent:run"));
+        const { run } = await runner.settle(await runner.start(agent, input, "command:/agent:run"));
         return { run_id: run.id, status: run.status, output: run.output, error: run.error };
       },
     });
@@ -73,7 +73,7 @@ export default definePlugin({
           name: `command:${request.command}`, description: `/${request.command}`, source: "command", plugin: null, model: null,
           tools: request.allowedTools, allow: [], ask: [], deny: [], maxTurns: config.max_turns, prompt: "You carry out the user's request.",
         };
-        const run = await runner.start(agent, request.prompt, `command:/${request.command}`).finished;
+        const run = await (await runner.start(agent, request.prompt, `command:/${request.command}`)).finished;
         if (run.status !== "succeeded") throw new Error(run.error ?? "the agent run failed");
         return { run_id: run.id, output: run.output };
       },

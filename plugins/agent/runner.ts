@@ -49,8 +49,8 @@ export class AgentRunner {
    * Starts a run: recorded before this returns. `finished` resolves with the final run; `blocked`
    * resolves the first time the run waits at an approval gate (it never rejects).
    */
-  start(agent: AgentSpec, input: string, actor: string): { run: RunRow; finished: Promise<RunRow>; blocked: Promise<void> } {
-    const run = this.store.startRun(agent.name, actor, input);
+  async start(agent: AgentSpec, input: string, actor: string): Promise<{ run: RunRow; finished: Promise<RunRow>; blocked: Promise<void> }> {
+    const run = await this.store.startRun(agent.name, actor, input);
     let onBlocked = () => {};
     const blocked = new Promise<void>((resolve) => (onBlocked = resolve));
     const finished = this.#execute(agent, run, onBlocked).finally(() => this.store.pruneRuns(this.settings().runsKept));
@@ -60,12 +60,12 @@ export class AgentRunner {
   /** A started run once it ends (`ended`), or once it first waits at an approval gate. */
   async settle(started: { run: RunRow; finished: Promise<RunRow>; blocked: Promise<void> }): Promise<{ run: RunRow; ended: boolean }> {
     const ended = await Promise.race([started.finished, started.blocked.then(() => undefined)]);
-    return ended ? { run: ended, ended: true } : { run: this.store.run(started.run.id)!, ended: false };
+    return ended ? { run: ended, ended: true } : { run: (await this.store.run(started.run.id))!, ended: false };
   }
 
   /** Decides a gate: the waiting run goes on. Undefined when there is no such pending gate. */
-  decide(gateId: string, approved: boolean, by: string, note: string | null): ApprovalRow | undefined {
-    const gate = this.store.decideGate(gateId, approved ? "approved" : "rejected", by, note);
+  async decide(gateId: string, approved: boolean, by: string, note: string | null): Promise<ApprovalRow | undefined> {
+    const gate = await this.store.decideGate(gateId, approved ? "approved" : "rejected", by, note);
     if (!gate) return undefined;
     this.ctx.emit("approval_decided", { gate_id: gate.id, run_id: gate.runId, agent: gate.agent, tool: gate.tool, status: gate.status, by });
     this.#waiting.get(gateId)?.(gate);
@@ -75,10 +75,10 @@ export class AgentRunner {
   async #execute(agent: AgentSpec, run: RunRow, onBlocked: () => void): Promise<RunRow> {
     const settings = this.settings();
     const steps: Step[] = [];
-    const finish = (status: "succeeded" | "failed", output: string | null, error: string | null) => {
-      this.store.updateRun(run.id, { status, output, error, steps, finishedAt: new Date() });
+    const finish = async (status: "succeeded" | "failed", output: string | null, error: string | null) => {
+      await this.store.updateRun(run.id, { status, output, error, steps, finishedAt: new Date() });
       this.ctx.emit("agent_run", { run_id: run.id, agent: agent.name, status, error });
-      return this.store.run(run.id)!;
+      return (await this.store.run(run.id))!;
     };
     try {
       const model = agent.model ?? settings.defaultModel;
@@ -100,7 +100,7 @@ export class AgentRunner {
           steps.push(step);
           messages.push({ role: "tool", tool_call_id: call.id, content: step.result });
         }
-        this.store.updateRun(run.id, { status: "running", steps });
+        await this.store.updateRun(run.id, { status: "running", steps });
       }
       return finish("failed", null, `stopped after max_turns (${agent.maxTurns}) model turns`);
     } catch (error) {
@@ -117,8 +117,8 @@ export class AgentRunner {
       args = { raw: call.function.arguments };
     }
     const toolId = tool?.id ?? call.function.name;
-    const denied = (source: "rule" | "rejected" | "expired" | "not_offered", rule: string | null, reason: string, decision: Decision | "not_offered", gateId: string | null = null): ToolStep => {
-      this.store.deny({ agent: agent.name, runId: run.id, tool: toolId, source, rule, reason });
+    const denied = async (source: "rule" | "rejected" | "expired" | "not_offered", rule: string | null, reason: string, decision: Decision | "not_offered", gateId: string | null = null): Promise<ToolStep> => {
+      await this.store.deny({ agent: agent.name, runId: run.id, tool: toolId, source, rule, reason });
       const outcome = source === "rule" || source === "not_offered" ? "denied" : source;
       return { type: "tool", tool: toolId, arguments: args, decision, rule, gate_id: gateId, outcome, result: `Permission denied: ${reason}` };
     };
@@ -127,13 +127,13 @@ export class AgentRunner {
     if (decision === "deny") return denied("rule", rule, `denied by rule '${rule ?? "default"}'`, decision);
     let gateId: string | null = null;
     if (decision === "ask") {
-      const gate = this.store.openGate(run.id, agent.name, tool.id, args, rule);
+      const gate = await this.store.openGate(run.id, agent.name, tool.id, args, rule);
       gateId = gate.id;
-      this.store.updateRun(run.id, { status: "waiting_approval", steps });
+      await this.store.updateRun(run.id, { status: "waiting_approval", steps });
       this.ctx.emit("approval_requested", { gate_id: gate.id, run_id: run.id, agent: agent.name, tool: tool.id, arguments: args });
       onBlocked();
       const decided = await this.#await(gate.id);
-      this.store.updateRun(run.id, { status: "running" });
+      await this.store.updateRun(run.id, { status: "running" });
       if (decided.status === "rejected") return denied("rejected", rule, `rejected by ${decided.decidedBy}${decided.note ? `: ${decided.note}` : ""}`, decision, gate.id);
       if (decided.status !== "approved") return denied("expired", rule, `no decision within ${this.settings().approvalTimeoutS} s`, decision, gate.id);
     }
@@ -157,10 +157,12 @@ export class AgentRunner {
         this.#waiting.delete(gateId);
         resolve(gate);
       };
-      const timer = setTimeout(() => done(this.store.decideGate(gateId, "expired", null, "no decision in time") ?? this.store.gate(gateId)!), this.settings().approvalTimeoutS * 1000);
+      const expire = async () => (await this.store.decideGate(gateId, "expired", null, "no decision in time")) ?? (await this.store.gate(gateId))!;
+      const timer = setTimeout(() => void expire().then(done, () => {}), this.settings().approvalTimeoutS * 1000);
       const poll = setInterval(() => {
-        const gate = this.store.gate(gateId);
-        if (gate && gate.status !== "pending") done(gate);
+        void this.store.gate(gateId).then((gate) => {
+          if (gate && gate.status !== "pending") done(gate);
+        }, () => {});
       }, 1000);
       this.#waiting.set(gateId, done);
     });

@@ -12,16 +12,16 @@ interface BatchConfig {
 
 export default definePlugin({
   name: "batch",
-  setup(ctx) {
+  async setup(ctx) {
     const config = ctx.config as unknown as BatchConfig;
     const store = new BatchStore(ctx.db);
     const agents = ctx.services.consume<AgentRunsService>("agent-runs");
     const runner = new BatchRunner(ctx, store, agents, () => ({ concurrency: config.concurrency }));
     const startedAt = ctx.services.consume<CoreInfoService>("core.info").startedAt;
-    const stale = store.interruptStale(startedAt);
+    const stale = await store.interruptStale(startedAt);
     if (stale > 0) ctx.log.warn({ runs: stale }, "batch runs a previous gantry process left running are interrupted: resume them with POST /api/v1/batch/{run_id}/resume");
     // After a plugin reload, this instance takes over the runs the previous one was working.
-    for (const run of store.runs(1000)) if (run.status === "running") runner.start(run.id);
+    for (const run of await store.runs(1000)) if (run.status === "running") runner.start(run.id);
     ctx.routes(batchRoutes({
       store, runner, agents, identity: ctx.services.consume<CoreIdentityService>("core.identity"), on: ctx.on.bind(ctx),
       settings: () => ({ maxLines: config.max_lines, maxLineBytes: config.max_line_bytes }),

@@ -28,6 +28,8 @@ export class CacheDaemon {
   /** Entries taken off the queues and not rendered yet (seed 001's internal queue). */
   inFlight = 0;
   readonly #renders;
+  /** True while queue entries are being claimed: one claim at a time, so tabs are not promised twice. */
+  #claiming = false;
 
   constructor(
     private readonly ctx: PluginContext,
@@ -44,17 +46,23 @@ export class CacheDaemon {
   }
 
   /** One scheduler tick; returns how many renders it started. */
-  tick(): number {
+  tick(): Promise<number> {
     this.lastTick = new Date();
     return this.#fill();
   }
 
   /** Starts renders for due entries while tabs are free; also called as each render ends, so no tab waits for the next tick. */
-  #fill(): number {
-    if (this.paused) return 0;
+  async #fill(): Promise<number> {
+    if (this.paused || this.#claiming) return 0;
     const room = Math.min(this.renderer.availableForRecache, this.settings().queueMaxSize - this.inFlight);
     if (room <= 0) return 0;
-    const items = this.store.claimDue(room);
+    this.#claiming = true;
+    let items: QueueItem[];
+    try {
+      items = await this.store.claimDue(room);
+    } finally {
+      this.#claiming = false;
+    }
     for (const item of items) void this.#recache(item);
     return items.length;
   }
@@ -68,11 +76,11 @@ export class CacheDaemon {
       await this.render(host, item.url, dimension, "recache");
     } catch (error) {
       // Nothing is dropped: the page is queued again at normal priority for a later try.
-      this.store.enqueue(host.id, [item.url], [dimension.id], "normal", new Date(Date.now() + this.settings().retryAfterS * 1000));
+      await this.store.enqueue(host.id, [item.url], [dimension.id], "normal", new Date(Date.now() + this.settings().retryAfterS * 1000));
       this.ctx.log.warn({ host: host.id, url: item.url, dimension: dimension.id, err: (error as Error).message, retry_in_s: this.settings().retryAfterS }, "recache render failed");
     } finally {
       this.inFlight--;
-      this.#fill();
+      void this.#fill().catch((error) => this.ctx.log.warn({ err: (error as Error).message }, "recache queue could not be read"));
     }
   }
 
@@ -82,8 +90,8 @@ export class CacheDaemon {
       const result = await this.renderer.render(url, dimension, kind, {
         resourceTypes: host.block_resource_types ?? this.settings().blockResourceTypes, thirdParty: host.block_third_party ?? false,
       });
-      const entry = this.store.save(host.id, url, dimension.id, result.html, result.status, result.ms);
-      if ((host.autorecache_s ?? 0) > 0) this.store.enqueue(host.id, [url], [dimension.id], "autorecache", new Date(Date.now() + host.autorecache_s! * 1000));
+      const entry = await this.store.save(host.id, url, dimension.id, result.html, result.status, result.ms);
+      if ((host.autorecache_s ?? 0) > 0) await this.store.enqueue(host.id, [url], [dimension.id], "autorecache", new Date(Date.now() + host.autorecache_s! * 1000));
       this.#renders.inc({ kind, outcome: "ok" });
       return { entry, html: result.html };
     } catch (error) {

@@ -1,9 +1,11 @@
 /** Instance definitions in the database plus one supervisor each; the API and the proxy go through here. */
 import { eq } from "drizzle-orm";
 import { existsSync, readFileSync } from "node:fs";
-import { createError, type PluginContext } from "gantry/plugin";
+import { createError, pickTables, type PluginContext } from "gantry/plugin";
 import type { Backend, InstanceDefinition } from "./backends.ts";
-import { instances } from "./schema.ts";
+import * as pgTables from "./schema-pg.ts";
+import * as sqliteTables from "./schema.ts";
+import type { instances } from "./schema.ts";
 import { usageByProcessGroup, type GroupUsage } from "./process-stats.ts";
 import { InstanceSupervisor, type InstanceStatus, type SupervisorSettings } from "./supervisor.ts";
 
@@ -33,18 +35,30 @@ export interface CreateInput {
 
 type Row = typeof instances.$inferSelect;
 
+/**
+ * Instances belong to the gantry process that supervises them, so their definitions are read once
+ * (`load()`) and kept in memory beside the supervisors; every change is written through.
+ */
 export class InstanceManager {
   readonly #supervisors = new Map<string, InstanceSupervisor>();
+  readonly #rows = new Map<string, Row>();
+  readonly #table: typeof instances;
 
   constructor(private readonly ctx: PluginContext, private readonly settings: () => SupervisorSettings & { portRange: [number, number]; maxRunning: number }) {
-    for (const row of ctx.db.select().from(instances).all()) {
+    this.#table = pickTables(ctx.db, { sqlite: sqliteTables, pg: pgTables }).instances;
+  }
+
+  /** Reads the definitions and supervises each (a process a crashed gantry left behind is killed first). */
+  async load(): Promise<void> {
+    for (const row of await this.ctx.db.select().from(this.#table)) {
       killLeftover(row);
+      this.#rows.set(row.name, row);
       this.#supervise(row);
     }
   }
 
   list() {
-    const rows = this.ctx.db.select().from(instances).orderBy(instances.name).all();
+    const rows = [...this.#rows.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const usage = this.#usage(rows);
     return rows.map((row) => this.view(row, usage));
   }
@@ -64,8 +78,8 @@ export class InstanceManager {
     return this.#supervisors.get(name)!;
   }
 
-  create(input: CreateInput) {
-    if (this.ctx.db.select({ n: instances.name }).from(instances).where(eq(instances.name, input.name)).get()) throw InstanceErrors.INSTANCE_EXISTS([input.name]);
+  async create(input: CreateInput) {
+    if (this.#rows.has(input.name)) throw InstanceErrors.INSTANCE_EXISTS([input.name]);
     const backend = input.backend ?? "llama_cpp";
     if (backend === "command" && !input.command?.length) throw InstanceErrors.COMMAND_REQUIRED([]);
     const port = input.port ?? this.#freePort();
@@ -76,12 +90,13 @@ export class InstanceManager {
       command: input.command ?? null, onDemandStart: input.on_demand_start ?? false, idleTimeout: input.idle_timeout ?? 0,
       restart: input.restart ?? "on-failure", lastPid: null, createdAt: now, updatedAt: now,
     };
-    this.ctx.db.insert(instances).values(row).run();
+    await this.ctx.db.insert(this.#table).values(row);
+    this.#rows.set(row.name, row);
     this.#supervise(row);
     return this.view(row, new Map());
   }
 
-  update(name: string, input: Partial<Omit<CreateInput, "name">>) {
+  async update(name: string, input: Partial<Omit<CreateInput, "name">>) {
     const row = this.#row(name);
     if (this.#supervisors.get(name)!.status === "running") throw InstanceErrors.INSTANCE_RUNNING([name, "change it"]);
     if (input.port !== undefined) this.#assertPortFree(input.port, name);
@@ -95,16 +110,18 @@ export class InstanceManager {
     if (input.on_demand_start !== undefined) change.onDemandStart = input.on_demand_start;
     if (input.idle_timeout !== undefined) change.idleTimeout = input.idle_timeout;
     if (input.restart !== undefined) change.restart = input.restart;
-    this.ctx.db.update(instances).set(change).where(eq(instances.name, name)).run();
+    await this.ctx.db.update(this.#table).set(change).where(eq(this.#table.name, name));
+    this.#rows.set(name, { ...row, ...change });
     this.#supervisors.get(name)!.definition = definitionOf({ ...row, ...change });
     return this.get(name);
   }
 
-  delete(name: string): void {
+  async delete(name: string): Promise<void> {
     this.#row(name);
     const supervisor = this.#supervisors.get(name)!;
     if (["running", "starting", "stopping"].includes(supervisor.status)) throw InstanceErrors.INSTANCE_RUNNING([name, "delete it"]);
-    this.ctx.db.delete(instances).where(eq(instances.name, name)).run();
+    await this.ctx.db.delete(this.#table).where(eq(this.#table.name, name));
+    this.#rows.delete(name);
     this.#supervisors.delete(name);
     supervisor.logs.close();
   }
@@ -218,24 +235,29 @@ export class InstanceManager {
         this.ctx.emit("instance_status_changed", { name, status, previous });
         this.#alert(name, status, previous);
       },
-      (name, pid) => this.ctx.db.update(instances).set({ lastPid: pid }).where(eq(instances.name, name)).run());
+      (name, pid) => {
+        const row = this.#rows.get(name);
+        if (row) row.lastPid = pid;
+        void this.ctx.db.update(this.#table).set({ lastPid: pid }).where(eq(this.#table.name, name))
+          .catch((error) => this.ctx.log.warn({ instance: name, err: (error as Error).message }, "last pid not recorded"));
+      });
     this.#supervisors.set(row.name, supervisor);
   }
 
   #row(name: string): Row {
-    const row = this.ctx.db.select().from(instances).where(eq(instances.name, name)).get();
+    const row = this.#rows.get(name);
     if (!row) throw InstanceErrors.INSTANCE_NOT_FOUND([name]);
     return row;
   }
 
   #assertPortFree(port: number, self: string): void {
-    const owner = this.ctx.db.select({ name: instances.name }).from(instances).where(eq(instances.port, port)).get();
+    const owner = [...this.#rows.values()].find((r) => r.port === port);
     if (owner && owner.name !== self) throw InstanceErrors.PORT_IN_USE([port, owner.name]);
   }
 
   #freePort(): number {
     const [from, to] = this.settings().portRange;
-    const used = new Set(this.ctx.db.select({ port: instances.port }).from(instances).all().map((r) => r.port));
+    const used = new Set([...this.#rows.values()].map((r) => r.port));
     for (let port = from; port <= to; port++) if (!used.has(port)) return port;
     throw InstanceErrors.NO_FREE_PORT([from, to]);
   }
