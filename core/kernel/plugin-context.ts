@@ -85,7 +85,7 @@ export interface PluginContext {
   readonly config: Record<string, unknown>;
   /** A child logger named after the plugin; operators can change its level at runtime. */
   readonly log: Logger;
-  /** The database (SQLite or PostgreSQL, see `db.dialect`): every query awaited; `db.transaction(async (tx) => ...)`. */
+  /** The database (SQLite or PostgreSQL, see `db.engine`): every query awaited; `db.transaction(async (tx) => ...)`. */
   readonly db: GantryDb;
   /** The plugin's tables for the running dialect: `ctx.tables({ sqlite: sqliteSchema, pg: pgSchema })`. */
   tables<S extends Record<string, unknown>>(pair: TablePair<S>): S;

@@ -84,7 +84,7 @@ async function connectPostgres(settings: DatabaseSettings): Promise<DatabaseHand
 }
 
 function withDialect(db: object, dialect: Dialect): GantryDb {
-  return Object.defineProperty(db, "dialect", { value: dialect, enumerable: false }) as GantryDb;
+  return Object.defineProperty(db, "engine", { value: dialect, enumerable: false }) as GantryDb;
 }
 
 /** Which dialects a plugin ships migrations for: `drizzle/<dialect>/`, or `drizzle/` alone (SQLite, the older layout). */

@@ -16,9 +16,9 @@ export type Dialect = "sqlite" | "pg";
 /**
  * The database as core and plugins use it: every query awaited (`await db.select()...`, never
  * `.run()`, `.get()` or `.all()`), `db.transaction(async (tx) => ...)` for atomic work, and
- * `.returning()` where a count of changed rows is needed. `dialect` says which store is behind it.
+ * `.returning()` where a count of changed rows is needed. `engine` says which store is behind it ("sqlite" or "pg"; drizzle keeps its own `dialect`).
  */
-export type GantryDb = SqliteRemoteDatabase & { readonly dialect: Dialect };
+export type GantryDb = SqliteRemoteDatabase & { readonly engine: Dialect };
 
 /** The PostgreSQL twin of a module of SQLite tables: the same exports, each a table with the same row types. */
 export type PgTwin<S> = {
@@ -34,15 +34,15 @@ export interface TablePair<S> {
 }
 
 /** The tables of `pair` for the dialect behind `db`, typed as the SQLite ones (their rows are the same). */
-export function pickTables<S extends Record<string, unknown>>(db: { readonly dialect: Dialect }, pair: TablePair<S>, owner = "this plugin"): S {
-  if (db.dialect === "sqlite") return pair.sqlite;
-  if (!pair.pg) throw Errors.DIALECT_UNSUPPORTED([owner, db.dialect]);
+export function pickTables<S extends Record<string, unknown>>(db: { readonly engine: Dialect }, pair: TablePair<S>, owner = "this plugin"): S {
+  if (db.engine === "sqlite") return pair.sqlite;
+  if (!pair.pg) throw Errors.DIALECT_UNSUPPORTED([owner, db.engine]);
   return pair.pg as unknown as S;
 }
 
 const corePair: TablePair<typeof sqliteCore> = { sqlite: sqliteCore, pg: pgCore };
 
 /** Core's own tables for the dialect behind `db`. */
-export function coreTables(db: { readonly dialect: Dialect }): typeof sqliteCore {
+export function coreTables(db: { readonly engine: Dialect }): typeof sqliteCore {
   return pickTables(db, corePair, "core");
 }

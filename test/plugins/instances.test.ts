@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 import OpenAI from "openai";
-import { ADMIN_KEY, BUILTIN_PLUGINS, freePort, json, STAND_IN_MODEL_SERVER, startGantry, tempDir, waitFor, type TestGantry } from "../helpers.ts";
+import { ADMIN_KEY, BUILTIN_PLUGINS, freePort, json, STAND_IN_MODEL_SERVER, startGantry, tempDir, testDatabaseEnv, waitFor, type TestGantry } from "../helpers.ts";
 
 let g: TestGantry;
 let inferenceKey: string;
@@ -16,7 +16,7 @@ beforeAll(async () => {
       plugin: { instances: { port_range: [18400, 18499], start_timeout_s: 10, stop_timeout_s: 2, max_restarts: 2, executables: { llama_cpp: "/nonexistent/llama-server" } } },
     },
   });
-  inferenceKey = g.gantry.security.keys.create("inference", "inference").key;
+  inferenceKey = (await g.gantry.security.keys.create("inference", "inference")).key;
 });
 afterAll(() => g.stop());
 
@@ -324,7 +324,7 @@ describe("kill -9 of gantry", () => {
     const boot = async () => {
       const port = await freePort();
       const proc = Bun.spawn([process.execPath, resolve(import.meta.dir, "../../core/main.ts"), "serve", "--port", String(port)], {
-        env: { PATH: process.env.PATH ?? "", GANTRY_DATA_DIR: dataDir, GANTRY_AUTH__BOOTSTRAP_ADMIN_KEY: ADMIN_KEY, GANTRY_LOG__LEVEL: "warn", GANTRY_PLUGIN__INSTANCES__PORT_RANGE: "[18600, 18610]" },
+        env: { PATH: process.env.PATH ?? "", GANTRY_DATA_DIR: dataDir, GANTRY_AUTH__BOOTSTRAP_ADMIN_KEY: ADMIN_KEY, GANTRY_LOG__LEVEL: "warn", GANTRY_PLUGIN__INSTANCES__PORT_RANGE: "[18600, 18610]", ...testDatabaseEnv(dataDir) },
         stdout: "ignore", stderr: "ignore",
       });
       const url = `http://127.0.0.1:${port}`;
