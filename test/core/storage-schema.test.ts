@@ -27,7 +27,7 @@ function shape(config: ReturnType<typeof sqliteConfig> | ReturnType<typeof pgCon
     })),
     primaryKey: config.primaryKeys.map((k) => k.columns.map((c) => c.name)),
     indexes: config.indexes.map((i) => ({ name: i.config.name, unique: i.config.unique, columns: i.config.columns.map((c) => (c as { name: string }).name) }))
-      .sort((a, b) => a.name.localeCompare(b.name)),
+      .sort((a, b) => (a.name ?? "").localeCompare(b.name ?? "")),
   };
 }
 
