@@ -1,5 +1,5 @@
 /** `gantry backup`, `gantry restore` and `gantry db migrate-to`: run as a user would, against a real data dir. */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import postgres from "postgres";
