@@ -31,6 +31,8 @@ export interface DatabaseHandle {
   pg?: postgres.Sql;
   /** Applies the migrations in `folder` (drizzle-kit's output), tracked in `table`. */
   migrate(folder: string, table?: string): Promise<void>;
+  /** Statements sent to the database so far: tests and benches check that hot paths send none. */
+  statements(): number;
   /** Resolves when the database answers a trivial query. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -64,6 +66,7 @@ function openSqliteHandle(dataDir: string): DatabaseHandle {
   return {
     db, dialect: "sqlite", location: path, sqlite: conn.sqlite,
     migrate: conn.migrate,
+    statements: conn.statements,
     ping: async () => void conn.sqlite.query("SELECT 1").get(),
     close: async () => conn.sqlite.close(),
   };
@@ -78,6 +81,7 @@ async function connectPostgres(settings: DatabaseSettings): Promise<DatabaseHand
   return {
     db: withDialect(conn.db as unknown as GantryDb, "pg"), dialect: "pg", location, pg: conn.client,
     migrate: conn.migrate,
+    statements: conn.statements,
     ping: async () => void (await conn.client`SELECT 1`),
     close: conn.close,
   };

@@ -7,6 +7,8 @@ export interface PgConnection {
   db: PostgresJsDatabase;
   client: postgres.Sql;
   schema: string;
+  /** Queries sent so far (tests and benches check hot paths make none). */
+  statements(): number;
   /** Applies the migrations in `folder`, tracked in `table` of gantry's schema. */
   migrate(folder: string, table?: string): Promise<void>;
   close(): Promise<void>;
@@ -21,8 +23,10 @@ export interface PgOptions {
 
 /** Connects (checking the server answers) and makes `schema` the search path of every pooled connection. */
 export async function openPostgres(options: PgOptions): Promise<PgConnection> {
+  let statements = 0;
   const client = postgres(options.url, {
     max: options.poolSize,
+    debug: () => void statements++,
     onnotice: () => {},
     connection: { search_path: options.schema, application_name: "gantry" },
     connect_timeout: 10,
@@ -36,6 +40,7 @@ export async function openPostgres(options: PgOptions): Promise<PgConnection> {
   const db = drizzle({ client });
   return {
     db, client, schema: options.schema,
+    statements: () => statements,
     migrate: (folder, table) => migrate(db, { migrationsFolder: folder, migrationsTable: table, migrationsSchema: options.schema }),
     close: () => client.end({ timeout: 5 }),
   };

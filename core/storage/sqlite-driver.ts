@@ -47,6 +47,8 @@ export class ConnectionGate {
 
 export interface SqliteConnection {
   db: SqliteRemoteDatabase;
+  /** Statements run so far (tests and benches check hot paths make none). */
+  statements(): number;
   sqlite: Database;
   gate: ConnectionGate;
   /** Applies the migrations in `folder`, tracked in `table`. */
@@ -61,7 +63,9 @@ export function openSqlite(path: string): SqliteConnection {
   sqlite.exec("PRAGMA busy_timeout = 5000");
   sqlite.exec("PRAGMA foreign_keys = ON");
   const gate = new ConnectionGate();
+  let statements = 0;
   const db = drizzle((sql, params, method) => gate.statement(() => {
+    statements++;
     const statement = sqlite.query(sql);
     if (method === "run") {
       statement.run(...params);
@@ -75,6 +79,7 @@ export function openSqlite(path: string): SqliteConnection {
   const migrator = syncDrizzle({ client: sqlite });
   return {
     db, sqlite, gate,
+    statements: () => statements,
     migrate: (folder, table) => gate.exclusive(() => migrate(migrator, { migrationsFolder: folder, migrationsTable: table })),
   };
 }

@@ -174,6 +174,21 @@ describe("OpenAI-compatible proxy", () => {
     expect(models.data.map((m) => m.id)).toContain("chat");
   });
 
+  test("a proxied request sends no query to the database once the key cache is warm; a revoked key stops at once", async () => {
+    await create("hot");
+    await g.api("/api/v1/instances/hot/start", json("POST"));
+    const key = (await g.gantry.security.keys.create("hot-path", "inference")).key;
+    const ask = () => g.api("/v1/chat/completions", { ...json("POST", { model: "hot", messages: [{ role: "user", content: "hi" }] }), auth: key });
+    expect((await ask()).status).toBe(200);
+    const database = g.gantry.core.database;
+    const before = database.statements();
+    for (let i = 0; i < 20; i++) expect((await ask()).status).toBe(200);
+    expect(database.statements() - before).toBe(0);
+    const { id } = (await g.gantry.security.keys.list()).find((k) => k.name === "hot-path")!;
+    expect((await g.api(`/api/v1/auth/keys/${id}`, { method: "DELETE" })).status).toBe(200);
+    expect((await ask()).status).toBe(401);
+  });
+
   test("missing or unknown model: 400 in OpenAI's error shape; management routes refuse the inference key", async () => {
     const missing = await g.api("/v1/chat/completions", { ...json("POST", { messages: [] }), auth: inferenceKey });
     expect(missing.status).toBe(400);
