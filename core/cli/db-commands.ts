@@ -181,7 +181,8 @@ async function copyTable(sqlite: Database, tx: postgres.TransactionSql, schema: 
   const convert = (column: string, value: unknown) => {
     if (value === null) return null;
     const type = types.get(column);
-    if (type === "timestamp with time zone") return new Date(Number(value));
+    // As ISO text: the driver under drizzle passes timestamps through unserialized.
+    if (type === "timestamp with time zone") return new Date(Number(value)).toISOString();
     if (type === "boolean") return value === 1 || value === true;
     return value; // text, bigint, double, jsonb (the JSON text as stored)
   };

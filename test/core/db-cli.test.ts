@@ -54,7 +54,7 @@ describe("backup and restore (SQLite)", () => {
     const again = await startGantry({ dataDir, config: SQLITE });
     expect((await notesOf(again)).map((n) => n.body)).toEqual(["one", "two"]);
     await again.stop();
-  });
+   }, 90_000); // five CLI processes: slow on a loaded machine
 
   test("on PostgreSQL, backup and restore name the pg_dump and pg_restore commands", () => {
     const env = ["--data-dir", dataDir];
@@ -106,5 +106,5 @@ describe("db migrate-to", () => {
       await admin.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
       await admin.end();
     }
-  });
+   }, 90_000);
 });

@@ -119,18 +119,19 @@ describe("transactions", () => {
 
 describe("plugins and dialects", () => {
   test(TEST_PG_URL ? "a plugin with SQLite tables only is refused at install, before its code runs" : "a plugin with SQLite tables only (the older drizzle/ layout) installs on SQLite", async () => {
-    const res = await g.api("/api/v1/plugins", json("POST", { path: join(FIXTURE_PLUGINS, "sqlite-notes") }));
+    const res = await g.api("/api/v1/plugins", json("POST", { path: join(FIXTURE_PLUGINS, "legacy-notes") }));
     if (TEST_PG_URL) {
       expect(res.status).toBe(422);
       const body = await res.json();
       expect(body.code).toBe("PLUGIN_DIALECT_UNSUPPORTED");
       expect(body.error).toContain("ships tables for sqlite only");
       expect(body.error).toContain("PostgreSQL");
-      expect((await g.api("/api/v1/sqlite-notes/")).status).toBe(404);
+      expect((await g.api("/api/v1/legacy-notes/")).status).toBe(404);
     } else {
+      expect(await res.text()).toContain("legacy-notes");
       expect(res.status).toBe(201);
-      await g.api("/api/v1/sqlite-notes/", json("POST", { body: "kept" }));
-      expect(await (await g.api("/api/v1/sqlite-notes/")).json()).toEqual([{ id: 1, body: "kept" }]);
+      await g.api("/api/v1/legacy-notes/", json("POST", { body: "kept" }));
+      expect(await (await g.api("/api/v1/legacy-notes/")).json()).toEqual([{ id: 1, body: "kept" }]);
     }
   });
 });
