@@ -181,6 +181,15 @@ describe("OpenAI-compatible proxy", () => {
     const ask = () => g.api("/v1/chat/completions", { ...json("POST", { model: "hot", messages: [{ role: "user", content: "hi" }] }), auth: key });
     expect((await ask()).status).toBe(200);
     const database = g.gantry.core.database;
+    // Background writes of earlier admin requests (audit rows, the server's pid) settle first.
+    let seen = -1;
+    await waitFor(async () => {
+      const now = database.statements();
+      const settled = now === seen;
+      seen = now;
+      await Bun.sleep(100);
+      return settled;
+    }, 5000, "background writes to settle");
     const before = database.statements();
     for (let i = 0; i < 20; i++) expect((await ask()).status).toBe(200);
     expect(database.statements() - before).toBe(0);
