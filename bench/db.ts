@@ -30,6 +30,7 @@ const SECONDS = Number(process.env.SECONDS ?? 4);
 const PG_URL = process.env.GANTRY_BENCH_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const PLUGINS = ["cron", "batch", "cache"];
 const KEYS = 200;
+const LINES = Number(process.env.LINES ?? 20_000);
 
 type Op = "auth_lookup" | "cron_run" | "batch_line" | "cache_claim";
 
@@ -46,7 +47,7 @@ async function seed(db: GantryDb) {
   const jobs = new JobStore(db);
   const job = await jobs.create({ name: "bench", schedule: "* * * * *", command: "/x:y", enabled: false, timeout_s: 60 });
   const batches = new BatchStore(db);
-  await batches.create("bench", "bench", Array.from({ length: 200_000 }, (_, i) => ({ custom_id: String(i), agent: "a", input: "x" })));
+  await batches.create("bench", "bench", Array.from({ length: LINES }, (_, i) => ({ custom_id: String(i), agent: "a", input: "x" })));
   return { digests, jobId: job.id, jobs, batches, cache: new CacheStore(db, join(tmpdir(), "gantry-bench-pages")) };
 }
 
