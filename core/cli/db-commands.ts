@@ -6,11 +6,11 @@ import { Database } from "bun:sqlite";
 import { copyFileSync, existsSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import postgres from "postgres";
+import type postgres from "postgres";
 import { loadConfig, type GantryConfig } from "../kernel/config.ts";
 import { readManifest } from "../kernel/manifest.ts";
 import { databaseSettings, dialectOf, openDatabase, pluginMigrationDialects, pluginMigrationsTable, type DatabaseHandle } from "../storage/db.ts";
-import { quoteIdent } from "../storage/pg-driver.ts";
+
 import { CliError } from "./api-client.ts";
 
 export const DB_HELP = `gantry db migrate-to POSTGRES_URL [--schema NAME] [--config FILE] [--data-dir DIR]
@@ -104,6 +104,9 @@ async function serverAnswers(config: GantryConfig): Promise<boolean> {
   const host = config.server.host.includes(":") ? `[${config.server.host}]` : config.server.host;
   return fetch(`http://${host}:${config.server.port}/healthz`, { signal: AbortSignal.timeout(1000) }).then(() => true, () => false);
 }
+
+/** A PostgreSQL identifier in double quotes. */
+const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
 /** Tables gantry keeps its own bookkeeping in: created by the migrations on the target, not copied. */
 const isMigrationTable = (name: string) => name === "__drizzle_migrations" || name.startsWith("__gantry_migrations_");

@@ -5,7 +5,6 @@ import { join, resolve } from "node:path";
 import type postgres from "postgres";
 import { GANTRY_ROOT } from "../kernel/config.ts";
 import { Errors, messageOf } from "../kernel/errors.ts";
-import { openPostgres } from "./pg-driver.ts";
 import { openSqlite } from "./sqlite-driver.ts";
 import type { Dialect, GantryDb } from "./tables.ts";
 
@@ -74,6 +73,8 @@ function openSqliteHandle(dataDir: string): DatabaseHandle {
 
 async function connectPostgres(settings: DatabaseSettings): Promise<DatabaseHandle> {
   const location = `${settings.url.replace(/:[^:@/]*@/, ":[redacted]@")} (schema ${settings.schema})`;
+  // Loaded only for PostgreSQL: a SQLite gantry never loads the driver.
+  const { openPostgres } = await import("./pg-driver.ts");
   const conn = await openPostgres({ url: settings.url, schema: settings.schema, poolSize: settings.poolSize })
     .catch((error) => {
       throw Errors.DATABASE_UNAVAILABLE([location, messageOf(error)], { cause: error });
