@@ -8,6 +8,7 @@ import { loadConfig, type GantryConfig } from "./kernel/config.ts";
 import { ConfigManager } from "./kernel/config-manager.ts";
 import { CORE_OWNER, provideCoreServices, type CoreIdentityService, type CorePluginsService } from "./kernel/core-services.ts";
 import { ProcessRegistry } from "./kernel/processes.ts";
+import { KeepRegistry } from "./kernel/keeps.ts";
 import { databaseSettings, openDatabase, type DatabaseHandle } from "./storage/db.ts";
 import { EventBus } from "./kernel/events.ts";
 import { FlagRegistry } from "./kernel/flags.ts";
@@ -60,6 +61,7 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
   const configManager = new ConfigManager(config, options.reloadConfig ?? (() => loadConfig()));
   const flags = new FlagRegistry(database.db, events);
   await flags.reload();
+  const processes = new ProcessRegistry();
   const core: CoreParts = {
     database, loggers, events, metrics, flags,
     services: new ServiceRegistry(),
@@ -68,7 +70,8 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
     mcpServers: new OwnedRegistry("MCP server"),
     tasks: new OwnedRegistry<PeriodicTask>("Periodic task"),
     invalidators: new OwnedRegistry<() => void | Promise<void>>("Cache invalidator"),
-    processes: new ProcessRegistry(),
+    processes,
+    keeps: new KeepRegistry(processes, log, () => configManager.current.plugins.dispose_timeout_ms),
     pluginConfig: (name) => configManager.current.plugin[name] ?? {},
     dataDir: config.data_dir,
   };

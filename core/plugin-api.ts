@@ -1,6 +1,9 @@
-/** What plugin authors import: `definePlugin` and the context's types. */
-export { definePlugin } from "./kernel/plugin-context.ts";
-export type { PluginContext, PluginDefinition, CommandDefinition, RouteOptions } from "./kernel/plugin-context.ts";
+/** What plugin authors import as `gantry/plugin`: `definePlugin`, the context's types, and gantry's copies of the libraries plugins build on. */
+export { definePlugin } from "./kernel/plugin-contract.ts";
+export type {
+  PluginContext, PluginDefinition, PluginSetup, PluginServices, CommandDefinition, RouteOptions, RouteRegistrar, DisposeReason, Disposer, KeepScope, BackgroundWorkApi,
+} from "./kernel/plugin-contract.ts";
+export type { Services, ServiceName, InferenceService, InstancesService, McpToolsService, AgentRunsService, AgentPromptRunner, SandboxService } from "./kernel/service-contracts.ts";
 export type { PeriodicTaskOptions, TaskLevel } from "./kernel/periodic-tasks.ts";
 export type { FlagDefinition, FlagHandle } from "./kernel/flags.ts";
 export type { GantryEvent } from "./kernel/events.ts";
@@ -8,15 +11,17 @@ export type { RolesApp, RouteRole } from "./auth/roles.ts";
 export type { PeriodicTask, PeriodicTaskSnapshot } from "./kernel/periodic-tasks.ts";
 export { TASK_LEVELS, taskHealth } from "./kernel/periodic-tasks.ts";
 export { LOG_LEVELS, isSecretName, type LogLevel } from "./kernel/config.ts";
-export type { SpawnOptions, ProcessInfo } from "./kernel/processes.ts";
+export type { SpawnOptions, AdoptOptions, ProcessInfo, ChildProcess, SpawnedProcess } from "./kernel/processes.ts";
 export type {
   CoreAgentsService, CoreAuditService, CoreCommandsService, CoreMcpServersService, CoreIdentityService, CorePluginsService, CoreCacheService, CoreConfigService, CoreInfoService, CoreLoggersService, CoreMetricsService, CoreProcessesService, CoreTasksService,
 } from "./kernel/core-services.ts";
-export { GantryError, createError } from "./kernel/errors.ts";
+export { GantryError, createError, defineErrors } from "./kernel/errors.ts";
 export { pickTables } from "./storage/tables.ts";
 export type { CommandInvocation, CommandView } from "./kernel/command-invoker.ts";
 export { textResponses } from "./http/text-responses.ts";
 export { Nullable } from "./http/schema-helpers.ts";
+/** The script sandbox (QuickJS in WebAssembly, in a worker): a plugin owns its worker, e.g. through ctx.keep. */
+export { createSandbox, type Sandbox, type HostFunction, type RunOptions, type RunResult } from "../sandbox/index.ts";
 /** TypeBox schema builder for route schemas: plugins use gantry's copy, wherever their folder lives. */
 export { t } from "elysia";
 /** drizzle's SQLite table builders and operators, so a plugin outside gantry's tree can declare and query its tables. */

@@ -1,6 +1,7 @@
 /**
- * The sandbox's one entry point: `runScript(code, options)`. Runs go to a worker thread, one at a
- * time; the QuickJS engine enforces the deadline, memory and stack limits inside it, and a hard
+ * The sandbox: `createSandbox()` makes one worker-backed sandbox whose owner closes it (the scripts
+ * plugin keeps one across its reloads); `runScript` uses a shared one (tests, benches). Runs go to a
+ * worker thread, one at a time; the QuickJS engine enforces the deadline, memory and stack limits inside it, and a hard
  * timer here terminates the worker when a script overruns inside one long built-in call (which the
  * engine's interrupt handler cannot reach). A terminated worker is replaced for the next run.
  */
@@ -19,13 +20,21 @@ interface Job {
   resolve(result: RunResult): void;
 }
 
-class SandboxWorker {
+/** A sandbox with its own worker thread; runs are queued one at a time. */
+export interface Sandbox {
+  /** Runs `code` in a fresh QuickJS context; never throws: failures are in `result.error`. */
+  run(code: string, options?: RunOptions): Promise<RunResult>;
+  /** Ends the worker; a later run starts a new one. */
+  close(): void;
+}
+
+class SandboxWorker implements Sandbox {
   #worker: Worker | undefined;
   #queue: Job[] = [];
   #busy = false;
   #nextId = 1;
 
-  run(code: string, options: RunOptions): Promise<RunResult> {
+  run(code: string, options: RunOptions = {}): Promise<RunResult> {
     return new Promise((resolve) => {
       this.#queue.push({ code, options, resolve });
       this.#drain();
@@ -95,6 +104,11 @@ class SandboxWorker {
       worker.postMessage({ type: "run", id, code: job.code, options, hostNames: Object.keys(host) } satisfies ToWorker);
     });
   }
+}
+
+/** A sandbox of the caller's own: its worker starts on the first run and ends with close(). */
+export function createSandbox(): Sandbox {
+  return new SandboxWorker();
 }
 
 const shared = new SandboxWorker();

@@ -1,4 +1,4 @@
-/** Seed 004's OIDC routes: sign-in through a provider, its callback, and the admin configuration. */
+/** The OIDC routes: sign-in through a provider, its callback, and the admin configuration. */
 import { t } from "elysia";
 import type { AuditLog } from "./audit.ts";
 import { SessionSchema, UserRoleSchema, UserSchema } from "./auth-routes.ts";

@@ -1,7 +1,7 @@
 /** Roles as Elysia macros: every route declares `{ role }` (checked, and documented in OpenAPI); `{ rateLimit }` picks its limit class. */
 import { Elysia } from "elysia";
 import type { Identity } from "./identity.ts";
-import { Errors, GantryError } from "../kernel/errors.ts";
+import { Errors } from "../kernel/errors.ts";
 import type { RateClass } from "../http/rate-limit.ts";
 
 export const ROLES = ["public", "viewer", "operator", "admin"] as const;
@@ -24,7 +24,7 @@ export function assertRole(identity: Identity | undefined, required: RouteRole):
   if (!identity || identity.role === "public") throw Errors.UNAUTHORIZED([]);
   if (identity.role === "inference") {
     if (required === "inference") return;
-    throw new GantryError("FORBIDDEN", 403, "Inference keys can only call /v1/* and /api/v1/inference/*");
+    throw Errors.FORBIDDEN(["inference", "inference"]);
   }
   const need: Role = required === "inference" ? "viewer" : required === "internal" ? "admin" : required;
   if (RANK[identity.role] < RANK[need]) throw Errors.FORBIDDEN([need, identity.role]);

@@ -7,7 +7,7 @@ import type { RateClass } from "./rate-limit.ts";
 import { Errors, GantryError, messageOf } from "../kernel/errors.ts";
 import type { Logger } from "../kernel/logger.ts";
 import type { MetricsRegistry } from "../kernel/metrics.ts";
-import type { PluginInstance } from "../kernel/plugin-context.ts";
+import type { PluginInstance } from "../kernel/plugin-instance.ts";
 import { RATE_EXTENSION, ROLE_EXTENSION, rolesPlugin, type RolesApp } from "../auth/roles.ts";
 import pkg from "../../package.json" with { type: "json" };
 
@@ -94,7 +94,7 @@ function toErrorResponse(code: string | number, error: unknown, method: string, 
       return [400, Errors.BAD_REQUEST([messageOf(error)]).toJSON()];
     default: {
       const status = (error as { status?: unknown })?.status;
-      if (typeof status === "number" && status >= 400 && status < 500) return [status, { error: messageOf(error), code: "BAD_REQUEST", details: null }];
+      if (typeof status === "number" && status >= 400 && status < 500) return [status, Errors.REQUEST_REJECTED([messageOf(error)], { status }).toJSON()];
       log.error({ err: error, reqId: requestId, method, path }, "unhandled error");
       return [500, Errors.INTERNAL([requestId]).toJSON()];
     }

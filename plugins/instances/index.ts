@@ -1,6 +1,7 @@
 /** instances: model servers supervised as subprocesses, and the OpenAI-compatible proxy. */
-import { definePlugin, type CoreInfoService } from "gantry/plugin";
+import { definePlugin } from "gantry/plugin";
 import { systemRoutes } from "./system-routes.ts";
+import { Fleet } from "./fleet.ts";
 import { InstanceManager } from "./instance-manager.ts";
 import { inferenceService, proxyRoutes } from "./proxy.ts";
 import { instanceRoutes } from "./routes.ts";
@@ -24,7 +25,10 @@ export default definePlugin({
   async setup(ctx) {
     const config = ctx.config as unknown as InstancesConfig;
     const logDir = ctx.dataDir;
-    const manager = new InstanceManager(ctx, () => ({
+    // Supervisors and their model servers outlive reloads; they stop only when the plugin goes away.
+    // Kept first, so on uninstall or shutdown stopping instances is the last thing this plugin does.
+    const fleet = ctx.keep("fleet", (scope) => new Fleet(scope), (kept) => kept.close());
+    const manager = new InstanceManager(ctx, fleet, () => ({
       portRange: config.port_range, executables: config.executables, startTimeoutS: config.start_timeout_s,
       stopTimeoutS: config.stop_timeout_s, maxRestarts: config.max_restarts, logLines: config.log_lines, maxRunning: config.max_running,
       logDir, logFileMaxBytes: config.log_file_max_bytes, logFilesKept: config.log_files_kept, unhealthyThreshold: config.unhealthy_threshold,
@@ -32,7 +36,7 @@ export default definePlugin({
     await manager.load();
     ctx.routes(instanceRoutes(manager));
     ctx.routes(proxyRoutes(manager), { prefix: "" });
-    ctx.routes(systemRoutes(manager, ctx.services.consume<CoreInfoService>("core.info")), { prefix: "/api/v1/system" });
+    ctx.routes(systemRoutes(manager, ctx.services.consume("core.info")), { prefix: "/api/v1/system" });
     ctx.services.provide("instances", { list: () => manager.list() });
     ctx.services.provide("inference", inferenceService(manager));
     // From the CLI: gantry /instances:start qwen-7b
@@ -46,7 +50,5 @@ export default definePlugin({
       for (const instance of manager.list().filter((i) => i.status === "running")) ctx.emit("instance_stats_updated", { name: instance.name, stats: instance.stats });
       return `${running} running${stopped.length > 0 ? `; stopped idle: ${stopped.join(", ")}` : ""}`;
     });
-    // Stopping instances is the last thing this plugin does on uninstall or shutdown.
-    return () => manager.dispose();
   },
 });

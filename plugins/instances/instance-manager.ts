@@ -1,15 +1,16 @@
 /** Instance definitions in the database plus one supervisor each; the API and the proxy go through here. */
 import { eq } from "drizzle-orm";
 import { existsSync, readFileSync } from "node:fs";
-import { createError, pickTables, type PluginContext } from "gantry/plugin";
+import { createError, defineErrors, pickTables, type PluginContext } from "gantry/plugin";
 import type { Backend, InstanceDefinition } from "./backends.ts";
 import * as pgTables from "./schema-pg.ts";
 import * as sqliteTables from "./schema.ts";
 import type { instances } from "./schema.ts";
 import { usageByProcessGroup, type GroupUsage } from "./process-stats.ts";
+import type { Fleet } from "./fleet.ts";
 import { InstanceSupervisor, type InstanceStatus, type SupervisorSettings } from "./supervisor.ts";
 
-export const InstanceErrors = {
+export const InstanceErrors = defineErrors("instances", {
   INSTANCE_NOT_FOUND: createError("INSTANCE_NOT_FOUND", 404, (name: string) => `Instance '${name}' does not exist`),
   INSTANCE_EXISTS: createError("INSTANCE_EXISTS", 409, (name: string) => `Instance '${name}' already exists`),
   INSTANCE_RUNNING: createError("INSTANCE_RUNNING", 409, (name: string, what: string) => `Instance '${name}' is running; stop it before you ${what}`),
@@ -18,7 +19,7 @@ export const InstanceErrors = {
   COMMAND_REQUIRED: createError("COMMAND_REQUIRED", 400, () => "The command backend needs `command`: an argv array; {port} and {model_path} are substituted"),
   MAX_RUNNING: createError("MAX_RUNNING", 409, (max: number) => `${max} instances are already running (plugin.instances.max_running) and none can be stopped to make room`),
   START_FAILED: createError("START_FAILED", 422, (name: string, why: string) => `Instance '${name}' did not start: ${why}`),
-};
+});
 
 export interface CreateInput {
   name: string;
@@ -36,23 +37,46 @@ export interface CreateInput {
 type Row = typeof instances.$inferSelect;
 
 /**
- * Instances belong to the gantry process that supervises them, so their definitions are read once
- * (`load()`) and kept in memory beside the supervisors; every change is written through.
+ * One plugin generation's view of the kept fleet: the API and the proxy go through here. Instances
+ * belong to the gantry process that supervises them, so their definitions are read once (`load()`)
+ * and kept in memory beside the supervisors; every change is written through.
  */
 export class InstanceManager {
-  readonly #supervisors = new Map<string, InstanceSupervisor>();
+  readonly #supervisors: Map<string, InstanceSupervisor>;
   readonly #rows = new Map<string, Row>();
   readonly #table: typeof instances;
 
-  constructor(private readonly ctx: PluginContext, private readonly settings: () => SupervisorSettings & { portRange: [number, number]; maxRunning: number }) {
+  constructor(private readonly ctx: PluginContext, private readonly fleet: Fleet, private readonly settings: () => SupervisorSettings & { portRange: [number, number]; maxRunning: number }) {
+    this.#supervisors = fleet.supervisors;
     this.#table = pickTables(ctx.db, { sqlite: sqliteTables, pg: pgTables }).instances;
+    fleet.attach(ctx.generation, {
+      settings,
+      spawn: (command, options) => fleet.scope.spawn(command, options),
+      setTimeout: (fn, ms) => fleet.scope.setTimeout(fn, ms),
+      onStatus: (name, status, previous) => {
+        ctx.emit("instance_status_changed", { name, status, previous });
+        this.#alert(name, status, previous);
+      },
+      onPid: (name, pid) => {
+        const row = this.#rows.get(name);
+        if (row) row.lastPid = pid;
+        void ctx.db.update(this.#table).set({ lastPid: pid }).where(eq(this.#table.name, name))
+          .catch((error) => ctx.log.warn({ instance: name, err: (error as Error).message }, "last pid not recorded"));
+      },
+    });
+    // After a reload the newer generation answers; when the plugin goes away this one stays attached
+    // while the fleet (released after this) stops the servers and reports their status.
+    ctx.defer((reason) => reason === "reload" && fleet.detach(ctx.generation));
   }
 
-  /** Reads the definitions and supervises each (a process a crashed gantry left behind is killed first). */
+  /** Reads the definitions; supervises those the fleet does not have yet. */
   async load(): Promise<void> {
+    // Only a cold start finds servers a killed gantry left behind; after a reload they are the fleet's own.
+    const cold = this.fleet.takeColdStart();
     for (const row of await this.ctx.db.select().from(this.#table)) {
-      killLeftover(row);
       this.#rows.set(row.name, row);
+      if (this.#supervisors.has(row.name)) continue;
+      if (cold) killLeftover(row);
       this.#supervise(row);
     }
   }
@@ -174,6 +198,11 @@ export class InstanceManager {
     return { started, failed };
   }
 
+  /** Stops every instance (POST /api/v1/instances/stop-all). */
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.#supervisors.values()].map((s) => s.stop()));
+  }
+
   async #makeRoom(name: string): Promise<void> {
     const max = this.settings().maxRunning;
     if (max <= 0) return;
@@ -183,17 +212,6 @@ export class InstanceManager {
     if (!lru) throw InstanceErrors.MAX_RUNNING([max]);
     this.ctx.log.info({ evicted: lru.definition.name, for: name }, "max_running reached: stopping the least recently used instance");
     await lru.stop();
-  }
-
-  /** Stops every instance (plugin disposal, gantry shutdown). */
-  async stopAll(): Promise<void> {
-    await Promise.all([...this.#supervisors.values()].map((s) => s.stop()));
-  }
-
-  /** Stops every instance and closes the log files: the plugin is being unloaded. */
-  async dispose(): Promise<void> {
-    await this.stopAll();
-    for (const supervisor of this.#supervisors.values()) supervisor.logs.close();
   }
 
   /** Process-group usage, read from /proc only when one of `rows` has a live process. */
@@ -219,7 +237,7 @@ export class InstanceManager {
     };
   }
 
-  /** seed 002's `system_alert`: a server that went down by itself (restarting: warning) or for good (failed: error). */
+  /** `system_alert`: a server that went down by itself (restarting: warning) or for good (failed: error). */
   #alert(name: string, status: InstanceStatus, previous: InstanceStatus): void {
     const reason = this.#supervisors.get(name)?.lastError ?? "unknown reason";
     if (status === "failed") {
@@ -230,18 +248,8 @@ export class InstanceManager {
   }
 
   #supervise(row: Row): void {
-    const supervisor = new InstanceSupervisor(definitionOf(row), this.ctx, this.settings,
-      (name, status, previous) => {
-        this.ctx.emit("instance_status_changed", { name, status, previous });
-        this.#alert(name, status, previous);
-      },
-      (name, pid) => {
-        const row = this.#rows.get(name);
-        if (row) row.lastPid = pid;
-        void this.ctx.db.update(this.#table).set({ lastPid: pid }).where(eq(this.#table.name, name))
-          .catch((error) => this.ctx.log.warn({ instance: name, err: (error as Error).message }, "last pid not recorded"));
-      });
-    this.#supervisors.set(row.name, supervisor);
+    const fleet = this.fleet;
+    this.#supervisors.set(row.name, new InstanceSupervisor(definitionOf(row), () => fleet.host()));
   }
 
   #row(name: string): Row {
@@ -267,7 +275,6 @@ function definitionOf(row: Row): InstanceDefinition {
   return { name: row.name, backend: row.backend, modelPath: row.modelPath, port: row.port, options: row.options, env: row.env, command: row.command, restart: row.restart, onDemandStart: row.onDemandStart, idleTimeout: row.idleTimeout };
 }
 
-/** Memory (RSS) and CPU time of a process from /proc; zeros when it is not running. */
 /**
  * A model server gantry started before it was killed (kill -9) keeps running in its own process
  * group; at start, kill the group of the recorded pid if that process still serves this instance.
