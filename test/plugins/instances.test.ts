@@ -191,8 +191,10 @@ describe("OpenAI-compatible proxy", () => {
       return settled;
     }, 5000, "background writes to settle");
     const before = database.statements();
-    for (let i = 0; i < 20; i++) expect((await ask()).status).toBe(200);
-    expect(database.statements() - before).toBe(0);
+    for (let i = 0; i < 50; i++) expect((await ask()).status).toBe(200);
+    // A query per request would be 50 or more; what little may still show up is the supervisor's own
+    // writes (a health flap's pid on a loaded machine), not the request path.
+    expect(database.statements() - before).toBeLessThan(5);
     const { id } = (await g.gantry.security.keys.list()).find((k) => k.name === "hot-path")!;
     expect((await g.api(`/api/v1/auth/keys/${id}`, { method: "DELETE" })).status).toBe(200);
     expect((await ask()).status).toBe(401);
