@@ -13,7 +13,7 @@ export { TASK_LEVELS, taskHealth } from "./kernel/periodic-tasks.ts";
 export { LOG_LEVELS, isSecretName, type LogLevel } from "./kernel/config.ts";
 export type { SpawnOptions, AdoptOptions, ProcessInfo, ChildProcess, SpawnedProcess } from "./kernel/processes.ts";
 export type {
-  CoreAgentsService, CoreAuditService, CoreCommandsService, CoreMcpServersService, CoreIdentityService, CorePluginsService, CoreCacheService, CoreConfigService, CoreInfoService, CoreLoggersService, CoreMetricsService, CoreProcessesService, CoreTasksService,
+  CoreAgentsService, CoreAuditService, CoreSkillsService, CoreHooksService, CoreCommandsService, CoreMcpServersService, CoreIdentityService, CorePluginsService, CoreCacheService, CoreConfigService, CoreInfoService, CoreLoggersService, CoreMetricsService, CoreProcessesService, CoreTasksService,
 } from "./kernel/core-services.ts";
 export { GantryError, createError, defineErrors } from "./kernel/errors.ts";
 export { pickTables } from "./storage/tables.ts";
@@ -30,3 +30,6 @@ export { eq, ne, and, or, not, sql, desc, asc, inArray, isNull, isNotNull, gt, g
 /** drizzle's PostgreSQL table builders, for a plugin's PostgreSQL twin of its tables (`pg.pgTable`, `pg.text`, ...). */
 export * as pg from "drizzle-orm/pg-core";
 export type { GantryDb, Dialect, TablePair, PgTwin } from "./storage/tables.ts";
+/** Permission rules in gantry's and Claude Code's syntax (`Bash(git status:*)`), and a shell line run through ctx.spawn with a timeout and an output cap. */
+export { ruleMatches, ruleTool, globMatches } from "./kernel/tool-rules.ts";
+export { runShell, shellEnvironment, type ShellResult, type ShellOptions, type Spawner } from "./kernel/shell-run.ts";

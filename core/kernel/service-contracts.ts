@@ -10,6 +10,7 @@
 import type {
   CoreAgentsService, CoreAuditService, CoreCacheService, CoreCommandsService, CoreConfigService, CoreIdentityService, CoreInfoService,
   CoreLoggersService, CoreMcpServersService, CoreMetricsService, CorePluginsService, CoreProcessesService, CoreTasksService,
+  CoreSkillsService, CoreHooksService,
 } from "./core-services.ts";
 
 /** Chat completions on a supervised model ("inference", provided by instances). */
@@ -42,6 +43,8 @@ export interface AgentRunsService {
  */
 export interface AgentPromptRunner {
   runPrompt(request: { prompt: string; allowedTools: string[]; model: string | null; command: string }): Promise<unknown>;
+  /** Where a command's `!`command`` lines run (the folder agents work in); default: the plugin's folder. */
+  workingDirectory?(): string | undefined;
 }
 
 /** Sandboxed script runs for other plugins ("sandbox", provided by scripts). */
@@ -60,6 +63,8 @@ export interface Services {
   "core.loggers": CoreLoggersService;
   "core.agents": CoreAgentsService;
   "core.mcp_servers": CoreMcpServersService;
+  "core.skills": CoreSkillsService;
+  "core.hooks": CoreHooksService;
   "core.commands": CoreCommandsService;
   "core.identity": CoreIdentityService;
   "core.plugins": CorePluginsService;

@@ -40,7 +40,7 @@ export const denials = pgTable("agent_permission_denials", {
   agent: text("agent").notNull(),
   runId: text("run_id").notNull(),
   tool: text("tool").notNull(),
-  source: text("source", { enum: ["rule", "rejected", "expired", "not_offered"] }).notNull(),
+  source: text("source", { enum: ["rule", "hook", "rejected", "expired", "not_offered"] }).notNull(),
   rule: text("rule"),
   reason: text("reason").notNull(),
 }, (t) => [index("agent_denials_at").on(t.at)]);
