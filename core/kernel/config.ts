@@ -78,6 +78,10 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    pipelines: Type.Record(Type.String(), Type.Record(Type.String(), Type.Unknown()), {
+      default: {},
+      description: "Pipeline templates by name ([pipelines.<name>]): phases, needs, retry, gates (docs/pipelines.md)",
+    }),
     plugin: Type.Record(Type.String(), Type.Record(Type.String(), Type.Unknown()), {
       default: {},
       description: "Per-plugin settings, merged over each manifest's `config`",
