@@ -9,7 +9,7 @@ import { ConfigManager } from "./kernel/config-manager.ts";
 import { CORE_OWNER, provideCoreServices, type CoreIdentityService, type CorePluginsService } from "./kernel/core-services.ts";
 import { ProcessRegistry } from "./kernel/processes.ts";
 import { KeepRegistry } from "./kernel/keeps.ts";
-import { openDatabase, type DatabaseHandle } from "./storage/db.ts";
+import { databaseSettings, openDatabase, type DatabaseHandle } from "./storage/db.ts";
 import { EventBus } from "./kernel/events.ts";
 import { FlagRegistry } from "./kernel/flags.ts";
 import { buildRootApp, type AppParts, type HttpLimits } from "./http/http-app.ts";
@@ -56,11 +56,12 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
   const startedAt = Date.now();
   const loggers = new LoggerRegistry({ level: config.log.level, format: config.log.format, destination: options.logDestination });
   const log = loggers.root;
-  const database: DatabaseHandle = openDatabase(config.data_dir);
+  const database: DatabaseHandle = await openDatabase(databaseSettings(config));
   const events = new EventBus((error, event) => log.warn({ event: event.type, err: messageOf(error) }, "event handler failed"));
   const metrics = new MetricsRegistry();
   const configManager = new ConfigManager(config, options.reloadConfig ?? (() => loadConfig()));
   const flags = new FlagRegistry(database.db, events);
+  await flags.reload();
   const processes = new ProcessRegistry();
   const core: CoreParts = {
     database, loggers, events, metrics, flags,
@@ -71,7 +72,7 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
     skills: new OwnedRegistry<RegisteredSkill>("Skill"),
     hooks: new OwnedRegistry<RegisteredHook>("Hook"),
     tasks: new OwnedRegistry<PeriodicTask>("Periodic task"),
-    invalidators: new OwnedRegistry<() => void>("Cache invalidator"),
+    invalidators: new OwnedRegistry<() => void | Promise<void>>("Cache invalidator"),
     processes,
     keeps: new KeepRegistry(processes, log, () => configManager.current.plugins.dispose_timeout_ms),
     pluginConfig: (name) => configManager.current.plugin[name] ?? {},
@@ -101,7 +102,7 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
     guards: security.guards,
     clientIp,
     coreRoutes: [
-      coreRoutes({ metrics, events, sqlite: database.sqlite, dataDir: config.data_dir, startedAt, minFreeDiskBytes: () => limits.minFreeDiskBytes }),
+      coreRoutes({ metrics, events, database, dataDir: config.data_dir, startedAt, minFreeDiskBytes: () => limits.minFreeDiskBytes }),
       security.routes(clientIp),
     ],
   };
@@ -132,7 +133,9 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
   });
   // Hot-path values core caches; POST /api/v1/infra/cache-invalidate drops them.
   for (const [key, invalidate] of Object.entries(security.invalidators)) core.invalidators.add(key, CORE_OWNER, invalidate);
-  core.invalidators.add("http_limits", CORE_OWNER, () => (limits = limitsOf(configManager.current)));
+  core.invalidators.add("http_limits", CORE_OWNER, () => {
+    limits = limitsOf(configManager.current);
+  });
   core.invalidators.add("feature_flags", CORE_OWNER, () => flags.reload());
   provideCoreServices({ ...core, config: configManager, audit: security.audit, startedAt: new Date(startedAt) });
   core.services.provide(CORE_OWNER, "core.identity", {
@@ -174,7 +177,7 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
         const graceful = await routing.stop(timeoutMs);
         if (!graceful) log.warn({ timeout_ms: timeoutMs }, "in-flight requests cut off at shutdown timeout");
         await host.stop();
-        database.close();
+        await database.close();
         log.info("stopped");
         loggers.flush();
       })();

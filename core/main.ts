@@ -5,12 +5,15 @@ import { GantryError } from "./kernel/errors.ts";
 import { createGantry } from "./gantry.ts";
 import { CliError } from "./cli/api-client.ts";
 import { CLIENT_HELP, clientCommand, slashWithLeadingFlags } from "./cli/commands.ts";
+import { DB_HELP, dbCommand } from "./cli/db-commands.ts";
 import pkg from "../package.json" with { type: "json" };
 
 const HELP = `gantry ${pkg.version}: control plane for self-hosted AI models
 
 Server:
   gantry serve [--config FILE] [--host HOST] [--port PORT] [--data-dir DIR]
+  gantry db migrate-to POSTGRES_URL [--schema NAME]   copy the SQLite data into an empty PostgreSQL
+  gantry backup FILE | restore FILE                  SQLite backup / restore (PostgreSQL: pg_dump)
 
 Client (talks to a running server):
   gantry login [--username NAME | --key API_KEY]    save credentials for the commands below
@@ -63,7 +66,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === "help" && rest[0]) {
     const topic = rest[0].startsWith("/") ? "slash" : rest[0];
-    process.stdout.write(CLIENT_HELP[topic] ?? HELP);
+    process.stdout.write({ ...CLIENT_HELP, db: DB_HELP, backup: DB_HELP, restore: DB_HELP }[topic] ?? HELP);
     return 0;
   }
   if (!command || command === "--help" || command === "-h" || command === "help") {
@@ -71,6 +74,11 @@ async function main(argv: string[]): Promise<number> {
     return command ? 0 : 1;
   }
   if (command === "serve") return serve(rest);
+  const local = dbCommand(command, rest);
+  if (local) {
+    await local;
+    return 0;
+  }
   const client = clientCommand(command, rest) ?? slashWithLeadingFlags(argv);
   if (client) {
     await client;

@@ -17,6 +17,7 @@ export type {
 } from "./kernel/core-services.ts";
 export { GantryError, createError, defineErrors } from "./kernel/errors.ts";
 export { OWN_ERRORS_EXTENSION } from "./http/http-app.ts";
+export { pickTables } from "./storage/tables.ts";
 export type { CommandInvocation, CommandView } from "./kernel/command-invoker.ts";
 export { textResponses } from "./http/text-responses.ts";
 export { Nullable } from "./http/schema-helpers.ts";
@@ -26,7 +27,10 @@ export { createSandbox, type Sandbox, type HostFunction, type RunOptions, type R
 export { t } from "elysia";
 /** drizzle's SQLite table builders and operators, so a plugin outside gantry's tree can declare and query its tables. */
 export { sqliteTable, integer, text, real, blob, primaryKey, index, uniqueIndex } from "drizzle-orm/sqlite-core";
-export { eq, ne, and, or, not, sql, desc, asc, inArray, isNull, isNotNull, gt, gte, lt, lte, like } from "drizzle-orm";
+export { eq, ne, and, or, not, sql, desc, asc, inArray, isNull, isNotNull, gt, gte, lt, lte, like, count } from "drizzle-orm";
+/** drizzle's PostgreSQL table builders, for a plugin's PostgreSQL twin of its tables (`pg.pgTable`, `pg.text`, ...). */
+export * as pg from "drizzle-orm/pg-core";
+export type { GantryDb, Dialect, TablePair, PgTwin } from "./storage/tables.ts";
 /** Permission rules in gantry's and Claude Code's syntax (`Bash(git status:*)`), and a shell line run through ctx.spawn with a timeout and an output cap. */
 export { ruleMatches, ruleTool, globMatches } from "./kernel/tool-rules.ts";
 export { runShell, shellEnvironment, type ShellResult, type ShellOptions, type Spawner } from "./kernel/shell-run.ts";

@@ -1,4 +1,5 @@
 /** Test helpers: a real gantry on a loopback port with its own data dir and captured logs. */
+import { createHash } from "node:crypto";
 import { cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -7,6 +8,7 @@ import { Writable } from "node:stream";
 import { validateConfig } from "../core/kernel/config.ts";
 import { createGantry, type Gantry } from "../core/gantry.ts";
 import { Errors } from "../core/kernel/errors.ts";
+import postgres from "postgres";
 
 export const FIXTURES = resolve(import.meta.dir, "fixtures");
 export const FIXTURE_PLUGINS = join(FIXTURES, "plugins");
@@ -56,6 +58,41 @@ export function copyFixture(name: string): string {
   return dir;
 }
 
+/**
+ * The database every test gantry uses: SQLite in its data dir, or, when GANTRY_TEST_PG_URL is set,
+ * PostgreSQL with a schema of its own named after the data dir (a restart on the same dir finds
+ * its data; test files running at once never share a schema). An unreachable server fails the
+ * test at start (DATABASE_UNAVAILABLE): the PostgreSQL leg never passes by running on SQLite.
+ */
+export const TEST_PG_URL = process.env.GANTRY_TEST_PG_URL ?? "";
+
+export function testDatabase(dataDir: string): { url: string; schema: string } | undefined {
+  if (!TEST_PG_URL) return undefined;
+  return { url: TEST_PG_URL, schema: `t_${createHash("sha256").update(resolve(dataDir)).digest("hex").slice(0, 20)}` };
+}
+
+/** The same as environment variables, for a gantry started as a subprocess. */
+export function testDatabaseEnv(dataDir: string): Record<string, string> {
+  const database = testDatabase(dataDir);
+  return database ? { GANTRY_DATABASE__URL: database.url, GANTRY_DATABASE__SCHEMA: database.schema } : {};
+}
+
+let admin: postgres.Sql | undefined;
+/** Drops a test gantry's PostgreSQL schema (nothing on SQLite). */
+export async function dropTestDatabase(dataDir: string): Promise<void> {
+  const database = testDatabase(dataDir);
+  if (!database) return;
+  admin ??= postgres(database.url, { max: 1, idle_timeout: 1, onnotice: () => {} });
+  await admin.unsafe(`DROP SCHEMA IF EXISTS "${database.schema}" CASCADE`);
+}
+
+/** Rows of a raw SQL query on a test gantry's database, whichever the dialect. */
+export async function sqlRows(g: TestGantry, query: string): Promise<Record<string, unknown>[]> {
+  const { sqlite, pg } = g.gantry.core.database;
+  if (pg) return [...(await pg.unsafe(query))];
+  return sqlite!.query(query).all() as Record<string, unknown>[];
+}
+
 /** Starts gantry on 127.0.0.1:0. `builtins` is the folder scanned for built-in plugins (default: none). */
 export interface StartOptions {
   builtins?: string;
@@ -78,6 +115,7 @@ export async function startGantry(options: StartOptions = {}): Promise<TestGantr
       log: { level: "debug", format: "json" },
       plugins: { dir: options.builtins ?? emptyBuiltins, setup_timeout_ms: 3000, dispose_timeout_ms: 300 },
       auth: { bootstrap_admin_key: ADMIN_KEY },
+      ...(testDatabase(dataDir) ? { database: testDatabase(dataDir) } : {}),
     }, options.config ?? {});
   const read = () => {
     let fromFile: Record<string, unknown> = {};
@@ -105,7 +143,10 @@ export async function startGantry(options: StartOptions = {}): Promise<TestGantr
     async stop() {
       await gantry.stop();
       rmSync(emptyBuiltins, { recursive: true, force: true });
-      if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
+      if (!options.dataDir) {
+        rmSync(dataDir, { recursive: true, force: true });
+        await dropTestDatabase(dataDir);
+      }
     },
   };
 }

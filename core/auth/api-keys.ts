@@ -1,9 +1,9 @@
 /** API-key authentication: keys are stored as SHA-256 digests and compared in constant time. */
 import { randomBytes } from "node:crypto";
 import { safeEqualDigest, sha256 } from "./safe-equal.ts";
-import { eq } from "drizzle-orm";
-import { changesOf, type GantryDb } from "../storage/db.ts";
-import { apiKeys } from "../storage/db-schema.ts";
+import { count, eq, isNull } from "drizzle-orm";
+import type { GantryDb } from "../storage/db.ts";
+import { coreTables } from "../storage/tables.ts";
 import type { Identity } from "./identity.ts";
 
 export type KeyRole = "viewer" | "operator" | "admin" | "inference";
@@ -19,9 +19,11 @@ interface KeyRecord {
 
 export class ApiKeyAuthenticator {
   #keys = new Map<string, KeyRecord>();
+  readonly #table: ReturnType<typeof coreTables>["apiKeys"];
 
+  /** Call `reload()` before use: it reads the keys into memory, where every request finds them. */
   constructor(private readonly db: GantryDb) {
-    this.#load();
+    this.#table = coreTables(db).apiKeys;
   }
 
   /** The identity of an API key; `undefined` when it is not a valid, unrevoked key. */
@@ -35,50 +37,51 @@ export class ApiKeyAuthenticator {
   }
 
   /** Creates a key and returns its secret; only the digest is stored. */
-  create(name: string, role: KeyRole, secret?: string): { id: string; key: string } {
+  async create(name: string, role: KeyRole, secret?: string): Promise<{ id: string; key: string }> {
     const id = secret ? KEY_PATTERN.exec(secret)?.[1] : randomId();
     if (!id) throw new RangeError("A given key must look like gk_<10 lowercase letters or digits>_<32-64 url-safe characters>");
     const key = secret ?? `gk_${id}_${randomBytes(24).toString("base64url")}`;
-    this.db.insert(apiKeys).values({ id, name, hash: sha256(key).toString("hex"), prefix: `gk_${id}`, role, createdAt: new Date() }).run();
-    this.#load();
+    await this.db.insert(this.#table).values({ id, name, hash: sha256(key).toString("hex"), prefix: `gk_${id}`, role, createdAt: new Date() });
+    await this.reload();
     return { id, key };
   }
 
-  revoke(id: string): boolean {
-    const changed = changesOf(this.db.update(apiKeys).set({ revokedAt: new Date() }).where(eq(apiKeys.id, id)).run()) > 0;
-    this.#load();
-    return changed;
+  /** Revokes a key; it stops working at once (the in-memory copy is dropped before this returns). */
+  async revoke(id: string): Promise<boolean> {
+    const apiKeys = this.#table;
+    const changed = await this.db.update(apiKeys).set({ revokedAt: new Date() }).where(eq(apiKeys.id, id)).returning({ id: apiKeys.id });
+    this.#keys.delete(id);
+    await this.reload();
+    return changed.length > 0;
   }
 
   /** Keys for the admin API: never the secret, never the digest. */
-  list() {
-    return this.db.select({ id: apiKeys.id, name: apiKeys.name, prefix: apiKeys.prefix, role: apiKeys.role, createdAt: apiKeys.createdAt, revokedAt: apiKeys.revokedAt })
-      .from(apiKeys).orderBy(apiKeys.createdAt).all()
-      .map((k) => ({ id: k.id, name: k.name, prefix: k.prefix, role: k.role, created_at: k.createdAt.toISOString(), revoked_at: k.revokedAt?.toISOString() ?? null }));
+  async list() {
+    const apiKeys = this.#table;
+    const rows = await this.db.select({ id: apiKeys.id, name: apiKeys.name, prefix: apiKeys.prefix, role: apiKeys.role, createdAt: apiKeys.createdAt, revokedAt: apiKeys.revokedAt })
+      .from(apiKeys).orderBy(apiKeys.createdAt);
+    return rows.map((k) => ({ id: k.id, name: k.name, prefix: k.prefix, role: k.role, created_at: k.createdAt.toISOString(), revoked_at: k.revokedAt?.toISOString() ?? null }));
   }
 
-  get count(): number {
-    return this.db.select({ id: apiKeys.id }).from(apiKeys).all().length;
+  async count(): Promise<number> {
+    const [row] = await this.db.select({ n: count() }).from(this.#table);
+    return row?.n ?? 0;
   }
 
   /**
    * On first start (no keys at all) creates an admin key and an inference key and returns
    * their secrets for the caller to print once.
    */
-  bootstrap(adminSecret: string): { admin: string; inference: string } | undefined {
-    if (this.count > 0) return undefined;
-    const admin = this.create("bootstrap-admin", "admin", adminSecret || undefined).key;
-    const inference = this.create("bootstrap-inference", "inference").key;
+  async bootstrap(adminSecret: string): Promise<{ admin: string; inference: string } | undefined> {
+    if ((await this.count()) > 0) return undefined;
+    const admin = (await this.create("bootstrap-admin", "admin", adminSecret || undefined)).key;
+    const inference = (await this.create("bootstrap-inference", "inference")).key;
     return { admin, inference };
   }
 
   /** Re-reads keys from the database (they are cached in memory for the hot path). */
-  reload(): void {
-    this.#load();
-  }
-
-  #load(): void {
-    const rows = this.db.select().from(apiKeys).all().filter((r) => r.revokedAt === null);
+  async reload(): Promise<void> {
+    const rows = await this.db.select().from(this.#table).where(isNull(this.#table.revokedAt));
     this.#keys = new Map(rows.map((r) => [r.id, { id: r.id, digest: Buffer.from(r.hash, "hex"), role: r.role, name: r.name }]));
   }
 }

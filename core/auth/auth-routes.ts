@@ -53,11 +53,11 @@ export function authRoutes(p: AuthRouteParts) {
       .post("/api/v1/auth/login", async ({ body, request }) => {
         const record = (status: number, role: string) =>
           p.audit.record({ actor: `user:${body.username}`, role, action: "auth.login", route: "/api/v1/auth/login", status, ip: p.clientIp(request) });
-        const user = await p.users.verify(body.username, body.password).catch((error) => {
-          record(401, "none");
+        const user = await p.users.verify(body.username, body.password).catch(async (error) => {
+          await record(401, "none");
           throw error;
         });
-        record(200, user.role);
+        await record(200, user.role);
         return { ...(await p.sessions.start(user)), user };
       }, {
         role: { min: "public", rateLimit: "login" },
@@ -77,32 +77,32 @@ export function authRoutes(p: AuthRouteParts) {
       .post("/api/v1/auth/logout", async ({ request }) => {
         const identity = await whoami(request);
         if (identity.via !== "jwt" || !identity.sessionId) throw AuthErrors.NOT_A_SESSION([]);
-        p.sessions.revoke(identity.sessionId, "logout");
+        await p.sessions.revoke(identity.sessionId, "logout");
         return { ok: true as const };
       }, { role: "viewer", response: Ok, detail: { summary: "End this login session: its access and refresh tokens stop working", tags: ["auth"] } })
       .get("/api/v1/auth/whoami", async ({ request }) => {
         const identity = await whoami(request);
-        const user = identity.userId ? p.users.get(identity.userId) : null;
+        const user = identity.userId ? await p.users.get(identity.userId) : null;
         return { subject: identity.subject, role: identity.role, via: identity.via, user, claims: identity.claims ?? null };
       }, { role: "viewer", response: WhoAmI, detail: { summary: "The caller: subject, role, how authenticated, user and token claims", tags: ["auth"] } })
-      .get("/api/v1/auth/keys", () => ({ keys: p.keys.list() }), {
+      .get("/api/v1/auth/keys", async () => ({ keys: await p.keys.list() }), {
         role: "admin", response: t.Object({ keys: t.Array(KeyView) }), detail: { summary: "API keys (never their secrets)", tags: ["auth"] },
       })
-      .post("/api/v1/auth/keys", ({ body, set }) => {
-        const { id, key } = p.keys.create(body.name, body.role);
+      .post("/api/v1/auth/keys", async ({ body, set }) => {
+        const { id, key } = await p.keys.create(body.name, body.role);
         set.status = 201;
-        return { ...p.keys.list().find((k) => k.id === id)!, key };
+        return { ...(await p.keys.list()).find((k) => k.id === id)!, key };
       }, {
         role: "admin",
         body: t.Object({ name: t.String({ minLength: 1, maxLength: 100 }), role: KeyRoleSchema }),
         response: { 201: t.Object({ ...KeyView.properties, key: t.String({ description: "the secret: shown only here" }) }) },
         detail: { summary: "Create an API key; the secret is in this response only", tags: ["auth"] },
       })
-      .delete("/api/v1/auth/keys/:id", ({ params }) => {
-        if (!p.keys.revoke(params.id)) throw AuthErrors.KEY_NOT_FOUND([params.id]);
+      .delete("/api/v1/auth/keys/:id", async ({ params }) => {
+        if (!(await p.keys.revoke(params.id))) throw AuthErrors.KEY_NOT_FOUND([params.id]);
         return { ok: true as const };
       }, { role: "admin", params: t.Object({ id: t.String({ maxLength: 64 }) }), response: Ok, detail: { summary: "Revoke an API key", tags: ["auth"] } })
-      .get("/api/v1/auth/users", () => ({ users: p.users.list() }), {
+      .get("/api/v1/auth/users", async () => ({ users: await p.users.list() }), {
         role: "admin", response: t.Object({ users: t.Array(UserSchema) }), detail: { summary: "Users", tags: ["auth"] },
       })
       .post("/api/v1/auth/users", async ({ body, set }) => {
@@ -115,10 +115,10 @@ export function authRoutes(p: AuthRouteParts) {
         response: { 201: UserSchema },
         detail: { summary: "Create a user", tags: ["auth"] },
       })
-      .patch("/api/v1/auth/users/:id", ({ params, body }) => {
+      .patch("/api/v1/auth/users/:id", async ({ params, body }) => {
         if (body.role === undefined && body.disabled === undefined) throw Errors.BAD_REQUEST(["Send role and/or disabled"]);
-        const user = p.users.update(params.id, body);
-        if (body.disabled) p.sessions.revokeUser(params.id, "user disabled");
+        const user = await p.users.update(params.id, body);
+        if (body.disabled) await p.sessions.revokeUser(params.id, "user disabled");
         return user;
       }, {
         role: "admin",
@@ -129,7 +129,7 @@ export function authRoutes(p: AuthRouteParts) {
       })
       .post("/api/v1/auth/users/:id/password", async ({ params, body }) => {
         await p.users.setPassword(params.id, body.password);
-        p.sessions.revokeUser(params.id, "password reset");
+        await p.sessions.revokeUser(params.id, "password reset");
         return { ok: true as const };
       }, {
         role: "admin",

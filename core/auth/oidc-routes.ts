@@ -37,11 +37,11 @@ export function oidcRoutes(p: OidcRouteParts) {
         const ip = p.clientIp(request);
         try {
           const { user } = await p.oidc.complete(query);
-          p.audit.record({ actor: `user:${user.username}`, role: user.role, action: "auth.login", route: "/api/v1/auth/oidc/callback", status: 200, ip, detail: JSON.stringify({ via: "oidc" }) });
+          await p.audit.record({ actor: `user:${user.username}`, role: user.role, action: "auth.login", route: "/api/v1/auth/oidc/callback", status: 200, ip, detail: JSON.stringify({ via: "oidc" }) });
           return { ...(await p.sessions.start(user)), user };
         } catch (error) {
           const status = (error as { status?: number }).status ?? 500;
-          p.audit.record({ actor: "oidc", role: "none", action: "auth.login", route: "/api/v1/auth/oidc/callback", status, ip, detail: JSON.stringify({ via: "oidc", error: (error as Error).message }) });
+          await p.audit.record({ actor: "oidc", role: "none", action: "auth.login", route: "/api/v1/auth/oidc/callback", status, ip, detail: JSON.stringify({ via: "oidc", error: (error as Error).message }) });
           throw error;
         }
       }, {

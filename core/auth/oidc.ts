@@ -9,7 +9,7 @@ import { and, eq } from "drizzle-orm";
 import type { createRemoteJWKSet, JWTPayload } from "jose";
 import type { GantryDb } from "../storage/db.ts";
 import { createError, defineErrors, GantryError } from "../kernel/errors.ts";
-import { coreSettings, oidcIdentities } from "../storage/db-schema.ts";
+import { coreTables } from "../storage/tables.ts";
 import type { UserRole, UserStore, UserView } from "./users.ts";
 
 export const OidcErrors = defineErrors("core", {
@@ -55,22 +55,28 @@ export class OidcService {
   readonly #discovery = new Map<string, { doc: Discovery; at: number }>();
   readonly #jwks = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
 
-  constructor(private readonly db: GantryDb, private readonly users: UserStore) {}
+  readonly #tables: ReturnType<typeof coreTables>;
 
-  config(): OidcConfig | undefined {
-    const row = this.db.select().from(coreSettings).where(eq(coreSettings.key, SETTING)).get();
+  constructor(private readonly db: GantryDb, private readonly users: UserStore) {
+    this.#tables = coreTables(db);
+  }
+
+  async config(): Promise<OidcConfig | undefined> {
+    const { coreSettings } = this.#tables;
+    const [row] = await this.db.select().from(coreSettings).where(eq(coreSettings.key, SETTING));
     return row ? (JSON.parse(row.value) as OidcConfig) : undefined;
   }
 
   /** The configuration without its secret. */
-  view(config = this.config()) {
+  async view(config?: OidcConfig) {
+    config ??= await this.config();
     if (!config) throw OidcErrors.OIDC_NOT_CONFIGURED([]);
     return { ...config, client_secret: config.client_secret ? "[set]" : "" };
   }
 
   /** Stores a configuration after reading the provider's discovery document (so a typo fails now, not at sign-in). */
   async configure(input: Omit<OidcConfig, "client_secret"> & { client_secret?: string }) {
-    const previous = this.config();
+    const previous = await this.config();
     const config: OidcConfig = { ...input, client_secret: input.client_secret ?? previous?.client_secret ?? "" };
     for (const [role, name] of Object.entries(config.role_map)) if (!(name in RANK)) throw OidcErrors.OIDC_CONFIG_INVALID([`role_map['${role}'] must be viewer, operator or admin`]);
     if (config.enabled) {
@@ -80,13 +86,14 @@ export class OidcService {
       });
     }
     const value = JSON.stringify(config);
-    this.db.insert(coreSettings).values({ key: SETTING, value }).onConflictDoUpdate({ target: coreSettings.key, set: { value } }).run();
+    const { coreSettings } = this.#tables;
+    await this.db.insert(coreSettings).values({ key: SETTING, value }).onConflictDoUpdate({ target: coreSettings.key, set: { value } });
     return this.view(config);
   }
 
   /** Where to send the browser: the provider's authorization endpoint with state, nonce and a PKCE challenge. */
   async authorizationUrl(loginHint?: string): Promise<string> {
-    const config = this.#enabled();
+    const config = await this.#enabled();
     const discovery = await this.#discover(config);
     this.#sweep();
     const state = b64url(randomBytes(24));
@@ -105,7 +112,7 @@ export class OidcService {
 
   /** The provider sent the browser back: exchange the code, verify the ID token, find or create the user. */
   async complete(params: { code?: string; state?: string; error?: string; error_description?: string }): Promise<{ user: UserView; claims: JWTPayload }> {
-    const config = this.#enabled();
+    const config = await this.#enabled();
     const pending = params.state ? this.#pending.get(params.state) : undefined;
     if (params.state) this.#pending.delete(params.state); // one use, whatever happens next
     if (params.error) throw OidcErrors.OIDC_LOGIN_REJECTED([`the provider answered ${params.error}${params.error_description ? `: ${params.error_description}` : ""}`]);
@@ -151,25 +158,26 @@ export class OidcService {
   async #userFor(config: OidcConfig, issuer: string, claims: JWTPayload): Promise<UserView> {
     // With a role claim configured the provider decides the role at every sign-in (no match: the default).
     const role = config.role_claim ? (roleFrom(config, claims) ?? config.default_role) : undefined;
-    const link = this.db.select().from(oidcIdentities).where(and(eq(oidcIdentities.issuer, issuer), eq(oidcIdentities.subject, claims.sub!))).get();
+    const { oidcIdentities } = this.#tables;
+    const [link] = await this.db.select().from(oidcIdentities).where(and(eq(oidcIdentities.issuer, issuer), eq(oidcIdentities.subject, claims.sub!)));
     if (link) {
-      let user = this.users.get(link.userId);
+      let user = await this.users.get(link.userId);
       if (user.disabled) throw OidcErrors.OIDC_LOGIN_REJECTED(["this gantry user is disabled"]);
-      if (role && role !== user.role) user = this.users.update(user.id, { role }); // the provider's groups decide
+      if (role && role !== user.role) user = await this.users.update(user.id, { role }); // the provider's groups decide
       return user;
     }
     const wanted = String(claims.preferred_username ?? claims.email ?? `oidc-${claims.sub}`).replace(/[^A-Za-z0-9._@-]/g, "_").slice(0, 60);
     let username = wanted;
-    const taken = new Set(this.users.list().map((u) => u.username));
+    const taken = new Set((await this.users.list()).map((u) => u.username));
     for (let i = 2; taken.has(username); i++) username = `${wanted}-${i}`;
     // The password is random and never shown: this user signs in through the provider only.
     const user = await this.users.create(username, b64url(randomBytes(32)), role ?? config.default_role);
-    this.db.insert(oidcIdentities).values({ issuer, subject: claims.sub!, userId: user.id, email: typeof claims.email === "string" ? claims.email : null, createdAt: new Date() }).run();
+    await this.db.insert(oidcIdentities).values({ issuer, subject: claims.sub!, userId: user.id, email: typeof claims.email === "string" ? claims.email : null, createdAt: new Date() });
     return user;
   }
 
-  #enabled(): OidcConfig {
-    const config = this.config();
+  async #enabled(): Promise<OidcConfig> {
+    const config = await this.config();
     if (!config?.enabled) throw OidcErrors.OIDC_NOT_CONFIGURED([]);
     return config;
   }

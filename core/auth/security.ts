@@ -31,9 +31,10 @@ export async function createSecurity(options: SecurityOptions) {
   const initial = config.current;
   const keys = new ApiKeyAuthenticator(db);
   const users = new UserStore(db);
-  const jwtSecret = settingOrGenerate(db, "jwt_secret", initial.auth.jwt_secret).value;
-  const internalKey = settingOrGenerate(db, "internal_key", initial.auth.internal_key);
+  const jwtSecret = (await settingOrGenerate(db, "jwt_secret", initial.auth.jwt_secret)).value;
+  const internalKey = await settingOrGenerate(db, "internal_key", initial.auth.internal_key);
   const sessions = new SessionService(db, jwtSecret, () => ({ accessS: config.current.auth.access_token_ttl_s, refreshS: config.current.auth.refresh_token_ttl_s }));
+  await Promise.all([keys.reload(), users.reload(), sessions.reload()]);
   const authenticator = new Authenticator(keys, sessions, users, internalKey.value);
   const audit = new AuditLog(db);
   const oidc = new OidcService(db, users);
@@ -47,7 +48,7 @@ export async function createSecurity(options: SecurityOptions) {
   const guards = createRequestGuards({ limiter, audit, enabled: () => config.current.rate_limit.enabled, exemptPaths: () => exempt });
 
   const lines: string[] = [];
-  const firstKeys = keys.bootstrap(initial.auth.bootstrap_admin_key);
+  const firstKeys = await keys.bootstrap(initial.auth.bootstrap_admin_key);
   if (firstKeys) {
     lines.push(initial.auth.bootstrap_admin_key ? "admin key:     (the configured auth.bootstrap_admin_key)" : `admin key:     ${firstKeys.admin}`);
     lines.push(`inference key: ${firstKeys.inference}`);
@@ -71,6 +72,6 @@ export async function createSecurity(options: SecurityOptions) {
       api_keys: () => keys.reload(),
       users: () => users.reload(),
       sessions: () => sessions.reload(),
-    } as Record<string, () => void>,
+    } as Record<string, () => Promise<void>>,
   };
 }

@@ -6,7 +6,7 @@ import { and, eq, isNull } from "drizzle-orm";
 import { Elysia } from "elysia";
 import type { GantryDb } from "../storage/db.ts";
 import { createError, defineErrors } from "../kernel/errors.ts";
-import { refreshTokens, revokedSessions } from "../storage/db-schema.ts";
+import { coreTables } from "../storage/tables.ts";
 import type { UserView } from "./users.ts";
 
 export const SessionErrors = defineErrors("core", {
@@ -46,13 +46,18 @@ export class SessionService {
   /** Verified tokens, so a hot client does not pay an HMAC per request; bounded, oldest dropped. */
   readonly #verified = new Map<string, AccessClaims>();
 
+  readonly #tables: ReturnType<typeof coreTables>;
+
+  /** Call `reload()` before use: it reads the revoked sessions into memory. */
   constructor(private readonly db: GantryDb, secret: string, private readonly ttl: () => { accessS: number; refreshS: number }) {
     this.#signer = signerFor(secret);
-    this.reload();
+    this.#tables = coreTables(db);
   }
 
-  reload(): void {
-    this.#revoked = new Set(this.db.select({ id: revokedSessions.familyId }).from(revokedSessions).all().map((r) => r.id));
+  async reload(): Promise<void> {
+    const { revokedSessions } = this.#tables;
+    const rows = await this.db.select({ id: revokedSessions.familyId }).from(revokedSessions);
+    this.#revoked = new Set(rows.map((r) => r.id));
     this.#verified.clear();
   }
 
@@ -63,40 +68,45 @@ export class SessionService {
 
   /** Exchanges a refresh token for a new pair. Reusing a rotated token revokes the whole session. */
   async refresh(presented: string, usernameOf: (userId: string) => string | undefined): Promise<IssuedSession> {
+    const { refreshTokens } = this.#tables;
     const match = REFRESH_PATTERN.exec(presented);
-    const row = match ? this.db.select().from(refreshTokens).where(eq(refreshTokens.id, match[1]!)).get() : undefined;
+    const [row] = match ? await this.db.select().from(refreshTokens).where(eq(refreshTokens.id, match[1]!)) : [];
     const valid = row !== undefined && safeEqualDigest(presented, Buffer.from(row.hash, "hex"));
     if (!row || !valid) throw SessionErrors.REFRESH_TOKEN_INVALID([]);
     if (row.usedAt !== null) {
-      this.revoke(row.familyId, "refresh token reuse");
+      await this.revoke(row.familyId, "refresh token reuse");
       throw SessionErrors.REFRESH_TOKEN_REUSED([]);
     }
     const username = usernameOf(row.userId);
     if (row.revokedAt !== null || row.expiresAt.getTime() <= Date.now() || this.#revoked.has(row.familyId) || !username) {
       throw SessionErrors.REFRESH_TOKEN_INVALID([]);
     }
-    const claimed = this.db.update(refreshTokens).set({ usedAt: new Date() })
-      .where(and(eq(refreshTokens.id, row.id), isNull(refreshTokens.usedAt))).returning({ id: refreshTokens.id }).all();
+    const claimed = await this.db.update(refreshTokens).set({ usedAt: new Date() })
+      .where(and(eq(refreshTokens.id, row.id), isNull(refreshTokens.usedAt))).returning({ id: refreshTokens.id });
     if (claimed.length === 0) {
       // A concurrent refresh used it first: that is reuse too.
-      this.revoke(row.familyId, "refresh token reuse");
+      await this.revoke(row.familyId, "refresh token reuse");
       throw SessionErrors.REFRESH_TOKEN_REUSED([]);
     }
     return this.#issue(row.userId, username, row.familyId);
   }
 
   /** Ends a session: its refresh tokens and every access token naming it stop working at once. */
-  revoke(familyId: string, reason: string): void {
-    this.db.insert(revokedSessions).values({ familyId, revokedAt: new Date(), reason }).onConflictDoNothing().run();
-    this.db.update(refreshTokens).set({ revokedAt: new Date() }).where(and(eq(refreshTokens.familyId, familyId), isNull(refreshTokens.revokedAt))).run();
+  async revoke(familyId: string, reason: string): Promise<void> {
+    const { refreshTokens, revokedSessions } = this.#tables;
     this.#revoked.add(familyId);
+    await this.db.transaction(async (tx) => {
+      await tx.insert(revokedSessions).values({ familyId, revokedAt: new Date(), reason }).onConflictDoNothing();
+      await tx.update(refreshTokens).set({ revokedAt: new Date() }).where(and(eq(refreshTokens.familyId, familyId), isNull(refreshTokens.revokedAt)));
+    });
     for (const [token, claims] of this.#verified) if (claims.sid === familyId) this.#verified.delete(token);
   }
 
   /** Ends every session of a user (password reset, disabling). */
-  revokeUser(userId: string, reason: string): void {
-    const families = new Set(this.db.select({ f: refreshTokens.familyId }).from(refreshTokens).where(eq(refreshTokens.userId, userId)).all().map((r) => r.f));
-    for (const family of families) this.revoke(family, reason);
+  async revokeUser(userId: string, reason: string): Promise<void> {
+    const { refreshTokens } = this.#tables;
+    const rows = await this.db.selectDistinct({ f: refreshTokens.familyId }).from(refreshTokens).where(eq(refreshTokens.userId, userId));
+    for (const { f } of rows) await this.revoke(f, reason);
   }
 
   /** The claims of a valid, unexpired access token of a live session; undefined otherwise. */
@@ -122,9 +132,9 @@ export class SessionService {
     const id = randomUUID();
     const refreshToken = `grt_${id}_${randomBytes(32).toString("base64url")}`;
     const refreshExpires = new Date(Date.now() + refreshS * 1000);
-    this.db.insert(refreshTokens).values({
+    await this.db.insert(this.#tables.refreshTokens).values({
       id, familyId, userId, hash: sha256(refreshToken).toString("hex"), createdAt: new Date(), expiresAt: refreshExpires,
-    }).run();
+    });
     return {
       access_token: accessToken, token: accessToken, token_type: "Bearer",
       expires_at: new Date(exp * 1000).toISOString(),

@@ -4,6 +4,7 @@ import { eq } from "drizzle-orm";
 import type { GantryDb } from "../storage/db.ts";
 import { createError, defineErrors } from "../kernel/errors.ts";
 import { users } from "../storage/db-schema.ts";
+import { coreTables } from "../storage/tables.ts";
 
 export type UserRole = "viewer" | "operator" | "admin";
 
@@ -36,14 +37,17 @@ export class UserStore {
   #cache = new Map<string, { role: UserRole; disabled: boolean; username: string }>();
   /** Verified against when the user does not exist, so both failures take the same time. */
   #dummyHash: Promise<string>;
+  readonly #table: typeof users;
 
+  /** Call `reload()` before use: it reads roles and states into memory. */
   constructor(private readonly db: GantryDb) {
-    this.reload();
+    this.#table = coreTables(db).users;
     this.#dummyHash = Bun.password.hash(randomBytes(16).toString("hex"), { algorithm: "argon2id" });
   }
 
-  reload(): void {
-    this.#cache = new Map(this.db.select().from(users).all().map((r) => [r.id, { role: r.role, disabled: r.disabled, username: r.username }]));
+  async reload(): Promise<void> {
+    const rows = await this.db.select().from(this.#table);
+    this.#cache = new Map(rows.map((r) => [r.id, { role: r.role, disabled: r.disabled, username: r.username }]));
   }
 
   get count(): number {
@@ -56,43 +60,47 @@ export class UserStore {
   }
 
   async create(username: string, password: string, role: UserRole): Promise<UserView> {
-    if (this.db.select({ id: users.id }).from(users).where(eq(users.username, username)).get()) throw UserErrors.USER_EXISTS([username]);
+    const users = this.#table;
+    const [taken] = await this.db.select({ id: users.id }).from(users).where(eq(users.username, username));
+    if (taken) throw UserErrors.USER_EXISTS([username]);
     const now = new Date();
     const row: Row = {
       id: randomUUID(), username, role, disabled: false, createdAt: now, updatedAt: now,
       passwordHash: await Bun.password.hash(password, { algorithm: "argon2id" }),
     };
-    this.db.insert(users).values(row).run();
-    this.reload();
+    // The unique username still decides a race between two creates.
+    const [inserted] = await this.db.insert(users).values(row).onConflictDoNothing().returning({ id: users.id });
+    if (!inserted) throw UserErrors.USER_EXISTS([username]);
+    await this.reload();
     return view(row);
   }
 
-  list(): UserView[] {
-    return this.db.select().from(users).orderBy(users.username).all().map(view);
+  async list(): Promise<UserView[]> {
+    return (await this.db.select().from(this.#table).orderBy(this.#table.username)).map(view);
   }
 
-  get(id: string): UserView {
-    const row = this.db.select().from(users).where(eq(users.id, id)).get();
+  async get(id: string): Promise<UserView> {
+    const [row] = await this.db.select().from(this.#table).where(eq(this.#table.id, id));
     if (!row) throw UserErrors.USER_NOT_FOUND([id]);
     return view(row);
   }
 
-  update(id: string, change: { role?: UserRole; disabled?: boolean }): UserView {
-    this.get(id);
-    this.db.update(users).set({ ...change, updatedAt: new Date() }).where(eq(users.id, id)).run();
-    this.reload();
+  async update(id: string, change: { role?: UserRole; disabled?: boolean }): Promise<UserView> {
+    await this.get(id);
+    await this.db.update(this.#table).set({ ...change, updatedAt: new Date() }).where(eq(this.#table.id, id));
+    await this.reload();
     return this.get(id);
   }
 
   async setPassword(id: string, password: string): Promise<void> {
-    this.get(id);
+    await this.get(id);
     const passwordHash = await Bun.password.hash(password, { algorithm: "argon2id" });
-    this.db.update(users).set({ passwordHash, updatedAt: new Date() }).where(eq(users.id, id)).run();
+    await this.db.update(this.#table).set({ passwordHash, updatedAt: new Date() }).where(eq(this.#table.id, id));
   }
 
   /** The user for a correct username and password; the same error, after the same work, otherwise. */
   async verify(username: string, password: string): Promise<UserView> {
-    const row = this.db.select().from(users).where(eq(users.username, username)).get();
+    const [row] = await this.db.select().from(this.#table).where(eq(this.#table.username, username));
     const ok = await Bun.password.verify(password, row?.passwordHash ?? (await this.#dummyHash));
     if (!row || !ok || row.disabled) throw UserErrors.INVALID_CREDENTIALS([]);
     return view(row);

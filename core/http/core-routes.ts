@@ -1,6 +1,5 @@
 /** Core's own routes: health, liveness, metrics and the event WebSocket. */
 import { t } from "elysia";
-import type { Database } from "bun:sqlite";
 import { Errors } from "../kernel/errors.ts";
 import { matchesPattern, type EventBus } from "../kernel/events.ts";
 import { livenessChecks } from "./liveness.ts";
@@ -15,7 +14,7 @@ const sockets = new Map<string, () => void>();
 export interface CoreRouteParts {
   metrics: MetricsRegistry;
   events: EventBus;
-  sqlite: Database;
+  database: { dialect: string; ping(): Promise<void> };
   dataDir: string;
   startedAt: number;
   minFreeDiskBytes(): number;
@@ -33,8 +32,8 @@ export function coreRoutes(parts: CoreRouteParts) {
         response: t.Object({ status: t.Literal("ok"), version: t.String(), uptime_s: t.Number() }),
         detail: { summary: "Liveness: 200 while the process serves", tags: ["core"] },
       })
-      .get("/livez", ({ set }) => {
-        const checks = livenessChecks(parts.sqlite, parts.dataDir, parts.minFreeDiskBytes());
+      .get("/livez", async ({ set }) => {
+        const checks = await livenessChecks(() => parts.database.ping(), parts.dataDir, parts.minFreeDiskBytes());
         const failed = Object.entries(checks).filter(([, c]) => !c.ok).map(([name]) => name);
         if (failed.length === 0) return { status: "ok", checks };
         set.status = 503;

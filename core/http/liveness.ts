@@ -1,21 +1,24 @@
 /** The checks behind /livez: the database answers, and the data dir is writable with enough free space. */
-import type { Database } from "bun:sqlite";
 import { statfsSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+
+const PING_TIMEOUT_MS = 2000;
 
 export interface CheckResult {
   ok: boolean;
   [detail: string]: unknown;
 }
 
-export function livenessChecks(sqlite: Database, dataDir: string, minFreeDiskBytes: number): Record<"database" | "disk", CheckResult> {
-  return { database: checkDatabase(sqlite), disk: checkDisk(dataDir, minFreeDiskBytes) };
+export async function livenessChecks(ping: () => Promise<void>, dataDir: string, minFreeDiskBytes: number): Promise<Record<"database" | "disk", CheckResult>> {
+  return { database: await checkDatabase(ping), disk: checkDisk(dataDir, minFreeDiskBytes) };
 }
 
-function checkDatabase(sqlite: Database): CheckResult {
+async function checkDatabase(ping: () => Promise<void>): Promise<CheckResult> {
   const started = performance.now();
   try {
-    sqlite.query("SELECT 1").get();
+    let timer: Timer | undefined;
+    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${PING_TIMEOUT_MS} ms`)), PING_TIMEOUT_MS)));
+    await Promise.race([ping(), timeout]).finally(() => clearTimeout(timer));
     return { ok: true, latency_ms: Math.round((performance.now() - started) * 100) / 100 };
   } catch (error) {
     return { ok: false, error: (error as Error).message };

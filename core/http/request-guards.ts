@@ -40,7 +40,7 @@ export function createRequestGuards(options: GuardOptions): RequestGuards {
       if (READ_METHODS.has(context.request.method) || !AUDITED_ROLES.has(context.role)) return;
       const identity = await identify(context.request);
       const target = Object.keys(context.params ?? {}).length > 0 ? JSON.stringify(context.params) : null;
-      options.audit.record({
+      await options.audit.record({
         actor: identity?.subject ?? "invalid-credential",
         role: identity?.role ?? "none",
         action: `${context.request.method} ${context.route}`,

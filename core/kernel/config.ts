@@ -55,6 +55,14 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    database: Type.Object(
+      {
+        url: Type.String({ default: "", description: "Empty: SQLite in <data_dir>/gantry.db. postgres://user:password@host:5432/db: PostgreSQL (password redacted in /config)" }),
+        schema: Type.String({ default: "public", minLength: 1, maxLength: 63, description: "PostgreSQL schema for gantry's tables (created when missing)" }),
+        pool_size: Type.Integer({ default: 10, minimum: 1, maximum: 1000, description: "PostgreSQL connections gantry keeps open at most" }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     health: Type.Object(
       {
         min_free_disk_bytes: Type.Integer({ default: 104_857_600, minimum: 0, description: "/livez fails when the data dir has less free space" }),
@@ -195,6 +203,8 @@ function dedupe(items: string[]): string[] {
   return [...new Set(items)];
 }
 
+/** The password part of a URL such as postgres://user:password@host/db. */
+const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s]+:)[^@\s]+@/gi;
 const SECRET_NAME = /(key|secret|token|password|passwd|credential|private|auth)/i;
 
 /** True for names whose values must never be shown (config keys, env variables). */
@@ -209,6 +219,7 @@ export function redactSecrets<T>(value: T, name = ""): T {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactSecrets(v, k)])) as T;
   }
   if (name && isSecretName(name) && value !== "" && value !== null && value !== undefined) return "[redacted]" as T;
+  if (typeof value === "string") return value.replace(URL_PASSWORD, "$1[redacted]@") as T;
   return value;
 }
 

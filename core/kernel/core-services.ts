@@ -33,7 +33,7 @@ export interface CoreInfoService {
 
 export interface CoreCacheService {
   /** Drops every hot-path cached value that core and plugins registered; returns their keys. */
-  invalidateAll(): string[];
+  invalidateAll(): Promise<string[]>;
   keys(): string[];
 }
 
@@ -49,7 +49,7 @@ export interface CoreMetricsService {
 }
 
 export interface CoreAuditService {
-  record(entry: AuditEntry): void;
+  record(entry: AuditEntry): Promise<void>;
 }
 
 export interface CoreIdentityService {
@@ -110,7 +110,7 @@ export interface CoreServiceParts {
   loggers: LoggerRegistry;
   metrics: MetricsRegistry;
   tasks: OwnedRegistry<PeriodicTask>;
-  invalidators: OwnedRegistry<() => void>;
+  invalidators: OwnedRegistry<() => void | Promise<void>>;
   processes: ProcessRegistry;
   commands: OwnedRegistry<RegisteredCommand>;
   agents: OwnedRegistry<RegisteredAgent>;
@@ -141,9 +141,9 @@ export function provideCoreServices(parts: CoreServiceParts): void {
   } satisfies CoreInfoService);
   provide("core.cache", {
     keys: () => invalidators.entries().map((e) => e.key),
-    invalidateAll: () => {
+    invalidateAll: async () => {
       const entries = invalidators.entries();
-      for (const entry of entries) entry.value();
+      await Promise.all(entries.map((entry) => entry.value()));
       return entries.map((e) => e.key);
     },
   } satisfies CoreCacheService);

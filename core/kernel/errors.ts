@@ -131,6 +131,11 @@ export const Errors = defineErrors("core", {
   SERVICE_UNAVAILABLE: createError("SERVICE_UNAVAILABLE", 503, (name: string) => `Service '${name}' is not provided by any active plugin`),
   FLAG_NOT_FOUND: createError("FLAG_NOT_FOUND", 404, (name: string) => `Feature flag '${name}' is not declared by any active plugin`),
   FLAG_VALUE_INVALID: createError("FLAG_VALUE_INVALID", 400, (name: string, type: string) => `Feature flag '${name}' takes a value of type ${type}`),
+
+  DATABASE_UNAVAILABLE: createError("DATABASE_UNAVAILABLE", 503, (where: string, why: string) => `Cannot open the database at ${where}: ${why} (check database.url)`),
+  DIALECT_UNSUPPORTED: createError("DIALECT_UNSUPPORTED", 500, (owner: string, dialect: string) => `Tables of ${owner} exist for SQLite only; this gantry stores its data in ${dialect}`),
+  PLUGIN_DIALECT_UNSUPPORTED: createError("PLUGIN_DIALECT_UNSUPPORTED", 422, (name: string, dialect: string, has: string[]) =>
+    `Plugin '${name}' ships tables for ${has.join(", ")} only, and this gantry stores its data in ${dialect === "pg" ? "PostgreSQL" : dialect} (database.url): add drizzle/${dialect} migrations and tables to the plugin, or run gantry on SQLite`),
   KV_KEY_INVALID: createError("KV_KEY_INVALID", 400, (max: number) => `A key-value key must be 1-${max} characters`),
   KV_VALUE_TOO_LARGE: createError("KV_VALUE_TOO_LARGE", 413, (max: number) => `A key-value value must be JSON of at most ${max} bytes`),
   DISPOSER_STACK_DISPOSED: createError("DISPOSER_STACK_DISPOSED", 409, (label: string) => `Cannot add '${label}': the disposer stack already ran`),

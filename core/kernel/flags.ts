@@ -4,7 +4,7 @@ import type { GantryDb } from "../storage/db.ts";
 import { Errors } from "./errors.ts";
 import type { EventBus } from "./events.ts";
 import { OwnedRegistry, type Owner } from "./owned-registry.ts";
-import { featureFlags } from "../storage/db-schema.ts";
+import { coreTables } from "../storage/tables.ts";
 
 export type FlagType = "boolean" | "number" | "string" | "json";
 type FlagValueOf<K extends FlagType> = K extends "boolean" ? boolean : K extends "number" ? number : K extends "string" ? string : unknown;
@@ -42,14 +42,18 @@ export class FlagRegistry {
   readonly #declared = new OwnedRegistry<DeclaredFlag>("Feature flag");
   readonly #values = new Map<string, { value: unknown; updatedAt: Date }>();
 
+  readonly #table: ReturnType<typeof coreTables>["featureFlags"];
+
+  /** Call `reload()` before use: it reads the stored values. */
   constructor(private readonly db: GantryDb, private readonly events: EventBus) {
-    this.reload();
+    this.#table = coreTables(db).featureFlags;
   }
 
   /** Re-reads stored values from the database (they are cached in memory for the hot path). */
-  reload(): void {
+  async reload(): Promise<void> {
+    const rows = await this.db.select().from(this.#table);
     this.#values.clear();
-    for (const row of this.db.select().from(featureFlags).all()) this.#values.set(row.name, { value: row.value, updatedAt: row.updatedAt });
+    for (const row of rows) this.#values.set(row.name, { value: row.value, updatedAt: row.updatedAt });
   }
 
   /** Declares a flag for a plugin instance; returns its handle and the function that removes the declaration. */
@@ -72,25 +76,25 @@ export class FlagRegistry {
   }
 
   /** Sets a value after checking it against the declared type; publishes `feature_flag_changed`. */
-  set(name: string, value: unknown, by: string | null = null): FlagView {
+  async set(name: string, value: unknown, by: string | null = null): Promise<FlagView> {
     const declared = this.#declared.get(name);
     if (!declared) throw Errors.FLAG_NOT_FOUND([name]);
     if (!valueMatches(declared.type, value)) throw Errors.FLAG_VALUE_INVALID([name, declared.type], { details: { received: typeof value } });
     const previous = this.#current(name, declared.type, declared.default);
     const updatedAt = new Date();
-    this.db.insert(featureFlags).values({ name, value, updatedAt, updatedBy: by })
-      .onConflictDoUpdate({ target: featureFlags.name, set: { value, updatedAt, updatedBy: by } }).run();
+    await this.db.insert(this.#table).values({ name, value, updatedAt, updatedBy: by })
+      .onConflictDoUpdate({ target: this.#table.name, set: { value, updatedAt, updatedBy: by } });
     this.#values.set(name, { value, updatedAt });
     this.events.publish("feature_flag_changed", { name, previous, value, by });
     return this.get(name);
   }
 
   /** Forgets the operator's value so the declared default applies again. */
-  reset(name: string, by: string | null = null): FlagView {
+  async reset(name: string, by: string | null = null): Promise<FlagView> {
     const declared = this.#declared.get(name);
     if (!declared) throw Errors.FLAG_NOT_FOUND([name]);
     const previous = this.#current(name, declared.type, declared.default);
-    this.db.delete(featureFlags).where(eq(featureFlags.name, name)).run();
+    await this.db.delete(this.#table).where(eq(this.#table.name, name));
     this.#values.delete(name);
     this.events.publish("feature_flag_changed", { name, previous, value: declared.default, by, reset: true });
     return this.get(name);

@@ -1,8 +1,8 @@
 /** A key-value store per plugin, kept in the database (JSON values). */
 import { and, eq, sql } from "drizzle-orm";
-import { changesOf, type GantryDb } from "../storage/db.ts";
+import type { GantryDb } from "../storage/db.ts";
+import { coreTables } from "../storage/tables.ts";
 import { Errors } from "./errors.ts";
-import { pluginKv } from "../storage/db-schema.ts";
 
 const MAX_KEY_LENGTH = 512;
 const MAX_VALUE_BYTES = 1_048_576;
@@ -17,10 +17,11 @@ export interface KvStore {
 
 /** The store of one plugin: every key is scoped to the plugin's name. */
 export function createKvStore(db: GantryDb, plugin: string): KvStore {
+  const { pluginKv } = coreTables(db);
   const scope = (key: string) => and(eq(pluginKv.plugin, plugin), eq(pluginKv.key, key));
   return {
     async get(key) {
-      const row = db.select({ value: pluginKv.value }).from(pluginKv).where(scope(key)).get();
+      const [row] = await db.select({ value: pluginKv.value }).from(pluginKv).where(scope(key));
       return row?.value as never;
     },
     async set(key, value) {
@@ -28,17 +29,17 @@ export function createKvStore(db: GantryDb, plugin: string): KvStore {
       const size = JSON.stringify(value)?.length ?? 0;
       if (value === undefined || size > MAX_VALUE_BYTES) throw Errors.KV_VALUE_TOO_LARGE([MAX_VALUE_BYTES]);
       const updatedAt = new Date();
-      db.insert(pluginKv).values({ plugin, key, value, updatedAt })
-        .onConflictDoUpdate({ target: [pluginKv.plugin, pluginKv.key], set: { value, updatedAt } }).run();
+      await db.insert(pluginKv).values({ plugin, key, value, updatedAt })
+        .onConflictDoUpdate({ target: [pluginKv.plugin, pluginKv.key], set: { value, updatedAt } });
     },
     async delete(key) {
-      return changesOf(db.delete(pluginKv).where(scope(key)).run()) > 0;
+      return (await db.delete(pluginKv).where(scope(key)).returning({ key: pluginKv.key })).length > 0;
     },
     async list(prefix = "") {
       // substr, not LIKE: LIKE is case-insensitive and treats % and _ as wildcards.
       const startsWith = sql`substr(${pluginKv.key}, 1, ${prefix.length}) = ${prefix}`;
       return db.select({ key: pluginKv.key, value: pluginKv.value }).from(pluginKv)
-        .where(and(eq(pluginKv.plugin, plugin), startsWith)).orderBy(pluginKv.key).all();
+        .where(and(eq(pluginKv.plugin, plugin), startsWith)).orderBy(pluginKv.key);
     },
   };
 }

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { Counter, Gauge, Histogram } from "prom-client";
 import type { DatabaseHandle } from "../storage/db.ts";
 import { scopeDatabase } from "../storage/scoped-db.ts";
+import { pickTables } from "../storage/tables.ts";
 import { Errors } from "./errors.ts";
 import type { EventBus } from "./events.ts";
 import type { FlagRegistry } from "./flags.ts";
@@ -63,7 +64,7 @@ export interface CoreParts {
   skills: OwnedRegistry<RegisteredSkill>;
   hooks: OwnedRegistry<RegisteredHook>;
   tasks: OwnedRegistry<PeriodicTask>;
-  invalidators: OwnedRegistry<() => void>;
+  invalidators: OwnedRegistry<() => void | Promise<void>>;
   processes: ProcessRegistry;
   keeps: KeepRegistry;
   pluginConfig(name: string): Record<string, unknown>;
@@ -136,6 +137,7 @@ export function createPluginContext(instance: PluginInstance, core: CoreParts): 
     config: { ...manifest.config, ...core.pluginConfig(name) },
     log,
     db: scopeDatabase(core.database.db, name),
+    tables: (pair) => pickTables(core.database.db, pair, `plugin '${name}'`),
     signal: instance.abort.signal,
     kv: createKvStore(core.database.db, name),
     metrics: {

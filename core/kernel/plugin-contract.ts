@@ -4,6 +4,7 @@
  */
 import type { AnyElysia } from "elysia";
 import type { GantryDb } from "../storage/db.ts";
+import type { TablePair } from "../storage/tables.ts";
 import type { RolesApp } from "../auth/roles.ts";
 import type { EventHandler, GantryEvent } from "./events.ts";
 import type { FlagDefinition, FlagHandle, FlagType } from "./flags.ts";
@@ -82,8 +83,10 @@ export interface PluginContext extends BackgroundWorkApi {
   readonly config: Record<string, unknown>;
   /** A child logger named after the plugin; operators can change its level at runtime. */
   readonly log: Logger;
-  /** The database: the plugin's own tables and the core tables a plugin may read (not credentials). */
+  /** The database, SQLite or PostgreSQL (`db.engine`): the plugin's own tables and the core tables a plugin may read (not credentials); every query awaited, `db.transaction(async (tx) => ...)`. */
   readonly db: GantryDb;
+  /** The plugin's tables for the running store: `ctx.tables({ sqlite: sqliteSchema, pg: pgSchema })` (see docs/plugins.md, Tables). */
+  tables<S extends Record<string, unknown>>(pair: TablePair<S>): S;
   /** Aborts when this generation is disposed (any reason); `signal.reason` is a PLUGIN_DISPOSED error naming the reason. */
   readonly signal: AbortSignal;
   /** This generation's number; a reload makes a higher one. */
@@ -105,7 +108,7 @@ export interface PluginContext extends BackgroundWorkApi {
   on(pattern: string, handler: EventHandler): () => void;
   emit<T>(type: string, data: T): GantryEvent<T>;
   /** Registers a function that drops a hot-path cached value; POST /api/v1/infra/cache-invalidate calls every one. */
-  invalidator(key: string, invalidate: () => void): void;
+  invalidator(key: string, invalidate: () => void | Promise<void>): void;
   /** Starts a child in a process group of its own, listed for operators and stopped (SIGTERM, then SIGKILL) with this generation. */
   spawn(command: string[], options?: SpawnOptions): SpawnedProcess;
   /** Registers a child a library started, by pid, the moment it exists: listed and stopped like a spawned one. */

@@ -12,7 +12,7 @@ import { PluginInstance, type InstallDrop, type LateCall } from "./plugin-instan
 import type { KeptInfo } from "./keeps.ts";
 import { registerPluginFolder } from "./plugin-resolver.ts";
 import type { UnsupportedPart } from "./claude-plugin.ts";
-import { plugins as pluginsTable } from "../storage/db-schema.ts";
+import { coreTables } from "../storage/tables.ts";
 
 /** How many disposed generations are remembered for leak reports. */
 const RETIRED_KEPT = 50;
@@ -67,11 +67,15 @@ export class PluginHost {
   /** True while start() activates plugins: their routes are committed together at its end. */
   #deferRoutes = false;
 
-  constructor(private readonly core: CoreParts, private readonly options: PluginHostOptions) {}
+  readonly #table: ReturnType<typeof coreTables>["plugins"];
+
+  constructor(private readonly core: CoreParts, private readonly options: PluginHostOptions) {
+    this.#table = coreTables(core.database.db).plugins;
+  }
 
   /** Discovers built-ins, restores plugins installed from paths, and starts them in dependency order. */
   async start(): Promise<void> {
-    const rows = this.core.database.db.select().from(pluginsTable).all();
+    const rows = await this.core.database.db.select().from(this.#table);
     const disabled = new Set([...this.options.disabled, ...rows.filter((r) => !r.enabled).map((r) => r.name)]);
     const candidates: { path: string; source: PluginSource }[] = [
       ...this.#builtinFolders().map((path) => ({ path, source: "builtin" as const })),
@@ -158,8 +162,8 @@ export class PluginHost {
       const missing = manifest.dependsOn.filter((d) => this.#records.get(d)?.status !== "active");
       if (missing.length > 0) throw Errors.PLUGIN_DEPENDENCY_MISSING([manifest.name, missing]);
       await this.#activate(manifest);
-      this.core.database.db.insert(pluginsTable).values({ name: manifest.name, path: manifest.origin, source: "path", enabled: true })
-        .onConflictDoUpdate({ target: pluginsTable.name, set: { path: manifest.origin, source: "path", enabled: true } }).run();
+      await this.core.database.db.insert(this.#table).values({ name: manifest.name, path: manifest.origin, source: "path", enabled: true })
+        .onConflictDoUpdate({ target: this.#table.name, set: { path: manifest.origin, source: "path", enabled: true } });
       this.#records.get(manifest.name)!.source = "path";
       const unsupported = this.#records.get(manifest.name)!.instance?.unsupported ?? [];
       if (unsupported.length > 0) this.options.log.warn({ plugin: manifest.name, unsupported }, "plugin installed; some of its parts do nothing in gantry");
@@ -196,10 +200,10 @@ export class PluginHost {
       this.#assertNoDependents(name, options.force);
       await this.#deactivate(record, "uninstall");
       if (record.source === "builtin") {
-        this.#persistEnabled(record, false);
+        await this.#persistEnabled(record, false);
         record.status = "disabled";
       } else {
-        this.core.database.db.delete(pluginsTable).where(eq(pluginsTable.name, name)).run();
+        await this.core.database.db.delete(this.#table).where(eq(this.#table.name, name));
         this.#records.delete(name);
       }
       this.core.loggers.remove(`plugin:${name}`);
@@ -227,7 +231,7 @@ export class PluginHost {
           throw error;
         }
       }
-      this.#persistEnabled(record, enabled);
+      await this.#persistEnabled(record, enabled);
       this.core.events.publish(enabled ? "plugin_enabled" : "plugin_disabled", { name });
       return this.info(name);
     });
@@ -274,8 +278,9 @@ export class PluginHost {
   async #activate(manifest: LoadedManifest, previous?: PluginInstance): Promise<void> {
     const instance = new PluginInstance(manifest, ++this.#generation, this.options.log);
     try {
+      // Before any of the plugin's code runs: a plugin without tables for this dialect is refused here.
+      if (await migratePlugin(this.core.database, manifest.name, manifest.dir)) instance.record("migration", `drizzle/${this.core.database.dialect}`);
       const definition = await importPlugin(manifest);
-      if (migratePlugin(this.core.database, manifest.name, join(manifest.dir, "drizzle"))) instance.record("migration", "drizzle");
       const ctx = createPluginContext(instance, this.core);
       registerPluginFiles(instance, this.core, ctx.spawn);
       const dispose = await withTimeout(Promise.resolve().then(() => definition.setup(ctx)), this.options.setupTimeoutMs, () => Errors.PLUGIN_SETUP_TIMEOUT([manifest.name, this.options.setupTimeoutMs]));
@@ -348,9 +353,9 @@ export class PluginHost {
     if (dependents.length > 0 && !force) throw Errors.PLUGIN_HAS_DEPENDENTS([name, dependents]);
   }
 
-  #persistEnabled(record: PluginRecord, enabled: boolean): void {
-    this.core.database.db.insert(pluginsTable).values({ name: record.name, path: record.path, source: record.source, enabled })
-      .onConflictDoUpdate({ target: pluginsTable.name, set: { enabled } }).run();
+  async #persistEnabled(record: PluginRecord, enabled: boolean): Promise<void> {
+    await this.core.database.db.insert(this.#table).values({ name: record.name, path: record.path, source: record.source, enabled })
+      .onConflictDoUpdate({ target: this.#table.name, set: { enabled } });
   }
 
   #fail(name: string, error: unknown): void {

@@ -2,14 +2,17 @@
 import { randomBytes } from "node:crypto";
 import { eq } from "drizzle-orm";
 import type { GantryDb } from "../storage/db.ts";
-import { coreSettings } from "../storage/db-schema.ts";
+import { coreTables } from "../storage/tables.ts";
 
 /** The configured value when set; else the stored one; else a new random one, stored. Returns whether it was created now. */
-export function settingOrGenerate(db: GantryDb, key: string, configured: string): { value: string; created: boolean } {
+export async function settingOrGenerate(db: GantryDb, key: string, configured: string): Promise<{ value: string; created: boolean }> {
   if (configured) return { value: configured, created: false };
-  const stored = db.select().from(coreSettings).where(eq(coreSettings.key, key)).get();
+  const { coreSettings } = coreTables(db);
+  const [stored] = await db.select().from(coreSettings).where(eq(coreSettings.key, key));
   if (stored) return { value: stored.value, created: false };
   const value = randomBytes(32).toString("base64url");
-  db.insert(coreSettings).values({ key, value }).run();
+  // Two nodes starting at once on one PostgreSQL: the first value stored wins.
+  const [inserted] = await db.insert(coreSettings).values({ key, value }).onConflictDoNothing().returning();
+  if (!inserted) return settingOrGenerate(db, key, configured);
   return { value, created: true };
 }

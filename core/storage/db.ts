@@ -1,46 +1,122 @@
-/** The embedded database: bun:sqlite in WAL mode behind drizzle, with migrations applied at start. */
-import { Database } from "bun:sqlite";
-import { mkdirSync, existsSync } from "node:fs";
+/** The database: embedded SQLite (WAL) by default, PostgreSQL when `database.url` names one; migrations applied at start. */
+import type { Database } from "bun:sqlite";
+import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
-import { migrate } from "drizzle-orm/bun-sqlite/migrator";
+import type postgres from "postgres";
 import { GANTRY_ROOT } from "../kernel/config.ts";
-import * as schema from "./db-schema.ts";
+import { Errors, messageOf } from "../kernel/errors.ts";
+import { openSqlite } from "./sqlite-driver.ts";
+import type { Dialect, GantryDb } from "./tables.ts";
 
-export type GantryDb = BunSQLiteDatabase<typeof schema>;
+export type { Dialect, GantryDb } from "./tables.ts";
+
+export interface DatabaseSettings {
+  dataDir: string;
+  /** Empty for SQLite in `<dataDir>/gantry.db`; a postgres:// URL for PostgreSQL. */
+  url: string;
+  /** PostgreSQL schema for gantry's tables. */
+  schema: string;
+  poolSize: number;
+}
 
 export interface DatabaseHandle {
   db: GantryDb;
-  sqlite: Database;
-  path: string;
-  close(): void;
+  dialect: Dialect;
+  /** The SQLite file, or the PostgreSQL URL without its password, and schema. */
+  location: string;
+  /** The bun:sqlite connection (SQLite only): backups. */
+  sqlite?: Database;
+  /** The postgres.js client (PostgreSQL only): LISTEN/NOTIFY, raw SQL in tools. */
+  pg?: postgres.Sql;
+  /** Applies the migrations in `folder` (drizzle-kit's output), tracked in `table`. */
+  migrate(folder: string, table?: string): Promise<void>;
+  /** Statements sent to the database so far: tests and benches check that hot paths send none. */
+  statements(): number;
+  /** Resolves when the database answers a trivial query. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
 }
 
-const CORE_MIGRATIONS = join(GANTRY_ROOT, "drizzle", "sqlite");
+/** Settings for a database from gantry's config. */
+export function databaseSettings(config: { data_dir: string; database: { url: string; schema: string; pool_size: number } }): DatabaseSettings {
+  return { dataDir: config.data_dir, url: config.database.url, schema: config.database.schema, poolSize: config.database.pool_size };
+}
 
-/** Opens (creating if needed) `<dataDir>/gantry.db` and applies core migrations. */
-export function openDatabase(dataDir: string): DatabaseHandle {
+/** The dialect a `database.url` selects. */
+export function dialectOf(url: string): Dialect {
+  if (url === "") return "sqlite";
+  if (/^postgres(ql)?:\/\//.test(url)) return "pg";
+  throw Errors.CONFIG_INVALID(["database.url", [`database.url: must be empty (SQLite) or a postgres:// URL (got ${JSON.stringify(url.replace(/:[^:@/]*@/, ":[redacted]@"))})`]]);
+}
+
+/** Opens the configured database (creating the SQLite file or PostgreSQL schema if needed) and applies core's migrations. */
+export async function openDatabase(settings: DatabaseSettings): Promise<DatabaseHandle> {
+  const handle = dialectOf(settings.url) === "pg" ? await connectPostgres(settings) : openSqliteHandle(settings.dataDir);
+  await handle.migrate(join(GANTRY_ROOT, "drizzle", handle.dialect));
+  return handle;
+}
+
+function openSqliteHandle(dataDir: string): DatabaseHandle {
   const dir = resolve(dataDir);
   mkdirSync(dir, { recursive: true });
   const path = join(dir, "gantry.db");
-  const sqlite = new Database(path, { create: true, strict: true });
-  sqlite.exec("PRAGMA journal_mode = WAL");
-  sqlite.exec("PRAGMA synchronous = NORMAL");
-  sqlite.exec("PRAGMA busy_timeout = 5000");
-  sqlite.exec("PRAGMA foreign_keys = ON");
-  const db = drizzle({ client: sqlite, schema });
-  migrate(db, { migrationsFolder: CORE_MIGRATIONS });
-  return { db, sqlite, path, close: () => sqlite.close() };
+  const conn = openSqlite(path);
+  const db = withDialect(conn.db, "sqlite");
+  return {
+    db, dialect: "sqlite", location: path, sqlite: conn.sqlite,
+    migrate: conn.migrate,
+    statements: conn.statements,
+    ping: async () => void conn.sqlite.query("SELECT 1").get(),
+    close: async () => conn.sqlite.close(),
+  };
 }
 
-/** Applies a plugin's own migrations (`<plugin>/drizzle`), tracked in a table of its own. */
-export function migratePlugin(handle: DatabaseHandle, pluginName: string, migrationsFolder: string): boolean {
-  if (!existsSync(join(migrationsFolder, "meta", "_journal.json"))) return false;
-  migrate(handle.db, { migrationsFolder, migrationsTable: `__gantry_migrations_${pluginName.replaceAll("-", "_")}` });
+async function connectPostgres(settings: DatabaseSettings): Promise<DatabaseHandle> {
+  const location = `${settings.url.replace(/:[^:@/]*@/, ":[redacted]@")} (schema ${settings.schema})`;
+  // Loaded only for PostgreSQL: a SQLite gantry never loads the driver.
+  const { openPostgres } = await import("./pg-driver.ts");
+  const conn = await openPostgres({ url: settings.url, schema: settings.schema, poolSize: settings.poolSize })
+    .catch((error) => {
+      throw Errors.DATABASE_UNAVAILABLE([location, messageOf(error)], { cause: error });
+    });
+  return {
+    db: withDialect(conn.db as unknown as GantryDb, "pg"), dialect: "pg", location, pg: conn.client,
+    migrate: conn.migrate,
+    statements: conn.statements,
+    ping: async () => void (await conn.client`SELECT 1`),
+    close: conn.close,
+  };
+}
+
+function withDialect(db: object, dialect: Dialect): GantryDb {
+  return Object.defineProperty(db, "engine", { value: dialect, enumerable: false }) as GantryDb;
+}
+
+/** Which dialects a plugin ships migrations for: `drizzle/<dialect>/`, or `drizzle/` alone (SQLite, the older layout). */
+export function pluginMigrationDialects(pluginDir: string): Map<Dialect, string> {
+  const found = new Map<Dialect, string>();
+  const root = join(pluginDir, "drizzle");
+  for (const dialect of ["sqlite", "pg"] as const) {
+    if (existsSync(join(root, dialect, "meta", "_journal.json"))) found.set(dialect, join(root, dialect));
+  }
+  if (!found.has("sqlite") && existsSync(join(root, "meta", "_journal.json"))) found.set("sqlite", root);
+  return found;
+}
+
+/**
+ * Applies a plugin's migrations for the running dialect, tracked in a table of its own. A plugin
+ * with tables for another dialect only is refused here, before its setup runs.
+ */
+export async function migratePlugin(handle: DatabaseHandle, pluginName: string, pluginDir: string): Promise<boolean> {
+  const folders = pluginMigrationDialects(pluginDir);
+  if (folders.size === 0) return false;
+  const folder = folders.get(handle.dialect);
+  if (!folder) throw Errors.PLUGIN_DIALECT_UNSUPPORTED([pluginName, handle.dialect, [...folders.keys()]]);
+  await handle.migrate(folder, pluginMigrationsTable(pluginName));
   return true;
 }
 
-/** Rows changed by a drizzle `.run()` on bun:sqlite (typed as void upstream, returns Bun's Changes). */
-export function changesOf(result: unknown): number {
-  return (result as { changes?: number } | undefined)?.changes ?? 0;
+/** The table that tracks a plugin's applied migrations. */
+export function pluginMigrationsTable(pluginName: string): string {
+  return `__gantry_migrations_${pluginName.replaceAll("-", "_")}`;
 }

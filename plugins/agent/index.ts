@@ -35,12 +35,12 @@ const stringList = (value: unknown, key: string): string[] => {
 
 export default definePlugin({
   name: "agent",
-  setup(ctx) {
+  async setup(ctx) {
     const config = ctx.config as unknown as AgentsConfig;
     if (!["allow", "ask", "deny"].includes(config.default_permission)) throw new Error(`plugin.agent.default_permission must be allow, ask or deny, not '${config.default_permission}'`);
     const commands = ctx.services.consume("core.commands");
     const store = new AgentStore(ctx.db);
-    const closed = store.closeInterrupted(ctx.services.consume("core.info").startedAt);
+    const closed = await store.closeInterrupted(ctx.services.consume("core.info").startedAt);
     if (closed.runs + closed.gates > 0) ctx.log.warn(closed, "agent runs and approval gates left open by a previous gantry process are closed");
     const { agents: configured, problems } = configuredAgents(config.agents, config.max_turns);
     for (const problem of problems) ctx.log.warn({ problem }, "agent skipped");
@@ -77,18 +77,18 @@ export default definePlugin({
       async run(name: string, input: string, actor: string) {
         const agent = agentNamed(name);
         if (!agent) throw new Error(`no agent '${name}'`);
-        return runView(await runner.start(agent, input, actor).finished);
+        return runView(await (await runner.start(agent, input, actor)).finished);
       },
     });
     // For other plugins (pipelines): gates of their own, decided at /api/v1/approvals like tool-call gates.
     ctx.services.provide("approvals", {
       async open(request) {
-        const gate = store.openGate(request.runId, request.agent, request.tool, request.arguments, null);
+        const gate = await store.openGate(request.runId, request.agent, request.tool, request.arguments, null);
         ctx.emit("approval_requested", { gate_id: gate.id, run_id: request.runId, agent: request.agent, tool: request.tool, arguments: request.arguments });
         return { id: gate.id };
       },
       async status(id) {
-        const gate = store.gate(id);
+        const gate = await store.gate(id);
         return gate ? { status: gate.status, decidedBy: gate.decidedBy, note: gate.note } : undefined;
       },
     });
@@ -102,7 +102,7 @@ export default definePlugin({
         if (!agent) throw new Error(`no agent '${name}'; list them at GET /api/v1/agents`);
         const input = line.trim().slice(name.length).trim();
         if (!input && rest.length === 0) throw new Error("give the agent an input after its name");
-        const { run } = await runner.settle(runner.start(agent, input, "command:/agent:run"));
+        const { run } = await runner.settle(await runner.start(agent, input, "command:/agent:run"));
         return { run_id: run.id, status: run.status, output: run.output, error: run.error };
       },
     });
@@ -117,7 +117,7 @@ export default definePlugin({
           // allowed-tools are what Claude Code runs without asking: offered and allowed.
           tools: request.allowedTools, allow: request.allowedTools, ask: [], deny: [], maxTurns: config.max_turns, prompt: "You carry out the user's request.",
         };
-        const run = await runner.start(agent, request.prompt, `command:/${request.command}`).finished;
+        const run = await (await runner.start(agent, request.prompt, `command:/${request.command}`)).finished;
         if (run.status !== "succeeded") throw new Error(run.error ?? "the agent run failed");
         return { run_id: run.id, output: run.output };
       },

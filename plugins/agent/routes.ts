@@ -64,9 +64,9 @@ export function agentRoutes(p: AgentRouteParts) {
   };
   const actorOf = async (request: Request) => (await p.identity.identify(request))?.subject ?? "unknown";
   const decideGate = async (id: string, approved: boolean, note: string | null, request: Request) => {
-    const gate = p.runner.decide(id, approved, await actorOf(request), note);
+    const gate = await p.runner.decide(id, approved, await actorOf(request), note);
     if (gate) return gateView(gate);
-    const existing = p.store.gate(id);
+    const existing = await p.store.gate(id);
     throw existing ? AgentErrors.GATE_DECIDED([id, existing.status]) : AgentErrors.GATE_NOT_FOUND([id]);
   };
 
@@ -82,12 +82,12 @@ export function agentRoutes(p: AgentRouteParts) {
         response: t.Object({ tools: t.Array(t.Object({ id: t.String(), source: t.Union([t.Literal("builtin"), t.Literal("command"), t.Literal("mcp")]), description: t.String(), parameters: t.Record(t.String(), t.Unknown()) })) }),
         detail: { summary: "Every tool an agent can be offered: Claude Code's standard tools, slash commands and connected MCP servers' tools", tags: ["agents"] },
       })
-      .get("/api/v1/agents/runs", ({ query }) => ({ runs: p.store.runs(query.agent, query.limit ?? 100).map(runView) }), {
+      .get("/api/v1/agents/runs", async ({ query }) => ({ runs: (await p.store.runs(query.agent, query.limit ?? 100)).map(runView) }), {
         role: "viewer", query: t.Object({ agent: t.Optional(t.String({ maxLength: 200 })), limit: Limit }),
         response: t.Object({ runs: t.Array(RunView) }), detail: { summary: "Agent runs, newest first", tags: ["agents"] },
       })
-      .get("/api/v1/agents/runs/:id", ({ params }) => {
-        const run = p.store.run(params.id);
+      .get("/api/v1/agents/runs/:id", async ({ params }) => {
+        const run = await p.store.run(params.id);
         if (!run) throw AgentErrors.RUN_NOT_FOUND([params.id]);
         return runView(run);
       }, { role: "viewer", params: t.Object({ id: t.String({ maxLength: 64 }) }), response: RunView, detail: { summary: "One run with every model turn and tool call", tags: ["agents"] } })
@@ -99,7 +99,7 @@ export function agentRoutes(p: AgentRouteParts) {
         detail: { summary: "An agent's definition: model, tools, rules, prompt", tags: ["agents"] },
       })
       .post("/api/v1/agents/:name/invoke", async ({ params, body, request, set }) => {
-        const started = p.runner.start(find(params.name), body.input, await actorOf(request));
+        const started = await p.runner.start(find(params.name), body.input, await actorOf(request));
         started.finished.catch(() => undefined);
         if (body.wait === false) {
           set.status = 202;
@@ -117,7 +117,7 @@ export function agentRoutes(p: AgentRouteParts) {
         response: { 200: RunView, 202: RunView },
         detail: { summary: "Run an agent (outside a pipeline)", tags: ["agents"] },
       })
-      .get("/api/v1/approvals", ({ query }) => ({ approvals: p.store.gates(query.status, query.limit ?? 100).map(gateView) }), {
+      .get("/api/v1/approvals", async ({ query }) => ({ approvals: (await p.store.gates(query.status, query.limit ?? 100)).map(gateView) }), {
         role: "viewer", query: t.Object({ status: t.Optional(GateView.properties.status), limit: Limit }),
         response: t.Object({ approvals: t.Array(GateView) }), detail: { summary: "Approval gates, pending and decided, newest first", tags: ["approvals"] },
       })
@@ -138,8 +138,8 @@ export function agentRoutes(p: AgentRouteParts) {
         response: t.Object({ default: t.String(), shared: t.Object({ allow: t.Array(t.String()), ask: t.Array(t.String()), deny: t.Array(t.String()) }, { description: "plugin.agent.permissions: checked for every agent after its own rules" }), agents: t.Array(t.Object({ agent: t.String(), source: t.String(), tools: t.Array(t.String()), allow: t.Array(t.String()), ask: t.Array(t.String()), deny: t.Array(t.String()) })) }),
         detail: { summary: "The rules of every agent and those shared by all (deny, then a PreToolUse hook's decision, then ask, then allow, then the tool's default)", tags: ["permissions"] },
       })
-      .get("/api/v1/permissions/denials", ({ query }) => ({
-        denials: p.store.denials({ agent: query.agent, tool: query.tool, source: query.source, since: query.since ? new Date(query.since) : undefined, limit: query.limit ?? 100 }).map(denialView),
+      .get("/api/v1/permissions/denials", async ({ query }) => ({
+        denials: (await p.store.denials({ agent: query.agent, tool: query.tool, source: query.source, since: query.since ? new Date(query.since) : undefined, limit: query.limit ?? 100 })).map(denialView),
       }), {
         role: "viewer",
         query: t.Object({ agent: t.Optional(t.String({ maxLength: 200 })), tool: t.Optional(t.String({ maxLength: 400 })), source: t.Optional(DenialSource), since: t.Optional(t.String({ format: "date-time" })), limit: Limit }),

@@ -84,16 +84,17 @@ export class AgentRunner {
   }
 
   /** The plugin goes away: gates still pending expire, so their runs end (and are recorded) instead of hanging. */
-  close(): void {
-    for (const [gateId, done] of this.#waiting) done(this.store.decideGate(gateId, "expired", null, "the agent plugin stopped") ?? this.store.gate(gateId)!);
+  async close(): Promise<void> {
+    await Promise.all([...this.#waiting].map(async ([gateId, done]) =>
+      done((await this.store.decideGate(gateId, "expired", null, "the agent plugin stopped")) ?? (await this.store.gate(gateId))!)));
   }
 
   /**
    * Starts a run: recorded before this returns. `finished` resolves with the final run; `blocked`
    * resolves the first time the run waits at an approval gate (it never rejects).
    */
-  start(agent: AgentSpec, input: string, actor: string, depth = 0): { run: RunRow; finished: Promise<RunRow>; blocked: Promise<void> } {
-    const run = this.store.startRun(agent.name, actor, input);
+  async start(agent: AgentSpec, input: string, actor: string, depth = 0): Promise<{ run: RunRow; finished: Promise<RunRow>; blocked: Promise<void> }> {
+    const run = await this.store.startRun(agent.name, actor, input);
     let onBlocked = () => {};
     const blocked = new Promise<void>((resolve) => (onBlocked = resolve));
     const finished = this.scope.track(this.#execute(agent, run, onBlocked, depth).finally(() => this.store.pruneRuns(this.settings().runsKept)));
@@ -103,12 +104,12 @@ export class AgentRunner {
   /** A started run once it ends (`ended`), or once it first waits at an approval gate. */
   async settle(started: { run: RunRow; finished: Promise<RunRow>; blocked: Promise<void> }): Promise<{ run: RunRow; ended: boolean }> {
     const ended = await Promise.race([started.finished, started.blocked.then(() => undefined)]);
-    return ended ? { run: ended, ended: true } : { run: this.store.run(started.run.id)!, ended: false };
+    return ended ? { run: ended, ended: true } : { run: (await this.store.run(started.run.id))!, ended: false };
   }
 
   /** Decides a gate: the waiting run goes on. Undefined when there is no such pending gate. */
-  decide(gateId: string, approved: boolean, by: string, note: string | null): ApprovalRow | undefined {
-    const gate = this.store.decideGate(gateId, approved ? "approved" : "rejected", by, note);
+  async decide(gateId: string, approved: boolean, by: string, note: string | null): Promise<ApprovalRow | undefined> {
+    const gate = await this.store.decideGate(gateId, approved ? "approved" : "rejected", by, note);
     if (!gate) return undefined;
     this.ctx.emit("approval_decided", { gate_id: gate.id, run_id: gate.runId, agent: gate.agent, tool: gate.tool, status: gate.status, by });
     this.#waiting.get(gateId)?.(gate);
@@ -125,9 +126,9 @@ export class AgentRunner {
     };
     const finish = async (status: "succeeded" | "failed", output: string | null, error: string | null) => {
       await hook("SessionEnd", { reason: status === "succeeded" ? "other" : "error" }).catch(() => undefined);
-      this.store.updateRun(run.id, { status, output, error, steps, finishedAt: new Date() });
+      await this.store.updateRun(run.id, { status, output, error, steps, finishedAt: new Date() });
       this.ctx.emit("agent_run", { run_id: run.id, agent: agent.name, status, error });
-      return this.store.run(run.id)!;
+      return (await this.store.run(run.id))!;
     };
     try {
       const model = agent.model ?? settings.defaultModel;
@@ -162,7 +163,7 @@ export class AgentRunner {
           steps.push(step);
           messages.push({ role: "tool", tool_call_id: call.id, content: step.result });
         }
-        this.store.updateRun(run.id, { status: "running", steps });
+        await this.store.updateRun(run.id, { status: "running", steps });
       }
       return await finish("failed", null, `stopped after max_turns (${agent.maxTurns}) model turns`);
     } catch (error) {
@@ -179,7 +180,7 @@ export class AgentRunner {
         const agent = typeof args.subagent_type === "string" ? this.#deps!.agentNamed(args.subagent_type) : undefined;
         if (!agent) return { text: `No agent '${String(args.subagent_type)}'`, isError: true };
         if (typeof args.prompt !== "string" || !args.prompt) return { text: "'prompt' is required", isError: true };
-        const child = await this.start(agent, args.prompt, `run:${parent.id}`, depth + 1).finished;
+        const child = await (await this.start(agent, args.prompt, `run:${parent.id}`, depth + 1)).finished;
         return child.status === "succeeded" ? { text: child.output ?? "", isError: false } : { text: `${agent.name} failed (run ${child.id}): ${child.error}`, isError: true };
       },
     };
@@ -194,8 +195,8 @@ export class AgentRunner {
       args = { raw: call.function.arguments };
     }
     const toolId = tool?.id ?? call.function.name;
-    const denied = (source: DenialRow["source"], rule: string | null, reason: string, decision: Decision | "not_offered", gateId: string | null = null): ToolStep => {
-      this.store.deny({ agent: agent.name, runId: run.id, tool: toolId, source, rule, reason });
+    const denied = async (source: DenialRow["source"], rule: string | null, reason: string, decision: Decision | "not_offered", gateId: string | null = null): Promise<ToolStep> => {
+      await this.store.deny({ agent: agent.name, runId: run.id, tool: toolId, source, rule, reason });
       const outcome = source === "rule" || source === "not_offered" || source === "hook" ? "denied" : source;
       return { type: "tool", tool: toolId, arguments: args, decision, rule, gate_id: gateId, outcome, result: `Permission denied: ${reason}` };
     };
@@ -207,13 +208,13 @@ export class AgentRunner {
     if (decision === "deny") return rule?.startsWith("hook: ") ? denied("hook", rule, `denied by a PreToolUse hook (${rule.slice(6)})`, decision) : denied("rule", rule, `denied by rule '${rule ?? "default"}'`, decision);
     let gateId: string | null = null;
     if (decision === "ask") {
-      const gate = this.store.openGate(run.id, agent.name, tool.id, args, rule);
+      const gate = await this.store.openGate(run.id, agent.name, tool.id, args, rule);
       gateId = gate.id;
-      this.store.updateRun(run.id, { status: "waiting_approval", steps });
+      await this.store.updateRun(run.id, { status: "waiting_approval", steps });
       this.ctx.emit("approval_requested", { gate_id: gate.id, run_id: run.id, agent: agent.name, tool: tool.id, arguments: args });
       onBlocked();
       const decided = await this.#await(gate.id);
-      this.store.updateRun(run.id, { status: "running" });
+      await this.store.updateRun(run.id, { status: "running" });
       if (decided.status === "rejected") return denied("rejected", rule, `rejected by ${decided.decidedBy}${decided.note ? `: ${decided.note}` : ""}`, decision, gate.id);
       if (decided.status !== "approved") return denied("expired", rule, `no decision within ${this.settings().approvalTimeoutS} s`, decision, gate.id);
     }
@@ -242,10 +243,12 @@ export class AgentRunner {
         this.#waiting.delete(gateId);
         resolve(gate);
       };
-      const cancelTimer = this.scope.setTimeout(() => done(this.store.decideGate(gateId, "expired", null, "no decision in time") ?? this.store.gate(gateId)!), this.settings().approvalTimeoutS * 1000);
+      const expire = async () => (await this.store.decideGate(gateId, "expired", null, "no decision in time")) ?? (await this.store.gate(gateId))!;
+      const cancelTimer = this.scope.setTimeout(() => void expire().then(done, () => {}), this.settings().approvalTimeoutS * 1000);
       const cancelPoll = this.scope.setInterval(() => {
-        const gate = this.store.gate(gateId);
-        if (gate && gate.status !== "pending") done(gate);
+        void this.store.gate(gateId).then((gate) => {
+          if (gate && gate.status !== "pending") done(gate);
+        }, () => {});
       }, 1000);
       this.#waiting.set(gateId, done);
     });

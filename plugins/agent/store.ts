@@ -1,8 +1,10 @@
 /** Runs, approval gates and denials in the plugin's tables. */
 import { randomBytes } from "node:crypto";
 import { and, desc, eq, gte, inArray, lt } from "drizzle-orm";
-import type { PluginContext } from "gantry/plugin";
-import { agentRuns, approvals, denials } from "./schema.ts";
+import { pickTables, type PluginContext } from "gantry/plugin";
+import * as pgTables from "./schema-pg.ts";
+import * as sqliteTables from "./schema.ts";
+import type { agentRuns, approvals, denials } from "./schema.ts";
 
 export type RunRow = typeof agentRuns.$inferSelect;
 export type ApprovalRow = typeof approvals.$inferSelect;
@@ -11,67 +13,82 @@ export type DenialRow = typeof denials.$inferSelect;
 const newId = (prefix: string) => `${prefix}_${randomBytes(8).toString("hex")}`;
 
 export class AgentStore {
-  constructor(private readonly db: PluginContext["db"]) {}
+  readonly #t: typeof sqliteTables;
 
-  startRun(agent: string, actor: string, input: string): RunRow {
-    return this.db.insert(agentRuns).values({ id: newId("run"), agent, actor, status: "running", input, steps: [], startedAt: new Date() }).returning().get();
+  constructor(private readonly db: PluginContext["db"]) {
+    this.#t = pickTables(db, { sqlite: sqliteTables, pg: pgTables });
   }
 
-  updateRun(id: string, change: Partial<Pick<RunRow, "status" | "output" | "error" | "steps" | "finishedAt">>): void {
-    this.db.update(agentRuns).set(change).where(eq(agentRuns.id, id)).run();
+  async startRun(agent: string, actor: string, input: string): Promise<RunRow> {
+    const [row] = await this.db.insert(this.#t.agentRuns).values({ id: newId("run"), agent, actor, status: "running", input, steps: [], startedAt: new Date() }).returning();
+    return row!;
   }
 
-  run(id: string): RunRow | undefined {
-    return this.db.select().from(agentRuns).where(eq(agentRuns.id, id)).get();
+  async updateRun(id: string, change: Partial<Pick<RunRow, "status" | "output" | "error" | "steps" | "finishedAt">>): Promise<void> {
+    await this.db.update(this.#t.agentRuns).set(change).where(eq(this.#t.agentRuns.id, id));
   }
 
-  runs(agent: string | undefined, limit: number): RunRow[] {
-    return this.db.select().from(agentRuns).where(agent ? eq(agentRuns.agent, agent) : undefined).orderBy(desc(agentRuns.startedAt)).limit(limit).all();
+  async run(id: string): Promise<RunRow | undefined> {
+    const [row] = await this.db.select().from(this.#t.agentRuns).where(eq(this.#t.agentRuns.id, id));
+    return row;
+  }
+
+  async runs(agent: string | undefined, limit: number): Promise<RunRow[]> {
+    const { agentRuns } = this.#t;
+    return this.db.select().from(agentRuns).where(agent ? eq(agentRuns.agent, agent) : undefined).orderBy(desc(agentRuns.startedAt)).limit(limit);
   }
 
   /** Keeps the newest `keep` runs. */
-  pruneRuns(keep: number): void {
-    const oldestKept = this.db.select({ at: agentRuns.startedAt }).from(agentRuns).orderBy(desc(agentRuns.startedAt)).limit(1).offset(keep - 1).get();
-    if (oldestKept) this.db.delete(agentRuns).where(lt(agentRuns.startedAt, oldestKept.at)).run();
+  async pruneRuns(keep: number): Promise<void> {
+    const { agentRuns } = this.#t;
+    const [oldestKept] = await this.db.select({ at: agentRuns.startedAt }).from(agentRuns).orderBy(desc(agentRuns.startedAt)).limit(1).offset(keep - 1);
+    if (oldestKept) await this.db.delete(agentRuns).where(lt(agentRuns.startedAt, oldestKept.at));
   }
 
-  openGate(runId: string, agent: string, tool: string, args: Record<string, unknown>, rule: string | null): ApprovalRow {
-    return this.db.insert(approvals).values({ id: newId("gate"), runId, agent, tool, arguments: args, rule, status: "pending", requestedAt: new Date() }).returning().get();
+  async openGate(runId: string, agent: string, tool: string, args: Record<string, unknown>, rule: string | null): Promise<ApprovalRow> {
+    const [row] = await this.db.insert(this.#t.approvals).values({ id: newId("gate"), runId, agent, tool, arguments: args, rule, status: "pending", requestedAt: new Date() }).returning();
+    return row!;
   }
 
   /** Decides a pending gate; undefined when it does not exist or was decided already. */
-  decideGate(id: string, status: "approved" | "rejected" | "expired", by: string | null, note: string | null): ApprovalRow | undefined {
-    return this.db.update(approvals).set({ status, decidedAt: new Date(), decidedBy: by, note })
-      .where(and(eq(approvals.id, id), eq(approvals.status, "pending"))).returning().get();
+  async decideGate(id: string, status: "approved" | "rejected" | "expired", by: string | null, note: string | null): Promise<ApprovalRow | undefined> {
+    const { approvals } = this.#t;
+    const [row] = await this.db.update(approvals).set({ status, decidedAt: new Date(), decidedBy: by, note })
+      .where(and(eq(approvals.id, id), eq(approvals.status, "pending"))).returning();
+    return row;
   }
 
-  gate(id: string): ApprovalRow | undefined {
-    return this.db.select().from(approvals).where(eq(approvals.id, id)).get();
+  async gate(id: string): Promise<ApprovalRow | undefined> {
+    const [row] = await this.db.select().from(this.#t.approvals).where(eq(this.#t.approvals.id, id));
+    return row;
   }
 
-  gates(status: ApprovalRow["status"] | undefined, limit: number): ApprovalRow[] {
-    return this.db.select().from(approvals).where(status ? eq(approvals.status, status) : undefined).orderBy(desc(approvals.requestedAt)).limit(limit).all();
+  async gates(status: ApprovalRow["status"] | undefined, limit: number): Promise<ApprovalRow[]> {
+    const { approvals } = this.#t;
+    return this.db.select().from(approvals).where(status ? eq(approvals.status, status) : undefined).orderBy(desc(approvals.requestedAt)).limit(limit);
   }
 
-  deny(entry: Omit<DenialRow, "id" | "at">): void {
-    this.db.insert(denials).values({ ...entry, at: new Date() }).run();
+  async deny(entry: Omit<DenialRow, "id" | "at">): Promise<void> {
+    await this.db.insert(this.#t.denials).values({ ...entry, at: new Date() });
   }
 
-  denials(filter: { agent?: string; tool?: string; source?: DenialRow["source"]; since?: Date; limit: number }): DenialRow[] {
+  async denials(filter: { agent?: string; tool?: string; source?: DenialRow["source"]; since?: Date; limit: number }): Promise<DenialRow[]> {
+    const { denials } = this.#t;
     const where = [];
     if (filter.agent) where.push(eq(denials.agent, filter.agent));
     if (filter.tool) where.push(eq(denials.tool, filter.tool));
     if (filter.source) where.push(eq(denials.source, filter.source));
     if (filter.since) where.push(gte(denials.at, filter.since));
-    return this.db.select().from(denials).where(where.length > 0 ? and(...where) : undefined).orderBy(desc(denials.id)).limit(filter.limit).all();
+    return this.db.select().from(denials).where(where.length > 0 ? and(...where) : undefined).orderBy(desc(denials.id)).limit(filter.limit);
   }
 
   /** Runs and gates a previous gantry process left open end as failed / expired. */
-  closeInterrupted(before: Date): { runs: number; gates: number } {
-    const runs = this.db.update(agentRuns).set({ status: "failed", error: "interrupted: gantry stopped during the run", finishedAt: new Date() })
-      .where(and(inArray(agentRuns.status, ["running", "waiting_approval"]), lt(agentRuns.startedAt, before))).returning({ id: agentRuns.id }).all();
-    const gates = this.db.update(approvals).set({ status: "expired", decidedAt: new Date(), note: "gantry stopped while the gate was open" })
-      .where(and(eq(approvals.status, "pending"), lt(approvals.requestedAt, before))).returning({ id: approvals.id }).all();
+  async closeInterrupted(before: Date): Promise<{ runs: number; gates: number }> {
+    const { agentRuns, approvals } = this.#t;
+    const runs = await this.db.update(agentRuns).set({ status: "failed", error: "interrupted: gantry stopped during the run", finishedAt: new Date() })
+      .where(and(inArray(agentRuns.status, ["running", "waiting_approval"]), lt(agentRuns.startedAt, before))).returning({ id: agentRuns.id });
+    const gates = await this.db.update(approvals).set({ status: "expired", decidedAt: new Date(), note: "gantry stopped while the gate was open" })
+      .where(and(eq(approvals.status, "pending"), lt(approvals.requestedAt, before))).returning({ id: approvals.id });
     return { runs: runs.length, gates: gates.length };
   }
 }

@@ -44,12 +44,12 @@ export class BatchRunner {
   }
 
   async #work(runId: string): Promise<void> {
-    for (let item = this.store.claim(runId); item; item = this.#stopping ? undefined : this.store.claim(runId)) {
+    for (let item = await this.store.claim(runId); item; item = this.#stopping ? undefined : await this.store.claim(runId)) {
       await this.#runLine(runId, item);
-      const counts = this.store.counts(runId);
+      const counts = await this.store.counts(runId);
       const done = counts.pending + counts.running === 0;
       // Whichever worker (of whichever plugin instance) finishes the last line completes the run.
-      if (done) this.store.setStatus(runId, "completed");
+      if (done) await this.store.setStatus(runId, "completed");
       this.scope.ctx.emit("batch_progress", { run_id: runId, status: done ? "completed" : "running", line: item.line, ...counts });
     }
   }
@@ -59,11 +59,11 @@ export class BatchRunner {
       const run = await this.agents.run(item.agent, item.input, `batch:${runId}`);
       const toolCalls = (run.steps as { type: string; tool?: string; outcome?: string }[])
         .filter((s) => s.type === "tool").map((s) => ({ tool: String(s.tool), outcome: String(s.outcome) }));
-      this.store.finish(runId, item.line, {
+      await this.store.finish(runId, item.line, {
         status: run.status === "succeeded" ? "succeeded" : "failed", output: run.output, error: run.error, agentRunId: run.id, toolCalls,
       });
     } catch (error) {
-      this.store.finish(runId, item.line, { status: "failed", output: null, error: (error as Error).message, agentRunId: null, toolCalls: [] });
+      await this.store.finish(runId, item.line, { status: "failed", output: null, error: (error as Error).message, agentRunId: null, toolCalls: [] });
     }
   }
 }

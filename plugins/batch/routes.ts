@@ -57,13 +57,13 @@ function parseLines(text: string, agents: AgentRunsService, limits: { maxLines: 
 const resultOf = (i: ItemRow) => ({ line: i.line, custom_id: i.customId, agent: i.agent, status: i.status, output: i.output, error: i.error, agent_run_id: i.agentRunId });
 
 export function batchRoutes(p: BatchRouteParts) {
-  const find = (id: string): RunRow => {
-    const run = p.store.run(id);
+  const find = async (id: string): Promise<RunRow> => {
+    const run = await p.store.run(id);
     if (!run) throw BatchErrors.BATCH_NOT_FOUND([id]);
     return run;
   };
-  const statusOf = (run: RunRow) => {
-    const counts = p.store.counts(run.id);
+  const statusOf = async (run: RunRow) => {
+    const counts = await p.store.counts(run.id);
     const done = counts.succeeded + counts.failed;
     return {
       run_id: run.id, status: run.status, actor: run.actor, total: run.total, ...counts,
@@ -73,15 +73,15 @@ export function batchRoutes(p: BatchRouteParts) {
   };
   return (app: RolesApp) =>
     app
-      .get("", () => ({ runs: p.store.runs(200).map(statusOf) }), {
+      .get("", async () => ({ runs: await Promise.all((await p.store.runs(200)).map(statusOf)) }), {
         role: "viewer", response: t.Object({ runs: t.Array(StatusView) }), detail: { summary: "Batch runs, newest first" },
       })
       .post("/:run_id", async ({ params, body, request, set }) => {
-        if (p.store.run(params.run_id)) throw BatchErrors.BATCH_EXISTS([params.run_id]);
+        if (await p.store.run(params.run_id)) throw BatchErrors.BATCH_EXISTS([params.run_id]);
         const { lines, problems } = parseLines(typeof body === "string" ? body : "", p.agents, p.settings());
         if (problems.length > 0) throw BatchErrors.BATCH_INVALID([problems.length], { details: { problems: problems.slice(0, 100) } });
         const actor = (await p.identity.identify(request))?.subject ?? "unknown";
-        const run = p.store.create(params.run_id, actor, lines);
+        const run = await p.store.create(params.run_id, actor, lines);
         p.runner.start(run.id);
         set.status = 202;
         return statusOf(run);
@@ -93,29 +93,29 @@ export function batchRoutes(p: BatchRouteParts) {
           requestBody: { content: { "application/x-ndjson": { schema: { type: "string" as const } }, "text/plain": { schema: { type: "string" as const } } } },
         },
       })
-      .get("/:run_id/status", ({ params }) => statusOf(find(params.run_id)), {
+      .get("/:run_id/status", async ({ params }) => statusOf(await find(params.run_id)), {
         role: "viewer", params: RunId, response: StatusView, detail: { summary: "Status and progress" },
       })
-      .post("/:run_id/resume", ({ params, set }) => {
-        const run = find(params.run_id);
+      .post("/:run_id/resume", async ({ params, set }) => {
+        const run = await find(params.run_id);
         if (run.status !== "interrupted" || p.runner.isActive(run.id)) throw BatchErrors.BATCH_NOT_RESUMABLE([run.id, p.runner.isActive(run.id) ? "running" : run.status]);
-        p.store.requeue(run.id);
-        p.store.setStatus(run.id, "running");
+        await p.store.requeue(run.id);
+        await p.store.setStatus(run.id, "running");
         p.runner.start(run.id);
         set.status = 202;
-        return statusOf(find(run.id));
+        return statusOf(await find(run.id));
       }, {
         role: { min: "operator", rateLimit: "expensive" }, params: RunId, response: { 202: StatusView },
         detail: { summary: "Resume an interrupted run (gantry stopped while it ran): lines left running run again" },
       })
-      .get("/:run_id/results", ({ params }) => {
-        find(params.run_id);
+      .get("/:run_id/results", async ({ params }) => {
+        await find(params.run_id);
         const encoder = new TextEncoder();
         let after = 0;
         // Paged from the database as the client reads, in line order.
         const body = new ReadableStream<Uint8Array>({
-          pull(controller) {
-            const page = p.store.finished(params.run_id, after, 500);
+          async pull(controller) {
+            const page = await p.store.finished(params.run_id, after, 500);
             if (page.length === 0) return controller.close();
             after = page.at(-1)!.line;
             controller.enqueue(encoder.encode(page.map((i) => `${JSON.stringify(resultOf(i))}\n`).join("")));
@@ -126,12 +126,12 @@ export function batchRoutes(p: BatchRouteParts) {
         role: "viewer", params: RunId,
         detail: { summary: "Finished lines as JSONL: {line, custom_id, agent, status, output, error, agent_run_id}", responses: textResponses("application/x-ndjson, one result per line") },
       })
-      .get("/:run_id/stats", ({ params }) => {
-        find(params.run_id);
+      .get("/:run_id/stats", async ({ params }) => {
+        await find(params.run_id);
         const tools: Record<string, Record<string, number>> = {};
         let total = 0;
         let after = 0;
-        for (let page = p.store.finished(params.run_id, 0, 500); page.length > 0; page = p.store.finished(params.run_id, after, 500)) {
+        for (let page = await p.store.finished(params.run_id, 0, 500); page.length > 0; page = await p.store.finished(params.run_id, after, 500)) {
           after = page.at(-1)!.line;
           for (const call of page.flatMap((i) => i.toolCalls ?? [])) {
             tools[call.tool] ??= {};
@@ -139,7 +139,7 @@ export function batchRoutes(p: BatchRouteParts) {
             total++;
           }
         }
-        return { run_id: params.run_id, lines: p.store.counts(params.run_id), tool_calls_total: total, tool_calls: tools };
+        return { run_id: params.run_id, lines: await p.store.counts(params.run_id), tool_calls_total: total, tool_calls: tools };
       }, {
         role: "viewer", params: RunId,
         response: t.Object({
@@ -150,18 +150,25 @@ export function batchRoutes(p: BatchRouteParts) {
       })
       .ws("/:run_id/stream", {
         role: "viewer",
-        open(ws) {
+        async open(ws) {
           const runId = (ws.data.params as { run_id: string }).run_id;
-          const run = p.store.run(runId);
-          if (!run) return ws.close(4404, "no such batch run");
-          ws.send(JSON.stringify({ type: "batch_progress", data: statusOf(run) }));
-          const off = p.on("batch_progress", (event) => {
+          const state = ws.data as { off?: () => void; closed?: boolean };
+          // Subscribed first, so no progress between the first status and the subscription is missed.
+          state.off = p.on("batch_progress", (event) => {
             if ((event.data as { run_id?: string }).run_id === runId) ws.send(JSON.stringify({ type: event.type, data: event.data }));
           });
-          (ws.data as { off?: () => void }).off = off;
+          const run = await p.store.run(runId);
+          if (state.closed) return;
+          if (!run) {
+            state.off();
+            return ws.close(4404, "no such batch run");
+          }
+          ws.send(JSON.stringify({ type: "batch_progress", data: await statusOf(run) }));
         },
         close(ws) {
-          (ws.data as { off?: () => void }).off?.();
+          const state = ws.data as { off?: () => void; closed?: boolean };
+          state.closed = true;
+          state.off?.();
         },
       });
 }

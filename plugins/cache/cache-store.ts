@@ -3,8 +3,10 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { and, asc, count, eq, inArray, lte, sql } from "drizzle-orm";
-import type { PluginContext } from "gantry/plugin";
-import { cacheEntries, cacheQueue } from "./schema.ts";
+import { pickTables, type PluginContext } from "gantry/plugin";
+import * as pgTables from "./schema-pg.ts";
+import * as sqliteTables from "./schema.ts";
+import type { cacheEntries, cacheQueue } from "./schema.ts";
 
 export type Priority = "high" | "normal" | "autorecache";
 export const PRIORITIES: Priority[] = ["high", "normal", "autorecache"];
@@ -12,37 +14,49 @@ export type QueueItem = typeof cacheQueue.$inferSelect;
 export type Entry = typeof cacheEntries.$inferSelect;
 
 export class CacheStore {
-  constructor(private readonly db: PluginContext["db"], private readonly pagesDir: string) {}
+  readonly #t: typeof sqliteTables;
+
+  constructor(private readonly db: PluginContext["db"], private readonly pagesDir: string) {
+    this.#t = pickTables(db, { sqlite: sqliteTables, pg: pgTables });
+  }
 
   /** Queues every url × dimension at `priority`, due at `dueAt`; returns how many entries. */
-  enqueue(hostId: number, urls: string[], dimensionIds: number[], priority: Priority, dueAt = new Date()): number {
+  async enqueue(hostId: number, urls: string[], dimensionIds: number[], priority: Priority, dueAt = new Date()): Promise<number> {
+    const { cacheQueue } = this.#t;
     const rows = urls.flatMap((url) => dimensionIds.map((dimensionId) => ({ hostId, priority, url, dimensionId, dueAt })));
-    for (let i = 0; i < rows.length; i += 500) {
-      this.db.insert(cacheQueue).values(rows.slice(i, i + 500)).onConflictDoUpdate({ target: [cacheQueue.hostId, cacheQueue.priority, cacheQueue.url, cacheQueue.dimensionId], set: { dueAt: sql`excluded.due_at` } }).run();
-    }
+    await this.db.transaction(async (tx) => {
+      for (let i = 0; i < rows.length; i += 500) {
+        await tx.insert(cacheQueue).values(rows.slice(i, i + 500)).onConflictDoUpdate({ target: [cacheQueue.hostId, cacheQueue.priority, cacheQueue.url, cacheQueue.dimensionId], set: { dueAt: sql`excluded.due_at` } });
+      }
+    });
     return rows.length;
   }
 
   /** Takes up to `limit` due items off the queues: high first, then normal, then autorecache, oldest due first. */
-  claimDue(limit: number, now = new Date()): QueueItem[] {
-    const claimed: QueueItem[] = [];
-    for (const priority of PRIORITIES) {
-      if (claimed.length >= limit) break;
-      const items = this.db.select().from(cacheQueue).where(and(eq(cacheQueue.priority, priority), lte(cacheQueue.dueAt, now))).orderBy(asc(cacheQueue.dueAt)).limit(limit - claimed.length).all();
-      for (const item of items) {
-        this.db.delete(cacheQueue).where(and(eq(cacheQueue.hostId, item.hostId), eq(cacheQueue.priority, item.priority), eq(cacheQueue.url, item.url), eq(cacheQueue.dimensionId, item.dimensionId))).run();
+  async claimDue(limit: number, now = new Date()): Promise<QueueItem[]> {
+    const { cacheQueue } = this.#t;
+    // Read and delete in one transaction, so an item is claimed once.
+    return this.db.transaction(async (tx) => {
+      const claimed: QueueItem[] = [];
+      for (const priority of PRIORITIES) {
+        if (claimed.length >= limit) break;
+        const items = await tx.select().from(cacheQueue).where(and(eq(cacheQueue.priority, priority), lte(cacheQueue.dueAt, now))).orderBy(asc(cacheQueue.dueAt)).limit(limit - claimed.length);
+        for (const item of items) {
+          await tx.delete(cacheQueue).where(and(eq(cacheQueue.hostId, item.hostId), eq(cacheQueue.priority, item.priority), eq(cacheQueue.url, item.url), eq(cacheQueue.dimensionId, item.dimensionId)));
+        }
+        claimed.push(...items);
       }
-      claimed.push(...items);
-    }
-    return claimed;
+      return claimed;
+    });
   }
 
   /** `{host_id: {priority: {total, due_now}}}` */
-  queueStats(now = new Date()): Record<string, Record<Priority, { total: number; due_now: number }>> {
-    const rows = this.db.select({
+  async queueStats(now = new Date()): Promise<Record<string, Record<Priority, { total: number; due_now: number }>>> {
+    const { cacheQueue } = this.#t;
+    const rows = await this.db.select({
       hostId: cacheQueue.hostId, priority: cacheQueue.priority, total: count(),
-      due: sql<number>`sum(case when ${cacheQueue.dueAt} <= ${now.getTime()} then 1 else 0 end)`,
-    }).from(cacheQueue).groupBy(cacheQueue.hostId, cacheQueue.priority).all();
+      due: sql<number>`sum(case when ${lte(cacheQueue.dueAt, now)} then 1 else 0 end)`.mapWith(Number),
+    }).from(cacheQueue).groupBy(cacheQueue.hostId, cacheQueue.priority);
     const stats: Record<string, Record<Priority, { total: number; due_now: number }>> = {};
     for (const row of rows) {
       stats[row.hostId] ??= { high: { total: 0, due_now: 0 }, normal: { total: 0, due_now: 0 }, autorecache: { total: 0, due_now: 0 } };
@@ -52,17 +66,20 @@ export class CacheStore {
   }
 
   /** Stores a rendered page (file first, then the row). */
-  save(hostId: number, url: string, dimensionId: number, html: string, status: number, renderMs: number): Entry {
+  async save(hostId: number, url: string, dimensionId: number, html: string, status: number, renderMs: number): Promise<Entry> {
+    const { cacheEntries } = this.#t;
     const file = join(String(hostId), String(dimensionId), `${createHash("sha256").update(url).digest("hex")}.html`);
     mkdirSync(dirname(join(this.pagesDir, file)), { recursive: true });
     writeFileSync(join(this.pagesDir, file), html);
     const entry: Entry = { hostId, url, dimensionId, file, status, bytes: Buffer.byteLength(html), renderMs, renderedAt: new Date() };
-    this.db.insert(cacheEntries).values(entry).onConflictDoUpdate({ target: [cacheEntries.hostId, cacheEntries.url, cacheEntries.dimensionId], set: entry }).run();
+    await this.db.insert(cacheEntries).values(entry).onConflictDoUpdate({ target: [cacheEntries.hostId, cacheEntries.url, cacheEntries.dimensionId], set: entry });
     return entry;
   }
 
-  entry(hostId: number, url: string, dimensionId: number): Entry | undefined {
-    return this.db.select().from(cacheEntries).where(and(eq(cacheEntries.hostId, hostId), eq(cacheEntries.url, url), eq(cacheEntries.dimensionId, dimensionId))).get();
+  async entry(hostId: number, url: string, dimensionId: number): Promise<Entry | undefined> {
+    const { cacheEntries } = this.#t;
+    const [row] = await this.db.select().from(cacheEntries).where(and(eq(cacheEntries.hostId, hostId), eq(cacheEntries.url, url), eq(cacheEntries.dimensionId, dimensionId)));
+    return row;
   }
 
   pagePath(entry: Entry): string {
@@ -70,9 +87,10 @@ export class CacheStore {
   }
 
   /** Deletes the rows now and the files in the background; returns how many entries. */
-  invalidate(hostId: number, urls: string[], dimensionIds: number[]): number {
+  async invalidate(hostId: number, urls: string[], dimensionIds: number[]): Promise<number> {
+    const { cacheEntries } = this.#t;
     const where = and(eq(cacheEntries.hostId, hostId), inArray(cacheEntries.url, urls), inArray(cacheEntries.dimensionId, dimensionIds));
-    const gone = this.db.delete(cacheEntries).where(where).returning({ file: cacheEntries.file }).all();
+    const gone = await this.db.delete(cacheEntries).where(where).returning({ file: cacheEntries.file });
     // Renamed now, so a page rendered again at once is not deleted by the cleanup below.
     const doomed = gone.flatMap(({ file }) => {
       const from = join(this.pagesDir, file);

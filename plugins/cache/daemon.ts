@@ -28,6 +28,8 @@ export class CacheDaemon {
   /** Entries taken off the queues and not rendered yet (the cache daemon API's internal queue). */
   inFlight = 0;
   readonly #renders;
+  /** True while queue entries are being claimed: one claim at a time, so tabs are not promised twice. */
+  #claiming = false;
 
   constructor(
     private readonly ctx: PluginContext,
@@ -44,18 +46,24 @@ export class CacheDaemon {
   }
 
   /** One scheduler tick; returns how many renders it started. */
-  tick(): number {
+  tick(): Promise<number> {
     this.lastTick = new Date();
     return this.#fill();
   }
 
   /** Starts renders for due entries while tabs are free; also called as each render ends, so no tab waits for the next tick. */
-  #fill(): number {
+  async #fill(): Promise<number> {
     // A generation being disposed claims nothing more: the next one drains the queues.
-    if (this.paused || this.ctx.signal.aborted) return 0;
+    if (this.paused || this.#claiming || this.ctx.signal.aborted) return 0;
     const room = Math.min(this.renderer.availableForRecache, this.settings().queueMaxSize - this.inFlight);
     if (room <= 0) return 0;
-    const items = this.store.claimDue(room);
+    this.#claiming = true;
+    let items: QueueItem[];
+    try {
+      items = await this.store.claimDue(room);
+    } finally {
+      this.#claiming = false;
+    }
     for (const item of items) void this.ctx.track(this.#recache(item));
     return items.length;
   }
@@ -69,13 +77,13 @@ export class CacheDaemon {
       await this.render(host, item.url, dimension, "recache", this.ctx.signal);
     } catch (error) {
       // Nothing is dropped. Abandoned because this generation is going away: the next one renders it now.
-      if (this.ctx.signal.aborted) return void this.store.enqueue(host.id, [item.url], [dimension.id], "high", new Date());
+      if (this.ctx.signal.aborted) return void (await this.store.enqueue(host.id, [item.url], [dimension.id], "high", new Date()));
       // Failed: queued again at normal priority for a later try.
-      this.store.enqueue(host.id, [item.url], [dimension.id], "normal", new Date(Date.now() + this.settings().retryAfterS * 1000));
+      await this.store.enqueue(host.id, [item.url], [dimension.id], "normal", new Date(Date.now() + this.settings().retryAfterS * 1000));
       this.ctx.log.warn({ host: host.id, url: item.url, dimension: dimension.id, err: (error as Error).message, retry_in_s: this.settings().retryAfterS }, "recache render failed");
     } finally {
       this.inFlight--;
-      this.#fill();
+      void this.#fill().catch((error) => this.ctx.log.warn({ err: (error as Error).message }, "recache queue could not be read"));
     }
   }
 
@@ -85,8 +93,8 @@ export class CacheDaemon {
       const result = await this.renderer.render(url, dimension, kind, {
         resourceTypes: host.block_resource_types ?? this.settings().blockResourceTypes, thirdParty: host.block_third_party ?? false,
       }, signal);
-      const entry = this.store.save(host.id, url, dimension.id, result.html, result.status, result.ms);
-      if ((host.autorecache_s ?? 0) > 0) this.store.enqueue(host.id, [url], [dimension.id], "autorecache", new Date(Date.now() + host.autorecache_s! * 1000));
+      const entry = await this.store.save(host.id, url, dimension.id, result.html, result.status, result.ms);
+      if ((host.autorecache_s ?? 0) > 0) await this.store.enqueue(host.id, [url], [dimension.id], "autorecache", new Date(Date.now() + host.autorecache_s! * 1000));
       this.#renders.inc({ kind, outcome: "ok" });
       return { entry, html: result.html };
     } catch (error) {

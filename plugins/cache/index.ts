@@ -60,8 +60,8 @@ export default definePlugin({
       store, daemon, renderer,
       settings: () => ({ daemonId: config.daemon_id, queueMaxSize: config.queue_max_size, schedulerControlApi: config.scheduler_control_api, maxUrls: config.max_urls }),
     }), { prefix: "" });
-    ctx.every("cache-scheduler", { interval: config.tick_s, level: "high", initWait: config.tick_s }, () => {
-      const started = daemon.tick();
+    ctx.every("cache-scheduler", { interval: config.tick_s, level: "high", initWait: config.tick_s }, async () => {
+      const started = await daemon.tick();
       return daemon.paused ? "paused" : `${started} renders started, ${daemon.inFlight} in flight`;
     });
   },

@@ -79,28 +79,28 @@ export function cacheRoutes(p: CacheRouteParts) {
   const InvalidateBody = t.Object({ host_id: t.Integer(), urls: Urls(maxUrls), dimension_ids: DimensionIds });
   return (app: RolesApp) =>
     app
-      .post("/internal/cache/recache", ({ body: text }) => {
+      .post("/internal/cache/recache", async ({ body: text }) => {
         const body = readBody(text, RecacheBody);
         const { host, dimensions } = target(p.daemon, body.host_id, body.dimension_ids);
         checkUrls(host, body.urls);
-        const enqueued = p.store.enqueue(host.id, body.urls, dimensions, body.priority);
+        const enqueued = await p.store.enqueue(host.id, body.urls, dimensions, body.priority);
         return { status: "ok" as const, data: { host_id: host.id, urls_count: body.urls.length, dimension_ids_count: dimensions.length, entries_enqueued: enqueued, priority: body.priority } };
       }, {
         role: "internal", parse: "text",
         response: { 200: t.Object({ status: Ok, data: t.Object({ host_id: t.Integer(), urls_count: t.Integer(), dimension_ids_count: t.Integer(), entries_enqueued: t.Integer(), priority: t.String() }) }), 400: SeedError, 401: SeedError },
         detail: { summary: "Queue URLs for rendering", tags: ["cache"], requestBody: jsonBody(RecacheBody) },
       })
-      .post("/internal/cache/invalidate", ({ body: text }) => {
+      .post("/internal/cache/invalidate", async ({ body: text }) => {
         const body = readBody(text, InvalidateBody);
         const { host, dimensions } = target(p.daemon, body.host_id, body.dimension_ids);
-        const invalidated = p.store.invalidate(host.id, body.urls, dimensions);
+        const invalidated = await p.store.invalidate(host.id, body.urls, dimensions);
         return { status: "ok" as const, data: { host_id: host.id, urls_count: body.urls.length, dimension_ids_count: dimensions.length, entries_invalidated: invalidated } };
       }, {
         role: "internal", parse: "text",
         response: { 200: t.Object({ status: Ok, data: t.Object({ host_id: t.Integer(), urls_count: t.Integer(), dimension_ids_count: t.Integer(), entries_invalidated: t.Integer() }) }), 400: SeedError, 401: SeedError },
         detail: { summary: "Delete cached pages (rows now, files in the background)", tags: ["cache"], requestBody: jsonBody(InvalidateBody) },
       })
-      .get("/status", () => {
+      .get("/status", async () => {
         const { daemonId, queueMaxSize } = p.settings();
         const tabs = p.renderer.freeTabs;
         return {
@@ -110,7 +110,7 @@ export function cacheRoutes(p: CacheRouteParts) {
             total_free_tabs: tabs, reserved_for_online: p.renderer.reserved, available_for_recache: p.renderer.availableForRecache,
             reservation_percent: tabs === 0 ? 0 : Math.round((p.renderer.reserved / Math.max(tabs, p.renderer.reserved)) * 1000) / 10,
           },
-          queues: p.store.queueStats(),
+          queues: await p.store.queueStats(),
         };
       }, {
         role: "internal",
@@ -136,7 +136,7 @@ export function cacheRoutes(p: CacheRouteParts) {
       .get("/internal/cache/page", async ({ query, set }) => {
         const { host, dimensions } = target(p.daemon, query.host_id, [query.dimension_id]);
         checkUrls(host, [query.url]);
-        const cached = p.store.entry(host.id, query.url, dimensions[0]!);
+        const cached = await p.store.entry(host.id, query.url, dimensions[0]!);
         if (cached && existsSync(p.store.pagePath(cached))) {
           set.headers["x-cache"] = "HIT";
           set.headers["x-rendered-at"] = cached.renderedAt.toISOString();

@@ -13,12 +13,12 @@ interface CronConfig {
 
 export default definePlugin({
   name: "cron",
-  setup(ctx) {
+  async setup(ctx) {
     const config = ctx.config as unknown as CronConfig;
     const commands = ctx.services.consume("core.commands");
     const info = ctx.services.consume("core.info");
     const store = new JobStore(ctx.db);
-    const interrupted = store.failInterrupted(info.startedAt);
+    const interrupted = await store.failInterrupted(info.startedAt);
     if (interrupted > 0) ctx.log.warn({ runs: interrupted }, "cron runs left running by a previous gantry process are recorded as failed");
     // Kept across reloads (runs in progress finish and are recorded); timers stop when the plugin goes.
     const scheduler = ctx.keep("scheduler", (scope) => new CronScheduler(scope, store, commands), (kept) => kept.stopAll());
@@ -27,7 +27,7 @@ export default definePlugin({
       runs: ctx.metrics.counter({ name: "gantry_cron_runs_total", help: "Cron job runs by outcome", labelNames: ["status"] }),
       seconds: ctx.metrics.histogram({ name: "gantry_cron_run_duration_seconds", help: "Cron job run time", buckets: [0.01, 0.1, 1, 10, 60, 300, 1800] }),
     });
-    for (const job of store.list()) scheduler.arm(job); // a reload re-arms with the jobs as stored
+    for (const job of await store.list()) scheduler.arm(job); // a reload re-arms with the jobs as stored
 
     ctx.routes(cronRoutes({
       store, scheduler, commands,
@@ -36,16 +36,16 @@ export default definePlugin({
     }));
     ctx.command("list", {
       description: "Cron jobs with their schedule and next run",
-      run: () => store.list().map((job) => ({ id: job.id, name: job.name, schedule: job.schedule, enabled: job.enabled, next_run_at: scheduler.nextRun(job.id)?.toISOString() ?? null })),
+      run: async () => (await store.list()).map((job) => ({ id: job.id, name: job.name, schedule: job.schedule, enabled: job.enabled, next_run_at: scheduler.nextRun(job.id)?.toISOString() ?? null })),
     });
     ctx.command("run", {
       description: "Run a cron job now (by name or id) and show how it ended",
       argumentHint: "<job name or id>",
       run: async ({ argv }) => {
         const wanted = argv[0] ?? "";
-        const job = store.list().find((j) => j.name === wanted || j.id === wanted);
+        const job = (await store.list()).find((j) => j.name === wanted || j.id === wanted);
         if (!job) throw new Error(`no cron job named '${wanted}'`);
-        return runView(await scheduler.start(job.id, "manual", "command:/cron:run").finished);
+        return runView(await (await scheduler.start(job.id, "manual", "command:/cron:run")).finished);
       },
     });
   },

@@ -1,8 +1,10 @@
 /** Cron jobs and their run history in the plugin's tables. */
 import { randomBytes } from "node:crypto";
-import { and, desc, eq, lt, sql } from "drizzle-orm";
-import { createError, defineErrors, type PluginContext } from "gantry/plugin";
-import { cronJobs, cronRuns } from "./schema.ts";
+import { and, count, desc, eq, lt } from "drizzle-orm";
+import { createError, defineErrors, pickTables, type PluginContext } from "gantry/plugin";
+import * as pgTables from "./schema-pg.ts";
+import * as sqliteTables from "./schema.ts";
+import type { cronJobs, cronRuns } from "./schema.ts";
 
 export const CronErrors = defineErrors("cron", {
   JOB_NOT_FOUND: createError("JOB_NOT_FOUND", 404, (id: string) => `No cron job '${id}'`),
@@ -30,36 +32,41 @@ export interface JobInput {
 }
 
 export class JobStore {
-  constructor(private readonly db: PluginContext["db"]) {}
+  readonly #t: typeof sqliteTables;
 
-  list(): JobRow[] {
-    return this.db.select().from(cronJobs).orderBy(cronJobs.name).all();
+  constructor(private readonly db: PluginContext["db"]) {
+    this.#t = pickTables(db, { sqlite: sqliteTables, pg: pgTables });
   }
 
-  get(id: string): JobRow {
-    const row = this.db.select().from(cronJobs).where(eq(cronJobs.id, id)).get();
+  async list(): Promise<JobRow[]> {
+    return this.db.select().from(this.#t.cronJobs).orderBy(this.#t.cronJobs.name);
+  }
+
+  async get(id: string): Promise<JobRow> {
+    const [row] = await this.db.select().from(this.#t.cronJobs).where(eq(this.#t.cronJobs.id, id));
     if (!row) throw CronErrors.JOB_NOT_FOUND([id]);
     return row;
   }
 
-  count(): number {
-    return this.db.select({ n: sql<number>`count(*)` }).from(cronJobs).get()!.n;
+  async count(): Promise<number> {
+    const [row] = await this.db.select({ n: count() }).from(this.#t.cronJobs);
+    return row?.n ?? 0;
   }
 
-  create(input: Required<Omit<JobInput, "timezone" | "description">> & Pick<JobInput, "timezone" | "description">): JobRow {
-    this.#assertNameFree(input.name);
+  async create(input: Required<Omit<JobInput, "timezone" | "description">> & Pick<JobInput, "timezone" | "description">): Promise<JobRow> {
+    await this.#assertNameFree(input.name);
     const now = new Date();
     const row: JobRow = {
       id: `cj_${randomBytes(6).toString("hex")}`, name: input.name, schedule: input.schedule, timezone: input.timezone ?? null,
       command: input.command, description: input.description ?? null, enabled: input.enabled, timeoutS: input.timeout_s, createdAt: now, updatedAt: now,
     };
-    this.db.insert(cronJobs).values(row).run();
+    await this.db.insert(this.#t.cronJobs).values(row);
     return row;
   }
 
-  update(id: string, change: Partial<JobInput>): JobRow {
-    const current = this.get(id);
-    if (change.name !== undefined && change.name !== current.name) this.#assertNameFree(change.name);
+  async update(id: string, change: Partial<JobInput>): Promise<JobRow> {
+    const current = await this.get(id);
+    if (change.name !== undefined && change.name !== current.name) await this.#assertNameFree(change.name);
     const set: Partial<JobRow> = { updatedAt: new Date() };
     if (change.name !== undefined) set.name = change.name;
     if (change.schedule !== undefined) set.schedule = change.schedule;
@@ -68,54 +75,66 @@ export class JobStore {
     if (change.description !== undefined) set.description = change.description;
     if (change.enabled !== undefined) set.enabled = change.enabled;
     if (change.timeout_s !== undefined) set.timeoutS = change.timeout_s;
-    this.db.update(cronJobs).set(set).where(eq(cronJobs.id, id)).run();
+    await this.db.update(this.#t.cronJobs).set(set).where(eq(this.#t.cronJobs.id, id));
     return this.get(id);
   }
 
   /** Deletes the job and its history. */
-  delete(id: string): void {
-    this.get(id);
-    this.db.delete(cronRuns).where(eq(cronRuns.jobId, id)).run();
-    this.db.delete(cronJobs).where(eq(cronJobs.id, id)).run();
+  async delete(id: string): Promise<void> {
+    await this.get(id);
+    const { cronJobs, cronRuns } = this.#t;
+    await this.db.transaction(async (tx) => {
+      await tx.delete(cronRuns).where(eq(cronRuns.jobId, id));
+      await tx.delete(cronJobs).where(eq(cronJobs.id, id));
+    });
   }
 
-  startRun(jobId: string, trigger: RunRow["trigger"], actor: string, status: "running" | "skipped" = "running", error: string | null = null): RunRow {
+  async startRun(jobId: string, trigger: RunRow["trigger"], actor: string, status: "running" | "skipped" = "running", error: string | null = null): Promise<RunRow> {
     const now = new Date();
     const finished = status === "skipped" ? { finishedAt: now, durationMs: 0 } : { finishedAt: null, durationMs: null };
-    return this.db.insert(cronRuns).values({ jobId, trigger, actor, status, startedAt: now, ...finished, result: null, error }).returning().get();
+    const [row] = await this.db.insert(this.#t.cronRuns).values({ jobId, trigger, actor, status, startedAt: now, ...finished, result: null, error }).returning();
+    return row!;
   }
 
-  finishRun(id: number, outcome: { status: RunStatus; durationMs: number; result: string | null; error: string | null }): RunRow {
-    return this.db.update(cronRuns).set({ ...outcome, finishedAt: new Date() }).where(eq(cronRuns.id, id)).returning().get()!;
+  async finishRun(id: number, outcome: { status: RunStatus; durationMs: number; result: string | null; error: string | null }): Promise<RunRow> {
+    const [row] = await this.db.update(this.#t.cronRuns).set({ ...outcome, finishedAt: new Date() }).where(eq(this.#t.cronRuns.id, id)).returning();
+    return row!;
   }
 
   /** Newest first; `beforeId` pages back. */
-  runs(jobId: string, limit: number, beforeId?: number, status?: RunStatus): RunRow[] {
+  async runs(jobId: string, limit: number, beforeId?: number, status?: RunStatus): Promise<RunRow[]> {
+    const { cronRuns } = this.#t;
     const where = [eq(cronRuns.jobId, jobId)];
     if (beforeId !== undefined) where.push(lt(cronRuns.id, beforeId));
     if (status !== undefined) where.push(eq(cronRuns.status, status));
-    return this.db.select().from(cronRuns).where(and(...where)).orderBy(desc(cronRuns.id)).limit(limit).all();
+    return this.db.select().from(cronRuns).where(and(...where)).orderBy(desc(cronRuns.id)).limit(limit);
   }
 
-  lastRun(jobId: string): RunRow | undefined {
-    return this.db.select().from(cronRuns).where(eq(cronRuns.jobId, jobId)).orderBy(desc(cronRuns.id)).limit(1).get();
+  async lastRun(jobId: string): Promise<RunRow | undefined> {
+    const { cronRuns } = this.#t;
+    const [row] = await this.db.select().from(cronRuns).where(eq(cronRuns.jobId, jobId)).orderBy(desc(cronRuns.id)).limit(1);
+    return row;
   }
 
   /** Keeps the newest `keep` runs of a job. */
-  prune(jobId: string, keep: number): void {
-    const oldestKept = this.db.select({ id: cronRuns.id }).from(cronRuns).where(eq(cronRuns.jobId, jobId)).orderBy(desc(cronRuns.id)).limit(1).offset(keep - 1).get();
-    if (oldestKept) this.db.delete(cronRuns).where(and(eq(cronRuns.jobId, jobId), lt(cronRuns.id, oldestKept.id))).run();
+  async prune(jobId: string, keep: number): Promise<void> {
+    const { cronRuns } = this.#t;
+    const [oldestKept] = await this.db.select({ id: cronRuns.id }).from(cronRuns).where(eq(cronRuns.jobId, jobId)).orderBy(desc(cronRuns.id)).limit(1).offset(keep - 1);
+    if (oldestKept) await this.db.delete(cronRuns).where(and(eq(cronRuns.jobId, jobId), lt(cronRuns.id, oldestKept.id)));
   }
 
   /** Runs a previous gantry process left `running` (it stopped or crashed meanwhile) are failed runs. */
-  failInterrupted(startedBefore: Date): number {
-    const interrupted = this.db.update(cronRuns)
+  async failInterrupted(startedBefore: Date): Promise<number> {
+    const { cronRuns } = this.#t;
+    const interrupted = await this.db.update(cronRuns)
       .set({ status: "failed", finishedAt: new Date(), error: "interrupted: gantry stopped during the run" })
-      .where(and(eq(cronRuns.status, "running"), lt(cronRuns.startedAt, startedBefore))).returning({ id: cronRuns.id }).all();
+      .where(and(eq(cronRuns.status, "running"), lt(cronRuns.startedAt, startedBefore))).returning({ id: cronRuns.id });
     return interrupted.length;
   }
 
-  #assertNameFree(name: string): void {
-    if (this.db.select({ id: cronJobs.id }).from(cronJobs).where(eq(cronJobs.name, name)).get()) throw CronErrors.JOB_EXISTS([name]);
+  async #assertNameFree(name: string): Promise<void> {
+    const { cronJobs } = this.#t;
+    const [taken] = await this.db.select({ id: cronJobs.id }).from(cronJobs).where(eq(cronJobs.name, name));
+    if (taken) throw CronErrors.JOB_EXISTS([name]);
   }
 }

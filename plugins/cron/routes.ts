@@ -21,8 +21,8 @@ export function runView(run: RunRow) {
 }
 
 export function cronRoutes(p: CronRouteParts) {
-  const view = (job: JobRow) => {
-    const last = p.store.lastRun(job.id);
+  const view = async (job: JobRow) => {
+    const last = await p.store.lastRun(job.id);
     return {
       id: job.id, name: job.name, schedule: job.schedule, timezone: job.timezone, command: job.command, description: job.description,
       enabled: job.enabled, timeout_s: job.timeoutS, next_run_at: p.scheduler.nextRun(job.id)?.toISOString() ?? null, running: p.scheduler.isBusy(job.id),
@@ -45,29 +45,29 @@ export function cronRoutes(p: CronRouteParts) {
 
   return (app: RolesApp) =>
     app
-      .get("/jobs", () => ({ jobs: p.store.list().map(view) }), { role: "viewer", response: t.Object({ jobs: t.Array(Job) }), detail: { summary: "Cron jobs with their next and last run" } })
-      .post("/jobs", ({ body, set }) => {
-        if (p.store.count() >= p.settings().maxJobs) throw CronErrors.TOO_MANY_JOBS([p.settings().maxJobs]);
+      .get("/jobs", async () => ({ jobs: await Promise.all((await p.store.list()).map(view)) }), { role: "viewer", response: t.Object({ jobs: t.Array(Job) }), detail: { summary: "Cron jobs with their next and last run" } })
+      .post("/jobs", async ({ body, set }) => {
+        if ((await p.store.count()) >= p.settings().maxJobs) throw CronErrors.TOO_MANY_JOBS([p.settings().maxJobs]);
         check(body);
-        const job = p.store.create({ ...body, enabled: body.enabled ?? true, timeout_s: body.timeout_s ?? p.settings().defaultTimeoutS });
+        const job = await p.store.create({ ...body, enabled: body.enabled ?? true, timeout_s: body.timeout_s ?? p.settings().defaultTimeoutS });
         p.scheduler.arm(job);
         set.status = 201;
         return view(job);
       }, { role: "admin", body: CreateJob, response: { 201: Job }, detail: { summary: "Create a job: a cron expression that runs a slash command" } })
-      .get("/jobs/:id", ({ params }) => view(p.store.get(params.id)), { role: "viewer", params: JobId, response: Job, detail: { summary: "One job" } })
-      .put("/jobs/:id", ({ params, body }) => {
-        check(body, p.store.get(params.id));
-        const job = p.store.update(params.id, body);
+      .get("/jobs/:id", async ({ params }) => view(await p.store.get(params.id)), { role: "viewer", params: JobId, response: Job, detail: { summary: "One job" } })
+      .put("/jobs/:id", async ({ params, body }) => {
+        check(body, await p.store.get(params.id));
+        const job = await p.store.update(params.id, body);
         p.scheduler.arm(job);
         return view(job);
       }, { role: "admin", params: JobId, body: UpdateJob, response: Job, detail: { summary: "Change a job (schedule, command, enabled, ...); the new schedule applies at once" } })
-      .delete("/jobs/:id", ({ params }) => {
-        p.store.delete(params.id);
+      .delete("/jobs/:id", async ({ params }) => {
+        await p.store.delete(params.id);
         p.scheduler.disarm(params.id);
         return { message: "Cron job deleted" };
       }, { role: "admin", params: JobId, response: t.Object({ message: t.String() }), detail: { summary: "Delete a job and its run history (a run in progress finishes)" } })
       .post("/jobs/:id/run", async ({ params, query, request, set }) => {
-        const { run, finished } = p.scheduler.start(params.id, "manual", await actorOf(request));
+        const { run, finished } = await p.scheduler.start(params.id, "manual", await actorOf(request));
         if (query.wait !== false) return runView(await finished);
         set.status = 202; // it goes on after the response; GET .../runs shows how it ended
         return runView(run);
@@ -75,9 +75,9 @@ export function cronRoutes(p: CronRouteParts) {
         role: { min: "admin", rateLimit: "expensive" }, params: JobId, query: RunQuery, response: { 200: Run, 202: Run },
         detail: { summary: "Run a job now, whatever its schedule or enabled state; 409 JOB_RUNNING while a run is in progress" },
       })
-      .get("/jobs/:id/runs", ({ params, query }) => {
-        p.store.get(params.id);
-        const runs = p.store.runs(params.id, query.limit ?? 50, query.before_id, query.status);
+      .get("/jobs/:id/runs", async ({ params, query }) => {
+        await p.store.get(params.id);
+        const runs = await p.store.runs(params.id, query.limit ?? 50, query.before_id, query.status);
         return { runs: runs.map(runView), next_before_id: runs.length === (query.limit ?? 50) ? runs.at(-1)!.id : null };
       }, {
         role: "viewer", params: JobId, query: RunsQuery,

@@ -69,7 +69,10 @@ export class CronScheduler {
     if (!job.enabled) return;
     const timer = new Cron(job.schedule, { timezone: job.timezone ?? undefined, unref: true, catch: true }, () => {
       try {
-        void this.start(job.id, "schedule", `cron:${job.name}`).finished.catch((error) => this.ctx.log.error({ job: job.name, err: (error as Error).message }, "cron run could not be recorded"));
+        void this.start(job.id, "schedule", `cron:${job.name}`).then(
+          ({ finished }) => finished.catch((error) => this.ctx.log.error({ job: job.name, err: (error as Error).message }, "cron run could not be recorded")),
+          (error) => this.ctx.log.error({ job: job.name, err: (error as Error).message }, "cron run could not start"),
+        );
       } catch (error) {
         this.ctx.log.error({ job: job.name, err: (error as Error).message }, "cron run could not start");
       }
@@ -99,17 +102,26 @@ export class CronScheduler {
    * ends. A scheduled tick while the job is busy is recorded as skipped; a manual run then throws
    * JOB_RUNNING (409), as an unknown job throws JOB_NOT_FOUND.
    */
-  start(jobId: string, trigger: RunRow["trigger"], actor: string): { run: RunRow; finished: Promise<RunRow> } {
-    const job = this.store.get(jobId);
+  async start(jobId: string, trigger: RunRow["trigger"], actor: string): Promise<{ run: RunRow; finished: Promise<RunRow> }> {
+    const job = await this.store.get(jobId);
     if (this.#busy.has(jobId)) {
       if (trigger === "manual") throw CronErrors.JOB_RUNNING([job.name]);
-      const skipped = this.#finished(job, this.store.startRun(jobId, trigger, actor, "skipped", "the previous run was still going"));
+      const skipped = await this.#finished(job, await this.store.startRun(jobId, trigger, actor, "skipped", "the previous run was still going"));
       return { run: skipped, finished: Promise.resolve(skipped) };
     }
-    const run = this.store.startRun(jobId, trigger, actor);
+    // Busy from here, before the next await, so a second start cannot slip in while the run is recorded.
+    let ended!: () => void;
+    this.#busy.set(jobId, new Promise<void>((resolve) => (ended = resolve)).finally(() => this.#busy.delete(jobId)));
+    let run: RunRow;
+    try {
+      run = await this.store.startRun(jobId, trigger, actor);
+    } catch (error) {
+      ended();
+      throw error;
+    }
     const parsed = this.commands.parse(job.command);
     const invocation = parsed ? this.commands.invoke(parsed.qname, parsed.arguments) : Promise.reject(CronErrors.COMMAND_INVALID([job.command]));
-    this.#busy.set(jobId, invocation.then(() => undefined, () => undefined).finally(() => this.#busy.delete(jobId)));
+    void invocation.then(ended, ended);
     return { run, finished: this.scope.track(this.#complete(job, run, invocation)) };
   }
 
@@ -131,12 +143,12 @@ export class CronScheduler {
     }
     const durationMs = Math.round(performance.now() - started);
     this.#deps!.seconds.observe(durationMs / 1000);
-    return this.#finished(job, this.store.finishRun(run.id, { ...outcome, durationMs }));
+    return this.#finished(job, await this.store.finishRun(run.id, { ...outcome, durationMs }));
   }
 
-  #finished(job: JobRow, run: RunRow): RunRow {
+  async #finished(job: JobRow, run: RunRow): Promise<RunRow> {
     this.#deps!.runs.inc({ status: run.status });
-    this.store.prune(job.id, this.settings().historyPerJob);
+    await this.store.prune(job.id, this.settings().historyPerJob);
     this.ctx.emit("cron_run", { job_id: job.id, job: job.name, run_id: run.id, trigger: run.trigger, status: run.status, duration_ms: run.durationMs, error: run.error });
     if (run.status !== "succeeded") this.ctx.log.warn({ job: job.name, run: run.id, status: run.status, error: run.error }, "cron run did not succeed");
     return run;

@@ -7,9 +7,11 @@ import { createHash } from "node:crypto";
 import { createReadStream, existsSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { extname, join, relative, resolve, sep } from "node:path";
 import { eq } from "drizzle-orm";
-import { createError, defineErrors, type PluginContext } from "gantry/plugin";
+import { createError, defineErrors, pickTables, type PluginContext } from "gantry/plugin";
 import { engineMessage, source, type DatasetEngine, type DatasetFormat } from "./engine.ts";
-import { datasets, type ColumnSchema } from "./schema.ts";
+import * as pgTables from "./schema-pg.ts";
+import * as sqliteTables from "./schema.ts";
+import type { datasets, ColumnSchema } from "./schema.ts";
 
 export type DatasetRow = typeof datasets.$inferSelect;
 
@@ -38,22 +40,25 @@ async function sha256Of(path: string): Promise<string> {
 
 export class DatasetCatalog {
   #scanning: Promise<void> | undefined;
+  readonly #t: typeof sqliteTables;
 
   constructor(
     private readonly db: PluginContext["db"],
     private readonly engine: DatasetEngine,
     private readonly settings: () => { roots: string[]; uploadDir: string },
     private readonly log: PluginContext["log"],
-  ) {}
+  ) {
+    this.#t = pickTables(db, { sqlite: sqliteTables, pg: pgTables });
+  }
 
   async list(): Promise<DatasetRow[]> {
     await this.scan();
-    return this.db.select().from(datasets).orderBy(datasets.name);
+    return this.db.select().from(this.#t.datasets).orderBy(this.#t.datasets.name);
   }
 
   async get(name: string): Promise<DatasetRow> {
     await this.scan();
-    const [row] = await this.db.select().from(datasets).where(eq(datasets.name, name));
+    const [row] = await this.db.select().from(this.#t.datasets).where(eq(this.#t.datasets.name, name));
     if (!row) throw DatasetErrors.DATASET_NOT_FOUND([name]);
     return row;
   }
@@ -87,7 +92,7 @@ export class DatasetCatalog {
         mtimeMs: Math.floor(statSync(partial).mtimeMs), createdAt: now, updatedAt: now,
       };
       // The insert claims the name (primary key): of two uploads of one name, one wins and the other is told.
-      const [claimed] = await this.db.insert(datasets).values(row).onConflictDoNothing().returning({ name: datasets.name });
+      const [claimed] = await this.db.insert(this.#t.datasets).values(row).onConflictDoNothing().returning({ name: this.#t.datasets.name });
       if (!claimed) throw DatasetErrors.DATASET_EXISTS([name]);
       renameSync(partial, final);
       return row;
@@ -99,19 +104,19 @@ export class DatasetCatalog {
   async remove(name: string): Promise<void> {
     const row = await this.get(name);
     if (row.source === "root") throw DatasetErrors.DATASET_READ_ONLY([name, row.path]);
-    await this.db.delete(datasets).where(eq(datasets.name, name));
+    await this.db.delete(this.#t.datasets).where(eq(this.#t.datasets.name, name));
     rmSync(row.path, { force: true });
   }
 
-  /** Brings root datasets in line with the files on disk (one scan at a time; callers share it). */
+  /** Brings root this.#t.datasets in line with the files on disk (one scan at a time; callers share it). */
   scan(): Promise<void> {
     this.#scanning ??= this.#scan().finally(() => (this.#scanning = undefined));
     return this.#scanning;
   }
 
   async #scan(): Promise<void> {
-    const known = new Map((await this.db.select().from(datasets).where(eq(datasets.source, "root"))).map((r) => [r.path, r]));
-    const taken = new Set((await this.db.select({ name: datasets.name }).from(datasets)).map((r) => r.name));
+    const known = new Map((await this.db.select().from(this.#t.datasets).where(eq(this.#t.datasets.source, "root"))).map((r) => [r.path, r]));
+    const taken = new Set((await this.db.select({ name: this.#t.datasets.name }).from(this.#t.datasets)).map((r) => r.name));
     const seen = new Set<string>();
     for (const { path, name, format } of this.#rootFiles()) {
       seen.add(path);
@@ -127,14 +132,14 @@ export class DatasetCatalog {
         const { columns, rows } = await this.inspect(path, format);
         const now = new Date();
         const values = { format, sizeBytes: stat.size, rows, columns, sha256: await sha256Of(path), mtimeMs: Math.floor(stat.mtimeMs), updatedAt: now };
-        if (previous) await this.db.update(datasets).set(values).where(eq(datasets.name, previous.name));
-        else await this.db.insert(datasets).values({ name, source: "root", path, createdAt: now, ...values });
+        if (previous) await this.db.update(this.#t.datasets).set(values).where(eq(this.#t.datasets.name, previous.name));
+        else await this.db.insert(this.#t.datasets).values({ name, source: "root", path, createdAt: now, ...values });
         taken.add(name);
       } catch (error) {
         this.log.warn({ path, error: (error as Error).message }, "dataset file skipped: unreadable");
       }
     }
-    for (const [path, row] of known) if (!seen.has(path)) await this.db.delete(datasets).where(eq(datasets.name, row.name));
+    for (const [path, row] of known) if (!seen.has(path)) await this.db.delete(this.#t.datasets).where(eq(this.#t.datasets.name, row.name));
   }
 
   /** Dataset files under the roots; `sub/x.csv` is named `sub.x`. */

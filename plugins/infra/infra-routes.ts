@@ -35,8 +35,8 @@ function requireLevel(name: string) {
 export function infraRoutes(s: InfraServices) {
   return (app: RolesApp) =>
     app
-      .post("/cache-invalidate", () => {
-        const keys = s.cache.invalidateAll();
+      .post("/cache-invalidate", async () => {
+        const keys = await s.cache.invalidateAll();
         return { ok: true as const, detail: `${keys.length} cached values invalidated`, cache_keys: keys };
       }, {
         role: "admin",

@@ -22,7 +22,7 @@ interface InstancesConfig {
 
 export default definePlugin({
   name: "instances",
-  setup(ctx) {
+  async setup(ctx) {
     const config = ctx.config as unknown as InstancesConfig;
     const logDir = ctx.dataDir;
     // Supervisors and their model servers outlive reloads; they stop only when the plugin goes away.
@@ -33,6 +33,7 @@ export default definePlugin({
       stopTimeoutS: config.stop_timeout_s, maxRestarts: config.max_restarts, logLines: config.log_lines, maxRunning: config.max_running,
       logDir, logFileMaxBytes: config.log_file_max_bytes, logFilesKept: config.log_files_kept, unhealthyThreshold: config.unhealthy_threshold,
     }));
+    await manager.load();
     ctx.routes(instanceRoutes(manager));
     const inference = registerInferenceRoutes(ctx, manager);
     ctx.routes(systemRoutes(manager, ctx.services.consume("core.info")), { prefix: "/api/v1/system" });

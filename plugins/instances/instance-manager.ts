@@ -1,9 +1,11 @@
 /** Instance definitions in the database plus one supervisor each; the API and the proxy go through here. */
 import { eq } from "drizzle-orm";
 import { existsSync, readFileSync } from "node:fs";
-import { createError, defineErrors, type PluginContext } from "gantry/plugin";
+import { createError, defineErrors, pickTables, type PluginContext } from "gantry/plugin";
 import type { Backend, InstanceDefinition } from "./backends.ts";
-import { instances } from "./schema.ts";
+import * as pgTables from "./schema-pg.ts";
+import * as sqliteTables from "./schema.ts";
+import type { instances } from "./schema.ts";
 import { usageByProcessGroup, type GroupUsage } from "./process-stats.ts";
 import type { Fleet } from "./fleet.ts";
 import { ModelNames } from "./model-names.ts";
@@ -38,13 +40,20 @@ export interface CreateInput {
 
 type Row = typeof instances.$inferSelect;
 
-/** One plugin generation's view of the kept fleet: the API and the proxy go through here. */
+/**
+ * One plugin generation's view of the kept fleet: the API and the proxy go through here. Instances
+ * belong to the gantry process that supervises them, so their definitions are read once (`load()`)
+ * and kept in memory beside the supervisors; every change is written through.
+ */
 export class InstanceManager {
   readonly #supervisors: Map<string, InstanceSupervisor>;
   readonly #names = new ModelNames<InstanceSupervisor>();
+  readonly #rows = new Map<string, Row>();
+  readonly #table: typeof instances;
 
   constructor(private readonly ctx: PluginContext, private readonly fleet: Fleet, private readonly settings: () => SupervisorSettings & { portRange: [number, number]; maxRunning: number }) {
     this.#supervisors = fleet.supervisors;
+    this.#table = pickTables(ctx.db, { sqlite: sqliteTables, pg: pgTables }).instances;
     fleet.attach(ctx.generation, {
       settings,
       spawn: (command, options) => fleet.scope.spawn(command, options),
@@ -54,14 +63,24 @@ export class InstanceManager {
         ctx.emit("instance_status_changed", { name, status, previous });
         this.#alert(name, status, previous);
       },
-      onPid: (name, pid) => ctx.db.update(instances).set({ lastPid: pid }).where(eq(instances.name, name)).run(),
+      onPid: (name, pid) => {
+        const row = this.#rows.get(name);
+        if (row) row.lastPid = pid;
+        void ctx.db.update(this.#table).set({ lastPid: pid }).where(eq(this.#table.name, name))
+          .catch((error) => ctx.log.warn({ instance: name, err: (error as Error).message }, "last pid not recorded"));
+      },
     });
     // After a reload the newer generation answers; when the plugin goes away this one stays attached
     // while the fleet (released after this) stops the servers and reports their status.
     ctx.defer((reason) => reason === "reload" && fleet.detach(ctx.generation));
+  }
+
+  /** Reads the definitions; supervises those the fleet does not have yet. */
+  async load(): Promise<void> {
     // Only a cold start finds servers a killed gantry left behind; after a reload they are the fleet's own.
-    const cold = fleet.takeColdStart();
-    for (const row of ctx.db.select().from(instances).all()) {
+    const cold = this.fleet.takeColdStart();
+    for (const row of await this.ctx.db.select().from(this.#table)) {
+      this.#rows.set(row.name, row);
       if (this.#supervisors.has(row.name)) continue;
       if (cold) killLeftover(row);
       this.#supervise(row);
@@ -70,7 +89,7 @@ export class InstanceManager {
   }
 
   list() {
-    const rows = this.ctx.db.select().from(instances).orderBy(instances.name).all();
+    const rows = [...this.#rows.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const usage = this.#usage(rows);
     return rows.map((row) => this.view(row, usage));
   }
@@ -100,8 +119,8 @@ export class InstanceManager {
     return this.#supervisors.get(name)!;
   }
 
-  create(input: CreateInput) {
-    if (this.ctx.db.select({ n: instances.name }).from(instances).where(eq(instances.name, input.name)).get()) throw InstanceErrors.INSTANCE_EXISTS([input.name]);
+  async create(input: CreateInput) {
+    if (this.#rows.has(input.name)) throw InstanceErrors.INSTANCE_EXISTS([input.name]);
     const backend = input.backend ?? "llama_cpp";
     if (backend === "command" && !input.command?.length) throw InstanceErrors.COMMAND_REQUIRED([]);
     this.#assertIdsFree([input.name, ...(input.aliases ?? [])], input.name);
@@ -113,12 +132,13 @@ export class InstanceManager {
       command: input.command ?? null, onDemandStart: input.on_demand_start ?? false, idleTimeout: input.idle_timeout ?? 0,
       restart: input.restart ?? "on-failure", aliases: input.aliases ?? [], unlisted: input.unlisted ?? false, lastPid: null, createdAt: now, updatedAt: now,
     };
-    this.ctx.db.insert(instances).values(row).run();
+    await this.ctx.db.insert(this.#table).values(row);
+    this.#rows.set(row.name, row);
     this.#supervise(row);
     return this.view(row, new Map());
   }
 
-  update(name: string, input: Partial<Omit<CreateInput, "name">>) {
+  async update(name: string, input: Partial<Omit<CreateInput, "name">>) {
     const row = this.#row(name);
     if (this.#supervisors.get(name)!.status === "running") throw InstanceErrors.INSTANCE_RUNNING([name, "change it"]);
     if (input.port !== undefined) this.#assertPortFree(input.port, name);
@@ -135,17 +155,19 @@ export class InstanceManager {
     if (input.restart !== undefined) change.restart = input.restart;
     if (input.aliases !== undefined) change.aliases = input.aliases;
     if (input.unlisted !== undefined) change.unlisted = input.unlisted;
-    this.ctx.db.update(instances).set(change).where(eq(instances.name, name)).run();
+    await this.ctx.db.update(this.#table).set(change).where(eq(this.#table.name, name));
+    this.#rows.set(name, { ...row, ...change });
     this.#supervisors.get(name)!.definition = definitionOf({ ...row, ...change });
     this.#names.rebuild(this.#supervisors.values());
     return this.get(name);
   }
 
-  delete(name: string): void {
+  async delete(name: string): Promise<void> {
     this.#row(name);
     const supervisor = this.#supervisors.get(name)!;
     if (["running", "starting", "stopping"].includes(supervisor.status)) throw InstanceErrors.INSTANCE_RUNNING([name, "delete it"]);
-    this.ctx.db.delete(instances).where(eq(instances.name, name)).run();
+    await this.ctx.db.delete(this.#table).where(eq(this.#table.name, name));
+    this.#rows.delete(name);
     this.#supervisors.delete(name);
     this.#names.rebuild(this.#supervisors.values());
     supervisor.logs.close();
@@ -274,19 +296,19 @@ export class InstanceManager {
   }
 
   #row(name: string): Row {
-    const row = this.ctx.db.select().from(instances).where(eq(instances.name, name)).get();
+    const row = this.#rows.get(name);
     if (!row) throw InstanceErrors.INSTANCE_NOT_FOUND([name]);
     return row;
   }
 
   #assertPortFree(port: number, self: string): void {
-    const owner = this.ctx.db.select({ name: instances.name }).from(instances).where(eq(instances.port, port)).get();
+    const owner = [...this.#rows.values()].find((r) => r.port === port);
     if (owner && owner.name !== self) throw InstanceErrors.PORT_IN_USE([port, owner.name]);
   }
 
   #freePort(): number {
     const [from, to] = this.settings().portRange;
-    const used = new Set(this.ctx.db.select({ port: instances.port }).from(instances).all().map((r) => r.port));
+    const used = new Set([...this.#rows.values()].map((r) => r.port));
     for (let port = from; port <= to; port++) if (!used.has(port)) return port;
     throw InstanceErrors.NO_FREE_PORT([from, to]);
   }

@@ -37,8 +37,8 @@ export function instanceRoutes(m: InstanceManager) {
         await m.stopAll();
         return { stopped: m.list().map((i) => i.name) };
       }, { role: "operator", response: StopAll, detail: { summary: "Stop every instance" } })
-      .post("", ({ body, set }) => {
-        const instance = m.create(body);
+      .post("", async ({ body, set }) => {
+        const instance = await m.create(body);
         set.status = 201;
         return { message: "Instance created successfully", instance };
       }, { role: "admin", body: t.Object({ name: Name.properties.name, ...Fields }), response: { 201: t.Object({ message: t.String(), instance: Instance }) }, detail: { summary: "Create an instance (stopped)" } })
@@ -46,8 +46,8 @@ export function instanceRoutes(m: InstanceManager) {
       .put("/:name", ({ params, body }) => m.update(params.name, body), {
         role: "admin", params: Name, body: t.Partial(t.Object(Fields)), response: Instance, detail: { summary: "Change a stopped instance" },
       })
-      .delete("/:name", ({ params }) => {
-        m.delete(params.name);
+      .delete("/:name", async ({ params }) => {
+        await m.delete(params.name);
         return { message: "Instance deleted successfully" };
       }, { role: "admin", params: Name, response: Message, detail: { summary: "Delete a stopped instance (409 while running)" } })
       // The documented API answers {message, status}; gantry waits for the outcome, so the message says what happened and the instance follows.

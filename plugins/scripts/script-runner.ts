@@ -62,7 +62,7 @@ export function createScriptRunner(ctx: PluginContext, sandbox: Sandbox): Script
       const outcome = result.ok ? "ok" : result.error?.name === "TimeoutError" || result.error?.message.startsWith("interrupted") ? "timeout" : "error";
       runs.inc({ outcome });
       seconds.observe(result.durationMs / 1000);
-      services.audit.record({
+      await services.audit.record({
         actor, role: "admin", action: "scripts.run", route: via,
         target: `sha256:${createHash("sha256").update(code).digest("hex")}`,
         status: result.ok ? 200 : 500,

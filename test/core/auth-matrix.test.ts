@@ -14,12 +14,12 @@ beforeAll(async () => {
   await g.gantry.host.install(join(FIXTURE_PLUGINS, "hello"));
   const keys = g.gantry.security.keys;
   credentials.none = undefined;
-  for (const role of ["viewer", "operator", "admin", "inference"] as const) credentials[role] = keys.create(`matrix-${role}`, role).key;
-  const revoked = keys.create("matrix-revoked", "admin");
-  keys.revoke(revoked.id);
+  for (const role of ["viewer", "operator", "admin", "inference"] as const) credentials[role] = (await keys.create(`matrix-${role}`, role)).key;
+  const revoked = await keys.create("matrix-revoked", "admin");
+  await keys.revoke(revoked.id);
   credentials.revoked = revoked.key;
   const signer = new Elysia().use(jwt({ name: "jwt", secret: JWT_SECRET, alg: "HS256" })).decorator.jwt;
-  const admin = g.gantry.security.users.list().find((u) => u.username === "admin")!;
+  const admin = (await g.gantry.security.users.list()).find((u) => u.username === "admin")!;
   credentials.expired = await signer.sign({ sub: admin.id, sid: crypto.randomUUID(), username: "admin", exp: Math.floor(Date.now() / 1000) - 5 });
   const valid = await signer.sign({ sub: admin.id, sid: crypto.randomUUID(), username: "admin", exp: Math.floor(Date.now() / 1000) + 600 });
   credentials.tampered = valid.slice(0, -3) + (valid.endsWith("AAA") ? "BBB" : "AAA");

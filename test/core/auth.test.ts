@@ -194,7 +194,7 @@ describe("audit", () => {
     expect(page.entries.length).toBe(2);
     const next = await (await g.api(`/api/v1/audit?limit=2&before_id=${page.next_before_id}`)).json();
     expect(next.entries[0].id).toBeLessThan(page.entries[1].id + 1);
-    const viewer = g.gantry.security.keys.create("audit-viewer", "viewer").key;
+    const viewer = (await g.gantry.security.keys.create("audit-viewer", "viewer")).key;
     expect((await g.api("/api/v1/audit", { auth: viewer })).status).toBe(403);
     expect((await g.api("/api/v1/audit?status=abc")).status).toBe(400);
   });
@@ -229,7 +229,7 @@ describe("rate limits", () => {
       expect(last!.headers.get("x-ratelimit-remaining")).toBe("0");
       expect((await last!.json()).code).toBe("RATE_LIMITED");
       // Another credential has its own window; probes are exempt.
-      const other = limited.gantry.security.keys.create("other", "viewer").key;
+      const other = (await limited.gantry.security.keys.create("other", "viewer")).key;
       expect((await limited.api("/api/v1/hello/heard", { auth: other })).status).toBe(200);
       const probe = await limited.api("/healthz");
       expect(probe.headers.get("x-ratelimit-limit")).toBeNull();

@@ -20,14 +20,14 @@ describe("plugin context", () => {
     const changes: unknown[] = [];
     const unsubscribe = g.gantry.core.events.subscribe("feature_flag_changed", (e) => void changes.push(e.data));
     expect(await (await g.api("/api/v1/hello/greeting")).json()).toEqual({ text: "hello, world" });
-    g.gantry.core.flags.set("hello.shout", true, "test");
+    await g.gantry.core.flags.set("hello.shout", true, "test");
     expect(await (await g.api("/api/v1/hello/greeting")).json()).toEqual({ text: "HELLO, WORLD" });
-    expect(() => g.gantry.core.flags.set("hello.shout", "yes")).toThrow(/type boolean/);
-    expect(() => g.gantry.core.flags.set("no.such.flag", true)).toThrow(/not declared/);
+    expect(g.gantry.core.flags.set("hello.shout", "yes")).rejects.toThrow(/type boolean/);
+    expect(g.gantry.core.flags.set("no.such.flag", true)).rejects.toThrow(/not declared/);
     expect(g.gantry.core.flags.get("hello.shout")).toMatchObject({ value: true, default: false, overridden: true, plugin: "hello", type: "boolean" });
     await g.gantry.host.reload("hello");
     expect(g.gantry.core.flags.get("hello.shout").value).toBe(true);
-    g.gantry.core.flags.reset("hello.shout");
+    await g.gantry.core.flags.reset("hello.shout");
     expect(await (await g.api("/api/v1/hello/greeting")).json()).toEqual({ text: "hello, world" });
     expect(changes).toEqual([
       { name: "hello.shout", previous: false, value: true, by: "test" },

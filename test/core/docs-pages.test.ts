@@ -7,7 +7,7 @@ let viewer: string;
 
 beforeAll(async () => {
   g = await startGantry({ builtins: BUILTIN_PLUGINS, config: { rate_limit: { enabled: false } } });
-  viewer = g.gantry.security.keys.create("docs-viewer", "viewer").key;
+  viewer = (await g.gantry.security.keys.create("docs-viewer", "viewer")).key;
 });
 afterAll(() => g.stop());
 
@@ -54,7 +54,7 @@ describe("API reference pages", () => {
   });
 
   test("/api/v1/inference/{model} is for operators and inference keys, not viewers", async () => {
-    const inference = g.gantry.security.keys.create("docs-inference", "inference").key;
+    const inference = (await g.gantry.security.keys.create("docs-inference", "inference")).key;
     const call = (auth: string) => g.api("/api/v1/inference/none", { method: "POST", headers: { "content-type": "application/json" }, body: "{}", auth });
     expect((await call(viewer)).status).toBe(403);
     expect((await call(inference)).status).toBe(404); // allowed through; the model does not exist (OpenAI's model_not_found)

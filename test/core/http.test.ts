@@ -47,7 +47,7 @@ describe("core routes", () => {
   test("/livez fails the database check when the database is closed", async () => {
     const broken = await startGantry();
     try {
-      broken.gantry.core.database.sqlite.close();
+      await broken.gantry.core.database.close();
       const res = await broken.api("/livez", { auth: false });
       expect(res.status).toBe(503);
       expect((await res.json()).details.checks.database.ok).toBe(false);
@@ -165,7 +165,7 @@ describe("error shapes", () => {
     expect(small.status).toBe(200);
     expect(await small.json()).toEqual({ name: "chunked", count: 2 });
     // The audit trail still sees where the refused request came from, though its body was wrapped.
-    await waitFor(() => g.gantry.security.audit.query({ status: 413 }).entries.some((e) => e.request_id === "chunked-big" && e.ip !== null), 2000, "the audit row with the address");
+    await waitFor(async () => (await g.gantry.security.audit.query({ status: 413 })).entries.some((e) => e.request_id === "chunked-big" && e.ip !== null), 2000, "the audit row with the address");
   });
 
   test("a handler crash is a 500 with the request id and no stack or message leak", async () => {
@@ -198,7 +198,7 @@ describe("roles", () => {
   });
 
   test("too little role is 403; enough is 200; key accepted three ways", async () => {
-    const viewer = g.gantry.security.keys.create("test-viewer", "viewer").key;
+    const viewer = (await g.gantry.security.keys.create("test-viewer", "viewer")).key;
     const forbidden = await g.api("/api/v1/hello/admin-only", { auth: viewer });
     expect(forbidden.status).toBe(403);
     expect((await forbidden.json()).error).toContain("requires role 'admin'");
@@ -208,11 +208,11 @@ describe("roles", () => {
   });
 
   test("an inference key cannot reach management routes; a revoked key is 401", async () => {
-    const inference = g.gantry.security.keys.create("test-inference", "inference");
+    const inference = await g.gantry.security.keys.create("test-inference", "inference");
     expect((await g.api("/api/v1/hello/heard", { auth: inference.key })).status).toBe(403);
-    const operator = g.gantry.security.keys.create("test-operator", "operator");
+    const operator = await g.gantry.security.keys.create("test-operator", "operator");
     expect((await g.api("/api/v1/hello/kv/a", json({ v: 1 }, "PUT"))).status).toBe(200);
-    g.gantry.security.keys.revoke(operator.id);
+    await g.gantry.security.keys.revoke(operator.id);
     expect((await g.api("/api/v1/hello/kv/a", { ...json({ v: 1 }, "PUT"), auth: operator.key })).status).toBe(401);
   });
 

@@ -38,7 +38,7 @@ async function signIn(user: string) {
 describe("OIDC sign-in", () => {
   test("not configured: login is 404; configuring is admin-only, checks the provider, never shows the secret", async () => {
     expect([(await fetch(`${g.url}/api/v1/auth/oidc/login`, { redirect: "manual" })).status, (await g.api("/api/v1/auth/oidc/config")).status]).toEqual([404, 404]);
-    const viewer = g.gantry.security.keys.create("oidc-viewer", "viewer").key;
+    const viewer = (await g.gantry.security.keys.create("oidc-viewer", "viewer")).key;
     expect((await g.api("/api/v1/auth/oidc/config", { ...json("PUT", config()), auth: viewer })).status).toBe(403);
     const unreachable = await g.api("/api/v1/auth/oidc/config", json("PUT", { ...config(), issuer: "http://127.0.0.1:9/nowhere" }));
     expect([unreachable.status, (await unreachable.json()).code]).toEqual([400, "OIDC_CONFIG_INVALID"]);
@@ -62,14 +62,14 @@ describe("OIDC sign-in", () => {
     expect(again.user.id).toBe(session.user.id);
     expect((await (await signIn("bob")).res.json()).user).toMatchObject({ username: "bob", role: "viewer" });
     expect((await (await signIn("carol")).res.json()).user).toMatchObject({ username: "carol", role: "viewer" }); // no group: default_role
-    const audit = g.gantry.security.audit.query({ action: "auth.login", status: 200 }).entries;
+    const audit = (await g.gantry.security.audit.query({ action: "auth.login", status: 200 })).entries;
     expect(audit.some((e) => e.actor === "user:alice" && e.detail === JSON.stringify({ via: "oidc" }))).toBe(true);
   });
 
   test("a provider user calling herself 'admin' gets a user of her own, not the local admin", async () => {
     const mallory = await (await signIn("mallory")).res.json();
     expect(mallory.user).toMatchObject({ username: "admin-2", role: "viewer" });
-    expect(g.gantry.security.users.list().find((u) => u.username === "admin")!.id).not.toBe(mallory.user.id);
+    expect((await g.gantry.security.users.list()).find((u) => u.username === "admin")!.id).not.toBe(mallory.user.id);
   });
 
   test("replayed or forged state, a refusal at the provider and a token for another client are refused", async () => {
@@ -83,7 +83,7 @@ describe("OIDC sign-in", () => {
     const wrongAudience = (await signIn("wrong-aud")).res;
     expect(wrongAudience.status).toBe(401);
     expect((await wrongAudience.json()).error).toContain("the ID token did not verify");
-    expect(g.gantry.security.users.list().some((u) => u.username === "wrong")).toBe(false);
+    expect((await g.gantry.security.users.list()).some((u) => u.username === "wrong")).toBe(false);
   });
 
   test("turning OIDC off stops sign-in; the stored secret is kept when a change omits it", async () => {

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { copyFixture, FIXTURE_PLUGINS, startGantry, type TestGantry } from "../helpers.ts";
+import { copyFixture, FIXTURE_PLUGINS, sqlRows, startGantry, type TestGantry } from "../helpers.ts";
 
 let g: TestGantry | undefined;
 afterEach(async () => {
@@ -100,13 +100,13 @@ describe("plugin tables", () => {
   test("a plugin's own migrations are applied at install, once, and its data survives reloads", async () => {
     g = await startGantry();
     const info = await g.gantry.host.install(fixture("notes"));
-    expect(info.install_drops).toContainEqual({ kind: "migration", name: "drizzle" });
+    expect(info.install_drops).toContainEqual({ kind: "migration", name: `drizzle/${g.gantry.core.database.dialect}` });
     const created = await g.api("/api/v1/notes/", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ body: "first" }) });
     expect(await created.json()).toEqual({ id: 1, body: "first" });
     await g.gantry.host.reload("notes");
     expect(await (await g.api("/api/v1/notes/")).json()).toEqual([{ id: 1, body: "first" }]);
-    const applied = g.gantry.core.database.sqlite.query("SELECT count(*) AS n FROM __gantry_migrations_notes").get() as { n: number };
-    expect(applied.n).toBe(1);
+    const [applied] = await sqlRows(g, "SELECT count(*) AS n FROM __gantry_migrations_notes");
+    expect(Number(applied!.n)).toBe(1);
   });
 });
 

@@ -97,8 +97,8 @@ describe("plugins API", () => {
   test("roles: viewers read, operators invoke, admins manage", async () => {
     g = await startGantry();
     await g.api("/api/v1/plugins", json("POST", { path: join(FIXTURE_PLUGINS, "hello") }));
-    const viewer = g.gantry.security.keys.create("v", "viewer").key;
-    const operator = g.gantry.security.keys.create("o", "operator").key;
+    const viewer = (await g.gantry.security.keys.create("v", "viewer")).key;
+    const operator = (await g.gantry.security.keys.create("o", "operator")).key;
     expect((await g.api("/api/v1/plugins", { auth: viewer })).status).toBe(200);
     expect((await g.api("/api/v1/plugins/commands/hello:greet/invoke", { ...json("POST", { arguments: "x" }), auth: viewer })).status).toBe(403);
     expect((await g.api("/api/v1/plugins/commands/hello:greet/invoke", { ...json("POST", { arguments: "x" }), auth: operator })).status).toBe(200);
@@ -204,7 +204,7 @@ describe("feature flags API", () => {
     expect(await reset.json()).toMatchObject({ value: false, overridden: false });
     expect(await (await g.api("/api/v1/hello/greeting")).json()).toEqual({ text: "hello, world" });
 
-    const viewer = g.gantry.security.keys.create("fv", "viewer").key;
+    const viewer = (await g.gantry.security.keys.create("fv", "viewer")).key;
     expect((await g.api("/api/v1/features", { auth: viewer })).status).toBe(200);
     expect((await g.api("/api/v1/features/hello.shout", { ...json("PUT", { value: true }), auth: viewer })).status).toBe(403);
   });

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { ADMIN_KEY, FIXTURE_PLUGINS, tempDir } from "../helpers.ts";
+import { ADMIN_KEY, FIXTURE_PLUGINS, tempDir, testDatabaseEnv } from "../helpers.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 
@@ -15,6 +15,7 @@ async function spawnGantry(dataDir: string) {
       GANTRY_PLUGINS__DISABLED: "clash,slow-dispose",
       GANTRY_AUTH__BOOTSTRAP_ADMIN_KEY: ADMIN_KEY,
       GANTRY_LOG__FORMAT: "json",
+      ...testDatabaseEnv(dataDir),
     },
     stdout: "pipe",
     stderr: "pipe",

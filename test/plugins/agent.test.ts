@@ -27,8 +27,8 @@ beforeAll(async () => {
       },
     },
   });
-  viewer = g.gantry.security.keys.create("agent-viewer", "viewer").key;
-  operator = g.gantry.security.keys.create("agent-operator", "operator").key;
+  viewer = (await g.gantry.security.keys.create("agent-viewer", "viewer")).key;
+  operator = (await g.gantry.security.keys.create("agent-operator", "operator")).key;
   await createStandInModel(g, "brain");
   await waitForMcpServer(g, "tools");
 });

@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { pickTables } from "../../core/storage/tables.ts";
+import * as batchPg from "../../plugins/batch/schema-pg.ts";
+import * as batchSqlite from "../../plugins/batch/schema.ts";
 import { ADMIN_KEY, BUILTIN_PLUGINS, createStandInModel, json, startGantry, waitFor, type TestGantry } from "../helpers.ts";
 
 let g: TestGantry;
@@ -16,7 +19,7 @@ beforeAll(async () => {
       },
     },
   });
-  viewer = g.gantry.security.keys.create("batch-viewer", "viewer").key;
+  viewer = (await g.gantry.security.keys.create("batch-viewer", "viewer")).key;
   await createStandInModel(g, "brain");
 });
 afterAll(() => g.stop());
@@ -67,12 +70,15 @@ describe("batch runs", () => {
   });
 
   test("a run a previous gantry process left running is interrupted; resume runs what was left", async () => {
-    const db = g.gantry.core.database.sqlite;
-    const earlier = Date.now() - 3_600_000;
-    db.run("INSERT INTO batch_runs (id, status, actor, total, created_at) VALUES ('crashed', 'running', 'key:someone', 3, ?)", [earlier]);
-    db.run("INSERT INTO batch_items (run_id, line, agent, input, status, output, finished_at) VALUES ('crashed', 1, 'echo', 'one', 'succeeded', 'You said: one', ?)", [earlier]);
-    db.run("INSERT INTO batch_items (run_id, line, agent, input, status) VALUES ('crashed', 2, 'echo', 'two', 'running')");
-    db.run("INSERT INTO batch_items (run_id, line, agent, input, status) VALUES ('crashed', 3, 'echo', 'three', 'pending')");
+    const db = g.gantry.core.database.db;
+    const { batchRuns, batchItems } = pickTables(db, { sqlite: batchSqlite, pg: batchPg });
+    const earlier = new Date(Date.now() - 3_600_000);
+    await db.insert(batchRuns).values({ id: "crashed", status: "running", actor: "key:someone", total: 3, createdAt: earlier });
+    await db.insert(batchItems).values([
+      { runId: "crashed", line: 1, agent: "echo", input: "one", status: "succeeded", output: "You said: one", finishedAt: earlier },
+      { runId: "crashed", line: 2, agent: "echo", input: "two", status: "running" },
+      { runId: "crashed", line: 3, agent: "echo", input: "three", status: "pending" },
+    ]);
     expect((await g.api("/api/v1/plugins/batch/reload", json("POST"))).status).toBe(200);
     expect(await status("crashed")).toMatchObject({ status: "interrupted", succeeded: 1, running: 1, pending: 1 });
     const resumed = await g.api("/api/v1/batch/crashed/resume", json("POST"));

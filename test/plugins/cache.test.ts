@@ -151,7 +151,7 @@ describe("errors in seed 001's shape", () => {
     expect([filePage.status, (await filePage.json()).message]).toEqual([400, "url not allowed: file:///etc/hostname (only http and https URLs are rendered)"]);
     const anonymous = await fetch(`${g.url}/internal/cache/recache`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
     expect(anonymous.status).toBe(401);
-    const viewer = g.gantry.security.keys.create("cache-viewer", "viewer").key;
+    const viewer = (await g.gantry.security.keys.create("cache-viewer", "viewer")).key;
     const withViewerKey = await fetch(`${g.url}/status`, { headers: { authorization: `Bearer ${viewer}` } });
     expect(withViewerKey.status).toBe(403); // internal routes take X-Internal-Auth (or an admin)
   });

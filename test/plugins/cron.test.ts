@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { pickTables } from "../../core/storage/tables.ts";
+import * as cronPg from "../../plugins/cron/schema-pg.ts";
+import * as cronSqlite from "../../plugins/cron/schema.ts";
 import { join } from "node:path";
 import { ADMIN_KEY, BUILTIN_PLUGINS, FIXTURE_PLUGINS, json, startGantry, waitFor, type TestGantry } from "../helpers.ts";
 
@@ -9,8 +12,8 @@ let operator: string;
 beforeAll(async () => {
   g = await startGantry({ builtins: BUILTIN_PLUGINS, config: { rate_limit: { enabled: false }, plugin: { cron: { history_per_job: 5, max_result_bytes: 200 } } } });
   expect((await g.api("/api/v1/plugins", json("POST", { path: join(FIXTURE_PLUGINS, "chores") }))).status).toBe(201);
-  viewer = g.gantry.security.keys.create("cron-viewer", "viewer").key;
-  operator = g.gantry.security.keys.create("cron-operator", "operator").key;
+  viewer = (await g.gantry.security.keys.create("cron-viewer", "viewer")).key;
+  operator = (await g.gantry.security.keys.create("cron-operator", "operator")).key;
 });
 afterAll(() => g.stop());
 
@@ -133,7 +136,8 @@ describe("runs", () => {
 
   test("a run a previous gantry process left running is recorded as interrupted; a reload re-arms jobs and lets a run in progress finish", async () => {
     const job = await createJob({ name: "survivor", schedule: "*/10 * * * *", command: "/chores:count" });
-    g.gantry.core.database.sqlite.run("INSERT INTO cron_runs (job_id, trigger, actor, status, started_at) VALUES (?, 'schedule', 'cron:survivor', 'running', ?)", [job.id, Date.now() - 3_600_000]);
+    const { cronRuns } = pickTables(g.gantry.core.database.db, { sqlite: cronSqlite, pg: cronPg });
+    await g.gantry.core.database.db.insert(cronRuns).values({ jobId: job.id, trigger: "schedule", actor: "cron:survivor", status: "running", startedAt: new Date(Date.now() - 3_600_000) });
     const slow = await createJob({ name: "through-reload", command: "/chores:sleep 600" });
     const inFlight = await (await g.api(`/api/v1/cron/jobs/${slow.id}/run?wait=false`, json("POST"))).json();
     // Reload stages the new instance beside the old one, whose timers still exist (croner's job names are global: not used).

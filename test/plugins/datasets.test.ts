@@ -33,7 +33,7 @@ beforeAll(async () => {
   writeFileSync(join(root, "logs", "events.jsonl"), '{"level":"info","ms":12}\n{"level":"warn","ms":30}\n{"level":"info","ms":null}\n');
   writeFileSync(join(root, "notes.txt"), "not a dataset");
   g = await startGantry({ builtins: BUILTIN_PLUGINS, config: { rate_limit: { enabled: false }, plugin: { datasets: { roots: [root], max_upload_bytes: 4096 } } } });
-  viewer = g.gantry.security.keys.create("datasets-viewer", "viewer").key;
+  viewer = (await g.gantry.security.keys.create("datasets-viewer", "viewer")).key;
 });
 afterAll(() => g.stop());
 

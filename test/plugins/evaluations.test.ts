@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { ADMIN_KEY, BUILTIN_PLUGINS, STAND_IN_MODEL_SERVER, json, startGantry, tempDir, waitFor, type TestGantry } from "../helpers.ts";
+import { ADMIN_KEY, BUILTIN_PLUGINS, STAND_IN_MODEL_SERVER, json, startGantry, tempDir, waitFor, type TestGantry, sqlRows } from "../helpers.ts";
 
 /**
  * 20 rows for the stand-in model ("ANSWER x" is answered with exactly x): rows 1–10 right, 11–15 off
@@ -54,7 +54,7 @@ beforeAll(async () => {
     builtins: BUILTIN_PLUGINS,
     config: { rate_limit: { enabled: false }, plugin: { instances: { port_range: [18760, 18770] }, evaluations: { concurrency: 3 } } },
   });
-  viewer = g.gantry.security.keys.create("evaluations-viewer", "viewer").key;
+  viewer = (await g.gantry.security.keys.create("evaluations-viewer", "viewer")).key;
   await addInstance(g, "model");
   await addInstance(g, "embedder", ["--embedding-dim", "64"]);
   await uploadDataset(g, "arith", CSV, "arith.csv");
@@ -165,11 +165,12 @@ describe("evaluations", () => {
     await waitFor(async () => (await report(g, second.id)).succeeded >= 3, 10_000, "some rows");
     expect((await g.api("/api/v1/plugins/evaluations?force=true", { method: "DELETE" })).status).toBe(200);
     expect((await g.api(`/api/v1/evaluations/${second.id}`)).status).toBe(404);
-    const finished = () => (g.gantry.core.database.sqlite.query("SELECT count(*) AS n FROM evaluation_rows WHERE evaluation_id = ? AND status = 'succeeded'").get(second.id) as { n: number }).n;
+    const id = String(second.id).replace(/[^\w-]/g, "");
+    const finished = async () => Number((await sqlRows(g, `SELECT count(*) AS n FROM evaluation_rows WHERE evaluation_id = '${id}' AND status = 'succeeded'`))[0]!.n);
     await Bun.sleep(300); // rows in flight at uninstall finish and are recorded
-    const settled = finished();
+    const settled = await finished();
     await Bun.sleep(400);
-    expect(finished()).toBe(settled);
+    expect(await finished()).toBe(settled);
     expect(settled).toBeLessThan(20);
   });
 });

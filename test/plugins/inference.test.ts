@@ -30,7 +30,7 @@ beforeAll(async () => {
       plugin: { instances: { start_timeout_s: 10, stop_timeout_s: 2 } },
     },
   });
-  key = g.gantry.security.keys.create("clients", "inference").key;
+  key = (await g.gantry.security.keys.create("clients", "inference")).key;
   await create(QWEN, { aliases: ["gpt-4o-mini"] }, ["--chunk-delay-ms", "1"]);
   await create(NATIVE, { options: { anthropic_api: "native" } }, ["--anthropic", "--chunk-delay-ms", "1"]);
   await create("hidden", { unlisted: true });

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { eq } from "drizzle-orm";
+import { coreTables } from "../../core/storage/tables.ts";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import pkg from "../../package.json" with { type: "json" };
@@ -15,7 +17,7 @@ beforeAll(async () => {
   process.env.INFRA_TEST_NOTE = "uses gk_abcdefghij_0123456789abcdefghijklmnopqrstuvwxyz inline";
   g = await startGantry({ builtins: BUILTIN_PLUGINS, configFile, config: { log: { level: "info" } } });
   await g.gantry.host.install(join(FIXTURE_PLUGINS, "hello"));
-  viewerKey = g.gantry.security.keys.create("infra-viewer", "viewer").key;
+  viewerKey = (await g.gantry.security.keys.create("infra-viewer", "viewer")).key;
 });
 afterAll(() => g.stop());
 
@@ -61,9 +63,10 @@ describe("seed 000: /api/v1/infra", () => {
   });
 
   test("a key revoked behind gantry's back works until the cache is invalidated", async () => {
-    const key = g.gantry.security.keys.create("doomed", "viewer");
+    const key = await g.gantry.security.keys.create("doomed", "viewer");
     expect((await g.api("/api/v1/hello/heard", { auth: key.key })).status).toBe(200);
-    g.gantry.core.database.sqlite.run("UPDATE api_keys SET revoked_at = 1 WHERE id = ?", [key.id]);
+    const { apiKeys } = coreTables(g.gantry.core.database.db);
+    await g.gantry.core.database.db.update(apiKeys).set({ revokedAt: new Date(1) }).where(eq(apiKeys.id, key.id));
     expect((await g.api("/api/v1/hello/heard", { auth: key.key })).status).toBe(200);
     await send("/api/v1/infra/cache-invalidate", "POST");
     expect((await g.api("/api/v1/hello/heard", { auth: key.key })).status).toBe(401);
@@ -240,7 +243,7 @@ describe("seed 003: common APIs", () => {
 
   test("a task that stops running turns /periodic-threads-health unhealthy within 3x its interval, always 200", async () => {
     expect(await (await send("/periodic-threads-health")).json()).toEqual({ healthy: true, unhealthy_count: 0, unhealthy_threads: [] });
-    g.gantry.core.flags.set("hello.stall", true);
+    await g.gantry.core.flags.set("hello.stall", true);
     const stalledAt = Date.now();
     await waitFor(async () => !(await (await send("/periodic-threads-health")).json()).healthy, 2000, "unhealthy");
     expect(Date.now() - stalledAt).toBeLessThan(3 * 50 + 200);
@@ -251,7 +254,7 @@ describe("seed 003: common APIs", () => {
     expect(body.unhealthy_threads[0]).toMatchObject({ name: "hello-heartbeat", level: "high", interval: 0.05 });
     const canonical = await (await send("/api/v1/infra/tasks-health")).json();
     expect(canonical).toMatchObject({ ok: true, healthy: false, unhealthy_count: 1 });
-    g.gantry.core.flags.set("hello.stall", false);
+    await g.gantry.core.flags.set("hello.stall", false);
     await g.gantry.host.reload("hello"); // the hung run is aborted by the old instance's disposal
     await waitFor(async () => (await (await send("/periodic-threads-health")).json()).healthy, 2000, "healthy again");
   });

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 import OpenAI from "openai";
-import { ADMIN_KEY, BUILTIN_PLUGINS, freePort, json, STAND_IN_MODEL_SERVER, startGantry, tempDir, waitFor, type TestGantry } from "../helpers.ts";
+import { ADMIN_KEY, BUILTIN_PLUGINS, freePort, json, STAND_IN_MODEL_SERVER, startGantry, tempDir, testDatabaseEnv, waitFor, type TestGantry } from "../helpers.ts";
 
 let g: TestGantry;
 let inferenceKey: string;
@@ -16,7 +16,7 @@ beforeAll(async () => {
       plugin: { instances: { port_range: [18400, 18499], start_timeout_s: 10, stop_timeout_s: 2, max_restarts: 2, executables: { llama_cpp: "/nonexistent/llama-server" } } },
     },
   });
-  inferenceKey = g.gantry.security.keys.create("inference", "inference").key;
+  inferenceKey = (await g.gantry.security.keys.create("inference", "inference")).key;
 });
 afterAll(() => g.stop());
 
@@ -174,6 +174,32 @@ describe("OpenAI-compatible proxy", () => {
     expect(models.data.map((m) => m.id)).toContain("chat");
   });
 
+  test("a proxied request sends no query to the database once the key cache is warm; a revoked key stops at once", async () => {
+    await create("hot");
+    await g.api("/api/v1/instances/hot/start", json("POST"));
+    const key = (await g.gantry.security.keys.create("hot-path", "inference")).key;
+    const ask = () => g.api("/v1/chat/completions", { ...json("POST", { model: "hot", messages: [{ role: "user", content: "hi" }] }), auth: key });
+    expect((await ask()).status).toBe(200);
+    const database = g.gantry.core.database;
+    // Background writes of earlier admin requests (audit rows, the server's pid) settle first.
+    let seen = -1;
+    await waitFor(async () => {
+      const now = database.statements();
+      const settled = now === seen;
+      seen = now;
+      await Bun.sleep(100);
+      return settled;
+    }, 5000, "background writes to settle");
+    const before = database.statements();
+    for (let i = 0; i < 50; i++) expect((await ask()).status).toBe(200);
+    // A query per request would be 50 or more; what little may still show up is the supervisor's own
+    // writes (a health flap's pid on a loaded machine), not the request path.
+    expect(database.statements() - before).toBeLessThan(5);
+    const { id } = (await g.gantry.security.keys.list()).find((k) => k.name === "hot-path")!;
+    expect((await g.api(`/api/v1/auth/keys/${id}`, { method: "DELETE" })).status).toBe(200);
+    expect((await ask()).status).toBe(401);
+  });
+
   test("missing or unknown model: 400 and 404 in OpenAI's error shape; management routes refuse the inference key", async () => {
     const missing = await g.api("/v1/chat/completions", { ...json("POST", { messages: [] }), auth: inferenceKey });
     expect(missing.status).toBe(400);
@@ -324,7 +350,7 @@ describe("kill -9 of gantry", () => {
     const boot = async () => {
       const port = await freePort();
       const proc = Bun.spawn([process.execPath, resolve(import.meta.dir, "../../core/main.ts"), "serve", "--port", String(port)], {
-        env: { PATH: process.env.PATH ?? "", GANTRY_DATA_DIR: dataDir, GANTRY_AUTH__BOOTSTRAP_ADMIN_KEY: ADMIN_KEY, GANTRY_LOG__LEVEL: "warn", GANTRY_PLUGIN__INSTANCES__PORT_RANGE: "[18600, 18610]" },
+        env: { PATH: process.env.PATH ?? "", GANTRY_DATA_DIR: dataDir, GANTRY_AUTH__BOOTSTRAP_ADMIN_KEY: ADMIN_KEY, GANTRY_LOG__LEVEL: "warn", GANTRY_PLUGIN__INSTANCES__PORT_RANGE: "[18600, 18610]", ...testDatabaseEnv(dataDir) },
         stdout: "ignore", stderr: "ignore",
       });
       const url = `http://127.0.0.1:${port}`;

@@ -27,8 +27,8 @@ beforeAll(async () => {
       },
     },
   });
-  viewer = g.gantry.security.keys.create("mcp-viewer", "viewer").key;
-  operator = g.gantry.security.keys.create("mcp-operator", "operator").key;
+  viewer = (await g.gantry.security.keys.create("mcp-viewer", "viewer")).key;
+  operator = (await g.gantry.security.keys.create("mcp-operator", "operator")).key;
   await waitForMcpServer(g, "tools");
 });
 afterAll(() => g.stop());

@@ -51,8 +51,8 @@ beforeAll(async () => {
       },
     },
   });
-  viewer = g.gantry.security.keys.create("pipelines-viewer", "viewer").key;
-  operator = g.gantry.security.keys.create("pipelines-operator", "operator").key;
+  viewer = (await g.gantry.security.keys.create("pipelines-viewer", "viewer")).key;
+  operator = (await g.gantry.security.keys.create("pipelines-operator", "operator")).key;
   await createStandInModel(g, "brain");
   const slow = await g.api("/api/v1/instances", json("POST", {
     name: "slow", backend: "command", model_path: "slow", on_demand_start: true, command: [process.execPath, STAND_IN_MODEL_SERVER, "--port", "{port}", "--latency-ms", "1200"],

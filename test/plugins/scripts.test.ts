@@ -56,7 +56,7 @@ describe("POST /run_script (seed 003 contract)", () => {
   });
 
   test("admin only", async () => {
-    const viewer = g.gantry.security.keys.create("s-viewer", "viewer").key;
+    const viewer = (await g.gantry.security.keys.create("s-viewer", "viewer")).key;
     const form = new FormData();
     form.append("script", new Blob(["1"]), "a.js");
     expect((await g.api("/run_script", { method: "POST", body: form, auth: viewer })).status).toBe(403);

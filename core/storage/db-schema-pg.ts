@@ -1,0 +1,95 @@
+/** Core's tables on PostgreSQL: the twin of db-schema.ts (same tables, columns, types and indexes; a test compares them). */
+import { bigint, bigserial, boolean, index, jsonb, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
+
+/** Milliseconds, as SQLite's timestamp_ms columns keep them. */
+const ms = (name: string) => timestamp(name, { mode: "date", precision: 3, withTimezone: true });
+
+export const plugins = pgTable("plugins", {
+  name: text("name").primaryKey(),
+  path: text("path").notNull(),
+  source: text("source", { enum: ["builtin", "path"] }).notNull(),
+  enabled: boolean("enabled").notNull().default(true),
+  installedAt: ms("installed_at").notNull().defaultNow(),
+});
+
+export const pluginKv = pgTable(
+  "plugin_kv",
+  {
+    plugin: text("plugin").notNull(),
+    key: text("key").notNull(),
+    value: jsonb("value").notNull(),
+    updatedAt: ms("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.plugin, t.key] })],
+);
+
+export const featureFlags = pgTable("feature_flags", {
+  name: text("name").primaryKey(),
+  value: jsonb("value").notNull(),
+  updatedAt: ms("updated_at").notNull(),
+  updatedBy: text("updated_by"),
+});
+
+export const apiKeys = pgTable("api_keys", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  hash: text("hash").notNull().unique(),
+  prefix: text("prefix").notNull(),
+  role: text("role", { enum: ["viewer", "operator", "admin", "inference"] }).notNull(),
+  createdAt: ms("created_at").notNull(),
+  revokedAt: ms("revoked_at"),
+});
+
+export const users = pgTable("users", {
+  id: text("id").primaryKey(),
+  username: text("username").notNull().unique(),
+  passwordHash: text("password_hash").notNull(),
+  role: text("role", { enum: ["viewer", "operator", "admin"] }).notNull(),
+  disabled: boolean("disabled").notNull().default(false),
+  createdAt: ms("created_at").notNull(),
+  updatedAt: ms("updated_at").notNull(),
+});
+
+export const oidcIdentities = pgTable("oidc_identities", {
+  issuer: text("issuer").notNull(),
+  subject: text("subject").notNull(),
+  userId: text("user_id").notNull(),
+  email: text("email"),
+  createdAt: ms("created_at").notNull(),
+}, (t) => [primaryKey({ columns: [t.issuer, t.subject] })]);
+
+export const refreshTokens = pgTable("refresh_tokens", {
+  id: text("id").primaryKey(),
+  familyId: text("family_id").notNull(),
+  userId: text("user_id").notNull(),
+  hash: text("hash").notNull(),
+  createdAt: ms("created_at").notNull(),
+  expiresAt: ms("expires_at").notNull(),
+  usedAt: ms("used_at"),
+  revokedAt: ms("revoked_at"),
+}, (t) => [index("refresh_tokens_family").on(t.familyId)]);
+
+export const revokedSessions = pgTable("revoked_sessions", {
+  familyId: text("family_id").primaryKey(),
+  revokedAt: ms("revoked_at").notNull(),
+  reason: text("reason").notNull(),
+});
+
+export const auditLog = pgTable("audit_log", {
+  id: bigserial("id", { mode: "number" }).primaryKey(),
+  at: ms("at").notNull(),
+  actor: text("actor").notNull(),
+  role: text("role").notNull(),
+  action: text("action").notNull(),
+  route: text("route").notNull(),
+  target: text("target"),
+  status: bigint("status", { mode: "number" }).notNull(),
+  requestId: text("request_id"),
+  ip: text("ip"),
+  detail: text("detail"),
+}, (t) => [index("audit_log_at").on(t.at), index("audit_log_actor").on(t.actor)]);
+
+export const coreSettings = pgTable("core_settings", {
+  key: text("key").primaryKey(),
+  value: text("value").notNull(),
+});

@@ -1,0 +1,52 @@
+/** PostgreSQL behind drizzle through postgres.js (runs on Bun, Node and Deno; LISTEN/NOTIFY for later cluster work). */
+import postgres from "postgres";
+import { drizzle, type PostgresJsDatabase } from "drizzle-orm/postgres-js";
+import { migrate } from "drizzle-orm/postgres-js/migrator";
+
+export interface PgConnection {
+  db: PostgresJsDatabase;
+  client: postgres.Sql;
+  schema: string;
+  /** Queries sent so far (tests and benches check hot paths make none). */
+  statements(): number;
+  /** Applies the migrations in `folder`, tracked in `table` of gantry's schema. */
+  migrate(folder: string, table?: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface PgOptions {
+  url: string;
+  /** The schema gantry's tables live in (created when missing). */
+  schema: string;
+  poolSize: number;
+}
+
+/** Connects (checking the server answers) and makes `schema` the search path of every pooled connection. */
+export async function openPostgres(options: PgOptions): Promise<PgConnection> {
+  let statements = 0;
+  const client = postgres(options.url, {
+    max: options.poolSize,
+    debug: () => void statements++,
+    onnotice: () => {},
+    connection: { search_path: options.schema, application_name: "gantry" },
+    connect_timeout: 10,
+  });
+  try {
+    await client.unsafe(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(options.schema)}`);
+  } catch (error) {
+    await client.end({ timeout: 1 }).catch(() => {});
+    throw error;
+  }
+  const db = drizzle({ client });
+  return {
+    db, client, schema: options.schema,
+    statements: () => statements,
+    migrate: (folder, table) => migrate(db, { migrationsFolder: folder, migrationsTable: table, migrationsSchema: options.schema }),
+    close: () => client.end({ timeout: 5 }),
+  };
+}
+
+/** A PostgreSQL identifier in double quotes. */
+export function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}

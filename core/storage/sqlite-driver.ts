@@ -1,0 +1,85 @@
+/**
+ * SQLite behind drizzle's async API: bun:sqlite in WAL mode, every statement awaited, and
+ * transactions that hold the one connection for themselves while they run (as a PostgreSQL
+ * transaction holds its own connection), so a statement from elsewhere never joins one.
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+import { Database } from "bun:sqlite";
+import { drizzle as syncDrizzle } from "drizzle-orm/bun-sqlite";
+import { migrate } from "drizzle-orm/bun-sqlite/migrator";
+import { drizzle, type SqliteRemoteDatabase } from "drizzle-orm/sqlite-proxy";
+
+/**
+ * Lets one transaction at a time own the connection. Statements issued inside the running
+ * transaction (recognised by async context) pass; any other statement waits for it to end.
+ */
+export class ConnectionGate {
+  readonly #context = new AsyncLocalStorage<symbol>();
+  #queue: Promise<void> = Promise.resolve();
+  #current: { token: symbol; done: Promise<void> } | undefined;
+
+  /** Runs one statement once no other transaction holds the connection. */
+  async statement<T>(run: () => T): Promise<T> {
+    while (this.#current && this.#current.token !== this.#context.getStore()) await this.#current.done;
+    return run();
+  }
+
+  /** Runs `body` as the connection's only user, after transactions queued before it. */
+  async exclusive<T>(body: () => Promise<T> | T): Promise<T> {
+    const inside = this.#current && this.#current.token === this.#context.getStore();
+    if (inside) return body(); // a savepoint inside the running transaction
+    let release!: () => void;
+    const done = new Promise<void>((resolve) => (release = resolve));
+    const previous = this.#queue;
+    this.#queue = previous.then(() => done);
+    await previous;
+    while (this.#current) await this.#current.done;
+    const token = Symbol("transaction");
+    this.#current = { token, done };
+    try {
+      return await this.#context.run(token, body);
+    } finally {
+      this.#current = undefined;
+      release();
+    }
+  }
+}
+
+export interface SqliteConnection {
+  db: SqliteRemoteDatabase;
+  /** Statements run so far (tests and benches check hot paths make none). */
+  statements(): number;
+  sqlite: Database;
+  gate: ConnectionGate;
+  /** Applies the migrations in `folder`, tracked in `table`. */
+  migrate(folder: string, table?: string): Promise<void>;
+}
+
+/** Opens `path` (creating it) with WAL and a busy timeout, and wraps it in drizzle's async SQLite API. */
+export function openSqlite(path: string): SqliteConnection {
+  const sqlite = new Database(path, { create: true, strict: true });
+  sqlite.exec("PRAGMA journal_mode = WAL");
+  sqlite.exec("PRAGMA synchronous = NORMAL");
+  sqlite.exec("PRAGMA busy_timeout = 5000");
+  sqlite.exec("PRAGMA foreign_keys = ON");
+  const gate = new ConnectionGate();
+  let statements = 0;
+  const db = drizzle((sql, params, method) => gate.statement(() => {
+    statements++;
+    const statement = sqlite.query(sql);
+    if (method === "run") {
+      statement.run(...params);
+      return { rows: [] };
+    }
+    const rows = statement.values(...params) as unknown[][];
+    return { rows: method === "get" ? (rows[0] as never) : rows };
+  }));
+  const transaction = db.transaction.bind(db);
+  db.transaction = ((body, config) => gate.exclusive(() => transaction(body, config))) as typeof db.transaction;
+  const migrator = syncDrizzle({ client: sqlite });
+  return {
+    db, sqlite, gate,
+    statements: () => statements,
+    migrate: (folder, table) => gate.exclusive(() => migrate(migrator, { migrationsFolder: folder, migrationsTable: table })),
+  };
+}

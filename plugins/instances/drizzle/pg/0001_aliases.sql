@@ -1,0 +1,2 @@
+ALTER TABLE "instances_definitions" ADD COLUMN "aliases" jsonb DEFAULT '[]'::jsonb NOT NULL;--> statement-breakpoint
+ALTER TABLE "instances_definitions" ADD COLUMN "unlisted" boolean DEFAULT false NOT NULL;
