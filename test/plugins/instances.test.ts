@@ -347,10 +347,12 @@ describe("capacity: max_running, idle timeout, start-all / stop-all, single-call
 describe("kill -9 of gantry", () => {
   test("leaves no model server behind after the next start", async () => {
     const dataDir = tempDir();
+    // A port no other run holds: a leftover stand-in from an earlier run would otherwise answer for ours.
+    const modelPort = await freePort();
     const boot = async () => {
       const port = await freePort();
       const proc = Bun.spawn([process.execPath, resolve(import.meta.dir, "../../core/main.ts"), "serve", "--port", String(port)], {
-        env: { PATH: process.env.PATH ?? "", GANTRY_DATA_DIR: dataDir, GANTRY_AUTH__BOOTSTRAP_ADMIN_KEY: ADMIN_KEY, GANTRY_LOG__LEVEL: "warn", GANTRY_PLUGIN__INSTANCES__PORT_RANGE: "[18600, 18610]", ...testDatabaseEnv(dataDir) },
+        env: { PATH: process.env.PATH ?? "", GANTRY_DATA_DIR: dataDir, GANTRY_AUTH__BOOTSTRAP_ADMIN_KEY: ADMIN_KEY, GANTRY_LOG__LEVEL: "warn", GANTRY_PLUGIN__INSTANCES__PORT_RANGE: `[${modelPort}, ${modelPort}]`, ...testDatabaseEnv(dataDir) },
         stdout: "ignore", stderr: "ignore",
       });
       const url = `http://127.0.0.1:${port}`;
