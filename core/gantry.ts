@@ -77,9 +77,11 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
     announce: options.announce ?? ((text: string) => process.stdout.write(text)),
   });
 
-  const routing = new RoutingServer(() => limits.bodyLimitBytes);
+  const routing = new RoutingServer(() => limits);
   const limitsOf = (c: GantryConfig): HttpLimits => ({
     bodyLimitBytes: c.server.body_limit_bytes,
+    headerLimitBytes: c.server.header_limit_bytes,
+    maxJsonDepth: c.server.max_json_depth,
     minFreeDiskBytes: c.health.min_free_disk_bytes,
     logRequests: c.log.requests,
     quietPaths: new Set(c.log.quiet_paths),

@@ -7,12 +7,13 @@ export type { GantryEvent } from "./kernel/events.ts";
 export type { RolesApp, RouteRole } from "./auth/roles.ts";
 export type { PeriodicTask, PeriodicTaskSnapshot } from "./kernel/periodic-tasks.ts";
 export { TASK_LEVELS, taskHealth } from "./kernel/periodic-tasks.ts";
-export { LOG_LEVELS, isSecretName, type LogLevel } from "./kernel/config.ts";
+export { LOG_LEVELS, type LogLevel } from "./kernel/config.ts";
+export { isSecretName, redactSecrets } from "./kernel/redact.ts";
 export type { SpawnOptions, ProcessInfo } from "./kernel/processes.ts";
 export type {
   CoreAgentsService, CoreAuditService, CoreCommandsService, CoreMcpServersService, CoreIdentityService, CorePluginsService, CoreCacheService, CoreConfigService, CoreInfoService, CoreLoggersService, CoreMetricsService, CoreProcessesService, CoreTasksService,
 } from "./kernel/core-services.ts";
-export { GantryError, createError } from "./kernel/errors.ts";
+export { GantryError, capEcho, createError } from "./kernel/errors.ts";
 export type { CommandInvocation, CommandView } from "./kernel/command-invoker.ts";
 export { textResponses } from "./http/text-responses.ts";
 export { Nullable } from "./http/schema-helpers.ts";

@@ -4,10 +4,11 @@ import { Elysia, type AnyElysia } from "elysia";
 import { openapi } from "@elysiajs/openapi";
 import type { Identity } from "../auth/identity.ts";
 import type { RateClass } from "./rate-limit.ts";
-import { Errors, GantryError, messageOf } from "../kernel/errors.ts";
+import { capErrorBody, Errors, GantryError, messageOf } from "../kernel/errors.ts";
 import type { Logger } from "../kernel/logger.ts";
 import type { MetricsRegistry } from "../kernel/metrics.ts";
 import type { PluginInstance } from "../kernel/plugin-context.ts";
+import { JsonErrors, nestedDeeperThan } from "./json-depth.ts";
 import { RATE_EXTENSION, ROLE_EXTENSION, rolesPlugin, type RolesApp } from "../auth/roles.ts";
 import pkg from "../../package.json" with { type: "json" };
 
@@ -55,6 +56,9 @@ function infoOf(route: { hooks?: { detail?: unknown } }): RouteInfo {
 
 export interface HttpLimits {
   bodyLimitBytes: number;
+  headerLimitBytes: number;
+  /** Deepest nesting accepted in a JSON body. */
+  maxJsonDepth: number;
   minFreeDiskBytes: number;
   logRequests: boolean;
   /** Paths whose request lines are logged at debug, not info (probes and scrapes). */
@@ -145,12 +149,17 @@ export function buildRootApp(parts: AppParts, plugins: PluginInstance[]): { app:
         return Errors.PAYLOAD_TOO_LARGE([limit]).toJSON();
       }
     })
+    // Before validation: the validator's error mapping recurses, and a body 5,000 levels deep overflowed it.
+    .onTransform({ as: "global" }, ({ body }) => {
+      const limit = parts.limits().maxJsonDepth;
+      if (nestedDeeperThan(body, limit)) throw JsonErrors.JSON_TOO_DEEP([limit]);
+    })
     .onError({ as: "global" }, ({ code, error, request, set }) => {
       const requestId = meta.get(request)?.id ?? "unknown";
       const [status, body] = toErrorResponse(code, error, request.method, pathOf(request), requestId, parts.log);
       set.status = status;
       set.headers["x-request-id"] = requestId;
-      return body;
+      return capErrorBody(body);
     })
     // Destructured for the same reason as the roles transform: a whole context costs every route a cookie parse.
     .onAfterResponse({ as: "global" }, ({ request, route, path, set, params }) => {

@@ -21,6 +21,8 @@ export const ConfigSchema = Type.Object(
         host: Type.String({ default: "127.0.0.1", minLength: 1 }),
         port: Type.Integer({ default: 8080, minimum: 0, maximum: 65535 }),
         body_limit_bytes: Type.Integer({ default: 1_048_576, minimum: 1024, description: "Largest accepted request body" }),
+        header_limit_bytes: Type.Integer({ default: 16_384, minimum: 1024, description: "Largest accepted request URL plus headers (431 beyond)" }),
+        max_json_depth: Type.Integer({ default: 64, minimum: 2, maximum: 1000, description: "Deepest nesting of arrays and objects accepted in a JSON body (400 beyond)" }),
         shutdown_timeout_ms: Type.Integer({ default: 10_000, minimum: 0, description: "How long shutdown waits for in-flight requests" }),
       },
       { default: {}, additionalProperties: false },
@@ -180,22 +182,7 @@ function dedupe(items: string[]): string[] {
   return [...new Set(items)];
 }
 
-const SECRET_NAME = /(key|secret|token|password|passwd|credential|private|auth)/i;
-
-/** True for names whose values must never be shown (config keys, env variables). */
-export function isSecretName(name: string): boolean {
-  return SECRET_NAME.test(name);
-}
-
-/** A deep copy with every secret-looking value replaced by "[redacted]". */
-export function redactSecrets<T>(value: T, name = ""): T {
-  if (Array.isArray(value)) return value.map((v) => redactSecrets(v, name)) as T;
-  if (value && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactSecrets(v, k)])) as T;
-  }
-  if (name && isSecretName(name) && value !== "" && value !== null && value !== undefined) return "[redacted]" as T;
-  return value;
-}
+export { isSecretName, redactSecrets } from "./redact.ts";
 
 /** Value of a dotted key, or undefined. */
 export function getDotted(config: unknown, dotted: string): unknown {

@@ -1,7 +1,7 @@
 /** Instance definitions in the database plus one supervisor each; the API and the proxy go through here. */
 import { eq } from "drizzle-orm";
 import { existsSync, readFileSync } from "node:fs";
-import { createError, type PluginContext } from "gantry/plugin";
+import { createError, redactSecrets, type PluginContext } from "gantry/plugin";
 import type { Backend, InstanceDefinition } from "./backends.ts";
 import { instances } from "./schema.ts";
 import { usageByProcessGroup, type GroupUsage } from "./process-stats.ts";
@@ -194,7 +194,7 @@ export class InstanceManager {
       : { memory_usage: 0, cpu_usage: 0, cpu_seconds: 0, processes: 0, uptime };
     return {
       name: row.name, status: s.status, backend: row.backend, model_path: row.modelPath, port: row.port, pid: s.pid,
-      options: row.options, env: Object.fromEntries(Object.keys(row.env).map((k) => [k, "[set]"])), command: row.command,
+      options: redactSecrets(row.options), env: Object.fromEntries(Object.keys(row.env).map((k) => [k, "[set]"])), command: redactSecrets(row.command),
       on_demand_start: row.onDemandStart, idle_timeout: row.idleTimeout, restart: row.restart,
       restarts: s.restarts, last_error: s.lastError,
       stats,

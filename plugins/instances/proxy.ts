@@ -3,13 +3,13 @@
  * body is forwarded as the client sent it (read as text, parsed only to find `model`), and the
  * response is streamed back untouched.
  */
-import { t, type RolesApp } from "gantry/plugin";
+import { capEcho, t, type RolesApp } from "gantry/plugin";
 import type { InstanceManager } from "./instance-manager.ts";
 import { Models } from "./schemas.ts";
 
 /** OpenAI's error shape, which OpenAI clients parse. */
 function openAiError(status: number, message: string, param: string | null = null, type = "invalid_request_error"): Response {
-  return Response.json({ error: { message, type, param, code: null } }, { status });
+  return Response.json({ error: { message: capEcho(message, 1024), type, param, code: null } }, { status });
 }
 
 /** The `model` a request body names, or the OpenAI error to answer with. */
@@ -47,7 +47,7 @@ const openAiBody = (required: string[]) => ({
 export function forwarder(m: InstanceManager) {
   return async (path: string, model: string, body: string, signal?: AbortSignal): Promise<Response> => {
     const supervisor = m.lookup(model);
-    if (!supervisor) return openAiError(400, `The model '${model}' does not exist`, "model");
+    if (!supervisor) return openAiError(400, `The model '${capEcho(model)}' does not exist`, "model");
     if (supervisor.status !== "running") {
       if (!supervisor.definition.onDemandStart) return openAiError(503, `The model '${model}' is ${supervisor.status}; start it first`, null, "server_error");
       try {
