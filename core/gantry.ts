@@ -73,7 +73,7 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
   };
 
   const security = await createSecurity({
-    database, config: configManager, adminPassword: process.env.GANTRY_ADMIN_PASSWORD,
+    database, config: configManager, adminPassword: process.env.GANTRY_ADMIN_PASSWORD, log,
     announce: options.announce ?? ((text: string) => process.stdout.write(text)),
   });
 

@@ -51,8 +51,9 @@ export function authRoutes(p: AuthRouteParts) {
   return (app: RolesApp) =>
     app
       .post("/api/v1/auth/login", async ({ body, request }) => {
+        // What was typed as a username may be a password typed into the wrong field: unknown names are not recorded.
         const record = (status: number, role: string) =>
-          p.audit.record({ actor: `user:${body.username}`, role, action: "auth.login", route: "/api/v1/auth/login", status, ip: p.clientIp(request) });
+          p.audit.record({ actor: status === 200 || p.users.exists(body.username) ? `user:${body.username}` : "unknown", role, action: "auth.login", route: "/api/v1/auth/login", status, ip: p.clientIp(request) });
         const user = await p.users.verify(body.username, body.password).catch((error) => {
           record(401, "none");
           throw error;

@@ -8,6 +8,7 @@ import { OidcService } from "./oidc.ts";
 import { oidcRoutes } from "./oidc-routes.ts";
 import type { RolesApp } from "./roles.ts";
 import type { ConfigManager } from "../kernel/config-manager.ts";
+import type { Logger } from "../kernel/logger.ts";
 import type { DatabaseHandle } from "../storage/db.ts";
 import { RateLimiter } from "../http/rate-limit.ts";
 import { createRequestGuards } from "../http/request-guards.ts";
@@ -22,6 +23,8 @@ export interface SecurityOptions {
   announce: (text: string) => void;
   /** GANTRY_ADMIN_PASSWORD, if set. */
   adminPassword?: string;
+  /** Where failures that clients see only as a fixed message are written in full. */
+  log: Logger;
 }
 
 export type Security = Awaited<ReturnType<typeof createSecurity>>;
@@ -65,7 +68,7 @@ export async function createSecurity(options: SecurityOptions) {
     keys, users, sessions, authenticator, audit, limiter, guards,
     oidc,
     routes: (clientIp: (request: Request) => string | null) => (app: RolesApp) =>
-      oidcRoutes({ oidc, sessions, audit, clientIp })(authRoutes({ authenticator, keys, users, sessions, audit, clientIp })(app) as unknown as RolesApp),
+      oidcRoutes({ oidc, sessions, audit, clientIp, log: options.log })(authRoutes({ authenticator, keys, users, sessions, audit, clientIp })(app) as unknown as RolesApp),
     /** Hot-path caches, for POST /api/v1/infra/cache-invalidate. */
     invalidators: {
       api_keys: () => keys.reload(),

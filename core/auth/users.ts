@@ -90,6 +90,11 @@ export class UserStore {
     this.db.update(users).set({ passwordHash, updatedAt: new Date() }).where(eq(users.id, id)).run();
   }
 
+  /** True when a user of that name exists (the audit log names only real users). */
+  exists(username: string): boolean {
+    return this.db.select({ id: users.id }).from(users).where(eq(users.username, username)).get() !== undefined;
+  }
+
   /** The user for a correct username and password; the same error, after the same work, otherwise. */
   async verify(username: string, password: string): Promise<UserView> {
     const row = this.db.select().from(users).where(eq(users.username, username)).get();

@@ -79,10 +79,14 @@ describe("OIDC sign-in", () => {
     const forged = await fetch(`${g.url}/api/v1/auth/oidc/callback?code=abc&state=made-up`);
     expect(forged.status).toBe(400);
     const denied = (await signIn("deny")).res;
-    expect([denied.status, (await denied.json()).error]).toEqual([401, "OIDC sign-in failed: the provider answered access_denied: the user said no"]);
+    // The provider's own text reaches the server log, never the anonymous caller nor the audit log.
+    expect([denied.status, await denied.json()]).toEqual([401, { error: "OIDC sign-in failed; see the server log", code: "OIDC_LOGIN_REJECTED", details: null }]);
+    expect(g.logs.text).toContain("the provider answered access_denied: the user said no");
     const wrongAudience = (await signIn("wrong-aud")).res;
     expect(wrongAudience.status).toBe(401);
-    expect((await wrongAudience.json()).error).toContain("the ID token did not verify");
+    expect(JSON.stringify(await wrongAudience.json())).not.toContain("did not verify");
+    expect(g.logs.text).toContain("the ID token did not verify");
+    expect(JSON.stringify(await (await g.api("/api/v1/audit?limit=200")).json())).not.toContain("the user said no");
     expect(g.gantry.security.users.list().some((u) => u.username === "wrong")).toBe(false);
   });
 
