@@ -113,7 +113,7 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
   };
   const host = new PluginHost(core, hostOptions);
   appParts.coreRoutes.push(
-    pluginRoutes({ host, commands: core.commands, agents: core.agents, services: core.services }),
+    pluginRoutes({ host, commands: core.commands, agents: core.agents, services: core.services, identify: (request) => security.authenticator.identify(request) }),
     featureRoutes(flags, (request) => security.authenticator.identify(request)),
   );
 

@@ -1,6 +1,8 @@
 /** What plugin authors import: `definePlugin` and the context's types. */
 export { definePlugin } from "./kernel/plugin-context.ts";
-export type { PluginContext, PluginDefinition, CommandDefinition, RouteOptions } from "./kernel/plugin-context.ts";
+export type { PluginContext, PluginDefinition, CommandCaller, CommandDefinition, RouteOptions } from "./kernel/plugin-context.ts";
+export type { CommandRole } from "./kernel/plugin-files.ts";
+export { mayInvoke } from "./kernel/command-invoker.ts";
 export type { PeriodicTaskOptions, TaskLevel } from "./kernel/periodic-tasks.ts";
 export type { FlagDefinition, FlagHandle } from "./kernel/flags.ts";
 export type { GantryEvent } from "./kernel/events.ts";

@@ -9,7 +9,7 @@ import type { ProcessInfo, ProcessRegistry } from "./processes.ts";
 import type { ServiceRegistry } from "./services.ts";
 import type { AuditEntry, AuditLog } from "../auth/audit.ts";
 import { invokeCommand, normalizeQname, parseSlashLine, viewOf, type CommandInvocation, type CommandView } from "./command-invoker.ts";
-import type { RegisteredAgent, RegisteredCommand } from "./plugin-context.ts";
+import type { CommandCaller, RegisteredAgent, RegisteredCommand } from "./plugin-context.ts";
 import pkg from "../../package.json" with { type: "json" };
 
 /** The owner of everything core registers: always active. */
@@ -86,8 +86,12 @@ export interface CoreCommandsService {
   list(): CommandView[];
   /** Whether a command of an active plugin has this qname ("plugin:command"). */
   has(qname: string): boolean;
-  /** Runs it as POST /api/v1/plugins/commands/{qname}/invoke does; throws COMMAND_NOT_FOUND (404) or COMMAND_FAILED (422). */
-  invoke(qname: string, args: string): Promise<CommandInvocation>;
+  /**
+   * Runs it as POST /api/v1/plugins/commands/{qname}/invoke does, as `caller` (the role of whoever
+   * asked: the HTTP or MCP identity, the cron job's owner, the agent run's starter); throws
+   * COMMAND_NOT_FOUND (404), COMMAND_FORBIDDEN (403) or COMMAND_FAILED (422).
+   */
+  invoke(qname: string, args: string, caller: CommandCaller): Promise<CommandInvocation>;
 }
 
 export interface CoreServiceParts {
@@ -146,6 +150,6 @@ export function provideCoreServices(parts: CoreServiceParts): void {
     parse: parseSlashLine,
     list: () => parts.commands.entries().map((e) => viewOf(e.key, e.value)),
     has: (qname) => parts.commands.get(normalizeQname(qname)) !== undefined,
-    invoke: (qname, args) => invokeCommand(parts.commands, services, qname, args),
+    invoke: (qname, args, caller) => invokeCommand(parts.commands, services, qname, args, caller),
   } satisfies CoreCommandsService);
 }

@@ -17,14 +17,22 @@ import { PeriodicTask, type PeriodicTaskFn, type PeriodicTaskOptions } from "./p
 import type { RolesApp } from "../auth/roles.ts";
 import type { ServiceRegistry } from "./services.ts";
 import type { ProcessRegistry, SpawnOptions } from "./processes.ts";
-import { readAgents, readMarkdownCommands, readMcpServers, type AgentDefinition, type MarkdownCommand, type McpServerConfig } from "./plugin-files.ts";
+import { COMMAND_ROLES, readAgents, readMarkdownCommands, readMcpServers, type AgentDefinition, type CommandRole, type MarkdownCommand, type McpServerConfig } from "./plugin-files.ts";
 import type { Subprocess } from "bun";
 
 /** A slash command contributed by a plugin in code (invoked as `/plugin:name args`). */
 export interface CommandDefinition {
   description: string;
   argumentHint?: string;
-  run(input: { arguments: string; argv: string[] }): unknown | Promise<unknown>;
+  /** Least role that may invoke the command, on every path (REST, CLI, MCP, cron, agents); default operator. */
+  role?: CommandRole;
+  /** `caller.role` is the role it was invoked with, for commands that invoke others in turn. */
+  run(input: { arguments: string; argv: string[]; caller: CommandCaller }): unknown | Promise<unknown>;
+}
+
+/** Who invokes a command: the role its checks and any nested invocation use. */
+export interface CommandCaller {
+  role: CommandRole;
 }
 
 /** A command in the registry: from code (`run`) or from a `commands/*.md` file (`markdown`). */
@@ -33,6 +41,7 @@ export interface RegisteredCommand {
   name: string;
   description: string;
   argumentHint?: string;
+  role: CommandRole;
   run?: CommandDefinition["run"];
   markdown?: MarkdownCommand;
 }
@@ -177,7 +186,7 @@ export function registerPluginFiles(instance: PluginInstance, core: CoreParts): 
   const record = instance.record.bind(instance);
   for (const command of readMarkdownCommands(dir)) {
     const qname = `${plugin}:${command.name}`;
-    const entry: RegisteredCommand = { plugin, name: command.name, description: command.description, argumentHint: command.argumentHint ?? undefined, markdown: command };
+    const entry: RegisteredCommand = { plugin, name: command.name, description: command.description, argumentHint: command.argumentHint ?? undefined, role: command.role, markdown: command };
     record("command", qname, core.commands.add(qname, instance, entry));
   }
   for (const agent of readAgents(dir)) {
@@ -244,8 +253,9 @@ export function createPluginContext(instance: PluginInstance, core: CoreParts): 
     command(commandName, definition) {
       guard("command");
       if (!/^[a-z][a-z0-9-]*$/.test(commandName)) throw new TypeError(`Command name '${commandName}' must be lowercase letters, digits and dashes`);
+      if (definition.role !== undefined && !COMMAND_ROLES.includes(definition.role)) throw new TypeError(`Command '${commandName}': role must be one of ${COMMAND_ROLES.join(", ")}`);
       const qualified = `${name}:${commandName}`;
-      record("command", qualified, core.commands.add(qualified, instance, { ...definition, plugin: name, name: commandName }));
+      record("command", qualified, core.commands.add(qualified, instance, { ...definition, role: definition.role ?? "operator", plugin: name, name: commandName }));
     },
     every(taskName, options, fn) {
       guard("every");

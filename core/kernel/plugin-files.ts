@@ -3,10 +3,16 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { Errors } from "./errors.ts";
 
+/** Who may invoke a slash command; checked on every path (REST, CLI, MCP, cron, agents). */
+export type CommandRole = "viewer" | "operator" | "admin";
+export const COMMAND_ROLES: readonly CommandRole[] = ["viewer", "operator", "admin"];
+
 export interface MarkdownCommand {
   name: string;
   description: string;
   argumentHint: string | null;
+  /** Least role that may invoke it (front matter `role`); operator when absent. */
+  role: CommandRole;
   allowedTools: string[];
   model: string | null;
   body: string;
@@ -105,6 +111,7 @@ export function readMarkdownCommands(pluginDir: string): MarkdownCommand[] {
       name,
       description: optionalString(data.description) ?? firstLine.slice(0, 200),
       argumentHint: optionalString(data["argument-hint"]),
+      role: commandRole(data.role, file),
       allowedTools: toolList(data["allowed-tools"]),
       model: optionalString(data.model),
       body,
@@ -135,4 +142,10 @@ export function readMcpServers(pluginDir: string): [string, McpServerConfig][] {
   const servers = (raw as { mcpServers?: unknown })?.mcpServers ?? raw;
   if (!servers || typeof servers !== "object" || Array.isArray(servers)) throw Errors.PLUGIN_MANIFEST_INVALID([file, ["expected {\"mcpServers\": {name: config}}"]]);
   return Object.entries(servers as Record<string, McpServerConfig>);
+}
+
+function commandRole(value: unknown, file: string): CommandRole {
+  if (value === undefined || value === null) return "operator";
+  if (COMMAND_ROLES.includes(value as CommandRole)) return value as CommandRole;
+  throw Errors.PLUGIN_MANIFEST_INVALID([file, [`role must be one of ${COMMAND_ROLES.join(", ")}`]]);
 }

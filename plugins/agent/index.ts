@@ -1,5 +1,5 @@
 /** agents: models using tools under permission rules with human approvals (seed 004's agents, approvals, permissions). */
-import { definePlugin, type CoreAgentsService, type CoreCommandsService, type CoreIdentityService, type CoreInfoService } from "gantry/plugin";
+import { definePlugin, type CommandCaller, type CoreAgentsService, type CoreCommandsService, type CoreIdentityService, type CoreInfoService } from "gantry/plugin";
 import { configuredAgents, pluginAgents, type AgentSpec } from "./definitions.ts";
 import type { Decision } from "./permissions.ts";
 import { agentRoutes, runView } from "./routes.ts";
@@ -44,23 +44,23 @@ export default definePlugin({
     // For other plugins (batch): run an agent to its end, read a run.
     ctx.services.provide("agent-runs", {
       has: (name: string) => agentNamed(name) !== undefined,
-      async run(name: string, input: string, actor: string) {
+      async run(name: string, input: string, actor: string, caller: CommandCaller) {
         const agent = agentNamed(name);
         if (!agent) throw new Error(`no agent '${name}'`);
-        return runView(await runner.start(agent, input, actor).finished);
+        return runView(await runner.start(agent, input, actor, caller).finished);
       },
     });
     // From the CLI (gantry /agent:run ops "check the model servers") or a cron job.
     ctx.command("run", {
       description: "Run an agent with the rest of the line as its input; answers the run (or where it waits for approval)",
       argumentHint: "<agent> <input...>",
-      run: async ({ arguments: line }) => {
+      run: async ({ arguments: line, caller }) => {
         const [name = "", ...rest] = line.trim().split(/\s+/);
         const agent = agentNamed(name);
         if (!agent) throw new Error(`no agent '${name}'; list them at GET /api/v1/agents`);
         const input = line.trim().slice(name.length).trim();
         if (!input && rest.length === 0) throw new Error("give the agent an input after its name");
-        const { run } = await runner.settle(runner.start(agent, input, "command:/agent:run"));
+        const { run } = await runner.settle(runner.start(agent, input, "command:/agent:run", caller));
         return { run_id: run.id, status: run.status, output: run.output, error: run.error };
       },
     });
@@ -68,12 +68,12 @@ export default definePlugin({
     // default model is set; without one they keep answering their rendered prompt.
     if (!config.default_model) return;
     ctx.services.provide("agents", {
-      async runPrompt(request: { prompt: string; allowedTools: string[]; model: string | null; command: string }) {
+      async runPrompt(request: { prompt: string; allowedTools: string[]; model: string | null; command: string; caller: CommandCaller }) {
         const agent: AgentSpec = {
           name: `command:${request.command}`, description: `/${request.command}`, source: "command", plugin: null, model: null,
           tools: request.allowedTools, allow: [], ask: [], deny: [], maxTurns: config.max_turns, prompt: "You carry out the user's request.",
         };
-        const run = await runner.start(agent, request.prompt, `command:/${request.command}`).finished;
+        const run = await runner.start(agent, request.prompt, `command:/${request.command}`, request.caller).finished;
         if (run.status !== "succeeded") throw new Error(run.error ?? "the agent run failed");
         return { run_id: run.id, output: run.output };
       },

@@ -1,5 +1,5 @@
 /** Seed 004's agents, approvals and permissions routes. */
-import { createError, Nullable, t, type CoreCommandsService, type CoreIdentityService, type RolesApp } from "gantry/plugin";
+import { createError, Nullable, t, type CommandCaller, type CoreCommandsService, type CoreIdentityService, type RolesApp } from "gantry/plugin";
 import type { AgentSpec } from "./definitions.ts";
 import type { Decision } from "./permissions.ts";
 import type { AgentRunner } from "./runner.ts";
@@ -75,7 +75,7 @@ export function agentRoutes(p: AgentRouteParts) {
         role: "viewer", response: t.Object({ agents: t.Array(AgentView) }), detail: { summary: "Agents from config and plugins", tags: ["agents"] },
       })
       .get("/api/v1/agents/tools", async () => ({
-        tools: (await toolCatalog(p.commands, p.mcp())).map((tool) => ({ id: tool.id, source: tool.source, description: tool.description, parameters: tool.parameters })),
+        tools: (await toolCatalog(p.commands, p.mcp(), { role: "admin" })) // every tool; runs see those their starter's role allows.map((tool) => ({ id: tool.id, source: tool.source, description: tool.description, parameters: tool.parameters })),
       }), {
         role: "viewer",
         response: t.Object({ tools: t.Array(t.Object({ id: t.String(), source: t.Union([t.Literal("command"), t.Literal("mcp")]), description: t.String(), parameters: t.Record(t.String(), t.Unknown()) })) }),
@@ -98,7 +98,8 @@ export function agentRoutes(p: AgentRouteParts) {
         detail: { summary: "An agent's definition: model, tools, rules, prompt", tags: ["agents"] },
       })
       .post("/api/v1/agents/:name/invoke", async ({ params, body, request, set }) => {
-        const started = p.runner.start(find(params.name), body.input, await actorOf(request));
+        const identity = await p.identity.identify(request);
+        const started = p.runner.start(find(params.name), body.input, identity?.subject ?? "unknown", { role: (identity?.role ?? "viewer") as CommandCaller["role"] });
         started.finished.catch(() => undefined);
         if (body.wait === false) {
           set.status = 202;

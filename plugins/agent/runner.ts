@@ -4,7 +4,7 @@
  * approval gate until someone decides, or run — and its result goes back to the model, until the
  * model answers without tool calls or max_turns is reached.
  */
-import type { CoreCommandsService, PluginContext } from "gantry/plugin";
+import type { CommandCaller, CoreCommandsService, PluginContext } from "gantry/plugin";
 import type { AgentSpec } from "./definitions.ts";
 import { decide, offered, type Decision } from "./permissions.ts";
 import type { AgentStore, ApprovalRow, RunRow } from "./store.ts";
@@ -49,11 +49,11 @@ export class AgentRunner {
    * Starts a run: recorded before this returns. `finished` resolves with the final run; `blocked`
    * resolves the first time the run waits at an approval gate (it never rejects).
    */
-  start(agent: AgentSpec, input: string, actor: string): { run: RunRow; finished: Promise<RunRow>; blocked: Promise<void> } {
+  start(agent: AgentSpec, input: string, actor: string, caller: CommandCaller): { run: RunRow; finished: Promise<RunRow>; blocked: Promise<void> } {
     const run = this.store.startRun(agent.name, actor, input);
     let onBlocked = () => {};
     const blocked = new Promise<void>((resolve) => (onBlocked = resolve));
-    const finished = this.#execute(agent, run, onBlocked).finally(() => this.store.pruneRuns(this.settings().runsKept));
+    const finished = this.#execute(agent, run, onBlocked, caller).finally(() => this.store.pruneRuns(this.settings().runsKept));
     return { run, finished, blocked };
   }
 
@@ -72,7 +72,8 @@ export class AgentRunner {
     return gate;
   }
 
-  async #execute(agent: AgentSpec, run: RunRow, onBlocked: () => void): Promise<RunRow> {
+  /** `caller`: whoever started the run; its tools are the commands that role may invoke. */
+  async #execute(agent: AgentSpec, run: RunRow, onBlocked: () => void, caller: CommandCaller): Promise<RunRow> {
     const settings = this.settings();
     const steps: Step[] = [];
     const finish = (status: "succeeded" | "failed", output: string | null, error: string | null) => {
@@ -83,7 +84,7 @@ export class AgentRunner {
     try {
       const model = agent.model ?? settings.defaultModel;
       if (!model) throw new Error("no model: the agent names none and plugin.agent.default_model is empty");
-      const catalog = (await toolCatalog(this.commands, this.mcp())).filter((tool) => offered(agent, tool.id));
+      const catalog = (await toolCatalog(this.commands, this.mcp(), caller)).filter((tool) => offered(agent, tool.id));
       const byName = functionNames(catalog);
       const tools = [...byName].map(([name, tool]) => ({ type: "function", function: { name, description: tool.description, parameters: tool.parameters } }));
       const messages: Record<string, unknown>[] = [{ role: "system", content: agent.prompt }, { role: "user", content: run.input }];

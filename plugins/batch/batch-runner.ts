@@ -3,14 +3,17 @@
  * agent to its end (through the agent plugin's `agent-runs` service) and record the outcome, the
  * agent run and its tool calls; `batch_progress` events report each line.
  */
-import type { PluginContext } from "gantry/plugin";
+import type { CommandCaller, PluginContext } from "gantry/plugin";
 import type { BatchStore, ItemRow } from "./batch-store.ts";
 
 /** What the agent plugin provides as service "agent-runs". */
 export interface AgentRunsService {
   has(name: string): boolean;
-  run(name: string, input: string, actor: string): Promise<{ id: string; status: string; output: string | null; error: string | null; steps: unknown[] }>;
+  run(name: string, input: string, actor: string, caller: CommandCaller): Promise<{ id: string; status: string; output: string | null; error: string | null; steps: unknown[] }>;
 }
+
+/** Batch runs are created by operators (the route's role) and may resume after a restart, so their agents run as operator. */
+const BATCH_CALLER = { role: "operator" } as const;
 
 export class BatchRunner {
   readonly #active = new Set<string>();
@@ -56,7 +59,7 @@ export class BatchRunner {
 
   async #runLine(runId: string, item: ItemRow): Promise<void> {
     try {
-      const run = await this.agents.run(item.agent, item.input, `batch:${runId}`);
+      const run = await this.agents.run(item.agent, item.input, `batch:${runId}`, BATCH_CALLER);
       const toolCalls = (run.steps as { type: string; tool?: string; outcome?: string }[])
         .filter((s) => s.type === "tool").map((s) => ({ tool: String(s.tool), outcome: String(s.outcome) }));
       this.store.finish(runId, item.line, {

@@ -18,6 +18,7 @@ export default definePlugin({
     ctx.command("run", {
       description: "Run JavaScript in the sandbox and print its result",
       argumentHint: "<code>",
+      role: "admin", // as POST /run_script: a script reads the configuration and calls every service
       run: async ({ arguments: code }) => {
         const run = await runner.run(code, { actor: "slash-command", via: "/scripts:run" });
         if (!run.ok) throw new Error(run.error?.message ?? "script failed");
