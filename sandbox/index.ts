@@ -1,8 +1,11 @@
 /**
- * The sandbox's one entry point: `runScript(code, options)`. Runs go to a worker thread, one at a
- * time; the QuickJS engine enforces the deadline, memory and stack limits inside it, and a hard
- * timer here terminates the worker when a script overruns inside one long built-in call (which the
- * engine's interrupt handler cannot reach). A terminated worker is replaced for the next run.
+ * The sandbox's one entry point: `runScript(code, options)`. Runs go to a pool of worker threads
+ * (`configureSandbox({ poolSize, maxQueue })`), one run per worker at a time; runs beyond the pool
+ * wait in a bounded queue, and past it `runScript` rejects with SandboxBusyError at once (the API
+ * answers 503 with Retry-After) instead of letting waits grow without limit. The QuickJS engine
+ * enforces the deadline, memory and stack limits inside a worker, and a hard timer here terminates
+ * the worker when a script overruns inside one long built-in call (which the engine's interrupt
+ * handler cannot reach). A terminated worker is replaced for the next run.
  */
 import type { RunOptions, RunResult } from "./engine.ts";
 import type { FromWorker, ToWorker } from "./worker.ts";
@@ -13,24 +16,24 @@ export type { HostFunction, RunOptions, RunResult } from "./engine.ts";
 const HARD_KILL_GRACE_MS = 250;
 const WORKER_URL = new URL("./worker.ts", import.meta.url).href;
 
+/** Every worker is busy and the queue is full; `retryAfterS` estimates when a place frees up. */
+export class SandboxBusyError extends Error {
+  constructor(readonly queued: number, readonly retryAfterS: number) {
+    super(`The sandbox is busy: ${queued} scripts are already waiting; retry in ${retryAfterS} s`);
+    this.name = "SandboxBusyError";
+  }
+}
+
 interface Job {
   code: string;
   options: RunOptions;
   resolve(result: RunResult): void;
 }
 
+/** One worker thread, one run at a time. */
 class SandboxWorker {
   #worker: Worker | undefined;
-  #queue: Job[] = [];
-  #busy = false;
   #nextId = 1;
-
-  run(code: string, options: RunOptions): Promise<RunResult> {
-    return new Promise((resolve) => {
-      this.#queue.push({ code, options, resolve });
-      this.#drain();
-    });
-  }
 
   /** Ends the worker (tests, shutdown). */
   close(): void {
@@ -38,19 +41,7 @@ class SandboxWorker {
     this.#worker = undefined;
   }
 
-  #drain(): void {
-    if (this.#busy) return;
-    const job = this.#queue.shift();
-    if (!job) return;
-    this.#busy = true;
-    this.#execute(job).then((result) => {
-      this.#busy = false;
-      job.resolve(result);
-      this.#drain();
-    });
-  }
-
-  #execute(job: Job): Promise<RunResult> {
+  execute(job: Job): Promise<RunResult> {
     const worker = (this.#worker ??= new Worker(WORKER_URL));
     const id = this.#nextId++;
     const { host = {}, ...options } = job.options;
@@ -97,14 +88,81 @@ class SandboxWorker {
   }
 }
 
-const shared = new SandboxWorker();
-
-/** Runs `code` in a fresh QuickJS sandbox; never throws: failures are in `result.error`. */
-export function runScript(code: string, options: RunOptions = {}): Promise<RunResult> {
-  return shared.run(code, options);
+export interface SandboxPoolOptions {
+  /** Runs at the same time, each in its own worker thread. */
+  poolSize: number;
+  /** Runs that may wait for a worker; one more is refused with SandboxBusyError. */
+  maxQueue: number;
 }
 
-/** Stops the sandbox worker (a new one starts on the next run). */
+class SandboxPool {
+  #idle: SandboxWorker[] = [];
+  #all: SandboxWorker[] = [];
+  #queue: Job[] = [];
+  #recentMs = 100; // moving estimate of a run's duration, for Retry-After
+  constructor(public options: SandboxPoolOptions) {}
+
+  run(code: string, options: RunOptions): Promise<RunResult> {
+    if (this.#queue.length >= this.options.maxQueue && this.#idle.length === 0 && this.#all.length >= this.options.poolSize) {
+      const waitMs = ((this.#queue.length + 1) / this.options.poolSize) * this.#recentMs;
+      return Promise.reject(new SandboxBusyError(this.#queue.length, Math.max(1, Math.ceil(waitMs / 1000))));
+    }
+    return new Promise((resolve) => {
+      this.#queue.push({ code, options, resolve });
+      this.#drain();
+    });
+  }
+
+  #drain(): void {
+    while (this.#queue.length > 0) {
+      const worker = this.#idle.pop() ?? (this.#all.length < this.options.poolSize ? this.#add() : undefined);
+      if (!worker) return;
+      const job = this.#queue.shift()!;
+      const started = performance.now();
+      worker.execute(job).then((result) => {
+        this.#recentMs = 0.8 * this.#recentMs + 0.2 * (performance.now() - started);
+        if (this.#all.includes(worker) && this.#all.length <= this.options.poolSize) this.#idle.push(worker);
+        else this.#retire(worker); // the pool shrank, or was closed, while it ran
+        job.resolve(result);
+        this.#drain();
+      });
+    }
+  }
+
+  #add(): SandboxWorker {
+    const worker = new SandboxWorker();
+    this.#all.push(worker);
+    return worker;
+  }
+
+  #retire(worker: SandboxWorker): void {
+    worker.close();
+    this.#all = this.#all.filter((w) => w !== worker);
+  }
+
+  close(): void {
+    for (const worker of this.#all) worker.close();
+    this.#all = [];
+    this.#idle = [];
+  }
+}
+
+const pool = new SandboxPool({ poolSize: 1, maxQueue: 64 });
+
+/** Sets the pool size and queue bound; applies to the next runs (a smaller pool retires workers as they finish). */
+export function configureSandbox(options: SandboxPoolOptions): void {
+  pool.options = { poolSize: Math.max(1, options.poolSize), maxQueue: Math.max(0, options.maxQueue) };
+}
+
+/**
+ * Runs `code` in a fresh QuickJS sandbox. Script failures are in `result.error`; the promise
+ * rejects only with SandboxBusyError, when the pool and its queue are full.
+ */
+export function runScript(code: string, options: RunOptions = {}): Promise<RunResult> {
+  return pool.run(code, options);
+}
+
+/** Stops the sandbox workers (new ones start on the next run). */
 export function closeSandbox(): void {
-  shared.close();
+  pool.close();
 }

@@ -159,6 +159,9 @@ export function buildRootApp(parts: AppParts, plugins: PluginInstance[]): { app:
       const [status, body] = toErrorResponse(code, error, request.method, pathOf(request), requestId, parts.log);
       set.status = status;
       set.headers["x-request-id"] = requestId;
+      // Any error that says when to come back (429, 503 busy) says it in the standard header too.
+      const retryAfter = (body.details as { retry_after_s?: unknown } | null | undefined)?.retry_after_s;
+      if (typeof retryAfter === "number") set.headers["retry-after"] = String(retryAfter);
       return capErrorBody(body);
     })
     // Destructured for the same reason as the roles transform: a whole context costs every route a cookie parse.

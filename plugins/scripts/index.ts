@@ -1,6 +1,6 @@
 /** scripts: run_script in a real sandbox (QuickJS in WebAssembly, in a worker), as routes, a slash command and a service. */
 import { definePlugin, type CoreIdentityService } from "gantry/plugin";
-import { closeSandbox } from "../../sandbox/index.ts";
+import { closeSandbox, configureSandbox } from "../../sandbox/index.ts";
 import { apiRoutes, seedRoutes } from "./routes.ts";
 import { createScriptRunner } from "./script-runner.ts";
 
@@ -8,6 +8,7 @@ export default definePlugin({
   name: "scripts",
   setup(ctx) {
     const runner = createScriptRunner(ctx);
+    configureSandbox({ poolSize: runner.limits.pool_size, maxQueue: runner.limits.max_queue });
     const identity = ctx.services.consume<CoreIdentityService>("core.identity");
     ctx.routes(seedRoutes(runner, identity), { prefix: "" });
     ctx.routes(apiRoutes(runner, identity));

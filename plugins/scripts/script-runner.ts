@@ -1,10 +1,11 @@
 /** Runs a script for a caller: limits from config, the host API, audit record and metrics. */
 import { createHash } from "node:crypto";
 import { createError, type CoreAuditService, type CoreConfigService, type CoreMetricsService, type CorePluginsService, type CoreTasksService, type PluginContext } from "gantry/plugin";
-import { runScript, type HostFunction, type RunResult } from "../../sandbox/index.ts";
+import { runScript, SandboxBusyError, type HostFunction, type RunResult } from "../../sandbox/index.ts";
 import { allowedModules } from "./virtual-modules.ts";
 
 export const ScriptErrors = {
+  SANDBOX_BUSY: createError("SANDBOX_BUSY", 503, (queued: number, retryAfterS: number) => `Every sandbox worker is busy and ${queued} scripts are waiting (plugin.scripts.pool_size, max_queue); retry in ${retryAfterS} s`),
   SCRIPT_TOO_LARGE: createError("SCRIPT_TOO_LARGE", 413, (size: number, limit: number) => `Script is ${size} bytes; the limit is ${limit} (plugin.scripts.max_script_bytes)`),
 };
 
@@ -16,6 +17,8 @@ export interface ScriptLimits {
   max_script_bytes: number;
   max_log_chars: number;
   allowed_modules: string[];
+  pool_size: number;
+  max_queue: number;
 }
 
 export interface ScriptRunner {
@@ -58,6 +61,9 @@ export function createScriptRunner(ctx: PluginContext): ScriptRunner {
         maxLogChars: limits.max_log_chars,
         host,
         modules,
+      }).catch((error: unknown) => {
+        if (error instanceof SandboxBusyError) throw ScriptErrors.SANDBOX_BUSY([error.queued, error.retryAfterS], { details: { retry_after_s: error.retryAfterS } });
+        throw error;
       });
       const outcome = result.ok ? "ok" : result.error?.name === "TimeoutError" || result.error?.message.startsWith("interrupted") ? "timeout" : "error";
       runs.inc({ outcome });
