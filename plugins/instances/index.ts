@@ -2,6 +2,8 @@
 import { definePlugin, type CoreInfoService } from "gantry/plugin";
 import { systemRoutes } from "./system-routes.ts";
 import { InstanceManager } from "./instance-manager.ts";
+import { reapLeftovers } from "./leftovers.ts";
+import { instances } from "./schema.ts";
 import { inferenceService, proxyRoutes } from "./proxy.ts";
 import { instanceRoutes } from "./routes.ts";
 
@@ -21,8 +23,12 @@ interface InstancesConfig {
 
 export default definePlugin({
   name: "instances",
-  setup(ctx) {
+  async setup(ctx) {
     const config = ctx.config as unknown as InstancesConfig;
+    // Before anything else, and so before gantry listens: a previous run killed with -9 left its
+    // model servers running in their own process groups.
+    const reaped = await reapLeftovers(ctx.db.select({ lastPid: instances.lastPid, port: instances.port }).from(instances).all());
+    if (reaped.length > 0) ctx.log.warn({ pids: reaped }, "killed model servers left by a previous run");
     const logDir = ctx.dataDir;
     const manager = new InstanceManager(ctx, () => ({
       portRange: config.port_range, executables: config.executables, startTimeoutS: config.start_timeout_s,

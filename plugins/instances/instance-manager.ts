@@ -1,6 +1,5 @@
 /** Instance definitions in the database plus one supervisor each; the API and the proxy go through here. */
 import { eq } from "drizzle-orm";
-import { existsSync, readFileSync } from "node:fs";
 import { createError, redactSecrets, type PluginContext } from "gantry/plugin";
 import type { Backend, InstanceDefinition } from "./backends.ts";
 import { instances } from "./schema.ts";
@@ -37,10 +36,7 @@ export class InstanceManager {
   readonly #supervisors = new Map<string, InstanceSupervisor>();
 
   constructor(private readonly ctx: PluginContext, private readonly settings: () => SupervisorSettings & { portRange: [number, number]; maxRunning: number }) {
-    for (const row of ctx.db.select().from(instances).all()) {
-      killLeftover(row);
-      this.#supervise(row);
-    }
+    for (const row of ctx.db.select().from(instances).all()) this.#supervise(row);
   }
 
   list() {
@@ -243,20 +239,4 @@ export class InstanceManager {
 
 function definitionOf(row: Row): InstanceDefinition {
   return { name: row.name, backend: row.backend, modelPath: row.modelPath, port: row.port, options: row.options, env: row.env, command: row.command, restart: row.restart, onDemandStart: row.onDemandStart, idleTimeout: row.idleTimeout };
-}
-
-/** Memory (RSS) and CPU time of a process from /proc; zeros when it is not running. */
-/**
- * A model server gantry started before it was killed (kill -9) keeps running in its own process
- * group; at start, kill the group of the recorded pid if that process still serves this instance.
- */
-function killLeftover(row: Row): void {
-  if (!row.lastPid || !existsSync(`/proc/${row.lastPid}/cmdline`)) return;
-  const cmdline = readFileSync(`/proc/${row.lastPid}/cmdline`, "utf8").split("\0");
-  if (!cmdline.includes(String(row.port)) && !cmdline.some((part) => part.includes(`--port`) && part.includes(String(row.port)))) return;
-  try {
-    process.kill(-row.lastPid, "SIGKILL");
-  } catch {
-    // gone meanwhile
-  }
 }
