@@ -9,6 +9,7 @@ import type { Logger } from "../kernel/logger.ts";
 import type { MetricsRegistry } from "../kernel/metrics.ts";
 import type { PluginInstance } from "../kernel/plugin-context.ts";
 import { JsonErrors, nestedDeeperThan } from "./json-depth.ts";
+import { finishOpenApi } from "./openapi-finish.ts";
 import { RATE_EXTENSION, ROLE_EXTENSION, rolesPlugin, type RolesApp } from "../auth/roles.ts";
 import pkg from "../../package.json" with { type: "json" };
 
@@ -126,7 +127,15 @@ export function buildRootApp(parts: AppParts, plugins: PluginInstance[]): { app:
   const routeInfo = new Map<string, RouteInfo>();
   const pathOf = (request: Request) => new URL(request.url).pathname;
 
+  const finished = new WeakMap<object, Record<string, unknown>>();
   const app = new Elysia({ normalize: true })
+    // Registered before the openapi plugin so it applies to its spec route: the generator's document, finished.
+    .onAfterHandle({ as: "global" }, ({ path, response }) => {
+      if (path !== "/openapi.json" || !response || typeof response !== "object" || response instanceof Response) return;
+      let doc = finished.get(response);
+      if (!doc) finished.set(response, (doc = finishOpenApi(response as Record<string, unknown>)));
+      return doc;
+    })
     .use(openapi({
       path: "/docs",
       specPath: "/openapi.json",

@@ -40,7 +40,10 @@ const passedThrough = {
 /** The OpenAPI description of a raw JSON body (the route reads text, so there is no TypeBox body to derive it from). */
 const openAiBody = (required: string[]) => ({
   required: true,
-  content: { "application/json": { schema: { type: "object" as const, required, properties: { model: { type: "string" as const, description: "The instance name" } }, additionalProperties: true } } },
+  content: { "application/json": { schema: {
+    type: "object" as const, required, additionalProperties: true,
+    properties: { ...Object.fromEntries(required.map((name) => [name, { description: "as OpenAI's API defines it" }])), model: { type: "string" as const, description: "The instance name" } },
+  } } },
 });
 
 /** Sends a body to the instance `model` names (starting it on demand), answering what it answered or an OpenAI error. */
