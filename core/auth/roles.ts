@@ -62,7 +62,14 @@ export function rolesPlugin(checks: RoleChecks) {
               const rateClass = rateOf(spec);
               if (rateClass !== "none") await checks.rateLimit({ request, path, set }, rateClass);
               if (required === "public" || (required === "internal" && checks.isInternal(request))) return;
-              assertRole(await checks.identify(request), required);
+              if (required !== "internal") return assertRole(await checks.identify(request), required);
+              try {
+                assertRole(await checks.identify(request), required);
+              } catch (error) {
+                // Internal routes are the cache daemon's paths, whose document fixes {status: "error", message}.
+                const e = error as GantryError;
+                throw new GantryError(e.code, e.status, e.message, { body: { status: "error", message: e.message } });
+              }
             },
           },
   });

@@ -28,9 +28,13 @@ const ERROR_RESPONSES: Record<string, string> = {
   "404": "No such resource",
   "413": "Request body over server.body_limit_bytes",
   "429": "Rate limit exceeded; see Retry-After and X-RateLimit-*",
+  "431": "Request URL and headers over server.header_limit_bytes",
 };
 
-const errorResponse = (status: string) => ({ $ref: `#/components/responses/Error${status}` });
+/** Internal routes are the cache daemon's paths, whose document fixes `{status: "error", message}` for failures. */
+const DaemonErrorSchema = { type: "object", required: ["status", "message"], properties: { status: { const: "error", type: "string" }, message: { type: "string" } } };
+
+const errorResponse = (status: string, role: string) => ({ $ref: `#/components/responses/${role === "internal" && (status === "401" || status === "403") ? "DaemonError" : "Error"}${status}` });
 
 /** Which error answers an operation can give, from what it declares (role, rate class, inputs). */
 function errorStatuses(path: string, op: Operation): string[] {
@@ -40,6 +44,7 @@ function errorStatuses(path: string, op: Operation): string[] {
   if (path.includes("{")) statuses.push("404");
   if (op.requestBody) statuses.push("413");
   if ((op[RATE_EXTENSION] ?? "regular") !== "none") statuses.push("429");
+  statuses.push("431");
   return statuses;
 }
 
@@ -49,11 +54,14 @@ export function finishOpenApi(input: Json, serverUrl = "/"): Json {
   doc.servers = [{ url: serverUrl, description: "this gantry (paths are relative to where it is served)" }];
   doc.info = { ...doc.info, license: { name: "MIT", identifier: "MIT" } };
   const components = (doc.components ??= {}) as Json & { schemas?: Json; responses?: Json };
-  components.schemas = { ...components.schemas, Error: ErrorSchema };
+  components.schemas = { ...components.schemas, Error: ErrorSchema, DaemonError: DaemonErrorSchema };
   components.responses = {
     ...components.responses,
     ...Object.fromEntries(Object.entries(ERROR_RESPONSES).map(([status, description]) => [
       `Error${status}`, { description, content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } },
+    ])),
+    ...Object.fromEntries(["401", "403"].map((status) => [
+      `DaemonError${status}`, { description: ERROR_RESPONSES[status], content: { "application/json": { schema: { $ref: "#/components/schemas/DaemonError" } } } },
     ])),
   };
   const websockets: Json[] = [];
@@ -67,7 +75,7 @@ export function finishOpenApi(input: Json, serverUrl = "/"): Json {
       if (!HTTP_METHODS.has(method)) continue;
       if (String(op[ROLE_EXTENSION] ?? "public") === "public") op.security = [];
       const responses = (op.responses ??= {});
-      for (const status of errorStatuses(path, op)) responses[status] ??= errorResponse(status);
+      for (const status of errorStatuses(path, op)) responses[status] ??= errorResponse(status, String(op[ROLE_EXTENSION] ?? "public"));
     }
     if (Object.keys(item).length === 0) delete doc.paths[path];
   }

@@ -39,7 +39,7 @@ const GateView = t.Object({
   requested_at: t.String(), decided_at: Nullable(t.String()), decided_by: Nullable(t.String()), note: Nullable(t.String()),
 });
 const DenialSource = t.Union([t.Literal("rule"), t.Literal("rejected"), t.Literal("expired"), t.Literal("not_offered")]);
-const Limit = t.Optional(t.Numeric({ minimum: 1, maximum: 1000, description: "default 100" }));
+const Limit = t.Optional(t.Numeric({ multipleOf: 1, minimum: 1, maximum: 1000, description: "default 100" }));
 
 export const runView = (r: RunRow) => ({
   id: r.id, agent: r.agent, actor: r.actor, status: r.status, input: r.input, output: r.output, error: r.error, steps: r.steps,

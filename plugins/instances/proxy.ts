@@ -34,7 +34,13 @@ const passedThrough = {
     description: "The model server's answer as it sent it: JSON, or server-sent events when the body asks for stream: true",
     content: { "application/json": { schema: { type: "object" as const } }, "text/event-stream": { schema: { type: "string" as const } } },
   },
-  400: { description: "OpenAI's error shape {error: {message, type, param, code}}: body not a JSON object, no model, unknown model" },
+  400: {
+    description: "OpenAI's error shape {error: {message, type, param, code}}: body not a JSON object, no model, unknown model (gantry's own validation of /api/v1/inference bodies answers in gantry's shape)",
+    content: { "application/json": { schema: { anyOf: [{
+      type: "object" as const, required: ["error"],
+      properties: { error: { type: "object" as const, required: ["message", "type"], properties: { message: { type: "string" as const }, type: { type: "string" as const }, param: {}, code: {} } } },
+    }, { $ref: "#/components/schemas/Error" }] } } },
+  },
 };
 
 /** The OpenAPI description of a raw JSON body (the route reads text, so there is no TypeBox body to derive it from). */

@@ -96,7 +96,13 @@ export function mcpRoutes(clients: McpClients, commands: CoreCommandsService, ve
         role: "operator", parse: "none",
         detail: {
           summary: "gantry as an MCP server (streamable HTTP, stateless): every slash command is a tool <plugin>__<command>",
-          responses: { 200: { description: "A JSON-RPC response", content: { "application/json": { schema: { type: "object" as const } } } } },
+          responses: {
+            200: { description: "A JSON-RPC response", content: { "application/json": { schema: { type: "object" as const } } } },
+            ...Object.fromEntries([[400, "not a JSON-RPC request"], [406, "Accept must list application/json and text/event-stream"], [415, "Content-Type must be application/json"]].map(([status, why]) => [status, {
+              description: `A JSON-RPC error from the MCP transport: ${why}`,
+              content: { "application/json": { schema: { type: "object" as const, required: ["jsonrpc", "error"], properties: { jsonrpc: { type: "string" as const }, error: { type: "object" as const }, id: {} } } } },
+            }])),
+          },
         },
       })
       .get("", ({ set }) => {
