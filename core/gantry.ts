@@ -6,7 +6,7 @@ import { featureRoutes } from "./http/feature-routes.ts";
 import { pluginRoutes } from "./http/plugin-routes.ts";
 import { loadConfig, type GantryConfig } from "./kernel/config.ts";
 import { ConfigManager } from "./kernel/config-manager.ts";
-import { CORE_OWNER, provideCoreServices, type CoreIdentityService, type CorePluginsService } from "./kernel/core-services.ts";
+import { CORE_OWNER, provideCoreServices, type CoreIdentityService, type CorePluginsService, type CoreSecretsService } from "./kernel/core-services.ts";
 import { ProcessRegistry } from "./kernel/processes.ts";
 import { openDatabase, type DatabaseHandle } from "./storage/db.ts";
 import { EventBus } from "./kernel/events.ts";
@@ -135,6 +135,7 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
       return identity ? { subject: identity.subject, role: identity.role } : undefined;
     },
   } satisfies CoreIdentityService);
+  core.services.provide(CORE_OWNER, "core.secrets", security.secrets satisfies CoreSecretsService);
   core.services.provide(CORE_OWNER, "core.plugins", {
     list: () => host.list().map((p) => ({ name: p.name, version: p.version, status: p.status, source: p.source })),
   } satisfies CorePluginsService);

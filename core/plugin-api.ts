@@ -13,7 +13,7 @@ export { LOG_LEVELS, type LogLevel } from "./kernel/config.ts";
 export { isSecretName, redactSecrets } from "./kernel/redact.ts";
 export type { SpawnOptions, ProcessInfo } from "./kernel/processes.ts";
 export type {
-  CoreAgentsService, CoreAuditService, CoreCommandsService, CoreMcpServersService, CoreIdentityService, CorePluginsService, CoreCacheService, CoreConfigService, CoreInfoService, CoreLoggersService, CoreMetricsService, CoreProcessesService, CoreTasksService,
+  CoreAgentsService, CoreAuditService, CoreSecretsService, CoreCommandsService, CoreMcpServersService, CoreIdentityService, CorePluginsService, CoreCacheService, CoreConfigService, CoreInfoService, CoreLoggersService, CoreMetricsService, CoreProcessesService, CoreTasksService,
 } from "./kernel/core-services.ts";
 export { GantryError, capEcho, createError } from "./kernel/errors.ts";
 export type { CommandInvocation, CommandView } from "./kernel/command-invoker.ts";

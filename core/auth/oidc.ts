@@ -10,6 +10,7 @@ import type { createRemoteJWKSet, JWTPayload } from "jose";
 import type { GantryDb } from "../storage/db.ts";
 import { createError } from "../kernel/errors.ts";
 import { coreSettings, oidcIdentities } from "../storage/db-schema.ts";
+import type { SecretBox } from "./secret-box.ts";
 import type { UserRole, UserStore, UserView } from "./users.ts";
 
 export const OidcErrors = {
@@ -55,11 +56,28 @@ export class OidcService {
   readonly #discovery = new Map<string, { doc: Discovery; at: number }>();
   readonly #jwks = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
 
-  constructor(private readonly db: GantryDb, private readonly users: UserStore) {}
+  constructor(private readonly db: GantryDb, private readonly users: UserStore, private readonly secrets: SecretBox) {}
 
+  /** The stored configuration, client secret opened (it is sealed at rest). */
   config(): OidcConfig | undefined {
+    const stored = this.#stored();
+    return stored ? { ...stored, client_secret: stored.client_secret ? this.secrets.open(stored.client_secret) : "" } : undefined;
+  }
+
+  /** Seals a client secret stored in plain text or with a previous key (at start). */
+  reseal(): void {
+    const stored = this.#stored();
+    if (stored?.client_secret && this.secrets.needsReseal(stored.client_secret)) this.#write(this.config()!);
+  }
+
+  #stored(): OidcConfig | undefined {
     const row = this.db.select().from(coreSettings).where(eq(coreSettings.key, SETTING)).get();
     return row ? (JSON.parse(row.value) as OidcConfig) : undefined;
+  }
+
+  #write(config: OidcConfig): void {
+    const value = JSON.stringify({ ...config, client_secret: config.client_secret ? this.secrets.seal(config.client_secret) : "" });
+    this.db.insert(coreSettings).values({ key: SETTING, value }).onConflictDoUpdate({ target: coreSettings.key, set: { value } }).run();
   }
 
   /** The configuration without its secret. */
@@ -79,8 +97,7 @@ export class OidcService {
         throw OidcErrors.OIDC_CONFIG_INVALID([(error as Error).message]);
       });
     }
-    const value = JSON.stringify(config);
-    this.db.insert(coreSettings).values({ key: SETTING, value }).onConflictDoUpdate({ target: coreSettings.key, set: { value } }).run();
+    this.#write(config);
     return this.view(config);
   }
 

@@ -12,6 +12,7 @@ import type { Logger } from "../kernel/logger.ts";
 import type { DatabaseHandle } from "../storage/db.ts";
 import { RateLimiter } from "../http/rate-limit.ts";
 import { createRequestGuards } from "../http/request-guards.ts";
+import { SecretBox } from "./secret-box.ts";
 import { SessionService } from "./sessions.ts";
 import { settingOrGenerate } from "../kernel/settings.ts";
 import { UserStore } from "./users.ts";
@@ -39,7 +40,9 @@ export async function createSecurity(options: SecurityOptions) {
   const sessions = new SessionService(db, jwtSecret, () => ({ accessS: config.current.auth.access_token_ttl_s, refreshS: config.current.auth.refresh_token_ttl_s }));
   const authenticator = new Authenticator(keys, sessions, users, internalKey.value);
   const audit = new AuditLog(db);
-  const oidc = new OidcService(db, users);
+  const secrets = SecretBox.fromConfig(initial.data_dir, initial.auth.secret_key, initial.auth.previous_secret_keys);
+  const oidc = new OidcService(db, users, secrets);
+  oidc.reseal();
   const limiter = new RateLimiter(() => ({
     regular: config.current.rate_limit.regular_per_minute,
     expensive: config.current.rate_limit.expensive_per_minute,
@@ -65,7 +68,7 @@ export async function createSecurity(options: SecurityOptions) {
   if (lines.length > 0) options.announce(`\nFirst start: credentials created. They are shown only now; store them.\n${lines.map((l) => `  ${l}\n`).join("")}\n`);
 
   return {
-    keys, users, sessions, authenticator, audit, limiter, guards,
+    keys, users, sessions, authenticator, audit, limiter, guards, secrets,
     oidc,
     routes: (clientIp: (request: Request) => string | null) => (app: RolesApp) =>
       oidcRoutes({ oidc, sessions, audit, clientIp, log: options.log })(authRoutes({ authenticator, keys, users, sessions, audit, clientIp })(app) as unknown as RolesApp),

@@ -56,6 +56,8 @@ export const ConfigSchema = Type.Object(
         bootstrap_admin_key: Type.String({ default: "", description: "Admin API key to create on first start instead of a random one (secret)" }),
         jwt_secret: Type.String({ default: "", description: "HS256 secret for access tokens (secret); generated and stored on first start when empty" }),
         internal_key: Type.String({ default: "", description: "Key for X-Internal-Auth on internal routes (secret); generated and stored on first start when empty" }),
+        secret_key: Type.String({ default: "", description: "Key that seals secrets stored in the database (OIDC client secret, instance env values) (secret); <data_dir>/secret.key when empty" }),
+        previous_secret_keys: Type.Array(Type.String(), { default: [], description: "Former secret_key values, still accepted to open stored secrets while they are sealed again (secret)" }),
         access_token_ttl_s: Type.Integer({ default: 900, minimum: 10, maximum: 86_400 }),
         refresh_token_ttl_s: Type.Integer({ default: 2_592_000, minimum: 60 }),
       },

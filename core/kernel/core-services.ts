@@ -15,6 +15,17 @@ import pkg from "../../package.json" with { type: "json" };
 /** The owner of everything core registers: always active. */
 export const CORE_OWNER: Owner = { plugin: "core", active: true, disposed: false };
 
+/** Sealing of secrets a plugin stores and must read back (core's SecretBox: AES-256-GCM, key from auth.secret_key). */
+export interface CoreSecretsService {
+  seal(plain: string): string;
+  /** The plain value; values stored before sealing existed come back as they are. */
+  open(stored: string): string;
+  /** Plain, or sealed with a previous key: write it again. */
+  needsReseal(stored: string): boolean;
+  sealMap(values: Record<string, string>): Record<string, string>;
+  openMap(values: Record<string, string>): Record<string, string>;
+}
+
 export interface CoreConfigService {
   /** The running configuration with secrets redacted. */
   redacted(): GantryConfig;

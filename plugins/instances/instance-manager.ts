@@ -1,6 +1,6 @@
 /** Instance definitions in the database plus one supervisor each; the API and the proxy go through here. */
 import { eq } from "drizzle-orm";
-import { createError, redactSecrets, type PluginContext } from "gantry/plugin";
+import { createError, redactSecrets, type CoreSecretsService, type PluginContext } from "gantry/plugin";
 import type { Backend, InstanceDefinition } from "./backends.ts";
 import { instances } from "./schema.ts";
 import { usageByProcessGroup, type GroupUsage } from "./process-stats.ts";
@@ -34,9 +34,18 @@ type Row = typeof instances.$inferSelect;
 
 export class InstanceManager {
   readonly #supervisors = new Map<string, InstanceSupervisor>();
+  /** env values are sealed in the database (the row) and open only in the supervisor's definition. */
+  readonly #secrets: CoreSecretsService;
 
   constructor(private readonly ctx: PluginContext, private readonly settings: () => SupervisorSettings & { portRange: [number, number]; maxRunning: number }) {
-    for (const row of ctx.db.select().from(instances).all()) this.#supervise(row);
+    this.#secrets = ctx.services.consume<CoreSecretsService>("core.secrets");
+    for (const row of ctx.db.select().from(instances).all()) {
+      if (Object.values(row.env).some((v) => this.#secrets.needsReseal(v))) {
+        row.env = this.#secrets.sealMap(this.#secrets.openMap(row.env)); // plain (older gantry) or under a previous key
+        ctx.db.update(instances).set({ env: row.env }).where(eq(instances.name, row.name)).run();
+      }
+      this.#supervise(row);
+    }
   }
 
   list() {
@@ -68,7 +77,7 @@ export class InstanceManager {
     this.#assertPortFree(port, input.name);
     const now = new Date();
     const row: Row = {
-      name: input.name, backend, modelPath: input.model_path, port, options: input.options ?? {}, env: input.env ?? {},
+      name: input.name, backend, modelPath: input.model_path, port, options: input.options ?? {}, env: this.#secrets.sealMap(input.env ?? {}),
       command: input.command ?? null, onDemandStart: input.on_demand_start ?? false, idleTimeout: input.idle_timeout ?? 0,
       restart: input.restart ?? "on-failure", lastPid: null, createdAt: now, updatedAt: now,
     };
@@ -86,13 +95,13 @@ export class InstanceManager {
     if (input.model_path !== undefined) change.modelPath = input.model_path;
     if (input.port !== undefined) change.port = input.port;
     if (input.options !== undefined) change.options = input.options;
-    if (input.env !== undefined) change.env = input.env;
+    if (input.env !== undefined) change.env = this.#secrets.sealMap(input.env);
     if (input.command !== undefined) change.command = input.command;
     if (input.on_demand_start !== undefined) change.onDemandStart = input.on_demand_start;
     if (input.idle_timeout !== undefined) change.idleTimeout = input.idle_timeout;
     if (input.restart !== undefined) change.restart = input.restart;
     this.ctx.db.update(instances).set(change).where(eq(instances.name, name)).run();
-    this.#supervisors.get(name)!.definition = definitionOf({ ...row, ...change });
+    this.#supervisors.get(name)!.definition = this.#definitionOf({ ...row, ...change });
     return this.get(name);
   }
 
@@ -208,8 +217,12 @@ export class InstanceManager {
     }
   }
 
+  #definitionOf(row: Row): InstanceDefinition {
+    return { ...definitionOf(row), env: this.#secrets.openMap(row.env) };
+  }
+
   #supervise(row: Row): void {
-    const supervisor = new InstanceSupervisor(definitionOf(row), this.ctx, this.settings,
+    const supervisor = new InstanceSupervisor(this.#definitionOf(row), this.ctx, this.settings,
       (name, status, previous) => {
         this.ctx.emit("instance_status_changed", { name, status, previous });
         this.#alert(name, status, previous);

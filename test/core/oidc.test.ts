@@ -96,5 +96,9 @@ describe("OIDC sign-in", () => {
     expect((await fetch(`${g.url}/api/v1/auth/oidc/login`, { redirect: "manual" })).status).toBe(404);
     expect((await g.api("/api/v1/auth/oidc/config", json("PUT", withoutSecret))).status).toBe(200);
     expect((await (await signIn("bob")).res.json()).user.username).toBe("bob"); // the token exchange still authenticates
+    // The client secret is sealed at rest (core/auth/secret-box.ts), not in the database as typed.
+    const stored = g.gantry.core.database.sqlite.query("SELECT value FROM core_settings WHERE value LIKE '%client_id%'").get() as { value: string };
+    expect(stored.value).not.toContain("provider-secret");
+    expect(JSON.parse(stored.value).client_secret).toStartWith("enc:v1:");
   });
 });
