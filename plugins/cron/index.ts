@@ -44,7 +44,11 @@ export default definePlugin({
         return runView(await scheduler.start(job.id, "manual", "command:/cron:run").finished);
       },
     });
-    // Timers stop on reload and uninstall; a run in progress finishes and is recorded.
-    return () => scheduler.stopAll();
+    // Timers stop on reload, uninstall and shutdown; a run in progress finishes and is recorded
+    // before the plugin is gone (at shutdown, before the database closes).
+    return async () => {
+      scheduler.stopAll();
+      await scheduler.settle();
+    };
   },
 });

@@ -39,6 +39,8 @@ export class CronScheduler {
   readonly #timers = new Map<string, Cron>();
   /** Job id → the run in progress (kept until the command settles, even past a timeout). */
   readonly #busy = new Map<string, Promise<unknown>>();
+  /** Runs whose outcome is still to be recorded. */
+  readonly #recording = new Set<Promise<RunRow>>();
   readonly #runs;
   readonly #seconds;
 
@@ -83,6 +85,11 @@ export class CronScheduler {
     for (const id of [...this.#timers.keys()]) this.disarm(id);
   }
 
+  /** Resolves once every run in progress has recorded how it ended (dispose waits, bounded, so shutdown loses none). */
+  async settle(): Promise<void> {
+    await Promise.allSettled([...this.#recording]);
+  }
+
   /**
    * Starts a run of a job now: the run is recorded before this returns, `finished` resolves when it
    * ends. A scheduled tick while the job is busy is recorded as skipped; a manual run then throws
@@ -99,7 +106,10 @@ export class CronScheduler {
     const parsed = this.commands.parse(job.command);
     const invocation = parsed ? this.commands.invoke(parsed.qname, parsed.arguments, CRON_CALLER) : Promise.reject(CronErrors.COMMAND_INVALID([job.command]));
     this.#busy.set(jobId, invocation.then(() => undefined, () => undefined).finally(() => this.#busy.delete(jobId)));
-    return { run, finished: this.#complete(job, run, invocation) };
+    const finished = this.#complete(job, run, invocation);
+    this.#recording.add(finished);
+    void finished.finally(() => this.#recording.delete(finished)).catch(() => undefined);
+    return { run, finished };
   }
 
   /** Waits for the command (at most the job's timeout) and records the outcome. */
