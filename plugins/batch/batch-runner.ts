@@ -12,11 +12,15 @@ export interface AgentRunsService {
   run(name: string, input: string, actor: string, caller: CommandCaller): Promise<{ id: string; status: string; output: string | null; error: string | null; steps: unknown[] }>;
 }
 
-/** Batch runs are created by operators (the route's role) and may resume after a restart, so their agents run as operator. */
-const BATCH_CALLER = { role: "operator" } as const;
+/**
+ * A run's agents get the tools of whoever submitted (or resumed) it. A run taken over after a
+ * plugin reload runs as operator, the least role that may submit one.
+ */
+const TAKEOVER_CALLER: CommandCaller = { role: "operator" };
 
 export class BatchRunner {
   readonly #active = new Set<string>();
+  readonly #callers = new Map<string, CommandCaller>();
   #stopping = false;
 
   constructor(
@@ -31,11 +35,15 @@ export class BatchRunner {
   }
 
   /** Works the run's pending lines in the background until none is left. */
-  start(runId: string): void {
+  start(runId: string, caller: CommandCaller = TAKEOVER_CALLER): void {
     if (this.#active.has(runId) || this.#stopping) return;
     this.#active.add(runId);
+    this.#callers.set(runId, caller);
     const workers = Array.from({ length: Math.max(1, this.settings().concurrency) }, () => this.#work(runId));
-    void Promise.all(workers).then(() => this.#active.delete(runId));
+    void Promise.all(workers).then(() => {
+      this.#active.delete(runId);
+      this.#callers.delete(runId);
+    });
   }
 
   /**
@@ -59,7 +67,7 @@ export class BatchRunner {
 
   async #runLine(runId: string, item: ItemRow): Promise<void> {
     try {
-      const run = await this.agents.run(item.agent, item.input, `batch:${runId}`, BATCH_CALLER);
+      const run = await this.agents.run(item.agent, item.input, `batch:${runId}`, this.#callers.get(runId) ?? TAKEOVER_CALLER);
       const toolCalls = (run.steps as { type: string; tool?: string; outcome?: string }[])
         .filter((s) => s.type === "tool").map((s) => ({ tool: String(s.tool), outcome: String(s.outcome) }));
       this.store.finish(runId, item.line, {
