@@ -63,12 +63,13 @@ class RunLimits {
 /** Runs `code` in a fresh sandbox and always returns (errors are in `error`). */
 export async function runInThisThread(code: string, options: RunOptions = {}): Promise<RunResult> {
   const opts = { ...DEFAULTS, ...options };
+  const logs = new LogBuffer(opts.maxLogChars);
+  // The deadline starts once the engine is ready: a new worker's first run compiles QuickJS, which is not the script's time.
+  const quickjs = await freshQuickJS(opts.memoryBytes);
   const started = performance.now();
   const limits = new RunLimits(Date.now(), opts.timeoutMs);
-  const logs = new LogBuffer(opts.maxLogChars);
   const finish = (partial: Pick<RunResult, "ok" | "result" | "error">): RunResult => ({ ...partial, logs: logs.lines(), durationMs: Math.round((performance.now() - started) * 100) / 100 });
 
-  const quickjs = await freshQuickJS(opts.memoryBytes);
   const runtime = quickjs.newRuntime();
   // Below the hard cap, so one large allocation fails as a catchable "out of memory" first.
   runtime.setMemoryLimit(Math.floor(opts.memoryBytes * 0.75));

@@ -101,13 +101,14 @@ export interface SandboxPoolOptions {
 
 class SandboxPool {
   #idle: SandboxWorker[] = [];
-  #all: SandboxWorker[] = [];
+  #busy = 0;
+  readonly #running = new Set<SandboxWorker>();
   #queue: Job[] = [];
   #recentMs = 100; // moving estimate of a run's duration, for Retry-After
   constructor(public options: SandboxPoolOptions) {}
 
   run(code: string, options: RunOptions): Promise<RunResult> {
-    if (this.#queue.length >= this.options.maxQueue && this.#idle.length === 0 && this.#all.length >= this.options.poolSize) {
+    if (this.#busy >= this.options.poolSize && this.#queue.length >= this.options.maxQueue) {
       const waitMs = ((this.#queue.length + 1) / this.options.poolSize) * this.#recentMs;
       return Promise.reject(new SandboxBusyError(this.#queue.length, Math.max(1, Math.ceil(waitMs / 1000))));
     }
@@ -117,36 +118,35 @@ class SandboxPool {
     });
   }
 
+  /** Applies a new size: idle workers beyond it end now, busy ones when their run ends. */
+  resize(options: SandboxPoolOptions): void {
+    this.options = options;
+    while (this.#idle.length > 0 && this.#idle.length + this.#busy > options.poolSize) this.#idle.pop()!.close();
+    this.#drain();
+  }
+
   #drain(): void {
-    while (this.#queue.length > 0) {
-      const worker = this.#idle.pop() ?? (this.#all.length < this.options.poolSize ? this.#add() : undefined);
-      if (!worker) return;
+    while (this.#queue.length > 0 && this.#busy < this.options.poolSize) {
+      const worker = this.#idle.pop() ?? new SandboxWorker();
       const job = this.#queue.shift()!;
       const started = performance.now();
+      this.#busy++;
+      this.#running.add(worker);
       worker.execute(job).then((result) => {
+        this.#busy--;
+        this.#running.delete(worker);
         this.#recentMs = 0.8 * this.#recentMs + 0.2 * (performance.now() - started);
-        if (this.#all.includes(worker) && this.#all.length <= this.options.poolSize) this.#idle.push(worker);
-        else this.#retire(worker); // the pool shrank, or was closed, while it ran
+        if (this.#idle.length + this.#busy < this.options.poolSize) this.#idle.push(worker);
+        else worker.close(); // the pool shrank while it ran
         job.resolve(result);
         this.#drain();
       });
     }
   }
 
-  #add(): SandboxWorker {
-    const worker = new SandboxWorker();
-    this.#all.push(worker);
-    return worker;
-  }
-
-  #retire(worker: SandboxWorker): void {
-    worker.close();
-    this.#all = this.#all.filter((w) => w !== worker);
-  }
-
+  /** Ends every worker thread; runs in progress end as killed (a later run starts a new thread). */
   close(): void {
-    for (const worker of this.#all) worker.close();
-    this.#all = [];
+    for (const worker of [...this.#idle, ...this.#running]) worker.close();
     this.#idle = [];
   }
 }
@@ -155,7 +155,7 @@ const pool = new SandboxPool({ poolSize: 1, maxQueue: 64 });
 
 /** Sets the pool size and queue bound; applies to the next runs (a smaller pool retires workers as they finish). */
 export function configureSandbox(options: SandboxPoolOptions): void {
-  pool.options = { poolSize: Math.max(1, options.poolSize), maxQueue: Math.max(0, options.maxQueue) };
+  pool.resize({ poolSize: Math.max(1, options.poolSize), maxQueue: Math.max(0, options.maxQueue) });
 }
 
 /**

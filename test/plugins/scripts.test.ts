@@ -1,3 +1,4 @@
+import { configureSandbox } from "../../sandbox/index.ts";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { BUILTIN_PLUGINS, startGantry, type TestGantry } from "../helpers.ts";
@@ -108,5 +109,19 @@ describe("POST /api/v1/scripts/run", () => {
   test("concurrent runs queue and all complete", async () => {
     const results = await Promise.all([1, 2, 3, 4, 5].map((n) => runJson({ code: `${n} * 2` }).then((r) => r.json())));
     expect(results.map((r) => r.result)).toEqual([2, 4, 6, 8, 10]);
+  });
+
+  test("past pool_size workers and max_queue waiting runs, a run is 503 SANDBOX_BUSY with Retry-After at once", async () => {
+    configureSandbox({ poolSize: 1, maxQueue: 1 });
+    try {
+      const slow = { code: "const end = Date.now() + 300; while (Date.now() < end) {} 1", timeout_ms: 2000 };
+      const answers = await Promise.all([runJson(slow), runJson(slow), runJson(slow)]);
+      const busy = answers.find((r) => r.status === 503)!;
+      expect(answers.map((r) => r.status).sort()).toEqual([200, 200, 503]);
+      expect(Number(busy.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+      expect((await busy.json()).code).toBe("SANDBOX_BUSY");
+    } finally {
+      configureSandbox({ poolSize: 2, maxQueue: 16 });
+    }
   });
 });
