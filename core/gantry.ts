@@ -8,6 +8,7 @@ import { loadConfig, type GantryConfig } from "./kernel/config.ts";
 import { ConfigManager } from "./kernel/config-manager.ts";
 import { CORE_OWNER, provideCoreServices, type CoreIdentityService, type CorePluginsService, type CoreSecretsService } from "./kernel/core-services.ts";
 import { ProcessRegistry } from "./kernel/processes.ts";
+import { KeepRegistry } from "./kernel/keeps.ts";
 import { openDatabase, type DatabaseHandle } from "./storage/db.ts";
 import { EventBus } from "./kernel/events.ts";
 import { FlagRegistry } from "./kernel/flags.ts";
@@ -59,6 +60,7 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
   const metrics = new MetricsRegistry();
   const configManager = new ConfigManager(config, options.reloadConfig ?? (() => loadConfig()));
   const flags = new FlagRegistry(database.db, events);
+  const processes = new ProcessRegistry();
   const core: CoreParts = {
     database, loggers, events, metrics, flags,
     services: new ServiceRegistry(),
@@ -67,7 +69,8 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
     mcpServers: new OwnedRegistry("MCP server"),
     tasks: new OwnedRegistry<PeriodicTask>("Periodic task"),
     invalidators: new OwnedRegistry<() => void>("Cache invalidator"),
-    processes: new ProcessRegistry(),
+    processes,
+    keeps: new KeepRegistry(processes, log, () => configManager.current.plugins.dispose_timeout_ms),
     pluginConfig: (name) => configManager.current.plugin[name] ?? {},
     dataDir: config.data_dir,
   };

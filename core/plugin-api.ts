@@ -1,6 +1,10 @@
-/** What plugin authors import: `definePlugin` and the context's types. */
-export { definePlugin } from "./kernel/plugin-context.ts";
-export type { PluginContext, PluginDefinition, CommandCaller, CommandDefinition, RouteOptions } from "./kernel/plugin-context.ts";
+/** What plugin authors import as `gantry/plugin`: `definePlugin`, the context's types, and gantry's copies of the libraries plugins build on. */
+export { definePlugin } from "./kernel/plugin-contract.ts";
+export type {
+  PluginContext, PluginDefinition, PluginSetup, PluginServices, CommandDefinition, RouteOptions, RouteRegistrar, DisposeReason, Disposer, KeepScope, BackgroundWorkApi,
+} from "./kernel/plugin-contract.ts";
+export type { Services, ServiceName, InferenceService, InstancesService, McpToolsService, AgentRunsService, AgentPromptRunner, SandboxService } from "./kernel/service-contracts.ts";
+export type { CommandCaller } from "./kernel/plugin-contract.ts";
 export type { CommandRole } from "./kernel/plugin-files.ts";
 export { mayInvoke } from "./kernel/command-invoker.ts";
 export type { PeriodicTaskOptions, TaskLevel } from "./kernel/periodic-tasks.ts";
@@ -11,14 +15,16 @@ export type { PeriodicTask, PeriodicTaskSnapshot } from "./kernel/periodic-tasks
 export { TASK_LEVELS, taskHealth } from "./kernel/periodic-tasks.ts";
 export { LOG_LEVELS, type LogLevel } from "./kernel/config.ts";
 export { isSecretName, redactSecrets } from "./kernel/redact.ts";
-export type { SpawnOptions, ProcessInfo } from "./kernel/processes.ts";
+export type { SpawnOptions, AdoptOptions, ProcessInfo, ChildProcess, SpawnedProcess } from "./kernel/processes.ts";
 export type {
   CoreAgentsService, CoreAuditService, CoreSecretsService, CoreCommandsService, CoreMcpServersService, CoreIdentityService, CorePluginsService, CoreCacheService, CoreConfigService, CoreInfoService, CoreLoggersService, CoreMetricsService, CoreProcessesService, CoreTasksService,
 } from "./kernel/core-services.ts";
-export { GantryError, capEcho, createError } from "./kernel/errors.ts";
+export { GantryError, capEcho, createError, defineErrors } from "./kernel/errors.ts";
 export type { CommandInvocation, CommandView } from "./kernel/command-invoker.ts";
 export { textResponses } from "./http/text-responses.ts";
 export { Nullable } from "./http/schema-helpers.ts";
+/** The script sandbox (QuickJS in WebAssembly, in a worker): a plugin owns its worker, e.g. through ctx.keep. */
+export { createSandbox, type Sandbox, type HostFunction, type RunOptions, type RunResult } from "../sandbox/index.ts";
 /** TypeBox schema builder for route schemas: plugins use gantry's copy, wherever their folder lives. */
 export { t } from "elysia";
 /** drizzle's SQLite table builders and operators, so a plugin outside gantry's tree can declare and query its tables. */

@@ -1,8 +1,9 @@
 /**
- * The sandbox's one entry point: `runScript(code, options)`. Runs go to a pool of worker threads
- * (`configureSandbox({ poolSize, maxQueue })`), one run per worker at a time; runs beyond the pool
- * wait in a bounded queue, and past it `runScript` rejects with SandboxBusyError at once (the API
- * answers 503 with Retry-After) instead of letting waits grow without limit. The QuickJS engine
+ * The sandbox: `createSandbox({ poolSize, maxQueue })` makes a pool of worker threads whose owner
+ * closes it (the scripts plugin keeps one across its reloads); `runScript` uses a shared one (tests,
+ * benches). One run per worker at a time; runs beyond the pool wait in a bounded queue, and past it
+ * `run` rejects with SandboxBusyError at once (the API answers 503 with Retry-After) instead of
+ * letting waits grow without limit. The QuickJS engine
  * enforces the deadline, memory and stack limits inside a worker, and a hard timer here terminates
  * the worker when a script overruns inside one long built-in call (which the engine's interrupt
  * handler cannot reach). A terminated worker is replaced for the next run.
@@ -30,6 +31,16 @@ interface Job {
   code: string;
   options: RunOptions;
   resolve(result: RunResult): void;
+}
+
+/** A pool of worker threads behind a bounded queue. */
+export interface Sandbox {
+  /** Runs `code` in a fresh QuickJS context; failures are in `result.error`; rejects only with SandboxBusyError. */
+  run(code: string, options?: RunOptions): Promise<RunResult>;
+  /** Applies a new pool size and queue bound to the next runs. */
+  resize(options: SandboxPoolOptions): void;
+  /** Ends every worker; a later run starts new ones. */
+  close(): void;
 }
 
 /** One worker thread, one run at a time. */
@@ -99,7 +110,7 @@ export interface SandboxPoolOptions {
   maxQueue: number;
 }
 
-class SandboxPool {
+class SandboxPool implements Sandbox {
   #idle: SandboxWorker[] = [];
   #busy = 0;
   readonly #running = new Set<SandboxWorker>();
@@ -107,7 +118,7 @@ class SandboxPool {
   #recentMs = 100; // moving estimate of a run's duration, for Retry-After
   constructor(public options: SandboxPoolOptions) {}
 
-  run(code: string, options: RunOptions): Promise<RunResult> {
+  run(code: string, options: RunOptions = {}): Promise<RunResult> {
     if (this.#busy >= this.options.poolSize && this.#queue.length >= this.options.maxQueue) {
       const waitMs = ((this.#queue.length + 1) / this.options.poolSize) * this.#recentMs;
       return Promise.reject(new SandboxBusyError(this.#queue.length, Math.max(1, Math.ceil(waitMs / 1000))));
@@ -120,7 +131,7 @@ class SandboxPool {
 
   /** Applies a new size: idle workers beyond it end now, busy ones when their run ends. */
   resize(options: SandboxPoolOptions): void {
-    this.options = options;
+    this.options = { poolSize: Math.max(1, options.poolSize), maxQueue: Math.max(0, options.maxQueue) };
     while (this.#idle.length > 0 && this.#idle.length + this.#busy > options.poolSize) this.#idle.pop()!.close();
     this.#drain();
   }
@@ -151,22 +162,27 @@ class SandboxPool {
   }
 }
 
-const pool = new SandboxPool({ poolSize: 1, maxQueue: 64 });
+/** A sandbox of the caller's own: workers start on demand and end with close(). */
+export function createSandbox(options: SandboxPoolOptions = { poolSize: 1, maxQueue: 64 }): Sandbox {
+  return new SandboxPool(options);
+}
 
-/** Sets the pool size and queue bound; applies to the next runs (a smaller pool retires workers as they finish). */
+const shared = new SandboxPool({ poolSize: 1, maxQueue: 64 });
+
+/** Sets the shared sandbox's pool size and queue bound (tests, benches). */
 export function configureSandbox(options: SandboxPoolOptions): void {
-  pool.resize({ poolSize: Math.max(1, options.poolSize), maxQueue: Math.max(0, options.maxQueue) });
+  shared.resize(options);
 }
 
 /**
- * Runs `code` in a fresh QuickJS sandbox. Script failures are in `result.error`; the promise
- * rejects only with SandboxBusyError, when the pool and its queue are full.
+ * Runs `code` in a fresh QuickJS sandbox of the shared pool. Script failures are in
+ * `result.error`; the promise rejects only with SandboxBusyError, when the pool and its queue are full.
  */
 export function runScript(code: string, options: RunOptions = {}): Promise<RunResult> {
-  return pool.run(code, options);
+  return shared.run(code, options);
 }
 
-/** Stops the sandbox workers (new ones start on the next run). */
+/** Stops the shared sandbox's workers (new ones start on the next run). */
 export function closeSandbox(): void {
-  pool.close();
+  shared.close();
 }

@@ -1,4 +1,4 @@
-/** One QuickJS WebAssembly instance per run, with a fixed-size memory (see NOTES-bun.md: setMemoryLimit alone does not cap memory). */
+/** One QuickJS WebAssembly instance per run, with a fixed-size memory (QuickJS's setMemoryLimit alone does not cap the WebAssembly heap). */
 import RELEASE_SYNC from "@jitl/quickjs-wasmfile-release-sync";
 import wasmPath from "@jitl/quickjs-wasmfile-release-sync/wasm" with { type: "file" };
 import { newQuickJSWASMModuleFromVariant, newVariant, type QuickJSWASMModule } from "quickjs-emscripten-core";

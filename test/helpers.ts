@@ -151,3 +151,19 @@ export async function createStandInModel(g: TestGantry, name: string): Promise<v
 export function waitForMcpServer(g: TestGantry, name: string): Promise<void> {
   return waitFor(async () => (await (await g.api(`/api/v1/mcp/servers/${encodeURIComponent(name)}`)).json()).status === "connected", 10_000, `MCP server ${name} to connect`);
 }
+
+/** Whether `pid` runs (a zombie, exited and waiting to be reaped, does not). */
+export function running(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+/** Pids of a process group's members that still run, from the process table (`ps -g`). */
+export function liveGroupMembers(pgid: number): number[] {
+  return Bun.spawnSync(["ps", "-o", "pid=,stat=", "-g", String(pgid)]).stdout.toString().trim().split("\n")
+    .map((line) => line.trim().split(/\s+/)).filter(([pid, stat]) => pid && !stat?.startsWith("Z")).map(([pid]) => Number(pid));
+}

@@ -4,15 +4,15 @@ import { Nullable } from "../http/schema-helpers.ts";
 import type { ApiKeyAuthenticator } from "./api-keys.ts";
 import type { AuditLog } from "./audit.ts";
 import type { Authenticator } from "./authenticator.ts";
-import { createError, Errors } from "../kernel/errors.ts";
+import { createError, defineErrors, Errors } from "../kernel/errors.ts";
 import type { RolesApp } from "./roles.ts";
 import type { SessionService } from "./sessions.ts";
 import type { UserStore } from "./users.ts";
 
-export const AuthErrors = {
+export const AuthErrors = defineErrors("core", {
   NOT_A_SESSION: createError("NOT_A_SESSION", 400, () => "Logout ends a login session (access token); revoke API keys at DELETE /api/v1/auth/keys/{id}"),
   KEY_NOT_FOUND: createError("KEY_NOT_FOUND", 404, (id: string) => `No API key with id '${id}'`),
-};
+});
 
 export interface AuthRouteParts {
   authenticator: Authenticator;

@@ -1,10 +1,10 @@
-/** Seed 004's OIDC routes: sign-in through a provider, its callback, and the admin configuration. */
+/** The OIDC routes: sign-in through a provider, its callback, and the admin configuration. */
 import { t } from "elysia";
 import type { AuditLog } from "./audit.ts";
-import { GantryError } from "../kernel/errors.ts";
+import type { GantryError } from "../kernel/errors.ts";
 import type { Logger } from "../kernel/logger.ts";
 import { SessionSchema, UserRoleSchema, UserSchema } from "./auth-routes.ts";
-import type { OidcService } from "./oidc.ts";
+import { OidcErrors, type OidcService } from "./oidc.ts";
 import type { RolesApp } from "./roles.ts";
 import type { SessionService } from "./sessions.ts";
 
@@ -24,8 +24,8 @@ export interface OidcRouteParts {
 function fixedFailure(error: unknown): GantryError {
   const code = (error as { code?: string }).code ?? "OIDC_LOGIN_REJECTED";
   const status = (error as { status?: number }).status ?? 401;
-  if (code === "OIDC_STATE_INVALID" || code === "OIDC_NOT_CONFIGURED") return error as GantryError; // fixed texts already
-  return new GantryError(code, status >= 500 ? 502 : status, status >= 500 ? "OIDC sign-in failed: the provider could not be reached; see the server log" : "OIDC sign-in failed; see the server log");
+  if (code === OidcErrors.OIDC_STATE_INVALID.code || code === OidcErrors.OIDC_NOT_CONFIGURED.code) return error as GantryError; // fixed texts already
+  return status >= 500 ? OidcErrors.OIDC_PROVIDER_UNREACHABLE(["sign-in endpoints", "see the server log"]) : OidcErrors.OIDC_LOGIN_REJECTED(["see the server log"]);
 }
 
 const ConfigFields = {

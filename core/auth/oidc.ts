@@ -1,5 +1,5 @@
 /**
- * OpenID Connect sign-in (seed 004's /api/v1/auth/oidc/*): the authorization code flow with PKCE,
+ * OpenID Connect sign-in (/api/v1/auth/oidc/*): the authorization code flow with PKCE,
  * state and nonce; the ID token verified against the provider's JWKS (jose); the provider's
  * (issuer, subject) linked to a gantry user, whose role may follow a claim. The result is an
  * ordinary gantry session (access + refresh token).
@@ -8,18 +8,18 @@ import { createHash, randomBytes } from "node:crypto";
 import { and, eq } from "drizzle-orm";
 import type { createRemoteJWKSet, JWTPayload } from "jose";
 import type { GantryDb } from "../storage/db.ts";
-import { createError } from "../kernel/errors.ts";
+import { createError, defineErrors, GantryError } from "../kernel/errors.ts";
 import { coreSettings, oidcIdentities } from "../storage/db-schema.ts";
 import type { SecretBox } from "./secret-box.ts";
 import type { UserRole, UserStore, UserView } from "./users.ts";
 
-export const OidcErrors = {
+export const OidcErrors = defineErrors("core", {
   OIDC_NOT_CONFIGURED: createError("OIDC_NOT_CONFIGURED", 404, () => "OIDC sign-in is not configured (PUT /api/v1/auth/oidc/config)"),
   OIDC_PROVIDER_UNREACHABLE: createError("OIDC_PROVIDER_UNREACHABLE", 502, (what: string, why: string) => `The OIDC provider's ${what} could not be read: ${why}`),
   OIDC_STATE_INVALID: createError("OIDC_STATE_INVALID", 400, () => "Unknown or expired sign-in state: start again at /api/v1/auth/oidc/login"),
   OIDC_LOGIN_REJECTED: createError("OIDC_LOGIN_REJECTED", 401, (why: string) => `OIDC sign-in failed: ${why}`),
   OIDC_CONFIG_INVALID: createError("OIDC_CONFIG_INVALID", 400, (why: string) => `OIDC configuration rejected: ${why}`),
-};
+});
 
 export interface OidcConfig {
   enabled: boolean;
@@ -158,7 +158,7 @@ export class OidcService {
       answer = (await res.json()) as typeof answer;
       if (!res.ok) throw OidcErrors.OIDC_LOGIN_REJECTED([`the token endpoint answered ${res.status} ${answer.error ?? ""}${answer.error_description ? `: ${answer.error_description}` : ""}`.trim()]);
     } catch (error) {
-      if ((error as { code?: string }).code === "OIDC_LOGIN_REJECTED") throw error;
+      if (error instanceof GantryError && error.code === OidcErrors.OIDC_LOGIN_REJECTED.code) throw error;
       throw OidcErrors.OIDC_PROVIDER_UNREACHABLE(["token endpoint", (error as Error).message]);
     }
     if (!answer.id_token) throw OidcErrors.OIDC_LOGIN_REJECTED(["the token endpoint returned no id_token (is 'openid' among the scopes?)"]);

@@ -1,7 +1,7 @@
 /** Roles as Elysia macros: every route declares `{ role }` (checked, and documented in OpenAPI); `{ rateLimit }` picks its limit class. */
 import { Elysia } from "elysia";
 import type { Identity } from "./identity.ts";
-import { Errors, GantryError } from "../kernel/errors.ts";
+import { Errors } from "../kernel/errors.ts";
 import type { RateClass } from "../http/rate-limit.ts";
 
 export const ROLES = ["public", "viewer", "operator", "admin"] as const;
@@ -24,10 +24,20 @@ export function assertRole(identity: Identity | undefined, required: RouteRole):
   if (!identity || identity.role === "public") throw Errors.UNAUTHORIZED([]);
   if (identity.role === "inference") {
     if (required === "inference") return;
-    throw new GantryError("FORBIDDEN", 403, "Inference keys can only call /v1/* and /api/v1/inference/*");
+    throw Errors.FORBIDDEN(["inference", "inference"]);
   }
   const need: Role = required === "inference" ? "viewer" : required === "internal" ? "admin" : required;
   if (RANK[identity.role] < RANK[need]) throw Errors.FORBIDDEN([need, identity.role]);
+}
+
+/**
+ * Internal routes (the cache daemon's paths, for its gateway's key or an admin) answer a refusal in
+ * the shape their document fixes for every failure: `{status: "error", message}`.
+ */
+function assertInternalCaller(identity: Identity | undefined): void {
+  const daemonBody = (error: { message: string }) => ({ body: { status: "error", message: error.message } });
+  if (!identity || identity.role === "public") throw Errors.UNAUTHORIZED([], daemonBody(Errors.UNAUTHORIZED([])));
+  if (identity.role !== "admin") throw Errors.FORBIDDEN(["admin", identity.role], daemonBody(Errors.FORBIDDEN(["admin", identity.role])));
 }
 
 export interface RoleChecks {
@@ -63,13 +73,7 @@ export function rolesPlugin(checks: RoleChecks) {
               if (rateClass !== "none") await checks.rateLimit({ request, path, set }, rateClass);
               if (required === "public" || (required === "internal" && checks.isInternal(request))) return;
               if (required !== "internal") return assertRole(await checks.identify(request), required);
-              try {
-                assertRole(await checks.identify(request), required);
-              } catch (error) {
-                // Internal routes are the cache daemon's paths, whose document fixes {status: "error", message}.
-                const e = error as GantryError;
-                throw new GantryError(e.code, e.status, e.message, { body: { status: "error", message: e.message } });
-              }
+              assertInternalCaller(await checks.identify(request));
             },
           },
   });

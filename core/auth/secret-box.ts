@@ -9,13 +9,9 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createError } from "../kernel/errors.ts";
+import { Errors } from "../kernel/errors.ts";
 
 const PREFIX = "enc:v1:";
-
-export const SecretErrors = {
-  SECRET_KEY_UNKNOWN: createError("SECRET_KEY_UNKNOWN", 500, (keyId: string) => `A stored secret was sealed with key ${keyId}, which is neither auth.secret_key nor in auth.previous_secret_keys`),
-};
 
 interface Key {
   id: string;
@@ -61,7 +57,7 @@ export class SecretBox {
     if (!stored.startsWith(PREFIX)) return stored;
     const [keyId, iv, tag, data] = stored.slice(PREFIX.length).split(":");
     const key = this.#byId.get(keyId!);
-    if (!key) throw SecretErrors.SECRET_KEY_UNKNOWN([keyId!]);
+    if (!key) throw Errors.SECRET_KEY_UNKNOWN([keyId!]);
     const decipher = createDecipheriv("aes-256-gcm", key.bytes, Buffer.from(iv!, "base64url"));
     decipher.setAuthTag(Buffer.from(tag!, "base64url"));
     return Buffer.concat([decipher.update(Buffer.from(data!, "base64url")), decipher.final()]).toString("utf8");

@@ -5,14 +5,14 @@ import { jwt } from "@elysiajs/jwt";
 import { and, eq, isNull } from "drizzle-orm";
 import { Elysia } from "elysia";
 import type { GantryDb } from "../storage/db.ts";
-import { createError } from "../kernel/errors.ts";
+import { createError, defineErrors } from "../kernel/errors.ts";
 import { refreshTokens, revokedSessions } from "../storage/db-schema.ts";
 import type { UserView } from "./users.ts";
 
-export const SessionErrors = {
+export const SessionErrors = defineErrors("core", {
   REFRESH_TOKEN_INVALID: createError("REFRESH_TOKEN_INVALID", 401, () => "Refresh token is invalid, expired or revoked; log in again"),
   REFRESH_TOKEN_REUSED: createError("REFRESH_TOKEN_REUSED", 401, () => "Refresh token was already used; the whole session is revoked; log in again"),
-};
+});
 
 export interface AccessClaims {
   sub: string;

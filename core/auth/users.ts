@@ -2,7 +2,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { eq } from "drizzle-orm";
 import type { GantryDb } from "../storage/db.ts";
-import { createError } from "../kernel/errors.ts";
+import { createError, defineErrors } from "../kernel/errors.ts";
 import { users } from "../storage/db-schema.ts";
 
 export type UserRole = "viewer" | "operator" | "admin";
@@ -16,11 +16,11 @@ export interface UserView {
   updated_at: string;
 }
 
-export const UserErrors = {
+export const UserErrors = defineErrors("core", {
   USER_EXISTS: createError("USER_EXISTS", 409, (username: string) => `A user named '${username}' already exists`),
   USER_NOT_FOUND: createError("USER_NOT_FOUND", 404, (id: string) => `No user with id '${id}'`),
   INVALID_CREDENTIALS: createError("INVALID_CREDENTIALS", 401, () => "Invalid username or password"),
-};
+});
 
 type Row = typeof users.$inferSelect;
 

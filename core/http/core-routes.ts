@@ -46,7 +46,8 @@ export function coreRoutes(parts: CoreRouteParts) {
         const failed = Object.entries(checks).filter(([, c]) => !c.ok).map(([name]) => name);
         if (failed.length === 0) return { status: "ok", checks };
         set.status = 503;
-        return { error: `Liveness check failed: ${failed.join(", ")}`, code: "LIVENESS_FAILED", details: { checks } };
+        const error = Errors.LIVENESS_FAILED([failed], { details: { checks } });
+        return { error: error.message, code: "LIVENESS_FAILED" as const, details: { checks } };
       }, {
         role: { min: "public", rateLimit: "none" },
         response: {

@@ -1,4 +1,4 @@
-/** Feature flags of seed 004: list, read, set (typed), reset. */
+/** Feature flags: list, read, set (typed), reset. */
 import { t } from "elysia";
 import type { FlagRegistry } from "../kernel/flags.ts";
 import type { Identity } from "../auth/identity.ts";

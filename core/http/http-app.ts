@@ -7,8 +7,8 @@ import type { RateClass } from "./rate-limit.ts";
 import { capErrorBody, Errors, GantryError, messageOf } from "../kernel/errors.ts";
 import type { Logger } from "../kernel/logger.ts";
 import type { MetricsRegistry } from "../kernel/metrics.ts";
-import type { PluginInstance } from "../kernel/plugin-context.ts";
-import { JsonErrors, nestedDeeperThan } from "./json-depth.ts";
+import type { PluginInstance } from "../kernel/plugin-instance.ts";
+import { nestedDeeperThan } from "./json-depth.ts";
 import { finishOpenApi } from "./openapi-finish.ts";
 import { RATE_EXTENSION, ROLE_EXTENSION, rolesPlugin, type RolesApp } from "../auth/roles.ts";
 import pkg from "../../package.json" with { type: "json" };
@@ -99,7 +99,7 @@ function toErrorResponse(code: string | number, error: unknown, method: string, 
       return [400, Errors.BAD_REQUEST([messageOf(error)]).toJSON()];
     default: {
       const status = (error as { status?: unknown })?.status;
-      if (typeof status === "number" && status >= 400 && status < 500) return [status, { error: messageOf(error), code: "BAD_REQUEST", details: null }];
+      if (typeof status === "number" && status >= 400 && status < 500) return [status, Errors.REQUEST_REJECTED([messageOf(error)], { status }).toJSON()];
       log.error({ err: error, reqId: requestId, method, path }, "unhandled error");
       return [500, Errors.INTERNAL([requestId]).toJSON()];
     }
@@ -161,7 +161,7 @@ export function buildRootApp(parts: AppParts, plugins: PluginInstance[]): { app:
     // Before validation: the validator's error mapping recurses, and a body 5,000 levels deep overflowed it.
     .onTransform({ as: "global" }, ({ body }) => {
       const limit = parts.limits().maxJsonDepth;
-      if (nestedDeeperThan(body, limit)) throw JsonErrors.JSON_TOO_DEEP([limit]);
+      if (nestedDeeperThan(body, limit)) throw Errors.JSON_TOO_DEEP([limit]);
     })
     .onError({ as: "global" }, ({ code, error, request, set }) => {
       const requestId = meta.get(request)?.id ?? "unknown";

@@ -1,10 +1,4 @@
 /** The nesting limit for request bodies: checked before validation, whose error mapping recurses. */
-import { createError } from "../kernel/errors.ts";
-
-export const JsonErrors = {
-  JSON_TOO_DEEP: createError("JSON_TOO_DEEP", 400, (limit: number) => `Request body is nested deeper than ${limit} levels (server.max_json_depth)`),
-};
-
 /** True when arrays and objects in `value` nest deeper than `limit`. Iterative, so any depth is safe to measure. */
 export function nestedDeeperThan(value: unknown, limit: number): boolean {
   if (value === null || typeof value !== "object") return false;

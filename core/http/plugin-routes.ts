@@ -1,16 +1,16 @@
-/** The plugins API of seed 004: plugins, slash commands and plugin agents. */
+/** The plugins API: plugins, slash commands and plugin agents. */
 import { t } from "elysia";
 import { CommandErrors, invokeCommand, normalizeQname, viewOf } from "../kernel/command-invoker.ts";
-import { createError } from "../kernel/errors.ts";
+import { createError, defineErrors } from "../kernel/errors.ts";
 import type { OwnedRegistry } from "../kernel/owned-registry.ts";
 import type { CommandCaller, RegisteredAgent, RegisteredCommand } from "../kernel/plugin-context.ts";
 import type { PluginHost } from "../kernel/plugin-host.ts";
 import type { RolesApp } from "../auth/roles.ts";
 import type { ServiceRegistry } from "../kernel/services.ts";
 
-const AgentErrors = {
-  AGENT_NOT_FOUND: createError("AGENT_NOT_FOUND", 404, (qname: string) => `No plugin agent '${qname}'`),
-};
+const PluginAgentErrors = defineErrors("core", {
+  PLUGIN_AGENT_NOT_FOUND: createError("PLUGIN_AGENT_NOT_FOUND", 404, (qname: string) => `No plugin agent '${qname}'; list them at GET /api/v1/plugins/agents`),
+});
 
 export interface PluginRouteParts {
   host: PluginHost;
@@ -94,13 +94,28 @@ export function pluginRoutes(p: PluginRouteParts) {
       })
       .get("/api/v1/plugins/agents/:qname", ({ params }) => {
         const agent = p.agents.get(params.qname);
-        if (!agent) throw AgentErrors.AGENT_NOT_FOUND([params.qname]);
+        if (!agent) throw PluginAgentErrors.PLUGIN_AGENT_NOT_FOUND([params.qname]);
         return { ...agentView(params.qname, agent), prompt: agent.prompt };
       }, {
         role: "viewer",
         params: t.Object({ qname: t.String({ maxLength: 130 }) }),
         response: t.Object({ ...AgentSchema.properties, prompt: t.String() }),
         detail: { summary: "One plugin agent, with its system prompt", tags: ["plugins"] },
+      })
+      .get("/api/v1/plugins/leaks", () => p.host.leaks(), {
+        role: "admin",
+        response: t.Object({
+          late_calls: t.Array(t.Object({ plugin: t.String(), generation: t.Integer(), call: t.String(), count: t.Integer(), last_at: t.String() })),
+          unowned_processes: t.Array(t.Object({ pid: t.Integer(), command: t.Array(t.String()) })),
+          kept: t.Array(t.Object({
+            plugin: t.String(), key: t.String(), holders: t.Array(t.Integer()),
+            pending: t.Object({ promises: t.Integer(), timers: t.Integer(), processes: t.Integer() }),
+          })),
+        }),
+        detail: {
+          summary: "What escaped plugin ownership: context calls by disposed generations (a raw timer or promise outlived them), child processes no plugin registered, and kept resources",
+          tags: ["plugins"],
+        },
       })
       .get("/api/v1/plugins/:name", ({ params }) => p.host.info(params.name), {
         role: "viewer", params: t.Object({ name: Name }), response: PluginSchema,

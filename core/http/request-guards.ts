@@ -1,14 +1,14 @@
 /** Per-request guards around every route: rate limits (X-RateLimit-* headers, 429) and the audit trail. */
-import { createError } from "../kernel/errors.ts";
+import { createError, defineErrors } from "../kernel/errors.ts";
 import type { AuditContext, RequestGuards } from "./http-app.ts";
 import type { AuditLog } from "../auth/audit.ts";
 import type { Identity } from "../auth/identity.ts";
 import type { RateClass, RateLimiter } from "./rate-limit.ts";
 
-export const GuardErrors = {
+export const GuardErrors = defineErrors("core", {
   RATE_LIMITED: createError("RATE_LIMITED", 429, (limit: number, rateClass: string, retryAfterS: number) =>
     `Rate limit of ${limit} ${rateClass} requests per minute exceeded; retry in ${retryAfterS} s`),
-};
+});
 
 const READ_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 const AUDITED_ROLES = new Set(["operator", "admin", "internal"]);

@@ -1,4 +1,4 @@
-/** The listening socket and hot swap of the routing table (see NOTES-bun.md: rebuild the app, reload the server). */
+/** The listening socket and hot swap of the routing table (rebuild the app, then reload the server: Bun's own router keeps old routes otherwise). */
 import type { AnyElysia } from "elysia";
 import type { Server } from "bun";
 import { Errors } from "../kernel/errors.ts";

@@ -1,21 +1,16 @@
 /** Runs a slash command: a code command returns its result; a markdown command renders its prompt and, when an agents service exists, runs it. */
-import { createError, messageOf } from "./errors.ts";
+import { createError, defineErrors, messageOf } from "./errors.ts";
 import type { OwnedRegistry } from "./owned-registry.ts";
 import type { CommandCaller, RegisteredCommand } from "./plugin-context.ts";
 import { COMMAND_ROLES, type CommandRole } from "./plugin-files.ts";
 import type { ServiceRegistry } from "./services.ts";
 import { splitArguments, substituteArguments } from "./slash-arguments.ts";
 
-export const CommandErrors = {
+export const CommandErrors = defineErrors("core", {
   COMMAND_NOT_FOUND: createError("COMMAND_NOT_FOUND", 404, (qname: string) => `No command '${qname}'; list them at GET /api/v1/plugins/commands`),
   COMMAND_FORBIDDEN: createError("COMMAND_FORBIDDEN", 403, (qname: string, need: string, have: string) => `Command '${qname}' requires role '${need}'; the caller has '${have}'`),
   COMMAND_FAILED: createError("COMMAND_FAILED", 422, (qname: string, why: string) => `Command '${qname}' failed: ${why}`),
-};
-
-/** What the agents plugin provides as service "agents" for markdown commands. */
-export interface AgentPromptRunner {
-  runPrompt(request: { prompt: string; allowedTools: string[]; model: string | null; command: string; caller: CommandCaller }): Promise<unknown>;
-}
+});
 
 export interface CommandView {
   qname: string;
@@ -80,7 +75,8 @@ export async function invokeCommand(commands: OwnedRegistry<RegisteredCommand>, 
   }
   const markdown = command.markdown!;
   const prompt = substituteArguments(markdown.body, raw);
-  const agents = services.get<AgentPromptRunner>("agents");
+  // The declared extension point "agents" (service-contracts.ts): a plugin may run the prompt as an agent.
+  const agents = services.get("agents");
   let result: unknown = null;
   if (agents) {
     try {

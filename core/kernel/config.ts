@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
-import { Value } from "@sinclair/typebox/value";
+import { Value, ValueErrorType } from "@sinclair/typebox/value";
 import { Errors } from "./errors.ts";
 
 export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
@@ -127,8 +127,7 @@ export function validateConfig(input: Record<string, unknown>, source: string): 
   const value = Value.Default(ConfigSchema, Value.Convert(ConfigSchema, structuredClone(input)));
   const problems = [...Value.Errors(ConfigSchema, value)].map((e) => {
     const key = e.path.replace(/^\//, "").replaceAll("/", ".") || "(root)";
-    const unknownKey = e.message.includes("additional") || e.message.includes("Unexpected");
-    if (unknownKey) return `${key}: unknown key`;
+    if (e.type === ValueErrorType.ObjectAdditionalProperties) return `${key}: unknown key`;
     return `${key}: ${describeExpected(e.schema) ?? e.message} (got ${JSON.stringify(e.value)})`;
   });
   if (problems.length > 0) throw Errors.CONFIG_INVALID([source, dedupe(problems)], { details: { problems: dedupe(problems) } });

@@ -1,6 +1,7 @@
 /** Last-in-first-out cleanup, named after TC39's AsyncDisposableStack. */
 
-type Disposer = () => unknown | Promise<unknown>;
+import { Errors } from "./errors.ts";
+import type { DisposeReason, Disposer } from "./plugin-contract.ts";
 
 export interface DisposeReport {
   errors: { label: string; error: unknown }[];
@@ -22,7 +23,7 @@ export class DisposerStack {
 
   /** Adds a cleanup callback. */
   defer(fn: Disposer, label = "defer"): void {
-    if (this.#disposed) throw new Error("DisposerStack is already disposed");
+    if (this.#disposed) throw Errors.DISPOSER_STACK_DISPOSED([label]);
     this.#stack.push({ label, fn });
   }
 
@@ -35,8 +36,8 @@ export class DisposerStack {
     return resource;
   }
 
-  /** Runs every callback last-in-first-out; each gets at most `timeoutMs`. Never throws. */
-  async disposeAsync(timeoutMs = 5_000): Promise<DisposeReport> {
+  /** Runs every callback last-in-first-out with `reason`; each gets at most `timeoutMs`. Never throws. */
+  async disposeAsync(timeoutMs = 5_000, reason: DisposeReason = "shutdown"): Promise<DisposeReport> {
     this.#disposed = true;
     const report: DisposeReport = { errors: [], timedOut: [] };
     while (this.#stack.length > 0) {
@@ -44,7 +45,7 @@ export class DisposerStack {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const timeout = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), timeoutMs)));
       try {
-        const outcome = await Promise.race([Promise.resolve().then(fn), timeout]);
+        const outcome = await Promise.race([Promise.resolve().then(() => fn(reason)), timeout]);
         if (outcome === "timeout") report.timedOut.push(label);
       } catch (error) {
         report.errors.push({ label, error });

@@ -1,10 +1,45 @@
-/** One error table for gantry: every failure a client can see has a stable code and an HTTP status. */
+/**
+ * One error catalogue for gantry: every failure a client can see has a stable code, one meaning and
+ * an HTTP status. Each owner (core, or a plugin) declares its codes in a table with `defineErrors`;
+ * the catalogue refuses a code another owner already declared, so no code means two things.
+ */
 
 export interface GantryErrorOptions {
   details?: unknown;
   cause?: unknown;
-  /** The response body instead of `{error, code, details}`, for paths whose source document fixes another error shape. */
+  /** The response body instead of `{error, code, details}`, for paths whose documented API fixes another error shape. */
   body?: Record<string, unknown>;
+}
+
+/** A code's entry in the catalogue. */
+export interface CatalogueEntry {
+  code: string;
+  status: number;
+  owner: string;
+}
+
+const catalogue = new Map<string, CatalogueEntry>();
+
+type Factory = ((args: never, options?: GantryErrorOptions) => GantryError) & { code: string; status: number };
+
+/**
+ * Declares `owner`'s error table in the catalogue and returns it. A code declared by another owner
+ * throws ERROR_CODE_TAKEN (a plugin with such a table fails to load, naming both); the same owner
+ * declaring it again (a plugin reload re-evaluates its modules) replaces its entry.
+ */
+export function defineErrors<T extends Record<string, Factory>>(owner: string, table: T): T {
+  for (const [key, factory] of Object.entries(table)) {
+    if (key !== factory.code) throw new GantryError("ERROR_TABLE_INVALID", 500, `${owner}'s error table lists ${factory.code} under the key ${key}; use the code as the key`);
+    const taken = catalogue.get(factory.code);
+    if (taken && taken.owner !== owner) throw Errors.ERROR_CODE_TAKEN([factory.code, owner, taken.owner]);
+  }
+  for (const factory of Object.values(table)) catalogue.set(factory.code, { code: factory.code, status: factory.status, owner });
+  return table;
+}
+
+/** Every declared code, by owner (docs and tests read it). */
+export function errorCatalogue(): CatalogueEntry[] {
+  return [...catalogue.values()].sort((a, b) => a.owner.localeCompare(b.owner) || a.code.localeCompare(b.code));
 }
 
 /** An error with a stable `code`, an HTTP `status` and optional `details` shown to the client. */
@@ -47,22 +82,30 @@ type MessageFn<A extends unknown[]> = (...args: A) => string;
  * given, makes the response body from the message (for a source document's own error shape).
  */
 export function createError<A extends unknown[]>(code: string, status: number, message: MessageFn<A>, body?: (message: string) => Record<string, unknown>) {
-  const factory = (args: A, options?: GantryErrorOptions) => {
+  const factory = (args: A, options?: GantryErrorOptions & { status?: number }) => {
     const text = message(...args);
-    return new GantryError(code, status, text, { ...options, body: options?.body ?? body?.(text) });
+    return new GantryError(code, options?.status ?? status, text, { ...options, body: options?.body ?? body?.(text) });
   };
   return Object.assign(factory, { code, status });
 }
 
 /** Core's error codes, grouped by area. Plugins define theirs the same way. */
-export const Errors = {
+export const Errors = defineErrors("core", {
+  ERROR_CODE_TAKEN: createError("ERROR_CODE_TAKEN", 422, (code: string, owner: string, holder: string) => `Error code ${code} of ${owner} is already declared by ${holder}; give it a name of its own (prefix it with the plugin's name)`),
   VALIDATION_FAILED: createError("VALIDATION_FAILED", 400, (where: string) => `Invalid request: ${where}`),
   BAD_REQUEST: createError("BAD_REQUEST", 400, (why: string) => why),
   UNAUTHORIZED: createError("UNAUTHORIZED", 401, () => "Authentication required: send an API key as 'Authorization: Bearer <key>', 'X-API-Key' or '?api_key='"),
-  FORBIDDEN: createError("FORBIDDEN", 403, (need: string, have: string) => `This route requires role '${need}'; your credential has '${have}'`),
+  FORBIDDEN: createError("FORBIDDEN", 403, (need: string, have: string) => have === "inference"
+    ? "Inference keys can only call /v1/* and /api/v1/inference/*"
+    : `This route requires role '${need}'; your credential has '${have}'`),
+  /** A 4xx raised by a library under a route (not by gantry's own code); `status` carries its status. */
+  REQUEST_REJECTED: createError("REQUEST_REJECTED", 400, (why: string) => why),
   NOT_FOUND: createError("NOT_FOUND", 404, (method: string, path: string) => `No route for ${method} ${path}`),
   PAYLOAD_TOO_LARGE: createError("PAYLOAD_TOO_LARGE", 413, (limit: number) => `Request body exceeds the limit of ${limit} bytes`),
+  LIVENESS_FAILED: createError("LIVENESS_FAILED", 503, (failed: string[]) => `Liveness check failed: ${failed.join(", ")}`),
   HEADERS_TOO_LARGE: createError("HEADERS_TOO_LARGE", 431, (limit: number) => `Request URL and headers exceed the limit of ${limit} bytes (server.header_limit_bytes)`),
+  JSON_TOO_DEEP: createError("JSON_TOO_DEEP", 400, (limit: number) => `Request body is nested deeper than ${limit} levels (server.max_json_depth)`),
+  SECRET_KEY_UNKNOWN: createError("SECRET_KEY_UNKNOWN", 500, (keyId: string) => `A stored secret was sealed with key ${keyId}, which is neither auth.secret_key nor in auth.previous_secret_keys`),
   LISTEN_FAILED: createError("LISTEN_FAILED", 500, (where: string, why: string) => `Cannot listen on ${where}: ${why} (another gantry or program on that port? set server.port or --port)`),
   INTERNAL: createError("INTERNAL", 500, (requestId: string) => `Internal error; see the server log for request ${requestId}`),
 
@@ -81,13 +124,19 @@ export const Errors = {
   PLUGIN_REGISTRATION_CONFLICT: createError("PLUGIN_REGISTRATION_CONFLICT", 409, (kind: string, key: string, owner: string) => `${kind} '${key}' is already registered by plugin '${owner}'`),
   PLUGIN_ROUTE_WITHOUT_ROLE: createError("PLUGIN_ROUTE_WITHOUT_ROLE", 422, (method: string, path: string) => `Route ${method} ${path} declares no role; add { role: "public" | "viewer" | "operator" | "admin" } to its options`),
   PLUGIN_ENTRY_INVALID: createError("PLUGIN_ENTRY_INVALID", 422, (entry: string) => `${entry} must export default definePlugin({ setup(ctx) { ... } })`),
-  PLUGIN_CONTEXT_CLOSED: createError("PLUGIN_CONTEXT_CLOSED", 409, (name: string, what: string) => `Plugin '${name}' is disposed; '${what}' can only be called during setup or while active`),
+  PLUGIN_CONTEXT_CLOSED: createError("PLUGIN_CONTEXT_CLOSED", 409, (name: string, what: string) => `Plugin '${name}' is being disposed or gone; '${what}' can only be called during setup or while active`),
+  PLUGIN_DISPOSED: createError("PLUGIN_DISPOSED", 409, (name: string, reason: string) => `Plugin '${name}' generation was disposed (${reason})`),
+  PLUGIN_ROUTES_AFTER_SETUP: createError("PLUGIN_ROUTES_AFTER_SETUP", 422, (name: string) => `Plugin '${name}': register routes during setup (the routing table is built from what setup registered)`),
+  PLUGIN_COMMAND_NAME_INVALID: createError("PLUGIN_COMMAND_NAME_INVALID", 422, (plugin: string, command: string) => `Plugin '${plugin}': command name '${command}' must be lowercase letters, digits and dashes`),
   PLUGIN_DISABLED: createError("PLUGIN_DISABLED", 409, (name: string) => `Plugin '${name}' is disabled; enable it first`),
 
   SERVICE_UNAVAILABLE: createError("SERVICE_UNAVAILABLE", 503, (name: string) => `Service '${name}' is not provided by any active plugin`),
   FLAG_NOT_FOUND: createError("FLAG_NOT_FOUND", 404, (name: string) => `Feature flag '${name}' is not declared by any active plugin`),
   FLAG_VALUE_INVALID: createError("FLAG_VALUE_INVALID", 400, (name: string, type: string) => `Feature flag '${name}' takes a value of type ${type}`),
-} as const;
+  KV_KEY_INVALID: createError("KV_KEY_INVALID", 400, (max: number) => `A key-value key must be 1-${max} characters`),
+  KV_VALUE_TOO_LARGE: createError("KV_VALUE_TOO_LARGE", 413, (max: number) => `A key-value value must be JSON of at most ${max} bytes`),
+  DISPOSER_STACK_DISPOSED: createError("DISPOSER_STACK_DISPOSED", 409, (label: string) => `Cannot add '${label}': the disposer stack already ran`),
+});
 
 /** Error message of anything thrown, without its stack. */
 export function messageOf(error: unknown): string {

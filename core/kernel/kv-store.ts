@@ -1,6 +1,7 @@
 /** A key-value store per plugin, kept in the database (JSON values). */
 import { and, eq, sql } from "drizzle-orm";
 import { changesOf, type GantryDb } from "../storage/db.ts";
+import { Errors } from "./errors.ts";
 import { pluginKv } from "../storage/db-schema.ts";
 
 const MAX_KEY_LENGTH = 512;
@@ -23,9 +24,9 @@ export function createKvStore(db: GantryDb, plugin: string): KvStore {
       return row?.value as never;
     },
     async set(key, value) {
-      if (key.length === 0 || key.length > MAX_KEY_LENGTH) throw new RangeError(`kv key must be 1-${MAX_KEY_LENGTH} characters`);
+      if (key.length === 0 || key.length > MAX_KEY_LENGTH) throw Errors.KV_KEY_INVALID([MAX_KEY_LENGTH]);
       const size = JSON.stringify(value)?.length ?? 0;
-      if (value === undefined || size > MAX_VALUE_BYTES) throw new RangeError(`kv value must be JSON of at most ${MAX_VALUE_BYTES} bytes`);
+      if (value === undefined || size > MAX_VALUE_BYTES) throw Errors.KV_VALUE_TOO_LARGE([MAX_VALUE_BYTES]);
       const updatedAt = new Date();
       db.insert(pluginKv).values({ plugin, key, value, updatedAt })
         .onConflictDoUpdate({ target: [pluginKv.plugin, pluginKv.key], set: { value, updatedAt } }).run();

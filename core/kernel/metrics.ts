@@ -90,7 +90,7 @@ export class MetricsRegistry {
     return this.registry.metrics();
   }
 
-  /** Sets every metric back to its initial state (seed 003's POST /metrics/reset). */
+  /** Sets every metric back to its initial state (the operations API's POST /metrics/reset). */
   reset(): void {
     this.registry.resetMetrics();
     this.#requestSeries.clear(); // reset drops the children the cache holds

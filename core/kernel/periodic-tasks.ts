@@ -1,4 +1,4 @@
-/** Periodic tasks registered by plugins, with the run statistics and health rule of seed 003's periodic threads. */
+/** Periodic tasks registered by plugins, with the run statistics and health rule of the operations API's periodic threads. */
 import type { Logger } from "./logger.ts";
 
 export const TASK_LEVELS = ["critical", "high", "medium", "low"] as const;
@@ -141,7 +141,7 @@ function round(n: number): number {
   return Math.round(n * 1000) / 1000;
 }
 
-/** Seed 003's health rule: healthy iff every critical and high task is active. */
+/** The operations API's health rule: healthy iff every critical and high task is active. */
 export function taskHealth(tasks: PeriodicTask[], now = Date.now()) {
   const unhealthy = tasks
     .filter((t) => (t.level === "critical" || t.level === "high") && !t.isActive(now))

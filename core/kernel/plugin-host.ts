@@ -6,9 +6,15 @@ import { Errors, GantryError, messageOf } from "./errors.ts";
 import { migratePlugin } from "../storage/db.ts";
 import type { Logger } from "./logger.ts";
 import { orderByDependencies, readManifest, type LoadedManifest } from "./manifest.ts";
-import { createPluginContext, registerPluginFiles, PluginInstance, type CoreParts, type InstallDrop, type PluginDefinition } from "./plugin-context.ts";
+import { createPluginContext, registerPluginFiles, type CoreParts } from "./plugin-context.ts";
+import type { DisposeReason, PluginDefinition } from "./plugin-contract.ts";
+import { PluginInstance, type InstallDrop, type LateCall } from "./plugin-instance.ts";
+import type { KeptInfo } from "./keeps.ts";
 import { registerPluginFolder } from "./plugin-resolver.ts";
 import { plugins as pluginsTable } from "../storage/db-schema.ts";
+
+/** How many disposed generations are remembered for leak reports. */
+const RETIRED_KEPT = 50;
 
 export type PluginStatus = "active" | "failed" | "disabled";
 export type PluginSource = "builtin" | "path";
@@ -53,6 +59,8 @@ export class PluginHost {
   /** Names in the order they first became active (a reload keeps its place), for ordered shutdown. */
   #activationOrder: string[] = [];
   #generation = 0;
+  /** Recently disposed generations, for the late calls they make. */
+  readonly #retired: PluginInstance[] = [];
   /** True while start() activates plugins: their routes are committed together at its end. */
   #deferRoutes = false;
 
@@ -127,7 +135,7 @@ export class PluginHost {
         record.instance = undefined;
         this.#activationOrder = this.#activationOrder.filter((n) => n !== instance.plugin);
         instance.state = "retiring";
-        this.#logDisposal(instance.plugin, await instance.dispose(this.options.disposeTimeoutMs));
+        this.#logDisposal(instance.plugin, await this.#dispose(instance, "disable"));
         this.#fail(instance.plugin, setupFailure(instance.plugin, error));
       }
     }
@@ -181,7 +189,7 @@ export class PluginHost {
     return this.#serialize(name, async () => {
       const record = this.#require(name);
       this.#assertNoDependents(name, options.force);
-      await this.#deactivate(record);
+      await this.#deactivate(record, "uninstall");
       if (record.source === "builtin") {
         this.#persistEnabled(record, false);
         record.status = "disabled";
@@ -200,7 +208,7 @@ export class PluginHost {
       const record = this.#require(name);
       if (!enabled) {
         this.#assertNoDependents(name, options.force);
-        await this.#deactivate(record);
+        await this.#deactivate(record, "disable");
         record.status = "disabled";
         record.error = null;
       } else if (record.status !== "active") {
@@ -251,14 +259,14 @@ export class PluginHost {
   /** Disposes every plugin, dependents before their dependencies (reverse activation order). */
   async stop(): Promise<void> {
     for (const instance of this.activeInstances().reverse()) {
-      const report = await instance.dispose(this.options.disposeTimeoutMs);
-      this.#logDisposal(instance.plugin, report);
+      instance.state = "retiring";
+      this.#logDisposal(instance.plugin, await this.#dispose(instance, "shutdown"));
       this.options.log.info({ plugin: instance.plugin }, "plugin stopped");
     }
   }
 
   async #activate(manifest: LoadedManifest, previous?: PluginInstance): Promise<void> {
-    const instance = new PluginInstance(manifest, ++this.#generation);
+    const instance = new PluginInstance(manifest, ++this.#generation, this.options.log);
     try {
       const definition = await importPlugin(manifest);
       if (migratePlugin(this.core.database, manifest.name, join(manifest.dir, "drizzle"))) instance.record("migration", "drizzle");
@@ -272,14 +280,15 @@ export class PluginHost {
       if (typeof dispose === "function") instance.disposer.defer(dispose, "setup's dispose");
       this.#swapIn(instance, previous);
     } catch (error) {
-      this.#logDisposal(manifest.name, await instance.dispose(this.options.disposeTimeoutMs));
+      // What this generation kept is shared with the serving one (it stays) or was created for it (closed).
+      this.#logDisposal(manifest.name, await this.#dispose(instance, previous ? "reload" : "disable"));
       throw setupFailure(manifest.name, error);
     }
     const record = this.#records.get(manifest.name);
     const source = record?.source ?? "path";
     this.#records.set(manifest.name, { name: manifest.name, path: manifest.dir, source, status: "active", manifest, instance, error: null });
     instance.activate();
-    if (previous) this.#logDisposal(manifest.name, await previous.dispose(this.options.disposeTimeoutMs));
+    if (previous) this.#logDisposal(manifest.name, await this.#dispose(previous, "reload"));
     this.options.log.info({ plugin: manifest.name, version: manifest.version, generation: instance.generation }, previous ? "plugin reloaded" : "plugin active");
   }
 
@@ -292,7 +301,7 @@ export class PluginHost {
     setup.then(async (dispose) => {
       if (typeof dispose !== "function") return;
       this.options.log.warn({ plugin }, "plugin setup finished after its timeout; running its dispose");
-      await dispose();
+      await dispose("uninstall");
     }).catch((error) => this.options.log.warn({ plugin, err: messageOf(error) }, "late plugin setup failed"));
   }
 
@@ -314,14 +323,35 @@ export class PluginHost {
     }
   }
 
-  async #deactivate(record: PluginRecord): Promise<void> {
+  async #deactivate(record: PluginRecord, reason: DisposeReason): Promise<void> {
     const instance = record.instance;
     record.instance = undefined;
     this.#activationOrder = this.#activationOrder.filter((n) => n !== record.name);
     if (!instance) return;
     instance.state = "retiring";
     this.options.commitRoutes(this.activeInstances());
-    this.#logDisposal(record.name, await instance.dispose(this.options.disposeTimeoutMs));
+    this.#logDisposal(record.name, await this.#dispose(instance, reason));
+  }
+
+  /** Disposes a generation and remembers it while it is recent, so calls it makes after disposal are reported. */
+  async #dispose(instance: PluginInstance, reason: DisposeReason) {
+    const report = await instance.dispose(this.options.disposeTimeoutMs, reason);
+    this.#retired.push(instance);
+    if (this.#retired.length > RETIRED_KEPT) this.#retired.shift();
+    return report;
+  }
+
+  /**
+   * What the kernel sees escaping plugin ownership: calls that disposed generations made to their
+   * context (a raw timer or promise outlived them), child processes of gantry that no plugin
+   * registered (spawned around ctx.spawn), and the kept resources with what they still run.
+   */
+  leaks(): { late_calls: LateCall[]; unowned_processes: { pid: number; command: string[] }[]; kept: KeptInfo[] } {
+    return {
+      late_calls: this.#retired.flatMap((instance) => [...instance.lateCalls.values()]),
+      unowned_processes: this.core.processes.unowned(),
+      kept: this.core.keeps.list(),
+    };
   }
 
   #assertNoDependents(name: string, force = false): void {

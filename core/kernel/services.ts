@@ -1,6 +1,7 @@
-/** Services that plugins provide to each other, looked up by name on every use. */
+/** Services that plugins provide to each other, looked up by name on every use; typed by the Services contracts. */
 import { Errors } from "./errors.ts";
 import { OwnedRegistry, type Owner } from "./owned-registry.ts";
+import type { ServiceName, Services } from "./service-contracts.ts";
 
 export class ServiceRegistry {
   readonly #services = new OwnedRegistry<object>("Service");
@@ -10,16 +11,16 @@ export class ServiceRegistry {
   }
 
   /** The current implementation, or undefined when no active plugin provides it. */
-  get<T extends object>(name: string): T | undefined {
-    return this.#services.get(name) as T | undefined;
+  get<K extends ServiceName>(name: K): Services[K] | undefined {
+    return this.#services.get(name) as Services[K] | undefined;
   }
 
   /**
    * A stable handle that forwards each property access to the current provider, so a
    * consumer may keep it across the provider's reloads; throws SERVICE_UNAVAILABLE when none.
    */
-  consume<T extends object>(name: string): T {
-    return new Proxy({} as T, {
+  consume<K extends ServiceName>(name: K): Services[K] {
+    return new Proxy({} as Services[K], {
       get: (_, property) => {
         const current = this.#services.get(name);
         if (!current) throw Errors.SERVICE_UNAVAILABLE([name]);

@@ -1,11 +1,10 @@
-/** agents: models using tools under permission rules with human approvals (seed 004's agents, approvals, permissions). */
-import { definePlugin, type CommandCaller, type CoreAgentsService, type CoreCommandsService, type CoreIdentityService, type CoreInfoService } from "gantry/plugin";
+/** agents: models using tools under permission rules with human approvals (agents, approvals, permissions). */
+import { definePlugin, type CommandCaller } from "gantry/plugin";
 import { configuredAgents, pluginAgents, type AgentSpec } from "./definitions.ts";
 import type { Decision } from "./permissions.ts";
 import { agentRoutes, runView } from "./routes.ts";
-import { AgentRunner, type InferenceService } from "./runner.ts";
+import { AgentRunner } from "./runner.ts";
 import { AgentStore } from "./store.ts";
-import type { McpToolsService } from "./tool-catalog.ts";
 
 interface AgentsConfig {
   agents: Record<string, Record<string, unknown>>;
@@ -22,25 +21,26 @@ export default definePlugin({
   setup(ctx) {
     const config = ctx.config as unknown as AgentsConfig;
     if (!["allow", "ask", "deny"].includes(config.default_permission)) throw new Error(`plugin.agent.default_permission must be allow, ask or deny, not '${config.default_permission}'`);
-    const commands = ctx.services.consume<CoreCommandsService>("core.commands");
+    const commands = ctx.services.consume("core.commands");
     const store = new AgentStore(ctx.db);
-    const closed = store.closeInterrupted(ctx.services.consume<CoreInfoService>("core.info").startedAt);
+    const closed = store.closeInterrupted(ctx.services.consume("core.info").startedAt);
     if (closed.runs + closed.gates > 0) ctx.log.warn(closed, "agent runs and approval gates left open by a previous gantry process are closed");
     const { agents: configured, problems } = configuredAgents(config.agents, config.max_turns);
     for (const problem of problems) ctx.log.warn({ problem }, "agent skipped");
-    const declared = ctx.services.consume<CoreAgentsService>("core.agents");
+    const declared = ctx.services.consume("core.agents");
     const agents = (): AgentSpec[] => [...configured, ...pluginAgents(declared, config.max_turns)];
     const agentNamed = (name: string) => agents().find((a) => a.name === name);
-    const mcpService = ctx.services.consume<McpToolsService>("mcp");
+    const mcpService = ctx.services.consume("mcp");
     // The mcp plugin is optional: without it agents are offered slash commands only.
     const mcp = () => (ctx.services.has("mcp") ? mcpService : undefined);
     const settings = () => ({
       defaultModel: config.default_model, defaultPermission: config.default_permission, approvalTimeoutS: config.approval_timeout_s,
       toolResultMaxChars: config.tool_result_max_chars, runsKept: config.runs_kept,
     });
-    const runner = new AgentRunner(ctx, store, ctx.services.consume<InferenceService>("inference"), commands, mcp, settings);
+    const runner = ctx.keep("runner", (scope) => new AgentRunner(scope, store), (kept) => kept.close());
+    runner.configure({ inference: ctx.services.consume("inference"), commands, mcp, settings });
 
-    ctx.routes(agentRoutes({ agents, runner, store, commands, mcp, identity: ctx.services.consume<CoreIdentityService>("core.identity"), settings }), { prefix: "" });
+    ctx.routes(agentRoutes({ agents, runner, store, commands, mcp, identity: ctx.services.consume("core.identity"), settings }), { prefix: "" });
     // For other plugins (batch): run an agent to its end, read a run.
     ctx.services.provide("agent-runs", {
       has: (name: string) => agentNamed(name) !== undefined,

@@ -1,17 +1,17 @@
-/** Seed 004's agents, approvals and permissions routes. */
-import { createError, Nullable, t, type CommandCaller, type CoreCommandsService, type CoreIdentityService, type RolesApp } from "gantry/plugin";
+/** The agents, approvals and permissions routes. */
+import { createError, defineErrors, Nullable, t, type CommandCaller, type CoreCommandsService, type CoreIdentityService, type McpToolsService, type RolesApp } from "gantry/plugin";
 import type { AgentSpec } from "./definitions.ts";
 import type { Decision } from "./permissions.ts";
 import type { AgentRunner } from "./runner.ts";
 import type { AgentStore, ApprovalRow, DenialRow, RunRow } from "./store.ts";
-import { toolCatalog, type McpToolsService } from "./tool-catalog.ts";
+import { toolCatalog } from "./tool-catalog.ts";
 
-export const AgentErrors = {
+export const AgentErrors = defineErrors("agent", {
   AGENT_NOT_FOUND: createError("AGENT_NOT_FOUND", 404, (name: string) => `No agent '${name}'; list them at GET /api/v1/agents`),
   RUN_NOT_FOUND: createError("RUN_NOT_FOUND", 404, (id: string) => `No agent run '${id}'`),
   GATE_NOT_FOUND: createError("GATE_NOT_FOUND", 404, (id: string) => `No approval gate '${id}'`),
   GATE_DECIDED: createError("GATE_DECIDED", 409, (id: string, status: string) => `Approval gate '${id}' is already ${status}`),
-};
+});
 
 export interface AgentRouteParts {
   agents: () => AgentSpec[];

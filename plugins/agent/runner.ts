@@ -4,16 +4,11 @@
  * approval gate until someone decides, or run — and its result goes back to the model, until the
  * model answers without tool calls or max_turns is reached.
  */
-import type { CommandCaller, CoreCommandsService, PluginContext } from "gantry/plugin";
+import type { CommandCaller, CoreCommandsService, InferenceService, KeepScope, McpToolsService } from "gantry/plugin";
 import type { AgentSpec } from "./definitions.ts";
 import { decide, offered, type Decision } from "./permissions.ts";
 import type { AgentStore, ApprovalRow, RunRow } from "./store.ts";
-import { functionNames, toolCatalog, type McpToolsService, type Tool } from "./tool-catalog.ts";
-
-/** What the instances plugin provides as service "inference". */
-export interface InferenceService {
-  chatCompletion(body: Record<string, unknown>, signal?: AbortSignal): Promise<Record<string, unknown>>;
-}
+import { functionNames, toolCatalog, type Tool } from "./tool-catalog.ts";
 
 export interface RunnerSettings {
   defaultModel: string;
@@ -32,18 +27,51 @@ type ModelStep = { type: "model"; content: string | null; tool_calls: { name: st
 type ToolStep = { type: "tool"; tool: string; arguments: Record<string, unknown>; decision: Decision | "not_offered"; rule: string | null; gate_id: string | null; outcome: "ran" | "denied" | "rejected" | "expired" | "error"; result: string };
 type Step = ModelStep | ToolStep;
 
+/** What runs need from the plugin generation that serves now (re-pointed at each reload). */
+export interface RunnerDependencies {
+  inference: InferenceService;
+  commands: CoreCommandsService;
+  mcp: () => McpToolsService | undefined;
+  settings: () => RunnerSettings;
+}
+
+/**
+ * Runs live in a kept resource: a run waiting at an approval gate survives a plugin reload and goes
+ * on when the gate is decided through the new generation. Events go out through the newest
+ * generation's context (`scope.ctx`); timers belong to the kernel (`scope`).
+ */
 export class AgentRunner {
   /** Gate id → the run waiting on it. */
   readonly #waiting = new Map<string, (gate: ApprovalRow) => void>();
+  #deps: RunnerDependencies | undefined;
 
-  constructor(
-    private readonly ctx: PluginContext,
-    private readonly store: AgentStore,
-    private readonly inference: InferenceService,
-    private readonly commands: CoreCommandsService,
-    private readonly mcp: () => McpToolsService | undefined,
-    private readonly settings: () => RunnerSettings,
-  ) {}
+  constructor(private readonly scope: KeepScope, private readonly store: AgentStore) {}
+
+  /** Called by each generation at setup. */
+  configure(deps: RunnerDependencies): void {
+    this.#deps = deps;
+  }
+
+  private get ctx() {
+    return this.scope.ctx;
+  }
+  private get inference() {
+    return this.#deps!.inference;
+  }
+  private get commands() {
+    return this.#deps!.commands;
+  }
+  private mcp() {
+    return this.#deps!.mcp();
+  }
+  private settings() {
+    return this.#deps!.settings();
+  }
+
+  /** The plugin goes away: gates still pending expire, so their runs end (and are recorded) instead of hanging. */
+  close(): void {
+    for (const [gateId, done] of this.#waiting) done(this.store.decideGate(gateId, "expired", null, "the agent plugin stopped") ?? this.store.gate(gateId)!);
+  }
 
   /**
    * Starts a run: recorded before this returns. `finished` resolves with the final run; `blocked`
@@ -53,7 +81,7 @@ export class AgentRunner {
     const run = this.store.startRun(agent.name, actor, input);
     let onBlocked = () => {};
     const blocked = new Promise<void>((resolve) => (onBlocked = resolve));
-    const finished = this.#execute(agent, run, onBlocked, caller).finally(() => this.store.pruneRuns(this.settings().runsKept));
+    const finished = this.scope.track(this.#execute(agent, run, onBlocked, caller).finally(() => this.store.pruneRuns(this.settings().runsKept)));
     return { run, finished, blocked };
   }
 
@@ -147,19 +175,19 @@ export class AgentRunner {
   }
 
   /**
-   * Resolves when the gate is decided, or expires it after approval_timeout_s. A decision made
-   * through another instance of this plugin (after a reload) is seen by reading the gate each second.
+   * Resolves when the gate is decided, or expires it after approval_timeout_s. A decision written
+   * to the database by another gantry node is seen by reading the gate each second.
    */
   #await(gateId: string): Promise<ApprovalRow> {
     return new Promise((resolve) => {
       const done = (gate: ApprovalRow) => {
-        clearTimeout(timer);
-        clearInterval(poll);
+        cancelTimer();
+        cancelPoll();
         this.#waiting.delete(gateId);
         resolve(gate);
       };
-      const timer = setTimeout(() => done(this.store.decideGate(gateId, "expired", null, "no decision in time") ?? this.store.gate(gateId)!), this.settings().approvalTimeoutS * 1000);
-      const poll = setInterval(() => {
+      const cancelTimer = this.scope.setTimeout(() => done(this.store.decideGate(gateId, "expired", null, "no decision in time") ?? this.store.gate(gateId)!), this.settings().approvalTimeoutS * 1000);
+      const cancelPoll = this.scope.setInterval(() => {
         const gate = this.store.gate(gateId);
         if (gate && gate.status !== "pending") done(gate);
       }, 1000);

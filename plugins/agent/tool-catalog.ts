@@ -2,13 +2,7 @@
  * The tools agents can be offered: every slash command (`/plugin:command`, one `arguments` string)
  * and, when the mcp plugin runs, every tool of a connected MCP server (`mcp:server/tool`).
  */
-import { mayInvoke, type CommandCaller, type CoreCommandsService } from "gantry/plugin";
-
-/** What the mcp plugin provides as service "mcp". */
-export interface McpToolsService {
-  tools(): Promise<{ server: string; name: string; description: string | null; input_schema: Record<string, unknown> }[]>;
-  call(server: string, tool: string, args: Record<string, unknown>): Promise<{ is_error: boolean; content: unknown[]; structured_content: Record<string, unknown> | null }>;
-}
+import { mayInvoke, type CommandCaller, type CoreCommandsService, type McpToolsService } from "gantry/plugin";
 
 export interface Tool {
   /** What rules and definitions name: `/plugin:command` or `mcp:server/tool`. */

@@ -3,18 +3,17 @@
  * agent to its end (through the agent plugin's `agent-runs` service) and record the outcome, the
  * agent run and its tool calls; `batch_progress` events report each line.
  */
-import type { CommandCaller, PluginContext } from "gantry/plugin";
+import type { AgentRunsService, CommandCaller, KeepScope } from "gantry/plugin";
 import type { BatchStore, ItemRow } from "./batch-store.ts";
 
-/** What the agent plugin provides as service "agent-runs". */
-export interface AgentRunsService {
-  has(name: string): boolean;
-  run(name: string, input: string, actor: string, caller: CommandCaller): Promise<{ id: string; status: string; output: string | null; error: string | null; steps: unknown[] }>;
-}
-
+/**
+ * The runner is kept across plugin reloads: lines in flight (an agent run waiting at an approval
+ * gate, for one) go on, and the new generation finds the runs already being worked. Progress
+ * events go out through the newest generation's context.
+ */
 /**
  * A run's agents get the tools of whoever submitted (or resumed) it. A run taken over after a
- * plugin reload runs as operator, the least role that may submit one.
+ * restart runs as operator, the least role that may submit one.
  */
 const TAKEOVER_CALLER: CommandCaller = { role: "operator" };
 
@@ -22,13 +21,14 @@ export class BatchRunner {
   readonly #active = new Set<string>();
   readonly #callers = new Map<string, CommandCaller>();
   #stopping = false;
+  #settings: () => { concurrency: number } = () => ({ concurrency: 1 });
 
-  constructor(
-    private readonly ctx: PluginContext,
-    private readonly store: BatchStore,
-    private readonly agents: AgentRunsService,
-    private readonly settings: () => { concurrency: number },
-  ) {}
+  constructor(private readonly scope: KeepScope, private readonly store: BatchStore, private readonly agents: AgentRunsService) {}
+
+  /** Called by each generation at setup. */
+  configure(settings: () => { concurrency: number }): void {
+    this.#settings = settings;
+  }
 
   isActive(runId: string): boolean {
     return this.#active.has(runId);
@@ -39,16 +39,16 @@ export class BatchRunner {
     if (this.#active.has(runId) || this.#stopping) return;
     this.#active.add(runId);
     this.#callers.set(runId, caller);
-    const workers = Array.from({ length: Math.max(1, this.settings().concurrency) }, () => this.#work(runId));
-    void Promise.all(workers).then(() => {
+    const workers = Array.from({ length: Math.max(1, this.#settings().concurrency) }, () => this.#work(runId));
+    void this.scope.track(Promise.all(workers).finally(() => {
       this.#active.delete(runId);
       this.#callers.delete(runId);
-    });
+    }));
   }
 
   /**
-   * Stops taking lines (plugin reload or shutdown); lines in flight still finish and are recorded.
-   * After a reload the new instance takes the run over; after a shutdown it is interrupted at the next start.
+   * Stops taking lines (the plugin goes away); lines in flight still finish and are recorded.
+   * A run left running is interrupted at the next start (resume it then).
    */
   stop(): void {
     this.#stopping = true;
@@ -61,7 +61,7 @@ export class BatchRunner {
       const done = counts.pending + counts.running === 0;
       // Whichever worker (of whichever plugin instance) finishes the last line completes the run.
       if (done) this.store.setStatus(runId, "completed");
-      this.ctx.emit("batch_progress", { run_id: runId, status: done ? "completed" : "running", line: item.line, ...counts });
+      this.scope.ctx.emit("batch_progress", { run_id: runId, status: done ? "completed" : "running", line: item.line, ...counts });
     }
   }
 

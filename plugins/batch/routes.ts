@@ -1,14 +1,14 @@
-/** Seed 004's batch routes: submit JSONL, status and progress, resume, results as JSONL, tool-usage stats. */
-import { createError, t, textResponses, type CommandCaller, type CoreIdentityService, type PluginContext, type RolesApp } from "gantry/plugin";
+/** The batch routes: submit JSONL, status and progress, resume, results as JSONL, tool-usage stats. */
+import { createError, defineErrors, t, textResponses, type AgentRunsService, type CommandCaller, type CoreIdentityService, type PluginContext, type RolesApp } from "gantry/plugin";
 import type { BatchStore, ItemRow, Line, RunRow } from "./batch-store.ts";
-import type { AgentRunsService, BatchRunner } from "./batch-runner.ts";
+import type { BatchRunner } from "./batch-runner.ts";
 
-const BatchErrors = {
+const BatchErrors = defineErrors("batch", {
   BATCH_NOT_FOUND: createError("BATCH_NOT_FOUND", 404, (id: string) => `No batch run '${id}'`),
   BATCH_EXISTS: createError("BATCH_EXISTS", 409, (id: string) => `Batch run '${id}' exists; pick another run_id`),
   BATCH_NOT_RESUMABLE: createError("BATCH_NOT_RESUMABLE", 409, (id: string, status: string) => `Batch run '${id}' is ${status}; only an interrupted run resumes`),
   BATCH_INVALID: createError("BATCH_INVALID", 400, (count: number) => `${count} line${count === 1 ? "" : "s"} of the batch cannot run; nothing was started`),
-};
+});
 
 export interface BatchRouteParts {
   store: BatchStore;

@@ -69,7 +69,7 @@ export class CacheStore {
     return join(this.pagesDir, entry.file);
   }
 
-  /** Deletes the rows now and the files in the background (seed 001); returns how many entries. */
+  /** Deletes the rows now and the files in the background; returns how many entries. */
   invalidate(hostId: number, urls: string[], dimensionIds: number[]): number {
     const where = and(eq(cacheEntries.hostId, hostId), inArray(cacheEntries.url, urls), inArray(cacheEntries.dimensionId, dimensionIds));
     const gone = this.db.delete(cacheEntries).where(where).returning({ file: cacheEntries.file }).all();

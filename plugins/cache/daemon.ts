@@ -25,7 +25,7 @@ export class CacheDaemon {
   paused = false;
   lastTick: Date | null = null;
   readonly startedAt = new Date();
-  /** Entries taken off the queues and not rendered yet (seed 001's internal queue). */
+  /** Entries taken off the queues and not rendered yet (the cache daemon API's internal queue). */
   inFlight = 0;
   readonly #renders;
 
@@ -51,11 +51,12 @@ export class CacheDaemon {
 
   /** Starts renders for due entries while tabs are free; also called as each render ends, so no tab waits for the next tick. */
   #fill(): number {
-    if (this.paused) return 0;
+    // A generation being disposed claims nothing more: the next one drains the queues.
+    if (this.paused || this.ctx.signal.aborted) return 0;
     const room = Math.min(this.renderer.availableForRecache, this.settings().queueMaxSize - this.inFlight);
     if (room <= 0) return 0;
     const items = this.store.claimDue(room);
-    for (const item of items) void this.#recache(item);
+    for (const item of items) void this.ctx.track(this.#recache(item));
     return items.length;
   }
 
@@ -65,9 +66,11 @@ export class CacheDaemon {
     if (!host || !dimension) return; // configuration changed since it was queued
     this.inFlight++;
     try {
-      await this.render(host, item.url, dimension, "recache");
+      await this.render(host, item.url, dimension, "recache", this.ctx.signal);
     } catch (error) {
-      // Nothing is dropped: the page is queued again at normal priority for a later try.
+      // Nothing is dropped. Abandoned because this generation is going away: the next one renders it now.
+      if (this.ctx.signal.aborted) return void this.store.enqueue(host.id, [item.url], [dimension.id], "high", new Date());
+      // Failed: queued again at normal priority for a later try.
       this.store.enqueue(host.id, [item.url], [dimension.id], "normal", new Date(Date.now() + this.settings().retryAfterS * 1000));
       this.ctx.log.warn({ host: host.id, url: item.url, dimension: dimension.id, err: (error as Error).message, retry_in_s: this.settings().retryAfterS }, "recache render failed");
     } finally {
@@ -77,11 +80,11 @@ export class CacheDaemon {
   }
 
   /** Renders and stores a page; queues it for autorecache when the host asks for that. */
-  async render(host: HostConfig, url: string, dimension: Dimension, kind: "online" | "recache") {
+  async render(host: HostConfig, url: string, dimension: Dimension, kind: "online" | "recache", signal?: AbortSignal) {
     try {
       const result = await this.renderer.render(url, dimension, kind, {
         resourceTypes: host.block_resource_types ?? this.settings().blockResourceTypes, thirdParty: host.block_third_party ?? false,
-      });
+      }, signal);
       const entry = this.store.save(host.id, url, dimension.id, result.html, result.status, result.ms);
       if ((host.autorecache_s ?? 0) > 0) this.store.enqueue(host.id, [url], [dimension.id], "autorecache", new Date(Date.now() + host.autorecache_s! * 1000));
       this.#renders.inc({ kind, outcome: "ok" });

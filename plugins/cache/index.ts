@@ -1,4 +1,4 @@
-/** cache: the prerender cache daemon of seed 001 with a headless-Chromium render service. */
+/** cache: the prerender cache daemon (its documented API) with a headless-Chromium render service. */
 import { join } from "node:path";
 import { definePlugin } from "gantry/plugin";
 import { CacheStore } from "./cache-store.ts";
@@ -48,12 +48,13 @@ export default definePlugin({
     const problems = hostProblems(config.hosts);
     if (problems.length > 0) throw new Error(problems.join("; "));
     const store = new CacheStore(ctx.db, join(ctx.dataDir, "pages"));
-    // Chromium starts on the first render, not with gantry.
-    const renderer = new RenderService(() => ({
+    const settings = () => ({
       chromiumPath: config.chromium_path, tabs: config.tabs, reserveOnlinePercent: config.reserve_online_percent,
       timeoutMs: config.render_timeout_ms, recycleAfter: config.recycle_after_renders,
-    }));
-    ctx.defer(() => renderer.close());
+    });
+    // Chromium starts on the first render, not with gantry; the browser and its tabs outlive reloads.
+    const renderer = ctx.keep("renderer", (scope) => new RenderService(settings, (pid, options) => scope.adopt(pid, options)), (kept) => kept.close());
+    renderer.configure(settings);
     const daemon = new CacheDaemon(ctx, store, renderer, () => config.hosts, () => ({ queueMaxSize: config.queue_max_size, retryAfterS: config.retry_after_s, blockResourceTypes: config.block_resource_types }));
     ctx.routes(cacheRoutes({
       store, daemon, renderer,

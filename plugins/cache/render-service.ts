@@ -1,12 +1,16 @@
 /**
  * The render service: one headless Chromium (Debian's, driven by puppeteer-core over a pipe) with
  * a fixed pool of tabs. Online renders (a bot waiting) may use every free tab; recache renders only
- * the tabs beyond the share reserved for online traffic. Recipe and measurements: NOTES-bun.md.
+ * the tabs beyond the share reserved for online traffic. The service is kept across plugin reloads
+ * (no browser relaunch); each Chromium it launches is registered with the kernel as soon as it
+ * exists (`adopt`), so operators see it and it stops with the plugin. Chromium runs in a process
+ * group of its own (puppeteer launches it detached), so its renderer and GPU children stop with it.
  */
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, CDPSession, Page } from "puppeteer-core";
+import type { AdoptOptions, ChildProcess } from "gantry/plugin";
 
 export interface Dimension {
   id: number;
@@ -61,9 +65,25 @@ export class RenderService {
   /** Renders admitted and not finished; counted before any await, so a tick cannot over-claim tabs. */
   #inUse = 0;
 
-  constructor(private readonly settings: () => RenderSettings) {
+  #settings: () => RenderSettings;
+
+  /** `adopt` registers each launched Chromium with the kernel (the kept resource's scope). */
+  constructor(settings: () => RenderSettings, private readonly adopt: (pid: number, options: AdoptOptions) => ChildProcess) {
+    this.#settings = settings;
     sweepProfiles(); // a killed gantry leaves its Chromium profile folders behind
   }
+
+  /** Each plugin generation points the service at its configuration. */
+  configure(settings: () => RenderSettings): void {
+    this.#settings = settings;
+  }
+
+  private settings(): RenderSettings {
+    return this.#settings();
+  }
+
+  /** How many times Chromium was launched (a reload must not add one). */
+  launches = 0;
 
   /** Tabs reserved for online renders. */
   get reserved(): number {
@@ -81,20 +101,22 @@ export class RenderService {
   }
 
   /** Renders `url` as `dimension` sees it: HTML after the page says it is ready (or the DOM settles). */
-  async render(url: string, dimension: Dimension, kind: "online" | "recache", policy: BlockPolicy = ALLOW_ALL): Promise<RenderResult> {
+  /** `signal` abandons the render (its tab is replaced): the plugin generation that asked is going away. */
+  async render(url: string, dimension: Dimension, kind: "online" | "recache", policy: BlockPolicy = ALLOW_ALL, signal?: AbortSignal): Promise<RenderResult> {
     if (this.#closed) throw new Error("the render service is closed");
+    signal?.throwIfAborted();
     const free = this.freeTabs;
     if (free === 0 || (kind === "recache" && free <= this.reserved)) throw new Error(`no ${kind} tab free`);
     this.#inUse++;
     try {
       await this.#ensureBrowser();
-      return await this.#renderOnFreeTab(url, dimension, policy);
+      return await this.#renderOnFreeTab(url, dimension, policy, signal);
     } finally {
       this.#inUse--;
     }
   }
 
-  async #renderOnFreeTab(url: string, dimension: Dimension, policy: BlockPolicy): Promise<RenderResult> {
+  async #renderOnFreeTab(url: string, dimension: Dimension, policy: BlockPolicy, signal?: AbortSignal): Promise<RenderResult> {
     const tab = this.#tabs.find((t) => !t.busy)!; // admitted renders never outnumber the tabs
     tab.busy = true;
     tab.policy = policy;
@@ -103,7 +125,8 @@ export class RenderService {
     try {
       const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`render timed out after ${this.settings().timeoutMs} ms`)), this.settings().timeoutMs)));
       const crashed = new Promise<never>((_, reject) => tab.page.once("error", (error) => reject(new Error(`the page crashed: ${error.message}`))));
-      const result = await Promise.race([this.#renderIn(tab, url, dimension), timeout, crashed]);
+      const aborted = new Promise<never>((_, reject) => signal?.addEventListener("abort", () => reject(signal.reason), { once: true }));
+      const result = await Promise.race([this.#renderIn(tab, url, dimension), timeout, crashed, aborted]);
       return { ...result, ms: Math.round(performance.now() - started) };
     } catch (error) {
       await this.#replaceTab(tab); // a hung or crashed tab is not reused
@@ -138,6 +161,12 @@ export class RenderService {
     const { launch } = await import("puppeteer-core");
     this.#profile = mkdtempSync(join(tmpdir(), `${PROFILE_PREFIX}${process.pid}-`));
     const browser = await launch({ executablePath: this.settings().chromiumPath, pipe: true, args: [...FLAGS, `--user-data-dir=${this.#profile}`], headless: true, timeout: 30_000 });
+    this.launches++;
+    const chromium = browser.process();
+    if (chromium?.pid) {
+      const exited = new Promise((resolve) => (chromium.exitCode !== null ? resolve(chromium.exitCode) : chromium.once("exit", resolve)));
+      this.adopt(chromium.pid, { name: "chromium", command: [this.settings().chromiumPath, "--headless", "(render service)"], exited });
+    }
     browser.on("disconnected", () => {
       if (this.#browser === browser) this.#browser = undefined; // relaunched on the next render
     });

@@ -1,27 +1,27 @@
-/** Seed 001's cache daemon API (X-Internal-Auth), its error shape, and the page endpoint for the edge gateway. */
+/** The cache daemon API (X-Internal-Auth), its error shape, and the page endpoint for the edge gateway. */
 import { existsSync, readFileSync } from "node:fs";
 import type { Static, TSchema } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
-import { createError, t, textResponses, type RolesApp } from "gantry/plugin";
+import { createError, defineErrors, t, textResponses, type RolesApp } from "gantry/plugin";
 import type { CacheStore } from "./cache-store.ts";
 import type { CacheDaemon, HostConfig } from "./daemon.ts";
 import type { RenderService } from "./render-service.ts";
 
-/** Seed 001's error body on the daemon's paths: `{status: "error", message}`. */
+/** The cache daemon API's error body on the daemon's paths: `{status: "error", message}`. */
 const daemonError = <A extends unknown[]>(code: string, status: number, message: (...args: A) => string) =>
   createError(code, status, message, (text) => ({ status: "error", message: text }));
 
-const CacheErrors = {
+const CacheErrors = defineErrors("cache", {
   INVALID_REQUEST: daemonError("INVALID_REQUEST", 400, (why: string) => why),
   HOST_NOT_FOUND: daemonError("HOST_NOT_FOUND", 400, (id: number) => `host not found: ${id}`),
   URL_NOT_ALLOWED: daemonError("URL_NOT_ALLOWED", 400, (url: string, why: string) => `url not allowed: ${url} (${why})`),
   DIMENSION_NOT_CONFIGURED: daemonError("DIMENSION_NOT_CONFIGURED", 400, (ids: number[], host: number) => `dimension not configured for host ${host}: ${ids.join(", ")}`),
   CONTROL_API_DISABLED: daemonError("CONTROL_API_DISABLED", 403, () => "scheduler control API is not enabled (plugin.cache.scheduler_control_api)"),
   RENDER_FAILED: daemonError("RENDER_FAILED", 502, (why: string) => `render failed: ${why}`),
-};
+});
 
 /**
- * The JSON body checked against `schema`, failing in seed 001's shape: the routes read text, since
+ * The JSON body checked against `schema`, failing in the cache daemon API's shape: the routes read text, since
  * Elysia's own parsing and validation would answer in gantry's shape before the handler runs.
  */
 function readBody<T extends TSchema>(text: unknown, schema: T): Static<T> {
@@ -88,7 +88,7 @@ export function cacheRoutes(p: CacheRouteParts) {
       }, {
         role: "internal", parse: "text",
         response: { 200: t.Object({ status: Ok, data: t.Object({ host_id: t.Integer(), urls_count: t.Integer(), dimension_ids_count: t.Integer(), entries_enqueued: t.Integer(), priority: t.String() }) }), 400: SeedError, 401: SeedError },
-        detail: { summary: "Queue URLs for rendering (seed 001)", tags: ["cache"], requestBody: jsonBody(RecacheBody) },
+        detail: { summary: "Queue URLs for rendering", tags: ["cache"], requestBody: jsonBody(RecacheBody) },
       })
       .post("/internal/cache/invalidate", ({ body: text }) => {
         const body = readBody(text, InvalidateBody);
@@ -98,7 +98,7 @@ export function cacheRoutes(p: CacheRouteParts) {
       }, {
         role: "internal", parse: "text",
         response: { 200: t.Object({ status: Ok, data: t.Object({ host_id: t.Integer(), urls_count: t.Integer(), dimension_ids_count: t.Integer(), entries_invalidated: t.Integer() }) }), 400: SeedError, 401: SeedError },
-        detail: { summary: "Delete cached pages (rows now, files in the background; seed 001)", tags: ["cache"], requestBody: jsonBody(InvalidateBody) },
+        detail: { summary: "Delete cached pages (rows now, files in the background)", tags: ["cache"], requestBody: jsonBody(InvalidateBody) },
       })
       .get("/status", () => {
         const { daemonId, queueMaxSize } = p.settings();
@@ -120,18 +120,18 @@ export function cacheRoutes(p: CacheRouteParts) {
           rs_capacity: t.Object({ total_free_tabs: t.Integer(), reserved_for_online: t.Integer(), available_for_recache: t.Integer(), reservation_percent: t.Number() }),
           queues: t.Record(t.String(), t.Object({ high: Queue, normal: Queue, autorecache: Queue })),
         }),
-        detail: { summary: "Daemon health, queues and render capacity (seed 001)", tags: ["cache"] },
+        detail: { summary: "Daemon health, queues and render capacity", tags: ["cache"] },
       })
       .post("/internal/scheduler/pause", () => {
         if (!p.settings().schedulerControlApi) throw CacheErrors.CONTROL_API_DISABLED([]);
         p.daemon.paused = true;
         return { status: "ok" as const, message: "Scheduler paused" };
-      }, { role: "internal", response: { 200: t.Object({ status: Ok, message: t.String() }), 403: SeedError }, detail: { summary: "Pause the recache scheduler (seed 001)", tags: ["cache"] } })
+      }, { role: "internal", response: { 200: t.Object({ status: Ok, message: t.String() }), 403: SeedError }, detail: { summary: "Pause the recache scheduler", tags: ["cache"] } })
       .post("/internal/scheduler/resume", () => {
         if (!p.settings().schedulerControlApi) throw CacheErrors.CONTROL_API_DISABLED([]);
         p.daemon.paused = false;
         return { status: "ok" as const, message: "Scheduler resumed" };
-      }, { role: "internal", response: { 200: t.Object({ status: Ok, message: t.String() }), 403: SeedError }, detail: { summary: "Resume the recache scheduler (seed 001)", tags: ["cache"] } })
+      }, { role: "internal", response: { 200: t.Object({ status: Ok, message: t.String() }), 403: SeedError }, detail: { summary: "Resume the recache scheduler", tags: ["cache"] } })
       // For the edge gateway: the cached page, or one rendered now on the online tabs.
       .get("/internal/cache/page", async ({ query, set }) => {
         const { host, dimensions } = target(p.daemon, query.host_id, [query.dimension_id]);

@@ -1,7 +1,7 @@
 import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
 /**
- * The recache queues: seed 001's sorted sets `recache:{host}:{priority}` scored by due time, as rows.
+ * The recache queues: the cache daemon API's sorted sets `recache:{host}:{priority}` scored by due time, as rows.
  * Enqueuing an entry that is already queued moves its due time.
  */
 export const cacheQueue = sqliteTable("cache_queue", {

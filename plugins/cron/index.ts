@@ -1,5 +1,5 @@
-/** cron: jobs that run slash commands on cron schedules, with run history (seed 004's /api/v1/cron). */
-import { definePlugin, type CoreCommandsService, type CoreIdentityService, type CoreInfoService } from "gantry/plugin";
+/** cron: jobs that run slash commands on cron schedules, with run history (/api/v1/cron). */
+import { definePlugin } from "gantry/plugin";
 import { JobStore } from "./job-store.ts";
 import { cronRoutes, runView } from "./routes.ts";
 import { CronScheduler } from "./scheduler.ts";
@@ -15,17 +15,23 @@ export default definePlugin({
   name: "cron",
   setup(ctx) {
     const config = ctx.config as unknown as CronConfig;
-    const commands = ctx.services.consume<CoreCommandsService>("core.commands");
-    const info = ctx.services.consume<CoreInfoService>("core.info");
+    const commands = ctx.services.consume("core.commands");
+    const info = ctx.services.consume("core.info");
     const store = new JobStore(ctx.db);
     const interrupted = store.failInterrupted(info.startedAt);
     if (interrupted > 0) ctx.log.warn({ runs: interrupted }, "cron runs left running by a previous gantry process are recorded as failed");
-    const scheduler = new CronScheduler(ctx, store, commands, () => ({ historyPerJob: config.history_per_job, maxResultBytes: config.max_result_bytes }));
-    for (const job of store.list()) scheduler.arm(job);
+    // Kept across reloads (runs in progress finish and are recorded); timers stop when the plugin goes.
+    const scheduler = ctx.keep("scheduler", (scope) => new CronScheduler(scope, store, commands), (kept) => kept.stopAll());
+    scheduler.configure({
+      settings: () => ({ historyPerJob: config.history_per_job, maxResultBytes: config.max_result_bytes }),
+      runs: ctx.metrics.counter({ name: "gantry_cron_runs_total", help: "Cron job runs by outcome", labelNames: ["status"] }),
+      seconds: ctx.metrics.histogram({ name: "gantry_cron_run_duration_seconds", help: "Cron job run time", buckets: [0.01, 0.1, 1, 10, 60, 300, 1800] }),
+    });
+    for (const job of store.list()) scheduler.arm(job); // a reload re-arms with the jobs as stored
 
     ctx.routes(cronRoutes({
       store, scheduler, commands,
-      identity: ctx.services.consume<CoreIdentityService>("core.identity"),
+      identity: ctx.services.consume("core.identity"),
       settings: () => ({ defaultTimeoutS: config.default_timeout_s, maxJobs: config.max_jobs }),
     }));
     ctx.command("list", {
@@ -44,11 +50,5 @@ export default definePlugin({
         return runView(await scheduler.start(job.id, "manual", "command:/cron:run").finished);
       },
     });
-    // Timers stop on reload, uninstall and shutdown; a run in progress finishes and is recorded
-    // before the plugin is gone (at shutdown, before the database closes).
-    return async () => {
-      scheduler.stopAll();
-      await scheduler.settle();
-    };
   },
 });

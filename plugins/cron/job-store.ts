@@ -1,10 +1,10 @@
 /** Cron jobs and their run history in the plugin's tables. */
 import { randomBytes } from "node:crypto";
 import { and, desc, eq, lt, sql } from "drizzle-orm";
-import { createError, type PluginContext } from "gantry/plugin";
+import { createError, defineErrors, type PluginContext } from "gantry/plugin";
 import { cronJobs, cronRuns } from "./schema.ts";
 
-export const CronErrors = {
+export const CronErrors = defineErrors("cron", {
   JOB_NOT_FOUND: createError("JOB_NOT_FOUND", 404, (id: string) => `No cron job '${id}'`),
   JOB_EXISTS: createError("JOB_EXISTS", 409, (name: string) => `A cron job named '${name}' already exists`),
   TOO_MANY_JOBS: createError("TOO_MANY_JOBS", 409, (max: number) => `There are already ${max} cron jobs (plugin.cron.max_jobs)`),
@@ -13,7 +13,7 @@ export const CronErrors = {
   COMMAND_INVALID: createError("COMMAND_INVALID", 400, (command: string) => `command '${command}' is not a slash command line: write /plugin:command arguments`),
   COMMAND_UNKNOWN: createError("COMMAND_UNKNOWN", 400, (qname: string) => `No command '${qname}' is registered; list them at GET /api/v1/plugins/commands`),
   JOB_RUNNING: createError("JOB_RUNNING", 409, (name: string) => `Cron job '${name}' is running; wait for its run to finish`),
-};
+});
 
 export type JobRow = typeof cronJobs.$inferSelect;
 export type RunRow = typeof cronRuns.$inferSelect;

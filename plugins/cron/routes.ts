@@ -1,4 +1,4 @@
-/** /api/v1/cron/jobs (seed 004's cron routes and roles). */
+/** /api/v1/cron/jobs (the cron routes and roles). */
 import { t, type CoreCommandsService, type CoreIdentityService, type RolesApp } from "gantry/plugin";
 import { CronErrors, type JobInput, type JobRow, type JobStore, type RunRow } from "./job-store.ts";
 import { checkSchedule, type CronScheduler } from "./scheduler.ts";

@@ -4,7 +4,7 @@
  * recorded, counted and announced as a `cron_run` event.
  */
 import { Cron } from "croner";
-import type { CommandInvocation, CoreCommandsService, PluginContext } from "gantry/plugin";
+import type { CommandInvocation, CoreCommandsService, KeepScope, PluginContext } from "gantry/plugin";
 import { CronErrors, type JobRow, type JobStore, type RunRow, type RunStatus } from "./job-store.ts";
 
 /** Jobs are created and changed by admins only (the cron routes' role), so they run with that role. */
@@ -13,6 +13,13 @@ const CRON_CALLER = { role: "admin" } as const;
 export interface SchedulerSettings {
   historyPerJob: number;
   maxResultBytes: number;
+}
+
+/** What the scheduler takes from the plugin generation that serves now (re-pointed at each reload). */
+export interface SchedulerDependencies {
+  settings: () => SchedulerSettings;
+  runs: ReturnType<PluginContext["metrics"]["counter"]>;
+  seconds: ReturnType<PluginContext["metrics"]["histogram"]>;
 }
 
 /** Throws SCHEDULE_INVALID / TIMEZONE_INVALID; returns the next run times for the expression. */
@@ -35,23 +42,28 @@ export function checkSchedule(schedule: string, timezone: string | null | undefi
   return next;
 }
 
+/**
+ * The scheduler is kept across plugin reloads: a run in progress finishes and is recorded and
+ * announced (through the newest generation's context), and busy jobs stay busy.
+ */
 export class CronScheduler {
   readonly #timers = new Map<string, Cron>();
   /** Job id → the run in progress (kept until the command settles, even past a timeout). */
   readonly #busy = new Map<string, Promise<unknown>>();
-  /** Runs whose outcome is still to be recorded. */
-  readonly #recording = new Set<Promise<RunRow>>();
-  readonly #runs;
-  readonly #seconds;
+  #deps: SchedulerDependencies | undefined;
 
-  constructor(
-    private readonly ctx: PluginContext,
-    private readonly store: JobStore,
-    private readonly commands: CoreCommandsService,
-    private readonly settings: () => SchedulerSettings,
-  ) {
-    this.#runs = ctx.metrics.counter({ name: "gantry_cron_runs_total", help: "Cron job runs by outcome", labelNames: ["status"] });
-    this.#seconds = ctx.metrics.histogram({ name: "gantry_cron_run_duration_seconds", help: "Cron job run time", buckets: [0.01, 0.1, 1, 10, 60, 300, 1800] });
+  constructor(private readonly scope: KeepScope, private readonly store: JobStore, private readonly commands: CoreCommandsService) {}
+
+  /** Called by each generation at setup. */
+  configure(deps: SchedulerDependencies): void {
+    this.#deps = deps;
+  }
+
+  private get ctx(): PluginContext {
+    return this.scope.ctx;
+  }
+  private settings(): SchedulerSettings {
+    return this.#deps!.settings();
   }
 
   /** (Re)arms the timer of a job after it was created or changed; a disabled job has none. */
@@ -85,11 +97,6 @@ export class CronScheduler {
     for (const id of [...this.#timers.keys()]) this.disarm(id);
   }
 
-  /** Resolves once every run in progress has recorded how it ended (dispose waits, bounded, so shutdown loses none). */
-  async settle(): Promise<void> {
-    await Promise.allSettled([...this.#recording]);
-  }
-
   /**
    * Starts a run of a job now: the run is recorded before this returns, `finished` resolves when it
    * ends. A scheduled tick while the job is busy is recorded as skipped; a manual run then throws
@@ -106,10 +113,7 @@ export class CronScheduler {
     const parsed = this.commands.parse(job.command);
     const invocation = parsed ? this.commands.invoke(parsed.qname, parsed.arguments, CRON_CALLER) : Promise.reject(CronErrors.COMMAND_INVALID([job.command]));
     this.#busy.set(jobId, invocation.then(() => undefined, () => undefined).finally(() => this.#busy.delete(jobId)));
-    const finished = this.#complete(job, run, invocation);
-    this.#recording.add(finished);
-    void finished.finally(() => this.#recording.delete(finished)).catch(() => undefined);
-    return { run, finished };
+    return { run, finished: this.scope.track(this.#complete(job, run, invocation)) };
   }
 
   /** Waits for the command (at most the job's timeout) and records the outcome. */
@@ -129,12 +133,12 @@ export class CronScheduler {
       clearTimeout(timer);
     }
     const durationMs = Math.round(performance.now() - started);
-    this.#seconds.observe(durationMs / 1000);
+    this.#deps!.seconds.observe(durationMs / 1000);
     return this.#finished(job, this.store.finishRun(run.id, { ...outcome, durationMs }));
   }
 
   #finished(job: JobRow, run: RunRow): RunRow {
-    this.#runs.inc({ status: run.status });
+    this.#deps!.runs.inc({ status: run.status });
     this.store.prune(job.id, this.settings().historyPerJob);
     this.ctx.emit("cron_run", { job_id: job.id, job: job.name, run_id: run.id, trigger: run.trigger, status: run.status, duration_ms: run.durationMs, error: run.error });
     if (run.status !== "succeeded") this.ctx.log.warn({ job: job.name, run: run.id, status: run.status, error: run.error }, "cron run did not succeed");

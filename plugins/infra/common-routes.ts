@@ -1,4 +1,4 @@
-/** Seed 003's common APIs at their documented root paths, with the documented text and JSON bodies. */
+/** The operations API at its documented root paths, with the documented text and JSON bodies. */
 import { t, taskHealth, textResponses, type CoreLoggersService, type CoreMetricsService, type CoreProcessesService, type CoreTasksService, type RolesApp } from "gantry/plugin";
 import { redactedEnvironment } from "./environment.ts";
 import { parseLevel, pythonName } from "./levels.ts";

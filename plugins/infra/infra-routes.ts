@@ -1,19 +1,19 @@
-/** Seed 000's infra API under /api/v1/infra, plus gantry-style copies of seed 003's views. */
+/** The infra API under /api/v1/infra, plus gantry-style copies of the operations views. */
 import {
-  createError, t, taskHealth,
+  createError, defineErrors, t, taskHealth,
   type CoreCacheService, type CoreConfigService, type CoreInfoService, type CoreLoggersService, type CoreTasksService, type RolesApp,
 } from "gantry/plugin";
 import { redactedEnvironment } from "./environment.ts";
 import { parseLevel, VALID_LEVEL_NAMES } from "./levels.ts";
 import { invalidLevelMessage, isTaskLevel, listTasks, TaskFilterQuery, TaskSnapshot, TaskSummary, UnhealthyTask } from "./tasks-view.ts";
 
-export const InfraErrors = {
+export const InfraErrors = defineErrors("infra", {
   CONFIG_KEY_NOT_FOUND: createError("CONFIG_KEY_NOT_FOUND", 404, (key: string) => `Config key not found: ${key}`),
   INVALID_LOG_LEVEL: createError("INVALID_LOG_LEVEL", 400, (level: string) => `Invalid log level: ${level}. Valid values: ${VALID_LEVEL_NAMES}`),
   LOGGER_NOT_FOUND: createError("LOGGER_NOT_FOUND", 404, (name: string) => `Logger not found: ${name}`),
   TASK_NOT_FOUND: createError("TASK_NOT_FOUND", 404, (name: string) => `Periodic task not found: ${name}`),
   INVALID_TASK_LEVEL: createError("INVALID_TASK_LEVEL", 400, (level: string) => invalidLevelMessage(level)),
-};
+});
 
 export interface InfraServices {
   config: CoreConfigService;

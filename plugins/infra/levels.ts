@@ -1,4 +1,4 @@
-/** Log level names: gantry's (pino) and the Python-style names seed 003's /loglevel speaks. */
+/** Log level names: gantry's (pino) and the Python-style names the operations API's /loglevel speaks. */
 import { LOG_LEVELS, type LogLevel } from "gantry/plugin";
 
 const ALIASES: Record<string, LogLevel> = {
@@ -15,7 +15,7 @@ export function parseLevel(name: string): LogLevel | undefined {
   return Object.hasOwn(ALIASES, name.toLowerCase()) ? ALIASES[name.toLowerCase()] : undefined;
 }
 
-/** DEBUG, INFO, WARNING, ... as seed 003 prints them. */
+/** DEBUG, INFO, WARNING, ... as the operations API prints them. */
 export function pythonName(level: string): string {
   return PYTHON_NAMES[level as LogLevel] ?? level.toUpperCase();
 }

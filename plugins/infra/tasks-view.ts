@@ -1,4 +1,4 @@
-/** Seed 003's periodic-thread views over gantry's periodic tasks. */
+/** The operations API's periodic-thread views over gantry's periodic tasks. */
 import { t, TASK_LEVELS, type PeriodicTask, type PeriodicTaskSnapshot, type TaskLevel } from "gantry/plugin";
 
 /** The filters of GET /periodic-threads and GET /api/v1/infra/tasks. */
@@ -14,7 +14,7 @@ export interface TaskFilter {
   active_only?: boolean;
 }
 
-/** The error seed 003 answers for an unknown level. */
+/** The error the operations API answers for an unknown level. */
 export function invalidLevelMessage(level: string): string {
   return `Invalid level: ${level}. Valid values: ${TASK_LEVELS.join(", ")}`;
 }
@@ -40,7 +40,7 @@ export const TaskSummary = t.Object({
 /** A critical or high task that has not run within 3× its interval. */
 export const UnhealthyTask = t.Object({ name: t.String(), level: t.String(), last_run_ago: t.Union([t.Number(), t.Null()]), interval: t.Number() });
 
-/** Seed 003's error body for these routes. */
+/** The operations API's error body for these routes. */
 export const SeedError = t.Object({ error: t.String() });
 
 /** `{summary, threads}` as GET /periodic-threads answers. */

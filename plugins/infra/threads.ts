@@ -1,5 +1,5 @@
 /**
- * Seed 003's GET /threads for a Bun process. Bun has no Python-style threads, so the listing maps
+ * The operations API's GET /threads for a Bun process. Bun has no Python-style threads, so the listing maps
  * what exists onto "threads": the main JavaScript thread (id = process id), every child process
  * gantry supervises (id = its pid), and every periodic task (id = a stable hash of its name, since
  * tasks share the main thread). JavaScript cannot capture another thread's stack, so each entry

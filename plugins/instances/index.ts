@@ -1,6 +1,7 @@
 /** instances: model servers supervised as subprocesses, and the OpenAI-compatible proxy. */
-import { definePlugin, type CoreInfoService } from "gantry/plugin";
+import { definePlugin } from "gantry/plugin";
 import { systemRoutes } from "./system-routes.ts";
+import { Fleet } from "./fleet.ts";
 import { InstanceManager } from "./instance-manager.ts";
 import { reapLeftovers } from "./leftovers.ts";
 import { instances } from "./schema.ts";
@@ -25,19 +26,24 @@ export default definePlugin({
   name: "instances",
   async setup(ctx) {
     const config = ctx.config as unknown as InstancesConfig;
-    // Before anything else, and so before gantry listens: a previous run killed with -9 left its
-    // model servers running in their own process groups.
-    const reaped = await reapLeftovers(ctx.db.select({ lastPid: instances.lastPid, port: instances.port }).from(instances).all());
-    if (reaped.length > 0) ctx.log.warn({ pids: reaped }, "killed model servers left by a previous run");
     const logDir = ctx.dataDir;
-    const manager = new InstanceManager(ctx, () => ({
+    // Supervisors and their model servers outlive reloads; they stop only when the plugin goes away.
+    // Kept first, so on uninstall or shutdown stopping instances is the last thing this plugin does.
+    const fleet = ctx.keep("fleet", (scope) => new Fleet(scope), (kept) => kept.close());
+    // A cold start (not a reload, whose servers are the fleet's own), before anything else and so
+    // before gantry listens: a previous run killed with -9 left its model servers running.
+    if (fleet.takeColdStart()) {
+      const reaped = await reapLeftovers(ctx.db.select({ lastPid: instances.lastPid, port: instances.port }).from(instances).all());
+      if (reaped.length > 0) ctx.log.warn({ pids: reaped }, "killed model servers left by a previous run");
+    }
+    const manager = new InstanceManager(ctx, fleet, () => ({
       portRange: config.port_range, executables: config.executables, startTimeoutS: config.start_timeout_s,
       stopTimeoutS: config.stop_timeout_s, maxRestarts: config.max_restarts, logLines: config.log_lines, maxRunning: config.max_running,
       logDir, logFileMaxBytes: config.log_file_max_bytes, logFilesKept: config.log_files_kept, unhealthyThreshold: config.unhealthy_threshold,
     }));
     ctx.routes(instanceRoutes(manager));
     ctx.routes(proxyRoutes(manager), { prefix: "" });
-    ctx.routes(systemRoutes(manager, ctx.services.consume<CoreInfoService>("core.info")), { prefix: "/api/v1/system" });
+    ctx.routes(systemRoutes(manager, ctx.services.consume("core.info")), { prefix: "/api/v1/system" });
     ctx.services.provide("instances", { list: () => manager.list() });
     ctx.services.provide("inference", inferenceService(manager));
     // From the CLI: gantry /instances:start qwen-7b
@@ -51,7 +57,5 @@ export default definePlugin({
       for (const instance of manager.list().filter((i) => i.status === "running")) ctx.emit("instance_stats_updated", { name: instance.name, stats: instance.stats });
       return `${running} running${stopped.length > 0 ? `; stopped idle: ${stopped.join(", ")}` : ""}`;
     });
-    // Stopping instances is the last thing this plugin does on uninstall or shutdown.
-    return () => manager.dispose();
   },
 });

@@ -1,12 +1,13 @@
 /** Instance definitions in the database plus one supervisor each; the API and the proxy go through here. */
 import { eq } from "drizzle-orm";
-import { createError, redactSecrets, type CoreSecretsService, type PluginContext } from "gantry/plugin";
+import { createError, defineErrors, redactSecrets, type CoreSecretsService, type PluginContext } from "gantry/plugin";
 import type { Backend, InstanceDefinition } from "./backends.ts";
 import { instances } from "./schema.ts";
 import { usageByProcessGroup, type GroupUsage } from "./process-stats.ts";
+import type { Fleet } from "./fleet.ts";
 import { InstanceSupervisor, type InstanceStatus, type SupervisorSettings } from "./supervisor.ts";
 
-export const InstanceErrors = {
+export const InstanceErrors = defineErrors("instances", {
   INSTANCE_NOT_FOUND: createError("INSTANCE_NOT_FOUND", 404, (name: string) => `Instance '${name}' does not exist`),
   INSTANCE_EXISTS: createError("INSTANCE_EXISTS", 409, (name: string) => `Instance '${name}' already exists`),
   INSTANCE_RUNNING: createError("INSTANCE_RUNNING", 409, (name: string, what: string) => `Instance '${name}' is running; stop it before you ${what}`),
@@ -15,7 +16,7 @@ export const InstanceErrors = {
   COMMAND_REQUIRED: createError("COMMAND_REQUIRED", 400, () => "The command backend needs `command`: an argv array; {port} and {model_path} are substituted"),
   MAX_RUNNING: createError("MAX_RUNNING", 409, (max: number) => `${max} instances are already running (plugin.instances.max_running) and none can be stopped to make room`),
   START_FAILED: createError("START_FAILED", 422, (name: string, why: string) => `Instance '${name}' did not start: ${why}`),
-};
+});
 
 export interface CreateInput {
   name: string;
@@ -32,14 +33,31 @@ export interface CreateInput {
 
 type Row = typeof instances.$inferSelect;
 
+/** One plugin generation's view of the kept fleet: the API and the proxy go through here. */
 export class InstanceManager {
-  readonly #supervisors = new Map<string, InstanceSupervisor>();
+  readonly #supervisors: Map<string, InstanceSupervisor>;
   /** env values are sealed in the database (the row) and open only in the supervisor's definition. */
   readonly #secrets: CoreSecretsService;
 
-  constructor(private readonly ctx: PluginContext, private readonly settings: () => SupervisorSettings & { portRange: [number, number]; maxRunning: number }) {
-    this.#secrets = ctx.services.consume<CoreSecretsService>("core.secrets");
+  constructor(private readonly ctx: PluginContext, private readonly fleet: Fleet, private readonly settings: () => SupervisorSettings & { portRange: [number, number]; maxRunning: number }) {
+    this.#supervisors = fleet.supervisors;
+    this.#secrets = ctx.services.consume("core.secrets");
+    fleet.attach(ctx.generation, {
+      settings,
+      spawn: (command, options) => fleet.scope.spawn(command, options),
+      setTimeout: (fn, ms) => fleet.scope.setTimeout(fn, ms),
+      onStatus: (name, status, previous) => {
+        ctx.emit("instance_status_changed", { name, status, previous });
+        this.#alert(name, status, previous);
+      },
+      onPid: (name, pid) => ctx.db.update(instances).set({ lastPid: pid }).where(eq(instances.name, name)).run(),
+    });
+    // After a reload the newer generation answers; when the plugin goes away this one stays attached
+    // while the fleet (released after this) stops the servers and reports their status.
+    ctx.defer((reason) => reason === "reload" && fleet.detach(ctx.generation));
+    // Servers a killed gantry left behind are reaped before this (index.ts, at a cold start only).
     for (const row of ctx.db.select().from(instances).all()) {
+      if (this.#supervisors.has(row.name)) continue;
       if (Object.values(row.env).some((v) => this.#secrets.needsReseal(v))) {
         row.env = this.#secrets.sealMap(this.#secrets.openMap(row.env)); // plain (older gantry) or under a previous key
         ctx.db.update(instances).set({ env: row.env }).where(eq(instances.name, row.name)).run();
@@ -162,6 +180,11 @@ export class InstanceManager {
     return { started, failed };
   }
 
+  /** Stops every instance (POST /api/v1/instances/stop-all). */
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.#supervisors.values()].map((s) => s.stop()));
+  }
+
   async #makeRoom(name: string): Promise<void> {
     const max = this.settings().maxRunning;
     if (max <= 0) return;
@@ -171,17 +194,6 @@ export class InstanceManager {
     if (!lru) throw InstanceErrors.MAX_RUNNING([max]);
     this.ctx.log.info({ evicted: lru.definition.name, for: name }, "max_running reached: stopping the least recently used instance");
     await lru.stop();
-  }
-
-  /** Stops every instance (plugin disposal, gantry shutdown). */
-  async stopAll(): Promise<void> {
-    await Promise.all([...this.#supervisors.values()].map((s) => s.stop()));
-  }
-
-  /** Stops every instance and closes the log files: the plugin is being unloaded. */
-  async dispose(): Promise<void> {
-    await this.stopAll();
-    for (const supervisor of this.#supervisors.values()) supervisor.logs.close();
   }
 
   /** Process-group usage, read from /proc only when one of `rows` has a live process. */
@@ -207,7 +219,7 @@ export class InstanceManager {
     };
   }
 
-  /** seed 002's `system_alert`: a server that went down by itself (restarting: warning) or for good (failed: error). */
+  /** `system_alert`: a server that went down by itself (restarting: warning) or for good (failed: error). */
   #alert(name: string, status: InstanceStatus, previous: InstanceStatus): void {
     const reason = this.#supervisors.get(name)?.lastError ?? "unknown reason";
     if (status === "failed") {
@@ -222,13 +234,8 @@ export class InstanceManager {
   }
 
   #supervise(row: Row): void {
-    const supervisor = new InstanceSupervisor(this.#definitionOf(row), this.ctx, this.settings,
-      (name, status, previous) => {
-        this.ctx.emit("instance_status_changed", { name, status, previous });
-        this.#alert(name, status, previous);
-      },
-      (name, pid) => this.ctx.db.update(instances).set({ lastPid: pid }).where(eq(instances.name, name)).run());
-    this.#supervisors.set(row.name, supervisor);
+    const fleet = this.fleet;
+    this.#supervisors.set(row.name, new InstanceSupervisor(this.#definitionOf(row), () => fleet.host()));
   }
 
   #row(name: string): Row {

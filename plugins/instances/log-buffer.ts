@@ -3,7 +3,7 @@ import { closeSync, existsSync, fstatSync, openSync, renameSync, rmSync, writeSy
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
-/** One line as seed 002 shows it: timestamp, level, message (plus the stream it came from). */
+/** One line as the instances API shows it: timestamp, level, message (plus the stream it came from). */
 export interface LogLine {
   timestamp: string;
   level: LogLevel;

@@ -3,8 +3,8 @@
  * body is forwarded as the client sent it (read as text, parsed only to find `model`), and the
  * response is streamed back untouched.
  */
-import { capEcho, t, type RolesApp } from "gantry/plugin";
-import type { InstanceManager } from "./instance-manager.ts";
+import { capEcho, GantryError, t, type InferenceService, type RolesApp } from "gantry/plugin";
+import { InstanceErrors, type InstanceManager } from "./instance-manager.ts";
 import { Models } from "./schemas.ts";
 
 /** OpenAI's error shape, which OpenAI clients parse. */
@@ -62,7 +62,7 @@ export function forwarder(m: InstanceManager) {
       try {
         await m.start(model);
       } catch (error) {
-        const status = (error as { code?: string }).code === "MAX_RUNNING" ? 409 : 503;
+        const status = error instanceof GantryError && error.code === InstanceErrors.MAX_RUNNING.code ? 409 : 503;
         return openAiError(status, `The model '${model}' could not be started: ${(error as Error).message}`, null, "server_error");
       }
     }
@@ -83,11 +83,6 @@ export function forwarder(m: InstanceManager) {
 }
 
 /** Chat completions for other plugins (agents): the proxy's path without HTTP in front. */
-export interface InferenceService {
-  /** `body` is an OpenAI chat request naming an instance as `model`; throws with the server's message on a non-2xx answer. */
-  chatCompletion(body: Record<string, unknown>, signal?: AbortSignal): Promise<Record<string, unknown>>;
-}
-
 export function inferenceService(m: InstanceManager): InferenceService {
   const forward = forwarder(m);
   return {
@@ -117,7 +112,7 @@ export function proxyRoutes(m: InstanceManager) {
     return app
       .post("/api/v1/inference/:model", ({ params, body, request }) => forward("/v1/chat/completions", params.model, JSON.stringify({ ...body, model: params.model }), request.signal), {
         role: "inference", body: Body, params: t.Object({ model: t.String({ maxLength: 64 }) }),
-        detail: { summary: "gantry's single-call inference (seed 004): a chat completion on the named model", tags: ["openai"], responses: passedThrough },
+        detail: { summary: "gantry's single-call inference: a chat completion on the named model", tags: ["openai"], responses: passedThrough },
       })
       .get("/v1/models", () => ({
         object: "list" as const,

@@ -50,7 +50,7 @@ export function instanceRoutes(m: InstanceManager) {
         m.delete(params.name);
         return { message: "Instance deleted successfully" };
       }, { role: "admin", params: Name, response: Message, detail: { summary: "Delete a stopped instance (409 while running)" } })
-      // Seed 002 answers {message, status}; gantry waits for the outcome, so the message says what happened and the instance follows.
+      // The documented API answers {message, status}; gantry waits for the outcome, so the message says what happened and the instance follows.
       .post("/:name/start", async ({ params }) => ({ message: "Instance started", ...(await m.start(params.name)) }), { role: { min: "operator", rateLimit: "expensive" }, params: Name, response: InstanceWithMessage, detail: { summary: "Start and wait until healthy" } })
       .post("/:name/stop", async ({ params, body }) => ({ message: "Instance stopped", ...(await m.stop(params.name, body ?? {})) }), {
         role: "operator", params: Name,
@@ -65,7 +65,7 @@ export function instanceRoutes(m: InstanceManager) {
         const supervisor = m.supervisor(params.name);
         await supervisor.checkHealth();
         return { name: params.name, ...supervisor.health, instance_status: supervisor.status };
-      }, { role: "viewer", params: Name, response: Health, detail: { summary: "Seed 002's {status: healthy|unhealthy|stopped, checks: {process, port, response}, last_check}, probed now" } })
+      }, { role: "viewer", params: Name, response: Health, detail: { summary: "The documented {status: healthy|unhealthy|stopped, checks: {process, port, response}, last_check}, probed now" } })
       .get("/:name/logs", ({ params, query, request }) => {
         const supervisor = m.supervisor(params.name);
         const level = atLeast(query.level);

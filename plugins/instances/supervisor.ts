@@ -2,10 +2,10 @@
  * Supervises one model-server process: start and wait for health, stop with SIGTERM then SIGKILL
  * (the whole process group), and restart after a crash — or after `unhealthyThreshold` failed
  * health checks in a row, which is how a hung server shows — with capped backoff (PM2-style) until
- * it gives up and the instance is `failed`.
+ * it gives up and the instance is `failed`. A supervisor outlives plugin reloads (it is kept with
+ * its process): it reaches the plugin only through `host()`, which each generation re-points.
  */
-import type { Subprocess } from "bun";
-import type { PluginContext } from "gantry/plugin";
+import type { SpawnOptions, SpawnedProcess } from "gantry/plugin";
 import { commandLine, healthPath, type InstanceDefinition } from "./backends.ts";
 import { join } from "node:path";
 import { LogRing, RotatingLogFile, pumpLines } from "./log-buffer.ts";
@@ -27,13 +27,24 @@ export interface SupervisorSettings {
   unhealthyThreshold: number;
 }
 
-/** Seed 002's health report: `healthy` when the process runs, its port is open and its health endpoint answers 2xx. */
+/** The documented instances API's health report: `healthy` when the process runs, its port is open and its health endpoint answers 2xx. */
 export interface HealthReport {
   status: "healthy" | "unhealthy" | "stopped";
   checks: { process: "running" | "stopped"; port: "open" | "closed"; response: "ok" | "error" | "none" };
   last_check: string | null;
   /** Failed periodic checks in a row while running (reset by a passing one). */
   consecutive_failures: number;
+}
+
+/** What a supervisor needs from the plugin generation that serves now, and from the kernel. */
+export interface SupervisorHost {
+  settings(): SupervisorSettings;
+  /** Starts the server as a child the kernel owns (it survives reloads, stops on uninstall and shutdown). */
+  spawn(command: string[], options: SpawnOptions): SpawnedProcess;
+  /** A kernel-owned timer; returns its cancel function. */
+  setTimeout(fn: () => unknown, ms: number): () => void;
+  onStatus(name: string, status: InstanceStatus, previous: InstanceStatus): void;
+  onPid(name: string, pid: number | null): void;
 }
 
 const BACKOFF_START_MS = 500;
@@ -50,28 +61,26 @@ export class InstanceSupervisor {
   spawnedAt = 0;
   readonly cpu = new CpuMeter();
   readonly logs: LogRing;
-  #proc: Subprocess | undefined;
+  #proc: SpawnedProcess | undefined;
   #stopping = false;
   #startPromise: Promise<void> | undefined;
-  #restartTimer: ReturnType<typeof setTimeout> | undefined;
+  #cancelRestart: (() => void) | undefined;
   #lastHealth: HealthReport = { status: "stopped", checks: { process: "stopped", port: "closed", response: "none" }, last_check: null, consecutive_failures: 0 };
   #failedChecks = 0;
   /** Set when gantry killed the process for failing its health checks, so the exit counts as a failure. */
   #killedUnhealthy = false;
 
-  constructor(
-    public definition: InstanceDefinition,
-    private readonly ctx: PluginContext,
-    private readonly settings: () => SupervisorSettings,
-    private readonly onStatus: (name: string, status: InstanceStatus, previous: InstanceStatus) => void,
-    private readonly onPid: (name: string, pid: number | null) => void,
-  ) {
-    const { logLines, logDir, logFileMaxBytes, logFilesKept } = settings();
+  constructor(public definition: InstanceDefinition, private readonly host: () => SupervisorHost) {
+    const { logLines, logDir, logFileMaxBytes, logFilesKept } = host().settings();
     this.logs = new LogRing(logLines, logDir ? new RotatingLogFile(join(logDir, `${definition.name}.log`), logFileMaxBytes, logFilesKept) : undefined);
   }
 
   get pid(): number | null {
-    return this.#proc && this.#proc.exitCode === null && this.#proc.signalCode === null ? this.#proc.pid : null;
+    return this.#proc?.running ? this.#proc.pid : null;
+  }
+
+  private settings(): SupervisorSettings {
+    return this.host().settings();
   }
 
   get health(): HealthReport {
@@ -86,13 +95,13 @@ export class InstanceSupervisor {
   }
 
   async #start(): Promise<void> {
-    clearTimeout(this.#restartTimer);
+    this.#cancelRestart?.();
     this.#stopping = false;
     this.#set("starting");
     const argv = commandLine(this.definition, this.settings().executables);
-    let proc: Subprocess;
+    let proc: SpawnedProcess;
     try {
-      proc = this.ctx.spawn(argv, { name: this.definition.name, detached: true, env: { ...process.env, ...this.definition.env }, stdout: "pipe", stderr: "pipe", killTimeoutMs: this.settings().stopTimeoutS * 1000 });
+      proc = this.host().spawn(argv, { name: this.definition.name, env: { ...process.env, ...this.definition.env }, stdout: "pipe", stderr: "pipe", killTimeoutMs: this.settings().stopTimeoutS * 1000 });
     } catch (error) {
       const reason = (error as { code?: string }).code === "ENOENT" ? `executable not found: ${argv[0]} (set plugin.instances.executables.${this.definition.backend})` : (error as Error).message;
       this.#fail(reason);
@@ -100,13 +109,13 @@ export class InstanceSupervisor {
     }
     this.#proc = proc;
     this.spawnedAt = Date.now();
-    this.onPid(this.definition.name, proc.pid);
-    void pumpLines(proc.stdout as ReadableStream<Uint8Array>, (line, at) => this.logs.push("stdout", line, at));
-    void pumpLines(proc.stderr as ReadableStream<Uint8Array>, (line, at) => this.logs.push("stderr", line, at));
+    this.host().onPid(this.definition.name, proc.pid);
+    void pumpLines(proc.subprocess.stdout as ReadableStream<Uint8Array>, (line, at) => this.logs.push("stdout", line, at));
+    void pumpLines(proc.subprocess.stderr as ReadableStream<Uint8Array>, (line, at) => this.logs.push("stderr", line, at));
     void proc.exited.then((code) => this.#exited(proc, code));
     const deadline = Date.now() + this.settings().startTimeoutS * 1000;
     while (Date.now() < deadline) {
-      if (proc !== this.#proc || proc.exitCode !== null || proc.signalCode !== null) {
+      if (proc !== this.#proc || !proc.running) {
         throw new Error(this.lastError ?? `${this.definition.name} exited while starting`);
       }
       if (await this.checkHealth()) {
@@ -124,22 +133,18 @@ export class InstanceSupervisor {
 
   /** SIGTERM to the process group, SIGKILL after `timeout` seconds (at once with `force`). */
   async stop(options: { force?: boolean; timeout?: number } = {}): Promise<void> {
-    clearTimeout(this.#restartTimer);
+    this.#cancelRestart?.();
     const proc = this.#proc;
     this.#stopping = true;
-    if (!proc || proc.exitCode !== null || proc.signalCode !== null) {
+    if (!proc?.running) {
       if (this.status !== "failed") this.#set("stopped");
       return;
     }
     this.#set("stopping");
-    signalGroup(proc.pid, options.force ? "SIGKILL" : "SIGTERM");
     const timeoutMs = (options.timeout ?? this.settings().stopTimeoutS) * 1000;
-    const outcome = await Promise.race([proc.exited.then(() => "exited"), Bun.sleep(timeoutMs).then(() => "timeout")]);
-    if (outcome === "timeout") {
-      this.logs.push("stderr", `[gantry] no exit ${timeoutMs} ms after SIGTERM: sending SIGKILL`);
-      signalGroup(proc.pid, "SIGKILL");
-      await proc.exited;
-    }
+    const started = Date.now();
+    await proc.stop({ force: options.force, timeoutMs });
+    if (!options.force && Date.now() - started >= timeoutMs) this.logs.push("stderr", `[gantry] no exit ${timeoutMs} ms after SIGTERM: sent SIGKILL`);
     this.#set("stopped");
   }
 
@@ -184,18 +189,16 @@ export class InstanceSupervisor {
     this.logs.push("stderr", `[gantry] ${this.definition.name} failed ${this.#failedChecks} health checks in a row: restarting it`);
     this.#failedChecks = 0;
     this.#killedUnhealthy = true;
-    signalGroup(proc.pid, "SIGTERM");
-    const timeoutMs = this.settings().stopTimeoutS * 1000;
-    setTimeout(() => proc.exitCode === null && proc.signalCode === null && signalGroup(proc.pid, "SIGKILL"), timeoutMs).unref();
+    void proc.stop({ timeoutMs: this.settings().stopTimeoutS * 1000 });
   }
 
-  #exited(proc: Subprocess, code: number | null): void {
+  #exited(proc: SpawnedProcess, code: number | null): void {
     if (proc !== this.#proc) return;
-    this.onPid(this.definition.name, null);
+    this.host().onPid(this.definition.name, null);
     const unhealthy = this.#killedUnhealthy;
     this.#killedUnhealthy = false;
     if (this.#stopping || this.status === "stopped" || this.status === "stopping") return;
-    const reason = unhealthy ? `stopped answering its health checks (${this.settings().unhealthyThreshold} failed in a row)` : `exited with ${proc.signalCode ?? `code ${code}`}`;
+    const reason = unhealthy ? `stopped answering its health checks (${this.settings().unhealthyThreshold} failed in a row)` : `exited with ${proc.subprocess.signalCode ?? `code ${code}`}`;
     this.logs.push("stderr", `[gantry] ${this.definition.name} ${reason}`);
     const succeeded = code === 0 && !unhealthy;
     if (this.definition.restart === "never" || (this.definition.restart === "on-failure" && succeeded) || this.restarts >= this.settings().maxRestarts) {
@@ -206,7 +209,7 @@ export class InstanceSupervisor {
     this.restarts++;
     this.lastError = reason;
     this.#set("starting");
-    this.#restartTimer = setTimeout(() => void this.start().catch(() => undefined), delay);
+    this.#cancelRestart = this.host().setTimeout(() => this.start().catch(() => undefined), delay);
   }
 
   #fail(reason: string): void {
@@ -217,18 +220,6 @@ export class InstanceSupervisor {
   #set(status: InstanceStatus): void {
     const previous = this.status;
     this.status = status;
-    if (previous !== status) this.onStatus(this.definition.name, status, previous);
-  }
-}
-
-function signalGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal); // the server and every child it started
-  } catch {
-    try {
-      process.kill(pid, signal);
-    } catch {
-      // already gone
-    }
+    if (previous !== status) this.host().onStatus(this.definition.name, status, previous);
   }
 }

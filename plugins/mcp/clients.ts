@@ -1,6 +1,17 @@
-/** The MCP servers gantry is a client of: from [plugin.mcp.servers] and from plugins' .mcp.json, kept in step with both. */
+/**
+ * The MCP servers gantry is a client of: from [plugin.mcp.servers] and from plugins' .mcp.json, kept
+ * in step with both. The set outlives plugin reloads (connections stay open, stdio servers keep
+ * running); each generation re-points the settings and logging it uses.
+ */
 import { McpConnection, type Timeouts, type ToolInfo } from "./connection.ts";
 import { parseServerSpec } from "./server-spec.ts";
+import type { Spawner } from "./stdio-transport.ts";
+
+/** What the connections need from the plugin generation that serves now. */
+export interface ClientsSettings {
+  timeouts(): Timeouts;
+  onError(name: string, error: string): void;
+}
 
 export interface DesiredServer {
   name: string;
@@ -12,7 +23,21 @@ export interface DesiredServer {
 export class McpClients {
   readonly #connections = new Map<string, { connection: McpConnection; fingerprint: string }>();
 
-  constructor(private readonly timeouts: () => Timeouts, private readonly version: string, private readonly onError: (name: string, error: string) => void) {}
+  #settings: ClientsSettings | undefined;
+
+  /** `spawn` starts stdio servers as children of the kept resource (they survive reloads). */
+  constructor(private readonly version: string, private readonly spawn: Spawner) {}
+
+  /** Called by each generation at setup. */
+  configure(settings: ClientsSettings): void {
+    this.#settings = settings;
+  }
+
+  #timeouts = (): Timeouts => this.#settings!.timeouts();
+
+  #onError(name: string, error: string): void {
+    this.#settings?.onError(name, error);
+  }
 
   /** Opens what is new or changed, closes what is gone; connections start in the background. */
   async sync(desired: DesiredServer[]): Promise<void> {
@@ -27,10 +52,10 @@ export class McpClients {
     }
     for (const server of desired) {
       if (this.#connections.has(server.name)) continue;
-      const connection = new McpConnection(server.name, parseServerSpec(server.entry, server.pluginDir), server.source, this.timeouts, this.version);
+      const connection = new McpConnection(server.name, parseServerSpec(server.entry, server.pluginDir), server.source, this.#timeouts, this.version, this.spawn);
       this.#connections.set(server.name, { connection, fingerprint: fingerprintOf(server) });
-      if (connection.parsed.ok) void connection.connect().catch((error) => this.onError(server.name, (error as Error).message));
-      else this.onError(server.name, connection.lastError!);
+      if (connection.parsed.ok) void connection.connect().catch((error) => this.#onError(server.name, (error as Error).message));
+      else this.#onError(server.name, connection.lastError!);
     }
     await Promise.all(closing);
   }

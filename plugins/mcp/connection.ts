@@ -5,6 +5,7 @@
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { ParsedSpec, ServerSpec } from "./server-spec.ts";
+import { KernelStdioTransport, type Spawner } from "./stdio-transport.ts";
 
 export type ConnectionStatus = "connecting" | "connected" | "failed" | "closed";
 
@@ -34,7 +35,7 @@ async function importClientSdk() {
     import("@modelcontextprotocol/sdk/client/stdio.js"),
     import("@modelcontextprotocol/sdk/client/streamableHttp.js"),
   ]);
-  return { Client: client.Client, StdioClientTransport: stdio.StdioClientTransport, getDefaultEnvironment: stdio.getDefaultEnvironment, StreamableHTTPClientTransport: http.StreamableHTTPClientTransport };
+  return { Client: client.Client, getDefaultEnvironment: stdio.getDefaultEnvironment, StreamableHTTPClientTransport: http.StreamableHTTPClientTransport };
 }
 type ClientSdk = Awaited<ReturnType<typeof importClientSdk>>;
 let clientSdk: Promise<ClientSdk> | undefined;
@@ -59,6 +60,7 @@ export class McpConnection {
     readonly source: { kind: "config" } | { kind: "plugin"; plugin: string },
     private readonly timeouts: () => Timeouts,
     private readonly clientVersion: string,
+    private readonly spawn: Spawner,
   ) {
     if (!parsed.ok) {
       this.status = "failed";
@@ -125,12 +127,11 @@ export class McpConnection {
   #transport(sdk: ClientSdk, spec: ServerSpec): Transport {
     if (spec.transport === "http") return new sdk.StreamableHTTPClientTransport(new URL(spec.url), { requestInit: { headers: spec.headers } });
     // The child gets a minimal environment (HOME, PATH, ...) plus what the entry names: not gantry's secrets.
-    const transport = new sdk.StdioClientTransport({ command: spec.command, args: spec.args, env: { ...sdk.getDefaultEnvironment(), ...spec.env }, cwd: spec.cwd, stderr: "pipe" });
-    transport.stderr?.on("data", (chunk: Buffer) => {
-      for (const line of chunk.toString("utf8").split("\n").filter(Boolean)) this.stderrTail.push(line);
+    const params = { name: this.name, command: spec.command, args: spec.args, env: { ...sdk.getDefaultEnvironment(), ...spec.env }, cwd: spec.cwd };
+    return new KernelStdioTransport(this.spawn, params, (line) => {
+      this.stderrTail.push(line);
       this.stderrTail.splice(0, Math.max(0, this.stderrTail.length - STDERR_LINES));
     });
-    return transport;
   }
 
   /** Calls a tool (connecting first if needed). A tool's own failure is `is_error`, not an exception. */

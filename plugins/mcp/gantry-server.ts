@@ -50,7 +50,7 @@ function serverFor(sdk: ServerSdk, commands: CoreCommandsService, version: strin
   return server;
 }
 
-/** Answers one MCP HTTP request; stateless, so a server and transport per request (NOTES-bun). */
+/** Answers one MCP HTTP request; stateless, so a server and transport per request. */
 export async function handleMcpRequest(request: Request, commands: CoreCommandsService, version: string, caller: CommandCaller): Promise<Response> {
   const sdk = await (serverSdk ??= importServerSdk());
   const transport = new sdk.Transport({ sessionIdGenerator: undefined, enableJsonResponse: true });

@@ -1,5 +1,5 @@
-/** mcp: gantry as an MCP client (seed 004's /api/v1/mcp/servers and /tools) and as an MCP server (slash commands as tools). */
-import { definePlugin, type CoreCommandsService, type CoreInfoService, type CoreMcpServersService, type CoreIdentityService } from "gantry/plugin";
+/** mcp: gantry as an MCP client (/api/v1/mcp/servers and /tools) and as an MCP server (slash commands as tools). */
+import { definePlugin } from "gantry/plugin";
 import { McpClients, type DesiredServer } from "./clients.ts";
 import { mcpRoutes } from "./routes.ts";
 
@@ -14,24 +14,26 @@ export default definePlugin({
   name: "mcp",
   setup(ctx) {
     const config = ctx.config as unknown as McpConfig;
-    const declared = ctx.services.consume<CoreMcpServersService>("core.mcp_servers");
-    const commands = ctx.services.consume<CoreCommandsService>("core.commands");
-    const { version } = ctx.services.consume<CoreInfoService>("core.info");
-    const clients = new McpClients(
-      () => ({ connectMs: config.connect_timeout_s * 1000, callMs: config.call_timeout_s * 1000 }),
-      version,
-      (name, error) => ctx.log.warn({ server: name, error }, "MCP server not connected"),
-    );
+    const declared = ctx.services.consume("core.mcp_servers");
+    const commands = ctx.services.consume("core.commands");
+    const { version } = ctx.services.consume("core.info");
+    // Connections and their stdio servers outlive reloads; kept before anything can throw, so a
+    // failed setup closes what it started.
+    const clients = ctx.keep("clients", (scope) => new McpClients(version, (command, options) => scope.spawn(command, options)), (kept) => kept.closeAll());
+    clients.configure({
+      timeouts: () => ({ connectMs: config.connect_timeout_s * 1000, callMs: config.call_timeout_s * 1000 }),
+      onError: (name, error) => ctx.log.warn({ server: name, error }, "MCP server not connected"),
+    });
     const desired = (): DesiredServer[] => [
       ...Object.entries(config.servers ?? {}).map(([name, entry]) => ({ name, entry, source: { kind: "config" as const } })),
       ...declared.list().map((s) => ({ name: s.qname, entry: s.config, source: { kind: "plugin" as const, plugin: s.plugin }, pluginDir: s.dir })),
     ];
     const sync = () => clients.sync(desired()).catch((error) => ctx.log.error({ err: (error as Error).message }, "MCP servers could not be synced"));
-    void sync();
+    void ctx.track(sync());
     // Plugins bring and take their .mcp.json servers with them.
     for (const event of ["plugin_installed", "plugin_reloaded", "plugin_uninstalled", "plugin_enabled", "plugin_disabled"]) ctx.on(event, () => void sync());
 
-    const identity = ctx.services.consume<CoreIdentityService>("core.identity");
+    const identity = ctx.services.consume("core.identity");
     ctx.routes(mcpRoutes(clients, commands, version, sync, identity));
     // For the agents plugin: tools of the connected servers, and calls (errors as exceptions).
     ctx.services.provide("mcp", {
@@ -62,6 +64,5 @@ export default definePlugin({
       argumentHint: "[server]",
       run: ({ argv }) => clients.list().filter((c) => argv[0] === undefined || c.name === argv[0]).flatMap((c) => c.tools.map((tool) => `${c.name}/${tool.name}: ${tool.description ?? ""}`)),
     });
-    return () => clients.closeAll();
   },
 });

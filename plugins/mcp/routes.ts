@@ -1,16 +1,16 @@
-/** /api/v1/mcp: the servers gantry connects to and their tools (seed 004), tool calls, and gantry's own MCP endpoint. */
-import { createError, Nullable, t, textResponses, type CommandCaller, type CoreCommandsService, type CoreIdentityService, type RolesApp } from "gantry/plugin";
+/** /api/v1/mcp: the servers gantry connects to and their tools, tool calls, and gantry's own MCP endpoint. */
+import { createError, defineErrors, Nullable, t, textResponses, type CommandCaller, type CoreCommandsService, type CoreIdentityService, type RolesApp } from "gantry/plugin";
 import type { McpClients } from "./clients.ts";
 import type { McpConnection } from "./connection.ts";
 import { handleMcpRequest } from "./gantry-server.ts";
 import { describeSpec } from "./server-spec.ts";
 
-export const McpErrors = {
+export const McpErrors = defineErrors("mcp", {
   MCP_SERVER_NOT_FOUND: createError("MCP_SERVER_NOT_FOUND", 404, (name: string) => `No MCP server '${name}'; list them at GET /api/v1/mcp/servers`),
   MCP_TOOL_NOT_FOUND: createError("MCP_TOOL_NOT_FOUND", 404, (server: string, tool: string) => `MCP server '${server}' has no tool '${tool}'`),
   MCP_SERVER_UNAVAILABLE: createError("MCP_SERVER_UNAVAILABLE", 503, (name: string, why: string) => `MCP server '${name}' is not reachable: ${why}`),
   MCP_CALL_FAILED: createError("MCP_CALL_FAILED", 502, (name: string, tool: string, why: string) => `Calling '${tool}' on MCP server '${name}' failed: ${why}`),
-};
+});
 
 const ServerView = t.Object({
   name: t.String(), source: t.Union([t.Literal("config"), t.Literal("plugin")]), plugin: Nullable(t.String()),

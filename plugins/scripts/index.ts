@@ -1,20 +1,21 @@
 /** scripts: run_script in a real sandbox (QuickJS in WebAssembly, in a worker), as routes, a slash command and a service. */
-import { definePlugin, type CoreIdentityService } from "gantry/plugin";
-import { closeSandbox, configureSandbox } from "../../sandbox/index.ts";
+import { createSandbox, definePlugin } from "gantry/plugin";
 import { apiRoutes, seedRoutes } from "./routes.ts";
 import { createScriptRunner } from "./script-runner.ts";
 
 export default definePlugin({
   name: "scripts",
   setup(ctx) {
-    const runner = createScriptRunner(ctx);
-    configureSandbox({ poolSize: runner.limits.pool_size, maxQueue: runner.limits.max_queue });
-    const identity = ctx.services.consume<CoreIdentityService>("core.identity");
+    // One sandbox pool for every generation: a script running while the plugin reloads finishes on it.
+    const sandbox = ctx.keep("sandbox", () => createSandbox(), (kept) => kept.close());
+    const runner = createScriptRunner(ctx, sandbox);
+    sandbox.resize({ poolSize: runner.limits.pool_size, maxQueue: runner.limits.max_queue });
+    const identity = ctx.services.consume("core.identity");
     ctx.routes(seedRoutes(runner, identity), { prefix: "" });
     ctx.routes(apiRoutes(runner, identity));
     // Cron jobs and slash commands run scripts through this service.
     ctx.services.provide("sandbox", {
-      run: (code: string, options: { actor: string; timeoutMs?: number; via?: string }) => runner.run(code, { via: "service", ...options }),
+      run: (code, options) => runner.run(code, { via: "service", ...options }),
     });
     ctx.command("run", {
       description: "Run JavaScript in the sandbox and print its result",
@@ -26,6 +27,5 @@ export default definePlugin({
         return { result: run.result, logs: run.logs };
       },
     });
-    return () => closeSandbox();
   },
 });

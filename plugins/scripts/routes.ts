@@ -1,10 +1,10 @@
-/** Seed 003's POST /run_script (multipart, text/plain) and gantry's POST /api/v1/scripts/run (JSON). */
+/** The operations API's POST /run_script (multipart, text/plain) and gantry's POST /api/v1/scripts/run (JSON). */
 import { t, textResponses, type CoreIdentityService, type RolesApp } from "gantry/plugin";
 import type { ScriptRunner } from "./script-runner.ts";
 
 const TEXT_PLAIN = "text/plain; charset=utf-8";
 
-/** How seed 003 prints a result: strings as they are, everything else as JSON. */
+/** How the operations API prints a result: strings as they are, everything else as JSON. */
 function resultText(result: unknown): string {
   if (result === null || result === undefined) return "Script executed successfully";
   return typeof result === "string" ? result : JSON.stringify(result);
@@ -22,7 +22,7 @@ export function seedRoutes(runner: ScriptRunner, identity: CoreIdentityService) 
       const actor = (await identity.identify(request))?.subject ?? "unknown";
       const run = await runner.run(await file.text(), { actor, via: "/run_script", requestId: headers["x-request-id"] ?? null });
       if (!run.ok) {
-        // Seed 003's contract for a failing script; gantry's own faults still surface as JSON errors.
+        // The operations API's contract for a failing script; gantry's own faults still surface as JSON errors.
         set.status = 500;
         return `Error executing script: ${run.error?.message ?? "unknown error"}`;
       }

@@ -50,7 +50,7 @@ describe("slash command roles", () => {
   });
 
   test("agents get only the commands their starter's role may invoke", async () => {
-    const commands = g.gantry.core.services.get<never>("core.commands")!;
+    const commands = g.gantry.core.services.get("core.commands")!;
     const ids = async (role: "viewer" | "operator" | "admin") => (await toolCatalog(commands, undefined, { role })).map((t) => t.id);
     expect(await ids("operator")).toEqual(expect.arrayContaining(["/roles:poke", "/roles:look"]));
     expect(await ids("operator")).not.toContain("/roles:wipe");

@@ -80,7 +80,7 @@ describe("OIDC sign-in", () => {
     expect(forged.status).toBe(400);
     const denied = (await signIn("deny")).res;
     // The provider's own text reaches the server log, never the anonymous caller nor the audit log.
-    expect([denied.status, await denied.json()]).toEqual([401, { error: "OIDC sign-in failed; see the server log", code: "OIDC_LOGIN_REJECTED", details: null }]);
+    expect([denied.status, await denied.json()]).toEqual([401, { error: "OIDC sign-in failed: see the server log", code: "OIDC_LOGIN_REJECTED", details: null }]);
     expect(g.logs.text).toContain("the provider answered access_denied: the user said no");
     const wrongAudience = (await signIn("wrong-aud")).res;
     expect(wrongAudience.status).toBe(401);

@@ -105,7 +105,7 @@ describe("instances lifecycle", () => {
     expect(performance.now() - started).toBeGreaterThanOrEqual(280);
     expect(() => process.kill(pid, 0)).toThrow();
     const logs = await (await g.api("/api/v1/instances/stubborn/logs?stream=stderr")).json();
-    expect(logs.logs.map((l: { message: string }) => l.message).join("\n")).toContain("sending SIGKILL");
+    expect(logs.logs.map((l: { message: string }) => l.message).join("\n")).toContain("sent SIGKILL");
     await g.api("/api/v1/instances/stubborn", { method: "DELETE" });
   });
 });

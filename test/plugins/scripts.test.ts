@@ -100,7 +100,7 @@ describe("POST /api/v1/scripts/run", () => {
   });
 
   test("the sandbox is a service and a slash command", async () => {
-    const sandbox = g.gantry.core.services.get<{ run(code: string, o: { actor: string }): Promise<{ result: unknown }> }>("sandbox");
+    const sandbox = g.gantry.core.services.get("sandbox");
     expect((await sandbox!.run("[1, 2].map((x) => x * 10)", { actor: "test" })).result).toEqual([10, 20]);
     const res = await g.api("/api/v1/plugins/commands/scripts:run/invoke", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ arguments: "console.log('hi'); 2 + 3" }) });
     expect(await res.json()).toEqual({ qname: "scripts:run", kind: "code", result: { result: 5, logs: ["hi"] } });

@@ -1,0 +1,77 @@
+/**
+ * The service contracts, by name. `ctx.services.provide/consume/get` are typed from this interface;
+ * a plugin that provides a service of its own adds it by declaration merging:
+ *
+ *     declare module "gantry/plugin" { interface Services { greeter: { greet(who: string): string } } }
+ *
+ * The contracts that several plugins share are declared here once, so provider and consumers
+ * compile against the same shape without importing each other.
+ */
+import type {
+  CoreAgentsService, CoreAuditService, CoreCacheService, CoreCommandsService, CoreConfigService, CoreIdentityService, CoreInfoService,
+  CoreLoggersService, CoreMcpServersService, CoreMetricsService, CorePluginsService, CoreProcessesService, CoreSecretsService, CoreTasksService,
+} from "./core-services.ts";
+import type { CommandCaller } from "./plugin-contract.ts";
+
+/** Chat completions on a supervised model ("inference", provided by instances). */
+export interface InferenceService {
+  /** `body` is an OpenAI chat request naming an instance as `model`; throws with the server's message on a non-2xx answer. */
+  chatCompletion(body: Record<string, unknown>, signal?: AbortSignal): Promise<Record<string, unknown>>;
+}
+
+/** Instances as the API lists them ("instances", provided by instances). */
+export interface InstancesService {
+  list(): unknown[];
+}
+
+/** Tools of the connected MCP servers and calls to them ("mcp", provided by mcp). */
+export interface McpToolsService {
+  tools(): Promise<{ server: string; name: string; description: string | null; input_schema: Record<string, unknown> }[]>;
+  call(server: string, tool: string, args: Record<string, unknown>): Promise<{ is_error: boolean; content: unknown[]; structured_content: Record<string, unknown> | null }>;
+}
+
+/** An agent run to its end ("agent-runs", provided by agent; batch consumes it). */
+export interface AgentRunsService {
+  has(name: string): boolean;
+  /** `caller`: whoever started the batch; the agent is offered only the commands that role may invoke. */
+  run(name: string, input: string, actor: string, caller: CommandCaller): Promise<{ id: string; status: string; output: string | null; error: string | null; steps: unknown[] }>;
+}
+
+/**
+ * The extension point core calls when a markdown slash command is invoked ("agents"): a plugin
+ * that provides it runs the rendered prompt as a one-off agent; without one, the command answers
+ * its rendered prompt.
+ */
+export interface AgentPromptRunner {
+  runPrompt(request: { prompt: string; allowedTools: string[]; model: string | null; command: string; caller: CommandCaller }): Promise<unknown>;
+}
+
+/** Sandboxed script runs for other plugins ("sandbox", provided by scripts). */
+export interface SandboxService {
+  run(code: string, options: { actor: string; timeoutMs?: number; via?: string }): Promise<{ ok: boolean; result: unknown; logs: string[]; durationMs: number; error: { name: string; message: string } | null }>;
+}
+
+export interface Services {
+  "core.config": CoreConfigService;
+  "core.info": CoreInfoService;
+  "core.cache": CoreCacheService;
+  "core.tasks": CoreTasksService;
+  "core.metrics": CoreMetricsService;
+  "core.audit": CoreAuditService;
+  "core.processes": CoreProcessesService;
+  "core.loggers": CoreLoggersService;
+  "core.agents": CoreAgentsService;
+  "core.mcp_servers": CoreMcpServersService;
+  "core.commands": CoreCommandsService;
+  "core.identity": CoreIdentityService;
+  "core.plugins": CorePluginsService;
+  "core.secrets": CoreSecretsService;
+  inference: InferenceService;
+  instances: InstancesService;
+  mcp: McpToolsService;
+  "agent-runs": AgentRunsService;
+  agents: AgentPromptRunner;
+  sandbox: SandboxService;
+}
+
+export type ServiceName = keyof Services;

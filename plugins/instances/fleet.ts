@@ -1,0 +1,48 @@
+/**
+ * What the instances plugin keeps across its reloads: one supervisor per instance, with its model
+ * server, log buffer, restart timer and health state. A reload must never touch a model server
+ * (loading weights onto a GPU takes minutes), so the supervisors live in a kept resource whose
+ * children and timers belong to the kernel, and each plugin generation attaches the callbacks it
+ * serves with (settings, events, the database) while it is the newest one.
+ */
+import type { KeepScope } from "gantry/plugin";
+import type { InstanceSupervisor, SupervisorHost } from "./supervisor.ts";
+
+export class Fleet {
+  readonly supervisors = new Map<string, InstanceSupervisor>();
+  readonly #hosts = new Map<number, SupervisorHost>();
+  #coldStart = true;
+
+  constructor(readonly scope: KeepScope) {}
+
+  /** True once: for the generation that created the fleet (gantry start, install, enable), not after a reload. */
+  takeColdStart(): boolean {
+    const cold = this.#coldStart;
+    this.#coldStart = false;
+    return cold;
+  }
+
+  /** Makes `host` the one supervisors call while `generation` is the newest attached. */
+  attach(generation: number, host: SupervisorHost): void {
+    this.#hosts.set(generation, host);
+  }
+
+  detach(generation: number): void {
+    this.#hosts.delete(generation);
+  }
+
+  /** The newest generation's host: a reload that failed detaches and the serving one answers again. */
+  host(): SupervisorHost {
+    const newest = Math.max(...this.#hosts.keys());
+    const host = this.#hosts.get(newest);
+    if (!host) throw new Error("no instances plugin generation is attached to the fleet");
+    return host;
+  }
+
+  /** The plugin goes away (uninstall, disable, shutdown): stop every server, close the log files. */
+  async close(): Promise<void> {
+    await Promise.all([...this.supervisors.values()].map((s) => s.stop()));
+    for (const supervisor of this.supervisors.values()) supervisor.logs.close();
+    this.supervisors.clear();
+  }
+}
