@@ -1,4 +1,3 @@
-import { configureSandbox } from "../../sandbox/index.ts";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { BUILTIN_PLUGINS, startGantry, type TestGantry } from "../helpers.ts";
@@ -112,16 +111,17 @@ describe("POST /api/v1/scripts/run", () => {
   });
 
   test("past pool_size workers and max_queue waiting runs, a run is 503 SANDBOX_BUSY with Retry-After at once", async () => {
-    configureSandbox({ poolSize: 1, maxQueue: 1 });
+    const small = await startGantry({ builtins: BUILTIN_PLUGINS, config: { rate_limit: { enabled: false }, plugins: { disabled: ["cache", "agent", "batch", "cron", "mcp", "instances"] }, plugin: { scripts: { pool_size: 1, max_queue: 1 } } } });
     try {
-      const slow = { code: "const end = Date.now() + 300; while (Date.now() < end) {} 1", timeout_ms: 2000 };
-      const answers = await Promise.all([runJson(slow), runJson(slow), runJson(slow)]);
+      const slow = JSON.stringify({ code: "const end = Date.now() + 300; while (Date.now() < end) {} 1", timeout_ms: 2000 });
+      const send = () => small.api("/api/v1/scripts/run", { method: "POST", headers: { "content-type": "application/json" }, body: slow });
+      const answers = await Promise.all([send(), send(), send()]);
       const busy = answers.find((r) => r.status === 503)!;
       expect(answers.map((r) => r.status).sort()).toEqual([200, 200, 503]);
       expect(Number(busy.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
       expect((await busy.json()).code).toBe("SANDBOX_BUSY");
     } finally {
-      configureSandbox({ poolSize: 2, maxQueue: 16 });
+      await small.stop();
     }
   });
 });
