@@ -16,7 +16,7 @@ import { buildRootApp, type AppParts, type HttpLimits } from "./http/http-app.ts
 import { LoggerRegistry } from "./kernel/logger.ts";
 import { MetricsRegistry } from "./kernel/metrics.ts";
 import { OwnedRegistry } from "./kernel/owned-registry.ts";
-import type { CoreParts, RegisteredAgent, RegisteredCommand } from "./kernel/plugin-context.ts";
+import type { CoreParts, RegisteredAgent, RegisteredCommand, RegisteredHook, RegisteredSkill } from "./kernel/plugin-context.ts";
 import type { PeriodicTask } from "./kernel/periodic-tasks.ts";
 import { PluginHost, type PluginHostOptions } from "./kernel/plugin-host.ts";
 import { RoutingServer } from "./http/server.ts";
@@ -67,6 +67,8 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
     commands: new OwnedRegistry<RegisteredCommand>("Command"),
     agents: new OwnedRegistry<RegisteredAgent>("Agent"),
     mcpServers: new OwnedRegistry("MCP server"),
+    skills: new OwnedRegistry<RegisteredSkill>("Skill"),
+    hooks: new OwnedRegistry<RegisteredHook>("Hook"),
     tasks: new OwnedRegistry<PeriodicTask>("Periodic task"),
     invalidators: new OwnedRegistry<() => void>("Cache invalidator"),
     processes,
@@ -116,7 +118,7 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
   };
   const host = new PluginHost(core, hostOptions);
   appParts.coreRoutes.push(
-    pluginRoutes({ host, commands: core.commands, agents: core.agents, services: core.services, identify: (request) => security.authenticator.identify(request) }),
+    pluginRoutes({ host, commands: core.commands, agents: core.agents, skills: core.skills, services: core.services, identify: (request) => security.authenticator.identify(request) }),
     featureRoutes(flags, (request) => security.authenticator.identify(request)),
   );
 

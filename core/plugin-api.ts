@@ -17,7 +17,7 @@ export { LOG_LEVELS, type LogLevel } from "./kernel/config.ts";
 export { isSecretName, redactSecrets } from "./kernel/redact.ts";
 export type { SpawnOptions, AdoptOptions, ProcessInfo, ChildProcess, SpawnedProcess } from "./kernel/processes.ts";
 export type {
-  CoreAgentsService, CoreAuditService, CoreSecretsService, CoreCommandsService, CoreMcpServersService, CoreIdentityService, CorePluginsService, CoreCacheService, CoreConfigService, CoreInfoService, CoreLoggersService, CoreMetricsService, CoreProcessesService, CoreTasksService,
+  CoreAgentsService, CoreAuditService, CoreSecretsService, CoreSkillsService, CoreHooksService, CoreCommandsService, CoreMcpServersService, CoreIdentityService, CorePluginsService, CoreCacheService, CoreConfigService, CoreInfoService, CoreLoggersService, CoreMetricsService, CoreProcessesService, CoreTasksService,
 } from "./kernel/core-services.ts";
 export { GantryError, capEcho, createError, defineErrors } from "./kernel/errors.ts";
 export type { CommandInvocation, CommandView } from "./kernel/command-invoker.ts";
@@ -30,3 +30,6 @@ export { t } from "elysia";
 /** drizzle's SQLite table builders and operators, so a plugin outside gantry's tree can declare and query its tables. */
 export { sqliteTable, integer, text, real, blob, primaryKey, index, uniqueIndex } from "drizzle-orm/sqlite-core";
 export { eq, ne, and, or, not, sql, desc, asc, inArray, isNull, isNotNull, gt, gte, lt, lte, like } from "drizzle-orm";
+/** Permission rules in gantry's and Claude Code's syntax (`Bash(git status:*)`), and a shell line run through ctx.spawn with a timeout and an output cap. */
+export { ruleMatches, ruleTool, globMatches } from "./kernel/tool-rules.ts";
+export { runShell, shellEnvironment, type ShellResult, type ShellOptions, type Spawner } from "./kernel/shell-run.ts";

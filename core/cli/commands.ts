@@ -15,11 +15,12 @@ with --key, the API key is checked and saved instead.
 
 ${COMMON}`,
   logout: `gantry logout\n\nEnds the saved login session on the server and deletes the saved credentials.\n\n${COMMON}`,
-  plugin: `gantry plugin <list | info NAME | install PATH | reload NAME | remove NAME [--force] | enable NAME | disable NAME [--force]>
+  plugin: `gantry plugin <list | info NAME | install PATH [--plugin NAME] | reload NAME | remove NAME [--force] | enable NAME | disable NAME [--force]>
 
 list      installed plugins and their status
 info      one plugin with everything it registered (install drops) and its last error
-install   install the plugin folder at PATH on the server (referenced in place)
+install   install the plugin folder at PATH on the server (referenced in place); a Claude Code
+          marketplace folder lists its plugins, --plugin NAME installs one of them
 reload    re-import and re-register atomically (the old version keeps serving on failure)
 remove    uninstall (refused while other plugins depend on it, unless --force)
 
@@ -40,7 +41,7 @@ the agent's answer when an agents service runs it).
 ${COMMON}`,
 };
 
-type Values = { url?: string; key?: string; json?: boolean; help?: boolean; force?: boolean; username?: string; "password-stdin"?: boolean };
+type Values = { url?: string; key?: string; json?: boolean; help?: boolean; force?: boolean; plugin?: string; username?: string; "password-stdin"?: boolean };
 
 type OptionSpec = Record<string, { type: "string" | "boolean"; short?: string }>;
 
@@ -116,10 +117,16 @@ async function logout(args: string[]): Promise<void> {
 interface PluginInfo {
   name: string; version: string | null; status: string; source: string; path: string;
   error: { code: string; message: string } | null; install_drops?: { kind: string; name: string }[];
+  unsupported?: { part: string; reason: string }[];
+}
+
+interface MarketplaceListing {
+  marketplace: string;
+  plugins: { name: string; version: string | null; description: string | null; installable: boolean; reason: string | null }[];
 }
 
 async function plugin(args: string[]): Promise<void> {
-  const { values, positionals } = parse(args, { force: { type: "boolean" } });
+  const { values, positionals } = parse(args, { force: { type: "boolean" }, plugin: { type: "string" } });
   const [action, target] = positionals;
   const client = new ApiClient(values);
   const need = (what: string) => {
@@ -135,12 +142,17 @@ async function plugin(args: string[]): Promise<void> {
     }
     case "info": {
       const info = await client.request<PluginInfo>("GET", `/api/v1/plugins/${need("a plugin name")}`);
-      return print(info, values.json, () => [describe(info), ...(info.install_drops ?? []).map((d) => `  ${d.kind}: ${d.name}`)].join("\n"));
+      return print(info, values.json, () => [describe(info), ...(info.install_drops ?? []).map((d) => `  ${d.kind}: ${d.name}`), ...(info.unsupported ?? []).map((u) => `  unsupported: ${u.part} (${u.reason})`)].join("\n"));
     }
     case "install": {
       if (!target) need("a folder path");
-      const info = await client.request<PluginInfo>("POST", "/api/v1/plugins", { path: require("node:path").resolve(target!) });
-      return print(info, values.json, () => `Installed ${describe(info)}`);
+      const plugin = typeof values.plugin === "string" ? { plugin: values.plugin } : {};
+      const answer = await client.request<PluginInfo | MarketplaceListing>("POST", "/api/v1/plugins", { path: require("node:path").resolve(target!), ...plugin });
+      if ("marketplace" in answer) {
+        return print(answer, values.json, () => [`Marketplace ${answer.marketplace}: install one with --plugin NAME`, table([["NAME", "VERSION", "INSTALLABLE"], ...answer.plugins.map((p) => [p.name, p.version ?? "-", p.installable ? "yes" : `no: ${p.reason}`])])].join("\n"));
+      }
+      const warnings = (answer.unsupported ?? []).map((u) => `\n  unsupported: ${u.part} (${u.reason})`).join("");
+      return print(answer, values.json, () => `Installed ${describe(answer)}${warnings}`);
     }
     case "reload": {
       const info = await client.request<PluginInfo>("POST", `/api/v1/plugins/${need("a plugin name")}/reload`);

@@ -1,9 +1,12 @@
-/** The plugins API: plugins, slash commands and plugin agents. */
+/** The plugins API: plugins (gantry's and Claude Code's format, marketplaces), slash commands, plugin agents and skills. */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { t } from "elysia";
 import { CommandErrors, invokeCommand, normalizeQname, viewOf } from "../kernel/command-invoker.ts";
-import { createError, defineErrors } from "../kernel/errors.ts";
+import { createError, defineErrors, Errors } from "../kernel/errors.ts";
 import type { OwnedRegistry } from "../kernel/owned-registry.ts";
-import type { CommandCaller, RegisteredAgent, RegisteredCommand } from "../kernel/plugin-context.ts";
+import type { CommandCaller, RegisteredAgent, RegisteredCommand, RegisteredSkill } from "../kernel/plugin-context.ts";
+import { isMarketplace, marketplaceReference, readMarketplace } from "../kernel/claude-plugin.ts";
 import type { PluginHost } from "../kernel/plugin-host.ts";
 import type { RolesApp } from "../auth/roles.ts";
 import type { ServiceRegistry } from "../kernel/services.ts";
@@ -16,6 +19,7 @@ export interface PluginRouteParts {
   host: PluginHost;
   commands: OwnedRegistry<RegisteredCommand>;
   agents: OwnedRegistry<RegisteredAgent>;
+  skills: OwnedRegistry<RegisteredSkill>;
   services: ServiceRegistry;
   /** The caller, whose role a command's own role is checked against. */
   identify(request: Request): Promise<{ role: string } | undefined>;
@@ -36,7 +40,16 @@ const PluginSchema = t.Object({
   status: t.Union([t.Literal("active"), t.Literal("failed"), t.Literal("disabled")]), source: t.Union([t.Literal("builtin"), t.Literal("path")]),
   path: t.String(), depends_on: t.Array(t.String()), loaded_at: t.Union([t.String(), t.Null()]),
   error: t.Union([t.Object({ code: t.String(), message: t.String() }), t.Null()]), install_drops: t.Array(Drop),
+  unsupported: t.Array(t.Object({ part: t.String(), reason: t.String() }), { description: "parts of a Claude Code plugin that gantry cannot honour, and why" }),
 });
+const MarketplaceListing = t.Object({
+  marketplace: t.String(), path: t.String(),
+  plugins: t.Array(t.Object({
+    name: t.String(), description: t.Union([t.String(), t.Null()]), version: t.Union([t.String(), t.Null()]), source: t.String(),
+    installable: t.Boolean(), reason: t.Union([t.String(), t.Null()]),
+  })),
+}, { description: "a marketplace folder given without `plugin`: its plugins, to install one by name" });
+const SkillSchema = t.Object({ qname: t.String(), plugin: t.String(), name: t.String(), description: t.String(), files: t.Array(t.String()) });
 const CommandSchema = t.Object({
   qname: t.String(), plugin: t.String(), name: t.String(), kind: t.Union([t.Literal("code"), t.Literal("markdown")]),
   role: t.Union([t.Literal("viewer"), t.Literal("operator"), t.Literal("admin")], { description: "least role that may invoke it" }),
@@ -51,20 +64,36 @@ const agentView = (qname: string, a: RegisteredAgent) => ({ qname, plugin: a.plu
 export function pluginRoutes(p: PluginRouteParts) {
   return (app: RolesApp) =>
     app
-      .get("/api/v1/plugins", () => ({ plugins: p.host.list().map(({ install_drops: _, ...rest }) => rest) }), {
+      .get("/api/v1/plugins", () => ({ plugins: p.host.list().map(({ install_drops: _, unsupported: __, ...rest }) => rest) }), {
         role: "viewer",
-        response: t.Object({ plugins: t.Array(t.Omit(PluginSchema, ["install_drops"])) }),
+        response: t.Object({ plugins: t.Array(t.Omit(PluginSchema, ["install_drops", "unsupported"])) }),
         detail: { summary: "Installed plugins with status, source and load time", tags: ["plugins"] },
       })
       .post("/api/v1/plugins", async ({ body, set }) => {
-        const info = await p.host.install(body.path);
+        const marketplace = isMarketplace(body.path);
+        if (body.plugin !== undefined && !marketplace) throw Errors.BAD_REQUEST([`'plugin' names a plugin of a marketplace, but ${body.path} has no .claude-plugin/marketplace.json`]);
+        // A marketplace folder that is no plugin itself is listed; one that is (a single-plugin repository) installs as a folder.
+        const ownManifest = existsSync(join(body.path, "plugin.json")) || existsSync(join(body.path, ".claude-plugin", "plugin.json"));
+        if (marketplace && body.plugin === undefined && !ownManifest) {
+          const market = readMarketplace(body.path);
+          return { marketplace: market.name, path: market.dir, plugins: market.plugins.map(({ raw: _, ...entry }) => entry) };
+        }
+        const info = await p.host.install(body.plugin !== undefined ? marketplaceReference(body.path, body.plugin) : body.path);
         set.status = 201;
         return info;
       }, {
         role: "admin",
-        body: t.Object({ path: t.String({ minLength: 1, maxLength: 4096, description: "a folder on the server with plugin.json or .claude-plugin/plugin.json; referenced in place, not copied" }) }),
-        response: { 201: PluginSchema },
-        detail: { summary: "Install a plugin from a folder on the server", tags: ["plugins"] },
+        body: t.Object({
+          path: t.String({ minLength: 1, maxLength: 4096, description: "a plugin folder on the server (gantry's plugin.json, a Claude Code plugin, or a marketplace folder); referenced in place, not copied" }),
+          plugin: t.Optional(t.String({ minLength: 1, maxLength: 64, description: "with a marketplace folder: the plugin to install (without it the marketplace's plugins are listed)" })),
+        }),
+        response: { 201: PluginSchema, 200: MarketplaceListing },
+        detail: { summary: "Install a plugin from a folder on the server, or from a Claude Code marketplace folder", tags: ["plugins"] },
+      })
+      .get("/api/v1/plugins/skills", () => ({ skills: p.skills.entries().map((e) => ({ qname: e.key, plugin: e.value.plugin, name: e.value.name, description: e.value.description, files: e.value.files })) }), {
+        role: "viewer",
+        response: t.Object({ skills: t.Array(SkillSchema) }),
+        detail: { summary: "Skills of every active plugin (skills/<name>/SKILL.md): name, description and the skill's other files", tags: ["plugins"] },
       })
       .get("/api/v1/plugins/commands", () => ({ commands: p.commands.entries().map((e) => viewOf(e.key, e.value)) }), {
         role: "viewer",

@@ -4,7 +4,8 @@ import type { OwnedRegistry } from "./owned-registry.ts";
 import type { CommandCaller, RegisteredCommand } from "./plugin-context.ts";
 import { COMMAND_ROLES, type CommandRole } from "./plugin-files.ts";
 import type { ServiceRegistry } from "./services.ts";
-import { splitArguments, substituteArguments } from "./slash-arguments.ts";
+import { renderMarkdownCommand } from "./markdown-command.ts";
+import { splitArguments } from "./slash-arguments.ts";
 
 export const CommandErrors = defineErrors("core", {
   COMMAND_NOT_FOUND: createError("COMMAND_NOT_FOUND", 404, (qname: string) => `No command '${qname}'; list them at GET /api/v1/plugins/commands`),
@@ -74,9 +75,9 @@ export async function invokeCommand(commands: OwnedRegistry<RegisteredCommand>, 
     return { qname, kind: "code" as const, result: jsonSafe(result) };
   }
   const markdown = command.markdown!;
-  const prompt = substituteArguments(markdown.body, raw);
   // The declared extension point "agents" (service-contracts.ts): a plugin may run the prompt as an agent.
   const agents = services.get("agents");
+  const prompt = await renderMarkdownCommand(qname, markdown, raw, command.spawn, agents?.workingDirectory?.());
   let result: unknown = null;
   if (agents) {
     try {

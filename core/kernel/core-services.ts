@@ -9,7 +9,8 @@ import type { ProcessInfo, ProcessRegistry } from "./processes.ts";
 import type { ServiceRegistry } from "./services.ts";
 import type { AuditEntry, AuditLog } from "../auth/audit.ts";
 import { invokeCommand, normalizeQname, parseSlashLine, viewOf, type CommandInvocation, type CommandView } from "./command-invoker.ts";
-import type { CommandCaller, RegisteredAgent, RegisteredCommand } from "./plugin-context.ts";
+import type { CommandCaller, RegisteredAgent, RegisteredCommand, RegisteredHook, RegisteredSkill } from "./plugin-context.ts";
+import { readSkillFile } from "./claude-parts.ts";
 import pkg from "../../package.json" with { type: "json" };
 
 /** The owner of everything core registers: always active. */
@@ -89,6 +90,19 @@ export interface CoreAgentsService {
   list(): { qname: string; plugin: string; name: string; description: string; tools: string[]; model: string | null; prompt: string }[];
 }
 
+/** Skills plugins contribute in `skills/<name>/SKILL.md`, for the plugin that offers them to agents. */
+export interface CoreSkillsService {
+  /** `qname` is `<plugin>:<name>`; `body` is SKILL.md without its front matter; `files` the skill's other files. */
+  list(): { qname: string; plugin: string; name: string; description: string; dir: string; body: string; files: string[] }[];
+  /** The text of one of the skill's files (only files inside its folder). */
+  readFile(qname: string, path: string): string;
+}
+
+/** Hooks plugins contribute in `hooks/hooks.json`, for the plugin that runs agents. */
+export interface CoreHooksService {
+  list(): { qname: string; plugin: string; event: string; matcher: string | null; command: string; timeoutS: number; root: string }[];
+}
+
 /** Slash commands for plugins that run them on someone's behalf (cron jobs, ...). */
 export interface CoreCommandsService {
   /** "/plugin:command arguments" → its parts; undefined when the line is not a slash command. */
@@ -116,11 +130,13 @@ export interface CoreServiceParts {
   commands: OwnedRegistry<RegisteredCommand>;
   agents: OwnedRegistry<RegisteredAgent>;
   mcpServers: OwnedRegistry<{ plugin: string; name: string; dir: string; config: Record<string, unknown> }>;
+  skills: OwnedRegistry<RegisteredSkill>;
+  hooks: OwnedRegistry<RegisteredHook>;
   audit: AuditLog;
   startedAt: Date;
 }
 
-/** Registers core.config, core.info, core.cache, core.tasks, core.metrics, core.processes, core.loggers, core.commands, core.agents and core.mcp_servers. */
+/** Registers core.config, core.info, core.cache, core.tasks, core.metrics, core.processes, core.loggers, core.commands, core.agents, core.skills, core.hooks and core.mcp_servers. */
 export function provideCoreServices(parts: CoreServiceParts): void {
   const { services, config, loggers, metrics, tasks, invalidators, processes } = parts;
   const provide = (name: string, implementation: object) => services.provide(CORE_OWNER, name, implementation);
@@ -154,6 +170,17 @@ export function provideCoreServices(parts: CoreServiceParts): void {
   provide("core.agents", {
     list: () => parts.agents.entries().map((e) => ({ qname: e.key, plugin: e.value.plugin, name: e.value.name, description: e.value.description, tools: e.value.tools, model: e.value.model, prompt: e.value.prompt })),
   } satisfies CoreAgentsService);
+  provide("core.skills", {
+    list: () => parts.skills.entries().map((e) => ({ qname: e.key, plugin: e.value.plugin, name: e.value.name, description: e.value.description, dir: e.value.dir, body: e.value.body, files: e.value.files })),
+    readFile: (qname, path) => {
+      const skill = parts.skills.get(qname);
+      if (!skill) throw new Error(`no skill '${qname}'`);
+      return readSkillFile(skill, path);
+    },
+  } satisfies CoreSkillsService);
+  provide("core.hooks", {
+    list: () => parts.hooks.entries().map((e) => ({ qname: e.key, plugin: e.value.plugin, event: e.value.event, matcher: e.value.matcher, command: e.value.command, timeoutS: e.value.timeoutS, root: e.value.root })),
+  } satisfies CoreHooksService);
   provide("core.mcp_servers", {
     list: () => parts.mcpServers.entries().map((e) => ({ qname: e.key, ...e.value })),
   } satisfies CoreMcpServersService);

@@ -113,7 +113,7 @@ export const Errors = defineErrors("core", {
 
   PLUGIN_MANIFEST_INVALID: createError("PLUGIN_MANIFEST_INVALID", 400, (path: string, problems: string[]) => `Invalid plugin manifest ${path}: ${problems.join("; ")}`),
   PLUGIN_NOT_FOUND: createError("PLUGIN_NOT_FOUND", 404, (name: string) => `Plugin '${name}' is not installed`),
-  PLUGIN_PATH_NOT_FOUND: createError("PLUGIN_PATH_NOT_FOUND", 400, (path: string) => `No plugin folder at '${path}' (expected a plugin.json inside)`),
+  PLUGIN_PATH_NOT_FOUND: createError("PLUGIN_PATH_NOT_FOUND", 400, (path: string) => `No plugin folder at '${path}' (expected plugin.json, .claude-plugin/plugin.json, or Claude Code's commands/, agents/, skills/, hooks/hooks.json or .mcp.json inside)`),
   PLUGIN_EXISTS: createError("PLUGIN_EXISTS", 409, (name: string, path: string) => `A plugin named '${name}' is already installed from ${path}; reload or remove it first`),
   PLUGIN_DEPENDENCY_MISSING: createError("PLUGIN_DEPENDENCY_MISSING", 400, (name: string, missing: string[]) => `Plugin '${name}' depends on ${missing.map((m) => `'${m}'`).join(", ")}, which ${missing.length > 1 ? "are" : "is"} not installed and active`),
   PLUGIN_DEPENDENCY_CYCLE: createError("PLUGIN_DEPENDENCY_CYCLE", 400, (cycle: string[]) => `Plugin dependency cycle: ${cycle.join(" -> ")}`),

@@ -1,9 +1,10 @@
 /** plugin.json: the manifest every plugin folder carries, validated before any of its code runs. */
-import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { existsSync, realpathSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Type, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { Errors } from "./errors.ts";
+import { claudeManifest, hasClaudeComponents, isGantryManifest, parseMarketplaceReference, readJsonObject, readMarketplacePlugin, type ClaudeLayout, type ClaudeManifest } from "./claude-plugin.ts";
 import pkg from "../../package.json" with { type: "json" };
 
 export const PLUGIN_NAME_PATTERN = "^[a-z][a-z0-9-]{0,47}$";
@@ -30,61 +31,47 @@ export interface LoadedManifest extends PluginManifest {
   /** The entry module; null for a code-free plugin (Claude Code format). */
   entry: string | null;
   format: "gantry" | "claude";
+  /** What to read again at start and reload: the folder, or `<marketplace folder>#<plugin>`. */
+  origin: string;
+  /** Where a Claude-format plugin's parts are, and what of it gantry cannot honour. */
+  claude?: ClaudeLayout;
 }
-
-/** `.claude-plugin/plugin.json` of a Claude Code plugin: only `name` is required; other fields are kept as they are. */
-const ClaudeManifestSchema = Type.Object(
-  {
-    name: Type.String({ pattern: PLUGIN_NAME_PATTERN }),
-    version: Type.Optional(Type.String({ pattern: SEMVER_PATTERN })),
-    description: Type.Optional(Type.String({ maxLength: 1000 })),
-  },
-  { additionalProperties: true },
-);
 
 /** Names that would shadow the plugins API's own paths (/api/v1/plugins/commands, /agents). */
-const RESERVED_NAMES = new Set(["commands", "agents", "core", "gantry"]);
+const RESERVED_NAMES = new Set(["commands", "agents", "skills", "core", "gantry"]);
 
-/** Reads and validates `<dir>/plugin.json`; throws PLUGIN_MANIFEST_INVALID listing each problem. */
-export function readManifest(pluginDir: string): LoadedManifest {
-  const dir = resolve(pluginDir);
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw Errors.PLUGIN_PATH_NOT_FOUND([pluginDir]);
+/**
+ * Reads and validates a plugin's manifest: gantry's `plugin.json`, or the Claude Code format
+ * (`.claude-plugin/plugin.json`, a Claude-shaped root `plugin.json`, no manifest at all, or
+ * `<marketplace folder>#<plugin>`); throws PLUGIN_MANIFEST_INVALID listing each problem.
+ */
+export function readManifest(pluginPath: string): LoadedManifest {
+  const reference = parseMarketplaceReference(pluginPath);
+  if (reference) return fromClaude(readMarketplacePlugin(reference.dir, reference.plugin), join(reference.dir, ".claude-plugin", "marketplace.json"), `${resolve(reference.dir)}#${reference.plugin}`);
+  const dir = resolve(pluginPath);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw Errors.PLUGIN_PATH_NOT_FOUND([pluginPath]);
   const file = join(dir, "plugin.json");
   const claudeFile = join(dir, ".claude-plugin", "plugin.json");
-  if (existsSync(file)) return readGantryManifest(dir, file);
-  if (existsSync(claudeFile)) return readClaudeManifest(dir, claudeFile);
-  throw Errors.PLUGIN_PATH_NOT_FOUND([pluginDir]);
+  if (existsSync(file)) {
+    const raw = readJsonObject(file);
+    if (isGantryManifest(dir, raw)) return readGantryManifest(dir, file, raw);
+    if (!existsSync(claudeFile)) return fromClaude(claudeManifest(dir, raw, file), file, dir);
+  }
+  if (existsSync(claudeFile)) return fromClaude(claudeManifest(dir, readJsonObject(claudeFile), claudeFile), claudeFile, dir);
+  if (hasClaudeComponents(dir)) return fromClaude(claudeManifest(dir, {}, dir), dir, dir);
+  throw Errors.PLUGIN_PATH_NOT_FOUND([pluginPath]);
 }
 
-function readJsonObject(file: string): Record<string, unknown> {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, "utf8"));
-  } catch (error) {
-    throw Errors.PLUGIN_MANIFEST_INVALID([file, [`not valid JSON: ${(error as Error).message}`]]);
-  }
-  if (!raw || typeof raw !== "object" || Array.isArray(raw)) throw Errors.PLUGIN_MANIFEST_INVALID([file, ["must be a JSON object"]]);
-  return raw as Record<string, unknown>;
+function fromClaude(m: ClaudeManifest, file: string, origin: string): LoadedManifest {
+  assertNotReserved(m.name, file);
+  return { name: m.name, version: m.version, description: m.description, main: "", dependsOn: [], config: {}, dir: m.dir, entry: null, format: "claude", origin, claude: m.layout };
 }
 
 function assertNotReserved(name: string, file: string): void {
   if (RESERVED_NAMES.has(name)) throw Errors.PLUGIN_MANIFEST_INVALID([file, [`name: '${name}' is reserved`]]);
 }
 
-function readClaudeManifest(dir: string, file: string): LoadedManifest {
-  const raw = readJsonObject(file);
-  const problems = [...Value.Errors(ClaudeManifestSchema, raw)].map((e) => `${e.path.slice(1) || "(root)"}: ${e.message}`);
-  if (problems.length > 0) throw Errors.PLUGIN_MANIFEST_INVALID([file, [...new Set(problems)]]);
-  const name = raw.name as string;
-  assertNotReserved(name, file);
-  return {
-    name, version: (raw.version as string | undefined) ?? "0.0.0", description: raw.description as string | undefined,
-    main: "", dependsOn: [], config: {}, dir, entry: null, format: "claude",
-  };
-}
-
-function readGantryManifest(dir: string, file: string): LoadedManifest {
-  const raw = readJsonObject(file);
+function readGantryManifest(dir: string, file: string, raw: Record<string, unknown>): LoadedManifest {
   const value = Value.Default(ManifestSchema, structuredClone(raw)) as PluginManifest;
   const problems = [...Value.Errors(ManifestSchema, value)].map((e) => `${e.path.slice(1) || "(root)"}: ${e.message}`);
   if (problems.length > 0) throw Errors.PLUGIN_MANIFEST_INVALID([file, [...new Set(problems)]]);
@@ -98,7 +85,7 @@ function readGantryManifest(dir: string, file: string): LoadedManifest {
   if (!existsSync(entry)) throw Errors.PLUGIN_MANIFEST_INVALID([file, [`main: ${value.main} does not exist`]]);
   // The path's text can stay inside while a symlink on the way points elsewhere: compare real paths.
   if (!realpathSync(entry).startsWith(realpathSync(dir) + "/")) throw Errors.PLUGIN_MANIFEST_INVALID([file, ["main: resolves (through a symlink) to a file outside the plugin folder"]]);
-  return { ...value, dir, entry, format: "gantry" };
+  return { ...value, dir, entry, format: "gantry", origin: dir };
 }
 
 /**

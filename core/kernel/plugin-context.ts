@@ -18,6 +18,8 @@ import type { PluginInstance } from "./plugin-instance.ts";
 import type { ServiceRegistry } from "./services.ts";
 import type { ProcessRegistry } from "./processes.ts";
 import { COMMAND_ROLES, readAgents, readMarkdownCommands, readMcpServers, type AgentDefinition, type CommandRole, type MarkdownCommand, type McpServerConfig } from "./plugin-files.ts";
+import { missingTools, readHooks, readSkills, type HookDefinition, type SkillDefinition } from "./claude-parts.ts";
+import type { UnsupportedPart } from "./claude-plugin.ts";
 
 // The kernel's generation object and the public contract have files of their own; re-exported for the layers that import them from here.
 export { PluginInstance, type InstallDrop, type InstanceState } from "./plugin-instance.ts";
@@ -32,9 +34,19 @@ export interface RegisteredCommand {
   role: CommandRole;
   run?: CommandDefinition["run"];
   markdown?: MarkdownCommand;
+  /** The plugin's ctx.spawn, for a markdown command's `!`command`` lines. */
+  spawn?: PluginContext["spawn"];
 }
 
 export interface RegisteredAgent extends AgentDefinition {
+  plugin: string;
+}
+
+export interface RegisteredSkill extends SkillDefinition {
+  plugin: string;
+}
+
+export interface RegisteredHook extends HookDefinition {
   plugin: string;
 }
 
@@ -49,6 +61,8 @@ export interface CoreParts {
   commands: OwnedRegistry<RegisteredCommand>;
   agents: OwnedRegistry<RegisteredAgent>;
   mcpServers: OwnedRegistry<{ plugin: string; name: string; dir: string; config: McpServerConfig }>;
+  skills: OwnedRegistry<RegisteredSkill>;
+  hooks: OwnedRegistry<RegisteredHook>;
   tasks: OwnedRegistry<PeriodicTask>;
   invalidators: OwnedRegistry<() => void>;
   processes: ProcessRegistry;
@@ -59,25 +73,39 @@ export interface CoreParts {
 }
 
 /**
- * Registers what the plugin folder contributes without code: `commands/*.md` as `plugin:name`,
- * `agents/*.md` as `plugin:name`, and `.mcp.json` servers. Recorded as install drops like the rest.
+ * Registers what the plugin folder contributes without code: commands as `plugin:name`, agents as
+ * `plugin:name`, skills, hooks and MCP servers. Recorded as install drops like the rest; what
+ * gantry cannot honour is kept in `instance.unsupported`.
  */
-export function registerPluginFiles(instance: PluginInstance, core: CoreParts): void {
-  const { name: plugin, dir } = instance.manifest;
+export function registerPluginFiles(instance: PluginInstance, core: CoreParts, spawn: PluginContext["spawn"]): void {
+  const { name: plugin, dir, claude: layout } = instance.manifest;
   const record = instance.record.bind(instance);
-  for (const command of readMarkdownCommands(dir)) {
+  const tools: UnsupportedPart[] = [];
+  for (const command of readMarkdownCommands(dir, layout)) {
     const qname = `${plugin}:${command.name}`;
-    const entry: RegisteredCommand = { plugin, name: command.name, description: command.description, argumentHint: command.argumentHint ?? undefined, role: command.role, markdown: command };
+    const entry: RegisteredCommand = { plugin, name: command.name, description: command.description, argumentHint: command.argumentHint ?? undefined, role: command.role, markdown: command, spawn };
     record("command", qname, core.commands.add(qname, instance, entry));
+    tools.push(...missingTools(`command ${qname}`, command.allowedTools));
   }
-  for (const agent of readAgents(dir)) {
+  for (const agent of readAgents(dir, layout)) {
     const qname = `${plugin}:${agent.name}`;
     record("agent", qname, core.agents.add(qname, instance, { ...agent, plugin }));
+    tools.push(...missingTools(`agent ${qname}`, agent.tools));
   }
-  for (const [server, config] of readMcpServers(dir)) {
+  for (const skill of readSkills(dir, layout)) {
+    const qname = `${plugin}:${skill.name}`;
+    record("skill", qname, core.skills.add(qname, instance, { ...skill, plugin }));
+  }
+  const { hooks, unsupported } = readHooks(dir, layout);
+  hooks.forEach((hook, i) => {
+    const qname = `${plugin}:${hook.event}:${i + 1}`;
+    record("hook", qname, core.hooks.add(qname, instance, { ...hook, plugin }));
+  });
+  for (const [server, config] of readMcpServers(dir, layout)) {
     const qname = `${plugin}:${server}`;
     record("mcp_server", qname, core.mcpServers.add(qname, instance, { plugin, name: server, dir, config }));
   }
+  instance.unsupported = [...(layout?.unsupported ?? []), ...unsupported, ...tools];
 }
 
 /** Builds the context for one plugin generation; every registration is recorded and undone on dispose. */

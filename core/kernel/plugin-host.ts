@@ -11,6 +11,7 @@ import type { DisposeReason, PluginDefinition } from "./plugin-contract.ts";
 import { PluginInstance, type InstallDrop, type LateCall } from "./plugin-instance.ts";
 import type { KeptInfo } from "./keeps.ts";
 import { registerPluginFolder } from "./plugin-resolver.ts";
+import type { UnsupportedPart } from "./claude-plugin.ts";
 import { plugins as pluginsTable } from "../storage/db-schema.ts";
 
 /** How many disposed generations are remembered for leak reports. */
@@ -41,6 +42,8 @@ export interface PluginInfo {
   loaded_at: string | null;
   error: { code: string; message: string } | null;
   install_drops: InstallDrop[];
+  /** Parts of a Claude Code plugin that gantry cannot honour, with the reasons. */
+  unsupported: UnsupportedPart[];
 }
 
 export interface PluginHostOptions {
@@ -80,7 +83,7 @@ export class PluginHost {
         const manifest = readManifest(path);
         if (this.#records.has(manifest.name)) throw Errors.PLUGIN_EXISTS([manifest.name, this.#records.get(manifest.name)!.path]);
         const enabled = !disabled.has(manifest.name);
-        this.#records.set(manifest.name, { name: manifest.name, path: manifest.dir, source, manifest, status: enabled ? "failed" : "disabled", error: null });
+        this.#records.set(manifest.name, { name: manifest.name, path: manifest.origin, source, manifest, status: enabled ? "failed" : "disabled", error: null });
         if (enabled) manifests.push(manifest);
       } catch (error) {
         const name = `invalid:${path}`;
@@ -155,9 +158,11 @@ export class PluginHost {
       const missing = manifest.dependsOn.filter((d) => this.#records.get(d)?.status !== "active");
       if (missing.length > 0) throw Errors.PLUGIN_DEPENDENCY_MISSING([manifest.name, missing]);
       await this.#activate(manifest);
-      this.core.database.db.insert(pluginsTable).values({ name: manifest.name, path: manifest.dir, source: "path", enabled: true })
-        .onConflictDoUpdate({ target: pluginsTable.name, set: { path: manifest.dir, source: "path", enabled: true } }).run();
+      this.core.database.db.insert(pluginsTable).values({ name: manifest.name, path: manifest.origin, source: "path", enabled: true })
+        .onConflictDoUpdate({ target: pluginsTable.name, set: { path: manifest.origin, source: "path", enabled: true } }).run();
       this.#records.get(manifest.name)!.source = "path";
+      const unsupported = this.#records.get(manifest.name)!.instance?.unsupported ?? [];
+      if (unsupported.length > 0) this.options.log.warn({ plugin: manifest.name, unsupported }, "plugin installed; some of its parts do nothing in gantry");
       this.core.events.publish("plugin_installed", { name: manifest.name, version: manifest.version });
       return this.info(manifest.name);
     });
@@ -245,6 +250,7 @@ export class PluginHost {
       loaded_at: r.instance?.loadedAt.toISOString() ?? null,
       error: r.error,
       install_drops: r.instance ? [...r.instance.drops] : [],
+      unsupported: r.instance?.unsupported ?? r.manifest?.claude?.unsupported ?? [],
     };
   }
 
@@ -270,8 +276,8 @@ export class PluginHost {
     try {
       const definition = await importPlugin(manifest);
       if (migratePlugin(this.core.database, manifest.name, join(manifest.dir, "drizzle"))) instance.record("migration", "drizzle");
-      registerPluginFiles(instance, this.core);
       const ctx = createPluginContext(instance, this.core);
+      registerPluginFiles(instance, this.core, ctx.spawn);
       const setup = Promise.resolve().then(() => definition.setup(ctx));
       const dispose = await withTimeout(setup, this.options.setupTimeoutMs, () => {
         this.#releaseLateSetup(manifest.name, setup);
@@ -286,7 +292,7 @@ export class PluginHost {
     }
     const record = this.#records.get(manifest.name);
     const source = record?.source ?? "path";
-    this.#records.set(manifest.name, { name: manifest.name, path: manifest.dir, source, status: "active", manifest, instance, error: null });
+    this.#records.set(manifest.name, { name: manifest.name, path: manifest.origin, source, status: "active", manifest, instance, error: null });
     instance.activate();
     if (previous) this.#logDisposal(manifest.name, await this.#dispose(previous, "reload"));
     this.options.log.info({ plugin: manifest.name, version: manifest.version, generation: instance.generation }, previous ? "plugin reloaded" : "plugin active");

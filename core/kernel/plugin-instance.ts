@@ -7,10 +7,11 @@ import type { LoadedManifest } from "./manifest.ts";
 import type { Owner } from "./owned-registry.ts";
 import type { PeriodicTask } from "./periodic-tasks.ts";
 import type { DisposeReason, Disposer, PluginContext, RouteRegistrar } from "./plugin-contract.ts";
+import type { UnsupportedPart } from "./claude-plugin.ts";
 
 /** A thing a plugin registered, as listed in its install drops. */
 export interface InstallDrop {
-  kind: "route" | "command" | "agent" | "mcp_server" | "task" | "flag" | "service" | "subscription" | "metric" | "logger" | "migration" | "cache" | "process" | "keep";
+  kind: "route" | "command" | "agent" | "skill" | "hook" | "mcp_server" | "task" | "flag" | "service" | "subscription" | "metric" | "logger" | "migration" | "cache" | "process" | "keep";
   name: string;
 }
 
@@ -38,6 +39,8 @@ export class PluginInstance implements Owner {
   readonly routeRegistrars: { register: RouteRegistrar; prefix: string }[] = [];
   readonly tasks: PeriodicTask[] = [];
   readonly loadedAt = new Date();
+  /** Parts of the plugin folder gantry cannot honour (Claude Code format), with the reasons. */
+  unsupported: UnsupportedPart[] = [];
   readonly work: BackgroundWork;
   /** Calls refused after disposal, by call name. */
   readonly lateCalls = new Map<string, LateCall>();

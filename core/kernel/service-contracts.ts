@@ -10,6 +10,7 @@
 import type {
   CoreAgentsService, CoreAuditService, CoreCacheService, CoreCommandsService, CoreConfigService, CoreIdentityService, CoreInfoService,
   CoreLoggersService, CoreMcpServersService, CoreMetricsService, CorePluginsService, CoreProcessesService, CoreSecretsService, CoreTasksService,
+  CoreSkillsService, CoreHooksService,
 } from "./core-services.ts";
 import type { CommandCaller } from "./plugin-contract.ts";
 
@@ -44,6 +45,8 @@ export interface AgentRunsService {
  */
 export interface AgentPromptRunner {
   runPrompt(request: { prompt: string; allowedTools: string[]; model: string | null; command: string; caller: CommandCaller }): Promise<unknown>;
+  /** Where a command's `!`command`` lines run (the folder agents work in); default: the plugin's folder. */
+  workingDirectory?(): string | undefined;
 }
 
 /** Sandboxed script runs for other plugins ("sandbox", provided by scripts). */
@@ -62,6 +65,8 @@ export interface Services {
   "core.loggers": CoreLoggersService;
   "core.agents": CoreAgentsService;
   "core.mcp_servers": CoreMcpServersService;
+  "core.skills": CoreSkillsService;
+  "core.hooks": CoreHooksService;
   "core.commands": CoreCommandsService;
   "core.identity": CoreIdentityService;
   "core.plugins": CorePluginsService;

@@ -59,12 +59,13 @@ export function configuredAgents(entries: Record<string, ConfiguredAgent>, defau
   return { agents, problems };
 }
 
-/** Plugin agents (agents/*.md): their `tools` are what they are offered; the default permission decides. */
+/** Plugin agents (agents/*.md): their `tools` (Claude Code's names: Read, Bash, ...) are what they are offered; the rules decide. */
 export function pluginAgents(service: CoreAgentsService, defaultMaxTurns: number): AgentSpec[] {
   return service.list().map((a) => ({
     name: a.qname, description: a.description, source: "plugin", plugin: a.plugin,
     // Claude Code's "inherit" and tier names (sonnet, opus) name no instance here: the default model answers.
     model: a.model && !["inherit", "sonnet", "opus", "haiku"].includes(a.model) ? a.model : null,
-    tools: a.tools, allow: [], ask: [], deny: [], maxTurns: defaultMaxTurns, prompt: a.prompt,
+    // As in Claude Code, an agent that lists no tools may use all of them (each call still passes the rules).
+    tools: a.tools.length > 0 ? a.tools : ["*"], allow: [], ask: [], deny: [], maxTurns: defaultMaxTurns, prompt: a.prompt,
   }));
 }

@@ -1,7 +1,11 @@
 /** agents: models using tools under permission rules with human approvals (agents, approvals, permissions). */
 import { definePlugin, type CommandCaller } from "gantry/plugin";
 import { configuredAgents, pluginAgents, type AgentSpec } from "./definitions.ts";
-import type { Decision } from "./permissions.ts";
+import { fileTools } from "./file-tools.ts";
+import { AgentHooks } from "./hooks.ts";
+import type { Decision, Rules } from "./permissions.ts";
+import { shellWebTools } from "./shell-web-tools.ts";
+import { skillTool } from "./skill-tool.ts";
 import { agentRoutes, runView } from "./routes.ts";
 import { AgentRunner } from "./runner.ts";
 import { AgentStore } from "./store.ts";
@@ -14,7 +18,20 @@ interface AgentsConfig {
   approval_timeout_s: number;
   tool_result_max_chars: number;
   runs_kept: number;
+  workspaces: string[];
+  permissions: Partial<Rules>;
+  bash_timeout_s: number;
+  bash_max_output_chars: number;
+  web_fetch_allow_internal: boolean;
+  web_fetch_max_chars: number;
+  task_max_depth: number;
 }
+
+const stringList = (value: unknown, key: string): string[] => {
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || !value.every((v) => typeof v === "string")) throw new Error(`plugin.agent.${key} must be a list of strings`);
+  return value;
+};
 
 export default definePlugin({
   name: "agent",
@@ -30,17 +47,30 @@ export default definePlugin({
     const declared = ctx.services.consume("core.agents");
     const agents = (): AgentSpec[] => [...configured, ...pluginAgents(declared, config.max_turns)];
     const agentNamed = (name: string) => agents().find((a) => a.name === name);
+    // Task names agents as Claude Code does (`code-reviewer`); a plugin agent is also found by its name without the plugin.
+    const agentForTask = (name: string) => agentNamed(name) ?? (([only, ...others]) => (others.length === 0 ? only : undefined))(agents().filter((a) => a.name.endsWith(`:${name}`)));
+    const workspaces = stringList(config.workspaces, "workspaces");
+    const permissions: Rules = { allow: stringList(config.permissions?.allow, "permissions.allow"), ask: stringList(config.permissions?.ask, "permissions.ask"), deny: stringList(config.permissions?.deny, "permissions.deny") };
     const mcpService = ctx.services.consume("mcp");
     // The mcp plugin is optional: without it agents are offered slash commands only.
     const mcp = () => (ctx.services.has("mcp") ? mcpService : undefined);
     const settings = () => ({
       defaultModel: config.default_model, defaultPermission: config.default_permission, approvalTimeoutS: config.approval_timeout_s,
-      toolResultMaxChars: config.tool_result_max_chars, runsKept: config.runs_kept,
+      toolResultMaxChars: config.tool_result_max_chars, runsKept: config.runs_kept, permissions, taskMaxDepth: config.task_max_depth,
     });
     const runner = ctx.keep("runner", (scope) => new AgentRunner(scope, store), (kept) => kept.close());
-    runner.configure({ inference: ctx.services.consume("inference"), commands, mcp, settings });
+    // Shells and hooks run as children of the kept runner (a reload does not cut them short).
+    const spawn = runner.spawn.bind(runner);
+    const skills = ctx.services.consume("core.skills");
+    const toolSettings = () => ({
+      workspaces, bashTimeoutS: config.bash_timeout_s, bashMaxOutputChars: config.bash_max_output_chars,
+      webFetchAllowInternal: config.web_fetch_allow_internal, webFetchMaxChars: config.web_fetch_max_chars,
+    });
+    const builtins = () => [...fileTools(() => workspaces), ...shellWebTools({ spawn, signal: ctx.signal }, toolSettings), ...[skillTool(skills)].filter((t) => t !== null)];
+    const hooks = new AgentHooks(spawn, () => ctx.services.get("core.hooks"), () => workspaces[0]);
+    runner.configure({ inference: ctx.services.consume("inference"), commands, mcp, settings, builtins, hooks, agentNamed: agentForTask });
 
-    ctx.routes(agentRoutes({ agents, runner, store, commands, mcp, identity: ctx.services.consume("core.identity"), settings }), { prefix: "" });
+    ctx.routes(agentRoutes({ agents, runner, store, commands, mcp, builtins, identity: ctx.services.consume("core.identity"), settings }), { prefix: "" });
     // For other plugins (batch): run an agent to its end, read a run.
     ctx.services.provide("agent-runs", {
       has: (name: string) => agentNamed(name) !== undefined,
@@ -68,10 +98,12 @@ export default definePlugin({
     // default model is set; without one they keep answering their rendered prompt.
     if (!config.default_model) return;
     ctx.services.provide("agents", {
+      workingDirectory: () => workspaces[0],
       async runPrompt(request: { prompt: string; allowedTools: string[]; model: string | null; command: string; caller: CommandCaller }) {
         const agent: AgentSpec = {
           name: `command:${request.command}`, description: `/${request.command}`, source: "command", plugin: null, model: null,
-          tools: request.allowedTools, allow: [], ask: [], deny: [], maxTurns: config.max_turns, prompt: "You carry out the user's request.",
+          // allowed-tools are what Claude Code runs without asking: offered and allowed.
+          tools: request.allowedTools, allow: request.allowedTools, ask: [], deny: [], maxTurns: config.max_turns, prompt: "You carry out the user's request.",
         };
         const run = await runner.start(agent, request.prompt, `command:/${request.command}`, request.caller).finished;
         if (run.status !== "succeeded") throw new Error(run.error ?? "the agent run failed");

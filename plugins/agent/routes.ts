@@ -1,10 +1,10 @@
 /** The agents, approvals and permissions routes. */
 import { createError, defineErrors, Nullable, t, type CommandCaller, type CoreCommandsService, type CoreIdentityService, type McpToolsService, type RolesApp } from "gantry/plugin";
 import type { AgentSpec } from "./definitions.ts";
-import type { Decision } from "./permissions.ts";
+import type { Decision, Rules } from "./permissions.ts";
 import type { AgentRunner } from "./runner.ts";
 import type { AgentStore, ApprovalRow, DenialRow, RunRow } from "./store.ts";
-import { toolCatalog } from "./tool-catalog.ts";
+import { toolCatalog, type Tool } from "./tool-catalog.ts";
 
 export const AgentErrors = defineErrors("agent", {
   AGENT_NOT_FOUND: createError("AGENT_NOT_FOUND", 404, (name: string) => `No agent '${name}'; list them at GET /api/v1/agents`),
@@ -19,8 +19,9 @@ export interface AgentRouteParts {
   store: AgentStore;
   commands: CoreCommandsService;
   mcp: () => McpToolsService | undefined;
+  builtins: () => Tool[];
   identity: CoreIdentityService;
-  settings: () => { defaultModel: string; defaultPermission: Decision };
+  settings: () => { defaultModel: string; defaultPermission: Decision; permissions: Rules };
 }
 
 const Rules = t.Object({ allow: t.Array(t.String()), ask: t.Array(t.String()), deny: t.Array(t.String()), default: t.String() });
@@ -38,7 +39,7 @@ const GateView = t.Object({
   status: t.Union([t.Literal("pending"), t.Literal("approved"), t.Literal("rejected"), t.Literal("expired")]),
   requested_at: t.String(), decided_at: Nullable(t.String()), decided_by: Nullable(t.String()), note: Nullable(t.String()),
 });
-const DenialSource = t.Union([t.Literal("rule"), t.Literal("rejected"), t.Literal("expired"), t.Literal("not_offered")]);
+const DenialSource = t.Union([t.Literal("rule"), t.Literal("hook"), t.Literal("rejected"), t.Literal("expired"), t.Literal("not_offered")]);
 const Limit = t.Optional(t.Numeric({ multipleOf: 1, minimum: 1, maximum: 1000, description: "default 100" }));
 
 export const runView = (r: RunRow) => ({
@@ -75,11 +76,11 @@ export function agentRoutes(p: AgentRouteParts) {
         role: "viewer", response: t.Object({ agents: t.Array(AgentView) }), detail: { summary: "Agents from config and plugins", tags: ["agents"] },
       })
       .get("/api/v1/agents/tools", async () => ({
-        tools: (await toolCatalog(p.commands, p.mcp(), { role: "admin" })) // every tool; runs see those their starter's role allows.map((tool) => ({ id: tool.id, source: tool.source, description: tool.description, parameters: tool.parameters })),
+        tools: (await toolCatalog(p.commands, p.mcp(), p.builtins(), { role: "admin" })).map((tool) => ({ id: tool.id, source: tool.source, description: tool.description, parameters: tool.parameters })), // every tool; a run sees those its starter's role allows
       }), {
         role: "viewer",
-        response: t.Object({ tools: t.Array(t.Object({ id: t.String(), source: t.Union([t.Literal("command"), t.Literal("mcp")]), description: t.String(), parameters: t.Record(t.String(), t.Unknown()) })) }),
-        detail: { summary: "Every tool an agent can be offered: slash commands and connected MCP servers' tools", tags: ["agents"] },
+        response: t.Object({ tools: t.Array(t.Object({ id: t.String(), source: t.Union([t.Literal("builtin"), t.Literal("command"), t.Literal("mcp")]), description: t.String(), parameters: t.Record(t.String(), t.Unknown()) })) }),
+        detail: { summary: "Every tool an agent can be offered: Claude Code's standard tools, slash commands and connected MCP servers' tools", tags: ["agents"] },
       })
       .get("/api/v1/agents/runs", ({ query }) => ({ runs: p.store.runs(query.agent, query.limit ?? 100).map(runView) }), {
         role: "viewer", query: t.Object({ agent: t.Optional(t.String({ maxLength: 200 })), limit: Limit }),
@@ -131,11 +132,12 @@ export function agentRoutes(p: AgentRouteParts) {
       })
       .get("/api/v1/permissions/rules", () => ({
         default: p.settings().defaultPermission,
+        shared: p.settings().permissions,
         agents: p.agents().map((a) => ({ agent: a.name, source: a.source, tools: a.tools, allow: a.allow, ask: a.ask, deny: a.deny })),
       }), {
         role: "viewer",
-        response: t.Object({ default: t.String(), agents: t.Array(t.Object({ agent: t.String(), source: t.String(), tools: t.Array(t.String()), allow: t.Array(t.String()), ask: t.Array(t.String()), deny: t.Array(t.String()) })) }),
-        detail: { summary: "The rules of every agent (deny, then ask, then allow, then the default)", tags: ["permissions"] },
+        response: t.Object({ default: t.String(), shared: t.Object({ allow: t.Array(t.String()), ask: t.Array(t.String()), deny: t.Array(t.String()) }, { description: "plugin.agent.permissions: checked for every agent after its own rules" }), agents: t.Array(t.Object({ agent: t.String(), source: t.String(), tools: t.Array(t.String()), allow: t.Array(t.String()), ask: t.Array(t.String()), deny: t.Array(t.String()) })) }),
+        detail: { summary: "The rules of every agent and those shared by all (deny, then a PreToolUse hook's decision, then ask, then allow, then the tool's default)", tags: ["permissions"] },
       })
       .get("/api/v1/permissions/denials", ({ query }) => ({
         denials: p.store.denials({ agent: query.agent, tool: query.tool, source: query.source, since: query.since ? new Date(query.since) : undefined, limit: query.limit ?? 100 }).map(denialView),

@@ -4,11 +4,12 @@
  * approval gate until someone decides, or run — and its result goes back to the model, until the
  * model answers without tool calls or max_turns is reached.
  */
-import type { CommandCaller, CoreCommandsService, InferenceService, KeepScope, McpToolsService } from "gantry/plugin";
+import type { CommandCaller, CoreCommandsService, InferenceService, KeepScope, McpToolsService, SpawnOptions } from "gantry/plugin";
 import type { AgentSpec } from "./definitions.ts";
-import { decide, offered, type Decision } from "./permissions.ts";
-import type { AgentStore, ApprovalRow, RunRow } from "./store.ts";
-import { functionNames, toolCatalog, type Tool } from "./tool-catalog.ts";
+import type { AgentHooks, HookOutcome, HookStep } from "./hooks.ts";
+import { decide, offered, type Decision, type Rules } from "./permissions.ts";
+import type { AgentStore, ApprovalRow, DenialRow, RunRow } from "./store.ts";
+import { functionNames, hookToolName, toolCatalog, type Tool } from "./tool-catalog.ts";
 
 export interface RunnerSettings {
   defaultModel: string;
@@ -16,6 +17,10 @@ export interface RunnerSettings {
   approvalTimeoutS: number;
   toolResultMaxChars: number;
   runsKept: number;
+  /** plugin.agent.permissions: rules for every agent, after the agent's own. */
+  permissions: Rules;
+  /** How deep agents may start agents (Task). */
+  taskMaxDepth: number;
 }
 
 interface ToolCall {
@@ -25,7 +30,7 @@ interface ToolCall {
 
 type ModelStep = { type: "model"; content: string | null; tool_calls: { name: string; arguments: string }[] };
 type ToolStep = { type: "tool"; tool: string; arguments: Record<string, unknown>; decision: Decision | "not_offered"; rule: string | null; gate_id: string | null; outcome: "ran" | "denied" | "rejected" | "expired" | "error"; result: string };
-type Step = ModelStep | ToolStep;
+type Step = ModelStep | ToolStep | HookStep;
 
 /** What runs need from the plugin generation that serves now (re-pointed at each reload). */
 export interface RunnerDependencies {
@@ -33,6 +38,11 @@ export interface RunnerDependencies {
   commands: CoreCommandsService;
   mcp: () => McpToolsService | undefined;
   settings: () => RunnerSettings;
+  /** Claude Code's standard tools: Read, Glob, Grep, Write, Edit, Bash, WebFetch, Skill (Task is the runner's own). */
+  builtins: () => Tool[];
+  hooks: AgentHooks;
+  /** Finds an agent for Task by name (`plugin:name`, or a name only one agent has). */
+  agentNamed(name: string): AgentSpec | undefined;
 }
 
 /**
@@ -68,6 +78,11 @@ export class AgentRunner {
     return this.#deps!.settings();
   }
 
+  /** Children of runs (Bash, hooks) belong to the kept runner: a reload does not cut a command short; they stop with the plugin. */
+  spawn(command: string[], options?: SpawnOptions) {
+    return this.scope.spawn(command, options);
+  }
+
   /** The plugin goes away: gates still pending expire, so their runs end (and are recorded) instead of hanging. */
   close(): void {
     for (const [gateId, done] of this.#waiting) done(this.store.decideGate(gateId, "expired", null, "the agent plugin stopped") ?? this.store.gate(gateId)!);
@@ -77,11 +92,11 @@ export class AgentRunner {
    * Starts a run: recorded before this returns. `finished` resolves with the final run; `blocked`
    * resolves the first time the run waits at an approval gate (it never rejects).
    */
-  start(agent: AgentSpec, input: string, actor: string, caller: CommandCaller): { run: RunRow; finished: Promise<RunRow>; blocked: Promise<void> } {
+  start(agent: AgentSpec, input: string, actor: string, caller: CommandCaller, depth = 0): { run: RunRow; finished: Promise<RunRow>; blocked: Promise<void> } {
     const run = this.store.startRun(agent.name, actor, input);
     let onBlocked = () => {};
     const blocked = new Promise<void>((resolve) => (onBlocked = resolve));
-    const finished = this.scope.track(this.#execute(agent, run, onBlocked, caller).finally(() => this.store.pruneRuns(this.settings().runsKept)));
+    const finished = this.scope.track(this.#execute(agent, run, onBlocked, caller, depth).finally(() => this.store.pruneRuns(this.settings().runsKept)));
     return { run, finished, blocked };
   }
 
@@ -101,10 +116,16 @@ export class AgentRunner {
   }
 
   /** `caller`: whoever started the run; its tools are the commands that role may invoke. */
-  async #execute(agent: AgentSpec, run: RunRow, onBlocked: () => void, caller: CommandCaller): Promise<RunRow> {
+  async #execute(agent: AgentSpec, run: RunRow, onBlocked: () => void, caller: CommandCaller, depth: number): Promise<RunRow> {
     const settings = this.settings();
     const steps: Step[] = [];
-    const finish = (status: "succeeded" | "failed", output: string | null, error: string | null) => {
+    const hook = async (event: Parameters<AgentHooks["run"]>[0], input: Record<string, unknown>, tool: string | null = null): Promise<HookOutcome> => {
+      const outcome = await this.#deps!.hooks.run(event, run.id, input, tool);
+      steps.push(...outcome.steps);
+      return outcome;
+    };
+    const finish = async (status: "succeeded" | "failed", output: string | null, error: string | null) => {
+      await hook("SessionEnd", { reason: status === "succeeded" ? "other" : "error" }).catch(() => undefined);
       this.store.updateRun(run.id, { status, output, error, steps, finishedAt: new Date() });
       this.ctx.emit("agent_run", { run_id: run.id, agent: agent.name, status, error });
       return this.store.run(run.id)!;
@@ -112,10 +133,16 @@ export class AgentRunner {
     try {
       const model = agent.model ?? settings.defaultModel;
       if (!model) throw new Error("no model: the agent names none and plugin.agent.default_model is empty");
-      const catalog = (await toolCatalog(this.commands, this.mcp(), caller)).filter((tool) => offered(agent, tool.id));
+      const builtins = [...this.#deps!.builtins(), ...(depth < settings.taskMaxDepth ? [this.#taskTool(run, depth, caller)] : [])];
+      const catalog = (await toolCatalog(this.commands, this.mcp(), builtins, caller)).filter((tool) => offered(agent, tool.id));
       const byName = functionNames(catalog);
       const tools = [...byName].map(([name, tool]) => ({ type: "function", function: { name, description: tool.description, parameters: tool.parameters } }));
-      const messages: Record<string, unknown>[] = [{ role: "system", content: agent.prompt }, { role: "user", content: run.input }];
+      const started = await hook("SessionStart", { source: "startup" });
+      const submitted = await hook("UserPromptSubmit", { prompt: run.input });
+      if (submitted.blocked) return await finish("failed", null, `the prompt was blocked by a UserPromptSubmit hook: ${submitted.blocked}`);
+      const system = [agent.prompt, ...started.context].join("\n\n");
+      const messages: Record<string, unknown>[] = [{ role: "system", content: system }, { role: "user", content: [run.input, ...submitted.context].join("\n\n") }];
+      let stopHookActive = false;
       for (let turn = 0; turn < agent.maxTurns; turn++) {
         const answer = await this.inference.chatCompletion({ model, messages, ...(tools.length > 0 ? { tools } : {}) });
         const message = ((answer.choices as { message?: Record<string, unknown> }[] | undefined)?.[0]?.message) ?? {};
@@ -123,21 +150,44 @@ export class AgentRunner {
         const content = typeof message.content === "string" ? message.content : null;
         steps.push({ type: "model", content, tool_calls: calls.map((c) => ({ name: c.function.name, arguments: c.function.arguments })) });
         messages.push({ role: "assistant", content, ...(calls.length > 0 ? { tool_calls: calls } : {}) });
-        if (calls.length === 0) return finish("succeeded", content ?? "", null);
+        if (calls.length === 0) {
+          // A Stop hook that blocks sends the model back to work with its reason (once per answer).
+          const stop = await hook("Stop", { stop_hook_active: stopHookActive });
+          if (!stop.blocked || turn + 1 >= agent.maxTurns) return await finish("succeeded", content ?? "", null);
+          stopHookActive = true;
+          messages.push({ role: "user", content: stop.blocked });
+          continue;
+        }
         for (const call of calls) {
-          const step = await this.#toolCall(agent, run, byName.get(call.function.name), call, onBlocked, steps);
+          const step = await this.#toolCall(agent, run, byName.get(call.function.name), call, onBlocked, steps, hook);
           steps.push(step);
           messages.push({ role: "tool", tool_call_id: call.id, content: step.result });
         }
         this.store.updateRun(run.id, { status: "running", steps });
       }
-      return finish("failed", null, `stopped after max_turns (${agent.maxTurns}) model turns`);
+      return await finish("failed", null, `stopped after max_turns (${agent.maxTurns}) model turns`);
     } catch (error) {
-      return finish("failed", null, (error as Error).message);
+      return await finish("failed", null, (error as Error).message);
     }
   }
 
-  async #toolCall(agent: AgentSpec, run: RunRow, tool: Tool | undefined, call: ToolCall, onBlocked: () => void, steps: Step[]): Promise<ToolStep> {
+  /** Task: this agent starts another (by name) with a prompt and gets its answer; runs nest up to taskMaxDepth. */
+  /** A subagent runs with its parent's caller: a Task call never widens what the run may invoke. */
+  #taskTool(parent: RunRow, depth: number, caller: CommandCaller): Tool {
+    return {
+      id: "Task", source: "builtin", description: "Starts another agent (subagent_type: its name) with a prompt, and answers what it answered.",
+      parameters: { type: "object", properties: { subagent_type: { type: "string" }, prompt: { type: "string" }, description: { type: "string" } }, required: ["subagent_type", "prompt"] },
+      run: async (args) => {
+        const agent = typeof args.subagent_type === "string" ? this.#deps!.agentNamed(args.subagent_type) : undefined;
+        if (!agent) return { text: `No agent '${String(args.subagent_type)}'`, isError: true };
+        if (typeof args.prompt !== "string" || !args.prompt) return { text: "'prompt' is required", isError: true };
+        const child = await this.start(agent, args.prompt, `run:${parent.id}`, caller, depth + 1).finished;
+        return child.status === "succeeded" ? { text: child.output ?? "", isError: false } : { text: `${agent.name} failed (run ${child.id}): ${child.error}`, isError: true };
+      },
+    };
+  }
+
+  async #toolCall(agent: AgentSpec, run: RunRow, tool: Tool | undefined, call: ToolCall, onBlocked: () => void, steps: Step[], hook: (event: "PreToolUse" | "PostToolUse", input: Record<string, unknown>, tool: string) => Promise<HookOutcome>): Promise<ToolStep> {
     let args: Record<string, unknown>;
     try {
       const parsed = JSON.parse(call.function.arguments || "{}");
@@ -146,14 +196,17 @@ export class AgentRunner {
       args = { raw: call.function.arguments };
     }
     const toolId = tool?.id ?? call.function.name;
-    const denied = (source: "rule" | "rejected" | "expired" | "not_offered", rule: string | null, reason: string, decision: Decision | "not_offered", gateId: string | null = null): ToolStep => {
+    const denied = (source: DenialRow["source"], rule: string | null, reason: string, decision: Decision | "not_offered", gateId: string | null = null): ToolStep => {
       this.store.deny({ agent: agent.name, runId: run.id, tool: toolId, source, rule, reason });
-      const outcome = source === "rule" || source === "not_offered" ? "denied" : source;
+      const outcome = source === "rule" || source === "not_offered" || source === "hook" ? "denied" : source;
       return { type: "tool", tool: toolId, arguments: args, decision, rule, gate_id: gateId, outcome, result: `Permission denied: ${reason}` };
     };
     if (!tool) return denied("not_offered", null, `the tool '${call.function.name}' is not offered to this agent`, "not_offered");
-    const { decision, rule } = decide(agent, tool.id, this.settings().defaultPermission);
-    if (decision === "deny") return denied("rule", rule, `denied by rule '${rule ?? "default"}'`, decision);
+    const hookName = hookToolName(tool);
+    const pre = await hook("PreToolUse", { tool_name: hookName, tool_input: args }, hookName);
+    const settings = this.settings();
+    const { decision, rule } = decide(agent, tool.id, tool.ruleInput?.(args) ?? args, settings.defaultPermission, settings.permissions, pre.decision ?? undefined);
+    if (decision === "deny") return rule?.startsWith("hook: ") ? denied("hook", rule, `denied by a PreToolUse hook (${rule.slice(6)})`, decision) : denied("rule", rule, `denied by rule '${rule ?? "default"}'`, decision);
     let gateId: string | null = null;
     if (decision === "ask") {
       const gate = this.store.openGate(run.id, agent.name, tool.id, args, rule);
@@ -166,12 +219,17 @@ export class AgentRunner {
       if (decided.status === "rejected") return denied("rejected", rule, `rejected by ${decided.decidedBy}${decided.note ? `: ${decided.note}` : ""}`, decision, gate.id);
       if (decided.status !== "approved") return denied("expired", rule, `no decision within ${this.settings().approvalTimeoutS} s`, decision, gate.id);
     }
+    let ran: { text: string; isError: boolean };
     try {
-      const { text, isError } = await tool.run(args);
-      return { type: "tool", tool: tool.id, arguments: args, decision, rule, gate_id: gateId, outcome: isError ? "error" : "ran", result: this.#clip(text) };
+      ran = await tool.run(args);
     } catch (error) {
-      return { type: "tool", tool: tool.id, arguments: args, decision, rule, gate_id: gateId, outcome: "error", result: this.#clip(`Error: ${(error as Error).message}`) };
+      ran = { text: `Error: ${(error as Error).message}`, isError: true };
     }
+    // A PostToolUse hook that blocks adds its reason for the model to the result.
+    const post = await hook("PostToolUse", { tool_name: hookName, tool_input: args, tool_response: ran.text }, hookName);
+    const feedback = [post.blocked, ...post.context].filter(Boolean).join("\n");
+    const result = this.#clip(ran.text) + (feedback ? `\n[hook] ${feedback}` : "");
+    return { type: "tool", tool: tool.id, arguments: args, decision, rule, gate_id: gateId, outcome: ran.isError ? "error" : "ran", result };
   }
 
   /**

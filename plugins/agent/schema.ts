@@ -29,14 +29,14 @@ export const approvals = sqliteTable("agent_approvals", {
   note: text("note"),
 }, (t) => [index("agent_approvals_status").on(t.status, t.requestedAt)]);
 
-/** Every tool call that did not run: denied by a rule, rejected or expired at a gate, or never offered. */
+/** Every tool call that did not run: denied by a rule or a PreToolUse hook, rejected or expired at a gate, or never offered. */
 export const denials = sqliteTable("agent_permission_denials", {
   id: integer("id").primaryKey({ autoIncrement: true }),
   at: integer("at", { mode: "timestamp_ms" }).notNull(),
   agent: text("agent").notNull(),
   runId: text("run_id").notNull(),
   tool: text("tool").notNull(),
-  source: text("source", { enum: ["rule", "rejected", "expired", "not_offered"] }).notNull(),
+  source: text("source", { enum: ["rule", "hook", "rejected", "expired", "not_offered"] }).notNull(),
   rule: text("rule"),
   reason: text("reason").notNull(),
 }, (t) => [index("agent_denials_at").on(t.at)]);

@@ -49,13 +49,22 @@ describe("gantry CLI", () => {
     expect(gone.stderr).toContain("No command 'hello:greet'");
   });
 
-  test("a markdown command from a Claude Code folder prints its rendered prompt", async () => {
+  test("a markdown command from a Claude Code folder prints its rendered prompt; a marketplace is listed, then one of its plugins installed", async () => {
     await cli(["plugin", "install", join(FIXTURES, "claude-plugins", "code-review")]);
     const out = await cli(["/code-review:review", "main", "error handling"]);
     expect(out.code).toBe(0);
     expect(out.stdout).toContain("Review the changes on branch main compared with main.\nFocus on: error handling");
     expect(out.stdout).toContain(`Everything the user asked: main 'error handling'`);
     await cli(["plugin", "remove", "code-review"]);
+
+    const market = join(FIXTURES, "claude-plugins", "marketplace");
+    const listing = await cli(["plugin", "install", market]);
+    expect(listing.stdout).toStartWith("Marketplace example-market: install one with --plugin NAME");
+    expect(listing.stdout).toMatch(/remote\s+-\s+no: remote source \(github\)/);
+    const installed = await cli(["plugin", "install", market, "--plugin", "inline-only"]);
+    expect(installed.stdout).toContain("Installed inline-only 2.0.0 active");
+    expect(installed.stdout).toContain("unsupported: lspServers (language servers");
+    await cli(["plugin", "remove", "inline-only"]);
   });
 
   test("dependency refusal on remove, then --force", async () => {

@@ -51,11 +51,11 @@ describe("slash command roles", () => {
 
   test("agents get only the commands their starter's role may invoke", async () => {
     const commands = g.gantry.core.services.get("core.commands")!;
-    const ids = async (role: "viewer" | "operator" | "admin") => (await toolCatalog(commands, undefined, { role })).map((t) => t.id);
+    const ids = async (role: "viewer" | "operator" | "admin") => (await toolCatalog(commands, undefined, [], { role })).map((t) => t.id);
     expect(await ids("operator")).toEqual(expect.arrayContaining(["/roles:poke", "/roles:look"]));
     expect(await ids("operator")).not.toContain("/roles:wipe");
     expect(await ids("admin")).toEqual(expect.arrayContaining(["/roles:wipe", "/roles:rotate"]));
-    const wipe = (await toolCatalog(commands, undefined, { role: "admin" })).find((t) => t.id === "/roles:wipe")!;
+    const wipe = (await toolCatalog(commands, undefined, [], { role: "admin" })).find((t) => t.id === "/roles:wipe")!;
     expect((await wipe.run({})).text).toBe("wiped");
   });
 

@@ -167,7 +167,7 @@ describe("Claude Code plugin folders", () => {
   test("a command file with broken front matter is refused with the file named", async () => {
     g = await startGantry();
     const dir = copyFixture("hello");
-    await Bun.write(join(dir, "commands", "broken.md"), "---\ndescription: fine\nthis line is not a field\n---\nbody\n");
+    await Bun.write(join(dir, "commands", "broken.md"), "---\ndescription: fine\ndescription: twice\n---\nbody\n");
     const res = await g.api("/api/v1/plugins", json("POST", { path: dir }));
     expect(res.status).toBe(422);
     const body = await res.json();
