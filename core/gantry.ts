@@ -90,6 +90,7 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
     minFreeDiskBytes: c.health.min_free_disk_bytes,
     logRequests: c.log.requests,
     quietPaths: new Set(c.log.quiet_paths),
+    publicDocs: c.server.public_docs,
   });
   let limits = limitsOf(config);
   const clientIp = (request: Request) => routing.clientIp(request);

@@ -8,9 +8,10 @@ export const ROLES = ["public", "viewer", "operator", "admin"] as const;
 export type Role = (typeof ROLES)[number];
 /**
  * A route role. "inference" routes accept inference keys as well as any viewer or higher;
+ * "operator|inference" routes accept inference keys and operators or higher;
  * "internal" routes accept the X-Internal-Auth service key or an admin.
  */
-export type RouteRole = Role | "inference" | "internal";
+export type RouteRole = Role | "inference" | "operator|inference" | "internal";
 
 const RANK: Record<Role, number> = { public: 0, viewer: 1, operator: 2, admin: 3 };
 
@@ -23,10 +24,10 @@ export function assertRole(identity: Identity | undefined, required: RouteRole):
   if (required === "public") return;
   if (!identity || identity.role === "public") throw Errors.UNAUTHORIZED([]);
   if (identity.role === "inference") {
-    if (required === "inference") return;
+    if (required === "inference" || required === "operator|inference") return;
     throw Errors.FORBIDDEN(["inference", "inference"]);
   }
-  const need: Role = required === "inference" ? "viewer" : required === "internal" ? "admin" : required;
+  const need: Role = required === "inference" ? "viewer" : required === "operator|inference" ? "operator" : required === "internal" ? "admin" : required;
   if (RANK[identity.role] < RANK[need]) throw Errors.FORBIDDEN([need, identity.role]);
 }
 

@@ -1,5 +1,4 @@
-/** Core's own routes: health, liveness, metrics, the docs assets and the event WebSocket. */
-import { join } from "node:path";
+/** Core's own routes: health, liveness, metrics and the event WebSocket. */
 import { t } from "elysia";
 import type { Database } from "bun:sqlite";
 import { Errors } from "../kernel/errors.ts";
@@ -9,9 +8,6 @@ import { textResponses } from "./text-responses.ts";
 import type { MetricsRegistry } from "../kernel/metrics.ts";
 import type { RolesApp } from "../auth/roles.ts";
 import pkg from "../../package.json" with { type: "json" };
-
-const SWAGGER_DIR = join(import.meta.dir, "..", "..", "node_modules", "swagger-ui-dist");
-const SWAGGER_ASSETS = new Set(["swagger-ui-bundle.js", "swagger-ui.css"]);
 
 /** WebSocket subscriptions by connection id, shared across rebuilt apps so closes always unsubscribe. */
 const sockets = new Map<string, () => void>();
@@ -32,10 +28,6 @@ const LivenessChecks = t.Object({ database: Check, disk: Check });
 export function coreRoutes(parts: CoreRouteParts) {
   return (app: RolesApp) =>
     app
-      .get("/docs/assets/:file", ({ params }) => {
-        if (!SWAGGER_ASSETS.has(params.file)) throw Errors.NOT_FOUND(["GET", `/docs/assets/${params.file}`]);
-        return new Response(Bun.file(join(SWAGGER_DIR, params.file)), { headers: { "cache-control": "public, max-age=86400" } });
-      }, { role: { min: "public", rateLimit: "none" }, detail: { hide: true } })
       .get("/healthz", () => ({ status: "ok" as const, version: pkg.version, uptime_s: Math.round((Date.now() - parts.startedAt) / 1000) }), {
         role: { min: "public", rateLimit: "none" },
         response: t.Object({ status: t.Literal("ok"), version: t.String(), uptime_s: t.Number() }),

@@ -10,7 +10,8 @@ import type { MetricsRegistry } from "../kernel/metrics.ts";
 import type { PluginInstance } from "../kernel/plugin-instance.ts";
 import { nestedDeeperThan } from "./json-depth.ts";
 import { finishOpenApi } from "./openapi-finish.ts";
-import { RATE_EXTENSION, ROLE_EXTENSION, rolesPlugin, type RolesApp } from "../auth/roles.ts";
+import { RATE_EXTENSION, ROLE_EXTENSION, assertRole, rolesPlugin, type RolesApp } from "../auth/roles.ts";
+import { DOC_PATHS, docsPages } from "./docs-pages.ts";
 import pkg from "../../package.json" with { type: "json" };
 
 export interface AppParts {
@@ -64,6 +65,8 @@ export interface HttpLimits {
   logRequests: boolean;
   /** Paths whose request lines are logged at debug, not info (probes and scrapes). */
   quietPaths: Set<string>;
+  /** /docs, /redoc and /openapi.json without a credential. */
+  publicDocs: boolean;
 }
 
 interface RequestMeta {
@@ -139,14 +142,13 @@ export function buildRootApp(parts: AppParts, plugins: PluginInstance[]): { app:
     .use(openapi({
       path: "/docs",
       specPath: "/openapi.json",
-      provider: "swagger-ui",
-      swagger: { cdn: "/docs/assets/swagger-ui-bundle.js", theme: "/docs/assets/swagger-ui.css", autoDarkMode: false },
+      provider: null, // the /docs and /redoc pages are gantry's own (docs-pages.ts), served offline
       documentation: {
         info: { title: "gantry", version: pkg.version, description: pkg.description },
         components: { securitySchemes: { apiKey: { type: "http", scheme: "bearer", description: "API key (also accepted as X-API-Key or ?api_key=)" } } },
       },
     }))
-    .onRequest(({ request, set }) => {
+    .onRequest(async ({ request, set }) => {
       const given = request.headers.get("x-request-id");
       const id = given && REQUEST_ID.test(given) ? given : randomUUID();
       meta.set(request, { id, start: performance.now() });
@@ -157,6 +159,8 @@ export function buildRootApp(parts: AppParts, plugins: PluginInstance[]): { app:
         set.status = 413;
         return Errors.PAYLOAD_TOO_LARGE([limit]).toJSON();
       }
+      // The spec and its pages: viewer, unless server.public_docs (the spec route is the OpenAPI plugin's, without the role macro).
+      if (!parts.limits().publicDocs && DOC_PATHS.has(pathOf(request))) assertRole(await identify(request), "viewer");
     })
     // Before validation: the validator's error mapping recurses, and a body 5,000 levels deep overflowed it.
     .onTransform({ as: "global" }, ({ body }) => {
@@ -193,7 +197,7 @@ export function buildRootApp(parts: AppParts, plugins: PluginInstance[]): { app:
       if (parts.log.isLevelEnabled(level)) parts.log[level]({ reqId: m.id, method: request.method, path, status, ms: Math.round(seconds * 1e5) / 100 }, "request");
     })
     .use(roles);
-  for (const register of parts.coreRoutes) app.use(register(new Elysia().use(roles) as unknown as RolesApp));
+  for (const register of [...parts.coreRoutes, docsPages()]) app.use(register(new Elysia().use(roles) as unknown as RolesApp));
 
   const seen = new Map<string, string>(app.routes.map((r) => [`${r.method} ${r.path}`, "core"]));
   for (const route of app.routes) routeInfo.set(`${route.method} ${route.path}`, infoOf(route));

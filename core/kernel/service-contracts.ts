@@ -14,10 +14,20 @@ import type {
 } from "./core-services.ts";
 import type { CommandCaller } from "./plugin-contract.ts";
 
-/** Chat completions on a supervised model ("inference", provided by instances). */
+/** Chat completions and embeddings on a supervised model ("inference", provided by instances). */
 export interface InferenceService {
   /** `body` is an OpenAI chat request naming an instance as `model`; throws with the server's message on a non-2xx answer. */
   chatCompletion(body: Record<string, unknown>, signal?: AbortSignal): Promise<Record<string, unknown>>;
+  /** `body` is an OpenAI embeddings request (`model`, `input`); answers the server's JSON or throws like chatCompletion. */
+  embeddings(body: Record<string, unknown>, signal?: AbortSignal): Promise<Record<string, unknown>>;
+}
+
+/** Registered datasets and their rows ("datasets", provided by datasets; evaluations consume it). */
+export interface DatasetsService {
+  /** The dataset as GET /api/v1/datasets/{name} shows it; throws DATASET_NOT_FOUND. */
+  get(name: string): Promise<{ name: string; format: string; sha256: string; rows: number; schema: { name: string; type: string }[] }>;
+  /** The first `limit` rows, as JSON values. */
+  rows(name: string, limit: number): Promise<Record<string, unknown>[]>;
 }
 
 /** Instances as the API lists them ("instances", provided by instances). */
@@ -73,6 +83,7 @@ export interface Services {
   "core.secrets": CoreSecretsService;
   inference: InferenceService;
   instances: InstancesService;
+  datasets: DatasetsService;
   mcp: McpToolsService;
   "agent-runs": AgentRunsService;
   agents: AgentPromptRunner;

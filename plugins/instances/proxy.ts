@@ -82,16 +82,18 @@ export function forwarder(m: InstanceManager) {
   };
 }
 
-/** Chat completions for other plugins (agents): the proxy's path without HTTP in front. */
+/** Chat completions and embeddings for other plugins (agents, knowledge, evaluations): the proxy's path without HTTP in front. */
 export function inferenceService(m: InstanceManager): InferenceService {
   const forward = forwarder(m);
+  const call = async (path: string, body: Record<string, unknown>, signal?: AbortSignal) => {
+    const res = await forward(path, String(body.model ?? ""), JSON.stringify(body), signal);
+    const answer = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+    if (!res.ok) throw new Error((answer.error as { message?: string } | undefined)?.message ?? `the model answered ${res.status}`);
+    return answer;
+  };
   return {
-    async chatCompletion(body, signal) {
-      const res = await forward("/v1/chat/completions", String(body.model ?? ""), JSON.stringify(body), signal);
-      const answer = (await res.json().catch(() => ({}))) as Record<string, unknown>;
-      if (!res.ok) throw new Error((answer.error as { message?: string } | undefined)?.message ?? `the model answered ${res.status}`);
-      return answer;
-    },
+    chatCompletion: (body, signal) => call("/v1/chat/completions", body, signal),
+    embeddings: (body, signal) => call("/v1/embeddings", body, signal),
   };
 }
 
@@ -111,7 +113,7 @@ export function proxyRoutes(m: InstanceManager) {
     openAiRoute(app, "/v1/embeddings", "OpenAI embeddings, routed by model", ["model", "input"]);
     return app
       .post("/api/v1/inference/:model", ({ params, body, request }) => forward("/v1/chat/completions", params.model, JSON.stringify({ ...body, model: params.model }), request.signal), {
-        role: "inference", body: Body, params: t.Object({ model: t.String({ maxLength: 64 }) }),
+        role: "operator|inference", body: Body, params: t.Object({ model: t.String({ maxLength: 64 }) }),
         detail: { summary: "gantry's single-call inference: a chat completion on the named model", tags: ["openai"], responses: passedThrough },
       })
       .get("/v1/models", () => ({

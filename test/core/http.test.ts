@@ -67,7 +67,7 @@ describe("core routes", () => {
   });
 
   test("/openapi.json documents plugin routes with their schemas and roles", async () => {
-    const spec = await (await g.api("/openapi.json", { auth: false })).json();
+    const spec = await (await g.api("/openapi.json")).json();
     expect(spec.openapi).toMatch(/^3\./);
     const echo = spec.paths["/api/v1/hello/echo"].post;
     expect(echo["x-gantry-role"]).toBe("public");
@@ -78,7 +78,7 @@ describe("core routes", () => {
   });
 
   test("/docs works offline: its UI assets are served by gantry", async () => {
-    const html = await (await g.api("/docs", { auth: false })).text();
+    const html = await (await g.api("/docs")).text();
     expect(html).toContain("/docs/assets/swagger-ui-bundle.js");
     expect(html).not.toContain("unpkg.com");
     const asset = await g.api("/docs/assets/swagger-ui-bundle.js", { auth: false });

@@ -1,0 +1,155 @@
+/**
+ * The dataset catalog: files under the configured roots are registered (and re-read when their size
+ * or mtime changes, dropped when they go away); uploads are written into the plugin's data folder.
+ * Each registration records format, size, rows, schema and the SHA-256 of the bytes.
+ */
+import { createHash } from "node:crypto";
+import { createReadStream, existsSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { extname, join, relative, resolve, sep } from "node:path";
+import { eq } from "drizzle-orm";
+import { createError, defineErrors, type PluginContext } from "gantry/plugin";
+import { engineMessage, source, type DatasetEngine, type DatasetFormat } from "./engine.ts";
+import { datasets, type ColumnSchema } from "./schema.ts";
+
+export type DatasetRow = typeof datasets.$inferSelect;
+
+export const DatasetErrors = defineErrors("datasets", {
+  DATASET_NOT_FOUND: createError("DATASET_NOT_FOUND", 404, (name: string) => `No dataset '${name}'; list them at GET /api/v1/datasets`),
+  DATASET_EXISTS: createError("DATASET_EXISTS", 409, (name: string) => `A dataset named '${name}' exists; delete it first or pick another name`),
+  DATASET_READ_ONLY: createError("DATASET_READ_ONLY", 409, (name: string, path: string) => `Dataset '${name}' is the file ${path} under a configured root; remove the file there to drop it`),
+  DATASET_FORMAT_UNKNOWN: createError("DATASET_FORMAT_UNKNOWN", 400, (file: string) => `Cannot tell the format of '${file}': name it .csv, .jsonl (or .ndjson) or .parquet, or pass format`),
+  DATASET_UNREADABLE: createError("DATASET_UNREADABLE", 400, (why: string) => `The file could not be read as the given format: ${why}`),
+  DATASET_TOO_LARGE: createError("DATASET_TOO_LARGE", 413, (size: number, limit: number) => `The upload is ${size} bytes; at most ${limit} (plugin.datasets.max_upload_bytes)`),
+});
+
+const EXTENSIONS: Record<string, DatasetFormat> = { ".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet" };
+export const NAME_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$";
+const NAME = new RegExp(NAME_PATTERN);
+
+export function formatOf(fileName: string): DatasetFormat | undefined {
+  return EXTENSIONS[extname(fileName).toLowerCase()];
+}
+
+async function sha256Of(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+export class DatasetCatalog {
+  #scanning: Promise<void> | undefined;
+
+  constructor(
+    private readonly db: PluginContext["db"],
+    private readonly engine: DatasetEngine,
+    private readonly settings: () => { roots: string[]; uploadDir: string },
+    private readonly log: PluginContext["log"],
+  ) {}
+
+  async list(): Promise<DatasetRow[]> {
+    await this.scan();
+    return this.db.select().from(datasets).orderBy(datasets.name);
+  }
+
+  async get(name: string): Promise<DatasetRow> {
+    await this.scan();
+    const [row] = await this.db.select().from(datasets).where(eq(datasets.name, name));
+    if (!row) throw DatasetErrors.DATASET_NOT_FOUND([name]);
+    return row;
+  }
+
+  /** Reads `path` with the engine: its schema and row count, or DATASET_UNREADABLE. */
+  async inspect(path: string, format: DatasetFormat): Promise<{ columns: ColumnSchema[]; rows: number }> {
+    try {
+      const described = await this.engine.query(`DESCRIBE SELECT * FROM ${source(path, format)}`);
+      const [counted] = await this.engine.query(`SELECT count(*) AS n FROM ${source(path, format)}`);
+      return { columns: described.map((d) => ({ name: String(d.column_name), type: String(d.column_type) })), rows: Number(counted!.n) };
+    } catch (error) {
+      throw DatasetErrors.DATASET_UNREADABLE([engineMessage(error)]);
+    }
+  }
+
+  /** Stores an uploaded file as dataset `name` once the engine can read it. */
+  async upload(name: string, file: Blob, fileName: string, format: DatasetFormat | undefined, maxBytes: number): Promise<DatasetRow> {
+    if (file.size > maxBytes) throw DatasetErrors.DATASET_TOO_LARGE([file.size, maxBytes]);
+    const fmt = format ?? formatOf(fileName);
+    if (!fmt) throw DatasetErrors.DATASET_FORMAT_UNKNOWN([fileName]);
+    await this.scan();
+    const { uploadDir } = this.settings();
+    const final = join(uploadDir, `${name}.${fmt}`);
+    const partial = `${final}.${crypto.randomUUID()}.part`;
+    await Bun.write(partial, file);
+    try {
+      const { columns, rows } = await this.inspect(partial, fmt);
+      const now = new Date();
+      const row: DatasetRow = {
+        name, format: fmt, source: "upload", path: final, sizeBytes: file.size, rows, columns, sha256: await sha256Of(partial),
+        mtimeMs: Math.floor(statSync(partial).mtimeMs), createdAt: now, updatedAt: now,
+      };
+      // The insert claims the name (primary key): of two uploads of one name, one wins and the other is told.
+      const [claimed] = await this.db.insert(datasets).values(row).onConflictDoNothing().returning({ name: datasets.name });
+      if (!claimed) throw DatasetErrors.DATASET_EXISTS([name]);
+      renameSync(partial, final);
+      return row;
+    } finally {
+      rmSync(partial, { force: true });
+    }
+  }
+
+  async remove(name: string): Promise<void> {
+    const row = await this.get(name);
+    if (row.source === "root") throw DatasetErrors.DATASET_READ_ONLY([name, row.path]);
+    await this.db.delete(datasets).where(eq(datasets.name, name));
+    rmSync(row.path, { force: true });
+  }
+
+  /** Brings root datasets in line with the files on disk (one scan at a time; callers share it). */
+  scan(): Promise<void> {
+    this.#scanning ??= this.#scan().finally(() => (this.#scanning = undefined));
+    return this.#scanning;
+  }
+
+  async #scan(): Promise<void> {
+    const known = new Map((await this.db.select().from(datasets).where(eq(datasets.source, "root"))).map((r) => [r.path, r]));
+    const taken = new Set((await this.db.select({ name: datasets.name }).from(datasets)).map((r) => r.name));
+    const seen = new Set<string>();
+    for (const { path, name, format } of this.#rootFiles()) {
+      seen.add(path);
+      const stat = statSync(path, { throwIfNoEntry: false });
+      if (!stat) continue;
+      const previous = known.get(path);
+      if (previous && previous.sizeBytes === stat.size && previous.mtimeMs === Math.floor(stat.mtimeMs)) continue;
+      if (!previous && taken.has(name)) {
+        this.log.warn({ path, name }, "dataset file skipped: its name is taken by another dataset");
+        continue;
+      }
+      try {
+        const { columns, rows } = await this.inspect(path, format);
+        const now = new Date();
+        const values = { format, sizeBytes: stat.size, rows, columns, sha256: await sha256Of(path), mtimeMs: Math.floor(stat.mtimeMs), updatedAt: now };
+        if (previous) await this.db.update(datasets).set(values).where(eq(datasets.name, previous.name));
+        else await this.db.insert(datasets).values({ name, source: "root", path, createdAt: now, ...values });
+        taken.add(name);
+      } catch (error) {
+        this.log.warn({ path, error: (error as Error).message }, "dataset file skipped: unreadable");
+      }
+    }
+    for (const [path, row] of known) if (!seen.has(path)) await this.db.delete(datasets).where(eq(datasets.name, row.name));
+  }
+
+  /** Dataset files under the roots; `sub/x.csv` is named `sub.x`. */
+  #rootFiles(): { path: string; name: string; format: DatasetFormat }[] {
+    const files: { path: string; name: string; format: DatasetFormat }[] = [];
+    for (const root of this.settings().roots.map((r) => resolve(r))) {
+      if (!existsSync(root)) continue;
+      for (const entry of readdirSync(root, { recursive: true, encoding: "utf8" })) {
+        const format = formatOf(entry);
+        if (!format) continue;
+        const path = join(root, entry);
+        const name = relative(root, path).slice(0, -extname(path).length).split(sep).join(".");
+        if (NAME.test(name)) files.push({ path, name, format });
+      }
+    }
+    return files;
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * Ingest and search. A document is extracted to text, chunked, embedded (when its collection has an
+ * embedding model) and stored; the index gets the same chunks. Search takes candidates from BM25 and
+ * from vector k-NN, scores every candidate both ways (cosine against its stored vector, BM25
+ * relative to the best match) and ranks by alpha·vector + (1−alpha)·lexical.
+ */
+import { createHash, randomUUID } from "node:crypto";
+import { chunkText } from "./chunker.ts";
+import { cosine, embed, fromBuffer, toBuffer, type EmbeddingsService } from "./embedder.ts";
+import { extract, type ContentType } from "./extract.ts";
+import type { SearchIndex } from "./search-index.ts";
+import { KnowledgeErrors, type CollectionRow, type KnowledgeStore } from "./store.ts";
+
+export interface KnowledgeSettings {
+  chunkSize: number;
+  chunkOverlap: number;
+  embedBatch: number;
+  candidates: number;
+  alpha: number;
+}
+
+export interface IngestResult {
+  document_id: string;
+  source: string;
+  status: "created" | "replaced" | "unchanged";
+  chunks: number;
+}
+
+export type SearchMode = "hybrid" | "vector" | "lexical";
+export type Filter = Record<string, string | number | boolean>;
+
+export interface SearchHit {
+  chunk_id: number;
+  collection: string;
+  document_id: string;
+  source: string;
+  position: { chunk: number; start: number; end: number };
+  text: string;
+  score: number;
+  vector_score: number | null;
+  lexical_score: number | null;
+  metadata: Filter;
+}
+
+/** `source` matches exactly or, ending in `*`, as a prefix; other keys match the document's metadata. */
+function passes(filter: Filter | undefined, source: string, metadata: Filter): boolean {
+  if (!filter) return true;
+  return Object.entries(filter).every(([key, want]) => {
+    if (key !== "source") return metadata[key] === want;
+    const pattern = String(want);
+    return pattern.endsWith("*") ? source.startsWith(pattern.slice(0, -1)) : source === pattern;
+  });
+}
+
+export class Knowledge {
+  /** The ingest in progress per collection and source: a second upload of one source waits for the first. */
+  readonly #ingesting = new Map<string, Promise<unknown>>();
+
+  constructor(
+    private readonly store: KnowledgeStore,
+    private readonly index: SearchIndex,
+    private readonly inference: EmbeddingsService,
+    private readonly settings: () => KnowledgeSettings,
+    private readonly signal: AbortSignal,
+  ) {}
+
+  async #embed(collection: CollectionRow, texts: string[]): Promise<Float32Array[] | null> {
+    if (!collection.embeddingModel || texts.length === 0) return null;
+    try {
+      return await embed(this.inference, collection.embeddingModel, texts, this.settings().embedBatch, this.signal);
+    } catch (error) {
+      throw KnowledgeErrors.KNOWLEDGE_EMBEDDING_FAILED([collection.embeddingModel, (error as Error).message]);
+    }
+  }
+
+  /** Ingests one file: unchanged bytes are skipped; changed ones replace the document's chunks. */
+  ingest(collection: CollectionRow, source: string, bytes: Uint8Array, type: ContentType, metadata: Filter): Promise<IngestResult> {
+    const key = `${collection.id}:${source}`;
+    const run = (this.#ingesting.get(key) ?? Promise.resolve()).catch(() => {}).then(() => this.#ingest(collection, source, bytes, type, metadata));
+    this.#ingesting.set(key, run);
+    void run.catch(() => {}).finally(() => this.#ingesting.get(key) === run && this.#ingesting.delete(key));
+    return run;
+  }
+
+  async #ingest(collection: CollectionRow, source: string, bytes: Uint8Array, type: ContentType, metadata: Filter): Promise<IngestResult> {
+    const sha256 = createHash("sha256").update(bytes).digest("hex");
+    const previous = await this.store.documentBySource(collection.id, source);
+    if (previous && previous.sha256 === sha256 && JSON.stringify(previous.metadata) === JSON.stringify(metadata)) {
+      return { document_id: previous.id, source, status: "unchanged", chunks: previous.chunks };
+    }
+    let text: string;
+    try {
+      text = await extract(bytes, type);
+    } catch (error) {
+      throw KnowledgeErrors.KNOWLEDGE_DOCUMENT_UNREADABLE([source, (error as Error).message]);
+    }
+    const s = this.settings();
+    const pieces = chunkText(text, s.chunkSize, s.chunkOverlap);
+    // Embed before touching the stored document: a failing model leaves the previous version searchable.
+    const vectors = await this.#embed(collection, pieces.map((p) => p.text));
+    if (vectors?.[0] && collection.dimensions !== vectors[0].length) {
+      if (collection.dimensions !== null) throw KnowledgeErrors.KNOWLEDGE_EMBEDDING_FAILED([collection.embeddingModel!, `it answered ${vectors[0].length} dimensions; the collection holds ${collection.dimensions}`]);
+      await this.store.setDimensions(collection.id, vectors[0].length);
+      collection.dimensions = vectors[0].length;
+    }
+    this.index.ensure(collection.id, collection.dimensions);
+    if (previous) this.index.remove(collection.id, await this.store.deleteDocument(previous.id));
+    const now = new Date();
+    const id = randomUUID();
+    const rows = await this.store.insertDocument(
+      { id, collectionId: collection.id, source, contentType: type, sha256, sizeBytes: bytes.byteLength, metadata, chunks: pieces.length, createdAt: previous?.createdAt ?? now, updatedAt: now },
+      pieces.map((p, i) => ({ documentId: id, collectionId: collection.id, position: p.position, start: p.start, end: p.end, text: p.text, embedding: vectors ? toBuffer(vectors[i]!) : null })),
+    );
+    this.index.add(collection.id, rows.map((r, i) => ({ id: r.id, text: r.text, embedding: vectors?.[i] ?? null })));
+    return { document_id: id, source, status: previous ? "replaced" : "created", chunks: pieces.length };
+  }
+
+  async deleteDocument(collection: CollectionRow, id: string): Promise<void> {
+    await this.store.document(collection.id, id);
+    this.index.remove(collection.id, await this.store.deleteDocument(id));
+  }
+
+  async deleteCollection(collection: CollectionRow): Promise<void> {
+    await this.store.deleteCollection(collection.id);
+    this.index.drop(collection.id);
+  }
+
+  /** Rebuilds a collection's index from the stored chunks when its counts differ from the store's. */
+  async reconcile(collection: CollectionRow): Promise<boolean> {
+    const stored = await this.store.chunkCount(collection.id);
+    const indexed = this.index.counts(collection.id);
+    const wantVectors = collection.dimensions ? stored : 0;
+    if (indexed.lexical === stored && indexed.vector === wantVectors) return false;
+    this.index.drop(collection.id);
+    this.index.ensure(collection.id, collection.dimensions);
+    for (let page = await this.store.chunksAfter(collection.id, 0, 1000); page.length > 0; page = await this.store.chunksAfter(collection.id, page.at(-1)!.id, 1000)) {
+      this.index.add(collection.id, page.map((c) => ({ id: c.id, text: c.text, embedding: c.embedding ? fromBuffer(c.embedding) : null })));
+    }
+    return true;
+  }
+
+  async search(request: { query: string; collections: CollectionRow[]; topK: number; filter?: Filter; mode?: SearchMode }): Promise<{ mode: SearchMode; results: SearchHit[] }> {
+    const s = this.settings();
+    const anyVectors = request.collections.some((c) => c.embeddingModel && c.dimensions);
+    const mode: SearchMode = request.mode ?? (anyVectors ? "hybrid" : "lexical");
+    const k = Math.max(s.candidates, request.topK * (request.filter ? 10 : 2));
+    const hits: SearchHit[] = [];
+    const queryVectors = new Map<string, Float32Array>();
+    for (const collection of request.collections) {
+      const useVectors = mode !== "lexical" && collection.embeddingModel !== null && collection.dimensions !== null;
+      let queryVector: Float32Array | undefined;
+      if (useVectors) {
+        queryVector = queryVectors.get(collection.embeddingModel!) ?? (await this.#embed(collection, [request.query]))![0]!;
+        queryVectors.set(collection.embeddingModel!, queryVector);
+      }
+      const lexical = mode === "vector" ? [] : this.index.lexical(collection.id, request.query, k);
+      const nearest = queryVector ? this.index.vector(collection.id, queryVector, k) : [];
+      const best = Math.max(0, ...lexical.map((l) => l.score));
+      const lexicalScore = new Map(lexical.map((l) => [l.id, best > 0 ? l.score / best : 0]));
+      const ids = [...new Set([...lexical.map((l) => l.id), ...nearest.map((n) => n.id)])];
+      for (const chunk of await this.store.chunks(ids)) {
+        if (!passes(request.filter, chunk.source, chunk.metadata)) continue;
+        const vectorScore = queryVector && chunk.embedding ? Math.max(0, cosine(queryVector, fromBuffer(chunk.embedding))) : null;
+        const lexicalValue = mode === "vector" ? null : (lexicalScore.get(chunk.id) ?? 0);
+        const score = mode === "vector" ? (vectorScore ?? 0) : mode === "lexical" || vectorScore === null ? lexicalValue! : s.alpha * vectorScore + (1 - s.alpha) * lexicalValue!;
+        hits.push({
+          chunk_id: chunk.id, collection: collection.name, document_id: chunk.documentId, source: chunk.source,
+          position: { chunk: chunk.position, start: chunk.start, end: chunk.end }, text: chunk.text, score,
+          vector_score: vectorScore, lexical_score: lexicalValue, metadata: chunk.metadata,
+        });
+      }
+    }
+    hits.sort((a, b) => b.score - a.score || a.chunk_id - b.chunk_id);
+    return { mode, results: hits.filter((h) => h.score > 0).slice(0, request.topK) };
+  }
+}
