@@ -48,9 +48,31 @@ function errorStatuses(path: string, op: Operation): string[] {
   return statuses;
 }
 
+/**
+ * TypeBox writes tuples in the draft-07 form (`items: [...]`, `additionalItems`), which OpenAPI 3.1
+ * (JSON Schema 2020-12) reads as invalid; rewritten as `prefixItems`, with `items: false` for "no more".
+ */
+function modernizeTuples(node: unknown, depth = 0): void {
+  if (depth > 64 || node === null || typeof node !== "object") return;
+  if (Array.isArray(node)) {
+    for (const item of node) modernizeTuples(item, depth + 1);
+    return;
+  }
+  const schema = node as Json;
+  delete schema.elysiaMeta; // Elysia's own marker on t.File schemas, not a JSON Schema keyword
+  if (Array.isArray(schema.items)) {
+    schema.prefixItems = schema.items;
+    schema.items = schema.additionalItems === false ? false : (schema.additionalItems ?? true);
+    delete schema.additionalItems;
+  }
+  for (const value of Object.values(schema)) modernizeTuples(value, depth + 1);
+}
+
 /** Returns a finished copy of `doc`; the input (the generator's cached object) is left alone. */
 export function finishOpenApi(input: Json, serverUrl = "/"): Json {
   const doc = structuredClone(input) as Json & { paths: Record<string, Record<string, Operation>>; components?: Json; info: Json };
+  modernizeTuples(doc.paths);
+  modernizeTuples(doc.components);
   doc.servers = [{ url: serverUrl, description: "this gantry (paths are relative to where it is served)" }];
   doc.info = { ...doc.info, license: { name: "MIT", identifier: "MIT" } };
   const components = (doc.components ??= {}) as Json & { schemas?: Json; responses?: Json };

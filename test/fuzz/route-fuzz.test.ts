@@ -34,7 +34,7 @@ beforeAll(async () => {
   credentials.admin = ADMIN_KEY;
   const settings = g.gantry.core.database.sqlite.query("SELECT value FROM core_settings WHERE key IN ('jwt_secret', 'internal_key')").all() as { value: string }[];
   secrets = [ADMIN_KEY, ...settings.map((s) => s.value)].filter((s) => s.length >= 16);
-  spec = await (await g.api("/openapi.json", { auth: false })).json();
+  spec = await (await g.api("/openapi.json")).json();
 }, 60_000);
 afterAll(() => g.stop());
 
