@@ -19,6 +19,7 @@ import { OwnedRegistry } from "./kernel/owned-registry.ts";
 import type { CoreParts, RegisteredAgent, RegisteredCommand, RegisteredHook, RegisteredSkill } from "./kernel/plugin-context.ts";
 import type { PeriodicTask } from "./kernel/periodic-tasks.ts";
 import { PluginHost, type PluginHostOptions } from "./kernel/plugin-host.ts";
+import { corsPolicy } from "./http/cors.ts";
 import { RoutingServer } from "./http/server.ts";
 import { ServiceRegistry } from "./kernel/services.ts";
 import { Errors, messageOf } from "./kernel/errors.ts";
@@ -90,6 +91,7 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
     minFreeDiskBytes: c.health.min_free_disk_bytes,
     logRequests: c.log.requests,
     quietPaths: new Set(c.log.quiet_paths),
+    cors: corsPolicy(c.server.cors),
     publicDocs: c.server.public_docs,
   });
   let limits = limitsOf(config);

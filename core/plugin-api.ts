@@ -3,7 +3,7 @@ export { definePlugin } from "./kernel/plugin-contract.ts";
 export type {
   PluginContext, PluginDefinition, PluginSetup, PluginServices, CommandDefinition, RouteOptions, RouteRegistrar, DisposeReason, Disposer, KeepScope, BackgroundWorkApi,
 } from "./kernel/plugin-contract.ts";
-export type { Services, ServiceName, InferenceService, InstancesService, DatasetsService, McpToolsService, AgentRunsService, AgentPromptRunner, SandboxService } from "./kernel/service-contracts.ts";
+export type { Services, ServiceName, InferenceService, InstancesService, DatasetsService, McpToolsService, AgentRunsService, AgentPromptRunner, SandboxService, ApprovalsService } from "./kernel/service-contracts.ts";
 export type { CommandCaller } from "./kernel/plugin-contract.ts";
 export type { CommandRole } from "./kernel/plugin-files.ts";
 export { mayInvoke } from "./kernel/command-invoker.ts";
@@ -20,6 +20,7 @@ export type {
   CoreAgentsService, CoreAuditService, CoreSecretsService, CoreSkillsService, CoreHooksService, CoreCommandsService, CoreMcpServersService, CoreIdentityService, CorePluginsService, CoreCacheService, CoreConfigService, CoreInfoService, CoreLoggersService, CoreMetricsService, CoreProcessesService, CoreTasksService,
 } from "./kernel/core-services.ts";
 export { GantryError, capEcho, createError, defineErrors } from "./kernel/errors.ts";
+export { OWN_ERRORS_EXTENSION } from "./http/http-app.ts";
 export type { CommandInvocation, CommandView } from "./kernel/command-invoker.ts";
 export { textResponses } from "./http/text-responses.ts";
 export { Nullable } from "./http/schema-helpers.ts";

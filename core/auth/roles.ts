@@ -22,7 +22,9 @@ export const RATE_EXTENSION = "x-gantry-rate-limit";
 /** Throws 401/403 unless `identity` may call a route that requires `required`. */
 export function assertRole(identity: Identity | undefined, required: RouteRole): void {
   if (required === "public") return;
-  if (!identity || identity.role === "public") throw Errors.UNAUTHORIZED([]);
+  // A credential that was sent but is not valid is told apart from none at all: clients show the difference.
+  if (!identity) throw Errors.INVALID_CREDENTIAL([]);
+  if (identity.role === "public") throw Errors.UNAUTHORIZED([]);
   if (identity.role === "inference") {
     if (required === "inference" || required === "operator|inference") return;
     throw Errors.FORBIDDEN(["inference", "inference"]);

@@ -4,6 +4,7 @@ import { Elysia, type AnyElysia } from "elysia";
 import { openapi } from "@elysiajs/openapi";
 import type { Identity } from "../auth/identity.ts";
 import type { RateClass } from "./rate-limit.ts";
+import type { CorsPolicy } from "./cors.ts";
 import { capErrorBody, Errors, GantryError, messageOf } from "../kernel/errors.ts";
 import type { Logger } from "../kernel/logger.ts";
 import type { MetricsRegistry } from "../kernel/metrics.ts";
@@ -31,7 +32,12 @@ export interface AppParts {
 export interface RouteInfo {
   role: string;
   rate: RateClass | "none";
+  /** The route answers its own errors (a source document fixes their shape, as OpenAI's does for /v1). */
+  ownErrors: boolean;
 }
+
+/** Set in a route's `detail` when its plugin answers that route's errors with a local onError. */
+export const OWN_ERRORS_EXTENSION = "x-gantry-own-errors";
 
 export interface AuditContext {
   request: Request;
@@ -53,7 +59,7 @@ export interface RequestGuards {
 
 function infoOf(route: { hooks?: { detail?: unknown } }): RouteInfo {
   const detail = (route.hooks?.detail ?? {}) as Record<string, unknown>;
-  return { role: String(detail[ROLE_EXTENSION] ?? "public"), rate: (detail[RATE_EXTENSION] as RateClass | "none" | undefined) ?? "regular" };
+  return { role: String(detail[ROLE_EXTENSION] ?? "public"), rate: (detail[RATE_EXTENSION] as RateClass | "none" | undefined) ?? "regular", ownErrors: detail[OWN_ERRORS_EXTENSION] === true };
 }
 
 export interface HttpLimits {
@@ -65,6 +71,8 @@ export interface HttpLimits {
   logRequests: boolean;
   /** Paths whose request lines are logged at debug, not info (probes and scrapes). */
   quietPaths: Set<string>;
+  /** null: CORS off. */
+  cors: CorsPolicy | null;
   /** /docs, /redoc and /openapi.json without a credential. */
   publicDocs: boolean;
 }
@@ -149,6 +157,14 @@ export function buildRootApp(parts: AppParts, plugins: PluginInstance[]): { app:
       },
     }))
     .onRequest(async ({ request, set }) => {
+      const cors = parts.limits().cors;
+      if (cors) {
+        // Before routing and auth: a browser's preflight carries no credential.
+        const preflight = cors.preflight(request);
+        if (preflight) return preflight;
+        const origin = request.headers.get("origin");
+        if (origin) Object.assign(set.headers, cors.responseHeaders(origin));
+      }
       const given = request.headers.get("x-request-id");
       const id = given && REQUEST_ID.test(given) ? given : randomUUID();
       meta.set(request, { id, start: performance.now() });
@@ -167,7 +183,9 @@ export function buildRootApp(parts: AppParts, plugins: PluginInstance[]): { app:
       const limit = parts.limits().maxJsonDepth;
       if (nestedDeeperThan(body, limit)) throw Errors.JSON_TOO_DEEP([limit]);
     })
-    .onError({ as: "global" }, ({ code, error, request, set }) => {
+    .onError({ as: "global" }, ({ code, error, request, set, route }) => {
+      // The route's own onError answers (routes registered with .all are keyed ALL).
+      if ((routeInfo.get(`${request.method} ${route}`) ?? routeInfo.get(`ALL ${route}`))?.ownErrors) return;
       const requestId = meta.get(request)?.id ?? "unknown";
       const [status, body] = toErrorResponse(code, error, request.method, pathOf(request), requestId, parts.log);
       set.status = status;

@@ -24,6 +24,17 @@ export const ConfigSchema = Type.Object(
         header_limit_bytes: Type.Integer({ default: 16_384, minimum: 1024, description: "Largest accepted request URL plus headers (431 beyond)" }),
         max_json_depth: Type.Integer({ default: 64, minimum: 2, maximum: 1000, description: "Deepest nesting of arrays and objects accepted in a JSON body (400 beyond)" }),
         shutdown_timeout_ms: Type.Integer({ default: 10_000, minimum: 0, description: "How long shutdown waits for in-flight requests" }),
+        cors: Type.Object(
+          {
+            origins: Type.Array(Type.String({ minLength: 1 }), { default: [], description: "Origins browsers may call from (\"*\" for any); empty: CORS off" }),
+            methods: Type.Array(Type.String(), { default: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] }),
+            headers: Type.Array(Type.String(), { default: ["*"], description: "Request headers allowed; \"*\" allows what the preflight asks for" }),
+            expose_headers: Type.Array(Type.String(), { default: ["x-request-id", "x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"] }),
+            allow_credentials: Type.Boolean({ default: false, description: "Allow cookies and Authorization from browsers (the origin is echoed, never \"*\")" }),
+            max_age_s: Type.Integer({ default: 600, minimum: 0, description: "How long a browser may cache a preflight answer" }),
+          },
+          { default: {}, additionalProperties: false },
+        ),
         public_docs: Type.Boolean({ default: false, description: "Serve /docs, /redoc and /openapi.json without a credential (default: viewer)" }),
       },
       { default: {}, additionalProperties: false },
@@ -74,6 +85,10 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    pipelines: Type.Record(Type.String(), Type.Record(Type.String(), Type.Unknown()), {
+      default: {},
+      description: "Pipeline templates by name ([pipelines.<name>]): phases, needs, retry, gates (docs/pipelines.md)",
+    }),
     plugin: Type.Record(Type.String(), Type.Record(Type.String(), Type.Unknown()), {
       default: {},
       description: "Per-plugin settings, merged over each manifest's `config`",

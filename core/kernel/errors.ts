@@ -95,8 +95,9 @@ export const Errors = defineErrors("core", {
   VALIDATION_FAILED: createError("VALIDATION_FAILED", 400, (where: string) => `Invalid request: ${where}`),
   BAD_REQUEST: createError("BAD_REQUEST", 400, (why: string) => why),
   UNAUTHORIZED: createError("UNAUTHORIZED", 401, () => "Authentication required: send an API key as 'Authorization: Bearer <key>', 'X-API-Key' or '?api_key='"),
+  INVALID_CREDENTIAL: createError("INVALID_CREDENTIAL", 401, () => "The API key or token is not valid: it is unknown, revoked or expired"),
   FORBIDDEN: createError("FORBIDDEN", 403, (need: string, have: string) => have === "inference"
-    ? "Inference keys can only call /v1/* and /api/v1/inference/*"
+    ? "Inference keys can only call inference routes: /v1/*, Ollama's /api/*, /running and /api/v1/inference/*"
     : `This route requires role '${need}'; your credential has '${have}'`),
   /** A 4xx raised by a library under a route (not by gantry's own code); `status` carries its status. */
   REQUEST_REJECTED: createError("REQUEST_REJECTED", 400, (why: string) => why),

@@ -59,6 +59,16 @@ export interface AgentPromptRunner {
   workingDirectory?(): string | undefined;
 }
 
+/**
+ * Human approval gates outside agent tool calls ("approvals", provided by agent; pipelines gates its
+ * phases with it): a gate opened here is listed and decided at /api/v1/approvals like any other.
+ */
+export interface ApprovalsService {
+  open(request: { runId: string; agent: string; tool: string; arguments: Record<string, unknown> }): Promise<{ id: string }>;
+  /** The gate as it stands; undefined when there is no such gate. */
+  status(id: string): Promise<{ status: "pending" | "approved" | "rejected" | "expired"; decidedBy: string | null; note: string | null } | undefined>;
+}
+
 /** Sandboxed script runs for other plugins ("sandbox", provided by scripts). */
 export interface SandboxService {
   run(code: string, options: { actor: string; timeoutMs?: number; via?: string }): Promise<{ ok: boolean; result: unknown; logs: string[]; durationMs: number; error: { name: string; message: string } | null }>;
@@ -88,6 +98,7 @@ export interface Services {
   "agent-runs": AgentRunsService;
   agents: AgentPromptRunner;
   sandbox: SandboxService;
+  approvals: ApprovalsService;
 }
 
 export type ServiceName = keyof Services;

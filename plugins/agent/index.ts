@@ -80,6 +80,18 @@ export default definePlugin({
         return runView(await runner.start(agent, input, actor, caller).finished);
       },
     });
+    // For other plugins (pipelines): gates of their own, decided at /api/v1/approvals like tool-call gates.
+    ctx.services.provide("approvals", {
+      async open(request) {
+        const gate = store.openGate(request.runId, request.agent, request.tool, request.arguments, null);
+        ctx.emit("approval_requested", { gate_id: gate.id, run_id: request.runId, agent: request.agent, tool: request.tool, arguments: request.arguments });
+        return { id: gate.id };
+      },
+      async status(id) {
+        const gate = store.gate(id);
+        return gate ? { status: gate.status, decidedBy: gate.decidedBy, note: gate.note } : undefined;
+      },
+    });
     // From the CLI (gantry /agent:run ops "check the model servers") or a cron job.
     ctx.command("run", {
       description: "Run an agent with the rest of the line as its input; answers the run (or where it waits for approval)",

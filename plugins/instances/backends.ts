@@ -14,7 +14,14 @@ export interface InstanceDefinition {
   onDemandStart: boolean;
   /** Seconds without requests before the instance is stopped; 0 = never. */
   idleTimeout: number;
+  /** Other model ids that reach this instance. */
+  aliases: string[];
+  /** Left out of model lists. */
+  unlisted: boolean;
 }
+
+/** Options gantry reads itself, never passed to the server as flags. */
+const GANTRY_OPTIONS = new Set(["health_path", "anthropic_api"]);
 
 /** llamactl's option names for llama-server that differ from its flags. */
 const LLAMA_ALIASES: Record<string, string> = { context_size: "ctx-size", gpu_layers: "n-gpu-layers", batch_size: "batch-size" };
@@ -23,7 +30,7 @@ const LLAMA_ALIASES: Record<string, string> = { context_size: "ctx-size", gpu_la
 export function optionFlags(options: Record<string, unknown>, aliases: Record<string, string> = {}): string[] {
   const flags: string[] = [];
   for (const [key, value] of Object.entries(options)) {
-    if (key === "health_path" || value === false || value === null || value === undefined) continue;
+    if (GANTRY_OPTIONS.has(key) || value === false || value === null || value === undefined) continue;
     const flag = `--${aliases[key] ?? key.replaceAll("_", "-")}`;
     if (value === true) flags.push(flag);
     else if (Array.isArray(value)) for (const item of value) flags.push(flag, String(item));
@@ -51,4 +58,14 @@ export function healthPath(def: InstanceDefinition): string {
   if (def.backend === "mlx_lm") return "/v1/models";
   if (def.backend === "command" && typeof def.options.health_path === "string") return def.options.health_path;
   return "/health";
+}
+
+/**
+ * Whether the server answers Anthropic's /v1/messages itself (llama.cpp's llama-server and vLLM do);
+ * `options.anthropic_api` ("native" | "translate") overrides, for a command backend that does.
+ */
+export function servesAnthropic(def: InstanceDefinition): boolean {
+  const chosen = def.options.anthropic_api;
+  if (chosen === "native" || chosen === "translate") return chosen === "native";
+  return def.backend === "llama_cpp" || def.backend === "vllm";
 }

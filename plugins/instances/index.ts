@@ -1,11 +1,11 @@
-/** instances: model servers supervised as subprocesses, and the OpenAI-compatible proxy. */
+/** instances: model servers supervised as subprocesses, and the inference endpoint (OpenAI, Anthropic, Ollama, llama-swap). */
 import { definePlugin } from "gantry/plugin";
 import { systemRoutes } from "./system-routes.ts";
 import { Fleet } from "./fleet.ts";
 import { InstanceManager } from "./instance-manager.ts";
 import { reapLeftovers } from "./leftovers.ts";
 import { instances } from "./schema.ts";
-import { inferenceService, proxyRoutes } from "./proxy.ts";
+import { registerInferenceRoutes } from "./inference-routes.ts";
 import { instanceRoutes } from "./routes.ts";
 
 interface InstancesConfig {
@@ -42,10 +42,10 @@ export default definePlugin({
       logDir, logFileMaxBytes: config.log_file_max_bytes, logFilesKept: config.log_files_kept, unhealthyThreshold: config.unhealthy_threshold,
     }));
     ctx.routes(instanceRoutes(manager));
-    ctx.routes(proxyRoutes(manager), { prefix: "" });
+    const inference = registerInferenceRoutes(ctx, manager);
     ctx.routes(systemRoutes(manager, ctx.services.consume("core.info")), { prefix: "/api/v1/system" });
     ctx.services.provide("instances", { list: () => manager.list() });
-    ctx.services.provide("inference", inferenceService(manager));
+    ctx.services.provide("inference", inference.service);
     // From the CLI: gantry /instances:start qwen-7b
     const brief = (i: ReturnType<typeof manager.get>) => ({ name: i.name, status: i.status, backend: i.backend, port: i.port, pid: i.pid, last_error: i.last_error });
     ctx.command("list", { description: "Instances and their status", role: "viewer", run: () => manager.list().map(brief) });

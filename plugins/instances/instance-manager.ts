@@ -5,6 +5,7 @@ import type { Backend, InstanceDefinition } from "./backends.ts";
 import { instances } from "./schema.ts";
 import { usageByProcessGroup, type GroupUsage } from "./process-stats.ts";
 import type { Fleet } from "./fleet.ts";
+import { ModelNames } from "./model-names.ts";
 import { InstanceSupervisor, type InstanceStatus, type SupervisorSettings } from "./supervisor.ts";
 
 export const InstanceErrors = defineErrors("instances", {
@@ -15,6 +16,7 @@ export const InstanceErrors = defineErrors("instances", {
   NO_FREE_PORT: createError("NO_FREE_PORT", 409, (from: number, to: number) => `No free port left in plugin.instances.port_range [${from}, ${to}]`),
   COMMAND_REQUIRED: createError("COMMAND_REQUIRED", 400, () => "The command backend needs `command`: an argv array; {port} and {model_path} are substituted"),
   MAX_RUNNING: createError("MAX_RUNNING", 409, (max: number) => `${max} instances are already running (plugin.instances.max_running) and none can be stopped to make room`),
+  MODEL_ID_TAKEN: createError("MODEL_ID_TAKEN", 409, (id: string, owner: string) => `The model id '${id}' already reaches instance '${owner}'; pick another name or alias`),
   START_FAILED: createError("START_FAILED", 422, (name: string, why: string) => `Instance '${name}' did not start: ${why}`),
 });
 
@@ -29,6 +31,8 @@ export interface CreateInput {
   on_demand_start?: boolean;
   idle_timeout?: number;
   restart?: "always" | "on-failure" | "never";
+  aliases?: string[];
+  unlisted?: boolean;
 }
 
 type Row = typeof instances.$inferSelect;
@@ -38,6 +42,7 @@ export class InstanceManager {
   readonly #supervisors: Map<string, InstanceSupervisor>;
   /** env values are sealed in the database (the row) and open only in the supervisor's definition. */
   readonly #secrets: CoreSecretsService;
+  readonly #names = new ModelNames<InstanceSupervisor>();
 
   constructor(private readonly ctx: PluginContext, private readonly fleet: Fleet, private readonly settings: () => SupervisorSettings & { portRange: [number, number]; maxRunning: number }) {
     this.#supervisors = fleet.supervisors;
@@ -47,6 +52,7 @@ export class InstanceManager {
       spawn: (command, options) => fleet.scope.spawn(command, options),
       setTimeout: (fn, ms) => fleet.scope.setTimeout(fn, ms),
       onStatus: (name, status, previous) => {
+        this.#logStatus(name, status, previous);
         ctx.emit("instance_status_changed", { name, status, previous });
         this.#alert(name, status, previous);
       },
@@ -64,6 +70,7 @@ export class InstanceManager {
       }
       this.#supervise(row);
     }
+    this.#names.rebuild(this.#supervisors.values()); // the kept ones too: this generation's view of names
   }
 
   list() {
@@ -82,6 +89,16 @@ export class InstanceManager {
     return this.#supervisors.get(name);
   }
 
+  /** The supervisor a client's model id (name or alias) means, from memory. */
+  resolve(model: string): InstanceSupervisor | undefined {
+    return this.#names.resolve(model);
+  }
+
+  /** Every supervisor, from memory (model lists, metrics). */
+  supervisors(): InstanceSupervisor[] {
+    return [...this.#supervisors.values()];
+  }
+
   supervisor(name: string): InstanceSupervisor {
     this.#row(name);
     return this.#supervisors.get(name)!;
@@ -91,13 +108,14 @@ export class InstanceManager {
     if (this.ctx.db.select({ n: instances.name }).from(instances).where(eq(instances.name, input.name)).get()) throw InstanceErrors.INSTANCE_EXISTS([input.name]);
     const backend = input.backend ?? "llama_cpp";
     if (backend === "command" && !input.command?.length) throw InstanceErrors.COMMAND_REQUIRED([]);
+    this.#assertIdsFree([input.name, ...(input.aliases ?? [])], input.name);
     const port = input.port ?? this.#freePort();
     this.#assertPortFree(port, input.name);
     const now = new Date();
     const row: Row = {
       name: input.name, backend, modelPath: input.model_path, port, options: input.options ?? {}, env: this.#secrets.sealMap(input.env ?? {}),
       command: input.command ?? null, onDemandStart: input.on_demand_start ?? false, idleTimeout: input.idle_timeout ?? 0,
-      restart: input.restart ?? "on-failure", lastPid: null, createdAt: now, updatedAt: now,
+      restart: input.restart ?? "on-failure", aliases: input.aliases ?? [], unlisted: input.unlisted ?? false, lastPid: null, createdAt: now, updatedAt: now,
     };
     this.ctx.db.insert(instances).values(row).run();
     this.#supervise(row);
@@ -108,6 +126,7 @@ export class InstanceManager {
     const row = this.#row(name);
     if (this.#supervisors.get(name)!.status === "running") throw InstanceErrors.INSTANCE_RUNNING([name, "change it"]);
     if (input.port !== undefined) this.#assertPortFree(input.port, name);
+    if (input.aliases !== undefined) this.#assertIdsFree(input.aliases, name);
     const change: Partial<Row> = { updatedAt: new Date() };
     if (input.backend !== undefined) change.backend = input.backend;
     if (input.model_path !== undefined) change.modelPath = input.model_path;
@@ -118,8 +137,11 @@ export class InstanceManager {
     if (input.on_demand_start !== undefined) change.onDemandStart = input.on_demand_start;
     if (input.idle_timeout !== undefined) change.idleTimeout = input.idle_timeout;
     if (input.restart !== undefined) change.restart = input.restart;
+    if (input.aliases !== undefined) change.aliases = input.aliases;
+    if (input.unlisted !== undefined) change.unlisted = input.unlisted;
     this.ctx.db.update(instances).set(change).where(eq(instances.name, name)).run();
     this.#supervisors.get(name)!.definition = this.#definitionOf({ ...row, ...change });
+    this.#names.rebuild(this.#supervisors.values());
     return this.get(name);
   }
 
@@ -129,6 +151,7 @@ export class InstanceManager {
     if (["running", "starting", "stopping"].includes(supervisor.status)) throw InstanceErrors.INSTANCE_RUNNING([name, "delete it"]);
     this.ctx.db.delete(instances).where(eq(instances.name, name)).run();
     this.#supervisors.delete(name);
+    this.#names.rebuild(this.#supervisors.values());
     supervisor.logs.close();
   }
 
@@ -213,6 +236,7 @@ export class InstanceManager {
       name: row.name, status: s.status, backend: row.backend, model_path: row.modelPath, port: row.port, pid: s.pid,
       options: redactSecrets(row.options), env: Object.fromEntries(Object.keys(row.env).map((k) => [k, "[set]"])), command: redactSecrets(row.command),
       on_demand_start: row.onDemandStart, idle_timeout: row.idleTimeout, restart: row.restart,
+      aliases: row.aliases, unlisted: row.unlisted,
       restarts: s.restarts, last_error: s.lastError,
       stats,
       created_at: row.createdAt.toISOString(), updated_at: row.updatedAt.toISOString(),
@@ -236,6 +260,25 @@ export class InstanceManager {
   #supervise(row: Row): void {
     const fleet = this.fleet;
     this.#supervisors.set(row.name, new InstanceSupervisor(this.#definitionOf(row), () => fleet.host()));
+    this.#names.rebuild(this.#supervisors.values());
+  }
+
+  /** Start, crash, restart and stop as log lines (the WebSocket events reach only those listening). */
+  #logStatus(name: string, status: InstanceStatus, previous: InstanceStatus): void {
+    const s = this.#supervisors.get(name);
+    const fields = { instance: name, status, previous, pid: s?.pid ?? null, restarts: s?.restarts ?? 0 };
+    if (status === "failed") this.ctx.log.error({ ...fields, error: s?.lastError }, "instance failed");
+    else if (status === "starting" && previous === "running") this.ctx.log.warn({ ...fields, error: s?.lastError }, "instance exited; restarting");
+    else if (status === "running") this.ctx.log.info(fields, previous === "starting" && (s?.restarts ?? 0) > 0 ? "instance restarted" : "instance started");
+    else if (status === "stopped") this.ctx.log.info(fields, "instance stopped");
+  }
+
+  /** Refuses model ids (a name and its aliases) that already reach another instance. */
+  #assertIdsFree(ids: string[], self: string): void {
+    for (const id of ids) {
+      const owner = this.#names.owner(id, self);
+      if (owner) throw InstanceErrors.MODEL_ID_TAKEN([id, owner]);
+    }
   }
 
   #row(name: string): Row {
@@ -258,5 +301,5 @@ export class InstanceManager {
 }
 
 function definitionOf(row: Row): InstanceDefinition {
-  return { name: row.name, backend: row.backend, modelPath: row.modelPath, port: row.port, options: row.options, env: row.env, command: row.command, restart: row.restart, onDemandStart: row.onDemandStart, idleTimeout: row.idleTimeout };
+  return { name: row.name, backend: row.backend, modelPath: row.modelPath, port: row.port, options: row.options, env: row.env, command: row.command, restart: row.restart, onDemandStart: row.onDemandStart, idleTimeout: row.idleTimeout, aliases: row.aliases, unlisted: row.unlisted };
 }

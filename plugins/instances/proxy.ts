@@ -1,124 +1,142 @@
 /**
- * The OpenAI-compatible proxy: /v1/* routed by the body's `model` (= instance name). The request
- * body is forwarded as the client sent it (read as text, parsed only to find `model`), and the
- * response is streamed back untouched.
+ * The way from a client's request to a model server: the model id resolved to an instance (name or
+ * alias, started on demand), the body sent, and the answer relayed back measured. Bodies are
+ * forwarded as the client sent them unless a translation needs otherwise.
  */
-import { capEcho, GantryError, t, type InferenceService, type RolesApp } from "gantry/plugin";
+import { GantryError, type InferenceService } from "gantry/plugin";
 import { InstanceErrors, type InstanceManager } from "./instance-manager.ts";
-import { Models } from "./schemas.ts";
+import type { InstanceSupervisor } from "./supervisor.ts";
+import { InferenceErrors } from "./inference-errors.ts";
+import { measuredStream, type InferenceMetrics, type Observation } from "./inference-metrics.ts";
+import { streamWatcher } from "./sse.ts";
 
-/** OpenAI's error shape, which OpenAI clients parse. */
-function openAiError(status: number, message: string, param: string | null = null, type = "invalid_request_error"): Response {
-  return Response.json({ error: { message: capEcho(message, 1024), type, param, code: null } }, { status });
+/** A JSON request body and the `model` it names. */
+export interface ModelRequest {
+  body: Record<string, unknown>;
+  model: string;
 }
 
-/** The `model` a request body names, or the OpenAI error to answer with. */
-export function modelOf(text: string): string | Response {
+/** Parses a JSON body and finds its `model` (Ollama's older clients send `name`). */
+export function modelRequest(text: string, field: "model" | "model|name" = "model"): ModelRequest {
   let body: unknown;
   try {
     body = JSON.parse(text);
   } catch {
-    return openAiError(400, "We could not parse the JSON body of your request: the API expects a JSON object");
+    throw InferenceErrors.BODY_NOT_OBJECT([]);
   }
-  if (typeof body !== "object" || body === null || Array.isArray(body)) return openAiError(400, "The request body must be a JSON object");
-  const model = (body as { model?: unknown }).model;
-  if (typeof model !== "string" || model === "") return openAiError(400, "You must provide a model parameter", "model");
-  return model;
+  if (typeof body !== "object" || body === null || Array.isArray(body)) throw InferenceErrors.BODY_NOT_OBJECT([]);
+  const record = body as Record<string, unknown>;
+  const model = record.model ?? (field === "model|name" ? record.name : undefined);
+  if (typeof model !== "string" || model === "") throw InferenceErrors.MODEL_REQUIRED([]);
+  return { body: record, model };
 }
 
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding"]);
 
-/** What the model server answered, passed through; documented here since no schema can describe every server's answer. */
-const passedThrough = {
-  200: {
-    description: "The model server's answer as it sent it: JSON, or server-sent events when the body asks for stream: true",
-    content: { "application/json": { schema: { type: "object" as const } }, "text/event-stream": { schema: { type: "string" as const } } },
-  },
-  400: {
-    description: "OpenAI's error shape {error: {message, type, param, code}}: body not a JSON object, no model, unknown model (gantry's own validation of /api/v1/inference bodies answers in gantry's shape)",
-    content: { "application/json": { schema: { anyOf: [{
-      type: "object" as const, required: ["error"],
-      properties: { error: { type: "object" as const, required: ["message", "type"], properties: { message: { type: "string" as const }, type: { type: "string" as const }, param: {}, code: {} } } },
-    }, { $ref: "#/components/schemas/Error" }] } } },
-  },
-};
+export interface SendOptions {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string | ArrayBuffer | ReadableStream<Uint8Array> | null;
+  signal?: AbortSignal;
+}
 
-/** The OpenAPI description of a raw JSON body (the route reads text, so there is no TypeBox body to derive it from). */
-const openAiBody = (required: string[]) => ({
-  required: true,
-  content: { "application/json": { schema: {
-    type: "object" as const, required, additionalProperties: true,
-    properties: { ...Object.fromEntries(required.map((name) => [name, { description: "as OpenAI's API defines it" }])), model: { type: "string" as const, description: "The instance name" } },
-  } } },
-});
+/** Instances by client model id, and requests to them. */
+export class Upstream {
+  constructor(readonly manager: InstanceManager, readonly metrics: InferenceMetrics) {}
 
-/** Sends a body to the instance `model` names (starting it on demand), answering what it answered or an OpenAI error. */
-export function forwarder(m: InstanceManager) {
-  return async (path: string, model: string, body: string, signal?: AbortSignal): Promise<Response> => {
-    const supervisor = m.lookup(model);
-    if (!supervisor) return openAiError(400, `The model '${capEcho(model)}' does not exist`, "model");
+  /** The instance a model id reaches, running (started on demand) or a thrown inference error. */
+  async instance(model: string): Promise<InstanceSupervisor> {
+    const supervisor = this.manager.resolve(model);
+    if (!supervisor) throw InferenceErrors.MODEL_NOT_FOUND([model]);
+    const name = supervisor.definition.name;
     if (supervisor.status !== "running") {
-      if (!supervisor.definition.onDemandStart) return openAiError(503, `The model '${model}' is ${supervisor.status}; start it first`, null, "server_error");
+      if (!supervisor.definition.onDemandStart) throw InferenceErrors.MODEL_NOT_RUNNING([model, supervisor.status]);
       try {
-        await m.start(model);
+        await this.manager.start(name);
       } catch (error) {
+        // No room at max_running is a conflict the client can retry later; anything else, the server is unavailable.
         const status = error instanceof GantryError && error.code === InstanceErrors.MAX_RUNNING.code ? 409 : 503;
-        return openAiError(status, `The model '${model}' could not be started: ${(error as Error).message}`, null, "server_error");
+        throw InferenceErrors.MODEL_START_FAILED([model, (error as Error).message], { status });
       }
     }
     supervisor.lastUsedAt = Date.now();
-    let upstream: Response;
+    return supervisor;
+  }
+
+  /** A request to the instance's server; the client's abort signal cancels it. A failure ends `o` as a 502. */
+  async send(supervisor: InstanceSupervisor, path: string, options: SendOptions = {}, o?: Observation): Promise<Response> {
     try {
-      // A client's request.signal aborts when it leaves, which cancels the upstream request too.
-      upstream = await fetch(`http://127.0.0.1:${supervisor.definition.port}${path}`, {
-        method: "POST", headers: { "content-type": "application/json" }, body, signal,
+      return await fetch(`http://127.0.0.1:${supervisor.definition.port}${path}`, {
+        method: options.method ?? "POST", headers: options.headers ?? { "content-type": "application/json" }, body: options.body, signal: options.signal,
       });
     } catch (error) {
-      return openAiError(502, `The model server for '${model}' did not answer: ${(error as Error).message}`, null, "server_error");
+      o?.end(502);
+      throw InferenceErrors.UPSTREAM_UNREACHABLE([supervisor.definition.name, (error as Error).message]);
     }
-    const headers = new Headers();
-    upstream.headers.forEach((value, key) => !HOP_BY_HOP.has(key) && headers.set(key, value));
-    return new Response(upstream.body, { status: upstream.status, headers });
-  };
+  }
+}
+
+/** The server's headers minus those that describe the connection or the original encoding. */
+export function relayHeaders(upstream: Response): Headers {
+  const headers = new Headers();
+  upstream.headers.forEach((value, key) => !HOP_BY_HOP.has(key) && headers.set(key, value));
+  return headers;
+}
+
+/**
+ * An OpenAI-compatible answer relayed to the client as the server sent it, measured: JSON bodies
+ * are read for `usage`, event streams are watched chunk by chunk (and lose the usage chunk gantry
+ * asked for when `stripUsage`), anything else (audio, images) passes through.
+ */
+export async function relay(upstream: Response, o: Observation, stripUsage = false): Promise<Response> {
+  const headers = relayHeaders(upstream);
+  const type = upstream.headers.get("content-type") ?? "";
+  if (upstream.body && type.startsWith("text/event-stream")) {
+    return new Response(measuredStream(upstream.body, o, upstream.status, streamWatcher(o, stripUsage)), { status: upstream.status, headers });
+  }
+  if (type.includes("json")) {
+    const text = await upstream.text();
+    const at = text.lastIndexOf('"usage"');
+    // Read from the usage object only, not parsed whole: the answer can be large (embeddings) and parsing it would cost every request.
+    if (at !== -1) o.setUsage(count(text, at, PROMPT), count(text, at, COMPLETION));
+    o.end(upstream.status);
+    return new Response(text, { status: upstream.status, headers });
+  }
+  if (!upstream.body) {
+    o.end(upstream.status);
+    return new Response(null, { status: upstream.status, headers });
+  }
+  return new Response(measuredStream(upstream.body, o, upstream.status), { status: upstream.status, headers });
+}
+
+const PROMPT = /"(?:prompt_tokens|input_tokens)"\s*:\s*(\d+)/;
+const COMPLETION = /"(?:completion_tokens|output_tokens)"\s*:\s*(\d+)/;
+
+/** A count from the usage object that starts at `at` (the next few hundred characters hold it). */
+function count(text: string, at: number, field: RegExp): number | undefined {
+  const match = field.exec(text.slice(at, at + 400));
+  return match ? Number(match[1]) : undefined;
+}
+
+/** The message of a model server's error answer (OpenAI's `{error: {message}}`, or `{error: "..."}`), for re-shaping it. */
+export function upstreamMessage(answer: unknown, status: number): string {
+  const error = (answer as { error?: { message?: unknown } | string } | null)?.error;
+  if (typeof error === "string") return error;
+  return typeof error?.message === "string" ? error.message : `the model server answered ${status}`;
 }
 
 /** Chat completions and embeddings for other plugins (agents, knowledge, evaluations): the proxy's path without HTTP in front. */
-export function inferenceService(m: InstanceManager): InferenceService {
-  const forward = forwarder(m);
+export function inferenceService(upstream: Upstream): InferenceService {
   const call = async (path: string, body: Record<string, unknown>, signal?: AbortSignal) => {
-    const res = await forward(path, String(body.model ?? ""), JSON.stringify(body), signal);
+    const supervisor = await upstream.instance(String(body.model ?? ""));
+    const o = upstream.metrics.begin(supervisor.definition.name, "openai", undefined, false);
+    const res = await relay(await upstream.send(supervisor, path, { body: JSON.stringify(body), signal }, o), o);
     const answer = (await res.json().catch(() => ({}))) as Record<string, unknown>;
-    if (!res.ok) throw new Error((answer.error as { message?: string } | undefined)?.message ?? `the model answered ${res.status}`);
+    if (!res.ok) throw new Error(upstreamMessage(answer, res.status));
     return answer;
   };
   return {
     chatCompletion: (body, signal) => call("/v1/chat/completions", body, signal),
     embeddings: (body, signal) => call("/v1/embeddings", body, signal),
-  };
-}
-
-export function proxyRoutes(m: InstanceManager) {
-  const forward = forwarder(m);
-  /** One OpenAI route: the body read as text, so what reaches the model server is byte for byte what the client sent. */
-  const openAiRoute = (app: RolesApp, path: string, summary: string, required: string[]) =>
-    app.post(path, ({ body, request }) => {
-      const text = typeof body === "string" ? body : ""; // parse: "text" hands over a string; no body at all is ""
-      const model = modelOf(text);
-      return typeof model === "string" ? forward(path, model, text, request.signal) : model;
-    }, { role: "inference", parse: "text", detail: { summary, tags: ["openai"], requestBody: openAiBody(required), responses: passedThrough } });
-  const Body = t.Record(t.String(), t.Unknown());
-  return (app: RolesApp) => {
-    openAiRoute(app, "/v1/chat/completions", "OpenAI chat completions, routed by model", ["model", "messages"]);
-    openAiRoute(app, "/v1/completions", "OpenAI completions, routed by model", ["model", "prompt"]);
-    openAiRoute(app, "/v1/embeddings", "OpenAI embeddings, routed by model", ["model", "input"]);
-    return app
-      .post("/api/v1/inference/:model", ({ params, body, request }) => forward("/v1/chat/completions", params.model, JSON.stringify({ ...body, model: params.model }), request.signal), {
-        role: "operator|inference", body: Body, params: t.Object({ model: t.String({ maxLength: 64 }) }),
-        detail: { summary: "gantry's single-call inference: a chat completion on the named model", tags: ["openai"], responses: passedThrough },
-      })
-      .get("/v1/models", () => ({
-        object: "list" as const,
-        data: m.list().map((i) => ({ id: i.name, object: "model" as const, created: Math.floor(Date.parse(i.created_at) / 1000), owned_by: "gantry", status: i.status })),
-      }), { role: "inference", response: Models, detail: { summary: "Instances as OpenAI models", tags: ["openai"] } });
   };
 }

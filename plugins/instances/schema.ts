@@ -12,6 +12,10 @@ export const instances = sqliteTable("instances_definitions", {
   onDemandStart: integer("on_demand_start", { mode: "boolean" }).notNull().default(false),
   idleTimeout: integer("idle_timeout").notNull().default(0),
   restart: text("restart", { enum: ["always", "on-failure", "never"] }).notNull().default("on-failure"),
+  /** Other model ids clients may use for this instance (`gpt-4o-mini` → this one). */
+  aliases: text("aliases", { mode: "json" }).notNull().default([]).$type<string[]>(),
+  /** Hidden from /v1/models and Ollama's /api/tags (still served by name). */
+  unlisted: integer("unlisted", { mode: "boolean" }).notNull().default(false),
   lastPid: integer("last_pid"),
   createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
   updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),

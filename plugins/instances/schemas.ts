@@ -1,7 +1,9 @@
 /** TypeBox schemas of the instances API: request bodies and the responses that /openapi.json documents. */
 import { Nullable, t } from "gantry/plugin";
+import { Aliases, ModelId } from "./model-names.ts";
 
-export const Name = t.Object({ name: t.String({ pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", description: "letters, digits, . _ -; no path tricks" }) });
+/** An instance's name is the model id clients send (`qwen2.5:7b`, `Qwen/Qwen2.5-7B-Instruct`). */
+export const Name = t.Object({ name: ModelId });
 const Backend = t.Union([t.Literal("llama_cpp"), t.Literal("vllm"), t.Literal("mlx_lm"), t.Literal("command")]);
 const Restart = t.Union([t.Literal("always"), t.Literal("on-failure"), t.Literal("never")]);
 const Status = t.Union([t.Literal("stopped"), t.Literal("starting"), t.Literal("running"), t.Literal("stopping"), t.Literal("failed")]);
@@ -18,6 +20,8 @@ export const Fields = {
   on_demand_start: t.Optional(t.Boolean()),
   idle_timeout: t.Optional(t.Integer({ minimum: 0, description: "seconds without requests before the instance is stopped; 0 = never" })),
   restart: t.Optional(Restart),
+  aliases: t.Optional(Aliases),
+  unlisted: t.Optional(t.Boolean({ description: "leave out of /v1/models and /api/tags (still served)" })),
 };
 
 export const StopBody = t.Optional(t.Object({
@@ -32,6 +36,7 @@ const instanceProperties = {
   env: t.Record(t.String(), t.String(), { description: "names only: every value shows as [set]" }),
   command: t.Union([t.Array(t.String()), t.Null()]),
   on_demand_start: t.Boolean(), idle_timeout: t.Integer(), restart: Restart,
+  aliases: t.Array(t.String()), unlisted: t.Boolean(),
   restarts: t.Integer({ description: "restarts since the last start by request" }),
   last_error: Nullable(t.String()),
   stats: t.Object({
@@ -83,7 +88,8 @@ export const SystemInfo = t.Object({
   memory_total: t.Number(), version: t.String(), build_time: t.Null({ description: "null: gantry ships as source" }), started_at: Timestamp, runtime: t.String(),
 });
 
-export const Models = t.Object({
-  object: t.Literal("list"),
-  data: t.Array(t.Object({ id: t.String(), object: t.Literal("model"), created: t.Integer(), owned_by: t.String(), status: Status })),
+export const Model = t.Object({
+  id: t.String({ description: "the instance's name or one of its aliases" }), object: t.Literal("model"), created: t.Integer(), owned_by: t.String(), status: Status,
+  instance: t.String({ description: "the instance that serves this id" }),
 });
+export const Models = t.Object({ object: t.Literal("list"), data: t.Array(Model) });

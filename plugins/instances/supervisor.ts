@@ -19,7 +19,7 @@ export interface SupervisorSettings {
   stopTimeoutS: number;
   maxRestarts: number;
   logLines: number;
-  /** Folder for `<name>.log` files; none when undefined. */
+  /** Folder for `<name>.log` files (the name URL-encoded: model ids hold `/`); none when undefined. */
   logDir?: string;
   logFileMaxBytes: number;
   logFilesKept: number;
@@ -72,7 +72,7 @@ export class InstanceSupervisor {
 
   constructor(public definition: InstanceDefinition, private readonly host: () => SupervisorHost) {
     const { logLines, logDir, logFileMaxBytes, logFilesKept } = host().settings();
-    this.logs = new LogRing(logLines, logDir ? new RotatingLogFile(join(logDir, `${definition.name}.log`), logFileMaxBytes, logFilesKept) : undefined);
+    this.logs = new LogRing(logLines, logDir ? new RotatingLogFile(join(logDir, `${encodeURIComponent(definition.name)}.log`), logFileMaxBytes, logFilesKept) : undefined);
   }
 
   get pid(): number | null {

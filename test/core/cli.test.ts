@@ -115,7 +115,7 @@ describe("gantry CLI", () => {
     expect(wrong.stderr).toContain("Invalid username or password");
     const badKey = await cli(["login", "--key", "gk_abcdefghij_notarealkeynotarealkeynotarealkey00"], { key: null });
     expect(badKey.code).toBe(1);
-    expect(badKey.stderr).toContain("UNAUTHORIZED");
+    expect(badKey.stderr).toContain("INVALID_CREDENTIAL");
   });
 
   test("the package bin runs the CLI under the installed Bun, from Node", async () => {

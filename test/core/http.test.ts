@@ -188,11 +188,13 @@ describe("error shapes", () => {
 });
 
 describe("roles", () => {
-  test("no credential on a protected route is 401; a bad one is 401", async () => {
+  test("no credential on a protected route is 401; a bad one is 401 saying so", async () => {
     const none = await g.api("/api/v1/hello/admin-only", { auth: false });
     expect(none.status).toBe(401);
     expect((await none.json()).code).toBe("UNAUTHORIZED");
-    expect((await g.api("/api/v1/hello/admin-only", { auth: "gk_abcdefghij_wrongwrongwrongwrongwrongwrongwrong" })).status).toBe(401);
+    const wrong = await g.api("/api/v1/hello/admin-only", { auth: "gk_abcdefghij_wrongwrongwrongwrongwrongwrongwrong" });
+    expect(wrong.status).toBe(401);
+    expect((await wrong.json()).code).toBe("INVALID_CREDENTIAL");
   });
 
   test("too little role is 403; enough is 200; key accepted three ways", async () => {

@@ -174,19 +174,19 @@ describe("OpenAI-compatible proxy", () => {
     expect(models.data.map((m) => m.id)).toContain("chat");
   });
 
-  test("missing or unknown model: 400 in OpenAI's error shape; management routes refuse the inference key", async () => {
+  test("missing or unknown model: 400 and 404 in OpenAI's error shape; management routes refuse the inference key", async () => {
     const missing = await g.api("/v1/chat/completions", { ...json("POST", { messages: [] }), auth: inferenceKey });
     expect(missing.status).toBe(400);
-    expect(await missing.json()).toEqual({ error: { message: "You must provide a model parameter", type: "invalid_request_error", param: "model", code: null } });
+    expect(await missing.json()).toEqual({ error: { message: "You must provide a model parameter", type: "invalid_request_error", param: "model", code: "model_required" } });
     const unknown = await g.api("/v1/chat/completions", { ...json("POST", { model: "ghost", messages: [] }), auth: inferenceKey });
-    expect(unknown.status).toBe(400);
-    expect((await unknown.json()).error.param).toBe("model");
+    expect(unknown.status).toBe(404);
+    expect((await unknown.json()).error).toMatchObject({ param: "model", code: "model_not_found" });
     expect((await g.api("/api/v1/instances", { auth: inferenceKey })).status).toBe(403);
     expect((await g.api("/v1/models", { auth: false })).status).toBe(401);
     for (const bad of ["{not json", "[1, 2]", "\"chat\"", ""]) {
       const res = await g.api("/v1/chat/completions", { method: "POST", headers: { "content-type": "application/json" }, body: bad, auth: inferenceKey });
       expect(res.status).toBe(400);
-      expect((await res.json()).error).toMatchObject({ type: "invalid_request_error", code: null });
+      expect((await res.json()).error).toMatchObject({ type: "invalid_request_error", code: "body_not_object" });
     }
   });
 

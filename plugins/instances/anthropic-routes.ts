@@ -1,0 +1,82 @@
+/**
+ * Anthropic's Messages API at /v1/messages (what Claude Code and @anthropic-ai/sdk call): passed
+ * through to servers that serve it (llama.cpp, vLLM), translated onto chat completions for the
+ * others. `x-api-key` and `anthropic-version` are accepted; errors come in Anthropic's shape.
+ */
+import type { RolesApp } from "gantry/plugin";
+import { chatRequestOf, countedText, messageEvents, messageOf } from "./anthropic-translate.ts";
+import { servesAnthropic } from "./backends.ts";
+import { inferenceResponses, rawJsonBody } from "./inference-docs.ts";
+import { answerErrors, anthropicErrorBody, OWN_ERRORS } from "./inference-errors.ts";
+import { modelRequest, relay, relayHeaders, upstreamMessage, type Upstream } from "./proxy.ts";
+import { generatorStream } from "./sse.ts";
+import type { InstanceSupervisor } from "./supervisor.ts";
+
+const responses = inferenceResponses("An Anthropic message, or its event stream when stream: true", ["application/json", "text/event-stream"], "Anthropic's error shape {type: error, error: {type, message}}");
+
+/** The headers a server that speaks Anthropic's API reads. */
+function nativeHeaders(request: Request): Record<string, string> {
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  for (const name of ["anthropic-version", "anthropic-beta"]) {
+    const value = request.headers.get(name);
+    if (value) headers[name] = value;
+  }
+  return headers;
+}
+
+/** The server's OpenAI-shaped error, re-shaped for an Anthropic client. */
+async function translatedError(res: Response): Promise<Response> {
+  const message = upstreamMessage(await res.json().catch(() => null), res.status);
+  return Response.json(anthropicErrorBody({ status: res.status, message, code: "UPSTREAM", param: null }), { status: res.status });
+}
+
+export function anthropicRoutes(upstream: Upstream) {
+  async function translated(supervisor: InstanceSupervisor, client: Record<string, unknown>, model: string, request: Request, requestId: string | undefined): Promise<Response> {
+    const stream = client.stream === true;
+    const o = upstream.metrics.begin(supervisor.definition.name, "anthropic", requestId, stream);
+    const res = await upstream.send(supervisor, "/v1/chat/completions", { body: JSON.stringify(chatRequestOf(client)), signal: request.signal }, o);
+    if (!res.ok || !res.body) {
+      o.end(res.status);
+      return translatedError(res);
+    }
+    if (!stream) {
+      const chat = (await res.json()) as Record<string, unknown>;
+      const message = messageOf(chat, model);
+      o.setUsage(message.usage.input_tokens, message.usage.output_tokens);
+      o.end(200);
+      return Response.json(message);
+    }
+    const events = generatorStream(messageEvents(res.body, model, o), (outcome) => {
+      o.outcome = outcome;
+      o.end(200);
+    });
+    return new Response(events, { headers: { "content-type": "text/event-stream", "cache-control": "no-cache" } });
+  }
+
+  return (app: RolesApp) =>
+    app
+      .onError(answerErrors(anthropicErrorBody))
+      .post("/v1/messages", async ({ body, request, set }) => {
+        const text = typeof body === "string" ? body : "";
+        const { body: client, model } = modelRequest(text);
+        const supervisor = await upstream.instance(model);
+        const requestId = set.headers["x-request-id"] as string | undefined;
+        if (!servesAnthropic(supervisor.definition)) return translated(supervisor, client, model, request, requestId);
+        const o = upstream.metrics.begin(supervisor.definition.name, "anthropic", requestId, client.stream === true);
+        return relay(await upstream.send(supervisor, "/v1/messages", { body: text, headers: nativeHeaders(request), signal: request.signal }, o), o);
+      }, { role: "inference", parse: "text", detail: { summary: "Anthropic Messages, routed by model: passed through or translated onto chat completions", tags: ["anthropic"], requestBody: rawJsonBody(["model", "messages", "max_tokens"]), responses, ...OWN_ERRORS } })
+      .post("/v1/messages/count_tokens", async ({ body, request }) => {
+        const text = typeof body === "string" ? body : "";
+        const { body: client, model } = modelRequest(text);
+        const supervisor = await upstream.instance(model);
+        if (servesAnthropic(supervisor.definition)) {
+          const res = await upstream.send(supervisor, "/v1/messages/count_tokens", { body: text, headers: nativeHeaders(request), signal: request.signal });
+          return new Response(res.body, { status: res.status, headers: relayHeaders(res) });
+        }
+        // llama.cpp-style /tokenize when the server has it; else an estimate of 4 characters a token.
+        const content = countedText(client);
+        const res = await upstream.send(supervisor, "/tokenize", { body: JSON.stringify({ content }), signal: request.signal }).catch(() => null);
+        const tokens = res?.ok ? ((await res.json().catch(() => ({}))) as { tokens?: unknown[] }).tokens : undefined;
+        return { input_tokens: Array.isArray(tokens) ? tokens.length : Math.ceil(content.length / 4) };
+      }, { role: "inference", parse: "text", detail: { summary: "Anthropic token counting: the server's count, its tokenizer's, or an estimate (4 characters a token)", tags: ["anthropic"], requestBody: rawJsonBody(["model", "messages"]), responses, ...OWN_ERRORS } });
+}

@@ -1,0 +1,177 @@
+/**
+ * Anthropic's Messages API translated to and from OpenAI chat completions, for model servers that
+ * do not serve /v1/messages themselves: request, answer, and the stream's events
+ * (message_start, content_block_*, message_delta, message_stop).
+ */
+import { openAiChunks, sseEvent } from "./sse.ts";
+
+type Json = Record<string, any>;
+
+interface Block {
+  type: string;
+  text?: string;
+  source?: { type: string; media_type?: string; data?: string; url?: string };
+  id?: string;
+  name?: string;
+  input?: unknown;
+  tool_use_id?: string;
+  content?: string | Block[];
+  is_error?: boolean;
+}
+
+const textOf = (content: string | Block[] | undefined): string =>
+  typeof content === "string" ? content : (content ?? []).filter((b) => b.type === "text").map((b) => b.text ?? "").join("");
+
+/** A user message's blocks as OpenAI messages: tool results first (role tool), then text and images. */
+function userMessages(content: Block[]): Json[] {
+  const out: Json[] = [];
+  for (const b of content) {
+    if (b.type === "tool_result") out.push({ role: "tool", tool_call_id: b.tool_use_id, content: (b.is_error ? "Error: " : "") + textOf(b.content) });
+  }
+  const parts: Json[] = [];
+  for (const b of content) {
+    if (b.type === "text") parts.push({ type: "text", text: b.text ?? "" });
+    else if (b.type === "image" && b.source) {
+      const url = b.source.type === "base64" ? `data:${b.source.media_type};base64,${b.source.data}` : b.source.url;
+      parts.push({ type: "image_url", image_url: { url } });
+    }
+  }
+  if (parts.length > 0) out.push({ role: "user", content: parts.every((p) => p.type === "text") ? parts.map((p) => p.text).join("") : parts });
+  return out;
+}
+
+function assistantMessage(content: Block[]): Json {
+  const toolCalls = content.filter((b) => b.type === "tool_use").map((b) => ({ id: b.id, type: "function", function: { name: b.name, arguments: JSON.stringify(b.input ?? {}) } }));
+  const text = textOf(content);
+  return { role: "assistant", content: text === "" && toolCalls.length > 0 ? null : text, ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}) };
+}
+
+function toolChoice(choice: Json | undefined): unknown {
+  if (!choice) return undefined;
+  if (choice.type === "any") return "required";
+  if (choice.type === "tool") return { type: "function", function: { name: choice.name } };
+  return choice.type; // auto, none
+}
+
+/** An Anthropic Messages request as an OpenAI chat completions request. */
+export function chatRequestOf(body: Json): Json {
+  const messages: Json[] = [];
+  if (body.system) messages.push({ role: "system", content: textOf(body.system) });
+  for (const m of (body.messages ?? []) as { role: string; content: string | Block[] }[]) {
+    if (typeof m.content === "string") messages.push({ role: m.role, content: m.content });
+    else if (m.role === "assistant") messages.push(assistantMessage(m.content));
+    else messages.push(...userMessages(m.content));
+  }
+  const chat: Json = { model: body.model, messages, max_tokens: body.max_tokens };
+  for (const [from, to] of [["temperature", "temperature"], ["top_p", "top_p"], ["top_k", "top_k"], ["stop_sequences", "stop"]] as const) {
+    if (body[from] !== undefined) chat[to] = body[from];
+  }
+  if (Array.isArray(body.tools) && body.tools.length > 0) {
+    chat.tools = body.tools.map((t: Json) => ({ type: "function", function: { name: t.name, description: t.description, parameters: t.input_schema ?? { type: "object" } } }));
+    const choice = toolChoice(body.tool_choice);
+    if (choice !== undefined) chat.tool_choice = choice;
+  }
+  if (body.stream === true) {
+    chat.stream = true;
+    chat.stream_options = { include_usage: true };
+  }
+  return chat;
+}
+
+const STOP_REASON: Record<string, string> = { stop: "end_turn", length: "max_tokens", tool_calls: "tool_use", function_call: "tool_use", content_filter: "refusal" };
+
+const parseArguments = (text: string): unknown => {
+  try {
+    return JSON.parse(text || "{}");
+  } catch {
+    return {};
+  }
+};
+
+/** An OpenAI chat completion as an Anthropic message; `model` is the id the client asked for. */
+export function messageOf(chat: Json, model: string): Json {
+  const choice = chat.choices?.[0] ?? {};
+  const message = choice.message ?? {};
+  const content: Json[] = [];
+  if (typeof message.content === "string" && message.content !== "") content.push({ type: "text", text: message.content });
+  for (const call of message.tool_calls ?? []) content.push({ type: "tool_use", id: call.id, name: call.function?.name, input: parseArguments(call.function?.arguments) });
+  return {
+    id: `msg_${String(chat.id ?? Date.now()).replace(/^chatcmpl-/, "")}`, type: "message", role: "assistant", model, content,
+    stop_reason: STOP_REASON[choice.finish_reason] ?? "end_turn", stop_sequence: null,
+    usage: { input_tokens: chat.usage?.prompt_tokens ?? 0, output_tokens: chat.usage?.completion_tokens ?? 0 },
+  };
+}
+
+/** What the translated stream reports back for metrics. */
+export interface StreamReport {
+  firstToken(): void;
+  setUsage(prompt: unknown, completion: unknown): void;
+}
+
+/** An OpenAI chat stream as Anthropic's events, one encoded event per item. */
+export async function* messageEvents(upstream: ReadableStream<Uint8Array>, model: string, report: StreamReport): AsyncGenerator<Uint8Array> {
+  const event = (type: string, data: Json) => sseEvent({ type, ...data }, type);
+  const usage = { input_tokens: 0, output_tokens: 0 };
+  const start = (id: unknown) => event("message_start", { message: { id: `msg_${String(id ?? Date.now()).replace(/^chatcmpl-/, "")}`, type: "message", role: "assistant", model, content: [], stop_reason: null, stop_sequence: null, usage } });
+  let index = -1;
+  let open = false;
+  let openKind: "text" | "tool" | null = null;
+  const tools = new Map<number, number>(); // OpenAI tool index → content block index
+  let stop = "end_turn";
+  let started = false;
+  try {
+    for await (const chunk of openAiChunks(upstream)) {
+      if (!started) {
+        started = true;
+        yield start(chunk.id);
+      }
+      const u = chunk.usage as { prompt_tokens?: number; completion_tokens?: number } | undefined;
+      if (u) Object.assign(usage, { input_tokens: u.prompt_tokens ?? 0, output_tokens: u.completion_tokens ?? 0 });
+      const choice = (chunk.choices as Json[] | undefined)?.[0];
+      if (!choice) continue;
+      const delta = choice.delta ?? {};
+      if (typeof delta.content === "string" && delta.content !== "") {
+        report.firstToken();
+        if (openKind !== "text") {
+          if (open) yield event("content_block_stop", { index });
+          open = true;
+          openKind = "text";
+          yield event("content_block_start", { index: ++index, content_block: { type: "text", text: "" } });
+        }
+        yield event("content_block_delta", { index, delta: { type: "text_delta", text: delta.content } });
+      }
+      for (const call of (delta.tool_calls ?? []) as Json[]) {
+        report.firstToken();
+        const at = call.index ?? 0;
+        if (!tools.has(at)) {
+          if (open) yield event("content_block_stop", { index });
+          open = true;
+          openKind = "tool";
+          tools.set(at, ++index);
+          yield event("content_block_start", { index, content_block: { type: "tool_use", id: call.id, name: call.function?.name, input: {} } });
+        }
+        if (call.function?.arguments) yield event("content_block_delta", { index: tools.get(at)!, delta: { type: "input_json_delta", partial_json: call.function.arguments } });
+      }
+      if (choice.finish_reason) stop = STOP_REASON[choice.finish_reason] ?? "end_turn";
+    }
+  } catch (error) {
+    yield event("error", { error: { type: "api_error", message: `The model server's stream failed: ${(error as Error).message}` } });
+    return;
+  }
+  if (!started) yield start(undefined);
+  if (open) yield event("content_block_stop", { index });
+  report.setUsage(usage.input_tokens, usage.output_tokens);
+  yield event("message_delta", { delta: { stop_reason: stop, stop_sequence: null }, usage });
+  yield event("message_stop", {});
+}
+
+/** The text count_tokens measures when the server cannot count itself: system, messages and tool definitions. */
+export function countedText(body: Json): string {
+  const parts: string[] = [];
+  if (body.system) parts.push(textOf(body.system));
+  for (const m of (body.messages ?? []) as { content: string | Block[] }[]) {
+    parts.push(typeof m.content === "string" ? m.content : m.content.map((b) => b.text ?? (b.type === "tool_use" ? JSON.stringify(b.input) : textOf(b.content))).join("\n"));
+  }
+  if (Array.isArray(body.tools)) parts.push(JSON.stringify(body.tools));
+  return parts.join("\n");
+}

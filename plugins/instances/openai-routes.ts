@@ -1,0 +1,102 @@
+/**
+ * OpenAI's API at /v1, routed by `model` (an instance's name or alias): chat, completions,
+ * embeddings, responses, rerank, audio and images; model listing and retrieval. Every error,
+ * auth included, comes back in OpenAI's shape.
+ */
+import { t, type RolesApp } from "gantry/plugin";
+import { inferenceResponses, rawJsonBody } from "./inference-docs.ts";
+import { answerErrors, InferenceErrors, openAiErrorBody, OWN_ERRORS } from "./inference-errors.ts";
+import { modelRequest, relay, type Upstream } from "./proxy.ts";
+import { Model, Models } from "./schemas.ts";
+
+const SHAPE = "OpenAI's error shape {error: {message, type, param, code}}";
+/** What the model server answered, passed through: no schema can describe every server's answer. */
+const passedThrough = inferenceResponses("The model server's answer as it sent it: JSON, server-sent events when the body asks for stream: true, or bytes (audio, images)", ["application/json", "text/event-stream"], SHAPE);
+const errors = { 401: passedThrough[401], 404: passedThrough[404] };
+const multipartBody = {
+  required: true,
+  content: { "multipart/form-data": { schema: { type: "object" as const, required: ["model", "file"], properties: { model: { type: "string" as const }, file: { type: "string" as const, format: "binary" } }, additionalProperties: true } } },
+};
+
+type InstanceView = { name: string; status: "stopped" | "starting" | "running" | "stopping" | "failed"; created_at: string };
+
+/** A model as OpenAI lists it, with gantry's status. */
+function modelView(i: InstanceView, id: string) {
+  return { id, object: "model" as const, created: Math.floor(Date.parse(i.created_at) / 1000), owned_by: "gantry", status: i.status, instance: i.name };
+}
+
+export function openAiRoutes(upstream: Upstream) {
+  const m = upstream.manager;
+  const requestId = (set: { headers: Record<string, unknown> }) => set.headers["x-request-id"] as string | undefined;
+
+  /** A JSON route: the body forwarded byte for byte, unless gantry asks a stream for its usage. */
+  const jsonRoute = (app: RolesApp, path: string, summary: string, required: string[], askUsage: boolean) =>
+    app.post(path, async ({ body, request, set }) => {
+      let text = typeof body === "string" ? body : ""; // parse: "text" hands over a string; no body at all is ""
+      const { body: parsed, model } = modelRequest(text);
+      const supervisor = await upstream.instance(model);
+      const stream = parsed.stream === true;
+      // Streams report usage only when asked; ask, and take the extra chunk out again for a client that did not.
+      const stripUsage = askUsage && stream && (parsed.stream_options as { include_usage?: unknown } | undefined)?.include_usage !== true;
+      if (stripUsage) text = JSON.stringify({ ...parsed, stream_options: { ...(parsed.stream_options as object | undefined), include_usage: true } });
+      const o = upstream.metrics.begin(supervisor.definition.name, "openai", requestId(set), stream);
+      return relay(await upstream.send(supervisor, path, { body: text, signal: request.signal }, o), o, stripUsage);
+    }, { role: "inference", parse: "text", detail: { summary, tags: ["openai"], requestBody: rawJsonBody(required), responses: passedThrough, ...OWN_ERRORS } });
+
+  /** A multipart route (audio files): the bytes forwarded with their boundary, `model` read from the form. */
+  const multipartRoute = (app: RolesApp, path: string, summary: string) =>
+    app.post(path, async ({ request, set }) => {
+      const type = request.headers.get("content-type") ?? "";
+      const bytes = await request.arrayBuffer();
+      let model: unknown;
+      if (type.startsWith("multipart/form-data")) {
+        model = (await new Response(bytes, { headers: { "content-type": type } }).formData().catch(() => undefined))?.get("model");
+      }
+      if (typeof model !== "string" || model === "") throw InferenceErrors.MODEL_REQUIRED([]);
+      const supervisor = await upstream.instance(model);
+      const o = upstream.metrics.begin(supervisor.definition.name, "openai", requestId(set), false);
+      return relay(await upstream.send(supervisor, path, { body: bytes, headers: { "content-type": type }, signal: request.signal }, o), o);
+    }, { role: "inference", parse: "none", detail: { summary, tags: ["openai"], requestBody: multipartBody, responses: passedThrough, ...OWN_ERRORS } });
+
+  return (app: RolesApp) => {
+    app.onError(answerErrors(openAiErrorBody));
+    jsonRoute(app, "/v1/chat/completions", "OpenAI chat completions, routed by model", ["model", "messages"], true);
+    jsonRoute(app, "/v1/completions", "OpenAI completions, routed by model", ["model", "prompt"], true);
+    jsonRoute(app, "/v1/embeddings", "OpenAI embeddings, routed by model", ["model", "input"], false);
+    jsonRoute(app, "/v1/responses", "OpenAI Responses API, passed to servers that serve it (llama.cpp, vLLM)", ["model", "input"], false);
+    jsonRoute(app, "/v1/rerank", "Rerank documents against a query (llama.cpp, vLLM, Jina/Cohere shape)", ["model", "query", "documents"], false);
+    jsonRoute(app, "/v1/reranking", "Rerank, as llama.cpp also names it", ["model", "query", "documents"], false);
+    jsonRoute(app, "/v1/audio/speech", "Text to speech; the audio bytes come back as the server sent them", ["model", "input"], false);
+    jsonRoute(app, "/v1/images/generations", "Image generation, routed by model", ["model", "prompt"], false);
+    multipartRoute(app, "/v1/audio/transcriptions", "Speech to text (multipart upload), routed by the form's model");
+    multipartRoute(app, "/v1/audio/translations", "Speech to English text (multipart upload), routed by the form's model");
+    const models = async () => {
+      const data: ReturnType<typeof modelView>[] = [];
+      for (const i of await m.list()) if (!i.unlisted) data.push(modelView(i, i.name), ...i.aliases.map((alias) => modelView(i, alias)));
+      return { object: "list" as const, data: data.sort((a, b) => a.id.localeCompare(b.id)) };
+    };
+    return app
+      .post("/api/v1/inference/:model", async ({ params, body, request, set }) => {
+        const model = decodeURIComponent(params.model);
+        const supervisor = await upstream.instance(model);
+        const o = upstream.metrics.begin(supervisor.definition.name, "openai", requestId(set), body.stream === true);
+        const text = JSON.stringify({ ...body, model });
+        return relay(await upstream.send(supervisor, "/v1/chat/completions", { body: text, signal: request.signal }, o), o);
+      }, {
+        role: "operator|inference", body: t.Record(t.String(), t.Unknown()), params: t.Object({ model: t.String({ maxLength: 256, description: "an instance's name or alias, URL-encoded" }) }),
+        detail: { summary: "gantry's single-call inference: a chat completion on the named model", tags: ["openai"], responses: passedThrough, ...OWN_ERRORS },
+      })
+      .get("/v1/models", models, { role: "inference", response: Models, detail: { summary: "Instances (names and aliases) as OpenAI models; unlisted ones are left out", tags: ["openai"], responses: { 401: errors[401] }, ...OWN_ERRORS } })
+      // A wildcard, so ids with '/' work sent as they are or URL-encoded.
+      .get("/v1/models/*", async ({ params }) => {
+        const id = decodeURIComponent(params["*"]);
+        const s = m.resolve(id);
+        if (!s) throw InferenceErrors.MODEL_NOT_FOUND([id]);
+        return modelView(await m.get(s.definition.name), id);
+      }, { role: "inference", response: Model, detail: { summary: "One model by id or alias (OpenAI's models.retrieve); unlisted ones too", tags: ["openai"], responses: { 401: errors[401], 404: errors[404] }, ...OWN_ERRORS } })
+      // Not an endpoint (hidden from the API document): any other /v1 path answers 404 in OpenAI's shape, not gantry's.
+      .all("/v1/*", ({ request }) => {
+        throw InferenceErrors.UNKNOWN_ROUTE([request.method, new URL(request.url).pathname]);
+      }, { role: "inference", detail: { hide: true, ...OWN_ERRORS } });
+  };
+}
