@@ -97,7 +97,9 @@ export function finishOpenApi(input: Json, serverUrl = "/"): Json {
       if (!HTTP_METHODS.has(method)) continue;
       if (String(op[ROLE_EXTENSION] ?? "public") === "public") op.security = [];
       const responses = (op.responses ??= {});
-      for (const status of errorStatuses(path, op)) responses[status] ??= errorResponse(status, String(op[ROLE_EXTENSION] ?? "public"));
+      // Routes of a compatible API (OpenAI's, Ollama's) answer errors in that API's own shape.
+      const own = Boolean(op["x-gantry-own-errors"]);
+      for (const status of errorStatuses(path, op)) responses[status] ??= own ? { description: `${ERROR_RESPONSES[status]} (in this API's own error shape)` } : errorResponse(status, String(op[ROLE_EXTENSION] ?? "public"));
     }
     if (Object.keys(item).length === 0) delete doc.paths[path];
   }

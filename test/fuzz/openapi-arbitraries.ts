@@ -12,6 +12,8 @@ export interface Operation {
   path: string;
   role: string;
   rate: string;
+  /** The route answers errors in a compatible API's own shape (OpenAI's, Ollama's), not gantry's. */
+  ownErrors: boolean;
   parameters: { name: string; in: string; required?: boolean; schema?: Schema }[];
   body?: { contentType: string; schema: Schema };
   responses: Record<string, { content?: Record<string, { schema?: Schema }> } | { $ref: string }>;
@@ -123,7 +125,7 @@ export function operationsOf(spec: { paths: Record<string, Record<string, Record
       const content = (raw.requestBody as { content?: Record<string, { schema: Schema }> } | undefined)?.content ?? {};
       const json = content["application/json"];
       out.push({
-        method: method.toUpperCase(), path, role: String(raw["x-gantry-role"] ?? "public"), rate: String(raw["x-gantry-rate-limit"] ?? "regular"),
+        method: method.toUpperCase(), path, role: String(raw["x-gantry-role"] ?? "public"), rate: String(raw["x-gantry-rate-limit"] ?? "regular"), ownErrors: Boolean(raw["x-gantry-own-errors"]),
         parameters: (raw.parameters as Operation["parameters"]) ?? [],
         body: json ? { contentType: "application/json", schema: json.schema } : undefined,
         responses: (raw.responses as Operation["responses"]) ?? {},

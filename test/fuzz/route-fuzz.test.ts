@@ -84,6 +84,9 @@ function problems(op: Operation, res: Response, text: string): string[] {
   if (schema) {
     const validate = validatorFor(`${op.method} ${op.path} ${res.status}`, schema);
     if (!validate(body)) found.push(`${res.status} body does not match its schema: ${ajv.errorsText(validate.errors)}`);
+  } else if (res.status >= 400 && op.ownErrors) {
+    // A compatible API's own error shape: at least an `error` the client can read.
+    if ((body as { error?: unknown })?.error === undefined) found.push(`${res.status} without an error field`);
   } else if (res.status >= 400) {
     const shape = body as { error?: unknown; code?: unknown };
     if (typeof shape?.error !== "string" || typeof shape?.code !== "string") found.push(`${res.status} without {error, code}`);
