@@ -3,8 +3,12 @@ import type { AgentRunsService, CoreCommandsService, SandboxService } from "gant
 import { interpolate, type Scope } from "./expressions.ts";
 import type { Phase } from "./templates.ts";
 
-/** Pipeline phases run as operator, the least role that starts a pipeline: an admin-only command needs a person, not a phase. */
-export const PIPELINE_CALLER = { role: "operator" } as const;
+/**
+ * Pipeline phases run what a template names, and templates are admin-authored configuration (as
+ * cron jobs are), so phases invoke with the admin role. Inputs interpolated into a phase's command
+ * line come from whoever started the run (an operator): templates must not splice them into code.
+ */
+export const PIPELINE_CALLER = { role: "admin" } as const;
 
 export interface PhaseServices {
   commands: CoreCommandsService;
