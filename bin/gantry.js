@@ -12,7 +12,7 @@ try {
 } catch {
   // no local Bun: try one on PATH
 }
-const result = spawnSync(bun, [join(root, "core", "main.ts"), ...process.argv.slice(2)], { stdio: "inherit" });
+const result = spawnSync(bun, ["--max-http-header-size=262144", join(root, "core", "main.ts"), ...process.argv.slice(2)], { stdio: "inherit" });
 if (result.error) {
   console.error(`gantry: could not start Bun (${result.error.message}); run npm install first`);
   process.exit(1);

@@ -6,7 +6,7 @@ import { featureRoutes } from "./http/feature-routes.ts";
 import { pluginRoutes } from "./http/plugin-routes.ts";
 import { loadConfig, type GantryConfig } from "./kernel/config.ts";
 import { ConfigManager } from "./kernel/config-manager.ts";
-import { CORE_OWNER, provideCoreServices, type CoreIdentityService, type CorePluginsService } from "./kernel/core-services.ts";
+import { CORE_OWNER, provideCoreServices, type CoreIdentityService, type CorePluginsService, type CoreSecretsService } from "./kernel/core-services.ts";
 import { ProcessRegistry } from "./kernel/processes.ts";
 import { KeepRegistry } from "./kernel/keeps.ts";
 import { databaseSettings, openDatabase, type DatabaseHandle } from "./storage/db.ts";
@@ -80,13 +80,15 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
   };
 
   const security = await createSecurity({
-    database, config: configManager, adminPassword: process.env.GANTRY_ADMIN_PASSWORD,
+    database, config: configManager, adminPassword: process.env.GANTRY_ADMIN_PASSWORD, log,
     announce: options.announce ?? ((text: string) => process.stdout.write(text)),
   });
 
-  const routing = new RoutingServer(() => limits.bodyLimitBytes);
+  const routing = new RoutingServer(() => limits);
   const limitsOf = (c: GantryConfig): HttpLimits => ({
     bodyLimitBytes: c.server.body_limit_bytes,
+    headerLimitBytes: c.server.header_limit_bytes,
+    maxJsonDepth: c.server.max_json_depth,
     minFreeDiskBytes: c.health.min_free_disk_bytes,
     logRequests: c.log.requests,
     quietPaths: new Set(c.log.quiet_paths),
@@ -120,7 +122,7 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
   };
   const host = new PluginHost(core, hostOptions);
   appParts.coreRoutes.push(
-    pluginRoutes({ host, commands: core.commands, agents: core.agents, skills: core.skills, services: core.services }),
+    pluginRoutes({ host, commands: core.commands, agents: core.agents, skills: core.skills, services: core.services, identify: (request) => security.authenticator.identify(request) }),
     featureRoutes(flags, (request) => security.authenticator.identify(request)),
   );
 
@@ -144,6 +146,7 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
       return identity ? { subject: identity.subject, role: identity.role } : undefined;
     },
   } satisfies CoreIdentityService);
+  core.services.provide(CORE_OWNER, "core.secrets", security.secrets satisfies CoreSecretsService);
   core.services.provide(CORE_OWNER, "core.plugins", {
     list: () => host.list().map((p) => ({ name: p.name, version: p.version, status: p.status, source: p.source })),
   } satisfies CorePluginsService);

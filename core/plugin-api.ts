@@ -4,18 +4,22 @@ export type {
   PluginContext, PluginDefinition, PluginSetup, PluginServices, CommandDefinition, RouteOptions, RouteRegistrar, DisposeReason, Disposer, KeepScope, BackgroundWorkApi,
 } from "./kernel/plugin-contract.ts";
 export type { Services, ServiceName, InferenceService, InstancesService, DatasetsService, McpToolsService, AgentRunsService, AgentPromptRunner, SandboxService, ApprovalsService } from "./kernel/service-contracts.ts";
+export type { CommandCaller } from "./kernel/plugin-contract.ts";
+export type { CommandRole } from "./kernel/plugin-files.ts";
+export { mayInvoke } from "./kernel/command-invoker.ts";
 export type { PeriodicTaskOptions, TaskLevel } from "./kernel/periodic-tasks.ts";
 export type { FlagDefinition, FlagHandle } from "./kernel/flags.ts";
 export type { GantryEvent } from "./kernel/events.ts";
 export type { RolesApp, RouteRole } from "./auth/roles.ts";
 export type { PeriodicTask, PeriodicTaskSnapshot } from "./kernel/periodic-tasks.ts";
 export { TASK_LEVELS, taskHealth } from "./kernel/periodic-tasks.ts";
-export { LOG_LEVELS, isSecretName, type LogLevel } from "./kernel/config.ts";
+export { LOG_LEVELS, type LogLevel } from "./kernel/config.ts";
+export { isSecretName, redactSecrets } from "./kernel/redact.ts";
 export type { SpawnOptions, AdoptOptions, ProcessInfo, ChildProcess, SpawnedProcess } from "./kernel/processes.ts";
 export type {
-  CoreAgentsService, CoreAuditService, CoreSkillsService, CoreHooksService, CoreCommandsService, CoreMcpServersService, CoreIdentityService, CorePluginsService, CoreCacheService, CoreConfigService, CoreInfoService, CoreLoggersService, CoreMetricsService, CoreProcessesService, CoreTasksService,
+  CoreAgentsService, CoreAuditService, CoreSecretsService, CoreSkillsService, CoreHooksService, CoreCommandsService, CoreMcpServersService, CoreIdentityService, CorePluginsService, CoreCacheService, CoreConfigService, CoreInfoService, CoreLoggersService, CoreMetricsService, CoreProcessesService, CoreTasksService,
 } from "./kernel/core-services.ts";
-export { GantryError, createError, defineErrors } from "./kernel/errors.ts";
+export { GantryError, capEcho, createError, defineErrors } from "./kernel/errors.ts";
 export { OWN_ERRORS_EXTENSION } from "./http/http-app.ts";
 export { pickTables } from "./storage/tables.ts";
 export type { CommandInvocation, CommandView } from "./kernel/command-invoker.ts";

@@ -5,6 +5,7 @@
  */
 import { shouldInterruptAfterDeadline, type QuickJSContext, type QuickJSHandle, type QuickJSRuntime } from "quickjs-emscripten-core";
 import { freshQuickJS } from "./quickjs-module.ts";
+import { installResultConverter, resultToJson } from "./result-json.ts";
 
 /** A host function scripts call as `await gantry.<name>(...args)`; arguments and result travel as JSON. */
 export type HostFunction = (...args: unknown[]) => unknown | Promise<unknown>;
@@ -62,12 +63,13 @@ class RunLimits {
 /** Runs `code` in a fresh sandbox and always returns (errors are in `error`). */
 export async function runInThisThread(code: string, options: RunOptions = {}): Promise<RunResult> {
   const opts = { ...DEFAULTS, ...options };
+  const logs = new LogBuffer(opts.maxLogChars);
+  // The deadline starts once the engine is ready: a new worker's first run compiles QuickJS, which is not the script's time.
+  const quickjs = await freshQuickJS(opts.memoryBytes);
   const started = performance.now();
   const limits = new RunLimits(Date.now(), opts.timeoutMs);
-  const logs = new LogBuffer(opts.maxLogChars);
   const finish = (partial: Pick<RunResult, "ok" | "result" | "error">): RunResult => ({ ...partial, logs: logs.lines(), durationMs: Math.round((performance.now() - started) * 100) / 100 });
 
-  const quickjs = await freshQuickJS(opts.memoryBytes);
   const runtime = quickjs.newRuntime();
   // Below the hard cap, so one large allocation fails as a catchable "out of memory" first.
   runtime.setMemoryLimit(Math.floor(opts.memoryBytes * 0.75));
@@ -79,7 +81,8 @@ export async function runInThisThread(code: string, options: RunOptions = {}): P
   try {
     installConsole(context, logs);
     installHost(context, opts.host ?? {}, limits);
-    const value = await evaluate(context, runtime, code, limits);
+    const converter = installResultConverter(context);
+    const value = await evaluate(context, runtime, code, limits, converter).finally(() => converter.alive && converter.dispose());
     return finish({ ok: true, result: value, error: null });
   } catch (error) {
     return finish({ ok: false, result: null, error: describeError(error, limits) });
@@ -185,14 +188,18 @@ class ScriptError extends Error {
 }
 
 /** Scripts run as a global script (last-expression value); `import` or top-level `await` make them a module. */
-async function evaluate(context: QuickJSContext, runtime: QuickJSRuntime, code: string, limits: RunLimits): Promise<unknown> {
+async function evaluate(context: QuickJSContext, runtime: QuickJSRuntime, code: string, limits: RunLimits, converter: QuickJSHandle): Promise<unknown> {
   const asModule = /(^|[\n;])\s*import[\s{*'"]|\bawait\b/.test(code);
   const handle = unwrap(context, context.evalCode(code, "script.js", { type: asModule ? "module" : "global" }));
   const settled = await settle(context, runtime, handle, limits);
   const explicit = context.getProp(context.global, "result");
   try {
-    if (context.typeof(explicit) !== "undefined") return toJsonSafe(context, explicit);
-    return asModule ? null : toJsonSafe(context, settled);
+    try {
+      if (context.typeof(explicit) !== "undefined") return resultToJson(context, converter, explicit);
+      return asModule ? null : resultToJson(context, converter, settled);
+    } catch (error) {
+      throw new ScriptError(error);
+    }
   } finally {
     explicit.dispose();
     settled.dispose();
@@ -222,19 +229,6 @@ async function settle(context: QuickJSContext, runtime: QuickJSRuntime, handle: 
       throw new ScriptError({ name: "TimeoutError", message: "Script did not finish before its deadline (a promise never settled, or host calls took too long)" });
     }
     await Bun.sleep(1); // let host promises settle
-  }
-}
-
-function toJsonSafe(context: QuickJSContext, handle: QuickJSHandle): unknown {
-  const type = context.typeof(handle);
-  if (type === "undefined") return null;
-  if (type === "function" || type === "symbol") return `[${type}]`;
-  if (type === "bigint") return context.getString(handle);
-  const value = context.dump(handle);
-  try {
-    return JSON.parse(JSON.stringify(value) ?? "null");
-  } catch {
-    return String(value);
   }
 }
 

@@ -51,8 +51,9 @@ export function authRoutes(p: AuthRouteParts) {
   return (app: RolesApp) =>
     app
       .post("/api/v1/auth/login", async ({ body, request }) => {
-        const record = (status: number, role: string) =>
-          p.audit.record({ actor: `user:${body.username}`, role, action: "auth.login", route: "/api/v1/auth/login", status, ip: p.clientIp(request) });
+        // What was typed as a username may be a password typed into the wrong field: unknown names are not recorded.
+        const record = async (status: number, role: string) =>
+          p.audit.record({ actor: status === 200 || (await p.users.exists(body.username)) ? `user:${body.username}` : "unknown", role, action: "auth.login", route: "/api/v1/auth/login", status, ip: p.clientIp(request) });
         const user = await p.users.verify(body.username, body.password).catch(async (error) => {
           await record(401, "none");
           throw error;
@@ -144,11 +145,11 @@ export function authRoutes(p: AuthRouteParts) {
           actor: t.Optional(t.String({ maxLength: 200 })),
           action: t.Optional(t.String({ maxLength: 200 })),
           route: t.Optional(t.String({ maxLength: 200 })),
-          status: t.Optional(t.Numeric({ minimum: 100, maximum: 599 })),
+          status: t.Optional(t.Numeric({ multipleOf: 1, minimum: 100, maximum: 599 })),
           since: t.Optional(t.String({ format: "date-time" })),
           until: t.Optional(t.String({ format: "date-time" })),
-          before_id: t.Optional(t.Numeric({ minimum: 1 })),
-          limit: t.Optional(t.Numeric({ minimum: 1, maximum: 1000 })),
+          before_id: t.Optional(t.Numeric({ multipleOf: 1, minimum: 1 })),
+          limit: t.Optional(t.Numeric({ multipleOf: 1, minimum: 1, maximum: 1000 })),
         }),
         response: AuditPage,
         detail: { summary: "Audit log, newest first; page with before_id", tags: ["auth"] },

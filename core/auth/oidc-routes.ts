@@ -1,8 +1,10 @@
 /** The OIDC routes: sign-in through a provider, its callback, and the admin configuration. */
 import { t } from "elysia";
 import type { AuditLog } from "./audit.ts";
+import type { GantryError } from "../kernel/errors.ts";
+import type { Logger } from "../kernel/logger.ts";
 import { SessionSchema, UserRoleSchema, UserSchema } from "./auth-routes.ts";
-import type { OidcService } from "./oidc.ts";
+import { OidcErrors, type OidcService } from "./oidc.ts";
 import type { RolesApp } from "./roles.ts";
 import type { SessionService } from "./sessions.ts";
 
@@ -11,6 +13,19 @@ export interface OidcRouteParts {
   sessions: SessionService;
   audit: AuditLog;
   clientIp(request: Request): string | null;
+  log: Logger;
+}
+
+/**
+ * The answer to an anonymous caller whose sign-in failed: the code and status only. The provider's
+ * own text can hold anything (a careless one echoed client_id:client_secret and the PKCE verifier),
+ * so it goes to the server log, never to the client or the audit log.
+ */
+function fixedFailure(error: unknown): GantryError {
+  const code = (error as { code?: string }).code ?? "OIDC_LOGIN_REJECTED";
+  const status = (error as { status?: number }).status ?? 401;
+  if (code === OidcErrors.OIDC_STATE_INVALID.code || code === OidcErrors.OIDC_NOT_CONFIGURED.code) return error as GantryError; // fixed texts already
+  return status >= 500 ? OidcErrors.OIDC_PROVIDER_UNREACHABLE(["sign-in endpoints", "see the server log"]) : OidcErrors.OIDC_LOGIN_REJECTED(["see the server log"]);
 }
 
 const ConfigFields = {
@@ -40,9 +55,10 @@ export function oidcRoutes(p: OidcRouteParts) {
           await p.audit.record({ actor: `user:${user.username}`, role: user.role, action: "auth.login", route: "/api/v1/auth/oidc/callback", status: 200, ip, detail: JSON.stringify({ via: "oidc" }) });
           return { ...(await p.sessions.start(user)), user };
         } catch (error) {
-          const status = (error as { status?: number }).status ?? 500;
-          await p.audit.record({ actor: "oidc", role: "none", action: "auth.login", route: "/api/v1/auth/oidc/callback", status, ip, detail: JSON.stringify({ via: "oidc", error: (error as Error).message }) });
-          throw error;
+          const answer = fixedFailure(error);
+          p.log.warn({ err: (error as Error).message, code: answer.code, ip }, "OIDC sign-in failed");
+          await p.audit.record({ actor: "oidc", role: "none", action: "auth.login", route: "/api/v1/auth/oidc/callback", status: answer.status, ip, detail: JSON.stringify({ via: "oidc", error: answer.code }) });
+          throw answer;
         }
       }, {
         role: { min: "public", rateLimit: "login" },

@@ -10,6 +10,7 @@ import type { createRemoteJWKSet, JWTPayload } from "jose";
 import type { GantryDb } from "../storage/db.ts";
 import { createError, defineErrors, GantryError } from "../kernel/errors.ts";
 import { coreTables } from "../storage/tables.ts";
+import type { SecretBox } from "./secret-box.ts";
 import type { UserRole, UserStore, UserView } from "./users.ts";
 
 export const OidcErrors = defineErrors("core", {
@@ -57,14 +58,32 @@ export class OidcService {
 
   readonly #tables: ReturnType<typeof coreTables>;
 
-  constructor(private readonly db: GantryDb, private readonly users: UserStore) {
+  constructor(private readonly db: GantryDb, private readonly users: UserStore, private readonly secrets: SecretBox) {
     this.#tables = coreTables(db);
   }
 
+  /** The stored configuration, client secret opened (it is sealed at rest). */
   async config(): Promise<OidcConfig | undefined> {
+    const stored = await this.#stored();
+    return stored ? { ...stored, client_secret: stored.client_secret ? this.secrets.open(stored.client_secret) : "" } : undefined;
+  }
+
+  /** Seals a client secret stored in plain text or with a previous key (at start). */
+  async reseal(): Promise<void> {
+    const stored = await this.#stored();
+    if (stored?.client_secret && this.secrets.needsReseal(stored.client_secret)) await this.#write((await this.config())!);
+  }
+
+  async #stored(): Promise<OidcConfig | undefined> {
     const { coreSettings } = this.#tables;
     const [row] = await this.db.select().from(coreSettings).where(eq(coreSettings.key, SETTING));
     return row ? (JSON.parse(row.value) as OidcConfig) : undefined;
+  }
+
+  async #write(config: OidcConfig): Promise<void> {
+    const value = JSON.stringify({ ...config, client_secret: config.client_secret ? this.secrets.seal(config.client_secret) : "" });
+    const { coreSettings } = this.#tables;
+    await this.db.insert(coreSettings).values({ key: SETTING, value }).onConflictDoUpdate({ target: coreSettings.key, set: { value } });
   }
 
   /** The configuration without its secret. */
@@ -85,9 +104,7 @@ export class OidcService {
         throw OidcErrors.OIDC_CONFIG_INVALID([(error as Error).message]);
       });
     }
-    const value = JSON.stringify(config);
-    const { coreSettings } = this.#tables;
-    await this.db.insert(coreSettings).values({ key: SETTING, value }).onConflictDoUpdate({ target: coreSettings.key, set: { value } });
+    await this.#write(config);
     return this.view(config);
   }
 

@@ -33,6 +33,16 @@ export function assertRole(identity: Identity | undefined, required: RouteRole):
   if (RANK[identity.role] < RANK[need]) throw Errors.FORBIDDEN([need, identity.role]);
 }
 
+/**
+ * Internal routes (the cache daemon's paths, for its gateway's key or an admin) answer a refusal in
+ * the shape their document fixes for every failure: `{status: "error", message}`.
+ */
+function assertInternalCaller(identity: Identity | undefined): void {
+  const daemonBody = (error: { message: string }) => ({ body: { status: "error", message: error.message } });
+  if (!identity || identity.role === "public") throw Errors.UNAUTHORIZED([], daemonBody(Errors.UNAUTHORIZED([])));
+  if (identity.role !== "admin") throw Errors.FORBIDDEN(["admin", identity.role], daemonBody(Errors.FORBIDDEN(["admin", identity.role])));
+}
+
 export interface RoleChecks {
   identify(request: Request): Promise<Identity | undefined>;
   isInternal(request: Request): boolean;
@@ -65,7 +75,8 @@ export function rolesPlugin(checks: RoleChecks) {
               const rateClass = rateOf(spec);
               if (rateClass !== "none") await checks.rateLimit({ request, path, set }, rateClass);
               if (required === "public" || (required === "internal" && checks.isInternal(request))) return;
-              assertRole(await checks.identify(request), required);
+              if (required !== "internal") return assertRole(await checks.identify(request), required);
+              assertInternalCaller(await checks.identify(request));
             },
           },
   });

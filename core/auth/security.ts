@@ -8,9 +8,11 @@ import { OidcService } from "./oidc.ts";
 import { oidcRoutes } from "./oidc-routes.ts";
 import type { RolesApp } from "./roles.ts";
 import type { ConfigManager } from "../kernel/config-manager.ts";
+import type { Logger } from "../kernel/logger.ts";
 import type { DatabaseHandle } from "../storage/db.ts";
 import { RateLimiter } from "../http/rate-limit.ts";
 import { createRequestGuards } from "../http/request-guards.ts";
+import { SecretBox } from "./secret-box.ts";
 import { SessionService } from "./sessions.ts";
 import { settingOrGenerate } from "../kernel/settings.ts";
 import { UserStore } from "./users.ts";
@@ -22,6 +24,8 @@ export interface SecurityOptions {
   announce: (text: string) => void;
   /** GANTRY_ADMIN_PASSWORD, if set. */
   adminPassword?: string;
+  /** Where failures that clients see only as a fixed message are written in full. */
+  log: Logger;
 }
 
 export type Security = Awaited<ReturnType<typeof createSecurity>>;
@@ -37,7 +41,9 @@ export async function createSecurity(options: SecurityOptions) {
   await Promise.all([keys.reload(), users.reload(), sessions.reload()]);
   const authenticator = new Authenticator(keys, sessions, users, internalKey.value);
   const audit = new AuditLog(db);
-  const oidc = new OidcService(db, users);
+  const secrets = SecretBox.fromConfig(initial.data_dir, initial.auth.secret_key, initial.auth.previous_secret_keys);
+  const oidc = new OidcService(db, users, secrets);
+  await oidc.reseal();
   const limiter = new RateLimiter(() => ({
     regular: config.current.rate_limit.regular_per_minute,
     expensive: config.current.rate_limit.expensive_per_minute,
@@ -63,10 +69,10 @@ export async function createSecurity(options: SecurityOptions) {
   if (lines.length > 0) options.announce(`\nFirst start: credentials created. They are shown only now; store them.\n${lines.map((l) => `  ${l}\n`).join("")}\n`);
 
   return {
-    keys, users, sessions, authenticator, audit, limiter, guards,
+    keys, users, sessions, authenticator, audit, limiter, guards, secrets,
     oidc,
     routes: (clientIp: (request: Request) => string | null) => (app: RolesApp) =>
-      oidcRoutes({ oidc, sessions, audit, clientIp })(authRoutes({ authenticator, keys, users, sessions, audit, clientIp })(app) as unknown as RolesApp),
+      oidcRoutes({ oidc, sessions, audit, clientIp, log: options.log })(authRoutes({ authenticator, keys, users, sessions, audit, clientIp })(app) as unknown as RolesApp),
     /** Hot-path caches, for POST /api/v1/infra/cache-invalidate. */
     invalidators: {
       api_keys: () => keys.reload(),

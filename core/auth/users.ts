@@ -98,6 +98,12 @@ export class UserStore {
     await this.db.update(this.#table).set({ passwordHash, updatedAt: new Date() }).where(eq(this.#table.id, id));
   }
 
+  /** True when a user of that name exists (the audit log names only real users). */
+  async exists(username: string): Promise<boolean> {
+    const [row] = await this.db.select({ id: this.#table.id }).from(this.#table).where(eq(this.#table.username, username));
+    return row !== undefined;
+  }
+
   /** The user for a correct username and password; the same error, after the same work, otherwise. */
   async verify(username: string, password: string): Promise<UserView> {
     const [row] = await this.db.select().from(this.#table).where(eq(this.#table.username, username));

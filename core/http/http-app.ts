@@ -5,10 +5,12 @@ import { openapi } from "@elysiajs/openapi";
 import type { Identity } from "../auth/identity.ts";
 import type { RateClass } from "./rate-limit.ts";
 import type { CorsPolicy } from "./cors.ts";
-import { Errors, GantryError, messageOf } from "../kernel/errors.ts";
+import { capErrorBody, Errors, GantryError, messageOf } from "../kernel/errors.ts";
 import type { Logger } from "../kernel/logger.ts";
 import type { MetricsRegistry } from "../kernel/metrics.ts";
 import type { PluginInstance } from "../kernel/plugin-instance.ts";
+import { nestedDeeperThan } from "./json-depth.ts";
+import { finishOpenApi } from "./openapi-finish.ts";
 import { RATE_EXTENSION, ROLE_EXTENSION, assertRole, rolesPlugin, type RolesApp } from "../auth/roles.ts";
 import { DOC_PATHS, docsPages } from "./docs-pages.ts";
 import pkg from "../../package.json" with { type: "json" };
@@ -62,6 +64,9 @@ function infoOf(route: { hooks?: { detail?: unknown } }): RouteInfo {
 
 export interface HttpLimits {
   bodyLimitBytes: number;
+  headerLimitBytes: number;
+  /** Deepest nesting accepted in a JSON body. */
+  maxJsonDepth: number;
   minFreeDiskBytes: number;
   logRequests: boolean;
   /** Paths whose request lines are logged at debug, not info (probes and scrapes). */
@@ -133,7 +138,15 @@ export function buildRootApp(parts: AppParts, plugins: PluginInstance[]): { app:
   const routeInfo = new Map<string, RouteInfo>();
   const pathOf = (request: Request) => new URL(request.url).pathname;
 
+  const finished = new WeakMap<object, Record<string, unknown>>();
   const app = new Elysia({ normalize: true })
+    // Registered before the openapi plugin so it applies to its spec route: the generator's document, finished.
+    .onAfterHandle({ as: "global" }, ({ path, response }) => {
+      if (path !== "/openapi.json" || !response || typeof response !== "object" || response instanceof Response) return;
+      let doc = finished.get(response);
+      if (!doc) finished.set(response, (doc = finishOpenApi(response as Record<string, unknown>)));
+      return doc;
+    })
     .use(openapi({
       path: "/docs",
       specPath: "/openapi.json",
@@ -165,6 +178,11 @@ export function buildRootApp(parts: AppParts, plugins: PluginInstance[]): { app:
       // The spec and its pages: viewer, unless server.public_docs (the spec route is the OpenAPI plugin's, without the role macro).
       if (!parts.limits().publicDocs && DOC_PATHS.has(pathOf(request))) assertRole(await identify(request), "viewer");
     })
+    // Before validation: the validator's error mapping recurses, and a body 5,000 levels deep overflowed it.
+    .onTransform({ as: "global" }, ({ body }) => {
+      const limit = parts.limits().maxJsonDepth;
+      if (nestedDeeperThan(body, limit)) throw Errors.JSON_TOO_DEEP([limit]);
+    })
     .onError({ as: "global" }, ({ code, error, request, set, route }) => {
       // The route's own onError answers (routes registered with .all are keyed ALL).
       if ((routeInfo.get(`${request.method} ${route}`) ?? routeInfo.get(`ALL ${route}`))?.ownErrors) return;
@@ -172,7 +190,10 @@ export function buildRootApp(parts: AppParts, plugins: PluginInstance[]): { app:
       const [status, body] = toErrorResponse(code, error, request.method, pathOf(request), requestId, parts.log);
       set.status = status;
       set.headers["x-request-id"] = requestId;
-      return body;
+      // Any error that says when to come back (429, 503 busy) says it in the standard header too.
+      const retryAfter = (body.details as { retry_after_s?: unknown } | null | undefined)?.retry_after_s;
+      if (typeof retryAfter === "number") set.headers["retry-after"] = String(retryAfter);
+      return capErrorBody(body);
     })
     // Destructured for the same reason as the roles transform: a whole context costs every route a cookie parse.
     .onAfterResponse({ as: "global" }, ({ request, route, path, set, params }) => {

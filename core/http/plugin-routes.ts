@@ -5,7 +5,7 @@ import { t } from "elysia";
 import { CommandErrors, invokeCommand, normalizeQname, viewOf } from "../kernel/command-invoker.ts";
 import { createError, defineErrors, Errors } from "../kernel/errors.ts";
 import type { OwnedRegistry } from "../kernel/owned-registry.ts";
-import type { RegisteredAgent, RegisteredCommand, RegisteredSkill } from "../kernel/plugin-context.ts";
+import type { CommandCaller, RegisteredAgent, RegisteredCommand, RegisteredSkill } from "../kernel/plugin-context.ts";
 import { isMarketplace, marketplaceReference, readMarketplace } from "../kernel/claude-plugin.ts";
 import type { PluginHost } from "../kernel/plugin-host.ts";
 import type { RolesApp } from "../auth/roles.ts";
@@ -21,6 +21,8 @@ export interface PluginRouteParts {
   agents: OwnedRegistry<RegisteredAgent>;
   skills: OwnedRegistry<RegisteredSkill>;
   services: ServiceRegistry;
+  /** The caller, whose role a command's own role is checked against. */
+  identify(request: Request): Promise<{ role: string } | undefined>;
 }
 
 const Name = t.String({ maxLength: 64 });
@@ -50,6 +52,7 @@ const MarketplaceListing = t.Object({
 const SkillSchema = t.Object({ qname: t.String(), plugin: t.String(), name: t.String(), description: t.String(), files: t.Array(t.String()) });
 const CommandSchema = t.Object({
   qname: t.String(), plugin: t.String(), name: t.String(), kind: t.Union([t.Literal("code"), t.Literal("markdown")]),
+  role: t.Union([t.Literal("viewer"), t.Literal("operator"), t.Literal("admin")], { description: "least role that may invoke it" }),
   description: t.String(), argument_hint: t.Union([t.String(), t.Null()]), allowed_tools: t.Array(t.String()), model: t.Union([t.String(), t.Null()]),
 });
 const AgentSchema = t.Object({
@@ -97,7 +100,10 @@ export function pluginRoutes(p: PluginRouteParts) {
         response: t.Object({ commands: t.Array(CommandSchema) }),
         detail: { summary: "Slash commands of every active plugin", tags: ["plugins"] },
       })
-      .post("/api/v1/plugins/commands/:qname/invoke", ({ params, body }) => invokeCommand(p.commands, p.services, params.qname, body.arguments ?? ""), {
+      .post("/api/v1/plugins/commands/:qname/invoke", async ({ params, body, request }) => {
+        const role = (await p.identify(request))?.role ?? "public";
+        return invokeCommand(p.commands, p.services, params.qname, body.arguments ?? "", { role: role as CommandCaller["role"] });
+      }, {
         role: "operator",
         params: t.Object({ qname: t.String({ maxLength: 130, description: "plugin:command" }) }),
         body: t.Object({ arguments: t.Optional(t.String({ maxLength: 16_384 })) }),

@@ -19,6 +19,36 @@ function withBodyLimit(request: Request, limit: number): Request {
   return new Request(request, { body, signal: request.signal, duplex: "half" } as RequestInit);
 }
 
+/**
+ * Elysia reads the path from a fixed offset (`url.indexOf("/", 11)`, the length of `http://a.bc`):
+ * with a Host of 0–3 characters it skips the path's first segment, so `/zz/env` served `/env` and a
+ * front proxy filtering by path prefix could be bypassed. Such URLs are rebuilt on a host long
+ * enough; the Host header itself is left as the client sent it. Undefined when the URL is fine.
+ */
+export function canonicalUrl(url: string): string | undefined {
+  const scheme = url.indexOf("://");
+  // Bun hands over only the path when the Host header is empty.
+  if (scheme < 0) return `http://localhost${url.startsWith("/") ? url : `/${url}`}`;
+  const pathStart = url.indexOf("/", scheme + 3);
+  if (pathStart >= 11) return undefined;
+  return `http://localhost${pathStart < 0 ? "/" : url.slice(pathStart)}`;
+}
+
+/** The request line's URL plus each header as `name: value\r\n`, as Bun counts them for its own 431. */
+function headerBytes(request: Request): number {
+  let bytes = request.url.length;
+  request.headers.forEach((value, name) => (bytes += name.length + value.length + 4));
+  return bytes;
+}
+
+/**
+ * 431 in gantry's error shape. Bun answers 431 itself, with an empty body, past its
+ * --max-http-header-size; `npm start` raises that backstop so this check answers first.
+ */
+function headersTooLarge(limit: number): Response {
+  return Response.json(Errors.HEADERS_TOO_LARGE([limit]).toJSON(), { status: 431 });
+}
+
 export class RoutingServer {
   #app: AnyElysia | undefined;
   #server: Server<unknown> | undefined;
@@ -28,8 +58,8 @@ export class RoutingServer {
    */
   readonly #addresses = new WeakMap<Request, string | null>();
 
-  /** `bodyLimitBytes` is read per request, so a config reload applies to the next one. */
-  constructor(private readonly bodyLimitBytes: () => number) {}
+  /** The limits are read per request, so a config reload applies to the next one. */
+  constructor(private readonly limits: () => { bodyLimitBytes: number; headerLimitBytes: number }) {}
 
   /** The app that currently serves (or will, once listening). */
   get app(): AnyElysia | undefined {
@@ -48,10 +78,15 @@ export class RoutingServer {
 
   readonly #fetch = (request: Request) => {
     const app = this.#app!;
-    if (request.body === null || request.headers.has("content-length")) return app.fetch(request);
-    const limited = withBodyLimit(request, this.bodyLimitBytes());
-    this.#addresses.set(limited, this.#server?.requestIP(request)?.address ?? null);
-    return app.fetch(limited);
+    const headerLimit = this.limits().headerLimitBytes;
+    if (headerBytes(request) > headerLimit) return headersTooLarge(headerLimit);
+    const canonical = canonicalUrl(request.url);
+    const chunked = request.body !== null && !request.headers.has("content-length");
+    if (!canonical && !chunked) return app.fetch(request);
+    let served = canonical ? new Request(canonical, request) : request;
+    if (chunked) served = withBodyLimit(served, this.limits().bodyLimitBytes);
+    this.#addresses.set(served, this.#server?.requestIP(request)?.address ?? null);
+    return app.fetch(served);
   };
 
   /** Makes `next` the serving app. Requests in flight finish on the old one. */

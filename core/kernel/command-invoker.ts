@@ -1,13 +1,15 @@
 /** Runs a slash command: a code command returns its result; a markdown command renders its prompt and, when an agents service exists, runs it. */
 import { createError, defineErrors, messageOf } from "./errors.ts";
 import type { OwnedRegistry } from "./owned-registry.ts";
-import type { RegisteredCommand } from "./plugin-context.ts";
+import type { CommandCaller, RegisteredCommand } from "./plugin-context.ts";
+import { COMMAND_ROLES, type CommandRole } from "./plugin-files.ts";
 import type { ServiceRegistry } from "./services.ts";
 import { renderMarkdownCommand } from "./markdown-command.ts";
 import { splitArguments } from "./slash-arguments.ts";
 
 export const CommandErrors = defineErrors("core", {
   COMMAND_NOT_FOUND: createError("COMMAND_NOT_FOUND", 404, (qname: string) => `No command '${qname}'; list them at GET /api/v1/plugins/commands`),
+  COMMAND_FORBIDDEN: createError("COMMAND_FORBIDDEN", 403, (qname: string, need: string, have: string) => `Command '${qname}' requires role '${need}'; the caller has '${have}'`),
   COMMAND_FAILED: createError("COMMAND_FAILED", 422, (qname: string, why: string) => `Command '${qname}' failed: ${why}`),
 });
 
@@ -16,6 +18,8 @@ export interface CommandView {
   plugin: string;
   name: string;
   kind: "code" | "markdown";
+  /** Least role that may invoke it. */
+  role: CommandRole;
   description: string;
   argument_hint: string | null;
   allowed_tools: string[];
@@ -24,7 +28,7 @@ export interface CommandView {
 
 export function viewOf(qname: string, c: RegisteredCommand): CommandView {
   return {
-    qname, plugin: c.plugin, name: c.name, kind: c.markdown ? "markdown" : "code", description: c.description,
+    qname, plugin: c.plugin, name: c.name, kind: c.markdown ? "markdown" : "code", role: c.role, description: c.description,
     argument_hint: c.argumentHint ?? null, allowed_tools: c.markdown?.allowedTools ?? [], model: c.markdown?.model ?? null,
   };
 }
@@ -47,14 +51,24 @@ export type CommandInvocation =
   | { qname: string; kind: "code"; result: unknown }
   | { qname: string; kind: "markdown"; prompt: string; allowed_tools: string[]; model: string | null; ran_as_agent: boolean; result: unknown };
 
-export async function invokeCommand(commands: OwnedRegistry<RegisteredCommand>, services: ServiceRegistry, qnameIn: string, raw: string): Promise<CommandInvocation> {
+/** The rank of a caller's role for command checks; roles below viewer (public, inference) rank lowest. */
+const rankOf = (role: string) => COMMAND_ROLES.indexOf(role as CommandRole);
+
+/** Whether a caller with `callerRole` may invoke a command that requires `commandRole`. */
+export function mayInvoke(callerRole: string, commandRole: CommandRole): boolean {
+  return rankOf(callerRole) >= rankOf(commandRole);
+}
+
+/** Invokes a command as `caller`: 403 COMMAND_FORBIDDEN below the command's role, whatever the path. */
+export async function invokeCommand(commands: OwnedRegistry<RegisteredCommand>, services: ServiceRegistry, qnameIn: string, raw: string, caller: CommandCaller): Promise<CommandInvocation> {
   const qname = normalizeQname(qnameIn);
   const command = commands.get(qname);
   if (!command) throw CommandErrors.COMMAND_NOT_FOUND([qname]);
+  if (!mayInvoke(caller.role, command.role)) throw CommandErrors.COMMAND_FORBIDDEN([qname, command.role, caller.role]);
   if (command.run) {
     let result: unknown;
     try {
-      result = await command.run({ arguments: raw, argv: splitArguments(raw) });
+      result = await command.run({ arguments: raw, argv: splitArguments(raw), caller: { role: caller.role } });
     } catch (error) {
       throw CommandErrors.COMMAND_FAILED([qname, messageOf(error)]);
     }
@@ -67,7 +81,7 @@ export async function invokeCommand(commands: OwnedRegistry<RegisteredCommand>, 
   let result: unknown = null;
   if (agents) {
     try {
-      result = jsonSafe(await agents.runPrompt({ prompt, allowedTools: markdown.allowedTools, model: markdown.model, command: qname }));
+      result = jsonSafe(await agents.runPrompt({ prompt, allowedTools: markdown.allowedTools, model: markdown.model, command: qname, caller }));
     } catch (error) {
       throw CommandErrors.COMMAND_FAILED([qname, messageOf(error)]);
     }

@@ -21,6 +21,8 @@ export const ConfigSchema = Type.Object(
         host: Type.String({ default: "127.0.0.1", minLength: 1 }),
         port: Type.Integer({ default: 8080, minimum: 0, maximum: 65535 }),
         body_limit_bytes: Type.Integer({ default: 1_048_576, minimum: 1024, description: "Largest accepted request body" }),
+        header_limit_bytes: Type.Integer({ default: 16_384, minimum: 1024, description: "Largest accepted request URL plus headers (431 beyond)" }),
+        max_json_depth: Type.Integer({ default: 64, minimum: 2, maximum: 1000, description: "Deepest nesting of arrays and objects accepted in a JSON body (400 beyond)" }),
         shutdown_timeout_ms: Type.Integer({ default: 10_000, minimum: 0, description: "How long shutdown waits for in-flight requests" }),
         cors: Type.Object(
           {
@@ -74,6 +76,8 @@ export const ConfigSchema = Type.Object(
         bootstrap_admin_key: Type.String({ default: "", description: "Admin API key to create on first start instead of a random one (secret)" }),
         jwt_secret: Type.String({ default: "", description: "HS256 secret for access tokens (secret); generated and stored on first start when empty" }),
         internal_key: Type.String({ default: "", description: "Key for X-Internal-Auth on internal routes (secret); generated and stored on first start when empty" }),
+        secret_key: Type.String({ default: "", description: "Key that seals secrets stored in the database (OIDC client secret, instance env values) (secret); <data_dir>/secret.key when empty" }),
+        previous_secret_keys: Type.Array(Type.String(), { default: [], description: "Former secret_key values, still accepted to open stored secrets while they are sealed again (secret)" }),
         access_token_ttl_s: Type.Integer({ default: 900, minimum: 10, maximum: 86_400 }),
         refresh_token_ttl_s: Type.Integer({ default: 2_592_000, minimum: 60 }),
       },
@@ -203,25 +207,7 @@ function dedupe(items: string[]): string[] {
   return [...new Set(items)];
 }
 
-/** The password part of a URL such as postgres://user:password@host/db. */
-const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s]+:)[^@\s]+@/gi;
-const SECRET_NAME = /(key|secret|token|password|passwd|credential|private|auth)/i;
-
-/** True for names whose values must never be shown (config keys, env variables). */
-export function isSecretName(name: string): boolean {
-  return SECRET_NAME.test(name);
-}
-
-/** A deep copy with every secret-looking value replaced by "[redacted]". */
-export function redactSecrets<T>(value: T, name = ""): T {
-  if (Array.isArray(value)) return value.map((v) => redactSecrets(v, name)) as T;
-  if (value && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactSecrets(v, k)])) as T;
-  }
-  if (name && isSecretName(name) && value !== "" && value !== null && value !== undefined) return "[redacted]" as T;
-  if (typeof value === "string") return value.replace(URL_PASSWORD, "$1[redacted]@") as T;
-  return value;
-}
+export { isSecretName, redactSecrets } from "./redact.ts";
 
 /** Value of a dotted key, or undefined. */
 export function getDotted(config: unknown, dotted: string): unknown {

@@ -9,12 +9,23 @@ import type { ProcessInfo, ProcessRegistry } from "./processes.ts";
 import type { ServiceRegistry } from "./services.ts";
 import type { AuditEntry, AuditLog } from "../auth/audit.ts";
 import { invokeCommand, normalizeQname, parseSlashLine, viewOf, type CommandInvocation, type CommandView } from "./command-invoker.ts";
-import type { RegisteredAgent, RegisteredCommand, RegisteredHook, RegisteredSkill } from "./plugin-context.ts";
+import type { CommandCaller, RegisteredAgent, RegisteredCommand, RegisteredHook, RegisteredSkill } from "./plugin-context.ts";
 import { readSkillFile } from "./claude-parts.ts";
 import pkg from "../../package.json" with { type: "json" };
 
 /** The owner of everything core registers: always active. */
 export const CORE_OWNER: Owner = { plugin: "core", active: true, disposed: false };
+
+/** Sealing of secrets a plugin stores and must read back (core's SecretBox: AES-256-GCM, key from auth.secret_key). */
+export interface CoreSecretsService {
+  seal(plain: string): string;
+  /** The plain value; values stored before sealing existed come back as they are. */
+  open(stored: string): string;
+  /** Plain, or sealed with a previous key: write it again. */
+  needsReseal(stored: string): boolean;
+  sealMap(values: Record<string, string>): Record<string, string>;
+  openMap(values: Record<string, string>): Record<string, string>;
+}
 
 export interface CoreConfigService {
   /** The running configuration with secrets redacted. */
@@ -100,8 +111,12 @@ export interface CoreCommandsService {
   list(): CommandView[];
   /** Whether a command of an active plugin has this qname ("plugin:command"). */
   has(qname: string): boolean;
-  /** Runs it as POST /api/v1/plugins/commands/{qname}/invoke does; throws COMMAND_NOT_FOUND (404) or COMMAND_FAILED (422). */
-  invoke(qname: string, args: string): Promise<CommandInvocation>;
+  /**
+   * Runs it as POST /api/v1/plugins/commands/{qname}/invoke does, as `caller` (the role of whoever
+   * asked: the HTTP or MCP identity, the cron job's owner, the agent run's starter); throws
+   * COMMAND_NOT_FOUND (404), COMMAND_FORBIDDEN (403) or COMMAND_FAILED (422).
+   */
+  invoke(qname: string, args: string, caller: CommandCaller): Promise<CommandInvocation>;
 }
 
 export interface CoreServiceParts {
@@ -173,6 +188,6 @@ export function provideCoreServices(parts: CoreServiceParts): void {
     parse: parseSlashLine,
     list: () => parts.commands.entries().map((e) => viewOf(e.key, e.value)),
     has: (qname) => parts.commands.get(normalizeQname(qname)) !== undefined,
-    invoke: (qname, args) => invokeCommand(parts.commands, services, qname, args),
+    invoke: (qname, args, caller) => invokeCommand(parts.commands, services, qname, args, caller),
   } satisfies CoreCommandsService);
 }

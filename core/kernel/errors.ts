@@ -104,6 +104,9 @@ export const Errors = defineErrors("core", {
   NOT_FOUND: createError("NOT_FOUND", 404, (method: string, path: string) => `No route for ${method} ${path}`),
   PAYLOAD_TOO_LARGE: createError("PAYLOAD_TOO_LARGE", 413, (limit: number) => `Request body exceeds the limit of ${limit} bytes`),
   LIVENESS_FAILED: createError("LIVENESS_FAILED", 503, (failed: string[]) => `Liveness check failed: ${failed.join(", ")}`),
+  HEADERS_TOO_LARGE: createError("HEADERS_TOO_LARGE", 431, (limit: number) => `Request URL and headers exceed the limit of ${limit} bytes (server.header_limit_bytes)`),
+  JSON_TOO_DEEP: createError("JSON_TOO_DEEP", 400, (limit: number) => `Request body is nested deeper than ${limit} levels (server.max_json_depth)`),
+  SECRET_KEY_UNKNOWN: createError("SECRET_KEY_UNKNOWN", 500, (keyId: string) => `A stored secret was sealed with key ${keyId}, which is neither auth.secret_key nor in auth.previous_secret_keys`),
   LISTEN_FAILED: createError("LISTEN_FAILED", 500, (where: string, why: string) => `Cannot listen on ${where}: ${why} (another gantry or program on that port? set server.port or --port)`),
   INTERNAL: createError("INTERNAL", 500, (requestId: string) => `Internal error; see the server log for request ${requestId}`),
 
@@ -145,4 +148,20 @@ export const Errors = defineErrors("core", {
 export function messageOf(error: unknown): string {
   if (error instanceof Error) return error.message;
   return String(error);
+}
+
+/** Longest string an error body echoes back (a request can carry megabytes in a key or a model name). */
+export const ECHO_LIMIT = 256;
+
+/** `text` cut to `max` characters, saying how much was left out. */
+export function capEcho(text: string, max = ECHO_LIMIT): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length - max} more characters)`;
+}
+
+/** An error body with long strings cut and long lists shortened, at any depth (bounded). */
+export function capErrorBody<T>(value: T, depth = 0): T {
+  if (typeof value === "string") return capEcho(value, depth === 1 ? 4 * ECHO_LIMIT : ECHO_LIMIT) as T;
+  if (depth > 8 || value === null || typeof value !== "object") return value;
+  if (Array.isArray(value)) return value.slice(0, 20).map((v) => capErrorBody(v, depth + 1)) as T;
+  return Object.fromEntries(Object.entries(value).slice(0, 50).map(([k, v]) => [capEcho(k), capErrorBody(v, depth + 1)])) as T;
 }

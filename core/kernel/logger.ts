@@ -2,6 +2,7 @@
 import pino, { type DestinationStream, type Logger } from "pino";
 import pretty from "pino-pretty";
 import type { LogLevel } from "./config.ts";
+import { redactSecrets } from "./redact.ts";
 
 export type { Logger };
 
@@ -26,7 +27,9 @@ export class LoggerRegistry {
   constructor(options: LoggerOptions) {
     const usePretty = options.format === "pretty" || (options.format === "auto" && process.stdout.isTTY === true && !options.destination);
     const destination = options.destination ?? (usePretty ? pretty({ colorize: true, sync: true }) : pino.destination({ sync: false }));
-    this.root = pino({ level: options.level, base: { name: "gantry" }, redact: { paths: REDACT_PATHS, censor: "[redacted]" } }, destination);
+    this.root = pino({ level: options.level, base: { name: "gantry" }, redact: { paths: REDACT_PATHS, censor: "[redacted]" },
+      // The same rule as every view: secret-named fields at any depth, URL credentials, secret flags.
+      formatters: { log: (fields) => redactSecrets(fields) } }, destination);
     this.#named.set("gantry", this.root);
   }
 

@@ -1,5 +1,5 @@
 /** plugin.json: the manifest every plugin folder carries, validated before any of its code runs. */
-import { existsSync, statSync } from "node:fs";
+import { existsSync, realpathSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Type, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
@@ -83,6 +83,8 @@ function readGantryManifest(dir: string, file: string, raw: Record<string, unkno
   const entry = resolve(dir, value.main);
   if (!entry.startsWith(dir + "/")) throw Errors.PLUGIN_MANIFEST_INVALID([file, ["main: must be a file inside the plugin folder"]]);
   if (!existsSync(entry)) throw Errors.PLUGIN_MANIFEST_INVALID([file, [`main: ${value.main} does not exist`]]);
+  // The path's text can stay inside while a symlink on the way points elsewhere: compare real paths.
+  if (!realpathSync(entry).startsWith(realpathSync(dir) + "/")) throw Errors.PLUGIN_MANIFEST_INVALID([file, ["main: resolves (through a symlink) to a file outside the plugin folder"]]);
   return { ...value, dir, entry, format: "gantry", origin: dir };
 }
 

@@ -19,6 +19,8 @@ interface OwnedMetric {
   refs: number;
 }
 
+const GAUGES_NAMED_LIKE_COUNTERS = ["nodejs_active_handles", "nodejs_active_requests", "nodejs_active_resources"];
+
 export class MetricsRegistry {
   readonly registry = new Registry();
   readonly httpRequests: Counter<"method" | "route" | "status">;
@@ -29,6 +31,10 @@ export class MetricsRegistry {
 
   constructor() {
     client.collectDefaultMetrics({ register: this.registry, prefix: "gantry_" });
+    // prom-client names three gauges *_total, which Prometheus reserves for counters (promtool check
+    // metrics fails on them). They are dropped: the per-type gauges without the suffix remain, and
+    // their sum is the same number.
+    for (const name of GAUGES_NAMED_LIKE_COUNTERS) this.registry.removeSingleMetric(`gantry_${name}_total`);
     this.httpRequests = new Counter({
       name: "gantry_http_requests_total", help: "HTTP requests by route pattern and status",
       labelNames: ["method", "route", "status"], registers: [this.registry],

@@ -18,13 +18,13 @@ import type { CommandDefinition, PluginContext } from "./plugin-contract.ts";
 import type { PluginInstance } from "./plugin-instance.ts";
 import type { ServiceRegistry } from "./services.ts";
 import type { ProcessRegistry } from "./processes.ts";
-import { readAgents, readMarkdownCommands, readMcpServers, type AgentDefinition, type MarkdownCommand, type McpServerConfig } from "./plugin-files.ts";
+import { COMMAND_ROLES, readAgents, readMarkdownCommands, readMcpServers, type AgentDefinition, type CommandRole, type MarkdownCommand, type McpServerConfig } from "./plugin-files.ts";
 import { missingTools, readHooks, readSkills, type HookDefinition, type SkillDefinition } from "./claude-parts.ts";
 import type { UnsupportedPart } from "./claude-plugin.ts";
 
 // The kernel's generation object and the public contract have files of their own; re-exported for the layers that import them from here.
 export { PluginInstance, type InstallDrop, type InstanceState } from "./plugin-instance.ts";
-export type { CommandDefinition, PluginContext, PluginDefinition, RouteOptions, RouteRegistrar } from "./plugin-contract.ts";
+export type { CommandCaller, CommandDefinition, PluginContext, PluginDefinition, RouteOptions, RouteRegistrar } from "./plugin-contract.ts";
 
 /** A command in the registry: from code (`run`) or from a `commands/*.md` file (`markdown`). */
 export interface RegisteredCommand {
@@ -32,6 +32,7 @@ export interface RegisteredCommand {
   name: string;
   description: string;
   argumentHint?: string;
+  role: CommandRole;
   run?: CommandDefinition["run"];
   markdown?: MarkdownCommand;
   /** The plugin's ctx.spawn, for a markdown command's `!`command`` lines. */
@@ -83,7 +84,7 @@ export function registerPluginFiles(instance: PluginInstance, core: CoreParts, s
   const tools: UnsupportedPart[] = [];
   for (const command of readMarkdownCommands(dir, layout)) {
     const qname = `${plugin}:${command.name}`;
-    const entry: RegisteredCommand = { plugin, name: command.name, description: command.description, argumentHint: command.argumentHint ?? undefined, markdown: command, spawn };
+    const entry: RegisteredCommand = { plugin, name: command.name, description: command.description, argumentHint: command.argumentHint ?? undefined, role: command.role, markdown: command, spawn };
     record("command", qname, core.commands.add(qname, instance, entry));
     tools.push(...missingTools(`command ${qname}`, command.allowedTools));
   }
@@ -168,8 +169,9 @@ export function createPluginContext(instance: PluginInstance, core: CoreParts): 
     command(commandName, definition: CommandDefinition) {
       guard("command");
       if (!/^[a-z][a-z0-9-]*$/.test(commandName)) throw Errors.PLUGIN_COMMAND_NAME_INVALID([name, commandName]);
+      if (definition.role !== undefined && !COMMAND_ROLES.includes(definition.role)) throw new TypeError(`Command '${commandName}': role must be one of ${COMMAND_ROLES.join(", ")}`);
       const qualified = `${name}:${commandName}`;
-      record("command", qualified, core.commands.add(qualified, instance, { ...definition, plugin: name, name: commandName }));
+      record("command", qualified, core.commands.add(qualified, instance, { ...definition, role: definition.role ?? "operator", plugin: name, name: commandName }));
     },
     every(taskName, options, fn) {
       guard("every");

@@ -14,6 +14,7 @@ import type { PluginMetrics } from "./metrics.ts";
 import type { PeriodicTask, PeriodicTaskFn, PeriodicTaskOptions } from "./periodic-tasks.ts";
 import type { AdoptOptions, ChildProcess, SpawnOptions, SpawnedProcess } from "./processes.ts";
 import type { ServiceName, Services } from "./service-contracts.ts";
+import type { CommandRole } from "./plugin-files.ts";
 
 /**
  * Why a plugin generation is being disposed. `reload`: a new generation of the same plugin already
@@ -28,7 +29,15 @@ export type Disposer = (reason: DisposeReason) => unknown;
 export interface CommandDefinition {
   description: string;
   argumentHint?: string;
-  run(input: { arguments: string; argv: string[] }): unknown | Promise<unknown>;
+  /** Least role that may invoke the command, on every path (REST, CLI, MCP, cron, agents); default operator. */
+  role?: CommandRole;
+  /** `caller.role` is the role it was invoked with, for commands that invoke others in turn. */
+  run(input: { arguments: string; argv: string[]; caller: CommandCaller }): unknown | Promise<unknown>;
+}
+
+/** Who invokes a command: the role its checks and any nested invocation use. */
+export interface CommandCaller {
+  role: CommandRole;
 }
 
 export type RouteRegistrar = (app: RolesApp) => AnyElysia;

@@ -5,10 +5,16 @@ import type { ClaudeLayout } from "./claude-plugin.ts";
 import { Errors } from "./errors.ts";
 import { parseFrontMatter } from "./front-matter.ts";
 
+/** Who may invoke a slash command; checked on every path (REST, CLI, MCP, cron, agents). */
+export type CommandRole = "viewer" | "operator" | "admin";
+export const COMMAND_ROLES: readonly CommandRole[] = ["viewer", "operator", "admin"];
+
 export interface MarkdownCommand {
   name: string;
   description: string;
   argumentHint: string | null;
+  /** Least role that may invoke it (front matter `role`); operator when absent. */
+  role: CommandRole;
   allowedTools: string[];
   model: string | null;
   body: string;
@@ -69,6 +75,7 @@ export function readMarkdownCommands(pluginDir: string, layout?: ClaudeLayout): 
       name: segments.join(":"),
       description: optionalString(data.description) ?? firstLine.slice(0, 200),
       argumentHint: optionalString(data["argument-hint"]),
+      role: commandRole(data.role, file),
       allowedTools: toolList(data["allowed-tools"]),
       model: optionalString(data.model),
       body,
@@ -110,6 +117,12 @@ export function readJson(file: string): unknown {
   } catch (error) {
     throw Errors.PLUGIN_MANIFEST_INVALID([file, [`not valid JSON: ${(error as Error).message}`]]);
   }
+}
+
+function commandRole(value: unknown, file: string): CommandRole {
+  if (value === undefined || value === null) return "operator";
+  if (COMMAND_ROLES.includes(value as CommandRole)) return value as CommandRole;
+  throw Errors.PLUGIN_MANIFEST_INVALID([file, [`role must be one of ${COMMAND_ROLES.join(", ")}`]]);
 }
 
 /** A file's path for messages: relative to the plugin folder. */

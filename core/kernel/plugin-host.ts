@@ -283,7 +283,11 @@ export class PluginHost {
       const definition = await importPlugin(manifest);
       const ctx = createPluginContext(instance, this.core);
       registerPluginFiles(instance, this.core, ctx.spawn);
-      const dispose = await withTimeout(Promise.resolve().then(() => definition.setup(ctx)), this.options.setupTimeoutMs, () => Errors.PLUGIN_SETUP_TIMEOUT([manifest.name, this.options.setupTimeoutMs]));
+      const setup = Promise.resolve().then(() => definition.setup(ctx));
+      const dispose = await withTimeout(setup, this.options.setupTimeoutMs, () => {
+        this.#releaseLateSetup(manifest.name, setup);
+        return Errors.PLUGIN_SETUP_TIMEOUT([manifest.name, this.options.setupTimeoutMs]);
+      });
       if (typeof dispose === "function") instance.disposer.defer(dispose, "setup's dispose");
       this.#swapIn(instance, previous);
     } catch (error) {
@@ -297,6 +301,19 @@ export class PluginHost {
     instance.activate();
     if (previous) this.#logDisposal(manifest.name, await this.#dispose(previous, "reload"));
     this.options.log.info({ plugin: manifest.name, version: manifest.version, generation: instance.generation }, previous ? "plugin reloaded" : "plugin active");
+  }
+
+  /**
+   * A setup that timed out may still finish: its context is closed by then (the instance is disposed
+   * and its signal aborted), and the dispose function it returns is run at once, so what it started
+   * late (timers, sockets, children) is released instead of living on unreferenced.
+   */
+  #releaseLateSetup(plugin: string, setup: Promise<unknown>): void {
+    setup.then(async (dispose) => {
+      if (typeof dispose !== "function") return;
+      this.options.log.warn({ plugin }, "plugin setup finished after its timeout; running its dispose");
+      await dispose("uninstall");
+    }).catch((error) => this.options.log.warn({ plugin, err: messageOf(error) }, "late plugin setup failed"));
   }
 
   /** Flips the new instance in and the old out, and swaps routes, in one synchronous step. */

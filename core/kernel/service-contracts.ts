@@ -9,9 +9,10 @@
  */
 import type {
   CoreAgentsService, CoreAuditService, CoreCacheService, CoreCommandsService, CoreConfigService, CoreIdentityService, CoreInfoService,
-  CoreLoggersService, CoreMcpServersService, CoreMetricsService, CorePluginsService, CoreProcessesService, CoreTasksService,
+  CoreLoggersService, CoreMcpServersService, CoreMetricsService, CorePluginsService, CoreProcessesService, CoreSecretsService, CoreTasksService,
   CoreSkillsService, CoreHooksService,
 } from "./core-services.ts";
+import type { CommandCaller } from "./plugin-contract.ts";
 
 /** Chat completions and embeddings on a supervised model ("inference", provided by instances). */
 export interface InferenceService {
@@ -43,7 +44,8 @@ export interface McpToolsService {
 /** An agent run to its end ("agent-runs", provided by agent; batch consumes it). */
 export interface AgentRunsService {
   has(name: string): boolean;
-  run(name: string, input: string, actor: string): Promise<{ id: string; status: string; output: string | null; error: string | null; steps: unknown[] }>;
+  /** `caller`: whoever started the batch; the agent is offered only the commands that role may invoke. */
+  run(name: string, input: string, actor: string, caller: CommandCaller): Promise<{ id: string; status: string; output: string | null; error: string | null; steps: unknown[] }>;
 }
 
 /**
@@ -52,7 +54,7 @@ export interface AgentRunsService {
  * its rendered prompt.
  */
 export interface AgentPromptRunner {
-  runPrompt(request: { prompt: string; allowedTools: string[]; model: string | null; command: string }): Promise<unknown>;
+  runPrompt(request: { prompt: string; allowedTools: string[]; model: string | null; command: string; caller: CommandCaller }): Promise<unknown>;
   /** Where a command's `!`command`` lines run (the folder agents work in); default: the plugin's folder. */
   workingDirectory?(): string | undefined;
 }
@@ -88,6 +90,7 @@ export interface Services {
   "core.commands": CoreCommandsService;
   "core.identity": CoreIdentityService;
   "core.plugins": CorePluginsService;
+  "core.secrets": CoreSecretsService;
   inference: InferenceService;
   instances: InstancesService;
   datasets: DatasetsService;

@@ -1,5 +1,5 @@
 /** agents: models using tools under permission rules with human approvals (agents, approvals, permissions). */
-import { definePlugin } from "gantry/plugin";
+import { definePlugin, type CommandCaller } from "gantry/plugin";
 import { configuredAgents, pluginAgents, type AgentSpec } from "./definitions.ts";
 import { fileTools } from "./file-tools.ts";
 import { AgentHooks } from "./hooks.ts";
@@ -74,10 +74,10 @@ export default definePlugin({
     // For other plugins (batch): run an agent to its end, read a run.
     ctx.services.provide("agent-runs", {
       has: (name: string) => agentNamed(name) !== undefined,
-      async run(name: string, input: string, actor: string) {
+      async run(name: string, input: string, actor: string, caller: CommandCaller) {
         const agent = agentNamed(name);
         if (!agent) throw new Error(`no agent '${name}'`);
-        return runView(await (await runner.start(agent, input, actor)).finished);
+        return runView(await (await runner.start(agent, input, actor, caller)).finished);
       },
     });
     // For other plugins (pipelines): gates of their own, decided at /api/v1/approvals like tool-call gates.
@@ -96,13 +96,13 @@ export default definePlugin({
     ctx.command("run", {
       description: "Run an agent with the rest of the line as its input; answers the run (or where it waits for approval)",
       argumentHint: "<agent> <input...>",
-      run: async ({ arguments: line }) => {
+      run: async ({ arguments: line, caller }) => {
         const [name = "", ...rest] = line.trim().split(/\s+/);
         const agent = agentNamed(name);
         if (!agent) throw new Error(`no agent '${name}'; list them at GET /api/v1/agents`);
         const input = line.trim().slice(name.length).trim();
         if (!input && rest.length === 0) throw new Error("give the agent an input after its name");
-        const { run } = await runner.settle(await runner.start(agent, input, "command:/agent:run"));
+        const { run } = await runner.settle(await runner.start(agent, input, "command:/agent:run", caller));
         return { run_id: run.id, status: run.status, output: run.output, error: run.error };
       },
     });
@@ -111,13 +111,13 @@ export default definePlugin({
     if (!config.default_model) return;
     ctx.services.provide("agents", {
       workingDirectory: () => workspaces[0],
-      async runPrompt(request: { prompt: string; allowedTools: string[]; model: string | null; command: string }) {
+      async runPrompt(request: { prompt: string; allowedTools: string[]; model: string | null; command: string; caller: CommandCaller }) {
         const agent: AgentSpec = {
           name: `command:${request.command}`, description: `/${request.command}`, source: "command", plugin: null, model: null,
           // allowed-tools are what Claude Code runs without asking: offered and allowed.
           tools: request.allowedTools, allow: request.allowedTools, ask: [], deny: [], maxTurns: config.max_turns, prompt: "You carry out the user's request.",
         };
-        const run = await (await runner.start(agent, request.prompt, `command:/${request.command}`)).finished;
+        const run = await (await runner.start(agent, request.prompt, `command:/${request.command}`, request.caller)).finished;
         if (run.status !== "succeeded") throw new Error(run.error ?? "the agent run failed");
         return { run_id: run.id, output: run.output };
       },

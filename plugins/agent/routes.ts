@@ -1,5 +1,5 @@
 /** The agents, approvals and permissions routes. */
-import { createError, defineErrors, Nullable, t, type CoreCommandsService, type CoreIdentityService, type McpToolsService, type RolesApp } from "gantry/plugin";
+import { createError, defineErrors, Nullable, t, type CommandCaller, type CoreCommandsService, type CoreIdentityService, type McpToolsService, type RolesApp } from "gantry/plugin";
 import type { AgentSpec } from "./definitions.ts";
 import type { Decision, Rules } from "./permissions.ts";
 import type { AgentRunner } from "./runner.ts";
@@ -40,7 +40,7 @@ const GateView = t.Object({
   requested_at: t.String(), decided_at: Nullable(t.String()), decided_by: Nullable(t.String()), note: Nullable(t.String()),
 });
 const DenialSource = t.Union([t.Literal("rule"), t.Literal("hook"), t.Literal("rejected"), t.Literal("expired"), t.Literal("not_offered")]);
-const Limit = t.Optional(t.Numeric({ minimum: 1, maximum: 1000, description: "default 100" }));
+const Limit = t.Optional(t.Numeric({ multipleOf: 1, minimum: 1, maximum: 1000, description: "default 100" }));
 
 export const runView = (r: RunRow) => ({
   id: r.id, agent: r.agent, actor: r.actor, status: r.status, input: r.input, output: r.output, error: r.error, steps: r.steps,
@@ -76,7 +76,7 @@ export function agentRoutes(p: AgentRouteParts) {
         role: "viewer", response: t.Object({ agents: t.Array(AgentView) }), detail: { summary: "Agents from config and plugins", tags: ["agents"] },
       })
       .get("/api/v1/agents/tools", async () => ({
-        tools: (await toolCatalog(p.commands, p.mcp(), p.builtins())).map((tool) => ({ id: tool.id, source: tool.source, description: tool.description, parameters: tool.parameters })),
+        tools: (await toolCatalog(p.commands, p.mcp(), p.builtins(), { role: "admin" })).map((tool) => ({ id: tool.id, source: tool.source, description: tool.description, parameters: tool.parameters })), // every tool; a run sees those its starter's role allows
       }), {
         role: "viewer",
         response: t.Object({ tools: t.Array(t.Object({ id: t.String(), source: t.Union([t.Literal("builtin"), t.Literal("command"), t.Literal("mcp")]), description: t.String(), parameters: t.Record(t.String(), t.Unknown()) })) }),
@@ -99,7 +99,8 @@ export function agentRoutes(p: AgentRouteParts) {
         detail: { summary: "An agent's definition: model, tools, rules, prompt", tags: ["agents"] },
       })
       .post("/api/v1/agents/:name/invoke", async ({ params, body, request, set }) => {
-        const started = await p.runner.start(find(params.name), body.input, await actorOf(request));
+        const identity = await p.identity.identify(request);
+        const started = await p.runner.start(find(params.name), body.input, identity?.subject ?? "unknown", { role: (identity?.role ?? "viewer") as CommandCaller["role"] });
         started.finished.catch(() => undefined);
         if (body.wait === false) {
           set.status = 202;

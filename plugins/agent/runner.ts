@@ -4,7 +4,7 @@
  * approval gate until someone decides, or run — and its result goes back to the model, until the
  * model answers without tool calls or max_turns is reached.
  */
-import type { CoreCommandsService, InferenceService, KeepScope, McpToolsService, SpawnOptions } from "gantry/plugin";
+import type { CommandCaller, CoreCommandsService, InferenceService, KeepScope, McpToolsService, SpawnOptions } from "gantry/plugin";
 import type { AgentSpec } from "./definitions.ts";
 import type { AgentHooks, HookOutcome, HookStep } from "./hooks.ts";
 import { decide, offered, type Decision, type Rules } from "./permissions.ts";
@@ -93,11 +93,11 @@ export class AgentRunner {
    * Starts a run: recorded before this returns. `finished` resolves with the final run; `blocked`
    * resolves the first time the run waits at an approval gate (it never rejects).
    */
-  async start(agent: AgentSpec, input: string, actor: string, depth = 0): Promise<{ run: RunRow; finished: Promise<RunRow>; blocked: Promise<void> }> {
+  async start(agent: AgentSpec, input: string, actor: string, caller: CommandCaller, depth = 0): Promise<{ run: RunRow; finished: Promise<RunRow>; blocked: Promise<void> }> {
     const run = await this.store.startRun(agent.name, actor, input);
     let onBlocked = () => {};
     const blocked = new Promise<void>((resolve) => (onBlocked = resolve));
-    const finished = this.scope.track(this.#execute(agent, run, onBlocked, depth).finally(() => this.store.pruneRuns(this.settings().runsKept)));
+    const finished = this.scope.track(this.#execute(agent, run, onBlocked, caller, depth).finally(() => this.store.pruneRuns(this.settings().runsKept)));
     return { run, finished, blocked };
   }
 
@@ -116,7 +116,8 @@ export class AgentRunner {
     return gate;
   }
 
-  async #execute(agent: AgentSpec, run: RunRow, onBlocked: () => void, depth: number): Promise<RunRow> {
+  /** `caller`: whoever started the run; its tools are the commands that role may invoke. */
+  async #execute(agent: AgentSpec, run: RunRow, onBlocked: () => void, caller: CommandCaller, depth: number): Promise<RunRow> {
     const settings = this.settings();
     const steps: Step[] = [];
     const hook = async (event: Parameters<AgentHooks["run"]>[0], input: Record<string, unknown>, tool: string | null = null): Promise<HookOutcome> => {
@@ -133,8 +134,8 @@ export class AgentRunner {
     try {
       const model = agent.model ?? settings.defaultModel;
       if (!model) throw new Error("no model: the agent names none and plugin.agent.default_model is empty");
-      const builtins = [...this.#deps!.builtins(), ...(depth < settings.taskMaxDepth ? [this.#taskTool(run, depth)] : [])];
-      const catalog = (await toolCatalog(this.commands, this.mcp(), builtins)).filter((tool) => offered(agent, tool.id));
+      const builtins = [...this.#deps!.builtins(), ...(depth < settings.taskMaxDepth ? [this.#taskTool(run, depth, caller)] : [])];
+      const catalog = (await toolCatalog(this.commands, this.mcp(), builtins, caller)).filter((tool) => offered(agent, tool.id));
       const byName = functionNames(catalog);
       const tools = [...byName].map(([name, tool]) => ({ type: "function", function: { name, description: tool.description, parameters: tool.parameters } }));
       const started = await hook("SessionStart", { source: "startup" });
@@ -172,7 +173,8 @@ export class AgentRunner {
   }
 
   /** Task: this agent starts another (by name) with a prompt and gets its answer; runs nest up to taskMaxDepth. */
-  #taskTool(parent: RunRow, depth: number): Tool {
+  /** A subagent runs with its parent's caller: a Task call never widens what the run may invoke. */
+  #taskTool(parent: RunRow, depth: number, caller: CommandCaller): Tool {
     return {
       id: "Task", source: "builtin", description: "Starts another agent (subagent_type: its name) with a prompt, and answers what it answered.",
       parameters: { type: "object", properties: { subagent_type: { type: "string" }, prompt: { type: "string" }, description: { type: "string" } }, required: ["subagent_type", "prompt"] },
@@ -180,7 +182,7 @@ export class AgentRunner {
         const agent = typeof args.subagent_type === "string" ? this.#deps!.agentNamed(args.subagent_type) : undefined;
         if (!agent) return { text: `No agent '${String(args.subagent_type)}'`, isError: true };
         if (typeof args.prompt !== "string" || !args.prompt) return { text: "'prompt' is required", isError: true };
-        const child = await (await this.start(agent, args.prompt, `run:${parent.id}`, depth + 1)).finished;
+        const child = await (await this.start(agent, args.prompt, `run:${parent.id}`, caller, depth + 1)).finished;
         return child.status === "succeeded" ? { text: child.output ?? "", isError: false } : { text: `${agent.name} failed (run ${child.id}): ${child.error}`, isError: true };
       },
     };

@@ -3,7 +3,7 @@
  * Bash, WebFetch, Task, Skill), every slash command (`/plugin:command`, one `arguments` string)
  * and, when the mcp plugin runs, every tool of a connected MCP server (`mcp:server/tool`).
  */
-import type { CoreCommandsService, McpToolsService } from "gantry/plugin";
+import { mayInvoke, type CommandCaller, type CoreCommandsService, type McpToolsService } from "gantry/plugin";
 
 export interface Tool {
   /** What rules and definitions name: `/plugin:command` or `mcp:server/tool`. */
@@ -18,13 +18,15 @@ export interface Tool {
 
 const COMMAND_PARAMETERS = { type: "object", properties: { arguments: { type: "string", description: "the command's arguments, as after /plugin:command on a command line" } } };
 
-export async function toolCatalog(commands: CoreCommandsService, mcp: McpToolsService | undefined, builtins: Tool[] = []): Promise<Tool[]> {
+/** The tools a run started by `caller` may use: commands above the caller's role are neither offered nor runnable. */
+export async function toolCatalog(commands: CoreCommandsService, mcp: McpToolsService | undefined, builtins: Tool[], caller: CommandCaller): Promise<Tool[]> {
   const tools: Tool[] = [...builtins, ...commands.list()
     .filter((c) => c.plugin !== "agent") // an agent starting agents is left to a later design
+    .filter((c) => mayInvoke(caller.role, c.role))
     .map((c) => ({
       id: `/${c.qname}`, source: "command", description: c.description || `/${c.qname}`, parameters: COMMAND_PARAMETERS,
       async run(args) {
-        const invocation = await commands.invoke(c.qname, typeof args.arguments === "string" ? args.arguments : "");
+        const invocation = await commands.invoke(c.qname, typeof args.arguments === "string" ? args.arguments : "", caller);
         const value = invocation.kind === "code" ? invocation.result : invocation.result ?? invocation.prompt;
         return { text: typeof value === "string" ? value : JSON.stringify(value), isError: false };
       },

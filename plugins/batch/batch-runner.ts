@@ -3,7 +3,7 @@
  * agent to its end (through the agent plugin's `agent-runs` service) and record the outcome, the
  * agent run and its tool calls; `batch_progress` events report each line.
  */
-import type { AgentRunsService, KeepScope } from "gantry/plugin";
+import type { AgentRunsService, CommandCaller, KeepScope } from "gantry/plugin";
 import type { BatchStore, ItemRow } from "./batch-store.ts";
 
 /**
@@ -11,8 +11,15 @@ import type { BatchStore, ItemRow } from "./batch-store.ts";
  * gate, for one) go on, and the new generation finds the runs already being worked. Progress
  * events go out through the newest generation's context.
  */
+/**
+ * A run's agents get the tools of whoever submitted (or resumed) it. A run taken over after a
+ * restart runs as operator, the least role that may submit one.
+ */
+const TAKEOVER_CALLER: CommandCaller = { role: "operator" };
+
 export class BatchRunner {
   readonly #active = new Set<string>();
+  readonly #callers = new Map<string, CommandCaller>();
   #stopping = false;
   #settings: () => { concurrency: number } = () => ({ concurrency: 1 });
 
@@ -28,11 +35,15 @@ export class BatchRunner {
   }
 
   /** Works the run's pending lines in the background until none is left. */
-  start(runId: string): void {
+  start(runId: string, caller: CommandCaller = TAKEOVER_CALLER): void {
     if (this.#active.has(runId) || this.#stopping) return;
     this.#active.add(runId);
+    this.#callers.set(runId, caller);
     const workers = Array.from({ length: Math.max(1, this.#settings().concurrency) }, () => this.#work(runId));
-    void this.scope.track(Promise.all(workers).finally(() => this.#active.delete(runId)));
+    void this.scope.track(Promise.all(workers).finally(() => {
+      this.#active.delete(runId);
+      this.#callers.delete(runId);
+    }));
   }
 
   /**
@@ -56,7 +67,7 @@ export class BatchRunner {
 
   async #runLine(runId: string, item: ItemRow): Promise<void> {
     try {
-      const run = await this.agents.run(item.agent, item.input, `batch:${runId}`);
+      const run = await this.agents.run(item.agent, item.input, `batch:${runId}`, this.#callers.get(runId) ?? TAKEOVER_CALLER);
       const toolCalls = (run.steps as { type: string; tool?: string; outcome?: string }[])
         .filter((s) => s.type === "tool").map((s) => ({ tool: String(s.tool), outcome: String(s.outcome) }));
       await this.store.finish(runId, item.line, {

@@ -1,5 +1,5 @@
 /** The batch routes: submit JSONL, status and progress, resume, results as JSONL, tool-usage stats. */
-import { createError, defineErrors, t, textResponses, type AgentRunsService, type CoreIdentityService, type PluginContext, type RolesApp } from "gantry/plugin";
+import { createError, defineErrors, t, textResponses, type AgentRunsService, type CommandCaller, type CoreIdentityService, type PluginContext, type RolesApp } from "gantry/plugin";
 import type { BatchStore, ItemRow, Line, RunRow } from "./batch-store.ts";
 import type { BatchRunner } from "./batch-runner.ts";
 
@@ -80,9 +80,9 @@ export function batchRoutes(p: BatchRouteParts) {
         if (await p.store.run(params.run_id)) throw BatchErrors.BATCH_EXISTS([params.run_id]);
         const { lines, problems } = parseLines(typeof body === "string" ? body : "", p.agents, p.settings());
         if (problems.length > 0) throw BatchErrors.BATCH_INVALID([problems.length], { details: { problems: problems.slice(0, 100) } });
-        const actor = (await p.identity.identify(request))?.subject ?? "unknown";
-        const run = await p.store.create(params.run_id, actor, lines);
-        p.runner.start(run.id);
+        const identity = await p.identity.identify(request);
+        const run = await p.store.create(params.run_id, identity?.subject ?? "unknown", lines);
+        p.runner.start(run.id, { role: identity?.role as CommandCaller["role"] });
         set.status = 202;
         return statusOf(run);
       }, {
@@ -96,12 +96,12 @@ export function batchRoutes(p: BatchRouteParts) {
       .get("/:run_id/status", async ({ params }) => statusOf(await find(params.run_id)), {
         role: "viewer", params: RunId, response: StatusView, detail: { summary: "Status and progress" },
       })
-      .post("/:run_id/resume", async ({ params, set }) => {
+      .post("/:run_id/resume", async ({ params, request, set }) => {
         const run = await find(params.run_id);
         if (run.status !== "interrupted" || p.runner.isActive(run.id)) throw BatchErrors.BATCH_NOT_RESUMABLE([run.id, p.runner.isActive(run.id) ? "running" : run.status]);
         await p.store.requeue(run.id);
         await p.store.setStatus(run.id, "running");
-        p.runner.start(run.id);
+        p.runner.start(run.id, { role: (await p.identity.identify(request))?.role as CommandCaller["role"] });
         set.status = 202;
         return statusOf(await find(run.id));
       }, {

@@ -154,7 +154,7 @@ export function cacheRoutes(p: CacheRouteParts) {
         }
       }, {
         role: "internal",
-        query: t.Object({ host_id: t.Numeric(), url: t.String({ minLength: 1, maxLength: 8192 }), dimension_id: t.Numeric() }),
+        query: t.Object({ host_id: t.Numeric({ multipleOf: 1 }), url: t.String({ minLength: 1, maxLength: 8192 }), dimension_id: t.Numeric({ multipleOf: 1 }) }),
         detail: {
           summary: "The rendered page for a bot: from the cache (X-Cache: HIT) or rendered now on the online tabs (MISS)",
           tags: ["cache"], responses: textResponses("The page's HTML (text/html)", { 400: "{status: error, message}", 502: "{status: error, message}: the render failed" }),

@@ -36,10 +36,12 @@ export default definePlugin({
     }));
     ctx.command("list", {
       description: "Cron jobs with their schedule and next run",
+      role: "viewer",
       run: async () => (await store.list()).map((job) => ({ id: job.id, name: job.name, schedule: job.schedule, enabled: job.enabled, next_run_at: scheduler.nextRun(job.id)?.toISOString() ?? null })),
     });
     ctx.command("run", {
       description: "Run a cron job now (by name or id) and show how it ended",
+      role: "admin", // as POST /api/v1/cron/jobs/{id}/run
       argumentHint: "<job name or id>",
       run: async ({ argv }) => {
         const wanted = argv[0] ?? "";

@@ -7,6 +7,9 @@ import { Cron } from "croner";
 import type { CommandInvocation, CoreCommandsService, KeepScope, PluginContext } from "gantry/plugin";
 import { CronErrors, type JobRow, type JobStore, type RunRow, type RunStatus } from "./job-store.ts";
 
+/** Jobs are created and changed by admins only (the cron routes' role), so they run with that role. */
+const CRON_CALLER = { role: "admin" } as const;
+
 export interface SchedulerSettings {
   historyPerJob: number;
   maxResultBytes: number;
@@ -120,7 +123,7 @@ export class CronScheduler {
       throw error;
     }
     const parsed = this.commands.parse(job.command);
-    const invocation = parsed ? this.commands.invoke(parsed.qname, parsed.arguments) : Promise.reject(CronErrors.COMMAND_INVALID([job.command]));
+    const invocation = parsed ? this.commands.invoke(parsed.qname, parsed.arguments, CRON_CALLER) : Promise.reject(CronErrors.COMMAND_INVALID([job.command]));
     void invocation.then(ended, ended);
     return { run, finished: this.scope.track(this.#complete(job, run, invocation)) };
   }

@@ -34,8 +34,8 @@ export const Job = t.Object({
 });
 
 export const RunsQuery = t.Object({
-  limit: t.Optional(t.Numeric({ minimum: 1, maximum: 1000, description: "default 50" })),
-  before_id: t.Optional(t.Numeric({ minimum: 1, description: "older than this run id (paging)" })),
+  limit: t.Optional(t.Numeric({ multipleOf: 1, minimum: 1, maximum: 1000, description: "default 50" })),
+  before_id: t.Optional(t.Numeric({ multipleOf: 1, minimum: 1, description: "older than this run id (paging)" })),
   status: t.Optional(RunStatus),
 });
 

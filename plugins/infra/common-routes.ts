@@ -70,7 +70,7 @@ export function commonRoutes(s: CommonServices) {
         return renderThreads(filterThreads(all, query.name, query.thread_id), all.length);
       }, {
         role: "admin",
-        query: t.Object({ name: t.Optional(t.String({ maxLength: 200 })), thread_id: t.Optional(t.Numeric()) }),
+        query: t.Object({ name: t.Optional(t.String({ maxLength: 200 })), thread_id: t.Optional(t.Numeric({ multipleOf: 1 })) }),
         detail: { summary: "Main thread, supervised subprocesses and periodic tasks (text/plain); see docs/infra.md for the mapping", responses: textResponses("One block per thread") },
       })
       .get("/periodic-threads", ({ query, set }) => {

@@ -1,8 +1,11 @@
 /** instances: model servers supervised as subprocesses, and the inference endpoint (OpenAI, Anthropic, Ollama, llama-swap). */
-import { definePlugin } from "gantry/plugin";
+import { definePlugin, pickTables } from "gantry/plugin";
 import { systemRoutes } from "./system-routes.ts";
 import { Fleet } from "./fleet.ts";
 import { InstanceManager } from "./instance-manager.ts";
+import { reapLeftovers } from "./leftovers.ts";
+import * as pgTables from "./schema-pg.ts";
+import * as sqliteTables from "./schema.ts";
 import { registerInferenceRoutes } from "./inference-routes.ts";
 import { instanceRoutes } from "./routes.ts";
 
@@ -28,6 +31,13 @@ export default definePlugin({
     // Supervisors and their model servers outlive reloads; they stop only when the plugin goes away.
     // Kept first, so on uninstall or shutdown stopping instances is the last thing this plugin does.
     const fleet = ctx.keep("fleet", (scope) => new Fleet(scope), (kept) => kept.close());
+    // A cold start (not a reload, whose servers are the fleet's own), before anything else and so
+    // before gantry listens: a previous run killed with -9 left its model servers running.
+    if (fleet.takeColdStart()) {
+      const { instances } = pickTables(ctx.db, { sqlite: sqliteTables, pg: pgTables });
+      const reaped = await reapLeftovers(await ctx.db.select({ lastPid: instances.lastPid, port: instances.port }).from(instances));
+      if (reaped.length > 0) ctx.log.warn({ pids: reaped }, "killed model servers left by a previous run");
+    }
     const manager = new InstanceManager(ctx, fleet, () => ({
       portRange: config.port_range, executables: config.executables, startTimeoutS: config.start_timeout_s,
       stopTimeoutS: config.stop_timeout_s, maxRestarts: config.max_restarts, logLines: config.log_lines, maxRunning: config.max_running,
@@ -41,7 +51,7 @@ export default definePlugin({
     ctx.services.provide("inference", inference.service);
     // From the CLI: gantry /instances:start qwen-7b
     const brief = (i: ReturnType<typeof manager.get>) => ({ name: i.name, status: i.status, backend: i.backend, port: i.port, pid: i.pid, last_error: i.last_error });
-    ctx.command("list", { description: "Instances and their status", run: () => manager.list().map(brief) });
+    ctx.command("list", { description: "Instances and their status", role: "viewer", run: () => manager.list().map(brief) });
     ctx.command("start", { description: "Start an instance and wait until it is healthy", argumentHint: "<name>", run: async ({ argv }) => brief(await manager.start(argv[0] ?? "")) });
     ctx.command("stop", { description: "Stop an instance (SIGTERM, then SIGKILL after stop_timeout_s)", argumentHint: "<name>", run: async ({ argv }) => brief(await manager.stop(argv[0] ?? "")) });
     ctx.every("instances-health", { interval: config.health_interval_s, level: "high", initWait: config.health_interval_s }, async () => {

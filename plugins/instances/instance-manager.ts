@@ -1,7 +1,6 @@
 /** Instance definitions in the database plus one supervisor each; the API and the proxy go through here. */
 import { eq } from "drizzle-orm";
-import { existsSync, readFileSync } from "node:fs";
-import { createError, defineErrors, pickTables, type PluginContext } from "gantry/plugin";
+import { createError, defineErrors, pickTables, redactSecrets, type CoreSecretsService, type PluginContext } from "gantry/plugin";
 import type { Backend, InstanceDefinition } from "./backends.ts";
 import * as pgTables from "./schema-pg.ts";
 import * as sqliteTables from "./schema.ts";
@@ -47,6 +46,8 @@ type Row = typeof instances.$inferSelect;
  */
 export class InstanceManager {
   readonly #supervisors: Map<string, InstanceSupervisor>;
+  /** env values are sealed in the database (the row) and open only in the supervisor's definition. */
+  readonly #secrets: CoreSecretsService;
   readonly #names = new ModelNames<InstanceSupervisor>();
   readonly #rows = new Map<string, Row>();
   readonly #table: typeof instances;
@@ -54,6 +55,7 @@ export class InstanceManager {
   constructor(private readonly ctx: PluginContext, private readonly fleet: Fleet, private readonly settings: () => SupervisorSettings & { portRange: [number, number]; maxRunning: number }) {
     this.#supervisors = fleet.supervisors;
     this.#table = pickTables(ctx.db, { sqlite: sqliteTables, pg: pgTables }).instances;
+    this.#secrets = ctx.services.consume("core.secrets");
     fleet.attach(ctx.generation, {
       settings,
       spawn: (command, options) => fleet.scope.spawn(command, options),
@@ -77,12 +79,14 @@ export class InstanceManager {
 
   /** Reads the definitions; supervises those the fleet does not have yet. */
   async load(): Promise<void> {
-    // Only a cold start finds servers a killed gantry left behind; after a reload they are the fleet's own.
-    const cold = this.fleet.takeColdStart();
+    // Servers a killed gantry left behind are reaped before this (index.ts, at a cold start only).
     for (const row of await this.ctx.db.select().from(this.#table)) {
+      if (Object.values(row.env).some((v) => this.#secrets.needsReseal(v))) {
+        row.env = this.#secrets.sealMap(this.#secrets.openMap(row.env)); // plain (older gantry) or under a previous key
+        await this.ctx.db.update(this.#table).set({ env: row.env }).where(eq(this.#table.name, row.name));
+      }
       this.#rows.set(row.name, row);
       if (this.#supervisors.has(row.name)) continue;
-      if (cold) killLeftover(row);
       this.#supervise(row);
     }
     this.#names.rebuild(this.#supervisors.values()); // the kept ones too: this generation's view of names
@@ -128,7 +132,7 @@ export class InstanceManager {
     this.#assertPortFree(port, input.name);
     const now = new Date();
     const row: Row = {
-      name: input.name, backend, modelPath: input.model_path, port, options: input.options ?? {}, env: input.env ?? {},
+      name: input.name, backend, modelPath: input.model_path, port, options: input.options ?? {}, env: this.#secrets.sealMap(input.env ?? {}),
       command: input.command ?? null, onDemandStart: input.on_demand_start ?? false, idleTimeout: input.idle_timeout ?? 0,
       restart: input.restart ?? "on-failure", aliases: input.aliases ?? [], unlisted: input.unlisted ?? false, lastPid: null, createdAt: now, updatedAt: now,
     };
@@ -148,7 +152,7 @@ export class InstanceManager {
     if (input.model_path !== undefined) change.modelPath = input.model_path;
     if (input.port !== undefined) change.port = input.port;
     if (input.options !== undefined) change.options = input.options;
-    if (input.env !== undefined) change.env = input.env;
+    if (input.env !== undefined) change.env = this.#secrets.sealMap(input.env);
     if (input.command !== undefined) change.command = input.command;
     if (input.on_demand_start !== undefined) change.onDemandStart = input.on_demand_start;
     if (input.idle_timeout !== undefined) change.idleTimeout = input.idle_timeout;
@@ -157,7 +161,7 @@ export class InstanceManager {
     if (input.unlisted !== undefined) change.unlisted = input.unlisted;
     await this.ctx.db.update(this.#table).set(change).where(eq(this.#table.name, name));
     this.#rows.set(name, { ...row, ...change });
-    this.#supervisors.get(name)!.definition = definitionOf({ ...row, ...change });
+    this.#supervisors.get(name)!.definition = this.#definitionOf({ ...row, ...change });
     this.#names.rebuild(this.#supervisors.values());
     return this.get(name);
   }
@@ -252,7 +256,7 @@ export class InstanceManager {
       : { memory_usage: 0, cpu_usage: 0, cpu_seconds: 0, processes: 0, uptime };
     return {
       name: row.name, status: s.status, backend: row.backend, model_path: row.modelPath, port: row.port, pid: s.pid,
-      options: row.options, env: Object.fromEntries(Object.keys(row.env).map((k) => [k, "[set]"])), command: row.command,
+      options: redactSecrets(row.options), env: Object.fromEntries(Object.keys(row.env).map((k) => [k, "[set]"])), command: redactSecrets(row.command),
       on_demand_start: row.onDemandStart, idle_timeout: row.idleTimeout, restart: row.restart,
       aliases: row.aliases, unlisted: row.unlisted,
       restarts: s.restarts, last_error: s.lastError,
@@ -271,9 +275,13 @@ export class InstanceManager {
     }
   }
 
+  #definitionOf(row: Row): InstanceDefinition {
+    return { ...definitionOf(row), env: this.#secrets.openMap(row.env) };
+  }
+
   #supervise(row: Row): void {
     const fleet = this.fleet;
-    this.#supervisors.set(row.name, new InstanceSupervisor(definitionOf(row), () => fleet.host()));
+    this.#supervisors.set(row.name, new InstanceSupervisor(this.#definitionOf(row), () => fleet.host()));
     this.#names.rebuild(this.#supervisors.values());
   }
 
@@ -316,19 +324,4 @@ export class InstanceManager {
 
 function definitionOf(row: Row): InstanceDefinition {
   return { name: row.name, backend: row.backend, modelPath: row.modelPath, port: row.port, options: row.options, env: row.env, command: row.command, restart: row.restart, onDemandStart: row.onDemandStart, idleTimeout: row.idleTimeout, aliases: row.aliases, unlisted: row.unlisted };
-}
-
-/**
- * A model server gantry started before it was killed (kill -9) keeps running in its own process
- * group; at start, kill the group of the recorded pid if that process still serves this instance.
- */
-function killLeftover(row: Row): void {
-  if (!row.lastPid || !existsSync(`/proc/${row.lastPid}/cmdline`)) return;
-  const cmdline = readFileSync(`/proc/${row.lastPid}/cmdline`, "utf8").split("\0");
-  if (!cmdline.includes(String(row.port)) && !cmdline.some((part) => part.includes(`--port`) && part.includes(String(row.port)))) return;
-  try {
-    process.kill(-row.lastPid, "SIGKILL");
-  } catch {
-    // gone meanwhile
-  }
 }

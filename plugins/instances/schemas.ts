@@ -74,7 +74,7 @@ export const LogLines = t.Object({
 });
 
 export const LogsQuery = t.Object({
-  lines: t.Optional(t.Numeric({ minimum: 1, maximum: 10_000, description: "default 100" })),
+  lines: t.Optional(t.Numeric({ multipleOf: 1, minimum: 1, maximum: 10_000, description: "default 100" })),
   level: t.Optional(t.Union([t.Literal("debug"), t.Literal("info"), t.Literal("warn"), t.Literal("error")], { description: "this level and more severe" })),
   stream: t.Optional(t.Union([t.Literal("stdout"), t.Literal("stderr")])),
   follow: t.Optional(t.BooleanString({ description: "stream new lines (text/event-stream) until the client leaves" })),

@@ -2,7 +2,7 @@
  * gantry as an MCP server (streamable HTTP, stateless): every slash command of the active plugins is
  * a tool named `<plugin>__<command>` taking `{arguments: string}`, run as POST .../invoke runs it.
  */
-import type { CommandView, CoreCommandsService } from "gantry/plugin";
+import { mayInvoke, type CommandCaller, type CommandView, type CoreCommandsService } from "gantry/plugin";
 
 /** The SDK's server side, loaded on the first MCP request (not at start; see connection.ts). */
 async function importServerSdk() {
@@ -31,15 +31,16 @@ function toolOf(command: CommandView) {
   };
 }
 
-function serverFor(sdk: ServerSdk, commands: CoreCommandsService, version: string) {
+function serverFor(sdk: ServerSdk, commands: CoreCommandsService, version: string, caller: CommandCaller) {
   const server = new sdk.Server({ name: "gantry", version }, { capabilities: { tools: {} } });
-  server.setRequestHandler(sdk.ListToolsRequestSchema, () => ({ tools: commands.list().map(toolOf) }));
+  // Tools are the commands the caller's role may invoke; invoke checks again, whatever the list said.
+  server.setRequestHandler(sdk.ListToolsRequestSchema, () => ({ tools: commands.list().filter((c) => mayInvoke(caller.role, c.role)).map(toolOf) }));
   server.setRequestHandler(sdk.CallToolRequestSchema, async (request) => {
     const command = commands.list().find((c) => toolNameOf(c.qname) === request.params.name);
     if (!command) return { isError: true, content: [{ type: "text", text: `No tool '${request.params.name}'` }] };
     const args = request.params.arguments?.arguments;
     try {
-      const invocation = await commands.invoke(command.qname, typeof args === "string" ? args : "");
+      const invocation = await commands.invoke(command.qname, typeof args === "string" ? args : "", caller);
       const value = invocation.kind === "code" ? invocation.result : { prompt: invocation.prompt, result: invocation.result };
       return { content: [{ type: "text", text: typeof value === "string" ? value : JSON.stringify(value) }] };
     } catch (error) {
@@ -50,10 +51,10 @@ function serverFor(sdk: ServerSdk, commands: CoreCommandsService, version: strin
 }
 
 /** Answers one MCP HTTP request; stateless, so a server and transport per request. */
-export async function handleMcpRequest(request: Request, commands: CoreCommandsService, version: string): Promise<Response> {
+export async function handleMcpRequest(request: Request, commands: CoreCommandsService, version: string, caller: CommandCaller): Promise<Response> {
   const sdk = await (serverSdk ??= importServerSdk());
   const transport = new sdk.Transport({ sessionIdGenerator: undefined, enableJsonResponse: true });
-  const server = serverFor(sdk, commands, version);
+  const server = serverFor(sdk, commands, version, caller);
   await server.connect(transport);
   try {
     return await transport.handleRequest(request);

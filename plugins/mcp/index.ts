@@ -33,7 +33,8 @@ export default definePlugin({
     // Plugins bring and take their .mcp.json servers with them.
     for (const event of ["plugin_installed", "plugin_reloaded", "plugin_uninstalled", "plugin_enabled", "plugin_disabled"]) ctx.on(event, () => void sync());
 
-    ctx.routes(mcpRoutes(clients, commands, version, sync));
+    const identity = ctx.services.consume("core.identity");
+    ctx.routes(mcpRoutes(clients, commands, version, sync, identity));
     // For the agents plugin: tools of the connected servers, and calls (errors as exceptions).
     ctx.services.provide("mcp", {
       async tools() {
@@ -54,10 +55,12 @@ export default definePlugin({
     });
     ctx.command("servers", {
       description: "MCP servers and their status",
+      role: "viewer",
       run: () => clients.list().map((c) => ({ name: c.name, status: c.status, tools: c.tools.length, error: c.lastError })),
     });
     ctx.command("tools", {
       description: "Tools of the connected MCP servers",
+      role: "viewer",
       argumentHint: "[server]",
       run: ({ argv }) => clients.list().filter((c) => argv[0] === undefined || c.name === argv[0]).flatMap((c) => c.tools.map((tool) => `${c.name}/${tool.name}: ${tool.description ?? ""}`)),
     });

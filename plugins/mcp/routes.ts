@@ -1,5 +1,5 @@
 /** /api/v1/mcp: the servers gantry connects to and their tools, tool calls, and gantry's own MCP endpoint. */
-import { createError, defineErrors, Nullable, t, textResponses, type CoreCommandsService, type RolesApp } from "gantry/plugin";
+import { createError, defineErrors, Nullable, t, textResponses, type CommandCaller, type CoreCommandsService, type CoreIdentityService, type RolesApp } from "gantry/plugin";
 import type { McpClients } from "./clients.ts";
 import type { McpConnection } from "./connection.ts";
 import { handleMcpRequest } from "./gantry-server.ts";
@@ -34,7 +34,7 @@ function serverView(c: McpConnection) {
 }
 
 /** `sync` brings the server list in step with config and plugins (cheap when nothing changed). */
-export function mcpRoutes(clients: McpClients, commands: CoreCommandsService, version: string, sync: () => Promise<void>) {
+export function mcpRoutes(clients: McpClients, commands: CoreCommandsService, version: string, sync: () => Promise<void>, identity: CoreIdentityService) {
   const connection = async (name: string) => {
     await sync();
     const c = clients.get(name);
@@ -91,11 +91,18 @@ export function mcpRoutes(clients: McpClients, commands: CoreCommandsService, ve
         detail: { summary: "Call a tool of an MCP server (reconnecting first if the server went away)" },
       })
       // gantry's own MCP server: slash commands as tools, for MCP clients (operators: like POST .../invoke).
-      .post("", ({ request }) => handleMcpRequest(request, commands, version), {
+      // Each tool call is checked against its command's own role, as the MCP caller's identity.
+      .post("", async ({ request }) => handleMcpRequest(request, commands, version, { role: (await identity.identify(request))?.role as CommandCaller["role"] }), {
         role: "operator", parse: "none",
         detail: {
           summary: "gantry as an MCP server (streamable HTTP, stateless): every slash command is a tool <plugin>__<command>",
-          responses: { 200: { description: "A JSON-RPC response", content: { "application/json": { schema: { type: "object" as const } } } } },
+          responses: {
+            200: { description: "A JSON-RPC response", content: { "application/json": { schema: { type: "object" as const } } } },
+            ...Object.fromEntries([[400, "not a JSON-RPC request"], [406, "Accept must list application/json and text/event-stream"], [415, "Content-Type must be application/json"]].map(([status, why]) => [status, {
+              description: `A JSON-RPC error from the MCP transport: ${why}`,
+              content: { "application/json": { schema: { type: "object" as const, required: ["jsonrpc", "error"], properties: { jsonrpc: { type: "string" as const }, error: { type: "object" as const }, id: {} } } } },
+            }])),
+          },
         },
       })
       .get("", ({ set }) => {

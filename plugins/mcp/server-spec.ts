@@ -4,6 +4,7 @@
  * `${VAR}` and `${VAR:-default}` are read from gantry's environment; `${CLAUDE_PLUGIN_ROOT}` and
  * `${GANTRY_PLUGIN_ROOT}` are the declaring plugin's folder.
  */
+import { redactSecrets } from "gantry/plugin";
 export type ServerSpec =
   | { transport: "stdio"; command: string; args: string[]; env: Record<string, string>; cwd?: string }
   | { transport: "http"; url: string; headers: Record<string, string> };
@@ -47,7 +48,7 @@ export function parseServerSpec(entry: Record<string, unknown>, pluginDir?: stri
     if (typeof entry.url !== "string") return { ok: false, error: "an http server needs `url`" };
     if (entry.headers !== undefined && !stringMap(entry.headers)) return { ok: false, error: "`headers` must map names to strings" };
     const url = x(entry.url);
-    if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) return { ok: false, error: `\`url\` is not an http(s) URL: ${url}` };
+    if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) return { ok: false, error: `\`url\` is not an http(s) URL: ${redactSecrets(url)}` };
     spec = { transport: "http", url, headers: xMap(entry.headers ?? {}) };
   } else {
     return { ok: false, error: `transport type '${String(type)}' is not supported (stdio, http)` };

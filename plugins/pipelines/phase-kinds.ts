@@ -3,6 +3,13 @@ import type { AgentRunsService, CoreCommandsService, SandboxService } from "gant
 import { interpolate, type Scope } from "./expressions.ts";
 import type { Phase } from "./templates.ts";
 
+/**
+ * Pipeline phases run what a template names, and templates are admin-authored configuration (as
+ * cron jobs are), so phases invoke with the admin role. Inputs interpolated into a phase's command
+ * line come from whoever started the run (an operator): templates must not splice them into code.
+ */
+export const PIPELINE_CALLER = { role: "admin" } as const;
+
 export interface PhaseServices {
   commands: CoreCommandsService;
   agentRuns: () => AgentRunsService | undefined;
@@ -25,7 +32,7 @@ export async function runAttempt(phase: Phase, scope: Scope, services: PhaseServ
       if (!runs.has(agent)) throw new Error(`no agent '${agent}'; list them at GET /api/v1/agents`);
       await onAgent(agent);
       const input = interpolate(phase.input ?? "${inputs}", scope);
-      const run = await runs.run(agent, input, actor);
+      const run = await runs.run(agent, input, actor, PIPELINE_CALLER);
       const steps: AttemptResult["steps"] = (run.steps as { type: string; tool?: string; outcome?: string; arguments?: unknown }[])
         .filter((s) => s.type === "tool").map((s) => ({ kind: "tool_call", data: { agent_run_id: run.id, tool: s.tool, outcome: s.outcome, arguments: s.arguments } }));
       steps.unshift({ kind: "agent_run", data: { agent, agent_run_id: run.id, status: run.status } });
@@ -36,7 +43,7 @@ export async function runAttempt(phase: Phase, scope: Scope, services: PhaseServ
       const line = interpolate(phase.target, scope);
       const parsed = services.commands.parse(line);
       if (!parsed) throw new Error(`'${line.slice(0, 80)}' is not a slash command line`);
-      const invocation = await services.commands.invoke(parsed.qname, parsed.arguments);
+      const invocation = await services.commands.invoke(parsed.qname, parsed.arguments, PIPELINE_CALLER);
       const output = invocation.kind === "code" ? invocation.result : (invocation.result ?? invocation.prompt);
       return { output, steps: [{ kind: "command", data: { command: parsed.qname, arguments: parsed.arguments } }] };
     }

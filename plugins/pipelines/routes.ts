@@ -1,5 +1,6 @@
 /** The pipelines routes (/api/v1/pipelines…) and chat (/api/v1/chat). */
 import { stat } from "node:fs/promises";
+import { PIPELINE_CALLER } from "./phase-kinds.ts";
 import { Nullable, t, textResponses, type AgentRunsService, type CoreIdentityService, type PluginContext, type RolesApp } from "gantry/plugin";
 import type { PipelineEngine } from "./engine.ts";
 import { queryJournal } from "./journal-query.ts";
@@ -138,7 +139,7 @@ export function pipelineRoutes(p: PipelineRouteParts) {
         if (run.state !== "running" || !phase?.agent || !runs) throw PipelineErrors.PIPELINE_NO_ACTIVE_AGENT([run.id, run.state]);
         const actor = await actorOf(request);
         await p.engine.journal(run.id, "message", phase.name, { from: actor, to: phase.agent, text: body.message });
-        const answer = await runs.run(phase.agent, body.message, `pipeline:${run.id}:chat`);
+        const answer = await runs.run(phase.agent, body.message, `pipeline:${run.id}:chat`, PIPELINE_CALLER);
         const text = answer.status === "succeeded" ? answer.output : null;
         await p.engine.journal(run.id, "message", phase.name, { from: phase.agent, to: actor, text, agent_run_id: answer.id, error: answer.error });
         return { run_id: run.id, phase: phase.name, agent: phase.agent, agent_run_id: answer.id, status: answer.status, answer: text, error: answer.error };

@@ -1,9 +1,11 @@
 /** Runs a script for a caller: limits from config, the host API, audit record and metrics. */
 import { createHash } from "node:crypto";
 import { createError, defineErrors, type HostFunction, type RunResult, type Sandbox, type PluginContext } from "gantry/plugin";
+import { SandboxBusyError } from "../../sandbox/index.ts";
 import { allowedModules } from "./virtual-modules.ts";
 
 export const ScriptErrors = defineErrors("scripts", {
+  SANDBOX_BUSY: createError("SANDBOX_BUSY", 503, (queued: number, retryAfterS: number) => `Every sandbox worker is busy and ${queued} scripts are waiting (plugin.scripts.pool_size, max_queue); retry in ${retryAfterS} s`),
   SCRIPT_TOO_LARGE: createError("SCRIPT_TOO_LARGE", 413, (size: number, limit: number) => `Script is ${size} bytes; the limit is ${limit} (plugin.scripts.max_script_bytes)`),
 });
 
@@ -15,6 +17,8 @@ export interface ScriptLimits {
   max_script_bytes: number;
   max_log_chars: number;
   allowed_modules: string[];
+  pool_size: number;
+  max_queue: number;
 }
 
 export interface ScriptRunner {
@@ -58,7 +62,10 @@ export function createScriptRunner(ctx: PluginContext, sandbox: Sandbox): Script
         maxLogChars: limits.max_log_chars,
         host,
         modules,
-      }));
+      })).catch((error: unknown) => {
+        if (error instanceof SandboxBusyError) throw ScriptErrors.SANDBOX_BUSY([error.queued, error.retryAfterS], { details: { retry_after_s: error.retryAfterS } });
+        throw error;
+      });
       const outcome = result.ok ? "ok" : result.error?.name === "TimeoutError" || result.error?.message.startsWith("interrupted") ? "timeout" : "error";
       runs.inc({ outcome });
       seconds.observe(result.durationMs / 1000);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { resolve } from "node:path";
 import type { Subprocess } from "bun";
-import { freePort, json, startGantry, waitFor, type TestGantry } from "../helpers.ts";
+import { freePort, json, sqlRows, startGantry, waitFor, type TestGantry } from "../helpers.ts";
 
 const PROVIDER = resolve(import.meta.dir, "../fixtures/oidc-provider/server.ts");
 let g: TestGantry;
@@ -79,10 +79,14 @@ describe("OIDC sign-in", () => {
     const forged = await fetch(`${g.url}/api/v1/auth/oidc/callback?code=abc&state=made-up`);
     expect(forged.status).toBe(400);
     const denied = (await signIn("deny")).res;
-    expect([denied.status, (await denied.json()).error]).toEqual([401, "OIDC sign-in failed: the provider answered access_denied: the user said no"]);
+    // The provider's own text reaches the server log, never the anonymous caller nor the audit log.
+    expect([denied.status, await denied.json()]).toEqual([401, { error: "OIDC sign-in failed: see the server log", code: "OIDC_LOGIN_REJECTED", details: null }]);
+    expect(g.logs.text).toContain("the provider answered access_denied: the user said no");
     const wrongAudience = (await signIn("wrong-aud")).res;
     expect(wrongAudience.status).toBe(401);
-    expect((await wrongAudience.json()).error).toContain("the ID token did not verify");
+    expect(JSON.stringify(await wrongAudience.json())).not.toContain("did not verify");
+    expect(g.logs.text).toContain("the ID token did not verify");
+    expect(JSON.stringify(await (await g.api("/api/v1/audit?limit=200")).json())).not.toContain("the user said no");
     expect((await g.gantry.security.users.list()).some((u) => u.username === "wrong")).toBe(false);
   });
 
@@ -92,5 +96,9 @@ describe("OIDC sign-in", () => {
     expect((await fetch(`${g.url}/api/v1/auth/oidc/login`, { redirect: "manual" })).status).toBe(404);
     expect((await g.api("/api/v1/auth/oidc/config", json("PUT", withoutSecret))).status).toBe(200);
     expect((await (await signIn("bob")).res.json()).user.username).toBe("bob"); // the token exchange still authenticates
+    // The client secret is sealed at rest (core/auth/secret-box.ts), not in the database as typed.
+    const [stored] = (await sqlRows(g, "SELECT value FROM core_settings WHERE value LIKE '%client_id%'")) as { value: string }[];
+    expect(stored!.value).not.toContain("provider-secret");
+    expect(JSON.parse(stored!.value).client_secret).toStartWith("enc:v1:");
   });
 });

@@ -124,7 +124,7 @@ describe("Claude Code plugin folders", () => {
     const review = commands.commands.find((c: { qname: string }) => c.qname === "code-review:review");
     expect(review).toEqual({
       qname: "code-review:review", plugin: "code-review", name: "review", kind: "markdown", description: "Review the changes on a branch",
-      argument_hint: "[branch] [focus]", allowed_tools: ["Bash(git diff:*)", "Bash(git log:*)", "Read", "Grep"], model: "claude-sonnet-4-5",
+      role: "operator", argument_hint: "[branch] [focus]", allowed_tools: ["Bash(git diff:*)", "Bash(git log:*)", "Read", "Grep"], model: "claude-sonnet-4-5",
     });
     const fix = commands.commands.find((c: { qname: string }) => c.qname === "code-review:fix-issue");
     expect(fix.allowed_tools).toEqual(["Read", "Edit", "Bash(npm test:*)"]);

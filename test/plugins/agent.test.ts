@@ -55,11 +55,15 @@ describe("definitions", () => {
 });
 
 describe("runs", () => {
-  test("an allowed tool runs and its result goes back to the model", async () => {
-    const res = await invoke("helper", 'CALL scripts__run {"arguments": "6 * 7"}', operator);
+  test("an allowed tool runs and its result goes back to the model; commands above the starter's role are not offered", async () => {
+    // /scripts:run is an admin command: a run an operator starts is not offered it.
+    const asOperator = await (await invoke("helper", 'CALL scripts__run {"arguments": "6 * 7"}', operator)).json();
+    expect(asOperator).toMatchObject({ actor: "key:agent-operator", status: "succeeded" });
+    expect(asOperator.output).toContain("is not offered to this agent");
+    const res = await invoke("helper", 'CALL scripts__run {"arguments": "6 * 7"}');
     expect(res.status).toBe(200);
     const run = await res.json();
-    expect(run).toMatchObject({ agent: "helper", actor: "key:agent-operator", status: "succeeded", error: null });
+    expect(run).toMatchObject({ agent: "helper", actor: "key:bootstrap-admin", status: "succeeded", error: null });
     expect(run.output).toBe('Tool said: {"result":42,"logs":[]}');
     expect(toolSteps(run)).toMatchObject([{ tool: "/scripts:run", decision: "allow", outcome: "ran" }]);
     const mcp = await (await invoke("helper", 'CALL mcp__tools__add {"a": 2, "b": 3}')).json();

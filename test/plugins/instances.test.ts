@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 import OpenAI from "openai";
@@ -351,7 +351,7 @@ describe("capacity: max_running, idle timeout, start-all / stop-all, single-call
 });
 
 describe("kill -9 of gantry", () => {
-  test("leaves no model server behind after the next start", async () => {
+  test("leaves no model server behind: the leftover is gone when /healthz first answers", async () => {
     const dataDir = tempDir();
     // A port no other run holds: a leftover stand-in from an earlier run would otherwise answer for ours.
     const modelPort = await freePort();
@@ -369,23 +369,38 @@ describe("kill -9 of gantry", () => {
     const started: Subprocess[] = [];
     const first = await boot();
     started.push(first.proc);
-    await first.call("/api/v1/instances", { method: "POST", body: JSON.stringify({ name: "orphan", backend: "command", model_path: "orphan", command: standIn() }) });
+    // Two leftovers: a server started directly, and one behind a shell wrapper whose shell dies too.
+    // Their output goes to /dev/null: a server writing to the dead gantry's pipe would die of EPIPE by itself.
+    await first.call("/api/v1/instances", { method: "POST", body: JSON.stringify({ name: "orphan", backend: "command", model_path: "orphan", command: ["sh", "-c", `exec ${standIn().join(" ")} > /dev/null 2>&1`] }) });
+    await first.call("/api/v1/instances", { method: "POST", body: JSON.stringify({ name: "wrapped", backend: "command", model_path: "wrapped", command: ["sh", "-c", `${standIn().join(" ")} > /dev/null 2>&1 & wait`] }) });
     const { pid } = await (await first.call("/api/v1/instances/orphan/start", { method: "POST" })).json();
+    const { pid: shell } = await (await first.call("/api/v1/instances/wrapped/start", { method: "POST" })).json();
     first.proc.kill("SIGKILL");
     await first.proc.exited;
     // A killed child may linger as a zombie until PID 1 reaps it; only a running process counts.
     const alive = (p: number) => existsSync(`/proc/${p}/stat`) && !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${p}/stat`, "utf8"));
-    expect(alive(pid)).toBe(true); // survived in its own process group
+    const groupMembers = (group: number) => readdirSync("/proc").filter((e) => /^\d+$/.test(e) && alive(Number(e))).map(Number)
+      .filter((p) => { try { const s = readFileSync(`/proc/${p}/stat`, "utf8"); return Number(s.slice(s.lastIndexOf(")") + 2).split(" ")[2]) === group; } catch { return false; } });
+    // Whatever survived in the two process groups (the wrapper is killed: its server alone remains).
+    const leftovers = [...groupMembers(pid), ...groupMembers(shell).filter((p) => p !== shell)];
+    try {
+      process.kill(shell, "SIGKILL");
+    } catch {
+      // gone with gantry
+    }
     try {
       const second = await boot();
       started.push(second.proc);
-      await waitFor(() => !alive(pid), 3000, "the leftover server to be killed");
+      // Reaped before listening: gone at the first 200 of /healthz, not some time after.
+      expect(leftovers.filter(alive)).toEqual([]);
     } finally {
       for (const proc of started) proc.kill("SIGKILL");
-      try {
-        process.kill(-pid, "SIGKILL");
-      } catch {
-        // already gone, as it should be
+      for (const group of [pid, shell]) {
+        try {
+          process.kill(-group, "SIGKILL");
+        } catch {
+          // already gone, as it should be
+        }
       }
     }
   });

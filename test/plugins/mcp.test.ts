@@ -3,7 +3,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { BUILTIN_PLUGINS, json, STAND_IN_MCP_SERVER, startGantry, tempDir, waitFor, waitForMcpServer, type TestGantry } from "../helpers.ts";
+import { ADMIN_KEY, BUILTIN_PLUGINS, json, STAND_IN_MCP_SERVER, startGantry, tempDir, waitFor, waitForMcpServer, type TestGantry } from "../helpers.ts";
 
 let g: TestGantry;
 let viewer: string;
@@ -139,8 +139,8 @@ describe("gantry as an MCP server", () => {
     return client;
   };
 
-  test("an MCP client lists slash commands as tools and calls them", async () => {
-    const client = await connect(operator);
+  test("an MCP client lists slash commands as tools and calls them, each within its own role", async () => {
+    const client = await connect(ADMIN_KEY);
     const { tools } = await client.listTools();
     expect(tools.map((t) => t.name)).toEqual(expect.arrayContaining(["scripts__run", "cron__list", "mcp__servers"]));
     expect(tools.find((t) => t.name === "scripts__run")!.description).toContain("/scripts:run");
@@ -149,6 +149,14 @@ describe("gantry as an MCP server", () => {
     const missing = await client.callTool({ name: "ghost__tool", arguments: {} });
     expect(missing.isError).toBe(true);
     await client.close();
+    // /scripts:run is an admin command (as POST /run_script): an operator neither sees nor runs it.
+    const asOperator = await connect(operator);
+    const names = (await asOperator.listTools()).tools.map((t) => t.name);
+    expect(names).toContain("mcp__servers");
+    expect(names).not.toContain("scripts__run");
+    const refused = await asOperator.callTool({ name: "scripts__run", arguments: { arguments: "6 * 7" } });
+    expect(refused.isError).toBe(true);
+    await asOperator.close();
   });
 
   test("operators only: no key is 401, a viewer 403; GET is 405", async () => {

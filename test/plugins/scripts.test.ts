@@ -109,4 +109,19 @@ describe("POST /api/v1/scripts/run", () => {
     const results = await Promise.all([1, 2, 3, 4, 5].map((n) => runJson({ code: `${n} * 2` }).then((r) => r.json())));
     expect(results.map((r) => r.result)).toEqual([2, 4, 6, 8, 10]);
   });
+
+  test("past pool_size workers and max_queue waiting runs, a run is 503 SANDBOX_BUSY with Retry-After at once", async () => {
+    const small = await startGantry({ builtins: BUILTIN_PLUGINS, config: { rate_limit: { enabled: false }, plugins: { disabled: ["cache", "agent", "batch", "cron", "mcp", "instances"] }, plugin: { scripts: { pool_size: 1, max_queue: 1 } } } });
+    try {
+      const slow = JSON.stringify({ code: "const end = Date.now() + 300; while (Date.now() < end) {} 1", timeout_ms: 2000 });
+      const send = () => small.api("/api/v1/scripts/run", { method: "POST", headers: { "content-type": "application/json" }, body: slow });
+      const answers = await Promise.all([send(), send(), send()]);
+      const busy = answers.find((r) => r.status === 503)!;
+      expect(answers.map((r) => r.status).sort()).toEqual([200, 200, 503]);
+      expect(Number(busy.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+      expect((await busy.json()).code).toBe("SANDBOX_BUSY");
+    } finally {
+      await small.stop();
+    }
+  });
 });

@@ -1,6 +1,8 @@
-import { afterAll, describe, expect, test } from "bun:test";
-import { closeSandbox, runScript } from "../../sandbox/index.ts";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { closeSandbox, configureSandbox, runScript, SandboxBusyError } from "../../sandbox/index.ts";
 
+// One warm worker, whatever an earlier test file in this process configured.
+beforeAll(() => configureSandbox({ poolSize: 1, maxQueue: 64 }));
 afterAll(() => closeSandbox());
 
 const run = (code: string, options: Parameters<typeof runScript>[1] = {}) => runScript(code, { timeoutMs: 500, ...options });
@@ -132,5 +134,58 @@ describe("escapes fail cleanly and the host is unharmed", () => {
   test("each run starts fresh", async () => {
     await run("globalThis.leftover = 'secret'");
     expect((await run("typeof leftover")).result).toBe("undefined");
+  });
+});
+
+describe("the one result conversion", () => {
+  const exact: [string, string, unknown][] = [
+    ["NUL inside a string", 'result = "\\u0000x"', "\u0000x"],
+    ["a lone surrogate", 'result = "a\\ud800b"', "a\ud800b"],
+    ["a bigint of 1,205 digits inside an array", "[2n ** 4000n]", [(2n ** 4000n).toString()]],
+    ["undefined, functions and symbols inside", "({ a: undefined, b: [undefined, () => 1], c: NaN })", { b: [null, null], c: null }],
+  ];
+  for (const [name, code, expected] of exact) {
+    test(name, async () => {
+      const r = await run(code);
+      expect([r.ok, r.result]).toEqual([true, expected]);
+    });
+  }
+
+  const refused: [string, string, RegExp][] = [
+    ["a cycle", "const a = {}; a.self = a; a", /contains a cycle/],
+    ["nesting deeper than 64", "let d = {}; const root = d; for (let i = 0; i < 200; i++) { d.x = {}; d = d.x } root", /nested deeper than 64/],
+    ["a throwing toJSON", "({ toJSON() { throw new Error('nope') } })", /cannot be returned: nope/],
+    ["a looping toJSON", "({ toJSON() { for (;;) {} } })", /cannot be returned: interrupted/],
+    ["a throwing getter", "({ get x() { throw new Error('getter') } })", /cannot be returned: getter/],
+    ["a throwing Proxy", "new Proxy({}, { ownKeys() { throw new Error('trap') } })", /cannot be returned: trap/],
+  ];
+  for (const [name, code, message] of refused) {
+    test(`${name} fails the run with a clear error`, async () => {
+      const r = await run(code, { timeoutMs: code.includes("for (;;)") ? 300 : 2000 });
+      expect(r.ok).toBe(false);
+      expect(r.result).toBeNull();
+      expect(r.error!.message).toMatch(message);
+    });
+  }
+});
+
+describe("the worker pool", () => {
+  test("runs go to pool_size workers at once; past max_queue the next is refused at once", async () => {
+    configureSandbox({ poolSize: 2, maxQueue: 2 });
+    try {
+      await Promise.all([run("1"), run("1")]); // both workers started
+      const runs = Array.from({ length: 4 }, () => run("const start = Date.now(); while (Date.now() < start + 400) {} [start, Date.now()]", { timeoutMs: 3000 }));
+      const refused = await run("1").then(() => null, (error: unknown) => error);
+      expect(refused).toBeInstanceOf(SandboxBusyError);
+      expect((refused as SandboxBusyError).retryAfterS).toBeGreaterThanOrEqual(1);
+      const results = await Promise.all(runs);
+      expect(results.every((r) => r.ok)).toBe(true);
+      // Two at a time: at the busiest moment exactly two runs were inside their loops.
+      const spans = results.map((r) => r.result as [number, number]);
+      const overlapAt = (t: number) => spans.filter(([from, to]) => from <= t && t < to).length;
+      expect(Math.max(...spans.map(([from]) => overlapAt(from)))).toBe(2);
+    } finally {
+      configureSandbox({ poolSize: 1, maxQueue: 64 });
+    }
   });
 });
