@@ -17,8 +17,18 @@ interface KeyRecord {
   name: string;
 }
 
+/** Verified keys remembered at most; past this the memory starts over (a flood of distinct valid keys is not a real load). */
+const VERIFIED_MAX = 4096;
+
 export class ApiKeyAuthenticator {
   #keys = new Map<string, KeyRecord>();
+  /**
+   * Keys already verified, by a seeded 64-bit hash of the presented secret: SHA-256 and a constant-time
+   * compare per request cost more than the rest of authentication. The seed is random per process, so
+   * no one can compute a colliding key; an entry counts only while its record is still the loaded one.
+   */
+  #verified = new Map<bigint, { record: KeyRecord; identity: Identity }>();
+  readonly #seed = randomBytes(8).readBigUInt64LE();
   readonly #table: ReturnType<typeof coreTables>["apiKeys"];
 
   /** Call `reload()` before use: it reads the keys into memory, where every request finds them. */
@@ -28,12 +38,19 @@ export class ApiKeyAuthenticator {
 
   /** The identity of an API key; `undefined` when it is not a valid, unrevoked key. */
   identifyKey(presented: string): Identity | undefined {
+    const hash = Bun.hash(presented, this.#seed) as bigint;
+    const known = this.#verified.get(hash);
+    // Revoking reloads #keys, so a revoked key's record is no longer the one here and it is refused at once.
+    if (known && this.#keys.get(known.record.id) === known.record) return known.identity;
     const match = KEY_PATTERN.exec(presented);
     const record = match ? this.#keys.get(match[1]!) : undefined;
     // Compare digests even for an unknown id, so timing does not reveal which ids exist.
     const expected = record?.digest ?? DUMMY_DIGEST;
-    const ok = safeEqualDigest(presented, expected) && record !== undefined;
-    return ok ? { subject: `key:${record.name}`, role: record.role, via: "api_key" } : undefined;
+    if (!safeEqualDigest(presented, expected) || record === undefined) return undefined;
+    const identity: Identity = Object.freeze({ subject: `key:${record.name}`, role: record.role, via: "api_key" });
+    if (this.#verified.size >= VERIFIED_MAX) this.#verified.clear();
+    this.#verified.set(hash, { record, identity });
+    return identity;
   }
 
   /** Creates a key and returns its secret; only the digest is stored. */
@@ -51,6 +68,7 @@ export class ApiKeyAuthenticator {
     const apiKeys = this.#table;
     const changed = await this.db.update(apiKeys).set({ revokedAt: new Date() }).where(eq(apiKeys.id, id)).returning({ id: apiKeys.id });
     this.#keys.delete(id);
+    this.#verified.clear();
     await this.reload();
     return changed.length > 0;
   }
@@ -83,6 +101,7 @@ export class ApiKeyAuthenticator {
   async reload(): Promise<void> {
     const rows = await this.db.select().from(this.#table).where(isNull(this.#table.revokedAt));
     this.#keys = new Map(rows.map((r) => [r.id, { id: r.id, digest: Buffer.from(r.hash, "hex"), role: r.role, name: r.name }]));
+    this.#verified.clear();
   }
 }
 

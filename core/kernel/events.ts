@@ -45,6 +45,12 @@ export class EventBus {
     return event;
   }
 
+  /** True when a publish of `type` would reach anyone: work that only feeds an event can be skipped otherwise. */
+  hasSubscribers(type: string): boolean {
+    for (const { pattern } of this.#subscriptions) if (matchesPattern(pattern, type)) return true;
+    return false;
+  }
+
   get subscriberCount(): number {
     return this.#subscriptions.size;
   }

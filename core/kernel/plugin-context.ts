@@ -203,6 +203,7 @@ export function createPluginContext(instance: PluginInstance, core: CoreParts): 
       if (instance.state === "disposed") instance.refuse("emit");
       return core.events.publish(type, data, name);
     },
+    listened: (type) => core.events.hasSubscribers(type),
     invalidator(key, invalidate) {
       guard("invalidator");
       record("cache", key, core.invalidators.add(key, instance, invalidate));

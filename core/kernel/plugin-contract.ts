@@ -116,6 +116,8 @@ export interface PluginContext extends BackgroundWorkApi {
   flag<K extends FlagType>(name: string, definition: FlagDefinition<K>): FlagHandle<K extends "boolean" ? boolean : K extends "number" ? number : K extends "string" ? string : unknown>;
   on(pattern: string, handler: EventHandler): () => void;
   emit<T>(type: string, data: T): GantryEvent<T>;
+  /** True when an `emit(type)` now would reach a subscriber (a plugin or a `/api/v1/ws` client): skip work that only feeds it. */
+  listened(type: string): boolean;
   /** Registers a function that drops a hot-path cached value; POST /api/v1/infra/cache-invalidate calls every one. */
   invalidator(key: string, invalidate: () => void | Promise<void>): void;
   /** Starts a child in a process group of its own, listed for operators and stopped (SIGTERM, then SIGKILL) with this generation. */

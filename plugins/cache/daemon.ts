@@ -55,6 +55,8 @@ export class CacheDaemon {
   async #fill(): Promise<number> {
     // A generation being disposed claims nothing more: the next one drains the queues.
     if (this.paused || this.#claiming || this.ctx.signal.aborted) return 0;
+    // No host configured: nothing queued could be rendered, so the queues are not read (an idle gantry stays idle).
+    if (this.hosts().length === 0) return 0;
     const room = Math.min(this.renderer.availableForRecache, this.settings().queueMaxSize - this.inFlight);
     if (room <= 0) return 0;
     this.#claiming = true;

@@ -57,7 +57,10 @@ export default definePlugin({
     ctx.every("instances-health", { interval: config.health_interval_s, level: "high", initWait: config.health_interval_s }, async () => {
       const running = await manager.watchRunning();
       const stopped = await manager.stopIdle();
-      for (const instance of manager.list().filter((i) => i.status === "running")) ctx.emit("instance_stats_updated", { name: instance.name, stats: instance.stats });
+      // Stats come from a scan of /proc: only while someone (the UI's event stream) hears them.
+      if (running > 0 && ctx.listened("instance_stats_updated")) {
+        for (const instance of manager.list().filter((i) => i.status === "running")) ctx.emit("instance_stats_updated", { name: instance.name, stats: instance.stats });
+      }
       return `${running} running${stopped.length > 0 ? `; stopped idle: ${stopped.join(", ")}` : ""}`;
     });
   },

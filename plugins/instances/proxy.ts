@@ -31,7 +31,7 @@ export function modelRequest(text: string, field: "model" | "model|name" = "mode
   return { body: record, model };
 }
 
-const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding"]);
+const HOP_BY_HOP = ["connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding"];
 
 export interface SendOptions {
   method?: string;
@@ -78,8 +78,9 @@ export class Upstream {
 
 /** The server's headers minus those that describe the connection or the original encoding. */
 export function relayHeaders(upstream: Response): Headers {
-  const headers = new Headers();
-  upstream.headers.forEach((value, key) => !HOP_BY_HOP.has(key) && headers.set(key, value));
+  // Copied whole (natively) and trimmed: cheaper than a JavaScript callback per header.
+  const headers = new Headers(upstream.headers);
+  for (const name of HOP_BY_HOP) headers.delete(name);
   return headers;
 }
 

@@ -156,6 +156,9 @@ describe("API keys", () => {
     expect(text).not.toContain("hash");
     expect(listed.keys.find((k: { id: string }) => k.id === created.id).prefix).toBe(created.key.split("_").slice(0, 2).join("_"));
     expect((await g.api("/api/v1/hello/kv/b", { method: "PUT", auth: created.key, headers: { "content-type": "application/json" }, body: "2" })).status).toBe(200);
+    // Verified once, the key is remembered: a forged secret with the same id is still refused, and revoking it works at once.
+    expect((await g.api("/api/v1/hello/heard", { auth: created.key })).status).toBe(200);
+    expect((await g.api("/api/v1/hello/heard", { auth: `${created.key.slice(0, -4)}AAAA` })).status).toBe(401);
     expect((await g.api(`/api/v1/auth/keys/${created.id}`, { method: "DELETE" })).status).toBe(200);
     expect((await g.api("/api/v1/hello/heard", { auth: created.key })).status).toBe(401);
     expect((await g.api("/api/v1/auth/keys/nope", { method: "DELETE" })).status).toBe(404);
@@ -163,8 +166,9 @@ describe("API keys", () => {
   });
 
   test("keys, refresh tokens and the internal key are compared in constant time", async () => {
+    const fresh = await g.gantry.security.keys.create("first-use", "viewer"); // not yet verified, so not remembered
     const spy = spyOn(safeEqual, "safeEqualDigest");
-    await g.api("/api/v1/hello/heard");
+    await g.api("/api/v1/hello/heard", { auth: fresh.key });
     await post("/api/v1/auth/refresh", { refresh_token: `grt_${crypto.randomUUID()}_${"A".repeat(43)}` });
     await g.api("/api/v1/hello/internal", { auth: false, headers: { "x-internal-auth": "internal-test-key" } });
     expect(spy).toHaveBeenCalledTimes(2); // the unknown refresh token id never reaches a comparison

@@ -283,13 +283,19 @@ describe("health watch", () => {
     });
     try {
       const info = async () => (await (await watched.api("/api/v1/instances/hung")).json());
-      const ws = new WebSocket(`${watched.url.replace("http", "ws")}/api/v1/ws?api_key=${ADMIN_KEY}&types=system_alert`);
+      const ws = new WebSocket(`${watched.url.replace("http", "ws")}/api/v1/ws?api_key=${ADMIN_KEY}&types=system_alert,instance_stats_updated`);
       const alerts: { data: { severity: string; instance: string; message: string } }[] = [];
-      ws.onmessage = (m) => alerts.push(JSON.parse(String(m.data)));
+      const stats: { data: { name: string; stats: { memory_usage: number } } }[] = [];
+      ws.onmessage = (m) => {
+        const event = JSON.parse(String(m.data));
+        (event.type === "system_alert" ? alerts : stats).push(event);
+      };
       await new Promise((resolve) => (ws.onopen = resolve));
       await watched.api("/api/v1/instances", json("POST", { name: "hung", backend: "command", model_path: "hung", restart: "always", command: standIn("--unhealthy-after-ms", "600") }));
       const first = await (await watched.api("/api/v1/instances/hung/start", json("POST"))).json();
       expect(first.status).toBe("running");
+      // Stats (a /proc scan) are sent on each health tick while a client listens for them.
+      await waitFor(() => stats.some((e) => e.data.name === "hung" && e.data.stats.memory_usage > 0), 2000, "a stats event");
       await waitFor(async () => (await info()).restarts === 1 && (await info()).status === "running", 8000, "a restart after failed health checks");
       expect((await info()).pid).not.toBe(first.pid);
       expect(() => process.kill(first.pid, 0)).toThrow(); // the hung process is gone

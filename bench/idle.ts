@@ -1,0 +1,53 @@
+/**
+ * bench/idle: what an idle gantry costs. Gantry starts with every plugin and INSTANCES running stand-in
+ * model servers, settles, then nothing calls it for SECONDS: its CPU seconds per 10 s and its threads'
+ * context switches per second (wakeups) over that window. Goal: < 0.1 CPU-seconds per 10 s.
+ * The same window is measured for a bare Bun server (bench/bare-server.ts) as the runtime's own floor.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { ADMIN_KEY, STAND_IN_MODEL_SERVER as STAND_IN } from "../test/helpers.ts";
+import { cpuSecondsOf, freePort, round, spawnGantry } from "./lib.ts";
+
+const INSTANCES = Number(process.env.INSTANCES ?? 5);
+const SECONDS = Number(process.env.SECONDS ?? 30);
+const SETTLE_MS = Number(process.env.SETTLE_MS ?? 5000);
+
+/** Context switches of every thread of `pid`: each is a wakeup (or a preemption). */
+function switchesOf(pid: number): number {
+  let total = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    const status = readFileSync(`/proc/${pid}/task/${task}/status`, "utf8");
+    for (const m of status.matchAll(/_ctxt_switches:\s+(\d+)/g)) total += Number(m[1]);
+  }
+  return total;
+}
+
+async function idle(pid: number) {
+  await Bun.sleep(SETTLE_MS);
+  const cpu = cpuSecondsOf(pid);
+  const switches = switchesOf(pid);
+  await Bun.sleep(SECONDS * 1000);
+  return { cpu_seconds_per_10s: round(((cpuSecondsOf(pid) - cpu) * 10) / SECONDS, 3), wakeups_per_s: round((switchesOf(pid) - switches) / SECONDS, 1) };
+}
+
+const server = await spawnGantry({ GANTRY_AUTH__BOOTSTRAP_ADMIN_KEY: ADMIN_KEY });
+const headers = { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" };
+try {
+  for (let i = 0; i < INSTANCES; i++) {
+    const name = `idle-${i}`;
+    const port = await freePort();
+    const command = [process.execPath, STAND_IN, "--port", "{port}"];
+    const created = await fetch(`${server.url}/api/v1/instances`, { method: "POST", headers, body: JSON.stringify({ name, backend: "command", model_path: name, port, command }) });
+    const started = await fetch(`${server.url}/api/v1/instances/${name}/start`, { method: "POST", headers });
+    if (!created.ok || !started.ok) throw new Error(`instance ${name}: ${await created.text()} ${await started.text()}`);
+  }
+  const gantry = await idle(server.proc.pid);
+  const barePort = await freePort();
+  const bare = Bun.spawn([process.execPath, resolve(import.meta.dir, "bare-server.ts"), String(barePort)], { stdout: "ignore", stderr: "inherit" });
+  const floor = await idle(bare.pid);
+  bare.kill();
+  console.log(JSON.stringify({ bench: "idle", instances: INSTANCES, seconds: SECONDS, gantry, bare_bun_server: floor, goal_cpu_seconds_per_10s: 0.1 }, null, 2));
+} finally {
+  await server.stop();
+}
