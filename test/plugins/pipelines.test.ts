@@ -147,6 +147,10 @@ describe("pipelines", () => {
     expect(listed).toMatchObject({ total: 1, limit: 1, offset: 0 });
     expect(listed.runs[0].run_id).toBe(id);
     expect((await (await g.api("/api/v1/pipelines?compliance=hipaa")).json()).total).toBe(0);
+    // Paging takes whole numbers only: a fractional limit is a 400, not a failed query.
+    const fractional = await g.api("/api/v1/pipelines?limit=1.5");
+    expect(fractional.status).toBe(400);
+    expect((await fractional.json()).code).toBeString();
   }, 40_000);
 
   test("bad templates and requests answer 4xx with the reason; a rejected gate fails the run; roles are enforced", async () => {
