@@ -55,7 +55,7 @@ describe("cache across a reload", () => {
     expect(running(chromium!)).toBe(true);
 
     expect((await g.api("/api/v1/plugins/cache/disable", json("POST"))).status).toBe(200);
-    await waitFor(() => !running(chromium!), 5000, "Chromium to stop with the plugin");
+    await waitFor(() => !running(chromium!), 15_000, "Chromium to stop with the plugin");
     await waitFor(() => liveGroupMembers(chromium!).length === 0, 2000, "Chromium's renderers and helpers to stop with it");
   });
 });
