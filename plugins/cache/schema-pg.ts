@@ -5,7 +5,7 @@ import { bigint, index, pgTable, primaryKey, text, timestamp } from "drizzle-orm
 const ms = (name: string) => timestamp(name, { mode: "date", precision: 3, withTimezone: true });
 
 /**
- * The recache queues: seed 001's sorted sets `recache:{host}:{priority}` scored by due time, as rows.
+ * The recache queues: the cache daemon's sorted sets `recache:{host}:{priority}` scored by due time, as rows.
  * Enqueuing an entry that is already queued moves its due time.
  */
 export const cacheQueue = pgTable("cache_queue", {
