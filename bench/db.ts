@@ -58,7 +58,7 @@ async function workload(db: GantryDb) {
   const ops: Record<Op, () => Promise<unknown>> = {
     auth_lookup: () => db.select().from(apiKeys).where(eq(apiKeys.hash, digests[n++ % KEYS]!)),
     cron_run: async () => {
-      const run = await jobs.startRun(jobId, "schedule", "bench");
+      const run = (await jobs.startRun(jobId, "schedule", "bench", null))!;
       await jobs.finishRun(run.id, { status: "succeeded", durationMs: 1, result: "{}", error: null });
     },
     batch_line: async () => {

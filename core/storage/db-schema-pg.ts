@@ -93,3 +93,28 @@ export const coreSettings = pgTable("core_settings", {
   key: text("key").primaryKey(),
   value: text("value").notNull(),
 });
+
+export const clusterNodes = pgTable("cluster_nodes", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  url: text("url").notNull(),
+  version: text("version").notNull(),
+  startedAt: ms("started_at").notNull(),
+  lastHeartbeat: ms("last_heartbeat").notNull(),
+  labels: jsonb("labels").notNull(),
+  resources: jsonb("resources").notNull(),
+  downSince: ms("down_since"),
+});
+
+export const clusterLeases = pgTable("cluster_leases", {
+  name: text("name").primaryKey(),
+  holder: text("holder").notNull(),
+  generation: bigint("generation", { mode: "number" }).notNull(),
+  expiresAt: ms("expires_at").notNull(),
+});
+
+export const clusterMessages = pgTable("cluster_messages", {
+  id: bigserial("id", { mode: "number" }).primaryKey(),
+  payload: text("payload").notNull(),
+  createdAt: ms("created_at").notNull(),
+}, (t) => [index("cluster_messages_created").on(t.createdAt)]);

@@ -102,3 +102,32 @@ export const coreSettings = sqliteTable("core_settings", {
   key: text("key").primaryKey(),
   value: text("value").notNull(),
 });
+
+/** Cluster mode (PostgreSQL only; the twin exists so both dialects keep one set of tables): the nodes that share this database. */
+export const clusterNodes = sqliteTable("cluster_nodes", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  url: text("url").notNull(),
+  version: text("version").notNull(),
+  startedAt: integer("started_at", { mode: "timestamp_ms" }).notNull(),
+  lastHeartbeat: integer("last_heartbeat", { mode: "timestamp_ms" }).notNull(),
+  labels: text("labels", { mode: "json" }).notNull(),
+  resources: text("resources", { mode: "json" }).notNull(),
+  /** Set by the leader when the node missed heartbeats for node_timeout_s; cleared by its next heartbeat. */
+  downSince: integer("down_since", { mode: "timestamp_ms" }),
+});
+
+/** Leases for singleton work: one row per lease; `generation` grows at every change of holder (the fencing token). */
+export const clusterLeases = sqliteTable("cluster_leases", {
+  name: text("name").primaryKey(),
+  holder: text("holder").notNull(),
+  generation: integer("generation").notNull(),
+  expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
+});
+
+/** Cluster messages too large for a NOTIFY payload: the notification carries the id, receivers read the row. */
+export const clusterMessages = sqliteTable("cluster_messages", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  payload: text("payload").notNull(),
+  createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+}, (t) => [index("cluster_messages_created").on(t.createdAt)]);

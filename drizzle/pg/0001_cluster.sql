@@ -1,0 +1,26 @@
+CREATE TABLE "cluster_leases" (
+	"name" text PRIMARY KEY NOT NULL,
+	"holder" text NOT NULL,
+	"generation" bigint NOT NULL,
+	"expires_at" timestamp (3) with time zone NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE "cluster_messages" (
+	"id" bigserial PRIMARY KEY NOT NULL,
+	"payload" text NOT NULL,
+	"created_at" timestamp (3) with time zone NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE "cluster_nodes" (
+	"id" text PRIMARY KEY NOT NULL,
+	"name" text NOT NULL,
+	"url" text NOT NULL,
+	"version" text NOT NULL,
+	"started_at" timestamp (3) with time zone NOT NULL,
+	"last_heartbeat" timestamp (3) with time zone NOT NULL,
+	"labels" jsonb NOT NULL,
+	"resources" jsonb NOT NULL,
+	"down_since" timestamp (3) with time zone
+);
+--> statement-breakpoint
+CREATE INDEX "cluster_messages_created" ON "cluster_messages" USING btree ("created_at");

@@ -1,0 +1,25 @@
+CREATE TABLE `cluster_leases` (
+	`name` text PRIMARY KEY NOT NULL,
+	`holder` text NOT NULL,
+	`generation` integer NOT NULL,
+	`expires_at` integer NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE `cluster_messages` (
+	`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
+	`payload` text NOT NULL,
+	`created_at` integer NOT NULL
+);
+--> statement-breakpoint
+CREATE INDEX `cluster_messages_created` ON `cluster_messages` (`created_at`);--> statement-breakpoint
+CREATE TABLE `cluster_nodes` (
+	`id` text PRIMARY KEY NOT NULL,
+	`name` text NOT NULL,
+	`url` text NOT NULL,
+	`version` text NOT NULL,
+	`started_at` integer NOT NULL,
+	`last_heartbeat` integer NOT NULL,
+	`labels` text NOT NULL,
+	`resources` text NOT NULL,
+	`down_since` integer
+);
