@@ -54,17 +54,21 @@ export async function createSecurity(options: SecurityOptions) {
   const guards = createRequestGuards({ limiter, audit, enabled: () => config.current.rate_limit.enabled, exemptPaths: () => exempt });
 
   const lines: string[] = [];
-  const firstKeys = await keys.bootstrap(initial.auth.bootstrap_admin_key);
-  if (firstKeys) {
-    lines.push(initial.auth.bootstrap_admin_key ? "admin key:     (the configured auth.bootstrap_admin_key)" : `admin key:     ${firstKeys.admin}`);
-    lines.push(`inference key: ${firstKeys.inference}`);
-  }
-  if (users.count === 0) {
-    const generated = !options.adminPassword;
-    const password = options.adminPassword || randomBytes(18).toString("base64url");
-    await users.create("admin", password, "admin");
-    lines.push(generated ? `user admin, password: ${password}` : "user admin, password: (from GANTRY_ADMIN_PASSWORD)");
-  }
+  // Nodes of a cluster starting together on an empty database: one bootstraps, the others find its keys and user.
+  await options.database.exclusive("bootstrap", async () => {
+    await Promise.all([keys.reload(), users.reload()]);
+    const firstKeys = await keys.bootstrap(initial.auth.bootstrap_admin_key);
+    if (firstKeys) {
+      lines.push(initial.auth.bootstrap_admin_key ? "admin key:     (the configured auth.bootstrap_admin_key)" : `admin key:     ${firstKeys.admin}`);
+      lines.push(`inference key: ${firstKeys.inference}`);
+    }
+    if (users.count === 0) {
+      const generated = !options.adminPassword;
+      const password = options.adminPassword || randomBytes(18).toString("base64url");
+      await users.create("admin", password, "admin");
+      lines.push(generated ? `user admin, password: ${password}` : "user admin, password: (from GANTRY_ADMIN_PASSWORD)");
+    }
+  });
   if (internalKey.created) lines.push(`internal key (X-Internal-Auth): ${internalKey.value}`);
   if (lines.length > 0) options.announce(`\nFirst start: credentials created. They are shown only now; store them.\n${lines.map((l) => `  ${l}\n`).join("")}\n`);
 

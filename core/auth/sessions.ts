@@ -48,7 +48,7 @@ export class SessionService {
 
   readonly #tables: ReturnType<typeof coreTables>;
   /** Called after a session was revoked here (cluster mode tells the other nodes at once). */
-  onRevoked: (familyId: string) => void = () => {};
+  onRevoked: (familyId: string) => void | Promise<void> = () => {};
 
   /** Call `reload()` before use: it reads the revoked sessions into memory. */
   constructor(private readonly db: GantryDb, secret: string, private readonly ttl: () => { accessS: number; refreshS: number }) {
@@ -102,7 +102,7 @@ export class SessionService {
       await tx.update(refreshTokens).set({ revokedAt: new Date() }).where(and(eq(refreshTokens.familyId, familyId), isNull(refreshTokens.revokedAt)));
     });
     this.markRevoked(familyId);
-    this.onRevoked(familyId);
+    await this.onRevoked(familyId);
   }
 
   /** Refuses a session's access tokens from now on (a revocation made here or on another node). */

@@ -34,7 +34,8 @@ export function syncAcrossNodes(parts: ClusterSyncParts): { cacheInvalidated: ()
     }
   };
 
-  security.sessions.onRevoked = (familyId) => send("sessions.revoked", { family_id: familyId });
+  // Awaited: when logout answers, the other nodes have been told (they refuse the token as soon as the notification lands).
+  security.sessions.onRevoked = (familyId) => cluster.broadcast("sessions.revoked", { family_id: familyId });
   cluster.onMessage("sessions.revoked", (data) => security.sessions.markRevoked((data as { family_id: string }).family_id));
   security.keys.onChanged = () => send("api_keys.changed");
   cluster.onMessage("api_keys.changed", guarded("api_keys", () => security.keys.reload()));

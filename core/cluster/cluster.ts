@@ -110,7 +110,7 @@ class PostgresCluster {
   constructor(private readonly options: ClusterOptions, pg: NonNullable<DatabaseHandle["pg"]>) {
     const { config } = options;
     this.#self = selfOf(config, options.version, "");
-    this.#registry = new NodeRegistry(pg, () => config.cluster.node_timeout_s);
+    this.#registry = new NodeRegistry(pg, () => config.cluster.node_timeout_s, LEADER_LEASE);
     this.#lease = new LeaderLease(pg, LEADER_LEASE, this.#self.id, () => config.cluster.lease_s * 1000);
     // NOTIFY reaches every session of the database: the schema in the channel name keeps clusters on one database apart.
     this.#channel = new ClusterChannel(pg, `gantry_${config.database.schema}`.slice(0, 63), this.#self.id, options.log);
@@ -152,8 +152,7 @@ class PostgresCluster {
   }
 
   #view(node: Awaited<ReturnType<NodeRegistry["list"]>>[number]): ClusterNodeView {
-    const self = node.id === this.#self.id;
-    return { ...node, leader: self ? this.#lease.held : false, self };
+    return { ...node, self: node.id === this.#self.id };
   }
 
   async #start(url: string): Promise<void> {

@@ -13,28 +13,31 @@ export interface NodeSelf {
 }
 
 
+/** Times as epoch milliseconds and JSON as text: drizzle's client hands every value back as PostgreSQL wrote it. */
 interface NodeRow {
   id: string;
   name: string;
   url: string;
   version: string;
-  started_at: Date;
-  last_heartbeat: Date;
-  labels: Record<string, string>;
-  resources: Record<string, unknown>;
+  started_ms: string | number;
+  heartbeat_ms: string | number;
+  labels: string;
+  resources: string;
   down: boolean;
+  leader: boolean;
 }
 
 export class NodeRegistry {
-  constructor(private readonly pg: postgres.Sql, private readonly timeoutS: () => number) {}
+  constructor(private readonly pg: postgres.Sql, private readonly timeoutS: () => number, private readonly leaseName: string) {}
 
   /** Writes this node's row (a restart of the same node id replaces it). */
   async register(self: NodeSelf): Promise<void> {
-    const labels = this.pg.json(self.labels);
-    const resources = this.pg.json(self.resources as postgres.JSONValue);
+    // As text cast in SQL: drizzle's postgres.js client sends every parameter as text.
+    const labels = JSON.stringify(self.labels);
+    const resources = JSON.stringify(self.resources);
     await this.pg`
       INSERT INTO cluster_nodes (id, name, url, version, started_at, last_heartbeat, labels, resources, down_since)
-      VALUES (${self.id}, ${self.name}, ${self.url}, ${self.version}, ${self.startedAt}, now(), ${labels}, ${resources}, NULL)
+      VALUES (${self.id}, ${self.name}, ${self.url}, ${self.version}, ${self.startedAt.toISOString()}::timestamptz, now(), ${labels}::jsonb, ${resources}::jsonb, NULL)
       ON CONFLICT (id) DO UPDATE SET name = excluded.name, url = excluded.url, version = excluded.version, started_at = excluded.started_at,
         last_heartbeat = now(), labels = excluded.labels, resources = excluded.resources, down_since = NULL`;
   }
@@ -63,13 +66,13 @@ export class NodeRegistry {
     await this.pg`UPDATE cluster_nodes SET down_since = now() WHERE id = ${id}`;
   }
 
-  async list(): Promise<NodeView[]> {
-    const rows = await this.pg<NodeRow[]>`SELECT *, ${this.#downSql()} AS down FROM cluster_nodes ORDER BY name, id`;
+  async list(): Promise<(NodeView & { leader: boolean })[]> {
+    const rows = await this.pg<NodeRow[]>`SELECT ${this.#columnsSql()}, ${this.#downSql()} AS down, ${this.#leaderSql()} AS leader FROM cluster_nodes ORDER BY name, id`;
     return rows.map(viewOf);
   }
 
-  async get(id: string): Promise<NodeView | undefined> {
-    const [row] = await this.pg<NodeRow[]>`SELECT *, ${this.#downSql()} AS down FROM cluster_nodes WHERE id = ${id}`;
+  async get(id: string): Promise<(NodeView & { leader: boolean }) | undefined> {
+    const [row] = await this.pg<NodeRow[]>`SELECT ${this.#columnsSql()}, ${this.#downSql()} AS down, ${this.#leaderSql()} AS leader FROM cluster_nodes WHERE id = ${id}`;
     return row ? viewOf(row) : undefined;
   }
 
@@ -80,15 +83,25 @@ export class NodeRegistry {
     return (await this.get(id)) ? "alive" : "unknown";
   }
 
+  /** Whether the node holds an unexpired leadership lease. */
+  #leaderSql() {
+    return this.pg`EXISTS (SELECT 1 FROM cluster_leases l WHERE l.name = ${this.leaseName} AND l.holder = cluster_nodes.id AND l.expires_at > now())`;
+  }
+
+  #columnsSql() {
+    return this.pg`id, name, url, version, (extract(epoch FROM started_at) * 1000)::bigint AS started_ms,
+      (extract(epoch FROM last_heartbeat) * 1000)::bigint AS heartbeat_ms, labels::text AS labels, resources::text AS resources`;
+  }
+
   #downSql() {
     return this.pg`(down_since IS NOT NULL OR last_heartbeat < now() - make_interval(secs => ${this.timeoutS()}))`;
   }
 }
 
-function viewOf(row: NodeRow): NodeView {
+function viewOf(row: NodeRow): NodeView & { leader: boolean } {
   return {
     id: row.id, name: row.name, url: row.url, version: row.version,
-    started_at: row.started_at.toISOString(), last_heartbeat: row.last_heartbeat.toISOString(),
-    labels: row.labels, resources: row.resources, status: row.down ? "down" : "up",
+    started_at: new Date(Number(row.started_ms)).toISOString(), last_heartbeat: new Date(Number(row.heartbeat_ms)).toISOString(),
+    labels: JSON.parse(row.labels), resources: JSON.parse(row.resources), status: row.down ? "down" : "up", leader: row.leader,
   };
 }

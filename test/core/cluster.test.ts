@@ -1,0 +1,223 @@
+/**
+ * Cluster mode. Without GANTRY_TEST_PG_URL (and with it, cluster mode off) gantry is one node that
+ * always leads and lists itself. With it, three real gantry processes share one PostgreSQL schema.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import postgres from "postgres";
+import { ClusterChannel } from "../../core/cluster/cluster-channel.ts";
+import { ADMIN_KEY, BUILTIN_PLUGINS, STAND_IN_MODEL_SERVER, TEST_PG_URL, json, startGantry, waitFor, type TestGantry } from "../helpers.ts";
+import { startCluster, TEST_CLUSTER_TIMING, type ClusterNode, type TestCluster } from "../cluster-nodes.ts";
+
+describe("a single node", () => {
+  let g: TestGantry;
+  beforeAll(async () => {
+    g = await startGantry({ builtins: BUILTIN_PLUGINS, config: { rate_limit: { enabled: false }, plugins: { disabled: ["ui", "cache", "agent", "batch", "pipelines", "evaluations", "datasets", "knowledge", "mcp", "scripts", "infra", "instances"] } } });
+  });
+  afterAll(() => g.stop());
+
+  test("is the leader and lists itself at /api/v1/nodes; core.cluster says so to plugins", async () => {
+    const res = await g.api("/api/v1/nodes");
+    expect(res.status).toBe(200);
+    const body = await res.json();
+    expect(body.cluster).toBe(false);
+    expect(body.leader).toEqual({ is_self: true, generation: 1 });
+    expect(body.nodes).toHaveLength(1);
+    const [self] = body.nodes;
+    expect(self).toMatchObject({ id: body.node, status: "up", leader: true, self: true, url: g.url });
+    expect(Date.parse(self.started_at)).toBeGreaterThan(0);
+    expect((await (await g.api(`/api/v1/nodes/${self.id}`)).json()).id).toBe(self.id);
+
+    const cluster = g.gantry.core.services.consume("core.cluster");
+    expect(cluster.enabled).toBe(false);
+    expect(cluster.isLeader).toBe(true);
+    expect(await cluster.confirmLeadership()).toBe(true);
+    const leadership: boolean[] = [];
+    cluster.onLeadership((leader) => leadership.push(leader));
+    await waitFor(() => leadership.length === 1);
+    expect(leadership).toEqual([true]);
+  });
+
+  test("the node id is kept in the data dir across restarts", async () => {
+    const id = (await (await g.api("/api/v1/nodes")).json()).node;
+    const again = await startGantry({ dataDir: g.dataDir });
+    try {
+      expect((await (await again.api("/api/v1/nodes")).json()).node).toBe(id);
+    } finally {
+      await again.stop();
+    }
+  });
+
+  test("unknown node 404, forgetting a live node 409, forgetting needs admin", async () => {
+    const { node } = await (await g.api("/api/v1/nodes")).json();
+    const missing = await g.api("/api/v1/nodes/no-such-node");
+    expect(missing.status).toBe(404);
+    expect((await missing.json()).code).toBe("NODE_NOT_FOUND");
+    expect((await g.api("/api/v1/nodes/bad%20id")).status).toBe(404);
+    expect((await g.api(`/api/v1/nodes/${"x".repeat(65)}`)).status).toBe(400);
+    const alive = await g.api(`/api/v1/nodes/${node}`, { method: "DELETE" });
+    expect(alive.status).toBe(409);
+    expect((await alive.json()).code).toBe("NODE_ALIVE");
+    const viewer = (await g.gantry.security.keys.create("nodes-viewer", "viewer")).key;
+    expect((await g.api("/api/v1/nodes", { auth: viewer })).status).toBe(200);
+    expect((await g.api(`/api/v1/nodes/${node}`, { method: "DELETE", auth: viewer })).status).toBe(403);
+    expect((await g.api("/api/v1/nodes", { auth: false })).status).toBe(401);
+  });
+
+  test("cron runs record the tick they are for, once", async () => {
+    const created = await g.api("/api/v1/cron/jobs", json("POST", { name: "every-second", schedule: "* * * * * *", command: "/cron:list" }));
+    expect(created.status).toBe(201);
+    const job = await created.json();
+    const runs = async () => (await (await g.api(`/api/v1/cron/jobs/${job.id}/runs`)).json()).runs as { scheduled_at: string | null; trigger: string }[];
+    await waitFor(async () => (await runs()).length >= 2, 5000, "two scheduled runs");
+    const ticks = (await runs()).map((r) => r.scheduled_at);
+    expect(ticks.every((t) => t !== null && Date.parse(t) % 1000 === 0)).toBe(true);
+    expect(new Set(ticks).size).toBe(ticks.length);
+    await g.api(`/api/v1/cron/jobs/${job.id}`, { method: "DELETE" });
+  });
+});
+
+// Three processes on one PostgreSQL: registered only on the PostgreSQL leg (the tests above run on both).
+if (TEST_PG_URL) {
+  describe("three nodes on one PostgreSQL", () => {
+    let cluster: TestCluster;
+    let a: ClusterNode, b: ClusterNode, c: ClusterNode;
+    const ADMIN_PASSWORD = "cluster-admin-password-1";
+
+    beforeAll(async () => {
+      cluster = await startCluster(3, ["cron", "instances"], { GANTRY_ADMIN_PASSWORD: ADMIN_PASSWORD });
+      [a, b, c] = cluster.nodes as [ClusterNode, ClusterNode, ClusterNode];
+      await waitFor(async () => (await leaderOf(a)) !== undefined, 10_000, "a leader");
+    }, 60_000);
+    afterAll(() => cluster?.stop());
+
+    const nodesOf = async (node: ClusterNode) => (await (await node.api("/api/v1/nodes")).json()).nodes as { id: string; name: string; status: string; leader: boolean }[];
+    const leaderOf = async (node: ClusterNode) => (await nodesOf(node)).find((n) => n.leader && n.status === "up");
+
+    test("every node answers the API and lists the same three nodes, one of them leader", async () => {
+      for (const node of [a, b, c]) {
+        const listed = await nodesOf(node);
+        expect(listed.map((n) => n.name)).toEqual(["node-a", "node-b", "node-c"]);
+        expect(listed.every((n) => n.status === "up")).toBe(true);
+        expect(listed.filter((n) => n.leader)).toHaveLength(1);
+      }
+      const ids = await Promise.all([a.id(), b.id(), c.id()]);
+      expect(new Set(ids).size).toBe(3);
+      const alive = await a.api(`/api/v1/nodes/${ids[1]}`, { method: "DELETE" });
+      expect(alive.status).toBe(409);
+    });
+
+    test("an API key made on A works on B; revoked on A, B refuses it", async () => {
+      const made = await (await a.api("/api/v1/auth/keys", json("POST", { name: "shared", role: "viewer" }))).json();
+      expect(typeof made.key).toBe("string");
+      await waitFor(async () => (await b.api("/api/v1/nodes", { auth: made.key })).status === 200, 2000, "the key on B");
+      expect((await a.api(`/api/v1/auth/keys/${made.id}`, { method: "DELETE" })).status).toBe(200);
+      await waitFor(async () => (await b.api("/api/v1/nodes", { auth: made.key })).status === 401, 2000, "the key refused on B");
+    });
+
+    test("a user logs in on A, uses the token on B, logs out on A: B refuses the token", async () => {
+      const login = await a.api("/api/v1/auth/login", { ...json("POST", { username: "admin", password: ADMIN_PASSWORD }), auth: false });
+      expect(login.status).toBe(200);
+      const { access_token: token } = await login.json();
+      expect((await b.api("/api/v1/auth/whoami", { auth: token })).status).toBe(200);
+      expect((await c.api("/api/v1/auth/whoami", { auth: token })).status).toBe(200);
+      expect((await a.api("/api/v1/auth/logout", { method: "POST", auth: token })).status).toBe(200);
+      expect((await a.api("/api/v1/auth/whoami", { auth: token })).status).toBe(401);
+      // Logout answers once the other nodes were notified; they refuse as soon as the notification lands.
+      await waitFor(async () => (await b.api("/api/v1/auth/whoami", { auth: token })).status === 401, 1000, "B to refuse the token");
+      await waitFor(async () => (await c.api("/api/v1/auth/whoami", { auth: token })).status === 401, 1000, "C to refuse the token");
+    });
+
+    test("a WebSocket client on B sees an instance started on A, with A's node id", async () => {
+      const seen: { type: string; node?: string; data: { name?: string; status?: string } }[] = [];
+      const ws = new WebSocket(`${b.url.replace("http", "ws")}/api/v1/ws?api_key=${ADMIN_KEY}&types=instance_status_changed`);
+      ws.onmessage = (m) => seen.push(JSON.parse(String(m.data)));
+      await new Promise((resolve, reject) => {
+        ws.onopen = resolve;
+        ws.onerror = reject;
+      });
+      try {
+        const created = await a.api("/api/v1/instances", json("POST", {
+          name: "on-a", backend: "command", model_path: "on-a", command: [process.execPath, STAND_IN_MODEL_SERVER, "--port", "{port}"],
+        }));
+        expect(created.status).toBe(201);
+        expect((await a.api("/api/v1/instances/on-a/start", json("POST"))).status).toBe(200);
+        await waitFor(() => seen.some((e) => e.data.name === "on-a" && e.data.status === "running"), 5000, "instance_status_changed on B");
+        const aId = await a.id();
+        expect(seen.every((e) => e.node === aId)).toBe(true);
+        expect((await a.api("/api/v1/instances/on-a/stop", json("POST", {}))).status).toBe(200);
+      } finally {
+        ws.close();
+      }
+    });
+
+    test("a cron job every second while the leader is killed -9: each tick runs at most once; another node takes over", async () => {
+      const created = await b.api("/api/v1/cron/jobs", json("POST", { name: "tick", schedule: "* * * * * *", command: "/cron:list" }));
+      expect(created.status).toBe(201);
+      const job = await created.json();
+      await Bun.sleep(2500);
+      const before = await leaderOf(a);
+      expect(before).toBeDefined();
+      const leader = cluster.nodes.find((n) => n.name === before!.name)!;
+      const survivor = cluster.nodes.find((n) => n !== leader)!;
+      leader.proc.kill("SIGKILL");
+      const killedAt = Date.now();
+      await waitFor(async () => {
+        const next = await leaderOf(survivor);
+        return next !== undefined && next.name !== leader.name;
+      }, 2 * TEST_CLUSTER_TIMING.lease_s * 1000 + 3000, "a new leader");
+      await Bun.sleep(2500);
+      const runs = (await (await survivor.api(`/api/v1/cron/jobs/${job.id}/runs?limit=100`)).json()).runs as { scheduled_at: string; trigger: string }[];
+      const ticks = runs.map((r) => Date.parse(r.scheduled_at)).sort((x, y) => x - y);
+      expect(runs.every((r) => r.trigger === "schedule")).toBe(true);
+      expect(new Set(ticks).size).toBe(ticks.length); // no tick twice
+      expect(ticks.some((t) => t < killedAt)).toBe(true);
+      expect(ticks.some((t) => t > killedAt + 1000)).toBe(true); // the new leader fires
+      // The gap: ticks due while nobody led are not run (at most lease + lease/3, plus a tick).
+      const gaps = ticks.slice(1).map((t, i) => t - ticks[i]!);
+      expect(Math.max(...gaps)).toBeLessThanOrEqual(2 * TEST_CLUSTER_TIMING.lease_s * 1000 + 2000);
+
+      // The killed node goes down; it can then be forgotten.
+      const killedId = await leader.id();
+      await waitFor(async () => (await nodesOf(survivor)).find((n) => n.id === killedId)?.status === "down", 5000, "the killed node down");
+      const forgotten = await survivor.api(`/api/v1/nodes/${killedId}`, { method: "DELETE" });
+      expect(forgotten.status).toBe(200);
+      expect((await survivor.api(`/api/v1/nodes/${killedId}`)).status).toBe(404);
+    }, 30_000);
+  });
+
+  describe("messages between nodes", () => {
+    let pg: postgres.Sql;
+    beforeAll(() => {
+      pg = postgres(TEST_PG_URL, { max: 2, onnotice: () => {} });
+    });
+    afterAll(() => pg.end({ timeout: 1 }));
+
+    test("a message larger than a NOTIFY payload goes by reference; a node ignores its own", async () => {
+      const schema = `t_channel_${process.pid}`;
+      await pg.unsafe(`CREATE SCHEMA IF NOT EXISTS "${schema}"; CREATE TABLE "${schema}".cluster_messages (id bigserial PRIMARY KEY, payload text NOT NULL, created_at timestamptz(3) NOT NULL)`);
+      const scoped = postgres(TEST_PG_URL, { max: 2, onnotice: () => {}, connection: { search_path: schema } });
+      const log = { warn: () => {} } as unknown as ConstructorParameters<typeof ClusterChannel>[3];
+      const one = new ClusterChannel(scoped, `gantry_${schema}`, "node-1", log);
+      const two = new ClusterChannel(scoped, `gantry_${schema}`, "node-2", log);
+      try {
+        await Promise.all([one.start(), two.start()]);
+        const atOne: unknown[] = [];
+        const atTwo: unknown[] = [];
+        one.on("probe", (data) => void atOne.push(data));
+        two.on("probe", (data) => void atTwo.push(data));
+        const large = { text: "x".repeat(20_000) };
+        await one.send("probe", { small: true });
+        await one.send("probe", large);
+        await waitFor(() => atTwo.length === 2, 3000, "both messages at node-2");
+        expect(atTwo).toEqual([{ small: true }, large]);
+        expect(one.counts.by_reference).toBe(1);
+        await Bun.sleep(100);
+        expect(atOne).toEqual([]);
+      } finally {
+        await Promise.all([one.stop(), two.stop()]);
+        await scoped.end({ timeout: 1 });
+        await pg.unsafe(`DROP SCHEMA "${schema}" CASCADE`);
+      }
+    });
+  });
+}
