@@ -8,6 +8,7 @@ import * as pgTables from "./schema-pg.ts";
 import * as sqliteTables from "./schema.ts";
 import { registerInferenceRoutes } from "./inference-routes.ts";
 import { instanceRoutes } from "./routes.ts";
+import { NodeForwarding } from "./node-forwarding.ts";
 
 interface InstancesConfig {
   port_range: [number, number];
@@ -35,7 +36,10 @@ export default definePlugin({
     // before gantry listens: a previous run killed with -9 left its model servers running.
     if (fleet.takeColdStart()) {
       const { instances } = pickTables(ctx.db, { sqlite: sqliteTables, pg: pgTables });
-      const reaped = await reapLeftovers(await ctx.db.select({ lastPid: instances.lastPid, port: instances.port }).from(instances));
+      // In a cluster only this node's own servers are its leftovers.
+      const cluster = ctx.services.consume("core.cluster");
+      const rows = await ctx.db.select({ lastPid: instances.lastPid, port: instances.port, node: instances.node }).from(instances);
+      const reaped = await reapLeftovers(rows.filter((r) => !cluster.enabled || r.node === null || r.node === cluster.nodeId));
       if (reaped.length > 0) ctx.log.warn({ pids: reaped }, "killed model servers left by a previous run");
     }
     const manager = new InstanceManager(ctx, fleet, () => ({
@@ -44,8 +48,9 @@ export default definePlugin({
       logDir, logFileMaxBytes: config.log_file_max_bytes, logFilesKept: config.log_files_kept, unhealthyThreshold: config.unhealthy_threshold,
     }));
     await manager.load();
-    ctx.routes(instanceRoutes(manager));
-    const inference = registerInferenceRoutes(ctx, manager);
+    const forwarding = new NodeForwarding(ctx, manager);
+    ctx.routes(instanceRoutes(manager, forwarding, () => config.port_range));
+    const inference = registerInferenceRoutes(ctx, manager, forwarding);
     ctx.routes(systemRoutes(manager, ctx.services.consume("core.info")), { prefix: "/api/v1/system" });
     ctx.services.provide("instances", { list: () => manager.list() });
     ctx.services.provide("inference", inference.service);

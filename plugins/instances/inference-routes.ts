@@ -1,6 +1,7 @@
 /** Every inference API on gantry's port, each group with its own error shape: OpenAI, Anthropic, Ollama, llama-swap's helpers. */
 import type { PluginContext } from "gantry/plugin";
 import type { InstanceManager } from "./instance-manager.ts";
+import type { NodeForwarding } from "./node-forwarding.ts";
 import { InferenceMetrics } from "./inference-metrics.ts";
 import { anthropicRoutes } from "./anthropic-routes.ts";
 import { ollamaRoutes } from "./ollama-routes.ts";
@@ -9,11 +10,11 @@ import { inferenceService, Upstream } from "./proxy.ts";
 import { swapRoutes } from "./swap-routes.ts";
 
 /** Registers the inference routes and returns what other plugins use (the `inference` service). */
-export function registerInferenceRoutes(ctx: PluginContext, manager: InstanceManager) {
+export function registerInferenceRoutes(ctx: PluginContext, manager: InstanceManager, forwarding: NodeForwarding) {
   const instances = () => manager.supervisors().map((s) => ({ name: s.definition.name, running: s.status === "running" }));
   const metrics = new InferenceMetrics(ctx, instances, (ctx.config as { log_inference?: boolean }).log_inference !== false);
   const upstream = new Upstream(manager, metrics);
-  ctx.routes(openAiRoutes(upstream), { prefix: "" });
+  ctx.routes(openAiRoutes(upstream, forwarding), { prefix: "" });
   ctx.routes(anthropicRoutes(upstream), { prefix: "" });
   ctx.routes(ollamaRoutes(upstream), { prefix: "" });
   ctx.routes(swapRoutes(upstream), { prefix: "" });

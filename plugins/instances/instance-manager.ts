@@ -1,5 +1,5 @@
 /** Instance definitions in the database plus one supervisor each; the API and the proxy go through here. */
-import { eq } from "drizzle-orm";
+import { eq, isNull } from "drizzle-orm";
 import { createError, defineErrors, pickTables, redactSecrets, type CoreSecretsService, type PluginContext } from "gantry/plugin";
 import type { Backend, InstanceDefinition } from "./backends.ts";
 import * as pgTables from "./schema-pg.ts";
@@ -51,11 +51,15 @@ export class InstanceManager {
   readonly #names = new ModelNames<InstanceSupervisor>();
   readonly #rows = new Map<string, Row>();
   readonly #table: typeof instances;
+  /** Cluster mode: this node's id; its instances are the rows with that `node` (null on a single node: every row). */
+  readonly #node: string | null;
 
   constructor(private readonly ctx: PluginContext, private readonly fleet: Fleet, private readonly settings: () => SupervisorSettings & { portRange: [number, number]; maxRunning: number }) {
     this.#supervisors = fleet.supervisors;
     this.#table = pickTables(ctx.db, { sqlite: sqliteTables, pg: pgTables }).instances;
     this.#secrets = ctx.services.consume("core.secrets");
+    const cluster = ctx.services.consume("core.cluster");
+    this.#node = cluster.enabled ? cluster.nodeId : null;
     fleet.attach(ctx.generation, {
       settings,
       spawn: (command, options) => fleet.scope.spawn(command, options),
@@ -80,7 +84,10 @@ export class InstanceManager {
   /** Reads the definitions; supervises those the fleet does not have yet. */
   async load(): Promise<void> {
     // Servers a killed gantry left behind are reaped before this (index.ts, at a cold start only).
+    // Turning cluster mode on: instances defined before belong to the first node that starts.
+    if (this.#node !== null) await this.ctx.db.update(this.#table).set({ node: this.#node }).where(isNull(this.#table.node));
     for (const row of await this.ctx.db.select().from(this.#table)) {
+      if (this.#node !== null && row.node !== this.#node) continue; // another node's (see node-forwarding.ts)
       if (Object.values(row.env).some((v) => this.#secrets.needsReseal(v))) {
         row.env = this.#secrets.sealMap(this.#secrets.openMap(row.env)); // plain (older gantry) or under a previous key
         await this.ctx.db.update(this.#table).set({ env: row.env }).where(eq(this.#table.name, row.name));
@@ -134,7 +141,7 @@ export class InstanceManager {
     const row: Row = {
       name: input.name, backend, modelPath: input.model_path, port, options: input.options ?? {}, env: this.#secrets.sealMap(input.env ?? {}),
       command: input.command ?? null, onDemandStart: input.on_demand_start ?? false, idleTimeout: input.idle_timeout ?? 0,
-      restart: input.restart ?? "on-failure", aliases: input.aliases ?? [], unlisted: input.unlisted ?? false, lastPid: null, createdAt: now, updatedAt: now,
+      restart: input.restart ?? "on-failure", aliases: input.aliases ?? [], unlisted: input.unlisted ?? false, lastPid: null, node: this.#node, createdAt: now, updatedAt: now,
     };
     await this.ctx.db.insert(this.#table).values(row);
     this.#rows.set(row.name, row);
@@ -259,7 +266,7 @@ export class InstanceManager {
       options: redactSecrets(row.options), env: Object.fromEntries(Object.keys(row.env).map((k) => [k, "[set]"])), command: redactSecrets(row.command),
       on_demand_start: row.onDemandStart, idle_timeout: row.idleTimeout, restart: row.restart,
       aliases: row.aliases, unlisted: row.unlisted,
-      restarts: s.restarts, last_error: s.lastError,
+      restarts: s.restarts, last_error: s.lastError, node: row.node,
       stats,
       created_at: row.createdAt.toISOString(), updated_at: row.updatedAt.toISOString(),
     };

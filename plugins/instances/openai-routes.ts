@@ -8,6 +8,7 @@ import { inferenceResponses, rawJsonBody } from "./inference-docs.ts";
 import { answerErrors, InferenceErrors, openAiErrorBody, OWN_ERRORS } from "./inference-errors.ts";
 import { modelRequest, relay, type Upstream } from "./proxy.ts";
 import { Model, Models } from "./schemas.ts";
+import type { NodeForwarding } from "./node-forwarding.ts";
 
 const SHAPE = "OpenAI's error shape {error: {message, type, param, code}}";
 /** What the model server answered, passed through: no schema can describe every server's answer. */
@@ -25,7 +26,7 @@ function modelView(i: InstanceView, id: string) {
   return { id, object: "model" as const, created: Math.floor(Date.parse(i.created_at) / 1000), owned_by: "gantry", status: i.status, instance: i.name };
 }
 
-export function openAiRoutes(upstream: Upstream) {
+export function openAiRoutes(upstream: Upstream, forwarding: NodeForwarding) {
   const m = upstream.manager;
   const requestId = (set: { headers: Record<string, unknown> }) => set.headers["x-request-id"] as string | undefined;
 
@@ -34,6 +35,8 @@ export function openAiRoutes(upstream: Upstream) {
     app.post(path, async ({ body, request, set }) => {
       let text = typeof body === "string" ? body : ""; // parse: "text" hands over a string; no body at all is ""
       const { body: parsed, model } = modelRequest(text);
+      const forwarded = await forwarding.forward(request, model, text); // cluster: another node's model
+      if (forwarded) return forwarded;
       const supervisor = await upstream.instance(model);
       const stream = parsed.stream === true;
       // Streams report usage only when asked; ask, and take the extra chunk out again for a client that did not.
@@ -53,6 +56,8 @@ export function openAiRoutes(upstream: Upstream) {
         model = (await new Response(bytes, { headers: { "content-type": type } }).formData().catch(() => undefined))?.get("model");
       }
       if (typeof model !== "string" || model === "") throw InferenceErrors.MODEL_REQUIRED([]);
+      const forwarded = await forwarding.forward(request, model, bytes);
+      if (forwarded) return forwarded;
       const supervisor = await upstream.instance(model);
       const o = upstream.metrics.begin(supervisor.definition.name, "openai", requestId(set), false);
       return relay(await upstream.send(supervisor, path, { body: bytes, headers: { "content-type": type }, signal: request.signal }, o), o);
@@ -78,6 +83,8 @@ export function openAiRoutes(upstream: Upstream) {
     return app
       .post("/api/v1/inference/:model", async ({ params, body, request, set }) => {
         const model = decodeURIComponent(params.model);
+        const forwarded = await forwarding.forward(request, model, JSON.stringify(body));
+        if (forwarded) return forwarded;
         const supervisor = await upstream.instance(model);
         const o = upstream.metrics.begin(supervisor.definition.name, "openai", requestId(set), body.stream === true);
         const text = JSON.stringify({ ...body, model });

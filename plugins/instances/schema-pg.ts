@@ -19,6 +19,7 @@ export const instances = pgTable("instances_definitions", {
   aliases: jsonb("aliases").notNull().default([]).$type<string[]>(),
   unlisted: boolean("unlisted").notNull().default(false),
   lastPid: bigint("last_pid", { mode: "number" }),
+  node: text("node"),
   createdAt: ms("created_at").notNull(),
   updatedAt: ms("updated_at").notNull(),
 });

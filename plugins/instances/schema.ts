@@ -17,6 +17,8 @@ export const instances = sqliteTable("instances_definitions", {
   /** Hidden from /v1/models and Ollama's /api/tags (still served by name). */
   unlisted: integer("unlisted", { mode: "boolean" }).notNull().default(false),
   lastPid: integer("last_pid"),
+  /** Cluster mode: the node that supervises it (null on a single node). */
+  node: text("node"),
   createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
   updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
 });

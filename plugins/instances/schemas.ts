@@ -39,6 +39,7 @@ const instanceProperties = {
   aliases: t.Array(t.String()), unlisted: t.Boolean(),
   restarts: t.Integer({ description: "restarts since the last start by request" }),
   last_error: Nullable(t.String()),
+  node: t.Union([t.String(), t.Null()], { description: "cluster mode: id of the node that supervises it (GET /api/v1/nodes); null on a single node" }),
   stats: t.Object({
     memory_usage: t.Number({ description: "resident bytes of the server's process group" }),
     cpu_usage: t.Number({ description: "% of one core since the previous reading" }),

@@ -3,9 +3,10 @@
  * always leads and lists itself. With it, three real gantry processes share one PostgreSQL schema.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import OpenAI from "openai";
 import postgres from "postgres";
 import { ClusterChannel } from "../../core/cluster/cluster-channel.ts";
-import { ADMIN_KEY, BUILTIN_PLUGINS, STAND_IN_MODEL_SERVER, TEST_PG_URL, json, startGantry, waitFor, type TestGantry } from "../helpers.ts";
+import { ADMIN_KEY, BUILTIN_PLUGINS, freePort, STAND_IN_MODEL_SERVER, TEST_PG_URL, json, startGantry, waitFor, type TestGantry } from "../helpers.ts";
 import { startCluster, TEST_CLUSTER_TIMING, type ClusterNode, type TestCluster } from "../cluster-nodes.ts";
 
 describe("a single node", () => {
@@ -137,17 +138,54 @@ if (TEST_PG_URL) {
       });
       try {
         const created = await a.api("/api/v1/instances", json("POST", {
-          name: "on-a", backend: "command", model_path: "on-a", command: [process.execPath, STAND_IN_MODEL_SERVER, "--port", "{port}"],
+          name: "on-a", backend: "command", model_path: "on-a", port: await freePort(), command: [process.execPath, STAND_IN_MODEL_SERVER, "--port", "{port}"],
         }));
         expect(created.status).toBe(201);
         expect((await a.api("/api/v1/instances/on-a/start", json("POST"))).status).toBe(200);
         await waitFor(() => seen.some((e) => e.data.name === "on-a" && e.data.status === "running"), 5000, "instance_status_changed on B");
         const aId = await a.id();
         expect(seen.every((e) => e.node === aId)).toBe(true);
-        expect((await a.api("/api/v1/instances/on-a/stop", json("POST", {}))).status).toBe(200);
       } finally {
         ws.close();
       }
+    });
+
+    test("the proxy on B reaches the model on A (OpenAI client, streaming too); logs, health and the list on any node", async () => {
+      const client = new OpenAI({ apiKey: ADMIN_KEY, baseURL: `${b.url}/v1`, maxRetries: 0 });
+      const reply = await client.chat.completions.create({ model: "on-a", messages: [{ role: "user", content: "hello from b" }] });
+      expect(reply.choices[0]!.message.content).toBe("You said: hello from b");
+      const chunks: string[] = [];
+      for await (const chunk of await client.chat.completions.create({ model: "on-a", stream: true, messages: [{ role: "user", content: "one two three" }] })) {
+        chunks.push(chunk.choices[0]?.delta?.content ?? "");
+      }
+      expect(chunks.filter(Boolean).length).toBeGreaterThan(2);
+      expect(chunks.join("")).toBe("You said: one two three");
+      const single = await c.api("/api/v1/inference/on-a", json("POST", { messages: [{ role: "user", content: "via c" }] }));
+      expect(single.status).toBe(200);
+      expect((await single.json()).choices[0].message.content).toBe("You said: via c");
+
+      const aId = await a.id();
+      const listed = (await (await b.api("/api/v1/instances")).json()).instances as { name: string; node: string; status: string }[];
+      expect(listed.find((i) => i.name === "on-a")).toMatchObject({ node: aId, status: "running" });
+      expect((await (await c.api("/api/v1/instances/on-a")).json())).toMatchObject({ name: "on-a", node: aId, status: "running" });
+      expect((await (await b.api("/api/v1/instances/on-a/health")).json()).status).toBe("healthy");
+      expect(((await (await b.api("/api/v1/instances/on-a/logs?lines=50")).json()).logs as unknown[]).length).toBeGreaterThan(0);
+      const missing = await b.api("/v1/chat/completions", json("POST", { model: "nowhere", messages: [] }));
+      expect(missing.status).toBe(404);
+
+      // Placed on C from B: C supervises it.
+      const cId = await c.id();
+      const placed = await b.api("/api/v1/instances", json("POST", { name: "on-c", backend: "command", model_path: "on-c", node: cId, port: await freePort(), command: [process.execPath, STAND_IN_MODEL_SERVER, "--port", "{port}"] }));
+      expect(placed.status).toBe(201);
+      expect((await placed.json()).instance.node).toBe(cId);
+      expect((await (await c.api("/api/v1/instances/on-c")).json()).node).toBe(cId);
+      const duplicate = await b.api("/api/v1/instances", json("POST", { name: "on-c", backend: "command", model_path: "x", command: ["x"] }));
+      expect(duplicate.status).toBe(409);
+      const nowhere = await b.api("/api/v1/instances", json("POST", { name: "on-z", backend: "command", model_path: "x", command: ["x"], node: "no-such-node" }));
+      expect(nowhere.status).toBe(400);
+      expect((await nowhere.json()).code).toBe("INSTANCE_NODE_UNKNOWN");
+      expect((await b.api("/api/v1/instances/on-c", { method: "DELETE" })).status).toBe(200);
+      expect((await c.api("/api/v1/instances/on-c")).status).toBe(404);
     });
 
     test("a cron job every second while the leader is killed -9: each tick runs at most once; another node takes over", async () => {
@@ -183,6 +221,18 @@ if (TEST_PG_URL) {
       expect(forgotten.status).toBe(200);
       expect((await survivor.api(`/api/v1/nodes/${killedId}`)).status).toBe(404);
     }, 30_000);
+
+    test("when the node that runs a model is gone, the proxy answers 503 naming it", async () => {
+      if (a.proc.exitCode === null) {
+        a.proc.kill("SIGKILL");
+        await a.proc.exited;
+      }
+      const client = new OpenAI({ apiKey: ADMIN_KEY, baseURL: `${b.url}/v1`, maxRetries: 0 });
+      const failed = await client.chat.completions.create({ model: "on-a", messages: [{ role: "user", content: "hello?" }] }).catch((e) => e);
+      expect(failed).toBeInstanceOf(OpenAI.APIError);
+      expect(failed.status).toBe(503);
+      expect(failed.message).toContain(await a.id()); // and its name while the node is still listed
+    });
   });
 
   describe("messages between nodes", () => {

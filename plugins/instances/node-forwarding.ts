@@ -1,0 +1,139 @@
+/**
+ * Cluster mode: an instance belongs to the node that supervises it. A request on another node for
+ * its model, logs or health is forwarded to the owner over HTTP, streams included, with the
+ * caller's own credential (keys and sessions are the same on every node, so the owner checks the
+ * caller as it would have checked it locally; no node gains rights the caller lacks).
+ */
+import { createError, defineErrors, eq, or, pickTables, sql, type ClusterNodeView, type CoreClusterService, type PluginContext } from "gantry/plugin";
+import { InstanceErrors, type InstanceManager } from "./instance-manager.ts";
+import * as pgTables from "./schema-pg.ts";
+import * as sqliteTables from "./schema.ts";
+
+export const ForwardingErrors = defineErrors("instances", {
+  INSTANCE_NODE_UNKNOWN: createError("INSTANCE_NODE_UNKNOWN", 400, (node: string) => `No cluster node '${node}' is up; GET /api/v1/nodes lists the nodes an instance can be placed on`),
+  INSTANCE_NODE_DOWN: createError("INSTANCE_NODE_DOWN", 503, (what: string, node: string, why: string) => `'${what}' runs on cluster node '${node}', which ${why}; try again when it is back, or move the instance to another node`),
+});
+
+/** Set on a forwarded request: its receiver answers from its own instances and never forwards again. */
+export const FORWARDED_BY = "x-gantry-forwarded-by";
+
+/** Hop-by-hop and length headers a forward must not copy (the body is re-framed). */
+const NOT_FORWARDED = ["host", "connection", "content-length", "transfer-encoding", "keep-alive", "accept-encoding"];
+
+export class NodeForwarding {
+  readonly #cluster: CoreClusterService;
+  readonly #table: typeof sqliteTables.instances;
+  readonly #db: PluginContext["db"];
+
+  constructor(ctx: PluginContext, private readonly manager: InstanceManager) {
+    this.#cluster = ctx.services.consume("core.cluster");
+    this.#table = pickTables(ctx.db, { sqlite: sqliteTables, pg: pgTables }).instances;
+    this.#db = ctx.db;
+  }
+
+  /** Whether a forward could apply: cluster mode, and the request was not forwarded already. */
+  applies(request: Request): boolean {
+    return this.#cluster.enabled && !request.headers.has(FORWARDED_BY);
+  }
+
+  /** The other node that owns model id `model` (a name or alias); undefined when this node has it or nobody does. */
+  async ownerOf(model: string): Promise<ClusterNodeView | { id: string; name: string; status: "down"; url: "" } | undefined> {
+    if (this.manager.resolve(model)) return undefined;
+    const t = this.#table;
+    const [row] = await this.#db.select({ node: t.node }).from(t)
+      .where(or(eq(t.name, model), sql`${t.aliases}::jsonb @> ${JSON.stringify([model])}::jsonb`)).limit(1);
+    if (!row?.node || row.node === this.#cluster.nodeId) return undefined;
+    return (await this.#cluster.node(row.node)) ?? { id: row.node, name: row.node, status: "down", url: "" };
+  }
+
+  /**
+   * Forwards `request` to the node that owns `model`, with `body` (what the route already read);
+   * undefined when this node answers it. Owner down or unreachable: INSTANCE_NODE_DOWN (503).
+   */
+  async forward(request: Request, model: string, body?: RequestInit["body"]): Promise<Response | undefined> {
+    if (!this.applies(request)) return undefined;
+    const owner = await this.ownerOf(model);
+    if (!owner) return undefined;
+    return this.send(request, owner, model, body);
+  }
+
+  /** Sends `request` to `node` as it came (path, query, headers, `body`) and passes the answer back unbuffered. */
+  async send(request: Request, node: { id: string; name: string; url: string; status: string }, what: string, body?: RequestInit["body"]): Promise<Response> {
+    const named = node.name === node.id ? node.id : `${node.name}' ('${node.id}`;
+    if (node.status === "down") throw ForwardingErrors.INSTANCE_NODE_DOWN([what, named, "is down"]);
+    const url = new URL(request.url);
+    const headers = new Headers(request.headers);
+    for (const name of NOT_FORWARDED) headers.delete(name);
+    headers.set(FORWARDED_BY, this.#cluster.nodeId);
+    let answer: Response;
+    try {
+      answer = await fetch(`${node.url}${url.pathname}${url.search}`, { method: request.method, headers, body, signal: request.signal, redirect: "manual" });
+    } catch (error) {
+      if (request.signal.aborted) throw error;
+      throw ForwardingErrors.INSTANCE_NODE_DOWN([what, named, "does not answer"]);
+    }
+    const passed = new Headers(answer.headers);
+    for (const name of ["content-length", "content-encoding", "transfer-encoding", "connection"]) passed.delete(name);
+    return new Response(answer.body, { status: answer.status, headers: passed });
+  }
+
+  /** The instances of the other up nodes, each asked with the caller's credential; a node that does not answer is left out. */
+  async othersInstances(request: Request): Promise<RemoteInstance[]> {
+    if (!this.applies(request)) return [];
+    const others = (await this.#cluster.nodes()).filter((n) => !n.self && n.status === "up");
+    const headers = new Headers({ [FORWARDED_BY]: this.#cluster.nodeId });
+    const auth = request.headers.get("authorization") ?? request.headers.get("x-api-key");
+    if (request.headers.has("authorization")) headers.set("authorization", auth!);
+    else if (auth) headers.set("x-api-key", auth);
+    const lists = await Promise.all(others.map(async (node) => {
+      try {
+        const answer = await fetch(`${node.url}${new URL(request.url).pathname}`, { headers, signal: AbortSignal.any([request.signal, AbortSignal.timeout(5000)]) });
+        return answer.ok ? ((await answer.json()) as { instances: RemoteInstance[] }).instances : [];
+      } catch {
+        return [];
+      }
+    }));
+    return lists.flat();
+  }
+
+  /**
+   * For the instance routes: a request about a named instance of another node goes there, as does a
+   * create placed on another node (`node` in the body); a create here gets a port no node uses.
+   */
+  async forwardInstanceRequest(request: Request, name: string | undefined, body: unknown, portRange: [number, number]): Promise<Response | undefined> {
+    if (!this.#cluster.enabled) return undefined;
+    const forwarded = !this.applies(request);
+    if (name !== undefined) {
+      if (forwarded || this.manager.lookup(name)) return undefined;
+      const owner = await this.ownerOf(name);
+      return owner ? this.send(request, owner, name, bodyOf(body)) : undefined;
+    }
+    if (request.method !== "POST" || !isCreate(body)) return undefined;
+    if (!forwarded && body.node !== undefined && body.node !== this.#cluster.nodeId) {
+      const node = await this.#cluster.node(body.node);
+      if (!node || node.status !== "up") throw ForwardingErrors.INSTANCE_NODE_UNKNOWN([body.node]);
+      return this.send(request, node, body.name, JSON.stringify(body));
+    }
+    const t = this.#table;
+    const taken = await this.#db.select({ name: t.name, port: t.port }).from(t);
+    if (taken.some((r) => r.name === body.name)) throw InstanceErrors.INSTANCE_EXISTS([body.name]);
+    if (body.port === undefined) {
+      // The port column is unique across the cluster (nodes may share a machine).
+      const used = new Set(taken.map((r) => r.port));
+      for (let port = portRange[0]; port <= portRange[1]; port++) if (!used.has(port)) return void (body.port = port);
+    }
+    return undefined;
+  }
+}
+
+/** An instance as another node lists it (the same view as this node's). */
+type RemoteInstance = ReturnType<InstanceManager["list"]>[number];
+
+function isCreate(body: unknown): body is { name: string; node?: string; port?: number } {
+  return typeof body === "object" && body !== null && typeof (body as { name?: unknown }).name === "string";
+}
+
+function bodyOf(body: unknown): string | undefined {
+  if (body === undefined || body === null) return undefined;
+  return typeof body === "string" ? body : JSON.stringify(body);
+}
