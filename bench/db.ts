@@ -67,7 +67,7 @@ async function workload(db: GantryDb) {
     },
     cache_claim: async () => {
       await cache.enqueue(1, [`https://shop.example/p/${n++}`], [1], "normal", new Date(0));
-      await cache.claimDue(1);
+      for (const item of await cache.claimDue(1, "bench", 60_000)) await cache.complete(item, "bench");
     },
   };
   const latencies: Record<Op, number[]> = { auth_lookup: [], cron_run: [], batch_line: [], cache_claim: [] };

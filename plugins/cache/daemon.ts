@@ -36,7 +36,9 @@ export class CacheDaemon {
     private readonly store: CacheStore,
     private readonly renderer: RenderService,
     private readonly hosts: () => HostConfig[],
-    private readonly settings: () => { queueMaxSize: number; retryAfterS: number; blockResourceTypes: string[] },
+    private readonly settings: () => { queueMaxSize: number; retryAfterS: number; blockResourceTypes: string[]; claimMs: number },
+    /** Who claims queue entries: this node (core.cluster's id; one id on a single node too). */
+    private readonly claimer: string,
   ) {
     this.#renders = ctx.metrics.counter({ name: "gantry_cache_renders_total", help: "Page renders by kind and outcome", labelNames: ["kind", "outcome"] });
   }
@@ -62,7 +64,7 @@ export class CacheDaemon {
     this.#claiming = true;
     let items: QueueItem[];
     try {
-      items = await this.store.claimDue(room);
+      items = await this.store.claimDue(room, this.claimer, this.settings().claimMs);
     } finally {
       this.#claiming = false;
     }
@@ -73,7 +75,7 @@ export class CacheDaemon {
   async #recache(item: QueueItem): Promise<void> {
     const host = this.host(item.hostId);
     const dimension = host?.dimensions.find((d) => d.id === item.dimensionId);
-    if (!host || !dimension) return; // configuration changed since it was queued
+    if (!host || !dimension) return void (await this.store.complete(item, this.claimer)); // configuration changed since it was queued
     this.inFlight++;
     try {
       await this.render(host, item.url, dimension, "recache", this.ctx.signal);
@@ -84,6 +86,8 @@ export class CacheDaemon {
       await this.store.enqueue(host.id, [item.url], [dimension.id], "normal", new Date(Date.now() + this.settings().retryAfterS * 1000));
       this.ctx.log.warn({ host: host.id, url: item.url, dimension: dimension.id, err: (error as Error).message, retry_in_s: this.settings().retryAfterS }, "recache render failed");
     } finally {
+      // Rendered: off the queue. Queued again above (or by a client meanwhile): it stays, unclaimed.
+      await this.store.complete(item, this.claimer).catch((error) => this.ctx.log.warn({ url: item.url, err: (error as Error).message }, "recache claim not released; it lapses"));
       this.inFlight--;
       void this.#fill().catch((error) => this.ctx.log.warn({ err: (error as Error).message }, "recache queue could not be read"));
     }

@@ -7,6 +7,7 @@ import { RenderService } from "./render-service.ts";
 import { cacheRoutes } from "./routes.ts";
 
 interface CacheConfig {
+  claim_timeout_s: number;
   hosts: HostConfig[];
   chromium_path: string;
   tabs: number;
@@ -55,7 +56,10 @@ export default definePlugin({
     // Chromium starts on the first render, not with gantry; the browser and its tabs outlive reloads.
     const renderer = ctx.keep("renderer", (scope) => new RenderService(settings, (pid, options) => scope.adopt(pid, options)), (kept) => kept.close());
     renderer.configure(settings);
-    const daemon = new CacheDaemon(ctx, store, renderer, () => config.hosts, () => ({ queueMaxSize: config.queue_max_size, retryAfterS: config.retry_after_s, blockResourceTypes: config.block_resource_types }));
+    // A claim outlives any render (renders time out), so only a dead node's claims lapse.
+    const claimMs = () => Math.max(config.claim_timeout_s * 1000, config.render_timeout_ms * 2);
+    const daemon = new CacheDaemon(ctx, store, renderer, () => config.hosts, () => ({ queueMaxSize: config.queue_max_size, retryAfterS: config.retry_after_s, blockResourceTypes: config.block_resource_types, claimMs: claimMs() }),
+      ctx.services.consume("core.cluster").nodeId);
     ctx.routes(cacheRoutes({
       store, daemon, renderer,
       settings: () => ({ daemonId: config.daemon_id, queueMaxSize: config.queue_max_size, schedulerControlApi: config.scheduler_control_api, maxUrls: config.max_urls }),
