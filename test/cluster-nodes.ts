@@ -1,7 +1,8 @@
 /** Test helpers for cluster mode: real gantry processes, one data dir each, sharing one PostgreSQL schema. */
 import { readdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { ADMIN_KEY, BUILTIN_PLUGINS, dropTestDatabase, tempDir, testDatabaseEnv } from "./helpers.ts";
+import postgres from "postgres";
+import { ADMIN_KEY, BUILTIN_PLUGINS, dropTestDatabase, tempDir, testDatabase, testDatabaseEnv } from "./helpers.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 
@@ -19,6 +20,8 @@ export interface ClusterNode {
 
 export interface TestCluster {
   nodes: ClusterNode[];
+  /** Rows of a query on the cluster's database (its schema is the search path). */
+  sql(query: string): Promise<Record<string, unknown>[]>;
   /** Starts one more node (same database), e.g. to replace a killed one. */
   add(name: string): Promise<ClusterNode>;
   /** SIGTERM to every node still running, then drops the schema and data dirs. */
@@ -48,12 +51,20 @@ export async function startCluster(count: number, plugins: string[], env: Record
     nodes.push(node);
     return node;
   };
+  let client: postgres.Sql | undefined;
+  const database = testDatabase(clusterDir);
   await add("node-a");
   await Promise.all(Array.from({ length: count - 1 }, (_, i) => add(`node-${String.fromCharCode(98 + i)}`)));
   nodes.sort((a, b) => a.name.localeCompare(b.name));
   return {
     nodes, add,
+    async sql(query) {
+      if (!database) throw new Error("cluster tests need GANTRY_TEST_PG_URL");
+      client ??= postgres(database.url, { max: 1, onnotice: () => {}, connection: { search_path: database.schema } });
+      return [...(await client.unsafe(query))];
+    },
     async stop() {
+      await client?.end({ timeout: 1 });
       for (const node of nodes) if (node.proc.exitCode === null && !node.proc.killed) node.proc.kill("SIGTERM");
       await Promise.all(nodes.map((n) => n.proc.exited));
       rmSync(clusterDir, { recursive: true, force: true });

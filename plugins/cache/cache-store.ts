@@ -56,6 +56,12 @@ export class CacheStore {
     return claimed;
   }
 
+  /** Pushes the expiry of every claim `claimer` holds to `claimMs` from now (a live claimer's claims never lapse). */
+  async renewClaims(claimer: string, claimMs: number, now = new Date()): Promise<void> {
+    const { cacheQueue } = this.#t;
+    await this.db.update(cacheQueue).set({ claimExpiresAt: new Date(now.getTime() + claimMs) }).where(eq(cacheQueue.claimedBy, claimer));
+  }
+
   /**
    * Ends `claimer`'s claim on an entry: removes it, unless it was queued again meanwhile (its due
    * time moved), in which case it stays queued, unclaimed.

@@ -30,6 +30,7 @@ export class CacheDaemon {
   readonly #renders;
   /** True while queue entries are being claimed: one claim at a time, so tabs are not promised twice. */
   #claiming = false;
+  #renewedAt = Date.now();
 
   constructor(
     private readonly ctx: PluginContext,
@@ -37,7 +38,7 @@ export class CacheDaemon {
     private readonly renderer: RenderService,
     private readonly hosts: () => HostConfig[],
     private readonly settings: () => { queueMaxSize: number; retryAfterS: number; blockResourceTypes: string[]; claimMs: number },
-    /** Who claims queue entries: this node (core.cluster's id; one id on a single node too). */
+    /** Who claims queue entries: this process of this node (a restarted node does not renew its dead process's claims). */
     private readonly claimer: string,
   ) {
     this.#renders = ctx.metrics.counter({ name: "gantry_cache_renders_total", help: "Page renders by kind and outcome", labelNames: ["kind", "outcome"] });
@@ -47,9 +48,14 @@ export class CacheDaemon {
     return this.hosts().find((h) => h.id === id);
   }
 
-  /** One scheduler tick; returns how many renders it started. */
-  tick(): Promise<number> {
+  /** One scheduler tick: renews this process's claims while it renders, then claims more; returns how many renders it started. */
+  async tick(): Promise<number> {
     this.lastTick = new Date();
+    const claimMs = this.settings().claimMs;
+    if (this.inFlight > 0 && Date.now() - this.#renewedAt >= claimMs / 3) {
+      this.#renewedAt = Date.now();
+      await this.store.renewClaims(this.claimer, claimMs);
+    }
     return this.#fill();
   }
 

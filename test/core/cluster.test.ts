@@ -235,6 +235,71 @@ if (TEST_PG_URL) {
     });
   });
 
+  describe("a recache queue drained by three nodes", () => {
+    const INTERNAL_KEY = "cluster-cache-internal-key";
+    const ENTRIES = 120;
+    let cluster: TestCluster;
+    let site: ReturnType<typeof Bun.serve>;
+    const hits = new Map<string, number>();
+
+    beforeAll(async () => {
+      site = Bun.serve({
+        port: 0,
+        fetch(request) {
+          const path = new URL(request.url).pathname;
+          hits.set(path, (hits.get(path) ?? 0) + 1);
+          return new Response(`<!doctype html><html><body><p>page ${path}</p></body></html>`, { headers: { "content-type": "text/html" } });
+        },
+      });
+      const hosts = [{ id: 1, name: "site", dimensions: [{ id: 1, name: "desktop", width: 800, height: 600, user_agent: "Bot/1.0" }] }];
+      cluster = await startCluster(3, ["cache"], {
+        GANTRY_AUTH__INTERNAL_KEY: INTERNAL_KEY,
+        GANTRY_PLUGIN__CACHE__HOSTS: JSON.stringify(hosts),
+        GANTRY_PLUGIN__CACHE__TABS: "2",
+        GANTRY_PLUGIN__CACHE__RESERVE_ONLINE_PERCENT: "0",
+        GANTRY_PLUGIN__CACHE__TICK_S: "0.2",
+        GANTRY_PLUGIN__CACHE__RENDER_TIMEOUT_MS: "2000",
+        GANTRY_PLUGIN__CACHE__RETRY_AFTER_S: "1",
+        GANTRY_PLUGIN__CACHE__CLAIM_TIMEOUT_S: "2",
+      });
+    }, 60_000);
+    afterAll(async () => {
+      await cluster?.stop();
+      site?.stop();
+    });
+
+    test("one node killed -9 mid-way: every entry is rendered, none lost; only the dead node's claims render twice", async () => {
+      const urls = Array.from({ length: ENTRIES }, (_, i) => `http://127.0.0.1:${site.port}/p/${i}`);
+      const [a, b] = cluster.nodes as [ClusterNode, ClusterNode];
+      const queued = await fetch(`${a.url}/internal/cache/recache`, {
+        method: "POST", headers: { "x-internal-auth": INTERNAL_KEY, "content-type": "application/json" },
+        body: JSON.stringify({ host_id: 1, urls, priority: "normal" }),
+      });
+      expect(queued.status).toBe(200);
+      await waitFor(() => [...hits.values()].reduce((x, y) => x + y, 0) >= ENTRIES / 3, 30_000, "a third rendered");
+      const bId = await b.id();
+      b.proc.kill("SIGKILL");
+      await b.proc.exited;
+      // What B held when it died: claimed, not finished (it may have rendered some without recording it).
+      const heldByB = new Set((await cluster.sql(`SELECT url FROM cache_queue WHERE claimed_by LIKE '${bId}@%'`)).map((r) => new URL(String(r.url)).pathname));
+      const count = async (query: string) => Number((await cluster.sql(query))[0]!.n);
+      await waitFor(async () => (await count("SELECT count(*)::int AS n FROM cache_queue")) === 0, 60_000, "the queue drained");
+      expect(await count("SELECT count(*)::int AS n FROM cache_entries")).toBe(ENTRIES);
+      const paths = urls.map((u) => new URL(u).pathname);
+      expect(paths.every((p) => (hits.get(p) ?? 0) >= 1)).toBe(true);
+      // Twice only what B held when it died; nothing while its claimer lived.
+      const twice = paths.filter((p) => (hits.get(p) ?? 0) > 1);
+      expect(twice.filter((p) => !heldByB.has(p))).toEqual([]);
+      expect(twice.every((p) => (hits.get(p) ?? 0) === 2)).toBe(true);
+      // The survivors both took part.
+      for (const node of cluster.nodes.filter((n) => n !== b)) {
+        const metrics = await (await fetch(`${node.url}/metrics`)).text();
+        const rendered = Number(/gantry_cache_renders_total\{[^}]*kind="recache"[^}]*outcome="ok"[^}]*\} (\d+)/.exec(metrics)?.[1] ?? 0);
+        expect(rendered).toBeGreaterThan(0);
+      }
+    }, 120_000);
+  });
+
   describe("messages between nodes", () => {
     let pg: postgres.Sql;
     beforeAll(() => {
