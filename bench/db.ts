@@ -62,7 +62,7 @@ async function workload(db: GantryDb) {
       await jobs.finishRun(run.id, { status: "succeeded", durationMs: 1, result: "{}", error: null });
     },
     batch_line: async () => {
-      const line = await batches.claim("bench");
+      const line = await batches.claim("bench", "bench", 60_000);
       if (line) await batches.finish("bench", line.line, { status: "succeeded", output: "ok", error: null, agentRunId: null, toolCalls: [] });
     },
     cache_claim: async () => {

@@ -13,6 +13,11 @@ export const PRIORITIES: Priority[] = ["high", "normal", "autorecache"];
 export type QueueItem = typeof cacheQueue.$inferSelect;
 export type Entry = typeof cacheEntries.$inferSelect;
 
+/** PostgreSQL's `FOR UPDATE SKIP LOCKED` on a select (the SQLite builder has no row locks: one process writes at a time). */
+function skipLocked<Q>(query: Q): Q {
+  return (query as unknown as { for(strength: "update", config: { skipLocked: true }): Q }).for("update", { skipLocked: true });
+}
+
 export class CacheStore {
   readonly #t: typeof sqliteTables;
 
@@ -44,14 +49,20 @@ export class CacheStore {
     const claimed: QueueItem[] = [];
     for (const priority of PRIORITIES) {
       if (claimed.length >= limit) break;
-      const pick = this.db.select({ hostId: cacheQueue.hostId, priority: cacheQueue.priority, url: cacheQueue.url, dimensionId: cacheQueue.dimensionId }).from(cacheQueue)
-        .where(and(eq(cacheQueue.priority, priority), lte(cacheQueue.dueAt, now), or(isNull(cacheQueue.claimExpiresAt), lt(cacheQueue.claimExpiresAt, now))))
-        .orderBy(asc(cacheQueue.dueAt)).limit(limit - claimed.length);
-      // The SQLite builder has no row locks (one process writes at a time); PostgreSQL's does.
-      const locked = this.db.engine === "pg" ? (pick as unknown as { for(strength: "update", config: { skipLocked: true }): typeof pick }).for("update", { skipLocked: true }) : pick;
-      const rows = await this.db.update(cacheQueue).set({ claimedBy: claimer, claimExpiresAt: new Date(now.getTime() + claimMs) })
-        .where(sql`(${cacheQueue.hostId}, ${cacheQueue.priority}, ${cacheQueue.url}, ${cacheQueue.dimensionId}) in ${locked}`).returning();
-      claimed.push(...rows.sort((a, b) => a.dueAt.getTime() - b.dueAt.getTime()));
+      // Pick (locking the rows until the transaction ends), then mark: two statements, so the pick runs once.
+      const rows = await this.db.transaction(async (tx) => {
+        const pick = tx.select().from(cacheQueue)
+          .where(and(eq(cacheQueue.priority, priority), lte(cacheQueue.dueAt, now), or(isNull(cacheQueue.claimExpiresAt), lt(cacheQueue.claimExpiresAt, now))))
+          .orderBy(asc(cacheQueue.dueAt)).limit(limit - claimed.length);
+        const picked = await (this.db.engine === "pg" ? skipLocked(pick) : pick);
+        const claim = { claimedBy: claimer, claimExpiresAt: new Date(now.getTime() + claimMs) };
+        for (const item of picked) {
+          await tx.update(cacheQueue).set(claim)
+            .where(and(eq(cacheQueue.hostId, item.hostId), eq(cacheQueue.priority, item.priority), eq(cacheQueue.url, item.url), eq(cacheQueue.dimensionId, item.dimensionId)));
+        }
+        return picked.map((item) => ({ ...item, ...claim }));
+      });
+      claimed.push(...rows);
     }
     return claimed;
   }

@@ -5,8 +5,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import OpenAI from "openai";
 import postgres from "postgres";
+import { join } from "node:path";
 import { ClusterChannel } from "../../core/cluster/cluster-channel.ts";
-import { ADMIN_KEY, BUILTIN_PLUGINS, freePort, STAND_IN_MODEL_SERVER, TEST_PG_URL, json, startGantry, waitFor, type TestGantry } from "../helpers.ts";
+import { migratePlugin, openDatabase, type DatabaseHandle } from "../../core/storage/db.ts";
+import { BatchStore } from "../../plugins/batch/batch-store.ts";
+import { ADMIN_KEY, BUILTIN_PLUGINS, dropTestDatabase, freePort, tempDir, testDatabase, STAND_IN_MODEL_SERVER, TEST_PG_URL, json, startGantry, waitFor, type TestGantry } from "../helpers.ts";
 import { startCluster, TEST_CLUSTER_TIMING, type ClusterNode, type TestCluster } from "../cluster-nodes.ts";
 
 describe("a single node", () => {
@@ -74,6 +77,51 @@ describe("a single node", () => {
     expect(ticks.every((t) => t !== null && Date.parse(t) % 1000 === 0)).toBe(true);
     expect(new Set(ticks).size).toBe(ticks.length);
     await g.api(`/api/v1/cron/jobs/${job.id}`, { method: "DELETE" });
+  });
+});
+
+describe("work claims", () => {
+  let database: DatabaseHandle;
+  let dataDir: string;
+  beforeAll(async () => {
+    dataDir = tempDir("gantry-claims-");
+    const db = testDatabase(dataDir);
+    database = await openDatabase({ dataDir, url: db?.url ?? "", schema: db?.schema ?? "public", poolSize: 8 });
+    await migratePlugin(database, "batch", join(BUILTIN_PLUGINS, "batch"));
+  });
+  afterAll(async () => {
+    await database.close();
+    await dropTestDatabase(dataDir);
+  });
+
+  test("batch lines: two claimers at once take every line once; a dead claimer's lines go to the other when its claims lapse", async () => {
+    const one = new BatchStore(database.db);
+    const two = new BatchStore(database.db);
+    await one.create("run-1", "test", Array.from({ length: 40 }, (_, i) => ({ custom_id: `c${i}`, agent: "a", input: `line ${i}` })));
+    const taken = new Map<number, string>();
+    const drain = async (store: BatchStore, claimer: string, stopAfter = Infinity) => {
+      for (let n = 0; n < stopAfter; n++) {
+        const line = await store.claim("run-1", claimer, 60_000);
+        if (!line) return;
+        expect(taken.has(line.line)).toBe(false);
+        taken.set(line.line, claimer);
+        if (claimer !== "dead") await store.finish("run-1", line.line, { status: "succeeded", output: "ok", error: null, agentRunId: null, toolCalls: [] });
+      }
+    };
+    await Promise.all([drain(one, "dead", 5), drain(two, "alive")]);
+    expect(taken.size).toBe(40);
+    const held = [...taken].filter(([, c]) => c === "dead").map(([line]) => line);
+    expect(held).toHaveLength(5);
+    expect(await two.claim("run-1", "alive", 60_000)).toBeUndefined(); // the dead claimer's lines are still claimed
+    // Its claims lapse (seen from a minute later): the live claimer takes them, once each.
+    const later = new Date(Date.now() + 61_000);
+    const retaken: number[] = [];
+    for (let line = await two.claim("run-1", "alive", 60_000, later); line; line = await two.claim("run-1", "alive", 60_000, later)) {
+      retaken.push(line.line);
+      await two.finish("run-1", line.line, { status: "succeeded", output: "ok", error: null, agentRunId: null, toolCalls: [] });
+    }
+    expect(retaken.sort((x, y) => x - y)).toEqual(held.sort((x, y) => x - y));
+    expect(await two.counts("run-1")).toEqual({ pending: 0, running: 0, succeeded: 40, failed: 0 });
   });
 });
 
@@ -258,7 +306,7 @@ if (TEST_PG_URL) {
         GANTRY_PLUGIN__CACHE__TABS: "2",
         GANTRY_PLUGIN__CACHE__RESERVE_ONLINE_PERCENT: "0",
         GANTRY_PLUGIN__CACHE__TICK_S: "0.2",
-        GANTRY_PLUGIN__CACHE__RENDER_TIMEOUT_MS: "2000",
+        GANTRY_PLUGIN__CACHE__RENDER_TIMEOUT_MS: "8000",
         GANTRY_PLUGIN__CACHE__RETRY_AFTER_S: "1",
         GANTRY_PLUGIN__CACHE__CLAIM_TIMEOUT_S: "2",
       });
@@ -267,6 +315,11 @@ if (TEST_PG_URL) {
       await cluster?.stop();
       site?.stop();
     });
+
+    const renders = async (node: ClusterNode, outcome: "ok" | "failed") => {
+      const metrics = await (await fetch(`${node.url}/metrics`)).text();
+      return Number(new RegExp(`gantry_cache_renders_total\\{[^}]*kind="recache"[^}]*outcome="${outcome}"[^}]*\\} (\\d+)`).exec(metrics)?.[1] ?? 0);
+    };
 
     test("one node killed -9 mid-way: every entry is rendered, none lost; only the dead node's claims render twice", async () => {
       const urls = Array.from({ length: ENTRIES }, (_, i) => `http://127.0.0.1:${site.port}/p/${i}`);
@@ -278,6 +331,7 @@ if (TEST_PG_URL) {
       expect(queued.status).toBe(200);
       await waitFor(() => [...hits.values()].reduce((x, y) => x + y, 0) >= ENTRIES / 3, 30_000, "a third rendered");
       const bId = await b.id();
+      const failedOnB = await renders(b, "failed");
       b.proc.kill("SIGKILL");
       await b.proc.exited;
       // What B held when it died: claimed, not finished (it may have rendered some without recording it).
@@ -287,16 +341,13 @@ if (TEST_PG_URL) {
       expect(await count("SELECT count(*)::int AS n FROM cache_entries")).toBe(ENTRIES);
       const paths = urls.map((u) => new URL(u).pathname);
       expect(paths.every((p) => (hits.get(p) ?? 0) >= 1)).toBe(true);
-      // Twice only what B held when it died; nothing while its claimer lived.
-      const twice = paths.filter((p) => (hits.get(p) ?? 0) > 1);
-      expect(twice.filter((p) => !heldByB.has(p))).toEqual([]);
-      expect(twice.every((p) => (hits.get(p) ?? 0) === 2)).toBe(true);
+      // Twice only what B held when it died, or a render that failed (a slow machine) and was retried; nothing else.
+      const survivors = cluster.nodes.filter((n) => n !== b);
+      const failed = failedOnB + (await Promise.all(survivors.map((n) => renders(n, "failed")))).reduce((x, y) => x + y, 0);
+      const extra = paths.reduce((sum, p) => sum + Math.max(0, (hits.get(p) ?? 0) - 1 - (heldByB.has(p) ? 1 : 0)), 0);
+      expect(extra).toBeLessThanOrEqual(failed);
       // The survivors both took part.
-      for (const node of cluster.nodes.filter((n) => n !== b)) {
-        const metrics = await (await fetch(`${node.url}/metrics`)).text();
-        const rendered = Number(/gantry_cache_renders_total\{[^}]*kind="recache"[^}]*outcome="ok"[^}]*\} (\d+)/.exec(metrics)?.[1] ?? 0);
-        expect(rendered).toBeGreaterThan(0);
-      }
+      for (const node of survivors) expect(await renders(node, "ok")).toBeGreaterThan(0);
     }, 120_000);
   });
 
