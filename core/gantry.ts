@@ -25,6 +25,7 @@ import { ServiceRegistry } from "./kernel/services.ts";
 import { Errors, messageOf } from "./kernel/errors.ts";
 import { createCluster, type ClusterRuntime } from "./cluster/cluster.ts";
 import { syncAcrossNodes } from "./cluster/cluster-sync.ts";
+import { syncPlugins, type PluginNodeStatus } from "./cluster/plugin-sync.ts";
 import { clusterRoutes } from "./http/cluster-routes.ts";
 import { invalidateEverything } from "./kernel/core-services.ts";
 import pkg from "../package.json" with { type: "json" };
@@ -131,8 +132,9 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
     },
   };
   const host = new PluginHost(core, hostOptions);
+  const pluginNodes: { report?: (plugin: string) => Promise<PluginNodeStatus[]> } = {};
   appParts.coreRoutes.push(
-    pluginRoutes({ host, commands: core.commands, agents: core.agents, skills: core.skills, services: core.services, identify: (request) => security.authenticator.identify(request) }),
+    pluginRoutes({ host, commands: core.commands, agents: core.agents, skills: core.skills, services: core.services, identify: (request) => security.authenticator.identify(request), nodes: pluginNodes }),
     featureRoutes(flags, (request) => security.authenticator.identify(request)),
   );
 
@@ -165,6 +167,9 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
   core.services.provide(CORE_OWNER, "core.plugins", {
     list: () => host.list().map((p) => ({ name: p.name, version: p.version, status: p.status, source: p.source })),
   } satisfies CorePluginsService);
+
+  // Cluster mode: plugin changes on one node are carried out by all, and reported per node.
+  if (cluster.service.enabled && database.pg) pluginNodes.report = syncPlugins({ cluster: cluster.service, host, events, pg: database.pg, log });
 
   routing.swap(buildRootApp(appParts, []).app);
   await host.start();

@@ -118,3 +118,12 @@ export const clusterMessages = pgTable("cluster_messages", {
   payload: text("payload").notNull(),
   createdAt: ms("created_at").notNull(),
 }, (t) => [index("cluster_messages_created").on(t.createdAt)]);
+
+export const clusterPluginStatus = pgTable("cluster_plugin_status", {
+  plugin: text("plugin").notNull(),
+  node: text("node").notNull(),
+  action: text("action").notNull(),
+  ok: boolean("ok").notNull(),
+  error: text("error"),
+  at: ms("at").notNull(),
+}, (t) => [primaryKey({ columns: [t.plugin, t.node] })]);

@@ -131,3 +131,13 @@ export const clusterMessages = sqliteTable("cluster_messages", {
   payload: text("payload").notNull(),
   createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
 }, (t) => [index("cluster_messages_created").on(t.createdAt)]);
+
+/** Cluster mode: how each node carried out the last plugin change (install, reload, ...) made on any node. */
+export const clusterPluginStatus = sqliteTable("cluster_plugin_status", {
+  plugin: text("plugin").notNull(),
+  node: text("node").notNull(),
+  action: text("action").notNull(),
+  ok: integer("ok", { mode: "boolean" }).notNull(),
+  error: text("error"),
+  at: integer("at", { mode: "timestamp_ms" }).notNull(),
+}, (t) => [primaryKey({ columns: [t.plugin, t.node] })]);

@@ -23,4 +23,14 @@ CREATE TABLE "cluster_nodes" (
 	"down_since" timestamp (3) with time zone
 );
 --> statement-breakpoint
+CREATE TABLE "cluster_plugin_status" (
+	"plugin" text NOT NULL,
+	"node" text NOT NULL,
+	"action" text NOT NULL,
+	"ok" boolean NOT NULL,
+	"error" text,
+	"at" timestamp (3) with time zone NOT NULL,
+	CONSTRAINT "cluster_plugin_status_plugin_node_pk" PRIMARY KEY("plugin","node")
+);
+--> statement-breakpoint
 CREATE INDEX "cluster_messages_created" ON "cluster_messages" USING btree ("created_at");

@@ -23,3 +23,13 @@ CREATE TABLE `cluster_nodes` (
 	`resources` text NOT NULL,
 	`down_since` integer
 );
+--> statement-breakpoint
+CREATE TABLE `cluster_plugin_status` (
+	`plugin` text NOT NULL,
+	`node` text NOT NULL,
+	`action` text NOT NULL,
+	`ok` integer NOT NULL,
+	`error` text,
+	`at` integer NOT NULL,
+	PRIMARY KEY(`plugin`, `node`)
+);

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { ClusterChannel } from "../../core/cluster/cluster-channel.ts";
 import { migratePlugin, openDatabase, type DatabaseHandle } from "../../core/storage/db.ts";
 import { BatchStore } from "../../plugins/batch/batch-store.ts";
-import { ADMIN_KEY, BUILTIN_PLUGINS, dropTestDatabase, freePort, tempDir, testDatabase, STAND_IN_MODEL_SERVER, TEST_PG_URL, json, startGantry, waitFor, type TestGantry } from "../helpers.ts";
+import { ADMIN_KEY, BUILTIN_PLUGINS, dropTestDatabase, FIXTURE_PLUGINS, freePort, tempDir, testDatabase, STAND_IN_MODEL_SERVER, TEST_PG_URL, json, startGantry, waitFor, type TestGantry } from "../helpers.ts";
 import { startCluster, TEST_CLUSTER_TIMING, type ClusterNode, type TestCluster } from "../cluster-nodes.ts";
 
 describe("a single node", () => {
@@ -234,6 +234,25 @@ if (TEST_PG_URL) {
       expect((await nowhere.json()).code).toBe("INSTANCE_NODE_UNKNOWN");
       expect((await b.api("/api/v1/instances/on-c", { method: "DELETE" })).status).toBe(200);
       expect((await c.api("/api/v1/instances/on-c")).status).toBe(404);
+    });
+
+    test("a plugin installed on A runs on every node; a flag set on B applies on C; reload and uninstall reach all, reported per node", async () => {
+      const installed = await a.api("/api/v1/plugins", json("POST", { path: join(FIXTURE_PLUGINS, "hello") }));
+      expect(installed.status).toBe(201);
+      for (const node of [b, c]) await waitFor(async () => (await node.api("/api/v1/hello/greeting")).status === 200, 10_000, `hello on ${node.name}`);
+      const report = async (node: ClusterNode) => (await (await node.api("/api/v1/plugins/hello")).json()) as { status: string; nodes: { name: string; action: string; ok: boolean; error: string | null }[] };
+      await waitFor(async () => (await report(b)).nodes?.length === 3, 5000, "three node reports");
+      expect((await report(b)).nodes.map((n) => [n.name, n.action, n.ok])).toEqual([["node-a", "install", true], ["node-b", "install", true], ["node-c", "install", true]]);
+
+      expect((await b.api("/api/v1/features/hello.shout", json("PUT", { value: true }))).status).toBe(200);
+      await waitFor(async () => (await (await c.api("/api/v1/hello/greeting")).json()).text === (await (await b.api("/api/v1/hello/greeting")).json()).text.toUpperCase(), 3000, "the flag on C");
+      expect((await (await c.api("/api/v1/hello/greeting")).json()).text).toMatch(/^[A-Z, ]+$/);
+
+      expect((await b.api("/api/v1/plugins/hello/reload", json("POST"))).status).toBe(200);
+      await waitFor(async () => (await report(c)).nodes.every((n) => n.action === "reload" && n.ok), 10_000, "reloaded everywhere");
+      expect((await c.api("/api/v1/plugins/hello", { method: "DELETE" })).status).toBe(200);
+      for (const node of [a, b]) await waitFor(async () => (await node.api("/api/v1/plugins/hello")).status === 404, 10_000, `hello gone on ${node.name}`);
+      expect((await a.api("/api/v1/hello/greeting")).status).toBe(404);
     });
 
     test("a cron job every second while the leader is killed -9: each tick runs at most once; another node takes over", async () => {
