@@ -5,7 +5,9 @@
  * - proxy: a chat completion on the node that runs the model vs on another node that forwards it
  *   (p50/p99 and the ratio);
  * - messages: NOTIFY throughput between two nodes' channels (small and by-reference payloads), and
- *   the PostgreSQL connections each node holds.
+ *   the PostgreSQL connections each node holds;
+ * - queue drain: ENTRIES recache entries (a local page, 2 Chromium tabs per node) drained by 1, 2 and
+ *   3 nodes (the others' schedulers paused), as throughput and its ratio to one node.
  */
 import postgres from "postgres";
 import { ClusterChannel } from "../core/cluster/cluster-channel.ts";
@@ -21,7 +23,17 @@ const KILLS = Number(process.env.KILLS ?? 10);
 const REQUESTS = Number(process.env.REQUESTS ?? 300);
 const MESSAGES = Number(process.env.MESSAGES ?? 5000);
 
-const cluster = await startCluster(3, ["instances"]);
+const ENTRIES = Number(process.env.ENTRIES ?? 200);
+const INTERNAL_KEY = "bench-cluster-internal-key";
+const site = Bun.serve({ port: 0, fetch: (request) => new Response(`<!doctype html><html><body><p>${new URL(request.url).pathname}</p></body></html>`, { headers: { "content-type": "text/html" } }) });
+const cluster = await startCluster(3, ["instances", "cache"], {
+  GANTRY_AUTH__INTERNAL_KEY: INTERNAL_KEY,
+  GANTRY_PLUGIN__CACHE__HOSTS: JSON.stringify([{ id: 1, name: "site", dimensions: [{ id: 1, name: "desktop", width: 800, height: 600, user_agent: "Bot/1.0" }] }]),
+  GANTRY_PLUGIN__CACHE__TABS: "2", GANTRY_PLUGIN__CACHE__RESERVE_ONLINE_PERCENT: "0", GANTRY_PLUGIN__CACHE__TICK_S: "0.1",
+  GANTRY_PLUGIN__CACHE__SCHEDULER_CONTROL_API: "true", GANTRY_LOG__REQUESTS: "false",
+});
+const internal = (node: ClusterNode, path: string, body?: unknown) =>
+  fetch(`${node.url}${path}`, { method: "POST", headers: { "x-internal-auth": INTERNAL_KEY, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
 const leaseMs = TEST_CLUSTER_TIMING.lease_s * 1000;
 const leaderName = async (node: ClusterNode) => {
   const res = await node.api("/api/v1/nodes").catch(() => undefined);
@@ -30,6 +42,18 @@ const leaderName = async (node: ClusterNode) => {
 };
 
 try {
+  // Queue drain by 1, 2, 3 nodes: the nodes not taking part have their scheduler paused.
+  const drain: Record<string, number> = {};
+  for (let working = 1; working <= 3; working++) {
+    for (const [i, node] of cluster.nodes.entries()) await internal(node, i < working ? "/internal/scheduler/resume" : "/internal/scheduler/pause");
+    const urls = Array.from({ length: ENTRIES }, (_, i) => `http://127.0.0.1:${site.port}/n${working}/p${i}`);
+    const started = performance.now();
+    await internal(cluster.nodes[0]!, "/internal/cache/recache", { host_id: 1, urls, priority: "normal" });
+    while (Number((await cluster.sql("SELECT count(*)::int AS n FROM cache_queue WHERE priority <> 'autorecache'"))[0]!.n) > 0) await Bun.sleep(20);
+    drain[`nodes_${working}`] = round(ENTRIES / ((performance.now() - started) / 1000), 1);
+  }
+  for (const node of cluster.nodes) await internal(node, "/internal/scheduler/pause");
+
   // Proxy: local vs forwarded.
   const [a, b] = cluster.nodes as [ClusterNode, ClusterNode];
   const created = await a.api("/api/v1/instances", json("POST", { name: "bench-model", backend: "command", model_path: "m", port: await freePort(), command: [process.execPath, STAND_IN_MODEL_SERVER, "--port", "{port}"] }));
@@ -106,7 +130,12 @@ try {
     },
     notify: { small_messages_per_s: smallPerS, by_reference_20kb_per_s: largePerS },
     pg_connections_per_node: round(connections / 3, 1),
+    queue_drain: {
+      entries: ENTRIES, renders_per_s: drain,
+      ratio_to_1_node: { nodes_2: round(drain.nodes_2! / drain.nodes_1!), nodes_3: round(drain.nodes_3! / drain.nodes_1!) },
+    },
   }, null, 2));
 } finally {
   await cluster.stop();
+  site.stop();
 }
