@@ -92,7 +92,9 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
   const security = await createSecurity({
     database, config: configManager, adminPassword: process.env.GANTRY_ADMIN_PASSWORD, log,
     announce: options.announce ?? ((text: string) => process.stdout.write(text)),
+    sharedRateCounts: cluster.rateCounts,
   });
+  if (cluster.rateCounts) cluster.rateCounts.afterSync = () => void security.limiter.sweep();
 
   const routing = new RoutingServer(() => limits);
   const limitsOf = (c: GantryConfig): HttpLimits => ({

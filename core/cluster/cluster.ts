@@ -15,6 +15,7 @@ import type { ClusterNodeView, CoreClusterService } from "../kernel/cluster-serv
 import { LeaderLease } from "./leader-lease.ts";
 import { NodeRegistry, type NodeSelf } from "./node-registry.ts";
 import { nodeIdOf } from "./node-identity.ts";
+import { SharedRateCounts } from "./shared-rate-counts.ts";
 
 export const LEADER_LEASE = "leader";
 /** How long large messages stay readable in cluster_messages. */
@@ -38,7 +39,12 @@ export interface ClusterRuntime {
   stop(): Promise<void>;
   /** Forgets a node that is down (DELETE /api/v1/nodes/{id}). */
   forget(id: string): Promise<"forgotten" | "alive" | "unknown">;
+  /** Cluster mode: rate-limit counts shared with the other nodes; undefined on a single node. */
+  rateCounts?: SharedRateCounts;
 }
+
+/** How often a node publishes and reads rate-limit counts. */
+const RATE_SYNC_MS = 500;
 
 /** Cluster mode when the database is PostgreSQL and cluster.enabled; a single always-leading node otherwise. */
 export function createCluster(options: ClusterOptions): ClusterRuntime {
@@ -100,6 +106,7 @@ class PostgresCluster {
   readonly #registry: NodeRegistry;
   readonly #lease: LeaderLease;
   readonly #channel: ClusterChannel;
+  readonly #rateCounts: SharedRateCounts;
   readonly #leadershipListeners = new Set<(leader: boolean) => void>();
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
   readonly #working = new Set<Promise<void>>();
@@ -114,6 +121,7 @@ class PostgresCluster {
     this.#lease = new LeaderLease(pg, LEADER_LEASE, this.#self.id, () => config.cluster.lease_s * 1000);
     // NOTIFY reaches every session of the database: the schema in the channel name keeps clusters on one database apart.
     this.#channel = new ClusterChannel(pg, `gantry_${config.database.schema}`.slice(0, 63), this.#self.id, options.log);
+    this.#rateCounts = new SharedRateCounts(pg, this.#self.id);
   }
 
   runtime(): ClusterRuntime {
@@ -148,6 +156,7 @@ class PostgresCluster {
       start: (url) => cluster.#start(url),
       stop: () => cluster.#stop(),
       forget: (id) => cluster.#registry.forget(id),
+      rateCounts: this.#rateCounts,
     };
   }
 
@@ -170,6 +179,7 @@ class PostgresCluster {
     const { heartbeat_interval_s: heartbeatS, lease_s: leaseS } = this.options.config.cluster;
     this.#every(heartbeatS * 1000, () => this.#heartbeat());
     this.#every((leaseS * 1000) / 3, () => this.#leadershipTick());
+    this.#every(RATE_SYNC_MS, () => this.#rateCounts.sync().catch((error) => log.warn({ err: messageOf(error) }, "rate-limit counts not shared")));
     await this.#leadershipTick();
   }
 
@@ -230,6 +240,7 @@ class PostgresCluster {
         this.options.events.publish("node_down", node);
       }
       await this.#channel.prune(MESSAGE_KEEP_S);
+      await this.#rateCounts.prune();
     } catch (error) {
       this.options.log.warn({ err: messageOf(error) }, "cluster leader work failed");
     }

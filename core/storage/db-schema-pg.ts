@@ -127,3 +127,10 @@ export const clusterPluginStatus = pgTable("cluster_plugin_status", {
   error: text("error"),
   at: ms("at").notNull(),
 }, (t) => [primaryKey({ columns: [t.plugin, t.node] })]);
+
+export const clusterRateCounts = pgTable("cluster_rate_counts", {
+  id: text("id").notNull(),
+  windowStart: bigint("window_start", { mode: "number" }).notNull(),
+  node: text("node").notNull(),
+  count: bigint("count", { mode: "number" }).notNull(),
+}, (t) => [primaryKey({ columns: [t.id, t.windowStart, t.node] }), index("cluster_rate_counts_window").on(t.windowStart)]);

@@ -141,3 +141,11 @@ export const clusterPluginStatus = sqliteTable("cluster_plugin_status", {
   error: text("error"),
   at: integer("at", { mode: "timestamp_ms" }).notNull(),
 }, (t) => [primaryKey({ columns: [t.plugin, t.node] })]);
+
+/** Cluster mode: each node's rate-limit count per caller and minute (window_start, epoch ms), summed by the others. */
+export const clusterRateCounts = sqliteTable("cluster_rate_counts", {
+  id: text("id").notNull(),
+  windowStart: integer("window_start").notNull(),
+  node: text("node").notNull(),
+  count: integer("count").notNull(),
+}, (t) => [primaryKey({ columns: [t.id, t.windowStart, t.node] }), index("cluster_rate_counts_window").on(t.windowStart)]);

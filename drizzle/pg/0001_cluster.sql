@@ -33,4 +33,13 @@ CREATE TABLE "cluster_plugin_status" (
 	CONSTRAINT "cluster_plugin_status_plugin_node_pk" PRIMARY KEY("plugin","node")
 );
 --> statement-breakpoint
-CREATE INDEX "cluster_messages_created" ON "cluster_messages" USING btree ("created_at");
+CREATE TABLE "cluster_rate_counts" (
+	"id" text NOT NULL,
+	"window_start" bigint NOT NULL,
+	"node" text NOT NULL,
+	"count" bigint NOT NULL,
+	CONSTRAINT "cluster_rate_counts_id_window_start_node_pk" PRIMARY KEY("id","window_start","node")
+);
+--> statement-breakpoint
+CREATE INDEX "cluster_messages_created" ON "cluster_messages" USING btree ("created_at");--> statement-breakpoint
+CREATE INDEX "cluster_rate_counts_window" ON "cluster_rate_counts" USING btree ("window_start");

@@ -33,3 +33,13 @@ CREATE TABLE `cluster_plugin_status` (
 	`at` integer NOT NULL,
 	PRIMARY KEY(`plugin`, `node`)
 );
+--> statement-breakpoint
+CREATE TABLE `cluster_rate_counts` (
+	`id` text NOT NULL,
+	`window_start` integer NOT NULL,
+	`node` text NOT NULL,
+	`count` integer NOT NULL,
+	PRIMARY KEY(`id`, `window_start`, `node`)
+);
+--> statement-breakpoint
+CREATE INDEX `cluster_rate_counts_window` ON `cluster_rate_counts` (`window_start`);

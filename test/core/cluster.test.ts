@@ -370,6 +370,35 @@ if (TEST_PG_URL) {
     }, 120_000);
   });
 
+  describe("rate limits across nodes", () => {
+    let cluster: TestCluster;
+    beforeAll(async () => {
+      cluster = await startCluster(2, [], { GANTRY_RATE_LIMIT__ENABLED: "true", GANTRY_RATE_LIMIT__REGULAR_PER_MINUTE: "10" });
+    }, 60_000);
+    afterAll(() => cluster?.stop());
+
+    test("a caller's requests count on every node: 6 on A leave 4 on B, then 429", async () => {
+      const [a, b] = cluster.nodes as [ClusterNode, ClusterNode];
+      // Keep clear of a minute boundary (the window the counts share starts on the minute).
+      if (Date.now() % 60_000 > 45_000) await Bun.sleep(60_100 - (Date.now() % 60_000));
+      for (let i = 0; i < 6; i++) expect((await a.api("/api/v1/nodes")).status).toBe(200);
+      await Bun.sleep(1500); // both nodes publish and read the counts every 0.5 s
+      let allowedOnB = 0;
+      let refused: Response | undefined;
+      for (let i = 0; i < 10 && !refused; i++) {
+        const res = await b.api("/api/v1/nodes");
+        if (res.status === 200) allowedOnB++;
+        else refused = res;
+      }
+      expect(allowedOnB).toBe(4);
+      expect(refused?.status).toBe(429);
+      expect((await refused!.json()).code).toBe("RATE_LIMITED");
+      expect(Number(refused!.headers.get("retry-after"))).toBeGreaterThan(0);
+      await Bun.sleep(1500);
+      expect((await a.api("/api/v1/nodes")).status).toBe(429); // and A counts B's requests
+    }, 30_000);
+  });
+
   describe("messages between nodes", () => {
     let pg: postgres.Sql;
     beforeAll(() => {
