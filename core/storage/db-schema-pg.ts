@@ -134,3 +134,10 @@ export const clusterRateCounts = pgTable("cluster_rate_counts", {
   node: text("node").notNull(),
   count: bigint("count", { mode: "number" }).notNull(),
 }, (t) => [primaryKey({ columns: [t.id, t.windowStart, t.node] }), index("cluster_rate_counts_window").on(t.windowStart)]);
+
+export const oidcPending = pgTable("oidc_pending", {
+  state: text("state").primaryKey(),
+  nonce: text("nonce").notNull(),
+  verifier: text("verifier").notNull(),
+  createdAt: ms("created_at").notNull(),
+}, (t) => [index("oidc_pending_created").on(t.createdAt)]);

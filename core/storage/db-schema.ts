@@ -149,3 +149,12 @@ export const clusterRateCounts = sqliteTable("cluster_rate_counts", {
   node: text("node").notNull(),
   count: integer("count").notNull(),
 }, (t) => [primaryKey({ columns: [t.id, t.windowStart, t.node] }), index("cluster_rate_counts_window").on(t.windowStart)]);
+
+/** OpenID Connect sign-ins started and not finished: one use, ten minutes; in the database so any node of a cluster can finish them. */
+export const oidcPending = sqliteTable("oidc_pending", {
+  state: text("state").primaryKey(),
+  nonce: text("nonce").notNull(),
+  /** The PKCE verifier, sealed. */
+  verifier: text("verifier").notNull(),
+  createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+}, (t) => [index("oidc_pending_created").on(t.createdAt)]);

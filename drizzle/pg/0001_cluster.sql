@@ -41,5 +41,13 @@ CREATE TABLE "cluster_rate_counts" (
 	CONSTRAINT "cluster_rate_counts_id_window_start_node_pk" PRIMARY KEY("id","window_start","node")
 );
 --> statement-breakpoint
+CREATE TABLE "oidc_pending" (
+	"state" text PRIMARY KEY NOT NULL,
+	"nonce" text NOT NULL,
+	"verifier" text NOT NULL,
+	"created_at" timestamp (3) with time zone NOT NULL
+);
+--> statement-breakpoint
 CREATE INDEX "cluster_messages_created" ON "cluster_messages" USING btree ("created_at");--> statement-breakpoint
-CREATE INDEX "cluster_rate_counts_window" ON "cluster_rate_counts" USING btree ("window_start");
+CREATE INDEX "cluster_rate_counts_window" ON "cluster_rate_counts" USING btree ("window_start");--> statement-breakpoint
+CREATE INDEX "oidc_pending_created" ON "oidc_pending" USING btree ("created_at");

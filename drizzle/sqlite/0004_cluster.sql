@@ -42,4 +42,12 @@ CREATE TABLE `cluster_rate_counts` (
 	PRIMARY KEY(`id`, `window_start`, `node`)
 );
 --> statement-breakpoint
-CREATE INDEX `cluster_rate_counts_window` ON `cluster_rate_counts` (`window_start`);
+CREATE INDEX `cluster_rate_counts_window` ON `cluster_rate_counts` (`window_start`);--> statement-breakpoint
+CREATE TABLE `oidc_pending` (
+	`state` text PRIMARY KEY NOT NULL,
+	`nonce` text NOT NULL,
+	`verifier` text NOT NULL,
+	`created_at` integer NOT NULL
+);
+--> statement-breakpoint
+CREATE INDEX `oidc_pending_created` ON `oidc_pending` (`created_at`);
