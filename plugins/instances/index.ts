@@ -49,6 +49,15 @@ export default definePlugin({
     }));
     await manager.load();
     const forwarding = new NodeForwarding(ctx, manager);
+    // Cluster mode, on the leader: a node that went down takes its instances with it; say so once.
+    ctx.on("node_down", async (event) => {
+      const cluster = ctx.services.consume("core.cluster");
+      if (!cluster.isLeader) return;
+      const node = event.data as { id: string; name: string };
+      for (const instance of await forwarding.instancesOf(node)) {
+        ctx.emit("instance_status_changed", { name: instance.name, status: "unreachable", previous: null, node: node.id });
+      }
+    });
     ctx.routes(instanceRoutes(manager, forwarding, () => config.port_range));
     const inference = registerInferenceRoutes(ctx, manager, forwarding);
     ctx.routes(systemRoutes(manager, ctx.services.consume("core.info")), { prefix: "/api/v1/system" });

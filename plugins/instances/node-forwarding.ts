@@ -4,7 +4,7 @@
  * caller's own credential (keys and sessions are the same on every node, so the owner checks the
  * caller as it would have checked it locally; no node gains rights the caller lacks).
  */
-import { createError, defineErrors, eq, or, pickTables, sql, type ClusterNodeView, type CoreClusterService, type PluginContext } from "gantry/plugin";
+import { and, createError, defineErrors, eq, inArray, isNotNull, not, or, pickTables, redactSecrets, sql, type ClusterNodeView, type CoreClusterService, type PluginContext } from "gantry/plugin";
 import { InstanceErrors, type InstanceManager } from "./instance-manager.ts";
 import * as pgTables from "./schema-pg.ts";
 import * as sqliteTables from "./schema.ts";
@@ -77,10 +77,11 @@ export class NodeForwarding {
     return new Response(answer.body, { status: answer.status, headers: passed });
   }
 
-  /** The instances of the other up nodes, each asked with the caller's credential; a node that does not answer is left out. */
+  /** The instances of the other nodes: those up are asked with the caller's credential; a down node's are listed `unreachable`. */
   async othersInstances(request: Request): Promise<RemoteInstance[]> {
     if (!this.applies(request)) return [];
-    const others = (await this.#cluster.nodes()).filter((n) => !n.self && n.status === "up");
+    const nodes = await this.#cluster.nodes();
+    const others = nodes.filter((n) => !n.self && n.status === "up");
     const headers = new Headers({ [FORWARDED_BY]: this.#cluster.nodeId });
     const auth = request.headers.get("authorization") ?? request.headers.get("x-api-key");
     if (request.headers.has("authorization")) headers.set("authorization", auth!);
@@ -93,7 +94,33 @@ export class NodeForwarding {
         return [];
       }
     }));
-    return lists.flat();
+    // Every instance of a node that is down, or was forgotten, is listed as stored.
+    const live = nodes.filter((n) => n.self || n.status === "up").map((n) => n.id);
+    const names = new Map(nodes.map((n) => [n.id, n.name]));
+    const t = this.#table;
+    const stranded = await this.#db.select().from(t).where(and(isNotNull(t.node), not(inArray(t.node, live))));
+    return [...lists.flat(), ...this.unreachable(stranded, names)].sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
+  }
+
+  /** The instances of `node` (one that went down), as stored. */
+  async instancesOf(node: { id: string; name: string }): Promise<RemoteInstance[]> {
+    const t = this.#table;
+    return this.unreachable(await this.#db.select().from(t).where(eq(t.node, node.id)), new Map([[node.id, node.name]]));
+  }
+
+  /** Stored rows as the API lists instances, with status `unreachable` (their node is down or gone). */
+  unreachable(rows: (typeof sqliteTables.instances.$inferSelect)[], names: Map<string, string>): RemoteInstance[] {
+    return rows.map((row) => {
+      const node = { id: row.node!, name: names.get(row.node!) ?? row.node! };
+      return {
+        name: row.name, status: "unreachable" as const, backend: row.backend, model_path: row.modelPath, port: row.port, pid: null,
+        options: redactSecrets(row.options), env: Object.fromEntries(Object.keys(row.env).map((k) => [k, "[set]"])), command: redactSecrets(row.command),
+        on_demand_start: row.onDemandStart, idle_timeout: row.idleTimeout, restart: row.restart, aliases: row.aliases, unlisted: row.unlisted,
+        restarts: 0, last_error: `cluster node '${node.name}' is down`, node: row.node,
+        stats: { memory_usage: 0, cpu_usage: 0, cpu_seconds: 0, processes: 0, uptime: 0 },
+        created_at: row.createdAt.toISOString(), updated_at: row.updatedAt.toISOString(),
+      } as unknown as RemoteInstance;
+    });
   }
 
   /**

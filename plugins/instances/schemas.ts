@@ -6,7 +6,9 @@ import { Aliases, ModelId } from "./model-names.ts";
 export const Name = t.Object({ name: ModelId });
 const Backend = t.Union([t.Literal("llama_cpp"), t.Literal("vllm"), t.Literal("mlx_lm"), t.Literal("command")]);
 const Restart = t.Union([t.Literal("always"), t.Literal("on-failure"), t.Literal("never")]);
-const Status = t.Union([t.Literal("stopped"), t.Literal("starting"), t.Literal("running"), t.Literal("stopping"), t.Literal("failed")]);
+const Status = t.Union([t.Literal("stopped"), t.Literal("starting"), t.Literal("running"), t.Literal("stopping"), t.Literal("failed"), t.Literal("unreachable")], {
+  description: "unreachable: cluster mode, the node that runs it is down",
+});
 const Timestamp = t.String({ description: "ISO 8601" });
 
 /** The fields of an instance a client sets (create: all but those optional; update: any). */

@@ -299,6 +299,10 @@ if (TEST_PG_URL) {
       expect(failed).toBeInstanceOf(OpenAI.APIError);
       expect(failed.status).toBe(503);
       expect(failed.message).toContain(await a.id()); // and its name while the node is still listed
+      // Listed as stored, unreachable, on any node.
+      const onA = async () => ((await (await b.api("/api/v1/instances")).json()).instances as { name: string; status: string; node: string }[]).find((i) => i.name === "on-a");
+      await waitFor(async () => (await onA())?.status === "unreachable", 5000, "on-a listed unreachable once node-a is down");
+      expect(await onA()).toMatchObject({ status: "unreachable", node: await a.id() });
     });
   });
 
