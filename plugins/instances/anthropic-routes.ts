@@ -9,6 +9,7 @@ import { servesAnthropic } from "./backends.ts";
 import { inferenceResponses, rawJsonBody } from "./inference-docs.ts";
 import { answerErrors, anthropicErrorBody, OWN_ERRORS } from "./inference-errors.ts";
 import { modelRequest, relay, relayHeaders, upstreamMessage, type Upstream } from "./proxy.ts";
+import type { NodeForwarding } from "./node-forwarding.ts";
 import { generatorStream } from "./sse.ts";
 import type { InstanceSupervisor } from "./supervisor.ts";
 
@@ -30,7 +31,7 @@ async function translatedError(res: Response): Promise<Response> {
   return Response.json(anthropicErrorBody({ status: res.status, message, code: "UPSTREAM", param: null }), { status: res.status });
 }
 
-export function anthropicRoutes(upstream: Upstream) {
+export function anthropicRoutes(upstream: Upstream, forwarding: NodeForwarding) {
   async function translated(supervisor: InstanceSupervisor, client: Record<string, unknown>, model: string, request: Request, requestId: string | undefined): Promise<Response> {
     const stream = client.stream === true;
     const o = upstream.metrics.begin(supervisor.definition.name, "anthropic", requestId, stream);
@@ -56,6 +57,7 @@ export function anthropicRoutes(upstream: Upstream) {
   return (app: RolesApp) =>
     app
       .onError(answerErrors(anthropicErrorBody))
+      .onBeforeHandle(({ request, body }) => forwarding.forwardByBody(request, body)) // cluster: another node's model
       .post("/v1/messages", async ({ body, request, set }) => {
         const text = typeof body === "string" ? body : "";
         const { body: client, model } = modelRequest(text);

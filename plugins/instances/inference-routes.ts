@@ -15,8 +15,8 @@ export function registerInferenceRoutes(ctx: PluginContext, manager: InstanceMan
   const metrics = new InferenceMetrics(ctx, instances, (ctx.config as { log_inference?: boolean }).log_inference !== false);
   const upstream = new Upstream(manager, metrics);
   ctx.routes(openAiRoutes(upstream, forwarding), { prefix: "" });
-  ctx.routes(anthropicRoutes(upstream), { prefix: "" });
-  ctx.routes(ollamaRoutes(upstream), { prefix: "" });
+  ctx.routes(anthropicRoutes(upstream, forwarding), { prefix: "" });
+  ctx.routes(ollamaRoutes(upstream, forwarding), { prefix: "" });
   ctx.routes(swapRoutes(upstream), { prefix: "" });
   return { upstream, service: inferenceService(upstream) };
 }

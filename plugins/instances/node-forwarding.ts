@@ -57,6 +57,22 @@ export class NodeForwarding {
     return this.send(request, owner, model, body);
   }
 
+  /**
+   * For routes that read their JSON body as text (Anthropic, Ollama): the model named by the body's
+   * `model` (or Ollama's `name`) runs on another node, so the request goes there as it came.
+   */
+  async forwardByBody(request: Request, body: unknown): Promise<Response | undefined> {
+    if (typeof body !== "string" || body === "" || !this.applies(request)) return undefined;
+    let model: unknown;
+    try {
+      const parsed = JSON.parse(body) as { model?: unknown; name?: unknown };
+      model = parsed.model ?? parsed.name;
+    } catch {
+      return undefined; // the route answers the bad body in its own shape
+    }
+    return typeof model === "string" && model !== "" ? this.forward(request, model, body) : undefined;
+  }
+
   /** Sends `request` to `node` as it came (path, query, headers, `body`) and passes the answer back unbuffered. */
   async send(request: Request, node: { id: string; name: string; url: string; status: string }, what: string, body?: RequestInit["body"]): Promise<Response> {
     const named = node.name === node.id ? node.id : `${node.name}' ('${node.id}`;
@@ -81,25 +97,38 @@ export class NodeForwarding {
   async othersInstances(request: Request): Promise<RemoteInstance[]> {
     if (!this.applies(request)) return [];
     const nodes = await this.#cluster.nodes();
-    const others = nodes.filter((n) => !n.self && n.status === "up");
-    const headers = new Headers({ [FORWARDED_BY]: this.#cluster.nodeId });
-    const auth = request.headers.get("authorization") ?? request.headers.get("x-api-key");
-    if (request.headers.has("authorization")) headers.set("authorization", auth!);
-    else if (auth) headers.set("x-api-key", auth);
-    const lists = await Promise.all(others.map(async (node) => {
-      try {
-        const answer = await fetch(`${node.url}${new URL(request.url).pathname}`, { headers, signal: AbortSignal.any([request.signal, AbortSignal.timeout(5000)]) });
-        return answer.ok ? ((await answer.json()) as { instances: RemoteInstance[] }).instances : [];
-      } catch {
-        return [];
-      }
-    }));
+    const lists = await this.#askOthers(request, nodes, (answer) => (answer as { instances: RemoteInstance[] }).instances);
     // Every instance of a node that is down, or was forgotten, is listed as stored.
     const live = nodes.filter((n) => n.self || n.status === "up").map((n) => n.id);
     const names = new Map(nodes.map((n) => [n.id, n.name]));
     const t = this.#table;
     const stranded = await this.#db.select().from(t).where(and(isNotNull(t.node), not(inArray(t.node, live))));
-    return [...lists.flat(), ...this.unreachable(stranded, names)].sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
+    return [...lists, ...this.unreachable(stranded, names)].sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
+  }
+
+  /** The models (OpenAI's list entries) of the other nodes that are up. */
+  async othersModels<T>(request: Request): Promise<T[]> {
+    if (!this.applies(request)) return [];
+    return this.#askOthers(request, await this.#cluster.nodes(), (answer) => (answer as { data: T[] }).data);
+  }
+
+  /** GETs the request's path from every other up node (local answers only) and gathers `pick` of each; a node that fails is left out. */
+  async #askOthers<T>(request: Request, nodes: ClusterNodeView[], pick: (answer: unknown) => T[]): Promise<T[]> {
+    const headers = new Headers({ [FORWARDED_BY]: this.#cluster.nodeId });
+    for (const name of ["authorization", "x-api-key"]) {
+      const value = request.headers.get(name);
+      if (value) headers.set(name, value);
+    }
+    const url = new URL(request.url);
+    const lists = await Promise.all(nodes.filter((n) => !n.self && n.status === "up").map(async (node) => {
+      try {
+        const answer = await fetch(`${node.url}${url.pathname}${url.search}`, { headers, signal: AbortSignal.any([request.signal, AbortSignal.timeout(5000)]) });
+        return answer.ok ? pick(await answer.json()) ?? [] : [];
+      } catch {
+        return [];
+      }
+    }));
+    return lists.flat();
   }
 
   /** The instances of `node` (one that went down), as stored. */

@@ -75,9 +75,10 @@ export function openAiRoutes(upstream: Upstream, forwarding: NodeForwarding) {
     jsonRoute(app, "/v1/images/generations", "Image generation, routed by model", ["model", "prompt"], false);
     multipartRoute(app, "/v1/audio/transcriptions", "Speech to text (multipart upload), routed by the form's model");
     multipartRoute(app, "/v1/audio/translations", "Speech to English text (multipart upload), routed by the form's model");
-    const models = async () => {
+    const models = async ({ request }: { request: Request }) => {
       const data: ReturnType<typeof modelView>[] = [];
       for (const i of await m.list()) if (!i.unlisted) data.push(modelView(i, i.name), ...i.aliases.map((alias) => modelView(i, alias)));
+      data.push(...(await forwarding.othersModels<ReturnType<typeof modelView>>(request))); // cluster: every node's models
       return { object: "list" as const, data: data.sort((a, b) => a.id.localeCompare(b.id)) };
     };
     return app
@@ -95,9 +96,12 @@ export function openAiRoutes(upstream: Upstream, forwarding: NodeForwarding) {
       })
       .get("/v1/models", models, { role: "inference", response: Models, detail: { summary: "Instances (names and aliases) as OpenAI models; unlisted ones are left out", tags: ["openai"], responses: { 401: errors[401] }, ...OWN_ERRORS } })
       // A wildcard, so ids with '/' work sent as they are or URL-encoded.
-      .get("/v1/models/*", async ({ params }) => {
+      .get("/v1/models/*", async ({ params, request }) => {
         const id = decodeURIComponent(params["*"]);
         const s = m.resolve(id);
+        const forwarded = s ? undefined : await forwarding.forward(request, id);
+        // The owner node's answer, passed through: the same Model shape (Elysia sends a Response as it is).
+        if (forwarded) return forwarded as unknown as ReturnType<typeof modelView>;
         if (!s) throw InferenceErrors.MODEL_NOT_FOUND([id]);
         return modelView(await m.get(s.definition.name), id);
       }, { role: "inference", response: Model, detail: { summary: "One model by id or alias (OpenAI's models.retrieve); unlisted ones too", tags: ["openai"], responses: { 401: errors[401], 404: errors[404] }, ...OWN_ERRORS } })

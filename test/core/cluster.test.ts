@@ -3,6 +3,7 @@
  * always leads and lists itself. With it, three real gantry processes share one PostgreSQL schema.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import postgres from "postgres";
 import { join } from "node:path";
@@ -208,6 +209,11 @@ if (TEST_PG_URL) {
       }
       expect(chunks.filter(Boolean).length).toBeGreaterThan(2);
       expect(chunks.join("")).toBe("You said: one two three");
+      expect((await client.models.list()).data.map((m) => m.id)).toContain("on-a");
+      expect((await client.models.retrieve("on-a")).id).toBe("on-a");
+      const claude = new Anthropic({ apiKey: ADMIN_KEY, baseURL: c.url, maxRetries: 0 });
+      const message = await claude.messages.create({ model: "on-a", max_tokens: 32, messages: [{ role: "user", content: "anthropic via c" }] });
+      expect(message.content).toMatchObject([{ type: "text", text: "You said: anthropic via c" }]);
       const single = await c.api("/api/v1/inference/on-a", json("POST", { messages: [{ role: "user", content: "via c" }] }));
       expect(single.status).toBe(200);
       expect((await single.json()).choices[0].message.content).toBe("You said: via c");
