@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import postgres from "postgres";
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { ClusterChannel } from "../../core/cluster/cluster-channel.ts";
 import { migratePlugin, openDatabase, type DatabaseHandle } from "../../core/storage/db.ts";
@@ -134,7 +135,7 @@ if (TEST_PG_URL) {
     const ADMIN_PASSWORD = "cluster-admin-password-1";
 
     beforeAll(async () => {
-      cluster = await startCluster(3, ["cron", "instances"], { GANTRY_ADMIN_PASSWORD: ADMIN_PASSWORD });
+      cluster = await startCluster(3, ["cron", "instances", "infra"], { GANTRY_ADMIN_PASSWORD: ADMIN_PASSWORD });
       [a, b, c] = cluster.nodes as [ClusterNode, ClusterNode, ClusterNode];
       await waitFor(async () => (await leaderOf(a)) !== undefined, 10_000, "a leader");
     }, 60_000);
@@ -162,6 +163,17 @@ if (TEST_PG_URL) {
       await waitFor(async () => (await b.api("/api/v1/nodes", { auth: made.key })).status === 200, 2000, "the key on B");
       expect((await a.api(`/api/v1/auth/keys/${made.id}`, { method: "DELETE" })).status).toBe(200);
       await waitFor(async () => (await b.api("/api/v1/nodes", { auth: made.key })).status === 401, 2000, "the key refused on B");
+    });
+
+    test("POST /api/v1/infra/cache-invalidate on A drops the caches of every node", async () => {
+      // A key written straight into the table (no node told): unknown to the nodes' caches until they reload.
+      const key = "gk_clustkey01_abcdefghijklmnopqrstuvwxyz012345";
+      const hash = createHash("sha256").update(key).digest("hex");
+      await cluster.sql(`INSERT INTO api_keys (id, name, hash, prefix, role, created_at) VALUES ('clustkey01', 'direct', '${hash}', 'gk_clustkey01', 'viewer', now())`);
+      expect((await c.api("/api/v1/nodes", { auth: key })).status).toBe(401);
+      expect((await a.api("/api/v1/infra/cache-invalidate", json("POST"))).status).toBe(200);
+      await waitFor(async () => (await c.api("/api/v1/nodes", { auth: key })).status === 200, 3000, "C to know the key");
+      expect((await b.api("/api/v1/nodes", { auth: key })).status).toBe(200);
     });
 
     test("a user logs in on A, uses the token on B, logs out on A: B refuses the token", async () => {
@@ -224,6 +236,12 @@ if (TEST_PG_URL) {
       expect((await (await c.api("/api/v1/instances/on-a")).json())).toMatchObject({ name: "on-a", node: aId, status: "running" });
       expect((await (await b.api("/api/v1/instances/on-a/health")).json()).status).toBe("healthy");
       expect(((await (await b.api("/api/v1/instances/on-a/logs?lines=50")).json()).logs as unknown[]).length).toBeGreaterThan(0);
+      const following = new AbortController();
+      const followed = await b.api("/api/v1/instances/on-a/logs?follow=true&lines=5", { signal: following.signal });
+      expect(followed.headers.get("content-type")).toContain("text/event-stream");
+      const first = await followed.body!.getReader().read();
+      expect(new TextDecoder().decode(first.value)).toStartWith("data: ");
+      following.abort();
       const missing = await b.api("/v1/chat/completions", json("POST", { model: "nowhere", messages: [] }));
       expect(missing.status).toBe(404);
 
@@ -270,6 +288,10 @@ if (TEST_PG_URL) {
       expect(before).toBeDefined();
       const leader = cluster.nodes.find((n) => n.name === before!.name)!;
       const survivor = cluster.nodes.find((n) => n !== leader)!;
+      const seen: { type: string; data: { id: string } }[] = [];
+      const ws = new WebSocket(`${survivor.url.replace("http", "ws")}/api/v1/ws?api_key=${ADMIN_KEY}&types=node_down,leader_changed`);
+      ws.onmessage = (m) => seen.push(JSON.parse(String(m.data)));
+      await new Promise((resolve) => (ws.onopen = resolve));
       leader.proc.kill("SIGKILL");
       const killedAt = Date.now();
       await waitFor(async () => {
@@ -290,6 +312,9 @@ if (TEST_PG_URL) {
       // The killed node goes down; it can then be forgotten.
       const killedId = await leader.id();
       await waitFor(async () => (await nodesOf(survivor)).find((n) => n.id === killedId)?.status === "down", 5000, "the killed node down");
+      await waitFor(() => seen.some((e) => e.type === "node_down" && e.data.id === killedId), 5000, "node_down on the WebSocket");
+      expect(seen.some((e) => e.type === "leader_changed" && e.data.id !== killedId)).toBe(true);
+      ws.close();
       const forgotten = await survivor.api(`/api/v1/nodes/${killedId}`, { method: "DELETE" });
       expect(forgotten.status).toBe(200);
       expect((await survivor.api(`/api/v1/nodes/${killedId}`)).status).toBe(404);
