@@ -1,5 +1,5 @@
 /** Test helpers for cluster mode: real gantry processes, one data dir each, sharing one PostgreSQL schema. */
-import { readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import postgres from "postgres";
 import { ADMIN_KEY, BUILTIN_PLUGINS, dropTestDatabase, tempDir, testDatabase, testDatabaseEnv } from "./helpers.ts";
@@ -74,10 +74,14 @@ export async function startCluster(count: number, plugins: string[], env: Record
 }
 
 async function spawnNode(name: string, dataDir: string, env: Record<string, string>): Promise<ClusterNode> {
+  // Each node reads its own gantry.toml (empty until a test writes it), as separate machines would.
+  mkdirSync(dataDir, { recursive: true });
+  if (!existsSync(join(dataDir, "gantry.toml"))) writeFileSync(join(dataDir, "gantry.toml"), "");
   const proc = Bun.spawn([process.execPath, join(ROOT, "core/main.ts"), "serve", "--port", "0"], {
     env: {
       PATH: process.env.PATH ?? "",
       GANTRY_DATA_DIR: dataDir,
+      GANTRY_CONFIG: join(dataDir, "gantry.toml"),
       GANTRY_AUTH__BOOTSTRAP_ADMIN_KEY: ADMIN_KEY,
       GANTRY_LOG__FORMAT: "json",
       GANTRY_RATE_LIMIT__ENABLED: "false",

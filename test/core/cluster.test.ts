@@ -7,6 +7,7 @@ import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import postgres from "postgres";
 import { createHash } from "node:crypto";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ClusterChannel } from "../../core/cluster/cluster-channel.ts";
 import { migratePlugin, openDatabase, type DatabaseHandle } from "../../core/storage/db.ts";
@@ -174,6 +175,16 @@ if (TEST_PG_URL) {
       expect((await a.api("/api/v1/infra/cache-invalidate", json("POST"))).status).toBe(200);
       await waitFor(async () => (await c.api("/api/v1/nodes", { auth: key })).status === 200, 3000, "C to know the key");
       expect((await b.api("/api/v1/nodes", { auth: key })).status).toBe(200);
+    });
+
+    test("a config reload on A makes every node re-read its own gantry.toml", async () => {
+      writeFileSync(join(b.dataDir, "gantry.toml"), "[rate_limit]\nexpensive_per_minute = 7\n");
+      const reloaded = await a.api("/api/v1/infra/config/reload", json("POST"));
+      expect(reloaded.status).toBe(200);
+      const expensive = async (node: ClusterNode) => (await (await node.api("/api/v1/infra/config/rate_limit.expensive_per_minute")).json()).value;
+      await waitFor(async () => (await expensive(b)) === 7, 3000, "B to reload");
+      expect(await expensive(a)).toBe(10); // A's file did not change
+      writeFileSync(join(b.dataDir, "gantry.toml"), "");
     });
 
     test("a user logs in on A, uses the token on B, logs out on A: B refuses the token", async () => {
