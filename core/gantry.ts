@@ -26,6 +26,7 @@ import { Errors, messageOf } from "./kernel/errors.ts";
 import { createCluster, type ClusterRuntime } from "./cluster/cluster.ts";
 import { syncAcrossNodes } from "./cluster/cluster-sync.ts";
 import { syncPlugins, type PluginNodeStatus } from "./cluster/plugin-sync.ts";
+import { assertSharedSecretKey } from "./cluster/shared-secret-key.ts";
 import { clusterRoutes } from "./http/cluster-routes.ts";
 import { invalidateEverything } from "./kernel/core-services.ts";
 import pkg from "../package.json" with { type: "json" };
@@ -95,6 +96,8 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
     sharedRateCounts: cluster.rateCounts,
   });
   if (cluster.rateCounts) cluster.rateCounts.afterSync = () => void security.limiter.sweep();
+  // Values one node seals (OIDC client secret, instance env values) must open on every node.
+  if (cluster.service.enabled) await assertSharedSecretKey(database.db, security.secrets.keyId);
 
   const routing = new RoutingServer(() => limits);
   const limitsOf = (c: GantryConfig): HttpLimits => ({

@@ -22,8 +22,8 @@ export interface TestCluster {
   nodes: ClusterNode[];
   /** Rows of a query on the cluster's database (its schema is the search path). */
   sql(query: string): Promise<Record<string, unknown>[]>;
-  /** Starts one more node (same database), e.g. to replace a killed one. */
-  add(name: string): Promise<ClusterNode>;
+  /** Starts one more node (same database), e.g. to replace a killed one; `env` over the cluster's. */
+  add(name: string, env?: Record<string, string>): Promise<ClusterNode>;
   /** SIGTERM to every node still running, then drops the schema and data dirs. */
   stop(): Promise<void>;
 }
@@ -36,17 +36,19 @@ export async function startCluster(count: number, plugins: string[], env: Record
   const clusterDir = tempDir("gantry-cluster-");
   const disabled = readdirSync(BUILTIN_PLUGINS, { withFileTypes: true }).filter((e) => e.isDirectory() && !plugins.includes(e.name)).map((e) => e.name);
   const nodes: ClusterNode[] = [];
-  const add = async (name: string) => {
+  const add = async (name: string, extra: Record<string, string> = {}) => {
     const node = await spawnNode(name, join(clusterDir, name), {
       ...testDatabaseEnv(clusterDir),
       GANTRY_PLUGINS__DIR: BUILTIN_PLUGINS,
       GANTRY_PLUGINS__DISABLED: disabled.join(","),
       GANTRY_CLUSTER__ENABLED: "true",
+      GANTRY_AUTH__SECRET_KEY: `cluster-test-secret-key-${clusterDir}`, // the same on every node
       GANTRY_CLUSTER__NODE_NAME: name,
       GANTRY_CLUSTER__LEASE_S: String(TEST_CLUSTER_TIMING.lease_s),
       GANTRY_CLUSTER__HEARTBEAT_INTERVAL_S: String(TEST_CLUSTER_TIMING.heartbeat_interval_s),
       GANTRY_CLUSTER__NODE_TIMEOUT_S: String(TEST_CLUSTER_TIMING.node_timeout_s),
       ...env,
+      ...extra,
     });
     nodes.push(node);
     return node;
@@ -110,6 +112,8 @@ async function spawnNode(name: string, dataDir: string, env: Record<string, stri
   while (!url && Date.now() < deadline && proc.exitCode === null) await Bun.sleep(20);
   if (!url) {
     proc.kill("SIGKILL");
+    await proc.exited;
+    await Bun.sleep(50); // the last of its output
     throw new Error(`cluster node ${name} did not start:\n${lines.slice(-20).join("\n")}`);
   }
   let id: string | undefined;

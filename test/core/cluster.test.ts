@@ -15,6 +15,8 @@ import { BatchStore } from "../../plugins/batch/batch-store.ts";
 import { ADMIN_KEY, BUILTIN_PLUGINS, dropTestDatabase, FIXTURE_PLUGINS, freePort, tempDir, testDatabase, STAND_IN_MODEL_SERVER, TEST_PG_URL, json, startGantry, waitFor, type TestGantry } from "../helpers.ts";
 import { startCluster, TEST_CLUSTER_TIMING, type ClusterNode, type TestCluster } from "../cluster-nodes.ts";
 
+const OIDC_PROVIDER = join(import.meta.dir, "../fixtures/oidc-provider/server.ts");
+
 describe("a single node", () => {
   let g: TestGantry;
   beforeAll(async () => {
@@ -158,6 +160,13 @@ if (TEST_PG_URL) {
       expect(alive.status).toBe(409);
     });
 
+    test("a node with another auth.secret_key refuses to join (what one node seals, every node must open)", async () => {
+      const failed = await cluster.add("node-x", { GANTRY_AUTH__SECRET_KEY: "another-key" }).catch((error: Error) => error);
+      expect(failed).toBeInstanceOf(Error);
+      expect(String(failed)).toContain("auth.secret_key");
+      expect(String(failed)).not.toContain("another-key");
+    });
+
     test("an API key made on A works on B; revoked on A, B refuses it", async () => {
       const made = await (await a.api("/api/v1/auth/keys", json("POST", { name: "shared", role: "viewer" }))).json();
       expect(typeof made.key).toBe("string");
@@ -198,6 +207,34 @@ if (TEST_PG_URL) {
       // Logout answers once the other nodes were notified; they refuse as soon as the notification lands.
       await waitFor(async () => (await b.api("/api/v1/auth/whoami", { auth: token })).status === 401, 1000, "B to refuse the token");
       await waitFor(async () => (await c.api("/api/v1/auth/whoami", { auth: token })).status === 401, 1000, "C to refuse the token");
+    });
+
+    test("an OpenID Connect sign-in started on A finishes on B (the provider sends the browser there), once", async () => {
+      const port = await freePort();
+      const issuer = `http://127.0.0.1:${port}`;
+      const provider = Bun.spawn([process.execPath, OIDC_PROVIDER, "--port", String(port), "--client-id", "gantry-test", "--client-secret", "provider-secret"], { stdout: "ignore", stderr: "inherit" });
+      try {
+        await waitFor(async () => (await fetch(`${issuer}/jwks`).catch(() => null))?.ok === true, 10_000, "the stand-in provider");
+        const configured = await a.api("/api/v1/auth/oidc/config", json("PUT", {
+          enabled: true, issuer, client_id: "gantry-test", client_secret: "provider-secret", redirect_uri: `${b.url}/api/v1/auth/oidc/callback`,
+          scopes: ["openid", "email", "profile"], default_role: "viewer", role_claim: "groups", role_map: { "ops-admins": "admin" },
+        }));
+        expect(configured.status).toBe(200);
+        const start = await fetch(`${a.url}/api/v1/auth/oidc/login?login_hint=alice`, { redirect: "manual" });
+        expect(start.status).toBe(302);
+        const atProvider = await fetch(start.headers.get("location")!, { redirect: "manual" });
+        const callback = atProvider.headers.get("location")!;
+        expect(callback).toStartWith(b.url);
+        const finished = await fetch(callback);
+        expect(finished.status).toBe(200);
+        const session = await finished.json();
+        expect((await c.api("/api/v1/auth/whoami", { auth: session.access_token })).status).toBe(200);
+        const replayed = await fetch(callback.replace(b.url, a.url));
+        expect(replayed.status).toBe(400); // one use, whichever node
+        expect((await replayed.json()).code).toBe("OIDC_STATE_INVALID");
+      } finally {
+        provider.kill();
+      }
     });
 
     test("a WebSocket client on B sees an instance started on A, with A's node id", async () => {
