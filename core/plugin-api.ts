@@ -20,6 +20,7 @@ export type {
   CoreAgentsService, CoreAuditService, CoreSecretsService, CoreSkillsService, CoreHooksService, CoreCommandsService, CoreMcpServersService, CoreIdentityService, CorePluginsService, CoreCacheService, CoreConfigService, CoreInfoService, CoreLoggersService, CoreMetricsService, CoreProcessesService, CoreTasksService,
 } from "./kernel/core-services.ts";
 export { GantryError, capEcho, createError, defineErrors } from "./kernel/errors.ts";
+export type { KeyScope } from "./auth/identity.ts";
 export { OWN_ERRORS_EXTENSION } from "./http/http-app.ts";
 export { pickTables } from "./storage/tables.ts";
 export type { CommandInvocation, CommandView } from "./kernel/command-invoker.ts";

@@ -34,12 +34,17 @@ export function openAiRoutes(upstream: Upstream) {
     app.post(path, async ({ body, request, set }) => {
       let text = typeof body === "string" ? body : ""; // parse: "text" hands over a string; no body at all is ""
       const { body: parsed, model } = modelRequest(text);
-      const supervisor = await upstream.instance(model);
+      // keep_alive (Ollama's, accepted here as an extra field) is gantry's to read, not the server's.
+      const keepAlive = parsed.keep_alive;
+      if (keepAlive !== undefined) {
+        delete parsed.keep_alive;
+        text = JSON.stringify(parsed);
+      }
       const stream = parsed.stream === true;
+      const { supervisor, o } = await upstream.admit(model, request, "openai", requestId(set), stream, keepAlive);
       // Streams report usage only when asked; ask, and take the extra chunk out again for a client that did not.
       const stripUsage = askUsage && stream && (parsed.stream_options as { include_usage?: unknown } | undefined)?.include_usage !== true;
       if (stripUsage) text = JSON.stringify({ ...parsed, stream_options: { ...(parsed.stream_options as object | undefined), include_usage: true } });
-      const o = upstream.metrics.begin(supervisor.definition.name, "openai", requestId(set), stream);
       return relay(await upstream.send(supervisor, path, { body: text, signal: request.signal }, o), o, stripUsage);
     }, { role: "inference", parse: "text", detail: { summary, tags: ["openai"], requestBody: rawJsonBody(required), responses: passedThrough, ...OWN_ERRORS } });
 
@@ -53,8 +58,7 @@ export function openAiRoutes(upstream: Upstream) {
         model = (await new Response(bytes, { headers: { "content-type": type } }).formData().catch(() => undefined))?.get("model");
       }
       if (typeof model !== "string" || model === "") throw InferenceErrors.MODEL_REQUIRED([]);
-      const supervisor = await upstream.instance(model);
-      const o = upstream.metrics.begin(supervisor.definition.name, "openai", requestId(set), false);
+      const { supervisor, o } = await upstream.admit(model, request, "openai", requestId(set), false);
       return relay(await upstream.send(supervisor, path, { body: bytes, headers: { "content-type": type }, signal: request.signal }, o), o);
     }, { role: "inference", parse: "none", detail: { summary, tags: ["openai"], requestBody: multipartBody, responses: passedThrough, ...OWN_ERRORS } });
 
@@ -78,9 +82,9 @@ export function openAiRoutes(upstream: Upstream) {
     return app
       .post("/api/v1/inference/:model", async ({ params, body, request, set }) => {
         const model = decodeURIComponent(params.model);
-        const supervisor = await upstream.instance(model);
-        const o = upstream.metrics.begin(supervisor.definition.name, "openai", requestId(set), body.stream === true);
-        const text = JSON.stringify({ ...body, model });
+        const { keep_alive: keepAlive, ...rest } = body;
+        const { supervisor, o } = await upstream.admit(model, request, "openai", requestId(set), body.stream === true, keepAlive);
+        const text = JSON.stringify({ ...rest, model });
         return relay(await upstream.send(supervisor, "/v1/chat/completions", { body: text, signal: request.signal }, o), o);
       }, {
         role: "operator|inference", body: t.Record(t.String(), t.Unknown()), params: t.Object({ model: t.String({ maxLength: 256, description: "an instance's name or alias, URL-encoded" }) }),
