@@ -218,9 +218,9 @@ export class InstanceManager {
 
   /** Loads (starts with placement) and sets how long it stays loaded: Ollama's keep_alive in ms (null: idle_timeout). */
   async loadModel(name: string, keepAliveMs: number | null) {
-    const view = await this.start(name);
+    await this.start(name);
     this.supervisor(name).keepAliveMs = keepAliveMs;
-    return view;
+    return this.get(name);
   }
 
   /** Stops an instance once its requests are done (waiting up to eviction_wait_s), then stops it; 409 UNLOAD_BUSY when they are not. */

@@ -2,7 +2,7 @@
  * Where an instance may start, and what must stop first: device memory budgets, group rules
  * (llama-swap's `swap`, `exclusive`, `persistent`, plus a per-group `max_running`) and the
  * instance count `max_running`. Starts that take part are serialized, so two never claim the same
- * room. Victims are the least recently used; a pinned instance (or the default model) is never one,
+ * room. Victims are the least recently used idle ones, busy ones only when those do not make room; a pinned instance (or the default model) is never one,
  * and a busy one (requests in flight, queued or waiting for it) is stopped only once its requests
  * are done, waited for up to `eviction_wait_s`. Kept across reloads with the fleet.
  */
@@ -95,7 +95,8 @@ export class Placement {
 
   /** What must stop for `s` to start, least recently used first; throws NO_ROOM when a pinned instance would have to. */
   plan(s: InstanceSupervisor, settings: PlacementSettings): InstanceSupervisor[] {
-    const others = [...this.supervisors.values()].filter((o) => o !== s && ACTIVE.has(o.status)).sort(byLeastRecent);
+    // Idle ones first, each kind least recently used first: a busy instance is a victim only when idle ones do not make room.
+    const others = [...this.supervisors.values()].filter((o) => o !== s && ACTIVE.has(o.status)).sort((a, b) => Number(a.gate.busy) - Number(b.gate.busy) || byLeastRecent(a, b));
     const stop = new Set<InstanceSupervisor>();
     const reasons: string[] = [];
     this.#groupRules(s, others, settings, stop);
