@@ -83,7 +83,12 @@ export class ApiKeyAuthenticator {
   /** Changes a key's scope, expiry or limits; applies to the next request (the verified-key memory is dropped). */
   async setLimits(id: string, limits: KeyLimits): Promise<boolean> {
     const apiKeys = this.#table;
-    const changed = await this.db.update(apiKeys).set(limitColumns(limits)).where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt))).returning({ id: apiKeys.id });
+    const columns = limitColumns(limits);
+    if (Object.keys(columns).length === 0) {
+      const [row] = await this.db.select({ id: apiKeys.id }).from(apiKeys).where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt)));
+      return row !== undefined;
+    }
+    const changed = await this.db.update(apiKeys).set(columns).where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt))).returning({ id: apiKeys.id });
     await this.reload();
     return changed.length > 0;
   }

@@ -10,6 +10,7 @@ import { inferenceResponses, rawJsonBody } from "./inference-docs.ts";
 import { answerErrors, anthropicErrorBody, OWN_ERRORS } from "./inference-errors.ts";
 import { modelRequest, relay, relayHeaders, upstreamMessage, type Upstream } from "./proxy.ts";
 import { generatorStream } from "./sse.ts";
+import { anthropicErrorEvent, loadingStream } from "./loading-progress.ts";
 import type { InstanceSupervisor } from "./supervisor.ts";
 import type { Observation } from "./inference-metrics.ts";
 
@@ -65,15 +66,21 @@ export function anthropicRoutes(upstream: Upstream) {
           delete client.keep_alive;
           text = JSON.stringify(client);
         }
-        const { supervisor, o } = await upstream.admit(model, request, "anthropic", set.headers["x-request-id"] as string | undefined, client.stream === true, keepAlive);
-        if (!servesAnthropic(supervisor.definition)) {
-          // A failure before the answer is under way ends the request (and frees its slot); end is idempotent.
-          return translated(supervisor, o, client, model, request).catch((error) => {
-            o.end(502);
-            throw error;
-          });
-        }
-        return relay(await upstream.send(supervisor, "/v1/messages", { body: text, headers: nativeHeaders(request), signal: request.signal }, o), o);
+        const vetted = await upstream.vet(model, request, keepAlive);
+        const serve = async () => {
+          const { supervisor, o } = await upstream.enter(vetted, "anthropic", set.headers["x-request-id"] as string | undefined, client.stream === true);
+          if (!servesAnthropic(supervisor.definition)) {
+            // A failure before the answer is under way ends the request (and frees its slot); end is idempotent.
+            return translated(supervisor, o, client, model, request).catch((error) => {
+              o.end(502);
+              throw error;
+            });
+          }
+          return relay(await upstream.send(supervisor, "/v1/messages", { body: text, headers: nativeHeaders(request), signal: request.signal }, o), o);
+        };
+        // A stream for a model that must start first begins now, with loading comments (loading-progress.ts).
+        if (client.stream === true && upstream.cold(vetted)) return loadingStream(model, serve(), anthropicErrorBody, anthropicErrorEvent);
+        return serve();
       }, { role: "inference", parse: "text", detail: { summary: "Anthropic Messages, routed by model: passed through or translated onto chat completions", tags: ["anthropic"], requestBody: rawJsonBody(["model", "messages", "max_tokens"]), responses, ...OWN_ERRORS } })
       .post("/v1/messages/count_tokens", async ({ body, request }) => {
         const text = typeof body === "string" ? body : "";

@@ -7,6 +7,7 @@ import { t, type RolesApp } from "gantry/plugin";
 import { inferenceResponses, rawJsonBody } from "./inference-docs.ts";
 import { answerErrors, InferenceErrors, openAiErrorBody, OWN_ERRORS } from "./inference-errors.ts";
 import { modelRequest, relay, type Upstream } from "./proxy.ts";
+import { loadingStream, openAiErrorEvent } from "./loading-progress.ts";
 import { Model, Models } from "./schemas.ts";
 
 const SHAPE = "OpenAI's error shape {error: {message, type, param, code}}";
@@ -41,11 +42,17 @@ export function openAiRoutes(upstream: Upstream) {
         text = JSON.stringify(parsed);
       }
       const stream = parsed.stream === true;
-      const { supervisor, o } = await upstream.admit(model, request, "openai", requestId(set), stream, keepAlive);
       // Streams report usage only when asked; ask, and take the extra chunk out again for a client that did not.
       const stripUsage = askUsage && stream && (parsed.stream_options as { include_usage?: unknown } | undefined)?.include_usage !== true;
       if (stripUsage) text = JSON.stringify({ ...parsed, stream_options: { ...(parsed.stream_options as object | undefined), include_usage: true } });
-      return relay(await upstream.send(supervisor, path, { body: text, signal: request.signal }, o), o, stripUsage);
+      const vetted = await upstream.vet(model, request, keepAlive);
+      const serve = async () => {
+        const { supervisor, o } = await upstream.enter(vetted, "openai", requestId(set), stream);
+        return relay(await upstream.send(supervisor, path, { body: text, signal: request.signal }, o), o, stripUsage);
+      };
+      // A stream for a model that must start first begins now, with loading comments (loading-progress.ts).
+      if (stream && upstream.cold(vetted)) return loadingStream(model, serve(), openAiErrorBody, openAiErrorEvent);
+      return serve();
     }, { role: "inference", parse: "text", detail: { summary, tags: ["openai"], requestBody: rawJsonBody(required), responses: passedThrough, ...OWN_ERRORS } });
 
   /** A multipart route (audio files): the bytes forwarded with their boundary, `model` read from the form. */

@@ -47,6 +47,14 @@ export interface SendOptions {
 /** Placement refusals a client can retry later (409); any other failed start means the server is unavailable (503). */
 const CONFLICTS = new Set([PlacementErrors.NO_ROOM.code, PlacementErrors.UNKNOWN_DEVICE.code]);
 
+/** A request that passed admission's checks: its instance, the key to charge tokens to, its keep_alive. */
+export interface Vetted {
+  model: string;
+  supervisor: InstanceSupervisor;
+  keyId: string | null;
+  keepMs: number | null;
+}
+
 /** Who may call (API-key scopes from core) and the per-key windows (kept with the fleet). */
 export interface KeyAccess {
   identity: CoreIdentityService;
@@ -82,6 +90,11 @@ export class Upstream implements ObservationOwner {
    * observation's end frees the slot. `keepAlive`: the request's keep_alive, as Ollama reads it.
    */
   async admit(model: string, request: Request | undefined, api: InferenceApi, requestId: string | undefined, stream: boolean, keepAlive?: unknown): Promise<{ supervisor: InstanceSupervisor; o: Observation }> {
+    return this.enter(await this.vet(model, request, keepAlive), api, requestId, stream);
+  }
+
+  /** admit's first half, whose refusals come before any answer begins: the model, the key's scope and limits, keep_alive. */
+  async vet(model: string, request: Request | undefined, keepAlive?: unknown): Promise<Vetted> {
     const supervisor = this.#resolve(model);
     const scope = request ? await this.#scope(request) : undefined;
     if (scope) {
@@ -90,6 +103,16 @@ export class Upstream implements ObservationOwner {
       if (refusal) throw InferenceErrors.KEY_LIMIT([refusal.what, refusal.limit, refusal.retryAfterS], { details: { retry_after_s: refusal.retryAfterS } });
     }
     const keepMs = keepAlive === undefined ? null : keepAliveMs(keepAlive);
+    return { model, supervisor, keyId: scope && scope.tokensPerMinute > 0 ? scope.keyId : null, keepMs };
+  }
+
+  /** Whether the vetted request will wait for its model to start (a stream then shows loading progress). */
+  cold({ supervisor }: Vetted): boolean {
+    return supervisor.status !== "running" || supervisor.gate.draining;
+  }
+
+  /** admit's second half: started on demand, a slot taken, the measurement begun. */
+  async enter({ model, supervisor, keyId, keepMs }: Vetted, api: InferenceApi, requestId: string | undefined, stream: boolean): Promise<{ supervisor: InstanceSupervisor; o: Observation }> {
     const gate = supervisor.gate;
     // An instance being drained for an eviction: wait for it to stop, then place it again.
     if (gate.draining) await gate.whenStopped(this.#drainWaitMs());
@@ -109,7 +132,7 @@ export class Upstream implements ObservationOwner {
     const o = this.metrics.begin(supervisor.definition.name, api, requestId, stream);
     o.owner = this;
     o.slot = supervisor;
-    if (scope && scope.tokensPerMinute > 0) o.keyId = scope.keyId;
+    o.keyId = keyId;
     return { supervisor, o };
   }
 

@@ -8,6 +8,7 @@ import { chmodSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import OpenAI from "openai";
 import { Ollama } from "ollama";
+import Anthropic from "@anthropic-ai/sdk";
 import { BUILTIN_PLUGINS, json, STAND_IN_MODEL_SERVER, startGantry, tempDir, waitFor, type TestGantry } from "../helpers.ts";
 
 let g: TestGantry;
@@ -279,6 +280,53 @@ describe("API keys scoped to models", () => {
     expect(invalid.status).toBe(400);
     expect((await g.api("/api/v1/auth/keys/nosuchkey", json("PATCH", { models: null }))).status).toBe(404);
     await stopAll();
+  });
+});
+
+describe("loading progress", () => {
+  test("a stream for a cold model starts at once with SSE comments, which the official clients skip", async () => {
+    await create("cold-raw", {}, ["--start-delay-ms", "1500"]);
+    const res = await fetch(`${g.url}/v1/chat/completions`, { method: "POST", headers: { authorization: `Bearer ${inferenceKey}`, "content-type": "application/json" }, body: JSON.stringify({ model: "cold-raw", stream: true, messages: [{ role: "user", content: "x" }] }) });
+    expect(res.headers.get("content-type")).toBe("text/event-stream");
+    const text = await res.text();
+    expect(text.startsWith(": loading model cold-raw (0 s)\n\n")).toBe(true);
+    expect(text).toContain('"content":"said: "');
+    expect(text.trimEnd().endsWith("data: [DONE]")).toBe(true);
+
+    await create("cold-openai", {}, ["--start-delay-ms", "1200"]);
+    const stream = await openai().chat.completions.create({ model: "cold-openai", stream: true, messages: [{ role: "user", content: "streamed words" }] });
+    let said = "";
+    for await (const chunk of stream) said += chunk.choices[0]?.delta.content ?? "";
+    expect(said).toBe("You said: streamed words");
+
+    await create("cold-anthropic", {}, ["--start-delay-ms", "1200"]);
+    const anthropic = new Anthropic({ baseURL: g.url, apiKey: inferenceKey, maxRetries: 0 });
+    const message = await anthropic.messages.stream({ model: "cold-anthropic", max_tokens: 20, messages: [{ role: "user", content: "hello there" }] }).finalMessage();
+    expect(message.content).toEqual([expect.objectContaining({ type: "text", text: "You said: hello there" })]);
+
+    // Ollama streams NDJSON, where a progress line would break the client: it waits silently.
+    await create("cold-ollama", {}, ["--start-delay-ms", "1200"]);
+    const ollama = new Ollama({ host: g.url, headers: { authorization: `Bearer ${inferenceKey}` } });
+    let ollamaSaid = "";
+    for await (const part of await ollama.chat({ model: "cold-ollama", stream: true, messages: [{ role: "user", content: "ndjson" }] })) ollamaSaid += part.message.content;
+    expect(ollamaSaid).toBe("You said: ndjson");
+    await stopAll();
+  });
+
+  test("a cold model that fails to start ends the begun stream with an error event the clients raise", async () => {
+    await g.api("/api/v1/instances", json("POST", { name: "cold-broken", backend: "command", model_path: "x", on_demand_start: true, restart: "never", command: ["/nonexistent/server", "{port}"] }));
+    const stream = await openai().chat.completions.create({ model: "cold-broken", stream: true, messages: [{ role: "user", content: "x" }] });
+    const failure = await (async () => {
+      for await (const _ of stream) { /* no chunk comes */ }
+    })().catch((e) => e);
+    expect(failure).toBeInstanceOf(OpenAI.APIError);
+    expect(failure.message).toContain("could not be started");
+    const anthropic = new Anthropic({ baseURL: g.url, apiKey: inferenceKey, maxRetries: 0 });
+    const anthropicFailure = await anthropic.messages.stream({ model: "cold-broken", max_tokens: 5, messages: [{ role: "user", content: "x" }] }).finalMessage().catch((e) => e);
+    expect(anthropicFailure).toBeInstanceOf(Anthropic.APIError);
+    expect(String(anthropicFailure.message)).toContain("could not be started");
+    // Refusals that need no start still come as a status before any stream: an unknown model is 404.
+    expect(await openai().chat.completions.create({ model: "no-such-model", stream: true, messages: [{ role: "user", content: "x" }] }).catch((e) => e.status)).toBe(404);
   });
 });
 
