@@ -45,6 +45,8 @@ export interface PlacementSettings {
 }
 
 const ACTIVE = new Set(["starting", "running", "stopping"]);
+/** Loaded-first: a model idle this long is done for now (its clients are not just between two requests). */
+const QUIET_MS = 500;
 const lastActive = (s: InstanceSupervisor) => Math.max(s.lastUsedAt, s.startedAt?.getTime() ?? 0);
 const byLeastRecent = (a: InstanceSupervisor, b: InstanceSupervisor) => lastActive(a) - lastActive(b);
 
@@ -152,12 +154,12 @@ export class Placement {
   }
 
   /**
-   * Stops a victim once it is idle. Loaded-first: while it still has requests, it keeps serving
-   * them for up to `swapWaitMs`; then (or at once without loaded-first) it drains: new requests
+   * Stops a victim once it is idle. Loaded-first: while it still has requests (or had one in the
+   * last 500 ms), it keeps serving them for up to `swapWaitMs`; then (or at once without loaded-first) it drains: new requests
    * for it wait, and those it has finish, for up to `evictionWaitMs`, else the start is refused.
    */
   async #evict(v: InstanceSupervisor, forWhom: InstanceSupervisor, settings: PlacementSettings): Promise<void> {
-    if (settings.loadedFirst && v.gate.busy) await v.gate.whenIdle(settings.swapWaitMs);
+    if (settings.loadedFirst) await v.gate.whenQuiet(QUIET_MS, settings.swapWaitMs);
     v.gate.draining = true;
     try {
       if (v.gate.busy && !(await v.gate.whenIdle(settings.evictionWaitMs))) {

@@ -23,6 +23,8 @@ export class RequestGate {
   #stopped: (() => void)[] = [];
   /** Mean seconds a request held its slot (moving average), for Retry-After. */
   #meanS = 1;
+  /** When the last request ended (ms), to tell a model in use from one between two requests. */
+  lastEndAt = 0;
 
   get queued(): number {
     return this.#queue.length;
@@ -49,6 +51,7 @@ export class RequestGate {
   /** Frees a slot (handed to the next in the queue); `seconds` the request took. */
   release(seconds: number): void {
     this.#meanS = this.#meanS * 0.8 + seconds * 0.2;
+    this.lastEndAt = Date.now();
     const next = this.#queue.shift();
     if (next) return next(); // the slot passes on: inFlight unchanged
     this.inFlight--;
@@ -70,6 +73,22 @@ export class RequestGate {
   whenIdle(ms: number): Promise<boolean> {
     if (!this.busy) return Promise.resolve(true);
     return this.#wait("idle", ms);
+  }
+
+  /**
+   * Resolves true once the instance has been idle for `quietMs` in a row (a client between two
+   * requests is not done with it), false after `ms`.
+   */
+  async whenQuiet(quietMs: number, ms: number): Promise<boolean> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const left = deadline - Date.now();
+      if (left <= 0 || !(await this.whenIdle(left))) return false;
+      const quietFor = Date.now() - this.lastEndAt;
+      if (quietFor >= quietMs) return true;
+      await Bun.sleep(Math.min(quietMs - quietFor, Math.max(0, deadline - Date.now())));
+      if (!this.busy && Date.now() - this.lastEndAt >= quietMs) return true;
+    }
   }
 
   /** Resolves once the instance has stopped after a drain (or after `ms`). */
