@@ -66,7 +66,8 @@ export function anthropicRoutes(upstream: Upstream) {
           delete client.keep_alive;
           text = JSON.stringify(client);
         }
-        const vetted = await upstream.vet(model, request, keepAlive);
+        const checked = upstream.vet(model, request, keepAlive);
+        const vetted = checked instanceof Promise ? await checked : checked; // a promise only while some key has a scope
         const serve = async () => {
           const { supervisor, o } = await upstream.enter(vetted, "anthropic", set.headers["x-request-id"] as string | undefined, client.stream === true);
           if (!servesAnthropic(supervisor.definition)) {

@@ -45,7 +45,8 @@ export function openAiRoutes(upstream: Upstream) {
       // Streams report usage only when asked; ask, and take the extra chunk out again for a client that did not.
       const stripUsage = askUsage && stream && (parsed.stream_options as { include_usage?: unknown } | undefined)?.include_usage !== true;
       if (stripUsage) text = JSON.stringify({ ...parsed, stream_options: { ...(parsed.stream_options as object | undefined), include_usage: true } });
-      const vetted = await upstream.vet(model, request, keepAlive);
+      const checked = upstream.vet(model, request, keepAlive);
+      const vetted = checked instanceof Promise ? await checked : checked; // a promise only while some key has a scope
       const serve = async () => {
         const { supervisor, o } = await upstream.enter(vetted, "openai", requestId(set), stream);
         return relay(await upstream.send(supervisor, path, { body: text, signal: request.signal }, o), o, stripUsage);

@@ -68,7 +68,7 @@ export class Upstream implements ObservationOwner {
   /** The instance a model id reaches, running (started on demand) or a thrown inference error; takes no queue slot. */
   async instance(model: string, request?: Request): Promise<InstanceSupervisor> {
     const supervisor = this.#resolve(model);
-    const scope = request ? await this.#scope(request) : undefined;
+    const scope = request && this.access.identity.scoped() ? (await this.access.identity.identify(request))?.scope : undefined;
     if (scope?.models) this.#assertAllowed(scope, supervisor, model);
     if (supervisor.gate.draining) await supervisor.gate.whenStopped(this.#drainWaitMs());
     if (supervisor.status !== "running") {
@@ -89,14 +89,22 @@ export class Upstream implements ObservationOwner {
    * this one), a slot taken in its queue (503 QUEUE_FULL when `max_queue` are waiting). The
    * observation's end frees the slot. `keepAlive`: the request's keep_alive, as Ollama reads it.
    */
-  async admit(model: string, request: Request | undefined, api: InferenceApi, requestId: string | undefined, stream: boolean, keepAlive?: unknown): Promise<{ supervisor: InstanceSupervisor; o: Observation }> {
-    return this.enter(await this.vet(model, request, keepAlive), api, requestId, stream);
+  admit(model: string, request: Request | undefined, api: InferenceApi, requestId: string | undefined, stream: boolean, keepAlive?: unknown): Promise<{ supervisor: InstanceSupervisor; o: Observation }> {
+    const vetted = this.vet(model, request, keepAlive);
+    return vetted instanceof Promise ? vetted.then((v) => this.enter(v, api, requestId, stream)) : this.enter(vetted, api, requestId, stream);
   }
 
-  /** admit's first half, whose refusals come before any answer begins: the model, the key's scope and limits, keep_alive. */
-  async vet(model: string, request: Request | undefined, keepAlive?: unknown): Promise<Vetted> {
+  /**
+   * admit's first half, whose refusals come before any answer begins: the model, the key's scope and
+   * limits, keep_alive. Synchronous (no promise) while no key has a scope: the common hot path.
+   */
+  vet(model: string, request: Request | undefined, keepAlive?: unknown): Vetted | Promise<Vetted> {
     const supervisor = this.#resolve(model);
-    const scope = request ? await this.#scope(request) : undefined;
+    if (request && this.access.identity.scoped()) return this.access.identity.identify(request).then((identity) => this.#vetted(model, supervisor, identity?.scope, keepAlive));
+    return this.#vetted(model, supervisor, undefined, keepAlive);
+  }
+
+  #vetted(model: string, supervisor: InstanceSupervisor, scope: KeyScope | undefined, keepAlive: unknown): Vetted {
     if (scope) {
       if (scope.models) this.#assertAllowed(scope, supervisor, model);
       const refusal = this.access.limits.admit(scope);
@@ -152,12 +160,6 @@ export class Upstream implements ObservationOwner {
     const supervisor = this.manager.resolve(model);
     if (!supervisor) throw InferenceErrors.MODEL_NOT_FOUND([model]);
     return supervisor;
-  }
-
-  /** The caller's key scope; core is asked only while some key has one. */
-  async #scope(request: Request): Promise<KeyScope | undefined> {
-    if (!this.access.identity.scoped()) return undefined;
-    return (await this.access.identity.identify(request))?.scope;
   }
 
   /** An allow list names ids; an alias allows its instance, so every id of the instance is checked. */
