@@ -9,7 +9,8 @@ import { join } from "node:path";
 import OpenAI from "openai";
 import { Ollama } from "ollama";
 import Anthropic from "@anthropic-ai/sdk";
-import { BUILTIN_PLUGINS, json, STAND_IN_MODEL_SERVER, startGantry, tempDir, waitFor, type TestGantry } from "../helpers.ts";
+import { rmSync } from "node:fs";
+import { BUILTIN_PLUGINS, dropTestDatabase, json, STAND_IN_MODEL_SERVER, startGantry, tempDir, waitFor, type TestGantry } from "../helpers.ts";
 
 let g: TestGantry;
 let inferenceKey: string;
@@ -344,5 +345,36 @@ describe("reload", () => {
     await chat("reload-q", "c", limited);
     expect(await chat("reload-q", "d", limited).catch((e) => e.status)).toBe(429); // the window counted across the reload
     await stopAll();
+  });
+});
+
+describe("default model", () => {
+  test("started with the plugin and kept loaded: not stopped for idleness, not evicted, started again when stopped", async () => {
+    const dataDir = tempDir();
+    const settings = { port_range: [18700, 18720], start_timeout_s: 10, stop_timeout_s: 2, health_interval_s: 0.2, nvidia_smi: "", devices: { gpu0: { memory: "8GiB" } } };
+    const first = await startGantry({ builtins: BUILTIN_PLUGINS, dataDir, config: { rate_limit: { enabled: false }, plugin: { instances: settings } } });
+    for (const [name, aliases] of [["main-model", ["main"]], ["other-model", []]] as const) {
+      const res = await first.api("/api/v1/instances", json("POST", { name, aliases, backend: "command", model_path: name, on_demand_start: true, idle_timeout: 1, device: "gpu0", memory: "6GiB", command: standIn() }));
+      expect(res.status).toBe(201);
+    }
+    await first.stop();
+    const second = await startGantry({ builtins: BUILTIN_PLUGINS, dataDir, config: { rate_limit: { enabled: false }, plugin: { instances: { ...settings, default_model: "main" } } } });
+    try {
+      const state = async (name: string) => (await (await second.api(`/api/v1/instances/${name}`)).json()).status;
+      await waitFor(async () => (await state("main-model")) === "running", 5000, "the default model to start");
+      await Bun.sleep(1500); // past its idle_timeout
+      expect(await state("main-model")).toBe("running");
+      const refused = await second.api("/api/v1/instances/other-model/start", json("POST"));
+      expect(refused.status).toBe(409);
+      expect((await refused.json()).error).toContain("'main-model', which is pinned");
+      const gpu0 = ((await (await second.api("/api/v1/system/devices")).json()).devices as { name: string; residents: { name: string; pinned: boolean }[] }[])[0]!;
+      expect(gpu0.residents.find((r) => r.name === "main-model")?.pinned).toBe(true);
+      await second.api("/api/v1/instances/main-model/stop", json("POST", {}));
+      await waitFor(async () => (await state("main-model")) === "running", 5000, "the health watch to start it again");
+    } finally {
+      await second.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+      await dropTestDatabase(dataDir);
+    }
   });
 });
