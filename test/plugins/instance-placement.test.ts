@@ -24,6 +24,8 @@ beforeAll(async () => {
     builtins: BUILTIN_PLUGINS,
     config: {
       rate_limit: { enabled: false },
+      // Only the plugins this file needs (and none that depends on instances: the reload test disables it).
+      plugins: { disabled: ["cache", "mcp", "agent", "batch", "cron", "pipelines", "evaluations", "knowledge", "datasets"] },
       plugin: {
         instances: {
           port_range: [18600, 18699], start_timeout_s: 10, stop_timeout_s: 2, health_interval_s: 0.2, nvidia_smi: nvidiaSmi,
@@ -344,7 +346,18 @@ describe("reload", () => {
     expect((await devices())[1]!.residents.find((r) => r.name === "reload-q")).toMatchObject({ status: "running", memory_mib: 2048 });
     await chat("reload-q", "c", limited);
     expect(await chat("reload-q", "d", limited).catch((e) => e.status)).toBe(429); // the window counted across the reload
-    await stopAll();
+
+    // Disabling the plugin stops the server; the requests in its queue end (as errors), none is left hanging.
+    const pid = (await (await g.api("/api/v1/instances/reload-q")).json()).pid as number;
+    const waiting = ["e", "f"].map((content) => fetch(`${g.url}/v1/chat/completions`, {
+      method: "POST", headers: { authorization: `Bearer ${inferenceKey}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: "reload-q", messages: [{ role: "user", content }] }), signal: AbortSignal.timeout(15_000),
+    }));
+    await waitFor(async () => (await (await g.api("/api/v1/instances/reload-q")).json()).requests.queued === 1, 2000, "one request queued");
+    expect((await g.api("/api/v1/plugins/instances/disable", json("POST"))).status).toBe(200);
+    expect((await Promise.all(waiting)).map((r) => r.status >= 500)).toEqual([true, true]);
+    expect(() => process.kill(pid, 0)).toThrow();
+    expect((await g.api("/api/v1/plugins/instances/enable", json("POST"))).status).toBe(200);
   });
 });
 
