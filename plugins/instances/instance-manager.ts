@@ -261,7 +261,15 @@ export class InstanceManager {
       const keepMs = s.keepAliveMs ?? (s.definition.idleTimeout > 0 ? s.definition.idleTimeout * 1000 : Infinity);
       return keepMs !== Infinity && now - Math.max(s.lastUsedAt, s.startedAt?.getTime() ?? 0) >= keepMs;
     });
-    for (const s of idle) await s.stop();
+    for (const s of idle) {
+      // Drained while it stops: a request arriving now waits and starts it again rather than meeting a stopping server.
+      s.gate.draining = true;
+      try {
+        await s.stop();
+      } finally {
+        s.gate.endDrain();
+      }
+    }
     return idle.map((s) => s.definition.name);
   }
 
