@@ -29,7 +29,7 @@ beforeAll(async () => {
       plugin: {
         instances: {
           port_range: [18600, 18699], start_timeout_s: 10, stop_timeout_s: 2, health_interval_s: 0.2, nvidia_smi: nvidiaSmi,
-          devices: { gpu0: { memory: "10GiB" } }, eviction_wait_s: 2, swap_wait_s: 0.5,
+          devices: { gpu0: { memory: "10GiB" } }, eviction_wait_s: 2, swap_wait_s: 3,
           groups: {
             pair: { swap: true, exclusive: false },
             solo: { swap: true, exclusive: true },
@@ -147,6 +147,26 @@ describe("eviction", () => {
     await stopAll();
   });
 
+});
+
+describe("swaps without thrash", () => {
+  test("a request for the loaded model is served before the waiting swap, which then happens once", async () => {
+    await create("lf-a", { device: "gpu0", memory: "6GiB" }, ["--latency-ms", "600"]);
+    await create("lf-b", { device: "gpu0", memory: "6GiB" });
+    await chat("lf-a", "load");
+    const finished: string[] = [];
+    const track = (label: string, p: Promise<unknown>) => p.then(() => finished.push(label));
+    const first = track("a-first", chat("lf-a", "first"));
+    await waitFor(async () => (await (await g.api("/api/v1/instances/lf-a")).json()).requests.in_flight === 1, 2000, "a's first request in flight");
+    const b = track("b", chat("lf-b", "swap"));
+    await waitFor(async () => (await (await g.api("/api/v1/instances/lf-b")).json()).requests.waiting_for_start === 1, 2000, "b waiting for its start");
+    const second = track("a-second", chat("lf-a", "second")); // arrives while b waits: the loaded model serves it
+    await Promise.all([first, b, second]);
+    expect(finished).toEqual(["a-first", "a-second", "b"]);
+    expect(await status("lf-a")).toBe("stopped");
+    expect(await status("lf-b")).toBe("running");
+    await stopAll();
+  });
 });
 
 describe("groups", () => {
