@@ -12,6 +12,7 @@ import { generatorStream, ndjsonLine } from "./sse.ts";
 import type { InstanceSupervisor } from "./supervisor.ts";
 import type { Observation } from "./inference-metrics.ts";
 import { keepAliveMs } from "./keep-alive.ts";
+import { placeOf } from "./placement.ts";
 
 /** The Ollama API version these routes follow (clients such as Open WebUI read it to detect Ollama). */
 const OLLAMA_API_VERSION = "0.12.0";
@@ -73,6 +74,18 @@ export function ollamaRoutes(upstream: Upstream) {
     return { vectors: (answer.data ?? []).map((d) => d.embedding), tokens: answer.usage?.prompt_tokens ?? 0, ns: Math.round((performance.now() - startedAt) * 1e6) };
   }
 
+  /** When the model unloads (its request's keep_alive, else idle_timeout, from its last use; a year when never) and what it takes on a GPU. */
+  const loadedFor = (name: string) => {
+    const s = m.lookup(name)!;
+    const keepMs = s.keepAliveMs ?? (s.definition.idleTimeout > 0 ? s.definition.idleTimeout * 1000 : Infinity);
+    const since = Math.max(s.lastUsedAt, s.startedAt?.getTime() ?? 0);
+    const place = placeOf(s, m.placement().devices);
+    return {
+      expires_at: new Date(keepMs === Infinity ? Date.now() + 365 * 86_400_000 : since + keepMs).toISOString(),
+      size_vram: place && place.device !== "cpu" ? place.mib * 2 ** 20 : 0,
+    };
+  };
+
   const requestId = (set: { headers: Record<string, unknown> }) => set.headers["x-request-id"] as string | undefined;
   const generation = (kind: "chat" | "generate") => async ({ body, request, set }: { body: unknown; request: Request; set: { headers: Record<string, unknown> } }) => {
     const { body: client, model } = modelRequest(typeof body === "string" ? body : "", "model|name");
@@ -104,8 +117,7 @@ export function ollamaRoutes(upstream: Upstream) {
       })
       .get("/api/ps", async () => ({
         models: (await m.list()).filter((i) => i.status === "running").flatMap((i) => entries(i).slice(0, 1).map((e) => ({
-          name: e.name, model: e.model, size: i.stats.memory_usage, digest: "", details: e.details, size_vram: 0,
-          expires_at: new Date(Date.now() + (i.idle_timeout > 0 ? i.idle_timeout * 1000 : 365 * 86_400_000)).toISOString(),
+          name: e.name, model: e.model, size: i.stats.memory_usage, digest: "", details: e.details, ...loadedFor(i.name),
         }))),
       }), { role: "inference", response: t.Object({ models: t.Array(RunningEntry) }), detail: { summary: "Running instances, as Ollama lists loaded models", tags: ["ollama"], responses: unauthorized, ...OWN_ERRORS } })
       .post("/api/show", async ({ body }) => {

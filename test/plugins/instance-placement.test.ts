@@ -144,6 +144,9 @@ describe("eviction", () => {
     expect(await status("pin-p")).toBe("running");
     // A pinned instance is not stopped for idleness either, nor is it listed as evictable.
     expect((await devices())[1]!.residents.find((r) => r.name === "pin-p")).toMatchObject({ pinned: true, status: "running" });
+    // Ollama's /api/ps shows what placement counts on the GPU.
+    const ps = await new Ollama({ host: g.url, headers: { authorization: `Bearer ${inferenceKey}` } }).ps();
+    expect(ps.models.find((m) => m.name === "pin-p")?.size_vram).toBe(6 * 2 ** 30);
     await stopAll();
   });
 
@@ -233,6 +236,9 @@ describe("keep_alive, load and unload", () => {
     const ollama = new Ollama({ host: g.url, headers: { authorization: `Bearer ${inferenceKey}` } });
     await ollama.chat({ model: "ka-forever", messages: [{ role: "user", content: "stay" }], keep_alive: -1 });
     await ollama.chat({ model: "ka-default", messages: [{ role: "user", content: "go" }] });
+    const loaded = (await ollama.ps()).models;
+    expect(new Date(loaded.find((m) => m.name === "ka-forever")!.expires_at).getTime()).toBeGreaterThan(Date.now() + 300 * 86_400_000);
+    expect(new Date(loaded.find((m) => m.name === "ka-default")!.expires_at).getTime()).toBeLessThan(Date.now() + 2000);
     await waitFor(async () => (await status("ka-default")) === "stopped", 4000, "idle_timeout to stop the other");
     expect(await status("ka-forever")).toBe("running");
     expect((await (await g.api("/api/v1/instances/ka-forever")).json()).keep_alive_s).toBe(-1);
