@@ -83,7 +83,7 @@ export default definePlugin({
     // For other plugins (pipelines): gates of their own, decided at /api/v1/approvals like tool-call gates.
     ctx.services.provide("approvals", {
       async open(request) {
-        const gate = await store.openGate(request.runId, request.agent, request.tool, request.arguments, null);
+        const gate = await store.openGate(request.runId, request.agent, request.tool, request.arguments, null, request.requestedBy ?? null);
         ctx.emit("approval_requested", { gate_id: gate.id, run_id: request.runId, agent: request.agent, tool: request.tool, arguments: request.arguments });
         return { id: gate.id };
       },

@@ -1,0 +1,126 @@
+/**
+ * The served names this plugin answers, kept across reloads: per model the live version, a canary
+ * and its share, a shadow run and a drift watch. Each model is one route in the instances plugin's
+ * served-models table; a switch replaces the model's state object in one assignment, so a request
+ * already sent finishes on its version and the next goes to the new one.
+ */
+import type { ExchangeObserver, InferenceService, KeepScope, ObservedExchange, ServedModelsService } from "gantry/plugin";
+import { parseAnswer } from "./answers.ts";
+import { DriftMonitor, type DriftSettings } from "./drift.ts";
+import type { DriftBaseline } from "./schema.ts";
+import { ShadowSession, type MirrorSettings } from "./shadow.ts";
+import type { DeploymentStore } from "./store.ts";
+
+/** Who answers a served name now. Replaced whole on every change, never edited in place. */
+export interface Routing {
+  live: string | null;
+  canary: { version: string; traffic: number } | null;
+}
+
+interface ServedModel {
+  routing: Routing;
+  shadow: ShadowSession | null;
+  drift: DriftMonitor | null;
+  unroute: () => void;
+}
+
+export interface TrafficDeps {
+  served: ServedModelsService;
+  inference: InferenceService;
+  store: DeploymentStore;
+  mirror: () => MirrorSettings;
+  drift: () => DriftSettings & { enabled: boolean };
+}
+
+export class TrafficRouter {
+  readonly #models = new Map<string, ServedModel>();
+  #deps: TrafficDeps | undefined;
+
+  constructor(private readonly scope: KeepScope) {}
+
+  /** Called by each generation at setup: the services and settings of the newest one. */
+  configure(deps: TrafficDeps): void {
+    this.#deps = deps;
+  }
+
+  routing(model: string): Routing | undefined {
+    return this.#models.get(model)?.routing;
+  }
+
+  shadow(model: string): ShadowSession | null {
+    return this.#models.get(model)?.shadow ?? null;
+  }
+
+  /** Points the served name at `routing` (registering the name on first use); a new live version gets a new drift watch. */
+  set(model: string, routing: Routing, baseline: DriftBaseline | null = null): void {
+    const entry = this.#entry(model);
+    if (routing.live !== entry.routing.live) entry.drift = routing.live ? new DriftMonitor(routing.live, baseline, () => this.#deps!.drift()) : null;
+    entry.routing = routing;
+  }
+
+  startShadow(model: string, session: ShadowSession): void {
+    this.#entry(model).shadow = session;
+  }
+
+  stopShadow(model: string): ShadowSession | null {
+    const entry = this.#models.get(model);
+    const session = entry?.shadow ?? null;
+    if (entry) entry.shadow = null;
+    return session;
+  }
+
+  /** Every served name leaves the proxy (the plugin goes away). */
+  close(): void {
+    for (const entry of this.#models.values()) entry.unroute();
+    this.#models.clear();
+  }
+
+  #entry(model: string): ServedModel {
+    let entry = this.#models.get(model);
+    if (entry) return entry;
+    const created: ServedModel = { routing: { live: null, canary: null }, shadow: null, drift: null, unroute: () => {} };
+    created.unroute = this.#deps!.served.route(model, {
+      target: () => {
+        const { live, canary } = created.routing;
+        if (canary && Math.random() * 100 < canary.traffic) return canary.version;
+        return live ?? model;
+      },
+      observe: () => this.#observer(model, created),
+    });
+    this.#models.set(model, created);
+    return created;
+  }
+
+  /** On the client's path: an observer when this request is mirrored or the live version is watched for drift. */
+  #observer(model: string, entry: ServedModel): ExchangeObserver | undefined {
+    const mirrored = entry.shadow?.sample() === true;
+    const watched = entry.drift !== null && this.#deps!.drift().enabled;
+    if (!mirrored && !watched) return undefined;
+    const shadow = mirrored ? entry.shadow : null;
+    // The client is answered first: the work is a timer away.
+    return (exchange) => void this.scope.setTimeout(() => this.#handle(model, entry, exchange, shadow).catch((error) => {
+      this.scope.ctx.log.warn({ model, err: (error as Error).message }, "a shadow or drift observation failed");
+    }), 0);
+  }
+
+  async #handle(model: string, entry: ServedModel, exchange: ObservedExchange, shadow: ShadowSession | null): Promise<void> {
+    const answer = parseAnswer(exchange.status, await exchange.answer.text().catch(() => ""));
+    const drift = entry.drift;
+    if (drift && drift.version === exchange.instance && this.#deps!.drift().enabled) {
+      const outcome = drift.observe({ latencyMs: exchange.latencyMs, error: answer.error, outputLength: answer.text?.length ?? null });
+      if (outcome.baseline) {
+        await this.#deps!.store.update(model, { baseline: outcome.baseline });
+        this.scope.ctx.emit("deployment.drift_baseline", { model, version: drift.version, baseline: outcome.baseline });
+      }
+      for (const alert of outcome.alerts) {
+        await this.#deps!.store.record(model, "drift_alert", "gantry", drift.version, { ...alert, window: outcome.window });
+        this.scope.ctx.emit("deployment.drift_alert", { model, version: drift.version, ...alert });
+        this.scope.ctx.log.warn({ model, version: drift.version, ...alert }, "deployment drift alert");
+      }
+    }
+    if (!shadow || exchange.path !== "/v1/chat/completions" || exchange.instance === shadow.run.challenger) return;
+    const sample = await shadow.mirror(exchange, answer, this.#deps!.inference, this.#deps!.mirror(), this.scope.signal);
+    if (sample) await this.#deps!.store.addSample(sample);
+    this.scope.ctx.emit("deployment.shadow_progress", { model, shadow_id: shadow.run.id, challenger: shadow.run.challenger, ...shadow.counts });
+  }
+}
