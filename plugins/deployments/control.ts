@@ -68,7 +68,7 @@ export class DeploymentControl {
     const deployment = await this.adopt(model, actor);
     if (deployment.canaryVersion === version && request.traffic === undefined) {
       const canary = (await this.d.store.promotions(model)).findLast((p) => p.version === version && p.status === "canary");
-      if (canary) return { promotion: await this.#switch(canary, actor, "canary completed"), switched: true };
+      if (canary) return { promotion: await this.#switch(canary, actor, `canary completed: ${request.comment}`), switched: true };
     }
     if (deployment.liveVersion === version) throw DeploymentErrors.VERSION_IS_LIVE([model, version, "already live"]);
     const pending = (await this.d.store.promotions(model)).find((p) => p.status === "pending");
@@ -115,9 +115,10 @@ export class DeploymentControl {
   async #switch(promotion: PromotionRow, by: string, note: string | null): Promise<PromotionRow> {
     const { model, version } = promotion;
     const from = promotion.status;
+    // Started before the promotion is claimed, so it never shows as switched while its server starts.
+    await this.#ensureRunning(version);
     const moved = await this.d.store.movePromotion(promotion.id, from, { status: from === "pending" && promotion.traffic !== null ? "canary" : "live", decidedBy: from === "pending" ? by : promotion.decidedBy, note: from === "pending" ? note : promotion.note, decidedAt: promotion.decidedAt ?? new Date() });
     if (!moved) return (await this.d.store.promotion(promotion.id))!;
-    await this.#ensureRunning(version);
     const deployment = (await this.d.store.deployment(model))!;
     if (moved.status === "canary") {
       const row = await this.d.store.update(model, { canaryVersion: version, canaryTraffic: promotion.traffic });

@@ -9,8 +9,10 @@ import { median, round } from "./stats.ts";
 export interface DriftSettings {
   baselineRequests: number;
   windowRequests: number;
-  /** Alert when the window's median latency is more than this many times the baseline's. */
+  /** Alert when the window's median latency is more than this many times the baseline's ... */
   latencyFactor: number;
+  /** ... and higher by at least this many milliseconds (a 1 ms server doubling to 2 ms is noise). */
+  latencyMinIncreaseMs: number;
   /** Alert when the window's error rate exceeds the baseline's by more than this (0–1). */
   errorRateIncrease: number;
   /** Alert when the mean output length moves past this factor either way. */
@@ -67,7 +69,7 @@ export class DriftMonitor {
 
   #compare(b: DriftBaseline, c: DriftBaseline, s: DriftSettings): DriftAlert[] {
     const checks: [DriftAlert["metric"], boolean, string][] = [
-      ["latency_p50_ms", b.latency_p50_ms > 0 && c.latency_p50_ms > b.latency_p50_ms * s.latencyFactor, `> ${s.latencyFactor}× baseline`],
+      ["latency_p50_ms", c.latency_p50_ms > b.latency_p50_ms * s.latencyFactor && c.latency_p50_ms - b.latency_p50_ms >= s.latencyMinIncreaseMs, `> ${s.latencyFactor}× baseline and +${s.latencyMinIncreaseMs} ms`],
       ["error_rate", c.error_rate > b.error_rate + s.errorRateIncrease, `> baseline + ${s.errorRateIncrease}`],
       ["output_length_mean", b.output_length_mean > 0 && (c.output_length_mean > b.output_length_mean * s.outputLengthFactor || c.output_length_mean < b.output_length_mean / s.outputLengthFactor), `outside baseline ÷/× ${s.outputLengthFactor}`],
     ];

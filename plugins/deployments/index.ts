@@ -21,6 +21,7 @@ interface DeploymentsConfig {
   drift_baseline_requests: number;
   drift_window_requests: number;
   drift_latency_factor: number;
+  drift_latency_min_increase_ms: number;
   drift_error_rate_increase: number;
   drift_output_length_factor: number;
   package_max_bytes: number;
@@ -40,7 +41,7 @@ export default definePlugin({
       mirror: () => ({ maxInFlight: config.shadow_max_in_flight, timeoutS: config.shadow_timeout_s, embeddingsModel: config.similarity_embeddings_model }),
       drift: () => ({
         enabled: config.drift_enabled, baselineRequests: config.drift_baseline_requests, windowRequests: config.drift_window_requests,
-        latencyFactor: config.drift_latency_factor, errorRateIncrease: config.drift_error_rate_increase, outputLengthFactor: config.drift_output_length_factor,
+        latencyFactor: config.drift_latency_factor, latencyMinIncreaseMs: config.drift_latency_min_increase_ms, errorRateIncrease: config.drift_error_rate_increase, outputLengthFactor: config.drift_output_length_factor,
       }),
     });
     const control = new DeploymentControl({ store, traffic, instances, approvals: optional("approvals"), ctx, keepWarmS: () => config.keep_warm_s });

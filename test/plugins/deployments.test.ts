@@ -26,6 +26,28 @@ const post = (path: string, body: unknown, auth?: string) => g.api(`/api/v1/depl
 const get = async (path: string) => (await g.api(`/api/v1/deployments${path}`)).json();
 const chat = (model: string, content = "hello") => g.api("/v1/chat/completions", json("POST", { model, messages: [{ role: "user", content }] }));
 const answerOf = async (res: Response) => ((await res.json()) as { choices: { message: { content: string } }[] }).choices[0]!.message.content;
+/** Wilson's 95% interval, written out independently of the plugin's. */
+function wilson(k: number, n: number): [number, number] {
+  const z = 1.959963984540054, p = k / n, d = 1 + (z * z) / n;
+  const c = (p + (z * z) / (2 * n)) / d, h = (z * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n))) / d;
+  return [Math.round((c - h) * 1e4) / 1e4, Math.round((c + h) * 1e4) / 1e4];
+}
+const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+/** The regular files of a tar, by name. */
+async function untar(bytes: Uint8Array): Promise<Map<string, Uint8Array>> {
+  const files = new Map<string, Uint8Array>();
+  const reader = extract();
+  const done = (async () => {
+    for await (const entry of reader) {
+      const chunks: Uint8Array[] = [];
+      for await (const chunk of entry) chunks.push(chunk as Uint8Array);
+      files.set(entry.header.name, new Uint8Array(Buffer.concat(chunks)));
+    }
+  })();
+  reader.end(bytes);
+  await done;
+  return files;
+}
 const deployment = async (model: string) => (await get("")).deployments.find((d: { model: string }) => d.model === model);
 
 /** Asks (as A) and approves (as B); answers the promotion as it ended. */
@@ -115,5 +137,265 @@ describe("deployments", () => {
     expect(after.figures.challenger.error_rate.rate).toBe(0);
     expect((await post("/shadow-stop", { model: "chat" })).status).toBe(200);
     expect((await get("/chat/shadow-status")).running).toBe(false);
+  });
+
+  test("shadow sampling: the mirrored share matches sample_rate, with a Wilson interval", async () => {
+    expect((await post("/shadow-start", { model: "chat", challenger: "chat-v2", sample_rate: 0.3 })).status).toBe(201);
+    const n = 400;
+    for (let i = 0; i < n; i += 10) await Promise.all(Array.from({ length: 10 }, () => chat("chat", "sample")));
+    await waitFor(async () => {
+      const c = (await get("/chat/shadow-status")).counts;
+      return c.mirrored + c.dropped === c.sampled;
+    }, 20_000, "mirrors to finish");
+    const status = await get("/chat/shadow-status");
+    expect(status.counts.seen).toBe(n);
+    expect(Math.abs(status.counts.sampled / n - 0.3)).toBeLessThan(0.09); // 4 standard deviations of a binomial(400, 0.3) share
+    expect(status.observed_rate).toEqual({ n, rate: Math.round((status.counts.sampled / n) * 1e4) / 1e4, ci95: wilson(status.counts.sampled, n) });
+    expect(status.samples).toBe(status.counts.mirrored);
+    expect(status.similarity.exact.rate).toBe(0); // "Version one says" vs "Version two says"
+    expect(status.similarity.normalized.rate).toBe(0);
+    expect(status.figures.champion.completion_tokens.mean).toBe(4);
+    const ci = status.figures.challenger.latency_ms.ci95;
+    expect(ci[0]).toBeLessThanOrEqual(status.figures.challenger.latency_ms.mean);
+    expect(ci[1]).toBeGreaterThanOrEqual(status.figures.challenger.latency_ms.mean);
+  });
+
+  test("compare: a stored, listed and downloadable report from shadow data, and a dataset evaluation through the evaluations plugin", async () => {
+    const res = await post("/compare", { model: "chat", challenger: "chat-v2" });
+    expect(res.status).toBe(201);
+    const report = await res.json();
+    expect(report).toMatchObject({ kind: "report", model: "chat", version: "chat-v2", media_type: "application/json" });
+    expect(report.detail).toMatchObject({ champion: "chat-v1", challenger: "chat-v2", evaluation: null });
+    expect(report.detail.shadow.samples).toBeGreaterThan(50);
+    const file = await g.api(report.download);
+    expect(file.status).toBe(200);
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    expect(createHash("sha256").update(bytes).digest("hex")).toBe(report.sha256);
+    expect(JSON.parse(new TextDecoder().decode(bytes)).shadow.figures.challenger.latency_ms.n).toBe(report.detail.shadow.samples);
+    expect((await get("/artifacts?kind=report")).artifacts.map((a: { id: string }) => a.id)).toContain(report.id);
+
+    const form = new FormData();
+    form.set("name", "release-check");
+    form.set("file", new File([`input,expected\n${Array.from({ length: 6 }, (_, i) => `ANSWER ${i},${i}`).join("\n")}\n`], "release-check.csv"));
+    expect((await g.api("/api/v1/datasets", { method: "POST", body: form })).status).toBe(201);
+    const withData = await post("/compare", { model: "chat", challenger: "chat-v2", dataset: "release-check", metrics: ["exact_match"] });
+    expect(withData.status).toBe(201);
+    const started = await withData.json();
+    expect(started.detail.evaluation).toMatchObject({ dataset: "release-check", champion: { id: expect.any(String) }, challenger: { id: expect.any(String) } });
+    await waitFor(async () => (await get(`/artifacts/${started.id}`)).detail.evaluation.status === "completed", 20_000, "both evaluations");
+    const done = await get(`/artifacts/${started.id}`);
+    expect(done.detail.evaluation.deltas).toEqual({ exact_match: 0 });
+    expect(done.detail.evaluation.champion.summary.metrics.exact_match.mean).toBe(1);
+
+    expect((await post("/compare", { model: "chat", challenger: "chat-v2", dataset: "no-such-dataset" })).status).toBe(404);
+    expect((await post("/compare", { model: "chat", challenger: "chat-v1" })).status).toBe(400);
+    expect((await post("/shadow-stop", { model: "chat" })).status).toBe(200);
+  });
+
+  test("canary: an approved traffic: 20 sends about a fifth of requests to the new version, then a second promote switches fully, with no failed request", async () => {
+    const running = load("chat");
+    const canary = await promote("chat", "chat-v2", { traffic: 20 });
+    expect(canary).toMatchObject({ status: "canary", traffic: 20, requested_by: "key:op-a", decided_by: "key:op-b" });
+    expect((await deployment("chat")).traffic).toEqual([{ version: "chat-v1", percent: 80 }, { version: "chat-v2", percent: 20 }]);
+    const split: string[] = [];
+    for (let i = 0; i < 50; i++) split.push(...(await Promise.all(Array.from({ length: 10 }, async () => answerOf(await chat("chat", "split"))))));
+    const share = split.filter((a) => a.startsWith("Version two")).length / split.length;
+    expect(Math.abs(share - 0.2)).toBeLessThan(0.07); // 4 standard deviations of a binomial(500, 0.2) share
+
+    const full = await post("/promote", { model: "chat", version: "chat-v2", comment: "canary held up" }, opA);
+    expect(full.status).toBe(200);
+    expect(await full.json()).toMatchObject({ status: "live", version: "chat-v2" });
+    await Bun.sleep(100);
+    const results = await running.stop();
+    expect(results.filter((r) => r.status !== 200)).toEqual([]);
+    expect(results.some((r) => r.answer.startsWith("Version two"))).toBe(true);
+    const after = await deployment("chat");
+    expect(after).toMatchObject({ live_version: "chat-v2", previous_version: "chat-v1", canary: null, status: "live" });
+    expect(after.versions.find((v: { version: string }) => v.version === "chat-v1").status).toBe("warm");
+    expect(await answerOf(await chat("chat"))).toBe("Version two says: hello");
+  });
+
+  test("rollback under load: instant, audited, no failed request", async () => {
+    const running = load("chat");
+    await Bun.sleep(150);
+    const res = await post("/rollback", { model: "chat" }, opA);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ live_version: "chat-v1", previous_version: "chat-v2" });
+    expect(await answerOf(await chat("chat"))).toBe("Version one says: hello");
+    await Bun.sleep(150);
+    const results = await running.stop();
+    expect(results.filter((r) => r.status !== 200)).toEqual([]);
+    expect(results.at(-1)!.answer.startsWith("Version one")).toBe(true);
+    const view = await get("/chat");
+    expect(view.promotions.find((p: { version: string; status: string }) => p.version === "chat-v2" && p.status === "rolled_back")).toBeDefined();
+  });
+
+  test("promote a full switch under concurrent load: no failed request, in-flight ones finish on the old version", async () => {
+    const running = load("chat", 8);
+    await Bun.sleep(100);
+    const promotion = await promote("chat", "chat-v2");
+    expect(promotion.status).toBe("live");
+    await Bun.sleep(150);
+    const results = await running.stop();
+    expect(results.length).toBeGreaterThan(20);
+    expect(results.filter((r) => r.status !== 200)).toEqual([]);
+    const firstNew = results.findIndex((r) => r.answer.startsWith("Version two"));
+    expect(firstNew).toBeGreaterThan(0);
+    expect(results.at(-1)!.answer.startsWith("Version two")).toBe(true);
+  });
+
+  test("the requester may withdraw a promotion; a rejected one leaves the live version alone", async () => {
+    const res = await post("/promote", { model: "chat", version: "chat-v1", comment: "withdrawn" }, opA);
+    const promotion = await res.json();
+    expect((await g.api(`/api/v1/approvals/${promotion.gate_id}/reject`, { ...json("POST", { reason: "changed my mind" }), auth: opA })).status).toBe(200);
+    await waitFor(async () => (await get("/chat")).promotions.find((p: { id: string }) => p.id === promotion.id).status === "rejected", 10_000, "the rejection");
+    expect((await deployment("chat")).live_version).toBe("chat-v2");
+  });
+
+  test("retire: refused for the live version; a retired version is stopped and archived", async () => {
+    const live = await post("/retire", { model: "chat", version: "chat-v2" });
+    expect(live.status).toBe(409);
+    expect(await live.json()).toMatchObject({ code: "VERSION_IS_LIVE" });
+    const res = await post("/retire", { model: "chat", version: "chat-slow" });
+    expect(res.status).toBe(200);
+    const view = await res.json();
+    expect(view.versions.find((v: { version: string }) => v.version === "chat-slow")).toMatchObject({ status: "retired", instance_status: "stopped" });
+  });
+
+  test("package: an OCI image layout whose digests, sizes, media types and layers check out, listed as an artifact", async () => {
+    const dir = join(tempDir("gantry-model-"), "chat-v3");
+    mkdirSync(join(dir, "tokenizer"), { recursive: true });
+    const weights = new Uint8Array(300_000).map((_, i) => (i * 7) % 251);
+    writeFileSync(join(dir, "model.gguf"), weights);
+    writeFileSync(join(dir, "tokenizer", "vocab.json"), '{"hello": 1}');
+    await addInstance("chat-v3", ["--answer-prefix", "Version three says: "], dir);
+    const res = await post("/package", { version: "chat-v3" });
+    expect(res.status).toBe(201);
+    const artifact = await res.json();
+    expect(artifact).toMatchObject({ kind: "package", version: "chat-v3", media_type: "application/x-tar", detail: { layers: 2, model_files: 2 } });
+    const tar = new Uint8Array(await (await g.api(artifact.download)).arrayBuffer());
+    expect(tar.byteLength).toBe(artifact.bytes);
+    expect(createHash("sha256").update(tar).digest("hex")).toBe(artifact.sha256);
+    const files = await untar(tar);
+    expect(JSON.parse(text(files.get("oci-layout")!))).toEqual({ imageLayoutVersion: "1.0.0" });
+    const blob = (digest: string) => {
+      expect(digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+      const bytes = files.get(`blobs/sha256/${digest.slice(7)}`)!;
+      expect(createHash("sha256").update(bytes).digest("hex")).toBe(digest.slice(7)); // every blob is named by its digest
+      return bytes;
+    };
+    // Every blob in the layout is referenced, and every reference resolves.
+    const index = JSON.parse(text(files.get("index.json")!));
+    expect(index).toMatchObject({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json" });
+    expect(index.manifests).toHaveLength(1);
+    const descriptor = index.manifests[0];
+    expect(descriptor).toMatchObject({ mediaType: "application/vnd.oci.image.manifest.v1+json", annotations: { "org.opencontainers.image.ref.name": "chat-v3" } });
+    expect(descriptor.digest).toBe(artifact.detail.manifest_digest);
+    const manifestBytes = blob(descriptor.digest);
+    expect(manifestBytes.byteLength).toBe(descriptor.size);
+    const manifest = JSON.parse(text(manifestBytes));
+    expect(manifest).toMatchObject({ schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json", config: { mediaType: "application/vnd.oci.image.config.v1+json" } });
+    expect(manifest.layers.map((l: { mediaType: string }) => l.mediaType)).toEqual(["application/vnd.oci.image.layer.v1.tar", "application/vnd.oci.image.layer.v1.tar"]);
+    const config = JSON.parse(text(blob(manifest.config.digest)));
+    expect(blob(manifest.config.digest).byteLength).toBe(manifest.config.size);
+    expect(config).toMatchObject({ os: "linux", rootfs: { type: "layers" } });
+    expect(["amd64", "arm64"]).toContain(config.architecture);
+    expect(config.rootfs.diff_ids).toEqual(manifest.layers.map((l: { digest: string }) => l.digest)); // uncompressed layers: diff_id = digest
+    const [modelLayer, servingLayer] = manifest.layers.map((l: { digest: string; size: number }) => {
+      const bytes = blob(l.digest);
+      expect(bytes.byteLength).toBe(l.size);
+      return bytes;
+    });
+    const models = await untar(modelLayer);
+    expect([...models.keys()].sort()).toEqual(["models/model.gguf", "models/tokenizer/vocab.json"]);
+    expect(createHash("sha256").update(models.get("models/model.gguf")!).digest("hex")).toBe(createHash("sha256").update(weights).digest("hex"));
+    const serving = JSON.parse(text((await untar(servingLayer)).get("gantry/serving.json")!));
+    expect(serving).toMatchObject({ version: "chat-v3", backend: "command", model_file: "chat-v3" });
+    expect(files.size).toBe(2 + 4); // oci-layout, index.json, config, manifest, two layers
+    expect((await get("/artifacts?kind=package")).artifacts[0].id).toBe(artifact.id);
+
+    expect((await post("/package", {})).status).toBe(400);
+    expect((await post("/package", { version: "chat-v3", run_id: "x" })).status).toBe(400);
+    expect((await post("/package", { version: "no-such-instance" })).status).toBe(404);
+    const evaluation = (await (await g.api("/api/v1/evaluations")).json()).evaluations[0];
+    const fromRun = await post("/package", { run_id: evaluation.id });
+    expect(fromRun.status).toBe(201);
+    expect(await fromRun.json()).toMatchObject({ version: evaluation.model, detail: { run_id: evaluation.id } });
+  });
+
+  test("audit: a PDF of the promotion history whose text names versions, requesters, approvers, comments and compare figures", async () => {
+    const res = await post("/audit", { model: "chat" });
+    expect(res.status).toBe(201);
+    const artifact = await res.json();
+    expect(artifact).toMatchObject({ kind: "audit", media_type: "application/pdf", model: "chat" });
+    const pdf = new Uint8Array(await (await g.api(artifact.download)).arrayBuffer());
+    expect(new TextDecoder().decode(pdf.slice(0, 5))).toBe("%PDF-");
+    const { extractText, getDocumentProxy } = await import("unpdf");
+    const content = (await extractText(await getDocumentProxy(pdf), { mergePages: true })).text.replace(/\s+/g, " ");
+    for (const expected of ["Promotion audit: chat", "Live version", "chat-v2", "chat-v1", "key:op-a", "key:op-b", "first release", "canary held up", "rolled_back", "retired", "changed my mind", "shadow"]) {
+      expect(content).toContain(expected);
+    }
+    expect((await post("/audit", { model: "nobody" })).status).toBe(404);
+  });
+
+  test("drift: a live version whose latency grows past the baseline raises an alert on the model's event stream", async () => {
+    await addInstance("drift-v1", ["--latency-after", "25:300"]);
+    const promotion = await promote("drifty", "drift-v1");
+    expect(promotion.status).toBe("live");
+    const events: { type: string; data: Record<string, unknown> }[] = [];
+    const ws = new WebSocket(`${g.url.replace("http", "ws")}/api/v1/deployments/drifty/events`, { headers: { authorization: `Bearer ${viewer}` } } as never);
+    ws.onmessage = (m) => events.push(JSON.parse(String(m.data)));
+    await waitFor(() => events.some((e) => e.type === "deployment.state"), 5000, "the state message");
+    const first = await chat("drifty", "steady");
+    expect(await first.text()).toContain("steady");
+    for (let i = 1; i < 40; i++) expect((await chat("drifty", "steady")).status).toBe(200); // 10 baseline, then windows of 10; requests 26+ are slow
+    await waitFor(() => events.some((e) => e.type === "deployment.drift_alert"), 10_000, "a drift alert");
+    const alert = events.find((e) => e.type === "deployment.drift_alert")!;
+    expect(alert.data).toMatchObject({ model: "drifty", version: "drift-v1", metric: "latency_p50_ms" });
+    expect(alert.data.current as number).toBeGreaterThan(alert.data.baseline as number);
+    expect(events.some((e) => e.type === "deployment.drift_baseline")).toBe(true);
+    ws.close();
+    expect((await deployment("drifty")).status).toBe("live");
+  });
+
+  test("bad input and missing parts answer clear errors: 400, 403, 404, 409, 503", async () => {
+    expect((await post("/promote", { model: "chat", version: "nope", comment: "x" })).status).toBe(404);
+    expect((await post("/promote", { model: "chat", version: "chat-v1", comment: "" })).status).toBe(400);
+    expect((await post("/promote", { model: "chat", version: "chat-v1", comment: "x", traffic: 0 })).status).toBe(400);
+    const forbidden = await post("/promote", { model: "chat", version: "chat-v1", comment: "x" }, viewer);
+    expect(forbidden.status).toBe(403);
+    expect((await post("/promote", { model: "chat", version: "chat-v2", comment: "again" })).status).toBe(409);
+    expect((await post("/shadow-start", { model: "chat", challenger: "chat-v2", sample_rate: 0.5 })).status).toBe(400); // the live version
+    expect((await post("/shadow-start", { model: "chat", challenger: "chat-v1", sample_rate: 2 })).status).toBe(400);
+    expect((await post("/shadow-stop", { model: "chat" })).status).toBe(404);
+    expect((await g.api("/api/v1/deployments/unknown/shadow-status")).status).toBe(404);
+    expect((await post("/rollback", { model: "unknown" })).status).toBe(404);
+    expect((await post("/rollback", { model: "drifty" })).status).toBe(409);
+    expect((await g.api("/api/v1/deployments/artifacts/nope/download")).status).toBe(404);
+    const missing = await post("/promote", { model: "../../etc", version: "chat-v1", comment: "x" });
+    expect(missing.status).toBe(400);
+    expect(JSON.stringify(await missing.json())).not.toContain("at ");
+
+    expect((await g.api("/api/v1/plugins/evaluations/disable", { method: "POST" })).status).toBe(200);
+    const noEvaluations = await post("/compare", { model: "chat", challenger: "chat-v1", dataset: "release-check" });
+    expect(noEvaluations.status).toBe(503);
+    expect(await noEvaluations.json()).toMatchObject({ code: "EVALUATIONS_UNAVAILABLE" });
+    expect((await g.api("/api/v1/plugins/evaluations/enable", { method: "POST" })).status).toBe(200);
+  });
+
+  test("a reload under load keeps the served names answering; disable removes them, enable brings them back", async () => {
+    const running = load("chat");
+    await Bun.sleep(100);
+    expect((await g.api("/api/v1/plugins/deployments/reload", { method: "POST" })).status).toBe(200);
+    await Bun.sleep(150);
+    const results = await running.stop();
+    expect(results.filter((r) => r.status !== 200)).toEqual([]);
+    expect(await answerOf(await chat("chat"))).toBe("Version two says: hello");
+
+    expect((await g.api("/api/v1/plugins/deployments/disable", { method: "POST" })).status).toBe(200);
+    expect((await chat("chat")).status).toBe(404); // the served name is gone with the plugin
+    expect((await chat("chat-v2")).status).toBe(200); // the instances stay
+    expect((await g.api("/api/v1/plugins/deployments/enable", { method: "POST" })).status).toBe(200);
+    expect(await answerOf(await chat("chat"))).toBe("Version two says: hello");
   });
 });
