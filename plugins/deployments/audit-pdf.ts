@@ -34,7 +34,10 @@ export async function auditPdf(data: AuditData): Promise<Uint8Array> {
   line("Canary", d.canaryVersion ? `${d.canaryVersion} at ${d.canaryTraffic}% of requests` : "none");
 
   heading("Versions");
-  for (const v of data.versions) doc.text(latin(`${v.version} - ${v.status}; added ${when(v.createdAt)}; promoted ${when(v.promotedAt)}; retired ${when(v.retiredAt)}`));
+  for (const v of data.versions) {
+    const dates = [`added ${when(v.createdAt)}`, ...(v.promotedAt ? [`promoted ${when(v.promotedAt)}`] : []), ...(v.retiredAt ? [`retired ${when(v.retiredAt)}`] : [])];
+    doc.font("Helvetica-Bold").text(`${latin(v.version)} (${v.status}): `, { continued: true }).font("Helvetica").text(latin(dates.join("; ")));
+  }
 
   heading("Promotions");
   if (data.promotions.length === 0) doc.text("No promotion was requested.");
