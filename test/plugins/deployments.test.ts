@@ -5,10 +5,10 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { extract } from "tar-stream";
-import { BUILTIN_PLUGINS, STAND_IN_MODEL_SERVER, json, startGantry, tempDir, waitFor, type TestGantry } from "../helpers.ts";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { BUILTIN_PLUGINS, STAND_IN_MODEL_SERVER, dropTestDatabase, json, startGantry, tempDir, waitFor, type TestGantry } from "../helpers.ts";
 
 let g: TestGantry;
 /** Two operators: A asks, B approves (four-eyes). */
@@ -75,17 +75,20 @@ function load(model: string, concurrency = 6) {
   return { results, stop: async () => { running = false; await Promise.all(workers); return results; } };
 }
 
-beforeAll(async () => {
-  g = await startGantry({
-    builtins: BUILTIN_PLUGINS,
-    config: {
-      rate_limit: { enabled: false },
-      plugin: {
-        instances: { port_range: [18800, 18830] },
-        deployments: { check_interval_s: 1, keep_warm_s: 600, shadow_max_in_flight: 64, drift_baseline_requests: 10, drift_window_requests: 10 },
-      },
+const dataDir = tempDir();
+const start = () => startGantry({
+  builtins: BUILTIN_PLUGINS, dataDir,
+  config: {
+    rate_limit: { enabled: false },
+    plugin: {
+      instances: { port_range: [18800, 18830] },
+      deployments: { check_interval_s: 1, keep_warm_s: 600, shadow_max_in_flight: 64, drift_baseline_requests: 10, drift_window_requests: 10 },
     },
-  });
+  },
+});
+
+beforeAll(async () => {
+  g = await start();
   opA = (await g.gantry.security.keys.create("op-a", "operator")).key;
   opB = (await g.gantry.security.keys.create("op-b", "operator")).key;
   viewer = (await g.gantry.security.keys.create("deployments-viewer", "viewer")).key;
@@ -93,7 +96,11 @@ beforeAll(async () => {
   await addInstance("chat-v2", ["--answer-prefix", "Version two says: "]);
   await addInstance("chat-slow", ["--answer-prefix", "Slow one says: ", "--latency-ms", "700"]);
 });
-afterAll(() => g.stop());
+afterAll(async () => {
+  await g.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+  await dropTestDatabase(dataDir);
+});
 
 describe("deployments", () => {
   test("the first version goes live through a four-eyes gate: the requester cannot approve, another operator can", async () => {
@@ -394,8 +401,20 @@ describe("deployments", () => {
 
     expect((await g.api("/api/v1/plugins/deployments/disable", { method: "POST" })).status).toBe(200);
     expect((await chat("chat")).status).toBe(404); // the served name is gone with the plugin
+    const leaks = await (await g.api("/api/v1/plugins/leaks")).json();
+    expect(leaks.kept.filter((k: { plugin: string }) => k.plugin === "deployments")).toEqual([]);
+    expect(leaks.late_calls.filter((c: { plugin: string }) => c.plugin === "deployments")).toEqual([]);
     expect((await chat("chat-v2")).status).toBe(200); // the instances stay
     expect((await g.api("/api/v1/plugins/deployments/enable", { method: "POST" })).status).toBe(200);
     expect(await answerOf(await chat("chat"))).toBe("Version two says: hello");
+  });
+
+  test("a restart restores every served name from the database", async () => {
+    await g.stop();
+    g = await start();
+    expect(await answerOf(await chat("chat"))).toBe("Version two says: hello");
+    expect(await deployment("chat")).toMatchObject({ live_version: "chat-v2", previous_version: "chat-v1" });
+    expect((await post("/rollback", { model: "chat" })).status).toBe(200);
+    expect(await answerOf(await chat("chat"))).toBe("Version one says: hello");
   });
 });
