@@ -38,6 +38,7 @@ export class ShadowControl {
   async stop(model: string, actor: string): Promise<ShadowRunRow> {
     const session = this.d.traffic.stopShadow(model);
     if (!session) throw DeploymentErrors.NO_SHADOW([model]);
+    await this.d.traffic.flushSamples();
     await this.d.store.stopShadowRun(session.run.id, session.counts);
     await this.d.store.record(model, "shadow_stopped", actor, session.run.challenger, { shadow_id: session.run.id, ...session.counts });
     this.d.ctx.emit("deployment.shadow_stopped", { model, shadow_id: session.run.id, ...session.counts });
@@ -57,6 +58,7 @@ export class ShadowControl {
   async status(model: string, champion?: string, challenger?: string) {
     const run = await this.d.store.latestShadowRun(model, champion, challenger);
     if (!run) throw DeploymentErrors.NO_SHADOW([model]);
+    await this.d.traffic.flushSamples();
     const live = this.d.traffic.shadow(model);
     const session = live?.run.id === run.id ? live : null;
     const counts: ShadowCounts = session ? { ...session.counts } : run.counts ?? { seen: 0, sampled: 0, mirrored: 0, dropped: 0 };

@@ -116,8 +116,8 @@ export class DeploymentStore {
     await this.db.update(this.#t.shadowRuns).set({ stoppedAt: new Date(), counts }).where(eq(this.#t.shadowRuns.id, id));
   }
 
-  async addSample(row: ShadowSampleRow): Promise<void> {
-    await this.db.insert(this.#t.shadowSamples).values(row);
+  async addSamples(rows: ShadowSampleRow[]): Promise<void> {
+    if (rows.length > 0) await this.db.insert(this.#t.shadowSamples).values(rows);
   }
 
   /** The run's newest `limit` samples. */

@@ -9,7 +9,7 @@ import { parseAnswer } from "./answers.ts";
 import { DriftMonitor, type DriftSettings } from "./drift.ts";
 import type { DriftBaseline } from "./schema.ts";
 import { ShadowSession, type MirrorSettings } from "./shadow.ts";
-import type { DeploymentStore } from "./store.ts";
+import type { DeploymentStore, ShadowSampleRow } from "./store.ts";
 
 /** Who answers a served name now. Replaced whole on every change, never edited in place. */
 export interface Routing {
@@ -32,9 +32,15 @@ export interface TrafficDeps {
   drift: () => DriftSettings & { enabled: boolean };
 }
 
+/** Samples are written in batches and progress is announced at most this often: a mirror per request must stay cheap. */
+const BATCH_MS = 200;
+
 export class TrafficRouter {
   readonly #models = new Map<string, ServedModel>();
   #deps: TrafficDeps | undefined;
+  #unwritten: ShadowSampleRow[] = [];
+  #flushing: Promise<void> | undefined;
+  readonly #announced = new Map<string, number>();
 
   constructor(private readonly scope: KeepScope) {}
 
@@ -69,10 +75,25 @@ export class TrafficRouter {
     return session;
   }
 
-  /** Every served name leaves the proxy (the plugin goes away). */
-  close(): void {
+  /** Writes the samples not written yet (before they are read, and when a run stops). */
+  async flushSamples(): Promise<void> {
+    await this.#flushing;
+    const rows = this.#unwritten;
+    this.#unwritten = [];
+    await this.#deps!.store.addSamples(rows);
+  }
+
+  #queueSample(sample: ShadowSampleRow): void {
+    this.#unwritten.push(sample);
+    if (this.#unwritten.length > 1) return;
+    this.scope.setTimeout(() => (this.#flushing = this.flushSamples().finally(() => (this.#flushing = undefined))), BATCH_MS);
+  }
+
+  /** Every served name leaves the proxy (the plugin goes away); samples not written yet are. */
+  async close(): Promise<void> {
     for (const entry of this.#models.values()) entry.unroute();
     this.#models.clear();
+    await this.flushSamples().catch(() => undefined);
   }
 
   #entry(model: string): ServedModel {
@@ -120,7 +141,10 @@ export class TrafficRouter {
     }
     if (!shadow || exchange.path !== "/v1/chat/completions" || exchange.instance === shadow.run.challenger) return;
     const sample = await shadow.mirror(exchange, answer, this.#deps!.inference, this.#deps!.mirror(), this.scope.signal);
-    if (sample) await this.#deps!.store.addSample(sample);
+    if (sample) this.#queueSample(sample);
+    const now = performance.now();
+    if (now - (this.#announced.get(model) ?? 0) < BATCH_MS) return;
+    this.#announced.set(model, now);
     this.scope.ctx.emit("deployment.shadow_progress", { model, shadow_id: shadow.run.id, challenger: shadow.run.challenger, ...shadow.counts });
   }
 }
