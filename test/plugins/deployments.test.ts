@@ -220,6 +220,11 @@ describe("deployments", () => {
     expect(after).toMatchObject({ live_version: "chat-v2", previous_version: "chat-v1", canary: null, status: "live" });
     expect(after.versions.find((v: { version: string }) => v.version === "chat-v1").status).toBe("warm");
     expect(await answerOf(await chat("chat"))).toBe("Version two says: hello");
+    // Every inference API routes by the served name.
+    const anthropic = await g.api("/v1/messages", json("POST", { model: "chat", max_tokens: 50, messages: [{ role: "user", content: "hi" }] }));
+    expect(((await anthropic.json()) as { content: { text: string }[] }).content[0]!.text).toBe("Version two says: hi");
+    const ollama = await g.api("/api/chat", json("POST", { model: "chat", stream: false, messages: [{ role: "user", content: "hi" }] }));
+    expect(((await ollama.json()) as { message: { content: string } }).message.content).toBe("Version two says: hi");
   });
 
   test("rollback under load: instant, audited, no failed request", async () => {
@@ -416,5 +421,36 @@ describe("deployments", () => {
     expect(await deployment("chat")).toMatchObject({ live_version: "chat-v2", previous_version: "chat-v1" });
     expect((await post("/rollback", { model: "chat" })).status).toBe(200);
     expect(await answerOf(await chat("chat"))).toBe("Version one says: hello");
+  });
+});
+
+describe("deployments: keep warm", () => {
+  test("the previous version keeps running for keep_warm_s, then stops and waits as a standby rollback target", async () => {
+    const w = await startGantry({
+      builtins: BUILTIN_PLUGINS,
+      config: { rate_limit: { enabled: false }, plugin: { instances: { port_range: [18831, 18840] }, deployments: { check_interval_s: 1, keep_warm_s: 1 } } },
+    });
+    const reviewer = (await w.gantry.security.keys.create("reviewer", "operator")).key;
+    try {
+      for (const [name, prefix] of [["a", "A: "], ["b", "B: "]]) {
+        expect((await w.api("/api/v1/instances", json("POST", { name, backend: "command", model_path: name, on_demand_start: true, command: [process.execPath, STAND_IN_MODEL_SERVER, "--port", "{port}", "--answer-prefix", prefix!] }))).status).toBe(201);
+      }
+      const ship = async (version: string) => {
+        const promotion = await (await w.api("/api/v1/deployments/promote", json("POST", { model: "svc", version, comment: "go" }))).json();
+        expect((await w.api(`/api/v1/approvals/${promotion.gate_id}/approve`, { ...json("POST", {}), auth: reviewer })).status).toBe(200);
+        await waitFor(async () => (await (await w.api("/api/v1/deployments/svc")).json()).live_version === version, 15_000, `${version} live`);
+      };
+      await ship("a");
+      await ship("b");
+      const version = async (name: string) => (await (await w.api("/api/v1/deployments/svc")).json()).versions.find((v: { version: string }) => v.version === name);
+      expect(await version("a")).toMatchObject({ status: "warm", instance_status: "running" });
+      await waitFor(async () => (await version("a")).status === "standby", 10_000, "the keep-warm time to end");
+      expect((await version("a")).instance_status).toBe("stopped");
+      expect((await w.api("/api/v1/deployments/rollback", json("POST", { model: "svc" }))).status).toBe(200); // starts it again first
+      const res = await w.api("/v1/chat/completions", json("POST", { model: "svc", messages: [{ role: "user", content: "back" }] }));
+      expect(await answerOf(res)).toBe("A: back");
+    } finally {
+      await w.stop();
+    }
   });
 });
