@@ -53,7 +53,10 @@ export class DeploymentControl {
     return row;
   }
 
-  /** Puts every deployment's routing back in the proxy (setup: after a restart, or a reload that kept it). */
+  /**
+   * Puts every deployment's routing in the proxy: at setup (after a restart, or a reload that kept
+   * it), and periodically, so each node of a fleet follows switches made on another.
+   */
   async restore(): Promise<void> {
     for (const row of await this.d.store.deployments()) this.d.traffic.set(row.model, routingOf(row), row.baseline ?? null);
   }
@@ -208,5 +211,5 @@ export class DeploymentControl {
 }
 
 export function routingOf(row: DeploymentRow): Routing {
-  return { live: row.liveVersion, canary: row.canaryVersion && row.canaryTraffic !== null ? { version: row.canaryVersion, traffic: row.canaryTraffic } : null };
+  return { live: row.liveVersion, canary: row.canaryVersion && row.canaryTraffic !== null ? { version: row.canaryVersion, traffic: row.canaryTraffic } : null, stamp: row.updatedAt.getTime() };
 }

@@ -50,11 +50,13 @@ export default definePlugin({
     await control.restore();
     await shadow.resume();
 
-    // A gate decided at /api/v1/approvals switches at once; the periodic check catches decisions made while this plugin was away.
+    // A gate decided at /api/v1/approvals switches at once; the periodic check catches decisions made while this plugin
+    // was away, and switches made by another node of a fleet (the routing is re-read from the database).
     ctx.on("approval_decided", (event) => void ctx.track(control.settleGates((event.data as { gate_id?: string }).gate_id).catch((error) => {
       ctx.log.error({ err: (error as Error).message }, "applying an approved promotion failed");
     })));
     ctx.every("deployments-gates-and-warm", { interval: config.check_interval_s, level: "medium" }, async () => {
+      await control.restore();
       await control.settleGates();
       const stopped = await control.expireWarm();
       return stopped.length > 0 ? `stopped after keep_warm_s: ${stopped.join(", ")}` : "ok";

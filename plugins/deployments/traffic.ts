@@ -15,6 +15,8 @@ import type { DeploymentStore, ShadowSampleRow } from "./store.ts";
 export interface Routing {
   live: string | null;
   canary: { version: string; traffic: number } | null;
+  /** When the deployment row it comes from was written (ms): an older routing never replaces a newer one. */
+  stamp: number;
 }
 
 interface ServedModel {
@@ -60,6 +62,7 @@ export class TrafficRouter {
   /** Points the served name at `routing` (registering the name on first use); a new live version gets a new drift watch. */
   set(model: string, routing: Routing, baseline: DriftBaseline | null = null): void {
     const entry = this.#entry(model);
+    if (routing.stamp < entry.routing.stamp) return; // read before a switch this node made since
     if (routing.live !== entry.routing.live) entry.drift = routing.live ? new DriftMonitor(routing.live, baseline, () => this.#deps!.drift()) : null;
     entry.routing = routing;
   }
@@ -99,7 +102,7 @@ export class TrafficRouter {
   #entry(model: string): ServedModel {
     let entry = this.#models.get(model);
     if (entry) return entry;
-    const created: ServedModel = { routing: { live: null, canary: null }, shadow: null, drift: null, unroute: () => {} };
+    const created: ServedModel = { routing: { live: null, canary: null, stamp: 0 }, shadow: null, drift: null, unroute: () => {} };
     created.unroute = this.#deps!.served.route(model, {
       target: () => {
         const { live, canary } = created.routing;
