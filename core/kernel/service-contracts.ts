@@ -69,8 +69,8 @@ export type ExchangeObserver = (exchange: ObservedExchange) => void;
 export interface ServedModelRoute {
   /** The instance name or alias this request goes to; called once per request, so it may split traffic. */
   target(): string;
-  /** An observer for this request (non-streamed OpenAI JSON answers), or undefined; called once per request. */
-  observe?(): ExchangeObserver | undefined;
+  /** An observer for this request to `path` (non-streamed OpenAI JSON requests), or undefined; called once per request. */
+  observe?(path: string): ExchangeObserver | undefined;
 }
 
 /**

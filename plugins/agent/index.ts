@@ -84,7 +84,7 @@ export default definePlugin({
     ctx.services.provide("approvals", {
       async open(request) {
         const gate = await store.openGate(request.runId, request.agent, request.tool, request.arguments, null, request.requestedBy ?? null);
-        ctx.emit("approval_requested", { gate_id: gate.id, run_id: request.runId, agent: request.agent, tool: request.tool, arguments: request.arguments });
+        ctx.emit("approval_requested", { gate_id: gate.id, run_id: request.runId, agent: request.agent, tool: request.tool, arguments: request.arguments, requested_by: request.requestedBy ?? null });
         return { id: gate.id };
       },
       async status(id) {

@@ -90,7 +90,9 @@ export function deploymentRoutes(p: DeploymentRouteParts) {
         body: t.Object({
           model: ModelName, champion: t.Optional(ModelName), challenger: t.Optional(ModelName),
           dataset: t.Optional(t.String({ minLength: 1, maxLength: 128, description: "evaluate both versions on it (needs the evaluations plugin)" })),
-          metrics: t.Optional(t.Array(t.Unknown(), { minItems: 1, maxItems: 20, description: "evaluation metrics; default exact_match and contains" })),
+          metrics: t.Optional(t.Array(t.Union([t.String({ maxLength: 64 }), t.Object({ type: t.String({ maxLength: 64 }), name: t.Optional(t.String({ maxLength: 64 })) }, { additionalProperties: true })]), {
+            minItems: 1, maxItems: 20, description: "evaluation metrics as POST /api/v1/evaluations takes them; default exact_match and contains",
+          })),
           limit: t.Optional(t.Integer({ minimum: 1, maximum: 100000 })), input_column: t.Optional(t.String({ maxLength: 128 })),
         }),
         response: { 201: ArtifactView }, detail: { summary: "A champion-vs-challenger report from shadow data and, with a dataset, an evaluation of both" },

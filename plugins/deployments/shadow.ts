@@ -15,7 +15,7 @@ export interface ShadowCounts {
   sampled: number;
   /** Mirrors that finished (the challenger answered or failed). */
   mirrored: number;
-  /** Picked but not mirrored: the in-flight limit was reached. */
+  /** Picked but not mirrored: the in-flight limit was reached, or the challenger answered the request itself (a canary). */
   dropped: number;
 }
 

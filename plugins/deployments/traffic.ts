@@ -36,6 +36,8 @@ export interface TrafficDeps {
 
 /** Samples are written in batches and progress is announced at most this often: a mirror per request must stay cheap. */
 const BATCH_MS = 200;
+/** What a shadow run mirrors: the challenger is asked through the inference service's chat completion. */
+const MIRRORED_PATH = "/v1/chat/completions";
 
 export class TrafficRouter {
   readonly #models = new Map<string, ServedModel>();
@@ -109,15 +111,15 @@ export class TrafficRouter {
         if (canary && Math.random() * 100 < canary.traffic) return canary.version;
         return live ?? model;
       },
-      observe: () => this.#observer(model, created),
+      observe: (path) => this.#observer(model, path, created),
     });
     this.#models.set(model, created);
     return created;
   }
 
-  /** On the client's path: an observer when this request is mirrored or the live version is watched for drift. */
-  #observer(model: string, entry: ServedModel): ExchangeObserver | undefined {
-    const mirrored = entry.shadow?.sample() === true;
+  /** On the client's path: an observer when this request is mirrored (chat completions) or the live version is watched for drift. */
+  #observer(model: string, path: string, entry: ServedModel): ExchangeObserver | undefined {
+    const mirrored = path === MIRRORED_PATH && entry.shadow?.sample() === true;
     const watched = entry.drift !== null && this.#deps!.drift().enabled;
     if (!mirrored && !watched) return undefined;
     const shadow = mirrored ? entry.shadow : null;
@@ -142,7 +144,8 @@ export class TrafficRouter {
         this.scope.ctx.log.warn({ model, version: drift.version, ...alert }, "deployment drift alert");
       }
     }
-    if (!shadow || exchange.path !== "/v1/chat/completions" || exchange.instance === shadow.run.challenger) return;
+    if (!shadow) return;
+    if (exchange.instance === shadow.run.challenger) return void shadow.counts.dropped++; // a canary request the challenger answered itself
     const sample = await shadow.mirror(exchange, answer, this.#deps!.inference, this.#deps!.mirror(), this.scope.signal);
     if (sample) this.#queueSample(sample);
     const now = performance.now();

@@ -40,7 +40,7 @@ export function openAiRoutes(upstream: Upstream) {
       const stripUsage = askUsage && stream && (parsed.stream_options as { include_usage?: unknown } | undefined)?.include_usage !== true;
       if (stripUsage) text = JSON.stringify({ ...parsed, stream_options: { ...(parsed.stream_options as object | undefined), include_usage: true } });
       const o = upstream.metrics.begin(supervisor.definition.name, "openai", requestId(set), stream);
-      const observer = stream ? undefined : upstream.served.observer(model);
+      const observer = stream ? undefined : upstream.served.observer(model, path);
       if (!observer) return relay(await upstream.send(supervisor, path, { body: text, signal: request.signal }, o), o, stripUsage);
       const started = performance.now();
       const answer = await relay(await upstream.send(supervisor, path, { body: text, signal: request.signal }, o), o);

@@ -24,8 +24,8 @@ export class ServedModels implements ServedModelsService {
   }
 
   /** The observer of this request's exchange, when the route wants one. */
-  observer(model: string): ExchangeObserver | undefined {
+  observer(model: string, path: string): ExchangeObserver | undefined {
     if (this.#routes.size === 0) return undefined;
-    return this.#routes.get(model)?.observe?.();
+    return this.#routes.get(model)?.observe?.(path);
   }
 }

@@ -61,6 +61,14 @@ async function promote(model: string, version: string, extra: Record<string, unk
   return (await get(`/${encodeURIComponent(model)}`)).promotions.find((p: { id: string }) => p.id === promotion.id);
 }
 
+/** The model's event socket (as the viewer): the messages so far, and close. */
+function events(model: string) {
+  const list: { type: string; data: Record<string, unknown> }[] = [];
+  const ws = new WebSocket(`${g.url.replace("http", "ws")}/api/v1/deployments/${encodeURIComponent(model)}/events`, { headers: { authorization: `Bearer ${viewer}` } } as never);
+  ws.onmessage = (m) => list.push(JSON.parse(String(m.data)));
+  return { list, close: () => ws.close() };
+}
+
 /** Requests `model` at `concurrency` until `stop()` resolves; answers every status and answer. */
 function load(model: string, concurrency = 6) {
   const results: { status: number; answer: string }[] = [];
@@ -147,6 +155,8 @@ describe("deployments", () => {
   });
 
   test("shadow sampling: the mirrored share matches sample_rate, with a Wilson interval", async () => {
+    const stream = events("chat");
+    await waitFor(() => stream.list.some((e) => e.type === "deployment.state"), 5000, "the state message");
     expect((await post("/shadow-start", { model: "chat", challenger: "chat-v2", sample_rate: 0.3 })).status).toBe(201);
     const n = 400;
     for (let i = 0; i < n; i += 10) await Promise.all(Array.from({ length: 10 }, () => chat("chat", "sample")));
@@ -165,6 +175,9 @@ describe("deployments", () => {
     const ci = status.figures.challenger.latency_ms.ci95;
     expect(ci[0]).toBeLessThanOrEqual(status.figures.challenger.latency_ms.mean);
     expect(ci[1]).toBeGreaterThanOrEqual(status.figures.challenger.latency_ms.mean);
+    expect(stream.list.find((e) => e.type === "deployment.shadow_started")!.data).toMatchObject({ model: "chat", challenger: "chat-v2", sample_rate: 0.3 });
+    expect(stream.list.find((e) => e.type === "deployment.shadow_progress")!.data).toMatchObject({ model: "chat", shadow_id: status.shadow_id });
+    stream.close();
   });
 
   test("compare: a stored, listed and downloadable report from shadow data, and a dataset evaluation through the evaluations plugin", async () => {
@@ -195,6 +208,10 @@ describe("deployments", () => {
     expect(done.detail.evaluation.champion.summary.metrics.exact_match.mean).toBe(1);
 
     expect((await post("/compare", { model: "chat", challenger: "chat-v2", dataset: "no-such-dataset" })).status).toBe(404);
+    const badMetric = await post("/compare", { model: "chat", challenger: "chat-v2", dataset: "release-check", metrics: [{ type: "no_such_metric" }] });
+    expect(badMetric.status).toBe(400);
+    expect(await badMetric.json()).toMatchObject({ code: "EVALUATION_INVALID" });
+    expect((await post("/compare", { model: "chat", challenger: "chat-v2", dataset: "release-check", metrics: [123] })).status).toBe(400);
     expect((await post("/compare", { model: "chat", challenger: "chat-v1" })).status).toBe(400);
     expect((await post("/shadow-stop", { model: "chat" })).status).toBe(200);
   });
@@ -227,7 +244,9 @@ describe("deployments", () => {
     expect(((await ollama.json()) as { message: { content: string } }).message.content).toBe("Version two says: hi");
   });
 
-  test("rollback under load: instant, audited, no failed request", async () => {
+  test("rollback under load: instant, audited, no failed request; the model's event stream tells", async () => {
+    const stream = events("chat");
+    await waitFor(() => stream.list.some((e) => e.type === "deployment.state"), 5000, "the state message");
     const running = load("chat");
     await Bun.sleep(150);
     const res = await post("/rollback", { model: "chat" }, opA);
@@ -238,6 +257,9 @@ describe("deployments", () => {
     const results = await running.stop();
     expect(results.filter((r) => r.status !== 200)).toEqual([]);
     expect(results.at(-1)!.answer.startsWith("Version one")).toBe(true);
+    await waitFor(() => stream.list.some((e) => e.type === "deployment.rolled_back"), 5000, "the rollback event");
+    expect(stream.list.find((e) => e.type === "deployment.rolled_back")!.data).toMatchObject({ model: "chat", version: "chat-v1", from_version: "chat-v2", by: "key:op-a" });
+    stream.close();
     const view = await get("/chat");
     expect(view.promotions.find((p: { version: string; status: string }) => p.version === "chat-v2" && p.status === "rolled_back")).toBeDefined();
   });
@@ -354,19 +376,18 @@ describe("deployments", () => {
     await addInstance("drift-v1", ["--latency-after", "25:300"]);
     const promotion = await promote("drifty", "drift-v1");
     expect(promotion.status).toBe("live");
-    const events: { type: string; data: Record<string, unknown> }[] = [];
-    const ws = new WebSocket(`${g.url.replace("http", "ws")}/api/v1/deployments/drifty/events`, { headers: { authorization: `Bearer ${viewer}` } } as never);
-    ws.onmessage = (m) => events.push(JSON.parse(String(m.data)));
-    await waitFor(() => events.some((e) => e.type === "deployment.state"), 5000, "the state message");
+    const stream = events("drifty");
+    const received = stream.list;
+    await waitFor(() => received.some((e) => e.type === "deployment.state"), 5000, "the state message");
     const first = await chat("drifty", "steady");
     expect(await first.text()).toContain("steady");
     for (let i = 1; i < 40; i++) expect((await chat("drifty", "steady")).status).toBe(200); // 10 baseline, then windows of 10; requests 26+ are slow
-    await waitFor(() => events.some((e) => e.type === "deployment.drift_alert"), 10_000, "a drift alert");
-    const alert = events.find((e) => e.type === "deployment.drift_alert")!;
+    await waitFor(() => received.some((e) => e.type === "deployment.drift_alert"), 10_000, "a drift alert");
+    const alert = received.find((e) => e.type === "deployment.drift_alert")!;
     expect(alert.data).toMatchObject({ model: "drifty", version: "drift-v1", metric: "latency_p50_ms" });
     expect(alert.data.current as number).toBeGreaterThan(alert.data.baseline as number);
-    expect(events.some((e) => e.type === "deployment.drift_baseline")).toBe(true);
-    ws.close();
+    expect(received.some((e) => e.type === "deployment.drift_baseline")).toBe(true);
+    stream.close();
     expect((await deployment("drifty")).status).toBe("live");
   });
 
