@@ -123,6 +123,7 @@ export class DeploymentControl {
     const moved = await this.d.store.movePromotion(promotion.id, from, { status: from === "pending" && promotion.traffic !== null ? "canary" : "live", decidedBy: from === "pending" ? by : promotion.decidedBy, note: from === "pending" ? note : promotion.note, decidedAt: promotion.decidedAt ?? new Date() });
     if (!moved) return (await this.d.store.promotion(promotion.id))!;
     const deployment = (await this.d.store.deployment(model))!;
+    await this.#supersedeCanary(deployment, promotion.id);
     if (moved.status === "canary") {
       const row = await this.d.store.update(model, { canaryVersion: version, canaryTraffic: promotion.traffic });
       this.d.traffic.set(model, routingOf(row), row.baseline ?? null);
@@ -141,6 +142,15 @@ export class DeploymentControl {
     await this.d.store.record(model, "promoted", by, version, { promotion_id: promotion.id, from_version: previous, requested_by: promotion.requestedBy, approved_by: moved.decidedBy, note, warm_until: warmUntil?.toISOString() ?? null });
     this.d.ctx.emit("deployment.promoted", { model, version, from_version: previous, promotion_id: promotion.id, approved_by: moved.decidedBy });
     return (await this.d.store.promotion(promotion.id))!;
+  }
+
+  /** A canary of another promotion ends when this one switches: its version goes back to candidate. */
+  async #supersedeCanary(deployment: DeploymentRow, promotionId: string): Promise<void> {
+    for (const p of await this.d.store.promotions(deployment.model)) {
+      if (p.status !== "canary" || p.id === promotionId) continue;
+      await this.d.store.movePromotion(p.id, "canary", { status: "superseded" });
+      if (deployment.canaryVersion === p.version) await this.d.store.setVersion(deployment.model, p.version, "candidate");
+    }
   }
 
   /** Back to the previous live version at once (a canary is cancelled instead, when one runs); no gate, recorded. */

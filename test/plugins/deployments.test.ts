@@ -453,13 +453,15 @@ describe("deployments: keep warm", () => {
     });
     const reviewer = (await w.gantry.security.keys.create("reviewer", "operator")).key;
     try {
-      for (const [name, prefix] of [["a", "A: "], ["b", "B: "]]) {
+      for (const [name, prefix] of [["a", "A: "], ["b", "B: "], ["c", "C: "]]) {
         expect((await w.api("/api/v1/instances", json("POST", { name, backend: "command", model_path: name, on_demand_start: true, command: [process.execPath, STAND_IN_MODEL_SERVER, "--port", "{port}", "--answer-prefix", prefix!] }))).status).toBe(201);
       }
-      const ship = async (version: string) => {
-        const promotion = await (await w.api("/api/v1/deployments/promote", json("POST", { model: "svc", version, comment: "go" }))).json();
+      const ship = async (version: string, traffic?: number) => {
+        const promotion = await (await w.api("/api/v1/deployments/promote", json("POST", { model: "svc", version, comment: "go", traffic }))).json();
         expect((await w.api(`/api/v1/approvals/${promotion.gate_id}/approve`, { ...json("POST", {}), auth: reviewer })).status).toBe(200);
-        await waitFor(async () => (await (await w.api("/api/v1/deployments/svc")).json()).live_version === version, 15_000, `${version} live`);
+        const switched = async () => ((await (await w.api("/api/v1/deployments/svc")).json()) as { live_version: string; canary: { version: string } | null });
+        await waitFor(async () => (traffic ? (await switched()).canary?.version : (await switched()).live_version) === version, 15_000, `${version} switched`);
+        return promotion.id as string;
       };
       await ship("a");
       await ship("b");
@@ -470,6 +472,14 @@ describe("deployments: keep warm", () => {
       expect((await w.api("/api/v1/deployments/rollback", json("POST", { model: "svc" }))).status).toBe(200); // starts it again first
       const res = await w.api("/v1/chat/completions", json("POST", { model: "svc", messages: [{ role: "user", content: "back" }] }));
       expect(await answerOf(res)).toBe("A: back");
+
+      // A canary that another promotion overtakes ends: its version is a candidate again.
+      const canary = await ship("b", 50);
+      await ship("c");
+      const view = await (await w.api("/api/v1/deployments/svc")).json();
+      expect(view).toMatchObject({ live_version: "c", previous_version: "a", canary: null });
+      expect(view.promotions.find((p: { id: string }) => p.id === canary).status).toBe("superseded");
+      expect(await version("b")).toMatchObject({ status: "candidate" });
     } finally {
       await w.stop();
     }
