@@ -62,6 +62,19 @@ export default definePlugin({
       return stopped.length > 0 ? `stopped after keep_warm_s: ${stopped.join(", ")}` : "ok";
     });
 
+    // From the CLI, cron or an agent: gantry /deployments:rollback chat
+    ctx.command("list", {
+      description: "Served models: the live version, a canary, the previous version", role: "viewer",
+      run: async () => (await store.deployments()).map((d) => ({ model: d.model, live: d.liveVersion, canary: d.canaryVersion ? `${d.canaryVersion} (${d.canaryTraffic}%)` : null, previous: d.previousVersion })),
+    });
+    ctx.command("rollback", {
+      description: "Switch a served model back to its previous version now (or cancel its canary)", argumentHint: "<model>", role: "operator",
+      run: async ({ argv }) => {
+        const row = await control.rollback(argv[0] ?? "", "command:/deployments:rollback");
+        return { model: row.model, live: row.liveVersion, previous: row.previousVersion };
+      },
+    });
+
     const sockets = new Set<{ close(code?: number, reason?: string): void }>();
     ctx.routes(deploymentRoutes({
       store, traffic, control, shadow, files, sockets, on: ctx.on.bind(ctx), identity: ctx.services.consume("core.identity"),

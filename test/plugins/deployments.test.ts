@@ -440,8 +440,12 @@ describe("deployments", () => {
     g = await start();
     expect(await answerOf(await chat("chat"))).toBe("Version two says: hello");
     expect(await deployment("chat")).toMatchObject({ live_version: "chat-v2", previous_version: "chat-v1" });
-    expect((await post("/rollback", { model: "chat" })).status).toBe(200);
+    const command = await g.api("/api/v1/plugins/commands/deployments:rollback/invoke", json("POST", { arguments: "chat" }));
+    expect(command.status).toBe(200);
+    expect(JSON.stringify(await command.json())).toContain('"live":"chat-v1"');
     expect(await answerOf(await chat("chat"))).toBe("Version one says: hello");
+    const listed = await g.api("/api/v1/plugins/commands/deployments:list/invoke", { ...json("POST", {}), auth: opA });
+    expect(JSON.stringify(await listed.json())).toContain('"model":"drifty"');
   });
 });
 
