@@ -449,16 +449,18 @@ describe("deployments", () => {
   });
 });
 
-describe("deployments: keep warm", () => {
-  test("the previous version keeps running for keep_warm_s, then stops and waits as a standby rollback target", async () => {
+describe("deployments: small limits", () => {
+  test("keep_warm_s ends with the previous version stopped (a standby rollback target); an overtaken canary ends; mirrors past shadow_max_in_flight are dropped", async () => {
     const w = await startGantry({
       builtins: BUILTIN_PLUGINS,
-      config: { rate_limit: { enabled: false }, plugin: { instances: { port_range: [18831, 18840] }, deployments: { check_interval_s: 1, keep_warm_s: 1 } } },
+      config: { rate_limit: { enabled: false }, plugin: { instances: { port_range: [18831, 18840] }, deployments: { check_interval_s: 1, keep_warm_s: 1, shadow_max_in_flight: 1 } } },
     });
     const reviewer = (await w.gantry.security.keys.create("reviewer", "operator")).key;
     try {
-      for (const [name, prefix] of [["a", "A: "], ["b", "B: "], ["c", "C: "]]) {
-        expect((await w.api("/api/v1/instances", json("POST", { name, backend: "command", model_path: name, on_demand_start: true, command: [process.execPath, STAND_IN_MODEL_SERVER, "--port", "{port}", "--answer-prefix", prefix!] }))).status).toBe(201);
+      for (const [name, prefix, latency] of [["a", "A: ", "0"], ["b", "B: ", "0"], ["c", "C: ", "0"], ["slow", "S: ", "600"]]) {
+        expect((await w.api("/api/v1/instances", json("POST", {
+          name, backend: "command", model_path: name, on_demand_start: true, command: [process.execPath, STAND_IN_MODEL_SERVER, "--port", "{port}", "--answer-prefix", prefix!, "--latency-ms", latency!],
+        }))).status).toBe(201);
       }
       const ship = async (version: string, traffic?: number) => {
         const promotion = await (await w.api("/api/v1/deployments/promote", json("POST", { model: "svc", version, comment: "go", traffic }))).json();
@@ -484,6 +486,18 @@ describe("deployments: keep warm", () => {
       expect(view).toMatchObject({ live_version: "c", previous_version: "a", canary: null });
       expect(view.promotions.find((p: { id: string }) => p.id === canary).status).toBe("superseded");
       expect(await version("b")).toMatchObject({ status: "candidate" });
+
+      // Past shadow_max_in_flight a sampled request is dropped, not queued: the clients are answered all the same.
+      expect((await w.api("/api/v1/instances/slow/start", json("POST"))).status).toBe(200);
+      expect((await w.api("/api/v1/deployments/shadow-start", json("POST", { model: "svc", challenger: "slow", sample_rate: 1 }))).status).toBe(201);
+      const answers = await Promise.all(Array.from({ length: 6 }, async () => answerOf(await w.api("/v1/chat/completions", json("POST", { model: "svc", messages: [{ role: "user", content: "busy" }] })))));
+      expect(answers).toEqual(Array(6).fill("C: busy"));
+      const shadowOf = async () => (await (await w.api("/api/v1/deployments/svc/shadow-status")).json()).counts;
+      await waitFor(async () => (await shadowOf()).mirrored + (await shadowOf()).dropped === 6, 10_000, "every sampled request mirrored or dropped");
+      const counts = await shadowOf();
+      expect(counts).toMatchObject({ seen: 6, sampled: 6 });
+      expect(counts.dropped).toBeGreaterThanOrEqual(1);
+      expect(counts.mirrored).toBeGreaterThanOrEqual(1);
     } finally {
       await w.stop();
     }
