@@ -15,5 +15,6 @@ export const DeploymentErrors = defineErrors("deployments", {
   EVALUATIONS_UNAVAILABLE: createError("EVALUATIONS_UNAVAILABLE", 503, () => "A dataset comparison runs through the evaluations plugin, which is not enabled; compare without dataset, or enable it"),
   NOTHING_TO_COMPARE: createError("NOTHING_TO_COMPARE", 409, (model: string, challenger: string) => `No shadow data for '${challenger}' against '${model}' and no dataset given; shadow it first or give a dataset`),
   ARTIFACT_NOT_FOUND: createError("ARTIFACT_NOT_FOUND", 404, (id: string) => `No deployment artifact '${id}'; list them at GET /api/v1/deployments/artifacts`),
+  MODEL_NAME_INVALID: createError("MODEL_NAME_INVALID", 400, () => "The model name in the path is not valid URL encoding; encode it with encodeURIComponent"),
   PACKAGE_SOURCE: createError("PACKAGE_SOURCE", 400, (why: string) => `Cannot package: ${why}`),
 });

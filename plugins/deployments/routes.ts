@@ -32,6 +32,20 @@ const ModelParam = t.Object({ model: t.String({ maxLength: 256, description: "th
 const ModelBody = t.Object({ model: ModelName });
 const Comment = t.String({ minLength: 1, maxLength: 4000 });
 
+const safeDecode = (text: string) => {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return undefined;
+  }
+};
+/** A model name from a path, URL-decoded; 400 for broken encoding (`%ZZ`). */
+const modelOf = (text: string) => {
+  const model = safeDecode(text);
+  if (model === undefined) throw DeploymentErrors.MODEL_NAME_INVALID([]);
+  return model;
+};
+
 export function deploymentRoutes(p: DeploymentRouteParts) {
   const actorOf = async (request: Request) => (await p.identity.identify(request))?.subject ?? "unknown";
   const view = async (row: DeploymentRow) => {
@@ -77,7 +91,7 @@ export function deploymentRoutes(p: DeploymentRouteParts) {
         await p.shadow.stop(body.model, await actorOf(request));
         return p.shadow.status(body.model);
       }, { role: "operator", body: ModelBody, response: ShadowStatusView, detail: { summary: "Stop the model's shadow run; its figures stay readable" } })
-      .get("/:model/shadow-status", ({ params }) => p.shadow.status(decodeURIComponent(params.model)), {
+      .get("/:model/shadow-status", ({ params }) => p.shadow.status(modelOf(params.model)), {
         role: "viewer", params: ModelParam, response: ShadowStatusView,
         detail: { summary: "Shadow figures per side (latency, errors, tokens) and answer similarity, with 95% intervals" },
       })
@@ -149,7 +163,7 @@ export function deploymentRoutes(p: DeploymentRouteParts) {
         detail: { summary: "Download an artifact: a JSON report, an OCI layout tar, a PDF", responses: textResponses("the file, with its media type") },
       })
       .get("/:model", async ({ params }) => {
-        const row = await find(decodeURIComponent(params.model));
+        const row = await find(modelOf(params.model));
         return { ...(await view(row)), promotions: (await p.store.promotions(row.model)).map(promotionView) };
       }, {
         role: "viewer", params: ModelParam, response: t.Composite([DeploymentView, t.Object({ promotions: t.Array(PromotionView) })]),
@@ -158,7 +172,8 @@ export function deploymentRoutes(p: DeploymentRouteParts) {
       .ws("/:model/events", {
         role: "viewer",
         async open(ws) {
-          const model = decodeURIComponent((ws.data.params as { model: string }).model);
+          const model = safeDecode((ws.data.params as { model: string }).model);
+          if (model === undefined) return ws.close(4400, "the model name is not valid URL encoding");
           const row = await p.store.deployment(model);
           if (!row) return ws.close(4404, "no such deployment");
           p.sockets.add(ws);

@@ -402,6 +402,8 @@ describe("deployments", () => {
     expect((await post("/shadow-start", { model: "chat", challenger: "chat-v1", sample_rate: 2 })).status).toBe(400);
     expect((await post("/shadow-stop", { model: "chat" })).status).toBe(404);
     expect((await g.api("/api/v1/deployments/unknown/shadow-status")).status).toBe(404);
+    expect((await g.api("/api/v1/deployments/%E0%A4%A/shadow-status")).status).toBe(400);
+    expect((await g.api("/api/v1/deployments/%ZZ")).status).toBe(400);
     expect((await post("/rollback", { model: "unknown" })).status).toBe(404);
     expect((await post("/rollback", { model: "drifty" })).status).toBe(409);
     expect((await g.api("/api/v1/deployments/artifacts/nope/download")).status).toBe(404);
