@@ -90,7 +90,9 @@ const start = () => startGantry({
     rate_limit: { enabled: false },
     plugin: {
       instances: { port_range: [18800, 18830] },
-      deployments: { check_interval_s: 1, keep_warm_s: 600, shadow_max_in_flight: 64, drift_baseline_requests: 10, drift_window_requests: 10 },
+      deployments: {
+        check_interval_s: 1, keep_warm_s: 600, shadow_max_in_flight: 64, drift_baseline_requests: 10, drift_window_requests: 10, similarity_embeddings_model: "embedder",
+      },
     },
   },
 });
@@ -103,6 +105,8 @@ beforeAll(async () => {
   await addInstance("chat-v1", ["--answer-prefix", "Version one says: "]);
   await addInstance("chat-v2", ["--answer-prefix", "Version two says: "]);
   await addInstance("chat-slow", ["--answer-prefix", "Slow one says: ", "--latency-ms", "700"]);
+  await addInstance("chat-shouty", ["--answer-prefix", "VERSION ONE SAYS... "]);
+  await addInstance("embedder", ["--embedding-dim", "64"]);
 });
 afterAll(async () => {
   await g.stop();
@@ -154,6 +158,18 @@ describe("deployments", () => {
     expect((await get("/chat/shadow-status")).running).toBe(false);
   });
 
+  test("shadow similarity: answers that differ only in case and punctuation are equal once normalized; embeddings give their cosine", async () => {
+    expect((await post("/shadow-start", { model: "chat", challenger: "chat-shouty", sample_rate: 1 })).status).toBe(201);
+    for (let i = 0; i < 3; i++) expect(await answerOf(await chat("chat", "same words"))).toBe("Version one says: same words");
+    await waitFor(async () => (await get("/chat/shadow-status")).counts.mirrored === 3, 10_000, "three mirrors");
+    const status = await get("/chat/shadow-status");
+    expect(status.similarity.exact).toEqual({ n: 3, rate: 0, ci95: wilson(0, 3) });
+    expect(status.similarity.normalized).toEqual({ n: 3, rate: 1, ci95: wilson(3, 3) });
+    expect(status.similarity.cosine.n).toBe(3);
+    expect(status.similarity.cosine.mean).toBeCloseTo(1, 3); // the same words: the same concept vector
+    expect((await post("/shadow-stop", { model: "chat" })).status).toBe(200);
+  });
+
   test("shadow sampling: the mirrored share matches sample_rate, with a Wilson interval", async () => {
     const stream = events("chat");
     await waitFor(() => stream.list.some((e) => e.type === "deployment.state"), 5000, "the state message");
@@ -171,6 +187,8 @@ describe("deployments", () => {
     expect(status.samples).toBe(status.counts.mirrored);
     expect(status.similarity.exact.rate).toBe(0); // "Version one says" vs "Version two says"
     expect(status.similarity.normalized.rate).toBe(0);
+    expect(status.similarity.cosine.mean).toBeGreaterThan(0.3); // "version one say sample" vs "version two say sample"
+    expect(status.similarity.cosine.mean).toBeLessThan(0.99);
     expect(status.figures.champion.completion_tokens.mean).toBe(4);
     const ci = status.figures.challenger.latency_ms.ci95;
     expect(ci[0]).toBeLessThanOrEqual(status.figures.challenger.latency_ms.mean);
