@@ -10,6 +10,7 @@ import * as pgTables from "./schema-pg.ts";
 import * as sqliteTables from "./schema.ts";
 import { registerInferenceRoutes } from "./inference-routes.ts";
 import { instanceRoutes } from "./routes.ts";
+import { ServedModels } from "./served-models.ts";
 
 interface InstancesConfig {
   port_range: [number, number];
@@ -68,9 +69,12 @@ export default definePlugin({
       ctx.track(manager.start(defaultModel.definition.name).catch((error) => ctx.log.error({ instance: defaultModel.definition.name, err: (error as Error).message }, "the default model did not start")));
     }
     ctx.routes(instanceRoutes(manager));
-    const inference = registerInferenceRoutes(ctx, manager, fleet.keyLimits);
+    // Routes other plugins registered for served names (deployments) outlive a reload of this one.
+    const served = ctx.keep("served-models", () => new ServedModels(), () => {});
+    const inference = registerInferenceRoutes(ctx, manager, served, fleet.keyLimits);
     ctx.routes(systemRoutes(manager, ctx.services.consume("core.info")), { prefix: "/api/v1/system" });
-    ctx.services.provide("instances", { list: () => manager.list() });
+    ctx.services.provide("instances", { list: () => manager.list(), start: (name) => manager.start(name), stop: (name) => manager.stop(name) });
+    ctx.services.provide("served-models", served);
     ctx.services.provide("inference", inference.service);
     // From the CLI: gantry /instances:start qwen-7b
     const brief = (i: ReturnType<typeof manager.get>) => ({ name: i.name, status: i.status, backend: i.backend, port: i.port, pid: i.pid, last_error: i.last_error });

@@ -93,7 +93,7 @@ export function ollamaRoutes(upstream: Upstream) {
     const empty = kind === "generate" ? !client.prompt && !client.images : Array.isArray(client.messages) && client.messages.length === 0;
     if (empty) {
       const keepMs = client.keep_alive === undefined ? null : keepAliveMs(client.keep_alive);
-      const supervisor = keepMs === 0 ? upstream.manager.resolve(model) : await upstream.instance(model, request);
+      const supervisor = keepMs === 0 ? upstream.manager.resolve(upstream.served.target(model)) : await upstream.instance(model, request);
       if (!supervisor) throw InferenceErrors.MODEL_NOT_FOUND([model]);
       if (keepMs === 0) await m.unload(supervisor.definition.name);
       else supervisor.keepAliveMs = keepMs;

@@ -8,6 +8,7 @@ import { inferenceResponses, rawJsonBody } from "./inference-docs.ts";
 import { answerErrors, InferenceErrors, openAiErrorBody, OWN_ERRORS } from "./inference-errors.ts";
 import { modelRequest, relay, type Upstream } from "./proxy.ts";
 import { loadingStream, openAiErrorEvent } from "./loading-progress.ts";
+import { decodeModelId } from "./model-names.ts";
 import { Model, Models } from "./schemas.ts";
 
 const SHAPE = "OpenAI's error shape {error: {message, type, param, code}}";
@@ -49,7 +50,12 @@ export function openAiRoutes(upstream: Upstream) {
       const vetted = checked instanceof Promise ? await checked : checked; // a promise only while some key has a scope
       const serve = async () => {
         const { supervisor, o } = await upstream.enter(vetted, "openai", requestId(set), stream);
-        return relay(await upstream.send(supervisor, path, { body: text, signal: request.signal }, o), o, stripUsage);
+        const observer = stream ? undefined : upstream.served.observer(model, path);
+        if (!observer) return relay(await upstream.send(supervisor, path, { body: text, signal: request.signal }, o), o, stripUsage);
+        const started = performance.now();
+        const answer = await relay(await upstream.send(supervisor, path, { body: text, signal: request.signal }, o), o);
+        observer({ path, body: text, instance: supervisor.definition.name, status: answer.status, answer: answer.clone(), latencyMs: performance.now() - started });
+        return answer;
       };
       // A stream for a model that must start first begins now, with loading comments (loading-progress.ts).
       if (stream && upstream.cold(vetted)) return loadingStream(model, serve(), openAiErrorBody, openAiErrorEvent);
@@ -89,7 +95,7 @@ export function openAiRoutes(upstream: Upstream) {
     };
     return app
       .post("/api/v1/inference/:model", async ({ params, body, request, set }) => {
-        const model = decodeURIComponent(params.model);
+        const model = decodeModelId(params.model);
         const { keep_alive: keepAlive, ...rest } = body;
         const { supervisor, o } = await upstream.admit(model, request, "openai", requestId(set), body.stream === true, keepAlive);
         const text = JSON.stringify({ ...rest, model });
@@ -101,7 +107,7 @@ export function openAiRoutes(upstream: Upstream) {
       .get("/v1/models", models, { role: "inference", response: Models, detail: { summary: "Instances (names and aliases) as OpenAI models; unlisted ones are left out", tags: ["openai"], responses: { 401: errors[401] }, ...OWN_ERRORS } })
       // A wildcard, so ids with '/' work sent as they are or URL-encoded.
       .get("/v1/models/*", async ({ params }) => {
-        const id = decodeURIComponent(params["*"]);
+        const id = decodeModelId(params["*"]);
         const s = m.resolve(id);
         if (!s) throw InferenceErrors.MODEL_NOT_FOUND([id]);
         return modelView(await m.get(s.definition.name), id);

@@ -5,6 +5,7 @@
  */
 import { GantryError, type CoreIdentityService, type InferenceService, type KeyScope } from "gantry/plugin";
 import type { InstanceManager } from "./instance-manager.ts";
+import type { ServedModels } from "./served-models.ts";
 import type { InstanceSupervisor } from "./supervisor.ts";
 import { InferenceErrors } from "./inference-errors.ts";
 import { measuredStream, type InferenceApi, type InferenceMetrics, type Observation, type ObservationOwner } from "./inference-metrics.ts";
@@ -63,9 +64,9 @@ export interface KeyAccess {
 
 /** Instances by client model id, and requests to them. */
 export class Upstream implements ObservationOwner {
-  constructor(readonly manager: InstanceManager, readonly metrics: InferenceMetrics, private readonly access: KeyAccess) {}
+  constructor(readonly manager: InstanceManager, readonly metrics: InferenceMetrics, readonly served: ServedModels, private readonly access: KeyAccess) {}
 
-  /** The instance a model id reaches, running (started on demand) or a thrown inference error; takes no queue slot. */
+  /** The instance a model id reaches (through a served name's route, if any), running (started on demand) or a thrown inference error; takes no queue slot. */
   async instance(model: string, request?: Request): Promise<InstanceSupervisor> {
     const supervisor = this.#resolve(model);
     const scope = request && this.access.identity.scoped() ? (await this.access.identity.identify(request))?.scope : undefined;
@@ -156,17 +157,18 @@ export class Upstream implements ObservationOwner {
     void supervisor.stop().finally(() => supervisor.gate.endDrain());
   }
 
+  /** The instance `model` reaches: through a served name's route (deployments) when one is registered, else by name or alias. */
   #resolve(model: string): InstanceSupervisor {
-    const supervisor = this.manager.resolve(model);
+    const supervisor = this.manager.resolve(this.served.target(model));
     if (!supervisor) throw InferenceErrors.MODEL_NOT_FOUND([model]);
     return supervisor;
   }
 
-  /** An allow list names ids; an alias allows its instance, so every id of the instance is checked. */
+  /** An allow list names ids: the id sent (a served name too), or any id of the instance it reaches (an alias allows its instance). */
   #assertAllowed(scope: KeyScope, supervisor: InstanceSupervisor, model: string): void {
     const allowed = scope.models!;
     const d = supervisor.definition;
-    if (allowed.has(d.name) || d.aliases.some((alias) => allowed.has(alias))) return;
+    if (allowed.has(model) || allowed.has(d.name) || d.aliases.some((alias) => allowed.has(alias))) return;
     throw InferenceErrors.MODEL_NOT_ALLOWED([model]);
   }
 
