@@ -25,7 +25,7 @@ beforeAll(async () => {
     config: {
       rate_limit: { enabled: false },
       // Only the plugins this file needs (and none that depends on instances: the reload test disables it).
-      plugins: { disabled: ["cache", "mcp", "agent", "batch", "cron", "pipelines", "evaluations", "knowledge", "datasets"] },
+      plugins: { disabled: ["cache", "mcp", "agent", "batch", "cron", "pipelines", "evaluations", "knowledge", "datasets", "deployments"] },
       plugin: {
         instances: {
           port_range: [18600, 18699], start_timeout_s: 10, stop_timeout_s: 2, health_interval_s: 0.2, nvidia_smi: nvidiaSmi,
