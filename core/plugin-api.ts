@@ -3,7 +3,7 @@ export { definePlugin } from "./kernel/plugin-contract.ts";
 export type {
   PluginContext, PluginDefinition, PluginSetup, PluginServices, CommandDefinition, RouteOptions, RouteRegistrar, DisposeReason, Disposer, KeepScope, BackgroundWorkApi,
 } from "./kernel/plugin-contract.ts";
-export type { Services, ServiceName, InferenceService, InstancesService, DatasetsService, McpToolsService, AgentRunsService, AgentPromptRunner, SandboxService, ApprovalsService } from "./kernel/service-contracts.ts";
+export type { Services, ServiceName, InferenceService, InstancesService, EvaluationsService, ServedModelsService, ServedModelRoute, ExchangeObserver, ObservedExchange, DatasetsService, McpToolsService, AgentRunsService, AgentPromptRunner, SandboxService, ApprovalsService } from "./kernel/service-contracts.ts";
 export type { CommandCaller } from "./kernel/plugin-contract.ts";
 export type { CommandRole } from "./kernel/plugin-files.ts";
 export { mayInvoke } from "./kernel/command-invoker.ts";
@@ -21,6 +21,7 @@ export type {
 } from "./kernel/core-services.ts";
 export type { CoreClusterService, ClusterNodeView } from "./kernel/cluster-service.ts";
 export { GantryError, capEcho, createError, defineErrors } from "./kernel/errors.ts";
+export type { KeyScope } from "./auth/identity.ts";
 export { OWN_ERRORS_EXTENSION } from "./http/http-app.ts";
 export { pickTables } from "./storage/tables.ts";
 export type { CommandInvocation, CommandView } from "./kernel/command-invoker.ts";
