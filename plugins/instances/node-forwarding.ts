@@ -145,10 +145,12 @@ export class NodeForwarding {
         name: row.name, status: "unreachable" as const, backend: row.backend, model_path: row.modelPath, port: row.port, pid: null,
         options: redactSecrets(row.options), env: Object.fromEntries(Object.keys(row.env).map((k) => [k, "[set]"])), command: redactSecrets(row.command),
         on_demand_start: row.onDemandStart, idle_timeout: row.idleTimeout, restart: row.restart, aliases: row.aliases, unlisted: row.unlisted,
+        device: row.device, memory_mib: row.memoryMib, pinned: row.pinned, group: row.group, parallel: row.parallel, max_queue: row.maxQueue,
+        requests: { in_flight: 0, queued: 0, waiting_for_start: 0 }, keep_alive_s: null,
         restarts: 0, last_error: `cluster node '${node.name}' is down`, node: row.node,
         stats: { memory_usage: 0, cpu_usage: 0, cpu_seconds: 0, processes: 0, uptime: 0 },
         created_at: row.createdAt.toISOString(), updated_at: row.updatedAt.toISOString(),
-      } as unknown as RemoteInstance;
+      } satisfies Omit<RemoteInstance, "status"> & { status: "unreachable" } as unknown as RemoteInstance;
     });
   }
 
