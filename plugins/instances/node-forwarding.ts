@@ -106,10 +106,10 @@ export class NodeForwarding {
     return [...lists, ...this.unreachable(stranded, names)].sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
   }
 
-  /** The models (OpenAI's list entries) of the other nodes that are up. */
-  async othersModels<T>(request: Request): Promise<T[]> {
+  /** The entries of the other up nodes' answers to this request's path, under `field` (`data` for OpenAI's model list, `models` for Ollama's). */
+  async othersModels<T>(request: Request, field: "data" | "models" = "data"): Promise<T[]> {
     if (!this.applies(request)) return [];
-    return this.#askOthers(request, await this.#cluster.nodes(), (answer) => (answer as { data: T[] }).data);
+    return this.#askOthers(request, await this.#cluster.nodes(), (answer) => (answer as Record<string, T[]>)[field] ?? []);
   }
 
   /** GETs the request's path from every other up node (local answers only) and gathers `pick` of each; a node that fails is left out. */

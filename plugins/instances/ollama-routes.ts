@@ -114,7 +114,10 @@ export function ollamaRoutes(upstream: Upstream, forwarding: NodeForwarding) {
       .onError(answerErrors(ollamaErrorBody))
       .onBeforeHandle(({ request, body }) => forwarding.forwardByBody(request, body)) // cluster: another node's model
       .get("/api/version", () => ({ version: OLLAMA_API_VERSION }), { role: "inference", response: t.Object({ version: t.String() }), detail: { summary: "The Ollama API version these routes follow", tags: ["ollama"], responses: unauthorized, ...OWN_ERRORS } })
-      .get("/api/tags", async () => ({ models: (await m.list()).filter((i) => !i.unlisted).flatMap(entries) }), {
+      .get("/api/tags", async ({ request }) => ({
+        // Cluster mode: every node's models.
+        models: [...(await m.list()).filter((i) => !i.unlisted).flatMap(entries), ...(await forwarding.othersModels<ReturnType<typeof entries>[number]>(request, "models"))],
+      }), {
         role: "inference", response: t.Object({ models: t.Array(ModelEntry) }), detail: { summary: "Instances (names and aliases) as Ollama's local models", tags: ["ollama"], responses: unauthorized, ...OWN_ERRORS },
       })
       .get("/api/ps", async () => ({

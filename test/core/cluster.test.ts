@@ -271,6 +271,8 @@ if (TEST_PG_URL) {
       expect(chunks.join("")).toBe("You said: one two three");
       expect((await client.models.list()).data.map((m) => m.id)).toContain("on-a");
       expect((await client.models.retrieve("on-a")).id).toBe("on-a");
+      const tags = await (await c.api("/api/tags")).json();
+      expect(tags.models.map((m: { name: string }) => m.name)).toContain("on-a");
       const claude = new Anthropic({ apiKey: ADMIN_KEY, baseURL: c.url, maxRetries: 0 });
       const message = await claude.messages.create({ model: "on-a", max_tokens: 32, messages: [{ role: "user", content: "anthropic via c" }] });
       expect(message.content).toMatchObject([{ type: "text", text: "You said: anthropic via c" }]);
