@@ -12,6 +12,8 @@ export class Fleet {
   readonly supervisors = new Map<string, InstanceSupervisor>();
   readonly #hosts = new Map<number, SupervisorHost>();
   #coldStart = true;
+  /** True while the plugin goes away: stops then are not the operator's, so desired states stay. */
+  closing = false;
 
   constructor(readonly scope: KeepScope) {}
 
@@ -41,6 +43,7 @@ export class Fleet {
 
   /** The plugin goes away (uninstall, disable, shutdown): stop every server, close the log files. */
   async close(): Promise<void> {
+    this.closing = true;
     await Promise.all([...this.supervisors.values()].map((s) => s.stop()));
     for (const supervisor of this.supervisors.values()) supervisor.logs.close();
     this.supervisors.clear();

@@ -1,5 +1,5 @@
 /** instances: model servers supervised as subprocesses, and the inference endpoint (OpenAI, Anthropic, Ollama, llama-swap). */
-import { definePlugin, pickTables } from "gantry/plugin";
+import { definePlugin, pickTables, type PluginContext } from "gantry/plugin";
 import { systemRoutes } from "./system-routes.ts";
 import { Fleet } from "./fleet.ts";
 import { InstanceManager } from "./instance-manager.ts";
@@ -8,6 +8,9 @@ import * as pgTables from "./schema-pg.ts";
 import * as sqliteTables from "./schema.ts";
 import { registerInferenceRoutes } from "./inference-routes.ts";
 import { instanceRoutes } from "./routes.ts";
+import { ModelReconciler } from "./model-reconciler.ts";
+import { modelRoutes } from "./model-routes.ts";
+import { join, resolve } from "node:path";
 
 interface InstancesConfig {
   port_range: [number, number];
@@ -21,6 +24,10 @@ interface InstancesConfig {
   log_file_max_bytes: number;
   log_files_kept: number;
   unhealthy_threshold: number;
+  /** At a cold start, start again the instances that were running when gantry stopped (`running`), or not (`none`). */
+  restore: "running" | "none";
+  /** Where pulled model files go; empty: <data_dir>/models. */
+  models_dir: string;
 }
 
 export default definePlugin({
@@ -31,9 +38,10 @@ export default definePlugin({
     // Supervisors and their model servers outlive reloads; they stop only when the plugin goes away.
     // Kept first, so on uninstall or shutdown stopping instances is the last thing this plugin does.
     const fleet = ctx.keep("fleet", (scope) => new Fleet(scope), (kept) => kept.close());
+    const coldStart = fleet.takeColdStart();
     // A cold start (not a reload, whose servers are the fleet's own), before anything else and so
     // before gantry listens: a previous run killed with -9 left its model servers running.
-    if (fleet.takeColdStart()) {
+    if (coldStart) {
       const { instances } = pickTables(ctx.db, { sqlite: sqliteTables, pg: pgTables });
       const reaped = await reapLeftovers(await ctx.db.select({ lastPid: instances.lastPid, port: instances.port }).from(instances));
       if (reaped.length > 0) ctx.log.warn({ pids: reaped }, "killed model servers left by a previous run");
@@ -44,7 +52,17 @@ export default definePlugin({
       logDir, logFileMaxBytes: config.log_file_max_bytes, logFilesKept: config.log_files_kept, unhealthyThreshold: config.unhealthy_threshold,
     }));
     await manager.load();
+    const coreConfig = ctx.services.consume("core.config");
+    const modelsDir = resolve(config.models_dir || join(String(coreConfig.get("data_dir") ?? "./data"), "models"));
+    const reconciler = new ModelReconciler(manager, () => ({ section: coreConfig.section("models"), modelsDir }), ctx.log, (result) => ctx.emit("models_reconciled", result));
+    await reconciler.reconcile();
+    ctx.on("config_reloaded", async () => {
+      await reconciler.reconcile().catch((error) => ctx.log.warn({ err: (error as Error).message }, "declared models not reconciled"));
+    });
+    // After the leftovers are gone and the declarations applied; in the background, as a start takes minutes.
+    if (coldStart && config.restore === "running") fleet.scope.track(restoreRunning(manager, fleet, ctx.log));
     ctx.routes(instanceRoutes(manager));
+    ctx.routes(modelRoutes({ manager, reconciler }), { prefix: "/api/v1/models" });
     const inference = registerInferenceRoutes(ctx, manager);
     ctx.routes(systemRoutes(manager, ctx.services.consume("core.info")), { prefix: "/api/v1/system" });
     ctx.services.provide("instances", { list: () => manager.list() });
@@ -65,3 +83,16 @@ export default definePlugin({
     });
   },
 });
+
+/** Starts, one after the other, the instances that were running (or asked to run) when gantry last stopped. */
+async function restoreRunning(manager: InstanceManager, fleet: Fleet, log: PluginContext["log"]): Promise<void> {
+  for (const name of manager.desiredRunning()) {
+    if (fleet.closing) return; // gantry stops meanwhile: what is left stays `running` for the next start
+    try {
+      await manager.start(name);
+      log.info({ instance: name }, "instance restored: it was running when gantry stopped");
+    } catch (error) {
+      log.warn({ instance: name, err: (error as Error).message }, "instance not restored");
+    }
+  }
+}

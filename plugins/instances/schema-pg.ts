@@ -19,6 +19,9 @@ export const instances = pgTable("instances_definitions", {
   aliases: jsonb("aliases").notNull().default([]).$type<string[]>(),
   unlisted: boolean("unlisted").notNull().default(false),
   lastPid: bigint("last_pid", { mode: "number" }),
+  origin: text("origin", { enum: ["api", "declared"] }).notNull().default("api"),
+  declaration: jsonb("declaration").$type<Record<string, unknown>>(),
+  desiredState: text("desired_state", { enum: ["running", "stopped"] }).notNull().default("stopped"),
   createdAt: ms("created_at").notNull(),
   updatedAt: ms("updated_at").notNull(),
 });

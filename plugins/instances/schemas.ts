@@ -37,6 +37,10 @@ const instanceProperties = {
   command: t.Union([t.Array(t.String()), t.Null()]),
   on_demand_start: t.Boolean(), idle_timeout: t.Integer(), restart: Restart,
   aliases: t.Array(t.String()), unlisted: t.Boolean(),
+  origin: t.Union([t.Literal("api"), t.Literal("declared")], { description: "declared: from [models.<name>] in gantry.toml (change it there); api: created through the API" }),
+  declaration: Nullable(t.Record(t.String(), t.Unknown(), { description: "the [models.<name>] table last applied (placement fields included; env left out)" })),
+  config_differs: t.Array(t.String(), { description: "declared fields this running instance lacks, applied when it stops; `removed`: its table is gone and it is removed when it stops" }),
+  desired_state: t.Union([t.Literal("running"), t.Literal("stopped")], { description: "what was last asked for; `running` ones are started again at the next gantry start (restore)" }),
   restarts: t.Integer({ description: "restarts since the last start by request" }),
   last_error: Nullable(t.String()),
   stats: t.Object({
