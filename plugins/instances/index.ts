@@ -1,5 +1,5 @@
 /** instances: model servers supervised as subprocesses, and the inference endpoint (OpenAI, Anthropic, Ollama, llama-swap). */
-import { definePlugin, pickTables, type PluginContext } from "gantry/plugin";
+import { definePlugin, pickTables, textTable, type PluginContext } from "gantry/plugin";
 import { systemRoutes } from "./system-routes.ts";
 import { Fleet } from "./fleet.ts";
 import { InstanceManager } from "./instance-manager.ts";
@@ -69,7 +69,13 @@ export default definePlugin({
     ctx.services.provide("inference", inference.service);
     // From the CLI: gantry /instances:start qwen-7b
     const brief = (i: ReturnType<typeof manager.get>) => ({ name: i.name, status: i.status, backend: i.backend, port: i.port, pid: i.pid, last_error: i.last_error });
-    ctx.command("list", { description: "Instances and their status", role: "viewer", run: () => manager.list().map(brief) });
+    ctx.command("list", {
+      description: "Instances and their status, as a table", role: "viewer",
+      run: () => {
+        const rows = manager.list().map((i) => [i.name, i.status, i.origin, i.backend, String(i.port), String(i.pid ?? "-"), i.last_error ?? ""]);
+        return rows.length === 0 ? "No instances" : textTable([["NAME", "STATUS", "ORIGIN", "BACKEND", "PORT", "PID", "LAST ERROR"], ...rows]);
+      },
+    });
     ctx.command("start", { description: "Start an instance and wait until it is healthy", argumentHint: "<name>", run: async ({ argv }) => brief(await manager.start(argv[0] ?? "")) });
     ctx.command("stop", { description: "Stop an instance (SIGTERM, then SIGKILL after stop_timeout_s)", argumentHint: "<name>", run: async ({ argv }) => brief(await manager.stop(argv[0] ?? "")) });
     ctx.every("instances-health", { interval: config.health_interval_s, level: "high", initWait: config.health_interval_s }, async () => {
