@@ -2,7 +2,7 @@
 import { createInterface } from "node:readline";
 import { EventSourceParserStream } from "eventsource-parser/stream";
 import { ApiClient, CliError } from "./api-client.ts";
-import { textTable } from "../kernel/text-table.ts";
+import { formatBytes as bytes, textTable } from "../kernel/text-table.ts";
 
 interface Instance {
   name: string; status: string; backend: string; model_path: string; port: number; pid: number | null; aliases: string[];
@@ -26,14 +26,6 @@ async function instanceOf(client: ApiClient, model: string | undefined, usage: s
 
 function print(value: unknown, asJson: boolean | undefined, text: () => string): void {
   process.stdout.write(asJson ? JSON.stringify(value, null, 2) + "\n" : text() + "\n");
-}
-
-/** 1536 → "1.5 KiB". */
-export function bytes(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let i = 0;
-  while (n >= 1024 && i < units.length - 1) (n /= 1024), i++;
-  return `${i === 0 ? n : n.toFixed(1)} ${units[i]}`;
 }
 
 function duration(seconds: number): string {

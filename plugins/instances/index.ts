@@ -10,6 +10,7 @@ import { registerInferenceRoutes } from "./inference-routes.ts";
 import { instanceRoutes } from "./routes.ts";
 import { ModelReconciler } from "./model-reconciler.ts";
 import { modelRoutes } from "./model-routes.ts";
+import { ModelPulls, type PulledFile } from "./model-pulls.ts";
 import { join, resolve } from "node:path";
 
 interface InstancesConfig {
@@ -28,6 +29,12 @@ interface InstancesConfig {
   restore: "running" | "none";
   /** Where pulled model files go; empty: <data_dir>/models. */
   models_dir: string;
+  /** The model hub `hf:` sources come from (Hugging Face's API shape). */
+  hub_url: string;
+  /** Token for gated or private repositories; empty: the HF_TOKEN environment variable. Sent only to hub_url. */
+  hub_token: string;
+  /** Resumes per file after a broken connection. */
+  pull_retries: number;
 }
 
 export default definePlugin({
@@ -54,6 +61,13 @@ export default definePlugin({
     await manager.load();
     const coreConfig = ctx.services.consume("core.config");
     const modelsDir = resolve(config.models_dir || join(String(coreConfig.get("data_dir") ?? "./data"), "models"));
+    // Downloads outlive reloads like the servers do; they are cancelled when the plugin goes away.
+    const pulls = ctx.keep("pulls", (scope) => new ModelPulls(scope), (kept) => kept.cancelAll());
+    pulls.configure(
+      () => ({ modelsDir, hubUrl: config.hub_url, token: config.hub_token || process.env.HF_TOKEN || "", retries: config.pull_retries }),
+      (target, file) => ctx.kv.set(`file:${target}`, file),
+    );
+    const recorded = async () => new Map((await ctx.kv.list("file:")).map(({ key, value }) => [key.slice("file:".length), value as PulledFile]));
     const reconciler = new ModelReconciler(manager, () => ({ section: coreConfig.section("models"), modelsDir }), ctx.log, (result) => ctx.emit("models_reconciled", result));
     await reconciler.reconcile();
     ctx.on("config_reloaded", async () => {
@@ -62,7 +76,7 @@ export default definePlugin({
     // After the leftovers are gone and the declarations applied; in the background, as a start takes minutes.
     if (coldStart && config.restore === "running") fleet.scope.track(restoreRunning(manager, fleet, ctx.log));
     ctx.routes(instanceRoutes(manager));
-    ctx.routes(modelRoutes({ manager, reconciler }), { prefix: "/api/v1/models" });
+    ctx.routes(modelRoutes({ manager, reconciler, pulls, modelsDir, recorded }), { prefix: "/api/v1/models" });
     const inference = registerInferenceRoutes(ctx, manager);
     ctx.routes(systemRoutes(manager, ctx.services.consume("core.info")), { prefix: "/api/v1/system" });
     ctx.services.provide("instances", { list: () => manager.list() });
