@@ -5,15 +5,17 @@
  * children and timers belong to the kernel, and each plugin generation attaches the callbacks it
  * serves with (settings, events, the database) while it is the newest one.
  */
-import type { KeepScope } from "gantry/plugin";
+import type { DisposeReason, KeepScope } from "gantry/plugin";
 import type { InstanceSupervisor, SupervisorHost } from "./supervisor.ts";
 
 export class Fleet {
   readonly supervisors = new Map<string, InstanceSupervisor>();
   readonly #hosts = new Map<number, SupervisorHost>();
   #coldStart = true;
-  /** True while the plugin goes away: stops then are not the operator's, so desired states stay. */
+  /** True once the plugin goes away, for any reason: nothing new may start. */
   closing = false;
+  /** True while gantry shuts down: those stops are not the operator's, so desired states stay and the next start restores them. */
+  shuttingDown = false;
 
   constructor(readonly scope: KeepScope) {}
 
@@ -41,9 +43,13 @@ export class Fleet {
     return host;
   }
 
-  /** The plugin goes away (uninstall, disable, shutdown): stop every server, close the log files. */
-  async close(): Promise<void> {
+  /**
+   * The plugin goes away: stop every server, close the log files. A shutdown keeps what was asked to
+   * run (restored at the next start); a disable or uninstall is the operator stopping everything.
+   */
+  async close(reason: DisposeReason): Promise<void> {
     this.closing = true;
+    this.shuttingDown = reason === "shutdown";
     await Promise.all([...this.supervisors.values()].map((s) => s.stop()));
     for (const supervisor of this.supervisors.values()) supervisor.logs.close();
     this.supervisors.clear();

@@ -44,7 +44,7 @@ export default definePlugin({
     const logDir = ctx.dataDir;
     // Supervisors and their model servers outlive reloads; they stop only when the plugin goes away.
     // Kept first, so on uninstall or shutdown stopping instances is the last thing this plugin does.
-    const fleet = ctx.keep("fleet", (scope) => new Fleet(scope), (kept) => kept.close());
+    const fleet = ctx.keep("fleet", (scope) => new Fleet(scope), (kept, reason) => kept.close(reason));
     const coldStart = fleet.takeColdStart();
     // A cold start (not a reload, whose servers are the fleet's own), before anything else and so
     // before gantry listens: a previous run killed with -9 left its model servers running.

@@ -326,11 +326,11 @@ export class InstanceManager {
 
   /**
    * The operator's intent, kept apart from what is observed: a start makes it `running`, a stop (or a
-   * failure for good) `stopped`. The fleet closing (shutdown, disable) changes nothing, so the next
-   * start restores what ran; a kill -9 records nothing either.
+   * failure for good) `stopped`, and so does a disable or uninstall. A shutdown changes nothing, so the
+   * next start restores what ran; a kill -9 records nothing either.
    */
   #recordDesired(name: string, status: InstanceStatus): void {
-    const desired = status === "running" ? "running" : (status === "stopped" || status === "failed") && !this.fleet.closing ? "stopped" : undefined;
+    const desired = status === "running" ? "running" : (status === "stopped" || status === "failed") && !this.fleet.shuttingDown ? "stopped" : undefined;
     const row = this.#rows.get(name);
     if (!desired || !row || row.desiredState === desired) return;
     row.desiredState = desired;
