@@ -117,7 +117,7 @@ export class ModelPulls {
     }
     const { bavail, bsize } = statfsSync(modelsDir);
     const free = bavail * bsize;
-    if (needed > free) throw PullErrors.NO_DISK_SPACE([formatBytes(needed), formatBytes(free), modelsDir]);
+    if (needed > free) throw PullErrors.NO_DISK_SPACE([formatBytes(needed), formatBytes(free)]);
   }
 
   async #run(pull: Pull, settings: PullSettings): Promise<void> {

@@ -13,7 +13,7 @@ export const PullErrors = defineErrors("instances", {
   HUB_NOT_FOUND: createError("HUB_NOT_FOUND", 404, (what: string) => `The hub has no ${what}`),
   HUB_REFUSED: createError("HUB_REFUSED", 502, (status: number, what: string) => `The hub answered ${status} for ${what}${status === 401 || status === 403 ? " (set plugin.instances.hub_token or HF_TOKEN for gated or private repositories)" : ""}`),
   HUB_UNREACHABLE: createError("HUB_UNREACHABLE", 502, (url: string, why: string) => `Cannot reach ${url}: ${why}`),
-  NO_DISK_SPACE: createError("NO_DISK_SPACE", 507, (needed: string, free: string, dir: string) => `The download needs ${needed} but ${dir} has ${free} free`),
+  NO_DISK_SPACE: createError("NO_DISK_SPACE", 507, (needed: string, free: string) => `The download needs ${needed} but the models folder (plugin.instances.models_dir) has ${free} free`),
 });
 
 export interface PullFile {
