@@ -70,7 +70,9 @@ export default definePlugin({
     const recorded = async () => new Map((await ctx.kv.list("file:")).map(({ key, value }) => [key.slice("file:".length), value as PulledFile]));
     const reconciler = new ModelReconciler(manager, () => ({ section: coreConfig.section("models"), modelsDir }), ctx.log, (result) => ctx.emit("models_reconciled", result));
     await reconciler.reconcile();
-    ctx.on("config_reloaded", async () => {
+    ctx.on("config_reloaded", async (event) => {
+      const { changed } = event.data as { changed: string[] };
+      if (!changed.some((key) => key === "models" || key.startsWith("models."))) return;
       await reconciler.reconcile().catch((error) => ctx.log.warn({ err: (error as Error).message }, "declared models not reconciled"));
     });
     // After the leftovers are gone and the declarations applied; in the background, as a start takes minutes.

@@ -12,6 +12,18 @@ function builtinsExcept(...names: string[]): string[] {
 
 const standIn = JSON.stringify([process.execPath, STAND_IN_MODEL_SERVER, "--port", "{port}", "--model", "{model_path}"]);
 const configFile = join(tempDir(), "gantry.toml");
+/** alpha's table: every kind of field, a secret env value, the placement fields. */
+const alphaTable = (modelPath: string, device: string) => `[models.alpha]
+backend = "command"
+model_path = "${modelPath}"
+command = ${standIn}
+aliases = ["gpt-4o-mini"]
+options = { health_path = "/health" }
+env = { HF_TOKEN = "hf_secretvalue123" }
+device = "${device}"
+memory = "6GiB"
+pinned = true
+`;
 let g: TestGantry;
 
 const instance = async (name: string) => (await g.api(`/api/v1/instances/${encodeURIComponent(name)}`)).json();
@@ -24,16 +36,7 @@ const reconcile = async () => (await g.api("/api/v1/models/reconcile", json("POS
 
 beforeAll(async () => {
   writeFileSync(configFile, `
-[models.alpha]
-backend = "command"
-model_path = "alpha-weights"
-command = ${standIn}
-aliases = ["gpt-4o-mini"]
-options = { health_path = "/health" }
-env = { HF_TOKEN = "hf_secretvalue123" }
-device = "cuda:0"
-memory = "6GiB"
-pinned = true
+${alphaTable("alpha-weights", "cuda:0")}
 
 [models.beta]
 backend = "command"
@@ -76,16 +79,7 @@ describe("declared models", () => {
   test("config reload: stopped ones updated, running ones flagged then updated when they stop, removed tables removed, bad tables reported", async () => {
     expect((await g.api("/api/v1/instances/alpha/start", json("POST"))).status).toBe(200);
     writeFileSync(configFile, `
-[models.alpha]
-backend = "command"
-model_path = "alpha-weights-v2"
-command = ${standIn}
-aliases = ["gpt-4o-mini"]
-options = { health_path = "/health" }
-env = { HF_TOKEN = "hf_secretvalue123" }
-device = "cuda:1"
-memory = "6GiB"
-pinned = true
+${alphaTable("alpha-weights-v2", "cuda:1")}
 
 [models.delta]
 backend = "command"
@@ -115,16 +109,7 @@ model_path = "x"
   test("a table naming an API instance takes it over; a table removed while running is removed when it stops", async () => {
     expect((await g.api("/api/v1/instances/delta/start", json("POST"))).status).toBe(200);
     writeFileSync(configFile, `
-[models.alpha]
-backend = "command"
-model_path = "alpha-weights-v2"
-command = ${standIn}
-aliases = ["gpt-4o-mini"]
-options = { health_path = "/health" }
-env = { HF_TOKEN = "hf_secretvalue123" }
-device = "cuda:1"
-memory = "6GiB"
-pinned = true
+${alphaTable("alpha-weights-v2", "cuda:1")}
 
 [models.gamma]
 backend = "command"
