@@ -47,7 +47,9 @@ export class ModelPulls {
   };
   #record: (target: string, file: PulledFile) => Promise<void> = async () => {};
 
-  constructor(private readonly scope: KeepScope) {}
+  constructor(private readonly scope: KeepScope) {
+    scope.signal.addEventListener("abort", () => this.cancelAll(), { once: true });
+  }
 
   /** Each plugin generation re-points the settings and where pulled files are recorded. */
   configure(settings: () => PullSettings, record: (target: string, file: PulledFile) => Promise<void>): void {

@@ -12,6 +12,7 @@ function builtinsExcept(...names: string[]): string[] {
 
 const standIn = JSON.stringify([process.execPath, STAND_IN_MODEL_SERVER, "--port", "{port}", "--model", "{model_path}"]);
 const configFile = join(tempDir(), "gantry.toml");
+const modelsDir = join(tempDir(), "models");
 /** alpha's table: every kind of field, a secret env value, the placement fields. */
 const alphaTable = (modelPath: string, device: string) => `[models.alpha]
 backend = "command"
@@ -43,10 +44,14 @@ backend = "command"
 model_path = "beta-weights"
 command = ${standIn}
 on_demand_start = true
+
+[models."org/from-hub"]
+source = "hf:org/repo-GGUF/from-hub-q4.gguf"
+options = { context_size = 4096 }
 `);
   g = await startGantry({
     builtins: BUILTIN_PLUGINS, configFile,
-    config: { plugins: { disabled: builtinsExcept("instances", "infra") }, rate_limit: { enabled: false }, plugin: { instances: { port_range: [18900, 18949], start_timeout_s: 10, stop_timeout_s: 2 } } },
+    config: { plugins: { disabled: builtinsExcept("instances", "infra") }, rate_limit: { enabled: false }, plugin: { instances: { port_range: [18900, 18949], start_timeout_s: 10, stop_timeout_s: 2, models_dir: modelsDir } } },
   });
 });
 afterAll(() => g.stop());
@@ -60,6 +65,9 @@ describe("declared models", () => {
     expect(alpha.env).toEqual({ HF_TOKEN: "[set]" });
     expect(JSON.stringify(await (await g.api("/api/v1/instances")).json())).not.toContain("hf_secretvalue123");
     expect((await instance("beta")).on_demand_start).toBe(true);
+    // A source without model_path: the file a pull of it puts in models_dir.
+    const fromHub = await instance("org/from-hub");
+    expect(fromHub).toMatchObject({ backend: "llama_cpp", model_path: join(modelsDir, "from-hub-q4.gguf"), declaration: { source: "hf:org/repo-GGUF/from-hub-q4.gguf" } });
   });
 
   test("an API edit or delete of a declared instance is refused with 409 naming the file; API instances are untouched", async () => {
@@ -72,7 +80,7 @@ describe("declared models", () => {
     const created = await g.api("/api/v1/instances", json("POST", { name: "gamma", backend: "command", model_path: "g", command: JSON.parse(standIn) }));
     expect(created.status).toBe(201);
     expect((await created.json()).instance.origin).toBe("api");
-    expect((await reconcile()).unchanged.sort()).toEqual(["alpha", "beta"]);
+    expect((await reconcile()).unchanged.sort()).toEqual(["alpha", "beta", "org/from-hub"]);
     expect((await instance("gamma")).origin).toBe("api");
   });
 
