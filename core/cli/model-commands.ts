@@ -6,7 +6,7 @@ import { formatBytes as bytes, textTable } from "../kernel/text-table.ts";
 
 interface Instance {
   name: string; status: string; backend: string; model_path: string; port: number; pid: number | null; aliases: string[];
-  origin: string; config_differs: string[]; stats: { memory_usage: number; uptime: number };
+  origin: string; config_differs: string[]; on_demand_start: boolean; stats: { memory_usage: number; uptime: number };
 }
 
 interface Flags { url?: string; key?: string; json?: boolean; follow?: boolean; lines?: string }
@@ -97,7 +97,8 @@ async function logs({ values, positionals }: Parsed): Promise<void> {
 async function run({ values, positionals }: Parsed): Promise<void> {
   const client = new ApiClient(values);
   const instance = await instanceOf(client, positionals[0], MODEL_HELP.run!);
-  if (instance.status !== "running") {
+  // An on-demand model starts with the first request (a viewer may run it, as the inference API allows).
+  if (instance.status !== "running" && !instance.on_demand_start) {
     if (process.stderr.isTTY) process.stderr.write(`Starting ${instance.name}…\n`);
     await client.request("POST", `${path(instance.name)}/start`);
   }
