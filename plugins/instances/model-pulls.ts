@@ -33,8 +33,10 @@ interface Pull {
   plan: PullPlan;
   controller: AbortController;
   listeners: Set<(view: PullView) => void>;
-  /** Bytes of the files already finished, plus the current one's progress. */
+  /** bytes_done when listeners last heard of it. */
   lastNotified: number;
+  /** Settles when the download has stopped, whatever the outcome. */
+  done: Promise<void>;
 }
 
 const NOTIFY_EVERY_BYTES = 256 * 1024;
@@ -76,19 +78,23 @@ export class ModelPulls {
     this.#checkSpace(plan, settings.modelsDir);
     const total = plan.files.every((f) => f.size !== null) ? plan.files.reduce((sum, f) => sum + f.size!, 0) : null;
     const pull: Pull = {
-      plan, controller: new AbortController(), listeners: new Set(), lastNotified: 0,
+      plan, controller: new AbortController(), listeners: new Set(), lastNotified: 0, done: Promise.resolve(),
       view: { id: randomUUID(), source, file: plan.target, status: "downloading", bytes_done: 0, bytes_total: total, error: null, started_at: new Date().toISOString(), finished_at: null },
     };
     this.#pulls.set(pull.view.id, pull);
-    this.scope.track(this.#run(pull, settings));
+    pull.done = this.scope.track(this.#run(pull, settings));
     return { ...pull.view };
   }
 
-  /** Cancels a running pull (its .partial files stay, so pulling again resumes); forgets a finished one. */
-  cancel(id: string): PullView {
+  /** Cancels a running pull and waits until it has stopped (its .partial files stay, so pulling again resumes); forgets a finished one. */
+  async cancel(id: string): Promise<PullView> {
     const pull = this.#pull(id);
-    if (FINISHED.includes(pull.view.status)) this.#pulls.delete(id);
-    else pull.controller.abort();
+    if (FINISHED.includes(pull.view.status)) {
+      this.#pulls.delete(id);
+    } else {
+      pull.controller.abort();
+      await pull.done;
+    }
     return { ...pull.view };
   }
 
@@ -216,7 +222,9 @@ export class ModelPulls {
 
   #progress(pull: Pull, done: number): void {
     pull.view.bytes_done = done;
-    if (done - pull.lastNotified < NOTIFY_EVERY_BYTES && done !== pull.view.bytes_total) return;
+    // Every 256 KiB, or every 0.1 % of a large download.
+    const step = Math.max(NOTIFY_EVERY_BYTES, (pull.view.bytes_total ?? 0) / 1000);
+    if (done - pull.lastNotified < step && done !== pull.view.bytes_total) return;
     pull.lastNotified = done;
     this.#notify(pull);
   }
@@ -236,8 +244,9 @@ export class ModelPulls {
   #notify(pull: Pull): void {
     const view = { ...pull.view };
     for (const listener of pull.listeners) listener(view);
+    const type = FINISHED.includes(view.status) ? "model_pull_finished" : "model_pull_progress";
     try {
-      this.scope.ctx.emit(FINISHED.includes(view.status) ? "model_pull_finished" : "model_pull_progress", view);
+      if (type === "model_pull_finished" || this.scope.ctx.listened(type)) this.scope.ctx.emit(type, view);
     } catch {
       // no generation holds the pulls any more (they are being cancelled)
     }

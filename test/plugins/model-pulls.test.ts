@@ -132,8 +132,7 @@ describe("model pulls", () => {
     expect(started.file).toBe("plain.gguf");
     await waitFor(async () => (await (await g.api(`/api/v1/models/pulls/${started.id}`)).json()).bytes_done > 0, 10_000, "the first bytes");
     const cancelled = await (await g.api(`/api/v1/models/pulls/${started.id}`, { method: "DELETE" })).json();
-    expect(cancelled.id).toBe(started.id);
-    await waitFor(async () => (await (await g.api(`/api/v1/models/pulls/${started.id}`)).json()).status === "cancelled", 5000, "the cancel");
+    expect(cancelled).toMatchObject({ id: started.id, status: "cancelled", error: expect.stringContaining("resume") });
     const partial = join(modelsDir, "plain.gguf.partial");
     const kept = statSync(partial).size;
     expect(kept).toBeGreaterThan(0);
