@@ -168,7 +168,7 @@ describe("model pulls", () => {
     expect(files.stdout).toMatch(/tiny-q4\.gguf\s+3\.0 MiB\s+[0-9a-f]{12}\s+tiny/);
   });
 
-  test("a plugin reload keeps a download going; disabling the plugin cancels it", async () => {
+  test("a plugin reload keeps a download going; disabling or uninstalling the plugin cancels it", async () => {
     const hubRequests = async (name: string) => (await (await fetch(`${slowHub}/_requests`)).json()).filter((r: { path: string }) => r.path === `/files/${name}`);
     const first = await (await pull(`${slowHub}/files/reload.gguf`)).json();
     await waitFor(async () => (await (await g.api(`/api/v1/models/pulls/${first.id}`)).json()).bytes_done > 0, 10_000, "the first bytes");
@@ -186,5 +186,13 @@ describe("model pulls", () => {
     expect(existsSync(join(modelsDir, "disable.gguf"))).toBe(false);
     expect((await g.api("/api/v1/plugins/instances/enable", json("POST"))).status).toBe(200);
     expect((await (await g.api("/api/v1/models/pulls")).json()).pulls).toEqual([]);
+
+    // Uninstalling (a built-in plugin: it is disabled) cancels too.
+    const third = await (await pull(`${slowHub}/files/uninstall.gguf`)).json();
+    await waitFor(async () => (await (await g.api(`/api/v1/models/pulls/${third.id}`)).json()).bytes_done > 0, 10_000, "the first bytes");
+    expect((await g.api("/api/v1/plugins/instances", { method: "DELETE" })).status).toBe(200);
+    await waitFor(async () => (await hubRequests("uninstall.gguf"))[0]?.outcome === "aborted", 10_000, "the hub to see the download aborted");
+    expect(existsSync(join(modelsDir, "uninstall.gguf"))).toBe(false);
+    expect((await g.api("/api/v1/models/pulls")).status).toBe(404);
   });
 });
