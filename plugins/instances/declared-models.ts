@@ -135,5 +135,5 @@ export function exportToml(instances: ExportedInstance[]): string {
     models[i.name] = table;
   }
   const header = ["# Declared models, as exported by gantry: put these tables in gantry.toml.", ...(withEnv.length > 0 ? ["# Environment values are not exported (they are secrets); set them again under [models.<name>.env]:", ...withEnv] : [])];
-  return `${header.join("\n")}\n\n${Object.keys(models).length > 0 ? stringify({ models }) : ""}\n`;
+  return `${[header.join("\n"), ...(Object.keys(models).length > 0 ? [stringify({ models }).trimEnd()] : [])].join("\n\n")}\n`;
 }
