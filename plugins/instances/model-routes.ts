@@ -77,7 +77,11 @@ export function modelRoutes(p: ModelRouteParts) {
       }, {
         role: "admin",
         body: t.Object({ source: t.String({ minLength: 4, maxLength: 2048, description: "hf:<org>/<repo>/<file>, hf:<org>/<repo>[/<folder>] or an http(s) URL" }) }),
-        response: { 202: Pull },
+        response: {
+          202: Pull,
+          502: t.Object({ error: t.String(), code: t.String(), details: t.Unknown() }, { description: "HUB_REFUSED, HUB_UNREACHABLE: the hub did not give the file list" }),
+          507: t.Object({ error: t.String(), code: t.String(), details: t.Unknown() }, { description: "NO_DISK_SPACE: what is left to fetch does not fit in models_dir" }),
+        },
         detail: { summary: "Download a model into models_dir (resumable, SHA-256 checked); 507 when the disk is too small. Follow it at /pulls/{id}/events" },
       })
       .get("/pulls", () => ({ pulls: p.pulls.list() }), { role: "viewer", response: t.Object({ pulls: t.Array(Pull) }), detail: { summary: "Downloads since gantry started, newest first" } })
