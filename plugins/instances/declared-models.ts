@@ -10,20 +10,30 @@ import { MODEL_ID_PATTERN } from "./model-names.ts";
 import { Fields } from "./schemas.ts";
 import type { CreateInput } from "./instance-manager.ts";
 
-/** Fields the placement side of gantry reads (device, memory budget, group, time to live, pinned); kept with the declaration. */
+/** Fields of placement (device, memory budget, group, time to live, pinned): kept with the declaration; those the instance API has also reach the instance. */
 export const PLACEMENT_FIELDS = ["device", "memory", "group", "ttl", "pinned"] as const;
 
-/** One `[models.<name>]` table: the instance API's fields, a pull `source`, and the placement fields. */
+/**
+ * One `[models.<name>]` table: the instance API's fields (`Fields`: whatever the API accepts is
+ * accepted here, with its schema), a pull `source`, and the placement fields the API may not have.
+ */
 export const Declaration = t.Object({
-  ...Fields,
-  model_path: t.Optional(Fields.model_path),
-  source: t.Optional(t.String({ minLength: 1, maxLength: 2048, description: "hf:<repo>/<file> or https://…; model_path defaults to the file in models_dir" })),
   device: t.Optional(t.String({ maxLength: 128 })),
   memory: t.Optional(t.Union([t.String({ maxLength: 64 }), t.Number({ minimum: 0 })])),
   group: t.Optional(t.String({ maxLength: 128 })),
   ttl: t.Optional(t.Integer({ minimum: -1 })),
   pinned: t.Optional(t.Boolean()),
+  ...Fields,
+  model_path: t.Optional(Fields.model_path),
+  source: t.Optional(t.String({ minLength: 1, maxLength: 2048, description: "hf:<repo>/<file> or https://…; model_path defaults to the file in models_dir" })),
 }, { additionalProperties: false });
+
+/** What a table that leaves a field out means; a field removed from a table goes back to this. */
+const INSTANCE_DEFAULTS: Record<string, unknown> = {
+  backend: "llama_cpp", options: {}, env: {}, command: null, on_demand_start: false, idle_timeout: 0, restart: "on-failure", aliases: [], unlisted: false,
+  // Placement fields, where the instance API has them.
+  ...Object.fromEntries(Object.entries({ device: null, memory: null, group: null, pinned: false, parallel: 0, max_queue: 0 }).filter(([field]) => field in Fields)),
+};
 
 /** A declaration made whole: every instance field with its default, as compared and stored. */
 export interface NormalizedDeclaration {
@@ -37,8 +47,6 @@ export interface DeclarationProblem {
   problems: string[];
 }
 
-/** Fields compared with an instance's stored declaration; `env` is compared with the row's opened env. */
-const COMPARED = ["backend", "model_path", "port", "options", "command", "on_demand_start", "idle_timeout", "restart", "aliases", "unlisted", "source", ...PLACEMENT_FIELDS] as const;
 
 /** Where a pull `source` lands by default: `hf:org/repo/dir/file.gguf` → `<models_dir>/file.gguf`. */
 export function sourceFileName(source: string): string {
@@ -71,34 +79,20 @@ function checkDeclaration(name: string, raw: unknown): string[] {
   return problems;
 }
 
+/** The table with its defaults; the instance API's fields of it become the instance (`port` absent: taken from port_range and kept). */
 function normalize(name: string, raw: Record<string, unknown>, modelsDir: string): NormalizedDeclaration {
-  const source = raw.source as string | undefined;
-  const input: CreateInput = {
-    name,
-    backend: (raw.backend as CreateInput["backend"]) ?? "llama_cpp",
-    model_path: (raw.model_path as string | undefined) ?? `${modelsDir}/${sourceFileName(source!)}`,
-    port: raw.port as number | undefined,
-    options: (raw.options as Record<string, unknown> | undefined) ?? {},
-    env: (raw.env as Record<string, string> | undefined) ?? {},
-    command: raw.command as string[] | undefined,
-    on_demand_start: (raw.on_demand_start as boolean | undefined) ?? false,
-    idle_timeout: (raw.idle_timeout as number | undefined) ?? 0,
-    restart: (raw.restart as CreateInput["restart"]) ?? "on-failure",
-    aliases: (raw.aliases as string[] | undefined) ?? [],
-    unlisted: (raw.unlisted as boolean | undefined) ?? false,
-  };
-  const stored: Record<string, unknown> = { ...input, command: input.command ?? null };
-  delete stored.name;
-  delete stored.env;
-  if (input.port === undefined) delete stored.port; // allocated from port_range, kept across reconciles
-  if (source !== undefined) stored.source = source;
-  for (const field of PLACEMENT_FIELDS) if (raw[field] !== undefined) stored[field] = raw[field];
-  return { input, stored };
+  const table: Record<string, unknown> = { ...INSTANCE_DEFAULTS, ...raw };
+  table.model_path ??= `${modelsDir}/${sourceFileName(raw.source as string)}`;
+  const input = Object.fromEntries(Object.entries(table).filter(([field]) => field in Fields)) as Record<string, unknown>;
+  if (input.command === null) delete input.command;
+  const { env: _sealedWithTheRow, ...stored } = table;
+  return { input: { ...input, name } as unknown as CreateInput, stored };
 }
 
 /** The declared fields an instance does not have: compared with its stored declaration and its env. */
 export function differingFields(declared: NormalizedDeclaration, stored: Record<string, unknown> | null, env: Record<string, string>): string[] {
-  const differs: string[] = COMPARED.filter((field) => stableJson(declared.stored[field]) !== stableJson(stored?.[field]));
+  const fields = [...new Set([...Object.keys(declared.stored), ...Object.keys(stored ?? {})])];
+  const differs = fields.filter((field) => stableJson(declared.stored[field]) !== stableJson(stored?.[field]));
   if (stored === null) return ["origin", ...differs];
   if (stableJson(declared.input.env) !== stableJson(env)) differs.push("env");
   return differs;
