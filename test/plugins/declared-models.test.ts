@@ -37,7 +37,7 @@ const reconcile = async () => (await g.api("/api/v1/models/reconcile", json("POS
 
 beforeAll(async () => {
   writeFileSync(configFile, `
-${alphaTable("alpha-weights", "cuda:0")}
+${alphaTable("alpha-weights", "gpu0")}
 
 [models.beta]
 backend = "command"
@@ -61,7 +61,7 @@ describe("declared models", () => {
     const alpha = await instance("alpha");
     expect(alpha).toMatchObject({ name: "alpha", origin: "declared", status: "stopped", model_path: "alpha-weights", aliases: ["gpt-4o-mini"], config_differs: [], desired_state: "stopped" });
     expect(alpha.port).toBeGreaterThanOrEqual(18900);
-    expect(alpha.declaration).toMatchObject({ device: "cuda:0", memory: "6GiB", pinned: true });
+    expect(alpha.declaration).toMatchObject({ device: "gpu0", memory: "6GiB", pinned: true });
     expect(alpha.env).toEqual({ HF_TOKEN: "[set]" });
     expect(JSON.stringify(await (await g.api("/api/v1/instances")).json())).not.toContain("hf_secretvalue123");
     expect((await instance("beta")).on_demand_start).toBe(true);
@@ -87,7 +87,7 @@ describe("declared models", () => {
   test("config reload: stopped ones updated, running ones flagged then updated when they stop, removed tables removed, bad tables reported", async () => {
     expect((await g.api("/api/v1/instances/alpha/start", json("POST"))).status).toBe(200);
     writeFileSync(configFile, `
-${alphaTable("alpha-weights-v2", "cuda:1")}
+${alphaTable("alpha-weights-v2", "gpu1")}
 
 [models.delta]
 backend = "command"
@@ -111,13 +111,13 @@ model_path = "x"
 
     expect((await g.api("/api/v1/instances/alpha/stop", json("POST", {}))).status).toBe(200);
     await waitFor(async () => (await instance("alpha")).model_path === "alpha-weights-v2", 5000, "alpha updated once stopped");
-    expect(await instance("alpha")).toMatchObject({ config_differs: [], declaration: { device: "cuda:1" } });
+    expect(await instance("alpha")).toMatchObject({ config_differs: [], declaration: { device: "gpu1" } });
   });
 
   test("a table naming an API instance takes it over; a table removed while running is removed when it stops", async () => {
     expect((await g.api("/api/v1/instances/delta/start", json("POST"))).status).toBe(200);
     writeFileSync(configFile, `
-${alphaTable("alpha-weights-v2", "cuda:1")}
+${alphaTable("alpha-weights-v2", "gpu1")}
 
 [models.gamma]
 backend = "command"
@@ -142,7 +142,7 @@ command = ${standIn}
     expect(text).toContain("HF_TOKEN"); // named in a comment: set again by hand
     const exported = parse(text) as { models: Record<string, Record<string, unknown>> };
     expect(Object.keys(exported.models).sort()).toEqual(["alpha", "gamma"]);
-    expect(exported.models.alpha).toMatchObject({ backend: "command", model_path: "alpha-weights-v2", device: "cuda:1", memory: "6GiB", pinned: true });
+    expect(exported.models.alpha).toMatchObject({ backend: "command", model_path: "alpha-weights-v2", device: "gpu1", memory: "6GiB", pinned: true });
     // The export, with alpha's env put back, as the whole file: nothing to change.
     writeFileSync(configFile, `${text}\n[models.alpha.env]\nHF_TOKEN = "hf_secretvalue123"\n`);
     const before = await (await g.api("/api/v1/instances")).json();
