@@ -157,6 +157,14 @@ async function pull({ values, positionals }: Parsed): Promise<void> {
   if (!source) throw new CliError(`missing source\n\n${MODEL_HELP.pull}`, 2);
   const client = new ApiClient(values);
   const started = await client.request<PullView>("POST", "/api/v1/models/pull", { source });
+  // Ctrl-C cancels the download on the server too (its .partial file stays: pulling again resumes).
+  let cancelling: Promise<never> | undefined;
+  process.once("SIGINT", () => {
+    cancelling = client.request("DELETE", `/api/v1/models/pulls/${encodeURIComponent(started.id)}`).catch(() => undefined).then(() => {
+      process.stderr.write(`\nCancelled; gantry pull ${source} resumes it\n`);
+      process.exit(130);
+    });
+  });
   const show = progressPrinter(Boolean(process.stderr.isTTY) && !values.json);
   let last = started;
   const res = await client.open("GET", `/api/v1/models/pulls/${encodeURIComponent(started.id)}/events`);
@@ -165,6 +173,7 @@ async function pull({ values, positionals }: Parsed): Promise<void> {
     if (!values.json) show(last);
     if (["completed", "failed", "cancelled"].includes(last.status)) break;
   }
+  if (cancelling) await cancelling; // the stream ended because of the Ctrl-C: exit as interrupted
   if (process.stderr.isTTY && !values.json) process.stderr.write("\n");
   if (last.status !== "completed") throw new CliError(`Pull of ${source} ${last.status}${last.error ? `: ${last.error}` : ""}`);
   print(last, values.json, () => `Pulled ${last.file} (${bytes(last.bytes_done)})`);

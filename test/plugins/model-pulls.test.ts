@@ -162,6 +162,17 @@ describe("model pulls", () => {
     const huge = await cli("pull", "--json", "hf:acme/huge-GGUF/huge.gguf");
     expect([huge.code, huge.stderr]).toEqual([1, expect.stringContaining("(NO_DISK_SPACE)")]);
     expect((await cli("pull")).code).toBe(2);
+    // Ctrl-C cancels the download on the server too.
+    const interrupted = Bun.spawn([process.execPath, resolve(import.meta.dir, "../../core/main.ts"), "pull", `${slowHub}/files/interrupted.gguf`], {
+      env: { PATH: process.env.PATH ?? "", GANTRY_URL: g.url, GANTRY_API_KEY: ADMIN_KEY, XDG_CONFIG_HOME: tempDir() }, stdout: "pipe", stderr: "pipe",
+    });
+    const stderr = interrupted.stderr.getReader();
+    let progress = "";
+    while (!progress.includes("downloading interrupted.gguf")) progress += new TextDecoder().decode((await stderr.read()).value);
+    interrupted.kill("SIGINT");
+    expect(await interrupted.exited).toBe(130);
+    const { pulls } = await (await g.api("/api/v1/models/pulls")).json();
+    expect(pulls.find((p: { file: string }) => p.file === "interrupted.gguf")).toMatchObject({ status: "cancelled" });
     const files = await cli("models", "files");
     expect(files.code).toBe(0);
     expect(files.stdout).toMatch(/NAME\s+SIZE\s+SHA256\s+USED BY/);
