@@ -40,6 +40,9 @@ export interface HubSettings {
   token: string;
 }
 
+/** A repository of more files than this many pages list is refused rather than listed forever. */
+const MAX_TREE_PAGES = 100;
+
 interface TreeEntry { type: string; path: string; size: number; lfs?: { oid: string; size: number } }
 
 /** Safe relative paths only: no absolute path, no `..`, no empty part. */
@@ -62,22 +65,34 @@ export async function planPull(source: string, hub: HubSettings, signal?: AbortS
   return { source, target: name, files: [{ url: url.href, target: name, size: null, sha256: null, authorized: false }] };
 }
 
+/** Every entry of the repository's tree, following the pages the hub links to (`Link: <…>; rel="next"`). */
+async function listTree(base: string, repo: string, token: string, signal?: AbortSignal): Promise<TreeEntry[]> {
+  const entries: TreeEntry[] = [];
+  let next: string | undefined = `${base}/api/models/${repo}/tree/main?recursive=true`;
+  for (let page = 0; next && page < MAX_TREE_PAGES; page++) {
+    let res: Response;
+    try {
+      res = await fetch(next, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: signal ?? AbortSignal.timeout(30_000) });
+    } catch (error) {
+      throw PullErrors.HUB_UNREACHABLE([base, (error as Error).message]);
+    }
+    if (res.status === 404) throw PullErrors.HUB_NOT_FOUND([`repository '${repo}'`]);
+    if (!res.ok) throw PullErrors.HUB_REFUSED([res.status, `repository '${repo}'`]);
+    entries.push(...((await res.json()) as TreeEntry[]));
+    const link = /<([^>]+)>;\s*rel="next"/.exec(res.headers.get("link") ?? "")?.[1];
+    // Only pages of the same hub: the token never goes elsewhere.
+    next = link && new URL(link, base).origin === new URL(base).origin ? new URL(link, base).href : undefined;
+  }
+  return entries;
+}
+
 async function planHub(source: string, hub: HubSettings, signal?: AbortSignal): Promise<PullPlan> {
   const parts = source.slice(3).split("/");
   const repo = parts.slice(0, 2).join("/");
   const path = parts.slice(2).join("/");
   if (parts.length < 2 || !safeRelative(repo) || (path !== "" && !safeRelative(path))) throw PullErrors.PULL_SOURCE_INVALID([source, "give hf:<org>/<repo>/<file> or hf:<org>/<repo>[/<folder>]"]);
   const base = hub.hubUrl.replace(/\/+$/, "");
-  const listing = `${base}/api/models/${repo}/tree/main?recursive=true`;
-  let res: Response;
-  try {
-    res = await fetch(listing, { headers: hub.token ? { authorization: `Bearer ${hub.token}` } : {}, signal: signal ?? AbortSignal.timeout(30_000) });
-  } catch (error) {
-    throw PullErrors.HUB_UNREACHABLE([base, (error as Error).message]);
-  }
-  if (res.status === 404) throw PullErrors.HUB_NOT_FOUND([`repository '${repo}'`]);
-  if (!res.ok) throw PullErrors.HUB_REFUSED([res.status, `repository '${repo}'`]);
-  const entries = ((await res.json()) as TreeEntry[]).filter((e) => e.type === "file" && safeRelative(e.path));
+  const entries = (await listTree(base, repo, hub.token, signal)).filter((e) => e.type === "file" && safeRelative(e.path));
   const single = entries.find((e) => e.path === path);
   const chosen = single ? [single] : entries.filter((e) => path === "" || e.path.startsWith(`${path}/`));
   if (chosen.length === 0) throw PullErrors.HUB_NOT_FOUND([`file or folder '${path}' in '${repo}'`]);

@@ -29,7 +29,7 @@ async function startHub(...flags: string[]): Promise<string> {
 }
 
 beforeAll(async () => {
-  [hub, slowHub] = await Promise.all([startHub("--cut-after-bytes", "1000000", "--token", TOKEN), startHub("--chunk-delay-ms", "150")]);
+  [hub, slowHub] = await Promise.all([startHub("--cut-after-bytes", "1000000", "--token", TOKEN, "--page-size", "2"), startHub("--chunk-delay-ms", "150")]);
   g = await startGantry({
     builtins: BUILTIN_PLUGINS,
     config: {
@@ -86,7 +86,7 @@ describe("model pulls", () => {
     expect(await config.text()).not.toContain(TOKEN);
   });
 
-  test("a safetensors folder: every file of the repository, sub-folders kept", async () => {
+  test("a safetensors folder: every file of the repository (listed over pages), sub-folders kept", async () => {
     const started = await (await pull("hf:acme/tiny-safetensors")).json();
     expect((await events(started.id)).at(-1)?.status).toBe("completed");
     const folder = join(modelsDir, "tiny-safetensors");
