@@ -12,6 +12,7 @@ import { ModelReconciler } from "./model-reconciler.ts";
 import { modelRoutes } from "./model-routes.ts";
 import { ModelPulls, type PulledFile } from "./model-pulls.ts";
 import { join, resolve } from "node:path";
+import { ServedModels } from "./served-models.ts";
 
 interface InstancesConfig {
   port_range: [number, number];
@@ -79,9 +80,12 @@ export default definePlugin({
     if (coldStart && config.restore === "running") fleet.scope.track(restoreRunning(manager, fleet, ctx.log));
     ctx.routes(instanceRoutes(manager));
     ctx.routes(modelRoutes({ manager, reconciler, pulls, modelsDir, recorded }), { prefix: "/api/v1/models" });
-    const inference = registerInferenceRoutes(ctx, manager);
+    // Routes other plugins registered for served names (deployments) outlive a reload of this one.
+    const served = ctx.keep("served-models", () => new ServedModels(), () => {});
+    const inference = registerInferenceRoutes(ctx, manager, served);
     ctx.routes(systemRoutes(manager, ctx.services.consume("core.info")), { prefix: "/api/v1/system" });
-    ctx.services.provide("instances", { list: () => manager.list() });
+    ctx.services.provide("instances", { list: () => manager.list(), start: (name) => manager.start(name), stop: (name) => manager.stop(name) });
+    ctx.services.provide("served-models", served);
     ctx.services.provide("inference", inference.service);
     // From the CLI: gantry /instances:start qwen-7b
     const brief = (i: ReturnType<typeof manager.get>) => ({ name: i.name, status: i.status, backend: i.backend, port: i.port, pid: i.pid, last_error: i.last_error });

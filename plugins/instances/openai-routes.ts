@@ -40,7 +40,12 @@ export function openAiRoutes(upstream: Upstream) {
       const stripUsage = askUsage && stream && (parsed.stream_options as { include_usage?: unknown } | undefined)?.include_usage !== true;
       if (stripUsage) text = JSON.stringify({ ...parsed, stream_options: { ...(parsed.stream_options as object | undefined), include_usage: true } });
       const o = upstream.metrics.begin(supervisor.definition.name, "openai", requestId(set), stream);
-      return relay(await upstream.send(supervisor, path, { body: text, signal: request.signal }, o), o, stripUsage);
+      const observer = stream ? undefined : upstream.served.observer(model, path);
+      if (!observer) return relay(await upstream.send(supervisor, path, { body: text, signal: request.signal }, o), o, stripUsage);
+      const started = performance.now();
+      const answer = await relay(await upstream.send(supervisor, path, { body: text, signal: request.signal }, o), o);
+      observer({ path, body: text, instance: supervisor.definition.name, status: answer.status, answer: answer.clone(), latencyMs: performance.now() - started });
+      return answer;
     }, { role: "inference", parse: "text", detail: { summary, tags: ["openai"], requestBody: rawJsonBody(required), responses: passedThrough, ...OWN_ERRORS } });
 
   /** A multipart route (audio files): the bytes forwarded with their boundary, `model` read from the form. */
