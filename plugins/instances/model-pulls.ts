@@ -40,7 +40,6 @@ interface Pull {
 }
 
 const NOTIFY_EVERY_BYTES = 256 * 1024;
-const WRITE_BATCH_BYTES = 1024 * 1024;
 const FINISHED: PullStatus[] = ["completed", "failed", "cancelled"];
 
 export class ModelPulls {
@@ -193,29 +192,16 @@ export class ModelPulls {
       if (length > 0) pull.view.bytes_total = offset + length;
     }
     const handle = await open(partial, offset > 0 ? "a" : "w");
-    // Network chunks are small (KiBs): copied into one buffer and written a WRITE_BATCH_BYTES block at a time.
-    const batch = new Uint8Array(WRITE_BATCH_BYTES);
-    let batched = 0;
-    const flush = async () => {
-      if (batched > 0) await handle.write(batch.subarray(0, batched));
-      batched = 0;
-    };
     try {
       let done = offset;
       progress(done);
-      for await (let chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        await handle.write(chunk);
         done += chunk.length;
-        while (chunk.length > 0) {
-          const take = Math.min(chunk.length, WRITE_BATCH_BYTES - batched);
-          batch.set(chunk.subarray(0, take), batched);
-          batched += take;
-          chunk = chunk.subarray(take);
-          if (batched === WRITE_BATCH_BYTES) await flush();
-        }
         progress(done);
       }
     } finally {
-      await flush().finally(() => handle.close());
+      await handle.close();
     }
     if (file.size !== null && statSync(partial).size < file.size) throw new Error(`${file.target}: the connection ended early`);
   }
