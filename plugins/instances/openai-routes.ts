@@ -7,6 +7,7 @@ import { t, type RolesApp } from "gantry/plugin";
 import { inferenceResponses, rawJsonBody } from "./inference-docs.ts";
 import { answerErrors, InferenceErrors, openAiErrorBody, OWN_ERRORS } from "./inference-errors.ts";
 import { modelRequest, relay, type Upstream } from "./proxy.ts";
+import { decodeModelId } from "./model-names.ts";
 import { Model, Models } from "./schemas.ts";
 
 const SHAPE = "OpenAI's error shape {error: {message, type, param, code}}";
@@ -82,7 +83,7 @@ export function openAiRoutes(upstream: Upstream) {
     };
     return app
       .post("/api/v1/inference/:model", async ({ params, body, request, set }) => {
-        const model = decodeURIComponent(params.model);
+        const model = decodeModelId(params.model);
         const supervisor = await upstream.instance(model);
         const o = upstream.metrics.begin(supervisor.definition.name, "openai", requestId(set), body.stream === true);
         const text = JSON.stringify({ ...body, model });
@@ -94,7 +95,7 @@ export function openAiRoutes(upstream: Upstream) {
       .get("/v1/models", models, { role: "inference", response: Models, detail: { summary: "Instances (names and aliases) as OpenAI models; unlisted ones are left out", tags: ["openai"], responses: { 401: errors[401] }, ...OWN_ERRORS } })
       // A wildcard, so ids with '/' work sent as they are or URL-encoded.
       .get("/v1/models/*", async ({ params }) => {
-        const id = decodeURIComponent(params["*"]);
+        const id = decodeModelId(params["*"]);
         const s = m.resolve(id);
         if (!s) throw InferenceErrors.MODEL_NOT_FOUND([id]);
         return modelView(await m.get(s.definition.name), id);
