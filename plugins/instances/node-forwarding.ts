@@ -147,6 +147,7 @@ export class NodeForwarding {
         on_demand_start: row.onDemandStart, idle_timeout: row.idleTimeout, restart: row.restart, aliases: row.aliases, unlisted: row.unlisted,
         device: row.device, memory_mib: row.memoryMib, pinned: row.pinned, group: row.group, parallel: row.parallel, max_queue: row.maxQueue,
         requests: { in_flight: 0, queued: 0, waiting_for_start: 0 }, keep_alive_s: null,
+        origin: row.origin, declaration: row.declaration ? redactSecrets(row.declaration) : null, config_differs: [], desired_state: row.desiredState,
         restarts: 0, last_error: `cluster node '${node.name}' is down`, node: row.node,
         stats: { memory_usage: 0, cpu_usage: 0, cpu_seconds: 0, processes: 0, uptime: 0 },
         created_at: row.createdAt.toISOString(), updated_at: row.updatedAt.toISOString(),
