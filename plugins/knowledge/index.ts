@@ -28,8 +28,11 @@ export default definePlugin({
     const index = ctx.keep("search-index", () => new SearchIndex(join(ctx.dataDir, "search-index.sqlite")), (kept) => kept.close());
     const settings = () => ({ chunkSize: config.chunk_size, chunkOverlap: config.chunk_overlap, embedBatch: config.embed_batch, candidates: config.candidates, alpha: config.hybrid_alpha });
     const knowledge = new Knowledge(store, index, ctx.services.consume("inference"), settings, ctx.signal);
-    // The index is derived: a missing or stale one (a crash between the two writes, a new node) is rebuilt from the store.
-    for (const collection of await store.collections()) {
+    // The index is derived: a missing or stale one (a crash between the two writes, a new node, changes
+    // made through other nodes) is rebuilt from the store; searches check each collection's revision again.
+    const stored = await store.collections();
+    await knowledge.prune(stored);
+    for (const collection of stored) {
       if (await knowledge.reconcile(collection)) ctx.log.info({ collection: collection.name }, "knowledge index rebuilt from the stored chunks");
     }
     ctx.routes(knowledgeRoutes({ knowledge, store, settings: () => ({ defaultModel: config.embedding_model, roots: config.roots, maxUploadBytes: config.max_upload_bytes }) }));

@@ -8,7 +8,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { chunkText } from "./chunker.ts";
 import { cosine, embed, fromBuffer, toBuffer, type EmbeddingsService } from "./embedder.ts";
 import { extract, type ContentType } from "./extract.ts";
-import type { SearchIndex } from "./search-index.ts";
+import type { IndexedChunk, SearchIndex } from "./search-index.ts";
 import { KnowledgeErrors, type CollectionRow, type KnowledgeStore } from "./store.ts";
 
 export interface KnowledgeSettings {
@@ -103,40 +103,86 @@ export class Knowledge {
       await this.store.setDimensions(collection.id, vectors[0].length);
       collection.dimensions = vectors[0].length;
     }
-    this.index.ensure(collection.id, collection.dimensions);
-    if (previous) this.index.remove(collection.id, await this.store.deleteDocument(previous.id));
     const now = new Date();
     const id = randomUUID();
-    const rows = await this.store.insertDocument(
+    const stored = await this.store.insertDocument(
       { id, collectionId: collection.id, source, contentType: type, sha256, sizeBytes: bytes.byteLength, metadata, chunks: pieces.length, createdAt: previous?.createdAt ?? now, updatedAt: now },
       pieces.map((p, i) => ({ documentId: id, collectionId: collection.id, position: p.position, start: p.start, end: p.end, text: p.text, embedding: vectors ? toBuffer(vectors[i]!) : null })),
+      previous?.id,
     );
-    this.index.add(collection.id, rows.map((r, i) => ({ id: r.id, text: r.text, embedding: vectors?.[i] ?? null })));
+    await this.#apply(collection, stored.revision, stored.removed, stored.rows.map((r, i) => ({ id: r.id, text: r.text, embedding: vectors?.[i] ?? null })));
     return { document_id: id, source, status: previous ? "replaced" : "created", chunks: pieces.length };
   }
 
   async deleteDocument(collection: CollectionRow, id: string): Promise<void> {
     await this.store.document(collection.id, id);
-    this.index.remove(collection.id, await this.store.deleteDocument(id));
+    const { removed, revision } = await this.store.deleteDocument(collection.id, id);
+    await this.#apply(collection, revision, removed, []);
   }
 
   async deleteCollection(collection: CollectionRow): Promise<void> {
     await this.store.deleteCollection(collection.id);
-    this.index.drop(collection.id);
+    await this.#exclusive(collection.id, () => this.index.drop(collection.id));
   }
 
-  /** Rebuilds a collection's index from the stored chunks when its counts differ from the store's. */
-  async reconcile(collection: CollectionRow): Promise<boolean> {
-    const stored = await this.store.chunkCount(collection.id);
-    const indexed = this.index.counts(collection.id);
-    const wantVectors = collection.dimensions ? stored : 0;
-    if (indexed.lexical === stored && indexed.vector === wantVectors) return false;
-    this.index.drop(collection.id);
-    this.index.ensure(collection.id, collection.dimensions);
-    for (let page = await this.store.chunksAfter(collection.id, 0, 1000); page.length > 0; page = await this.store.chunksAfter(collection.id, page.at(-1)!.id, 1000)) {
-      this.index.add(collection.id, page.map((c) => ({ id: c.id, text: c.text, embedding: c.embedding ? fromBuffer(c.embedding) : null })));
-    }
-    return true;
+  /** Index work per collection, one at a time: a rebuild and an incremental change never interleave. */
+  readonly #indexing = new Map<number, Promise<unknown>>();
+
+  #exclusive<T>(collectionId: number, work: () => T | Promise<T>): Promise<T> {
+    const run = (this.#indexing.get(collectionId) ?? Promise.resolve()).catch(() => {}).then(work);
+    this.#indexing.set(collectionId, run);
+    void run.catch(() => {}).finally(() => this.#indexing.get(collectionId) === run && this.#indexing.delete(collectionId));
+    return run;
+  }
+
+  /**
+   * Applies a change this node just committed as `revision`: incrementally when the index reflected
+   * the revision just before it; otherwise (a change from another node came between) the index stays
+   * behind and the next search or start rebuilds the collection.
+   */
+  #apply(collection: CollectionRow, revision: number, removed: number[], added: IndexedChunk[]): Promise<void> {
+    return this.#exclusive(collection.id, () => {
+      if (this.index.revision(collection.id) !== revision - 1) return;
+      this.index.ensure(collection.id, collection.dimensions);
+      // A rebuild that ran meanwhile may hold the new chunks already: removing them first keeps ids unique.
+      this.index.remove(collection.id, [...removed, ...added.map((c) => c.id)]);
+      this.index.add(collection.id, added);
+      this.index.setRevision(collection.id, revision);
+    });
+  }
+
+  /**
+   * Brings a collection's index up to the stored revision (`collection` read from the store just
+   * now): when they differ (a change made through another node, a lost or old index file) the
+   * collection is rebuilt from the stored chunks. Answers whether it was.
+   */
+  reconcile(collection: CollectionRow): Promise<boolean> {
+    if (this.index.revision(collection.id) === collection.revision) return Promise.resolve(false);
+    return this.#exclusive(collection.id, async () => {
+      // Read again inside: a rebuild queued just before may have done the work; the stored row may have moved on.
+      const current = await this.store.collectionById(collection.id);
+      if (!current) {
+        this.index.drop(collection.id);
+        return true;
+      }
+      if (this.index.revision(collection.id) === current.revision) return false;
+      this.index.drop(collection.id);
+      this.index.ensure(collection.id, current.dimensions);
+      for (let page = await this.store.chunksAfter(collection.id, 0, 1000); page.length > 0; page = await this.store.chunksAfter(collection.id, page.at(-1)!.id, 1000)) {
+        this.index.add(collection.id, page.map((c) => ({ id: c.id, text: c.text, embedding: c.embedding ? fromBuffer(c.embedding) : null })));
+      }
+      // The revision read before the chunks: a change that landed during the rebuild makes the next check rebuild again.
+      this.index.setRevision(collection.id, current.revision);
+      return true;
+    });
+  }
+
+  /** Drops the index of collections deleted (through any node) from the store; `stored` is every stored collection. */
+  async prune(stored: CollectionRow[]): Promise<number> {
+    const live = new Set(stored.map((c) => c.id));
+    const gone = this.index.collections().filter((id) => !live.has(id));
+    for (const id of gone) await this.#exclusive(id, () => this.index.drop(id));
+    return gone.length;
   }
 
   async search(request: { query: string; collections: CollectionRow[]; topK: number; filter?: Filter; mode?: SearchMode }): Promise<{ mode: SearchMode; results: SearchHit[] }> {
@@ -147,6 +193,7 @@ export class Knowledge {
     const hits: SearchHit[] = [];
     const queryVectors = new Map<string, Float32Array>();
     for (const collection of request.collections) {
+      await this.reconcile(collection);
       const useVectors = mode !== "lexical" && collection.embeddingModel !== null && collection.dimensions !== null;
       let queryVector: Float32Array | undefined;
       if (useVectors) {

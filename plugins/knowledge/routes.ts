@@ -64,6 +64,8 @@ export function knowledgeRoutes(p: KnowledgeRouteParts) {
     app
       .post("/search", async ({ body }) => {
         const collections = body.collection ? [await p.store.collection(body.collection)] : await p.store.collections();
+        // Every collection is listed: the index lets go of those deleted (through any node).
+        if (!body.collection) await p.knowledge.prune(collections);
         return p.knowledge.search({ query: body.query, collections, topK: body.top_k ?? 5, filter: body.filter as Filter | undefined, mode: body.mode });
       }, {
         role: "viewer", body: SearchBody,

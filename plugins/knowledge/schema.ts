@@ -9,6 +9,8 @@ export const knowledgeCollections = sqliteTable("knowledge_collections", {
   embeddingModel: text("embedding_model"),
   /** Learned from the model's first answer. */
   dimensions: integer("dimensions"),
+  /** Bumped in the transaction of every change to the collection's chunks: each node's index compares it with the one it reflects. */
+  revision: integer("revision").notNull().default(0),
   createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
 });
 

@@ -30,6 +30,21 @@ export class SearchIndex {
     this.#db.exec("PRAGMA journal_mode = WAL");
     this.#db.exec("PRAGMA synchronous = NORMAL");
     sqliteVec.load(this.#db);
+    this.#db.exec("CREATE TABLE IF NOT EXISTS revisions (collection INTEGER PRIMARY KEY, revision INTEGER NOT NULL)");
+  }
+
+  /** The collection revision the index reflects; undefined when it has never been built here. */
+  revision(collection: number): number | undefined {
+    return (this.#db.query("SELECT revision FROM revisions WHERE collection = ?").get(collection) as { revision: number } | null)?.revision;
+  }
+
+  setRevision(collection: number, revision: number): void {
+    this.#db.query("INSERT INTO revisions (collection, revision) VALUES (?, ?) ON CONFLICT (collection) DO UPDATE SET revision = excluded.revision").run(collection, revision);
+  }
+
+  /** The collections the index holds. */
+  collections(): number[] {
+    return (this.#db.query("SELECT collection FROM revisions").all() as { collection: number }[]).map((r) => r.collection);
   }
 
   #exists(table: string): boolean {
@@ -68,6 +83,7 @@ export class SearchIndex {
   drop(collection: number): void {
     this.#db.exec(`DROP TABLE IF EXISTS ${ftsTable(collection)}`);
     this.#db.exec(`DROP TABLE IF EXISTS ${vecTable(collection)}`);
+    this.#db.query("DELETE FROM revisions WHERE collection = ?").run(collection);
   }
 
   /** Chunks indexed for the collection, full text and vectors: a mismatch with the store means rebuild. */

@@ -22,7 +22,8 @@ function shape(config: ReturnType<typeof sqliteConfig> | ReturnType<typeof pgCon
   return {
     name: config.name,
     columns: config.columns.map((c) => ({
-      name: c.name, type: c.dataType, notNull: c.notNull, primaryKey: c.primary, hasDefault: c.hasDefault,
+      // drizzle's pg-core has no bytea builder: a custom bytea column is the twin of a SQLite blob buffer.
+      name: c.name, type: c.dataType === "custom" && c.getSQLType() === "bytea" ? "buffer" : c.dataType, notNull: c.notNull, primaryKey: c.primary, hasDefault: c.hasDefault,
       unique: c.isUnique ? c.uniqueName : null, enum: (c as { enumValues?: string[] }).enumValues ?? null,
     })),
     primaryKey: config.primaryKeys.map((k) => k.columns.map((c) => c.name)),
@@ -33,7 +34,7 @@ function shape(config: ReturnType<typeof sqliteConfig> | ReturnType<typeof pgCon
 
 describe("schema pairs", () => {
   test("core and the built-in plugins each have both", () => {
-    expect(pairs.map((p) => p.owner)).toEqual(expect.arrayContaining(["core", "agent", "batch", "cache", "cron", "instances"]));
+    expect(pairs.map((p) => p.owner)).toEqual(expect.arrayContaining(["core", "agent", "batch", "cache", "cron", "instances", "knowledge"]));
   });
 
   for (const pair of pairs) {

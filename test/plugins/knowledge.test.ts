@@ -40,8 +40,6 @@ beforeAll(async () => {
   g = await startGantry({
     builtins: BUILTIN_PLUGINS,
     config: {
-      // The knowledge plugin's tables exist for SQLite only so far: on PostgreSQL it is refused at install.
-      database: { url: "" },
       rate_limit: { enabled: false },
       plugin: {
         instances: { port_range: [18740, 18750] },

@@ -1,0 +1,1 @@
+ALTER TABLE `knowledge_collections` ADD `revision` integer DEFAULT 0 NOT NULL;
