@@ -2,9 +2,15 @@
  * bench/knowledge: ingest throughput (chunks/s, through the API and the stand-in embedding model)
  * and search latency over CHUNKS chunks on SQLite, per mode; vector recall@10 and latency against
  * an exact brute-force cosine scan of the same stored vectors in this process (the baseline).
+ * Freshness across nodes: a second node over the same database (its gantry.db linked to the
+ * first's) searches full text with its own index; after an ingest on the first, its next search
+ * rebuilds the collection (the catch-up), measured against its steady search p50. The revision
+ * check each search makes is timed against a full-text query of the same index, in this process.
  */
 import { Database } from "bun:sqlite";
-import { join } from "node:path";
+import { readdirSync, symlinkSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { SearchIndex } from "../plugins/knowledge/search-index.ts";
 import { ADMIN_KEY, STAND_IN_MODEL_SERVER } from "../test/helpers.ts";
 import { freePort, percentile, round, spawnGantry } from "./lib.ts";
 
@@ -93,7 +99,43 @@ for (const [i, q] of embeddings.entries()) {
   expectedTotal += top;
   recalled += vectorHits[i]!.slice(0, top).filter((id) => acceptable.has(id)).length;
 }
-await server.stop();
+
+// A second node over the same database, with only the knowledge plugin (full-text search needs no model).
+const plugins = resolve(import.meta.dir, "../plugins");
+const others = readdirSync(plugins, { withFileTypes: true }).filter((e) => e.isDirectory() && e.name !== "knowledge").map((e) => e.name);
+const dataDirB = (await import("node:fs")).mkdtempSync(join((await import("node:os")).tmpdir(), "gantry-bench-b-"));
+symlinkSync(join(server.dataDir, "gantry.db"), join(dataDirB, "gantry.db"));
+const nodeB = await spawnGantry({ GANTRY_AUTH__BOOTSTRAP_ADMIN_KEY: ADMIN_KEY, GANTRY_RATE_LIMIT__ENABLED: "false", GANTRY_LOG__REQUESTS: "false", GANTRY_PLUGINS__DISABLED: others.join(",") }, dataDirB);
+const searchOnB = async (query: string) => {
+  const started = performance.now();
+  const res = await fetch(`${nodeB.url}/api/v1/knowledge/search`, { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: JSON.stringify({ query, collection: "bench", top_k: 10, mode: "lexical" }) });
+  if (!res.ok) throw new Error(`search on B: ${res.status} ${await res.text()}`);
+  await res.json();
+  return performance.now() - started;
+};
+const steadyB: number[] = [];
+for (const query of queries) steadyB.push(await searchOnB(query));
+const change = new FormData();
+change.set("file", new File([Array.from({ length: PER_DOC }, paragraph).join("\n\n")], "doc-changed.txt"));
+if ((await fetch(`${server.url}/api/v1/knowledge/collections/bench/documents`, { method: "POST", headers, body: change })).status !== 201) throw new Error("ingest of the change failed");
+const catchUpMs = await searchOnB(queries[0]!);
+const afterB: number[] = [];
+for (const query of queries) afterB.push(await searchOnB(query));
+await nodeB.stop();
+await server.stop(true);
+
+// The per-search revision check against a full-text query, on the first node's index file.
+const index = new SearchIndex(join(server.dataDir, "plugins", "knowledge", "search-index.sqlite"));
+const [collectionId] = index.collections();
+const time = (n: number, work: () => unknown) => {
+  const started = performance.now();
+  for (let i = 0; i < n; i++) work();
+  return ((performance.now() - started) / n) * 1000;
+};
+const checkUs = time(10_000, () => index.revision(collectionId!));
+const lexicalUs = time(QUERIES, () => index.lexical(collectionId!, queries[Math.floor(random() * QUERIES)]!, 100));
+index.close();
+(await import("node:fs")).rmSync(server.dataDir, { recursive: true, force: true });
 
 console.log(JSON.stringify({
   bench: "knowledge", database: "sqlite", chunks: ingested, dimensions: DIM, ingest_s: round(ingestS, 1), ingest_chunks_per_s: round(ingested / ingestS, 0),
@@ -101,4 +143,9 @@ console.log(JSON.stringify({
   search_p95_ms: { hybrid: round(percentile(latencies.hybrid!, 95)), vector: round(percentile(latencies.vector!, 95)), lexical: round(percentile(latencies.lexical!, 95)) },
   brute_force_js_p50_ms: round(percentile(bruteTimes, 50)), vector_api_vs_brute_force_p50: round(percentile(latencies.vector!, 50) / percentile(bruteTimes, 50), 3),
   vector_recall_at_10: round(recalled / Math.max(1, expectedTotal), 4),
+  other_node: {
+    lexical_p50_ms: round(percentile(steadyB, 50)), lexical_p50_after_catch_up_ms: round(percentile(afterB, 50)),
+    catch_up_first_search_ms: round(catchUpMs), catch_up_vs_search_p50: round(catchUpMs / percentile(steadyB, 50), 1),
+  },
+  revision_check_us: round(checkUs, 2), index_lexical_query_us: round(lexicalUs, 1), revision_check_vs_lexical_query: round(checkUs / lexicalUs, 4),
 }, null, 2));

@@ -33,7 +33,8 @@ export default definePlugin({
     const stored = await store.collections();
     await knowledge.prune(stored);
     for (const collection of stored) {
-      if (await knowledge.reconcile(collection)) ctx.log.info({ collection: collection.name }, "knowledge index rebuilt from the stored chunks");
+      const done = await knowledge.reconcile(collection);
+      if (done) ctx.log.info({ collection: collection.name }, done === "rebuilt" ? "knowledge index rebuilt from the stored chunks" : "knowledge index brought up to date with the stored chunks");
     }
     ctx.routes(knowledgeRoutes({ knowledge, store, settings: () => ({ defaultModel: config.embedding_model, roots: config.roots, maxUploadBytes: config.max_upload_bytes }) }));
     // Agents are offered slash commands as tools: /knowledge:search, under their usual permission rules.

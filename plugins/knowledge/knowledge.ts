@@ -9,7 +9,7 @@ import { chunkText } from "./chunker.ts";
 import { cosine, embed, fromBuffer, toBuffer, type EmbeddingsService } from "./embedder.ts";
 import { extract, type ContentType } from "./extract.ts";
 import type { IndexedChunk, SearchIndex } from "./search-index.ts";
-import { KnowledgeErrors, type CollectionRow, type KnowledgeStore } from "./store.ts";
+import { KnowledgeErrors, type ChunkRow, type CollectionRow, type KnowledgeStore } from "./store.ts";
 
 export interface KnowledgeSettings {
   chunkSize: number;
@@ -153,27 +153,41 @@ export class Knowledge {
 
   /**
    * Brings a collection's index up to the stored revision (`collection` read from the store just
-   * now): when they differ (a change made through another node, a lost or old index file) the
-   * collection is rebuilt from the stored chunks. Answers whether it was.
+   * now). An index that never held the collection (a new node, a lost or old index file) is built
+   * from the stored chunks ("rebuilt"); one behind (changes made through another node) takes the
+   * difference ("updated"): chunks are never changed in place and their ids never reused, so the
+   * chunk ids in the store and in the index say what was added and removed.
    */
-  reconcile(collection: CollectionRow): Promise<boolean> {
+  reconcile(collection: CollectionRow): Promise<"rebuilt" | "updated" | false> {
     if (this.index.revision(collection.id) === collection.revision) return Promise.resolve(false);
     return this.#exclusive(collection.id, async () => {
-      // Read again inside: a rebuild queued just before may have done the work; the stored row may have moved on.
+      // Read again inside: work queued just before may have caught up; the stored row may have moved on.
       const current = await this.store.collectionById(collection.id);
+      const indexedRevision = this.index.revision(collection.id);
       if (!current) {
         this.index.drop(collection.id);
-        return true;
+        return "updated";
       }
-      if (this.index.revision(collection.id) === current.revision) return false;
-      this.index.drop(collection.id);
-      this.index.ensure(collection.id, current.dimensions);
-      for (let page = await this.store.chunksAfter(collection.id, 0, 1000); page.length > 0; page = await this.store.chunksAfter(collection.id, page.at(-1)!.id, 1000)) {
-        this.index.add(collection.id, page.map((c) => ({ id: c.id, text: c.text, embedding: c.embedding ? fromBuffer(c.embedding) : null })));
+      if (indexedRevision === current.revision) return false;
+      const toIndexed = (c: ChunkRow): IndexedChunk => ({ id: c.id, text: c.text, embedding: c.embedding ? fromBuffer(c.embedding) : null });
+      if (indexedRevision === undefined) {
+        this.index.drop(collection.id);
+        this.index.ensure(collection.id, current.dimensions);
+        for (let page = await this.store.chunksAfter(collection.id, 0, 1000); page.length > 0; page = await this.store.chunksAfter(collection.id, page.at(-1)!.id, 1000)) {
+          this.index.add(collection.id, page.map(toIndexed));
+        }
+      } else {
+        const stored = await this.store.chunkIds(collection.id);
+        const indexed = new Set(this.index.ids(collection.id));
+        const storedSet = new Set(stored);
+        this.index.ensure(collection.id, current.dimensions);
+        this.index.remove(collection.id, [...indexed].filter((id) => !storedSet.has(id)));
+        const added = stored.filter((id) => !indexed.has(id));
+        for (let i = 0; i < added.length; i += 1000) this.index.add(collection.id, (await this.store.chunksById(added.slice(i, i + 1000))).map(toIndexed));
       }
-      // The revision read before the chunks: a change that landed during the rebuild makes the next check rebuild again.
+      // The revision read before the chunks: a change that landed meanwhile makes the next check look again.
       this.index.setRevision(collection.id, current.revision);
-      return true;
+      return indexedRevision === undefined ? "rebuilt" : "updated";
     });
   }
 

@@ -92,6 +92,12 @@ export class SearchIndex {
     return { lexical: count(ftsTable(collection)), vector: count(vecTable(collection)) };
   }
 
+  /** The ids of the chunks indexed for the collection (every chunk is in its full-text table). */
+  ids(collection: number): number[] {
+    if (!this.#exists(ftsTable(collection))) return [];
+    return (this.#db.query(`SELECT rowid AS id FROM ${ftsTable(collection)}`).all() as { id: number }[]).map((r) => r.id);
+  }
+
   /** Best BM25 matches of any query word; higher is better. */
   lexical(collection: number, query: string, k: number): { id: number; score: number }[] {
     const match = anyWordQuery(query);

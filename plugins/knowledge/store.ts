@@ -117,6 +117,17 @@ export class KnowledgeStore {
     return row;
   }
 
+  /** The ids of a collection's chunks, in order. */
+  async chunkIds(collectionId: number): Promise<number[]> {
+    const t = this.#t;
+    return (await this.db.select({ id: t.knowledgeChunks.id }).from(t.knowledgeChunks).where(eq(t.knowledgeChunks.collectionId, collectionId)).orderBy(asc(t.knowledgeChunks.id))).map((r) => r.id);
+  }
+
+  chunksById(ids: number[]): Promise<ChunkRow[]> {
+    if (ids.length === 0) return Promise.resolve([]);
+    return this.db.select().from(this.#t.knowledgeChunks).where(inArray(this.#t.knowledgeChunks.id, ids)).orderBy(asc(this.#t.knowledgeChunks.id));
+  }
+
   /** A collection's chunks in id order, a page at a time (for rebuilding the index). */
   chunksAfter(collectionId: number, afterId: number, limit: number): Promise<ChunkRow[]> {
     return this.db.select().from(this.#t.knowledgeChunks).where(and(eq(this.#t.knowledgeChunks.collectionId, collectionId), gt(this.#t.knowledgeChunks.id, afterId))).orderBy(asc(this.#t.knowledgeChunks.id)).limit(limit);

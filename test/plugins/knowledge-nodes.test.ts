@@ -99,10 +99,12 @@ describe("knowledge across nodes", () => {
 
   test("a node restarted over a stale index catches up at start", async () => {
     expect((await upload(a, "fans.txt", "Clean the fans of the rack twice a year.")).status).toBe(201);
+    expect((await sources(b, "twice", "shared")).map((r) => r.source)).toEqual(["fans.txt"]);
     await b.stop();
     expect((await upload(a, "fans.txt", "Clean the fans of the rack four times yearly")).status).toBe(201);
     b = await startGantry({ builtins: BUILTIN_PLUGINS, dataDir: dataDirB, config: { ...config, ...(testDatabase(a.dataDir) ? { database: testDatabase(a.dataDir) } : {}) } });
-    expect(b.logs.text).toContain("knowledge index rebuilt from the stored chunks");
+    expect(b.logs.text).toContain("knowledge index brought up to date with the stored chunks");
+    expect(b.logs.text).not.toContain("knowledge index rebuilt from the stored chunks");
     expect((await sources(b, "yearly", "shared")).map((r) => r.source)).toEqual(["fans.txt"]);
     expect(await sources(b, "twice", "shared")).toEqual([]);
   });
