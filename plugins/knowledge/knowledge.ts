@@ -1,8 +1,9 @@
 /**
  * Ingest and search. A document is extracted to text, chunked, embedded (when its collection has an
- * embedding model) and stored; the index gets the same chunks. Search takes candidates from BM25 and
- * from vector k-NN, scores every candidate both ways (cosine against its stored vector, BM25
- * relative to the best match) and ranks by alpha·vector + (1−alpha)·lexical.
+ * embedding model) and stored; the index gets the same chunks, and catches up before a search
+ * with changes made through other nodes (the collection's revision tells). Search takes
+ * candidates from BM25 and from vector k-NN, scores every candidate both ways (cosine against its
+ * stored vector, BM25 relative to the best match) and ranks by alpha·vector + (1−alpha)·lexical.
  */
 import { createHash, randomUUID } from "node:crypto";
 import { chunkText } from "./chunker.ts";
@@ -55,6 +56,8 @@ function passes(filter: Filter | undefined, source: string, metadata: Filter): b
 export class Knowledge {
   /** The ingest in progress per collection and source: a second upload of one source waits for the first. */
   readonly #ingesting = new Map<string, Promise<unknown>>();
+  /** Index work per collection, one at a time: a catch-up and a change applied here never interleave. */
+  readonly #indexing = new Map<number, Promise<unknown>>();
 
   constructor(
     private readonly store: KnowledgeStore,
@@ -124,9 +127,6 @@ export class Knowledge {
     await this.store.deleteCollection(collection.id);
     await this.#exclusive(collection.id, () => this.index.drop(collection.id));
   }
-
-  /** Index work per collection, one at a time: a rebuild and an incremental change never interleave. */
-  readonly #indexing = new Map<number, Promise<unknown>>();
 
   #exclusive<T>(collectionId: number, work: () => T | Promise<T>): Promise<T> {
     const run = (this.#indexing.get(collectionId) ?? Promise.resolve()).catch(() => {}).then(work);
