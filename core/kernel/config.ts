@@ -1,4 +1,5 @@
 /** gantry's configuration: defaults < gantry.toml < GANTRY_* environment, validated with TypeBox. */
+import { parse as parseToml } from "smol-toml";
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
@@ -9,7 +10,7 @@ export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** The folder gantry is installed in (holds the built-in plugins and migrations). */
-export const GANTRY_ROOT = resolve(import.meta.dir, "..", "..");
+export const GANTRY_ROOT = resolve(import.meta.dirname, "..", "..");
 
 const LogLevelSchema = Type.Union(LOG_LEVELS.map((l) => Type.Literal(l)));
 
@@ -133,7 +134,7 @@ export function loadConfig(sources: ConfigSources = {}): GantryConfig {
   let merged: Record<string, unknown> = {};
   if (existsSync(file)) {
     try {
-      merged = Bun.TOML.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
+      merged = parseToml(readFileSync(file, "utf8")) as Record<string, unknown>;
     } catch (error) {
       const problems = [`not valid TOML: ${(error as Error).message}`];
       throw Errors.CONFIG_INVALID([file, problems], { details: { problems } });

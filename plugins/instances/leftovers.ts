@@ -3,6 +3,7 @@
  * (its pid is the group id), recorded as `last_pid`; at start, before gantry listens, every process
  * still in such a group is killed and waited for, so none is alive when /healthz first answers.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 
 /** How long start-up waits for killed leftovers to be gone (a process in uninterruptible I/O dies late). */
@@ -62,6 +63,6 @@ export async function reapLeftovers(rows: { lastPid: number | null; port: number
     }
   }
   const deadline = Date.now() + REAP_WAIT_MS;
-  while (liveMembers(groups).length > 0 && Date.now() < deadline) await Bun.sleep(10);
+  while (liveMembers(groups).length > 0 && Date.now() < deadline) await sleep(10);
   return killed;
 }

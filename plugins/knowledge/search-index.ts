@@ -4,7 +4,7 @@
  * cosine k-nearest neighbours) and an FTS5 table (BM25). Kept apart from gantry's database so the
  * same index serves whichever database (SQLite or PostgreSQL) holds the chunks.
  */
-import { Database } from "bun:sqlite";
+import { runtime, type SqliteDatabase } from "gantry/plugin";
 import * as sqliteVec from "sqlite-vec";
 
 export interface IndexedChunk {
@@ -23,10 +23,10 @@ export function anyWordQuery(text: string): string | undefined {
 }
 
 export class SearchIndex {
-  readonly #db: Database;
+  readonly #db: SqliteDatabase;
 
   constructor(path: string) {
-    this.#db = new Database(path, { create: true });
+    this.#db = runtime.openSqlite(path, { extensions: true });
     this.#db.exec("PRAGMA journal_mode = WAL");
     this.#db.exec("PRAGMA synchronous = NORMAL");
     sqliteVec.load(this.#db);
