@@ -56,7 +56,7 @@ class SandboxWorker {
 
   execute(job: Job): Promise<RunResult> {
     const cold = this.#worker === undefined;
-    const worker = (this.#worker ??= new Worker(WORKER_URL));
+    const worker = (this.#worker ??= new Worker(WORKER_URL, { type: "module" }));
     const grace = HARD_KILL_GRACE_MS + (cold ? COLD_START_GRACE_MS : 0);
     const id = this.#nextId++;
     const { host = {}, ...options } = job.options;

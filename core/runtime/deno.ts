@@ -2,11 +2,11 @@
 import type { AnyElysia } from "elysia";
 import { spawn as spawnChild } from "node:child_process";
 import { createHmac } from "node:crypto";
-import { mkdirSync, readdirSync, rmSync, symlinkSync } from "node:fs";
+import { cpSync, readdirSync, rmSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { constants } from "node:os";
-import { basename, dirname, join, matchesGlob, relative } from "node:path";
+import { join, matchesGlob, relative } from "node:path";
 import { Readable } from "node:stream";
 import { hashArgon2id, verifyArgon2 } from "./argon2-wasm.ts";
 import { openNodeSqlite } from "./node-sqlite.ts";
@@ -35,8 +35,12 @@ async function listen(first: AnyElysia, options: ListenOptions): Promise<HttpLis
   const abort = new AbortController();
   // The handler reads `fetch` per request, so swapping the routing table is one assignment.
   const server = Deno.serve({ hostname: options.hostname, port: options.port, onListen() {}, signal: abort.signal }, (request, info) => {
-    addresses.set(request, info.remoteAddr.hostname);
-    return fetch(request);
+    // An empty body is a stream on Deno and null on Bun; Elysia parses (and refuses) the stream.
+    const served = request.body && request.headers.get("content-length") === "0"
+      ? new Request(request.url, { method: request.method, headers: request.headers, signal: request.signal })
+      : request;
+    addresses.set(served, info.remoteAddr.hostname);
+    return fetch(served);
   });
   return {
     port: server.addr.port,
@@ -92,37 +96,29 @@ function spawn(command: string[], options: SubprocessOptions): Subprocess {
 
 /** Reload generations per plugin folder; generation 0 imports the folder itself. */
 const generations = new Map<string, number>();
-const RELOAD_LINKS = ".gantry-reload";
+const RELOAD_COPIES = ".gantry-reload";
 
 /**
- * Deno caches modules by URL and has no cache to clear, so each reload imports the plugin through
- * a new symlink to its folder (`../.gantry-reload/<name>.<n>`): new URLs for every file of the
- * plugin, while npm packages still resolve from the folder's own neighbourhood.
+ * Deno caches modules by URL and has no cache to clear, so each reload imports a fresh copy of
+ * the plugin's files (`<plugin>/.gantry-reload/<n>/`): new URLs for every module of the plugin,
+ * while npm packages still resolve from the plugin's folder and above. A copy rather than a
+ * symlink, because Deno's sandbox grants symlinks only with unscoped read and write permissions.
  */
 async function importFresh(dir: string, entry: string): Promise<unknown> {
-  const links = join(dirname(dir), RELOAD_LINKS);
+  const copies = join(dir, RELOAD_COPIES);
   const generation = generations.get(dir);
   if (generation === undefined) {
     generations.set(dir, 0);
-    const stale = readdirSafe(links).filter((name) => name.startsWith(`${basename(dir)}.`));
-    for (const name of stale) rmSync(join(links, name), { force: true });
+    rmSync(copies, { recursive: true, force: true }); // left by an earlier process
     return import(entry);
   }
   const next = generation + 1;
   generations.set(dir, next);
-  const link = join(links, `${basename(dir)}.${next}`);
-  mkdirSync(links, { recursive: true });
-  rmSync(link, { force: true });
-  symlinkSync(dir, link, "dir");
-  return import(join(link, relative(dir, entry)));
-}
-
-function readdirSafe(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
-  }
+  const copy = join(copies, String(next));
+  for (const name of readdirSync(dir)) if (name !== "node_modules" && name !== RELOAD_COPIES) cpSync(join(dir, name), join(copy, name), { recursive: true });
+  // The generation before stays: the running version may still import its files lazily.
+  rmSync(join(copies, String(next - 2)), { recursive: true, force: true });
+  return import(join(copy, relative(dir, entry)));
 }
 
 const require = createRequire(import.meta.url);

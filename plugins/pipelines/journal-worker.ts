@@ -1,10 +1,11 @@
 /** Runs one journal query in a private in-memory database (see journal-query.ts). */
-import { runtime } from "gantry/runtime";
 
 declare const self: Worker;
 
-self.onmessage = (message: MessageEvent<{ rows: unknown[][]; sql: string; maxRows: number }>) => {
+self.onmessage = async (message: MessageEvent<{ rows: unknown[][]; sql: string; maxRows: number }>) => {
   const { rows, sql, maxRows } = message.data;
+  // Imported here: a worker whose static imports await at top level loses early messages (Bun).
+  const { runtime } = await import("gantry/runtime");
   const db = runtime.openSqlite(":memory:");
   try {
     db.exec("CREATE TABLE run_events (run_id TEXT NOT NULL, seq INTEGER NOT NULL, time TEXT NOT NULL, phase TEXT, kind TEXT NOT NULL, data TEXT NOT NULL)");
