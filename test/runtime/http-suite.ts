@@ -20,7 +20,7 @@ export function httpSuite(name: string, start: () => Promise<GantryProcess>, opt
     let g: GantryProcess;
     beforeAll(async () => {
       g = await start();
-    });
+    }, 240_000); // the package and binary legs build or install first
     afterAll(() => g?.stop());
 
     test("health, liveness, the OpenAPI document and the error shape", async () => {
