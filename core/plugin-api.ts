@@ -41,3 +41,4 @@ export { runShell, shellEnvironment, type ShellResult, type ShellOptions, type S
 /** The runtime gantry runs on (Bun or Deno): SQLite files of a plugin's own, glob matching, the runtime's name and version. */
 export { runtime, type Runtime, type SqliteDatabase, type SqliteStatement, type Subprocess, type ChildStdin } from "./runtime/index.ts";
 export { fileStream } from "./runtime/files.ts";
+export { packageFile } from "./runtime/install-root.ts";

@@ -5,12 +5,13 @@ import { resolve } from "node:path";
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
 import { Value, ValueErrorType } from "@sinclair/typebox/value";
 import { Errors } from "./errors.ts";
+import { installRoot } from "../runtime/install-root.ts";
 
 export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** The folder gantry is installed in (holds the built-in plugins and migrations). */
-export const GANTRY_ROOT = resolve(import.meta.dirname, "..", "..");
+export const GANTRY_ROOT = installRoot();
 
 const LogLevelSchema = Type.Union(LOG_LEVELS.map((l) => Type.Literal(l)));
 

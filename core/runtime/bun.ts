@@ -3,8 +3,10 @@ import { Database } from "bun:sqlite";
 import type { Server } from "bun";
 import type { AnyElysia } from "elysia";
 import { readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import wasmPath from "@jitl/quickjs-wasmfile-release-sync/wasm" with { type: "file" };
+import { embeddedModule } from "./embedded.ts";
 import type { HttpListener, ListenOptions, Runtime, SqliteDatabase, Subprocess, SubprocessOptions } from "./types.ts";
 
 async function listen(first: AnyElysia, options: ListenOptions): Promise<HttpListener> {
@@ -29,6 +31,10 @@ async function listen(first: AnyElysia, options: ListenOptions): Promise<HttpLis
   };
 }
 
+/** A single binary made by `bun build --compile`: its modules live in Bun's embedded file system. */
+const COMPILED = import.meta.url.startsWith("file:///$bunfs/") || import.meta.url.startsWith("file:///%24bunfs/");
+const SOURCE_ROOT = resolve(import.meta.dirname, "..", "..");
+
 /** Source files under these folders get `gantry/plugin` and `gantry/runtime` rewritten to core's absolute paths. */
 const mappedFolders = new Set<string>();
 const TARGETS = { plugin: join(import.meta.dirname, "..", "plugin-api.ts"), runtime: join(import.meta.dirname, "index.ts") };
@@ -37,6 +43,7 @@ const LOADERS = { ts: "ts", tsx: "tsx", js: "js", mjs: "js", jsx: "jsx" } as con
 
 /** Bun's runtime onResolve does not see bare specifiers outside node_modules lookups, so an onLoad hook scoped to the folder rewrites that one specifier. */
 function mapPluginImports(dir: string): void {
+  if (COMPILED) return mapVirtualModules();
   if (mappedFolders.has(dir)) return;
   mappedFolders.add(dir);
   const escaped = dir.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
@@ -52,8 +59,25 @@ function mapPluginImports(dir: string): void {
   });
 }
 
+let virtualModules = false;
+
+/** In the single binary core's files are not on disk: `gantry/plugin` and `gantry/runtime` become virtual modules of the compiled-in ones. */
+function mapVirtualModules(): void {
+  if (virtualModules) return;
+  virtualModules = true;
+  Bun.plugin({
+    name: "gantry-plugin-api",
+    setup(build) {
+      build.module("gantry/plugin", async () => ({ exports: { ...(await import("../plugin-api.ts")) }, loader: "object" }));
+      build.module("gantry/runtime", async () => ({ exports: { ...(await import("./index.ts")) }, loader: "object" }));
+    },
+  });
+}
+
 /** Drops every cached module under `dir`, so importing the entry again re-evaluates the whole plugin graph. */
 async function importFresh(dir: string, entry: string): Promise<unknown> {
+  const embedded = embeddedModule(entry); // a built-in plugin of the single binary: its code cannot change
+  if (embedded) return embedded;
   const prefix = dir + "/";
   for (const key of Object.keys(require.cache)) if (key.startsWith(prefix)) delete require.cache[key];
   return import(entry);
@@ -76,6 +100,7 @@ export const bunRuntime: Runtime = {
   importFresh,
   keyedHash: (text, seed) => Bun.hash(text, seed) as bigint,
   globMatch: (pattern, path) => new Bun.Glob(pattern).match(path),
+  workerUrl: (fromRoot) => (COMPILED ? `/$bunfs/root/${fromRoot}` : pathToFileURL(join(SOURCE_ROOT, fromRoot)).href),
   // Imported "with { type: 'file' }" so `bun build --compile` embeds it.
   quickjsWasm: async () => new Uint8Array(await readFile(wasmPath)),
 };

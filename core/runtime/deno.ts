@@ -8,6 +8,7 @@ import { createRequire } from "node:module";
 import { constants } from "node:os";
 import { join, matchesGlob, relative } from "node:path";
 import { Readable } from "node:stream";
+import { pathToFileURL } from "node:url";
 import { hashArgon2id, verifyArgon2 } from "./argon2-wasm.ts";
 import { openNodeSqlite } from "./node-sqlite.ts";
 import type { HttpListener, ListenOptions, Runtime, Subprocess, SubprocessOptions } from "./types.ts";
@@ -136,5 +137,6 @@ export const denoRuntime: Runtime = {
   importFresh,
   keyedHash: (text, seed) => createHmac("sha256", seed.toString(16)).update(text).digest().readBigUInt64LE(),
   globMatch: (pattern, path) => matchesGlob(path, pattern),
+  workerUrl: (fromRoot) => pathToFileURL(join(import.meta.dirname, "..", "..", fromRoot)).href,
   quickjsWasm: async () => new Uint8Array(await readFile(require.resolve("@jitl/quickjs-wasmfile-release-sync/wasm"))),
 };

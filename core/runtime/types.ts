@@ -94,6 +94,11 @@ export interface Runtime {
   keyedHash(text: string, seed: bigint): bigint;
   /** Whether `path` matches the glob `pattern` (`**`, `*`, `?`, `{a,b}`, `[...]`). */
   globMatch(pattern: string, path: string): boolean;
+  /**
+   * The URL for `new Worker()` of the module at `fromRoot` (its path from gantry's source root,
+   * `sandbox/worker.ts`): the single binary embeds workers under that same path.
+   */
+  workerUrl(fromRoot: string): string;
   /** The QuickJS WebAssembly binary of the script sandbox. */
   quickjsWasm(): Promise<Uint8Array>;
 }

@@ -4,7 +4,7 @@
  * cosine k-nearest neighbours) and an FTS5 table (BM25). Kept apart from gantry's database so the
  * same index serves whichever database (SQLite or PostgreSQL) holds the chunks.
  */
-import { runtime, type SqliteDatabase } from "gantry/plugin";
+import { packageFile, runtime, type SqliteDatabase } from "gantry/plugin";
 import * as sqliteVec from "sqlite-vec";
 
 export interface IndexedChunk {
@@ -29,7 +29,7 @@ export class SearchIndex {
     this.#db = runtime.openSqlite(path, { extensions: true });
     this.#db.exec("PRAGMA journal_mode = WAL");
     this.#db.exec("PRAGMA synchronous = NORMAL");
-    sqliteVec.load(this.#db);
+    this.#db.loadExtension(sqliteVecPath());
   }
 
   #exists(table: string): boolean {
@@ -94,5 +94,14 @@ export class SearchIndex {
 
   close(): void {
     this.#db.close();
+  }
+}
+
+/** sqlite-vec's loadable file: from its npm package, or the copy a single binary unpacked next to gantry's files. */
+function sqliteVecPath(): string {
+  try {
+    return sqliteVec.getLoadablePath();
+  } catch {
+    return packageFile(`sqlite-vec-${process.platform}-${process.arch}`, "vec0.so");
   }
 }
