@@ -15,8 +15,11 @@ export interface GantryProcess {
 }
 
 /** Starts `command` (which must end in a `gantry serve` that honours GANTRY_* variables) on a free port. */
-export async function startGantryProcess(command: string[], options: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<GantryProcess> {
-  const dataDir = tempDir("gantry-runtime-");
+export async function startGantryProcess(
+  command: string[],
+  options: { cwd?: string; env?: Record<string, string>; timeoutMs?: number; /** Kept at stop (the caller removes it). */ dataDir?: string } = {},
+): Promise<GantryProcess> {
+  const dataDir = options.dataDir ?? tempDir("gantry-runtime-");
   const proc = Bun.spawn(command, {
     cwd: options.cwd ?? dataDir,
     env: {
@@ -69,6 +72,7 @@ export async function startGantryProcess(command: string[], options: { cwd?: str
       const exited = await Promise.race([proc.exited.then(() => true), Bun.sleep(10_000).then(() => false)]);
       if (!exited) proc.kill("SIGKILL");
       await pumps;
+      if (options.dataDir) return;
       rmSync(dataDir, { recursive: true, force: true });
       await dropTestDatabase(dataDir);
     },
