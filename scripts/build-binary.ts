@@ -24,6 +24,10 @@ function filesUnder(dir: string, skip = new Set(["node_modules", ".gantry-reload
   return out;
 }
 
+// The dashboard's bundle is one of the embedded files: build it first when it is missing or stale.
+const { buildBundle, isBuilt } = await import("../plugins/ui/bundle.ts");
+if (!isBuilt()) await buildBundle();
+
 const builtins = readdirSync(join(ROOT, "plugins")).filter((name) => existsSync(join(ROOT, "plugins", name, "plugin.json"))).sort();
 const embedded = [
   ...filesUnder("drizzle"),
