@@ -4,10 +4,9 @@
 #   docker run -p 8080:8080 -v gantry-data:/var/lib/gantry -e GANTRY_ADMIN_PASSWORD=... gantry
 FROM node:22-bookworm-slim AS build
 WORKDIR /src
-COPY package.json package-lock.json ./
-# Bun and Deno ship their binaries in platform packages: no install scripts needed.
-RUN npm ci --ignore-scripts --no-audit --no-fund
+# Everything first: npm ci runs `prepare` (the dashboard bundle), and Bun's install script.
 COPY . .
+RUN npm ci --no-audit --no-fund
 RUN npm run build:binary
 
 FROM debian:bookworm-slim
