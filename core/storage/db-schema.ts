@@ -42,7 +42,7 @@ export const apiKeys = sqliteTable("api_keys", {
   revokedAt: integer("revoked_at", { mode: "timestamp_ms" }),
 });
 
-/** People who log in with a password (argon2id via Bun.password). */
+/** People who log in with a password (argon2id, in the PHC string format). */
 export const users = sqliteTable("users", {
   id: text("id").primaryKey(),
   username: text("username").notNull().unique(),

@@ -1,5 +1,5 @@
 /** ui: the web dashboard. `/` redirects to `/ui`; `/ui/*` serves the single-page app (deep links included); `/ui/assets/*` its hashed files. */
-import { definePlugin, GantryError, t } from "gantry/plugin";
+import { definePlugin, GantryError, runtime, t } from "gantry/plugin";
 import { DashboardAssets } from "./assets.ts";
 import { buildBundle, isBuilt, WEB_DIR } from "./bundle.ts";
 import { existsSync } from "node:fs";
@@ -12,9 +12,12 @@ export default definePlugin({
   name: "ui",
   async setup(ctx) {
     // `npm install` (prepare) and `npm test` build the bundle; a missing or stale build (sources edited since) is rebuilt here.
+    // The bundler is Bun's: on another runtime a stale build is served as it is.
     if (existsSync(WEB_DIR) && !isBuilt()) {
-      ctx.log.info("building the dashboard bundle (dist/ is missing or older than web/)");
-      await buildBundle();
+      if (runtime.name === "bun") {
+        ctx.log.info("building the dashboard bundle (dist/ is missing or older than web/)");
+        await buildBundle();
+      } else ctx.log.warn("the dashboard bundle is missing or older than web/: run `npm run prepare` with Bun");
     }
     const assets = new DashboardAssets(join(ctx.dir, "dist"));
     ctx.routes((app) =>
