@@ -12,7 +12,7 @@ import { httpSuite } from "./http-suite.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 const folder = tempDir("gantry-binary-");
-afterAll(() => rmSync(folder, { recursive: true, force: true }));
+afterAll(() => rmSync(folder, { recursive: true, force: true }), 60_000);
 
 function buildBinary(): string {
   const build = Bun.spawnSync([process.execPath, join(ROOT, "scripts/build-binary.ts")], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });

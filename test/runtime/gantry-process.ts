@@ -1,4 +1,5 @@
 /** A gantry started as a real process (any runtime, or the single binary), found by its "gantry listening" log line. */
+import { expect } from "bun:test";
 import { rmSync } from "node:fs";
 import { ADMIN_KEY, dropTestDatabase, tempDir, testDatabaseEnv } from "../helpers.ts";
 
@@ -71,7 +72,9 @@ export async function startGantryProcess(
       proc.kill("SIGTERM");
       const exited = await Promise.race([proc.exited.then(() => true), Bun.sleep(10_000).then(() => false)]);
       if (!exited) proc.kill("SIGKILL");
-      await pumps;
+      // A child that outlived it (it must not) would hold the pipes open: the exit is what counts.
+      await Promise.race([pumps, Bun.sleep(5000)]);
+      expect(exited, `gantry did not exit on SIGTERM:\n${lines.slice(-20).join("\n")}`).toBe(true);
       if (options.dataDir) return;
       rmSync(dataDir, { recursive: true, force: true });
       await dropTestDatabase(dataDir);

@@ -21,7 +21,7 @@ export function httpSuite(name: string, start: () => Promise<GantryProcess>, opt
     beforeAll(async () => {
       g = await start();
     }, 240_000); // the package and binary legs build or install first
-    afterAll(() => g?.stop());
+    afterAll(() => g?.stop(), 60_000);
 
     test("health, liveness, the OpenAPI document and the error shape", async () => {
       expect(await (await g.api("/healthz", { auth: false })).json()).toMatchObject({ status: "ok" });

@@ -8,7 +8,7 @@ import { httpSuite } from "./http-suite.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 const folder = tempDir("gantry-package-");
-afterAll(() => rmSync(folder, { recursive: true, force: true }));
+afterAll(() => rmSync(folder, { recursive: true, force: true }), 120_000); // node_modules of a whole install
 
 function run(command: string[], cwd: string): string {
   const result = Bun.spawnSync(command, { cwd, stdout: "pipe", stderr: "pipe", env: { ...process.env, npm_config_audit: "false", npm_config_fund: "false" } });
