@@ -8,6 +8,6 @@ import type { Runtime } from "./types.ts";
 export type * from "./types.ts";
 
 /** True when running on Deno (Deno also sets `process.versions.deno` for Node compatibility). */
-export const onDeno = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined";
+const onDeno = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined";
 
 export const runtime: Runtime = onDeno ? (await import("./deno.ts")).denoRuntime : (await import("./bun.ts")).bunRuntime;
