@@ -25,6 +25,15 @@ function readStat(pid: number): ProcState | undefined {
   }
 }
 
+function procReadable(): boolean {
+  try {
+    readdirSync("/proc");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Running (not zombie) members of the process groups `groups`. */
 function liveMembers(groups: Set<number>): ProcState[] {
   const out: ProcState[] = [];
@@ -52,6 +61,8 @@ function isLeftoverGroup(lastPid: number, port: number): boolean {
 
 /** Kills every leftover group of `rows` and waits (bounded) until none of their processes runs. Returns the pids killed. */
 export async function reapLeftovers(rows: { lastPid: number | null; port: number }[]): Promise<number[]> {
+  // Without /proc (Deno's sandbox grants it only with --allow-all) a group cannot be told from a reused pid's: kill nothing.
+  if (process.platform !== "linux" || !procReadable()) return [];
   const groups = new Set(rows.filter((r) => r.lastPid && isLeftoverGroup(r.lastPid, r.port)).map((r) => r.lastPid!));
   if (groups.size === 0 || process.platform !== "linux") return [];
   const killed = liveMembers(groups).map((m) => m.pid);
