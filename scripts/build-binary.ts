@@ -13,12 +13,12 @@ const OUT = join(ROOT, "dist");
 const GENERATED = join(OUT, ".binary");
 
 /** Files below `dir` (relative to ROOT), skipping folders gantry never reads at run time. */
-function filesUnder(dir: string, skip = new Set(["node_modules", ".gantry-reload", "web"])): string[] {
+function filesUnder(dir: string, skip = new Set(["node_modules", "web"])): string[] {
   const out: string[] = [];
   for (const name of readdirSync(join(ROOT, dir)).sort()) {
     const path = join(dir, name);
     if (statSync(join(ROOT, path)).isDirectory()) {
-      if (!skip.has(name)) out.push(...filesUnder(path, skip));
+      if (!skip.has(name) && !name.startsWith(".gantry-reload-")) out.push(...filesUnder(path, skip));
     } else out.push(path);
   }
   return out;

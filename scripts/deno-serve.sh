@@ -1,7 +1,7 @@
 #!/bin/sh
 # Serves gantry on Deno (`npm run start:deno`). Arguments go to `gantry serve`.
 # DENO_SANDBOX=1 runs it under a permission set limited to what gantry needs (docs/operations.md);
-# extra entries, comma-separated: DENO_ALLOW_READ / DENO_ALLOW_WRITE (folders of plugins installed
+# extra entries, comma-separated: DENO_ALLOW_READ / DENO_ALLOW_WRITE (folders holding plugins installed
 # from elsewhere), DENO_ALLOW_RUN (model-server executables).
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)

@@ -2,15 +2,16 @@
 import type { AnyElysia } from "elysia";
 import { spawn as spawnChild } from "node:child_process";
 import { createHmac } from "node:crypto";
-import { cpSync, readdirSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { constants } from "node:os";
-import { join, matchesGlob, relative } from "node:path";
+import { basename, dirname, join, matchesGlob, relative } from "node:path";
 import { Readable } from "node:stream";
 import { pathToFileURL } from "node:url";
 import { hashArgon2id, verifyArgon2 } from "./argon2-wasm.ts";
 import { openNodeSqlite } from "./node-sqlite.ts";
+import { upgrader, withUpgrades } from "./deno-websocket.ts";
 import type { HttpListener, ListenOptions, Runtime, Subprocess, SubprocessOptions } from "./types.ts";
 
 /** The part of Deno's global that gantry uses (gantry's type check runs with Bun's types). */
@@ -41,11 +42,12 @@ async function listen(first: AnyElysia, options: ListenOptions): Promise<HttpLis
       ? new Request(request.url, { method: request.method, headers: request.headers, signal: request.signal })
       : request;
     addresses.set(served, info.remoteAddr.hostname);
-    return fetch(served);
+    return request.headers.has("upgrade") ? withUpgrades(request, info.remoteAddr.hostname, () => fetch(served)) : fetch(served);
   });
   return {
     port: server.addr.port,
-    route(next) {
+    route(next, app) {
+      app.server = upgrader as never; // WebSocket routes upgrade through app.server
       fetch = next;
     },
     clientAddress: (request) => addresses.get(request) ?? null,
@@ -97,29 +99,44 @@ function spawn(command: string[], options: SubprocessOptions): Subprocess {
 
 /** Reload generations per plugin folder; generation 0 imports the folder itself. */
 const generations = new Map<string, number>();
-const RELOAD_COPIES = ".gantry-reload";
+const copyName = (dir: string, generation: number | "") => `.gantry-reload-${basename(dir)}-${generation}`;
 
 /**
  * Deno caches modules by URL and has no cache to clear, so each reload imports a fresh copy of
- * the plugin's files (`<plugin>/.gantry-reload/<n>/`): new URLs for every module of the plugin,
- * while npm packages still resolve from the plugin's folder and above. A copy rather than a
- * symlink, because Deno's sandbox grants symlinks only with unscoped read and write permissions.
+ * the plugin's files, made beside its folder (`<parent>/.gantry-reload-<name>-<n>/`): new URLs for
+ * every module of the plugin, at the same depth, so imports that leave the folder still resolve.
+ * A copy rather than a symlink, because Deno's sandbox grants symlinks only with unscoped read
+ * and write; a plugin's own node_modules is linked into the copy (that part needs those grants).
+ * plugin.json stays out, so the copy is never taken for a plugin folder.
  */
 async function importFresh(dir: string, entry: string): Promise<unknown> {
-  const copies = join(dir, RELOAD_COPIES);
+  const parent = dirname(dir);
   const generation = generations.get(dir);
   if (generation === undefined) {
     generations.set(dir, 0);
-    rmSync(copies, { recursive: true, force: true }); // left by an earlier process
+    const stale = copyName(dir, "");
+    for (const name of readdirSync(parent)) if (name.startsWith(stale)) rmSync(join(parent, name), { recursive: true, force: true });
     return import(entry);
   }
   const next = generation + 1;
   generations.set(dir, next);
-  const copy = join(copies, String(next));
-  for (const name of readdirSync(dir)) if (name !== "node_modules" && name !== RELOAD_COPIES) cpSync(join(dir, name), join(copy, name), { recursive: true });
+  const copy = join(parent, copyName(dir, next));
+  mkdirSync(copy, { recursive: true });
+  for (const name of readdirSync(dir)) {
+    if (name === "plugin.json") continue;
+    if (name === "node_modules") symlinkSync(join(dir, name), join(copy, name), "dir");
+    else copyTree(join(dir, name), join(copy, name));
+  }
   // The generation before stays: the running version may still import its files lazily.
-  rmSync(join(copies, String(next - 2)), { recursive: true, force: true });
+  rmSync(join(parent, copyName(dir, next - 2)), { recursive: true, force: true });
   return import(join(copy, relative(dir, entry)));
+}
+
+/** Copies a file or folder (node:fs cpSync stats every parent of the target up to `/`, which a scoped --allow-read refuses). */
+function copyTree(from: string, to: string): void {
+  if (!statSync(from).isDirectory()) return copyFileSync(from, to);
+  mkdirSync(to, { recursive: true });
+  for (const name of readdirSync(from)) copyTree(join(from, name), join(to, name));
 }
 
 const require = createRequire(import.meta.url);

@@ -10,7 +10,7 @@ import { ADMIN_KEY, copyFixture, json, STAND_IN_MODEL_SERVER, waitFor } from "..
 import { ADMIN_PASSWORD, type GantryProcess } from "./gantry-process.ts";
 
 export interface SuiteOptions {
-  /** Only health, auth, plugin install/reload/uninstall, run_script and the docs UI. */
+  /** Only health (with the docs UI and the dashboard), auth, plugin install/reload/uninstall, WebSocket events and run_script. */
   smoke?: boolean;
 }
 
@@ -34,6 +34,9 @@ export function httpSuite(name: string, start: () => Promise<GantryProcess>, opt
       const docs = await g.api("/docs/assets/swagger-ui.css", { auth: false });
       expect(docs.status).toBe(200);
       expect((await docs.text()).length).toBeGreaterThan(1000);
+      const dashboard = await g.api("/ui", { auth: false });
+      expect(dashboard.status).toBe(200);
+      expect(await dashboard.text()).toContain("<script");
     });
 
     test("auth: a password logs in (argon2id), a wrong one is 401, no key is 401", async () => {
@@ -62,6 +65,21 @@ export function httpSuite(name: string, start: () => Promise<GantryProcess>, opt
       expect(await (await g.api("/api/v1/hello/greeting")).json()).toEqual({ text: "hello, reloaded world" });
       expect((await g.api("/api/v1/plugins/hello", { method: "DELETE" })).status).toBe(200);
       expect((await g.api("/api/v1/hello/greeting")).status).toBe(404);
+    });
+
+    test("events over the WebSocket: a reload is announced; no key, no socket", async () => {
+      const url = `${g.url.replace("http", "ws")}/api/v1/ws`;
+      const ws = new WebSocket(`${url}?api_key=${ADMIN_KEY}&types=plugin_reloaded`);
+      const events: { type: string; data: { name: string } }[] = [];
+      ws.onmessage = (message) => events.push(JSON.parse(String(message.data)));
+      await new Promise((resolve, reject) => ((ws.onopen = resolve), (ws.onerror = reject)));
+      expect((await g.api("/api/v1/plugins/scripts/reload", json("POST"))).status).toBe(200);
+      await waitFor(() => events.length > 0, 5000, "a plugin_reloaded event");
+      expect(events[0]).toMatchObject({ type: "plugin_reloaded", data: { name: "scripts" } });
+      ws.close();
+      const refused = new WebSocket(url);
+      const outcome = await new Promise<string>((resolve) => ((refused.onopen = () => resolve("open")), (refused.onclose = () => resolve("closed"))));
+      expect(outcome).toBe("closed");
     });
 
     test("run_script runs JavaScript in the WebAssembly sandbox", async () => {
