@@ -81,6 +81,8 @@ function spawn(command: string[], options: SubprocessOptions): Subprocess {
   });
   const web = (stream: Readable | null) => (stream ? (Readable.toWeb(stream) as ReadableStream<Uint8Array>) : undefined);
   const stdin = child.stdin;
+  // A write to a child that exited fails with EPIPE: unheard, that error would end gantry (Bun drops it).
+  stdin?.on("error", () => {});
   return {
     pid: child.pid,
     stdin: stdin ? { write: (chunk) => stdin.write(chunk), flush: () => undefined, end: () => new Promise<void>((resolve) => stdin.end(resolve)) } : undefined,

@@ -115,6 +115,14 @@ export function httpSuite(name: string, start: () => Promise<GantryProcess>, opt
       expect((await g.api("/api/v1/instances/suite-model", { method: "DELETE" })).status).toBeLessThan(300);
     });
 
+    test("an MCP server over stdio: its tool answers, before and after the mcp plugin reloads", async () => {
+      const call = async (text: string) => (await g.api("/api/v1/mcp/servers/tools/tools/echo/call", json("POST", { arguments: { text } }))).json();
+      await waitFor(async () => (await (await g.api("/api/v1/mcp/servers/tools")).json()).status === "connected", 10_000, "the MCP server to connect");
+      expect(await call("before")).toMatchObject({ is_error: false, content: [{ type: "text", text: "before" }] });
+      expect((await g.api("/api/v1/plugins/mcp/reload", json("POST"))).status).toBe(200);
+      expect(await call("after")).toMatchObject({ is_error: false, content: [{ type: "text", text: "after" }] });
+    });
+
     test("a cron job runs a slash command on its schedule", async () => {
       expect((await g.api("/api/v1/plugins", json("POST", { path: copyFixture("chores") }))).status).toBe(201);
       const job = await (await g.api("/api/v1/cron/jobs", json("POST", { name: "every-second", schedule: "* * * * * *", command: "/chores:count" }))).json();
