@@ -101,11 +101,33 @@ function spawn(command: string[], options: SubprocessOptions): Subprocess {
 
 /** Reload generations per plugin folder; generation 0 imports the folder itself. */
 const generations = new Map<string, number>();
-const copyName = (dir: string, generation: number | "") => `.gantry-reload-${basename(dir)}-${generation}`;
+/** Named after the plugin and this process, so gantries sharing an install never touch each other's copies. */
+const copyName = (dir: string, generation: number, pid = process.pid) => `.gantry-reload-${basename(dir)}-${pid}-${generation}`;
+
+/** The copies this process made, removed when it exits. */
+const copies = new Set<string>();
+process.on("exit", () => {
+  for (const copy of copies) rmSync(copy, { recursive: true, force: true });
+});
+
+/** Copies of `dir` left by processes that are gone (killed before they could remove theirs). */
+function staleCopies(dir: string): string[] {
+  const prefix = `.gantry-reload-${basename(dir)}-`;
+  return readdirSync(dirname(dir)).filter((name) => {
+    const pid = Number(name.startsWith(prefix) ? name.slice(prefix.length).split("-")[0] : NaN);
+    if (!Number.isInteger(pid)) return false;
+    try {
+      process.kill(pid, 0);
+      return pid === process.pid;
+    } catch (error) {
+      return (error as { code?: string }).code === "ESRCH";
+    }
+  });
+}
 
 /**
  * Deno caches modules by URL and has no cache to clear, so each reload imports a fresh copy of
- * the plugin's files, made beside its folder (`<parent>/.gantry-reload-<name>-<n>/`): new URLs for
+ * the plugin's files, made beside its folder (`<parent>/.gantry-reload-<name>-<pid>-<n>/`): new URLs for
  * every module of the plugin, at the same depth, so imports that leave the folder still resolve.
  * A copy rather than a symlink, because Deno's sandbox grants symlinks only with unscoped read
  * and write; a plugin's own node_modules is linked into the copy (that part needs those grants).
@@ -116,14 +138,14 @@ async function importFresh(dir: string, entry: string): Promise<unknown> {
   const generation = generations.get(dir);
   if (generation === undefined) {
     generations.set(dir, 0);
-    const stale = copyName(dir, "");
-    for (const name of readdirSync(parent)) if (name.startsWith(stale)) rmSync(join(parent, name), { recursive: true, force: true });
+    for (const name of staleCopies(dir)) rmSync(join(parent, name), { recursive: true, force: true });
     return import(entry);
   }
   const next = generation + 1;
   generations.set(dir, next);
   const copy = join(parent, copyName(dir, next));
   mkdirSync(copy, { recursive: true });
+  copies.add(copy);
   for (const name of readdirSync(dir)) {
     if (name === "plugin.json") continue;
     if (name === "node_modules") symlinkSync(join(dir, name), join(copy, name), "dir");
@@ -131,6 +153,7 @@ async function importFresh(dir: string, entry: string): Promise<unknown> {
   }
   // The generation before stays: the running version may still import its files lazily.
   rmSync(join(parent, copyName(dir, next - 2)), { recursive: true, force: true });
+  copies.delete(join(parent, copyName(dir, next - 2)));
   return import(join(copy, relative(dir, entry)));
 }
 
