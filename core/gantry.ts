@@ -143,8 +143,9 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
   core.services.provide(CORE_OWNER, "core.identity", {
     identify: async (request: Request) => {
       const identity = await security.authenticator.identify(request);
-      return identity ? { subject: identity.subject, role: identity.role } : undefined;
+      return identity ? { subject: identity.subject, role: identity.role, ...(identity.scope ? { scope: identity.scope } : {}) } : undefined;
     },
+    scoped: () => security.keys.scoped,
   } satisfies CoreIdentityService);
   core.services.provide(CORE_OWNER, "core.secrets", security.secrets satisfies CoreSecretsService);
   core.services.provide(CORE_OWNER, "core.plugins", {

@@ -3,7 +3,7 @@ export { definePlugin } from "./kernel/plugin-contract.ts";
 export type {
   PluginContext, PluginDefinition, PluginSetup, PluginServices, CommandDefinition, RouteOptions, RouteRegistrar, DisposeReason, Disposer, KeepScope, BackgroundWorkApi,
 } from "./kernel/plugin-contract.ts";
-export type { Services, ServiceName, InferenceService, InstancesService, DatasetsService, McpToolsService, AgentRunsService, AgentPromptRunner, SandboxService, ApprovalsService } from "./kernel/service-contracts.ts";
+export type { Services, ServiceName, InferenceService, InstancesService, EvaluationsService, ServedModelsService, ServedModelRoute, ExchangeObserver, ObservedExchange, DatasetsService, McpToolsService, AgentRunsService, AgentPromptRunner, SandboxService, ApprovalsService } from "./kernel/service-contracts.ts";
 export type { CommandCaller } from "./kernel/plugin-contract.ts";
 export type { CommandRole } from "./kernel/plugin-files.ts";
 export { mayInvoke } from "./kernel/command-invoker.ts";
@@ -20,6 +20,7 @@ export type {
   CoreAgentsService, CoreAuditService, CoreSecretsService, CoreSkillsService, CoreHooksService, CoreCommandsService, CoreMcpServersService, CoreIdentityService, CorePluginsService, CoreCacheService, CoreConfigService, CoreInfoService, CoreLoggersService, CoreMetricsService, CoreProcessesService, CoreTasksService,
 } from "./kernel/core-services.ts";
 export { GantryError, capEcho, createError, defineErrors } from "./kernel/errors.ts";
+export type { KeyScope } from "./auth/identity.ts";
 export { OWN_ERRORS_EXTENSION } from "./http/http-app.ts";
 export { pickTables } from "./storage/tables.ts";
 export type { CommandInvocation, CommandView } from "./kernel/command-invoker.ts";
@@ -40,5 +41,5 @@ export { ruleMatches, ruleTool, globMatches } from "./kernel/tool-rules.ts";
 export { runShell, shellEnvironment, type ShellResult, type ShellOptions, type Spawner } from "./kernel/shell-run.ts";
 /** The runtime gantry runs on (Bun or Deno): SQLite files of a plugin's own, glob matching, the runtime's name and version. */
 export { runtime, type Runtime, type SqliteDatabase, type SqliteStatement, type Subprocess, type ChildStdin } from "./runtime/index.ts";
-export { fileStream } from "./runtime/files.ts";
+export { fileStream, which } from "./runtime/files.ts";
 export { packageFile } from "./runtime/install-root.ts";

@@ -9,6 +9,7 @@ import type { PeriodicTask } from "./periodic-tasks.ts";
 import type { ProcessInfo, ProcessRegistry } from "./processes.ts";
 import type { ServiceRegistry } from "./services.ts";
 import type { AuditEntry, AuditLog } from "../auth/audit.ts";
+import type { KeyScope } from "../auth/identity.ts";
 import { invokeCommand, normalizeQname, parseSlashLine, viewOf, type CommandInvocation, type CommandView } from "./command-invoker.ts";
 import type { CommandCaller, RegisteredAgent, RegisteredCommand, RegisteredHook, RegisteredSkill } from "./plugin-context.ts";
 import { readSkillFile } from "./claude-parts.ts";
@@ -66,8 +67,10 @@ export interface CoreAuditService {
 }
 
 export interface CoreIdentityService {
-  /** Who sent the request (undefined for an invalid credential). */
-  identify(request: Request): Promise<{ subject: string; role: string } | undefined>;
+  /** Who sent the request (undefined for an invalid credential); `scope` for an API key with an inference scope or limits. */
+  identify(request: Request): Promise<{ subject: string; role: string; scope?: KeyScope } | undefined>;
+  /** Whether any API key carries a scope or limits now (a cheap check before `identify` on a hot path). */
+  scoped(): boolean;
 }
 
 export interface CorePluginsService {

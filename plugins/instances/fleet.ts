@@ -3,13 +3,19 @@
  * server, log buffer, restart timer and health state. A reload must never touch a model server
  * (loading weights onto a GPU takes minutes), so the supervisors live in a kept resource whose
  * children and timers belong to the kernel, and each plugin generation attaches the callbacks it
- * serves with (settings, events, the database) while it is the newest one.
+ * serves with (settings, events, the database) while it is the newest one. Each supervisor carries
+ * its request queue, so queued requests and placement state survive a reload as well.
  */
 import type { KeepScope } from "gantry/plugin";
+import { KeyLimits } from "./key-limits.ts";
+import { Placement } from "./placement.ts";
 import type { InstanceSupervisor, SupervisorHost } from "./supervisor.ts";
 
 export class Fleet {
   readonly supervisors = new Map<string, InstanceSupervisor>();
+  /** Placement (its start serialization) and per-key request windows outlive reloads too: a reload must not let two starts claim one GPU. */
+  readonly placement = new Placement(this.supervisors);
+  readonly keyLimits = new KeyLimits();
   readonly #hosts = new Map<number, SupervisorHost>();
   #coldStart = true;
 

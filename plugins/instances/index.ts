@@ -1,5 +1,7 @@
 /** instances: model servers supervised as subprocesses, and the inference endpoint (OpenAI, Anthropic, Ollama, llama-swap). */
 import { definePlugin, pickTables } from "gantry/plugin";
+import { deviceBudgets, readNvidiaSmi } from "./devices.ts";
+import type { GroupRule, PlacementSettings } from "./placement.ts";
 import { systemRoutes } from "./system-routes.ts";
 import { Fleet } from "./fleet.ts";
 import { InstanceManager } from "./instance-manager.ts";
@@ -8,6 +10,7 @@ import * as pgTables from "./schema-pg.ts";
 import * as sqliteTables from "./schema.ts";
 import { registerInferenceRoutes } from "./inference-routes.ts";
 import { instanceRoutes } from "./routes.ts";
+import { ServedModels } from "./served-models.ts";
 
 interface InstancesConfig {
   port_range: [number, number];
@@ -21,6 +24,13 @@ interface InstancesConfig {
   log_file_max_bytes: number;
   log_files_kept: number;
   unhealthy_threshold: number;
+  devices: Record<string, { memory?: unknown }>;
+  nvidia_smi: string;
+  groups: Record<string, Partial<GroupRule>>;
+  eviction_wait_s: number;
+  swap_wait_s: number;
+  loaded_first: boolean;
+  default_model: string;
 }
 
 export default definePlugin({
@@ -38,16 +48,33 @@ export default definePlugin({
       const reaped = await reapLeftovers(await ctx.db.select({ lastPid: instances.lastPid, port: instances.port }).from(instances));
       if (reaped.length > 0) ctx.log.warn({ pids: reaped }, "killed model servers left by a previous run");
     }
+    // Device budgets: configured, else what nvidia-smi reports (read once per generation), plus the host's memory as cpu.
+    const devices = deviceBudgets(config.devices ?? {}, config.nvidia_smi ? await readNvidiaSmi(ctx, config.nvidia_smi) : []);
+    const groups = Object.fromEntries(Object.entries(config.groups ?? {}).map(([name, rule]) => [name, groupRule(rule)]));
+    const placement: PlacementSettings = {
+      devices, groups, maxRunning: config.max_running, evictionWaitMs: config.eviction_wait_s * 1000, swapWaitMs: config.swap_wait_s * 1000,
+      loadedFirst: config.loaded_first !== false, defaultModel: null,
+    };
     const manager = new InstanceManager(ctx, fleet, () => ({
       portRange: config.port_range, executables: config.executables, startTimeoutS: config.start_timeout_s,
-      stopTimeoutS: config.stop_timeout_s, maxRestarts: config.max_restarts, logLines: config.log_lines, maxRunning: config.max_running,
+      stopTimeoutS: config.stop_timeout_s, maxRestarts: config.max_restarts, logLines: config.log_lines,
       logDir, logFileMaxBytes: config.log_file_max_bytes, logFilesKept: config.log_files_kept, unhealthyThreshold: config.unhealthy_threshold,
-    }));
+    }), () => placement);
     await manager.load();
+    // The default model (a name or alias) is started now and kept loaded: never evicted, never stopped for idleness.
+    const defaultModel = config.default_model ? manager.resolve(config.default_model) : undefined;
+    if (config.default_model && !defaultModel) ctx.log.warn({ default_model: config.default_model }, "plugin.instances.default_model names no instance");
+    if (defaultModel) {
+      placement.defaultModel = defaultModel.definition.name;
+      ctx.track(manager.start(defaultModel.definition.name).catch((error) => ctx.log.error({ instance: defaultModel.definition.name, err: (error as Error).message }, "the default model did not start")));
+    }
     ctx.routes(instanceRoutes(manager));
-    const inference = registerInferenceRoutes(ctx, manager);
+    // Routes other plugins registered for served names (deployments) outlive a reload of this one.
+    const served = ctx.keep("served-models", () => new ServedModels(), () => {});
+    const inference = registerInferenceRoutes(ctx, manager, served, fleet.keyLimits);
     ctx.routes(systemRoutes(manager, ctx.services.consume("core.info")), { prefix: "/api/v1/system" });
-    ctx.services.provide("instances", { list: () => manager.list() });
+    ctx.services.provide("instances", { list: () => manager.list(), start: (name) => manager.start(name), stop: (name) => manager.stop(name) });
+    ctx.services.provide("served-models", served);
     ctx.services.provide("inference", inference.service);
     // From the CLI: gantry /instances:start qwen-7b
     const brief = (i: ReturnType<typeof manager.get>) => ({ name: i.name, status: i.status, backend: i.backend, port: i.port, pid: i.pid, last_error: i.last_error });
@@ -57,6 +84,9 @@ export default definePlugin({
     ctx.every("instances-health", { interval: config.health_interval_s, level: "high", initWait: config.health_interval_s }, async () => {
       const running = await manager.watchRunning();
       const stopped = await manager.stopIdle();
+      if (defaultModel && defaultModel.status === "stopped" && !defaultModel.gate.busy) {
+        await manager.start(defaultModel.definition.name).catch((error) => ctx.log.warn({ instance: defaultModel.definition.name, err: (error as Error).message }, "the default model did not start"));
+      }
       // Stats come from a scan of /proc: only while someone (the UI's event stream) hears them.
       if (running > 0 && ctx.listened("instance_stats_updated")) {
         for (const instance of manager.list().filter((i) => i.status === "running")) ctx.emit("instance_stats_updated", { name: instance.name, stats: instance.stats });
@@ -65,3 +95,8 @@ export default definePlugin({
     });
   },
 });
+
+/** A group as configured: llama-swap's defaults (swap: true, exclusive: true, persistent: false), no member limit. */
+function groupRule(rule: Partial<GroupRule>): GroupRule {
+  return { swap: rule.swap ?? true, exclusive: rule.exclusive ?? true, persistent: rule.persistent ?? false, max_running: rule.max_running ?? 0, members: rule.members ?? [] };
+}

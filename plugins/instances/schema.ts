@@ -16,6 +16,16 @@ export const instances = sqliteTable("instances_definitions", {
   aliases: text("aliases", { mode: "json" }).notNull().default([]).$type<string[]>(),
   /** Hidden from /v1/models and Ollama's /api/tags (still served by name). */
   unlisted: integer("unlisted", { mode: "boolean" }).notNull().default(false),
+  /** Placement: the device the server loads onto (`gpu0`, `cpu`) and the memory it needs there in MiB (estimated when null). */
+  device: text("device"),
+  memoryMib: integer("memory_mib"),
+  /** Never evicted to make room, never stopped for being idle. */
+  pinned: integer("pinned", { mode: "boolean" }).notNull().default(false),
+  /** The placement group (swap, exclusive, persistent rules from plugin.instances.groups). */
+  group: text("group_name"),
+  /** Requests served at once (0 = no limit) and requests waiting beyond them (0 = no limit). */
+  parallel: integer("parallel").notNull().default(0),
+  maxQueue: integer("max_queue").notNull().default(0),
   lastPid: integer("last_pid"),
   createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
   updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),

@@ -11,6 +11,7 @@ import { commandLine, healthPath, type InstanceDefinition } from "./backends.ts"
 import { join } from "node:path";
 import { LogRing, RotatingLogFile, pumpLines } from "./log-buffer.ts";
 import { CpuMeter } from "./process-stats.ts";
+import { RequestGate } from "./request-gate.ts";
 
 export type InstanceStatus = "stopped" | "starting" | "running" | "stopping" | "failed";
 
@@ -61,6 +62,12 @@ export class InstanceSupervisor {
   /** When the current process was spawned (ms), for its first CPU reading. */
   spawnedAt = 0;
   readonly cpu = new CpuMeter();
+  /** Its requests: slots, queue, drain (kept with the supervisor across reloads). */
+  readonly gate = new RequestGate();
+  /** The last request's keep_alive in ms (Ollama's): overrides idle_timeout; 0 = stop once idle, Infinity = never; null = idle_timeout. */
+  keepAliveMs: number | null = null;
+  /** The estimated MiB when the definition declares none (computed once; cleared when the definition changes). */
+  estimatedMib: number | undefined;
   readonly logs: LogRing;
   #proc: SpawnedProcess | undefined;
   #stopping = false;
