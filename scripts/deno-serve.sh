@@ -17,7 +17,7 @@ chromium=$(command -v chromium || echo /usr/bin/chromium)
 # --allow-env whole: gantry finds its GANTRY_* settings by listing the environment, and /env lists it.
 # --allow-ffi: the knowledge plugin loads sqlite-vec into SQLite; datasets loads DuckDB.
 exec "$deno" run --config "$root/deno.json" \
-  --allow-net --allow-env --allow-sys=hostname,statfs --allow-ffi \
+  --allow-net --allow-env --allow-sys=hostname,statfs,systemMemoryInfo,loadavg,cpus,osRelease,osUptime --allow-ffi \
   --allow-read="$root,$data,/tmp${DENO_ALLOW_READ:+,$DENO_ALLOW_READ}" \
   --allow-write="$data,$plugins,/tmp${DENO_ALLOW_WRITE:+,$DENO_ALLOW_WRITE}" \
   --allow-run="$chromium${DENO_ALLOW_RUN:+,$DENO_ALLOW_RUN}" \
