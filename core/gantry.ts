@@ -5,7 +5,7 @@ import { coreRoutes } from "./http/core-routes.ts";
 import { featureRoutes } from "./http/feature-routes.ts";
 import { pluginRoutes } from "./http/plugin-routes.ts";
 import { loadConfig, type GantryConfig } from "./kernel/config.ts";
-import { ConfigManager } from "./kernel/config-manager.ts";
+import { ConfigManager, changedKeys } from "./kernel/config-manager.ts";
 import { CORE_OWNER, provideCoreServices, type CoreIdentityService, type CorePluginsService, type CoreSecretsService } from "./kernel/core-services.ts";
 import { ProcessRegistry } from "./kernel/processes.ts";
 import { KeepRegistry } from "./kernel/keeps.ts";
@@ -132,6 +132,8 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
     if (next.log.level !== previous.log.level) loggers.setLevel("gantry", next.log.level);
     hostOptions.setupTimeoutMs = next.plugins.setup_timeout_ms;
     hostOptions.disposeTimeoutMs = next.plugins.dispose_timeout_ms;
+    // Plugins that read a section of their own at each use (instances: [models]) hear of the change.
+    core.events.publish("config_reloaded", { changed: changedKeys(previous, next) });
   });
   // Hot-path values core caches; POST /api/v1/infra/cache-invalidate drops them.
   for (const [key, invalidate] of Object.entries(security.invalidators)) core.invalidators.add(key, CORE_OWNER, invalidate);

@@ -34,6 +34,8 @@ export interface CoreConfigService {
   redacted(): GantryConfig;
   /** One dotted key of the redacted configuration; undefined when the key does not exist. */
   get(key: string): unknown;
+  /** One top-level section as configured, secrets included: for the plugin that owns it ([models] → instances). */
+  section(key: string): unknown;
   /** Re-reads gantry.toml and the environment; throws CONFIG_INVALID (400) and keeps the running config. */
   reload(): Omit<ConfigReloadResult, "config"> & { config: GantryConfig };
 }
@@ -148,6 +150,7 @@ export function provideCoreServices(parts: CoreServiceParts): void {
   const configService: CoreConfigService = {
     redacted: () => redactSecrets(config.current),
     get: (key) => getDotted(redactSecrets(config.current), key),
+    section: (key) => structuredClone(getDotted(config.current, key)),
     reload: () => {
       const result = config.reload();
       return { ...result, config: redactSecrets(result.config) };

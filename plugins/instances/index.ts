@@ -1,5 +1,5 @@
 /** instances: model servers supervised as subprocesses, and the inference endpoint (OpenAI, Anthropic, Ollama, llama-swap). */
-import { definePlugin, pickTables } from "gantry/plugin";
+import { definePlugin, pickTables, textTable, type PluginContext } from "gantry/plugin";
 import { deviceBudgets, readNvidiaSmi } from "./devices.ts";
 import type { GroupRule, PlacementSettings } from "./placement.ts";
 import { systemRoutes } from "./system-routes.ts";
@@ -10,6 +10,10 @@ import * as pgTables from "./schema-pg.ts";
 import * as sqliteTables from "./schema.ts";
 import { registerInferenceRoutes } from "./inference-routes.ts";
 import { instanceRoutes } from "./routes.ts";
+import { ModelReconciler } from "./model-reconciler.ts";
+import { modelRoutes } from "./model-routes.ts";
+import { ModelPulls, type PulledFile } from "./model-pulls.ts";
+import { join, resolve } from "node:path";
 import { ServedModels } from "./served-models.ts";
 
 interface InstancesConfig {
@@ -31,6 +35,16 @@ interface InstancesConfig {
   swap_wait_s: number;
   loaded_first: boolean;
   default_model: string;
+  /** At a cold start, start again the instances that were running when gantry stopped (`running`), or not (`none`). */
+  restore: "running" | "none";
+  /** Where pulled model files go; empty: <data_dir>/models. */
+  models_dir: string;
+  /** The model hub `hf:` sources come from (Hugging Face's API shape). */
+  hub_url: string;
+  /** Token for gated or private repositories; empty: the HF_TOKEN environment variable. Sent only to hub_url. */
+  hub_token: string;
+  /** Resumes per file after a broken connection. */
+  pull_retries: number;
 }
 
 export default definePlugin({
@@ -40,10 +54,11 @@ export default definePlugin({
     const logDir = ctx.dataDir;
     // Supervisors and their model servers outlive reloads; they stop only when the plugin goes away.
     // Kept first, so on uninstall or shutdown stopping instances is the last thing this plugin does.
-    const fleet = ctx.keep("fleet", (scope) => new Fleet(scope), (kept) => kept.close());
+    const fleet = ctx.keep("fleet", (scope) => new Fleet(scope), (kept, reason) => kept.close(reason));
+    const coldStart = fleet.takeColdStart();
     // A cold start (not a reload, whose servers are the fleet's own), before anything else and so
     // before gantry listens: a previous run killed with -9 left its model servers running.
-    if (fleet.takeColdStart()) {
+    if (coldStart) {
       const { instances } = pickTables(ctx.db, { sqlite: sqliteTables, pg: pgTables });
       const reaped = await reapLeftovers(await ctx.db.select({ lastPid: instances.lastPid, port: instances.port }).from(instances));
       if (reaped.length > 0) ctx.log.warn({ pids: reaped }, "killed model servers left by a previous run");
@@ -61,6 +76,24 @@ export default definePlugin({
       logDir, logFileMaxBytes: config.log_file_max_bytes, logFilesKept: config.log_files_kept, unhealthyThreshold: config.unhealthy_threshold,
     }), () => placement);
     await manager.load();
+    const coreConfig = ctx.services.consume("core.config");
+    const modelsDir = resolve(config.models_dir || join(String(coreConfig.get("data_dir") ?? "./data"), "models"));
+    // Downloads outlive reloads like the servers do; they are cancelled when the plugin goes away.
+    const pulls = ctx.keep("pulls", (scope) => new ModelPulls(scope), (kept) => kept.cancelAll());
+    pulls.configure(
+      () => ({ modelsDir, hubUrl: config.hub_url, token: config.hub_token || process.env.HF_TOKEN || "", retries: config.pull_retries }),
+      (target, file) => ctx.kv.set(`file:${target}`, file),
+    );
+    const recorded = async () => new Map((await ctx.kv.list("file:")).map(({ key, value }) => [key.slice("file:".length), value as PulledFile]));
+    const reconciler = new ModelReconciler(manager, () => ({ section: coreConfig.section("models"), modelsDir }), ctx.log, (result) => ctx.emit("models_reconciled", result));
+    await reconciler.reconcile();
+    ctx.on("config_reloaded", async (event) => {
+      const { changed } = event.data as { changed: string[] };
+      if (!changed.some((key) => key === "models" || key.startsWith("models."))) return;
+      await reconciler.reconcile().catch((error) => ctx.log.warn({ err: (error as Error).message }, "declared models not reconciled"));
+    });
+    // After the leftovers are gone and the declarations applied; in the background, as a start takes minutes.
+    if (coldStart && config.restore === "running") fleet.scope.track(restoreRunning(manager, fleet, ctx.log));
     // The default model (a name or alias) is started now and kept loaded: never evicted, never stopped for idleness.
     const defaultModel = config.default_model ? manager.resolve(config.default_model) : undefined;
     if (config.default_model && !defaultModel) ctx.log.warn({ default_model: config.default_model }, "plugin.instances.default_model names no instance");
@@ -69,6 +102,7 @@ export default definePlugin({
       ctx.track(manager.start(defaultModel.definition.name).catch((error) => ctx.log.error({ instance: defaultModel.definition.name, err: (error as Error).message }, "the default model did not start")));
     }
     ctx.routes(instanceRoutes(manager));
+    ctx.routes(modelRoutes({ manager, reconciler, pulls, modelsDir, recorded }), { prefix: "/api/v1/models" });
     // Routes other plugins registered for served names (deployments) outlive a reload of this one.
     const served = ctx.keep("served-models", () => new ServedModels(), () => {});
     const inference = registerInferenceRoutes(ctx, manager, served, fleet.keyLimits);
@@ -78,7 +112,13 @@ export default definePlugin({
     ctx.services.provide("inference", inference.service);
     // From the CLI: gantry /instances:start qwen-7b
     const brief = (i: ReturnType<typeof manager.get>) => ({ name: i.name, status: i.status, backend: i.backend, port: i.port, pid: i.pid, last_error: i.last_error });
-    ctx.command("list", { description: "Instances and their status", role: "viewer", run: () => manager.list().map(brief) });
+    ctx.command("list", {
+      description: "Instances and their status, as a table", role: "viewer",
+      run: () => {
+        const rows = manager.list().map((i) => [i.name, i.status, i.origin, i.backend, String(i.port), String(i.pid ?? "-"), i.last_error ?? ""]);
+        return rows.length === 0 ? "No instances" : textTable([["NAME", "STATUS", "ORIGIN", "BACKEND", "PORT", "PID", "LAST ERROR"], ...rows]);
+      },
+    });
     ctx.command("start", { description: "Start an instance and wait until it is healthy", argumentHint: "<name>", run: async ({ argv }) => brief(await manager.start(argv[0] ?? "")) });
     ctx.command("stop", { description: "Stop an instance (SIGTERM, then SIGKILL after stop_timeout_s)", argumentHint: "<name>", run: async ({ argv }) => brief(await manager.stop(argv[0] ?? "")) });
     ctx.every("instances-health", { interval: config.health_interval_s, level: "high", initWait: config.health_interval_s }, async () => {
@@ -99,4 +139,17 @@ export default definePlugin({
 /** A group as configured: llama-swap's defaults (swap: true, exclusive: true, persistent: false), no member limit. */
 function groupRule(rule: Partial<GroupRule>): GroupRule {
   return { swap: rule.swap ?? true, exclusive: rule.exclusive ?? true, persistent: rule.persistent ?? false, max_running: rule.max_running ?? 0, members: rule.members ?? [] };
+}
+
+/** Starts, one after the other, the instances that were running (or asked to run) when gantry last stopped. */
+async function restoreRunning(manager: InstanceManager, fleet: Fleet, log: PluginContext["log"]): Promise<void> {
+  for (const name of manager.desiredRunning()) {
+    if (fleet.closing) return; // gantry stops meanwhile: what is left stays `running` for the next start
+    try {
+      await manager.start(name);
+      log.info({ instance: name }, "instance restored: it was running when gantry stopped");
+    } catch (error) {
+      log.warn({ instance: name, err: (error as Error).message }, "instance not restored");
+    }
+  }
 }

@@ -23,6 +23,7 @@ export const InstanceErrors = defineErrors("instances", {
   UNLOAD_BUSY: createError("UNLOAD_BUSY", 409, (name: string, inFlight: number, seconds: number) => `Instance '${name}' still has ${inFlight} requests in flight after ${seconds} s; stop it with force to cut them off`),
   MODEL_ID_TAKEN: createError("MODEL_ID_TAKEN", 409, (id: string, owner: string) => `The model id '${id}' already reaches instance '${owner}'; pick another name or alias`),
   START_FAILED: createError("START_FAILED", 422, (name: string, why: string) => `Instance '${name}' did not start: ${why}`),
+  INSTANCE_DECLARED: createError("INSTANCE_DECLARED", 409, (name: string, what: string) => `Instance '${name}' is declared in gantry.toml ([models.${name}]); ${what} there and reload the configuration (POST /api/v1/infra/config/reload)`),
 });
 
 export interface CreateInput {
@@ -49,6 +50,15 @@ export interface CreateInput {
 
 type Row = typeof instances.$inferSelect;
 
+/** Who changes an instance: a client of the API, or the reconciler applying gantry.toml's [models]. */
+export interface ChangeOrigin {
+  origin: "api" | "declared";
+  /** The normalized declaration being applied (origin `declared` only). */
+  declaration?: Record<string, unknown>;
+}
+
+const API: ChangeOrigin = { origin: "api" };
+
 /**
  * One plugin generation's view of the kept fleet: the API and the proxy go through here. Instances
  * belong to the gantry process that supervises them, so their definitions are read once (`load()`)
@@ -61,6 +71,9 @@ export class InstanceManager {
   readonly #names = new ModelNames<InstanceSupervisor>();
   readonly #rows = new Map<string, Row>();
   readonly #table: typeof instances;
+  /** Declared fields a running instance does not have yet (set by the reconciler; applied when it stops). */
+  readonly #drift = new Map<string, string[]>();
+  readonly #settledListeners: ((name: string) => void)[] = [];
 
   constructor(
     private readonly ctx: PluginContext,
@@ -79,6 +92,8 @@ export class InstanceManager {
         this.#logStatus(name, status, previous);
         ctx.emit("instance_status_changed", { name, status, previous });
         this.#alert(name, status, previous);
+        this.#recordDesired(name, status);
+        if (status === "stopped" || status === "failed") for (const listener of this.#settledListeners) listener(name);
       },
       onPid: (name, pid) => {
         const row = this.#rows.get(name);
@@ -138,7 +153,7 @@ export class InstanceManager {
     return this.#supervisors.get(name)!;
   }
 
-  async create(input: CreateInput) {
+  async create(input: CreateInput, by: ChangeOrigin = API) {
     if (this.#rows.has(input.name)) throw InstanceErrors.INSTANCE_EXISTS([input.name]);
     const backend = input.backend ?? "llama_cpp";
     if (backend === "command" && !input.command?.length) throw InstanceErrors.COMMAND_REQUIRED([]);
@@ -151,6 +166,7 @@ export class InstanceManager {
       command: input.command ?? null, onDemandStart: input.on_demand_start ?? false, idleTimeout: input.idle_timeout ?? 0,
       restart: input.restart ?? "on-failure", aliases: input.aliases ?? [], unlisted: input.unlisted ?? false, lastPid: null, createdAt: now, updatedAt: now,
       device: input.device ?? null, memoryMib: memoryOf(input.memory), pinned: input.pinned ?? false, group: input.group ?? null, parallel: input.parallel ?? 0, maxQueue: input.max_queue ?? 0,
+      origin: by.origin, declaration: by.declaration ?? null, desiredState: "stopped",
     };
     await this.ctx.db.insert(this.#table).values(row);
     this.#rows.set(row.name, row);
@@ -158,8 +174,9 @@ export class InstanceManager {
     return this.view(row, new Map());
   }
 
-  async update(name: string, input: Partial<Omit<CreateInput, "name">>) {
+  async update(name: string, input: Partial<Omit<CreateInput, "name" | "command">> & { command?: string[] | null }, by: ChangeOrigin = API) {
     const row = this.#row(name);
+    if (row.origin === "declared" && by.origin === "api") throw InstanceErrors.INSTANCE_DECLARED([name, "change it"]);
     if (this.#supervisors.get(name)!.status === "running") throw InstanceErrors.INSTANCE_RUNNING([name, "change it"]);
     if (input.port !== undefined) this.#assertPortFree(input.port, name);
     if (input.aliases !== undefined) this.#assertIdsFree(input.aliases, name);
@@ -181,25 +198,56 @@ export class InstanceManager {
     if (input.group !== undefined) change.group = input.group;
     if (input.parallel !== undefined) change.parallel = input.parallel;
     if (input.max_queue !== undefined) change.maxQueue = input.max_queue;
+    if (by.origin === "declared") Object.assign(change, { origin: "declared", declaration: by.declaration ?? null });
     await this.ctx.db.update(this.#table).set(change).where(eq(this.#table.name, name));
     this.#rows.set(name, { ...row, ...change });
     const supervisor = this.#supervisors.get(name)!;
     supervisor.definition = this.#definitionOf({ ...row, ...change });
     supervisor.estimatedMib = undefined;
     this.#names.rebuild(this.#supervisors.values());
+    this.#drift.delete(name);
     return this.get(name);
   }
 
-  async delete(name: string): Promise<void> {
-    this.#row(name);
+  async delete(name: string, by: ChangeOrigin = API): Promise<void> {
+    if (this.#row(name).origin === "declared" && by.origin === "api") throw InstanceErrors.INSTANCE_DECLARED([name, "remove it"]);
     const supervisor = this.#supervisors.get(name)!;
     if (["running", "starting", "stopping"].includes(supervisor.status)) throw InstanceErrors.INSTANCE_RUNNING([name, "delete it"]);
     await this.ctx.db.delete(this.#table).where(eq(this.#table.name, name));
     this.#rows.delete(name);
     this.#supervisors.delete(name);
+    this.#drift.delete(name);
     this.#names.rebuild(this.#supervisors.values());
     supervisor.logs.close();
   }
+
+  /** What the reconciler compares a declaration with: origin, the stored declaration, env opened, status. */
+  declaredState(name: string) {
+    const row = this.#rows.get(name);
+    if (!row) return undefined;
+    return { origin: row.origin, declaration: row.declaration, env: this.#secrets.openMap(row.env), status: this.#supervisors.get(name)!.status };
+  }
+
+  /** Records which declared fields a running instance lacks (empty: in step). */
+  setDrift(name: string, fields: string[]): void {
+    if (fields.length > 0) this.#drift.set(name, fields);
+    else this.#drift.delete(name);
+  }
+
+  hasDrift(name: string): boolean {
+    return this.#drift.has(name);
+  }
+
+  /** Runs `listener(name)` whenever an instance reaches `stopped` or `failed`. */
+  onSettled(listener: (name: string) => void): void {
+    this.#settledListeners.push(listener);
+  }
+
+  /** Names of instances that were to be running when gantry last stopped (restore at start). */
+  desiredRunning(): string[] {
+    return [...this.#rows.values()].filter((r) => r.desiredState === "running").map((r) => r.name).sort();
+  }
+
 
   /**
    * Starts an instance after making room (placement.ts: device memory, groups, max_running; the
@@ -336,6 +384,8 @@ export class InstanceManager {
       device: row.device, memory_mib: row.memoryMib, pinned: row.pinned, group: row.group, parallel: row.parallel, max_queue: row.maxQueue,
       requests: { in_flight: s.gate.inFlight, queued: s.gate.queued, waiting_for_start: s.gate.pending },
       keep_alive_s: s.keepAliveMs === null ? null : s.keepAliveMs === Infinity ? -1 : s.keepAliveMs / 1000,
+      origin: row.origin, declaration: row.declaration ? redactSecrets(row.declaration) : null, config_differs: this.#drift.get(row.name) ?? [],
+      desired_state: row.desiredState,
       restarts: s.restarts, last_error: s.lastError,
       stats,
       created_at: row.createdAt.toISOString(), updated_at: row.updatedAt.toISOString(),
@@ -350,6 +400,20 @@ export class InstanceManager {
     } else if (status === "starting" && previous === "running") {
       this.ctx.emit("system_alert", { severity: "warning", source: "instances", instance: name, message: `Instance '${name}' is restarting: ${reason}` });
     }
+  }
+
+  /**
+   * The operator's intent, kept apart from what is observed: a start makes it `running`, a stop (or a
+   * failure for good) `stopped`, and so does a disable or uninstall. A shutdown changes nothing, so the
+   * next start restores what ran; a kill -9 records nothing either.
+   */
+  #recordDesired(name: string, status: InstanceStatus): void {
+    const desired = status === "running" ? "running" : (status === "stopped" || status === "failed") && !this.fleet.shuttingDown ? "stopped" : undefined;
+    const row = this.#rows.get(name);
+    if (!desired || !row || row.desiredState === desired) return;
+    row.desiredState = desired;
+    void this.ctx.db.update(this.#table).set({ desiredState: desired }).where(eq(this.#table.name, name))
+      .catch((error) => this.ctx.log.warn({ instance: name, err: (error as Error).message }, "desired state not recorded"));
   }
 
   #definitionOf(row: Row): InstanceDefinition {

@@ -25,6 +25,9 @@ export const instances = pgTable("instances_definitions", {
   parallel: bigint("parallel", { mode: "number" }).notNull().default(0),
   maxQueue: bigint("max_queue", { mode: "number" }).notNull().default(0),
   lastPid: bigint("last_pid", { mode: "number" }),
+  origin: text("origin", { enum: ["api", "declared"] }).notNull().default("api"),
+  declaration: jsonb("declaration").$type<Record<string, unknown>>(),
+  desiredState: text("desired_state", { enum: ["running", "stopped"] }).notNull().default("stopped"),
   createdAt: ms("created_at").notNull(),
   updatedAt: ms("updated_at").notNull(),
 });

@@ -27,6 +27,12 @@ export const instances = sqliteTable("instances_definitions", {
   parallel: integer("parallel").notNull().default(0),
   maxQueue: integer("max_queue").notNull().default(0),
   lastPid: integer("last_pid"),
+  /** Where the definition comes from: `declared` ([models.<name>] in gantry.toml, which wins) or `api`. */
+  origin: text("origin", { enum: ["api", "declared"] }).notNull().default("api"),
+  /** The [models.<name>] table last applied (placement fields included), for drift checks and export. */
+  declaration: text("declaration", { mode: "json" }).$type<Record<string, unknown>>(),
+  /** What the operator asked for (`running` after a start, `stopped` after a stop); a shutdown leaves it, so a restart restores it. */
+  desiredState: text("desired_state", { enum: ["running", "stopped"] }).notNull().default("stopped"),
   createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
   updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
 });

@@ -53,6 +53,10 @@ const instanceProperties = {
   pinned: t.Boolean(), group: Nullable(t.String()), parallel: t.Integer(), max_queue: t.Integer(),
   requests: t.Object({ in_flight: t.Integer(), queued: t.Integer(), waiting_for_start: t.Integer() }),
   keep_alive_s: Nullable(t.Number({ description: "the last request's keep_alive in seconds (-1 = forever); null = idle_timeout applies" })),
+  origin: t.Union([t.Literal("api"), t.Literal("declared")], { description: "declared: from [models.<name>] in gantry.toml (change it there); api: created through the API" }),
+  declaration: Nullable(t.Record(t.String(), t.Unknown(), { description: "the [models.<name>] table last applied (placement fields included; env left out)" })),
+  config_differs: t.Array(t.String(), { description: "declared fields this running instance lacks, applied when it stops; `removed`: its table is gone and it is removed when it stops" }),
+  desired_state: t.Union([t.Literal("running"), t.Literal("stopped")], { description: "what was last asked for; `running` ones are started again at the next gantry start (restore)" }),
   restarts: t.Integer({ description: "restarts since the last start by request" }),
   last_error: Nullable(t.String()),
   stats: t.Object({

@@ -8,6 +8,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { SpawnOptions, SpawnedProcess } from "gantry/plugin";
 import { commandLine, healthPath, type InstanceDefinition } from "./backends.ts";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { LogRing, RotatingLogFile, pumpLines } from "./log-buffer.ts";
 import { CpuMeter } from "./process-stats.ts";
@@ -107,6 +108,12 @@ export class InstanceSupervisor {
     this.#stopping = false;
     this.#set("starting");
     const argv = commandLine(this.definition, this.settings().executables);
+    // A program gantry did not start on this port would answer the health checks in the server's place.
+    if (await portAnswers(this.definition.port)) {
+      const reason = `port ${this.definition.port} is already in use by a program gantry did not start; stop it or give the instance another port`;
+      this.#fail(reason);
+      throw new Error(reason);
+    }
     let proc: SpawnedProcess;
     try {
       proc = this.host().spawn(argv, { name: this.definition.name, env: { ...process.env, ...this.definition.env }, stdout: "pipe", stderr: "pipe", killTimeoutMs: this.settings().stopTimeoutS * 1000 });
@@ -230,4 +237,18 @@ export class InstanceSupervisor {
     this.status = status;
     if (previous !== status) this.host().onStatus(this.definition.name, status, previous);
   }
+}
+
+/** Whether something accepts connections on the loopback port (a refused or failed connect: nothing does). */
+function portAnswers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: "127.0.0.1", port });
+    const done = (answers: boolean) => {
+      socket.destroy();
+      resolve(answers);
+    };
+    socket.once("connect", () => done(true));
+    socket.once("error", () => done(false));
+    socket.setTimeout(1000, () => done(false));
+  });
 }
