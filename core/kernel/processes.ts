@@ -79,7 +79,7 @@ export class ProcessRegistry {
       get running() {
         return running();
       },
-      kill: (signal = "SIGTERM") => signalGroup(subprocess.pid, signal),
+      kill: (signal = "SIGTERM") => signalGroup(subprocess.pid, signal, () => subprocess.kill(signal)),
       stop: (stopOptions) => stopChild(child, running, stopOptions?.force ? 0 : (stopOptions?.timeoutMs ?? options.killTimeoutMs ?? 2000)),
     };
     return [child, this.#register(owner, child, command, "spawned")];
@@ -157,15 +157,19 @@ async function stopChild(child: ChildProcess, running: () => boolean, graceMs: n
   }
 }
 
-/** Signals the process group led by `pid`, or the process alone when it leads none. */
-export function signalGroup(pid: number, signal: NodeJS.Signals): void {
+/**
+ * Signals the process group led by `pid`, or the process alone when it leads none. `viaHandle`
+ * signals the child through its own handle when `process.kill` is refused (Deno's sandbox allows
+ * it only with an unscoped --allow-run): the child then gets the signal, its group does not.
+ */
+export function signalGroup(pid: number, signal: NodeJS.Signals, viaHandle?: () => void): void {
   try {
     process.kill(-pid, signal);
   } catch {
     try {
       process.kill(pid, signal);
-    } catch {
-      // already gone
+    } catch (error) {
+      if ((error as { code?: string }).code !== "ESRCH") viaHandle?.(); // not "already gone"
     }
   }
 }

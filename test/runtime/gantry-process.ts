@@ -74,6 +74,8 @@ export async function startGantryProcess(
       proc.kill("SIGTERM");
       const exited = await Promise.race([proc.exited.then(() => true), Bun.sleep(10_000).then(() => false)]);
       if (!exited) proc.kill("SIGKILL");
+      // GANTRY_SUITE_LOG=1 prints what the server logged above info, to see why a leg failed.
+      if (process.env.GANTRY_SUITE_LOG) console.error(lines.filter((l) => !l.includes("\"level\":30")).join("\n"));
       // A child that outlived it (it must not) would hold the pipes open: the exit is what counts.
       await Promise.race([pumps, Bun.sleep(5000)]);
       expect(exited, `gantry did not exit on SIGTERM:\n${lines.slice(-20).join("\n")}`).toBe(true);

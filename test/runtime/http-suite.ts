@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import OpenAI from "openai";
-import { ADMIN_KEY, copyFixture, json, STAND_IN_MODEL_SERVER, waitFor } from "../helpers.ts";
+import { ADMIN_KEY, copyFixture, freePort, json, STAND_IN_MODEL_SERVER, waitFor } from "../helpers.ts";
 import { ADMIN_PASSWORD, type GantryProcess } from "./gantry-process.ts";
 
 export interface SuiteOptions {
@@ -96,7 +96,7 @@ export function httpSuite(name: string, start: () => Promise<GantryProcess>, opt
 
     test("an instance of the stand-in model server serves the proxy, streaming chunk by chunk", async () => {
       const created = await g.api("/api/v1/instances", json("POST", {
-        name: "suite-model", backend: "command", model_path: "suite-model", on_demand_start: true,
+        name: "suite-model", backend: "command", model_path: "suite-model", on_demand_start: true, port: await freePort(),
         command: [process.execPath, STAND_IN_MODEL_SERVER, "--port", "{port}", "--model", "{model_path}"],
       }));
       expect(created.status).toBe(201);
