@@ -30,13 +30,16 @@ export class CacheDaemon {
   readonly #renders;
   /** True while queue entries are being claimed: one claim at a time, so tabs are not promised twice. */
   #claiming = false;
+  #renewedAt = Date.now();
 
   constructor(
     private readonly ctx: PluginContext,
     private readonly store: CacheStore,
     private readonly renderer: RenderService,
     private readonly hosts: () => HostConfig[],
-    private readonly settings: () => { queueMaxSize: number; retryAfterS: number; blockResourceTypes: string[] },
+    private readonly settings: () => { queueMaxSize: number; retryAfterS: number; blockResourceTypes: string[]; claimMs: number },
+    /** Who claims queue entries: this process of this node (a restarted node does not renew its dead process's claims). */
+    private readonly claimer: string,
   ) {
     this.#renders = ctx.metrics.counter({ name: "gantry_cache_renders_total", help: "Page renders by kind and outcome", labelNames: ["kind", "outcome"] });
   }
@@ -45,9 +48,14 @@ export class CacheDaemon {
     return this.hosts().find((h) => h.id === id);
   }
 
-  /** One scheduler tick; returns how many renders it started. */
-  tick(): Promise<number> {
+  /** One scheduler tick: renews this process's claims while it renders, then claims more; returns how many renders it started. */
+  async tick(): Promise<number> {
     this.lastTick = new Date();
+    const claimMs = this.settings().claimMs;
+    if (this.inFlight > 0 && Date.now() - this.#renewedAt >= claimMs / 3) {
+      this.#renewedAt = Date.now();
+      await this.store.renewClaims(this.claimer, claimMs);
+    }
     return this.#fill();
   }
 
@@ -62,7 +70,7 @@ export class CacheDaemon {
     this.#claiming = true;
     let items: QueueItem[];
     try {
-      items = await this.store.claimDue(room);
+      items = await this.store.claimDue(room, this.claimer, this.settings().claimMs);
     } finally {
       this.#claiming = false;
     }
@@ -73,7 +81,7 @@ export class CacheDaemon {
   async #recache(item: QueueItem): Promise<void> {
     const host = this.host(item.hostId);
     const dimension = host?.dimensions.find((d) => d.id === item.dimensionId);
-    if (!host || !dimension) return; // configuration changed since it was queued
+    if (!host || !dimension) return void (await this.store.complete(item, this.claimer)); // configuration changed since it was queued
     this.inFlight++;
     try {
       await this.render(host, item.url, dimension, "recache", this.ctx.signal);
@@ -84,6 +92,8 @@ export class CacheDaemon {
       await this.store.enqueue(host.id, [item.url], [dimension.id], "normal", new Date(Date.now() + this.settings().retryAfterS * 1000));
       this.ctx.log.warn({ host: host.id, url: item.url, dimension: dimension.id, err: (error as Error).message, retry_in_s: this.settings().retryAfterS }, "recache render failed");
     } finally {
+      // Rendered: off the queue. Queued again above (or by a client meanwhile): it stays, unclaimed.
+      await this.store.complete(item, this.claimer).catch((error) => this.ctx.log.warn({ url: item.url, err: (error as Error).message }, "recache claim not released; it lapses"));
       this.inFlight--;
       void this.#fill().catch((error) => this.ctx.log.warn({ err: (error as Error).message }, "recache queue could not be read"));
     }

@@ -1,5 +1,5 @@
 /** Instance definitions in the database plus one supervisor each; the API and the proxy go through here. */
-import { eq } from "drizzle-orm";
+import { eq, isNull, ne } from "drizzle-orm";
 import { createError, defineErrors, GantryError, pickTables, redactSecrets, type CoreSecretsService, type PluginContext } from "gantry/plugin";
 import type { Backend, InstanceDefinition } from "./backends.ts";
 import * as pgTables from "./schema-pg.ts";
@@ -15,6 +15,7 @@ import { placeOf, type PlacementSettings } from "./placement.ts";
 export const InstanceErrors = defineErrors("instances", {
   INSTANCE_NOT_FOUND: createError("INSTANCE_NOT_FOUND", 404, (name: string) => `Instance '${name}' does not exist`),
   INSTANCE_EXISTS: createError("INSTANCE_EXISTS", 409, (name: string) => `Instance '${name}' already exists`),
+  INSTANCE_EXISTS_ON_NODE: createError("INSTANCE_EXISTS_ON_NODE", 409, (name: string, node: string) => `Instance '${name}' already exists on cluster node '${node}'`),
   INSTANCE_RUNNING: createError("INSTANCE_RUNNING", 409, (name: string, what: string) => `Instance '${name}' is running; stop it before you ${what}`),
   PORT_IN_USE: createError("PORT_IN_USE", 409, (port: number, owner: string) => `Port ${port} is already used by instance '${owner}'`),
   NO_FREE_PORT: createError("NO_FREE_PORT", 409, (from: number, to: number) => `No free port left in plugin.instances.port_range [${from}, ${to}]`),
@@ -71,6 +72,8 @@ export class InstanceManager {
   readonly #names = new ModelNames<InstanceSupervisor>();
   readonly #rows = new Map<string, Row>();
   readonly #table: typeof instances;
+  /** Cluster mode: this node's id; its instances are the rows with that `node` (null on a single node: every row). */
+  readonly #node: string | null;
   /** Declared fields a running instance does not have yet (set by the reconciler; applied when it stops). */
   readonly #drift = new Map<string, string[]>();
   readonly #settledListeners: ((name: string) => void)[] = [];
@@ -84,6 +87,8 @@ export class InstanceManager {
     this.#supervisors = fleet.supervisors;
     this.#table = pickTables(ctx.db, { sqlite: sqliteTables, pg: pgTables }).instances;
     this.#secrets = ctx.services.consume("core.secrets");
+    const cluster = ctx.services.consume("core.cluster");
+    this.#node = cluster.enabled ? cluster.nodeId : null;
     fleet.attach(ctx.generation, {
       settings,
       spawn: (command, options) => fleet.scope.spawn(command, options),
@@ -110,7 +115,10 @@ export class InstanceManager {
   /** Reads the definitions; supervises those the fleet does not have yet. */
   async load(): Promise<void> {
     // Servers a killed gantry left behind are reaped before this (index.ts, at a cold start only).
+    // Turning cluster mode on: instances defined before belong to the first node that starts.
+    if (this.#node !== null) await this.ctx.db.update(this.#table).set({ node: this.#node }).where(isNull(this.#table.node));
     for (const row of await this.ctx.db.select().from(this.#table)) {
+      if (this.#node !== null && row.node !== this.#node) continue; // another node's (see node-forwarding.ts)
       if (Object.values(row.env).some((v) => this.#secrets.needsReseal(v))) {
         row.env = this.#secrets.sealMap(this.#secrets.openMap(row.env)); // plain (older gantry) or under a previous key
         await this.ctx.db.update(this.#table).set({ env: row.env }).where(eq(this.#table.name, row.name));
@@ -158,13 +166,16 @@ export class InstanceManager {
     const backend = input.backend ?? "llama_cpp";
     if (backend === "command" && !input.command?.length) throw InstanceErrors.COMMAND_REQUIRED([]);
     this.#assertIdsFree([input.name, ...(input.aliases ?? [])], input.name);
-    const port = input.port ?? this.#freePort();
-    this.#assertPortFree(port, input.name);
+    const elsewhere = await this.#otherNodesInstances();
+    const taken = elsewhere.find((r) => r.name === input.name);
+    if (taken) throw InstanceErrors.INSTANCE_EXISTS_ON_NODE([input.name, taken.node ?? "?"]);
+    const port = input.port ?? this.#freePort(elsewhere);
+    this.#assertPortFree(port, input.name, elsewhere);
     const now = new Date();
     const row: Row = {
       name: input.name, backend, modelPath: input.model_path, port, options: input.options ?? {}, env: this.#secrets.sealMap(input.env ?? {}),
       command: input.command ?? null, onDemandStart: input.on_demand_start ?? false, idleTimeout: input.idle_timeout ?? 0,
-      restart: input.restart ?? "on-failure", aliases: input.aliases ?? [], unlisted: input.unlisted ?? false, lastPid: null, createdAt: now, updatedAt: now,
+      restart: input.restart ?? "on-failure", aliases: input.aliases ?? [], unlisted: input.unlisted ?? false, lastPid: null, node: this.#node, createdAt: now, updatedAt: now,
       device: input.device ?? null, memoryMib: memoryOf(input.memory), pinned: input.pinned ?? false, group: input.group ?? null, parallel: input.parallel ?? 0, maxQueue: input.max_queue ?? 0,
       origin: by.origin, declaration: by.declaration ?? null, desiredState: "stopped",
     };
@@ -178,7 +189,7 @@ export class InstanceManager {
     const row = this.#row(name);
     if (row.origin === "declared" && by.origin === "api") throw InstanceErrors.INSTANCE_DECLARED([name, "change it"]);
     if (this.#supervisors.get(name)!.status === "running") throw InstanceErrors.INSTANCE_RUNNING([name, "change it"]);
-    if (input.port !== undefined) this.#assertPortFree(input.port, name);
+    if (input.port !== undefined) this.#assertPortFree(input.port, name, await this.#otherNodesInstances());
     if (input.aliases !== undefined) this.#assertIdsFree(input.aliases, name);
     const change: Partial<Row> = { updatedAt: new Date() };
     if (input.backend !== undefined) change.backend = input.backend;
@@ -386,7 +397,7 @@ export class InstanceManager {
       keep_alive_s: s.keepAliveMs === null ? null : s.keepAliveMs === Infinity ? -1 : s.keepAliveMs / 1000,
       origin: row.origin, declaration: row.declaration ? redactSecrets(row.declaration) : null, config_differs: this.#drift.get(row.name) ?? [],
       desired_state: row.desiredState,
-      restarts: s.restarts, last_error: s.lastError,
+      restarts: s.restarts, last_error: s.lastError, node: row.node,
       stats,
       created_at: row.createdAt.toISOString(), updated_at: row.updatedAt.toISOString(),
     };
@@ -450,14 +461,21 @@ export class InstanceManager {
     return row;
   }
 
-  #assertPortFree(port: number, self: string): void {
-    const owner = [...this.#rows.values()].find((r) => r.port === port);
+  /** Cluster mode: the instances other nodes own (names and ports are unique across the cluster: one table holds them all). */
+  async #otherNodesInstances(): Promise<{ name: string; port: number; node: string | null }[]> {
+    if (this.#node === null) return [];
+    const t = this.#table;
+    return this.ctx.db.select({ name: t.name, port: t.port, node: t.node }).from(t).where(ne(t.node, this.#node));
+  }
+
+  #assertPortFree(port: number, self: string, elsewhere: { name: string; port: number }[] = []): void {
+    const owner = [...this.#rows.values(), ...elsewhere].find((r) => r.port === port);
     if (owner && owner.name !== self) throw InstanceErrors.PORT_IN_USE([port, owner.name]);
   }
 
-  #freePort(): number {
+  #freePort(elsewhere: { port: number }[] = []): number {
     const [from, to] = this.settings().portRange;
-    const used = new Set([...this.#rows.values()].map((r) => r.port));
+    const used = new Set([...this.#rows.values(), ...elsewhere].map((r) => r.port));
     for (let port = from; port <= to; port++) if (!used.has(port)) return port;
     throw InstanceErrors.NO_FREE_PORT([from, to]);
   }
