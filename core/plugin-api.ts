@@ -41,3 +41,7 @@ export type { GantryDb, Dialect, TablePair, PgTwin } from "./storage/tables.ts";
 /** Permission rules in gantry's and Claude Code's syntax (`Bash(git status:*)`), and a shell line run through ctx.spawn with a timeout and an output cap. */
 export { ruleMatches, ruleTool, globMatches } from "./kernel/tool-rules.ts";
 export { runShell, shellEnvironment, type ShellResult, type ShellOptions, type Spawner } from "./kernel/shell-run.ts";
+/** The runtime gantry runs on (Bun or Deno): SQLite files of a plugin's own, glob matching, the runtime's name and version. */
+export { runtime, type Runtime, type SqliteDatabase, type SqliteStatement, type Subprocess, type ChildStdin } from "./runtime/index.ts";
+export { fileStream, which } from "./runtime/files.ts";
+export { packageFile } from "./runtime/install-root.ts";

@@ -3,6 +3,7 @@
  * a stack limit, captured and bounded console output, an allow-list of virtual modules, and a host
  * API of JSON-in/JSON-out functions exposed as a frozen `gantry` object.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { shouldInterruptAfterDeadline, type QuickJSContext, type QuickJSHandle, type QuickJSRuntime } from "quickjs-emscripten-core";
 import { freshQuickJS } from "./quickjs-module.ts";
 import { installResultConverter, resultToJson } from "./result-json.ts";
@@ -228,7 +229,7 @@ async function settle(context: QuickJSContext, runtime: QuickJSRuntime, handle: 
       current.dispose();
       throw new ScriptError({ name: "TimeoutError", message: "Script did not finish before its deadline (a promise never settled, or host calls took too long)" });
     }
-    await Bun.sleep(1); // let host promises settle
+    await sleep(1); // let host promises settle
   }
 }
 

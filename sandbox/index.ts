@@ -8,6 +8,7 @@
  * the worker when a script overruns inside one long built-in call (which the engine's interrupt
  * handler cannot reach). A terminated worker is replaced for the next run.
  */
+import { runtime } from "../core/runtime/index.ts";
 import type { RunOptions, RunResult } from "./engine.ts";
 import type { FromWorker, ToWorker } from "./worker.ts";
 
@@ -17,7 +18,7 @@ export type { HostFunction, RunOptions, RunResult } from "./engine.ts";
 const HARD_KILL_GRACE_MS = 250;
 /** A new worker first loads the engine and compiles QuickJS; that time is not the script's. */
 const COLD_START_GRACE_MS = 2_000;
-const WORKER_URL = new URL("./worker.ts", import.meta.url).href;
+const WORKER_URL = runtime.workerUrl("sandbox/worker.ts");
 
 /** Every worker is busy and the queue is full; `retryAfterS` estimates when a place frees up. */
 export class SandboxBusyError extends Error {
@@ -56,7 +57,7 @@ class SandboxWorker {
 
   execute(job: Job): Promise<RunResult> {
     const cold = this.#worker === undefined;
-    const worker = (this.#worker ??= new Worker(WORKER_URL));
+    const worker = (this.#worker ??= new Worker(WORKER_URL, { type: "module" }));
     const grace = HARD_KILL_GRACE_MS + (cold ? COLD_START_GRACE_MS : 0);
     const id = this.#nextId++;
     const { host = {}, ...options } = job.options;

@@ -1,6 +1,5 @@
 /** One QuickJS WebAssembly instance per run, with a fixed-size memory (QuickJS's setMemoryLimit alone does not cap the WebAssembly heap). */
 import RELEASE_SYNC from "@jitl/quickjs-wasmfile-release-sync";
-import wasmPath from "@jitl/quickjs-wasmfile-release-sync/wasm" with { type: "file" };
 import { newQuickJSWASMModuleFromVariant, newVariant, type QuickJSWASMModule } from "quickjs-emscripten-core";
 
 const PAGE = 65_536;
@@ -8,7 +7,9 @@ let compiled: Promise<WebAssembly.Module> | undefined;
 
 /** The compiled WebAssembly module, compiled once per process. */
 function wasmModule(): Promise<WebAssembly.Module> {
-  compiled ??= Bun.file(wasmPath).arrayBuffer().then((bytes) => new WebAssembly.Module(bytes));
+  // Imported when first needed: a worker whose static imports await at top level loses the
+  // messages posted to it before they settle (Bun).
+  compiled ??= import("../core/runtime/index.ts").then(({ runtime }) => runtime.quickjsWasm()).then((bytes) => new WebAssembly.Module(bytes));
   return compiled;
 }
 

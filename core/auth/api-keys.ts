@@ -1,4 +1,5 @@
 /** API-key authentication: keys are stored as SHA-256 digests and compared in constant time. */
+import { runtime } from "../runtime/index.ts";
 import { randomBytes } from "node:crypto";
 import { safeEqualDigest, sha256 } from "./safe-equal.ts";
 import { and, count, eq, isNull } from "drizzle-orm";
@@ -52,7 +53,7 @@ export class ApiKeyAuthenticator {
 
   /** The identity of an API key; `undefined` when it is not a valid, unrevoked key. */
   identifyKey(presented: string): Identity | undefined {
-    const hash = Bun.hash(presented, this.#seed) as bigint;
+    const hash = runtime.keyedHash(presented, this.#seed);
     const known = this.#verified.get(hash);
     // Revoking reloads #keys, so a revoked key's record is no longer the one here and it is refused at once.
     if (known && this.#keys.get(known.record.id) === known.record) return known.record.expiresAt > Date.now() ? known.identity : undefined;

@@ -1,4 +1,5 @@
-/** Users who log in with a password: argon2id hashes (Bun.password), roles, disabling. */
+/** Users who log in with a password: argon2id hashes (PHC strings, through the runtime seam), roles, disabling. */
+import { runtime } from "../runtime/index.ts";
 import { randomBytes, randomUUID } from "node:crypto";
 import { eq } from "drizzle-orm";
 import type { GantryDb } from "../storage/db.ts";
@@ -44,7 +45,7 @@ export class UserStore {
   /** Call `reload()` before use: it reads roles and states into memory. */
   constructor(private readonly db: GantryDb) {
     this.#table = coreTables(db).users;
-    this.#dummyHash = Bun.password.hash(randomBytes(16).toString("hex"), { algorithm: "argon2id" });
+    this.#dummyHash = runtime.hashPassword(randomBytes(16).toString("hex"));
   }
 
   async reload(): Promise<void> {
@@ -68,7 +69,7 @@ export class UserStore {
     const now = new Date();
     const row: Row = {
       id: randomUUID(), username, role, disabled: false, createdAt: now, updatedAt: now,
-      passwordHash: await Bun.password.hash(password, { algorithm: "argon2id" }),
+      passwordHash: await runtime.hashPassword(password),
     };
     // The unique username still decides a race between two creates.
     const [inserted] = await this.db.insert(users).values(row).onConflictDoNothing().returning({ id: users.id });
@@ -98,7 +99,7 @@ export class UserStore {
 
   async setPassword(id: string, password: string): Promise<void> {
     await this.get(id);
-    const passwordHash = await Bun.password.hash(password, { algorithm: "argon2id" });
+    const passwordHash = await runtime.hashPassword(password);
     await this.db.update(this.#table).set({ passwordHash, updatedAt: new Date() }).where(eq(this.#table.id, id));
   }
 
@@ -111,7 +112,7 @@ export class UserStore {
   /** The user for a correct username and password; the same error, after the same work, otherwise. */
   async verify(username: string, password: string): Promise<UserView> {
     const [row] = await this.db.select().from(this.#table).where(eq(this.#table.username, username));
-    const ok = await Bun.password.verify(password, row?.passwordHash ?? (await this.#dummyHash));
+    const ok = await runtime.verifyPassword(password, row?.passwordHash ?? (await this.#dummyHash));
     if (!row || !ok || row.disabled) throw UserErrors.INVALID_CREDENTIALS([]);
     return view(row);
   }

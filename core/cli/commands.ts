@@ -1,4 +1,5 @@
 /** The client side of the `gantry` command: login, plugin, features, commands and `/plugin:command` invocation. */
+import { text } from "node:stream/consumers";
 import { parseArgs } from "node:util";
 import { quote } from "shell-quote";
 import { ApiClient, CliError } from "./api-client.ts";
@@ -63,7 +64,7 @@ function print(value: unknown, asJson: boolean | undefined, text: () => string):
 
 
 async function readPassword(): Promise<string> {
-  if (!process.stdin.isTTY) return (await new Response(Bun.stdin.stream()).text()).replace(/\r?\n$/, "");
+  if (!process.stdin.isTTY) return (await text(process.stdin)).replace(/\r?\n$/, "");
   process.stderr.write("Password: ");
   process.stdin.setRawMode(true);
   const password = await new Promise<string>((resolve) => {

@@ -2,7 +2,7 @@
  * Commands that work on the database itself, not through a running server: `gantry db migrate-to`
  * (SQLite data dir → an empty PostgreSQL database), `gantry backup` and `gantry restore`.
  */
-import { Database } from "bun:sqlite";
+import { runtime, type SqliteDatabase } from "../runtime/index.ts";
 import { copyFileSync, existsSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -59,10 +59,10 @@ async function backup(config: GantryConfig, file: string): Promise<void> {
   }
   if (existsSync(file)) throw new CliError(`${file} exists; choose a new file name`, 1);
   if (!existsSync(sqlitePath(config))) throw new CliError(`no database at ${sqlitePath(config)} (check data_dir)`, 1);
-  const db = new Database(sqlitePath(config), { readonly: true });
+  const db = runtime.openSqlite(sqlitePath(config), { readonly: true });
   try {
     // A consistent snapshot even while gantry writes (WAL readers do not block).
-    db.run("VACUUM INTO ?", [resolve(file)]);
+    db.query("VACUUM INTO ?").run(resolve(file));
   } finally {
     db.close();
   }
@@ -89,9 +89,9 @@ async function restore(config: GantryConfig, file: string): Promise<void> {
 
 /** A file is restorable when SQLite opens it, it passes an integrity check and it has gantry's tables. */
 function checkGantryBackup(file: string): void {
-  let db: Database | undefined;
+  let db: SqliteDatabase | undefined;
   try {
-    db = new Database(file, { readonly: true });
+    db = runtime.openSqlite(file, { readonly: true });
     const ok = db.query("PRAGMA integrity_check").get() as { integrity_check: string };
     const tables = db.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('api_keys', '__drizzle_migrations')").all();
     if (ok.integrity_check !== "ok" || tables.length !== 2) throw new Error("not a gantry database");
@@ -181,7 +181,7 @@ async function migratePlugins(config: GantryConfig, source: DatabaseHandle, targ
 }
 
 /** Copies one table, converting SQLite's storage (ms integers, 0/1, JSON text) to the column types of the target. */
-async function copyTable(sqlite: Database, tx: postgres.TransactionSql, schema: string, name: string): Promise<number> {
+async function copyTable(sqlite: SqliteDatabase, tx: postgres.TransactionSql, schema: string, name: string): Promise<number> {
   const columns = await tx`SELECT column_name, data_type, column_default FROM information_schema.columns WHERE table_schema = ${schema} AND table_name = ${name}`;
   if (columns.length === 0) throw new CliError(`table ${name} has no counterpart in PostgreSQL (a table created outside gantry's migrations?)`, 1);
   const types = new Map(columns.map((c) => [c.column_name as string, c.data_type as string]));

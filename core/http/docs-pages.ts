@@ -3,15 +3,17 @@
  * /redoc. Both load /openapi.json themselves, sending the `api_key` of the page's own URL, so a
  * viewer opens `/docs?api_key=gk_...` when the docs are not public (server.public_docs).
  */
+import { existsSync } from "node:fs";
+import { fileStream } from "../runtime/files.ts";
+import { packageFile } from "../runtime/install-root.ts";
 import { join } from "node:path";
 import { Errors } from "../kernel/errors.ts";
 import type { RolesApp } from "../auth/roles.ts";
 import pkg from "../../package.json" with { type: "json" };
 
-const MODULES = join(import.meta.dir, "..", "..", "node_modules");
 const ASSETS: Record<string, Record<string, string>> = {
-  docs: { "swagger-ui-bundle.js": join(MODULES, "swagger-ui-dist", "swagger-ui-bundle.js"), "swagger-ui.css": join(MODULES, "swagger-ui-dist", "swagger-ui.css") },
-  redoc: { "redoc.standalone.js": join(MODULES, "redoc", "bundles", "redoc.standalone.js") },
+  docs: { "swagger-ui-bundle.js": packageFile("swagger-ui-dist", "swagger-ui-bundle.js"), "swagger-ui.css": packageFile("swagger-ui-dist", "swagger-ui.css") },
+  redoc: { "redoc.standalone.js": packageFile("redoc", join("bundles", "redoc.standalone.js")) },
 };
 /** The paths a credential guards unless server.public_docs is set. */
 export const DOC_PATHS: ReadonlySet<string> = new Set(["/docs", "/redoc", "/openapi.json"]);
@@ -44,8 +46,8 @@ export function docsPages() {
     for (const ui of Object.keys(ASSETS)) {
       app.get(`/${ui}/assets/:file`, ({ params }) => {
         const file = ASSETS[ui]![params.file];
-        if (!file) throw Errors.NOT_FOUND(["GET", `/${ui}/assets/${params.file}`]);
-        return new Response(Bun.file(file), { headers: { "cache-control": "public, max-age=86400" } });
+        if (!file || !existsSync(file)) throw Errors.NOT_FOUND(["GET", `/${ui}/assets/${params.file}`]);
+        return new Response(fileStream(file), { headers: { "cache-control": "public, max-age=86400" } });
       }, { role: { min: "public", rateLimit: "none" }, detail: { hide: true } });
     }
     return app

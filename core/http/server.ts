@@ -1,6 +1,6 @@
-/** The listening socket and hot swap of the routing table (rebuild the app, then reload the server: Bun's own router keeps old routes otherwise). */
+/** The listening socket and hot swap of the routing table (rebuild the app, then route the runtime's listener to it). */
 import type { AnyElysia } from "elysia";
-import type { Server } from "bun";
+import { runtime, type HttpListener } from "../runtime/index.ts";
 import { Errors } from "../kernel/errors.ts";
 
 /**
@@ -51,7 +51,7 @@ function headersTooLarge(limit: number): Response {
 
 export class RoutingServer {
   #app: AnyElysia | undefined;
-  #server: Server<unknown> | undefined;
+  #server: HttpListener | undefined;
   /**
    * Client addresses of requests rebuilt with a limited body, read on arrival: requestIP answers only
    * for the request Bun handed over, and not once a refused upload has closed the connection.
@@ -66,14 +66,14 @@ export class RoutingServer {
     return this.#app;
   }
 
-  get server(): Server<unknown> | undefined {
+  get server(): HttpListener | undefined {
     return this.#server;
   }
 
   /** The client's address, also for requests whose body was wrapped. */
   clientIp(request: Request): string | null {
     const wrapped = this.#addresses.get(request);
-    return wrapped !== undefined ? wrapped : (this.#server?.requestIP(request)?.address ?? null);
+    return wrapped !== undefined ? wrapped : (this.#server?.clientAddress(request) ?? null);
   }
 
   readonly #fetch = (request: Request) => {
@@ -85,7 +85,7 @@ export class RoutingServer {
     if (!canonical && !chunked) return app.fetch(request);
     let served = canonical ? new Request(canonical, request) : request;
     if (chunked) served = withBodyLimit(served, this.limits().bodyLimitBytes);
-    this.#addresses.set(served, this.#server?.requestIP(request)?.address ?? null);
+    this.#addresses.set(served, this.#server?.clientAddress(request) ?? null);
     return app.fetch(served);
   };
 
@@ -93,28 +93,16 @@ export class RoutingServer {
   swap(next: AnyElysia): void {
     const old = this.#app;
     this.#app = next;
-    if (!this.#server) return;
-    next.server = this.#server; // WebSocket upgrades look at app.server
-    this.#route();
-    // Else a later old.compile() would swap the old fetch back in.
-    if (old && old !== next) old.server = null;
+    if (old !== next) this.#server?.route(this.#fetch, next);
   }
 
-  async listen(hostname: string, port: number, maxRequestBodySize: number): Promise<Server<unknown>> {
+  async listen(hostname: string, port: number, maxRequestBodySize: number): Promise<HttpListener> {
     const app = this.#app;
     if (!app) throw new Error("RoutingServer.listen: no app to serve");
-    // Elysia turns on SO_REUSEPORT: a second gantry on the same port would then start "fine" and
-    // take half the connections. Off, it fails with EADDRINUSE. No development error pages either.
-    app.listen({ hostname, port, maxRequestBodySize, reusePort: false, development: false });
-    await app.modules;
-    this.#server = app.server as Server<unknown>;
-    this.#route();
+    this.#server = await runtime.listen(app, { hostname, port, maxRequestBodySize });
+    // Every request through #fetch (Elysia's own static `routes` would bypass it and the swap).
+    this.#server.route(this.#fetch, app);
     return this.#server;
-  }
-
-  /** Every request through #fetch (Elysia's own static `routes` would bypass it and the swap). */
-  #route(): void {
-    this.#server!.reload({ fetch: this.#fetch, routes: {} } as never);
   }
 
 

@@ -1,15 +1,17 @@
 /** gantry's configuration: defaults < gantry.toml < GANTRY_* environment, validated with TypeBox. */
+import { parse as parseToml } from "smol-toml";
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
 import { Value, ValueErrorType } from "@sinclair/typebox/value";
 import { Errors } from "./errors.ts";
+import { installRoot } from "../runtime/install-root.ts";
 
 export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** The folder gantry is installed in (holds the built-in plugins and migrations). */
-export const GANTRY_ROOT = resolve(import.meta.dir, "..", "..");
+export const GANTRY_ROOT = installRoot();
 
 const LogLevelSchema = Type.Union(LOG_LEVELS.map((l) => Type.Literal(l)));
 
@@ -149,7 +151,7 @@ export function loadConfig(sources: ConfigSources = {}): GantryConfig {
   let merged: Record<string, unknown> = {};
   if (existsSync(file)) {
     try {
-      merged = Bun.TOML.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
+      merged = parseToml(readFileSync(file, "utf8")) as Record<string, unknown>;
     } catch (error) {
       const problems = [`not valid TOML: ${(error as Error).message}`];
       throw Errors.CONFIG_INVALID([file, problems], { details: { problems } });

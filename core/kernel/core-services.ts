@@ -1,4 +1,5 @@
 /** The services core itself provides to plugins (named `core.*`), so plugins like infra reach core only through ctx.services. */
+import { runtime } from "../runtime/index.ts";
 import { getDotted, redactSecrets, type GantryConfig } from "./config.ts";
 import type { ConfigManager, ConfigReloadResult } from "./config-manager.ts";
 import type { LoggerRegistry } from "./logger.ts";
@@ -42,7 +43,8 @@ export interface CoreConfigService {
 export interface CoreInfoService {
   version: string;
   startedAt: Date;
-  runtime: { bun: string; platform: string; arch: string; pid: number };
+  /** `name` and `version` of the JavaScript runtime; `bun` is Bun's version, empty on another runtime. */
+  runtime: { name: string; version: string; bun: string; platform: string; arch: string; pid: number };
 }
 
 export interface CoreCacheService {
@@ -167,7 +169,7 @@ export function provideCoreServices(parts: CoreServiceParts): void {
   provide("core.info", {
     version: pkg.version,
     startedAt: parts.startedAt,
-    runtime: { bun: Bun.version, platform: process.platform, arch: process.arch, pid: process.pid },
+    runtime: { name: runtime.name, version: runtime.version, bun: runtime.name === "bun" ? runtime.version : "", platform: process.platform, arch: process.arch, pid: process.pid },
   } satisfies CoreInfoService);
   provide("core.cache", {
     keys: () => invalidators.entries().map((e) => e.key),

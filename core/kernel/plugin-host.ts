@@ -10,7 +10,7 @@ import { createPluginContext, registerPluginFiles, type CoreParts } from "./plug
 import type { DisposeReason, PluginDefinition } from "./plugin-contract.ts";
 import { PluginInstance, type InstallDrop, type LateCall } from "./plugin-instance.ts";
 import type { KeptInfo } from "./keeps.ts";
-import { registerPluginFolder } from "./plugin-resolver.ts";
+import { runtime } from "../runtime/index.ts";
 import type { UnsupportedPart } from "./claude-plugin.ts";
 import { coreTables } from "../storage/tables.ts";
 
@@ -426,10 +426,8 @@ export class PluginHost {
 /** Imports the plugin's entry after dropping every cached module under its folder, so the whole graph is re-evaluated. */
 async function importPlugin(manifest: LoadedManifest): Promise<PluginDefinition> {
   if (manifest.entry === null) return { setup() {} }; // code-free: its folder's commands, agents and MCP servers are all it has
-  registerPluginFolder(manifest.dir);
-  const prefix = manifest.dir + "/";
-  for (const key of Object.keys(require.cache)) if (key.startsWith(prefix)) delete require.cache[key];
-  const mod = (await import(manifest.entry)) as { default?: PluginDefinition };
+  runtime.mapPluginImports(manifest.dir);
+  const mod = (await runtime.importFresh(manifest.dir, manifest.entry)) as { default?: PluginDefinition };
   const definition = mod.default;
   if (!definition || typeof definition.setup !== "function") throw Errors.PLUGIN_ENTRY_INVALID([manifest.main]);
   if (definition.name && definition.name !== manifest.name) throw Errors.BAD_REQUEST([`definePlugin names '${definition.name}' but plugin.json names '${manifest.name}'`]);

@@ -4,7 +4,8 @@
  * process group of its own, so stopping it (SIGTERM, then SIGKILL) reaches its children too.
  */
 import { readdirSync, readFileSync } from "node:fs";
-import type { Subprocess } from "bun";
+import { setTimeout as sleep } from "node:timers/promises";
+import { runtime, type Subprocess } from "../runtime/index.ts";
 import type { Owner } from "./owned-registry.ts";
 import { OwnedRegistry } from "./owned-registry.ts";
 
@@ -52,9 +53,9 @@ export interface ChildProcess {
   stop(options?: { force?: boolean; timeoutMs?: number }): Promise<void>;
 }
 
-/** A child started through ctx.spawn: the Bun subprocess (pipes, exit code) and its stop handle. */
+/** A child started through ctx.spawn: the runtime's subprocess (pipes, exit code) and its stop handle. */
 export interface SpawnedProcess extends ChildProcess {
-  readonly subprocess: Subprocess<"ignore" | "pipe", "pipe" | "ignore" | "inherit", "pipe" | "ignore" | "inherit">;
+  readonly subprocess: Subprocess;
   readonly exited: Promise<number>;
 }
 
@@ -63,7 +64,7 @@ export class ProcessRegistry {
 
   /** Spawns `command` for `owner` in a process group of its own; returns the child and the function that stops it. */
   spawn(owner: Owner, command: string[], options: SpawnOptions = {}): [SpawnedProcess, () => Promise<void>] {
-    const subprocess = Bun.spawn(command, {
+    const subprocess = runtime.spawn(command, {
       cwd: options.cwd,
       env: options.env,
       stdin: options.stdin ?? "ignore",
@@ -78,7 +79,7 @@ export class ProcessRegistry {
       get running() {
         return running();
       },
-      kill: (signal = "SIGTERM") => signalGroup(subprocess.pid, signal),
+      kill: (signal = "SIGTERM") => signalGroup(subprocess.pid, signal, () => subprocess.kill(signal)),
       stop: (stopOptions) => stopChild(child, running, stopOptions?.force ? 0 : (stopOptions?.timeoutMs ?? options.killTimeoutMs ?? 2000)),
     };
     return [child, this.#register(owner, child, command, "spawned")];
@@ -115,7 +116,7 @@ export class ProcessRegistry {
   }
 
   /**
-   * Children of this gantry process that no plugin registered (a `Bun.spawn` or `child_process`
+   * Children of this gantry process that no plugin registered (a runtime spawn or `child_process`
    * call that bypassed ctx.spawn): the kernel cannot stop them with their plugin, so it names them.
    * Linux only (reads /proc); elsewhere the list is empty.
    */
@@ -144,7 +145,7 @@ export class ProcessRegistry {
 async function stopChild(child: ChildProcess, running: () => boolean, graceMs: number): Promise<void> {
   if (running()) {
     child.kill(graceMs === 0 ? "SIGKILL" : "SIGTERM");
-    const timeout = Bun.sleep(graceMs).then(() => "timeout" as const);
+    const timeout = sleep(graceMs).then(() => "timeout" as const);
     if (graceMs > 0 && (await Promise.race([child.exited, timeout])) === "timeout") child.kill("SIGKILL");
     await child.exited;
   }
@@ -156,15 +157,19 @@ async function stopChild(child: ChildProcess, running: () => boolean, graceMs: n
   }
 }
 
-/** Signals the process group led by `pid`, or the process alone when it leads none. */
-export function signalGroup(pid: number, signal: NodeJS.Signals): void {
+/**
+ * Signals the process group led by `pid`, or the process alone when it leads none. `viaHandle`
+ * signals the child through its own handle when `process.kill` is refused (Deno's sandbox allows
+ * it only with an unscoped --allow-run): the child then gets the signal, its group does not.
+ */
+export function signalGroup(pid: number, signal: NodeJS.Signals, viaHandle?: () => void): void {
   try {
     process.kill(-pid, signal);
   } catch {
     try {
       process.kill(pid, signal);
-    } catch {
-      // already gone
+    } catch (error) {
+      if ((error as { code?: string }).code !== "ESRCH") viaHandle?.(); // not "already gone"
     }
   }
 }
@@ -181,7 +186,7 @@ function isAlive(pid: number): boolean {
 }
 
 async function pollExit(pid: number): Promise<void> {
-  while (isAlive(pid)) await Bun.sleep(250);
+  while (isAlive(pid)) await sleep(250);
 }
 
 function commandOf(pid: number): string[] {

@@ -1,4 +1,5 @@
 /** Runs one shell line through a plugin's `ctx.spawn`, with a timeout and a cap on what it prints (Bash tool, hooks, `!`cmd`` lines). */
+import type { ChildStdin } from "../runtime/index.ts";
 import { isSecretName } from "./config.ts";
 import type { SpawnedProcess, SpawnOptions } from "./processes.ts";
 
@@ -57,7 +58,7 @@ export async function runShell(spawn: Spawner, line: string, options: ShellOptio
   });
   const proc = child.subprocess;
   if (options.stdin !== undefined) {
-    const sink = proc.stdin as import("bun").FileSink;
+    const sink = proc.stdin as ChildStdin;
     try {
       sink.write(options.stdin);
       await sink.end();

@@ -3,6 +3,7 @@
  * (`Bash`, `Bash(git status:*)`, `Bash(npm test)`, `Read(/srv/docs/**)`, `WebFetch(domain:example.com)`).
  * One matcher serves agents' rules and markdown commands' `allowed-tools`.
  */
+import { runtime } from "../runtime/index.ts";
 
 const SPECIFIED = /^([A-Za-z_][\w-]*)\((.*)\)$/s;
 
@@ -49,7 +50,7 @@ function specifierMatches(tool: string, specifier: string, input: Record<string,
   }
   const path = input.file_path ?? input.path;
   const forms = Array.isArray(input.paths) ? input.paths.filter((p): p is string => typeof p === "string") : typeof path === "string" ? [path] : [];
-  if (forms.length > 0) return forms.some((p) => new Bun.Glob(specifier).match(p) || globMatches(specifier, p));
+  if (forms.length > 0) return forms.some((p) => runtime.globMatch(specifier, p) || globMatches(specifier, p));
   return globMatches(specifier, JSON.stringify(input));
 }
 

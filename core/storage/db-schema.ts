@@ -49,7 +49,7 @@ export const apiKeys = sqliteTable("api_keys", {
   tokensPerMinute: integer("tokens_per_minute").notNull().default(0),
 });
 
-/** People who log in with a password (argon2id via Bun.password). */
+/** People who log in with a password (argon2id, in the PHC string format). */
 export const users = sqliteTable("users", {
   id: text("id").primaryKey(),
   username: text("username").notNull().unique(),

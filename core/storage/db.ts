@@ -1,5 +1,5 @@
 /** The database: embedded SQLite (WAL) by default, PostgreSQL when `database.url` names one; migrations applied at start. */
-import type { Database } from "bun:sqlite";
+import type { SqliteDatabase } from "../runtime/index.ts";
 import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type postgres from "postgres";
@@ -24,8 +24,8 @@ export interface DatabaseHandle {
   dialect: Dialect;
   /** The SQLite file, or the PostgreSQL URL without its password, and schema. */
   location: string;
-  /** The bun:sqlite connection (SQLite only): backups. */
-  sqlite?: Database;
+  /** The SQLite connection (SQLite only): backups. */
+  sqlite?: SqliteDatabase;
   /** The postgres.js client (PostgreSQL only): LISTEN/NOTIFY, raw SQL in tools. */
   pg?: postgres.Sql;
   /** Applies the migrations in `folder` (drizzle-kit's output), tracked in `table`. */

@@ -1,13 +1,12 @@
 /**
- * SQLite behind drizzle's async API: bun:sqlite in WAL mode, every statement awaited, and
+ * SQLite behind drizzle's async API: the runtime's SQLite (bun:sqlite or node:sqlite) in WAL mode, every statement awaited, and
  * transactions that hold the one connection for themselves while they run (as a PostgreSQL
  * transaction holds its own connection), so a statement from elsewhere never joins one.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import { Database } from "bun:sqlite";
-import { drizzle as syncDrizzle } from "drizzle-orm/bun-sqlite";
-import { migrate } from "drizzle-orm/bun-sqlite/migrator";
 import { drizzle, type SqliteRemoteDatabase } from "drizzle-orm/sqlite-proxy";
+import { migrate } from "drizzle-orm/sqlite-proxy/migrator";
+import { runtime, type SqliteDatabase } from "../runtime/index.ts";
 
 /**
  * Lets one transaction at a time own the connection. Statements issued inside the running
@@ -49,7 +48,7 @@ export interface SqliteConnection {
   db: SqliteRemoteDatabase;
   /** Statements run so far (tests and benches check hot paths make none). */
   statements(): number;
-  sqlite: Database;
+  sqlite: SqliteDatabase;
   gate: ConnectionGate;
   /** Applies the migrations in `folder`, tracked in `table`. */
   migrate(folder: string, table?: string): Promise<void>;
@@ -57,7 +56,7 @@ export interface SqliteConnection {
 
 /** Opens `path` (creating it) with WAL and a busy timeout, and wraps it in drizzle's async SQLite API. */
 export function openSqlite(path: string): SqliteConnection {
-  const sqlite = new Database(path, { create: true, strict: true });
+  const sqlite = runtime.openSqlite(path);
   sqlite.exec("PRAGMA journal_mode = WAL");
   sqlite.exec("PRAGMA synchronous = NORMAL");
   sqlite.exec("PRAGMA busy_timeout = 5000");
@@ -76,10 +75,14 @@ export function openSqlite(path: string): SqliteConnection {
   }));
   const transaction = db.transaction.bind(db);
   db.transaction = ((body, config) => gate.exclusive(() => transaction(body, config))) as typeof db.transaction;
-  const migrator = syncDrizzle({ client: sqlite });
   return {
     db, sqlite, gate,
     statements: () => statements,
-    migrate: (folder, table) => gate.exclusive(() => migrate(migrator, { migrationsFolder: folder, migrationsTable: table })),
+    migrate: (folder, table) => gate.exclusive(() => migrate(db, async (queries) => {
+      // One transaction for every pending migration: all of them apply, or none.
+      sqlite.transaction(() => {
+        for (const query of queries) sqlite.exec(query);
+      })();
+    }, { migrationsFolder: folder, migrationsTable: table })),
   };
 }

@@ -2,6 +2,7 @@
  * Claude Code's file tools for agents — Read, Glob, Grep (read only), Write, Edit — each kept
  * inside the workspace roots of plugin.agent.workspaces (symbolic links are followed before the check).
  */
+import { runtime } from "gantry/plugin";
 import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, statSync, writeFileSync } from "node:fs";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import type { Tool } from "./tool-catalog.ts";
@@ -74,8 +75,8 @@ export function fileTools(roots: () => string[]): Tool[] {
       pattern: { type: "string" }, path: { type: "string", description: "folder to search (default: the workspace)" },
     }, ["pattern"], async (args) => {
       const dir = insideWorkspace(roots(), typeof args.path === "string" && args.path ? args.path : roots()[0] ?? ".");
-      const glob = new Bun.Glob(str(args.pattern, "pattern"));
-      const found = walk(dir).filter((f) => glob.match(f)).slice(0, MAX_MATCHES).map((f) => join(dir, f));
+      const pattern = str(args.pattern, "pattern");
+      const found = walk(dir).filter((f) => runtime.globMatch(pattern, f)).slice(0, MAX_MATCHES).map((f) => join(dir, f));
       return { text: found.join("\n") || "No files found", isError: false };
     }),
     builtin("Grep", "Searches file contents of the workspace with a regular expression.", {
@@ -84,8 +85,8 @@ export function fileTools(roots: () => string[]): Tool[] {
     }, ["pattern"], async (args) => {
       const target = insideWorkspace(roots(), typeof args.path === "string" && args.path ? args.path : roots()[0] ?? ".");
       const regex = new RegExp(str(args.pattern, "pattern"), args["-i"] === true ? "i" : "");
-      const glob = typeof args.glob === "string" ? new Bun.Glob(args.glob) : null;
-      const files = statSync(target).isFile() ? [target] : walk(target).filter((f) => !glob || glob.match(f)).map((f) => join(target, f));
+      const glob = typeof args.glob === "string" ? args.glob : null;
+      const files = statSync(target).isFile() ? [target] : walk(target).filter((f) => !glob || runtime.globMatch(glob, f)).map((f) => join(target, f));
       const mode = args.output_mode ?? "files_with_matches";
       const out: string[] = [];
       for (const file of files) {

@@ -3,6 +3,7 @@
  * or mtime changes, dropped when they go away); uploads are written into the plugin's data folder.
  * Each registration records format, size, rows, schema and the SHA-256 of the bytes.
  */
+import { writeFile } from "node:fs/promises";
 import { createHash } from "node:crypto";
 import { createReadStream, existsSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { extname, join, relative, resolve, sep } from "node:path";
@@ -83,7 +84,7 @@ export class DatasetCatalog {
     const { uploadDir } = this.settings();
     const final = join(uploadDir, `${name}.${fmt}`);
     const partial = `${final}.${crypto.randomUUID()}.part`;
-    await Bun.write(partial, file);
+    await writeFile(partial, file.stream());
     try {
       const { columns, rows } = await this.inspect(partial, fmt);
       const now = new Date();

@@ -1,6 +1,6 @@
 /** /api/v1/deployments: list, shadow, compare, promote, rollback, retire, package, audit, artifacts and the per-model event stream. */
 import { stat } from "node:fs/promises";
-import { t, textResponses, type CoreIdentityService, type PluginContext, type RolesApp } from "gantry/plugin";
+import { fileStream, t, textResponses, type CoreIdentityService, type PluginContext, type RolesApp } from "gantry/plugin";
 import type { ArtifactFiles } from "./artifacts.ts";
 import type { Comparisons } from "./compare.ts";
 import type { DeploymentControl } from "./control.ts";
@@ -155,7 +155,7 @@ export function deploymentRoutes(p: DeploymentRouteParts) {
         const path = p.files.path(row);
         const size = (await stat(path).catch(() => undefined))?.size;
         if (size === undefined) throw DeploymentErrors.ARTIFACT_NOT_FOUND([params.id]);
-        return new Response(Bun.file(path), {
+        return new Response(fileStream(path), {
           headers: { "content-type": row.mediaType, "content-length": String(size), "x-content-sha256": row.sha256, "content-disposition": `attachment; filename="${row.fileName}"` },
         });
       }, {

@@ -5,6 +5,7 @@
  * tasks share the main thread). JavaScript cannot capture another thread's stack, so each entry
  * reports its state instead of a stack trace.
  */
+import { runtime } from "gantry/plugin";
 import type { PeriodicTask, ProcessInfo } from "gantry/plugin";
 
 export interface ThreadEntry {
@@ -30,7 +31,7 @@ export function collectThreads(tasks: PeriodicTask[], processes: ProcessInfo[], 
     kind: "main",
     daemon: false,
     details: [
-      `runtime: bun ${Bun.version} (${process.platform}/${process.arch})`,
+      `runtime: ${runtime.name} ${runtime.version} (${process.platform}/${process.arch})`,
       `uptime_s: ${Math.round(process.uptime())}`,
       `rss_bytes: ${memory.rss}`,
       `heap_used_bytes: ${memory.heapUsed}`,

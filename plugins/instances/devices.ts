@@ -5,7 +5,7 @@
  */
 import { statSync } from "node:fs";
 import { totalmem } from "node:os";
-import type { PluginContext } from "gantry/plugin";
+import { which, type PluginContext } from "gantry/plugin";
 
 export interface DeviceBudget {
   name: string;
@@ -45,7 +45,7 @@ export function parseNvidiaSmi(output: string): DeviceBudget[] {
 
 /** Runs nvidia-smi (`executable`: a path, or a name looked up on PATH); no devices when it is absent or fails within 5 s. */
 export async function readNvidiaSmi(ctx: PluginContext, executable: string): Promise<DeviceBudget[]> {
-  const path = executable.includes("/") ? executable : Bun.which(executable);
+  const path = executable.includes("/") ? executable : which(executable);
   if (!path) return [];
   try {
     const proc = ctx.spawn([path, "--query-gpu=index,name,memory.total,memory.used", "--format=csv,noheader,nounits"], { name: "nvidia-smi", stdout: "pipe", stderr: "ignore", killTimeoutMs: 500 });

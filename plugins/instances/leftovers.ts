@@ -3,6 +3,7 @@
  * (its pid is the group id), recorded as `last_pid`; at start, before gantry listens, every process
  * still in such a group is killed and waited for, so none is alive when /healthz first answers.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 
 /** How long start-up waits for killed leftovers to be gone (a process in uninterruptible I/O dies late). */
@@ -21,6 +22,15 @@ function readStat(pid: number): ProcState | undefined {
     return { pid, state: state!, pgrp: Number(pgrp) };
   } catch {
     return undefined; // gone meanwhile
+  }
+}
+
+function procReadable(): boolean {
+  try {
+    readdirSync("/proc");
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -51,6 +61,8 @@ function isLeftoverGroup(lastPid: number, port: number): boolean {
 
 /** Kills every leftover group of `rows` and waits (bounded) until none of their processes runs. Returns the pids killed. */
 export async function reapLeftovers(rows: { lastPid: number | null; port: number }[]): Promise<number[]> {
+  // Without /proc (Deno's sandbox grants it only with --allow-all) a group cannot be told from a reused pid's: kill nothing.
+  if (process.platform !== "linux" || !procReadable()) return [];
   const groups = new Set(rows.filter((r) => r.lastPid && isLeftoverGroup(r.lastPid, r.port)).map((r) => r.lastPid!));
   if (groups.size === 0 || process.platform !== "linux") return [];
   const killed = liveMembers(groups).map((m) => m.pid);
@@ -62,6 +74,6 @@ export async function reapLeftovers(rows: { lastPid: number | null; port: number
     }
   }
   const deadline = Date.now() + REAP_WAIT_MS;
-  while (liveMembers(groups).length > 0 && Date.now() < deadline) await Bun.sleep(10);
+  while (liveMembers(groups).length > 0 && Date.now() < deadline) await sleep(10);
   return killed;
 }

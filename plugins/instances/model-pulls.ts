@@ -9,6 +9,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { createReadStream, existsSync, mkdirSync, statSync, statfsSync } from "node:fs";
 import { open, rename, rm, truncate } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { formatBytes, type KeepScope } from "gantry/plugin";
 import { planPull, PullErrors, type HubSettings, type PullFile, type PullPlan } from "./pull-sources.ts";
 
@@ -159,7 +160,7 @@ export class ModelPulls {
         break;
       } catch (error) {
         if (pull.controller.signal.aborted || attempt >= settings.retries || (error as { permanent?: boolean }).permanent) throw error;
-        await Bun.sleep(200 * (attempt + 1));
+        await sleep(200 * (attempt + 1));
       }
     }
     this.#set(pull, "verifying");

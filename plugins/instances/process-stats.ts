@@ -15,7 +15,13 @@ export interface GroupUsage {
 /** Usage per process group id, in one pass over /proc. */
 export function usageByProcessGroup(): Map<number, GroupUsage> {
   const groups = new Map<number, GroupUsage>();
-  for (const entry of readdirSync("/proc")) {
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return groups; // not readable (Deno's sandbox grants /proc only with --allow-all): no figures
+  }
+  for (const entry of entries) {
     if (entry.charCodeAt(0) < 48 || entry.charCodeAt(0) > 57) continue; // pids only
     let stat: string;
     try {

@@ -3,6 +3,7 @@
  * (`max_queue`), who waits for it to start, and whether it is draining for an eviction. It lives on
  * the supervisor, so a plugin reload keeps the queue and the requests in it.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 
 /** Thrown when the queue is full; `retryAfterS` for the Retry-After header. */
 export class QueueFull extends Error {
@@ -86,7 +87,7 @@ export class RequestGate {
       if (left <= 0 || !(await this.whenIdle(left))) return false;
       const quietFor = Date.now() - this.lastEndAt;
       if (quietFor >= quietMs) return true;
-      await Bun.sleep(Math.min(quietMs - quietFor, Math.max(0, deadline - Date.now())));
+      await sleep(Math.min(quietMs - quietFor, Math.max(0, deadline - Date.now())));
       if (!this.busy && Date.now() - this.lastEndAt >= quietMs) return true;
     }
   }

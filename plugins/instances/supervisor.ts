@@ -5,6 +5,7 @@
  * it gives up and the instance is `failed`. A supervisor outlives plugin reloads (it is kept with
  * its process): it reaches the plugin only through `host()`, which each generation re-points.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import type { SpawnOptions, SpawnedProcess } from "gantry/plugin";
 import { commandLine, healthPath, type InstanceDefinition } from "./backends.ts";
 import { connect } from "node:net";
@@ -138,7 +139,7 @@ export class InstanceSupervisor {
         this.#set("running");
         return;
       }
-      await Bun.sleep(100);
+      await sleep(100);
     }
     await this.stop({ force: true });
     this.#fail(`did not become healthy within ${this.settings().startTimeoutS} s`);

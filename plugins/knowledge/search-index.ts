@@ -4,7 +4,7 @@
  * cosine k-nearest neighbours) and an FTS5 table (BM25). Kept apart from gantry's database so the
  * same index serves whichever database (SQLite or PostgreSQL) holds the chunks.
  */
-import { Database } from "bun:sqlite";
+import { packageFile, runtime, type SqliteDatabase } from "gantry/plugin";
 import * as sqliteVec from "sqlite-vec";
 
 export interface IndexedChunk {
@@ -23,13 +23,13 @@ export function anyWordQuery(text: string): string | undefined {
 }
 
 export class SearchIndex {
-  readonly #db: Database;
+  readonly #db: SqliteDatabase;
 
   constructor(path: string) {
-    this.#db = new Database(path, { create: true });
+    this.#db = runtime.openSqlite(path, { extensions: true });
     this.#db.exec("PRAGMA journal_mode = WAL");
     this.#db.exec("PRAGMA synchronous = NORMAL");
-    sqliteVec.load(this.#db);
+    this.#db.loadExtension(sqliteVecPath());
     this.#db.exec("CREATE TABLE IF NOT EXISTS revisions (collection INTEGER PRIMARY KEY, revision INTEGER NOT NULL)");
   }
 
@@ -116,5 +116,14 @@ export class SearchIndex {
 
   close(): void {
     this.#db.close();
+  }
+}
+
+/** sqlite-vec's loadable file: from its npm package, or the copy a single binary unpacked next to gantry's files. */
+function sqliteVecPath(): string {
+  try {
+    return sqliteVec.getLoadablePath();
+  } catch {
+    return packageFile(`sqlite-vec-${process.platform}-${process.arch}`, "vec0.so");
   }
 }

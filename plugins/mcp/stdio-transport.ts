@@ -3,11 +3,12 @@
  * (listed by core.processes, in a process group of its own, so a `bun run start` wrapper and the
  * server it starts stop together) instead of the SDK's own spawn, which gantry could not stop.
  */
+import { setTimeout as sleep } from "node:timers/promises";
+import type { ChildStdin } from "gantry/plugin";
 import { ReadBuffer, serializeMessage } from "@modelcontextprotocol/sdk/shared/stdio.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import type { SpawnOptions, SpawnedProcess } from "gantry/plugin";
-import type { FileSink } from "bun";
 
 export type Spawner = (command: string[], options: SpawnOptions) => SpawnedProcess;
 
@@ -61,7 +62,7 @@ export class KernelStdioTransport implements Transport {
   }
 
   async send(message: JSONRPCMessage): Promise<void> {
-    const stdin = this.#child?.subprocess.stdin as FileSink | undefined;
+    const stdin = this.#child?.subprocess.stdin as ChildStdin | undefined;
     if (!stdin) throw new Error("Not connected");
     stdin.write(serializeMessage(message));
     await stdin.flush();
@@ -73,11 +74,11 @@ export class KernelStdioTransport implements Transport {
     this.#child = undefined;
     if (!child) return;
     try {
-      await (child.subprocess.stdin as FileSink | undefined)?.end();
+      await (child.subprocess.stdin as ChildStdin | undefined)?.end();
     } catch {
       // the server is gone already
     }
-    const exited = await Promise.race([child.exited.then(() => true), Bun.sleep(EXIT_GRACE_MS).then(() => false)]);
+    const exited = await Promise.race([child.exited.then(() => true), sleep(EXIT_GRACE_MS).then(() => false)]);
     if (!exited || child.running) await child.stop();
     else child.kill("SIGTERM"); // the server exited; anything it started in its group goes too
     this.#buffer.clear();

@@ -1,4 +1,6 @@
 /** Files phases produce: written under the plugin's data folder with their size and SHA-256. */
+import { writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { newId, type ArtifactRow, type PipelineStore } from "./store.ts";
@@ -32,7 +34,7 @@ export async function saveArtifact(store: PipelineStore, dataDir: string, runId:
   const dir = join(dataDir, "artifacts", runId);
   mkdirSync(dir, { recursive: true });
   const path = join(dir, `${id}-${file.name}`);
-  await Bun.write(path, file.bytes);
-  const sha256 = new Bun.CryptoHasher("sha256").update(file.bytes).digest("hex");
+  await writeFile(path, file.bytes);
+  const sha256 = createHash("sha256").update(file.bytes).digest("hex");
   return store.addArtifact({ id, runId, phase, name: file.name, mediaType: file.mediaType, size: file.bytes.byteLength, sha256, path });
 }

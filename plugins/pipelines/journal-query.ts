@@ -4,6 +4,7 @@
  * in a worker that is terminated at the statement timeout: no other table is reachable, writes are
  * refused, and a runaway query cannot hold the server.
  */
+import { runtime } from "gantry/plugin";
 import type { EventRow } from "./store.ts";
 
 export type QueryOutcome =
@@ -22,7 +23,7 @@ export function refusal(sql: string): string | undefined {
 export async function queryJournal(events: EventRow[], sql: string, options: { timeoutMs: number; maxRows: number }): Promise<QueryOutcome> {
   const refused = refusal(sql);
   if (refused) return { ok: false, reason: "refused", message: refused };
-  const worker = new Worker(new URL("./journal-worker.ts", import.meta.url).href);
+  const worker = new Worker(runtime.workerUrl("plugins/pipelines/journal-worker.ts"), { type: "module" });
   const rows = events.map((e) => [e.runId, e.seq, e.at.toISOString(), e.phase, e.kind, JSON.stringify(e.data)]);
   try {
     return await new Promise<QueryOutcome>((resolve) => {

@@ -1,18 +1,19 @@
 /** Runs one journal query in a private in-memory database (see journal-query.ts). */
-import { Database } from "bun:sqlite";
 
 declare const self: Worker;
 
-self.onmessage = (message: MessageEvent<{ rows: unknown[][]; sql: string; maxRows: number }>) => {
+self.onmessage = async (message: MessageEvent<{ rows: unknown[][]; sql: string; maxRows: number }>) => {
   const { rows, sql, maxRows } = message.data;
-  const db = new Database(":memory:");
+  // Imported here: a worker whose static imports await at top level loses early messages (Bun).
+  const { runtime } = await import("gantry/runtime");
+  const db = runtime.openSqlite(":memory:");
   try {
-    db.run("CREATE TABLE run_events (run_id TEXT NOT NULL, seq INTEGER NOT NULL, time TEXT NOT NULL, phase TEXT, kind TEXT NOT NULL, data TEXT NOT NULL)");
+    db.exec("CREATE TABLE run_events (run_id TEXT NOT NULL, seq INTEGER NOT NULL, time TEXT NOT NULL, phase TEXT, kind TEXT NOT NULL, data TEXT NOT NULL)");
     const insert = db.prepare("INSERT INTO run_events VALUES (?, ?, ?, ?, ?, ?)");
     db.transaction(() => {
       for (const row of rows) insert.run(...(row as [string, number, string, string | null, string, string]));
     })();
-    db.run("PRAGMA query_only = ON");
+    db.exec("PRAGMA query_only = ON");
     const statement = db.prepare(sql);
     const columns = statement.columnNames;
     const out: unknown[][] = [];

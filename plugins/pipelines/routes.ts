@@ -1,4 +1,5 @@
 /** The pipelines routes (/api/v1/pipelines…) and chat (/api/v1/chat). */
+import { fileStream } from "gantry/plugin";
 import { stat } from "node:fs/promises";
 import { mayInvoke, Nullable, t, textResponses, type AgentRunsService, type CommandRole, type CoreIdentityService, type PluginContext, type RolesApp } from "gantry/plugin";
 import type { PipelineEngine } from "./engine.ts";
@@ -72,16 +73,15 @@ export function pipelineRoutes(p: PipelineRouteParts) {
         if (!artifact) throw PipelineErrors.PIPELINE_ARTIFACT_NOT_FOUND([params.id]);
         const size = (await stat(artifact.path).catch(() => undefined))?.size;
         if (size === undefined) throw PipelineErrors.PIPELINE_ARTIFACT_NOT_FOUND([params.id]);
-        const file = Bun.file(artifact.path);
-        const headers: Record<string, string> = {
+                const headers: Record<string, string> = {
           "content-type": artifact.mediaType, "accept-ranges": "bytes", "x-content-sha256": artifact.sha256,
           "content-disposition": `attachment; filename="${artifact.name}"`,
         };
         const range = request.headers.get("range");
-        if (!range) return new Response(file, { headers: { ...headers, "content-length": String(size) } });
+        if (!range) return new Response(fileStream(artifact.path), { headers: { ...headers, "content-length": String(size) } });
         const fits = byteRange(range, size);
         if (!fits) throw PipelineErrors.PIPELINE_RANGE_INVALID([range.slice(0, 60), size], { details: { size } });
-        return new Response(file.slice(fits.start, fits.end + 1), {
+        return new Response(fileStream(artifact.path, fits.start, fits.end), {
           status: 206, headers: { ...headers, "content-range": `bytes ${fits.start}-${fits.end}/${size}`, "content-length": String(fits.end - fits.start + 1) },
         });
       }, {

@@ -2,6 +2,7 @@
  * Pipeline templates: `pipelines/*.yaml` (or `.md` with YAML front matter) files and
  * `[pipelines.<name>]` in gantry.toml, checked into a `Template` or a list of problems.
  */
+import { parse as parseYaml } from "yaml";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { basename, extname, join } from "node:path";
 import { parseCondition, placeholdersInStrings, type Condition } from "./expressions.ts";
@@ -173,7 +174,7 @@ export function templatesInFolder(dir: string): Loaded[] {
         }
         text = match[1]!;
       }
-      const raw = Bun.YAML.parse(text) as Record<string, unknown>;
+      const raw = parseYaml(text) as Record<string, unknown>;
       loaded.push(checkTemplate(typeof raw?.name === "string" ? raw.name : name, raw, path));
     } catch (error) {
       loaded.push({ template: null, name, source: path, problems: [`not valid YAML: ${(error as Error).message}`] });

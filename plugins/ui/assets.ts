@@ -1,6 +1,7 @@
 /** The built dashboard held in memory: each file with its type, ETag and a gzip copy, answered with caching headers. */
 import { readdirSync, readFileSync } from "node:fs";
 import { createHash } from "node:crypto";
+import { gzipSync } from "node:zlib";
 import { extname, join } from "node:path";
 
 const TYPES: Record<string, string> = {
@@ -25,7 +26,7 @@ function load(path: string): Asset {
   const body = new Uint8Array(readFileSync(path));
   const type = TYPES[extname(path)] ?? "application/octet-stream";
   const compressible = type.startsWith("text/") || type.includes("svg") || type.includes("json");
-  return { body, gzip: compressible && body.length > 512 ? Bun.gzipSync(body, { level: 9 }) : null, type, etag: `"${createHash("sha256").update(body).digest("base64url").slice(0, 22)}"` };
+  return { body, gzip: compressible && body.length > 512 ? gzipSync(body, { level: 9 }) : null, type, etag: `"${createHash("sha256").update(body).digest("base64url").slice(0, 22)}"` };
 }
 
 export class DashboardAssets {

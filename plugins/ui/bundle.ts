@@ -3,8 +3,8 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 
-export const WEB_DIR = join(import.meta.dir, "web");
-export const DIST_DIR = join(import.meta.dir, "dist");
+export const WEB_DIR = join(import.meta.dirname, "web");
+export const DIST_DIR = join(import.meta.dirname, "dist");
 
 /** Where the built app is mounted; asset URLs are absolute under it so deep links load them. */
 export const UI_BASE = "/ui";
@@ -61,7 +61,7 @@ export async function buildBundle(outDir = DIST_DIR): Promise<string[]> {
 
 /** A digest of every source file (and this builder): a build records it, so a stale build is noticed. */
 export function sourceHash(): string {
-  const hash = createHash("sha256").update(readFileSync(import.meta.path));
+  const hash = createHash("sha256").update(readFileSync(import.meta.filename));
   for (const name of readdirSync(WEB_DIR, { recursive: true, encoding: "utf8" }).sort()) {
     const path = join(WEB_DIR, name);
     if (/\.(ts|css)$/.test(name)) hash.update(name).update(readFileSync(path));

@@ -1,7 +1,9 @@
 /** ui: the web dashboard. `/` redirects to `/ui`; `/ui/*` serves the single-page app (deep links included); `/ui/assets/*` its hashed files. */
-import { definePlugin, GantryError, t } from "gantry/plugin";
+import { definePlugin, GantryError, runtime, t } from "gantry/plugin";
 import { DashboardAssets } from "./assets.ts";
-import { buildBundle, DIST_DIR, isBuilt } from "./bundle.ts";
+import { buildBundle, isBuilt, WEB_DIR } from "./bundle.ts";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 
 const html = (description: string) => ({ 200: { description, content: { "text/html": { schema: { type: "string" as const } } } } });
 const NO_LIMIT = { min: "public", rateLimit: "none" } as const;
@@ -10,11 +12,14 @@ export default definePlugin({
   name: "ui",
   async setup(ctx) {
     // `npm install` (prepare) and `npm test` build the bundle; a missing or stale build (sources edited since) is rebuilt here.
-    if (!isBuilt()) {
-      ctx.log.info("building the dashboard bundle (dist/ is missing or older than web/)");
-      await buildBundle();
+    // The bundler is Bun's: on another runtime a stale build is served as it is.
+    if (existsSync(WEB_DIR) && !isBuilt()) {
+      if (runtime.name === "bun") {
+        ctx.log.info("building the dashboard bundle (dist/ is missing or older than web/)");
+        await buildBundle();
+      } else ctx.log.warn("the dashboard bundle is missing or older than web/: run `npm run prepare` with Bun");
     }
-    const assets = new DashboardAssets(DIST_DIR);
+    const assets = new DashboardAssets(join(ctx.dir, "dist"));
     ctx.routes((app) =>
       app
         .get("/", () => new Response(null, { status: 302, headers: { location: "/ui" } }), {

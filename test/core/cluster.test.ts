@@ -142,7 +142,18 @@ if (TEST_PG_URL) {
       [a, b, c] = cluster.nodes as [ClusterNode, ClusterNode, ClusterNode];
       await waitFor(async () => (await leaderOf(a)) !== undefined, 10_000, "a leader");
     }, 60_000);
-    afterAll(() => cluster?.stop());
+    /** Model servers started on a node this describe kills -9 outlive it (as they would in production): stopped here. */
+    const orphanedGroups: number[] = [];
+    afterAll(async () => {
+      await cluster?.stop();
+      for (const group of orphanedGroups) {
+        try {
+          process.kill(-group, "SIGKILL");
+        } catch {
+          // already gone
+        }
+      }
+    });
 
     const nodesOf = async (node: ClusterNode) => (await (await node.api("/api/v1/nodes")).json()).nodes as { id: string; name: string; status: string; leader: boolean }[];
     const leaderOf = async (node: ClusterNode) => (await nodesOf(node)).find((n) => n.leader && n.status === "up");
@@ -256,7 +267,9 @@ if (TEST_PG_URL) {
         expect([twin.status, (await twin.json()).code]).toEqual([409, "INSTANCE_EXISTS_ON_NODE"]);
         const samePort = await b.api("/api/v1/instances", json("POST", { name: "on-b-port", backend: "command", model_path: "x", command: ["x"], port }));
         expect([samePort.status, (await samePort.json()).code]).toEqual([409, "PORT_IN_USE"]);
-        expect((await a.api("/api/v1/instances/on-a/start", json("POST"))).status).toBe(200);
+        const started = await a.api("/api/v1/instances/on-a/start", json("POST"));
+        expect(started.status).toBe(200);
+        orphanedGroups.push((await started.json()).pid);
         await waitFor(() => seen.some((e) => e.data.name === "on-a" && e.data.status === "running"), 5000, "instance_status_changed on B");
         const aId = await a.id();
         expect(seen.every((e) => e.node === aId)).toBe(true);

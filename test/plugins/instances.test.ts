@@ -413,7 +413,11 @@ describe("kill -9 of gantry", () => {
       // Reaped before listening: gone at the first 200 of /healthz, not some time after.
       expect(leftovers.filter(alive)).toEqual([]);
     } finally {
-      for (const proc of started) proc.kill("SIGKILL");
+      // The second gantry restored the two instances (they were running when the first was killed): a graceful stop ends them.
+      const last = started.at(-1)!;
+      for (const proc of started) proc.kill(proc === last && started.length > 1 ? "SIGTERM" : "SIGKILL");
+      await Promise.race([last.exited, Bun.sleep(10_000)]);
+      last.kill("SIGKILL");
       for (const group of [pid, shell]) {
         try {
           process.kill(-group, "SIGKILL");
