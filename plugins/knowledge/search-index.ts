@@ -86,12 +86,6 @@ export class SearchIndex {
     this.#db.query("DELETE FROM revisions WHERE collection = ?").run(collection);
   }
 
-  /** Chunks indexed for the collection, full text and vectors: a mismatch with the store means rebuild. */
-  counts(collection: number): { lexical: number; vector: number } {
-    const count = (table: string) => (this.#exists(table) ? (this.#db.query(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n : 0);
-    return { lexical: count(ftsTable(collection)), vector: count(vecTable(collection)) };
-  }
-
   /** The ids of the chunks indexed for the collection (every chunk is in its full-text table). */
   ids(collection: number): number[] {
     if (!this.#exists(ftsTable(collection))) return [];
