@@ -7,6 +7,7 @@ import { t, type RolesApp } from "gantry/plugin";
 import { inferenceResponses, rawJsonBody } from "./inference-docs.ts";
 import { answerErrors, InferenceErrors, openAiErrorBody, OWN_ERRORS } from "./inference-errors.ts";
 import { modelRequest, relay, type Upstream } from "./proxy.ts";
+import { SCAN_FROM_BYTES, scanModelRequest } from "./model-scan.ts";
 import { Model, Models } from "./schemas.ts";
 
 const SHAPE = "OpenAI's error shape {error: {message, type, param, code}}";
@@ -25,6 +26,9 @@ function modelView(i: InstanceView, id: string) {
   return { id, object: "model" as const, created: Math.floor(Date.parse(i.created_at) / 1000), owned_by: "gantry", status: i.status, instance: i.name };
 }
 
+/** `text` (an object without stream_options) asking for usage: the member goes first, so the body is not re-serialized. */
+const withUsageAsked = (text: string, objectStart: number) => `${text.slice(0, objectStart + 1)}"stream_options":{"include_usage":true},${text.slice(objectStart + 1)}`;
+
 export function openAiRoutes(upstream: Upstream) {
   const m = upstream.manager;
   const requestId = (set: { headers: Record<string, unknown> }) => set.headers["x-request-id"] as string | undefined;
@@ -33,12 +37,14 @@ export function openAiRoutes(upstream: Upstream) {
   const jsonRoute = (app: RolesApp, path: string, summary: string, required: string[], askUsage: boolean) =>
     app.post(path, async ({ body, request, set }) => {
       let text = typeof body === "string" ? body : ""; // parse: "text" hands over a string; no body at all is ""
-      const { body: parsed, model } = modelRequest(text);
+      // A large body is not parsed whole when a bounded scan is sure of its model and stream (it then has no stream_options).
+      const scanned = text.length >= SCAN_FROM_BYTES ? scanModelRequest(text) : undefined;
+      const { body: parsed, model } = scanned ? { body: undefined, model: scanned.model } : modelRequest(text);
       const supervisor = await upstream.instance(model);
-      const stream = parsed.stream === true;
+      const stream = scanned ? scanned.stream : parsed!.stream === true;
       // Streams report usage only when asked; ask, and take the extra chunk out again for a client that did not.
-      const stripUsage = askUsage && stream && (parsed.stream_options as { include_usage?: unknown } | undefined)?.include_usage !== true;
-      if (stripUsage) text = JSON.stringify({ ...parsed, stream_options: { ...(parsed.stream_options as object | undefined), include_usage: true } });
+      const stripUsage = askUsage && stream && (parsed?.stream_options as { include_usage?: unknown } | undefined)?.include_usage !== true;
+      if (stripUsage) text = scanned ? withUsageAsked(text, scanned.objectStart) : JSON.stringify({ ...parsed, stream_options: { ...(parsed!.stream_options as object | undefined), include_usage: true } });
       const o = upstream.metrics.begin(supervisor.definition.name, "openai", requestId(set), stream);
       return relay(await upstream.send(supervisor, path, { body: text, signal: request.signal }, o), o, stripUsage);
     }, { role: "inference", parse: "text", detail: { summary, tags: ["openai"], requestBody: rawJsonBody(required), responses: passedThrough, ...OWN_ERRORS } });
