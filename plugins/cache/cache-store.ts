@@ -2,7 +2,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { and, asc, count, eq, inArray, lte, sql } from "drizzle-orm";
+import { and, asc, count, eq, inArray, lte, min, sql } from "drizzle-orm";
 import { pickTables, type PluginContext } from "gantry/plugin";
 import * as pgTables from "./schema-pg.ts";
 import * as sqliteTables from "./schema.ts";
@@ -16,7 +16,8 @@ export type Entry = typeof cacheEntries.$inferSelect;
 export class CacheStore {
   readonly #t: typeof sqliteTables;
 
-  constructor(private readonly db: PluginContext["db"], private readonly pagesDir: string) {
+  /** `onQueued(dueAt)`: entries were queued, the earliest due at `dueAt` (the scheduler wakes for them). */
+  constructor(private readonly db: PluginContext["db"], private readonly pagesDir: string, private readonly onQueued: (dueAt: Date) => void = () => {}) {
     this.#t = pickTables(db, { sqlite: sqliteTables, pg: pgTables });
   }
 
@@ -29,6 +30,7 @@ export class CacheStore {
         await tx.insert(cacheQueue).values(rows.slice(i, i + 500)).onConflictDoUpdate({ target: [cacheQueue.hostId, cacheQueue.priority, cacheQueue.url, cacheQueue.dimensionId], set: { dueAt: sql`excluded.due_at` } });
       }
     });
+    if (rows.length > 0) this.onQueued(dueAt);
     return rows.length;
   }
 
@@ -48,6 +50,13 @@ export class CacheStore {
       }
       return claimed;
     });
+  }
+
+  /** When the earliest queued entry is due; null when the queues are empty. */
+  async nextDueAt(): Promise<Date | null> {
+    const { cacheQueue } = this.#t;
+    const [row] = await this.db.select({ at: min(cacheQueue.dueAt) }).from(cacheQueue);
+    return row?.at ?? null;
   }
 
   /** `{host_id: {priority: {total, due_now}}}` */
