@@ -1,5 +1,5 @@
 /** instances: model servers supervised as subprocesses, and the inference endpoint (OpenAI, Anthropic, Ollama, llama-swap). */
-import { definePlugin, pickTables } from "gantry/plugin";
+import { definePlugin, pickTables, type PeriodicTask } from "gantry/plugin";
 import { systemRoutes } from "./system-routes.ts";
 import { Fleet } from "./fleet.ts";
 import { InstanceManager } from "./instance-manager.ts";
@@ -13,6 +13,7 @@ interface InstancesConfig {
   port_range: [number, number];
   executables: Record<string, string>;
   health_interval_s: number;
+  health_interval_healthy_s: number;
   start_timeout_s: number;
   stop_timeout_s: number;
   max_restarts: number;
@@ -54,14 +55,20 @@ export default definePlugin({
     ctx.command("list", { description: "Instances and their status", role: "viewer", run: () => manager.list().map(brief) });
     ctx.command("start", { description: "Start an instance and wait until it is healthy", argumentHint: "<name>", run: async ({ argv }) => brief(await manager.start(argv[0] ?? "")) });
     ctx.command("stop", { description: "Stop an instance (SIGTERM, then SIGKILL after stop_timeout_s)", argumentHint: "<name>", run: async ({ argv }) => brief(await manager.stop(argv[0] ?? "")) });
-    ctx.every("instances-health", { interval: config.health_interval_s, level: "high", initWait: config.health_interval_s }, async () => {
-      const running = await manager.watchRunning();
+    const health: PeriodicTask = ctx.every("instances-health", { interval: config.health_interval_s, level: "high", initWait: config.health_interval_s }, async () => {
+      const { running, nextCheckAt } = await manager.watchRunning(config.health_interval_healthy_s * 1000, config.health_interval_s * 1000);
       const stopped = await manager.stopIdle();
       // Stats come from a scan of /proc: only while someone (the UI's event stream) hears them.
-      if (running > 0 && ctx.listened("instance_stats_updated")) {
+      const listened = running > 0 && ctx.listened("instance_stats_updated");
+      if (listened) {
         for (const instance of manager.list().filter((i) => i.status === "running")) ctx.emit("instance_stats_updated", { name: instance.name, stats: instance.stats });
+      } else {
+        // Nothing to do before the next probe or idle timeout: sleep until then; none running, until one starts.
+        const next = Math.min(nextCheckAt ?? Infinity, manager.nextIdleAt() ?? Infinity);
+        health.sleepUntil(Number.isFinite(next) ? next : null);
       }
       return `${running} running${stopped.length > 0 ? `; stopped idle: ${stopped.join(", ")}` : ""}`;
     });
+    manager.onRunning = () => health.wake();
   },
 });

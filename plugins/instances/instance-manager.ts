@@ -51,6 +51,8 @@ export class InstanceManager {
   readonly #names = new ModelNames<InstanceSupervisor>();
   readonly #rows = new Map<string, Row>();
   readonly #table: typeof instances;
+  /** Called when an instance starts running (the health watch wakes for it). */
+  onRunning: () => void = () => {};
 
   constructor(private readonly ctx: PluginContext, private readonly fleet: Fleet, private readonly settings: () => SupervisorSettings & { portRange: [number, number]; maxRunning: number }) {
     this.#supervisors = fleet.supervisors;
@@ -61,6 +63,7 @@ export class InstanceManager {
       spawn: (command, options) => fleet.scope.spawn(command, options),
       setTimeout: (fn, ms) => fleet.scope.setTimeout(fn, ms),
       onStatus: (name, status, previous) => {
+        if (status === "running") this.onRunning();
         this.#logStatus(name, status, previous);
         ctx.emit("instance_status_changed", { name, status, previous });
         this.#alert(name, status, previous);
@@ -194,11 +197,25 @@ export class InstanceManager {
     return this.get(name);
   }
 
-  /** The periodic health check of every running instance (from memory: no database read per tick). */
-  async watchRunning(): Promise<number> {
+  /**
+   * The periodic health check of the running instances that are due (from memory: no database read
+   * per tick): one whose last probe passed is probed `healthyMs` after it, any other `failingMs` after.
+   * Returns how many run and when the next probe is due (ms; null when none runs).
+   */
+  async watchRunning(healthyMs = 0, failingMs = 0, now = Date.now()): Promise<{ running: number; nextCheckAt: number | null }> {
     const running = [...this.#supervisors.values()].filter((s) => s.status === "running");
-    await Promise.all(running.map((s) => s.watch()));
-    return running.length;
+    const dueAt = (s: InstanceSupervisor) => Date.parse(s.health.last_check ?? "") + (s.health.status === "healthy" ? healthyMs : failingMs);
+    await Promise.all(running.filter((s) => !(dueAt(s) > now)).map((s) => s.watch()));
+    const next = Math.min(...running.filter((s) => s.status === "running").map(dueAt).filter((at) => !Number.isNaN(at)));
+    return { running: running.length, nextCheckAt: running.length === 0 ? null : Number.isFinite(next) ? next : now + failingMs };
+  }
+
+  /** When the first running instance with an idle_timeout would be idle if no request came (ms); null for none. */
+  nextIdleAt(): number | null {
+    const at = Math.min(...[...this.#supervisors.values()]
+      .filter((s) => s.status === "running" && s.definition.idleTimeout > 0)
+      .map((s) => Math.max(s.lastUsedAt, s.startedAt?.getTime() ?? 0) + s.definition.idleTimeout * 1000));
+    return Number.isFinite(at) ? at : null;
   }
 
   /** Stops running instances that have had no request for their idle_timeout; returns their names. */

@@ -279,7 +279,7 @@ describe("health watch", () => {
   test("a server that stops answering its health checks is restarted, then failed after max_restarts", async () => {
     const watched = await startGantry({
       builtins: BUILTIN_PLUGINS,
-      config: { rate_limit: { enabled: false }, plugin: { instances: { port_range: [18550, 18560], health_interval_s: 0.2, unhealthy_threshold: 2, max_restarts: 1, stop_timeout_s: 1, start_timeout_s: 10 } } },
+      config: { rate_limit: { enabled: false }, plugin: { instances: { port_range: [18550, 18560], health_interval_s: 0.2, health_interval_healthy_s: 0.2, unhealthy_threshold: 2, max_restarts: 1, stop_timeout_s: 1, start_timeout_s: 10 } } },
     });
     try {
       const info = async () => (await (await watched.api("/api/v1/instances/hung")).json());
