@@ -2,6 +2,7 @@
 import client, { Counter, Gauge, Histogram, Registry, type CounterConfiguration, type GaugeConfiguration, type HistogramConfiguration, type Metric } from "prom-client";
 import { Errors } from "./errors.ts";
 import type { Owner } from "./owned-registry.ts";
+import { boundCounter, boundHistogram } from "./bound-series.ts";
 
 export type { Counter, Gauge, Histogram };
 
@@ -27,7 +28,7 @@ export class MetricsRegistry {
   readonly httpRequests: Counter<"method" | "route" | "status">;
   readonly httpDuration: Histogram<"method" | "route" | "status">;
   readonly #owned = new Map<string, OwnedMetric>();
-  /** Label-bound children per (method, route, status): prom-client hashes labels on every call otherwise. */
+  /** Label-bound series per (method, route, status): prom-client hashes labels on every call otherwise. */
   readonly #requestSeries = new Map<string, { count: { inc(): void }; duration: { observe(v: number): void } }>();
 
   constructor() {
@@ -55,7 +56,7 @@ export class MetricsRegistry {
     let series = this.#requestSeries.get(key);
     if (!series) {
       const labels = { method, route, status: String(status) };
-      series = { count: this.httpRequests.labels(labels), duration: this.httpDuration.labels(labels) };
+      series = { count: boundCounter(this.httpRequests, labels), duration: boundHistogram(this.httpDuration, labels) };
       this.#requestSeries.set(key, series);
     }
     series.count.inc();
