@@ -132,6 +132,8 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
     if (next.log.level !== previous.log.level) loggers.setLevel("gantry", next.log.level);
     hostOptions.setupTimeoutMs = next.plugins.setup_timeout_ms;
     hostOptions.disposeTimeoutMs = next.plugins.dispose_timeout_ms;
+    // Routes are compiled with or without the rate-limit check: turning it on or off rebuilds them.
+    if (next.rate_limit.enabled !== previous.rate_limit.enabled) host.rebuildRoutes();
   });
   // Hot-path values core caches; POST /api/v1/infra/cache-invalidate drops them.
   for (const [key, invalidate] of Object.entries(security.invalidators)) core.invalidators.add(key, CORE_OWNER, invalidate);

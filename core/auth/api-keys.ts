@@ -29,6 +29,7 @@ export class ApiKeyAuthenticator {
    */
   #verified = new Map<bigint, { record: KeyRecord; identity: Identity }>();
   readonly #seed = randomBytes(8).readBigUInt64LE();
+  #reloading: Promise<void> = Promise.resolve();
   readonly #table: ReturnType<typeof coreTables>["apiKeys"];
 
   /** Call `reload()` before use: it reads the keys into memory, where every request finds them. */
@@ -98,10 +99,15 @@ export class ApiKeyAuthenticator {
   }
 
   /** Re-reads keys from the database (they are cached in memory for the hot path). */
-  async reload(): Promise<void> {
-    const rows = await this.db.select().from(this.#table).where(isNull(this.#table.revokedAt));
-    this.#keys = new Map(rows.map((r) => [r.id, { id: r.id, digest: Buffer.from(r.hash, "hex"), role: r.role, name: r.name }]));
-    this.#verified.clear();
+  reload(): Promise<void> {
+    // One after another: a read that started before a revoke cannot land after it and put the key back.
+    const next = this.#reloading.then(async () => {
+      const rows = await this.db.select().from(this.#table).where(isNull(this.#table.revokedAt));
+      this.#keys = new Map(rows.map((r) => [r.id, { id: r.id, digest: Buffer.from(r.hash, "hex"), role: r.role, name: r.name }]));
+      this.#verified.clear();
+    });
+    this.#reloading = next.catch(() => undefined);
+    return next;
   }
 }
 

@@ -95,9 +95,10 @@ export class InstanceManager {
     this.#names.rebuild(this.#supervisors.values()); // the kept ones too: this generation's view of names
   }
 
-  list() {
+  /** Every instance; `stats: false` leaves stats at zero and skips the /proc scan (model listings poll this). */
+  list(options: { stats?: boolean } = {}) {
     const rows = [...this.#rows.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const usage = this.#usage(rows);
+    const usage = options.stats === false ? new Map<number, GroupUsage>() : this.#usage(rows);
     return rows.map((row) => this.view(row, usage));
   }
 
@@ -231,7 +232,7 @@ export class InstanceManager {
   async startAll(): Promise<{ started: string[]; failed: Record<string, string> }> {
     const failed: Record<string, string> = {};
     const started: string[] = [];
-    for (const { name } of this.list()) {
+    for (const { name } of this.list({ stats: false })) {
       try {
         await this.start(name);
         started.push(name);

@@ -89,7 +89,7 @@ export function ollamaRoutes(upstream: Upstream) {
     app
       .onError(answerErrors(ollamaErrorBody))
       .get("/api/version", () => ({ version: OLLAMA_API_VERSION }), { role: "inference", response: t.Object({ version: t.String() }), detail: { summary: "The Ollama API version these routes follow", tags: ["ollama"], responses: unauthorized, ...OWN_ERRORS } })
-      .get("/api/tags", async () => ({ models: (await m.list()).filter((i) => !i.unlisted).flatMap(entries) }), {
+      .get("/api/tags", () => ({ models: m.list({ stats: false }).filter((i) => !i.unlisted).flatMap(entries) }), {
         role: "inference", response: t.Object({ models: t.Array(ModelEntry) }), detail: { summary: "Instances (names and aliases) as Ollama's local models", tags: ["ollama"], responses: unauthorized, ...OWN_ERRORS },
       })
       .get("/api/ps", async () => ({

@@ -78,7 +78,7 @@ export function openAiRoutes(upstream: Upstream) {
     multipartRoute(app, "/v1/audio/translations", "Speech to English text (multipart upload), routed by the form's model");
     const models = async () => {
       const data: ReturnType<typeof modelView>[] = [];
-      for (const i of await m.list()) if (!i.unlisted) data.push(modelView(i, i.name), ...i.aliases.map((alias) => modelView(i, alias)));
+      for (const i of m.list({ stats: false })) if (!i.unlisted) data.push(modelView(i, i.name), ...i.aliases.map((alias) => modelView(i, alias)));
       return { object: "list" as const, data: data.sort((a, b) => a.id.localeCompare(b.id)) };
     };
     return app
