@@ -3,7 +3,7 @@ export { definePlugin } from "./kernel/plugin-contract.ts";
 export type {
   PluginContext, PluginDefinition, PluginSetup, PluginServices, CommandDefinition, RouteOptions, RouteRegistrar, DisposeReason, Disposer, KeepScope, BackgroundWorkApi,
 } from "./kernel/plugin-contract.ts";
-export type { Services, ServiceName, InferenceService, InstancesService, DatasetsService, McpToolsService, AgentRunsService, AgentPromptRunner, SandboxService, ApprovalsService } from "./kernel/service-contracts.ts";
+export type { Services, ServiceName, InferenceService, InstancesService, EvaluationsService, ServedModelsService, ServedModelRoute, ExchangeObserver, ObservedExchange, DatasetsService, McpToolsService, AgentRunsService, AgentPromptRunner, SandboxService, ApprovalsService } from "./kernel/service-contracts.ts";
 export type { CommandCaller } from "./kernel/plugin-contract.ts";
 export type { CommandRole } from "./kernel/plugin-files.ts";
 export { mayInvoke } from "./kernel/command-invoker.ts";

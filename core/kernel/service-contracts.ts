@@ -30,9 +30,56 @@ export interface DatasetsService {
   rows(name: string, limit: number): Promise<Record<string, unknown>[]>;
 }
 
+/** Evaluations for other plugins ("evaluations", provided by evaluations; deployments compares versions on a dataset with it). */
+export interface EvaluationsService {
+  /** Starts one as POST /api/v1/evaluations does (the same fields, unchecked by a schema here); throws its errors (EVALUATION_INVALID, DATASET_NOT_FOUND). */
+  start(request: { model: string; dataset: string; metrics: unknown[]; name?: string; input_column?: string; expected_column?: string | null; limit?: number }, actor: string): Promise<{ id: string }>;
+  /** The report as GET /api/v1/evaluations/{id} answers it; undefined when there is none. */
+  get(id: string): Promise<{ id: string; model: string; dataset: string; status: string; summary: Record<string, unknown> | null } | undefined>;
+}
+
 /** Instances as the API lists them ("instances", provided by instances). */
 export interface InstancesService {
   list(): unknown[];
+  /** Starts the instance and waits until it is healthy; throws as POST /api/v1/instances/{name}/start answers. */
+  start(name: string): Promise<unknown>;
+  /** Stops the instance (SIGTERM, then SIGKILL after its stop timeout). */
+  stop(name: string): Promise<unknown>;
+}
+
+/** One proxied exchange, handed to a route's observer after the client has its answer. */
+export interface ObservedExchange {
+  /** The OpenAI path (`/v1/chat/completions`). */
+  path: string;
+  /** The request body as the client sent it. */
+  body: string;
+  /** The instance that answered. */
+  instance: string;
+  status: number;
+  /** A copy of the answer, not yet read (the client reads the original). */
+  answer: { text(): Promise<string> };
+  /** From sending the request to the whole answer read, in milliseconds. */
+  latencyMs: number;
+}
+
+/** Called synchronously on the client's path: it must only schedule its work, never block. */
+export type ExchangeObserver = (exchange: ObservedExchange) => void;
+
+/** How a served model name is answered: which instance per request, and who observes the exchange. */
+export interface ServedModelRoute {
+  /** The instance name or alias this request goes to; called once per request, so it may split traffic. */
+  target(): string;
+  /** An observer for this request to `path` (non-streamed OpenAI JSON requests), or undefined; called once per request. */
+  observe?(path: string): ExchangeObserver | undefined;
+}
+
+/**
+ * Served model names routed by another plugin ("served-models", provided by instances; deployments
+ * uses it): a request whose `model` is a routed name goes to the route's target, on every API.
+ */
+export interface ServedModelsService {
+  /** Routes `name`, replacing any route it had; the answer removes this route. */
+  route(name: string, route: ServedModelRoute): () => void;
 }
 
 /** Tools of the connected MCP servers and calls to them ("mcp", provided by mcp). */
@@ -64,7 +111,8 @@ export interface AgentPromptRunner {
  * phases with it): a gate opened here is listed and decided at /api/v1/approvals like any other.
  */
 export interface ApprovalsService {
-  open(request: { runId: string; agent: string; tool: string; arguments: Record<string, unknown> }): Promise<{ id: string }>;
+  /** `requestedBy`: the subject asking; the gate then refuses their approval (four-eyes). */
+  open(request: { runId: string; agent: string; tool: string; arguments: Record<string, unknown>; requestedBy?: string }): Promise<{ id: string }>;
   /** The gate as it stands; undefined when there is no such gate. */
   status(id: string): Promise<{ status: "pending" | "approved" | "rejected" | "expired"; decidedBy: string | null; note: string | null } | undefined>;
 }
@@ -93,7 +141,9 @@ export interface Services {
   "core.secrets": CoreSecretsService;
   inference: InferenceService;
   instances: InstancesService;
+  "served-models": ServedModelsService;
   datasets: DatasetsService;
+  evaluations: EvaluationsService;
   mcp: McpToolsService;
   "agent-runs": AgentRunsService;
   agents: AgentPromptRunner;

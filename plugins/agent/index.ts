@@ -83,8 +83,8 @@ export default definePlugin({
     // For other plugins (pipelines): gates of their own, decided at /api/v1/approvals like tool-call gates.
     ctx.services.provide("approvals", {
       async open(request) {
-        const gate = await store.openGate(request.runId, request.agent, request.tool, request.arguments, null);
-        ctx.emit("approval_requested", { gate_id: gate.id, run_id: request.runId, agent: request.agent, tool: request.tool, arguments: request.arguments });
+        const gate = await store.openGate(request.runId, request.agent, request.tool, request.arguments, null, request.requestedBy ?? null);
+        ctx.emit("approval_requested", { gate_id: gate.id, run_id: request.runId, agent: request.agent, tool: request.tool, arguments: request.arguments, requested_by: request.requestedBy ?? null });
         return { id: gate.id };
       },
       async status(id) {

@@ -11,6 +11,7 @@ export const AgentErrors = defineErrors("agent", {
   RUN_NOT_FOUND: createError("RUN_NOT_FOUND", 404, (id: string) => `No agent run '${id}'`),
   GATE_NOT_FOUND: createError("GATE_NOT_FOUND", 404, (id: string) => `No approval gate '${id}'`),
   GATE_DECIDED: createError("GATE_DECIDED", 409, (id: string, status: string) => `Approval gate '${id}' is already ${status}`),
+  GATE_FOUR_EYES: createError("GATE_FOUR_EYES", 403, (id: string) => `Approval gate '${id}' was requested by you: someone else must approve it (four-eyes)`),
 });
 
 export interface AgentRouteParts {
@@ -37,7 +38,7 @@ const RunView = t.Object({
 const GateView = t.Object({
   id: t.String(), run_id: t.String(), agent: t.String(), tool: t.String(), arguments: t.Record(t.String(), t.Unknown()), rule: Nullable(t.String()),
   status: t.Union([t.Literal("pending"), t.Literal("approved"), t.Literal("rejected"), t.Literal("expired")]),
-  requested_at: t.String(), decided_at: Nullable(t.String()), decided_by: Nullable(t.String()), note: Nullable(t.String()),
+  requested_at: t.String(), requested_by: Nullable(t.String({ description: "who asked for the gate (gates opened by other plugins); they cannot approve it" })), decided_at: Nullable(t.String()), decided_by: Nullable(t.String()), note: Nullable(t.String()),
 });
 const DenialSource = t.Union([t.Literal("rule"), t.Literal("hook"), t.Literal("rejected"), t.Literal("expired"), t.Literal("not_offered")]);
 const Limit = t.Optional(t.Numeric({ multipleOf: 1, minimum: 1, maximum: 1000, description: "default 100" }));
@@ -48,7 +49,7 @@ export const runView = (r: RunRow) => ({
 });
 const gateView = (g: ApprovalRow) => ({
   id: g.id, run_id: g.runId, agent: g.agent, tool: g.tool, arguments: g.arguments, rule: g.rule, status: g.status,
-  requested_at: g.requestedAt.toISOString(), decided_at: g.decidedAt?.toISOString() ?? null, decided_by: g.decidedBy, note: g.note,
+  requested_at: g.requestedAt.toISOString(), requested_by: g.requestedBy, decided_at: g.decidedAt?.toISOString() ?? null, decided_by: g.decidedBy, note: g.note,
 });
 const denialView = (d: DenialRow) => ({ id: d.id, at: d.at.toISOString(), agent: d.agent, run_id: d.runId, tool: d.tool, source: d.source, rule: d.rule, reason: d.reason });
 
@@ -64,7 +65,10 @@ export function agentRoutes(p: AgentRouteParts) {
   };
   const actorOf = async (request: Request) => (await p.identity.identify(request))?.subject ?? "unknown";
   const decideGate = async (id: string, approved: boolean, note: string | null, request: Request) => {
-    const gate = await p.runner.decide(id, approved, await actorOf(request), note);
+    const actor = await actorOf(request);
+    // Four-eyes: whoever asked for a gate may withdraw it (reject) but not approve it.
+    if (approved && (await p.store.gate(id))?.requestedBy === actor) throw AgentErrors.GATE_FOUR_EYES([id]);
+    const gate = await p.runner.decide(id, approved, actor, note);
     if (gate) return gateView(gate);
     const existing = await p.store.gate(id);
     throw existing ? AgentErrors.GATE_DECIDED([id, existing.status]) : AgentErrors.GATE_NOT_FOUND([id]);

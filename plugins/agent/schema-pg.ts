@@ -31,6 +31,8 @@ export const approvals = pgTable("agent_approvals", {
   decidedAt: ms("decided_at"),
   decidedBy: text("decided_by"),
   note: text("note"),
+  /** Who asked for the gate (a gate opened through the approvals service); that subject cannot approve it (four-eyes). */
+  requestedBy: text("requested_by"),
 }, (t) => [index("agent_approvals_status").on(t.status, t.requestedAt)]);
 
 /** Every tool call that did not run: denied by a rule, rejected or expired at a gate, or never offered. */

@@ -27,6 +27,8 @@ export const approvals = sqliteTable("agent_approvals", {
   decidedAt: integer("decided_at", { mode: "timestamp_ms" }),
   decidedBy: text("decided_by"),
   note: text("note"),
+  /** Who asked for the gate (a gate opened through the approvals service); that subject cannot approve it (four-eyes). */
+  requestedBy: text("requested_by"),
 }, (t) => [index("agent_approvals_status").on(t.status, t.requestedAt)]);
 
 /** Every tool call that did not run: denied by a rule or a PreToolUse hook, rejected or expired at a gate, or never offered. */

@@ -45,8 +45,9 @@ export class AgentStore {
     if (oldestKept) await this.db.delete(agentRuns).where(lt(agentRuns.startedAt, oldestKept.at));
   }
 
-  async openGate(runId: string, agent: string, tool: string, args: Record<string, unknown>, rule: string | null): Promise<ApprovalRow> {
-    const [row] = await this.db.insert(this.#t.approvals).values({ id: newId("gate"), runId, agent, tool, arguments: args, rule, status: "pending", requestedAt: new Date() }).returning();
+  /** `requestedBy`: the subject who asked for the gate; it may not approve it. */
+  async openGate(runId: string, agent: string, tool: string, args: Record<string, unknown>, rule: string | null, requestedBy: string | null = null): Promise<ApprovalRow> {
+    const [row] = await this.db.insert(this.#t.approvals).values({ id: newId("gate"), runId, agent, tool, arguments: args, rule, status: "pending", requestedAt: new Date(), requestedBy }).returning();
     return row!;
   }
 

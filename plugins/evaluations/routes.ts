@@ -69,20 +69,21 @@ const rowView = (r: RowResult) => ({
   prompt_tokens: r.promptTokens, completion_tokens: r.completionTokens, scores: r.scores ?? {}, notes: r.notes ?? {},
 });
 
-export function evaluationRoutes(p: EvaluationRouteParts) {
-  const find = async (id: string): Promise<EvaluationRow> => {
-    const run = await p.store.get(id);
-    if (!run) throw EvaluationErrors.EVALUATION_NOT_FOUND([id]);
-    return run;
-  };
-  const reportOf = async (run: EvaluationRow) => ({
-    id: run.id, name: run.name, model: run.model, dataset: run.dataset, dataset_sha256: run.datasetSha256, status: run.status, actor: run.actor,
-    total: run.total, ...(await p.store.counts(run.id)), metrics: run.spec.metrics, judge_model: run.spec.judge?.model ?? null,
-    summary: (run.summary ?? null) as never, created_at: run.createdAt.toISOString(), finished_at: run.finishedAt?.toISOString() ?? null,
-  });
+export type StartRequest = typeof StartBody.static;
 
+/** An evaluation as the API shows it. */
+export async function reportOfRun(store: EvaluationStore, run: EvaluationRow) {
+  return {
+    id: run.id, name: run.name, model: run.model, dataset: run.dataset, dataset_sha256: run.datasetSha256, status: run.status, actor: run.actor,
+    total: run.total, ...(await store.counts(run.id)), metrics: run.spec.metrics, judge_model: run.spec.judge?.model ?? null,
+    summary: (run.summary ?? null) as never, created_at: run.createdAt.toISOString(), finished_at: run.finishedAt?.toISOString() ?? null,
+  };
+}
+
+/** Starts an evaluation (the API's POST, and the evaluations service other plugins call). */
+export function evaluationStarter(p: Pick<EvaluationRouteParts, "store" | "runner" | "datasets" | "settings">) {
   /** Checks the request against the dataset and reads its rows; problems are listed, not thrown one by one. */
-  const prepare = async (body: typeof StartBody.static) => {
+  const prepare = async (body: StartRequest) => {
     const problems: string[] = [];
     const dataset = await p.datasets.get(body.dataset);
     const columns = dataset.schema.map((c) => c.name);
@@ -107,6 +108,24 @@ export function evaluationRoutes(p: EvaluationRouteParts) {
     };
     return { dataset, rows, spec };
   };
+  return async (body: StartRequest, actor: string): Promise<EvaluationRow> => {
+    const { dataset, rows, spec } = await prepare(body);
+    const run = await p.store.create({
+      id: crypto.randomUUID(), name: body.name ?? null, model: body.model, dataset: dataset.name, datasetSha256: dataset.sha256, spec, actor, total: rows.length, createdAt: new Date(),
+    }, rows);
+    p.runner.start(run);
+    return run;
+  };
+}
+
+export function evaluationRoutes(p: EvaluationRouteParts) {
+  const find = async (id: string): Promise<EvaluationRow> => {
+    const run = await p.store.get(id);
+    if (!run) throw EvaluationErrors.EVALUATION_NOT_FOUND([id]);
+    return run;
+  };
+  const reportOf = (run: EvaluationRow) => reportOfRun(p.store, run);
+  const start = evaluationStarter(p);
 
   return (app: RolesApp) =>
     app
@@ -115,12 +134,7 @@ export function evaluationRoutes(p: EvaluationRouteParts) {
         response: t.Object({ evaluations: t.Array(ReportView) }), detail: { summary: "Evaluation reports, newest first" },
       })
       .post("", async ({ body, request, set }) => {
-        const { dataset, rows, spec } = await prepare(body);
-        const actor = (await p.identity.identify(request))?.subject ?? "unknown";
-        const run = await p.store.create({
-          id: crypto.randomUUID(), name: body.name ?? null, model: body.model, dataset: dataset.name, datasetSha256: dataset.sha256, spec, actor, total: rows.length, createdAt: new Date(),
-        }, rows);
-        p.runner.start(run);
+        const run = await start(body, (await p.identity.identify(request))?.subject ?? "unknown");
         set.status = 202;
         return reportOf(run);
       }, {

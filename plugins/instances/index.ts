@@ -8,6 +8,7 @@ import * as pgTables from "./schema-pg.ts";
 import * as sqliteTables from "./schema.ts";
 import { registerInferenceRoutes } from "./inference-routes.ts";
 import { instanceRoutes } from "./routes.ts";
+import { ServedModels } from "./served-models.ts";
 
 interface InstancesConfig {
   port_range: [number, number];
@@ -46,9 +47,12 @@ export default definePlugin({
     }));
     await manager.load();
     ctx.routes(instanceRoutes(manager));
-    const inference = registerInferenceRoutes(ctx, manager);
+    // Routes other plugins registered for served names (deployments) outlive a reload of this one.
+    const served = ctx.keep("served-models", () => new ServedModels(), () => {});
+    const inference = registerInferenceRoutes(ctx, manager, served);
     ctx.routes(systemRoutes(manager, ctx.services.consume("core.info")), { prefix: "/api/v1/system" });
-    ctx.services.provide("instances", { list: () => manager.list() });
+    ctx.services.provide("instances", { list: () => manager.list(), start: (name) => manager.start(name), stop: (name) => manager.stop(name) });
+    ctx.services.provide("served-models", served);
     ctx.services.provide("inference", inference.service);
     // From the CLI: gantry /instances:start qwen-7b
     const brief = (i: ReturnType<typeof manager.get>) => ({ name: i.name, status: i.status, backend: i.backend, port: i.port, pid: i.pid, last_error: i.last_error });

@@ -6,13 +6,14 @@ import { anthropicRoutes } from "./anthropic-routes.ts";
 import { ollamaRoutes } from "./ollama-routes.ts";
 import { openAiRoutes } from "./openai-routes.ts";
 import { inferenceService, Upstream } from "./proxy.ts";
+import type { ServedModels } from "./served-models.ts";
 import { swapRoutes } from "./swap-routes.ts";
 
 /** Registers the inference routes and returns what other plugins use (the `inference` service). */
-export function registerInferenceRoutes(ctx: PluginContext, manager: InstanceManager) {
+export function registerInferenceRoutes(ctx: PluginContext, manager: InstanceManager, served: ServedModels) {
   const instances = () => manager.supervisors().map((s) => ({ name: s.definition.name, running: s.status === "running" }));
   const metrics = new InferenceMetrics(ctx, instances, (ctx.config as { log_inference?: boolean }).log_inference !== false);
-  const upstream = new Upstream(manager, metrics);
+  const upstream = new Upstream(manager, metrics, served);
   ctx.routes(openAiRoutes(upstream), { prefix: "" });
   ctx.routes(anthropicRoutes(upstream), { prefix: "" });
   ctx.routes(ollamaRoutes(upstream), { prefix: "" });

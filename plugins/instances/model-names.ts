@@ -10,6 +10,15 @@ export const MODEL_ID_PATTERN = "^(?!.*\\.\\.)(?!.*//)[A-Za-z0-9][A-Za-z0-9._:/-
 export const ModelId = t.String({ pattern: MODEL_ID_PATTERN, description: "a model id: letters, digits, . _ - : / (URL-encode / in paths)" });
 export const Aliases = t.Array(ModelId, { maxItems: 32, uniqueItems: true, description: "other model ids that reach this instance" });
 
+/** A model id from a URL path; text that is not valid percent-encoding stays as sent (it names no model: a 404, not a 500). */
+export function decodeModelId(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
 interface Named {
   definition: { name: string; aliases: string[] };
 }

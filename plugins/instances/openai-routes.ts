@@ -8,6 +8,7 @@ import { inferenceResponses, rawJsonBody } from "./inference-docs.ts";
 import { answerErrors, InferenceErrors, openAiErrorBody, OWN_ERRORS } from "./inference-errors.ts";
 import { modelRequest, relay, type Upstream } from "./proxy.ts";
 import { SCAN_FROM_BYTES, scanModelRequest } from "./model-scan.ts";
+import { decodeModelId } from "./model-names.ts";
 import { Model, Models } from "./schemas.ts";
 
 const SHAPE = "OpenAI's error shape {error: {message, type, param, code}}";
@@ -46,7 +47,12 @@ export function openAiRoutes(upstream: Upstream) {
       const stripUsage = askUsage && stream && (parsed?.stream_options as { include_usage?: unknown } | undefined)?.include_usage !== true;
       if (stripUsage) text = scanned ? withUsageAsked(text, scanned.objectStart) : JSON.stringify({ ...parsed, stream_options: { ...(parsed!.stream_options as object | undefined), include_usage: true } });
       const o = upstream.metrics.begin(supervisor.definition.name, "openai", requestId(set), stream);
-      return relay(await upstream.send(supervisor, path, { body: text, signal: request.signal }, o), o, stripUsage);
+      const observer = stream ? undefined : upstream.served.observer(model, path);
+      if (!observer) return relay(await upstream.send(supervisor, path, { body: text, signal: request.signal }, o), o, stripUsage);
+      const started = performance.now();
+      const answer = await relay(await upstream.send(supervisor, path, { body: text, signal: request.signal }, o), o);
+      observer({ path, body: text, instance: supervisor.definition.name, status: answer.status, answer: answer.clone(), latencyMs: performance.now() - started });
+      return answer;
     }, { role: "inference", parse: "text", detail: { summary, tags: ["openai"], requestBody: rawJsonBody(required), responses: passedThrough, ...OWN_ERRORS } });
 
   /** A multipart route (audio files): the bytes forwarded with their boundary, `model` read from the form. */
@@ -83,7 +89,7 @@ export function openAiRoutes(upstream: Upstream) {
     };
     return app
       .post("/api/v1/inference/:model", async ({ params, body, request, set }) => {
-        const model = decodeURIComponent(params.model);
+        const model = decodeModelId(params.model);
         const supervisor = await upstream.instance(model);
         const o = upstream.metrics.begin(supervisor.definition.name, "openai", requestId(set), body.stream === true);
         const text = JSON.stringify({ ...body, model });
@@ -95,7 +101,7 @@ export function openAiRoutes(upstream: Upstream) {
       .get("/v1/models", models, { role: "inference", response: Models, detail: { summary: "Instances (names and aliases) as OpenAI models; unlisted ones are left out", tags: ["openai"], responses: { 401: errors[401] }, ...OWN_ERRORS } })
       // A wildcard, so ids with '/' work sent as they are or URL-encoded.
       .get("/v1/models/*", async ({ params }) => {
-        const id = decodeURIComponent(params["*"]);
+        const id = decodeModelId(params["*"]);
         const s = m.resolve(id);
         if (!s) throw InferenceErrors.MODEL_NOT_FOUND([id]);
         return modelView(await m.get(s.definition.name), id);

@@ -5,6 +5,7 @@
  */
 import { GantryError, type InferenceService } from "gantry/plugin";
 import { InstanceErrors, type InstanceManager } from "./instance-manager.ts";
+import type { ServedModels } from "./served-models.ts";
 import type { InstanceSupervisor } from "./supervisor.ts";
 import { InferenceErrors } from "./inference-errors.ts";
 import { measuredStream, type InferenceMetrics, type Observation } from "./inference-metrics.ts";
@@ -42,11 +43,11 @@ export interface SendOptions {
 
 /** Instances by client model id, and requests to them. */
 export class Upstream {
-  constructor(readonly manager: InstanceManager, readonly metrics: InferenceMetrics) {}
+  constructor(readonly manager: InstanceManager, readonly metrics: InferenceMetrics, readonly served: ServedModels) {}
 
-  /** The instance a model id reaches, running (started on demand) or a thrown inference error. */
+  /** The instance a model id reaches (through a served name's route, if any), running (started on demand) or a thrown inference error. */
   async instance(model: string): Promise<InstanceSupervisor> {
-    const supervisor = this.manager.resolve(model);
+    const supervisor = this.manager.resolve(this.served.target(model));
     if (!supervisor) throw InferenceErrors.MODEL_NOT_FOUND([model]);
     const name = supervisor.definition.name;
     if (supervisor.status !== "running") {

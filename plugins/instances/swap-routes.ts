@@ -4,6 +4,7 @@
  */
 import { t, type RolesApp } from "gantry/plugin";
 import { InferenceErrors } from "./inference-errors.ts";
+import { decodeModelId } from "./model-names.ts";
 import { relay, type Upstream } from "./proxy.ts";
 
 const STATE: Record<string, string> = { running: "ready", starting: "starting", stopping: "stopping" };
@@ -15,10 +16,10 @@ export function swapRoutes(upstream: Upstream) {
   const split = (rest: string): { model: string; path: string } => {
     const segments = rest.split("/");
     for (let i = segments.length; i >= 1; i--) {
-      const id = decodeURIComponent(segments.slice(0, i).join("/"));
+      const id = decodeModelId(segments.slice(0, i).join("/"));
       if (m.resolve(id)) return { model: id, path: `/${segments.slice(i).join("/")}` };
     }
-    throw InferenceErrors.MODEL_NOT_FOUND([decodeURIComponent(segments[0] ?? "")]);
+    throw InferenceErrors.MODEL_NOT_FOUND([decodeModelId(segments[0] ?? "")]);
   };
   /** Forwards method, path, query, content type and body as they came; the instance starts on demand. */
   const raw = async ({ params, request, set }: { params: { "*": string }; request: Request; set: { headers: Record<string, unknown> } }) => {

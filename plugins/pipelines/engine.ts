@@ -9,7 +9,7 @@ import { artifactsInOutput, outputAsFile, saveArtifact } from "./artifacts.ts";
 import { holds, interpolate, type Scope } from "./expressions.ts";
 import { runAttempt, type PhaseServices } from "./phase-kinds.ts";
 import type { PhaseState, RunState } from "./schema.ts";
-import type { PipelineStore, RunRow } from "./store.ts";
+import type { PipelineStore, RunRow, RunStarter } from "./store.ts";
 import type { Phase, Template } from "./templates.ts";
 
 export interface EngineDependencies extends PhaseServices {
@@ -67,9 +67,9 @@ export class PipelineEngine {
   }
 
   /** Records a new run and starts it in the background. */
-  async start(template: Template, inputs: Record<string, unknown>, actor: string, parentRunId: string | null = null): Promise<RunRow> {
-    const run = await this.store.create(template, inputs, actor, parentRunId);
-    await this.journal(run.id, "run_started", null, { template: template.name, inputs, actor, parent_run_id: parentRunId });
+  async start(template: Template, inputs: Record<string, unknown>, starter: RunStarter, parentRunId: string | null = null): Promise<RunRow> {
+    const run = await this.store.create(template, inputs, starter, parentRunId);
+    await this.journal(run.id, "run_started", null, { template: template.name, inputs, actor: starter.actor, role: starter.role, parent_run_id: parentRunId });
     this.drive(run.id);
     return run;
   }
@@ -188,7 +188,7 @@ export class PipelineEngine {
   async #attempt(run: RunRow, phase: Phase, attempt: number, cancel: AbortSignal): Promise<unknown> {
     const scope = await this.scopeOf(run, attempt);
     const work = phase.kind === "pipeline" ? this.#nested(run, phase, scope, cancel)
-      : runAttempt(phase, scope, this.deps, `pipeline:${run.id}`, (agent) => this.store.updatePhase(run.id, phase.name, { agent })).then(async (result) => {
+      : runAttempt(phase, scope, this.deps, { actor: `pipeline:${run.id}`, role: run.role }, (agent) => this.store.updatePhase(run.id, phase.name, { agent })).then(async (result) => {
         for (const step of result.steps) await this.journal(run.id, step.kind, phase.name, step.data);
         return result.output;
       });
@@ -212,7 +212,7 @@ export class PipelineEngine {
     if (run.actor.split(">").length > 5) throw new Error("pipelines nest at most 5 deep");
     const inputs = Object.fromEntries(Object.entries(phase.inputs).map(([k, v]) => [k, typeof v === "string" ? interpolate(v, scope) : v]));
     let child = await this.store.childRun(run.id, name);
-    if (!child || child.state === "failed" || child.state === "cancelled") child = await this.start(template, inputs, `${run.actor}>pipeline:${run.id}`, run.id);
+    if (!child || child.state === "failed" || child.state === "cancelled") child = await this.start(template, inputs, { actor: `${run.actor}>pipeline:${run.id}`, role: run.role }, run.id);
     else if (child.state === "interrupted" && (await this.store.setState(child.id, "running", ["interrupted"]))) {
       await this.store.requeuePhases(child.id);
       this.drive(child.id);

@@ -40,6 +40,33 @@ export function interpolate(template: string, scope: Scope): string {
   return template.replace(PLACEHOLDER, (_, path: string) => text(lookup(scope, path)));
 }
 
+/** Fills the placeholders of script code with JavaScript literals (JSON), so a value is data and never code. */
+export function interpolateAsCode(code: string, scope: Scope): string {
+  return code.replace(PLACEHOLDER, (_, path: string) => JSON.stringify(lookup(scope, path) ?? null));
+}
+
+/** Placeholders written inside a string literal of script code (`'${inputs.x}'`), where a literal cannot go. */
+export function placeholdersInStrings(code: string): string[] {
+  const found: string[] = [];
+  let quote: string | null = null;
+  for (let i = 0; i < code.length; i++) {
+    const c = code[i]!;
+    if (quote === null) {
+      if (c === "'" || c === '"' || c === "`") quote = c;
+      continue;
+    }
+    if (c === "\\") i++;
+    else if (c === quote) quote = null;
+    else if (c === "$" && code[i + 1] === "{") {
+      const match = new RegExp(PLACEHOLDER.source, "y");
+      match.lastIndex = i;
+      const m = match.exec(code);
+      if (m) found.push(m[0]);
+    }
+  }
+  return found;
+}
+
 const unquote = (side: string) => {
   const s = side.trim();
   return /^(['"]).*\1$/s.test(s) ? s.slice(1, -1) : s;

@@ -1,6 +1,6 @@
 /** pipelines: durable multi-phase runs of agents, slash commands, admin scripts and nested pipelines (/api/v1/pipelines, /api/v1/chat). */
 import { join } from "node:path";
-import { definePlugin } from "gantry/plugin";
+import { definePlugin, type CommandCaller } from "gantry/plugin";
 import { PipelineEngine } from "./engine.ts";
 import { PipelineLauncher } from "./launcher.ts";
 import { pipelineRoutes } from "./routes.ts";
@@ -17,7 +17,8 @@ interface PipelinesConfig {
 declare module "gantry/plugin" {
   interface Services {
     /** Start pipeline runs from other plugins. */
-    pipelines: { start(template: string, inputs: Record<string, unknown>, actor: string): Promise<{ run_id: string }> };
+    /** `caller.role` is the role the run's phases act with (default operator). */
+    pipelines: { start(template: string, inputs: Record<string, unknown>, actor: string, caller?: CommandCaller): Promise<{ run_id: string }> };
   }
 }
 
@@ -67,14 +68,14 @@ export default definePlugin({
       launcher, engine, store, templates, agentRuns, identity: ctx.services.consume("core.identity"), on: ctx.on.bind(ctx),
       settings: () => ({ queryTimeoutMs: config.query_timeout_ms, queryMaxRows: config.query_max_rows }),
     }), { prefix: "" });
-    ctx.services.provide("pipelines", { start: async (template, inputs, actor) => ({ run_id: (await launcher.start(template, inputs, actor)).id }) });
+    ctx.services.provide("pipelines", { start: async (template, inputs, actor, caller = { role: "operator" }) => ({ run_id: (await launcher.start(template, inputs, { actor, role: caller.role })).id }) });
     ctx.command("run", {
       description: "Start a pipeline run; answers its id (cron jobs start pipelines with it)",
       argumentHint: "<template> [key=value ... | {json}]",
-      run: async ({ argv }) => {
+      run: async ({ argv, caller }) => {
         const [template = "", ...rest] = argv;
         if (!template) throw new Error("name a template; list them at GET /api/v1/pipelines/templates");
-        const run = await launcher.start(template, parseInputs(rest), "command:/pipelines:run");
+        const run = await launcher.start(template, parseInputs(rest), { actor: "command:/pipelines:run", role: caller.role });
         return { run_id: run.id, state: run.state };
       },
     });

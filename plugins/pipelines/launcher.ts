@@ -1,6 +1,6 @@
 /** Starting, resuming and cancelling runs: shared by the HTTP routes and the slash commands. */
 import type { PipelineEngine } from "./engine.ts";
-import type { PipelineStore, RunRow } from "./store.ts";
+import type { PipelineStore, RunRow, RunStarter } from "./store.ts";
 import type { Loaded, Template } from "./templates.ts";
 import { PipelineErrors, runView } from "./views.ts";
 
@@ -15,7 +15,7 @@ export class PipelineLauncher {
     return loaded.template;
   }
 
-  async start(name: string, given: Record<string, unknown>, actor: string): Promise<RunRow> {
+  async start(name: string, given: Record<string, unknown>, starter: RunStarter): Promise<RunRow> {
     const template = this.template(name);
     const declared = Object.keys(template.inputs);
     const problems: string[] = [];
@@ -27,7 +27,7 @@ export class PipelineLauncher {
       inputs[key] = value;
     }
     if (problems.length > 0) throw PipelineErrors.PIPELINE_INPUTS_INVALID([problems]);
-    return this.engine.start(template, declared.length > 0 ? inputs : given, actor);
+    return this.engine.start(template, declared.length > 0 ? inputs : given, starter);
   }
 
   async find(id: string): Promise<RunRow> {

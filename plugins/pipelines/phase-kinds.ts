@@ -1,14 +1,15 @@
 /** Runs one attempt of an agent, command or script phase (nested pipelines are run by the engine). */
 import type { AgentRunsService, CoreCommandsService, SandboxService } from "gantry/plugin";
-import { interpolate, type Scope } from "./expressions.ts";
+import { interpolate, interpolateAsCode, type Scope } from "./expressions.ts";
+import type { RunStarter } from "./store.ts";
 import type { Phase } from "./templates.ts";
 
-/**
- * Pipeline phases run what a template names, and templates are admin-authored configuration (as
- * cron jobs are), so phases invoke with the admin role. Inputs interpolated into a phase's command
- * line come from whoever started the run (an operator): templates must not splice them into code.
+/*
+ * Templates are admin-authored, but a run's inputs come from whoever started it. Agent and command
+ * phases therefore act with the starter's role (a command line or a prompt can carry any text), and
+ * script phases run the template's fixed code with inputs bound as JavaScript values, never spliced
+ * in as source (interpolateAsCode).
  */
-export const PIPELINE_CALLER = { role: "admin" } as const;
 
 export interface PhaseServices {
   commands: CoreCommandsService;
@@ -23,7 +24,7 @@ export interface AttemptResult {
 }
 
 /** One attempt; throws with a message the journal records when the attempt fails. */
-export async function runAttempt(phase: Phase, scope: Scope, services: PhaseServices, actor: string, onAgent: (agent: string) => Promise<void>): Promise<AttemptResult> {
+export async function runAttempt(phase: Phase, scope: Scope, services: PhaseServices, { actor, role }: RunStarter, onAgent: (agent: string) => Promise<void>): Promise<AttemptResult> {
   switch (phase.kind) {
     case "agent": {
       const runs = services.agentRuns();
@@ -32,7 +33,7 @@ export async function runAttempt(phase: Phase, scope: Scope, services: PhaseServ
       if (!runs.has(agent)) throw new Error(`no agent '${agent}'; list them at GET /api/v1/agents`);
       await onAgent(agent);
       const input = interpolate(phase.input ?? "${inputs}", scope);
-      const run = await runs.run(agent, input, actor, PIPELINE_CALLER);
+      const run = await runs.run(agent, input, actor, { role });
       const steps: AttemptResult["steps"] = (run.steps as { type: string; tool?: string; outcome?: string; arguments?: unknown }[])
         .filter((s) => s.type === "tool").map((s) => ({ kind: "tool_call", data: { agent_run_id: run.id, tool: s.tool, outcome: s.outcome, arguments: s.arguments } }));
       steps.unshift({ kind: "agent_run", data: { agent, agent_run_id: run.id, status: run.status } });
@@ -43,14 +44,14 @@ export async function runAttempt(phase: Phase, scope: Scope, services: PhaseServ
       const line = interpolate(phase.target, scope);
       const parsed = services.commands.parse(line);
       if (!parsed) throw new Error(`'${line.slice(0, 80)}' is not a slash command line`);
-      const invocation = await services.commands.invoke(parsed.qname, parsed.arguments, PIPELINE_CALLER);
+      const invocation = await services.commands.invoke(parsed.qname, parsed.arguments, { role });
       const output = invocation.kind === "code" ? invocation.result : (invocation.result ?? invocation.prompt);
       return { output, steps: [{ kind: "command", data: { command: parsed.qname, arguments: parsed.arguments } }] };
     }
     case "script": {
       const sandbox = services.sandbox();
       if (!sandbox) throw new Error("script phases need the scripts plugin (the sandbox service is not offered)");
-      const run = await sandbox.run(interpolate(phase.target, scope), { actor, via: "pipelines", ...(phase.timeoutS ? { timeoutMs: Math.min(phase.timeoutS * 1000, 600_000) } : {}) });
+      const run = await sandbox.run(interpolateAsCode(phase.target, scope), { actor, via: "pipelines", ...(phase.timeoutS ? { timeoutMs: Math.min(phase.timeoutS * 1000, 600_000) } : {}) });
       if (!run.ok) throw new Error(run.error ? `${run.error.name}: ${run.error.message}` : "the script failed");
       return { output: run.result, steps: [{ kind: "script", data: { duration_ms: run.durationMs, logs: run.logs } }] };
     }

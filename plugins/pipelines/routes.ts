@@ -1,11 +1,10 @@
 /** The pipelines routes (/api/v1/pipelines…) and chat (/api/v1/chat). */
 import { stat } from "node:fs/promises";
-import { PIPELINE_CALLER } from "./phase-kinds.ts";
-import { Nullable, t, textResponses, type AgentRunsService, type CoreIdentityService, type PluginContext, type RolesApp } from "gantry/plugin";
+import { mayInvoke, Nullable, t, textResponses, type AgentRunsService, type CommandRole, type CoreIdentityService, type PluginContext, type RolesApp } from "gantry/plugin";
 import type { PipelineEngine } from "./engine.ts";
 import { queryJournal } from "./journal-query.ts";
 import type { PipelineLauncher } from "./launcher.ts";
-import type { PipelineStore } from "./store.ts";
+import type { PipelineStore, RunStarter } from "./store.ts";
 import type { Loaded } from "./templates.ts";
 import { artifactView, ArtifactView, EventView, eventView, PipelineErrors, RunStateSchema, RunView, templateView, TemplateView } from "./views.ts";
 
@@ -32,8 +31,15 @@ function byteRange(header: string, size: number): { start: number; end: number }
   return start <= end && start < size ? { start, end } : undefined;
 }
 
+/** A route's caller role as a command role (a role name this version does not know acts as a viewer). */
+const asCommandRole = (role: string | undefined): CommandRole => (role === "admin" || role === "operator" ? role : "viewer");
+
 export function pipelineRoutes(p: PipelineRouteParts) {
   const actorOf = async (request: Request) => (await p.identity.identify(request))?.subject ?? "unknown";
+  const starterOf = async (request: Request): Promise<RunStarter> => {
+    const who = await p.identity.identify(request);
+    return { actor: who?.subject ?? "unknown", role: asCommandRole(who?.role) };
+  };
   return (app: RolesApp) =>
     app
       .get("/api/v1/pipelines", async ({ query }) => {
@@ -53,7 +59,7 @@ export function pipelineRoutes(p: PipelineRouteParts) {
         role: "viewer", response: t.Object({ templates: t.Array(TemplateView) }), detail: { summary: "Pipeline templates, with the problems of invalid ones", tags: ["pipelines"] },
       })
       .post("/api/v1/pipelines", async ({ body, request, set }) => {
-        const run = await p.launcher.start(body.template, body.inputs ?? {}, await actorOf(request));
+        const run = await p.launcher.start(body.template, body.inputs ?? {}, await starterOf(request));
         set.status = 201;
         return p.launcher.view(run.id);
       }, {
@@ -137,11 +143,13 @@ export function pipelineRoutes(p: PipelineRouteParts) {
         const phase = (await p.store.phases(run.id)).find((ph) => ph.state === "running" && ph.agent);
         const runs = p.agentRuns();
         if (run.state !== "running" || !phase?.agent || !runs) throw PipelineErrors.PIPELINE_NO_ACTIVE_AGENT([run.id, run.state]);
-        const actor = await actorOf(request);
-        await p.engine.journal(run.id, "message", phase.name, { from: actor, to: phase.agent, text: body.message });
-        const answer = await runs.run(phase.agent, body.message, `pipeline:${run.id}:chat`, PIPELINE_CALLER);
+        const sender = await starterOf(request);
+        await p.engine.journal(run.id, "message", phase.name, { from: sender.actor, to: phase.agent, text: body.message });
+        // The agent acts with the lesser of the run's role and the sender's.
+        const role = mayInvoke(sender.role, run.role) ? run.role : sender.role;
+        const answer = await runs.run(phase.agent, body.message, `pipeline:${run.id}:chat`, { role });
         const text = answer.status === "succeeded" ? answer.output : null;
-        await p.engine.journal(run.id, "message", phase.name, { from: phase.agent, to: actor, text, agent_run_id: answer.id, error: answer.error });
+        await p.engine.journal(run.id, "message", phase.name, { from: phase.agent, to: sender.actor, text, agent_run_id: answer.id, error: answer.error });
         return { run_id: run.id, phase: phase.name, agent: phase.agent, agent_run_id: answer.id, status: answer.status, answer: text, error: answer.error };
       }, {
         role: "operator",

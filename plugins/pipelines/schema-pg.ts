@@ -1,6 +1,7 @@
 /** The PostgreSQL twin of schema.ts (same tables, columns, row types and indexes: a test compares them). */
 import { bigint, bigserial, boolean, index, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
 import type { PhaseState, RunState } from "./schema.ts";
+import type { CommandRole } from "gantry/plugin";
 import type { Template } from "./templates.ts";
 
 /** Milliseconds, as the SQLite twin's timestamp_ms columns keep them. */
@@ -16,6 +17,8 @@ export const pipelineRuns = pgTable("pipeline_runs", {
   inputs: jsonb("inputs").notNull().$type<Record<string, unknown>>(),
   compliance: jsonb("compliance").notNull().$type<string[]>(),
   actor: text("actor").notNull(),
+  /** The role phases act with: the role of whoever started the run (a nested run inherits it). */
+  role: text("role").notNull().default("operator").$type<CommandRole>(),
   error: text("error"),
   cancelRequested: boolean("cancel_requested").notNull().default(false),
   createdAt: ms("created_at").notNull(),

@@ -1,5 +1,6 @@
 /** The pipelines tables: runs, their phases, the journal of every step, and the files phases produced. */
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import type { CommandRole } from "gantry/plugin";
 import type { Template } from "./templates.ts";
 
 export type RunState = "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
@@ -15,6 +16,8 @@ export const pipelineRuns = sqliteTable("pipeline_runs", {
   inputs: text("inputs", { mode: "json" }).notNull().$type<Record<string, unknown>>(),
   compliance: text("compliance", { mode: "json" }).notNull().$type<string[]>(),
   actor: text("actor").notNull(),
+  /** The role phases act with: the role of whoever started the run (a nested run inherits it). */
+  role: text("role").notNull().default("operator").$type<CommandRole>(),
   error: text("error"),
   cancelRequested: integer("cancel_requested", { mode: "boolean" }).notNull().default(false),
   createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),

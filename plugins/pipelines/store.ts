@@ -1,7 +1,7 @@
 /** Runs, phases, the journal and artifacts in the plugin's tables; every query is awaited. */
 import { randomBytes } from "node:crypto";
 import { and, asc, count, desc, eq, gt, gte, inArray, lte, max, sql } from "drizzle-orm";
-import { pickTables, type PluginContext } from "gantry/plugin";
+import { pickTables, type CommandRole, type PluginContext } from "gantry/plugin";
 import * as pgTables from "./schema-pg.ts";
 import * as sqliteTables from "./schema.ts";
 import type { pipelineArtifacts, pipelinePhases, pipelineRunEvents, pipelineRuns, PhaseState, RunState } from "./schema.ts";
@@ -10,6 +10,12 @@ import type { Template } from "./templates.ts";
 export type RunRow = typeof pipelineRuns.$inferSelect;
 export type PhaseRow = typeof pipelinePhases.$inferSelect;
 export type EventRow = typeof pipelineRunEvents.$inferSelect;
+
+/** Who starts a run: recorded as its actor, and its phases act with that role. */
+export interface RunStarter {
+  actor: string;
+  role: CommandRole;
+}
 export type ArtifactRow = typeof pipelineArtifacts.$inferSelect;
 
 export const newId = (prefix: string) => `${prefix}_${randomBytes(8).toString("hex")}`;
@@ -26,10 +32,10 @@ export class PipelineStore {
     this.#t = pickTables(db, { sqlite: sqliteTables, pg: pgTables });
   }
 
-  async create(template: Template, inputs: Record<string, unknown>, actor: string, parentRunId: string | null): Promise<RunRow> {
+  async create(template: Template, inputs: Record<string, unknown>, starter: RunStarter, parentRunId: string | null): Promise<RunRow> {
     const now = new Date();
     const [run] = await this.db.insert(this.#t.pipelineRuns).values({
-      id: newId("pl"), template: template.name, definition: template, parentRunId, state: "running", inputs, compliance: template.compliance, actor, createdAt: now, updatedAt: now,
+      id: newId("pl"), template: template.name, definition: template, parentRunId, state: "running", inputs, compliance: template.compliance, actor: starter.actor, role: starter.role, createdAt: now, updatedAt: now,
     }).returning();
     await this.db.insert(this.#t.pipelinePhases).values(template.phases.map((p) => ({ runId: run!.id, name: p.name, state: "pending" as const })));
     return run!;

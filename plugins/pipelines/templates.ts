@@ -4,7 +4,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { basename, extname, join } from "node:path";
-import { parseCondition, type Condition } from "./expressions.ts";
+import { parseCondition, placeholdersInStrings, type Condition } from "./expressions.ts";
 
 export const PHASE_KINDS = ["agent", "command", "script", "pipeline"] as const;
 export type PhaseKind = (typeof PHASE_KINDS)[number];
@@ -91,6 +91,10 @@ function checkPhase(name: string, value: unknown, problems: string[]): Phase | u
   const target = value[kind];
   if (typeof target !== "string" || target.trim() === "") problems.push(`${at}: ${kind} must be a non-empty string`);
   if (kind === "command" && typeof target === "string" && !target.trim().startsWith("/")) problems.push(`${at}: command must be a slash command line such as '/scripts:run 1 + 1'`);
+  if (kind === "command" && typeof target === "string" && /\$\{/.test(target.trim().split(/\s/, 1)[0]!)) problems.push(`${at}: the command's name must be written out (placeholders may fill its arguments only)`);
+  if (kind === "script" && typeof target === "string") {
+    for (const quoted of placeholdersInStrings(target)) problems.push(`${at}: ${quoted} is inside a string literal; in script code a placeholder is a JavaScript value (write "text " + \${inputs.x}, not "text \${inputs.x}")`);
+  }
   const needs = value.needs === undefined ? [] : typeof value.needs === "string" ? [value.needs] : value.needs;
   if (!Array.isArray(needs) || needs.some((n) => typeof n !== "string")) problems.push(`${at}: needs must be a list of phase names`);
   const retry = isObject(value.retry) ? value.retry : value.retry === undefined ? {} : null;

@@ -25,7 +25,8 @@ const PhaseView = t.Object({
   started_at: Nullable(t.String()), finished_at: Nullable(t.String()),
 });
 export const RunView = t.Object({
-  run_id: t.String(), template: t.String(), state: RunStateSchema, actor: t.String(), parent_run_id: Nullable(t.String()), compliance: t.Array(t.String()),
+  run_id: t.String(), template: t.String(), state: RunStateSchema, actor: t.String(),
+  role: t.Union([t.Literal("viewer"), t.Literal("operator"), t.Literal("admin")], { description: "The role the run's agent and command phases act with: the starter's" }), parent_run_id: Nullable(t.String()), compliance: t.Array(t.String()),
   chat: t.Boolean(), inputs: t.Record(t.String(), t.Unknown()), outputs: t.Record(t.String(), t.Unknown(), { description: "phase → output, for the phases that succeeded" }),
   current_phases: t.Array(t.String(), { description: "phases running or waiting at a gate" }), active_agent: Nullable(t.String()),
   error: Nullable(t.String()), cancel_requested: t.Boolean(), phases: t.Array(PhaseView), created_at: t.String(), updated_at: t.String(), finished_at: Nullable(t.String()),
@@ -46,7 +47,7 @@ export function runView(run: RunRow, phases: PhaseRow[]) {
   const ordered = run.definition.phases.map((def) => ({ def, row: byName.get(def.name) }));
   const active = phases.find((p) => p.state === "running" && p.agent);
   return {
-    run_id: run.id, template: run.template, state: run.state, actor: run.actor, parent_run_id: run.parentRunId, compliance: run.compliance, chat: run.definition.chat,
+    run_id: run.id, template: run.template, state: run.state, actor: run.actor, role: run.role, parent_run_id: run.parentRunId, compliance: run.compliance, chat: run.definition.chat,
     inputs: run.inputs, outputs: Object.fromEntries(ordered.filter((o) => o.row?.state === "succeeded").map((o) => [o.def.name, o.row!.output])),
     current_phases: ordered.filter((o) => o.row?.state === "running" || o.row?.state === "waiting_gate").map((o) => o.def.name),
     active_agent: active?.agent ?? null, error: run.error, cancel_requested: run.cancelRequested,

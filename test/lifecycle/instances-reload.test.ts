@@ -8,7 +8,7 @@ beforeAll(async () => {
     builtins: BUILTIN_PLUGINS,
     config: {
       rate_limit: { enabled: false },
-      plugins: { disabled: ["cache", "mcp", "agent", "batch", "cron"] },
+      plugins: { disabled: ["cache", "mcp", "agent", "batch", "cron", "deployments"] },
       plugin: { instances: { port_range: [18760, 18799], start_timeout_s: 10, stop_timeout_s: 2, health_interval_s: 0.2 } },
     },
   });

@@ -50,6 +50,11 @@ describe("OpenAI client", () => {
     const missing = await client().models.retrieve("nope").catch((e) => e);
     expect(missing).toBeInstanceOf(OpenAI.NotFoundError);
     expect(missing).toMatchObject({ status: 404, code: "model_not_found", type: "invalid_request_error" });
+    // An id that is not valid percent-encoding names no model (a 4xx, not a 500 from decoding it).
+    for (const [path, status] of [["/v1/models/%ZZ", 404], ["/api/v1/inference/%E0%A4%A", 400], ["/upstream/%ZZ/health", 404]] as const) {
+      const res = await g.api(path, path.startsWith("/api") ? json("POST", { messages: [] }) : {});
+      expect([path, res.status]).toEqual([path, status]);
+    }
   });
 
   test("chat by alias, responses (plain and streamed), rerank, speech, images, transcription upload", async () => {

@@ -14,7 +14,7 @@ script = "const end = Date.now() + 1500; while (Date.now() < end) {} 'slow done'
 timeout_s = 8
 [pipelines.crashy.phases.last]
 needs = ["slow"]
-script = "'last after ' + '\${phases.slow.output}'"
+script = "'last after ' + \${phases.slow.output}"
 `;
 
 /** `gantry serve` as a real process (only the scripts and pipelines plugins), its URL once it listens. */

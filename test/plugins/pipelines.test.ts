@@ -10,7 +10,7 @@ let operator: string;
 const REPORT_BYTES = Buffer.from(Array.from({ length: 300 }, (_, i) => i % 256));
 
 const templateDir = tempDir("gantry-pipelines-");
-writeFileSync(join(templateDir, "child.yaml"), "description: a nested pipeline\ninputs:\n  who: world\nphases:\n  greet:\n    script: \"'hello ' + '${inputs.who}'\"\n");
+writeFileSync(join(templateDir, "child.yaml"), "description: a nested pipeline\ninputs:\n  who: world\nphases:\n  greet:\n    script: \"'hello ' + ${inputs.who}\"\n");
 writeFileSync(join(templateDir, "broken.md"), "---\nphases:\n  a: { needs: [a], script: '1' }\n---\nA template whose only phase needs itself.\n");
 
 beforeAll(async () => {
@@ -28,10 +28,10 @@ beforeAll(async () => {
         release: {
           description: "pull, check in parallel, report, ask, promote", compliance: ["sox"], max_parallel: 2, inputs: { model: null },
           phases: {
-            pull: { command: "/scripts:run '${inputs.model}'.toUpperCase()" },
-            evaluate: { needs: ["pull"], agent: "echo", input: "evaluate ${phases.pull.output.result}" },
+            pull: { script: "${inputs.model}.toUpperCase()" },
+            evaluate: { needs: ["pull"], agent: "echo", input: "evaluate ${phases.pull.output}" },
             lint: { needs: ["pull"], script: "1 + 1" },
-            flaky: { needs: ["pull"], script: "if (${attempt} < 2) throw new Error('flaky on attempt ${attempt}'); 'steady'", retry: { attempts: 3, backoff_ms: 20 } },
+            flaky: { needs: ["pull"], script: "if (${attempt} < 2) throw new Error('flaky on attempt ' + ${attempt}); 'steady'", retry: { attempts: 3, backoff_ms: 20 } },
             optional: { needs: ["evaluate"], when: "${phases.evaluate.output} contains 'nothing'", script: "'should not run'" },
             report: {
               needs: ["evaluate", "lint", "flaky", "optional"], artifact: { name: "report.json", media_type: "application/json" },
@@ -44,10 +44,13 @@ beforeAll(async () => {
         weird: { phases: { a: { teleport: "somewhere" } } },
         gated: { phases: { ask: { gate: true, script: "'after gate'" }, after: { needs: ["ask"], script: "'never'" } } },
         chatty: { chat: true, phases: { think: { agent: "slowpoke", input: "think" }, after: { needs: ["think"], script: "'after'" } } },
-        parent: { phases: { nested: { pipeline: "child", inputs: { who: "${run.id}" } }, after: { needs: ["nested"], script: "'child said ' + '${phases.nested.output.greet}'" } } },
+        parent: { phases: { nested: { pipeline: "child", inputs: { who: "${run.id}" } }, after: { needs: ["nested"], script: "'child said ' + ${phases.nested.output.greet}" } } },
         sneaky: { inputs: { name: null }, phases: { a: { script: "'x'", artifact: { name: "report-${inputs.name}" } } } },
         wrapper: { phases: { inner: { pipeline: "gated" } } },
         nochat: { phases: { think: { agent: "slowpoke", input: "x" } } },
+        shout: { inputs: { text: null, n: 1 }, phases: { loud: { script: "${inputs.text}.toUpperCase()" }, twice: { command: "/scripts:run ${inputs.n} * 2" } } },
+        quoted: { phases: { a: { script: "'hello ${inputs.who}'" } } },
+        picked: { inputs: { cmd: null }, phases: { a: { command: "/${inputs.cmd} now" } } },
       },
     },
   });
@@ -83,7 +86,7 @@ describe("pipelines", () => {
     const waiting = await view(id);
     expect(waiting.current_phases).toEqual(["promote"]);
     expect(phase(waiting, "promote")).toMatchObject({ state: "waiting_gate" });
-    expect(waiting.outputs.pull).toMatchObject({ result: "LLAMA" });
+    expect(waiting.outputs.pull).toBe("LLAMA");
     expect(waiting.outputs.evaluate).toBe("You said: evaluate LLAMA");
     expect(phase(waiting, "flaky")).toMatchObject({ state: "succeeded", attempts: 2, output: "steady" });
     expect(phase(waiting, "optional")).toMatchObject({ state: "skipped" });
@@ -249,6 +252,27 @@ describe("pipelines", () => {
     expect((await g.api(`/api/v1/pipelines/${wrapper}/cancel`, { ...json("POST"), auth: operator })).status).toBe(202);
     await waitFor(async () => (await view(wrapper)).state === "cancelled", 5000, "the parent to be cancelled");
     expect((await view(inner)).state).toBe("cancelled");
+  }, 20_000);
+
+  test("inputs are data: script phases bind them as values, command and agent phases act with the starter's role", async () => {
+    const hostile = "'); globalThis.owned = true; ('";
+    const byOperator = await (await start("shout", { text: hostile })).json();
+    expect(byOperator).toMatchObject({ actor: "key:pipelines-operator", role: "operator" });
+    await waitFor(async () => (await view(byOperator.run_id)).state === "failed", 10_000, "the operator's run to fail at its admin-only command");
+    const operatorRun = await view(byOperator.run_id);
+    expect(operatorRun.outputs.loud).toBe(hostile.toUpperCase());
+    expect(phase(operatorRun, "twice")).toMatchObject({ state: "failed" });
+    expect(String(phase(operatorRun, "twice").error)).toContain("admin");
+
+    const byAdmin = await (await start("shout", { text: "fine", n: 21 }, ADMIN_KEY)).json();
+    expect(byAdmin.role).toBe("admin");
+    await waitFor(async () => (await view(byAdmin.run_id)).state === "succeeded", 10_000, "the admin's run");
+    expect((await view(byAdmin.run_id)).outputs).toMatchObject({ loud: "FINE", twice: { result: 42 } });
+
+    const templates = (await (await g.api("/api/v1/pipelines/templates", { auth: viewer })).json()).templates as { name: string; valid: boolean; problems: string[] }[];
+    expect(templates.find((t) => t.name === "quoted")?.problems.join()).toContain("inside a string literal");
+    expect(templates.find((t) => t.name === "picked")?.problems.join()).toContain("command's name must be written out");
+    expect((await start("picked", { cmd: "scripts:run" }, ADMIN_KEY)).status).toBe(400);
   }, 20_000);
 
   test("/pipelines:run and /pipelines:status start and read runs", async () => {

@@ -1,0 +1,1 @@
+ALTER TABLE "agent_approvals" ADD COLUMN "requested_by" text;

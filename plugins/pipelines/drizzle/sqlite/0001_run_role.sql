@@ -1,0 +1,1 @@
+ALTER TABLE `pipeline_runs` ADD `role` text DEFAULT 'operator' NOT NULL;
