@@ -43,23 +43,30 @@ async function idle(pid: number) {
   return { cpu_seconds_per_10s: round(((cpuSecondsOf(pid) - cpu) * 10) / SECONDS, 3), wakeups_per_s: round(wakeupsBetween(switches, switchesOf(pid)) / SECONDS, 1) };
 }
 
-const server = await spawnGantry({ GANTRY_AUTH__BOOTSTRAP_ADMIN_KEY: ADMIN_KEY });
-const headers = { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" };
-try {
-  for (let i = 0; i < INSTANCES; i++) {
-    const name = `idle-${i}`;
-    const port = await freePort();
-    const command = [process.execPath, STAND_IN, "--port", "{port}"];
-    const created = await fetch(`${server.url}/api/v1/instances`, { method: "POST", headers, body: JSON.stringify({ name, backend: "command", model_path: name, port, command }) });
-    const started = await fetch(`${server.url}/api/v1/instances/${name}/start`, { method: "POST", headers });
-    if (!created.ok || !started.ok) throw new Error(`instance ${name}: ${await created.text()} ${await started.text()}`);
+/** A gantry of `root` (this checkout by default) with INSTANCES running stand-ins, measured idle. */
+async function idleGantry(root?: string) {
+  const server = await spawnGantry({ GANTRY_AUTH__BOOTSTRAP_ADMIN_KEY: ADMIN_KEY }, undefined, root);
+  const headers = { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" };
+  try {
+    for (let i = 0; i < INSTANCES; i++) {
+      const name = `idle-${i}`;
+      const port = await freePort();
+      const command = [process.execPath, STAND_IN, "--port", "{port}"];
+      const created = await fetch(`${server.url}/api/v1/instances`, { method: "POST", headers, body: JSON.stringify({ name, backend: "command", model_path: name, port, command }) });
+      const started = await fetch(`${server.url}/api/v1/instances/${name}/start`, { method: "POST", headers });
+      if (!created.ok || !started.ok) throw new Error(`instance ${name}: ${await created.text()} ${await started.text()}`);
+    }
+    return await idle(server.proc.pid);
+  } finally {
+    await server.stop();
   }
-  const gantry = await idle(server.proc.pid);
-  const barePort = await freePort();
-  const bare = Bun.spawn([process.execPath, resolve(import.meta.dir, "bare-server.ts"), String(barePort)], { stdout: "ignore", stderr: "inherit" });
-  const floor = await idle(bare.pid);
-  bare.kill();
-  console.log(JSON.stringify({ bench: "idle", instances: INSTANCES, seconds: SECONDS, gantry, bare_bun_server: floor, goal_cpu_seconds_per_10s: 0.1 }, null, 2));
-} finally {
-  await server.stop();
 }
+
+// BEFORE=<another checkout>: its gantry is measured too, after this one (a before/after pair from one session).
+const gantry = await idleGantry();
+const before = process.env.BEFORE ? await idleGantry(resolve(process.env.BEFORE)) : undefined;
+const barePort = await freePort();
+const bare = Bun.spawn([process.execPath, resolve(import.meta.dir, "bare-server.ts"), String(barePort)], { stdout: "ignore", stderr: "inherit" });
+const floor = await idle(bare.pid);
+bare.kill();
+console.log(JSON.stringify({ bench: "idle", instances: INSTANCES, seconds: SECONDS, settle_ms: SETTLE_MS, gantry, ...(before ? { gantry_before: before } : {}), bare_bun_server: floor, goal_cpu_seconds_per_10s: 0.1 }, null, 2));

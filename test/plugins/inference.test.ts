@@ -79,7 +79,8 @@ describe("OpenAI client", () => {
 
   test("a long conversation is routed by a scan of its body: model before or after the messages; streams get usage asked for and taken out", async () => {
     const client = new OpenAI({ apiKey: key, baseURL: `${g.url}/v1` });
-    const history = Array.from({ length: 60 }, (_, i) => ({ role: i % 2 ? "assistant" as const : "user" as const, content: `turn ${i}: ${"words ".repeat(20)}` }));
+    // Past 64 KiB, where the proxy scans the body instead of parsing it.
+    const history = Array.from({ length: 500 }, (_, i) => ({ role: i % 2 ? "assistant" as const : "user" as const, content: `turn ${i}: ${"words ".repeat(20)}` }));
     const messages = [...history, { role: "user" as const, content: "the last question" }];
     // As Python's SDK writes a body: the messages first, then model and stream.
     const whole = await client.chat.completions.create({ messages, model: "gpt-4o-mini" });

@@ -85,6 +85,13 @@ describe("model scan", () => {
   test("unsure, so parsed: a model that may be overridden later, escaped, nested first or stream_options", () => {
     expect(scanModelRequest(`{"model":"a","messages":${messages},"model":"b"}`)).toBeUndefined();
     expect(scanModelRequest(`{"model":"a","messages":${messages},"x":{"y":1},"mod\\u0065l":"b"}`)).toBeUndefined();
+    // The same keys between two nested values (the unscanned middle), escaped or plain.
+    expect(scanModelRequest(`{"model":"a","messages":${messages},"mod\\u0065l":"b","x":{"y":1}}`)).toBeUndefined();
+    expect(scanModelRequest(`{"model":"a","messages":${messages},"str\\u0065am":true,"x":{"y":1}}`)).toBeUndefined();
+    expect(scanModelRequest(`{"model":"a","messages":${messages},"stream":true,"x":{"y":1}}`)).toBeUndefined();
+    expect(scanModelRequest(`{"model":"a","messages":${messages},"stream_options":{},"x":{"y":1}}`)).toBeUndefined();
+    // Escapes of characters outside ASCII (what Python's json writes for non-English text) leave the scan sure.
+    expect(scanModelRequest(`{"model":"a","messages":[{"content":"caf\\u00e9 \\u4f60\\u597d"}],"x":{"y":1}}`)?.model).toBe("a");
     expect(scanModelRequest(`{"model":"a\\u0062","messages":[]}`)).toBeUndefined();
     expect(scanModelRequest(`{"messages":${messages},"stream_options":{"include_usage":true},"model":"a"}`)).toBeUndefined();
     expect(scanModelRequest(`{"model":"a","stream":true,"stream":false,"messages":[]}`)).toBeUndefined();
