@@ -3,7 +3,7 @@
  * tick. Observed through the database's statement count (every statement gantry sends).
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { BUILTIN_PLUGINS, startGantry, waitFor, type TestGantry } from "../helpers.ts";
+import { BUILTIN_PLUGINS, databaseSettled, startGantry, waitFor, type TestGantry } from "../helpers.ts";
 
 const INTERNAL_KEY = "cache-idle-internal-key";
 const started: TestGantry[] = [];
@@ -11,18 +11,9 @@ afterAll(() => Promise.all(started.map((g) => g.stop())));
 
 /** Statements sent over `ms`, after earlier background writes have settled. */
 async function statementsOver(g: TestGantry, ms: number): Promise<number> {
-  const database = g.gantry.core.database;
-  let seen = -1;
-  await waitFor(async () => {
-    const now = database.statements();
-    const settled = now === seen;
-    seen = now;
-    await Bun.sleep(200);
-    return settled;
-  }, 10_000, "start-up writes to settle");
-  const before = database.statements();
+  const before = await databaseSettled(g, 200);
   await Bun.sleep(ms);
-  return database.statements() - before;
+  return g.gantry.core.database.statements() - before;
 }
 
 const scheduler = async (g: TestGantry) =>

@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 import OpenAI from "openai";
-import { ADMIN_KEY, BUILTIN_PLUGINS, freePort, json, STAND_IN_MODEL_SERVER, startGantry, tempDir, testDatabaseEnv, waitFor, type TestGantry } from "../helpers.ts";
+import { ADMIN_KEY, BUILTIN_PLUGINS, databaseSettled, freePort, json, STAND_IN_MODEL_SERVER, startGantry, tempDir, testDatabaseEnv, waitFor, type TestGantry } from "../helpers.ts";
 
 let g: TestGantry;
 let inferenceKey: string;
@@ -182,15 +182,7 @@ describe("OpenAI-compatible proxy", () => {
     expect((await ask()).status).toBe(200);
     const database = g.gantry.core.database;
     // Background writes of earlier admin requests (audit rows, the server's pid) settle first.
-    let seen = -1;
-    await waitFor(async () => {
-      const now = database.statements();
-      const settled = now === seen;
-      seen = now;
-      await Bun.sleep(100);
-      return settled;
-    }, 5000, "background writes to settle");
-    const before = database.statements();
+    const before = await databaseSettled(g);
     for (let i = 0; i < 50; i++) expect((await ask()).status).toBe(200);
     // A query per request would be 50 or more; what little may still show up is the supervisor's own
     // writes (a health flap's pid on a loaded machine), not the request path.
