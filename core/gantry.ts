@@ -5,7 +5,7 @@ import { coreRoutes } from "./http/core-routes.ts";
 import { featureRoutes } from "./http/feature-routes.ts";
 import { pluginRoutes } from "./http/plugin-routes.ts";
 import { loadConfig, type GantryConfig } from "./kernel/config.ts";
-import { ConfigManager } from "./kernel/config-manager.ts";
+import { ConfigManager, changedKeys } from "./kernel/config-manager.ts";
 import { CORE_OWNER, provideCoreServices, type CoreIdentityService, type CorePluginsService, type CoreSecretsService } from "./kernel/core-services.ts";
 import { ProcessRegistry } from "./kernel/processes.ts";
 import { KeepRegistry } from "./kernel/keeps.ts";
@@ -134,6 +134,8 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
     hostOptions.disposeTimeoutMs = next.plugins.dispose_timeout_ms;
     // Routes are compiled with or without the rate-limit check: turning it on or off rebuilds them.
     if (next.rate_limit.enabled !== previous.rate_limit.enabled) host.rebuildRoutes();
+    // Plugins that read a section of their own at each use (instances: [models]) hear of the change.
+    core.events.publish("config_reloaded", { changed: changedKeys(previous, next) });
   });
   // Hot-path values core caches; POST /api/v1/infra/cache-invalidate drops them.
   for (const [key, invalidate] of Object.entries(security.invalidators)) core.invalidators.add(key, CORE_OWNER, invalidate);
@@ -145,8 +147,9 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
   core.services.provide(CORE_OWNER, "core.identity", {
     identify: async (request: Request) => {
       const identity = await security.authenticator.identify(request);
-      return identity ? { subject: identity.subject, role: identity.role } : undefined;
+      return identity ? { subject: identity.subject, role: identity.role, ...(identity.scope ? { scope: identity.scope } : {}) } : undefined;
     },
+    scoped: () => security.keys.scoped,
   } satisfies CoreIdentityService);
   core.services.provide(CORE_OWNER, "core.secrets", security.secrets satisfies CoreSecretsService);
   core.services.provide(CORE_OWNER, "core.plugins", {

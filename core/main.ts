@@ -5,6 +5,7 @@ import { GantryError } from "./kernel/errors.ts";
 import { createGantry } from "./gantry.ts";
 import { CliError } from "./cli/api-client.ts";
 import { CLIENT_HELP, clientCommand, slashWithLeadingFlags } from "./cli/commands.ts";
+import { MODEL_HELP } from "./cli/model-commands.ts";
 import { DB_HELP, dbCommand } from "./cli/db-commands.ts";
 import pkg from "../package.json" with { type: "json" };
 
@@ -14,6 +15,14 @@ Server:
   gantry serve [--config FILE] [--host HOST] [--port PORT] [--data-dir DIR]
   gantry db migrate-to POSTGRES_URL [--schema NAME]   copy the SQLite data into an empty PostgreSQL
   gantry backup FILE | restore FILE                  SQLite backup / restore (PostgreSQL: pg_dump)
+
+Models (talk to a running server, as Ollama's commands do):
+  gantry ps                                          models running now
+  gantry models [list | export | files]              every model; export as gantry.toml tables; files on disk
+  gantry run MODEL [PROMPT...]                       start MODEL if needed; answer PROMPT, or chat on stdin
+  gantry stop MODEL
+  gantry logs MODEL [-f] [-n LINES]
+  gantry pull SOURCE                                 hf:<org>/<repo>/<file>, hf:<org>/<repo>, https://...
 
 Client (talks to a running server):
   gantry login [--username NAME | --key API_KEY]    save credentials for the commands below
@@ -58,7 +67,20 @@ async function serve(args: string[]): Promise<number> {
   return -1; // keep running
 }
 
-async function main(argv: string[]): Promise<number> {
+/** Client flags that take a value, for finding the command after leading flags (`gantry --url U ps`). */
+const VALUE_FLAGS = new Set(["--url", "--key", "--lines", "-n", "--username", "--plugin"]);
+
+/** `gantry --json ps` → `gantry ps --json`: client flags may come before the command (a slash command keeps its own order). */
+function commandFirst(argv: string[]): string[] {
+  if (!argv[0]?.startsWith("-") || ["-h", "--help", "-v", "--version"].includes(argv[0])) return argv;
+  let i = 0;
+  while (i < argv.length && argv[i]!.startsWith("-")) i += VALUE_FLAGS.has(argv[i]!) ? 2 : 1;
+  if (i >= argv.length || argv[i]!.startsWith("/")) return argv;
+  return [argv[i]!, ...argv.slice(i + 1), ...argv.slice(0, i)];
+}
+
+async function main(input: string[]): Promise<number> {
+  const argv = commandFirst(input);
   const [command, ...rest] = argv;
   if (command === "--version" || command === "-v") {
     process.stdout.write(`${pkg.version}\n`);
@@ -66,12 +88,12 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === "help" && rest[0]) {
     const topic = rest[0].startsWith("/") ? "slash" : rest[0];
-    process.stdout.write({ ...CLIENT_HELP, db: DB_HELP, backup: DB_HELP, restore: DB_HELP }[topic] ?? HELP);
+    process.stdout.write({ ...CLIENT_HELP, ...MODEL_HELP, db: DB_HELP, backup: DB_HELP, restore: DB_HELP }[topic] ?? HELP);
     return 0;
   }
   if (!command || command === "--help" || command === "-h" || command === "help") {
     process.stdout.write(HELP);
-    return command ? 0 : 1;
+    return 0;
   }
   if (command === "serve") return serve(rest);
   const local = dbCommand(command, rest);

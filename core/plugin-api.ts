@@ -22,11 +22,13 @@ export type {
   CoreAgentsService, CoreAuditService, CoreSecretsService, CoreSkillsService, CoreHooksService, CoreCommandsService, CoreMcpServersService, CoreIdentityService, CorePluginsService, CoreCacheService, CoreConfigService, CoreInfoService, CoreLoggersService, CoreMetricsService, CoreProcessesService, CoreTasksService,
 } from "./kernel/core-services.ts";
 export { GantryError, capEcho, createError, defineErrors } from "./kernel/errors.ts";
+export type { KeyScope } from "./auth/identity.ts";
 export { OWN_ERRORS_EXTENSION } from "./http/http-app.ts";
 export { pickTables } from "./storage/tables.ts";
 export type { CommandInvocation, CommandView } from "./kernel/command-invoker.ts";
 export { textResponses } from "./http/text-responses.ts";
 export { Nullable } from "./http/schema-helpers.ts";
+export { formatBytes, textTable } from "./kernel/text-table.ts";
 /** The script sandbox (QuickJS in WebAssembly, in a worker): a plugin owns its worker, e.g. through ctx.keep. */
 export { createSandbox, type Sandbox, type HostFunction, type RunOptions, type RunResult } from "../sandbox/index.ts";
 /** TypeBox schema builder for route schemas: plugins use gantry's copy, wherever their folder lives. */

@@ -44,7 +44,20 @@ const AuditPage = t.Object({
   })),
   next_before_id: Nullable(t.Integer({ description: "pass as before_id for the next (older) page; null on the last" })),
 });
-const KeyView = t.Object({ id: t.String(), name: t.String(), prefix: t.String(), role: KeyRoleSchema, created_at: t.String(), revoked_at: t.Union([t.String(), t.Null()]) });
+/** An inference key's scope and limits (any key may carry them; they apply on the inference routes, expiry everywhere). */
+const KeyLimitFields = {
+  models: t.Optional(Nullable(t.Array(t.String({ minLength: 1, maxLength: 128 }), { maxItems: 256, uniqueItems: true, description: "model ids (names or aliases) the key may reach on the inference routes; an alias allows its instance under every id; null = every model" }))),
+  expires_at: t.Optional(Nullable(t.String({ format: "date-time", description: "ISO 8601; the key is refused (401) from then on; null = never" }))),
+  requests_per_minute: t.Optional(t.Integer({ minimum: 0, maximum: 1_000_000, description: "inference requests per minute; 0 = no limit (429 with Retry-After past it)" })),
+  tokens_per_minute: t.Optional(t.Integer({ minimum: 0, maximum: 1_000_000_000, description: "prompt + completion tokens per minute as the model servers report them; 0 = no limit" })),
+};
+const KeyView = t.Object({
+  id: t.String(), name: t.String(), prefix: t.String(), role: KeyRoleSchema, created_at: t.String(), revoked_at: t.Union([t.String(), t.Null()]),
+  models: Nullable(t.Array(t.String())), expires_at: Nullable(t.String()), requests_per_minute: t.Integer(), tokens_per_minute: t.Integer(),
+});
+/** The body's limits with the expiry as a Date. */
+const limitsOf = (body: { models?: string[] | null; expires_at?: string | null; requests_per_minute?: number; tokens_per_minute?: number }) =>
+  ({ ...body, expires_at: body.expires_at === undefined ? undefined : body.expires_at === null ? null : new Date(body.expires_at) });
 
 export function authRoutes(p: AuthRouteParts) {
   const whoami = async (request: Request) => (await p.authenticator.identify(request))!;
@@ -90,14 +103,22 @@ export function authRoutes(p: AuthRouteParts) {
         role: "admin", response: t.Object({ keys: t.Array(KeyView) }), detail: { summary: "API keys (never their secrets)", tags: ["auth"] },
       })
       .post("/api/v1/auth/keys", async ({ body, set }) => {
-        const { id, key } = await p.keys.create(body.name, body.role);
+        const { name, role, ...limits } = body;
+        const { id, key } = await p.keys.create(name, role, undefined, limitsOf(limits));
         set.status = 201;
         return { ...(await p.keys.list()).find((k) => k.id === id)!, key };
       }, {
         role: "admin",
-        body: t.Object({ name: t.String({ minLength: 1, maxLength: 100 }), role: KeyRoleSchema }),
+        body: t.Object({ name: t.String({ minLength: 1, maxLength: 100 }), role: KeyRoleSchema, ...KeyLimitFields }),
         response: { 201: t.Object({ ...KeyView.properties, key: t.String({ description: "the secret: shown only here" }) }) },
         detail: { summary: "Create an API key; the secret is in this response only", tags: ["auth"] },
+      })
+      .patch("/api/v1/auth/keys/:id", async ({ params, body }) => {
+        if (!(await p.keys.setLimits(params.id, limitsOf(body)))) throw AuthErrors.KEY_NOT_FOUND([params.id]);
+        return (await p.keys.list()).find((k) => k.id === params.id)!;
+      }, {
+        role: "admin", params: t.Object({ id: t.String({ maxLength: 64 }) }), body: t.Object(KeyLimitFields), response: KeyView,
+        detail: { summary: "Change a key's model scope, expiry or per-minute limits; applies to the next request", tags: ["auth"] },
       })
       .delete("/api/v1/auth/keys/:id", async ({ params }) => {
         if (!(await p.keys.revoke(params.id))) throw AuthErrors.KEY_NOT_FOUND([params.id]);

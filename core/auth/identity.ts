@@ -9,6 +9,18 @@ export interface Identity {
   userId?: string;
   sessionId?: string;
   claims?: Record<string, unknown>;
+  /** An API key's inference scope and limits; absent for keys without any (the common case). */
+  scope?: KeyScope;
+}
+
+/** What an API key may reach on the inference routes and how much: read by the instances plugin per request. */
+export interface KeyScope {
+  keyId: string;
+  /** Model ids (names or aliases) the key may reach; null = every model. */
+  models: ReadonlySet<string> | null;
+  /** Per minute; 0 = no limit. */
+  requestsPerMinute: number;
+  tokensPerMinute: number;
 }
 
 export const ANONYMOUS: Identity = { subject: "anonymous", role: "public", via: "anonymous" };

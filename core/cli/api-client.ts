@@ -32,20 +32,21 @@ export class ApiClient {
     if (res.status === 401 && options.auth !== false && this.#usingStoredSession() && (await this.#refresh())) {
       res = await this.#send(method, path, body, true);
     }
+    if (!res.ok) throw await errorOf(res);
     const text = await res.text();
-    let data: unknown = text;
     try {
-      data = text ? JSON.parse(text) : null;
+      return (text ? JSON.parse(text) : null) as T;
     } catch {
-      // a text body (some seed routes answer text/plain)
+      return text as T; // a text body (TOML, some seed routes' text/plain)
     }
-    if (!res.ok) {
-      const error = data as { error?: string; code?: string } | string | null;
-      const message = typeof error === "object" && error?.error ? `${error.error}${error.code ? ` (${error.code})` : ""}` : `${res.status} ${String(error ?? res.statusText)}`;
-      const hint = res.status === 401 ? "\nLog in with `gantry login`, or pass --key / set GANTRY_API_KEY." : "";
-      throw new CliError(message + hint);
-    }
-    return data as T;
+  }
+
+  /** Sends a request and hands back the response to read as a stream (server-sent events); error statuses throw CliError. */
+  async open(method: string, path: string, body?: unknown): Promise<Response> {
+    let res = await this.#send(method, path, body, true);
+    if (res.status === 401 && this.#usingStoredSession() && (await this.#refresh())) res = await this.#send(method, path, body, true);
+    if (!res.ok) throw await errorOf(res);
+    return res;
   }
 
   async #send(method: string, path: string, body: unknown, auth: boolean): Promise<Response> {
@@ -73,4 +74,21 @@ export class ApiClient {
     writeStored(this.#stored, this.env);
     return true;
   }
+}
+
+/** An error answer as people read it: gantry's `{error, code}` message, or the status and body. */
+async function errorOf(res: Response): Promise<CliError> {
+  const text = await res.text();
+  let error: { error?: string; code?: string } | string | null = text;
+  try {
+    error = text ? JSON.parse(text) : null;
+  } catch {
+    // not JSON
+  }
+  // OpenAI's shape, which the inference endpoint answers: {error: {message, code}}
+  const nested = typeof error === "object" && error?.error && typeof error.error === "object" ? (error.error as { message?: string; code?: string | null }) : undefined;
+  if (nested?.message) error = { error: nested.message, code: nested.code ?? undefined };
+  const message = typeof error === "object" && error?.error ? `${error.error}${error.code ? ` (${error.code})` : ""}` : `${res.status} ${String(error || res.statusText)}`;
+  const hint = res.status === 401 ? "\nLog in with `gantry login`, or pass --key / set GANTRY_API_KEY." : "";
+  return new CliError(message + hint);
 }

@@ -3,6 +3,8 @@ import { parseArgs } from "node:util";
 import { quote } from "shell-quote";
 import { ApiClient, CliError } from "./api-client.ts";
 import { clearStored, readStored, writeStored } from "./cli-config.ts";
+import { textTable } from "../kernel/text-table.ts";
+import { MODEL_HELP, modelCommand } from "./model-commands.ts";
 
 const COMMON = "Options for every client command:\n  --url URL     server (default: GANTRY_URL, the saved login, or http://127.0.0.1:8080)\n  --key KEY     API key or access token (default: GANTRY_API_KEY, or the saved login)\n  --json        print the server's JSON answer\n  -h, --help    this help\n";
 
@@ -41,11 +43,11 @@ the agent's answer when an agents service runs it).
 ${COMMON}`,
 };
 
-type Values = { url?: string; key?: string; json?: boolean; help?: boolean; force?: boolean; plugin?: string; username?: string; "password-stdin"?: boolean };
+type Values = { follow?: boolean; lines?: string; url?: string; key?: string; json?: boolean; help?: boolean; force?: boolean; plugin?: string; username?: string; "password-stdin"?: boolean };
 
 type OptionSpec = Record<string, { type: "string" | "boolean"; short?: string }>;
 
-function parse(args: string[], extra: OptionSpec = {}) {
+export function parse(args: string[], extra: OptionSpec = {}) {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
@@ -59,10 +61,6 @@ function print(value: unknown, asJson: boolean | undefined, text: () => string):
   process.stdout.write(asJson ? JSON.stringify(value, null, 2) + "\n" : text() + "\n");
 }
 
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
-  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
-}
 
 async function readPassword(): Promise<string> {
   if (!process.stdin.isTTY) return (await new Response(Bun.stdin.stream()).text()).replace(/\r?\n$/, "");
@@ -138,7 +136,7 @@ async function plugin(args: string[]): Promise<void> {
   switch (action) {
     case "list": {
       const { plugins } = await client.request<{ plugins: PluginInfo[] }>("GET", "/api/v1/plugins");
-      return print(plugins, values.json, () => plugins.length === 0 ? "No plugins installed" : table([["NAME", "VERSION", "STATUS", "SOURCE"], ...plugins.map((p) => [p.name, p.version ?? "-", p.status, p.source])]));
+      return print(plugins, values.json, () => plugins.length === 0 ? "No plugins installed" : textTable([["NAME", "VERSION", "STATUS", "SOURCE"], ...plugins.map((p) => [p.name, p.version ?? "-", p.status, p.source])]));
     }
     case "info": {
       const info = await client.request<PluginInfo>("GET", `/api/v1/plugins/${need("a plugin name")}`);
@@ -149,7 +147,7 @@ async function plugin(args: string[]): Promise<void> {
       const plugin = typeof values.plugin === "string" ? { plugin: values.plugin } : {};
       const answer = await client.request<PluginInfo | MarketplaceListing>("POST", "/api/v1/plugins", { path: require("node:path").resolve(target!), ...plugin });
       if ("marketplace" in answer) {
-        return print(answer, values.json, () => [`Marketplace ${answer.marketplace}: install one with --plugin NAME`, table([["NAME", "VERSION", "INSTALLABLE"], ...answer.plugins.map((p) => [p.name, p.version ?? "-", p.installable ? "yes" : `no: ${p.reason}`])])].join("\n"));
+        return print(answer, values.json, () => [`Marketplace ${answer.marketplace}: install one with --plugin NAME`, textTable([["NAME", "VERSION", "INSTALLABLE"], ...answer.plugins.map((p) => [p.name, p.version ?? "-", p.installable ? "yes" : `no: ${p.reason}`])])].join("\n"));
       }
       const warnings = (answer.unsupported ?? []).map((u) => `\n  unsupported: ${u.part} (${u.reason})`).join("");
       return print(answer, values.json, () => `Installed ${describe(answer)}${warnings}`);
@@ -186,7 +184,7 @@ async function features(args: string[]): Promise<void> {
   switch (action) {
     case "list": {
       const { features: flags } = await client.request<{ features: FlagView[] }>("GET", "/api/v1/features");
-      return print(flags, values.json, () => flags.length === 0 ? "No feature flags" : table([["NAME", "VALUE", "TYPE", "PLUGIN"], ...flags.map((f) => [f.name, JSON.stringify(f.value), f.type, f.plugin])]));
+      return print(flags, values.json, () => flags.length === 0 ? "No feature flags" : textTable([["NAME", "VALUE", "TYPE", "PLUGIN"], ...flags.map((f) => [f.name, JSON.stringify(f.value), f.type, f.plugin])]));
     }
     case "get": {
       const flag = await client.request<FlagView>("GET", `/api/v1/features/${need()}`);
@@ -216,7 +214,7 @@ async function features(args: string[]): Promise<void> {
 async function listCommands(args: string[]): Promise<void> {
   const { values } = parse(args);
   const { commands } = await new ApiClient(values).request<{ commands: { qname: string; description: string; argument_hint: string | null }[] }>("GET", "/api/v1/plugins/commands");
-  print(commands, values.json, () => commands.length === 0 ? "No slash commands" : table(commands.map((c) => [`/${c.qname}`, c.argument_hint ?? "", c.description])));
+  print(commands, values.json, () => commands.length === 0 ? "No slash commands" : textTable(commands.map((c) => [`/${c.qname}`, c.argument_hint ?? "", c.description])));
 }
 
 /** `gantry /plugin:command args...`: client flags come before the command; everything after it is the command's. */
@@ -239,13 +237,15 @@ export function clientCommand(command: string, args: string[]): Promise<void> | 
     // Flags for gantry itself may come before the slash command: gantry --url U /p:c args
     return slash(command, args, []);
   }
-  const run = { login, logout, plugin, features, commands: listCommands }[command as "login"];
-  if (!run) return undefined;
+  const commands: Record<string, (args: string[]) => Promise<void>> = { login, logout, plugin, features, commands: listCommands };
+  const run = Object.hasOwn(commands, command) ? commands[command] : undefined;
   if (args.includes("--help") || args.includes("-h")) {
-    process.stdout.write(CLIENT_HELP[command]!);
+    const help = run ? CLIENT_HELP[command] : MODEL_HELP[command];
+    if (help === undefined) return undefined;
+    process.stdout.write(help);
     return Promise.resolve();
   }
-  return run(args);
+  return run ? run(args) : modelCommand(command, args, parse);
 }
 
 /** `gantry [--url U] [--key K] [--json] /plugin:command args...` */

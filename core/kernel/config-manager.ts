@@ -55,7 +55,8 @@ export class ConfigManager {
   }
 }
 
-function changedKeys(a: unknown, b: unknown, prefix = ""): string[] {
+/** Dotted keys whose value differs between two configurations. */
+export function changedKeys(a: unknown, b: unknown, prefix = ""): string[] {
   const isObject = (v: unknown) => v !== null && typeof v === "object" && !Array.isArray(v);
   if (isObject(a) && isObject(b)) {
     const keys = new Set([...Object.keys(a as object), ...Object.keys(b as object)]);

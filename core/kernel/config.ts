@@ -97,6 +97,10 @@ export const ConfigSchema = Type.Object(
       default: {},
       description: "Pipeline templates by name ([pipelines.<name>]): phases, needs, retry, gates (docs/pipelines.md)",
     }),
+    models: Type.Record(Type.String(), Type.Record(Type.String(), Type.Unknown()), {
+      default: {},
+      description: "Declared models by name ([models.<name>]): instances the instances plugin reconciles at start and config reload (docs/instances.md)",
+    }),
     plugin: Type.Record(Type.String(), Type.Record(Type.String(), Type.Unknown()), {
       default: {},
       description: "Per-plugin settings, merged over each manifest's `config`",

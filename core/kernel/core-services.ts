@@ -8,6 +8,7 @@ import type { PeriodicTask } from "./periodic-tasks.ts";
 import type { ProcessInfo, ProcessRegistry } from "./processes.ts";
 import type { ServiceRegistry } from "./services.ts";
 import type { AuditEntry, AuditLog } from "../auth/audit.ts";
+import type { KeyScope } from "../auth/identity.ts";
 import { invokeCommand, normalizeQname, parseSlashLine, viewOf, type CommandInvocation, type CommandView } from "./command-invoker.ts";
 import type { CommandCaller, RegisteredAgent, RegisteredCommand, RegisteredHook, RegisteredSkill } from "./plugin-context.ts";
 import { readSkillFile } from "./claude-parts.ts";
@@ -32,6 +33,8 @@ export interface CoreConfigService {
   redacted(): GantryConfig;
   /** One dotted key of the redacted configuration; undefined when the key does not exist. */
   get(key: string): unknown;
+  /** One top-level section as configured, secrets included: for the plugin that owns it ([models] → instances). */
+  section(key: string): unknown;
   /** Re-reads gantry.toml and the environment; throws CONFIG_INVALID (400) and keeps the running config. */
   reload(): Omit<ConfigReloadResult, "config"> & { config: GantryConfig };
 }
@@ -64,8 +67,10 @@ export interface CoreAuditService {
 }
 
 export interface CoreIdentityService {
-  /** Who sent the request (undefined for an invalid credential). */
-  identify(request: Request): Promise<{ subject: string; role: string } | undefined>;
+  /** Who sent the request (undefined for an invalid credential); `scope` for an API key with an inference scope or limits. */
+  identify(request: Request): Promise<{ subject: string; role: string; scope?: KeyScope } | undefined>;
+  /** Whether any API key carries a scope or limits now (a cheap check before `identify` on a hot path). */
+  scoped(): boolean;
 }
 
 export interface CorePluginsService {
@@ -143,6 +148,7 @@ export function provideCoreServices(parts: CoreServiceParts): void {
   const configService: CoreConfigService = {
     redacted: () => redactSecrets(config.current),
     get: (key) => getDotted(redactSecrets(config.current), key),
+    section: (key) => structuredClone(getDotted(config.current, key)),
     reload: () => {
       const result = config.reload();
       return { ...result, config: redactSecrets(result.config) };

@@ -38,6 +38,10 @@ export const apiKeys = pgTable("api_keys", {
   role: text("role", { enum: ["viewer", "operator", "admin", "inference"] }).notNull(),
   createdAt: ms("created_at").notNull(),
   revokedAt: ms("revoked_at"),
+  models: jsonb("models").$type<string[]>(),
+  expiresAt: ms("expires_at"),
+  requestsPerMinute: bigint("requests_per_minute", { mode: "number" }).notNull().default(0),
+  tokensPerMinute: bigint("tokens_per_minute", { mode: "number" }).notNull().default(0),
 });
 
 export const users = pgTable("users", {

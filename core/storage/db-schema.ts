@@ -40,6 +40,13 @@ export const apiKeys = sqliteTable("api_keys", {
   role: text("role", { enum: ["viewer", "operator", "admin", "inference"] }).notNull(),
   createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
   revokedAt: integer("revoked_at", { mode: "timestamp_ms" }),
+  /** Inference scope: the model ids (names or aliases) the key may reach; null = every model. */
+  models: text("models", { mode: "json" }).$type<string[]>(),
+  /** After this the key is refused; null = never. */
+  expiresAt: integer("expires_at", { mode: "timestamp_ms" }),
+  /** Inference requests and tokens (prompt + completion) per minute; 0 = no limit. */
+  requestsPerMinute: integer("requests_per_minute").notNull().default(0),
+  tokensPerMinute: integer("tokens_per_minute").notNull().default(0),
 });
 
 /** People who log in with a password (argon2id via Bun.password). */

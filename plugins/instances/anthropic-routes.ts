@@ -10,7 +10,9 @@ import { inferenceResponses, rawJsonBody } from "./inference-docs.ts";
 import { answerErrors, anthropicErrorBody, OWN_ERRORS } from "./inference-errors.ts";
 import { modelRequest, relay, relayHeaders, upstreamMessage, type Upstream } from "./proxy.ts";
 import { generatorStream } from "./sse.ts";
+import { anthropicErrorEvent, loadingStream } from "./loading-progress.ts";
 import type { InstanceSupervisor } from "./supervisor.ts";
+import type { Observation } from "./inference-metrics.ts";
 
 const responses = inferenceResponses("An Anthropic message, or its event stream when stream: true", ["application/json", "text/event-stream"], "Anthropic's error shape {type: error, error: {type, message}}");
 
@@ -31,9 +33,8 @@ async function translatedError(res: Response): Promise<Response> {
 }
 
 export function anthropicRoutes(upstream: Upstream) {
-  async function translated(supervisor: InstanceSupervisor, client: Record<string, unknown>, model: string, request: Request, requestId: string | undefined): Promise<Response> {
+  async function translated(supervisor: InstanceSupervisor, o: Observation, client: Record<string, unknown>, model: string, request: Request): Promise<Response> {
     const stream = client.stream === true;
-    const o = upstream.metrics.begin(supervisor.definition.name, "anthropic", requestId, stream);
     const res = await upstream.send(supervisor, "/v1/chat/completions", { body: JSON.stringify(chatRequestOf(client)), signal: request.signal }, o);
     if (!res.ok || !res.body) {
       o.end(res.status);
@@ -57,18 +58,35 @@ export function anthropicRoutes(upstream: Upstream) {
     app
       .onError(answerErrors(anthropicErrorBody))
       .post("/v1/messages", async ({ body, request, set }) => {
-        const text = typeof body === "string" ? body : "";
+        let text = typeof body === "string" ? body : "";
         const { body: client, model } = modelRequest(text);
-        const supervisor = await upstream.instance(model);
-        const requestId = set.headers["x-request-id"] as string | undefined;
-        if (!servesAnthropic(supervisor.definition)) return translated(supervisor, client, model, request, requestId);
-        const o = upstream.metrics.begin(supervisor.definition.name, "anthropic", requestId, client.stream === true);
-        return relay(await upstream.send(supervisor, "/v1/messages", { body: text, headers: nativeHeaders(request), signal: request.signal }, o), o);
+        // keep_alive (Ollama's, accepted here as an extra field) is gantry's to read, not the server's.
+        const keepAlive = client.keep_alive;
+        if (keepAlive !== undefined) {
+          delete client.keep_alive;
+          text = JSON.stringify(client);
+        }
+        const checked = upstream.vet(model, request, keepAlive);
+        const vetted = checked instanceof Promise ? await checked : checked; // a promise only while some key has a scope
+        const serve = async () => {
+          const { supervisor, o } = await upstream.enter(vetted, "anthropic", set.headers["x-request-id"] as string | undefined, client.stream === true);
+          if (!servesAnthropic(supervisor.definition)) {
+            // A failure before the answer is under way ends the request (and frees its slot); end is idempotent.
+            return translated(supervisor, o, client, model, request).catch((error) => {
+              o.end(502);
+              throw error;
+            });
+          }
+          return relay(await upstream.send(supervisor, "/v1/messages", { body: text, headers: nativeHeaders(request), signal: request.signal }, o), o);
+        };
+        // A stream for a model that must start first begins now, with loading comments (loading-progress.ts).
+        if (client.stream === true && upstream.cold(vetted)) return loadingStream(model, serve(), anthropicErrorBody, anthropicErrorEvent);
+        return serve();
       }, { role: "inference", parse: "text", detail: { summary: "Anthropic Messages, routed by model: passed through or translated onto chat completions", tags: ["anthropic"], requestBody: rawJsonBody(["model", "messages", "max_tokens"]), responses, ...OWN_ERRORS } })
       .post("/v1/messages/count_tokens", async ({ body, request }) => {
         const text = typeof body === "string" ? body : "";
         const { body: client, model } = modelRequest(text);
-        const supervisor = await upstream.instance(model);
+        const supervisor = await upstream.instance(model, request);
         if (servesAnthropic(supervisor.definition)) {
           const res = await upstream.send(supervisor, "/v1/messages/count_tokens", { body: text, headers: nativeHeaders(request), signal: request.signal });
           return new Response(res.body, { status: res.status, headers: relayHeaders(res) });

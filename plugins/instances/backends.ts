@@ -18,6 +18,15 @@ export interface InstanceDefinition {
   aliases: string[];
   /** Left out of model lists. */
   unlisted: boolean;
+  /** Placement: the device and the MiB it needs there (null: estimated from the file, or no placement when both are null). */
+  device: string | null;
+  memoryMib: number | null;
+  /** Never evicted, never stopped for idleness. */
+  pinned: boolean;
+  group: string | null;
+  /** Requests at once (0 = no limit) and waiting beyond them (0 = no limit). */
+  parallel: number;
+  maxQueue: number;
 }
 
 /** Options gantry reads itself, never passed to the server as flags. */

@@ -14,6 +14,9 @@ export const InferenceErrors = defineErrors("instances", {
   MODEL_START_FAILED: createError("MODEL_START_FAILED", 503, (model: string, why: string) => `The model '${model}' could not be started: ${why}`),
   UPSTREAM_UNREACHABLE: createError("UPSTREAM_UNREACHABLE", 502, (model: string, why: string) => `The model server for '${model}' did not answer: ${why}`),
   UNKNOWN_ROUTE: createError("UNKNOWN_ROUTE", 404, (method: string, path: string) => `Invalid URL (${method} ${path})`),
+  QUEUE_FULL: createError("QUEUE_FULL", 503, (model: string, queued: number, retry: number) => `The model '${model}' is busy: ${queued} requests are already waiting (max_queue); retry in ${retry} s`),
+  MODEL_NOT_ALLOWED: createError("MODEL_NOT_ALLOWED", 403, (model: string) => `This API key may not use the model '${model}'`),
+  KEY_LIMIT: createError("KEY_LIMIT", 429, (what: string, limit: number, retry: number) => `This API key is over its limit of ${limit} ${what} per minute; retry in ${retry} s`),
 });
 
 /** What every shape is made from. */
@@ -43,7 +46,7 @@ export function errorInfo(code: string | number, error: unknown): ErrorInfo {
 }
 
 /** OpenAI's `code` for gantry's: the ones OpenAI clients know by name, else the lower-case code. */
-const OPENAI_CODE: Record<string, string> = { UNAUTHORIZED: "missing_api_key", INVALID_CREDENTIAL: "invalid_api_key", RATE_LIMITED: "rate_limit_exceeded", FORBIDDEN: "insufficient_permissions" };
+const OPENAI_CODE: Record<string, string> = { UNAUTHORIZED: "missing_api_key", INVALID_CREDENTIAL: "invalid_api_key", RATE_LIMITED: "rate_limit_exceeded", KEY_LIMIT: "rate_limit_exceeded", FORBIDDEN: "insufficient_permissions", MODEL_NOT_ALLOWED: "model_not_allowed" };
 
 function openAiType(status: number): string {
   if (status === 401) return "authentication_error";
@@ -76,16 +79,25 @@ export type ErrorShape = (info: ErrorInfo) => unknown;
 /** `detail` fields that tell core these routes answer their own errors. */
 export const OWN_ERRORS = { [OWN_ERRORS_EXTENSION]: true } as const;
 
-/** A local onError for a group of routes: every error in `shape`. */
+/** An error's `details.retry_after_s` (queue full, over a limit), for the Retry-After header. */
+export function retryAfterOf(error: unknown): number | undefined {
+  const retry = error instanceof GantryError ? (error.details as { retry_after_s?: unknown } | undefined)?.retry_after_s : undefined;
+  return typeof retry === "number" ? retry : undefined;
+}
+
+/** A local onError for a group of routes: every error in `shape`, with Retry-After when the error says when to come back. */
 export function answerErrors(shape: ErrorShape) {
-  return ({ code, error, set }: { code: string | number; error: unknown; set: { status?: number | string } }) => {
+  return ({ code, error, set }: { code: string | number; error: unknown; set: { status?: number | string; headers: Record<string, unknown> } }) => {
     const info = errorInfo(code, error);
     set.status = info.status;
+    const retry = retryAfterOf(error);
+    if (retry !== undefined) set.headers["retry-after"] = String(retry);
     return shape(info);
   };
 }
 
 /** An error Response in `shape` (for errors found after headers were decided, or outside Elysia's hooks). */
 export function errorResponse(shape: ErrorShape, error: GantryError): Response {
-  return Response.json(shape(errorInfo("", error)), { status: error.status });
+  const retry = retryAfterOf(error);
+  return Response.json(shape(errorInfo("", error)), { status: error.status, ...(retry !== undefined ? { headers: { "retry-after": String(retry) } } : {}) });
 }

@@ -5,6 +5,7 @@
  */
 import type { Counter, Histogram } from "prom-client";
 import { boundHistogram, type PluginContext } from "gantry/plugin";
+import type { InstanceSupervisor } from "./supervisor.ts";
 
 /** Which client API a request came in on. */
 export type InferenceApi = "openai" | "anthropic" | "ollama" | "upstream";
@@ -130,10 +131,20 @@ export class InferenceMetrics {
   }
 }
 
+/** Told when an admitted request ends: frees its queue slot, charges its key's tokens (proxy.ts). */
+export interface ObservationOwner {
+  ended(o: Observation, seconds: number): void;
+}
+
 /** One request being measured: first token, usage, end (whichever of end/cancel comes first counts). */
 export class Observation {
   readonly #start = performance.now();
   ttft: number | null = null;
+  /** Set by the proxy for a request that holds a slot (no closure per request). */
+  owner: ObservationOwner | null = null;
+  /** The instance whose slot it holds, and the API key to charge (null when none has limits). */
+  slot: InstanceSupervisor | null = null;
+  keyId: string | null = null;
   usage: Usage | null = null;
   /** Why a stream ended early ("client left"), for the log line. */
   outcome: string | null = null;
@@ -164,7 +175,9 @@ export class Observation {
   end(status: number): void {
     if (this.#ended) return;
     this.#ended = true;
-    this.metrics.end(this, this.series, status, (performance.now() - this.#start) / 1000);
+    const seconds = (performance.now() - this.#start) / 1000;
+    this.metrics.end(this, this.series, status, seconds);
+    this.owner?.ended(this, seconds);
   }
 }
 

@@ -1,5 +1,6 @@
 /** Every inference API on gantry's port, each group with its own error shape: OpenAI, Anthropic, Ollama, llama-swap's helpers. */
 import type { PluginContext } from "gantry/plugin";
+import type { KeyLimits } from "./key-limits.ts";
 import type { InstanceManager } from "./instance-manager.ts";
 import { InferenceMetrics } from "./inference-metrics.ts";
 import { anthropicRoutes } from "./anthropic-routes.ts";
@@ -10,10 +11,10 @@ import type { ServedModels } from "./served-models.ts";
 import { swapRoutes } from "./swap-routes.ts";
 
 /** Registers the inference routes and returns what other plugins use (the `inference` service). */
-export function registerInferenceRoutes(ctx: PluginContext, manager: InstanceManager, served: ServedModels) {
+export function registerInferenceRoutes(ctx: PluginContext, manager: InstanceManager, served: ServedModels, keyLimits: KeyLimits) {
   const instances = () => manager.supervisors().map((s) => ({ name: s.definition.name, running: s.status === "running" }));
   const metrics = new InferenceMetrics(ctx, instances, (ctx.config as { log_inference?: boolean }).log_inference !== false);
-  const upstream = new Upstream(manager, metrics, served);
+  const upstream = new Upstream(manager, metrics, served, { identity: ctx.services.consume("core.identity"), limits: keyLimits });
   ctx.routes(openAiRoutes(upstream), { prefix: "" });
   ctx.routes(anthropicRoutes(upstream), { prefix: "" });
   ctx.routes(ollamaRoutes(upstream), { prefix: "" });

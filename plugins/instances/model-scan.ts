@@ -2,8 +2,8 @@
  * `model` and `stream` of a large JSON request body found without parsing the whole body: a bounded
  * scan of the top-level object's first members and of its last ones (SDKs put `model` first, or
  * after `messages`). It answers only when it is sure to agree with JSON.parse; anything it cannot be
- * sure of (an escape in a key or in the model, `stream_options`, a key that could appear again in
- * the unscanned middle) returns undefined, and the caller parses.
+ * sure of (an escape in a key or in the model, `stream_options` or `keep_alive`, which the proxy reads,
+ * a key that could appear again in the unscanned middle) returns undefined, and the caller parses.
  */
 
 /** What the proxy needs from a chat-shaped body. */
@@ -35,7 +35,7 @@ const LITERAL = /true|false|null/y;
  * escaped ASCII character (`\u0000`–`\u007f`) in the middle could spell one of them too: JSON.parse
  * keeps the last of duplicate keys.
  */
-const KEYS_READ = ['"model"', '"stream'];
+const KEYS_READ = ['"model"', '"stream', '"keep_alive"'];
 
 /** The end of `pattern`'s match at `at`, or -1. */
 function matchAt(pattern: RegExp, text: string, at: number): number {
@@ -93,8 +93,8 @@ function readMember(found: Found, key: string, text: string, valueStart: number,
     if (found.stream !== undefined || text.charCodeAt(valueStart) === 34) return false;
     // Numbers and null are not true: JSON.parse's value would not be `true` either.
     found.stream = text.startsWith("true", valueStart) && valueEnd - valueStart === 4;
-  } else if (key === "stream_options") {
-    return false; // the proxy reads it: parse
+  } else if (key === "stream_options" || key === "keep_alive") {
+    return false; // the proxy reads (or removes) it: parse
   }
   return true;
 }
@@ -122,7 +122,7 @@ export function scanModelRequest(text: string): ScannedRequest | undefined {
     const valueStart = skipSpace(text, colon + 1);
     const valueEnd = scalarEnd(text, valueStart);
     if (valueEnd < 0) {
-      if (key === "model" || key === "stream" || key === "stream_options") return undefined;
+      if (key === "model" || key === "stream" || key === "stream_options" || key === "keep_alive") return undefined;
       middleStart = at;
       break;
     }

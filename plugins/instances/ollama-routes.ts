@@ -10,6 +10,9 @@ import { chatRequestOfOllamaChat, ollamaAnswer, ollamaLines, requestOfGenerate, 
 import { modelRequest, upstreamMessage, type Upstream } from "./proxy.ts";
 import { generatorStream, ndjsonLine } from "./sse.ts";
 import type { InstanceSupervisor } from "./supervisor.ts";
+import type { Observation } from "./inference-metrics.ts";
+import { keepAliveMs } from "./keep-alive.ts";
+import { placeOf } from "./placement.ts";
 
 /** The Ollama API version these routes follow (clients such as Open WebUI read it to detect Ollama). */
 const OLLAMA_API_VERSION = "0.12.0";
@@ -30,7 +33,7 @@ export function ollamaRoutes(upstream: Upstream) {
   const entries = (i: View) => [i.name, ...i.aliases].map((id) => ({ name: id, model: id, modified_at: i.updated_at, size: 0, digest: "", details: details(i.backend) }));
 
   /** A translated request: one JSON answer, or NDJSON lines while the server streams. */
-  async function translate(kind: "chat" | "generate", supervisor: InstanceSupervisor, client: Record<string, unknown>, model: string, request: Request, requestId: string | undefined): Promise<Response> {
+  async function translate(kind: "chat" | "generate", supervisor: InstanceSupervisor, o: Observation, client: Record<string, unknown>, model: string, request: Request): Promise<Response> {
     const { path, request: openAi } = kind === "chat" ? { path: "/v1/chat/completions", request: chatRequestOfOllamaChat(client) } : requestOfGenerate(client);
     const stream = streams(client);
     // Ollama sends tool calls whole, in one line: ask for the whole answer and send it as a stream of one.
@@ -40,7 +43,6 @@ export function ollamaRoutes(upstream: Upstream) {
       delete openAi.stream_options;
     }
     const startedAt = performance.now();
-    const o = upstream.metrics.begin(supervisor.definition.name, "ollama", requestId, stream);
     const res = await upstream.send(supervisor, path, { body: JSON.stringify(openAi), signal: request.signal }, o);
     if (!res.ok || !res.body) {
       o.end(res.status);
@@ -61,9 +63,9 @@ export function ollamaRoutes(upstream: Upstream) {
   }
 
   /** Embeddings for /api/embed (many inputs) and /api/embeddings (one prompt, older clients). */
-  async function embed(supervisor: InstanceSupervisor, input: unknown, request: Request, requestId: string | undefined) {
+  async function embed(client: Record<string, unknown>, model: string, input: unknown, request: Request, requestId: string | undefined) {
     const startedAt = performance.now();
-    const o = upstream.metrics.begin(supervisor.definition.name, "ollama", requestId, false);
+    const { supervisor, o } = await upstream.admit(model, request, "ollama", requestId, false, client.keep_alive);
     const res = await upstream.send(supervisor, "/v1/embeddings", { body: JSON.stringify({ model: supervisor.definition.name, input }), signal: request.signal }, o);
     const answer = (await res.json().catch(() => ({}))) as { data?: { embedding: number[] }[]; usage?: { prompt_tokens?: number } };
     o.setUsage(answer.usage?.prompt_tokens, 0);
@@ -72,17 +74,38 @@ export function ollamaRoutes(upstream: Upstream) {
     return { vectors: (answer.data ?? []).map((d) => d.embedding), tokens: answer.usage?.prompt_tokens ?? 0, ns: Math.round((performance.now() - startedAt) * 1e6) };
   }
 
+  /** When the model unloads (its request's keep_alive, else idle_timeout, from its last use; a year when never) and what it takes on a GPU. */
+  const loadedFor = (name: string) => {
+    const s = m.lookup(name)!;
+    const keepMs = s.keepAliveMs ?? (s.definition.idleTimeout > 0 ? s.definition.idleTimeout * 1000 : Infinity);
+    const since = Math.max(s.lastUsedAt, s.startedAt?.getTime() ?? 0);
+    const place = placeOf(s, m.placement().devices);
+    return {
+      expires_at: new Date(keepMs === Infinity ? Date.now() + 365 * 86_400_000 : since + keepMs).toISOString(),
+      size_vram: place && place.device !== "cpu" ? place.mib * 2 ** 20 : 0,
+    };
+  };
+
   const requestId = (set: { headers: Record<string, unknown> }) => set.headers["x-request-id"] as string | undefined;
   const generation = (kind: "chat" | "generate") => async ({ body, request, set }: { body: unknown; request: Request; set: { headers: Record<string, unknown> } }) => {
     const { body: client, model } = modelRequest(typeof body === "string" ? body : "", "model|name");
-    const supervisor = await upstream.instance(model);
-    // An empty generate loads the model (and keep_alive: 0 unloads it), as Ollama's does.
-    if (kind === "generate" && !client.prompt && !client.images) {
-      const unload = client.keep_alive === 0 || client.keep_alive === "0";
-      if (unload) await m.stop(supervisor.definition.name);
-      return { model, created_at: new Date().toISOString(), response: "", done: true, done_reason: unload ? "unload" : "load" };
+    // An empty generate (or chat without messages) loads the model, and keep_alive: 0 unloads it, as Ollama's does.
+    const empty = kind === "generate" ? !client.prompt && !client.images : Array.isArray(client.messages) && client.messages.length === 0;
+    if (empty) {
+      const keepMs = client.keep_alive === undefined ? null : keepAliveMs(client.keep_alive);
+      const supervisor = keepMs === 0 ? upstream.manager.resolve(upstream.served.target(model)) : await upstream.instance(model, request);
+      if (!supervisor) throw InferenceErrors.MODEL_NOT_FOUND([model]);
+      if (keepMs === 0) await m.unload(supervisor.definition.name);
+      else m.keepAlive(supervisor, keepMs);
+      const answer = { model, created_at: new Date().toISOString(), done: true, done_reason: keepMs === 0 ? "unload" : "load" };
+      return kind === "generate" ? { ...answer, response: "" } : { ...answer, message: { role: "assistant", content: "" } };
     }
-    return translate(kind, supervisor, client, model, request, requestId(set));
+    const { supervisor, o } = await upstream.admit(model, request, "ollama", requestId(set), streams(client), client.keep_alive);
+    // A failure before the answer is under way ends the request (and frees its slot); end is idempotent.
+    return translate(kind, supervisor, o, client, model, request).catch((error) => {
+      o.end(502);
+      throw error;
+    });
   };
 
   return (app: RolesApp) =>
@@ -94,8 +117,7 @@ export function ollamaRoutes(upstream: Upstream) {
       })
       .get("/api/ps", async () => ({
         models: (await m.list()).filter((i) => i.status === "running").flatMap((i) => entries(i).slice(0, 1).map((e) => ({
-          name: e.name, model: e.model, size: i.stats.memory_usage, digest: "", details: e.details, size_vram: 0,
-          expires_at: new Date(Date.now() + (i.idle_timeout > 0 ? i.idle_timeout * 1000 : 365 * 86_400_000)).toISOString(),
+          name: e.name, model: e.model, size: i.stats.memory_usage, digest: "", details: e.details, ...loadedFor(i.name),
         }))),
       }), { role: "inference", response: t.Object({ models: t.Array(RunningEntry) }), detail: { summary: "Running instances, as Ollama lists loaded models", tags: ["ollama"], responses: unauthorized, ...OWN_ERRORS } })
       .post("/api/show", async ({ body }) => {
@@ -109,13 +131,13 @@ export function ollamaRoutes(upstream: Upstream) {
       .post("/api/generate", generation("generate"), { role: "inference", parse: "text", detail: { summary: "Ollama generate: chat with the model's template, or a raw completion with raw: true", tags: ["ollama"], requestBody: rawJsonBody(["model"]), responses: answered("Ollama's generate answer"), ...OWN_ERRORS } })
       .post("/api/embed", async ({ body, request, set }) => {
         const { body: client, model } = modelRequest(typeof body === "string" ? body : "", "model|name");
-        const result = await embed(await upstream.instance(model), client.input, request, requestId(set));
+        const result = await embed(client, model, client.input, request, requestId(set));
         if ("error" in result) return result.error;
         return { model, embeddings: result.vectors, total_duration: result.ns, load_duration: 0, prompt_eval_count: result.tokens };
       }, { role: "inference", parse: "text", detail: { summary: "Ollama embeddings for one or many inputs", tags: ["ollama"], requestBody: rawJsonBody(["model", "input"]), responses: answered("{model, embeddings}"), ...OWN_ERRORS } })
       .post("/api/embeddings", async ({ body, request, set }) => {
         const { body: client, model } = modelRequest(typeof body === "string" ? body : "", "model|name");
-        const result = await embed(await upstream.instance(model), client.prompt ?? "", request, requestId(set));
+        const result = await embed(client, model, client.prompt ?? "", request, requestId(set));
         if ("error" in result) return result.error;
         return { embedding: result.vectors[0] ?? [] };
       }, { role: "inference", parse: "text", detail: { summary: "Ollama's older single-prompt embeddings", tags: ["ollama"], requestBody: rawJsonBody(["model", "prompt"]), responses: answered("{embedding}"), ...OWN_ERRORS } });

@@ -8,6 +8,7 @@ import { inferenceResponses, rawJsonBody } from "./inference-docs.ts";
 import { answerErrors, InferenceErrors, openAiErrorBody, OWN_ERRORS } from "./inference-errors.ts";
 import { modelRequest, relay, type Upstream } from "./proxy.ts";
 import { SCAN_FROM_BYTES, scanModelRequest } from "./model-scan.ts";
+import { loadingStream, openAiErrorEvent } from "./loading-progress.ts";
 import { decodeModelId } from "./model-names.ts";
 import { Model, Models } from "./schemas.ts";
 
@@ -38,21 +39,33 @@ export function openAiRoutes(upstream: Upstream) {
   const jsonRoute = (app: RolesApp, path: string, summary: string, required: string[], askUsage: boolean) =>
     app.post(path, async ({ body, request, set }) => {
       let text = typeof body === "string" ? body : ""; // parse: "text" hands over a string; no body at all is ""
-      // A large body is not parsed whole when a bounded scan is sure of its model and stream (it then has no stream_options).
+      // A large body is not parsed whole when a bounded scan is sure of its model and stream (it then has no stream_options or keep_alive).
       const scanned = text.length >= SCAN_FROM_BYTES ? scanModelRequest(text) : undefined;
       const { body: parsed, model } = scanned ? { body: undefined, model: scanned.model } : modelRequest(text);
-      const supervisor = await upstream.instance(model);
+      // keep_alive (Ollama's, accepted here as an extra field) is gantry's to read, not the server's.
+      const keepAlive = parsed?.keep_alive;
+      if (parsed && keepAlive !== undefined) {
+        delete parsed.keep_alive;
+        text = JSON.stringify(parsed);
+      }
       const stream = scanned ? scanned.stream : parsed!.stream === true;
       // Streams report usage only when asked; ask, and take the extra chunk out again for a client that did not.
       const stripUsage = askUsage && stream && (parsed?.stream_options as { include_usage?: unknown } | undefined)?.include_usage !== true;
       if (stripUsage) text = scanned ? withUsageAsked(text, scanned.objectStart) : JSON.stringify({ ...parsed, stream_options: { ...(parsed!.stream_options as object | undefined), include_usage: true } });
-      const o = upstream.metrics.begin(supervisor.definition.name, "openai", requestId(set), stream);
-      const observer = stream ? undefined : upstream.served.observer(model, path);
-      if (!observer) return relay(await upstream.send(supervisor, path, { body: text, signal: request.signal }, o), o, stripUsage);
-      const started = performance.now();
-      const answer = await relay(await upstream.send(supervisor, path, { body: text, signal: request.signal }, o), o);
-      observer({ path, body: text, instance: supervisor.definition.name, status: answer.status, answer: answer.clone(), latencyMs: performance.now() - started });
-      return answer;
+      const checked = upstream.vet(model, request, keepAlive);
+      const vetted = checked instanceof Promise ? await checked : checked; // a promise only while some key has a scope
+      const serve = async () => {
+        const { supervisor, o } = await upstream.enter(vetted, "openai", requestId(set), stream);
+        const observer = stream ? undefined : upstream.served.observer(model, path);
+        if (!observer) return relay(await upstream.send(supervisor, path, { body: text, signal: request.signal }, o), o, stripUsage);
+        const started = performance.now();
+        const answer = await relay(await upstream.send(supervisor, path, { body: text, signal: request.signal }, o), o);
+        observer({ path, body: text, instance: supervisor.definition.name, status: answer.status, answer: answer.clone(), latencyMs: performance.now() - started });
+        return answer;
+      };
+      // A stream for a model that must start first begins now, with loading comments (loading-progress.ts).
+      if (stream && upstream.cold(vetted)) return loadingStream(model, serve(), openAiErrorBody, openAiErrorEvent);
+      return serve();
     }, { role: "inference", parse: "text", detail: { summary, tags: ["openai"], requestBody: rawJsonBody(required), responses: passedThrough, ...OWN_ERRORS } });
 
   /** A multipart route (audio files): the bytes forwarded with their boundary, `model` read from the form. */
@@ -65,8 +78,7 @@ export function openAiRoutes(upstream: Upstream) {
         model = (await new Response(bytes, { headers: { "content-type": type } }).formData().catch(() => undefined))?.get("model");
       }
       if (typeof model !== "string" || model === "") throw InferenceErrors.MODEL_REQUIRED([]);
-      const supervisor = await upstream.instance(model);
-      const o = upstream.metrics.begin(supervisor.definition.name, "openai", requestId(set), false);
+      const { supervisor, o } = await upstream.admit(model, request, "openai", requestId(set), false);
       return relay(await upstream.send(supervisor, path, { body: bytes, headers: { "content-type": type }, signal: request.signal }, o), o);
     }, { role: "inference", parse: "none", detail: { summary, tags: ["openai"], requestBody: multipartBody, responses: passedThrough, ...OWN_ERRORS } });
 
@@ -90,9 +102,9 @@ export function openAiRoutes(upstream: Upstream) {
     return app
       .post("/api/v1/inference/:model", async ({ params, body, request, set }) => {
         const model = decodeModelId(params.model);
-        const supervisor = await upstream.instance(model);
-        const o = upstream.metrics.begin(supervisor.definition.name, "openai", requestId(set), body.stream === true);
-        const text = JSON.stringify({ ...body, model });
+        const { keep_alive: keepAlive, ...rest } = body;
+        const { supervisor, o } = await upstream.admit(model, request, "openai", requestId(set), body.stream === true, keepAlive);
+        const text = JSON.stringify({ ...rest, model });
         return relay(await upstream.send(supervisor, "/v1/chat/completions", { body: text, signal: request.signal }, o), o);
       }, {
         role: "operator|inference", body: t.Record(t.String(), t.Unknown()), params: t.Object({ model: t.String({ maxLength: 256, description: "an instance's name or alias, URL-encoded" }) }),

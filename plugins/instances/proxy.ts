@@ -3,12 +3,16 @@
  * alias, started on demand), the body sent, and the answer relayed back measured. Bodies are
  * forwarded as the client sent them unless a translation needs otherwise.
  */
-import { GantryError, type InferenceService } from "gantry/plugin";
-import { InstanceErrors, type InstanceManager } from "./instance-manager.ts";
+import { GantryError, type CoreIdentityService, type InferenceService, type KeyScope } from "gantry/plugin";
+import type { InstanceManager } from "./instance-manager.ts";
 import type { ServedModels } from "./served-models.ts";
 import type { InstanceSupervisor } from "./supervisor.ts";
 import { InferenceErrors } from "./inference-errors.ts";
-import { measuredStream, type InferenceMetrics, type Observation } from "./inference-metrics.ts";
+import { measuredStream, type InferenceApi, type InferenceMetrics, type Observation, type ObservationOwner } from "./inference-metrics.ts";
+import type { KeyLimits } from "./key-limits.ts";
+import { keepAliveMs } from "./keep-alive.ts";
+import { PlacementErrors } from "./placement.ts";
+import { QueueFull } from "./request-gate.ts";
 import { streamWatcher } from "./sse.ts";
 
 /** A JSON request body and the `model` it names. */
@@ -41,27 +45,155 @@ export interface SendOptions {
   signal?: AbortSignal;
 }
 
-/** Instances by client model id, and requests to them. */
-export class Upstream {
-  constructor(readonly manager: InstanceManager, readonly metrics: InferenceMetrics, readonly served: ServedModels) {}
+/** Placement refusals a client can retry later (409); any other failed start means the server is unavailable (503). */
+const CONFLICTS = new Set([PlacementErrors.NO_ROOM.code, PlacementErrors.UNKNOWN_DEVICE.code]);
 
-  /** The instance a model id reaches (through a served name's route, if any), running (started on demand) or a thrown inference error. */
-  async instance(model: string): Promise<InstanceSupervisor> {
-    const supervisor = this.manager.resolve(this.served.target(model));
-    if (!supervisor) throw InferenceErrors.MODEL_NOT_FOUND([model]);
-    const name = supervisor.definition.name;
+/** A request that passed admission's checks: its instance, the key to charge tokens to, its keep_alive. */
+export interface Vetted {
+  model: string;
+  supervisor: InstanceSupervisor;
+  keyId: string | null;
+  keepMs: number | null;
+}
+
+/** Who may call (API-key scopes from core) and the per-key windows (kept with the fleet). */
+export interface KeyAccess {
+  identity: CoreIdentityService;
+  limits: KeyLimits;
+}
+
+/** Instances by client model id, and requests to them. */
+export class Upstream implements ObservationOwner {
+  constructor(readonly manager: InstanceManager, readonly metrics: InferenceMetrics, readonly served: ServedModels, private readonly access: KeyAccess) {}
+
+  /** The instance a model id reaches (through a served name's route, if any), running (started on demand) or a thrown inference error; takes no queue slot. */
+  async instance(model: string, request?: Request): Promise<InstanceSupervisor> {
+    const supervisor = this.#resolve(model);
+    const scope = request && this.access.identity.scoped() ? (await this.access.identity.identify(request))?.scope : undefined;
+    if (scope?.models) this.#assertAllowed(scope, supervisor, model);
+    if (supervisor.gate.draining) await supervisor.gate.whenStopped(this.#drainWaitMs());
     if (supervisor.status !== "running") {
-      if (!supervisor.definition.onDemandStart) throw InferenceErrors.MODEL_NOT_RUNNING([model, supervisor.status]);
+      supervisor.gate.pending++;
       try {
-        await this.manager.start(name);
-      } catch (error) {
-        // No room at max_running is a conflict the client can retry later; anything else, the server is unavailable.
-        const status = error instanceof GantryError && error.code === InstanceErrors.MAX_RUNNING.code ? 409 : 503;
-        throw InferenceErrors.MODEL_START_FAILED([model, (error as Error).message], { status });
+        await this.#start(supervisor, model);
+      } finally {
+        supervisor.gate.unpend();
       }
     }
     supervisor.lastUsedAt = Date.now();
     return supervisor;
+  }
+
+  /**
+   * Admits one request for `model` and begins measuring it: the key's scope and limits checked, the
+   * instance started on demand (placed, evicting idle ones; requests for it meanwhile wait with
+   * this one), a slot taken in its queue (503 QUEUE_FULL when `max_queue` are waiting). The
+   * observation's end frees the slot. `keepAlive`: the request's keep_alive, as Ollama reads it.
+   */
+  admit(model: string, request: Request | undefined, api: InferenceApi, requestId: string | undefined, stream: boolean, keepAlive?: unknown): Promise<{ supervisor: InstanceSupervisor; o: Observation }> {
+    const vetted = this.vet(model, request, keepAlive);
+    return vetted instanceof Promise ? vetted.then((v) => this.enter(v, api, requestId, stream)) : this.enter(vetted, api, requestId, stream);
+  }
+
+  /**
+   * admit's first half, whose refusals come before any answer begins: the model, the key's scope and
+   * limits, keep_alive. Synchronous (no promise) while no key has a scope: the common hot path.
+   */
+  vet(model: string, request: Request | undefined, keepAlive?: unknown): Vetted | Promise<Vetted> {
+    const supervisor = this.#resolve(model);
+    if (request && this.access.identity.scoped()) return this.access.identity.identify(request).then((identity) => this.#vetted(model, supervisor, identity?.scope, keepAlive));
+    return this.#vetted(model, supervisor, undefined, keepAlive);
+  }
+
+  #vetted(model: string, supervisor: InstanceSupervisor, scope: KeyScope | undefined, keepAlive: unknown): Vetted {
+    if (scope) {
+      if (scope.models) this.#assertAllowed(scope, supervisor, model);
+      const refusal = this.access.limits.admit(scope);
+      if (refusal) throw InferenceErrors.KEY_LIMIT([refusal.what, refusal.limit, refusal.retryAfterS], { details: { retry_after_s: refusal.retryAfterS } });
+    }
+    const keepMs = keepAlive === undefined ? null : keepAliveMs(keepAlive);
+    return { model, supervisor, keyId: scope && scope.tokensPerMinute > 0 ? scope.keyId : null, keepMs };
+  }
+
+  /** Whether the vetted request will wait for its model to start (a stream then shows loading progress). */
+  cold({ supervisor }: Vetted): boolean {
+    return supervisor.status !== "running" || supervisor.gate.draining;
+  }
+
+  /** admit's second half: started on demand, a slot taken, the measurement begun. */
+  async enter({ model, supervisor, keyId, keepMs }: Vetted, api: InferenceApi, requestId: string | undefined, stream: boolean): Promise<{ supervisor: InstanceSupervisor; o: Observation }> {
+    const gate = supervisor.gate;
+    // An instance being drained for an eviction: wait for it to stop, then place it again.
+    if (gate.draining) await gate.whenStopped(this.#drainWaitMs());
+    let slot: Promise<void> | undefined;
+    if (supervisor.status !== "running") {
+      gate.pending++;
+      try {
+        await this.#start(supervisor, model);
+        slot = this.#acquire(supervisor, model); // before unpend: the instance never looks idle in between
+      } finally {
+        gate.unpend();
+      }
+    } else slot = this.#acquire(supervisor, model);
+    if (slot) await slot;
+    supervisor.lastUsedAt = Date.now();
+    this.manager.keepAlive(supervisor, keepMs);
+    const o = this.metrics.begin(supervisor.definition.name, api, requestId, stream);
+    o.owner = this;
+    o.slot = supervisor;
+    o.keyId = keyId;
+    return { supervisor, o };
+  }
+
+  /** An admitted request ended: its slot is freed; keep_alive 0 stops the instance once nothing else is in it. */
+  ended(o: Observation, seconds: number): void {
+    const supervisor = o.slot!;
+    supervisor.lastUsedAt = Date.now();
+    supervisor.gate.release(seconds);
+    if (o.keyId !== null && o.usage) this.access.limits.charge(o.keyId, o.usage.prompt + o.usage.completion);
+    if (supervisor.keepAliveMs !== 0 || supervisor.gate.busy || supervisor.status !== "running") return;
+    // Drained while it stops, so a request arriving now waits and starts it again rather than meeting a stopping server.
+    supervisor.gate.draining = true;
+    void supervisor.stop().finally(() => supervisor.gate.endDrain());
+  }
+
+  /** The instance `model` reaches: through a served name's route (deployments) when one is registered, else by name or alias. */
+  #resolve(model: string): InstanceSupervisor {
+    const supervisor = this.manager.resolve(this.served.target(model));
+    if (!supervisor) throw InferenceErrors.MODEL_NOT_FOUND([model]);
+    return supervisor;
+  }
+
+  /** An allow list names ids: the id sent (a served name too), or any id of the instance it reaches (an alias allows its instance). */
+  #assertAllowed(scope: KeyScope, supervisor: InstanceSupervisor, model: string): void {
+    const allowed = scope.models!;
+    const d = supervisor.definition;
+    if (allowed.has(model) || allowed.has(d.name) || d.aliases.some((alias) => allowed.has(alias))) return;
+    throw InferenceErrors.MODEL_NOT_ALLOWED([model]);
+  }
+
+  #acquire(supervisor: InstanceSupervisor, model: string): Promise<void> | undefined {
+    try {
+      return supervisor.gate.acquire(supervisor.definition.parallel, supervisor.definition.maxQueue);
+    } catch (error) {
+      if (!(error instanceof QueueFull)) throw error;
+      throw InferenceErrors.QUEUE_FULL([model, error.queued, error.retryAfterS], { details: { retry_after_s: error.retryAfterS } });
+    }
+  }
+
+  async #start(supervisor: InstanceSupervisor, model: string): Promise<void> {
+    if (!supervisor.definition.onDemandStart) throw InferenceErrors.MODEL_NOT_RUNNING([model, supervisor.status]);
+    try {
+      await this.manager.start(supervisor.definition.name);
+    } catch (error) {
+      const status = error instanceof GantryError && CONFLICTS.has(error.code) ? 409 : 503;
+      throw InferenceErrors.MODEL_START_FAILED([model, (error as Error).message], { status });
+    }
+  }
+
+  /** How long a request waits for an instance being evicted to stop: the eviction's wait plus the stop. */
+  #drainWaitMs(): number {
+    return this.manager.placement().evictionWaitMs + 60_000;
   }
 
   /** A request to the instance's server; the client's abort signal cancels it. A failure ends `o` as a 502. */
@@ -130,8 +262,7 @@ export function upstreamMessage(answer: unknown, status: number): string {
 /** Chat completions and embeddings for other plugins (agents, knowledge, evaluations): the proxy's path without HTTP in front. */
 export function inferenceService(upstream: Upstream): InferenceService {
   const call = async (path: string, body: Record<string, unknown>, signal?: AbortSignal) => {
-    const supervisor = await upstream.instance(String(body.model ?? ""));
-    const o = upstream.metrics.begin(supervisor.definition.name, "openai", undefined, false);
+    const { supervisor, o } = await upstream.admit(String(body.model ?? ""), undefined, "openai", undefined, false);
     const res = await relay(await upstream.send(supervisor, path, { body: JSON.stringify(body), signal }, o), o);
     const answer = (await res.json().catch(() => ({}))) as Record<string, unknown>;
     if (!res.ok) throw new Error(upstreamMessage(answer, res.status));

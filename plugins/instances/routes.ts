@@ -2,7 +2,8 @@
 import { t, type RolesApp } from "gantry/plugin";
 import type { InstanceManager } from "./instance-manager.ts";
 import { atLeast, type LogLine, type LogRing } from "./log-buffer.ts";
-import { Fields, Health, Instance, InstanceWithMessage, LogLines, LogsQuery, Message, Name, StartAll, StopAll, StopBody } from "./schemas.ts";
+import { Fields, Health, Instance, InstanceWithMessage, LoadBody, LogLines, LogsQuery, Message, Name, StartAll, StopAll, StopBody } from "./schemas.ts";
+import { keepAliveMs } from "./keep-alive.ts";
 
 /** Server-sent events: the recent lines, then each new one, until the client disconnects. */
 function followLogs(ring: LogRing, recent: LogLine[], wanted: (line: LogLine) => boolean, signal: AbortSignal): Response {
@@ -61,6 +62,18 @@ export function instanceRoutes(m: InstanceManager) {
         await m.stop(params.name);
         return { message: "Instance restarted", ...(await m.start(params.name)) };
       }, { role: { min: "operator", rateLimit: "expensive" }, params: Name, response: InstanceWithMessage, detail: { summary: "Stop, then start" } })
+      .post("/:name/load", async ({ params, body }) => {
+        const keepMs = body?.keep_alive === undefined ? null : keepAliveMs(body.keep_alive);
+        if (keepMs === 0) return { message: "Instance unloaded", ...(await m.unload(params.name)) };
+        return { message: "Instance loaded", ...(await m.loadModel(params.name, keepMs)) };
+      }, {
+        role: { min: "operator", rateLimit: "expensive" }, params: Name, body: LoadBody, response: InstanceWithMessage,
+        detail: { summary: "Load: start with placement (evicting idle instances to make room; 409 NO_ROOM names what would have to stop) and keep it loaded for keep_alive" },
+      })
+      .post("/:name/unload", async ({ params }) => ({ message: "Instance unloaded", ...(await m.unload(params.name)) }), {
+        role: "operator", params: Name, response: InstanceWithMessage,
+        detail: { summary: "Unload: new requests wait, those in flight finish (up to eviction_wait_s, else 409 UNLOAD_BUSY), then stop" },
+      })
       .get("/:name/health", async ({ params }) => {
         const supervisor = m.supervisor(params.name);
         await supervisor.checkHealth();

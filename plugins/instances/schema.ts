@@ -16,7 +16,23 @@ export const instances = sqliteTable("instances_definitions", {
   aliases: text("aliases", { mode: "json" }).notNull().default([]).$type<string[]>(),
   /** Hidden from /v1/models and Ollama's /api/tags (still served by name). */
   unlisted: integer("unlisted", { mode: "boolean" }).notNull().default(false),
+  /** Placement: the device the server loads onto (`gpu0`, `cpu`) and the memory it needs there in MiB (estimated when null). */
+  device: text("device"),
+  memoryMib: integer("memory_mib"),
+  /** Never evicted to make room, never stopped for being idle. */
+  pinned: integer("pinned", { mode: "boolean" }).notNull().default(false),
+  /** The placement group (swap, exclusive, persistent rules from plugin.instances.groups). */
+  group: text("group_name"),
+  /** Requests served at once (0 = no limit) and requests waiting beyond them (0 = no limit). */
+  parallel: integer("parallel").notNull().default(0),
+  maxQueue: integer("max_queue").notNull().default(0),
   lastPid: integer("last_pid"),
+  /** Where the definition comes from: `declared` ([models.<name>] in gantry.toml, which wins) or `api`. */
+  origin: text("origin", { enum: ["api", "declared"] }).notNull().default("api"),
+  /** The [models.<name>] table last applied (placement fields included), for drift checks and export. */
+  declaration: text("declaration", { mode: "json" }).$type<Record<string, unknown>>(),
+  /** What the operator asked for (`running` after a start, `stopped` after a stop); a shutdown leaves it, so a restart restores it. */
+  desiredState: text("desired_state", { enum: ["running", "stopped"] }).notNull().default("stopped"),
   createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
   updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
 });

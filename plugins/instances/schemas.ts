@@ -1,6 +1,7 @@
 /** TypeBox schemas of the instances API: request bodies and the responses that /openapi.json documents. */
 import { Nullable, t } from "gantry/plugin";
 import { Aliases, ModelId } from "./model-names.ts";
+import { MEMORY_PATTERN } from "./devices.ts";
 
 /** An instance's name is the model id clients send (`qwen2.5:7b`, `Qwen/Qwen2.5-7B-Instruct`). */
 export const Name = t.Object({ name: ModelId });
@@ -22,7 +23,18 @@ export const Fields = {
   restart: t.Optional(Restart),
   aliases: t.Optional(Aliases),
   unlisted: t.Optional(t.Boolean({ description: "leave out of /v1/models and /api/tags (still served)" })),
+  device: t.Optional(Nullable(t.String({ pattern: "^[A-Za-z0-9_-]{1,32}$", description: "the device it loads onto (gpu0, gpu1, cpu); with memory unset, gpu0 when known, else cpu" }))),
+  memory: t.Optional(Nullable(t.Union([t.String({ pattern: MEMORY_PATTERN, maxLength: 32 }), t.Integer({ minimum: 0, maximum: 16_777_216 })], { description: "memory it needs on its device: \"8GiB\", \"512MiB\" or MiB; null = estimated from the model file (docs/instances.md)" }))),
+  pinned: t.Optional(t.Boolean({ description: "never evicted to make room, never stopped for idleness" })),
+  group: t.Optional(Nullable(t.String({ pattern: "^[A-Za-z0-9_.:-]{1,64}$", description: "a group of plugin.instances.groups (swap, exclusive, persistent rules)" }))),
+  parallel: t.Optional(t.Integer({ minimum: 0, maximum: 4096, description: "requests served at once; more wait in the queue; 0 = no limit" })),
+  max_queue: t.Optional(t.Integer({ minimum: 0, maximum: 100_000, description: "requests waiting beyond parallel; past it 503 with Retry-After; 0 = no limit" })),
 };
+
+/** POST .../{name}/load: how long the model stays loaded, as Ollama's keep_alive. */
+export const LoadBody = t.Optional(t.Object({
+  keep_alive: t.Optional(t.Union([t.Number(), t.String({ maxLength: 64 })], { description: "seconds or a duration (\"5m\"); negative = until stopped; default: idle_timeout" })),
+}));
 
 export const StopBody = t.Optional(t.Object({
   force: t.Optional(t.Boolean()),
@@ -37,6 +49,14 @@ const instanceProperties = {
   command: t.Union([t.Array(t.String()), t.Null()]),
   on_demand_start: t.Boolean(), idle_timeout: t.Integer(), restart: Restart,
   aliases: t.Array(t.String()), unlisted: t.Boolean(),
+  device: Nullable(t.String()), memory_mib: Nullable(t.Integer({ description: "declared; null = estimated (see GET /api/v1/system/devices)" })),
+  pinned: t.Boolean(), group: Nullable(t.String()), parallel: t.Integer(), max_queue: t.Integer(),
+  requests: t.Object({ in_flight: t.Integer(), queued: t.Integer(), waiting_for_start: t.Integer() }),
+  keep_alive_s: Nullable(t.Number({ description: "the last request's keep_alive in seconds (-1 = forever); null = idle_timeout applies" })),
+  origin: t.Union([t.Literal("api"), t.Literal("declared")], { description: "declared: from [models.<name>] in gantry.toml (change it there); api: created through the API" }),
+  declaration: Nullable(t.Record(t.String(), t.Unknown(), { description: "the [models.<name>] table last applied (placement fields included; env left out)" })),
+  config_differs: t.Array(t.String(), { description: "declared fields this running instance lacks, applied when it stops; `removed`: its table is gone and it is removed when it stops" }),
+  desired_state: t.Union([t.Literal("running"), t.Literal("stopped")], { description: "what was last asked for; `running` ones are started again at the next gantry start (restore)" }),
   restarts: t.Integer({ description: "restarts since the last start by request" }),
   last_error: Nullable(t.String()),
   stats: t.Object({
@@ -93,3 +113,19 @@ export const Model = t.Object({
   instance: t.String({ description: "the instance that serves this id" }),
 });
 export const Models = t.Object({ object: t.Literal("list"), data: t.Array(Model) });
+
+const Resident = t.Object({
+  name: t.String(), status: Status, memory_mib: t.Integer(), estimated: t.Boolean({ description: "estimated from the model file: the instance declares no memory" }),
+  pinned: t.Boolean(), group: Nullable(t.String()), in_flight: t.Integer(), queued: t.Integer(), waiting_for_start: t.Integer(), last_used_at: Nullable(Timestamp),
+});
+
+export const Devices = t.Object({
+  devices: t.Array(t.Object({
+    name: t.String(), source: t.Union([t.Literal("config"), t.Literal("nvidia-smi"), t.Literal("host")]), product: Nullable(t.String()),
+    memory_total_mib: t.Integer({ description: "the budget instances are placed into" }),
+    memory_used_mib: t.Integer({ description: "what its starting, running and stopping instances take (declared or estimated)" }),
+    memory_free_mib: t.Integer(),
+    reported_used_mib: Nullable(t.Integer({ description: "nvidia-smi's memory.used when gantry read it (every process on the GPU)" })),
+    residents: t.Array(Resident),
+  })),
+});

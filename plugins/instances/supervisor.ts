@@ -7,9 +7,11 @@
  */
 import type { SpawnOptions, SpawnedProcess } from "gantry/plugin";
 import { commandLine, healthPath, type InstanceDefinition } from "./backends.ts";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { LogRing, RotatingLogFile, pumpLines } from "./log-buffer.ts";
 import { CpuMeter } from "./process-stats.ts";
+import { RequestGate } from "./request-gate.ts";
 
 export type InstanceStatus = "stopped" | "starting" | "running" | "stopping" | "failed";
 
@@ -60,6 +62,12 @@ export class InstanceSupervisor {
   /** When the current process was spawned (ms), for its first CPU reading. */
   spawnedAt = 0;
   readonly cpu = new CpuMeter();
+  /** Its requests: slots, queue, drain (kept with the supervisor across reloads). */
+  readonly gate = new RequestGate();
+  /** The last request's keep_alive in ms (Ollama's): overrides idle_timeout; 0 = stop once idle, Infinity = never; null = idle_timeout. */
+  keepAliveMs: number | null = null;
+  /** The estimated MiB when the definition declares none (computed once; cleared when the definition changes). */
+  estimatedMib: number | undefined;
   readonly logs: LogRing;
   #proc: SpawnedProcess | undefined;
   #stopping = false;
@@ -99,6 +107,12 @@ export class InstanceSupervisor {
     this.#stopping = false;
     this.#set("starting");
     const argv = commandLine(this.definition, this.settings().executables);
+    // A program gantry did not start on this port would answer the health checks in the server's place.
+    if (await portAnswers(this.definition.port)) {
+      const reason = `port ${this.definition.port} is already in use by a program gantry did not start; stop it or give the instance another port`;
+      this.#fail(reason);
+      throw new Error(reason);
+    }
     let proc: SpawnedProcess;
     try {
       proc = this.host().spawn(argv, { name: this.definition.name, env: { ...process.env, ...this.definition.env }, stdout: "pipe", stderr: "pipe", killTimeoutMs: this.settings().stopTimeoutS * 1000 });
@@ -222,4 +236,18 @@ export class InstanceSupervisor {
     this.status = status;
     if (previous !== status) this.host().onStatus(this.definition.name, status, previous);
   }
+}
+
+/** Whether something accepts connections on the loopback port (a refused or failed connect: nothing does). */
+function portAnswers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: "127.0.0.1", port });
+    const done = (answers: boolean) => {
+      socket.destroy();
+      resolve(answers);
+    };
+    socket.once("connect", () => done(true));
+    socket.once("error", () => done(false));
+    socket.setTimeout(1000, () => done(false));
+  });
 }

@@ -24,14 +24,13 @@ export function swapRoutes(upstream: Upstream) {
   /** Forwards method, path, query, content type and body as they came; the instance starts on demand. */
   const raw = async ({ params, request, set }: { params: { "*": string }; request: Request; set: { headers: Record<string, unknown> } }) => {
     const { model, path } = split(params["*"]);
-    const supervisor = await upstream.instance(model);
+    const { supervisor, o } = await upstream.admit(model, request, "upstream", set.headers["x-request-id"] as string | undefined, false);
     const query = request.url.indexOf("?");
     const headers: Record<string, string> = {};
     for (const name of ["content-type", "accept"]) {
       const value = request.headers.get(name);
       if (value) headers[name] = value;
     }
-    const o = upstream.metrics.begin(supervisor.definition.name, "upstream", set.headers["x-request-id"] as string | undefined, false);
     const body = request.method === "POST" ? await request.arrayBuffer() : null;
     return relay(await upstream.send(supervisor, path + (query === -1 ? "" : request.url.slice(query)), { method: request.method, headers, body, signal: request.signal }, o), o);
   };

@@ -3,7 +3,7 @@ import { statfsSync } from "node:fs";
 import { arch, cpus, freemem, hostname, loadavg, platform, totalmem } from "node:os";
 import { t, type CoreInfoService, type RolesApp } from "gantry/plugin";
 import type { InstanceManager } from "./instance-manager.ts";
-import { SystemInfo } from "./schemas.ts";
+import { Devices, SystemInfo } from "./schemas.ts";
 
 /** Go's names for architectures, as llamactl reports them. */
 const GO_ARCH: Record<string, string> = { x64: "amd64", arm64: "arm64", ia32: "386", arm: "arm" };
@@ -34,6 +34,10 @@ export function systemRoutes(m: InstanceManager, info: CoreInfoService) {
           resources: t.Object({ cpu_usage: t.Number(), memory_usage: t.Number(), memory_total: t.Number(), disk_usage: t.Number() }),
         }),
         detail: { summary: "Version, uptime, instance counts and machine resources" },
+      })
+      .get("/devices", () => ({ devices: m.devices() }), {
+        role: "viewer", response: Devices,
+        detail: { summary: "Device memory budgets (configured, from nvidia-smi, or the host's for cpu), what instances take there and who they are" },
       })
       .get("/info", () => ({
         hostname: hostname(), os: platform(), arch: GO_ARCH[arch()] ?? arch(), cpu_count: cpus().length, memory_total: totalmem(),

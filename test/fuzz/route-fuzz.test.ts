@@ -28,7 +28,7 @@ let secrets: string[] = [];
 let spec: { paths: Record<string, Record<string, Record<string, unknown>>>; components: Record<string, unknown> };
 
 beforeAll(async () => {
-  g = await startGantry({ builtins: BUILTIN_PLUGINS, config: { server: { header_limit_bytes: 8192 }, rate_limit: { enabled: false }, log: { level: "warn" }, plugin: { scripts: { max_timeout_ms: 200 } } } });
+  g = await startGantry({ builtins: BUILTIN_PLUGINS, config: { server: { header_limit_bytes: 8192 }, rate_limit: { enabled: false }, log: { level: "warn" }, plugin: { scripts: { max_timeout_ms: 200 }, instances: { hub_url: "http://127.0.0.1:9" } } } }); // no pull reaches the internet
   const keys = g.gantry.security.keys;
   for (const role of ["inference", "viewer", "operator"] as const) credentials[role] = (await keys.create(`fuzz-${role}`, role)).key;
   credentials.admin = ADMIN_KEY;

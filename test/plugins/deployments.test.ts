@@ -492,7 +492,8 @@ describe("deployments: small limits", () => {
       await ship("a");
       await ship("b");
       const version = async (name: string) => (await (await w.api("/api/v1/deployments/svc")).json()).versions.find((v: { version: string }) => v.version === name);
-      expect(await version("a")).toMatchObject({ status: "warm", instance_status: "running" });
+      // The previous version is warm for keep_warm_s (1 s: on a loaded machine it may be over already), then a stopped standby.
+      expect(["warm", "standby"]).toContain((await version("a")).status);
       await waitFor(async () => (await version("a")).status === "standby", 10_000, "the keep-warm time to end");
       expect((await version("a")).instance_status).toBe("stopped");
       expect((await w.api("/api/v1/deployments/rollback", json("POST", { model: "svc" }))).status).toBe(200); // starts it again first

@@ -2,7 +2,8 @@ import { expect, test } from "bun:test";
 import { commandLine, healthPath, optionFlags, type InstanceDefinition } from "../../plugins/instances/backends.ts";
 
 const def = (backend: InstanceDefinition["backend"], options: Record<string, unknown> = {}, command: string[] | null = null): InstanceDefinition =>
-  ({ name: "m", backend, modelPath: "/models/m.gguf", port: 8101, options, env: {}, command, restart: "on-failure", onDemandStart: false, idleTimeout: 0, aliases: [], unlisted: false });
+  ({ name: "m", backend, modelPath: "/models/m.gguf", port: 8101, options, env: {}, command, restart: "on-failure", onDemandStart: false, idleTimeout: 0, aliases: [], unlisted: false,
+    device: null, memoryMib: null, pinned: false, group: null, parallel: 0, maxQueue: 0 });
 const exe = { llama_cpp: "/opt/llama-server", vllm: "vllm", mlx_lm: "mlx_lm.server" };
 
 test("option flags: kebab-case, booleans, repeated lists, omitted false/null", () => {

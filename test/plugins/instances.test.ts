@@ -80,6 +80,23 @@ describe("instances lifecycle", () => {
     await g.api("/api/v1/instances/llama", { method: "DELETE" });
   });
 
+  test("a port another program holds is refused at start (its server would answer the health checks)", async () => {
+    const port = await freePort();
+    let reached = 0;
+    const foreign = Bun.serve({ port, hostname: "127.0.0.1", fetch: () => (reached++, new Response("ok")) });
+    try {
+      expect((await create("squatted", { port })).status).toBe(201);
+      const res = await g.api("/api/v1/instances/squatted/start", json("POST"));
+      expect(res.status).toBe(422);
+      expect((await res.json()).error).toContain(`port ${port} is already in use by a program gantry did not start`);
+      expect(await (await g.api("/api/v1/instances/squatted")).json()).toMatchObject({ status: "failed", pid: null });
+      expect(reached).toBe(0);
+    } finally {
+      foreign.stop(true);
+    }
+    await g.api("/api/v1/instances/squatted", { method: "DELETE" });
+  });
+
   test("a crash restarts with backoff, then the instance is failed", async () => {
     await create("crashy", { command: standIn("--exit-after-ms", "300") });
     const statuses: string[] = [];
@@ -137,7 +154,9 @@ describe("logs follow, events, system", () => {
     await create("slashy");
     const invoke = (command: string, args = "") => g.api(`/api/v1/plugins/commands/instances:${command}/invoke`, json("POST", { arguments: args }));
     expect((await (await invoke("start", "slashy")).json()).result).toMatchObject({ name: "slashy", status: "running" });
-    expect((await (await invoke("list")).json()).result).toEqual(expect.arrayContaining([expect.objectContaining({ name: "slashy", status: "running" })]));
+    const table = (await (await invoke("list")).json()).result as string; // a table for people
+    expect(table).toMatch(/^NAME\s+STATUS\s+ORIGIN\s+BACKEND\s+PORT\s+PID/);
+    expect(table).toMatch(/slashy\s+running\s+api\s+command\s+\d+\s+\d+/);
     expect((await (await invoke("stop", "slashy")).json()).result).toMatchObject({ status: "stopped", pid: null });
     const missing = await invoke("start", "ghost");
     expect([missing.status, (await missing.json()).error]).toEqual([422, "Command 'instances:start' failed: Instance 'ghost' does not exist"]);

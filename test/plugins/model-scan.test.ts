@@ -2,12 +2,12 @@ import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { scanModelRequest } from "../../plugins/instances/model-scan.ts";
 
-/** What JSON.parse says the proxy needs, or "invalid" when it throws. */
-function parsed(text: string): { model: unknown; stream: boolean } | "invalid" {
+/** What JSON.parse says the proxy needs, or "invalid" when it throws. `read`: keys the proxy reads or removes (the scan must leave such bodies to the parser). */
+function parsed(text: string): { model: unknown; stream: boolean; read: boolean } | "invalid" {
   try {
     const body = JSON.parse(text);
-    if (typeof body !== "object" || body === null || Array.isArray(body)) return { model: undefined, stream: false };
-    return { model: body.model, stream: body.stream === true };
+    if (typeof body !== "object" || body === null || Array.isArray(body)) return { model: undefined, stream: false, read: false };
+    return { model: body.model, stream: body.stream === true, read: Object.hasOwn(body, "stream_options") || Object.hasOwn(body, "keep_alive") };
   } catch {
     return "invalid";
   }
@@ -19,14 +19,14 @@ function agrees(text: string): boolean {
   if (scanned === undefined) return true;
   const truth = parsed(text);
   if (truth === "invalid") return true; // checked apart: see "broken bodies"
-  return truth.model === scanned.model && truth.stream === scanned.stream && text[scanned.objectStart] === "{";
+  return truth.model === scanned.model && truth.stream === scanned.stream && !truth.read && text[scanned.objectStart] === "{";
 }
 
 /** A key as it may be written: plainly, or with some characters as \u escapes (JSON.parse decodes them). */
 const writtenKey = (key: string) =>
   fc.array(fc.boolean(), { minLength: key.length, maxLength: key.length }).map((escape) =>
     [...key].map((c, i) => (escape[i] ? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}` : c === '"' || c === "\\" ? `\\${c}` : c)).join(""));
-const keys = fc.oneof(fc.constantFrom("model", "stream", "stream_options", "messages", "temperature", "mode", "models", "Model", "stream ", "x\"model", "model\\"), fc.string({ maxLength: 8 }));
+const keys = fc.oneof(fc.constantFrom("model", "stream", "stream_options", "keep_alive", "messages", "temperature", "mode", "models", "Model", "stream ", "x\"model", "model\\"), fc.string({ maxLength: 8 }));
 const models = fc.oneof(fc.constantFrom("llama-3", "qwen/qwen2.5:7b", "", "m\"x", "caf\u00e9", "a\\b", "model"), fc.string({ maxLength: 12 }));
 const scalar = fc.oneof(models.map((m) => JSON.stringify(m)), fc.constantFrom("true", "false", "null", "0", "-1.5e3", "1E5", "\"\\u006dodel\"", "\"\\\"model\\\"\""), fc.double({ noNaN: true, noDefaultInfinity: true }).map(String));
 /** Nested values, sometimes large, sometimes holding "model" keys of their own. */
@@ -90,6 +90,8 @@ describe("model scan", () => {
     expect(scanModelRequest(`{"model":"a","messages":${messages},"str\\u0065am":true,"x":{"y":1}}`)).toBeUndefined();
     expect(scanModelRequest(`{"model":"a","messages":${messages},"stream":true,"x":{"y":1}}`)).toBeUndefined();
     expect(scanModelRequest(`{"model":"a","messages":${messages},"stream_options":{},"x":{"y":1}}`)).toBeUndefined();
+    expect(scanModelRequest(`{"model":"a","messages":${messages},"keep_alive":0}`)).toBeUndefined();
+    expect(scanModelRequest(`{"model":"a","messages":${messages},"keep_alive":"5m","x":{"y":1}}`)).toBeUndefined();
     // Escapes of characters outside ASCII (what Python's json writes for non-English text) leave the scan sure.
     expect(scanModelRequest(`{"model":"a","messages":[{"content":"caf\\u00e9 \\u4f60\\u597d"}],"x":{"y":1}}`)?.model).toBe("a");
     expect(scanModelRequest(`{"model":"a\\u0062","messages":[]}`)).toBeUndefined();

@@ -161,6 +161,7 @@ describe("dashboard", () => {
   test("follow an instance's logs: new lines appear; the level filter narrows them", async () => {
     await page.getByRole("link", { name: "demo" }).first().click();
     await page.getByRole("heading", { name: "Instance demo" }).waitFor();
+    await page.getByText("through the API").waitFor(); // created by the form, not declared in gantry.toml
     const log = page.getByLabel("Logs of demo", { exact: true });
     await log.getByText("listening on").waitFor();
     const res = await g.api("/v1/chat/completions", json("POST", { model: "demo", messages: [{ role: "user", content: "ping" }] }));

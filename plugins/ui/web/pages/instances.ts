@@ -21,6 +21,10 @@ export interface Instance {
   restart: string;
   restarts: number;
   last_error: string | null;
+  /** declared: from [models.<name>] in gantry.toml (changed there, not here); api: created through the API. */
+  origin: "declared" | "api";
+  /** Declared fields a running instance lacks, applied when it stops (`removed`: its table is gone). */
+  config_differs: string[];
   stats: { memory_usage: number; cpu_usage: number; cpu_seconds: number; processes: number; uptime: number };
 }
 
@@ -155,10 +159,12 @@ export function InstanceDetail(props: { name: string }): VNode {
         <dt>Memory</dt><dd>${bytes(i.stats.memory_usage)}</dd><dt>CPU</dt><dd>${percent(i.stats.cpu_usage)}</dd>
         <dt>Uptime</dt><dd>${i.status === "running" ? duration(i.stats.uptime) : "—"}</dd><dt>Restarts</dt><dd>${i.restarts}</dd>
         ${i.last_error ? html`<dt>Last error</dt><dd class="error">${i.last_error}</dd>` : null}
+        <dt>Defined</dt><dd>${i.origin === "declared" ? html`in gantry.toml (<code>[models.${i.name}]</code>): change it there` : "through the API"}</dd>
+        ${i.config_differs.length > 0 ? html`<dt>Differs from gantry.toml</dt><dd>${i.config_differs.includes("removed") ? "its table was removed: it is deleted when it stops" : `${i.config_differs.join(", ")}: applied when it stops`}</dd>` : null}
       </dl>
       <p class="row-actions">
         <button type="button" class="ghost" disabled=${busy} onClick=${() => run(async () => setHealth(await call<Health>(`${path(props.name)}/health`)))}>Check health</button>
-        ${can("admin") && (i.status === "stopped" || i.status === "failed") ? html`<button type="button" class="danger" disabled=${busy} onClick=${remove}>Delete</button>` : null}
+        ${can("admin") && i.origin === "api" && (i.status === "stopped" || i.status === "failed") ? html`<button type="button" class="danger" disabled=${busy} onClick=${remove}>Delete</button>` : null}
       </p>
       ${health ? html`<p>Health: <${Status} value=${health.status} /> process ${health.checks.process}, port ${health.checks.port}, response ${health.checks.response}</p>` : null}
       ${i.command ? html`<details><summary>Command</summary><${Json} value=${i.command.join(" ")} label="Command line" /></details>` : null}
