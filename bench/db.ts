@@ -58,16 +58,16 @@ async function workload(db: GantryDb) {
   const ops: Record<Op, () => Promise<unknown>> = {
     auth_lookup: () => db.select().from(apiKeys).where(eq(apiKeys.hash, digests[n++ % KEYS]!)),
     cron_run: async () => {
-      const run = await jobs.startRun(jobId, "schedule", "bench");
+      const run = (await jobs.startRun(jobId, "schedule", "bench", null))!;
       await jobs.finishRun(run.id, { status: "succeeded", durationMs: 1, result: "{}", error: null });
     },
     batch_line: async () => {
-      const line = await batches.claim("bench");
+      const line = await batches.claim("bench", "bench", 60_000);
       if (line) await batches.finish("bench", line.line, { status: "succeeded", output: "ok", error: null, agentRunId: null, toolCalls: [] });
     },
     cache_claim: async () => {
       await cache.enqueue(1, [`https://shop.example/p/${n++}`], [1], "normal", new Date(0));
-      await cache.claimDue(1);
+      for (const item of await cache.claimDue(1, "bench", 60_000)) await cache.complete(item, "bench");
     },
   };
   const latencies: Record<Op, number[]> = { auth_lookup: [], cron_run: [], batch_line: [], cache_claim: [] };

@@ -23,6 +23,13 @@ import { corsPolicy } from "./http/cors.ts";
 import { RoutingServer } from "./http/server.ts";
 import { ServiceRegistry } from "./kernel/services.ts";
 import { Errors, messageOf } from "./kernel/errors.ts";
+import { createCluster, type ClusterRuntime } from "./cluster/cluster.ts";
+import { syncAcrossNodes } from "./cluster/cluster-sync.ts";
+import { syncPlugins, type PluginNodeStatus } from "./cluster/plugin-sync.ts";
+import { assertSharedSecretKey } from "./cluster/shared-secret-key.ts";
+import { clusterRoutes } from "./http/cluster-routes.ts";
+import { invalidateEverything } from "./kernel/core-services.ts";
+import pkg from "../package.json" with { type: "json" };
 
 export interface GantryOptions {
   /** Where log lines go (tests read them); stdout by default. */
@@ -42,6 +49,7 @@ export interface Gantry {
   readonly security: Security;
   readonly loggers: LoggerRegistry;
   readonly routing: RoutingServer;
+  readonly cluster: ClusterRuntime;
   /** Base URL once listening, e.g. http://127.0.0.1:8080 */
   url: string;
   /** Handles one request without a socket (tests). */
@@ -79,10 +87,17 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
     dataDir: config.data_dir,
   };
 
+  // Cluster mode (PostgreSQL + cluster.enabled) or one node that always leads; it joins once listening.
+  const cluster = createCluster({ config, database, events, log, version: pkg.version });
+
   const security = await createSecurity({
     database, config: configManager, adminPassword: process.env.GANTRY_ADMIN_PASSWORD, log,
     announce: options.announce ?? ((text: string) => process.stdout.write(text)),
+    sharedRateCounts: cluster.rateCounts,
   });
+  if (cluster.rateCounts) cluster.rateCounts.afterSync = () => void security.limiter.sweep();
+  // Values one node seals (OIDC client secret, instance env values) must open on every node.
+  if (cluster.service.enabled) await assertSharedSecretKey(database.db, security.secrets.keyId);
 
   const routing = new RoutingServer(() => limits);
   const limitsOf = (c: GantryConfig): HttpLimits => ({
@@ -106,6 +121,7 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
     coreRoutes: [
       coreRoutes({ metrics, events, database, dataDir: config.data_dir, startedAt, minFreeDiskBytes: () => limits.minFreeDiskBytes }),
       security.routes(clientIp),
+      clusterRoutes(cluster),
     ],
   };
   const hostOptions: PluginHostOptions = {
@@ -121,8 +137,9 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
     },
   };
   const host = new PluginHost(core, hostOptions);
+  const pluginNodes: { report?: (plugin: string) => Promise<PluginNodeStatus[]> } = {};
   appParts.coreRoutes.push(
-    pluginRoutes({ host, commands: core.commands, agents: core.agents, skills: core.skills, services: core.services, identify: (request) => security.authenticator.identify(request) }),
+    pluginRoutes({ host, commands: core.commands, agents: core.agents, skills: core.skills, services: core.services, identify: (request) => security.authenticator.identify(request), nodes: pluginNodes }),
     featureRoutes(flags, (request) => security.authenticator.identify(request)),
   );
 
@@ -143,7 +160,12 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
     limits = limitsOf(configManager.current);
   });
   core.invalidators.add("feature_flags", CORE_OWNER, () => flags.reload());
-  provideCoreServices({ ...core, config: configManager, audit: security.audit, startedAt: new Date(startedAt) });
+  const sync = syncAcrossNodes({
+    cluster: cluster.service, security, flags, config: configManager, events, log,
+    invalidateLocal: () => invalidateEverything(core.invalidators),
+  });
+  provideCoreServices({ ...core, config: configManager, audit: security.audit, startedAt: new Date(startedAt), cacheInvalidated: sync.cacheInvalidated });
+  core.services.provide(CORE_OWNER, "core.cluster", cluster.service);
   core.services.provide(CORE_OWNER, "core.identity", {
     identify: async (request: Request) => {
       const identity = await security.authenticator.identify(request);
@@ -156,6 +178,9 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
     list: () => host.list().map((p) => ({ name: p.name, version: p.version, status: p.status, source: p.source })),
   } satisfies CorePluginsService);
 
+  // Cluster mode: plugin changes on one node are carried out by all, and reported per node.
+  if (cluster.service.enabled && database.pg) pluginNodes.report = syncPlugins({ cluster: cluster.service, host, events, pg: database.pg, log });
+
   routing.swap(buildRootApp(appParts, []).app);
   await host.start();
 
@@ -164,7 +189,7 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
     get config() {
       return configManager.current;
     },
-    configManager, core, host, security, loggers, routing,
+    configManager, core, host, security, loggers, routing, cluster,
     url: "",
     handle: (request) => routing.app!.handle(request),
     async listen() {
@@ -175,6 +200,7 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
           throw Errors.LISTEN_FAILED([`${config.server.host}:${config.server.port}`, messageOf(error)]);
         });
       gantry.url = `http://${config.server.host.includes(":") ? `[${config.server.host}]` : config.server.host}:${server.port}`;
+      await cluster.start(gantry.url);
       log.info({ url: gantry.url, plugins: host.activeInstances().map((i) => i.plugin), startup_ms: Date.now() - startedAt }, "gantry listening");
       return gantry.url;
     },
@@ -184,6 +210,7 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
         const timeoutMs = configManager.current.server.shutdown_timeout_ms;
         const graceful = await routing.stop(timeoutMs);
         if (!graceful) log.warn({ timeout_ms: timeoutMs }, "in-flight requests cut off at shutdown timeout");
+        await cluster.stop();
         await host.stop();
         await database.close();
         log.info("stopped");

@@ -21,6 +21,7 @@ export type { SpawnOptions, AdoptOptions, ProcessInfo, ChildProcess, SpawnedProc
 export type {
   CoreAgentsService, CoreAuditService, CoreSecretsService, CoreSkillsService, CoreHooksService, CoreCommandsService, CoreMcpServersService, CoreIdentityService, CorePluginsService, CoreCacheService, CoreConfigService, CoreInfoService, CoreLoggersService, CoreMetricsService, CoreProcessesService, CoreTasksService,
 } from "./kernel/core-services.ts";
+export type { CoreClusterService, ClusterNodeView } from "./kernel/cluster-service.ts";
 export { GantryError, capEcho, createError, defineErrors } from "./kernel/errors.ts";
 export type { KeyScope } from "./auth/identity.ts";
 export { OWN_ERRORS_EXTENSION } from "./http/http-app.ts";

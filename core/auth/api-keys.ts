@@ -43,6 +43,8 @@ export class ApiKeyAuthenticator {
   readonly #seed = randomBytes(8).readBigUInt64LE();
   #reloading: Promise<void> = Promise.resolve();
   readonly #table: ReturnType<typeof coreTables>["apiKeys"];
+  /** Called after a key was created or revoked here (cluster mode tells the other nodes to reload). */
+  onChanged: () => void = () => {};
 
   /** Call `reload()` before use: it reads the keys into memory, where every request finds them. */
   constructor(private readonly db: GantryDb) {
@@ -78,6 +80,7 @@ export class ApiKeyAuthenticator {
     const key = secret ?? `gk_${id}_${randomBytes(24).toString("base64url")}`;
     await this.db.insert(this.#table).values({ id, name, hash: sha256(key).toString("hex"), prefix: `gk_${id}`, role, createdAt: new Date(), ...limitColumns(limits) });
     await this.reload();
+    this.onChanged();
     return { id, key };
   }
 
@@ -101,6 +104,7 @@ export class ApiKeyAuthenticator {
     this.#keys.delete(id);
     this.#verified.clear();
     await this.reload();
+    this.onChanged();
     return changed.length > 0;
   }
 

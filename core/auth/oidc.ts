@@ -5,7 +5,7 @@
  * ordinary gantry session (access + refresh token).
  */
 import { createHash, randomBytes } from "node:crypto";
-import { and, eq } from "drizzle-orm";
+import { and, desc, eq, lt, lte } from "drizzle-orm";
 import type { createRemoteJWKSet, JWTPayload } from "jose";
 import type { GantryDb } from "../storage/db.ts";
 import { createError, defineErrors, GantryError } from "../kernel/errors.ts";
@@ -51,8 +51,6 @@ const RANK: Record<UserRole, number> = { viewer: 1, operator: 2, admin: 3 };
 const b64url = (bytes: Buffer) => bytes.toString("base64url");
 
 export class OidcService {
-  /** state → what the callback must check; one use, ten minutes. */
-  readonly #pending = new Map<string, { nonce: string; verifier: string; at: number }>();
   readonly #discovery = new Map<string, { doc: Discovery; at: number }>();
   readonly #jwks = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
 
@@ -112,11 +110,12 @@ export class OidcService {
   async authorizationUrl(loginHint?: string): Promise<string> {
     const config = await this.#enabled();
     const discovery = await this.#discover(config);
-    this.#sweep();
+    await this.#sweep();
     const state = b64url(randomBytes(24));
     const nonce = b64url(randomBytes(24));
     const verifier = b64url(randomBytes(32));
-    this.#pending.set(state, { nonce, verifier, at: Date.now() });
+    // In the database, so the callback may reach any node of a cluster.
+    await this.db.insert(this.#tables.oidcPending).values({ state, nonce, verifier: this.secrets.seal(verifier), createdAt: new Date() });
     const url = new URL(discovery.authorization_endpoint);
     const params = {
       response_type: "code", client_id: config.client_id, redirect_uri: config.redirect_uri, scope: config.scopes.join(" "), state, nonce,
@@ -130,8 +129,10 @@ export class OidcService {
   /** The provider sent the browser back: exchange the code, verify the ID token, find or create the user. */
   async complete(params: { code?: string; state?: string; error?: string; error_description?: string }): Promise<{ user: UserView; claims: JWTPayload }> {
     const config = await this.#enabled();
-    const pending = params.state ? this.#pending.get(params.state) : undefined;
-    if (params.state) this.#pending.delete(params.state); // one use, whatever happens next
+    const { oidcPending } = this.#tables;
+    // One use, whatever happens next: taken out of the table by whichever node gets the callback.
+    const [row] = params.state ? await this.db.delete(oidcPending).where(eq(oidcPending.state, params.state)).returning() : [];
+    const pending = row ? { nonce: row.nonce, verifier: this.secrets.open(row.verifier), at: row.createdAt.getTime() } : undefined;
     if (params.error) throw OidcErrors.OIDC_LOGIN_REJECTED([`the provider answered ${params.error}${params.error_description ? `: ${params.error_description}` : ""}`]);
     if (!pending || Date.now() - pending.at > PENDING_TTL_MS) throw OidcErrors.OIDC_STATE_INVALID([]);
     if (!params.code) throw OidcErrors.OIDC_LOGIN_REJECTED(["no authorization code"]);
@@ -227,10 +228,12 @@ export class OidcService {
     return keys;
   }
 
-  #sweep(): void {
-    const now = Date.now();
-    for (const [state, pending] of this.#pending) if (now - pending.at > PENDING_TTL_MS) this.#pending.delete(state);
-    while (this.#pending.size >= MAX_PENDING) this.#pending.delete(this.#pending.keys().next().value!);
+  /** Drops expired sign-ins, and the oldest past MAX_PENDING (a flood of started sign-ins stays bounded). */
+  async #sweep(): Promise<void> {
+    const { oidcPending } = this.#tables;
+    await this.db.delete(oidcPending).where(lt(oidcPending.createdAt, new Date(Date.now() - PENDING_TTL_MS)));
+    const [beyond] = await this.db.select({ createdAt: oidcPending.createdAt }).from(oidcPending).orderBy(desc(oidcPending.createdAt)).limit(1).offset(MAX_PENDING - 1);
+    if (beyond) await this.db.delete(oidcPending).where(lte(oidcPending.createdAt, beyond.createdAt));
   }
 }
 

@@ -44,6 +44,11 @@ export class SecretBox {
     return new SecretBox(readFileSync(file, "utf8").trim(), previous);
   }
 
+  /** The current key's id (8 hex characters of its hash; not the key). */
+  get keyId(): string {
+    return this.#current.id;
+  }
+
   /** `enc:v1:<key id>:<iv>:<tag>:<ciphertext>` (base64url parts). */
   seal(plain: string): string {
     const iv = randomBytes(12);

@@ -10,7 +10,7 @@ import type { RolesApp } from "./roles.ts";
 import type { ConfigManager } from "../kernel/config-manager.ts";
 import type { Logger } from "../kernel/logger.ts";
 import type { DatabaseHandle } from "../storage/db.ts";
-import { RateLimiter } from "../http/rate-limit.ts";
+import { RateLimiter, type SharedCounts } from "../http/rate-limit.ts";
 import { createRequestGuards } from "../http/request-guards.ts";
 import { SecretBox } from "./secret-box.ts";
 import { SessionService } from "./sessions.ts";
@@ -26,6 +26,8 @@ export interface SecurityOptions {
   adminPassword?: string;
   /** Where failures that clients see only as a fixed message are written in full. */
   log: Logger;
+  /** Cluster mode: rate-limit counts shared with the other nodes. */
+  sharedRateCounts?: SharedCounts;
 }
 
 export type Security = Awaited<ReturnType<typeof createSecurity>>;
@@ -48,23 +50,27 @@ export async function createSecurity(options: SecurityOptions) {
     regular: config.current.rate_limit.regular_per_minute,
     expensive: config.current.rate_limit.expensive_per_minute,
     login: config.current.rate_limit.login_per_minute,
-  }));
+  }), options.sharedRateCounts);
   let exempt = new Set(initial.rate_limit.exempt_paths);
   config.onChange((next) => (exempt = new Set(next.rate_limit.exempt_paths)));
   const guards = createRequestGuards({ limiter, audit, enabled: () => config.current.rate_limit.enabled, exemptPaths: () => exempt });
 
   const lines: string[] = [];
-  const firstKeys = await keys.bootstrap(initial.auth.bootstrap_admin_key);
-  if (firstKeys) {
-    lines.push(initial.auth.bootstrap_admin_key ? "admin key:     (the configured auth.bootstrap_admin_key)" : `admin key:     ${firstKeys.admin}`);
-    lines.push(`inference key: ${firstKeys.inference}`);
-  }
-  if (users.count === 0) {
-    const generated = !options.adminPassword;
-    const password = options.adminPassword || randomBytes(18).toString("base64url");
-    await users.create("admin", password, "admin");
-    lines.push(generated ? `user admin, password: ${password}` : "user admin, password: (from GANTRY_ADMIN_PASSWORD)");
-  }
+  // Nodes of a cluster starting together on an empty database: one bootstraps, the others find its keys and user.
+  await options.database.exclusive("bootstrap", async () => {
+    await Promise.all([keys.reload(), users.reload()]);
+    const firstKeys = await keys.bootstrap(initial.auth.bootstrap_admin_key);
+    if (firstKeys) {
+      lines.push(initial.auth.bootstrap_admin_key ? "admin key:     (the configured auth.bootstrap_admin_key)" : `admin key:     ${firstKeys.admin}`);
+      lines.push(`inference key: ${firstKeys.inference}`);
+    }
+    if (users.count === 0) {
+      const generated = !options.adminPassword;
+      const password = options.adminPassword || randomBytes(18).toString("base64url");
+      await users.create("admin", password, "admin");
+      lines.push(generated ? `user admin, password: ${password}` : "user admin, password: (from GANTRY_ADMIN_PASSWORD)");
+    }
+  });
   if (internalKey.created) lines.push(`internal key (X-Internal-Auth): ${internalKey.value}`);
   if (lines.length > 0) options.announce(`\nFirst start: credentials created. They are shown only now; store them.\n${lines.map((l) => `  ${l}\n`).join("")}\n`);
 

@@ -47,6 +47,8 @@ export class SessionService {
   readonly #verified = new Map<string, AccessClaims>();
 
   readonly #tables: ReturnType<typeof coreTables>;
+  /** Called after a session was revoked here (cluster mode tells the other nodes at once). */
+  onRevoked: (familyId: string) => void | Promise<void> = () => {};
 
   /** Call `reload()` before use: it reads the revoked sessions into memory. */
   constructor(private readonly db: GantryDb, secret: string, private readonly ttl: () => { accessS: number; refreshS: number }) {
@@ -99,6 +101,13 @@ export class SessionService {
       await tx.insert(revokedSessions).values({ familyId, revokedAt: new Date(), reason }).onConflictDoNothing();
       await tx.update(refreshTokens).set({ revokedAt: new Date() }).where(and(eq(refreshTokens.familyId, familyId), isNull(refreshTokens.revokedAt)));
     });
+    this.markRevoked(familyId);
+    await this.onRevoked(familyId);
+  }
+
+  /** Refuses a session's access tokens from now on (a revocation made here or on another node). */
+  markRevoked(familyId: string): void {
+    this.#revoked.add(familyId);
     for (const [token, claims] of this.#verified) if (claims.sid === familyId) this.#verified.delete(token);
   }
 

@@ -39,6 +39,8 @@ export class UserStore {
   /** Verified against when the user does not exist, so both failures take the same time. */
   #dummyHash: Promise<string>;
   readonly #table: typeof users;
+  /** Called after a user was created or changed here (cluster mode tells the other nodes to reload). */
+  onChanged: () => void = () => {};
 
   /** Call `reload()` before use: it reads roles and states into memory. */
   constructor(private readonly db: GantryDb) {
@@ -78,6 +80,7 @@ export class UserStore {
     const [inserted] = await this.db.insert(users).values(row).onConflictDoNothing().returning({ id: users.id });
     if (!inserted) throw UserErrors.USER_EXISTS([username]);
     await this.reload();
+    this.onChanged();
     return view(row);
   }
 
@@ -95,6 +98,7 @@ export class UserStore {
     await this.get(id);
     await this.db.update(this.#table).set({ ...change, updatedAt: new Date() }).where(eq(this.#table.id, id));
     await this.reload();
+    this.onChanged();
     return this.get(id);
   }
 

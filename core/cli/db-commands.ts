@@ -6,7 +6,10 @@ import { Database } from "bun:sqlite";
 import { copyFileSync, existsSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { getTableName, is } from "drizzle-orm";
+import { SQLiteTable } from "drizzle-orm/sqlite-core";
 import type postgres from "postgres";
+import * as coreSchema from "../storage/db-schema.ts";
 import { loadConfig, type GantryConfig } from "../kernel/config.ts";
 import { readManifest } from "../kernel/manifest.ts";
 import { databaseSettings, dialectOf, openDatabase, pluginMigrationDialects, pluginMigrationsTable, type DatabaseHandle } from "../storage/db.ts";
@@ -153,7 +156,8 @@ async function migrateTo(config: GantryConfig, url: string, schema: string): Pro
   }
 }
 
-const CORE_TABLES = new Set(["plugins", "plugin_kv", "feature_flags", "api_keys", "users", "oidc_identities", "refresh_tokens", "revoked_sessions", "audit_log", "core_settings"]);
+/** Core's tables, as its schema declares them. */
+const CORE_TABLES = new Set<string>(Object.values(coreSchema).filter((value) => is(value, SQLiteTable)).map((table) => getTableName(table)));
 
 /** Creates on the target the tables of every plugin that has tables in the SQLite database. */
 async function migratePlugins(config: GantryConfig, source: DatabaseHandle, target: DatabaseHandle): Promise<void> {

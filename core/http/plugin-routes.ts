@@ -7,6 +7,7 @@ import { createError, defineErrors, Errors } from "../kernel/errors.ts";
 import type { OwnedRegistry } from "../kernel/owned-registry.ts";
 import type { CommandCaller, RegisteredAgent, RegisteredCommand, RegisteredSkill } from "../kernel/plugin-context.ts";
 import { isMarketplace, marketplaceReference, readMarketplace } from "../kernel/claude-plugin.ts";
+import type { PluginNodeStatus } from "../cluster/plugin-sync.ts";
 import type { PluginHost } from "../kernel/plugin-host.ts";
 import type { RolesApp } from "../auth/roles.ts";
 import type { ServiceRegistry } from "../kernel/services.ts";
@@ -23,6 +24,8 @@ export interface PluginRouteParts {
   services: ServiceRegistry;
   /** The caller, whose role a command's own role is checked against. */
   identify(request: Request): Promise<{ role: string } | undefined>;
+  /** Cluster mode: how each node carried out the plugin's last change. */
+  nodes: { report?: (plugin: string) => Promise<PluginNodeStatus[]> };
 }
 
 const Name = t.String({ maxLength: 64 });
@@ -41,6 +44,9 @@ const PluginSchema = t.Object({
   path: t.String(), depends_on: t.Array(t.String()), loaded_at: t.Union([t.String(), t.Null()]),
   error: t.Union([t.Object({ code: t.String(), message: t.String() }), t.Null()]), install_drops: t.Array(Drop),
   unsupported: t.Array(t.Object({ part: t.String(), reason: t.String() }), { description: "parts of a Claude Code plugin that gantry cannot honour, and why" }),
+});
+const NodeStatus = t.Object({
+  node: t.String(), name: t.String(), action: t.String(), ok: t.Boolean(), error: t.Union([t.String(), t.Null()]), at: t.String(),
 });
 const MarketplaceListing = t.Object({
   marketplace: t.String(), path: t.String(),
@@ -146,9 +152,12 @@ export function pluginRoutes(p: PluginRouteParts) {
           tags: ["plugins"],
         },
       })
-      .get("/api/v1/plugins/:name", ({ params }) => p.host.info(params.name), {
-        role: "viewer", params: t.Object({ name: Name }), response: PluginSchema,
-        detail: { summary: "Plugin detail with install_drops (everything it registered) and its last error", tags: ["plugins"] },
+      .get("/api/v1/plugins/:name", async ({ params }) => {
+        const info = p.host.info(params.name);
+        return p.nodes.report ? { ...info, nodes: await p.nodes.report(params.name) } : info;
+      }, {
+        role: "viewer", params: t.Object({ name: Name }), response: t.Composite([PluginSchema, t.Object({ nodes: t.Optional(t.Array(NodeStatus, { description: "cluster mode: how each node carried out the last install, reload, uninstall, enable or disable (ok, or the error there)" })) })]),
+        detail: { summary: "Plugin detail with install_drops (everything it registered), its last error, and in a cluster the outcome on each node", tags: ["plugins"] },
       })
       .post("/api/v1/plugins/:name/reload", ({ params }) => p.host.reload(params.name), {
         role: "admin", params: t.Object({ name: Name }), response: PluginSchema,

@@ -2,7 +2,7 @@
 import { getDotted, setDotted, type GantryConfig } from "./config.ts";
 
 /** Keys that only take effect at the next start. */
-const RESTART_KEYS = ["data_dir", "server.host", "server.port", "plugins.dir", "plugins.disabled", "auth.bootstrap_admin_key"];
+const RESTART_KEYS = ["data_dir", "server.host", "server.port", "plugins.dir", "plugins.disabled", "auth.bootstrap_admin_key", "cluster"];
 
 export interface ConfigReloadResult {
   config: GantryConfig;

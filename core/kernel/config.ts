@@ -65,6 +65,18 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    cluster: Type.Object(
+      {
+        enabled: Type.Boolean({ default: false, description: "Join the cluster of gantry nodes that share this PostgreSQL database (needs database.url; ignored on SQLite, which is always one node)" }),
+        node_name: Type.String({ default: "", maxLength: 200, description: "This node's name in GET /api/v1/nodes; the host name when empty" }),
+        advertised_url: Type.String({ default: "", maxLength: 2000, description: "Base URL other nodes reach this node at; the listening address when empty" }),
+        labels: Type.Record(Type.String({ maxLength: 100 }), Type.String({ maxLength: 200 }), { default: {}, description: "Labels of this node (gpu = \"h100\", zone = \"a\"), listed in GET /api/v1/nodes" }),
+        heartbeat_interval_s: Type.Number({ default: 2, minimum: 0.1, maximum: 60, description: "How often a node writes its heartbeat" }),
+        node_timeout_s: Type.Number({ default: 10, minimum: 0.5, maximum: 3600, description: "A node without a heartbeat for this long is down" }),
+        lease_s: Type.Number({ default: 6, minimum: 0.5, maximum: 600, description: "Leadership lease: the leader renews it every lease_s / 3; another node takes over within lease_s + lease_s / 3 after the leader dies" }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     health: Type.Object(
       {
         min_free_disk_bytes: Type.Integer({ default: 104_857_600, minimum: 0, description: "/livez fails when the data dir has less free space" }),

@@ -139,6 +139,15 @@ export interface CoreServiceParts {
   hooks: OwnedRegistry<RegisteredHook>;
   audit: AuditLog;
   startedAt: Date;
+  /** After POST /api/v1/infra/cache-invalidate ran here: tells the other nodes of a cluster. */
+  cacheInvalidated?: () => void;
+}
+
+/** Runs every registered cache invalidator of this process; returns their keys. */
+export async function invalidateEverything(invalidators: OwnedRegistry<() => void | Promise<void>>): Promise<string[]> {
+  const entries = invalidators.entries();
+  await Promise.all(entries.map((entry) => entry.value()));
+  return entries.map((e) => e.key);
 }
 
 /** Registers core.config, core.info, core.cache, core.tasks, core.metrics, core.processes, core.loggers, core.commands, core.agents, core.skills, core.hooks and core.mcp_servers. */
@@ -163,9 +172,9 @@ export function provideCoreServices(parts: CoreServiceParts): void {
   provide("core.cache", {
     keys: () => invalidators.entries().map((e) => e.key),
     invalidateAll: async () => {
-      const entries = invalidators.entries();
-      await Promise.all(entries.map((entry) => entry.value()));
-      return entries.map((e) => e.key);
+      const keys = await invalidateEverything(invalidators);
+      parts.cacheInvalidated?.();
+      return keys;
     },
   } satisfies CoreCacheService);
   provide("core.tasks", { list: () => tasks.entries().map((e) => e.value), get: (name) => tasks.get(name) } satisfies CoreTasksService);

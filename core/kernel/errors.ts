@@ -141,6 +141,8 @@ export const Errors = defineErrors("core", {
     `Plugin '${name}' ships tables for ${has.join(", ")} only, and this gantry stores its data in ${dialect === "pg" ? "PostgreSQL" : dialect} (database.url): add drizzle/${dialect} migrations and tables to the plugin, or run gantry on SQLite`),
   KV_KEY_INVALID: createError("KV_KEY_INVALID", 400, (max: number) => `A key-value key must be 1-${max} characters`),
   KV_VALUE_TOO_LARGE: createError("KV_VALUE_TOO_LARGE", 413, (max: number) => `A key-value value must be JSON of at most ${max} bytes`),
+  NODE_NOT_FOUND: createError("NODE_NOT_FOUND", 404, (id: string) => `No cluster node with id '${capEcho(id)}'; GET /api/v1/nodes lists them`),
+  NODE_ALIVE: createError("NODE_ALIVE", 409, (id: string) => `Cluster node '${capEcho(id)}' is up (it sends heartbeats); only a node that is down can be forgotten`),
   DISPOSER_STACK_DISPOSED: createError("DISPOSER_STACK_DISPOSED", 409, (label: string) => `Cannot add '${label}': the disposer stack already ran`),
 });
 

@@ -17,6 +17,16 @@ import { coreTables } from "../storage/tables.ts";
 /** How many disposed generations are remembered for leak reports. */
 const RETIRED_KEPT = 50;
 
+
+/** A change carried out because another node of a cluster made it (its event says so, and is not carried out again). */
+export interface ReplicaOption {
+  replica?: boolean;
+}
+
+function replicaMark(options: ReplicaOption): { replica?: true } {
+  return options.replica ? { replica: true } : {};
+}
+
 export type PluginStatus = "active" | "failed" | "disabled";
 export type PluginSource = "builtin" | "path";
 
@@ -154,7 +164,7 @@ export class PluginHost {
   }
 
   /** Installs the plugin in `path` (referenced in place, not copied) and remembers it across restarts. */
-  async install(path: string): Promise<PluginInfo> {
+  async install(path: string, options: ReplicaOption = {}): Promise<PluginInfo> {
     const manifest = readManifest(path);
     return this.#serialize(manifest.name, async () => {
       const existing = this.#records.get(manifest.name);
@@ -167,13 +177,13 @@ export class PluginHost {
       this.#records.get(manifest.name)!.source = "path";
       const unsupported = this.#records.get(manifest.name)!.instance?.unsupported ?? [];
       if (unsupported.length > 0) this.options.log.warn({ plugin: manifest.name, unsupported }, "plugin installed; some of its parts do nothing in gantry");
-      this.core.events.publish("plugin_installed", { name: manifest.name, version: manifest.version });
+      this.core.events.publish("plugin_installed", { name: manifest.name, version: manifest.version, ...replicaMark(options) });
       return this.info(manifest.name);
     });
   }
 
   /** Re-imports the plugin's whole module graph and swaps it in atomically; on failure the old version keeps serving. */
-  reload(name: string): Promise<PluginInfo> {
+  reload(name: string, options: ReplicaOption = {}): Promise<PluginInfo> {
     return this.#serialize(name, async () => {
       const record = this.#require(name);
       if (record.status === "disabled") throw Errors.PLUGIN_DISABLED([name]);
@@ -188,13 +198,13 @@ export class PluginHost {
         throw error;
       }
       const info = this.info(name);
-      this.core.events.publish("plugin_reloaded", { name, previous_version: previousVersion, version: info.version });
+      this.core.events.publish("plugin_reloaded", { name, previous_version: previousVersion, version: info.version, ...replicaMark(options) });
       return info;
     });
   }
 
   /** Removes the plugin and everything it registered. A built-in plugin is disabled instead (its folder stays). */
-  uninstall(name: string, options: { force?: boolean } = {}): Promise<void> {
+  uninstall(name: string, options: { force?: boolean } & ReplicaOption = {}): Promise<void> {
     return this.#serialize(name, async () => {
       const record = this.#require(name);
       this.#assertNoDependents(name, options.force);
@@ -207,12 +217,12 @@ export class PluginHost {
         this.#records.delete(name);
       }
       this.core.loggers.remove(`plugin:${name}`);
-      this.core.events.publish("plugin_uninstalled", { name });
+      this.core.events.publish("plugin_uninstalled", { name, ...replicaMark(options) });
     });
   }
 
   /** Turns a plugin off (keeping it installed) or back on; the state survives restarts. */
-  setEnabled(name: string, enabled: boolean, options: { force?: boolean } = {}): Promise<PluginInfo> {
+  setEnabled(name: string, enabled: boolean, options: { force?: boolean } & ReplicaOption = {}): Promise<PluginInfo> {
     return this.#serialize(name, async () => {
       const record = this.#require(name);
       if (!enabled) {
@@ -232,7 +242,7 @@ export class PluginHost {
         }
       }
       await this.#persistEnabled(record, enabled);
-      this.core.events.publish(enabled ? "plugin_enabled" : "plugin_disabled", { name });
+      this.core.events.publish(enabled ? "plugin_enabled" : "plugin_disabled", { name, ...replicaMark(options) });
       return this.info(name);
     });
   }

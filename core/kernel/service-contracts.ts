@@ -13,6 +13,7 @@ import type {
   CoreSkillsService, CoreHooksService,
 } from "./core-services.ts";
 import type { CommandCaller } from "./plugin-contract.ts";
+import type { CoreClusterService } from "./cluster-service.ts";
 
 /** Chat completions and embeddings on a supervised model ("inference", provided by instances). */
 export interface InferenceService {
@@ -139,6 +140,7 @@ export interface Services {
   "core.identity": CoreIdentityService;
   "core.plugins": CorePluginsService;
   "core.secrets": CoreSecretsService;
+  "core.cluster": CoreClusterService;
   inference: InferenceService;
   instances: InstancesService;
   "served-models": ServedModelsService;

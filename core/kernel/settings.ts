@@ -4,15 +4,15 @@ import { eq } from "drizzle-orm";
 import type { GantryDb } from "../storage/db.ts";
 import { coreTables } from "../storage/tables.ts";
 
-/** The configured value when set; else the stored one; else a new random one, stored. Returns whether it was created now. */
-export async function settingOrGenerate(db: GantryDb, key: string, configured: string): Promise<{ value: string; created: boolean }> {
+/** The configured value when set; else the stored one; else a new one (random unless `generate` says), stored. Returns whether it was created now. */
+export async function settingOrGenerate(db: GantryDb, key: string, configured: string, generate = () => randomBytes(32).toString("base64url")): Promise<{ value: string; created: boolean }> {
   if (configured) return { value: configured, created: false };
   const { coreSettings } = coreTables(db);
   const [stored] = await db.select().from(coreSettings).where(eq(coreSettings.key, key));
   if (stored) return { value: stored.value, created: false };
-  const value = randomBytes(32).toString("base64url");
+  const value = generate();
   // Two nodes starting at once on one PostgreSQL: the first value stored wins.
   const [inserted] = await db.insert(coreSettings).values({ key, value }).onConflictDoNothing().returning();
-  if (!inserted) return settingOrGenerate(db, key, configured);
+  if (!inserted) return settingOrGenerate(db, key, configured, generate);
   return { value, created: true };
 }

@@ -97,3 +97,51 @@ export const coreSettings = pgTable("core_settings", {
   key: text("key").primaryKey(),
   value: text("value").notNull(),
 });
+
+export const clusterNodes = pgTable("cluster_nodes", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  url: text("url").notNull(),
+  version: text("version").notNull(),
+  startedAt: ms("started_at").notNull(),
+  lastHeartbeat: ms("last_heartbeat").notNull(),
+  labels: jsonb("labels").notNull(),
+  resources: jsonb("resources").notNull(),
+  downSince: ms("down_since"),
+});
+
+export const clusterLeases = pgTable("cluster_leases", {
+  name: text("name").primaryKey(),
+  holder: text("holder").notNull(),
+  generation: bigint("generation", { mode: "number" }).notNull(),
+  expiresAt: ms("expires_at").notNull(),
+});
+
+export const clusterMessages = pgTable("cluster_messages", {
+  id: bigserial("id", { mode: "number" }).primaryKey(),
+  payload: text("payload").notNull(),
+  createdAt: ms("created_at").notNull(),
+}, (t) => [index("cluster_messages_created").on(t.createdAt)]);
+
+export const clusterPluginStatus = pgTable("cluster_plugin_status", {
+  plugin: text("plugin").notNull(),
+  node: text("node").notNull(),
+  action: text("action").notNull(),
+  ok: boolean("ok").notNull(),
+  error: text("error"),
+  at: ms("at").notNull(),
+}, (t) => [primaryKey({ columns: [t.plugin, t.node] })]);
+
+export const clusterRateCounts = pgTable("cluster_rate_counts", {
+  id: text("id").notNull(),
+  windowStart: bigint("window_start", { mode: "number" }).notNull(),
+  node: text("node").notNull(),
+  count: bigint("count", { mode: "number" }).notNull(),
+}, (t) => [primaryKey({ columns: [t.id, t.windowStart, t.node] }), index("cluster_rate_counts_window").on(t.windowStart)]);
+
+export const oidcPending = pgTable("oidc_pending", {
+  state: text("state").primaryKey(),
+  nonce: text("nonce").notNull(),
+  verifier: text("verifier").notNull(),
+  createdAt: ms("created_at").notNull(),
+}, (t) => [index("oidc_pending_created").on(t.createdAt)]);

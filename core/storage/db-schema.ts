@@ -109,3 +109,59 @@ export const coreSettings = sqliteTable("core_settings", {
   key: text("key").primaryKey(),
   value: text("value").notNull(),
 });
+
+/** Cluster mode (PostgreSQL only; the twin exists so both dialects keep one set of tables): the nodes that share this database. */
+export const clusterNodes = sqliteTable("cluster_nodes", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  url: text("url").notNull(),
+  version: text("version").notNull(),
+  startedAt: integer("started_at", { mode: "timestamp_ms" }).notNull(),
+  lastHeartbeat: integer("last_heartbeat", { mode: "timestamp_ms" }).notNull(),
+  labels: text("labels", { mode: "json" }).notNull(),
+  resources: text("resources", { mode: "json" }).notNull(),
+  /** Set by the leader when the node missed heartbeats for node_timeout_s; cleared by its next heartbeat. */
+  downSince: integer("down_since", { mode: "timestamp_ms" }),
+});
+
+/** Leases for singleton work: one row per lease; `generation` grows at every change of holder (the fencing token). */
+export const clusterLeases = sqliteTable("cluster_leases", {
+  name: text("name").primaryKey(),
+  holder: text("holder").notNull(),
+  generation: integer("generation").notNull(),
+  expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
+});
+
+/** Cluster messages too large for a NOTIFY payload: the notification carries the id, receivers read the row. */
+export const clusterMessages = sqliteTable("cluster_messages", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  payload: text("payload").notNull(),
+  createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+}, (t) => [index("cluster_messages_created").on(t.createdAt)]);
+
+/** Cluster mode: how each node carried out the last plugin change (install, reload, ...) made on any node. */
+export const clusterPluginStatus = sqliteTable("cluster_plugin_status", {
+  plugin: text("plugin").notNull(),
+  node: text("node").notNull(),
+  action: text("action").notNull(),
+  ok: integer("ok", { mode: "boolean" }).notNull(),
+  error: text("error"),
+  at: integer("at", { mode: "timestamp_ms" }).notNull(),
+}, (t) => [primaryKey({ columns: [t.plugin, t.node] })]);
+
+/** Cluster mode: each node's rate-limit count per caller and minute (window_start, epoch ms), summed by the others. */
+export const clusterRateCounts = sqliteTable("cluster_rate_counts", {
+  id: text("id").notNull(),
+  windowStart: integer("window_start").notNull(),
+  node: text("node").notNull(),
+  count: integer("count").notNull(),
+}, (t) => [primaryKey({ columns: [t.id, t.windowStart, t.node] }), index("cluster_rate_counts_window").on(t.windowStart)]);
+
+/** OpenID Connect sign-ins started and not finished: one use, ten minutes; in the database so any node of a cluster can finish them. */
+export const oidcPending = sqliteTable("oidc_pending", {
+  state: text("state").primaryKey(),
+  nonce: text("nonce").notNull(),
+  /** The PKCE verifier, sealed. */
+  verifier: text("verifier").notNull(),
+  createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+}, (t) => [index("oidc_pending_created").on(t.createdAt)]);

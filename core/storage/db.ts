@@ -30,6 +30,8 @@ export interface DatabaseHandle {
   pg?: postgres.Sql;
   /** Applies the migrations in `folder` (drizzle-kit's output), tracked in `table`. */
   migrate(folder: string, table?: string): Promise<void>;
+  /** Runs `work` with no other gantry of this database doing work of the same `name` (PostgreSQL: an advisory lock; SQLite: one process). */
+  exclusive<T>(name: string, work: () => Promise<T>): Promise<T>;
   /** Statements sent to the database so far: tests and benches check that hot paths send none. */
   statements(): number;
   /** Resolves when the database answers a trivial query. */
@@ -65,6 +67,7 @@ function openSqliteHandle(dataDir: string): DatabaseHandle {
   return {
     db, dialect: "sqlite", location: path, sqlite: conn.sqlite,
     migrate: conn.migrate,
+    exclusive: (_name, work) => work(),
     statements: conn.statements,
     ping: async () => void conn.sqlite.query("SELECT 1").get(),
     close: async () => conn.sqlite.close(),
@@ -82,6 +85,7 @@ async function connectPostgres(settings: DatabaseSettings): Promise<DatabaseHand
   return {
     db: withDialect(conn.db as unknown as GantryDb, "pg"), dialect: "pg", location, pg: conn.client,
     migrate: conn.migrate,
+    exclusive: conn.exclusive,
     statements: conn.statements,
     ping: async () => void (await conn.client`SELECT 1`),
     close: conn.close,

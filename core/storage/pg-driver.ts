@@ -9,8 +9,10 @@ export interface PgConnection {
   schema: string;
   /** Queries sent so far (tests and benches check hot paths make none). */
   statements(): number;
-  /** Applies the migrations in `folder`, tracked in `table` of gantry's schema. */
+  /** Applies the migrations in `folder`, tracked in `table` of gantry's schema (one node at a time). */
   migrate(folder: string, table?: string): Promise<void>;
+  /** Runs `work` while holding a PostgreSQL advisory lock named `name` in this schema: nodes starting together take turns. */
+  exclusive<T>(name: string, work: () => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -38,10 +40,22 @@ export async function openPostgres(options: PgOptions): Promise<PgConnection> {
     throw error;
   }
   const db = drizzle({ client });
+  const exclusive = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
+    // Its own connection: holding one of the pool's while `work` queries could starve a pool of one.
+    const locker = postgres(options.url, { max: 1, onnotice: () => {}, connection: { application_name: "gantry" }, connect_timeout: 10 });
+    const key = `${options.schema}:${name}`;
+    try {
+      await locker`SELECT pg_advisory_lock(hashtext(${key}))`;
+      return await work();
+    } finally {
+      await locker.end({ timeout: 1 }).catch(() => {}); // ending the session releases the lock
+    }
+  };
   return {
     db, client, schema: options.schema,
     statements: () => statements,
-    migrate: (folder, table) => migrate(db, { migrationsFolder: folder, migrationsTable: table, migrationsSchema: options.schema }),
+    exclusive,
+    migrate: (folder, table) => exclusive("migrate", () => migrate(db, { migrationsFolder: folder, migrationsTable: table, migrationsSchema: options.schema })),
     close: () => client.end({ timeout: 5 }),
   };
 }

@@ -21,12 +21,14 @@ export class BatchRunner {
   readonly #active = new Set<string>();
   readonly #callers = new Map<string, CommandCaller>();
   #stopping = false;
-  #settings: () => { concurrency: number } = () => ({ concurrency: 1 });
+  #settings: () => { concurrency: number; claimMs: number } = () => ({ concurrency: 1, claimMs: 30_000 });
+  #renewal: ReturnType<typeof setInterval> | undefined;
 
-  constructor(private readonly scope: KeepScope, private readonly store: BatchStore, private readonly agents: AgentRunsService) {}
+  /** `claimer`: this gantry process (claims of a process that died lapse; this one's are renewed while it works). */
+  constructor(private readonly scope: KeepScope, private readonly store: BatchStore, private readonly agents: AgentRunsService, private readonly claimer: string) {}
 
   /** Called by each generation at setup. */
-  configure(settings: () => { concurrency: number }): void {
+  configure(settings: () => { concurrency: number; claimMs: number }): void {
     this.#settings = settings;
   }
 
@@ -39,10 +41,12 @@ export class BatchRunner {
     if (this.#active.has(runId) || this.#stopping) return;
     this.#active.add(runId);
     this.#callers.set(runId, caller);
+    this.#renewWhileActive();
     const workers = Array.from({ length: Math.max(1, this.#settings().concurrency) }, () => this.#work(runId));
     void this.scope.track(Promise.all(workers).finally(() => {
       this.#active.delete(runId);
       this.#callers.delete(runId);
+      if (this.#active.size === 0) this.#stopRenewal();
     }));
   }
 
@@ -52,10 +56,27 @@ export class BatchRunner {
    */
   stop(): void {
     this.#stopping = true;
+    this.#stopRenewal();
+  }
+
+  /** While lines run (an agent may wait hours at an approval gate), their claims are renewed every claim_timeout_s / 3. */
+  #renewWhileActive(): void {
+    if (this.#renewal) return;
+    const everyMs = Math.max(100, this.#settings().claimMs / 3);
+    // A plain interval: the runner is kept across reloads, and stop() (the plugin going away) clears it.
+    this.#renewal = setInterval(() => {
+      void this.store.renewClaims(this.claimer, this.#settings().claimMs).catch(() => {}); // a missed renewal only shortens the claim
+    }, everyMs);
+  }
+
+  #stopRenewal(): void {
+    clearInterval(this.#renewal);
+    this.#renewal = undefined;
   }
 
   async #work(runId: string): Promise<void> {
-    for (let item = await this.store.claim(runId); item; item = this.#stopping ? undefined : await this.store.claim(runId)) {
+    const claim = () => this.store.claim(runId, this.claimer, this.#settings().claimMs);
+    for (let item = await claim(); item; item = this.#stopping ? undefined : await claim()) {
       await this.#runLine(runId, item);
       const counts = await this.store.counts(runId);
       const done = counts.pending + counts.running === 0;

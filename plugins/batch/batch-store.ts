@@ -1,5 +1,5 @@
 /** Batch runs and their lines in the plugin's tables. */
-import { and, asc, count, desc, eq, gt, inArray, lt } from "drizzle-orm";
+import { and, asc, count, desc, eq, gt, inArray, isNull, lt, or } from "drizzle-orm";
 import { pickTables, type PluginContext } from "gantry/plugin";
 import * as pgTables from "./schema-pg.ts";
 import * as sqliteTables from "./schema.ts";
@@ -11,6 +11,11 @@ export interface Line {
   custom_id: string | null;
   agent: string;
   input: string;
+}
+
+/** PostgreSQL's `FOR UPDATE SKIP LOCKED` on a select (the SQLite builder has no row locks: one process writes at a time). */
+function skipLocked<Q>(query: Q): Q {
+  return (query as unknown as { for(strength: "update", config: { skipLocked: true }): Q }).for("update", { skipLocked: true });
 }
 
 export class BatchStore {
@@ -44,15 +49,30 @@ export class BatchStore {
     await this.db.update(this.#t.batchRuns).set({ status, finishedAt: status === "completed" ? new Date() : null }).where(eq(this.#t.batchRuns.id, id));
   }
 
-  /** Takes the next pending line (marks it running), or undefined when none is left. */
-  async claim(runId: string): Promise<ItemRow | undefined> {
+  /**
+   * Claims the next line for `claimer` until `claimMs` from now (marks it running): a pending one, or
+   * a running one whose claim lapsed (its gantry process died); undefined when none is left. On
+   * PostgreSQL the pick skips lines another node is claiming (`FOR UPDATE SKIP LOCKED`), so two
+   * nodes never take the same line and neither stops while lines remain.
+   */
+  async claim(runId: string, claimer: string, claimMs: number, now = new Date()): Promise<ItemRow | undefined> {
     const { batchItems } = this.#t;
-    // One statement, so two claimers (two plugin instances, two nodes) never take the same line.
-    const next = this.db.select({ line: batchItems.line }).from(batchItems)
-      .where(and(eq(batchItems.runId, runId), eq(batchItems.status, "pending"))).orderBy(asc(batchItems.line)).limit(1);
-    const [claimed] = await this.db.update(batchItems).set({ status: "running" })
-      .where(and(eq(batchItems.runId, runId), eq(batchItems.status, "pending"), eq(batchItems.line, next))).returning();
-    return claimed;
+    const open = or(eq(batchItems.status, "pending"), and(eq(batchItems.status, "running"), lt(batchItems.claimExpiresAt, now)));
+    // Pick (locking the row until the transaction ends), then mark: two statements, so the pick runs once.
+    return this.db.transaction(async (tx) => {
+      const pick = tx.select({ line: batchItems.line }).from(batchItems).where(and(eq(batchItems.runId, runId), open)).orderBy(asc(batchItems.line)).limit(1);
+      const [picked] = await (this.db.engine === "pg" ? skipLocked(pick) : pick);
+      if (!picked) return undefined;
+      const [claimed] = await tx.update(batchItems).set({ status: "running", claimedBy: claimer, claimExpiresAt: new Date(now.getTime() + claimMs) })
+        .where(and(eq(batchItems.runId, runId), eq(batchItems.line, picked.line))).returning();
+      return claimed;
+    });
+  }
+
+  /** Pushes the expiry of every claim `claimer` holds to `claimMs` from now (lines in progress never lapse). */
+  async renewClaims(claimer: string, claimMs: number, now = new Date()): Promise<void> {
+    const { batchItems } = this.#t;
+    await this.db.update(batchItems).set({ claimExpiresAt: new Date(now.getTime() + claimMs) }).where(and(eq(batchItems.claimedBy, claimer), eq(batchItems.status, "running")));
   }
 
   async finish(runId: string, line: number, change: Pick<ItemRow, "status" | "output" | "error" | "agentRunId" | "toolCalls">): Promise<void> {
@@ -76,10 +96,15 @@ export class BatchStore {
       .orderBy(asc(batchItems.line)).limit(limit);
   }
 
-  /** Lines a stopped process left running go back to pending (for resume). */
-  async requeue(runId: string): Promise<number> {
+  /**
+   * Lines a stopped process left running go back to pending (for resume). `onlyLapsed` (a cluster,
+   * where other nodes may be working the run): only lines whose claim lapsed.
+   */
+  async requeue(runId: string, onlyLapsed = false, now = new Date()): Promise<number> {
     const { batchItems } = this.#t;
-    return (await this.db.update(batchItems).set({ status: "pending" }).where(and(eq(batchItems.runId, runId), eq(batchItems.status, "running"))).returning({ line: batchItems.line })).length;
+    const lapsed = onlyLapsed ? or(isNull(batchItems.claimExpiresAt), lt(batchItems.claimExpiresAt, now)) : undefined;
+    return (await this.db.update(batchItems).set({ status: "pending", claimedBy: null, claimExpiresAt: null })
+      .where(and(eq(batchItems.runId, runId), eq(batchItems.status, "running"), lapsed)).returning({ line: batchItems.line })).length;
   }
 
   /** Runs a previous gantry process left running are interrupted (resume continues them). */

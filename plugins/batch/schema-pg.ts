@@ -28,4 +28,6 @@ export const batchItems = pgTable("batch_items", {
   /** Tool calls of the agent run: [{tool, outcome}], for the stats. */
   toolCalls: jsonb("tool_calls").$type<{ tool: string; outcome: string }[]>(),
   finishedAt: ms("finished_at"),
+  claimedBy: text("claimed_by"),
+  claimExpiresAt: ms("claim_expires_at"),
 }, (t) => [primaryKey({ columns: [t.runId, t.line] }), index("batch_items_status").on(t.runId, t.status, t.line)]);

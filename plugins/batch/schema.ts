@@ -24,4 +24,7 @@ export const batchItems = sqliteTable("batch_items", {
   /** Tool calls of the agent run: [{tool, outcome}], for the stats. */
   toolCalls: text("tool_calls", { mode: "json" }).$type<{ tool: string; outcome: string }[]>(),
   finishedAt: integer("finished_at", { mode: "timestamp_ms" }),
+  /** The gantry process working the line (a claim); its claim lapses at claim_expires_at unless renewed. */
+  claimedBy: text("claimed_by"),
+  claimExpiresAt: integer("claim_expires_at", { mode: "timestamp_ms" }),
 }, (t) => [primaryKey({ columns: [t.runId, t.line] }), index("batch_items_status").on(t.runId, t.status, t.line)]);

@@ -2,7 +2,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { and, asc, count, eq, inArray, lte, min, sql } from "drizzle-orm";
+import { and, asc, count, eq, inArray, isNotNull, isNull, lt, lte, min, or, sql } from "drizzle-orm";
 import { pickTables, type PluginContext } from "gantry/plugin";
 import * as pgTables from "./schema-pg.ts";
 import * as sqliteTables from "./schema.ts";
@@ -12,6 +12,11 @@ export type Priority = "high" | "normal" | "autorecache";
 export const PRIORITIES: Priority[] = ["high", "normal", "autorecache"];
 export type QueueItem = typeof cacheQueue.$inferSelect;
 export type Entry = typeof cacheEntries.$inferSelect;
+
+/** PostgreSQL's `FOR UPDATE SKIP LOCKED` on a select (the SQLite builder has no row locks: one process writes at a time). */
+function skipLocked<Q>(query: Q): Q {
+  return (query as unknown as { for(strength: "update", config: { skipLocked: true }): Q }).for("update", { skipLocked: true });
+}
 
 export class CacheStore {
   readonly #t: typeof sqliteTables;
@@ -34,29 +39,64 @@ export class CacheStore {
     return rows.length;
   }
 
-  /** Takes up to `limit` due items off the queues: high first, then normal, then autorecache, oldest due first. */
-  async claimDue(limit: number, now = new Date()): Promise<QueueItem[]> {
+  /**
+   * Claims up to `limit` due entries for `claimer` until `claimMs` from now: high first, then normal,
+   * then autorecache, oldest due first. An entry stays in the queue while claimed; `complete`
+   * removes it. On PostgreSQL the pick skips rows another node is claiming (`FOR UPDATE SKIP
+   * LOCKED`), so nodes never take the same entry; a claim whose node died lapses and the entry
+   * is taken again.
+   */
+  async claimDue(limit: number, claimer: string, claimMs: number, now = new Date()): Promise<QueueItem[]> {
     const { cacheQueue } = this.#t;
-    // Read and delete in one transaction, so an item is claimed once.
-    return this.db.transaction(async (tx) => {
-      const claimed: QueueItem[] = [];
-      for (const priority of PRIORITIES) {
-        if (claimed.length >= limit) break;
-        const items = await tx.select().from(cacheQueue).where(and(eq(cacheQueue.priority, priority), lte(cacheQueue.dueAt, now))).orderBy(asc(cacheQueue.dueAt)).limit(limit - claimed.length);
-        for (const item of items) {
-          await tx.delete(cacheQueue).where(and(eq(cacheQueue.hostId, item.hostId), eq(cacheQueue.priority, item.priority), eq(cacheQueue.url, item.url), eq(cacheQueue.dimensionId, item.dimensionId)));
+    const claimed: QueueItem[] = [];
+    for (const priority of PRIORITIES) {
+      if (claimed.length >= limit) break;
+      // Pick (locking the rows until the transaction ends), then mark: two statements, so the pick runs once.
+      const rows = await this.db.transaction(async (tx) => {
+        const pick = tx.select().from(cacheQueue)
+          .where(and(eq(cacheQueue.priority, priority), lte(cacheQueue.dueAt, now), or(isNull(cacheQueue.claimExpiresAt), lt(cacheQueue.claimExpiresAt, now))))
+          .orderBy(asc(cacheQueue.dueAt)).limit(limit - claimed.length);
+        const picked = await (this.db.engine === "pg" ? skipLocked(pick) : pick);
+        const claim = { claimedBy: claimer, claimExpiresAt: new Date(now.getTime() + claimMs) };
+        for (const item of picked) {
+          await tx.update(cacheQueue).set(claim)
+            .where(and(eq(cacheQueue.hostId, item.hostId), eq(cacheQueue.priority, item.priority), eq(cacheQueue.url, item.url), eq(cacheQueue.dimensionId, item.dimensionId)));
         }
-        claimed.push(...items);
-      }
-      return claimed;
-    });
+        return picked.map((item) => ({ ...item, ...claim }));
+      });
+      claimed.push(...rows);
+    }
+    return claimed;
   }
 
-  /** When the earliest queued entry is due; null when the queues are empty. */
-  async nextDueAt(): Promise<Date | null> {
+  /** Pushes the expiry of every claim `claimer` holds to `claimMs` from now (a live claimer's claims never lapse). */
+  async renewClaims(claimer: string, claimMs: number, now = new Date()): Promise<void> {
     const { cacheQueue } = this.#t;
-    const [row] = await this.db.select({ at: min(cacheQueue.dueAt) }).from(cacheQueue);
-    return row?.at ?? null;
+    await this.db.update(cacheQueue).set({ claimExpiresAt: new Date(now.getTime() + claimMs) }).where(eq(cacheQueue.claimedBy, claimer));
+  }
+
+  /**
+   * Ends `claimer`'s claim on an entry: removes it, unless it was queued again meanwhile (its due
+   * time moved), in which case it stays queued, unclaimed.
+   */
+  async complete(item: QueueItem, claimer: string): Promise<void> {
+    const { cacheQueue } = this.#t;
+    const same = and(eq(cacheQueue.hostId, item.hostId), eq(cacheQueue.priority, item.priority), eq(cacheQueue.url, item.url), eq(cacheQueue.dimensionId, item.dimensionId), eq(cacheQueue.claimedBy, claimer));
+    const removed = await this.db.delete(cacheQueue).where(and(same, eq(cacheQueue.dueAt, item.dueAt))).returning({ url: cacheQueue.url });
+    if (removed.length === 0) await this.db.update(cacheQueue).set({ claimedBy: null, claimExpiresAt: null }).where(same);
+  }
+
+  /**
+   * The earliest time an entry may be claimable: the first due time among unclaimed (or lapsed)
+   * entries, or the first expiry of a claim held now (its node may die and the claim lapse). Null
+   * when the queues are empty.
+   */
+  async nextDueAt(now = new Date()): Promise<Date | null> {
+    const { cacheQueue } = this.#t;
+    const [free] = await this.db.select({ at: min(cacheQueue.dueAt) }).from(cacheQueue).where(or(isNull(cacheQueue.claimExpiresAt), lt(cacheQueue.claimExpiresAt, now)));
+    const [held] = await this.db.select({ at: min(cacheQueue.claimExpiresAt) }).from(cacheQueue).where(isNotNull(cacheQueue.claimExpiresAt));
+    const times = [free?.at, held?.at].filter((at): at is Date => at instanceof Date).map((at) => at.getTime());
+    return times.length === 0 ? null : new Date(Math.min(...times));
   }
 
   /** `{host_id: {priority: {total, due_now}}}` */

@@ -42,13 +42,16 @@ export class CacheDaemon {
   #claiming = false;
   /** When the last tick found nothing more due: the earliest queued entry's due time (ms), null for none. Undefined: look every tick. */
   #idleUntil: number | null | undefined;
+  #renewedAt = Date.now();
 
   constructor(
     private readonly ctx: PluginContext,
     private readonly store: CacheStore,
     private readonly renderer: RenderService,
     private readonly hosts: () => HostConfig[],
-    private readonly settings: () => { queueMaxSize: number; retryAfterS: number; blockResourceTypes: string[] },
+    private readonly settings: () => { queueMaxSize: number; retryAfterS: number; blockResourceTypes: string[]; claimMs: number },
+    /** Who claims queue entries: this process of this node (a restarted node does not renew its dead process's claims). */
+    private readonly claimer: string,
   ) {
     this.#renders = ctx.metrics.counter({ name: "gantry_cache_renders_total", help: "Page renders by kind and outcome", labelNames: ["kind", "outcome"] });
   }
@@ -70,23 +73,29 @@ export class CacheDaemon {
     return this.hosts().find((h) => h.id === id);
   }
 
-  /** One scheduler tick; returns how many renders it started. */
+  /** One scheduler tick: renews this process's claims while it renders, then claims more; returns how many renders it started. */
   async tick(): Promise<number> {
     this.lastTick = new Date();
     this.#idleUntil = undefined;
+    const claimMs = this.settings().claimMs;
+    if (this.inFlight > 0 && Date.now() - this.#renewedAt >= claimMs / 3) {
+      this.#renewedAt = Date.now();
+      await this.store.renewClaims(this.claimer, claimMs);
+    }
     const room = this.#room();
     const started = await this.#fill();
-    // Fewer due entries than room for them: the queues hold nothing more due now.
+    // Fewer due entries than room for them: the queues hold nothing more claimable now.
     if (room > 0 && started < room && this.hosts().length > 0 && !this.#paused) this.#idleUntil = (await this.store.nextDueAt())?.getTime() ?? null;
     return started;
   }
 
   /**
-   * When the scheduler should tick next: undefined, after its interval (there may be more to do);
-   * null, only when woken (no host, or paused); else a time in ms (the next entry's due time, or the
-   * recheck for entries other processes queue).
+   * When the scheduler should tick next: undefined, after its interval (there may be more to do, or
+   * claims to renew while renders run); null, only when woken (no host, or paused); else a time in ms
+   * (the next entry's due time, or the recheck for entries other processes queue).
    */
   nextTickAt(now = Date.now()): number | null | undefined {
+    if (this.inFlight > 0) return undefined;
     if (this.hosts().length === 0 || this.#paused) return null;
     if (this.#idleUntil === undefined) return undefined;
     return Math.min(this.#idleUntil ?? Infinity, now + OUTSIDE_WRITES_RECHECK_MS);
@@ -107,7 +116,7 @@ export class CacheDaemon {
     this.#claiming = true;
     let items: QueueItem[];
     try {
-      items = await this.store.claimDue(room);
+      items = await this.store.claimDue(room, this.claimer, this.settings().claimMs);
     } finally {
       this.#claiming = false;
     }
@@ -118,7 +127,7 @@ export class CacheDaemon {
   async #recache(item: QueueItem): Promise<void> {
     const host = this.host(item.hostId);
     const dimension = host?.dimensions.find((d) => d.id === item.dimensionId);
-    if (!host || !dimension) return; // configuration changed since it was queued
+    if (!host || !dimension) return void (await this.store.complete(item, this.claimer)); // configuration changed since it was queued
     this.inFlight++;
     try {
       await this.render(host, item.url, dimension, "recache", this.ctx.signal);
@@ -129,6 +138,8 @@ export class CacheDaemon {
       await this.store.enqueue(host.id, [item.url], [dimension.id], "normal", new Date(Date.now() + this.settings().retryAfterS * 1000));
       this.ctx.log.warn({ host: host.id, url: item.url, dimension: dimension.id, err: (error as Error).message, retry_in_s: this.settings().retryAfterS }, "recache render failed");
     } finally {
+      // Rendered: off the queue. Queued again above (or by a client meanwhile): it stays, unclaimed.
+      await this.store.complete(item, this.claimer).catch((error) => this.ctx.log.warn({ url: item.url, err: (error as Error).message }, "recache claim not released; it lapses"));
       this.inFlight--;
       void this.#fill().catch((error) => this.ctx.log.warn({ err: (error as Error).message }, "recache queue could not be read"));
     }

@@ -7,6 +7,7 @@ import { RenderService } from "./render-service.ts";
 import { cacheRoutes } from "./routes.ts";
 
 interface CacheConfig {
+  claim_timeout_s: number;
   hosts: HostConfig[];
   chromium_path: string;
   tabs: number;
@@ -56,7 +57,9 @@ export default definePlugin({
     // Chromium starts on the first render, not with gantry; the browser and its tabs outlive reloads.
     const renderer = ctx.keep("renderer", (scope) => new RenderService(settings, (pid, options) => scope.adopt(pid, options)), (kept) => kept.close());
     renderer.configure(settings);
-    const daemon = new CacheDaemon(ctx, store, renderer, () => config.hosts, () => ({ queueMaxSize: config.queue_max_size, retryAfterS: config.retry_after_s, blockResourceTypes: config.block_resource_types }));
+    // Claims are renewed while their renders run, so only the claims of a process that died lapse.
+    const claimer = `${ctx.services.consume("core.cluster").nodeId}@${ctx.services.consume("core.info").startedAt.getTime()}`;
+    const daemon = new CacheDaemon(ctx, store, renderer, () => config.hosts, () => ({ queueMaxSize: config.queue_max_size, retryAfterS: config.retry_after_s, blockResourceTypes: config.block_resource_types, claimMs: Math.max(1000, config.claim_timeout_s * 1000) }), claimer);
     ctx.routes(cacheRoutes({
       store, daemon, renderer,
       settings: () => ({ daemonId: config.daemon_id, queueMaxSize: config.queue_max_size, schedulerControlApi: config.scheduler_control_api, maxUrls: config.max_urls }),

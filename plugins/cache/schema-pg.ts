@@ -14,6 +14,8 @@ export const cacheQueue = pgTable("cache_queue", {
   url: text("url").notNull(),
   dimensionId: bigint("dimension_id", { mode: "number" }).notNull(),
   dueAt: ms("due_at").notNull(),
+  claimedBy: text("claimed_by"),
+  claimExpiresAt: ms("claim_expires_at"),
 }, (t) => [primaryKey({ columns: [t.hostId, t.priority, t.url, t.dimensionId] }), index("cache_queue_due").on(t.priority, t.dueAt)]);
 
 /** Rendered pages: the HTML is a file under the plugin's data dir. */

@@ -10,6 +10,10 @@ export const cacheQueue = sqliteTable("cache_queue", {
   url: text("url").notNull(),
   dimensionId: integer("dimension_id").notNull(),
   dueAt: integer("due_at", { mode: "timestamp_ms" }).notNull(),
+  /** The node rendering it now (a claim); null while it waits. */
+  claimedBy: text("claimed_by"),
+  /** When the claim lapses: an entry whose claimer died goes back to the queue then. */
+  claimExpiresAt: integer("claim_expires_at", { mode: "timestamp_ms" }),
 }, (t) => [primaryKey({ columns: [t.hostId, t.priority, t.url, t.dimensionId] }), index("cache_queue_due").on(t.priority, t.dueAt)]);
 
 /** Rendered pages: the HTML is a file under the plugin's data dir. */

@@ -89,11 +89,13 @@ export class JobStore {
     });
   }
 
-  async startRun(jobId: string, trigger: RunRow["trigger"], actor: string, status: "running" | "skipped" = "running", error: string | null = null): Promise<RunRow> {
+  /** Records a run; for a schedule tick (`scheduledAt`) already recorded, by this node or another, undefined. */
+  async startRun(jobId: string, trigger: RunRow["trigger"], actor: string, scheduledAt: Date | null, status: "running" | "skipped" = "running", error: string | null = null): Promise<RunRow | undefined> {
     const now = new Date();
     const finished = status === "skipped" ? { finishedAt: now, durationMs: 0 } : { finishedAt: null, durationMs: null };
-    const [row] = await this.db.insert(this.#t.cronRuns).values({ jobId, trigger, actor, status, startedAt: now, ...finished, result: null, error }).returning();
-    return row!;
+    const [row] = await this.db.insert(this.#t.cronRuns).values({ jobId, trigger, actor, status, startedAt: now, ...finished, result: null, error, scheduledAt })
+      .onConflictDoNothing().returning();
+    return row;
   }
 
   async finishRun(id: number, outcome: { status: RunStatus; durationMs: number; result: string | null; error: string | null }): Promise<RunRow> {

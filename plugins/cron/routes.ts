@@ -10,12 +10,15 @@ export interface CronRouteParts {
   commands: CoreCommandsService;
   identity: CoreIdentityService;
   settings: () => { defaultTimeoutS: number; maxJobs: number };
+  /** After a job was created, changed or deleted here (other nodes of a cluster re-arm it). */
+  changed: (jobId: string) => void;
 }
 
 export function runView(run: RunRow) {
   return {
     id: run.id, job_id: run.jobId, trigger: run.trigger, actor: run.actor, status: run.status,
     started_at: run.startedAt.toISOString(), finished_at: run.finishedAt?.toISOString() ?? null, duration_ms: run.durationMs,
+    scheduled_at: run.scheduledAt?.toISOString() ?? null,
     result: run.result === null ? null : JSON.parse(run.result), error: run.error,
   };
 }
@@ -51,6 +54,7 @@ export function cronRoutes(p: CronRouteParts) {
         check(body);
         const job = await p.store.create({ ...body, enabled: body.enabled ?? true, timeout_s: body.timeout_s ?? p.settings().defaultTimeoutS });
         p.scheduler.arm(job);
+        p.changed(job.id);
         set.status = 201;
         return view(job);
       }, { role: "admin", body: CreateJob, response: { 201: Job }, detail: { summary: "Create a job: a cron expression that runs a slash command" } })
@@ -59,11 +63,13 @@ export function cronRoutes(p: CronRouteParts) {
         check(body, await p.store.get(params.id));
         const job = await p.store.update(params.id, body);
         p.scheduler.arm(job);
+        p.changed(job.id);
         return view(job);
       }, { role: "admin", params: JobId, body: UpdateJob, response: Job, detail: { summary: "Change a job (schedule, command, enabled, ...); the new schedule applies at once" } })
       .delete("/jobs/:id", async ({ params }) => {
         await p.store.delete(params.id);
         p.scheduler.disarm(params.id);
+        p.changed(params.id);
         return { message: "Cron job deleted" };
       }, { role: "admin", params: JobId, response: t.Object({ message: t.String() }), detail: { summary: "Delete a job and its run history (a run in progress finishes)" } })
       .post("/jobs/:id/run", async ({ params, query, request, set }) => {

@@ -1,14 +1,22 @@
 /**
  * Runs cron jobs: one croner timer per enabled job, one run at a time per job (a tick that finds
  * the previous run still going is recorded as `skipped`), each run bounded by the job's timeout,
- * recorded, counted and announced as a `cron_run` event.
+ * recorded, counted and announced as a `cron_run` event. In a cluster every node keeps the timers
+ * but only the leader fires; each tick is recorded once (unique per job and tick time), so a tick
+ * two nodes both believed theirs still runs once.
  */
 import { Cron } from "croner";
-import type { CommandInvocation, CoreCommandsService, KeepScope, PluginContext } from "gantry/plugin";
+import type { CommandInvocation, CoreClusterService, CoreCommandsService, KeepScope, PluginContext } from "gantry/plugin";
 import { CronErrors, type JobRow, type JobStore, type RunRow, type RunStatus } from "./job-store.ts";
 
 /** Jobs are created and changed by admins only (the cron routes' role), so they run with that role. */
 const CRON_CALLER = { role: "admin" } as const;
+
+/** A run that started: recorded, and `finished` when it ends. */
+export interface Started {
+  run: RunRow;
+  finished: Promise<RunRow>;
+}
 
 export interface SchedulerSettings {
   historyPerJob: number;
@@ -52,7 +60,7 @@ export class CronScheduler {
   readonly #busy = new Map<string, Promise<unknown>>();
   #deps: SchedulerDependencies | undefined;
 
-  constructor(private readonly scope: KeepScope, private readonly store: JobStore, private readonly commands: CoreCommandsService) {}
+  constructor(private readonly scope: KeepScope, private readonly store: JobStore, private readonly commands: CoreCommandsService, private readonly cluster: CoreClusterService) {}
 
   /** Called by each generation at setup. */
   configure(deps: SchedulerDependencies): void {
@@ -71,14 +79,12 @@ export class CronScheduler {
     this.disarm(job.id);
     if (!job.enabled) return;
     const timer = new Cron(job.schedule, { timezone: job.timezone ?? undefined, unref: true, catch: true }, () => {
-      try {
-        void this.start(job.id, "schedule", `cron:${job.name}`).then(
-          ({ finished }) => finished.catch((error) => this.ctx.log.error({ job: job.name, err: (error as Error).message }, "cron run could not be recorded")),
-          (error) => this.ctx.log.error({ job: job.name, err: (error as Error).message }, "cron run could not start"),
-        );
-      } catch (error) {
-        this.ctx.log.error({ job: job.name, err: (error as Error).message }, "cron run could not start");
-      }
+      // Cron ticks fall on whole seconds; croner calls a few ms after.
+      const tick = new Date(Math.floor(Date.now() / 1000) * 1000);
+      void this.#fire(job, tick).then(
+        (started) => started?.finished.catch((error) => this.ctx.log.error({ job: job.name, err: (error as Error).message }, "cron run could not be recorded")),
+        (error) => this.ctx.log.error({ job: job.name, err: (error as Error).message }, "cron run could not start"),
+      );
     });
     this.#timers.set(job.id, timer);
   }
@@ -100,27 +106,47 @@ export class CronScheduler {
     for (const id of [...this.#timers.keys()]) this.disarm(id);
   }
 
+  /** A scheduled tick: only the leader fires, after asking the database it still leads; undefined when not fired here. */
+  async #fire(job: JobRow, tick: Date): Promise<Started | undefined> {
+    if (!this.cluster.isLeader) return undefined;
+    if (this.cluster.enabled && !(await this.cluster.confirmLeadership())) return undefined;
+    return this.#begin(job.id, "schedule", `cron:${job.name}`, tick);
+  }
+
   /**
    * Starts a run of a job now: the run is recorded before this returns, `finished` resolves when it
-   * ends. A scheduled tick while the job is busy is recorded as skipped; a manual run then throws
-   * JOB_RUNNING (409), as an unknown job throws JOB_NOT_FOUND.
+   * ends. A manual run while the job is busy throws JOB_RUNNING (409), as an unknown job throws JOB_NOT_FOUND.
    */
-  async start(jobId: string, trigger: RunRow["trigger"], actor: string): Promise<{ run: RunRow; finished: Promise<RunRow> }> {
+  async start(jobId: string, trigger: RunRow["trigger"], actor: string): Promise<Started> {
+    return (await this.#begin(jobId, trigger, actor, null))!;
+  }
+
+  /**
+   * A scheduled tick (`tick` set) while the job is busy is recorded as skipped; one already recorded
+   * (by this or another node) gives undefined.
+   */
+  async #begin(jobId: string, trigger: RunRow["trigger"], actor: string, tick: Date | null): Promise<Started | undefined> {
     const job = await this.store.get(jobId);
     if (this.#busy.has(jobId)) {
       if (trigger === "manual") throw CronErrors.JOB_RUNNING([job.name]);
-      const skipped = await this.#finished(job, await this.store.startRun(jobId, trigger, actor, "skipped", "the previous run was still going"));
+      const recorded = await this.store.startRun(jobId, trigger, actor, tick, "skipped", "the previous run was still going");
+      if (!recorded) return undefined;
+      const skipped = await this.#finished(job, recorded);
       return { run: skipped, finished: Promise.resolve(skipped) };
     }
     // Busy from here, before the next await, so a second start cannot slip in while the run is recorded.
     let ended!: () => void;
     this.#busy.set(jobId, new Promise<void>((resolve) => (ended = resolve)).finally(() => this.#busy.delete(jobId)));
-    let run: RunRow;
+    let run: RunRow | undefined;
     try {
-      run = await this.store.startRun(jobId, trigger, actor);
+      run = await this.store.startRun(jobId, trigger, actor, tick);
     } catch (error) {
       ended();
       throw error;
+    }
+    if (!run) {
+      ended();
+      return undefined;
     }
     const parsed = this.commands.parse(job.command);
     const invocation = parsed ? this.commands.invoke(parsed.qname, parsed.arguments, CRON_CALLER) : Promise.reject(CronErrors.COMMAND_INVALID([job.command]));

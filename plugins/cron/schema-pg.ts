@@ -1,5 +1,5 @@
 /** The PostgreSQL twin of schema.ts (same tables, columns, row types and indexes: a test compares them). */
-import { bigint, bigserial, boolean, index, pgTable, text, timestamp } from "drizzle-orm/pg-core";
+import { bigint, bigserial, boolean, index, pgTable, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
 
 /** Milliseconds, as the SQLite twin's timestamp_ms columns keep them. */
 const ms = (name: string) => timestamp(name, { mode: "date", precision: 3, withTimezone: true });
@@ -30,4 +30,5 @@ export const cronRuns = pgTable("cron_runs", {
   durationMs: bigint("duration_ms", { mode: "number" }),
   result: text("result"),
   error: text("error"),
-}, (t) => [index("cron_runs_job").on(t.jobId, t.id)]);
+  scheduledAt: ms("scheduled_at"),
+}, (t) => [index("cron_runs_job").on(t.jobId, t.id), uniqueIndex("cron_runs_tick").on(t.jobId, t.scheduledAt)]);

@@ -1,4 +1,4 @@
-import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /** A job: when (a cron expression in a time zone) and what (a slash command line). */
 export const cronJobs = sqliteTable("cron_jobs", {
@@ -26,4 +26,6 @@ export const cronRuns = sqliteTable("cron_runs", {
   durationMs: integer("duration_ms"),
   result: text("result"),
   error: text("error"),
-}, (t) => [index("cron_runs_job").on(t.jobId, t.id)]);
+  /** The schedule tick a scheduled run is for (null for manual runs): unique per job, so a tick is recorded once in a cluster. */
+  scheduledAt: integer("scheduled_at", { mode: "timestamp_ms" }),
+}, (t) => [index("cron_runs_job").on(t.jobId, t.id), uniqueIndex("cron_runs_tick").on(t.jobId, t.scheduledAt)]);

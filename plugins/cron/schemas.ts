@@ -22,6 +22,7 @@ export const UpdateJob = t.Partial(t.Object(editable));
 export const Run = t.Object({
   id: t.Integer(), job_id: t.String(), trigger: t.Union([t.Literal("schedule"), t.Literal("manual")]), actor: t.String(), status: RunStatus,
   started_at: Timestamp, finished_at: Nullable(Timestamp), duration_ms: t.Union([t.Integer(), t.Null()]),
+  scheduled_at: t.Union([Timestamp, t.Null()], { description: "the schedule tick this run is for (null for a manual run); one run per tick, across a cluster too" }),
   result: t.Unknown({ description: "what the command returned (JSON); null unless succeeded" }), error: Nullable(t.String()),
 });
 

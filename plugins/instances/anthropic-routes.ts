@@ -9,6 +9,7 @@ import { servesAnthropic } from "./backends.ts";
 import { inferenceResponses, rawJsonBody } from "./inference-docs.ts";
 import { answerErrors, anthropicErrorBody, OWN_ERRORS } from "./inference-errors.ts";
 import { modelRequest, relay, relayHeaders, upstreamMessage, type Upstream } from "./proxy.ts";
+import type { NodeForwarding } from "./node-forwarding.ts";
 import { generatorStream } from "./sse.ts";
 import { anthropicErrorEvent, loadingStream } from "./loading-progress.ts";
 import type { InstanceSupervisor } from "./supervisor.ts";
@@ -32,7 +33,7 @@ async function translatedError(res: Response): Promise<Response> {
   return Response.json(anthropicErrorBody({ status: res.status, message, code: "UPSTREAM", param: null }), { status: res.status });
 }
 
-export function anthropicRoutes(upstream: Upstream) {
+export function anthropicRoutes(upstream: Upstream, forwarding: NodeForwarding) {
   async function translated(supervisor: InstanceSupervisor, o: Observation, client: Record<string, unknown>, model: string, request: Request): Promise<Response> {
     const stream = client.stream === true;
     const res = await upstream.send(supervisor, "/v1/chat/completions", { body: JSON.stringify(chatRequestOf(client)), signal: request.signal }, o);
@@ -57,6 +58,7 @@ export function anthropicRoutes(upstream: Upstream) {
   return (app: RolesApp) =>
     app
       .onError(answerErrors(anthropicErrorBody))
+      .onBeforeHandle(({ request, body }) => forwarding.forwardByBody(request, body)) // cluster: another node's model
       .post("/v1/messages", async ({ body, request, set }) => {
         let text = typeof body === "string" ? body : "";
         const { body: client, model } = modelRequest(text);

@@ -10,6 +10,7 @@ import * as pgTables from "./schema-pg.ts";
 import * as sqliteTables from "./schema.ts";
 import { registerInferenceRoutes } from "./inference-routes.ts";
 import { instanceRoutes } from "./routes.ts";
+import { NodeForwarding } from "./node-forwarding.ts";
 import { ModelReconciler } from "./model-reconciler.ts";
 import { modelRoutes } from "./model-routes.ts";
 import { ModelPulls, type PulledFile } from "./model-pulls.ts";
@@ -61,7 +62,10 @@ export default definePlugin({
     // before gantry listens: a previous run killed with -9 left its model servers running.
     if (coldStart) {
       const { instances } = pickTables(ctx.db, { sqlite: sqliteTables, pg: pgTables });
-      const reaped = await reapLeftovers(await ctx.db.select({ lastPid: instances.lastPid, port: instances.port }).from(instances));
+      // In a cluster only this node's own servers are its leftovers.
+      const cluster = ctx.services.consume("core.cluster");
+      const rows = await ctx.db.select({ lastPid: instances.lastPid, port: instances.port, node: instances.node }).from(instances);
+      const reaped = await reapLeftovers(rows.filter((r) => !cluster.enabled || r.node === null || r.node === cluster.nodeId));
       if (reaped.length > 0) ctx.log.warn({ pids: reaped }, "killed model servers left by a previous run");
     }
     // Device budgets: configured, else what nvidia-smi reports (read once per generation), plus the host's memory as cpu.
@@ -102,11 +106,21 @@ export default definePlugin({
       placement.defaultModel = defaultModel.definition.name;
       ctx.track(manager.start(defaultModel.definition.name).catch((error) => ctx.log.error({ instance: defaultModel.definition.name, err: (error as Error).message }, "the default model did not start")));
     }
-    ctx.routes(instanceRoutes(manager));
+    const forwarding = new NodeForwarding(ctx, manager);
+    // Cluster mode, on the leader: a node that went down takes its instances with it; say so once.
+    ctx.on("node_down", async (event) => {
+      const cluster = ctx.services.consume("core.cluster");
+      if (!cluster.isLeader) return;
+      const node = event.data as { id: string; name: string };
+      for (const instance of await forwarding.instancesOf(node)) {
+        ctx.emit("instance_status_changed", { name: instance.name, status: "unreachable", previous: null, node: node.id });
+      }
+    });
+    ctx.routes(instanceRoutes(manager, forwarding, () => config.port_range));
     ctx.routes(modelRoutes({ manager, reconciler, pulls, modelsDir, recorded }), { prefix: "/api/v1/models" });
     // Routes other plugins registered for served names (deployments) outlive a reload of this one.
     const served = ctx.keep("served-models", () => new ServedModels(), () => {});
-    const inference = registerInferenceRoutes(ctx, manager, served, fleet.keyLimits);
+    const inference = registerInferenceRoutes(ctx, manager, served, fleet.keyLimits, forwarding);
     ctx.routes(systemRoutes(manager, ctx.services.consume("core.info")), { prefix: "/api/v1/system" });
     ctx.services.provide("instances", { list: () => manager.list(), start: (name) => manager.start(name), stop: (name) => manager.stop(name) });
     ctx.services.provide("served-models", served);

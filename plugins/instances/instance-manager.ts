@@ -1,5 +1,5 @@
 /** Instance definitions in the database plus one supervisor each; the API and the proxy go through here. */
-import { eq } from "drizzle-orm";
+import { eq, isNull } from "drizzle-orm";
 import { createError, defineErrors, GantryError, pickTables, redactSecrets, type CoreSecretsService, type PluginContext } from "gantry/plugin";
 import type { Backend, InstanceDefinition } from "./backends.ts";
 import * as pgTables from "./schema-pg.ts";
@@ -73,6 +73,8 @@ export class InstanceManager {
   readonly #table: typeof instances;
   /** Wakes the health watch, now or at `at` (ms): an instance started running, or a keep_alive moved its idle deadline. */
   wakeWatch: (at?: number) => void = () => {};
+  /** Cluster mode: this node's id; its instances are the rows with that `node` (null on a single node: every row). */
+  readonly #node: string | null;
   /** Declared fields a running instance does not have yet (set by the reconciler; applied when it stops). */
   readonly #drift = new Map<string, string[]>();
   readonly #settledListeners: ((name: string) => void)[] = [];
@@ -86,6 +88,8 @@ export class InstanceManager {
     this.#supervisors = fleet.supervisors;
     this.#table = pickTables(ctx.db, { sqlite: sqliteTables, pg: pgTables }).instances;
     this.#secrets = ctx.services.consume("core.secrets");
+    const cluster = ctx.services.consume("core.cluster");
+    this.#node = cluster.enabled ? cluster.nodeId : null;
     fleet.attach(ctx.generation, {
       settings,
       spawn: (command, options) => fleet.scope.spawn(command, options),
@@ -113,7 +117,10 @@ export class InstanceManager {
   /** Reads the definitions; supervises those the fleet does not have yet. */
   async load(): Promise<void> {
     // Servers a killed gantry left behind are reaped before this (index.ts, at a cold start only).
+    // Turning cluster mode on: instances defined before belong to the first node that starts.
+    if (this.#node !== null) await this.ctx.db.update(this.#table).set({ node: this.#node }).where(isNull(this.#table.node));
     for (const row of await this.ctx.db.select().from(this.#table)) {
+      if (this.#node !== null && row.node !== this.#node) continue; // another node's (see node-forwarding.ts)
       if (Object.values(row.env).some((v) => this.#secrets.needsReseal(v))) {
         row.env = this.#secrets.sealMap(this.#secrets.openMap(row.env)); // plain (older gantry) or under a previous key
         await this.ctx.db.update(this.#table).set({ env: row.env }).where(eq(this.#table.name, row.name));
@@ -168,7 +175,7 @@ export class InstanceManager {
     const row: Row = {
       name: input.name, backend, modelPath: input.model_path, port, options: input.options ?? {}, env: this.#secrets.sealMap(input.env ?? {}),
       command: input.command ?? null, onDemandStart: input.on_demand_start ?? false, idleTimeout: input.idle_timeout ?? 0,
-      restart: input.restart ?? "on-failure", aliases: input.aliases ?? [], unlisted: input.unlisted ?? false, lastPid: null, createdAt: now, updatedAt: now,
+      restart: input.restart ?? "on-failure", aliases: input.aliases ?? [], unlisted: input.unlisted ?? false, lastPid: null, node: this.#node, createdAt: now, updatedAt: now,
       device: input.device ?? null, memoryMib: memoryOf(input.memory), pinned: input.pinned ?? false, group: input.group ?? null, parallel: input.parallel ?? 0, maxQueue: input.max_queue ?? 0,
       origin: by.origin, declaration: by.declaration ?? null, desiredState: "stopped",
     };
@@ -410,7 +417,7 @@ export class InstanceManager {
       keep_alive_s: s.keepAliveMs === null ? null : s.keepAliveMs === Infinity ? -1 : s.keepAliveMs / 1000,
       origin: row.origin, declaration: row.declaration ? redactSecrets(row.declaration) : null, config_differs: this.#drift.get(row.name) ?? [],
       desired_state: row.desiredState,
-      restarts: s.restarts, last_error: s.lastError,
+      restarts: s.restarts, last_error: s.lastError, node: row.node,
       stats,
       created_at: row.createdAt.toISOString(), updated_at: row.updatedAt.toISOString(),
     };

@@ -8,6 +8,7 @@ import { inferenceResponses, rawJsonBody } from "./inference-docs.ts";
 import { answerErrors, InferenceErrors, ollamaErrorBody, OWN_ERRORS } from "./inference-errors.ts";
 import { chatRequestOfOllamaChat, ollamaAnswer, ollamaLines, requestOfGenerate, streams } from "./ollama-translate.ts";
 import { modelRequest, upstreamMessage, type Upstream } from "./proxy.ts";
+import type { NodeForwarding } from "./node-forwarding.ts";
 import { generatorStream, ndjsonLine } from "./sse.ts";
 import type { InstanceSupervisor } from "./supervisor.ts";
 import type { Observation } from "./inference-metrics.ts";
@@ -27,7 +28,7 @@ const RunningEntry = t.Object({ name: t.String(), model: t.String(), size: t.Int
 /** gantry knows no file details of a model; these fields are present, as clients expect them, and empty. */
 const details = (backend: string) => ({ parent_model: "", format: backend === "llama_cpp" ? "gguf" : "", family: "", families: null, parameter_size: "", quantization_level: "" });
 
-export function ollamaRoutes(upstream: Upstream) {
+export function ollamaRoutes(upstream: Upstream, forwarding: NodeForwarding) {
   const m = upstream.manager;
   type View = Awaited<ReturnType<typeof m.list>>[number];
   const entries = (i: View) => [i.name, ...i.aliases].map((id) => ({ name: id, model: id, modified_at: i.updated_at, size: 0, digest: "", details: details(i.backend) }));
@@ -111,8 +112,12 @@ export function ollamaRoutes(upstream: Upstream) {
   return (app: RolesApp) =>
     app
       .onError(answerErrors(ollamaErrorBody))
+      .onBeforeHandle(({ request, body }) => forwarding.forwardByBody(request, body)) // cluster: another node's model
       .get("/api/version", () => ({ version: OLLAMA_API_VERSION }), { role: "inference", response: t.Object({ version: t.String() }), detail: { summary: "The Ollama API version these routes follow", tags: ["ollama"], responses: unauthorized, ...OWN_ERRORS } })
-      .get("/api/tags", () => ({ models: m.list({ stats: false }).filter((i) => !i.unlisted).flatMap(entries) }), {
+      .get("/api/tags", async ({ request }) => ({
+        // Cluster mode: every node's models.
+        models: [...m.list({ stats: false }).filter((i) => !i.unlisted).flatMap(entries), ...(await forwarding.othersModels<ReturnType<typeof entries>[number]>(request, "models"))],
+      }), {
         role: "inference", response: t.Object({ models: t.Array(ModelEntry) }), detail: { summary: "Instances (names and aliases) as Ollama's local models", tags: ["ollama"], responses: unauthorized, ...OWN_ERRORS },
       })
       .get("/api/ps", async () => ({

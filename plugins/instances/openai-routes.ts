@@ -11,6 +11,7 @@ import { SCAN_FROM_BYTES, scanModelRequest } from "./model-scan.ts";
 import { loadingStream, openAiErrorEvent } from "./loading-progress.ts";
 import { decodeModelId } from "./model-names.ts";
 import { Model, Models } from "./schemas.ts";
+import type { NodeForwarding } from "./node-forwarding.ts";
 
 const SHAPE = "OpenAI's error shape {error: {message, type, param, code}}";
 /** What the model server answered, passed through: no schema can describe every server's answer. */
@@ -31,7 +32,7 @@ function modelView(i: InstanceView, id: string) {
 /** `text` (an object without stream_options) asking for usage: the member goes first, so the body is not re-serialized. */
 const withUsageAsked = (text: string, objectStart: number) => `${text.slice(0, objectStart + 1)}"stream_options":{"include_usage":true},${text.slice(objectStart + 1)}`;
 
-export function openAiRoutes(upstream: Upstream) {
+export function openAiRoutes(upstream: Upstream, forwarding: NodeForwarding) {
   const m = upstream.manager;
   const requestId = (set: { headers: Record<string, unknown> }) => set.headers["x-request-id"] as string | undefined;
 
@@ -42,6 +43,8 @@ export function openAiRoutes(upstream: Upstream) {
       // A large body is not parsed whole when a bounded scan is sure of its model and stream (it then has no stream_options or keep_alive).
       const scanned = text.length >= SCAN_FROM_BYTES ? scanModelRequest(text) : undefined;
       const { body: parsed, model } = scanned ? { body: undefined, model: scanned.model } : modelRequest(text);
+      const forwarded = await forwarding.forward(request, model, text); // cluster: another node's model
+      if (forwarded) return forwarded;
       // keep_alive (Ollama's, accepted here as an extra field) is gantry's to read, not the server's.
       const keepAlive = parsed?.keep_alive;
       if (parsed && keepAlive !== undefined) {
@@ -78,6 +81,8 @@ export function openAiRoutes(upstream: Upstream) {
         model = (await new Response(bytes, { headers: { "content-type": type } }).formData().catch(() => undefined))?.get("model");
       }
       if (typeof model !== "string" || model === "") throw InferenceErrors.MODEL_REQUIRED([]);
+      const forwarded = await forwarding.forward(request, model, bytes); // cluster: another node's model
+      if (forwarded) return forwarded;
       const { supervisor, o } = await upstream.admit(model, request, "openai", requestId(set), false);
       return relay(await upstream.send(supervisor, path, { body: bytes, headers: { "content-type": type }, signal: request.signal }, o), o);
     }, { role: "inference", parse: "none", detail: { summary, tags: ["openai"], requestBody: multipartBody, responses: passedThrough, ...OWN_ERRORS } });
@@ -94,14 +99,17 @@ export function openAiRoutes(upstream: Upstream) {
     jsonRoute(app, "/v1/images/generations", "Image generation, routed by model", ["model", "prompt"], false);
     multipartRoute(app, "/v1/audio/transcriptions", "Speech to text (multipart upload), routed by the form's model");
     multipartRoute(app, "/v1/audio/translations", "Speech to English text (multipart upload), routed by the form's model");
-    const models = async () => {
+    const models = async ({ request }: { request: Request }) => {
       const data: ReturnType<typeof modelView>[] = [];
       for (const i of m.list({ stats: false })) if (!i.unlisted) data.push(modelView(i, i.name), ...i.aliases.map((alias) => modelView(i, alias)));
+      data.push(...(await forwarding.othersModels<ReturnType<typeof modelView>>(request))); // cluster: every node's models
       return { object: "list" as const, data: data.sort((a, b) => a.id.localeCompare(b.id)) };
     };
     return app
       .post("/api/v1/inference/:model", async ({ params, body, request, set }) => {
         const model = decodeModelId(params.model);
+        const forwarded = await forwarding.forward(request, model, JSON.stringify(body)); // cluster: another node's model
+        if (forwarded) return forwarded;
         const { keep_alive: keepAlive, ...rest } = body;
         const { supervisor, o } = await upstream.admit(model, request, "openai", requestId(set), body.stream === true, keepAlive);
         const text = JSON.stringify({ ...rest, model });
@@ -112,9 +120,12 @@ export function openAiRoutes(upstream: Upstream) {
       })
       .get("/v1/models", models, { role: "inference", response: Models, detail: { summary: "Instances (names and aliases) as OpenAI models; unlisted ones are left out", tags: ["openai"], responses: { 401: errors[401] }, ...OWN_ERRORS } })
       // A wildcard, so ids with '/' work sent as they are or URL-encoded.
-      .get("/v1/models/*", async ({ params }) => {
+      .get("/v1/models/*", async ({ params, request }) => {
         const id = decodeModelId(params["*"]);
         const s = m.resolve(id);
+        const forwarded = s ? undefined : await forwarding.forward(request, id);
+        // The owner node's answer, passed through: the same Model shape (Elysia sends a Response as it is).
+        if (forwarded) return forwarded as unknown as ReturnType<typeof modelView>;
         if (!s) throw InferenceErrors.MODEL_NOT_FOUND([id]);
         return modelView(await m.get(s.definition.name), id);
       }, { role: "inference", response: Model, detail: { summary: "One model by id or alias (OpenAI's models.retrieve); unlisted ones too", tags: ["openai"], responses: { 401: errors[401], 404: errors[404] }, ...OWN_ERRORS } })

@@ -1,6 +1,7 @@
 /** /api/v1/instances: CRUD, lifecycle, health and logs (llamactl's API under gantry's /api/v1). */
 import { t, type RolesApp } from "gantry/plugin";
 import type { InstanceManager } from "./instance-manager.ts";
+import type { NodeForwarding } from "./node-forwarding.ts";
 import { atLeast, type LogLine, type LogRing } from "./log-buffer.ts";
 import { Fields, Health, Instance, InstanceWithMessage, LoadBody, LogLines, LogsQuery, Message, Name, StartAll, StopAll, StopBody } from "./schemas.ts";
 import { keepAliveMs } from "./keep-alive.ts";
@@ -29,10 +30,12 @@ function followLogs(ring: LogRing, recent: LogLine[], wanted: (line: LogLine) =>
   return new Response(body, { headers: { "content-type": "text/event-stream", "cache-control": "no-cache" } });
 }
 
-export function instanceRoutes(m: InstanceManager) {
+export function instanceRoutes(m: InstanceManager, forwarding: NodeForwarding, portRange: () => [number, number]) {
   return (app: RolesApp) =>
     app
-      .get("", () => ({ instances: m.list() }), { role: "viewer", response: t.Object({ instances: t.Array(Instance) }), detail: { summary: "All instances" } })
+      // Cluster mode: another node's instance is answered by that node (node-forwarding.ts).
+      .onBeforeHandle(({ request, params, body }) => forwarding.forwardInstanceRequest(request, (params as { name?: string } | undefined)?.name, body, portRange()))
+      .get("", async ({ request }) => ({ instances: [...m.list(), ...(await forwarding.othersInstances(request))] }), { role: "viewer", response: t.Object({ instances: t.Array(Instance) }), detail: { summary: "All instances" } })
       .post("/start-all", () => m.startAll(), { role: { min: "operator", rateLimit: "expensive" }, response: StartAll, detail: { summary: "Start every instance; failures are listed, not fatal" } })
       .post("/stop-all", async () => {
         await m.stopAll();
@@ -42,7 +45,7 @@ export function instanceRoutes(m: InstanceManager) {
         const instance = await m.create(body);
         set.status = 201;
         return { message: "Instance created successfully", instance };
-      }, { role: "admin", body: t.Object({ name: Name.properties.name, ...Fields }), response: { 201: t.Object({ message: t.String(), instance: Instance }) }, detail: { summary: "Create an instance (stopped)" } })
+      }, { role: "admin", body: t.Object({ name: Name.properties.name, ...Fields, node: t.Optional(t.String({ minLength: 1, maxLength: 64, description: "cluster mode: the node to run it on (default: the node that answers)" })) }), response: { 201: t.Object({ message: t.String(), instance: Instance }) }, detail: { summary: "Create an instance (stopped)" } })
       .get("/:name", ({ params }) => m.get(params.name), { role: "viewer", params: Name, response: Instance, detail: { summary: "One instance with pid, options and stats" } })
       .put("/:name", ({ params, body }) => m.update(params.name, body), {
         role: "admin", params: Name, body: t.Partial(t.Object(Fields)), response: Instance, detail: { summary: "Change a stopped instance" },

@@ -28,6 +28,7 @@ export const instances = pgTable("instances_definitions", {
   origin: text("origin", { enum: ["api", "declared"] }).notNull().default("api"),
   declaration: jsonb("declaration").$type<Record<string, unknown>>(),
   desiredState: text("desired_state", { enum: ["running", "stopped"] }).notNull().default("stopped"),
+  node: text("node"),
   createdAt: ms("created_at").notNull(),
   updatedAt: ms("updated_at").notNull(),
 });

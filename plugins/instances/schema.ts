@@ -33,6 +33,8 @@ export const instances = sqliteTable("instances_definitions", {
   declaration: text("declaration", { mode: "json" }).$type<Record<string, unknown>>(),
   /** What the operator asked for (`running` after a start, `stopped` after a stop); a shutdown leaves it, so a restart restores it. */
   desiredState: text("desired_state", { enum: ["running", "stopped"] }).notNull().default("stopped"),
+  /** Cluster mode: the node that supervises it (null on a single node). */
+  node: text("node"),
   createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
   updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
 });

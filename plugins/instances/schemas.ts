@@ -7,7 +7,9 @@ import { MEMORY_PATTERN } from "./devices.ts";
 export const Name = t.Object({ name: ModelId });
 const Backend = t.Union([t.Literal("llama_cpp"), t.Literal("vllm"), t.Literal("mlx_lm"), t.Literal("command")]);
 const Restart = t.Union([t.Literal("always"), t.Literal("on-failure"), t.Literal("never")]);
-const Status = t.Union([t.Literal("stopped"), t.Literal("starting"), t.Literal("running"), t.Literal("stopping"), t.Literal("failed")]);
+const Status = t.Union([t.Literal("stopped"), t.Literal("starting"), t.Literal("running"), t.Literal("stopping"), t.Literal("failed"), t.Literal("unreachable")], {
+  description: "unreachable: cluster mode, the node that runs it is down",
+});
 const Timestamp = t.String({ description: "ISO 8601" });
 
 /** The fields of an instance a client sets (create: all but those optional; update: any). */
@@ -59,6 +61,7 @@ const instanceProperties = {
   desired_state: t.Union([t.Literal("running"), t.Literal("stopped")], { description: "what was last asked for; `running` ones are started again at the next gantry start (restore)" }),
   restarts: t.Integer({ description: "restarts since the last start by request" }),
   last_error: Nullable(t.String()),
+  node: t.Union([t.String(), t.Null()], { description: "cluster mode: id of the node that supervises it (GET /api/v1/nodes); null on a single node" }),
   stats: t.Object({
     memory_usage: t.Number({ description: "resident bytes of the server's process group" }),
     cpu_usage: t.Number({ description: "% of one core since the previous reading" }),

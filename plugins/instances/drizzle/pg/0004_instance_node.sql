@@ -1,0 +1,1 @@
+ALTER TABLE "instances_definitions" ADD COLUMN "node" text;
