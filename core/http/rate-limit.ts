@@ -29,6 +29,8 @@ export class RateLimiter {
   readonly #windows = new Map<string, { count: number; resetAtMs: number }>();
   /** Cluster mode: this node's count per `id` and aligned window start. */
   readonly #aligned = new Map<string, number>();
+  /** Finished windows are dropped once a minute, on a request (no timer: an idle gantry does nothing). */
+  #nextSweepAt = 0;
 
   constructor(private readonly limits: () => Record<RateClass, number>, private readonly shared?: SharedCounts) {}
 
@@ -37,6 +39,10 @@ export class RateLimiter {
     const limit = this.limits()[rateClass];
     if (this.shared) return this.#slidingHit(this.shared, `${rateClass}:${key}`, limit, now);
     const id = `${rateClass}\u0000${key}`;
+    if (now >= this.#nextSweepAt) {
+      this.sweep(now);
+      this.#nextSweepAt = now + WINDOW_MS;
+    }
     let window = this.#windows.get(id);
     if (!window || window.resetAtMs <= now) {
       window = { count: 0, resetAtMs: now + WINDOW_MS };
@@ -68,6 +74,11 @@ export class RateLimiter {
       resetAt: Math.ceil((start + WINDOW_MS) / 1000),
       retryAfterS: allowed ? 0 : Math.max(1, Math.ceil((start + WINDOW_MS - now) / 1000)),
     };
+  }
+
+  /** Windows held now (one per caller and route class that was heard within about two minutes). */
+  get size(): number {
+    return this.#windows.size + this.#aligned.size;
   }
 
   /** Drops finished windows; returns how many remain. */

@@ -116,7 +116,7 @@ export default definePlugin({
         ctx.emit("instance_status_changed", { name: instance.name, status: "unreachable", previous: null, node: node.id });
       }
     });
-    ctx.routes(instanceRoutes(manager, forwarding, () => config.port_range));
+    ctx.routes(instanceRoutes(manager, forwarding));
     ctx.routes(modelRoutes({ manager, reconciler, pulls, modelsDir, recorded }), { prefix: "/api/v1/models" });
     // Routes other plugins registered for served names (deployments) outlive a reload of this one.
     const served = ctx.keep("served-models", () => new ServedModels(), () => {});

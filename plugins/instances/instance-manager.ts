@@ -1,5 +1,5 @@
 /** Instance definitions in the database plus one supervisor each; the API and the proxy go through here. */
-import { eq, isNull } from "drizzle-orm";
+import { eq, isNull, ne } from "drizzle-orm";
 import { createError, defineErrors, GantryError, pickTables, redactSecrets, type CoreSecretsService, type PluginContext } from "gantry/plugin";
 import type { Backend, InstanceDefinition } from "./backends.ts";
 import * as pgTables from "./schema-pg.ts";
@@ -15,6 +15,7 @@ import { placeOf, type PlacementSettings } from "./placement.ts";
 export const InstanceErrors = defineErrors("instances", {
   INSTANCE_NOT_FOUND: createError("INSTANCE_NOT_FOUND", 404, (name: string) => `Instance '${name}' does not exist`),
   INSTANCE_EXISTS: createError("INSTANCE_EXISTS", 409, (name: string) => `Instance '${name}' already exists`),
+  INSTANCE_EXISTS_ON_NODE: createError("INSTANCE_EXISTS_ON_NODE", 409, (name: string, node: string) => `Instance '${name}' already exists on cluster node '${node}'`),
   INSTANCE_RUNNING: createError("INSTANCE_RUNNING", 409, (name: string, what: string) => `Instance '${name}' is running; stop it before you ${what}`),
   PORT_IN_USE: createError("PORT_IN_USE", 409, (port: number, owner: string) => `Port ${port} is already used by instance '${owner}'`),
   NO_FREE_PORT: createError("NO_FREE_PORT", 409, (from: number, to: number) => `No free port left in plugin.instances.port_range [${from}, ${to}]`),
@@ -169,8 +170,11 @@ export class InstanceManager {
     const backend = input.backend ?? "llama_cpp";
     if (backend === "command" && !input.command?.length) throw InstanceErrors.COMMAND_REQUIRED([]);
     this.#assertIdsFree([input.name, ...(input.aliases ?? [])], input.name);
-    const port = input.port ?? this.#freePort();
-    this.#assertPortFree(port, input.name);
+    const elsewhere = await this.#otherNodesInstances();
+    const taken = elsewhere.find((r) => r.name === input.name);
+    if (taken) throw InstanceErrors.INSTANCE_EXISTS_ON_NODE([input.name, taken.node ?? "?"]);
+    const port = input.port ?? this.#freePort(elsewhere);
+    this.#assertPortFree(port, input.name, elsewhere);
     const now = new Date();
     const row: Row = {
       name: input.name, backend, modelPath: input.model_path, port, options: input.options ?? {}, env: this.#secrets.sealMap(input.env ?? {}),
@@ -189,7 +193,7 @@ export class InstanceManager {
     const row = this.#row(name);
     if (row.origin === "declared" && by.origin === "api") throw InstanceErrors.INSTANCE_DECLARED([name, "change it"]);
     if (this.#supervisors.get(name)!.status === "running") throw InstanceErrors.INSTANCE_RUNNING([name, "change it"]);
-    if (input.port !== undefined) this.#assertPortFree(input.port, name);
+    if (input.port !== undefined) this.#assertPortFree(input.port, name, await this.#otherNodesInstances());
     if (input.aliases !== undefined) this.#assertIdsFree(input.aliases, name);
     const change: Partial<Row> = { updatedAt: new Date() };
     if (input.backend !== undefined) change.backend = input.backend;
@@ -481,14 +485,21 @@ export class InstanceManager {
     return row;
   }
 
-  #assertPortFree(port: number, self: string): void {
-    const owner = [...this.#rows.values()].find((r) => r.port === port);
+  /** Cluster mode: the instances other nodes own (names and ports are unique across the cluster: one table holds them all). */
+  async #otherNodesInstances(): Promise<{ name: string; port: number; node: string | null }[]> {
+    if (this.#node === null) return [];
+    const t = this.#table;
+    return this.ctx.db.select({ name: t.name, port: t.port, node: t.node }).from(t).where(ne(t.node, this.#node));
+  }
+
+  #assertPortFree(port: number, self: string, elsewhere: { name: string; port: number }[] = []): void {
+    const owner = [...this.#rows.values(), ...elsewhere].find((r) => r.port === port);
     if (owner && owner.name !== self) throw InstanceErrors.PORT_IN_USE([port, owner.name]);
   }
 
-  #freePort(): number {
+  #freePort(elsewhere: { port: number }[] = []): number {
     const [from, to] = this.settings().portRange;
-    const used = new Set([...this.#rows.values()].map((r) => r.port));
+    const used = new Set([...this.#rows.values(), ...elsewhere].map((r) => r.port));
     for (let port = from; port <= to; port++) if (!used.has(port)) return port;
     throw InstanceErrors.NO_FREE_PORT([from, to]);
   }

@@ -5,7 +5,7 @@
  * caller as it would have checked it locally; no node gains rights the caller lacks).
  */
 import { and, createError, defineErrors, eq, inArray, isNotNull, not, or, pickTables, redactSecrets, sql, type ClusterNodeView, type CoreClusterService, type PluginContext } from "gantry/plugin";
-import { InstanceErrors, type InstanceManager } from "./instance-manager.ts";
+import type { InstanceManager } from "./instance-manager.ts";
 import * as pgTables from "./schema-pg.ts";
 import * as sqliteTables from "./schema.ts";
 
@@ -157,9 +157,9 @@ export class NodeForwarding {
 
   /**
    * For the instance routes: a request about a named instance of another node goes there, as does a
-   * create placed on another node (`node` in the body); a create here gets a port no node uses.
+   * create placed on another node (`node` in the body).
    */
-  async forwardInstanceRequest(request: Request, name: string | undefined, body: unknown, portRange: [number, number]): Promise<Response | undefined> {
+  async forwardInstanceRequest(request: Request, name: string | undefined, body: unknown): Promise<Response | undefined> {
     if (!this.#cluster.enabled) return undefined;
     const forwarded = !this.applies(request);
     if (name !== undefined) {
@@ -173,14 +173,7 @@ export class NodeForwarding {
       if (!node || node.status !== "up") throw ForwardingErrors.INSTANCE_NODE_UNKNOWN([body.node]);
       return this.send(request, node, body.name, JSON.stringify(body));
     }
-    const t = this.#table;
-    const taken = await this.#db.select({ name: t.name, port: t.port }).from(t);
-    if (taken.some((r) => r.name === body.name)) throw InstanceErrors.INSTANCE_EXISTS([body.name]);
-    if (body.port === undefined) {
-      // The port column is unique across the cluster (nodes may share a machine).
-      const used = new Set(taken.map((r) => r.port));
-      for (let port = portRange[0]; port <= portRange[1]; port++) if (!used.has(port)) return void (body.port = port);
-    }
+    // A create here: the manager checks name and port against every node's instances.
     return undefined;
   }
 }

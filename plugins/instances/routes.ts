@@ -30,11 +30,11 @@ function followLogs(ring: LogRing, recent: LogLine[], wanted: (line: LogLine) =>
   return new Response(body, { headers: { "content-type": "text/event-stream", "cache-control": "no-cache" } });
 }
 
-export function instanceRoutes(m: InstanceManager, forwarding: NodeForwarding, portRange: () => [number, number]) {
+export function instanceRoutes(m: InstanceManager, forwarding: NodeForwarding) {
   return (app: RolesApp) =>
     app
       // Cluster mode: another node's instance is answered by that node (node-forwarding.ts).
-      .onBeforeHandle(({ request, params, body }) => forwarding.forwardInstanceRequest(request, (params as { name?: string } | undefined)?.name, body, portRange()))
+      .onBeforeHandle(({ request, params, body }) => forwarding.forwardInstanceRequest(request, (params as { name?: string } | undefined)?.name, body))
       .get("", async ({ request }) => ({ instances: [...m.list(), ...(await forwarding.othersInstances(request))] }), { role: "viewer", response: t.Object({ instances: t.Array(Instance) }), detail: { summary: "All instances" } })
       .post("/start-all", () => m.startAll(), { role: { min: "operator", rateLimit: "expensive" }, response: StartAll, detail: { summary: "Start every instance; failures are listed, not fatal" } })
       .post("/stop-all", async () => {

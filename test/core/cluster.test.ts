@@ -250,6 +250,12 @@ if (TEST_PG_URL) {
           name: "on-a", backend: "command", model_path: "on-a", port: await freePort(), command: [process.execPath, STAND_IN_MODEL_SERVER, "--port", "{port}"],
         }));
         expect(created.status).toBe(201);
+        // Names and ports are unique across the cluster: B cannot take A's, and picks another free port.
+        const port = (await created.json()).instance.port as number;
+        const twin = await b.api("/api/v1/instances", json("POST", { name: "on-a", backend: "command", model_path: "x", command: ["x"] }));
+        expect([twin.status, (await twin.json()).code]).toEqual([409, "INSTANCE_EXISTS_ON_NODE"]);
+        const samePort = await b.api("/api/v1/instances", json("POST", { name: "on-b-port", backend: "command", model_path: "x", command: ["x"], port }));
+        expect([samePort.status, (await samePort.json()).code]).toEqual([409, "PORT_IN_USE"]);
         expect((await a.api("/api/v1/instances/on-a/start", json("POST"))).status).toBe(200);
         await waitFor(() => seen.some((e) => e.data.name === "on-a" && e.data.status === "running"), 5000, "instance_status_changed on B");
         const aId = await a.id();
