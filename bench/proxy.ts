@@ -114,6 +114,7 @@ async function load(target: Target, setting: Setting, connections: number): Prom
   const run = Bun.spawn(["wrk", "-t1", `-c${connections}`, `-d${SECONDS}s`, "-s", script, target.url[setting]], { stdout: "pipe", stderr: "inherit" });
   const out = await new Response(run.stdout).text();
   await run.exited;
+  rmSync(script, { force: true });
   const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
   const failed = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0) + [...out.matchAll(/(?:connect|read|write|timeout) (\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
   return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0), requests, failed };
