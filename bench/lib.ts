@@ -80,14 +80,14 @@ export function cpuSecondsOf(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime and stime, in clock ticks of 1/100 s
 }
 
-/** Starts `gantry serve` on a free port with a fresh data dir. */
-export async function spawnGantry(env: Record<string, string> = {}, existingDataDir?: string) {
+/** Starts `gantry serve` on a free port with a fresh data dir; `root`: another checkout's gantry (a before/after bench). */
+export async function spawnGantry(env: Record<string, string> = {}, existingDataDir?: string, root = ROOT) {
   const port = await freePort();
   const dataDir = existingDataDir ?? (require("node:fs").mkdtempSync(join(require("node:os").tmpdir(), "gantry-bench-")) as string);
   const started = performance.now();
   // BENCH_BUN_ARGS (e.g. "--cpu-prof-md --cpu-prof-dir=/tmp/prof") profiles the server under load.
   const bunArgs = (process.env.BENCH_BUN_ARGS ?? "").split(" ").filter(Boolean);
-  const proc = Bun.spawn([process.execPath, ...bunArgs, join(ROOT, "core/main.ts"), "serve", "--port", String(port)], {
+  const proc = Bun.spawn([process.execPath, ...bunArgs, join(root, "core/main.ts"), "serve", "--port", String(port)], {
     env: { PATH: process.env.PATH ?? "", GANTRY_DATA_DIR: dataDir, GANTRY_LOG__FORMAT: "json", ...env },
     stdout: "ignore",
     stderr: "inherit",

@@ -1,210 +1,224 @@
 /**
- * bench/proxy: non-streaming chat requests through gantry's proxy vs straight to the stand-in model
- * server, in the same run, in two settings:
- *  - "model latency": the stand-in takes LATENCY_MS per request (default 10 — far quicker than any
- *    real model), the way gantry is used. Goal: throughput ≥ 0.95× of direct.
- *  - "one client": requests one after another, so nothing queues for the CPU: the latency gantry
- *    adds to a request. Goal: added p50 < 0.3 ms.
- *  - "saturated": the stand-in answers at once, so the client, gantry and the stand-in fight for
- *    the CPUs and the ratio shows the proxy's CPU cost. A bare Bun proxy (bench/bare-proxy.ts) in
- *    the same run is the floor any proxy on this machine hits; gantry CPU per request is measured.
- * Streaming: added time to first chunk (goal < 1 ms). Memory: gantry's RSS with 100 open streams.
- * Other client APIs, one client, next to the OpenAI path in the same run: Anthropic's /v1/messages
- * translated onto chat completions and passed through to a server that serves it, Ollama's
- * /api/chat translated; added p50 and gantry CPU per request over the OpenAI path (translation cost).
- * Metrics: the per-request CPU cost of measuring a relayed answer (inference-metrics), in process,
- * over relaying it unmeasured as before (goal: < 5 µs).
+ * bench/proxy: gantry's OpenAI proxy against the floors a proxy on this machine can reach, in one
+ * run: a bare Bun proxy (bench/bare-proxy.ts: read the body, find `model`, forward), nginx (Debian's
+ * package, when installed: scripts/ensure-nginx.sh; started here with a generated config) and the
+ * stand-in model server directly. Non-streaming chat requests at 16 and 64 connections, with the
+ * stand-in answering at once (CPU-bound: the proxy's cost decides) and after LATENCY_MS (a model's
+ * pace). Each server's CPU per request comes from /proc/<pid>/stat (utime + stime) around each run.
+ *
+ * The machine is shared, so absolute numbers drift: each round runs every target once, in an
+ * order that rotates between rounds, and the report gives medians of per-round ratios. With
+ * BEFORE=<another checkout of gantry> its gantry runs beside this one in the same rounds (a
+ * before/after table from one session). Load comes from wrk when installed (scripts/ensure-wrk.sh;
+ * a C client leaves the CPUs to the servers), else from a Bun fetch loop.
+ * Goals: gantry ≥ 0.9× the bare proxy's rps and ≤ 1.15× its CPU per request CPU-bound; ≥ 0.98×
+ * direct at LATENCY_MS.
  */
-import { resolve } from "node:path";
-import { Writable } from "node:stream";
-import pino from "pino";
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { PluginContext } from "gantry/plugin";
-import { InferenceMetrics } from "../plugins/instances/inference-metrics.ts";
-import { relay, relayHeaders } from "../plugins/instances/proxy.ts";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { ADMIN_KEY, STAND_IN_MODEL_SERVER as STAND_IN } from "../test/helpers.ts";
-import { cpuSecondsOf, freePort, loadLoop, mb, percentile, round, rssOf, spawnGantry } from "./lib.ts";
+import { cpuSecondsOf, freePort, loadLoop, percentile, round, spawnGantry, waitForOk } from "./lib.ts";
 
-const CONCURRENCY = Number(process.env.CONCURRENCY ?? 16);
-const SECONDS = Number(process.env.SECONDS ?? 4);
-const LATENCY_MS = Number(process.env.LATENCY_MS ?? 10);
-const server = await spawnGantry({ GANTRY_AUTH__BOOTSTRAP_ADMIN_KEY: ADMIN_KEY, GANTRY_RATE_LIMIT__ENABLED: "false", GANTRY_LOG__REQUESTS: "false", GANTRY_PLUGIN__INSTANCES__LOG_INFERENCE: "false" });
-const headers = { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" };
+const SECONDS = Number(process.env.SECONDS ?? 5);
+const ROUNDS = Number(process.env.ROUNDS ?? 4);
+const CONNECTIONS = (process.env.CONNECTIONS ?? "16,64").split(",").map(Number);
+const LATENCY_MS = Number(process.env.LATENCY_MS ?? 20);
+const BEFORE = process.env.BEFORE ? resolve(process.env.BEFORE) : undefined;
+const has = (command: string) => Bun.spawnSync(["sh", "-c", `command -v ${command}`]).exitCode === 0;
+const WRK = has("wrk");
+const NGINX = has("nginx") ? "nginx" : has("/usr/sbin/nginx") ? "/usr/sbin/nginx" : undefined;
 
-async function instance(name: string, ...flags: string[]): Promise<number> {
-  const port = await freePort();
-  const command = [process.execPath, STAND_IN, "--port", "{port}", "--chunk-delay-ms", "0", ...flags];
-  const options = flags.includes("--anthropic") ? { anthropic_api: "native" } : {};
-  const created = await fetch(`${server.url}/api/v1/instances`, { method: "POST", headers, body: JSON.stringify({ name, backend: "command", model_path: name, port, command, options }) });
-  const started = await fetch(`${server.url}/api/v1/instances/${name}/start`, { method: "POST", headers });
-  if (!created.ok || !started.ok) throw new Error(`instance ${name}: ${await created.text()} ${await started.text()}`);
-  return port;
+type Setting = "cpu_bound" | "model_latency";
+interface Target {
+  name: string;
+  /** The URL per setting. */
+  url: Record<Setting, string>;
+  /** Processes whose CPU counts as the target's (none for direct: the stand-in is not a proxy). */
+  pids: () => number[];
+  headers: Record<string, string>;
 }
 
-const messages = [{ role: "user", content: "hello there" }];
-const chat = (model: string) => ({ method: "POST", headers, body: JSON.stringify({ model, messages }) });
-/** The same question in each client API's request shape. */
-const bodies = {
-  anthropic: (model: string) => ({ method: "POST", headers: { ...headers, "anthropic-version": "2023-06-01" }, body: JSON.stringify({ model, max_tokens: 64, messages }) }),
-  ollama: (model: string) => ({ method: "POST", headers, body: JSON.stringify({ model, stream: false, messages }) }),
-};
+const gantryEnv = { GANTRY_AUTH__BOOTSTRAP_ADMIN_KEY: ADMIN_KEY, GANTRY_RATE_LIMIT__ENABLED: "false", GANTRY_LOG__REQUESTS: "false", GANTRY_PLUGIN__INSTANCES__LOG_INFERENCE: "false" };
+const admin = { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" };
 
-/** Throughput and latency of one target, plus the CPU milliseconds per request `pid` (gantry by default) used meanwhile. */
-async function measure(url: string, model: string, { concurrency = CONCURRENCY, ms = SECONDS * 1000, pid = server.proc.pid, init = chat(model) } = {}) {
-  await loadLoop(url, concurrency, 300, init).done; // warm-up
-  const cpuBefore = cpuSecondsOf(pid);
-  const result = await loadLoop(url, concurrency, ms, init).done;
-  const cpuMsPerRequest = ((cpuSecondsOf(pid) - cpuBefore) * 1000) / (result.ok + result.failed);
-  return { ...result, cpuMsPerRequest };
-}
-
-async function firstChunkMs(url: string, n: number): Promise<number> {
-  const times: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
-    const res = await fetch(url, { method: "POST", headers, body: JSON.stringify({ model: "fast", stream: true, messages: [{ role: "user", content: "a b c" }] }) });
-    const reader = res.body!.getReader();
-    await reader.read();
-    times.push(performance.now() - t0);
-    await reader.cancel();
+/** A gantry (this checkout's, or another's) with an instant and a slow stand-in instance; returns them and an inference key. */
+async function gantry(name: string, root?: string) {
+  const server = await spawnGantry(gantryEnv, undefined, root);
+  const ports = {} as Record<Setting, number>;
+  for (const [setting, flags] of [["cpu_bound", []], ["model_latency", ["--latency-ms", String(LATENCY_MS)]]] as const) {
+    const port = await freePort();
+    const body = { name: setting, backend: "command", model_path: setting, port, command: [process.execPath, STAND_IN, "--port", "{port}", ...flags] };
+    const created = await fetch(`${server.url}/api/v1/instances`, { method: "POST", headers: admin, body: JSON.stringify(body) });
+    const started = await fetch(`${server.url}/api/v1/instances/${setting}/start`, { method: "POST", headers: admin });
+    if (!created.ok || !started.ok) throw new Error(`${name}: instance ${setting}: ${await created.text()} ${await started.text()}`);
+    ports[setting] = port;
   }
-  return percentile(times, 50);
-}
-
-/** gantry's RSS with 100 slow streams open through it, against its RSS at rest. */
-async function memoryPer100Streams(): Promise<number> {
-  await instance("slow", "--chunk-delay-ms", "100");
-  await Bun.sleep(300);
-  const before = rssOf(server.proc.pid);
-  const content = Array(60).fill("word").join(" ");
-  const readers = await Promise.all(Array.from({ length: 100 }, async () => {
-    const res = await fetch(`${server.url}/v1/chat/completions`, { method: "POST", headers, body: JSON.stringify({ model: "slow", stream: true, messages: [{ role: "user", content }] }) });
-    const reader = res.body!.getReader();
-    await reader.read();
-    return reader;
-  }));
-  await Bun.sleep(500);
-  const during = rssOf(server.proc.pid);
-  await Promise.all(readers.map((r) => r.cancel()));
-  return during - before;
-}
-
-/**
- * In process: relaying a chat completion's JSON as the proxy did before metrics (headers copied,
- * body passed on) against relaying it measured (usage read, counters, histograms, in-flight gauge),
- * with and without the `inference` log line (written to a sink that discards it). µs per request.
- */
-async function metricsCostUs(n = 20_000): Promise<{ plain: number; measured: number; measured_logged: number }> {
-  const metricsApi = (registry = new Registry()) => ({
-    counter: (c: object) => new Counter({ ...c, registers: [registry] } as never),
-    gauge: (c: object) => new Gauge({ ...c, registers: [registry] } as never),
-    histogram: (c: object) => new Histogram({ ...c, registers: [registry] } as never),
-  });
-  const sink = new Writable({ write: (_c, _e, done) => done() });
-  const ctxWith = (log: pino.Logger) => ({ metrics: metricsApi(), log }) as unknown as PluginContext;
-  const quiet = new InferenceMetrics(ctxWith(pino({ level: "silent" })), () => [], false);
-  const logged = new InferenceMetrics(ctxWith(pino({ level: "info" }, sink)), () => [], true);
-  const answer = JSON.stringify({ id: "chatcmpl-1", object: "chat.completion", created: 1, model: "m", choices: [{ index: 0, message: { role: "assistant", content: "You said: hello there" }, finish_reason: "stop" }], usage: { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 } });
-  const upstream = () => new Response(answer, { headers: { "content-type": "application/json; charset=utf-8", "x-stand-in": "1" } });
-  // CPU time, not wall time: on a shared machine the wall clock also counts time other processes ran.
-  const time = async (run: () => Promise<Response>) => {
-    for (let i = 0; i < 2000; i++) await (await run()).text(); // warm-up
-    const before = process.cpuUsage();
-    for (let i = 0; i < n; i++) await (await run()).text();
-    const used = process.cpuUsage(before);
-    return (used.user + used.system) / n;
+  const key = (await (await fetch(`${server.url}/api/v1/auth/keys`, { method: "POST", headers: admin, body: JSON.stringify({ name: "bench", role: "inference" }) })).json()).key as string;
+  const target: Target = {
+    name, url: { cpu_bound: `${server.url}/v1/chat/completions`, model_latency: `${server.url}/v1/chat/completions` },
+    pids: () => [server.proc.pid], headers: { authorization: `Bearer ${key}` },
   };
-  const rounds = { plain: [] as number[], measured: [] as number[], measured_logged: [] as number[] };
-  for (let round = 0; round < 5; round++) { // interleaved, median of 5: the machine is shared
-    rounds.plain.push(await time(async () => { const r = upstream(); return new Response(r.body, { status: r.status, headers: relayHeaders(r) }); }));
-    rounds.measured.push(await time(() => relay(upstream(), quiet.begin("m", "openai", "req-1", false))));
-    rounds.measured_logged.push(await time(() => relay(upstream(), logged.begin("m", "openai", "req-1", false))));
-  }
-  return { plain: percentile(rounds.plain, 50), measured: percentile(rounds.measured, 50), measured_logged: percentile(rounds.measured_logged, 50) };
+  return { server, ports, target };
 }
 
-const metricsUs = await metricsCostUs(); // first: in process, before any load
-const fastPort = await instance("fast");
-await instance("native", "--anthropic");
-const modelPort = await instance("model", "--latency-ms", String(LATENCY_MS));
-const barePort = await freePort();
-const bare = Bun.spawn([process.execPath, resolve(import.meta.dir, "bare-proxy.ts"), String(barePort), String(fastPort)], { stdout: "ignore", stderr: "inherit" });
-// Memory first, while the process has not yet grown under the throughput load.
-const streamsBytes = await memoryPer100Streams();
+/** nginx as a reverse proxy with upstream keepalive and no buffering, one worker, in the foreground, from a generated config. */
+async function nginx(upstreams: Record<Setting, number>) {
+  const dir = mkdtempSync(join(tmpdir(), "gantry-bench-nginx-"));
+  const ports = { cpu_bound: await freePort(), model_latency: await freePort() };
+  const block = (setting: Setting) => `
+    upstream ${setting} { server 127.0.0.1:${upstreams[setting]}; keepalive 128; }
+    server {
+      listen 127.0.0.1:${ports[setting]};
+      location / { proxy_pass http://${setting}; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_buffering off; }
+    }`;
+  writeFileSync(join(dir, "nginx.conf"), `
+    worker_processes 1;
+    daemon off;
+    pid ${dir}/nginx.pid;
+    error_log ${dir}/error.log warn;
+    events { worker_connections 4096; }
+    http {
+      access_log off;
+      client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fastcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
+      ${block("cpu_bound")}
+      ${block("model_latency")}
+    }`);
+  const proc = Bun.spawn([NGINX!, "-p", dir, "-c", join(dir, "nginx.conf")], { stdout: "ignore", stderr: "inherit" });
+  await waitForOk(`http://127.0.0.1:${ports.cpu_bound}/health`, performance.now(), 5000);
+  // The master only manages; its worker serves. Both count.
+  const pids = () => [proc.pid, ...readFileSync(`/proc/${proc.pid}/task/${proc.pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number)];
+  const target: Target = { name: "nginx", url: { cpu_bound: `http://127.0.0.1:${ports.cpu_bound}/v1/chat/completions`, model_latency: `http://127.0.0.1:${ports.model_latency}/v1/chat/completions` }, pids, headers: {} };
+  return { target, stop: () => { proc.kill(); rmSync(dir, { recursive: true, force: true }); } };
+}
 
-const proxied = `${server.url}/v1/chat/completions`;
-const fastUrl = `http://127.0.0.1:${fastPort}/v1/chat/completions`;
-// One client: the latency gantry adds to a request when nothing queues for the CPU.
-const oneDirect = await measure(fastUrl, "fast", { concurrency: 1, ms: 2000 });
-const oneProxied = await measure(proxied, "fast", { concurrency: 1, ms: 2000 });
-const modelDirect = await measure(`http://127.0.0.1:${modelPort}/v1/chat/completions`, "model");
-const modelProxied = await measure(proxied, "model");
-const fastDirect = await measure(fastUrl, "fast");
-const fastBare = await measure(`http://127.0.0.1:${barePort}/v1/chat/completions`, "fast", { pid: bare.pid });
-const fastProxied = await measure(proxied, "fast");
-const ttfbDirect = await firstChunkMs(fastUrl, 50);
-const ttfbProxied = await firstChunkMs(proxied, 50);
-// The other client APIs, one client each, beside the OpenAI path: interleaved rounds, medians (the machine is shared).
-const apiRuns = {
-  openai: () => measure(proxied, "fast", { concurrency: 1, ms: 700 }),
-  anthropic: () => measure(`${server.url}/v1/messages`, "fast", { concurrency: 1, ms: 700, init: bodies.anthropic("fast") }),
-  openaiNative: () => measure(proxied, "native", { concurrency: 1, ms: 700 }),
-  anthropicNative: () => measure(`${server.url}/v1/messages`, "native", { concurrency: 1, ms: 700, init: bodies.anthropic("native") }),
-  ollama: () => measure(`${server.url}/api/chat`, "fast", { concurrency: 1, ms: 700, init: bodies.ollama("fast") }),
+/** Resolves once `url` answers anything (a proxy without a route for GET answers an error: listening is enough). */
+async function listening(url: string): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    if (await fetch(url).then(() => true, () => false)) return;
+    await Bun.sleep(10);
+  }
+  throw new Error(`${url} is not listening`);
+}
+
+/** One load run: requests per second and failures. */
+async function load(target: Target, setting: Setting, connections: number): Promise<{ rps: number; requests: number; failed: number }> {
+  const body = JSON.stringify({ model: setting, messages: [{ role: "user", content: "hello there" }] });
+  const headers = { "content-type": "application/json", ...target.headers };
+  if (!WRK) {
+    const r = await loadLoop(target.url[setting], connections, SECONDS * 1000, { method: "POST", headers, body }).done;
+    return { rps: r.rps, requests: r.ok + r.failed, failed: r.failed };
+  }
+  const script = join(tmpdir(), `gantry-bench-wrk-${process.pid}.lua`);
+  writeFileSync(script, [`wrk.method = "POST"`, `wrk.body = ${JSON.stringify(body)}`, ...Object.entries(headers).map(([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}`)].join("\n"));
+  const run = Bun.spawn(["wrk", "-t1", `-c${connections}`, `-d${SECONDS}s`, "-s", script, target.url[setting]], { stdout: "pipe", stderr: "inherit" });
+  const out = await new Response(run.stdout).text();
+  await run.exited;
+  rmSync(script, { force: true });
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
+  const failed = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0) + [...out.matchAll(/(?:connect|read|write|timeout) (\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
+  return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0), requests, failed };
+}
+
+/** A run with the CPU its processes used per request (ms). */
+async function measure(target: Target, setting: Setting, connections: number) {
+  const cpu = () => target.pids().reduce((s, pid) => s + cpuSecondsOf(pid), 0);
+  const before = cpu();
+  const r = await load(target, setting, connections);
+  return { ...r, cpuMsPerRequest: ((cpu() - before) * 1000) / Math.max(1, r.requests) };
+}
+
+const after = await gantry(BEFORE ? "gantry (after)" : "gantry");
+const before = BEFORE ? await gantry("gantry (before)", BEFORE) : undefined;
+const bareProcs = await Promise.all((["cpu_bound", "model_latency"] as const).map(async (setting) => {
+  const port = await freePort();
+  const proc = Bun.spawn([process.execPath, resolve(import.meta.dir, "bare-proxy.ts"), String(port), String(after.ports[setting])], { stdout: "ignore", stderr: "inherit" });
+  return { setting, port, proc };
+}));
+for (const b of bareProcs) await listening(`http://127.0.0.1:${b.port}/`);
+const bare: Target = {
+  name: "bare Bun proxy", url: { cpu_bound: `http://127.0.0.1:${bareProcs[0]!.port}/v1/chat/completions`, model_latency: `http://127.0.0.1:${bareProcs[1]!.port}/v1/chat/completions` },
+  pids: () => bareProcs.map((b) => b.proc.pid), headers: {},
 };
+// Direct: the CPU counted is gantry's while the model server is called without it. Gantry supervises
+// that server and reads the log line it prints per request; the bare proxy and nginx do not.
+const direct: Target = {
+  name: "direct", url: { cpu_bound: `http://127.0.0.1:${after.ports.cpu_bound}/v1/chat/completions`, model_latency: `http://127.0.0.1:${after.ports.model_latency}/v1/chat/completions` },
+  pids: () => [after.server.proc.pid], headers: {},
+};
+const nginxRun = NGINX ? await nginx(after.ports) : undefined;
+if (!NGINX) console.error("bench/proxy: nginx is not installed (bash scripts/ensure-nginx.sh): its row is left out");
+if (!WRK) console.error("bench/proxy: wrk is not installed (bash scripts/ensure-wrk.sh): load comes from a Bun fetch loop, which takes CPU from the servers");
+
+const targets = [after.target, ...(before ? [before.target] : []), bare, ...(nginxRun ? [nginxRun.target] : []), direct];
 type Run = Awaited<ReturnType<typeof measure>>;
-const apiRounds: Record<keyof typeof apiRuns, Run[]> = { openai: [], anthropic: [], openaiNative: [], anthropicNative: [], ollama: [] };
-await apiRuns.openai(); // the first run after the saturated phase pays for GC and JIT: not counted
-const order = Object.keys(apiRuns) as (keyof typeof apiRuns)[];
-for (let i = 0; i < 3; i++) for (const name of [...order.slice(i), ...order.slice(0, i)]) apiRounds[name].push(await apiRuns[name]()); // each API goes first once
-const median = (runs: Run[]) => ({
-  p50: percentile(runs.map((r) => r.p50), 50), cpuMsPerRequest: percentile(runs.map((r) => r.cpuMsPerRequest), 50), failed: runs.reduce((n, r) => n + r.failed, 0),
-});
-const apiOpenAi = median(apiRounds.openai);
-const apiAnthropic = median(apiRounds.anthropic);
-const apiOpenAiNative = median(apiRounds.openaiNative);
-const apiAnthropicNative = median(apiRounds.anthropicNative);
-const apiOllama = median(apiRounds.ollama);
+const runs = new Map<string, Run[]>(); // `${setting} ${connections} ${target}` → one run per round
+const key = (setting: Setting, connections: number, target: string) => `${setting} ${connections} ${target}`;
+try {
+  // Warm-up: JIT and connection pools, not counted.
+  for (const target of targets) for (const setting of ["cpu_bound", "model_latency"] as const) await load(target, setting, 16).catch(() => undefined);
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = [...targets.slice(round % targets.length), ...targets.slice(0, round % targets.length)];
+    for (const setting of ["cpu_bound", "model_latency"] as const) {
+      for (const connections of CONNECTIONS) {
+        for (const target of order) {
+          const r = await measure(target, setting, connections);
+          const k = key(setting, connections, target.name);
+          runs.set(k, [...(runs.get(k) ?? []), r]);
+        }
+      }
+    }
+  }
+} finally {
+  nginxRun?.stop();
+  for (const b of bareProcs) b.proc.kill();
+  await before?.server.stop();
+  await after.server.stop();
+}
 
-bare.kill();
-await server.stop();
+/** Median over rounds of a per-round ratio of `target` to `base`. */
+const medianRatio = (setting: Setting, connections: number, target: string, base: string, of: (r: Run) => number) => {
+  const a = runs.get(key(setting, connections, target))!;
+  const b = runs.get(key(setting, connections, base))!;
+  return round(percentile(a.map((r, i) => of(r) / of(b[i]!)), 50), 3);
+};
+const median = (setting: Setting, connections: number, target: string, of: (r: Run) => number, digits = 0) =>
+  round(percentile(runs.get(key(setting, connections, target))!.map(of), 50), digits);
 
-const ratio = modelProxied.rps / modelDirect.rps;
-const addedP50 = oneProxied.p50 - oneDirect.p50;
+const table: Record<string, unknown>[] = [];
+for (const connections of CONNECTIONS) {
+  for (const target of targets) {
+    const row: Record<string, unknown> = { target: target.name, connections };
+    row.cpu_bound_rps = median("cpu_bound", connections, target.name, (r) => r.rps);
+    if (target === direct) {
+      row.gantry_log_reading_cpu_ms_per_request = median("cpu_bound", connections, target.name, (r) => r.cpuMsPerRequest, 4);
+    } else {
+      row.cpu_ms_per_request = median("cpu_bound", connections, target.name, (r) => r.cpuMsPerRequest, 4);
+      row.rps_vs_bare_proxy = medianRatio("cpu_bound", connections, target.name, bare.name, (r) => r.rps);
+      row.cpu_per_request_vs_bare_proxy = medianRatio("cpu_bound", connections, target.name, bare.name, (r) => r.cpuMsPerRequest);
+      if (target.name.startsWith("gantry")) {
+        // Less what reading the model server's log lines costs (measured in the same round), which the floors do not do.
+        const own = runs.get(key("cpu_bound", connections, target.name))!;
+        const logs = runs.get(key("cpu_bound", connections, direct.name))!;
+        const floor = runs.get(key("cpu_bound", connections, bare.name))!;
+        row.cpu_less_log_reading_vs_bare_proxy = round(percentile(own.map((r, i) => (r.cpuMsPerRequest - logs[i]!.cpuMsPerRequest) / floor[i]!.cpuMsPerRequest), 50), 3);
+      }
+    }
+    row.latency_rps = median("model_latency", connections, target.name, (r) => r.rps);
+    row.latency_rps_vs_direct = medianRatio("model_latency", connections, target.name, direct.name, (r) => r.rps);
+    table.push(row);
+  }
+}
+const failed = [...runs.values()].flat().reduce((n, r) => n + r.failed, 0);
+const gantryRows = table.filter((r) => r.target === after.target.name);
 console.log(JSON.stringify({
-  bench: "proxy",
-  concurrency: CONCURRENCY,
-  model_latency: {
-    latency_ms: LATENCY_MS,
-    direct_rps: round(modelDirect.rps, 0), proxied_rps: round(modelProxied.rps, 0), ratio: round(ratio, 3),
-    added_p50_ms: round(modelProxied.p50 - modelDirect.p50, 3), added_p99_ms: round(modelProxied.p99 - modelDirect.p99, 3),
+  bench: "proxy", client: WRK ? "wrk -t1" : "bun fetch loop", seconds_per_run: SECONDS, rounds: ROUNDS, latency_ms: LATENCY_MS, nginx: NGINX ? "included" : "not installed",
+  before: BEFORE ?? null, failed, table,
+  goals: {
+    rps_at_least_0_9_of_bare_proxy: gantryRows.every((r) => (r.rps_vs_bare_proxy as number) >= 0.9),
+    cpu_per_request_at_most_1_15_of_bare_proxy: gantryRows.every((r) => (r.cpu_per_request_vs_bare_proxy as number) <= 1.15),
+    latency_rps_at_least_0_98_of_direct: gantryRows.every((r) => (r.latency_rps_vs_direct as number) >= 0.98),
   },
-  one_client: {
-    direct_p50_ms: round(oneDirect.p50, 3), proxied_p50_ms: round(oneProxied.p50, 3),
-    added_p50_ms: round(addedP50, 3), added_p99_ms: round(oneProxied.p99 - oneDirect.p99, 3),
-  },
-  saturated: {
-    direct_rps: round(fastDirect.rps, 0), bare_bun_proxy_rps: round(fastBare.rps, 0), proxied_rps: round(fastProxied.rps, 0),
-    bare_ratio: round(fastBare.rps / fastDirect.rps, 3), ratio: round(fastProxied.rps / fastDirect.rps, 3), gantry_vs_bare_proxy: round(fastProxied.rps / fastBare.rps, 3),
-    added_p50_ms: round(fastProxied.p50 - fastDirect.p50, 3), bare_added_p50_ms: round(fastBare.p50 - fastDirect.p50, 3),
-    // While requests go direct gantry still reads the stand-in's log line per request; the difference is the proxy's own cost.
-    gantry_cpu_ms_per_request: round(fastProxied.cpuMsPerRequest, 4), gantry_cpu_ms_per_request_logs_only: round(fastDirect.cpuMsPerRequest, 4),
-    bare_proxy_cpu_ms_per_request: round(fastBare.cpuMsPerRequest, 4),
-  },
-  client_apis_one_client: {
-    openai_p50_ms: round(apiOpenAi.p50, 3), openai_cpu_ms_per_request: round(apiOpenAi.cpuMsPerRequest, 4),
-    anthropic_translated: { p50_ms: round(apiAnthropic.p50, 3), added_p50_ms: round(apiAnthropic.p50 - apiOpenAi.p50, 3), cpu_ms_per_request: round(apiAnthropic.cpuMsPerRequest, 4), added_cpu_ms_per_request: round(apiAnthropic.cpuMsPerRequest - apiOpenAi.cpuMsPerRequest, 4) },
-    // Passed through to a server that answers /v1/messages itself; compared with the OpenAI path to the same server.
-    anthropic_passthrough: { p50_ms: round(apiAnthropicNative.p50, 3), added_p50_ms: round(apiAnthropicNative.p50 - apiOpenAiNative.p50, 3), cpu_ms_per_request: round(apiAnthropicNative.cpuMsPerRequest, 4), added_cpu_ms_per_request: round(apiAnthropicNative.cpuMsPerRequest - apiOpenAiNative.cpuMsPerRequest, 4) },
-    ollama_translated: { p50_ms: round(apiOllama.p50, 3), added_p50_ms: round(apiOllama.p50 - apiOpenAi.p50, 3), cpu_ms_per_request: round(apiOllama.cpuMsPerRequest, 4), added_cpu_ms_per_request: round(apiOllama.cpuMsPerRequest - apiOpenAi.cpuMsPerRequest, 4) },
-  },
-  metrics_in_process_cpu_us_per_request: {
-    relay_unmeasured: round(metricsUs.plain, 2), relay_measured: round(metricsUs.measured, 2), relay_measured_and_logged: round(metricsUs.measured_logged, 2),
-    added_by_metrics: round(metricsUs.measured - metricsUs.plain, 2), added_by_metrics_and_log_line: round(metricsUs.measured_logged - metricsUs.plain, 2),
-  },
-  failed: oneDirect.failed + oneProxied.failed + modelDirect.failed + modelProxied.failed + fastDirect.failed + fastBare.failed + fastProxied.failed
-    + apiOpenAi.failed + apiAnthropic.failed + apiAnthropicNative.failed + apiOpenAiNative.failed + apiOllama.failed,
-  rss_for_100_open_streams_mb: mb(streamsBytes),
-  first_chunk_direct_ms: round(ttfbDirect, 3), first_chunk_proxied_ms: round(ttfbProxied, 3), added_first_chunk_ms: round(ttfbProxied - ttfbDirect, 3),
-  goals: { ratio_at_least_0_95: ratio >= 0.95, added_p50_under_0_3ms: addedP50 < 0.3, added_first_chunk_under_1ms: ttfbProxied - ttfbDirect < 1, metrics_under_5us: metricsUs.measured - metricsUs.plain < 5 },
 }, null, 2));
+const columns = ["target", "connections", "cpu_bound_rps", "rps_vs_bare_proxy", "cpu_ms_per_request", "cpu_per_request_vs_bare_proxy", "cpu_less_log_reading_vs_bare_proxy", "gantry_log_reading_cpu_ms_per_request", "latency_rps", "latency_rps_vs_direct"];
+console.error(`\n| ${columns.join(" | ")} |\n|${columns.map(() => "---").join("|")}|\n${table.map((r) => `| ${columns.map((c) => r[c] ?? "").join(" | ")} |`).join("\n")}`);

@@ -149,6 +149,8 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
     if (next.log.level !== previous.log.level) loggers.setLevel("gantry", next.log.level);
     hostOptions.setupTimeoutMs = next.plugins.setup_timeout_ms;
     hostOptions.disposeTimeoutMs = next.plugins.dispose_timeout_ms;
+    // Routes are compiled with or without the rate-limit check: turning it on or off rebuilds them.
+    if (next.rate_limit.enabled !== previous.rate_limit.enabled) host.rebuildRoutes();
     // Plugins that read a section of their own at each use (instances: [models]) hear of the change.
     core.events.publish("config_reloaded", { changed: changedKeys(previous, next) });
   });

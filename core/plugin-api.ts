@@ -13,6 +13,8 @@ export type { GantryEvent } from "./kernel/events.ts";
 export type { RolesApp, RouteRole } from "./auth/roles.ts";
 export type { PeriodicTask, PeriodicTaskSnapshot } from "./kernel/periodic-tasks.ts";
 export { TASK_LEVELS, taskHealth } from "./kernel/periodic-tasks.ts";
+/** Counter and histogram children bound to fixed labels that add in place (hot paths: no label hashing per call). */
+export { boundCounter, boundHistogram } from "./kernel/bound-series.ts";
 export { LOG_LEVELS, type LogLevel } from "./kernel/config.ts";
 export { isSecretName, redactSecrets } from "./kernel/redact.ts";
 export type { SpawnOptions, AdoptOptions, ProcessInfo, ChildProcess, SpawnedProcess } from "./kernel/processes.ts";

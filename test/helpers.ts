@@ -180,6 +180,20 @@ export async function waitFor(check: () => boolean | Promise<boolean>, ms = 3000
   throw new Error(`Timed out after ${ms} ms waiting for ${what}`);
 }
 
+/** Waits until `g` has sent no database statement for `quietMs` (background writes settled); returns the count then. */
+export async function databaseSettled(g: TestGantry, quietMs = 100, ms = 10_000): Promise<number> {
+  const database = g.gantry.core.database;
+  let seen = -1;
+  await waitFor(async () => {
+    const now = database.statements();
+    const settled = now === seen;
+    seen = now;
+    if (!settled) await Bun.sleep(quietMs);
+    return settled;
+  }, ms, "background database writes to settle");
+  return seen;
+}
+
 /** Creates an on-demand instance `name` of the stand-in model server (command backend). */
 export async function createStandInModel(g: TestGantry, name: string): Promise<void> {
   const res = await g.api("/api/v1/instances", json("POST", {

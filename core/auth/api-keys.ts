@@ -42,6 +42,7 @@ export class ApiKeyAuthenticator {
    */
   #verified = new Map<bigint, { record: KeyRecord; identity: Identity }>();
   readonly #seed = randomBytes(8).readBigUInt64LE();
+  #reloading: Promise<void> = Promise.resolve();
   readonly #table: ReturnType<typeof coreTables>["apiKeys"];
   /** Called after a key was created or revoked here (cluster mode tells the other nodes to reload). */
   onChanged: () => void = () => {};
@@ -138,11 +139,16 @@ export class ApiKeyAuthenticator {
   }
 
   /** Re-reads keys from the database (they are cached in memory for the hot path). */
-  async reload(): Promise<void> {
-    const rows = await this.db.select().from(this.#table).where(isNull(this.#table.revokedAt));
-    this.#keys = new Map(rows.map((r) => [r.id, recordOf(r)]));
-    this.#scoped = [...this.#keys.values()].some((k) => k.scope !== undefined);
-    this.#verified.clear();
+  reload(): Promise<void> {
+    // One after another: a read that started before a revoke cannot land after it and put the key back.
+    const next = this.#reloading.then(async () => {
+      const rows = await this.db.select().from(this.#table).where(isNull(this.#table.revokedAt));
+      this.#keys = new Map(rows.map((r) => [r.id, recordOf(r)]));
+      this.#scoped = [...this.#keys.values()].some((k) => k.scope !== undefined);
+      this.#verified.clear();
+    });
+    this.#reloading = next.catch(() => undefined);
+    return next;
   }
 }
 

@@ -46,8 +46,10 @@ function assertInternalCaller(identity: Identity | undefined): void {
 export interface RoleChecks {
   identify(request: Request): Promise<Identity | undefined>;
   isInternal(request: Request): boolean;
-  /** Counts the request against its rate class; throws 429 when over. */
+  /** Counts the request against its rate class; throws 429 when over. Undefined when the request is not limited (exempt path). */
   rateLimit(context: { request: Request; path: string; set: { headers: Record<string, unknown> } }, rateClass: RateClass): Promise<void> | undefined;
+  /** Whether rate limiting is on: off, routes are compiled without the check (the app is rebuilt when it changes). */
+  rateLimited: boolean;
 }
 
 /** A route's access rule: a role, or a role with a rate-limit class. */
@@ -63,8 +65,8 @@ const rateOf = (spec: RoleSpec): RateClass | "none" => (typeof spec === "string"
 export function rolesPlugin(checks: RoleChecks) {
   return new Elysia({ name: "gantry-roles" }).macro({
     role: (spec: RoleSpec) =>
-      roleOf(spec) === "public" && rateOf(spec) === "none"
-        ? { detail: { [ROLE_EXTENSION]: roleOf(spec), [RATE_EXTENSION]: rateOf(spec) } } // probes and docs: no hook at all
+      roleOf(spec) === "public" && (rateOf(spec) === "none" || !checks.rateLimited)
+        ? { detail: { [ROLE_EXTENSION]: roleOf(spec), [RATE_EXTENSION]: rateOf(spec) } } // probes, docs, public routes while not limited: no hook at all
         : {
             detail: { [ROLE_EXTENSION]: roleOf(spec), [RATE_EXTENSION]: rateOf(spec), security: roleOf(spec) === "public" ? [] : [{ apiKey: [] }] },
             // transform runs before schema validation, so a caller without the role learns nothing about the schema.
@@ -73,7 +75,10 @@ export function rolesPlugin(checks: RoleChecks) {
             async transform({ request, path, set }: { request: Request; path: string; set: { headers: Record<string, unknown> } }) {
               const required = roleOf(spec);
               const rateClass = rateOf(spec);
-              if (rateClass !== "none") await checks.rateLimit({ request, path, set }, rateClass);
+              if (rateClass !== "none" && checks.rateLimited) {
+                const limited = checks.rateLimit({ request, path, set }, rateClass);
+                if (limited) await limited;
+              }
               if (required === "public" || (required === "internal" && checks.isInternal(request))) return;
               if (required !== "internal") return assertRole(await checks.identify(request), required);
               assertInternalCaller(await checks.identify(request));

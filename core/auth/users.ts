@@ -36,6 +36,7 @@ function view(row: Row): UserView {
 /** Users, with an in-memory view of role and disabled state so every request need not read the DB. */
 export class UserStore {
   #cache = new Map<string, { role: UserRole; disabled: boolean; username: string }>();
+  #reloading: Promise<void> = Promise.resolve();
   /** Verified against when the user does not exist, so both failures take the same time. */
   #dummyHash: Promise<string>;
   readonly #table: typeof users;
@@ -48,9 +49,14 @@ export class UserStore {
     this.#dummyHash = runtime.hashPassword(randomBytes(16).toString("hex"));
   }
 
-  async reload(): Promise<void> {
-    const rows = await this.db.select().from(this.#table);
-    this.#cache = new Map(rows.map((r) => [r.id, { role: r.role, disabled: r.disabled, username: r.username }]));
+  reload(): Promise<void> {
+    // One after another: a read that started before a role change or disabling cannot land after it and undo it.
+    const next = this.#reloading.then(async () => {
+      const rows = await this.db.select().from(this.#table);
+      this.#cache = new Map(rows.map((r) => [r.id, { role: r.role, disabled: r.disabled, username: r.username }]));
+    });
+    this.#reloading = next.catch(() => undefined);
+    return next;
   }
 
   get count(): number {

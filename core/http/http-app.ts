@@ -51,8 +51,12 @@ export interface AuditContext {
 }
 
 export interface RequestGuards {
-  /** Counts the request; sets X-RateLimit-* headers; throws RATE_LIMITED (429) when over the limit. */
-  rateLimit(request: Request, path: string, rateClass: RateClass, ip: () => string, identify: (r: Request) => Promise<Identity | undefined>, set: { headers: Record<string, unknown> }): Promise<void>;
+  /** Whether rate limiting is on (read when the app is built: off, routes carry no rate-limit check). */
+  rateLimited(): boolean;
+  /** Counts the request; sets X-RateLimit-* headers; throws RATE_LIMITED (429) when over the limit. Undefined for an exempt path. */
+  rateLimit(request: Request, path: string, rateClass: RateClass, ip: () => string, identify: (r: Request) => Promise<Identity | undefined>, set: { headers: Record<string, unknown> }): Promise<void> | undefined;
+  /** Whether a write to a route of this role is recorded (checked before anything is gathered for the record). */
+  audited(role: string): boolean;
   /** Records admin and operator actions after the response. */
   audit(context: AuditContext, identify: (r: Request) => Promise<Identity | undefined>): Promise<void>;
 }
@@ -83,6 +87,16 @@ interface RequestMeta {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
+/** The path of a request URL (Bun hands over absolute ones), without parsing the whole URL. */
+function pathOfUrl(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start < 0) return "/";
+  const query = url.indexOf("?", start);
+  const hash = url.indexOf("#", start);
+  const end = query < 0 ? hash : hash < 0 ? query : Math.min(query, hash);
+  return end < 0 ? url.slice(start) : url.slice(start, end);
+}
 const READ_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
 /** Errors Elysia raises itself, mapped to gantry's codes and statuses. */
@@ -133,10 +147,11 @@ export function buildRootApp(parts: AppParts, plugins: PluginInstance[]): { app:
     identify,
     isInternal: (request) => parts.auth.isInternal(request),
     rateLimit: (context, rateClass) => parts.guards?.rateLimit(context.request, context.path, rateClass, () => parts.clientIp(context.request) ?? "unknown", identify, context.set),
+    rateLimited: parts.guards?.rateLimited() ?? false,
   });
   // Each route's role and rate class, read by the rate-limit and audit hooks (filled once the routes exist).
   const routeInfo = new Map<string, RouteInfo>();
-  const pathOf = (request: Request) => new URL(request.url).pathname;
+  const pathOf = (request: Request) => pathOfUrl(request.url);
 
   const finished = new WeakMap<object, Record<string, unknown>>();
   const app = new Elysia({ normalize: true })
@@ -157,7 +172,8 @@ export function buildRootApp(parts: AppParts, plugins: PluginInstance[]): { app:
       },
     }))
     .onRequest(async ({ request, set }) => {
-      const cors = parts.limits().cors;
+      const limits = parts.limits();
+      const cors = limits.cors;
       if (cors) {
         // Before routing and auth: a browser's preflight carries no credential.
         const preflight = cors.preflight(request);
@@ -170,13 +186,13 @@ export function buildRootApp(parts: AppParts, plugins: PluginInstance[]): { app:
       meta.set(request, { id, start: performance.now() });
       set.headers["x-request-id"] = id;
       const length = Number(request.headers.get("content-length") ?? 0);
-      const limit = parts.limits().bodyLimitBytes;
+      const limit = limits.bodyLimitBytes;
       if (length > limit) {
         set.status = 413;
         return Errors.PAYLOAD_TOO_LARGE([limit]).toJSON();
       }
       // The spec and its pages: viewer, unless server.public_docs (the spec route is the OpenAPI plugin's, without the role macro).
-      if (!parts.limits().publicDocs && DOC_PATHS.has(pathOf(request))) assertRole(await identify(request), "viewer");
+      if (!limits.publicDocs && DOC_PATHS.has(pathOf(request))) assertRole(await identify(request), "viewer");
     })
     // Before validation: the validator's error mapping recurses, and a body 5,000 levels deep overflowed it.
     .onTransform({ as: "global" }, ({ body }) => {
@@ -204,7 +220,7 @@ export function buildRootApp(parts: AppParts, plugins: PluginInstance[]): { app:
       parts.metrics.observeRequest(request.method, route || "unmatched", status, seconds);
       if (parts.guards && !READ_METHODS.has(request.method)) {
         const info = routeInfo.get(`${request.method} ${route}`);
-        if (info) {
+        if (info && parts.guards.audited(info.role)) {
           parts.guards.audit({ request, route, role: info.role, params: params as Record<string, string>, status, requestId: m.id, ip: () => parts.clientIp(request) }, identify)
             .catch((error) => parts.log.error({ reqId: m.id, err: messageOf(error) }, "audit record failed"));
         }

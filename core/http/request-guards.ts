@@ -21,20 +21,27 @@ export interface GuardOptions {
 }
 
 export function createRequestGuards(options: GuardOptions): RequestGuards {
+  async function limit(request: Request, rateClass: RateClass, ip: () => string, identify: (r: Request) => Promise<Identity | undefined>, set: { headers: Record<string, unknown> }): Promise<void> {
+    // Login is limited per address; everything else per credential, or per address when anonymous.
+    const identity = rateClass === "login" ? undefined : await identify(request);
+    const key = identity && identity.role !== "public" ? identity.subject : `ip:${ip()}`;
+    const decision = options.limiter.hit(key, rateClass);
+    set.headers["x-ratelimit-limit"] = String(decision.limit);
+    set.headers["x-ratelimit-remaining"] = String(decision.remaining);
+    set.headers["x-ratelimit-reset"] = String(decision.resetAt);
+    if (!decision.allowed) {
+      set.headers["retry-after"] = String(decision.retryAfterS);
+      throw GuardErrors.RATE_LIMITED([decision.limit, rateClass, decision.retryAfterS], { details: { retry_after_s: decision.retryAfterS, reset_at: decision.resetAt } });
+    }
+  }
+
   return {
-    async rateLimit(request, path, rateClass: RateClass, ip, identify, set) {
-      if (!options.enabled() || options.exemptPaths().has(path)) return;
-      // Login is limited per address; everything else per credential, or per address when anonymous.
-      const identity = rateClass === "login" ? undefined : await identify(request);
-      const key = identity && identity.role !== "public" ? identity.subject : `ip:${ip()}`;
-      const decision = options.limiter.hit(key, rateClass);
-      set.headers["x-ratelimit-limit"] = String(decision.limit);
-      set.headers["x-ratelimit-remaining"] = String(decision.remaining);
-      set.headers["x-ratelimit-reset"] = String(decision.resetAt);
-      if (!decision.allowed) {
-        set.headers["retry-after"] = String(decision.retryAfterS);
-        throw GuardErrors.RATE_LIMITED([decision.limit, rateClass, decision.retryAfterS], { details: { retry_after_s: decision.retryAfterS, reset_at: decision.resetAt } });
-      }
+    rateLimited: options.enabled,
+    audited: (role) => AUDITED_ROLES.has(role),
+    rateLimit(request, path, rateClass: RateClass, ip, identify, set) {
+      // No promise at all for a request that is not limited.
+      if (!options.enabled() || options.exemptPaths().has(path)) return undefined;
+      return limit(request, rateClass, ip, identify, set);
     },
     async audit(context: AuditContext, identify: (r: Request) => Promise<Identity | undefined>) {
       if (READ_METHODS.has(context.request.method) || !AUDITED_ROLES.has(context.role)) return;

@@ -2,6 +2,7 @@
 import client, { Counter, Gauge, Histogram, Registry, type CounterConfiguration, type GaugeConfiguration, type HistogramConfiguration, type Metric } from "prom-client";
 import { Errors } from "./errors.ts";
 import type { Owner } from "./owned-registry.ts";
+import { boundCounter, boundHistogram } from "./bound-series.ts";
 
 export type { Counter, Gauge, Histogram };
 
@@ -19,6 +20,7 @@ interface OwnedMetric {
   refs: number;
 }
 
+const EVENT_LOOP_SAMPLE_MS = 1000;
 const GAUGES_NAMED_LIKE_COUNTERS = ["nodejs_active_handles", "nodejs_active_requests", "nodejs_active_resources"];
 
 export class MetricsRegistry {
@@ -26,11 +28,13 @@ export class MetricsRegistry {
   readonly httpRequests: Counter<"method" | "route" | "status">;
   readonly httpDuration: Histogram<"method" | "route" | "status">;
   readonly #owned = new Map<string, OwnedMetric>();
-  /** Label-bound children per (method, route, status): prom-client hashes labels on every call otherwise. */
+  /** Label-bound series per (method, route, status): prom-client hashes labels on every call otherwise. */
   readonly #requestSeries = new Map<string, { count: { inc(): void }; duration: { observe(v: number): void } }>();
 
   constructor() {
-    client.collectDefaultMetrics({ register: this.registry, prefix: "gantry_" });
+    // The event-loop delay histogram samples once a second: at prom-client's default 10 ms it woke an
+    // idle gantry ~100 times a second and was most of its idle CPU.
+    client.collectDefaultMetrics({ register: this.registry, prefix: "gantry_", eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
     // prom-client names three gauges *_total, which Prometheus reserves for counters (promtool check
     // metrics fails on them). They are dropped: the per-type gauges without the suffix remain, and
     // their sum is the same number.
@@ -52,7 +56,7 @@ export class MetricsRegistry {
     let series = this.#requestSeries.get(key);
     if (!series) {
       const labels = { method, route, status: String(status) };
-      series = { count: this.httpRequests.labels(labels), duration: this.httpDuration.labels(labels) };
+      series = { count: boundCounter(this.httpRequests, labels), duration: boundHistogram(this.httpDuration, labels) };
       this.#requestSeries.set(key, series);
     }
     series.count.inc();

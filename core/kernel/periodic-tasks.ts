@@ -24,6 +24,8 @@ export interface PeriodicTaskSnapshot {
   is_running: boolean;
   is_executing: boolean;
   is_active: boolean;
+  /** The task has nothing to do and waits for `wake()` (or the time it asked for): healthy, not stalled. */
+  is_sleeping: boolean;
   last_run_time: string | null;
   last_run_ago: number | null;
   total_runs: number;
@@ -48,6 +50,17 @@ export class PeriodicTask {
   #failedRuns = 0;
   #lastSummary: string | null = null;
   #lastError: string | null = null;
+  /** What the current run asked for its next one: undefined, the interval; null, only `wake()`; else a time (ms). */
+  #sleepRequest: number | null | undefined;
+  /** Set while the schedule waits past its interval at the task's request. */
+  #sleeping = false;
+  #wakeRequested = false;
+  /** True from a scheduled run's start until its next run is scheduled. */
+  #firing = false;
+  /** A wake for later that arrived during a run. */
+  #pendingWakeAt: number | undefined;
+  /** When the next scheduled run starts; undefined while none is scheduled (sleeping until woken, or running). */
+  #nextRunAt: number | undefined;
 
   constructor(
     readonly name: string,
@@ -78,6 +91,31 @@ export class PeriodicTask {
     await this.#inFlight;
   }
 
+  /**
+   * Called by the task's body during a run: after this run, sleep until `at` (ms since the epoch)
+   * or, with null, until `wake()`. Work with nothing to do then costs no timer tick at all.
+   */
+  sleepUntil(at: number | null): void {
+    this.#sleepRequest = at;
+  }
+
+  /**
+   * New work arrived: the task runs at `at` (ms since the epoch; default now) unless it runs sooner
+   * anyway. A run in progress is followed by one more when the work is due now.
+   */
+  wake(at = Date.now()): void {
+    if (!this.#running) return;
+    if (this.#inFlight || this.#firing) {
+      if (at <= Date.now()) this.#wakeRequested = true;
+      else this.#pendingWakeAt = Math.min(this.#pendingWakeAt ?? Infinity, at);
+      return;
+    }
+    if (this.#nextRunAt !== undefined && this.#nextRunAt <= at) return;
+    clearTimeout(this.#timer);
+    this.#sleeping = false;
+    this.#schedule(Math.max(0, (at - Date.now()) / 1000));
+  }
+
   /** Runs the task once now (also used by the schedule). */
   async runOnce(): Promise<void> {
     if (this.#inFlight) return this.#inFlight;
@@ -88,6 +126,7 @@ export class PeriodicTask {
   /** Active: the last run ended within 3× interval; before any run, start was within initWait + 3× interval. */
   isActive(now = Date.now()): boolean {
     if (!this.#running || this.#startedAt === undefined) return false;
+    if (this.#sleeping) return true;
     if (this.#lastRunAt !== undefined) return now - this.#lastRunAt <= 3 * this.interval * 1000;
     return now - this.#startedAt <= (this.initWait + 3 * this.interval) * 1000;
   }
@@ -103,6 +142,7 @@ export class PeriodicTask {
       is_running: this.#running,
       is_executing: this.#inFlight !== undefined,
       is_active: this.isActive(now),
+      is_sleeping: this.#sleeping,
       last_run_time: this.#lastRunAt === undefined ? null : new Date(this.#lastRunAt).toISOString(),
       last_run_ago: this.#lastRunAt === undefined ? null : round((now - this.#lastRunAt) / 1000),
       total_runs: total,
@@ -115,10 +155,28 @@ export class PeriodicTask {
 
   #schedule(seconds: number): void {
     if (!this.#running) return;
+    this.#nextRunAt = Date.now() + seconds * 1000;
     this.#timer = setTimeout(async () => {
+      this.#nextRunAt = undefined;
+      this.#sleepRequest = undefined;
+      this.#firing = true;
       await this.runOnce();
-      this.#schedule(this.interval);
+      this.#firing = false;
+      const woken = this.#wakeRequested;
+      const pending = this.#pendingWakeAt;
+      this.#wakeRequested = false;
+      this.#pendingWakeAt = undefined;
+      const request = woken ? Date.now() : this.#sleepRequest;
+      if (request === undefined) return this.#sleep(false, this.interval);
+      const at = Math.min(request ?? Infinity, pending ?? Infinity);
+      // Asked for later than one interval from now: that is sleeping (healthy), not stalling.
+      this.#sleep(at - Date.now() > this.interval * 1000, at === Infinity ? undefined : Math.max(0, (at - Date.now()) / 1000));
     }, seconds * 1000);
+  }
+
+  #sleep(sleeping: boolean, seconds: number | undefined): void {
+    this.#sleeping = sleeping;
+    if (seconds !== undefined) this.#schedule(seconds);
   }
 
   async #execute(): Promise<void> {

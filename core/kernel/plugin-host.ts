@@ -269,6 +269,11 @@ export class PluginHost {
   }
 
   /** Instances that serve now, in activation order. */
+  /** Builds the routing table again for the same plugins: a setting that shapes the compiled routes (rate limiting on or off) changed. */
+  rebuildRoutes(): void {
+    this.options.commitRoutes(this.activeInstances());
+  }
+
   activeInstances(): PluginInstance[] {
     return this.#activationOrder.flatMap((name) => {
       const instance = this.#records.get(name)?.instance;

@@ -2,7 +2,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { and, asc, count, eq, inArray, isNull, lt, lte, or, sql } from "drizzle-orm";
+import { and, asc, count, eq, inArray, isNotNull, isNull, lt, lte, min, or, sql } from "drizzle-orm";
 import { pickTables, type PluginContext } from "gantry/plugin";
 import * as pgTables from "./schema-pg.ts";
 import * as sqliteTables from "./schema.ts";
@@ -21,7 +21,8 @@ function skipLocked<Q>(query: Q): Q {
 export class CacheStore {
   readonly #t: typeof sqliteTables;
 
-  constructor(private readonly db: PluginContext["db"], private readonly pagesDir: string) {
+  /** `onQueued(dueAt)`: entries were queued, the earliest due at `dueAt` (the scheduler wakes for them). */
+  constructor(private readonly db: PluginContext["db"], private readonly pagesDir: string, private readonly onQueued: (dueAt: Date) => void = () => {}) {
     this.#t = pickTables(db, { sqlite: sqliteTables, pg: pgTables });
   }
 
@@ -34,6 +35,7 @@ export class CacheStore {
         await tx.insert(cacheQueue).values(rows.slice(i, i + 500)).onConflictDoUpdate({ target: [cacheQueue.hostId, cacheQueue.priority, cacheQueue.url, cacheQueue.dimensionId], set: { dueAt: sql`excluded.due_at` } });
       }
     });
+    if (rows.length > 0) this.onQueued(dueAt);
     return rows.length;
   }
 
@@ -82,6 +84,19 @@ export class CacheStore {
     const same = and(eq(cacheQueue.hostId, item.hostId), eq(cacheQueue.priority, item.priority), eq(cacheQueue.url, item.url), eq(cacheQueue.dimensionId, item.dimensionId), eq(cacheQueue.claimedBy, claimer));
     const removed = await this.db.delete(cacheQueue).where(and(same, eq(cacheQueue.dueAt, item.dueAt))).returning({ url: cacheQueue.url });
     if (removed.length === 0) await this.db.update(cacheQueue).set({ claimedBy: null, claimExpiresAt: null }).where(same);
+  }
+
+  /**
+   * The earliest time an entry may be claimable: the first due time among unclaimed (or lapsed)
+   * entries, or the first expiry of a claim held now (its node may die and the claim lapse). Null
+   * when the queues are empty.
+   */
+  async nextDueAt(now = new Date()): Promise<Date | null> {
+    const { cacheQueue } = this.#t;
+    const [free] = await this.db.select({ at: min(cacheQueue.dueAt) }).from(cacheQueue).where(or(isNull(cacheQueue.claimExpiresAt), lt(cacheQueue.claimExpiresAt, now)));
+    const [held] = await this.db.select({ at: min(cacheQueue.claimExpiresAt) }).from(cacheQueue).where(isNotNull(cacheQueue.claimExpiresAt));
+    const times = [free?.at, held?.at].filter((at): at is Date => at instanceof Date).map((at) => at.getTime());
+    return times.length === 0 ? null : new Date(Math.min(...times));
   }
 
   /** `{host_id: {priority: {total, due_now}}}` */

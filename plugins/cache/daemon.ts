@@ -1,7 +1,9 @@
 /**
  * The recache daemon: every tick it takes as many due queue entries as the render service has tabs
  * for beyond the online reserve (high first, then normal, then autorecache) and renders them in the
- * background; a rendered page of a host with autorecache_s is queued again for then.
+ * background; a rendered page of a host with autorecache_s is queued again for then. With nothing
+ * due it says when to look next (`nextTickAt`): the scheduler sleeps until then or until an entry
+ * is queued, so an idle gantry does not read the queues every tick.
  */
 import type { PluginContext } from "gantry/plugin";
 import type { CacheStore, QueueItem } from "./cache-store.ts";
@@ -21,8 +23,16 @@ export interface HostConfig {
   block_third_party?: boolean;
 }
 
+/**
+ * With nothing due, the queues are still read this often: entries written by another process on
+ * the same database (a second gantry on one PostgreSQL) do not wake this one.
+ */
+const OUTSIDE_WRITES_RECHECK_MS = 30_000;
+
 export class CacheDaemon {
-  paused = false;
+  #paused = false;
+  /** Set by the plugin: makes the scheduler tick at `at` (ms; now by default) if it sleeps past then. */
+  wakeScheduler: (at?: number) => void = () => {};
   lastTick: Date | null = null;
   readonly startedAt = new Date();
   /** Entries taken off the queues and not rendered yet (the cache daemon API's internal queue). */
@@ -30,6 +40,8 @@ export class CacheDaemon {
   readonly #renders;
   /** True while queue entries are being claimed: one claim at a time, so tabs are not promised twice. */
   #claiming = false;
+  /** When the last tick found nothing more due: the earliest queued entry's due time (ms), null for none. Undefined: look every tick. */
+  #idleUntil: number | null | undefined;
   #renewedAt = Date.now();
 
   constructor(
@@ -44,6 +56,19 @@ export class CacheDaemon {
     this.#renders = ctx.metrics.counter({ name: "gantry_cache_renders_total", help: "Page renders by kind and outcome", labelNames: ["kind", "outcome"] });
   }
 
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  pause(): void {
+    this.#paused = true;
+  }
+
+  resume(): void {
+    this.#paused = false;
+    this.wakeScheduler();
+  }
+
   host(id: number): HostConfig | undefined {
     return this.hosts().find((h) => h.id === id);
   }
@@ -51,21 +76,42 @@ export class CacheDaemon {
   /** One scheduler tick: renews this process's claims while it renders, then claims more; returns how many renders it started. */
   async tick(): Promise<number> {
     this.lastTick = new Date();
+    this.#idleUntil = undefined;
     const claimMs = this.settings().claimMs;
     if (this.inFlight > 0 && Date.now() - this.#renewedAt >= claimMs / 3) {
       this.#renewedAt = Date.now();
       await this.store.renewClaims(this.claimer, claimMs);
     }
-    return this.#fill();
+    const room = this.#room();
+    const started = await this.#fill();
+    // Fewer due entries than room for them: the queues hold nothing more claimable now.
+    if (room > 0 && started < room && this.hosts().length > 0 && !this.#paused) this.#idleUntil = (await this.store.nextDueAt())?.getTime() ?? null;
+    return started;
+  }
+
+  /**
+   * When the scheduler should tick next: undefined, after its interval (there may be more to do, or
+   * claims to renew while renders run); null, only when woken (no host, or paused); else a time in ms
+   * (the next entry's due time, or the recheck for entries other processes queue).
+   */
+  nextTickAt(now = Date.now()): number | null | undefined {
+    if (this.inFlight > 0) return undefined;
+    if (this.hosts().length === 0 || this.#paused) return null;
+    if (this.#idleUntil === undefined) return undefined;
+    return Math.min(this.#idleUntil ?? Infinity, now + OUTSIDE_WRITES_RECHECK_MS);
+  }
+
+  #room(): number {
+    return Math.min(this.renderer.availableForRecache, this.settings().queueMaxSize - this.inFlight);
   }
 
   /** Starts renders for due entries while tabs are free; also called as each render ends, so no tab waits for the next tick. */
   async #fill(): Promise<number> {
     // A generation being disposed claims nothing more: the next one drains the queues.
-    if (this.paused || this.#claiming || this.ctx.signal.aborted) return 0;
+    if (this.#paused || this.#claiming || this.ctx.signal.aborted) return 0;
     // No host configured: nothing queued could be rendered, so the queues are not read (an idle gantry stays idle).
     if (this.hosts().length === 0) return 0;
-    const room = Math.min(this.renderer.availableForRecache, this.settings().queueMaxSize - this.inFlight);
+    const room = this.#room();
     if (room <= 0) return 0;
     this.#claiming = true;
     let items: QueueItem[];

@@ -1,6 +1,6 @@
 /** cache: the prerender cache daemon (its documented API) with a headless-Chromium render service. */
 import { join } from "node:path";
-import { definePlugin } from "gantry/plugin";
+import { definePlugin, type PeriodicTask } from "gantry/plugin";
 import { CacheStore } from "./cache-store.ts";
 import { CacheDaemon, type HostConfig } from "./daemon.ts";
 import { RenderService } from "./render-service.ts";
@@ -48,7 +48,8 @@ export default definePlugin({
     const config = ctx.config as unknown as CacheConfig;
     const problems = hostProblems(config.hosts);
     if (problems.length > 0) throw new Error(problems.join("; "));
-    const store = new CacheStore(ctx.db, join(ctx.dataDir, "pages"));
+    // Queuing an entry wakes the scheduler (it sleeps while nothing is due), at once or when the entry is due.
+    const store = new CacheStore(ctx.db, join(ctx.dataDir, "pages"), (dueAt) => daemon.wakeScheduler(dueAt.getTime()));
     const settings = () => ({
       chromiumPath: config.chromium_path, tabs: config.tabs, reserveOnlinePercent: config.reserve_online_percent,
       timeoutMs: config.render_timeout_ms, recycleAfter: config.recycle_after_renders,
@@ -63,9 +64,13 @@ export default definePlugin({
       store, daemon, renderer,
       settings: () => ({ daemonId: config.daemon_id, queueMaxSize: config.queue_max_size, schedulerControlApi: config.scheduler_control_api, maxUrls: config.max_urls }),
     }), { prefix: "" });
-    ctx.every("cache-scheduler", { interval: config.tick_s, level: "high", initWait: config.tick_s }, async () => {
+    const scheduler: PeriodicTask = ctx.every("cache-scheduler", { interval: config.tick_s, level: "high", initWait: config.tick_s }, async () => {
       const started = await daemon.tick();
+      const next = daemon.nextTickAt();
+      if (next !== undefined) scheduler.sleepUntil(next);
+      if (config.hosts.length === 0) return "no hosts configured: sleeping";
       return daemon.paused ? "paused" : `${started} renders started, ${daemon.inFlight} in flight`;
     });
+    daemon.wakeScheduler = (at) => scheduler.wake(at);
   },
 });

@@ -124,12 +124,12 @@ export function cacheRoutes(p: CacheRouteParts) {
       })
       .post("/internal/scheduler/pause", () => {
         if (!p.settings().schedulerControlApi) throw CacheErrors.CONTROL_API_DISABLED([]);
-        p.daemon.paused = true;
+        p.daemon.pause();
         return { status: "ok" as const, message: "Scheduler paused" };
       }, { role: "internal", response: { 200: t.Object({ status: Ok, message: t.String() }), 403: SeedError }, detail: { summary: "Pause the recache scheduler", tags: ["cache"] } })
       .post("/internal/scheduler/resume", () => {
         if (!p.settings().schedulerControlApi) throw CacheErrors.CONTROL_API_DISABLED([]);
-        p.daemon.paused = false;
+        p.daemon.resume();
         return { status: "ok" as const, message: "Scheduler resumed" };
       }, { role: "internal", response: { 200: t.Object({ status: Ok, message: t.String() }), 403: SeedError }, detail: { summary: "Resume the recache scheduler", tags: ["cache"] } })
       // For the edge gateway: the cached page, or one rendered now on the online tabs.

@@ -26,7 +26,7 @@ export function isTaskLevel(level: string): level is TaskLevel {
 /** One task as GET /periodic-threads/{name} shows it. */
 export const TaskSnapshot = t.Object({
   name: t.String(), plugin: t.String(), level: t.String(), interval: t.Number(), init_wait: t.Number(),
-  is_running: t.Boolean(), is_executing: t.Boolean(), is_active: t.Boolean(),
+  is_running: t.Boolean(), is_executing: t.Boolean(), is_active: t.Boolean(), is_sleeping: t.Boolean(),
   last_run_time: t.Union([t.String(), t.Null()]), last_run_ago: t.Union([t.Number(), t.Null()]),
   total_runs: t.Integer(), failed_runs: t.Integer(), success_rate: t.Number(),
   last_summary: t.Union([t.String(), t.Null()]), last_error: t.Union([t.String(), t.Null()]),

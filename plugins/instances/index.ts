@@ -1,5 +1,5 @@
 /** instances: model servers supervised as subprocesses, and the inference endpoint (OpenAI, Anthropic, Ollama, llama-swap). */
-import { definePlugin, pickTables, textTable, type PluginContext } from "gantry/plugin";
+import { definePlugin, pickTables, textTable, type PeriodicTask, type PluginContext } from "gantry/plugin";
 import { deviceBudgets, readNvidiaSmi } from "./devices.ts";
 import type { GroupRule, PlacementSettings } from "./placement.ts";
 import { systemRoutes } from "./system-routes.ts";
@@ -21,6 +21,7 @@ interface InstancesConfig {
   port_range: [number, number];
   executables: Record<string, string>;
   health_interval_s: number;
+  health_interval_healthy_s: number;
   start_timeout_s: number;
   stop_timeout_s: number;
   max_restarts: number;
@@ -135,18 +136,25 @@ export default definePlugin({
     });
     ctx.command("start", { description: "Start an instance and wait until it is healthy", argumentHint: "<name>", run: async ({ argv }) => brief(await manager.start(argv[0] ?? "")) });
     ctx.command("stop", { description: "Stop an instance (SIGTERM, then SIGKILL after stop_timeout_s)", argumentHint: "<name>", run: async ({ argv }) => brief(await manager.stop(argv[0] ?? "")) });
-    ctx.every("instances-health", { interval: config.health_interval_s, level: "high", initWait: config.health_interval_s }, async () => {
-      const running = await manager.watchRunning();
+    const health: PeriodicTask = ctx.every("instances-health", { interval: config.health_interval_s, level: "high", initWait: config.health_interval_s }, async () => {
+      const { running, nextCheckAt } = await manager.watchRunning(config.health_interval_healthy_s * 1000, config.health_interval_s * 1000);
       const stopped = await manager.stopIdle();
       if (defaultModel && defaultModel.status === "stopped" && !defaultModel.gate.busy) {
         await manager.start(defaultModel.definition.name).catch((error) => ctx.log.warn({ instance: defaultModel.definition.name, err: (error as Error).message }, "the default model did not start"));
       }
       // Stats come from a scan of /proc: only while someone (the UI's event stream) hears them.
-      if (running > 0 && ctx.listened("instance_stats_updated")) {
+      const listened = running > 0 && ctx.listened("instance_stats_updated");
+      if (listened) {
         for (const instance of manager.list().filter((i) => i.status === "running")) ctx.emit("instance_stats_updated", { name: instance.name, stats: instance.stats });
+      } else if (!defaultModel || defaultModel.status === "running") {
+        // Nothing to do before the next probe or idle deadline: sleep until then (never sooner than an
+        // interval: a busy instance past its deadline is looked at again later); none running, until one starts.
+        const next = Math.min(nextCheckAt ?? Infinity, manager.nextIdleAt() ?? Infinity);
+        health.sleepUntil(Number.isFinite(next) ? Math.max(next, Date.now() + config.health_interval_s * 1000) : null);
       }
       return `${running} running${stopped.length > 0 ? `; stopped idle: ${stopped.join(", ")}` : ""}`;
     });
+    manager.wakeWatch = (at) => health.wake(at);
   },
 });
 

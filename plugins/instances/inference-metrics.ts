@@ -4,7 +4,7 @@
  * instances up. Each request also ends in one `inference` log line with the same numbers.
  */
 import type { Counter, Histogram } from "prom-client";
-import type { PluginContext } from "gantry/plugin";
+import { boundHistogram, type PluginContext } from "gantry/plugin";
 import type { InstanceSupervisor } from "./supervisor.ts";
 
 /** Which client API a request came in on. */
@@ -98,7 +98,7 @@ export class InferenceMetrics {
   begin(model: string, api: InferenceApi, requestId: string | undefined, stream: boolean): Observation {
     let series = this.#state.models.get(model);
     if (!series) {
-      series = { inFlight: 0, prompt: 0, completion: 0, ttft: this.#ttft.labels({ model }) };
+      series = { inFlight: 0, prompt: 0, completion: 0, ttft: boundHistogram(this.#ttft, { model }) };
       this.#state.models.set(model, series);
     }
     series.inFlight++;
@@ -112,7 +112,7 @@ export class InferenceMetrics {
     let end = this.#state.ends.get(key);
     if (!end) {
       const labels = { model: o.model, api: o.api, status: String(status) };
-      end = { labels, count: 0, duration: this.#duration.labels(labels) };
+      end = { labels, count: 0, duration: boundHistogram(this.#duration, labels) };
       this.#state.ends.set(key, end);
     }
     end.count++;

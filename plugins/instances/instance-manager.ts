@@ -72,6 +72,8 @@ export class InstanceManager {
   readonly #names = new ModelNames<InstanceSupervisor>();
   readonly #rows = new Map<string, Row>();
   readonly #table: typeof instances;
+  /** Wakes the health watch, now or at `at` (ms): an instance started running, or a keep_alive moved its idle deadline. */
+  wakeWatch: (at?: number) => void = () => {};
   /** Cluster mode: this node's id; its instances are the rows with that `node` (null on a single node: every row). */
   readonly #node: string | null;
   /** Declared fields a running instance does not have yet (set by the reconciler; applied when it stops). */
@@ -94,6 +96,7 @@ export class InstanceManager {
       spawn: (command, options) => fleet.scope.spawn(command, options),
       setTimeout: (fn, ms) => fleet.scope.setTimeout(fn, ms),
       onStatus: (name, status, previous) => {
+        if (status === "running") this.wakeWatch();
         this.#logStatus(name, status, previous);
         ctx.emit("instance_status_changed", { name, status, previous });
         this.#alert(name, status, previous);
@@ -130,9 +133,10 @@ export class InstanceManager {
     this.#names.rebuild(this.#supervisors.values()); // the kept ones too: this generation's view of names
   }
 
-  list() {
+  /** Every instance; `stats: false` leaves stats at zero and skips the /proc scan (model listings poll this). */
+  list(options: { stats?: boolean } = {}) {
     const rows = [...this.#rows.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const usage = this.#usage(rows);
+    const usage = options.stats === false ? new Map<number, GroupUsage>() : this.#usage(rows);
     return rows.map((row) => this.view(row, usage));
   }
 
@@ -278,7 +282,7 @@ export class InstanceManager {
   /** Loads (starts with placement) and sets how long it stays loaded: Ollama's keep_alive in ms (null: idle_timeout). */
   async loadModel(name: string, keepAliveMs: number | null) {
     await this.start(name);
-    this.supervisor(name).keepAliveMs = keepAliveMs;
+    this.keepAlive(this.supervisor(name), keepAliveMs);
     return this.get(name);
   }
 
@@ -302,11 +306,31 @@ export class InstanceManager {
     return this.get(name);
   }
 
-  /** The periodic health check of every running instance (from memory: no database read per tick). */
-  async watchRunning(): Promise<number> {
+  /**
+   * The periodic health check of the running instances that are due (from memory: no database read
+   * per tick): one whose last probe passed is probed `healthyMs` after it, any other `failingMs` after.
+   * Returns how many run and when the next probe is due (ms; null when none runs).
+   */
+  async watchRunning(healthyMs = 0, failingMs = 0, now = Date.now()): Promise<{ running: number; nextCheckAt: number | null }> {
     const running = [...this.#supervisors.values()].filter((s) => s.status === "running");
-    await Promise.all(running.map((s) => s.watch()));
-    return running.length;
+    const dueAt = (s: InstanceSupervisor) => Date.parse(s.health.last_check ?? "") + (s.health.status === "healthy" ? healthyMs : failingMs);
+    await Promise.all(running.filter((s) => !(dueAt(s) > now)).map((s) => s.watch()));
+    const next = Math.min(...running.filter((s) => s.status === "running").map(dueAt).filter((at) => !Number.isNaN(at)));
+    return { running: running.length, nextCheckAt: running.length === 0 ? null : Number.isFinite(next) ? next : now + failingMs };
+  }
+
+  /** Sets how long `supervisor` stays loaded after its last request (ms; null: idle_timeout) and wakes the health watch for that deadline. */
+  keepAlive(supervisor: InstanceSupervisor, keepAliveMs: number | null): void {
+    supervisor.keepAliveMs = keepAliveMs;
+    if (keepAliveMs !== null && Number.isFinite(keepAliveMs)) this.wakeWatch(Math.max(supervisor.lastUsedAt, Date.now()) + keepAliveMs);
+  }
+
+  /** When the first running instance would be stopped as idle (its keep_alive or idle_timeout) if no request came (ms); null for none. */
+  nextIdleAt(): number | null {
+    const at = Math.min(...[...this.#supervisors.values()]
+      .filter((s) => s.status === "running")
+      .map((s) => Math.max(s.lastUsedAt, s.startedAt?.getTime() ?? 0) + (s.keepAliveMs ?? (s.definition.idleTimeout > 0 ? s.definition.idleTimeout * 1000 : Infinity))));
+    return Number.isFinite(at) ? at : null;
   }
 
   /**
@@ -358,7 +382,7 @@ export class InstanceManager {
   async startAll(): Promise<{ started: string[]; failed: Record<string, string> }> {
     const failed: Record<string, string> = {};
     const started: string[] = [];
-    for (const { name } of this.list()) {
+    for (const { name } of this.list({ stats: false })) {
       try {
         await this.start(name);
         started.push(name);

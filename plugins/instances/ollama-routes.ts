@@ -97,7 +97,7 @@ export function ollamaRoutes(upstream: Upstream, forwarding: NodeForwarding) {
       const supervisor = keepMs === 0 ? upstream.manager.resolve(upstream.served.target(model)) : await upstream.instance(model, request);
       if (!supervisor) throw InferenceErrors.MODEL_NOT_FOUND([model]);
       if (keepMs === 0) await m.unload(supervisor.definition.name);
-      else supervisor.keepAliveMs = keepMs;
+      else m.keepAlive(supervisor, keepMs);
       const answer = { model, created_at: new Date().toISOString(), done: true, done_reason: keepMs === 0 ? "unload" : "load" };
       return kind === "generate" ? { ...answer, response: "" } : { ...answer, message: { role: "assistant", content: "" } };
     }
@@ -116,7 +116,7 @@ export function ollamaRoutes(upstream: Upstream, forwarding: NodeForwarding) {
       .get("/api/version", () => ({ version: OLLAMA_API_VERSION }), { role: "inference", response: t.Object({ version: t.String() }), detail: { summary: "The Ollama API version these routes follow", tags: ["ollama"], responses: unauthorized, ...OWN_ERRORS } })
       .get("/api/tags", async ({ request }) => ({
         // Cluster mode: every node's models.
-        models: [...(await m.list()).filter((i) => !i.unlisted).flatMap(entries), ...(await forwarding.othersModels<ReturnType<typeof entries>[number]>(request, "models"))],
+        models: [...m.list({ stats: false }).filter((i) => !i.unlisted).flatMap(entries), ...(await forwarding.othersModels<ReturnType<typeof entries>[number]>(request, "models"))],
       }), {
         role: "inference", response: t.Object({ models: t.Array(ModelEntry) }), detail: { summary: "Instances (names and aliases) as Ollama's local models", tags: ["ollama"], responses: unauthorized, ...OWN_ERRORS },
       })

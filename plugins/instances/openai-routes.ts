@@ -7,6 +7,7 @@ import { t, type RolesApp } from "gantry/plugin";
 import { inferenceResponses, rawJsonBody } from "./inference-docs.ts";
 import { answerErrors, InferenceErrors, openAiErrorBody, OWN_ERRORS } from "./inference-errors.ts";
 import { modelRequest, relay, type Upstream } from "./proxy.ts";
+import { SCAN_FROM_BYTES, scanModelRequest } from "./model-scan.ts";
 import { loadingStream, openAiErrorEvent } from "./loading-progress.ts";
 import { decodeModelId } from "./model-names.ts";
 import { Model, Models } from "./schemas.ts";
@@ -28,6 +29,9 @@ function modelView(i: InstanceView, id: string) {
   return { id, object: "model" as const, created: Math.floor(Date.parse(i.created_at) / 1000), owned_by: "gantry", status: i.status, instance: i.name };
 }
 
+/** `text` (an object without stream_options) asking for usage: the member goes first, so the body is not re-serialized. */
+const withUsageAsked = (text: string, objectStart: number) => `${text.slice(0, objectStart + 1)}"stream_options":{"include_usage":true},${text.slice(objectStart + 1)}`;
+
 export function openAiRoutes(upstream: Upstream, forwarding: NodeForwarding) {
   const m = upstream.manager;
   const requestId = (set: { headers: Record<string, unknown> }) => set.headers["x-request-id"] as string | undefined;
@@ -36,19 +40,21 @@ export function openAiRoutes(upstream: Upstream, forwarding: NodeForwarding) {
   const jsonRoute = (app: RolesApp, path: string, summary: string, required: string[], askUsage: boolean) =>
     app.post(path, async ({ body, request, set }) => {
       let text = typeof body === "string" ? body : ""; // parse: "text" hands over a string; no body at all is ""
-      const { body: parsed, model } = modelRequest(text);
+      // A large body is not parsed whole when a bounded scan is sure of its model and stream (it then has no stream_options or keep_alive).
+      const scanned = text.length >= SCAN_FROM_BYTES ? scanModelRequest(text) : undefined;
+      const { body: parsed, model } = scanned ? { body: undefined, model: scanned.model } : modelRequest(text);
       const forwarded = await forwarding.forward(request, model, text); // cluster: another node's model
       if (forwarded) return forwarded;
       // keep_alive (Ollama's, accepted here as an extra field) is gantry's to read, not the server's.
-      const keepAlive = parsed.keep_alive;
-      if (keepAlive !== undefined) {
+      const keepAlive = parsed?.keep_alive;
+      if (parsed && keepAlive !== undefined) {
         delete parsed.keep_alive;
         text = JSON.stringify(parsed);
       }
-      const stream = parsed.stream === true;
+      const stream = scanned ? scanned.stream : parsed!.stream === true;
       // Streams report usage only when asked; ask, and take the extra chunk out again for a client that did not.
-      const stripUsage = askUsage && stream && (parsed.stream_options as { include_usage?: unknown } | undefined)?.include_usage !== true;
-      if (stripUsage) text = JSON.stringify({ ...parsed, stream_options: { ...(parsed.stream_options as object | undefined), include_usage: true } });
+      const stripUsage = askUsage && stream && (parsed?.stream_options as { include_usage?: unknown } | undefined)?.include_usage !== true;
+      if (stripUsage) text = scanned ? withUsageAsked(text, scanned.objectStart) : JSON.stringify({ ...parsed, stream_options: { ...(parsed!.stream_options as object | undefined), include_usage: true } });
       const checked = upstream.vet(model, request, keepAlive);
       const vetted = checked instanceof Promise ? await checked : checked; // a promise only while some key has a scope
       const serve = async () => {
@@ -95,7 +101,7 @@ export function openAiRoutes(upstream: Upstream, forwarding: NodeForwarding) {
     multipartRoute(app, "/v1/audio/translations", "Speech to English text (multipart upload), routed by the form's model");
     const models = async ({ request }: { request: Request }) => {
       const data: ReturnType<typeof modelView>[] = [];
-      for (const i of await m.list()) if (!i.unlisted) data.push(modelView(i, i.name), ...i.aliases.map((alias) => modelView(i, alias)));
+      for (const i of m.list({ stats: false })) if (!i.unlisted) data.push(modelView(i, i.name), ...i.aliases.map((alias) => modelView(i, alias)));
       data.push(...(await forwarding.othersModels<ReturnType<typeof modelView>>(request))); // cluster: every node's models
       return { object: "list" as const, data: data.sort((a, b) => a.id.localeCompare(b.id)) };
     };

@@ -137,7 +137,7 @@ export class Upstream implements ObservationOwner {
     } else slot = this.#acquire(supervisor, model);
     if (slot) await slot;
     supervisor.lastUsedAt = Date.now();
-    supervisor.keepAliveMs = keepMs;
+    this.manager.keepAlive(supervisor, keepMs);
     const o = this.metrics.begin(supervisor.definition.name, api, requestId, stream);
     o.owner = this;
     o.slot = supervisor;

@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, spyOn, test } from "bun:test";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { jwt } from "@elysiajs/jwt";
 import { Elysia } from "elysia";
 import * as safeEqual from "../../core/auth/safe-equal.ts";
-import { ADMIN_KEY, FIXTURE_PLUGINS, startGantry, type TestGantry } from "../helpers.ts";
+import { ADMIN_KEY, FIXTURE_PLUGINS, startGantry, tempDir, type TestGantry } from "../helpers.ts";
 
 const JWT_SECRET = "test-jwt-secret-0123456789abcdef";
 const ADMIN_PASSWORD = "correct horse battery staple";
@@ -217,6 +218,31 @@ describe("audit", () => {
 });
 
 describe("rate limits", () => {
+  test("off: no check and no headers; turned on by a config reload, limits apply at once; off again, gone", async () => {
+    const configFile = join(tempDir(), "gantry.toml");
+    writeFileSync(configFile, "[rate_limit]\nenabled = false\nregular_per_minute = 2\n");
+    const toggled = await startGantry({ configFile });
+    try {
+      const statuses = async () => {
+        const seen = [];
+        for (let i = 0; i < 3; i++) {
+          const res = await toggled.api("/api/v1/auth/whoami");
+          seen.push([res.status, res.headers.get("x-ratelimit-limit")]);
+        }
+        return seen;
+      };
+      expect(await statuses()).toEqual([[200, null], [200, null], [200, null]]);
+      writeFileSync(configFile, "[rate_limit]\nenabled = true\nregular_per_minute = 2\n");
+      toggled.gantry.configManager.reload();
+      expect(await statuses()).toEqual([[200, "2"], [200, "2"], [429, "2"]]);
+      writeFileSync(configFile, "[rate_limit]\nenabled = false\nregular_per_minute = 2\n");
+      toggled.gantry.configManager.reload();
+      expect(await statuses()).toEqual([[200, null], [200, null], [200, null]]);
+    } finally {
+      await toggled.stop();
+    }
+  });
+
   test("headers on every limited response; 429 with Retry-After past the limit; per credential", async () => {
     const limited = await startGantry({ config: { rate_limit: { regular_per_minute: 3, expensive_per_minute: 1, login_per_minute: 2 } } });
     try {

@@ -67,6 +67,31 @@ describe("PeriodicTask", () => {
     expect(task.isActive()).toBe(false);
   });
 
+  test("a task with nothing to do sleeps (no runs, still healthy) until woken or until the time it asked for", async () => {
+    let work = 0;
+    const task: PeriodicTask = new PeriodicTask("queue", "test", { interval: 0.01, level: "high", initWait: 0 }, () => {
+      if (work === 0) return void task.sleepUntil(null);
+      work--;
+      if (work === 0) task.sleepUntil(Date.now() + 200);
+    }, log);
+    task.start();
+    await waitFor(() => task.snapshot().is_sleeping, 1000, "sleep");
+    const runs = task.snapshot().total_runs;
+    await Bun.sleep(100); // ten intervals
+    expect(task.snapshot().total_runs).toBe(runs);
+    expect(taskHealth([task]).healthy).toBe(true);
+    expect(task.snapshot()).toMatchObject({ is_active: true, is_sleeping: true });
+    work = 3;
+    task.wake();
+    await waitFor(() => work === 0 && task.snapshot().is_sleeping, 1000, "the work done");
+    const done = task.snapshot().total_runs;
+    expect(done).toBe(runs + 3);
+    // It asked to look again 200 ms later: one more run then, and asleep again.
+    await waitFor(() => task.snapshot().total_runs === done + 1, 2000, "the timed run");
+    await task.stop();
+    expect(task.snapshot()).toMatchObject({ is_active: false });
+  });
+
   test("rejects a non-positive interval", () => {
     expect(() => new PeriodicTask("bad", "test", { interval: 0 }, () => undefined, log)).toThrow(/interval/);
   });

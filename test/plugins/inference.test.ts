@@ -77,6 +77,29 @@ describe("OpenAI client", () => {
     expect(heard.text).toBe("heard clip.wav: 1234 bytes for gpt-4o-mini");
   });
 
+  test("a long conversation is routed by a scan of its body: model before or after the messages; streams get usage asked for and taken out", async () => {
+    const client = new OpenAI({ apiKey: key, baseURL: `${g.url}/v1` });
+    // Past 64 KiB, where the proxy scans the body instead of parsing it.
+    const history = Array.from({ length: 500 }, (_, i) => ({ role: i % 2 ? "assistant" as const : "user" as const, content: `turn ${i}: ${"words ".repeat(20)}` }));
+    const messages = [...history, { role: "user" as const, content: "the last question" }];
+    // As Python's SDK writes a body: the messages first, then model and stream.
+    const whole = await client.chat.completions.create({ messages, model: "gpt-4o-mini" });
+    expect(whole.choices[0]!.message.content).toBe("You said: the last question");
+    for (const body of [{ messages, model: QWEN, stream: true as const }, { model: QWEN, stream: true as const, messages }]) {
+      const chunks = [];
+      for await (const chunk of await client.chat.completions.create(body)) chunks.push(chunk);
+      expect(chunks.map((c) => c.choices[0]?.delta?.content ?? "").join("")).toBe("You said: the last question");
+      expect(chunks.some((c) => c.usage)).toBe(false);
+    }
+    const asked = [];
+    for await (const chunk of await client.chat.completions.create({ messages, model: QWEN, stream: true, stream_options: { include_usage: true } })) asked.push(chunk);
+    expect(asked.at(-1)!.usage!.completion_tokens).toBeGreaterThan(0);
+    // The same key twice: the last one counts, as JSON.parse reads it (the scan leaves such bodies to the parser).
+    const twice = `{"model":"ghost","messages":${JSON.stringify(messages)},"model":"gpt-4o-mini"}`;
+    const res = await g.api("/v1/chat/completions", { method: "POST", headers: { "content-type": "application/json" }, body: twice, auth: key });
+    expect(res.status).toBe(200);
+  });
+
   test("errors carry OpenAI's code and type: no key, wrong key, unknown path, a body without model", async () => {
     const noKey = await g.api("/v1/models", { auth: false });
     expect(noKey.status).toBe(401);

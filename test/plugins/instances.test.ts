@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 import OpenAI from "openai";
-import { ADMIN_KEY, BUILTIN_PLUGINS, freePort, json, STAND_IN_MODEL_SERVER, startGantry, tempDir, testDatabaseEnv, waitFor, type TestGantry } from "../helpers.ts";
+import { ADMIN_KEY, BUILTIN_PLUGINS, databaseSettled, freePort, json, STAND_IN_MODEL_SERVER, startGantry, tempDir, testDatabaseEnv, waitFor, type TestGantry } from "../helpers.ts";
 
 let g: TestGantry;
 let inferenceKey: string;
@@ -201,15 +201,7 @@ describe("OpenAI-compatible proxy", () => {
     expect((await ask()).status).toBe(200);
     const database = g.gantry.core.database;
     // Background writes of earlier admin requests (audit rows, the server's pid) settle first.
-    let seen = -1;
-    await waitFor(async () => {
-      const now = database.statements();
-      const settled = now === seen;
-      seen = now;
-      await Bun.sleep(100);
-      return settled;
-    }, 5000, "background writes to settle");
-    const before = database.statements();
+    const before = await databaseSettled(g);
     for (let i = 0; i < 50; i++) expect((await ask()).status).toBe(200);
     // A query per request would be 50 or more; what little may still show up is the supervisor's own
     // writes (a health flap's pid on a loaded machine), not the request path.
@@ -298,7 +290,7 @@ describe("health watch", () => {
   test("a server that stops answering its health checks is restarted, then failed after max_restarts", async () => {
     const watched = await startGantry({
       builtins: BUILTIN_PLUGINS,
-      config: { rate_limit: { enabled: false }, plugin: { instances: { port_range: [18550, 18560], health_interval_s: 0.2, unhealthy_threshold: 2, max_restarts: 1, stop_timeout_s: 1, start_timeout_s: 10 } } },
+      config: { rate_limit: { enabled: false }, plugin: { instances: { port_range: [18550, 18560], health_interval_s: 0.2, health_interval_healthy_s: 0.2, unhealthy_threshold: 2, max_restarts: 1, stop_timeout_s: 1, start_timeout_s: 10 } } },
     });
     try {
       const info = async () => (await (await watched.api("/api/v1/instances/hung")).json());
