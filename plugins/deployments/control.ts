@@ -15,6 +15,8 @@ export interface ControlDeps {
   approvals: () => ApprovalsService | undefined;
   ctx: PluginContext;
   keepWarmS: () => number;
+  /** A promotion now waits at its gate, or a previous version is now kept warm: the periodic check has work again. */
+  pendingWork: () => void;
 }
 
 type InstanceView = { name: string; status: string };
@@ -92,6 +94,7 @@ export class DeploymentControl {
     });
     await this.d.store.record(model, "promotion_requested", actor, version, { promotion_id: id, gate_id: gate.id, from_version: deployment.liveVersion, traffic, comment: request.comment });
     this.d.ctx.emit("deployment.promotion_requested", { model, version, promotion_id: id, gate_id: gate.id, traffic, requested_by: actor });
+    this.d.pendingWork();
     return { promotion, switched: false };
   }
 
@@ -141,6 +144,7 @@ export class DeploymentControl {
     for (const p of await this.d.store.promotions(model)) if (p.status === "live" && p.id !== promotion.id) await this.d.store.movePromotion(p.id, "live", { status: "superseded" });
     await this.d.store.record(model, "promoted", by, version, { promotion_id: promotion.id, from_version: previous, requested_by: promotion.requestedBy, approved_by: moved.decidedBy, note, warm_until: warmUntil?.toISOString() ?? null });
     this.d.ctx.emit("deployment.promoted", { model, version, from_version: previous, promotion_id: promotion.id, approved_by: moved.decidedBy });
+    if (warmUntil) this.d.pendingWork();
     return (await this.d.store.promotion(promotion.id))!;
   }
 
@@ -178,6 +182,7 @@ export class DeploymentControl {
     for (const p of await this.d.store.promotions(model)) if (p.status === "live") await this.d.store.movePromotion(p.id, "live", { status: "rolled_back" });
     await this.d.store.record(model, "rolled_back", actor, back, { from_version: from });
     this.d.ctx.emit("deployment.rolled_back", { model, version: back, from_version: from, by: actor });
+    this.d.pendingWork();
     return row;
   }
 

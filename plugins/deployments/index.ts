@@ -44,7 +44,9 @@ export default definePlugin({
         latencyFactor: config.drift_latency_factor, latencyMinIncreaseMs: config.drift_latency_min_increase_ms, errorRateIncrease: config.drift_error_rate_increase, outputLengthFactor: config.drift_output_length_factor,
       }),
     });
-    const control = new DeploymentControl({ store, traffic, instances, approvals: optional("approvals"), ctx, keepWarmS: () => config.keep_warm_s });
+    const cluster = ctx.services.consume("core.cluster");
+    let checks: { wake(): void } | undefined;
+    const control = new DeploymentControl({ store, traffic, instances, approvals: optional("approvals"), ctx, keepWarmS: () => config.keep_warm_s, pendingWork: () => checks?.wake() });
     const shadow = new ShadowControl({ store, traffic, control, ctx, samplesKept: () => config.shadow_samples_kept });
     const files = new ArtifactFiles(ctx.dataDir, store);
     await control.restore();
@@ -55,12 +57,19 @@ export default definePlugin({
     ctx.on("approval_decided", (event) => void ctx.track(control.settleGates((event.data as { gate_id?: string }).gate_id).catch((error) => {
       ctx.log.error({ err: (error as Error).message }, "applying an approved promotion failed");
     })));
-    ctx.every("deployments-gates-and-warm", { interval: config.check_interval_s, level: "medium" }, async () => {
+    const task = ctx.every("deployments-gates-and-warm", { interval: config.check_interval_s, level: "medium" }, async () => {
       await control.restore();
       await control.settleGates();
       const stopped = await control.expireWarm();
+      // A gantry alone changes its deployments only through this plugin: with no gate waiting, the check sleeps until
+      // the next keep-warm end or a change wakes it (a fleet's nodes re-read the routing every interval instead).
+      if (!cluster.enabled && (await store.pendingPromotions()).length === 0) {
+        const warmEnds = (await store.deployments()).flatMap((d) => (d.warmUntil ? [d.warmUntil.getTime()] : []));
+        task.sleepUntil(warmEnds.length > 0 ? Math.min(...warmEnds) : null);
+      }
       return stopped.length > 0 ? `stopped after keep_warm_s: ${stopped.join(", ")}` : "ok";
     });
+    checks = task;
 
     // From the CLI, cron or an agent: gantry /deployments:rollback chat
     ctx.command("list", {

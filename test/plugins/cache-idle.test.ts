@@ -21,12 +21,13 @@ const scheduler = async (g: TestGantry) =>
 
 describe("idle cache scheduler", () => {
   test("with no hosts configured, an idle gantry with every built-in plugin sends no database statement at all", async () => {
-    // A 50 ms tick: a scheduler that polled would send 40 queue reads in the window. The deployments
-    // plugin re-reads its routing every check_interval_s on purpose (nodes of a fleet follow each
-    // other's switches): that documented poll is moved out of the window.
-    const g = await startGantry({ builtins: BUILTIN_PLUGINS, config: { plugin: { cache: { tick_s: 0.05 }, deployments: { check_interval_s: 3600 } } } });
+    // A 50 ms tick: a scheduler that polled would send 40 queue reads in the window; a deployments check
+    // every second that did not sleep (with nothing to promote and no fleet to follow) would send two.
+    const g = await startGantry({ builtins: BUILTIN_PLUGINS, config: { plugin: { cache: { tick_s: 0.05 }, deployments: { check_interval_s: 1 } } } });
     started.push(g);
     await waitFor(async () => (await scheduler(g)).is_sleeping, 5000, "the scheduler to sleep");
+    const deployments = async () => (await (await g.api("/periodic-threads/deployments-gates-and-warm")).json()) as { is_sleeping: boolean };
+    await waitFor(async () => (await deployments()).is_sleeping, 5000, "the deployments check to sleep");
     expect(await statementsOver(g, 2000)).toBe(0);
     const task = await scheduler(g);
     expect(task).toMatchObject({ is_sleeping: true, is_active: true, last_summary: "no hosts configured: sleeping" });
