@@ -57,10 +57,14 @@ async function serve(args: string[]): Promise<number> {
   const gantry = await createGantry(config);
   await gantry.listen();
   let signals = 0;
+  const exit = (code: number) => {
+    gantry.loggers.flushSync();
+    process.exit(code);
+  };
   const shutdown = (signal: string) => {
-    if (++signals > 1) process.exit(130); // a second Ctrl-C means now
+    if (++signals > 1) exit(130); // a second Ctrl-C means now
     gantry.loggers.root.info({ signal }, "signal received");
-    gantry.stop().then(() => process.exit(0), () => process.exit(1));
+    gantry.stop().then(() => exit(0), () => exit(1));
   };
   process.on("SIGINT", () => shutdown("SIGINT"));
   process.on("SIGTERM", () => shutdown("SIGTERM"));

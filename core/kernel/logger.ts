@@ -23,14 +23,25 @@ export interface LoggerOptions {
 export class LoggerRegistry {
   readonly root: Logger;
   readonly #named = new Map<string, Logger>();
+  readonly #destination: unknown;
 
   constructor(options: LoggerOptions) {
     const usePretty = options.format === "pretty" || (options.format === "auto" && process.stdout.isTTY === true && !options.destination);
     const destination = options.destination ?? (usePretty ? pretty({ colorize: true, sync: true }) : pino.destination({ sync: false }));
+    this.#destination = destination;
     this.root = pino({ level: options.level, base: { name: "gantry" }, redact: { paths: REDACT_PATHS, censor: "[redacted]" },
       // The same rule as every view: secret-named fields at any depth, URL credentials, secret flags.
       formatters: { log: (fields) => redactSecrets(fields) } }, destination);
     this.#named.set("gantry", this.root);
+  }
+
+  /** Writes out what the asynchronous destination still buffers: called before the process exits, or its last lines are lost. */
+  flushSync(): void {
+    try {
+      (this.#destination as { flushSync?: () => void }).flushSync?.();
+    } catch {
+      // not ready yet (nothing written) or already closed: nothing to flush
+    }
   }
 
   /** A named child logger (created once); its level can later be changed alone. */
