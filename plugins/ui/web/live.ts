@@ -26,12 +26,20 @@ function setUp(next: boolean): void {
   for (const listener of statusListeners) listener(next);
 }
 
+/** Tries again after a capped, growing delay (a dropped socket, or no token to connect with). */
+function retryLater(): void {
+  if (!wanted) return;
+  setTimeout(() => void open(), delay);
+  delay = Math.min(15_000, delay * 1.5);
+}
+
 async function open(): Promise<void> {
   if (!wanted || socket) return;
   let token: string;
   try {
     token = await accessToken();
   } catch {
+    retryLater(); // a refresh that failed or was refused for now must not leave the app offline for good
     return;
   }
   const scheme = location.protocol === "https:" ? "wss" : "ws";
@@ -49,9 +57,7 @@ async function open(): Promise<void> {
   ws.onclose = () => {
     socket = null;
     setUp(false);
-    if (!wanted) return;
-    setTimeout(() => void open(), delay);
-    delay = Math.min(15_000, delay * 1.5);
+    retryLater();
   };
 }
 
