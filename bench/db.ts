@@ -47,7 +47,7 @@ async function seed(db: GantryDb) {
   const jobs = new JobStore(db);
   const job = await jobs.create({ name: "bench", schedule: "* * * * *", command: "/x:y", enabled: false, timeout_s: 60 });
   const batches = new BatchStore(db);
-  await batches.create("bench", "bench", Array.from({ length: LINES }, (_, i) => ({ custom_id: String(i), agent: "a", input: "x" })));
+  await batches.create("bench", "bench", "operator", Array.from({ length: LINES }, (_, i) => ({ custom_id: String(i), agent: "a", input: "x" })));
   return { digests, jobId: job.id, jobs, batches, cache: new CacheStore(db, join(tmpdir(), "gantry-bench-pages")) };
 }
 

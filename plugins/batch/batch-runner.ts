@@ -11,11 +11,6 @@ import type { BatchStore, ItemRow } from "./batch-store.ts";
  * gate, for one) go on, and the new generation finds the runs already being worked. Progress
  * events go out through the newest generation's context.
  */
-/**
- * A run's agents get the tools of whoever submitted (or resumed) it. A run taken over after a
- * restart runs as operator, the least role that may submit one.
- */
-const TAKEOVER_CALLER: CommandCaller = { role: "operator" };
 
 export class BatchRunner {
   readonly #active = new Set<string>();
@@ -37,10 +32,9 @@ export class BatchRunner {
   }
 
   /** Works the run's pending lines in the background until none is left. */
-  start(runId: string, caller: CommandCaller = TAKEOVER_CALLER): void {
+  start(runId: string): void {
     if (this.#active.has(runId) || this.#stopping) return;
     this.#active.add(runId);
-    this.#callers.set(runId, caller);
     this.#renewWhileActive();
     const workers = Array.from({ length: Math.max(1, this.#settings().concurrency) }, () => this.#work(runId));
     void this.scope.track(Promise.all(workers).finally(() => {
@@ -86,9 +80,19 @@ export class BatchRunner {
     }
   }
 
+  /** A run's agents get the tools of whoever submitted (or resumed) it, as stored with the run: the same on every node. */
+  async #callerOf(runId: string): Promise<CommandCaller> {
+    let caller = this.#callers.get(runId);
+    if (!caller) {
+      caller = { role: (await this.store.run(runId))?.role ?? "operator" };
+      this.#callers.set(runId, caller);
+    }
+    return caller;
+  }
+
   async #runLine(runId: string, item: ItemRow): Promise<void> {
     try {
-      const run = await this.agents.run(item.agent, item.input, `batch:${runId}`, this.#callers.get(runId) ?? TAKEOVER_CALLER);
+      const run = await this.agents.run(item.agent, item.input, `batch:${runId}`, await this.#callerOf(runId));
       const toolCalls = (run.steps as { type: string; tool?: string; outcome?: string }[])
         .filter((s) => s.type === "tool").map((s) => ({ tool: String(s.tool), outcome: String(s.outcome) }));
       await this.store.finish(runId, item.line, {

@@ -1,6 +1,6 @@
 /** Batch runs and their lines in the plugin's tables. */
 import { and, asc, count, desc, eq, gt, inArray, isNull, lt, or } from "drizzle-orm";
-import { pickTables, type PluginContext } from "gantry/plugin";
+import { pickTables, type CommandRole, type PluginContext } from "gantry/plugin";
 import * as pgTables from "./schema-pg.ts";
 import * as sqliteTables from "./schema.ts";
 import type { batchItems, batchRuns } from "./schema.ts";
@@ -25,10 +25,10 @@ export class BatchStore {
     this.#t = pickTables(db, { sqlite: sqliteTables, pg: pgTables });
   }
 
-  async create(id: string, actor: string, lines: Line[]): Promise<RunRow> {
+  async create(id: string, actor: string, role: CommandRole, lines: Line[]): Promise<RunRow> {
     const { batchItems, batchRuns } = this.#t;
     return this.db.transaction(async (tx) => {
-      const [run] = await tx.insert(batchRuns).values({ id, status: "running", actor, total: lines.length, createdAt: new Date() }).returning();
+      const [run] = await tx.insert(batchRuns).values({ id, status: "running", actor, role, total: lines.length, createdAt: new Date() }).returning();
       for (let i = 0; i < lines.length; i += 500) {
         await tx.insert(batchItems).values(lines.slice(i, i + 500).map((l, j) => ({ runId: id, line: i + j + 1, customId: l.custom_id, agent: l.agent, input: l.input, status: "pending" as const })));
       }
@@ -43,6 +43,10 @@ export class BatchStore {
 
   async runs(limit: number): Promise<RunRow[]> {
     return this.db.select().from(this.#t.batchRuns).orderBy(desc(this.#t.batchRuns.createdAt)).limit(limit);
+  }
+
+  async setRole(id: string, role: CommandRole): Promise<void> {
+    await this.db.update(this.#t.batchRuns).set({ role }).where(eq(this.#t.batchRuns.id, id));
   }
 
   async setStatus(id: string, status: RunRow["status"]): Promise<void> {

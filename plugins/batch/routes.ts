@@ -81,8 +81,8 @@ export function batchRoutes(p: BatchRouteParts) {
         const { lines, problems } = parseLines(typeof body === "string" ? body : "", p.agents, p.settings());
         if (problems.length > 0) throw BatchErrors.BATCH_INVALID([problems.length], { details: { problems: problems.slice(0, 100) } });
         const identity = await p.identity.identify(request);
-        const run = await p.store.create(params.run_id, identity?.subject ?? "unknown", lines);
-        p.runner.start(run.id, { role: identity?.role as CommandCaller["role"] });
+        const run = await p.store.create(params.run_id, identity?.subject ?? "unknown", identity?.role as CommandCaller["role"], lines);
+        p.runner.start(run.id);
         set.status = 202;
         return statusOf(run);
       }, {
@@ -101,7 +101,8 @@ export function batchRoutes(p: BatchRouteParts) {
         if (run.status !== "interrupted" || p.runner.isActive(run.id)) throw BatchErrors.BATCH_NOT_RESUMABLE([run.id, p.runner.isActive(run.id) ? "running" : run.status]);
         await p.store.requeue(run.id);
         await p.store.setStatus(run.id, "running");
-        p.runner.start(run.id, { role: (await p.identity.identify(request))?.role as CommandCaller["role"] });
+        await p.store.setRole(run.id, (await p.identity.identify(request))?.role as CommandCaller["role"]);
+        p.runner.start(run.id);
         set.status = 202;
         return statusOf(await find(run.id));
       }, {

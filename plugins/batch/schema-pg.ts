@@ -1,5 +1,6 @@
 /** The PostgreSQL twin of schema.ts (same tables, columns, row types and indexes: a test compares them). */
 import { bigint, index, jsonb, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
+import type { CommandRole } from "gantry/plugin";
 
 /** Milliseconds, as the SQLite twin's timestamp_ms columns keep them. */
 const ms = (name: string) => timestamp(name, { mode: "date", precision: 3, withTimezone: true });
@@ -9,6 +10,8 @@ export const batchRuns = pgTable("batch_runs", {
   id: text("id").primaryKey(),
   status: text("status", { enum: ["running", "completed", "interrupted"] }).notNull(),
   actor: text("actor").notNull(),
+  /** The role its agents act with, on every node that works it: the submitter's (or the resumer's). */
+  role: text("role").notNull().default("operator").$type<CommandRole>(),
   total: bigint("total", { mode: "number" }).notNull(),
   createdAt: ms("created_at").notNull(),
   finishedAt: ms("finished_at"),

@@ -1,10 +1,13 @@
 import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import type { CommandRole } from "gantry/plugin";
 
 /** A batch run: named by its submitter. */
 export const batchRuns = sqliteTable("batch_runs", {
   id: text("id").primaryKey(),
   status: text("status", { enum: ["running", "completed", "interrupted"] }).notNull(),
   actor: text("actor").notNull(),
+  /** The role its agents act with, on every node that works it: the submitter's (or the resumer's). */
+  role: text("role").notNull().default("operator").$type<CommandRole>(),
   total: integer("total").notNull(),
   createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
   finishedAt: integer("finished_at", { mode: "timestamp_ms" }),

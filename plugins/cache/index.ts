@@ -48,8 +48,16 @@ export default definePlugin({
     const config = ctx.config as unknown as CacheConfig;
     const problems = hostProblems(config.hosts);
     if (problems.length > 0) throw new Error(problems.join("; "));
-    // Queuing an entry wakes the scheduler (it sleeps while nothing is due), at once or when the entry is due.
-    const store = new CacheStore(ctx.db, join(ctx.dataDir, "pages"), (dueAt) => daemon.wakeScheduler(dueAt.getTime()));
+    // Queuing an entry wakes the scheduler (it sleeps while nothing is due), at once or when the entry is due;
+    // a fleet's other nodes sleep too and hear of the entries through the event bus.
+    const cluster = ctx.services.consume("core.cluster");
+    const store = new CacheStore(ctx.db, join(ctx.dataDir, "pages"), (dueAt) => {
+      daemon.wakeScheduler(dueAt.getTime());
+      if (cluster.enabled) ctx.emit("cache_queued", { due_at: dueAt.getTime() });
+    });
+    ctx.on("cache_queued", (event) => {
+      if (event.node !== undefined && event.node !== cluster.nodeId) daemon.wakeScheduler((event.data as { due_at: number }).due_at);
+    });
     const settings = () => ({
       chromiumPath: config.chromium_path, tabs: config.tabs, reserveOnlinePercent: config.reserve_online_percent,
       timeoutMs: config.render_timeout_ms, recycleAfter: config.recycle_after_renders,
@@ -58,7 +66,7 @@ export default definePlugin({
     const renderer = ctx.keep("renderer", (scope) => new RenderService(settings, (pid, options) => scope.adopt(pid, options)), (kept) => kept.close());
     renderer.configure(settings);
     // Claims are renewed while their renders run, so only the claims of a process that died lapse.
-    const claimer = `${ctx.services.consume("core.cluster").nodeId}@${ctx.services.consume("core.info").startedAt.getTime()}`;
+    const claimer = `${cluster.nodeId}@${ctx.services.consume("core.info").startedAt.getTime()}`;
     const daemon = new CacheDaemon(ctx, store, renderer, () => config.hosts, () => ({ queueMaxSize: config.queue_max_size, retryAfterS: config.retry_after_s, blockResourceTypes: config.block_resource_types, claimMs: Math.max(1000, config.claim_timeout_s * 1000) }), claimer);
     ctx.routes(cacheRoutes({
       store, daemon, renderer,

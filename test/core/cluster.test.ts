@@ -102,7 +102,7 @@ describe("work claims", () => {
   test("batch lines: two claimers at once take every line once; a dead claimer's lines go to the other when its claims lapse", async () => {
     const one = new BatchStore(database.db);
     const two = new BatchStore(database.db);
-    await one.create("run-1", "test", Array.from({ length: 40 }, (_, i) => ({ custom_id: `c${i}`, agent: "a", input: `line ${i}` })));
+    await one.create("run-1", "test", "operator", Array.from({ length: 40 }, (_, i) => ({ custom_id: `c${i}`, agent: "a", input: `line ${i}` })));
     const taken = new Map<number, string>();
     const drain = async (store: BatchStore, claimer: string, stopAfter = Infinity) => {
       for (let n = 0; n < stopAfter; n++) {

@@ -90,6 +90,21 @@ describe("batch runs", () => {
     expect([again.status, (await again.json()).code]).toEqual([409, "BATCH_NOT_RESUMABLE"]);
   });
 
+  test("a run picked up by a new generation (or another node) acts with the role stored with it, not a guess", async () => {
+    const db = g.gantry.core.database.db;
+    const { batchRuns, batchItems } = pickTables(db, { sqlite: batchSqlite, pg: batchPg });
+    // Marked running after this process started, so the next generation works it rather than interrupting it.
+    for (const [id, role] of [["by-admin", "admin"], ["by-operator", "operator"]] as const) {
+      await db.insert(batchRuns).values({ id, status: "running", actor: `key:${role}`, role, total: 1, createdAt: new Date() });
+      await db.insert(batchItems).values({ runId: id, line: 1, agent: "echo", input: 'CALL scripts__run {"arguments": "20 + 22"}', status: "pending" });
+    }
+    expect((await g.api("/api/v1/plugins/batch/reload", json("POST"))).status).toBe(200);
+    for (const id of ["by-admin", "by-operator"]) await waitFor(async () => (await status(id)).status === "completed", 10_000, `${id} to complete`);
+    const outputOf = async (id: string) => JSON.parse((await (await g.api(`/api/v1/batch/${id}/results`)).text()).trim()).output as string;
+    expect(await outputOf("by-admin")).toBe('Tool said: {"result":42,"logs":[]}'); // /scripts:run is admin-only
+    expect(await outputOf("by-operator")).not.toContain('"result":42');
+  });
+
   test("progress streams over the run's WebSocket (the current status first, then each line)", async () => {
     await submit("streamed", Array.from({ length: 9 }, (_, i) => ({ agent: "echo", input: `line ${i}` })));
     const ws = new WebSocket(`${g.url.replace("http", "ws")}/api/v1/batch/streamed/stream?api_key=${ADMIN_KEY}`);

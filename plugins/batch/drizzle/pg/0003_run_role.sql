@@ -1,0 +1,1 @@
+ALTER TABLE "batch_runs" ADD COLUMN "role" text DEFAULT 'operator' NOT NULL;

@@ -1,0 +1,1 @@
+ALTER TABLE `batch_runs` ADD `role` text DEFAULT 'operator' NOT NULL;
