@@ -95,6 +95,7 @@ export class ApiKeyAuthenticator {
     }
     const changed = await this.db.update(apiKeys).set(columns).where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt))).returning({ id: apiKeys.id });
     await this.reload();
+    this.onChanged(); // a narrowed scope or an expiry must reach every node of a fleet at once, as a revoke does
     return changed.length > 0;
   }
 

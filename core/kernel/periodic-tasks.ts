@@ -36,6 +36,8 @@ export interface PeriodicTaskSnapshot {
 }
 
 /** One scheduled task: runs `fn` every `interval` seconds until stopped. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export class PeriodicTask {
   readonly level: TaskLevel;
   readonly interval: number;
@@ -155,7 +157,13 @@ export class PeriodicTask {
 
   #schedule(seconds: number): void {
     if (!this.#running) return;
-    this.#nextRunAt = Date.now() + seconds * 1000;
+    const at = Date.now() + seconds * 1000;
+    this.#nextRunAt = at;
+    // Timers hold at most 2^31-1 ms (~24.8 days); a longer one would fire at once, every time: re-arm instead.
+    if (seconds * 1000 > MAX_TIMER_MS) {
+      this.#timer = setTimeout(() => this.#schedule((at - Date.now()) / 1000), MAX_TIMER_MS);
+      return;
+    }
     this.#timer = setTimeout(async () => {
       this.#nextRunAt = undefined;
       this.#sleepRequest = undefined;

@@ -10,7 +10,7 @@ import { createReadStream, existsSync, mkdirSync, statSync, statfsSync } from "n
 import { open, rename, rm, truncate } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { formatBytes, type KeepScope } from "gantry/plugin";
+import { formatBytes, redactSecrets, type KeepScope } from "gantry/plugin";
 import { planPull, PullErrors, type HubSettings, type PullFile, type PullPlan } from "./pull-sources.ts";
 
 export type PullStatus = "downloading" | "verifying" | "completed" | "failed" | "cancelled";
@@ -79,7 +79,8 @@ export class ModelPulls {
     const total = plan.files.every((f) => f.size !== null) ? plan.files.reduce((sum, f) => sum + f.size!, 0) : null;
     const pull: Pull = {
       plan, controller: new AbortController(), listeners: new Set(), lastNotified: 0, done: Promise.resolve(),
-      view: { id: randomUUID(), source, file: plan.target, status: "downloading", bytes_done: 0, bytes_total: total, error: null, started_at: new Date().toISOString(), finished_at: null },
+      // A URL's credentials (user:pass@, ?token=) never reach the views, events or the file record.
+      view: { id: randomUUID(), source: redactSecrets(source), file: plan.target, status: "downloading", bytes_done: 0, bytes_total: total, error: null, started_at: new Date().toISOString(), finished_at: null },
     };
     this.#pulls.set(pull.view.id, pull);
     pull.done = this.scope.track(this.#run(pull, settings));
@@ -186,7 +187,7 @@ export class ModelPulls {
     if (file.authorized && settings.token) headers.authorization = `Bearer ${settings.token}`;
     const res = await fetch(file.url, { headers, signal: pull.controller.signal });
     if (res.status === 416 && offset > 0) return; // the partial file is already whole
-    if (!res.ok) throw Object.assign(new Error(`${file.url.replace(/[?#].*$/, "")} answered ${res.status}`), { permanent: res.status < 500 });
+    if (!res.ok) throw Object.assign(new Error(`${redactSecrets(file.url.replace(/[?#].*$/, ""))} answered ${res.status}`), { permanent: res.status < 500 });
     if (res.status === 200 && offset > 0) offset = 0; // no range support: from the start
     if (pull.view.bytes_total === null) {
       const length = Number(res.headers.get("content-length"));

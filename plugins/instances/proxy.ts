@@ -69,8 +69,7 @@ export class Upstream implements ObservationOwner {
   /** The instance a model id reaches (through a served name's route, if any), running (started on demand) or a thrown inference error; takes no queue slot. */
   async instance(model: string, request?: Request): Promise<InstanceSupervisor> {
     const supervisor = this.#resolve(model);
-    const scope = request && this.access.identity.scoped() ? (await this.access.identity.identify(request))?.scope : undefined;
-    if (scope?.models) this.#assertAllowed(scope, supervisor, model);
+    if (request) await this.assertScope(model, supervisor, request);
     if (supervisor.gate.draining) await supervisor.gate.whenStopped(this.#drainWaitMs());
     if (supervisor.status !== "running") {
       supervisor.gate.pending++;
@@ -82,6 +81,12 @@ export class Upstream implements ObservationOwner {
     }
     supervisor.lastUsedAt = Date.now();
     return supervisor;
+  }
+
+  /** The key's allow list, for `model` reaching `supervisor` (nothing started, no slot taken: an unload checks it too). */
+  async assertScope(model: string, supervisor: InstanceSupervisor, request: Request): Promise<void> {
+    const scope = this.access.identity.scoped() ? (await this.access.identity.identify(request))?.scope : undefined;
+    if (scope?.models) this.#assertAllowed(scope, supervisor, model);
   }
 
   /**
@@ -154,7 +159,7 @@ export class Upstream implements ObservationOwner {
     if (supervisor.keepAliveMs !== 0 || supervisor.gate.busy || supervisor.status !== "running") return;
     // Drained while it stops, so a request arriving now waits and starts it again rather than meeting a stopping server.
     supervisor.gate.draining = true;
-    void supervisor.stop().finally(() => supervisor.gate.endDrain());
+    void supervisor.stop().catch(() => {}).finally(() => supervisor.gate.endDrain()); // a failed stop must not become an unhandled rejection
   }
 
   /** The instance `model` reaches: through a served name's route (deployments) when one is registered, else by name or alias. */

@@ -5,7 +5,7 @@
  * for LFS files, its SHA-256.
  */
 import { basename, join } from "node:path";
-import { createError, defineErrors } from "gantry/plugin";
+import { createError, defineErrors, redactSecrets } from "gantry/plugin";
 
 export const PullErrors = defineErrors("instances", {
   PULL_SOURCE_INVALID: createError("PULL_SOURCE_INVALID", 400, (source: string, why: string) => `Cannot pull '${source}': ${why}`),
@@ -57,11 +57,16 @@ export async function planPull(source: string, hub: HubSettings, signal?: AbortS
   try {
     url = new URL(source);
   } catch {
-    throw PullErrors.PULL_SOURCE_INVALID([source, "give hf:<org>/<repo>/<file>, hf:<org>/<repo> or an https:// URL"]);
+    throw PullErrors.PULL_SOURCE_INVALID([redactSecrets(source), "give hf:<org>/<repo>/<file>, hf:<org>/<repo> or an https:// URL"]);
   }
-  if (url.protocol !== "https:" && url.protocol !== "http:") throw PullErrors.PULL_SOURCE_INVALID([source, "only http(s) URLs and hf: sources"]);
-  const name = basename(decodeURIComponent(url.pathname));
-  if (!safeRelative(name)) throw PullErrors.PULL_SOURCE_INVALID([source, "the URL names no file"]);
+  if (url.protocol !== "https:" && url.protocol !== "http:") throw PullErrors.PULL_SOURCE_INVALID([redactSecrets(source), "only http(s) URLs and hf: sources"]);
+  let name: string;
+  try {
+    name = basename(decodeURIComponent(url.pathname));
+  } catch {
+    throw PullErrors.PULL_SOURCE_INVALID([redactSecrets(source), "the URL's path is not valid percent-encoding"]);
+  }
+  if (!safeRelative(name)) throw PullErrors.PULL_SOURCE_INVALID([redactSecrets(source), "the URL names no file"]);
   return { source, target: name, files: [{ url: url.href, target: name, size: null, sha256: null, authorized: false }] };
 }
 

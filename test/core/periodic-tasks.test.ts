@@ -92,6 +92,17 @@ describe("PeriodicTask", () => {
     expect(task.snapshot()).toMatchObject({ is_active: false });
   });
 
+  test("a sleep longer than a timer can hold (keep_alive of months) does not fire at once, again and again", async () => {
+    const task: PeriodicTask = new PeriodicTask("watch", "test", { interval: 0.01, level: "high", initWait: 0 }, () => void task.sleepUntil(Date.now() + 90 * 86_400_000), log);
+    task.start();
+    await waitFor(() => task.snapshot().total_runs >= 1, 1000, "the first run");
+    await Bun.sleep(100);
+    expect(task.snapshot().total_runs).toBe(1);
+    task.wake();
+    await waitFor(() => task.snapshot().total_runs === 2, 1000, "the woken run");
+    await task.stop();
+  });
+
   test("rejects a non-positive interval", () => {
     expect(() => new PeriodicTask("bad", "test", { interval: 0 }, () => undefined, log)).toThrow(/interval/);
   });

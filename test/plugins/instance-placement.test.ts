@@ -287,6 +287,10 @@ describe("API keys scoped to models", () => {
     // A change applies to the next request.
     expect((await g.api(`/api/v1/auth/keys/${allowed.id}`, json("PATCH", { models: ["scoped-y"] }))).status).toBe(200);
     expect(await chat("scoped-x", "now no", allowed.key).catch((e) => e.status)).toBe(403);
+    // Nor can it unload a model it may not use (Ollama's empty generate with keep_alive 0).
+    const unload = await g.api("/api/generate", { ...json("POST", { model: "scoped-x", keep_alive: 0 }), auth: allowed.key });
+    expect(unload.status).toBe(403);
+    expect(await status("scoped-x")).toBe("running");
 
     const expiring = await newKey({ expires_at: new Date(Date.now() + 1500).toISOString() });
     expect((await chat("scoped-x", "in time", expiring.key)).choices[0]!.message.content).toBe("You said: in time");

@@ -116,9 +116,11 @@ describe("model pulls", () => {
     expect(existsSync(join(modelsDir, "huge.gguf.partial"))).toBe(false);
     expect((await (await pull("hf:acme/nothing-here/x.gguf")).json()).code).toBe("HUB_NOT_FOUND");
     expect((await (await pull("hf:acme/tiny-GGUF/missing.gguf")).json()).code).toBe("HUB_NOT_FOUND");
-    for (const source of ["ftp://example.com/x.gguf", "hf:acme", "hf:acme/../etc/passwd", "not a source"]) {
+    for (const source of ["ftp://example.com/x.gguf", "hf:acme", "hf:acme/../etc/passwd", "not a source", "https://example.com/a%zz", "ftp://user:pw-secret-1@example.com/x.gguf"]) {
       const res = await pull(source);
-      expect([source, res.status, (await res.json()).code]).toEqual([source, 400, "PULL_SOURCE_INVALID"]);
+      const text = await res.text();
+      expect([source, res.status, JSON.parse(text).code]).toEqual([source, 400, "PULL_SOURCE_INVALID"]);
+      expect(text).not.toContain("pw-secret-1"); // a URL's credentials are not echoed
     }
     expect((await g.api("/api/v1/models/pull", { ...json("POST", { source: "hf:acme/tiny-GGUF/README.md" }), auth: viewerKey })).status).toBe(403);
     expect((await g.api("/api/v1/models/pulls/nope")).status).toBe(404);
