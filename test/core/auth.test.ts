@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { jwt } from "@elysiajs/jwt";
 import { Elysia } from "elysia";
 import * as safeEqual from "../../core/auth/safe-equal.ts";
-import { ADMIN_KEY, FIXTURE_PLUGINS, startGantry, tempDir, type TestGantry } from "../helpers.ts";
+import { ADMIN_KEY, databaseSettled, FIXTURE_PLUGINS, startGantry, tempDir, type TestGantry } from "../helpers.ts";
 
 const JWT_SECRET = "test-jwt-secret-0123456789abcdef";
 const ADMIN_PASSWORD = "correct horse battery staple";
@@ -189,6 +189,7 @@ describe("audit", () => {
     await post("/api/v1/auth/keys", { name: "audited", role: "viewer" }, ADMIN_KEY);
     await login("admin", "wrong password for audit");
     await login("Typed-Password-In-Username-1", "whatever");
+    await databaseSettled(g); // audit entries are written after the answer
     const all = await (await g.api("/api/v1/audit")).json();
     // An unknown username may be a password typed into the wrong field: recorded as "unknown".
     expect(JSON.stringify(all)).not.toContain("Typed-Password-In-Username-1");

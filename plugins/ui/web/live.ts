@@ -46,7 +46,12 @@ async function open(): Promise<void> {
   // Browsers cannot set headers on a WebSocket; gantry reads the same credential from ?api_key=.
   const ws = new WebSocket(`${scheme}://${location.host}/api/v1/ws?api_key=${encodeURIComponent(token)}`);
   socket = ws;
+  // A handshake that never completes would hold `socket` forever (no close, so no retry): give it up after a while.
+  const giveUp = setTimeout(() => {
+    if (ws.readyState === WebSocket.CONNECTING) ws.close();
+  }, 5000);
   ws.onopen = () => {
+    clearTimeout(giveUp);
     delay = 500;
     setUp(true);
   };
@@ -55,6 +60,7 @@ async function open(): Promise<void> {
     for (const { types, handler } of handlers) if (types.some((t) => matches(t, event.type))) handler(event);
   };
   ws.onclose = () => {
+    clearTimeout(giveUp);
     socket = null;
     setUp(false);
     retryLater();
