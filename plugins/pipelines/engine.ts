@@ -44,6 +44,7 @@ function whenAborted(...signals: AbortSignal[]): { promise: Promise<void>; relea
 export class PipelineEngine {
   /** Run id → its cancel controller, for the runs this process drives. */
   readonly #active = new Map<string, AbortController>();
+  readonly #driving = new Map<string, Promise<unknown>>();
   readonly #stop = new AbortController();
   #deps: EngineDependencies | undefined;
 
@@ -79,9 +80,23 @@ export class PipelineEngine {
     if (this.#active.has(runId) || this.#stop.signal.aborted) return;
     const cancel = new AbortController();
     this.#active.set(runId, cancel);
-    void this.scope.track(this.#drive(runId, cancel.signal)
+    const driving = this.#drive(runId, cancel.signal)
       .catch((error) => this.scope.ctx.log.error({ err: error, run_id: runId }, "pipeline run stopped by an error"))
-      .finally(() => this.#active.delete(runId)));
+      .finally(() => {
+        this.#active.delete(runId);
+        this.#driving.delete(runId);
+      });
+    this.#driving.set(runId, driving);
+    void this.scope.track(driving);
+  }
+
+  /** Resolves once this process no longer drives the run (its end is recorded a moment before the loop returns), or after `ms`. */
+  async settled(runId: string, ms: number): Promise<void> {
+    const driving = this.#driving.get(runId);
+    if (!driving) return;
+    let cancelTimer = () => {};
+    await Promise.race([driving, new Promise<void>((resolve) => (cancelTimer = this.scope.setTimeout(() => resolve(), ms)))]);
+    cancelTimer();
   }
 
   /** Soft cancel: no phase starts any more, gates and backoffs stop waiting, running steps finish. */

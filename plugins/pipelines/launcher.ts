@@ -56,6 +56,8 @@ export class PipelineLauncher {
   /** Continues from the last completed phase: phases that did not complete run again, completed ones never. */
   async resume(id: string, actor: string) {
     const run = await this.find(id);
+    // A run just recorded as failed or cancelled may still be winding down here: wait for that, briefly.
+    if (run.state !== "running") await this.engine.settled(id, 5000);
     if (!["interrupted", "failed", "cancelled"].includes(run.state) || this.engine.isActive(id)) throw PipelineErrors.PIPELINE_NOT_RESUMABLE([id, this.engine.isActive(id) ? "running" : run.state]);
     if (!(await this.store.setState(id, "running", ["interrupted", "failed", "cancelled"], { cancelRequested: false, error: null, finishedAt: null }))) throw PipelineErrors.PIPELINE_NOT_RESUMABLE([id, "running"]);
     await this.store.requeuePhases(id);
