@@ -99,6 +99,7 @@ export function useLiveStatus(): boolean {
   const [state, setState] = useState(up);
   useEffect(() => {
     statusListeners.add(setState);
+    setState(up); // the socket may have opened between the first render and this effect: that change had no listener
     return () => void statusListeners.delete(setState);
   }, []);
   return state && currentSession() !== null;
