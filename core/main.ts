@@ -57,12 +57,12 @@ async function serve(args: string[]): Promise<number> {
   const gantry = await createGantry(config);
   await gantry.listen();
   let signals = 0;
-  const exit = (code: number) => {
-    gantry.loggers.flushSync();
+  const exit = async (code: number) => {
+    await gantry.loggers.drain();
     process.exit(code);
   };
   const shutdown = (signal: string) => {
-    if (++signals > 1) exit(130); // a second Ctrl-C means now
+    if (++signals > 1) return void exit(130); // a second Ctrl-C means now
     gantry.loggers.root.info({ signal }, "signal received");
     gantry.stop().then(() => exit(0), () => exit(1));
   };

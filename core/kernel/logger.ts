@@ -35,10 +35,24 @@ export class LoggerRegistry {
     this.#named.set("gantry", this.root);
   }
 
-  /** Writes out what the asynchronous destination still buffers: called before the process exits, or its last lines are lost. */
-  flushSync(): void {
+  /**
+   * Writes out everything the asynchronous destination still holds: called before the process exits,
+   * or its last lines are lost. A write in flight is waited for (its 'drain'; up to `ms`), since a
+   * synchronous flush skips the buffer that write holds; what is left is then written synchronously.
+   */
+  async drain(ms = 2000): Promise<void> {
+    const destination = this.#destination as { _writing?: boolean; once?: (event: string, listener: () => void) => void; flushSync?: () => void };
+    if (destination._writing && destination.once) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, ms);
+        destination.once!("drain", () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
     try {
-      (this.#destination as { flushSync?: () => void }).flushSync?.();
+      destination.flushSync?.();
     } catch {
       // not ready yet (nothing written) or already closed: nothing to flush
     }
