@@ -51,6 +51,19 @@ export interface CreateInput {
 
 type Row = typeof instances.$inferSelect;
 
+/** What an instance's view takes from its stored row alone (secret values hidden); the live parts come from its supervisor. */
+export function storedView(row: Row) {
+  return {
+    name: row.name, backend: row.backend, model_path: row.modelPath, port: row.port,
+    options: redactSecrets(row.options), env: Object.fromEntries(Object.keys(row.env).map((k) => [k, "[set]"])), command: redactSecrets(row.command),
+    on_demand_start: row.onDemandStart, idle_timeout: row.idleTimeout, restart: row.restart,
+    aliases: row.aliases, unlisted: row.unlisted,
+    device: row.device, memory_mib: row.memoryMib, pinned: row.pinned, group: row.group, parallel: row.parallel, max_queue: row.maxQueue,
+    origin: row.origin, declaration: row.declaration ? redactSecrets(row.declaration) : null, desired_state: row.desiredState, node: row.node,
+    created_at: row.createdAt.toISOString(), updated_at: row.updatedAt.toISOString(),
+  };
+}
+
 /** Who changes an instance: a client of the API, or the reconciler applying gantry.toml's [models]. */
 export interface ChangeOrigin {
   origin: "api" | "declared";
@@ -412,18 +425,12 @@ export class InstanceManager {
       ? { memory_usage: group.memory_usage, cpu_usage: s.cpu.read(s.pid, group.cpu_seconds, s.spawnedAt), cpu_seconds: group.cpu_seconds, processes: group.processes, uptime }
       : { memory_usage: 0, cpu_usage: 0, cpu_seconds: 0, processes: 0, uptime };
     return {
-      name: row.name, status: s.status, backend: row.backend, model_path: row.modelPath, port: row.port, pid: s.pid,
-      options: redactSecrets(row.options), env: Object.fromEntries(Object.keys(row.env).map((k) => [k, "[set]"])), command: redactSecrets(row.command),
-      on_demand_start: row.onDemandStart, idle_timeout: row.idleTimeout, restart: row.restart,
-      aliases: row.aliases, unlisted: row.unlisted,
-      device: row.device, memory_mib: row.memoryMib, pinned: row.pinned, group: row.group, parallel: row.parallel, max_queue: row.maxQueue,
+      ...storedView(row), status: s.status, pid: s.pid,
       requests: { in_flight: s.gate.inFlight, queued: s.gate.queued, waiting_for_start: s.gate.pending },
       keep_alive_s: s.keepAliveMs === null ? null : s.keepAliveMs === Infinity ? -1 : s.keepAliveMs / 1000,
-      origin: row.origin, declaration: row.declaration ? redactSecrets(row.declaration) : null, config_differs: this.#drift.get(row.name) ?? [],
-      desired_state: row.desiredState,
-      restarts: s.restarts, last_error: s.lastError, node: row.node,
+      config_differs: this.#drift.get(row.name) ?? [],
+      restarts: s.restarts, last_error: s.lastError,
       stats,
-      created_at: row.createdAt.toISOString(), updated_at: row.updatedAt.toISOString(),
     };
   }
 

@@ -4,8 +4,8 @@
  * caller's own credential (keys and sessions are the same on every node, so the owner checks the
  * caller as it would have checked it locally; no node gains rights the caller lacks).
  */
-import { and, createError, defineErrors, eq, inArray, isNotNull, not, or, pickTables, redactSecrets, sql, type ClusterNodeView, type CoreClusterService, type PluginContext } from "gantry/plugin";
-import type { InstanceManager } from "./instance-manager.ts";
+import { and, createError, defineErrors, eq, inArray, isNotNull, not, or, pickTables, sql, type ClusterNodeView, type CoreClusterService, type PluginContext } from "gantry/plugin";
+import { storedView, type InstanceManager } from "./instance-manager.ts";
 import * as pgTables from "./schema-pg.ts";
 import * as sqliteTables from "./schema.ts";
 
@@ -142,15 +142,10 @@ export class NodeForwarding {
     return rows.map((row) => {
       const node = { id: row.node!, name: names.get(row.node!) ?? row.node! };
       return {
-        name: row.name, status: "unreachable" as const, backend: row.backend, model_path: row.modelPath, port: row.port, pid: null,
-        options: redactSecrets(row.options), env: Object.fromEntries(Object.keys(row.env).map((k) => [k, "[set]"])), command: redactSecrets(row.command),
-        on_demand_start: row.onDemandStart, idle_timeout: row.idleTimeout, restart: row.restart, aliases: row.aliases, unlisted: row.unlisted,
-        device: row.device, memory_mib: row.memoryMib, pinned: row.pinned, group: row.group, parallel: row.parallel, max_queue: row.maxQueue,
-        requests: { in_flight: 0, queued: 0, waiting_for_start: 0 }, keep_alive_s: null,
-        origin: row.origin, declaration: row.declaration ? redactSecrets(row.declaration) : null, config_differs: [], desired_state: row.desiredState,
-        restarts: 0, last_error: `cluster node '${node.name}' is down`, node: row.node,
+        ...storedView(row), status: "unreachable" as const, pid: null,
+        requests: { in_flight: 0, queued: 0, waiting_for_start: 0 }, keep_alive_s: null, config_differs: [],
+        restarts: 0, last_error: `cluster node '${node.name}' is down`,
         stats: { memory_usage: 0, cpu_usage: 0, cpu_seconds: 0, processes: 0, uptime: 0 },
-        created_at: row.createdAt.toISOString(), updated_at: row.updatedAt.toISOString(),
       } satisfies Omit<RemoteInstance, "status"> & { status: "unreachable" } as unknown as RemoteInstance;
     });
   }
