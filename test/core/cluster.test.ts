@@ -184,6 +184,8 @@ if (TEST_PG_URL) {
       await waitFor(async () => (await b.api("/api/v1/nodes", { auth: made.key })).status === 200, 2000, "the key on B");
       expect((await a.api(`/api/v1/auth/keys/${made.id}`, { method: "DELETE" })).status).toBe(200);
       await waitFor(async () => (await b.api("/api/v1/nodes", { auth: made.key })).status === 401, 2000, "the key refused on B");
+      // C too: the next test needs every node done with this change (its reload would read that test's key).
+      await waitFor(async () => (await c.api("/api/v1/nodes", { auth: made.key })).status === 401, 2000, "the key refused on C");
     });
 
     test("POST /api/v1/infra/cache-invalidate on A drops the caches of every node", async () => {
