@@ -131,8 +131,8 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
     disposeTimeoutMs: config.plugins.dispose_timeout_ms,
     log,
     commitRoutes(instances) {
-      const { app, routesByPlugin } = buildRootApp(appParts, instances);
-      routing.swap(app);
+      const { app, routesByPlugin, direct } = buildRootApp(appParts, instances);
+      routing.swap(app, direct);
       return routesByPlugin;
     },
   };
@@ -181,7 +181,8 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
   // Cluster mode: plugin changes on one node are carried out by all, and reported per node.
   if (cluster.service.enabled && database.pg) pluginNodes.report = syncPlugins({ cluster: cluster.service, host, events, pg: database.pg, log });
 
-  routing.swap(buildRootApp(appParts, []).app);
+  const bare = buildRootApp(appParts, []);
+  routing.swap(bare.app, bare.direct);
   await host.start();
 
   let stopping: Promise<void> | undefined;
@@ -191,7 +192,7 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
     },
     configManager, core, host, security, loggers, routing, cluster,
     url: "",
-    handle: (request) => routing.app!.handle(request),
+    handle: (request) => routing.handle(request),
     async listen() {
       // gantry answers 413 itself (from Content-Length, or counting a chunked body); Bun's own cap is
       // fixed at listen and answers with an empty body, so it is only a backstop well above the limit.

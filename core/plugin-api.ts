@@ -25,6 +25,7 @@ export type { CoreClusterService, ClusterNodeView } from "./kernel/cluster-servi
 export { GantryError, capEcho, createError, defineErrors } from "./kernel/errors.ts";
 export type { KeyScope } from "./auth/identity.ts";
 export { OWN_ERRORS_EXTENSION } from "./http/http-app.ts";
+export { DIRECT_EXTENSION } from "./http/direct-routes.ts";
 export { pickTables } from "./storage/tables.ts";
 export type { CommandInvocation, CommandView } from "./kernel/command-invoker.ts";
 export { textResponses } from "./http/text-responses.ts";

@@ -72,19 +72,29 @@ export function rolesPlugin(checks: RoleChecks) {
             // transform runs before schema validation, so a caller without the role learns nothing about the schema.
             // Destructured: Elysia reads the parameter to decide what to prepare per request, and a
             // context passed on whole makes it parse cookies, query and headers on every route.
-            async transform({ request, path, set }: { request: Request; path: string; set: { headers: Record<string, unknown> } }) {
-              const required = roleOf(spec);
-              const rateClass = rateOf(spec);
-              if (rateClass !== "none" && checks.rateLimited) {
-                const limited = checks.rateLimit({ request, path, set }, rateClass);
-                if (limited) await limited;
-              }
-              if (required === "public" || (required === "internal" && checks.isInternal(request))) return;
-              if (required !== "internal") return assertRole(await checks.identify(request), required);
-              assertInternalCaller(await checks.identify(request));
-            },
+            transform: ({ request, path, set }: AccessContext) => checkAccess(checks, spec, { request, path, set }),
           },
   });
+}
+
+export interface AccessContext {
+  request: Request;
+  path: string;
+  set: { headers: Record<string, unknown> };
+}
+
+/** A route's rate limit and role checks for one request: throws 429/401/403 (the role macro's transform, and direct routes). */
+export async function checkAccess(checks: RoleChecks, spec: RoleSpec, context: AccessContext): Promise<void> {
+  const required = roleOf(spec);
+  const rateClass = rateOf(spec);
+  if (rateClass !== "none" && checks.rateLimited) {
+    const limited = checks.rateLimit(context, rateClass);
+    if (limited) await limited;
+  }
+  const request = context.request;
+  if (required === "public" || (required === "internal" && checks.isInternal(request))) return;
+  if (required !== "internal") return assertRole(await checks.identify(request), required);
+  assertInternalCaller(await checks.identify(request));
 }
 
 export type RolesApp = ReturnType<typeof rolesPlugin>;

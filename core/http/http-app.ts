@@ -11,7 +11,9 @@ import type { MetricsRegistry } from "../kernel/metrics.ts";
 import type { PluginInstance } from "../kernel/plugin-instance.ts";
 import { nestedDeeperThan } from "./json-depth.ts";
 import { finishOpenApi } from "./openapi-finish.ts";
-import { RATE_EXTENSION, ROLE_EXTENSION, assertRole, rolesPlugin, type RolesApp } from "../auth/roles.ts";
+import { RATE_EXTENSION, ROLE_EXTENSION, assertRole, rolesPlugin, type RoleChecks, type RolesApp, type RouteRole } from "../auth/roles.ts";
+import { DIRECT_EXTENSION, directRoute, type DirectHandler, type RequestSteps } from "./direct-routes.ts";
+import { pathOfUrl } from "./server.ts";
 import { DOC_PATHS, docsPages } from "./docs-pages.ts";
 import pkg from "../../package.json" with { type: "json" };
 
@@ -88,15 +90,6 @@ interface RequestMeta {
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
-/** The path of a request URL (Bun hands over absolute ones), without parsing the whole URL. */
-function pathOfUrl(url: string): string {
-  const start = url.indexOf("/", url.indexOf("//") + 2);
-  if (start < 0) return "/";
-  const query = url.indexOf("?", start);
-  const hash = url.indexOf("#", start);
-  const end = query < 0 ? hash : hash < 0 ? query : Math.min(query, hash);
-  return end < 0 ? url.slice(start) : url.slice(start, end);
-}
 const READ_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
 /** Errors Elysia raises itself, mapped to gantry's codes and statuses. */
@@ -131,8 +124,11 @@ function toErrorResponse(code: string | number, error: unknown, method: string, 
   }
 }
 
-/** The root app with core routes and the given plugins' routes; throws if a plugin's routes are invalid. */
-export function buildRootApp(parts: AppParts, plugins: PluginInstance[]): { app: AnyElysia; routesByPlugin: Map<string, string[]> } {
+/**
+ * The root app with core routes and the given plugins' routes, and the routes core serves directly
+ * (by "METHOD /path"); throws if a plugin's routes are invalid.
+ */
+export function buildRootApp(parts: AppParts, plugins: PluginInstance[]): { app: AnyElysia; routesByPlugin: Map<string, string[]>; direct: Map<string, DirectHandler> } {
   const meta = new WeakMap<Request, RequestMeta>();
   const identities = new WeakMap<Request, Promise<Identity | undefined>>();
   const identify = (request: Request): Promise<Identity | undefined> => {
@@ -143,15 +139,69 @@ export function buildRootApp(parts: AppParts, plugins: PluginInstance[]): { app:
     }
     return identity;
   };
-  const roles = rolesPlugin({
+  const checks: RoleChecks = {
     identify,
     isInternal: (request) => parts.auth.isInternal(request),
     rateLimit: (context, rateClass) => parts.guards?.rateLimit(context.request, context.path, rateClass, () => parts.clientIp(context.request) ?? "unknown", identify, context.set),
     rateLimited: parts.guards?.rateLimited() ?? false,
-  });
+  };
+  const roles = rolesPlugin(checks);
   // Each route's role and rate class, read by the rate-limit and audit hooks (filled once the routes exist).
   const routeInfo = new Map<string, RouteInfo>();
   const pathOf = (request: Request) => pathOfUrl(request.url);
+
+  // What every request goes through: the framework's hooks below call these, and so do direct routes.
+  const steps: RequestSteps = {
+    begin(request, set) {
+      const limits = parts.limits();
+      const cors = limits.cors;
+      if (cors) {
+        // Before routing and auth: a browser's preflight carries no credential.
+        const preflight = cors.preflight(request);
+        if (preflight) return preflight;
+        const origin = request.headers.get("origin");
+        if (origin) Object.assign(set.headers, cors.responseHeaders(origin));
+      }
+      const given = request.headers.get("x-request-id");
+      const id = given && REQUEST_ID.test(given) ? given : randomUUID();
+      meta.set(request, { id, start: performance.now() });
+      set.headers["x-request-id"] = id;
+      const length = Number(request.headers.get("content-length") ?? 0);
+      const limit = limits.bodyLimitBytes;
+      if (length > limit) {
+        set.status = 413;
+        return Errors.PAYLOAD_TOO_LARGE([limit]).toJSON();
+      }
+      return undefined;
+    },
+    errorBody(code, error, request, set) {
+      const requestId = meta.get(request)?.id ?? "unknown";
+      const [status, body] = toErrorResponse(code, error, request.method, pathOf(request), requestId, parts.log);
+      set.status = status;
+      set.headers["x-request-id"] = requestId;
+      // Any error that says when to come back (429, 503 busy) says it in the standard header too.
+      const retryAfter = (body.details as { retry_after_s?: unknown } | null | undefined)?.retry_after_s;
+      if (typeof retryAfter === "number") set.headers["retry-after"] = String(retryAfter);
+      return capErrorBody(body);
+    },
+    finish(request, route, path, status, params) {
+      const m = meta.get(request);
+      if (!m) return;
+      const seconds = (performance.now() - m.start) / 1000;
+      parts.metrics.observeRequest(request.method, route || "unmatched", status, seconds);
+      if (parts.guards && !READ_METHODS.has(request.method)) {
+        const info = routeInfo.get(`${request.method} ${route}`);
+        if (info && parts.guards.audited(info.role)) {
+          parts.guards.audit({ request, route, role: info.role, params, status, requestId: m.id, ip: () => parts.clientIp(request) }, identify)
+            .catch((error) => parts.log.error({ reqId: m.id, err: messageOf(error) }, "audit record failed"));
+        }
+      }
+      const limits = parts.limits();
+      if (!limits.logRequests) return;
+      const level = limits.quietPaths.has(path) && status < 400 ? "debug" : "info";
+      if (parts.log.isLevelEnabled(level)) parts.log[level]({ reqId: m.id, method: request.method, path, status, ms: Math.round(seconds * 1e5) / 100 }, "request");
+    },
+  };
 
   const finished = new WeakMap<object, Record<string, unknown>>();
   const app = new Elysia({ normalize: true })
@@ -172,27 +222,10 @@ export function buildRootApp(parts: AppParts, plugins: PluginInstance[]): { app:
       },
     }))
     .onRequest(async ({ request, set }) => {
-      const limits = parts.limits();
-      const cors = limits.cors;
-      if (cors) {
-        // Before routing and auth: a browser's preflight carries no credential.
-        const preflight = cors.preflight(request);
-        if (preflight) return preflight;
-        const origin = request.headers.get("origin");
-        if (origin) Object.assign(set.headers, cors.responseHeaders(origin));
-      }
-      const given = request.headers.get("x-request-id");
-      const id = given && REQUEST_ID.test(given) ? given : randomUUID();
-      meta.set(request, { id, start: performance.now() });
-      set.headers["x-request-id"] = id;
-      const length = Number(request.headers.get("content-length") ?? 0);
-      const limit = limits.bodyLimitBytes;
-      if (length > limit) {
-        set.status = 413;
-        return Errors.PAYLOAD_TOO_LARGE([limit]).toJSON();
-      }
+      const early = steps.begin(request, set);
+      if (early !== undefined) return early;
       // The spec and its pages: viewer, unless server.public_docs (the spec route is the OpenAPI plugin's, without the role macro).
-      if (!limits.publicDocs && DOC_PATHS.has(pathOf(request))) assertRole(await identify(request), "viewer");
+      if (!parts.limits().publicDocs && DOC_PATHS.has(pathOf(request))) assertRole(await identify(request), "viewer");
     })
     // Before validation: the validator's error mapping recurses, and a body 5,000 levels deep overflowed it.
     .onTransform({ as: "global" }, ({ body }) => {
@@ -202,39 +235,23 @@ export function buildRootApp(parts: AppParts, plugins: PluginInstance[]): { app:
     .onError({ as: "global" }, ({ code, error, request, set, route }) => {
       // The route's own onError answers (routes registered with .all are keyed ALL).
       if ((routeInfo.get(`${request.method} ${route}`) ?? routeInfo.get(`ALL ${route}`))?.ownErrors) return;
-      const requestId = meta.get(request)?.id ?? "unknown";
-      const [status, body] = toErrorResponse(code, error, request.method, pathOf(request), requestId, parts.log);
-      set.status = status;
-      set.headers["x-request-id"] = requestId;
-      // Any error that says when to come back (429, 503 busy) says it in the standard header too.
-      const retryAfter = (body.details as { retry_after_s?: unknown } | null | undefined)?.retry_after_s;
-      if (typeof retryAfter === "number") set.headers["retry-after"] = String(retryAfter);
-      return capErrorBody(body);
+      return steps.errorBody(code, error, request, set);
     })
     // Destructured for the same reason as the roles transform: a whole context costs every route a cookie parse.
     .onAfterResponse({ as: "global" }, ({ request, route, path, set, params }) => {
-      const m = meta.get(request);
-      if (!m) return;
-      const seconds = (performance.now() - m.start) / 1000;
-      const status = typeof set.status === "number" ? set.status : 200;
-      parts.metrics.observeRequest(request.method, route || "unmatched", status, seconds);
-      if (parts.guards && !READ_METHODS.has(request.method)) {
-        const info = routeInfo.get(`${request.method} ${route}`);
-        if (info && parts.guards.audited(info.role)) {
-          parts.guards.audit({ request, route, role: info.role, params: params as Record<string, string>, status, requestId: m.id, ip: () => parts.clientIp(request) }, identify)
-            .catch((error) => parts.log.error({ reqId: m.id, err: messageOf(error) }, "audit record failed"));
-        }
-      }
-      const limits = parts.limits();
-      if (!limits.logRequests) return;
-      const level = limits.quietPaths.has(path) && status < 400 ? "debug" : "info";
-      if (parts.log.isLevelEnabled(level)) parts.log[level]({ reqId: m.id, method: request.method, path, status, ms: Math.round(seconds * 1e5) / 100 }, "request");
+      steps.finish(request, route, path, typeof set.status === "number" ? set.status : 200, params as Record<string, string>);
     })
     .use(roles);
   for (const register of [...parts.coreRoutes, docsPages()]) app.use(register(new Elysia().use(roles) as unknown as RolesApp));
 
+  const direct = new Map<string, DirectHandler>();
+  const register = (route: AnyElysia["routes"][number], info: RouteInfo) => {
+    const key = `${route.method} ${route.path}`;
+    routeInfo.set(key, info);
+    if ((route.hooks?.detail as Record<string, unknown> | undefined)?.[DIRECT_EXTENSION]) direct.set(key, directRoute(route, { min: info.role as RouteRole, rateLimit: info.rate }, checks, steps));
+  };
   const seen = new Map<string, string>(app.routes.map((r) => [`${r.method} ${r.path}`, "core"]));
-  for (const route of app.routes) routeInfo.set(`${route.method} ${route.path}`, infoOf(route));
+  for (const route of app.routes) register(route, infoOf(route));
   const routesByPlugin = new Map<string, string[]>();
   for (const instance of plugins) {
     const keys: string[] = [];
@@ -244,14 +261,14 @@ export function buildRootApp(parts: AppParts, plugins: PluginInstance[]): { app:
         const owner = seen.get(key);
         if (owner) throw Errors.PLUGIN_REGISTRATION_CONFLICT(["Route", key, owner]);
         seen.set(key, instance.plugin);
-        routeInfo.set(key, infoOf(route));
+        register(route, infoOf(route));
         keys.push(key);
       }
       app.use(sub);
     }
     routesByPlugin.set(instance.plugin, keys);
   }
-  return { app, routesByPlugin };
+  return { app, routesByPlugin, direct };
 }
 
 

@@ -2,6 +2,7 @@
 import type { AnyElysia } from "elysia";
 import { runtime, type HttpListener } from "../runtime/index.ts";
 import { Errors } from "../kernel/errors.ts";
+import type { DirectHandler } from "./direct-routes.ts";
 
 /**
  * `request` with its body cut off by PAYLOAD_TOO_LARGE past `limit` bytes. For bodies sent without
@@ -34,6 +35,16 @@ export function canonicalUrl(url: string): string | undefined {
   return `http://localhost${pathStart < 0 ? "/" : url.slice(pathStart)}`;
 }
 
+/** The path of a request URL (Bun hands over absolute ones), without parsing the whole URL. */
+export function pathOfUrl(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start < 0) return "/";
+  const query = url.indexOf("?", start);
+  const hash = url.indexOf("#", start);
+  const end = query < 0 ? hash : hash < 0 ? query : Math.min(query, hash);
+  return end < 0 ? url.slice(start) : url.slice(start, end);
+}
+
 /** The request line's URL plus each header as `name: value\r\n`, as Bun counts them for its own 431. */
 function headerBytes(request: Request): number {
   let bytes = request.url.length;
@@ -51,6 +62,7 @@ function headersTooLarge(limit: number): Response {
 
 export class RoutingServer {
   #app: AnyElysia | undefined;
+  #direct = new Map<string, DirectHandler>();
   #server: HttpListener | undefined;
   /**
    * Client addresses of requests rebuilt with a limited body, read on arrival: requestIP answers only
@@ -77,22 +89,37 @@ export class RoutingServer {
   }
 
   readonly #fetch = (request: Request) => {
-    const app = this.#app!;
     const headerLimit = this.limits().headerLimitBytes;
     if (headerBytes(request) > headerLimit) return headersTooLarge(headerLimit);
     const canonical = canonicalUrl(request.url);
     const chunked = request.body !== null && !request.headers.has("content-length");
-    if (!canonical && !chunked) return app.fetch(request);
+    if (!canonical && !chunked) return this.#serve(request);
     let served = canonical ? new Request(canonical, request) : request;
     if (chunked) served = withBodyLimit(served, this.limits().bodyLimitBytes);
     this.#addresses.set(served, this.#server?.clientAddress(request) ?? null);
-    return app.fetch(served);
+    return this.#serve(served);
   };
 
-  /** Makes `next` the serving app. Requests in flight finish on the old one. */
-  swap(next: AnyElysia): void {
+  /** A direct route when one matches the method and path exactly, else the app. */
+  #serve(request: Request): Response | Promise<Response> {
+    if (this.#direct.size > 0) {
+      const path = pathOfUrl(request.url);
+      const direct = this.#direct.get(`${request.method} ${path}`);
+      if (direct) return direct(request, path);
+    }
+    return this.#app!.fetch(request);
+  }
+
+  /** Serves one request in process, as a client's would be (direct routes included). */
+  handle(request: Request): Promise<Response> {
+    return Promise.resolve(this.#serve(request));
+  }
+
+  /** Makes `next` the serving app, with the routes core serves directly. Requests in flight finish on the old one. */
+  swap(next: AnyElysia, direct: Map<string, DirectHandler> = new Map()): void {
     const old = this.#app;
     this.#app = next;
+    this.#direct = direct;
     if (old !== next) this.#server?.route(this.#fetch, next);
   }
 

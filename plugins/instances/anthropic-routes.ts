@@ -7,7 +7,7 @@ import type { RolesApp } from "gantry/plugin";
 import { chatRequestOf, countedText, messageEvents, messageOf } from "./anthropic-translate.ts";
 import { servesAnthropic } from "./backends.ts";
 import { inferenceResponses, rawJsonBody } from "./inference-docs.ts";
-import { answerErrors, anthropicErrorBody, OWN_ERRORS } from "./inference-errors.ts";
+import { answerErrors, anthropicErrorBody, DIRECT, OWN_ERRORS } from "./inference-errors.ts";
 import { modelRequest, relay, relayHeaders, upstreamMessage, type Upstream } from "./proxy.ts";
 import type { NodeForwarding } from "./node-forwarding.ts";
 import { generatorStream } from "./sse.ts";
@@ -84,7 +84,7 @@ export function anthropicRoutes(upstream: Upstream, forwarding: NodeForwarding) 
         // A stream for a model that must start first begins now, with loading comments (loading-progress.ts).
         if (client.stream === true && upstream.cold(vetted)) return loadingStream(model, serve(), anthropicErrorBody, anthropicErrorEvent);
         return serve();
-      }, { role: "inference", parse: "text", detail: { summary: "Anthropic Messages, routed by model: passed through or translated onto chat completions", tags: ["anthropic"], requestBody: rawJsonBody(["model", "messages", "max_tokens"]), responses, ...OWN_ERRORS } })
+      }, { role: "inference", parse: "text", detail: { summary: "Anthropic Messages, routed by model: passed through or translated onto chat completions", tags: ["anthropic"], requestBody: rawJsonBody(["model", "messages", "max_tokens"]), responses, ...OWN_ERRORS, ...DIRECT } })
       .post("/v1/messages/count_tokens", async ({ body, request }) => {
         const text = typeof body === "string" ? body : "";
         const { body: client, model } = modelRequest(text);

@@ -4,7 +4,7 @@
  * Ollama's `{error}`. Auth, rate-limit and validation errors from core are re-shaped too, so an
  * SDK shows a wrong key as `invalid_api_key`, not as a generic failure.
  */
-import { createError, defineErrors, GantryError, OWN_ERRORS_EXTENSION } from "gantry/plugin";
+import { createError, defineErrors, DIRECT_EXTENSION, GantryError, OWN_ERRORS_EXTENSION } from "gantry/plugin";
 
 export const InferenceErrors = defineErrors("instances", {
   BODY_NOT_OBJECT: createError("BODY_NOT_OBJECT", 400, () => "The request body must be a JSON object"),
@@ -78,6 +78,9 @@ export type ErrorShape = (info: ErrorInfo) => unknown;
 
 /** `detail` fields that tell core these routes answer their own errors. */
 export const OWN_ERRORS = { [OWN_ERRORS_EXTENSION]: true } as const;
+
+/** `detail` fields that have core serve a proxy route directly (body as text, no params): the hot path's floor. */
+export const DIRECT = { [DIRECT_EXTENSION]: true } as const;
 
 /** An error's `details.retry_after_s` (queue full, over a limit), for the Retry-After header. */
 export function retryAfterOf(error: unknown): number | undefined {

@@ -5,7 +5,7 @@
  */
 import { t, type RolesApp } from "gantry/plugin";
 import { inferenceResponses, rawJsonBody } from "./inference-docs.ts";
-import { answerErrors, InferenceErrors, ollamaErrorBody, OWN_ERRORS } from "./inference-errors.ts";
+import { answerErrors, InferenceErrors, ollamaErrorBody, DIRECT, OWN_ERRORS } from "./inference-errors.ts";
 import { chatRequestOfOllamaChat, ollamaAnswer, ollamaLines, requestOfGenerate, streams } from "./ollama-translate.ts";
 import { modelRequest, upstreamMessage, type Upstream } from "./proxy.ts";
 import type { NodeForwarding } from "./node-forwarding.ts";
@@ -133,18 +133,18 @@ export function ollamaRoutes(upstream: Upstream, forwarding: NodeForwarding) {
         const i = await m.get(s.definition.name);
         return { modelfile: "", parameters: "", template: "", details: details(i.backend), model_info: { "general.architecture": "", "gantry.instance": i.name, "gantry.backend": i.backend }, capabilities: ["completion"], modified_at: i.updated_at };
       }, { role: "inference", parse: "text", detail: { summary: "What Ollama shows of a model (gantry knows the instance, not the file's internals)", tags: ["ollama"], requestBody: rawJsonBody(["model"]), responses: answered("Ollama's model description"), ...OWN_ERRORS } })
-      .post("/api/chat", generation("chat"), { role: "inference", parse: "text", detail: { summary: "Ollama chat, translated onto the instance's chat completions (NDJSON stream unless stream: false)", tags: ["ollama"], requestBody: rawJsonBody(["model", "messages"]), responses: answered("Ollama's chat answer"), ...OWN_ERRORS } })
-      .post("/api/generate", generation("generate"), { role: "inference", parse: "text", detail: { summary: "Ollama generate: chat with the model's template, or a raw completion with raw: true", tags: ["ollama"], requestBody: rawJsonBody(["model"]), responses: answered("Ollama's generate answer"), ...OWN_ERRORS } })
+      .post("/api/chat", generation("chat"), { role: "inference", parse: "text", detail: { summary: "Ollama chat, translated onto the instance's chat completions (NDJSON stream unless stream: false)", tags: ["ollama"], requestBody: rawJsonBody(["model", "messages"]), responses: answered("Ollama's chat answer"), ...OWN_ERRORS, ...DIRECT } })
+      .post("/api/generate", generation("generate"), { role: "inference", parse: "text", detail: { summary: "Ollama generate: chat with the model's template, or a raw completion with raw: true", tags: ["ollama"], requestBody: rawJsonBody(["model"]), responses: answered("Ollama's generate answer"), ...OWN_ERRORS, ...DIRECT } })
       .post("/api/embed", async ({ body, request, set }) => {
         const { body: client, model } = modelRequest(typeof body === "string" ? body : "", "model|name");
         const result = await embed(client, model, client.input, request, requestId(set));
         if ("error" in result) return result.error;
         return { model, embeddings: result.vectors, total_duration: result.ns, load_duration: 0, prompt_eval_count: result.tokens };
-      }, { role: "inference", parse: "text", detail: { summary: "Ollama embeddings for one or many inputs", tags: ["ollama"], requestBody: rawJsonBody(["model", "input"]), responses: answered("{model, embeddings}"), ...OWN_ERRORS } })
+      }, { role: "inference", parse: "text", detail: { summary: "Ollama embeddings for one or many inputs", tags: ["ollama"], requestBody: rawJsonBody(["model", "input"]), responses: answered("{model, embeddings}"), ...OWN_ERRORS, ...DIRECT } })
       .post("/api/embeddings", async ({ body, request, set }) => {
         const { body: client, model } = modelRequest(typeof body === "string" ? body : "", "model|name");
         const result = await embed(client, model, client.prompt ?? "", request, requestId(set));
         if ("error" in result) return result.error;
         return { embedding: result.vectors[0] ?? [] };
-      }, { role: "inference", parse: "text", detail: { summary: "Ollama's older single-prompt embeddings", tags: ["ollama"], requestBody: rawJsonBody(["model", "prompt"]), responses: answered("{embedding}"), ...OWN_ERRORS } });
+      }, { role: "inference", parse: "text", detail: { summary: "Ollama's older single-prompt embeddings", tags: ["ollama"], requestBody: rawJsonBody(["model", "prompt"]), responses: answered("{embedding}"), ...OWN_ERRORS, ...DIRECT } });
 }

@@ -5,7 +5,7 @@
  */
 import { t, type RolesApp } from "gantry/plugin";
 import { inferenceResponses, rawJsonBody } from "./inference-docs.ts";
-import { answerErrors, InferenceErrors, openAiErrorBody, OWN_ERRORS } from "./inference-errors.ts";
+import { answerErrors, DIRECT, InferenceErrors, openAiErrorBody, OWN_ERRORS } from "./inference-errors.ts";
 import { modelRequest, relay, type Upstream } from "./proxy.ts";
 import { SCAN_FROM_BYTES, scanModelRequest } from "./model-scan.ts";
 import { loadingStream, openAiErrorEvent } from "./loading-progress.ts";
@@ -69,7 +69,7 @@ export function openAiRoutes(upstream: Upstream, forwarding: NodeForwarding) {
       // A stream for a model that must start first begins now, with loading comments (loading-progress.ts).
       if (stream && upstream.cold(vetted)) return loadingStream(model, serve(), openAiErrorBody, openAiErrorEvent);
       return serve();
-    }, { role: "inference", parse: "text", detail: { summary, tags: ["openai"], requestBody: rawJsonBody(required), responses: passedThrough, ...OWN_ERRORS } });
+    }, { role: "inference", parse: "text", detail: { summary, tags: ["openai"], requestBody: rawJsonBody(required), responses: passedThrough, ...OWN_ERRORS, ...DIRECT } });
 
   /** A multipart route (audio files): the bytes forwarded with their boundary, `model` read from the form. */
   const multipartRoute = (app: RolesApp, path: string, summary: string) =>
@@ -85,7 +85,7 @@ export function openAiRoutes(upstream: Upstream, forwarding: NodeForwarding) {
       if (forwarded) return forwarded;
       const { supervisor, o } = await upstream.admit(model, request, "openai", requestId(set), false);
       return relay(await upstream.send(supervisor, path, { body: bytes, headers: { "content-type": type }, signal: request.signal }, o), o);
-    }, { role: "inference", parse: "none", detail: { summary, tags: ["openai"], requestBody: multipartBody, responses: passedThrough, ...OWN_ERRORS } });
+    }, { role: "inference", parse: "none", detail: { summary, tags: ["openai"], requestBody: multipartBody, responses: passedThrough, ...OWN_ERRORS, ...DIRECT } });
 
   return (app: RolesApp) => {
     app.onError(answerErrors(openAiErrorBody));

@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { atLeast, levelOf, LogRing, RotatingLogFile } from "../../plugins/instances/log-buffer.ts";
+import { atLeast, levelOf, LogRing, pumpLines, READ_PAUSE_MS, RotatingLogFile } from "../../plugins/instances/log-buffer.ts";
 import { tempDir } from "../helpers.ts";
 
 test("log files rotate past their size and keep a bounded number of old files", () => {
@@ -48,4 +48,26 @@ test("levels are read from the usual markers and filtered by severity", () => {
   const ring = new LogRing(10);
   for (const line of ["debug one", "info two", "WARN three", "error four"]) ring.push("stderr", line);
   expect(ring.tail(10, atLeast("warn")).map((l) => l.message)).toEqual(["WARN three", "error four"]);
+});
+
+test("a busy server's output is read in a few large chunks, every line in order", async () => {
+  // A line every millisecond for 300 ms, as a model server under load prints one per request.
+  const child = Bun.spawn([process.execPath, "-e", "let i = 0; const t = setInterval(() => { console.log(`line ${i++}`); if (i === 300) clearInterval(t); }, 1);"], { stdout: "pipe" });
+  const lines: string[] = [];
+  let batches = 0;
+  let inBatch = false;
+  await pumpLines(child.stdout, (line) => {
+    lines.push(line);
+    // Lines handed over in one go (one read) arrive in the same turn of the event loop.
+    if (!inBatch) {
+      batches++;
+      inBatch = true;
+      queueMicrotask(() => (inBatch = false));
+    }
+  });
+  await child.exited;
+  expect(lines).toEqual(Array.from({ length: 300 }, (_, i) => `line ${i}`));
+  // Reading paused READ_PAUSE_MS after each chunk: about 300 / 20 reads, not one per line.
+  expect(READ_PAUSE_MS).toBeGreaterThan(0);
+  expect(batches).toBeLessThan(60);
 });

@@ -1,0 +1,98 @@
+/**
+ * Routes served without the framework's per-request machinery. A route that opts in (`detail`
+ * carries DIRECT_EXTENSION) is found by its exact method and path and run through the same steps
+ * every route gets — request id, size limits, CORS, rate limit and role, its own error answers,
+ * metrics, audit, the request log — without a context built and hooks walked per request. For the
+ * hottest paths (the OpenAI proxy), where that machinery costs as much as the work itself.
+ */
+import { checkAccess, type RoleChecks, type RoleSpec } from "../auth/roles.ts";
+import { GantryError } from "../kernel/errors.ts";
+
+/** Set in a route's `detail`: core serves it directly. The route must read its body as text or not at all, and take no params. */
+export const DIRECT_EXTENSION = "x-gantry-direct";
+
+/** What a direct route's handler is given: the parts of Elysia's context such a route may read. */
+export interface DirectContext {
+  request: Request;
+  body: string | undefined;
+  path: string;
+  route: string;
+  params: Record<string, string>;
+  set: { status?: number | string; headers: Record<string, unknown> };
+}
+
+/** The steps every request goes through, shared with the framework's hooks (http-app.ts). */
+export interface RequestSteps {
+  /** Request id, CORS, the body-size check: an early answer (preflight, 413), or undefined to go on. */
+  begin(request: Request, set: DirectContext["set"]): unknown;
+  /** A thrown error as gantry's answer (status set on `set`); `code` is the framework's name for its kind. */
+  errorBody(code: string | number, error: unknown, request: Request, set: DirectContext["set"]): unknown;
+  /** Metrics, audit and the request log, once the answer is decided. */
+  finish(request: Request, route: string, path: string, status: number, params: Record<string, string>): void;
+}
+
+/** The route as the framework lists it (`app.routes`): handler, path, hooks. */
+interface FrameworkRoute {
+  method: string;
+  path: string;
+  handler: unknown;
+  hooks?: { parse?: { fn: unknown }[]; body?: unknown; error?: { fn: unknown }[] };
+}
+
+type ErrorHook = (context: { code: string; error: unknown; request: Request; set: DirectContext["set"]; path: string }) => unknown;
+export type DirectHandler = (request: Request, path: string) => Promise<Response>;
+
+/** The handler core calls for `route`; throws when the route cannot be served directly (a plugin's mistake, found at registration). */
+export function directRoute(route: FrameworkRoute, spec: RoleSpec, checks: RoleChecks, steps: RequestSteps): DirectHandler {
+  const parse = route.hooks?.parse?.map((p) => p.fn) ?? [];
+  const readsText = parse.length === 1 && parse[0] === "text";
+  const readsNothing = parse.length === 1 && parse[0] === "none";
+  if ((!readsText && !readsNothing) || route.hooks?.body !== undefined || /[:*]/.test(route.path)) {
+    throw new Error(`${route.method} ${route.path}: a direct route reads its body as text or not at all ({ parse: "text" | "none" }), with no body schema and no path params`);
+  }
+  const handler = route.handler as (context: DirectContext) => unknown;
+  // The route's own error hooks (a plugin's onError, such as an API's own error shape), in order; core's shape otherwise.
+  const ownErrors = (route.hooks?.error ?? []).map((h) => h.fn as ErrorHook);
+  const params: Record<string, string> = {};
+
+  return async (request, path) => {
+    const set: DirectContext["set"] = { headers: {} };
+    let answer: unknown;
+    try {
+      answer = steps.begin(request, set);
+      if (answer === undefined) {
+        await checkAccess(checks, spec, { request, path, set });
+        const body = readsText ? await request.text() : undefined;
+        answer = await handler({ request, body, path, route: route.path, params, set });
+      }
+    } catch (error) {
+      answer = undefined;
+      for (const hook of ownErrors) {
+        answer = await hook({ code: codeOf(error), error, request, set, path });
+        if (answer !== undefined) break;
+      }
+      if (answer === undefined) answer = steps.errorBody(codeOf(error), error, request, set);
+    }
+    const response = toResponse(answer, set);
+    steps.finish(request, route.path, path, response.status, params);
+    return response;
+  };
+}
+
+/** The code the framework would give a thrown error (own error hooks read it). */
+function codeOf(error: unknown): string {
+  return error instanceof GantryError ? "GANTRY" : "UNKNOWN";
+}
+
+/** What a handler returned as a Response, with the headers set on the way (request id, CORS, rate-limit). */
+function toResponse(answer: unknown, set: DirectContext["set"]): Response {
+  if (answer instanceof Response) {
+    for (const name in set.headers) answer.headers.set(name, String(set.headers[name]));
+    return answer;
+  }
+  const status = typeof set.status === "number" ? set.status : 200;
+  const headers = set.headers as Record<string, string>;
+  if (typeof answer === "string") return new Response(answer, { status, headers: { "content-type": "text/plain;charset=utf-8", ...headers } });
+  if (answer === undefined || answer === null) return new Response(null, { status, headers });
+  return Response.json(answer, { status, headers });
+}
