@@ -87,8 +87,15 @@ function codeOf(error: unknown): string {
 /** What a handler returned as a Response, with the headers set on the way (request id, CORS, rate-limit). */
 function toResponse(answer: unknown, set: DirectContext["set"]): Response {
   if (answer instanceof Response) {
-    for (const name in set.headers) answer.headers.set(name, String(set.headers[name]));
-    return answer;
+    try {
+      for (const name in set.headers) answer.headers.set(name, String(set.headers[name]));
+      return answer;
+    } catch {
+      // Immutable headers (a fetch answer passed on, under Deno): the same body with a copy of them.
+      const headers = new Headers(answer.headers);
+      for (const name in set.headers) headers.set(name, String(set.headers[name]));
+      return new Response(answer.body, { status: answer.status, statusText: answer.statusText, headers });
+    }
   }
   const status = typeof set.status === "number" ? set.status : 200;
   const headers = set.headers as Record<string, string>;
