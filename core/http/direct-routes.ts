@@ -53,10 +53,10 @@ export function directRoute(route: FrameworkRoute, spec: RoleSpec, checks: RoleC
   const handler = route.handler as (context: DirectContext) => unknown;
   // The route's own error hooks (a plugin's onError, such as an API's own error shape), in order; core's shape otherwise.
   const ownErrors = (route.hooks?.error ?? []).map((h) => h.fn as ErrorHook);
-  const params: Record<string, string> = {};
 
   return async (request, path) => {
     const set: DirectContext["set"] = { headers: {} };
+    const params: Record<string, string> = {};
     let answer: unknown;
     try {
       answer = steps.begin(request, set);
