@@ -36,7 +36,7 @@ interface FrameworkRoute {
   method: string;
   path: string;
   handler: unknown;
-  hooks?: { parse?: { fn: unknown }[]; body?: unknown; error?: { fn: unknown }[] };
+  hooks?: { parse?: { fn: unknown }[]; body?: unknown; error?: { fn: unknown }[]; beforeHandle?: { fn: unknown }[]; transform?: unknown[]; afterHandle?: unknown[]; mapResponse?: unknown[] };
 }
 
 type ErrorHook = (context: { code: string; error: unknown; request: Request; set: DirectContext["set"]; path: string }) => unknown;
@@ -50,7 +50,14 @@ export function directRoute(route: FrameworkRoute, spec: RoleSpec, checks: RoleC
   if ((!readsText && !readsNothing) || route.hooks?.body !== undefined || /[:*]/.test(route.path)) {
     throw new Error(`${route.method} ${route.path}: a direct route reads its body as text or not at all ({ parse: "text" | "none" }), with no body schema and no path params`);
   }
+  // The role macro's transform is core's (checkAccess below); any other hook but beforeHandle would be skipped.
+  const hooks = route.hooks;
+  if ((hooks?.transform?.length ?? 0) > 1 || (hooks?.afterHandle?.length ?? 0) > 0 || (hooks?.mapResponse?.length ?? 0) > 0) {
+    throw new Error(`${route.method} ${route.path}: a direct route has no transform, afterHandle or mapResponse hooks (beforeHandle and onError are run)`);
+  }
   const handler = route.handler as (context: DirectContext) => unknown;
+  // Run in order after the checks and the body; the first to return something answers (cluster forwarding, for one).
+  const beforeHandle = (hooks?.beforeHandle ?? []).map((h) => h.fn as (context: DirectContext) => unknown);
   // The route's own error hooks (a plugin's onError, such as an API's own error shape), in order; core's shape otherwise.
   const ownErrors = (route.hooks?.error ?? []).map((h) => h.fn as ErrorHook);
 
@@ -63,7 +70,12 @@ export function directRoute(route: FrameworkRoute, spec: RoleSpec, checks: RoleC
       if (answer === undefined) {
         await checkAccess(checks, spec, { request, path, set });
         const body = readsText ? await request.text() : undefined;
-        answer = await handler({ request, body, path, route: route.path, params, set });
+        const context: DirectContext = { request, body, path, route: route.path, params, set };
+        for (const hook of beforeHandle) {
+          answer = await hook(context);
+          if (answer !== undefined) break;
+        }
+        if (answer === undefined) answer = await handler(context);
       }
     } catch (error) {
       answer = undefined;

@@ -66,6 +66,12 @@ describe("direct routes", () => {
     expect(bodies[0]!.code).toBe("INTERNAL");
   });
 
+  test("beforeHandle hooks run after the checks; one that answers is the answer", async () => {
+    expect(await (await post("/shaped", "intercept")).json()).toEqual({ intercepted: true });
+    expect((await (await post("/shaped", "through")).json()).body).toBe("through");
+    expect((await post("/shaped", "intercept", { auth: viewer })).status).toBe(403);
+  });
+
   test("a route's own error shape answers its errors, auth included", async () => {
     const failed = await post("/shaped", "fail");
     expect(failed.status).toBe(418);
