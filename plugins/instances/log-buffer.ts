@@ -1,6 +1,5 @@
 /** The last N lines a model server printed, per instance, and the same lines on disk with rotation. */
 import { closeSync, existsSync, fstatSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
-import { setTimeout as sleep } from "node:timers/promises";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
@@ -158,28 +157,61 @@ function isoNow(): string {
 }
 
 /**
- * How long reading pauses after each chunk, so that what a busy server prints meanwhile arrives as
- * one chunk: each read costs about 25 µs of CPU however short, and a model server prints a line per
- * request (at 8k requests a second, a fifth of a core). Lines reach the ring at most this late; the
- * pipe (64 KiB) holds what is printed in the pause.
+ * How long reading pauses after a short chunk, so that what a busy server prints meanwhile arrives
+ * as one chunk: each read costs about 25 µs of CPU however short, and a model server prints a line
+ * per request (at 8k requests a second, a fifth of a core). Lines reach the ring at most this late.
  */
 export const READ_PAUSE_MS = 20;
+/** A chunk this large means output is pouring in: read on at once (a pause would make the server wait on a full pipe). */
+const FULL_READ_BYTES = 16 * 1024;
 
-/** Feeds a process's output stream into the ring, line by line. */
-export async function pumpLines(stream: ReadableStream<Uint8Array> | null | undefined, onLine: (line: string, timestamp: string) => void, pauseMs = READ_PAUSE_MS): Promise<void> {
-  if (!stream) return;
-  const decoder = new TextDecoder();
-  let buffered = "";
-  const reader = stream.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    buffered += decoder.decode(value, { stream: true });
-    const lines = buffered.split("\n");
-    buffered = lines.pop()!;
-    const timestamp = isoNow();
-    for (const line of lines) onLine(line, timestamp);
-    if (pauseMs > 0) await sleep(pauseMs);
+/** Feeds a process's output stream into lines (for the ring), reading in chunks with short pauses. */
+export class LinePump {
+  /** Resolves when the stream has ended and every line was handed over. */
+  readonly done: Promise<void>;
+  #endPause: (() => void) | undefined;
+  #hurried = false;
+
+  constructor(stream: ReadableStream<Uint8Array> | null | undefined, onLine: (line: string, timestamp: string) => void, private readonly pauseMs = READ_PAUSE_MS) {
+    this.done = stream ? this.#run(stream, onLine) : Promise.resolve();
   }
-  if (buffered) onLine(buffered, isoNow());
+
+  /** Ends the pause under way: what was printed meanwhile is read now (a caller is about to look). */
+  wake(): void {
+    this.#endPause?.();
+  }
+
+  /** No more pauses: the process has exited and its last lines are wanted before anything else is said of it. */
+  hurry(): void {
+    this.#hurried = true;
+    this.wake();
+  }
+
+  async #run(stream: ReadableStream<Uint8Array>, onLine: (line: string, timestamp: string) => void): Promise<void> {
+    const decoder = new TextDecoder();
+    let buffered = "";
+    const reader = stream.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      buffered += decoder.decode(value, { stream: true });
+      const lines = buffered.split("\n");
+      buffered = lines.pop()!;
+      const timestamp = isoNow();
+      for (const line of lines) onLine(line, timestamp);
+      if (this.pauseMs > 0 && !this.#hurried && value.byteLength < FULL_READ_BYTES) await this.#pause();
+    }
+    if (buffered) onLine(buffered, isoNow());
+  }
+
+  #pause(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => this.#endPause?.(), this.pauseMs);
+      this.#endPause = () => {
+        clearTimeout(timer);
+        this.#endPause = undefined;
+        resolve();
+      };
+    });
+  }
 }

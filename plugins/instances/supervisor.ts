@@ -10,7 +10,7 @@ import type { SpawnOptions, SpawnedProcess } from "gantry/plugin";
 import { commandLine, healthPath, type InstanceDefinition } from "./backends.ts";
 import { connect } from "node:net";
 import { join } from "node:path";
-import { LogRing, RotatingLogFile, pumpLines } from "./log-buffer.ts";
+import { LinePump, LogRing, RotatingLogFile } from "./log-buffer.ts";
 import { CpuMeter } from "./process-stats.ts";
 import { RequestGate } from "./request-gate.ts";
 
@@ -53,6 +53,8 @@ export interface SupervisorHost {
 const BACKOFF_START_MS = 500;
 const HEALTH_TIMEOUT_MS = 2000;
 const BACKOFF_MAX_MS = 15_000;
+/** How long an exit waits for the rest of the server's output (a child it left behind may hold the pipe open). */
+const EXIT_DRAIN_MS = 200;
 
 export class InstanceSupervisor {
   status: InstanceStatus = "stopped";
@@ -71,6 +73,8 @@ export class InstanceSupervisor {
   estimatedMib: number | undefined;
   readonly logs: LogRing;
   #proc: SpawnedProcess | undefined;
+  /** Resolves once the current process's exit was handled (its output read to the end, or EXIT_DRAIN_MS). */
+  #exitHandled: Promise<void> = Promise.resolve();
   #stopping = false;
   #startPromise: Promise<void> | undefined;
   #cancelRestart: (() => void) | undefined;
@@ -125,15 +129,27 @@ export class InstanceSupervisor {
     this.#proc = proc;
     this.spawnedAt = Date.now();
     this.host().onPid(this.definition.name, proc.pid);
-    void pumpLines(proc.subprocess.stdout as ReadableStream<Uint8Array>, (line, at) => this.logs.push("stdout", line, at));
-    void pumpLines(proc.subprocess.stderr as ReadableStream<Uint8Array>, (line, at) => this.logs.push("stderr", line, at));
-    void proc.exited.then((code) => this.#exited(proc, code));
+    const pumps = [
+      new LinePump(proc.subprocess.stdout as ReadableStream<Uint8Array>, (line, at) => this.logs.push("stdout", line, at)),
+      new LinePump(proc.subprocess.stderr as ReadableStream<Uint8Array>, (line, at) => this.logs.push("stderr", line, at)),
+    ];
+    // The server's last lines first (its own error, say), then what gantry has to say of the exit.
+    const exitHandled = proc.exited.then(async (code) => {
+      for (const pump of pumps) pump.hurry();
+      await Promise.race([Promise.all(pumps.map((p) => p.done)), sleep(EXIT_DRAIN_MS)]);
+      this.#exited(proc, code);
+    });
+    this.#exitHandled = exitHandled;
     const deadline = Date.now() + this.settings().startTimeoutS * 1000;
     while (Date.now() < deadline) {
       if (proc !== this.#proc || !proc.running) {
+        if (proc === this.#proc) await exitHandled;
         throw new Error(this.lastError ?? `${this.definition.name} exited while starting`);
       }
       if (await this.checkHealth()) {
+        // What it printed while starting ("listening on ...") is in the logs when the start answers.
+        for (const pump of pumps) pump.wake();
+        await sleep(5);
         this.startedAt = new Date();
         this.#failedChecks = 0;
         this.#set("running");
@@ -159,6 +175,7 @@ export class InstanceSupervisor {
     const timeoutMs = (options.timeout ?? this.settings().stopTimeoutS) * 1000;
     const started = Date.now();
     await proc.stop({ force: options.force, timeoutMs });
+    await this.#exitHandled; // its last lines read (bounded by EXIT_DRAIN_MS), so closing the log file loses none
     if (!options.force && Date.now() - started >= timeoutMs) this.logs.push("stderr", `[gantry] no exit ${timeoutMs} ms after SIGTERM: sent SIGKILL`);
     this.#set("stopped");
   }

@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { atLeast, levelOf, LogRing, pumpLines, READ_PAUSE_MS, RotatingLogFile } from "../../plugins/instances/log-buffer.ts";
+import { atLeast, levelOf, LinePump, LogRing, READ_PAUSE_MS, RotatingLogFile } from "../../plugins/instances/log-buffer.ts";
 import { tempDir } from "../helpers.ts";
 
 test("log files rotate past their size and keep a bounded number of old files", () => {
@@ -56,7 +56,7 @@ test("a busy server's output is read in a few large chunks, every line in order"
   const lines: string[] = [];
   let batches = 0;
   let inBatch = false;
-  await pumpLines(child.stdout, (line) => {
+  await new LinePump(child.stdout, (line) => {
     lines.push(line);
     // Lines handed over in one go (one read) arrive in the same turn of the event loop.
     if (!inBatch) {
@@ -64,10 +64,21 @@ test("a busy server's output is read in a few large chunks, every line in order"
       inBatch = true;
       queueMicrotask(() => (inBatch = false));
     }
-  });
+  }).done;
   await child.exited;
   expect(lines).toEqual(Array.from({ length: 300 }, (_, i) => `line ${i}`));
   // Reading paused READ_PAUSE_MS after each chunk: about 300 / 20 reads, not one per line.
   expect(READ_PAUSE_MS).toBeGreaterThan(0);
   expect(batches).toBeLessThan(60);
+});
+
+test("output pouring in is read without pauses: a fast writer is not held up by a full pipe", async () => {
+  // 32 MB of lines at once: with a pause after every read (~190 KB each) that took 3-4 s; read on at once, well under 1 s.
+  const child = Bun.spawn([process.execPath, "-e", "const line = 'x'.repeat(199) + '\\n'; process.stdout.write(line.repeat(160_000));"], { stdout: "pipe" });
+  let count = 0;
+  const started = performance.now();
+  await new LinePump(child.stdout, () => void count++).done;
+  await child.exited;
+  expect(count).toBe(160_000);
+  expect(performance.now() - started).toBeLessThan(1500);
 });

@@ -110,6 +110,13 @@ describe("instances lifecycle", () => {
     expect(detail.restarts).toBe(2);
     expect(detail.last_error).toContain("gave up after 2 restarts");
     expect(statuses.filter((s) => s === "running").length).toBe(3);
+    // The server's last lines come before gantry's word on the exit, every time.
+    const logs = ((await (await g.api("/api/v1/instances/crashy/logs?lines=200")).json()).logs as { message: string }[]).map((l) => l.message);
+    const byes = logs.flatMap((m, i) => (m === "stand-in: bye" ? [i] : []));
+    const exits = logs.flatMap((m, i) => (m.startsWith("[gantry] crashy exited with code 4") ? [i] : []));
+    expect(byes).toHaveLength(3);
+    expect(exits).toHaveLength(3);
+    expect(byes.every((b, n) => b < exits[n]!)).toBe(true);
     await g.api("/api/v1/instances/crashy", { method: "DELETE" });
   });
 
