@@ -58,6 +58,9 @@ export type RoleSpec = RouteRole | { min: RouteRole; rateLimit: RateClass | "non
 const roleOf = (spec: RoleSpec): RouteRole => (typeof spec === "string" ? spec : spec.min);
 const rateOf = (spec: RoleSpec): RateClass | "none" => (typeof spec === "string" ? "regular" : spec.rateLimit);
 
+/** Whether a route with `spec` has a check to run per request (else the macro adds no hook at all). */
+export const roleChecked = (spec: RoleSpec, rateLimited: boolean): boolean => roleOf(spec) !== "public" || (rateOf(spec) !== "none" && rateLimited);
+
 /**
  * The macro plugin: `{ role: "viewer" }`, or `{ role: { min: "operator", rateLimit: "expensive" } }`
  * for resource-intensive routes. Its name makes Elysia deduplicate it across plugin sub-apps.
@@ -65,7 +68,7 @@ const rateOf = (spec: RoleSpec): RateClass | "none" => (typeof spec === "string"
 export function rolesPlugin(checks: RoleChecks) {
   return new Elysia({ name: "gantry-roles" }).macro({
     role: (spec: RoleSpec) =>
-      roleOf(spec) === "public" && (rateOf(spec) === "none" || !checks.rateLimited)
+      !roleChecked(spec, checks.rateLimited)
         ? { detail: { [ROLE_EXTENSION]: roleOf(spec), [RATE_EXTENSION]: rateOf(spec) } } // probes, docs, public routes while not limited: no hook at all
         : {
             detail: { [ROLE_EXTENSION]: roleOf(spec), [RATE_EXTENSION]: rateOf(spec), security: roleOf(spec) === "public" ? [] : [{ apiKey: [] }] },

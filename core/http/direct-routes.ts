@@ -5,8 +5,7 @@
  * metrics, audit, the request log — without a context built and hooks walked per request. For the
  * hottest paths (the OpenAI proxy), where that machinery costs as much as the work itself.
  */
-import { checkAccess, type RoleChecks, type RoleSpec } from "../auth/roles.ts";
-import { GantryError } from "../kernel/errors.ts";
+import { checkAccess, roleChecked, type RoleChecks, type RoleSpec } from "../auth/roles.ts";
 
 /** Set in a route's `detail`: core serves it directly. The route must read its body as text or not at all, and take no params. */
 export const DIRECT_EXTENSION = "x-gantry-direct";
@@ -36,14 +35,18 @@ interface FrameworkRoute {
   method: string;
   path: string;
   handler: unknown;
-  hooks?: { parse?: { fn: unknown }[]; body?: unknown; error?: { fn: unknown }[]; beforeHandle?: { fn: unknown }[]; transform?: unknown[]; afterHandle?: unknown[]; mapResponse?: unknown[] };
+  hooks?: { parse?: { fn: unknown }[]; body?: unknown; error?: { fn: unknown }[]; beforeHandle?: { fn: unknown; subType?: string }[]; transform?: unknown[]; afterHandle?: unknown[]; mapResponse?: unknown[] };
 }
 
-type ErrorHook = (context: { code: string; error: unknown; request: Request; set: DirectContext["set"]; path: string }) => unknown;
+type ErrorHook = (context: { code: string | number; error: unknown; request: Request; set: DirectContext["set"]; path: string }) => unknown;
 export type DirectHandler = (request: Request, path: string) => Promise<Response>;
 
-/** The handler core calls for `route`; throws when the route cannot be served directly (a plugin's mistake, found at registration). */
-export function directRoute(route: FrameworkRoute, spec: RoleSpec, checks: RoleChecks, steps: RequestSteps): DirectHandler {
+/**
+ * The handler core calls for `route`; throws when the route cannot be served directly (a plugin's
+ * mistake, found at registration). `ownErrors`: the route answers its errors with its onError hooks
+ * (else core's shape answers them, as the framework's global handler does).
+ */
+export function directRoute(route: FrameworkRoute, spec: RoleSpec, checks: RoleChecks, steps: RequestSteps, ownErrors: boolean): DirectHandler {
   const parse = route.hooks?.parse?.map((p) => p.fn) ?? [];
   const readsText = parse.length === 1 && parse[0] === "text";
   const readsNothing = parse.length === 1 && parse[0] === "none";
@@ -52,14 +55,16 @@ export function directRoute(route: FrameworkRoute, spec: RoleSpec, checks: RoleC
   }
   // The role macro's transform is core's (checkAccess below); any other hook but beforeHandle would be skipped.
   const hooks = route.hooks;
-  if ((hooks?.transform?.length ?? 0) > 1 || (hooks?.afterHandle?.length ?? 0) > 0 || (hooks?.mapResponse?.length ?? 0) > 0) {
-    throw new Error(`${route.method} ${route.path}: a direct route has no transform, afterHandle or mapResponse hooks (beforeHandle and onError are run)`);
+  const macroTransforms = roleChecked(spec, checks.rateLimited) ? 1 : 0;
+  const resolves = (hooks?.beforeHandle ?? []).some((h) => h.subType !== undefined && h.subType !== "beforeHandle");
+  if ((hooks?.transform?.length ?? 0) > macroTransforms || (hooks?.afterHandle?.length ?? 0) > 0 || (hooks?.mapResponse?.length ?? 0) > 0 || resolves) {
+    throw new Error(`${route.method} ${route.path}: a direct route has no transform, resolve, derive, afterHandle or mapResponse hooks (beforeHandle and onError are run)`);
   }
   const handler = route.handler as (context: DirectContext) => unknown;
   // Run in order after the checks and the body; the first to return something answers (cluster forwarding, for one).
   const beforeHandle = (hooks?.beforeHandle ?? []).map((h) => h.fn as (context: DirectContext) => unknown);
   // The route's own error hooks (a plugin's onError, such as an API's own error shape), in order; core's shape otherwise.
-  const ownErrors = (route.hooks?.error ?? []).map((h) => h.fn as ErrorHook);
+  const errorHooks = ownErrors ? (route.hooks?.error ?? []).map((h) => h.fn as ErrorHook) : [];
 
   return async (request, path) => {
     const set: DirectContext["set"] = { headers: {} };
@@ -79,11 +84,14 @@ export function directRoute(route: FrameworkRoute, spec: RoleSpec, checks: RoleC
       }
     } catch (error) {
       answer = undefined;
-      for (const hook of ownErrors) {
-        answer = await hook({ code: codeOf(error), error, request, set, path });
+      const code = codeOf(error);
+      // As the framework does: the error's status stands unless a hook sets another.
+      set.status = statusOf(error);
+      for (const hook of errorHooks) {
+        answer = await hook({ code, error, request, set, path });
         if (answer !== undefined) break;
       }
-      if (answer === undefined) answer = steps.errorBody(codeOf(error), error, request, set);
+      if (answer === undefined) answer = steps.errorBody(code, error, request, set);
     }
     const response = toResponse(answer, set);
     steps.finish(request, route.path, path, response.status, params);
@@ -91,21 +99,28 @@ export function directRoute(route: FrameworkRoute, spec: RoleSpec, checks: RoleC
   };
 }
 
-/** The code the framework would give a thrown error (own error hooks read it). */
-function codeOf(error: unknown): string {
-  return error instanceof GantryError ? "GANTRY" : "UNKNOWN";
+/** The code the framework would give a thrown error (own error hooks read it): the error's own, else UNKNOWN. */
+function codeOf(error: unknown): string | number {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" || typeof code === "number" ? code : "UNKNOWN";
+}
+
+function statusOf(error: unknown): number {
+  const status = (error as { status?: unknown } | null)?.status;
+  return typeof status === "number" && status >= 400 && status < 600 ? status : 500;
 }
 
 /** What a handler returned as a Response, with the headers set on the way (request id, CORS, rate-limit). */
 function toResponse(answer: unknown, set: DirectContext["set"]): Response {
   if (answer instanceof Response) {
+    // As the framework merges them: a header the Response already has (an upstream's, another node's) stays.
     try {
-      for (const name in set.headers) answer.headers.set(name, String(set.headers[name]));
+      for (const name in set.headers) if (!answer.headers.has(name)) answer.headers.set(name, String(set.headers[name]));
       return answer;
     } catch {
       // Immutable headers (a fetch answer passed on, under Deno): the same body with a copy of them.
       const headers = new Headers(answer.headers);
-      for (const name in set.headers) headers.set(name, String(set.headers[name]));
+      for (const name in set.headers) if (!headers.has(name)) headers.set(name, String(set.headers[name]));
       return new Response(answer.body, { status: answer.status, statusText: answer.statusText, headers });
     }
   }

@@ -248,7 +248,7 @@ export function buildRootApp(parts: AppParts, plugins: PluginInstance[]): { app:
   const register = (route: AnyElysia["routes"][number], info: RouteInfo) => {
     const key = `${route.method} ${route.path}`;
     routeInfo.set(key, info);
-    if ((route.hooks?.detail as Record<string, unknown> | undefined)?.[DIRECT_EXTENSION]) direct.set(key, directRoute(route, { min: info.role as RouteRole, rateLimit: info.rate }, checks, steps));
+    if ((route.hooks?.detail as Record<string, unknown> | undefined)?.[DIRECT_EXTENSION]) direct.set(key, directRoute(route, { min: info.role as RouteRole, rateLimit: info.rate }, checks, steps, info.ownErrors));
   };
   const seen = new Map<string, string>(app.routes.map((r) => [`${r.method} ${r.path}`, "core"]));
   for (const route of app.routes) register(route, infoOf(route));

@@ -66,6 +66,14 @@ describe("direct routes", () => {
     expect(bodies[0]!.code).toBe("INTERNAL");
   });
 
+  test("a Response's own request id stays; a route's onError without the own-errors mark yields to core's shape", async () => {
+    const own = await post("/own-id", null, { auth: viewer });
+    expect(own.headers.get("x-request-id")).toBe("from-upstream");
+    const failed = await post("/core-shaped", "fail");
+    expect(failed.status).toBe(418);
+    expect(await failed.json()).toEqual({ error: "told to fail: the body said so", code: "TOLD_TO_FAIL", details: null });
+  });
+
   test("beforeHandle hooks run after the checks; one that answers is the answer", async () => {
     expect(await (await post("/shaped", "intercept")).json()).toEqual({ intercepted: true });
     expect((await (await post("/shaped", "through")).json()).body).toBe("through");
