@@ -238,8 +238,10 @@ export function buildRootApp(parts: AppParts, plugins: PluginInstance[]): { app:
       return steps.errorBody(code, error, request, set);
     })
     // Destructured for the same reason as the roles transform: a whole context costs every route a cookie parse.
-    .onAfterResponse({ as: "global" }, ({ request, route, path, set, params }) => {
-      steps.finish(request, route, path, typeof set.status === "number" ? set.status : 200, params as Record<string, string>);
+    .onAfterResponse({ as: "global" }, ({ request, route, path, set, params, responseValue }) => {
+      // A returned Response carries its own status (set.status stays 200 then).
+      const status = responseValue instanceof Response ? responseValue.status : typeof set.status === "number" ? set.status : 200;
+      steps.finish(request, route, path, status, params as Record<string, string>);
     })
     .use(roles);
   for (const register of [...parts.coreRoutes, docsPages()]) app.use(register(new Elysia().use(roles) as unknown as RolesApp));

@@ -128,12 +128,14 @@ describe("direct routes", () => {
     expect(preflight.status).toBe(204);
   });
 
-  test("requests are counted in the metrics by route and audited like any operator write", async () => {
+  test("requests are counted in the metrics by route and status (a returned Response's own) and audited like any operator write", async () => {
     await post("/echo", "counted");
+    expect((await post("/gone-framework", null, { auth: viewer })).status).toBe(410);
     await databaseSettled(g);
     const metrics = await (await g.api("/metrics")).text();
     expect(metrics).toMatch(/gantry_http_requests_total\{method="POST",route="\/api\/v1\/direct\/echo",status="200"\} [1-9]/);
     expect(metrics).toMatch(/gantry_http_requests_total\{method="POST",route="\/api\/v1\/direct\/echo",status="403"\} [1-9]/);
+    expect(metrics).toMatch(/gantry_http_requests_total\{method="POST",route="\/api\/v1\/direct\/gone-framework",status="410"\} 1/);
     const audit = await (await g.api("/api/v1/audit?limit=200")).json();
     const entry = audit.entries.find((e: { action: string; status: number }) => e.action === "POST /api/v1/direct/echo" && e.status === 200);
     expect(entry).toMatchObject({ actor: "key:bootstrap-admin", role: "admin", route: "/api/v1/direct/echo" });
