@@ -92,7 +92,8 @@ export class RoutingServer {
     const headerLimit = this.limits().headerLimitBytes;
     if (headerBytes(request) > headerLimit) return headersTooLarge(headerLimit);
     const canonical = canonicalUrl(request.url);
-    const chunked = request.body !== null && !request.headers.has("content-length");
+    // `request.body` is read only when there is no Content-Length: touching it makes Bun build a stream, and reading the body through it costs ~4 µs more.
+    const chunked = !request.headers.has("content-length") && request.method !== "GET" && request.method !== "HEAD" && request.body !== null;
     if (!canonical && !chunked) return this.#serve(request);
     let served = canonical ? new Request(canonical, request) : request;
     if (chunked) served = withBodyLimit(served, this.limits().bodyLimitBytes);
