@@ -287,7 +287,13 @@ describe("stats", () => {
     expect(stats.memory_usage).toBeGreaterThan(rss(pid)); // the worker's memory counts too
     expect(typeof stats.cpu_usage).toBe("number");
     await g.api("/api/v1/instances/forked/stop", json("POST", {}));
-    const alive = (p: number) => existsSync(`/proc/${p}/stat`) && !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${p}/stat`, "utf8"));
+    const alive = (p: number) => {
+      try {
+        return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${p}/stat`, "utf8"));
+      } catch {
+        return false; // gone, or exiting while being read (ESRCH)
+      }
+    };
     await waitFor(() => !alive(worker), 3000, "the worker to stop with its server");
     await g.api("/api/v1/instances/forked", { method: "DELETE" });
   });
@@ -396,7 +402,13 @@ describe("kill -9 of gantry", () => {
     first.proc.kill("SIGKILL");
     await first.proc.exited;
     // A killed child may linger as a zombie until PID 1 reaps it; only a running process counts.
-    const alive = (p: number) => existsSync(`/proc/${p}/stat`) && !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${p}/stat`, "utf8"));
+    const alive = (p: number) => {
+      try {
+        return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${p}/stat`, "utf8"));
+      } catch {
+        return false; // gone, or exiting while being read (ESRCH)
+      }
+    };
     const groupMembers = (group: number) => readdirSync("/proc").filter((e) => /^\d+$/.test(e) && alive(Number(e))).map(Number)
       .filter((p) => { try { const s = readFileSync(`/proc/${p}/stat`, "utf8"); return Number(s.slice(s.lastIndexOf(")") + 2).split(" ")[2]) === group; } catch { return false; } });
     // Whatever survived in the two process groups (the wrapper is killed: its server alone remains).
