@@ -55,7 +55,11 @@ async function serve(args: string[]): Promise<number> {
   if (values["data-dir"]) overrides.data_dir = values["data-dir"];
   const config = loadConfig({ file: values.config, overrides });
   const gantry = await createGantry(config);
-  await gantry.listen();
+  // A port already taken: stop what started (model servers restored, plugins) before saying so.
+  await gantry.listen().catch(async (error) => {
+    await gantry.stop();
+    throw error;
+  });
   let signals = 0;
   const exit = async (code: number) => {
     await gantry.loggers.drain();

@@ -64,7 +64,7 @@ export async function reapLeftovers(rows: { lastPid: number | null; port: number
   // Without /proc (Deno's sandbox grants it only with --allow-all) a group cannot be told from a reused pid's: kill nothing.
   if (process.platform !== "linux" || !procReadable()) return [];
   const groups = new Set(rows.filter((r) => r.lastPid && isLeftoverGroup(r.lastPid, r.port)).map((r) => r.lastPid!));
-  if (groups.size === 0 || process.platform !== "linux") return [];
+  if (groups.size === 0) return [];
   const killed = liveMembers(groups).map((m) => m.pid);
   for (const group of groups) {
     try {

@@ -6,6 +6,7 @@
  */
 import { and, createError, defineErrors, eq, inArray, isNotNull, not, or, pickTables, sql, type ClusterNodeView, type CoreClusterService, type PluginContext } from "gantry/plugin";
 import { storedView, type InstanceManager } from "./instance-manager.ts";
+import { relayHeaders } from "./proxy.ts";
 import * as pgTables from "./schema-pg.ts";
 import * as sqliteTables from "./schema.ts";
 
@@ -88,9 +89,7 @@ export class NodeForwarding {
       if (request.signal.aborted) throw error;
       throw ForwardingErrors.INSTANCE_NODE_DOWN([what, named, "does not answer"]);
     }
-    const passed = new Headers(answer.headers);
-    for (const name of ["content-length", "content-encoding", "transfer-encoding", "connection"]) passed.delete(name);
-    return new Response(answer.body, { status: answer.status, headers: passed });
+    return new Response(answer.body, { status: answer.status, headers: relayHeaders(answer) });
   }
 
   /** The instances of the other nodes: those up are asked with the caller's credential; a down node's are listed `unreachable`. */

@@ -96,9 +96,10 @@ export function ollamaRoutes(upstream: Upstream, forwarding: NodeForwarding) {
       const keepMs = client.keep_alive === undefined ? null : keepAliveMs(client.keep_alive);
       const supervisor = keepMs === 0 ? upstream.manager.resolve(upstream.served.target(model)) : await upstream.instance(model, request);
       if (!supervisor) throw InferenceErrors.MODEL_NOT_FOUND([model]);
-      if (keepMs === 0) await upstream.assertScope(model, supervisor, request); // a scoped key unloads only what it may use
-      if (keepMs === 0) await m.unload(supervisor.definition.name);
-      else m.keepAlive(supervisor, keepMs);
+      if (keepMs === 0) {
+        await upstream.assertScope(model, supervisor, request); // a scoped key unloads only what it may use
+        await m.unload(supervisor.definition.name);
+      } else m.keepAlive(supervisor, keepMs);
       const answer = { model, created_at: new Date().toISOString(), done: true, done_reason: keepMs === 0 ? "unload" : "load" };
       return kind === "generate" ? { ...answer, response: "" } : { ...answer, message: { role: "assistant", content: "" } };
     }

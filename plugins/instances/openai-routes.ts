@@ -108,7 +108,8 @@ export function openAiRoutes(upstream: Upstream, forwarding: NodeForwarding) {
     return app
       .post("/api/v1/inference/:model", async ({ params, body, request, set }) => {
         const model = decodeModelId(params.model);
-        const forwarded = await forwarding.forward(request, model, JSON.stringify(body)); // cluster: another node's model
+        // cluster: another node's model (the body serialized only when a forward could apply)
+        const forwarded = forwarding.applies(request) ? await forwarding.forward(request, model, JSON.stringify(body)) : undefined;
         if (forwarded) return forwarded;
         const { keep_alive: keepAlive, ...rest } = body;
         const { supervisor, o } = await upstream.admit(model, request, "openai", requestId(set), body.stream === true, keepAlive);

@@ -1,7 +1,6 @@
 /** The pipelines routes (/api/v1/pipelines…) and chat (/api/v1/chat). */
-import { fileStream } from "gantry/plugin";
 import { stat } from "node:fs/promises";
-import { mayInvoke, Nullable, t, textResponses, type AgentRunsService, type CommandRole, type CoreIdentityService, type PluginContext, type RolesApp } from "gantry/plugin";
+import { fileStream, mayInvoke, Nullable, t, textResponses, type AgentRunsService, type CommandRole, type CoreIdentityService, type PluginContext, type RolesApp } from "gantry/plugin";
 import type { PipelineEngine } from "./engine.ts";
 import { queryJournal } from "./journal-query.ts";
 import type { PipelineLauncher } from "./launcher.ts";
@@ -73,7 +72,7 @@ export function pipelineRoutes(p: PipelineRouteParts) {
         if (!artifact) throw PipelineErrors.PIPELINE_ARTIFACT_NOT_FOUND([params.id]);
         const size = (await stat(artifact.path).catch(() => undefined))?.size;
         if (size === undefined) throw PipelineErrors.PIPELINE_ARTIFACT_NOT_FOUND([params.id]);
-                const headers: Record<string, string> = {
+        const headers: Record<string, string> = {
           "content-type": artifact.mediaType, "accept-ranges": "bytes", "x-content-sha256": artifact.sha256,
           "content-disposition": `attachment; filename="${artifact.name}"`,
         };
