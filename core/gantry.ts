@@ -10,6 +10,7 @@ import { CORE_OWNER, provideCoreServices, type CoreIdentityService, type CorePlu
 import { ProcessRegistry } from "./kernel/processes.ts";
 import { KeepRegistry } from "./kernel/keeps.ts";
 import { databaseSettings, openDatabase, type DatabaseHandle } from "./storage/db.ts";
+import { lockDataDir, type DataDirLock } from "./storage/data-dir-lock.ts";
 import { EventBus } from "./kernel/events.ts";
 import { FlagRegistry } from "./kernel/flags.ts";
 import { buildRootApp, type AppParts, type HttpLimits } from "./http/http-app.ts";
@@ -61,6 +62,17 @@ export interface Gantry {
 
 /** Builds a gantry from a validated config; call `listen()` to serve. */
 export async function createGantry(config: GantryConfig, options: GantryOptions = {}): Promise<Gantry> {
+  // Before anything reads or writes the folder: a second gantry on it would reap the first's model servers.
+  const dataDirLock = lockDataDir(config.data_dir, "gantry serve");
+  try {
+    return await assemble(config, options, dataDirLock);
+  } catch (error) {
+    dataDirLock.release();
+    throw error;
+  }
+}
+
+async function assemble(config: GantryConfig, options: GantryOptions, dataDirLock: DataDirLock): Promise<Gantry> {
   const startedAt = Date.now();
   const loggers = new LoggerRegistry({ level: config.log.level, format: config.log.format, destination: options.logDestination });
   const log = loggers.root;
@@ -214,6 +226,7 @@ export async function createGantry(config: GantryConfig, options: GantryOptions 
         await cluster.stop();
         await host.stop();
         await database.close();
+        dataDirLock.release();
         log.info("stopped");
         loggers.flush();
       })();

@@ -13,6 +13,7 @@ import * as coreSchema from "../storage/db-schema.ts";
 import { loadConfig, type GantryConfig } from "../kernel/config.ts";
 import { readManifest } from "../kernel/manifest.ts";
 import { databaseSettings, dialectOf, openDatabase, pluginMigrationDialects, pluginMigrationsTable, type DatabaseHandle } from "../storage/db.ts";
+import { lockDataDir } from "../storage/data-dir-lock.ts";
 
 import { CliError } from "./api-client.ts";
 
@@ -75,7 +76,16 @@ async function restore(config: GantryConfig, file: string): Promise<void> {
   }
   if (!existsSync(file)) throw new CliError(`no file ${file}`, 1);
   checkGantryBackup(file);
-  if (await serverAnswers(config)) throw new CliError(`gantry answers on ${config.server.host}:${config.server.port}; stop it before restoring`, 1);
+  // Held while the files are swapped: a gantry running on this folder (on any port) refuses the restore, and none can start meanwhile.
+  const lock = lockDataDir(config.data_dir, "gantry restore");
+  try {
+    replaceDatabase(config, file);
+  } finally {
+    lock.release();
+  }
+}
+
+function replaceDatabase(config: GantryConfig, file: string): void {
   const target = sqlitePath(config);
   if (existsSync(target)) {
     const aside = `${target}.before-restore-${new Date().toISOString().replace(/[:.]/g, "-")}`;
@@ -100,12 +110,6 @@ function checkGantryBackup(file: string): void {
   } finally {
     db?.close();
   }
-}
-
-async function serverAnswers(config: GantryConfig): Promise<boolean> {
-  if (config.server.port === 0) return false;
-  const host = config.server.host.includes(":") ? `[${config.server.host}]` : config.server.host;
-  return fetch(`http://${host}:${config.server.port}/healthz`, { signal: AbortSignal.timeout(1000) }).then(() => true, () => false);
 }
 
 /** A PostgreSQL identifier in double quotes. */

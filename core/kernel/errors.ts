@@ -108,6 +108,7 @@ export const Errors = defineErrors("core", {
   JSON_TOO_DEEP: createError("JSON_TOO_DEEP", 400, (limit: number) => `Request body is nested deeper than ${limit} levels (server.max_json_depth)`),
   SECRET_KEY_UNKNOWN: createError("SECRET_KEY_UNKNOWN", 500, (keyId: string) => `A stored secret was sealed with key ${keyId}, which is neither auth.secret_key nor in auth.previous_secret_keys`),
   LISTEN_FAILED: createError("LISTEN_FAILED", 500, (where: string, why: string) => `Cannot listen on ${where}: ${why} (another gantry or program on that port? set server.port or --port)`),
+  DATA_DIR_IN_USE: createError("DATA_DIR_IN_USE", 409, (dir: string, holder: string) => `Data directory ${dir} is in use (${holder}); stop that gantry first, or give this one another data_dir (--data-dir)`),
   INTERNAL: createError("INTERNAL", 500, (requestId: string) => `Internal error; see the server log for request ${requestId}`),
 
   CONFIG_INVALID: createError("CONFIG_INVALID", 400, (source: string, problems: string[]) => `Invalid configuration (${source}):\n  ${problems.join("\n  ")}`),

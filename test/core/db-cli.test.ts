@@ -43,6 +43,8 @@ describe("backup and restore (SQLite)", () => {
     expect(existsSync(backup)).toBe(true);
     expect(gantry("backup", backup, "--data-dir", dataDir)).toMatchObject({ code: 1, err: expect.stringContaining("exists") });
     await g.api("/api/v1/notes/", json("POST", { body: "after the backup" }));
+    // Not while a gantry runs on the folder (whatever port it listens on): nothing is moved aside.
+    expect(gantry("restore", backup, "--data-dir", dataDir)).toMatchObject({ code: 1, err: expect.stringMatching(/^gantry: Data directory .* is in use \(gantry serve, pid \d+/) });
     expect((await notesOf(g)).map((n) => n.body)).toEqual(["one", "two", "after the backup"]);
     await g.stop();
 

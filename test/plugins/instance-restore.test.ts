@@ -82,3 +82,27 @@ test("running instances come back after a graceful stop and after kill -9; stopp
   g.proc.kill("SIGTERM");
   await g.proc.exited;
 }, 120_000);
+
+test("a second gantry on the same data dir is refused before it touches the first one's model servers", async () => {
+  const g = await boot();
+  await waitFor(async () => (await g.instance("kept")).status === "running", 15_000, "kept to be restored");
+  const pid = (await g.instance("kept")).pid as number;
+
+  // `npm start` run twice: another port, the same folder (it would take the first's servers for leftovers and kill them).
+  const second = Bun.spawn([process.execPath, resolve(import.meta.dir, "../../core/main.ts"), "serve", "--port", String(await freePort())], {
+    env: { PATH: process.env.PATH ?? "", GANTRY_DATA_DIR: dataDir, GANTRY_AUTH__BOOTSTRAP_ADMIN_KEY: ADMIN_KEY, ...testDatabaseEnv(dataDir) },
+    stdout: "pipe", stderr: "pipe",
+  });
+  started.push(second);
+  expect(await Promise.race([second.exited, Bun.sleep(20_000).then(() => "still running after 20 s")])).toBe(1);
+  const said = await new Response(second.stderr).text();
+  expect(said).toContain(`is in use (gantry serve, pid ${g.proc.pid}`);
+  expect(said).not.toContain("    at "); // a message for people, no stack
+  expect(await new Response(second.stdout).text()).not.toContain("killed model servers");
+
+  expect(await g.instance("kept")).toMatchObject({ status: "running", pid, restarts: 0 });
+  const chat = await g.call("/v1/chat/completions", json("POST", { model: "kept", messages: [{ role: "user", content: "hi" }] }));
+  expect(chat.status).toBe(200);
+  g.proc.kill("SIGTERM");
+  await g.proc.exited;
+}, 60_000);
