@@ -5,6 +5,7 @@ import { resolve } from "node:path";
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
 import { Value, ValueErrorType } from "@sinclair/typebox/value";
 import { Errors } from "./errors.ts";
+import { isSecretName, REDACTED, redactText } from "./redact.ts";
 import { installRoot } from "../runtime/install-root.ts";
 
 export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
@@ -87,7 +88,7 @@ export const ConfigSchema = Type.Object(
     ),
     auth: Type.Object(
       {
-        bootstrap_admin_key: Type.String({ default: "", description: "Admin API key to create on first start instead of a random one (secret)" }),
+        bootstrap_admin_key: Type.String({ default: "", pattern: "^(gk_[a-z0-9]{10}_[A-Za-z0-9_-]{32,64})?$", description: "Admin API key to create on first start instead of a random one (secret): gk_<10 lowercase letters or digits>_<32-64 url-safe characters>" }),
         jwt_secret: Type.String({ default: "", description: "HS256 secret for access tokens (secret); generated and stored on first start when empty" }),
         internal_key: Type.String({ default: "", description: "Key for X-Internal-Auth on internal routes (secret); generated and stored on first start when empty" }),
         secret_key: Type.String({ default: "", description: "Key that seals secrets stored in the database (OIDC client secret, instance env values) (secret); <data_dir>/secret.key when empty" }),
@@ -170,7 +171,10 @@ export function validateConfig(input: Record<string, unknown>, source: string): 
   const problems = [...Value.Errors(ConfigSchema, value)].map((e) => {
     const key = e.path.replace(/^\//, "").replaceAll("/", ".") || "(root)";
     if (e.type === ValueErrorType.ObjectAdditionalProperties) return `${key}: unknown key`;
-    return `${key}: ${describeExpected(e.schema) ?? e.message} (got ${JSON.stringify(e.value)})`;
+    // The value shown back goes to stderr and to config-reload answers: a secret's never does.
+    const name = key.split(".").findLast((part) => !/^\d+$/.test(part)) ?? key; // previous_secret_keys.0 is a secret too
+    const got = isSecretName(name) ? REDACTED : redactText(JSON.stringify(e.value) ?? "undefined");
+    return `${key}: ${describeExpected(e.schema) ?? e.message} (got ${got})`;
   });
   if (problems.length > 0) throw Errors.CONFIG_INVALID([source, dedupe(problems)], { details: { problems: dedupe(problems) } });
   return value as GantryConfig;

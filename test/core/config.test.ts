@@ -56,6 +56,21 @@ describe("loadConfig", () => {
     expect(message).toContain("log.level: must be one of trace, debug, info, warn, error, fatal, silent");
   });
 
+  test("a bad bootstrap admin key is a configuration error that never shows the key", () => {
+    const key = "gk_admin_test_key_0123456789abcdef"; // not gk_<10 lowercase letters or digits>_<32-64>
+    let error: { code?: string; message?: string; details?: unknown } = {};
+    try {
+      loadConfig({ env: { GANTRY_AUTH__BOOTSTRAP_ADMIN_KEY: key, GANTRY_SERVER__PORT: "eighty" } });
+    } catch (caught) {
+      error = caught as typeof error;
+    }
+    expect(error.code).toBe("CONFIG_INVALID");
+    expect(error.message).toContain("auth.bootstrap_admin_key: Expected string to match");
+    expect(error.message).toContain('(got "eighty")'); // other values are still shown back
+    expect(`${error.message} ${JSON.stringify(error.details)}`).not.toContain("0123456789abcdef");
+    expect(loadConfig({ env: { GANTRY_AUTH__BOOTSTRAP_ADMIN_KEY: "gk_abcdefghij_0123456789abcdefghijklmnopqrstuv" } }).auth.bootstrap_admin_key).toStartWith("gk_abcdefghij_");
+  });
+
   test("a TOML syntax error and a missing explicit file are reported", () => {
     expect(() => loadConfig({ file: writeToml("[server\nport = 1"), env: {} })).toThrow(/not valid TOML/);
     expect(() => loadConfig({ file: "/nonexistent/gantry.toml", env: {} })).toThrow(/file not found/);
