@@ -28,7 +28,8 @@ export const ANONYMOUS: Identity = { subject: "anonymous", role: "public", via: 
 /** Reads the credential as llamactl does: `Authorization: Bearer`, `X-API-Key`, or `?api_key=`. */
 export function credentialOf(request: Request): string | undefined {
   const header = request.headers.get("authorization");
-  if (header?.toLowerCase().startsWith("bearer ")) return header.slice(7).trim();
+  // The scheme compared without lower-casing the whole header (a copy of it on every request).
+  if (header && header.length >= 7 && (header.startsWith("Bearer ") || header.slice(0, 7).toLowerCase() === "bearer ")) return header.slice(7).trim();
   const apiKey = request.headers.get("x-api-key");
   if (apiKey) return apiKey.trim();
   const query = request.url.indexOf("?");

@@ -43,7 +43,7 @@ export function openAiRoutes(upstream: Upstream, forwarding: NodeForwarding) {
       // A large body is not parsed whole when a bounded scan is sure of its model and stream (it then has no stream_options or keep_alive).
       const scanned = text.length >= SCAN_FROM_BYTES ? scanModelRequest(text) : undefined;
       const { body: parsed, model } = scanned ? { body: undefined, model: scanned.model } : modelRequest(text);
-      const forwarded = await forwarding.forward(request, model, text); // cluster: another node's model
+      const forwarded = forwarding.applies(request) ? await forwarding.forward(request, model, text) : undefined; // cluster: another node's model
       if (forwarded) return forwarded;
       // keep_alive (Ollama's, accepted here as an extra field) is gantry's to read, not the server's.
       const keepAlive = parsed?.keep_alive;

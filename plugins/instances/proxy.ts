@@ -230,16 +230,20 @@ export function relayHeaders(upstream: Response): Headers {
 export async function relay(upstream: Response, o: Observation, stripUsage = false): Promise<Response> {
   const headers = relayHeaders(upstream);
   const type = upstream.headers.get("content-type") ?? "";
-  if (upstream.body && type.startsWith("text/event-stream")) {
-    return new Response(measuredStream(upstream.body, o, upstream.status, streamWatcher(o, stripUsage)), { status: upstream.status, headers });
-  }
+  // JSON first, without touching `upstream.body`: reading that property makes Bun build a stream, and text() then reads through it.
   if (type.includes("json")) {
     const text = await upstream.text();
     const at = text.lastIndexOf('"usage"');
     // Read from the usage object only, not parsed whole: the answer can be large (embeddings) and parsing it would cost every request.
-    if (at !== -1) o.setUsage(count(text, at, PROMPT), count(text, at, COMPLETION));
+    if (at !== -1) {
+      const usage = text.slice(at, at + 400); // the next few hundred characters hold the usage object
+      o.setUsage(count(usage, PROMPT), count(usage, COMPLETION));
+    }
     o.end(upstream.status);
     return new Response(text, { status: upstream.status, headers });
+  }
+  if (upstream.body && type.startsWith("text/event-stream")) {
+    return new Response(measuredStream(upstream.body, o, upstream.status, streamWatcher(o, stripUsage)), { status: upstream.status, headers });
   }
   if (!upstream.body) {
     o.end(upstream.status);
@@ -251,9 +255,9 @@ export async function relay(upstream: Response, o: Observation, stripUsage = fal
 const PROMPT = /"(?:prompt_tokens|input_tokens)"\s*:\s*(\d+)/;
 const COMPLETION = /"(?:completion_tokens|output_tokens)"\s*:\s*(\d+)/;
 
-/** A count from the usage object that starts at `at` (the next few hundred characters hold it). */
-function count(text: string, at: number, field: RegExp): number | undefined {
-  const match = field.exec(text.slice(at, at + 400));
+/** A count from the usage object's text. */
+function count(usage: string, field: RegExp): number | undefined {
+  const match = field.exec(usage);
   return match ? Number(match[1]) : undefined;
 }
 
