@@ -7,7 +7,7 @@ import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import postgres from "postgres";
 import { createHash } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ClusterChannel } from "../../core/cluster/cluster-channel.ts";
 import { migratePlugin, openDatabase, type DatabaseHandle } from "../../core/storage/db.ts";
@@ -19,10 +19,16 @@ const OIDC_PROVIDER = join(import.meta.dir, "../fixtures/oidc-provider/server.ts
 
 describe("a single node", () => {
   let g: TestGantry;
+  // The data dir outlives one gantry (a restart below); removed with its database at the end.
+  const options = { dataDir: tempDir(), builtins: BUILTIN_PLUGINS, config: { rate_limit: { enabled: false }, plugins: { disabled: ["ui", "cache", "agent", "batch", "pipelines", "evaluations", "datasets", "knowledge", "mcp", "scripts", "infra", "instances"] } } };
   beforeAll(async () => {
-    g = await startGantry({ builtins: BUILTIN_PLUGINS, config: { rate_limit: { enabled: false }, plugins: { disabled: ["ui", "cache", "agent", "batch", "pipelines", "evaluations", "datasets", "knowledge", "mcp", "scripts", "infra", "instances"] } } });
+    g = await startGantry(options);
   });
-  afterAll(() => g.stop());
+  afterAll(async () => {
+    await g.stop();
+    rmSync(options.dataDir, { recursive: true, force: true });
+    await dropTestDatabase(options.dataDir);
+  });
 
   test("is the leader and lists itself at /api/v1/nodes; core.cluster says so to plugins", async () => {
     const res = await g.api("/api/v1/nodes");
@@ -48,12 +54,9 @@ describe("a single node", () => {
 
   test("the node id is kept in the data dir across restarts", async () => {
     const id = (await (await g.api("/api/v1/nodes")).json()).node;
-    const again = await startGantry({ dataDir: g.dataDir });
-    try {
-      expect((await (await again.api("/api/v1/nodes")).json()).node).toBe(id);
-    } finally {
-      await again.stop();
-    }
+    await g.stop(); // one gantry per data dir: a restart
+    g = await startGantry(options);
+    expect((await (await g.api("/api/v1/nodes")).json()).node).toBe(id);
   });
 
   test("unknown node 404, forgetting a live node 409, forgetting needs admin", async () => {

@@ -12,6 +12,9 @@ import { ADMIN_KEY, BUILTIN_PLUGINS, dropTestDatabase, freePort, json, liveGroup
 const dataDir = tempDir();
 const started: Subprocess[] = [];
 afterAll(async () => {
+  // Gracefully first: a gantry killed with -9 leaves its model servers running (on this file's fixed ports).
+  for (const proc of started) proc.kill("SIGTERM");
+  await Promise.race([Promise.all(started.map((proc) => proc.exited)), Bun.sleep(10_000)]);
   for (const proc of started) proc.kill("SIGKILL");
   await dropTestDatabase(dataDir);
 });
