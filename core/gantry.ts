@@ -11,6 +11,7 @@ import { ProcessRegistry } from "./kernel/processes.ts";
 import { KeepRegistry } from "./kernel/keeps.ts";
 import { databaseSettings, openDatabase, type DatabaseHandle } from "./storage/db.ts";
 import { lockDataDir, type DataDirLock } from "./storage/data-dir-lock.ts";
+import { logDataDirNarrowing } from "./storage/private-files.ts";
 import { EventBus } from "./kernel/events.ts";
 import { FlagRegistry } from "./kernel/flags.ts";
 import { buildRootApp, type AppParts, type HttpLimits } from "./http/http-app.ts";
@@ -76,6 +77,7 @@ async function assemble(config: GantryConfig, options: GantryOptions, dataDirLoc
   const startedAt = Date.now();
   const loggers = new LoggerRegistry({ level: config.log.level, format: config.log.format, destination: options.logDestination });
   const log = loggers.root;
+  logDataDirNarrowing(log, config.data_dir, dataDirLock.narrowing);
   const database: DatabaseHandle = await openDatabase(databaseSettings(config));
   const events = new EventBus((error, event) => log.warn({ event: event.type, err: messageOf(error) }, "event handler failed"));
   const metrics = new MetricsRegistry();

@@ -16,7 +16,7 @@ export { TASK_LEVELS, taskHealth } from "./kernel/periodic-tasks.ts";
 /** Counter and histogram children bound to fixed labels that add in place (hot paths: no label hashing per call). */
 export { boundCounter, boundHistogram } from "./kernel/bound-series.ts";
 export { LOG_LEVELS, type LogLevel } from "./kernel/config.ts";
-export { isSecretName, redactSecrets } from "./kernel/redact.ts";
+export { carriesSecret, isSecretName, REDACTED, redactSecrets, redactText } from "./kernel/redact.ts";
 export type { SpawnOptions, AdoptOptions, ProcessInfo, ChildProcess, SpawnedProcess } from "./kernel/processes.ts";
 export type {
   CoreAgentsService, CoreAuditService, CoreSecretsService, CoreSkillsService, CoreHooksService, CoreCommandsService, CoreMcpServersService, CoreIdentityService, CorePluginsService, CoreCacheService, CoreConfigService, CoreInfoService, CoreLoggersService, CoreMetricsService, CoreProcessesService, CoreTasksService,

@@ -7,9 +7,10 @@
  * a previous key still open, and are sealed again with the current key at start.
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
-import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Errors } from "../kernel/errors.ts";
+import { narrowExisting } from "../storage/private-files.ts";
 
 const PREFIX = "enc:v1:";
 
@@ -37,10 +38,8 @@ export class SecretBox {
   static fromConfig(dataDir: string, configured: string, previous: string[]): SecretBox {
     if (configured) return new SecretBox(configured, previous);
     const file = join(dataDir, "secret.key");
-    if (!existsSync(file)) {
-      writeFileSync(file, randomBytes(32).toString("base64url") + "\n", { mode: 0o600 });
-      chmodSync(file, 0o600);
-    }
+    if (!existsSync(file)) writeFileSync(file, randomBytes(32).toString("base64url") + "\n", { mode: 0o600 });
+    narrowExisting(file); // also one an older gantry or a copy left wider
     return new SecretBox(readFileSync(file, "utf8").trim(), previous);
   }
 

@@ -14,6 +14,7 @@ import { loadConfig, type GantryConfig } from "../kernel/config.ts";
 import { readManifest } from "../kernel/manifest.ts";
 import { databaseSettings, dialectOf, openDatabase, pluginMigrationDialects, pluginMigrationsTable, type DatabaseHandle } from "../storage/db.ts";
 import { lockDataDir } from "../storage/data-dir-lock.ts";
+import { makePrivateFile } from "../storage/private-files.ts";
 
 import { CliError } from "./api-client.ts";
 
@@ -61,9 +62,14 @@ async function backup(config: GantryConfig, file: string): Promise<void> {
   if (existsSync(file)) throw new CliError(`${file} exists; choose a new file name`, 1);
   if (!existsSync(sqlitePath(config))) throw new CliError(`no database at ${sqlitePath(config)} (check data_dir)`, 1);
   const db = runtime.openSqlite(sqlitePath(config), { readonly: true });
+  // The copy holds the JWT secret and the internal key: 0600 whatever the umask (VACUUM INTO fills an empty file).
+  makePrivateFile(resolve(file));
   try {
     // A consistent snapshot even while gantry writes (WAL readers do not block).
     db.query("VACUUM INTO ?").run(resolve(file));
+  } catch (error) {
+    rmSync(resolve(file), { force: true });
+    throw error;
   } finally {
     db.close();
   }
@@ -94,6 +100,7 @@ function replaceDatabase(config: GantryConfig, file: string): void {
   }
   for (const suffix of ["-wal", "-shm"]) rmSync(target + suffix, { force: true });
   copyFileSync(file, target);
+  makePrivateFile(target);
   process.stdout.write(`restored ${resolve(file)} to ${target}; migrations newer than the backup apply at the next start\n`);
 }
 

@@ -1,21 +1,40 @@
 /**
- * The one redaction rule for everything gantry shows (env, config views, instance views, logs):
- * values of secret-named keys at any depth, credentials inside URLs, secret-named query parameters,
- * argument values after secret-named flags, gantry API keys anywhere, and JSON held in strings.
+ * The one redaction rule for everything gantry shows or hands on (env, config views, instance views,
+ * packages, shells' environments, logs): values of secret-named keys at any depth, and secrets found
+ * by their value wherever they sit: credentials inside URLs, secret-named query parameters and
+ * `name=value` pairs, argument values after secret-named flags, `Bearer` tokens, gantry API keys,
+ * JWTs, PEM blocks, common provider keys, and JSON held in strings.
  */
 
 export const REDACTED = "[redacted]";
 
 const SECRET_NAME = /(key|secret|token|password|passwd|pwd|credential|private|auth|cookie|session|signature)/i;
-const GANTRY_KEY = /gk_[a-z0-9]{10}_[A-Za-z0-9_-]{32,}/g;
+/** Names too short for SECRET_NAME that carry a credential as a query parameter (Azure SAS `sig`). */
+const SECRET_PARAMS = new Set(["sig"]);
+/**
+ * Secrets recognisable by their shape alone, in one pass: gantry API keys; JWTs (three base64url
+ * segments, the first a JSON header); OpenAI/Anthropic `sk-`, Hugging Face `hf_`, GitHub, GitLab,
+ * Slack, AWS and Google keys. `sk-`/`hf_` also need mixed case (see looksRandom), so a model file
+ * named `sk-llama-3-8b-instruct-q4_k_m` is left alone.
+ */
+const SHAPED_SECRET = new RegExp([
+  String.raw`gk_[a-z0-9]{10}_[A-Za-z0-9_-]{32,}`,
+  String.raw`\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*`,
+  String.raw`\b(?:sk-(?:ant-|proj-)?[A-Za-z0-9_-]{24,}|hf_[A-Za-z0-9]{30,})`,
+  String.raw`\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,}|glpat-[A-Za-z0-9_-]{20,}|xox[abposr]-[A-Za-z0-9-]{10,})`,
+  String.raw`\b(?:AKIA|ASIA)[0-9A-Z]{16}\b`,
+  String.raw`\bAIza[0-9A-Za-z_-]{35}`,
+].join("|"), "g");
+/** A PEM block (a private key, a certificate); one cut off before its END line is hidden to the end. */
+const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]{1,40})-----[\s\S]*?(?:-----END \1-----|$)/g;
 /** `scheme://user:password@` (the password part) and `scheme://token@` (a bare userinfo is a credential too). */
 const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)([^/?#@\s"']+)@/gi;
-/** `name=value` inside a query string (after ? or &). */
-const QUERY_PARAM = /([?&;])([^=&#\s"']+)=([^&#\s"']*)/g;
+/** `name=value` inside a query string (after ? & ;) or standing alone (libpq's `host=db password=x`). */
+const NAMED_VALUE = /(^|[?&;\s])([^=&#\s"'?;]+)=([^&#\s"']*)/g;
 /** `--api-key=value`, `-token=value` inside one string (a command line). */
 const FLAG_WITH_VALUE = /(^|\s)(--?[A-Za-z][\w.-]*)(=|\s+)("[^"]*"|'[^']*'|\S+)/g;
 /** `Bearer abc`, `Basic abc` inside header-like strings. */
-const AUTH_SCHEME = /\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]+/g;
+const AUTH_SCHEME = /\b(Bearer|bearer|BEARER|Basic|Token)\s+[A-Za-z0-9._~+/=-]+/g;
 
 /** True for names whose values must never be shown (config keys, env variables, headers, flags). */
 export function isSecretName(name: string): boolean {
@@ -27,21 +46,42 @@ function isSecretFlag(arg: string): boolean {
   return /^--?[A-Za-z]/.test(arg) && isSecretName(arg.replace(/^--?/, "").split("=")[0]!);
 }
 
-/** `text` with URL credentials, secret query parameters, secret flag values, auth headers and API keys hidden. */
+/** `text` with every secret this module knows by value hidden; text holding none comes back as it was. */
 export function redactText(text: string): string {
-  if (text.length > 0 && (text[0] === "{" || text[0] === "[")) {
+  // Cheap gates first: most strings (log fields, paths) hold none of the markers a pattern needs.
+  if (text.length < 8) return text;
+  if (text[0] === "{" || text[0] === "[") {
     const fromJson = redactJsonText(text);
     if (fromJson !== undefined) return fromJson;
   }
-  return text
-    .replace(GANTRY_KEY, REDACTED)
-    .replace(URL_USERINFO, (_m, scheme: string, userinfo: string) => {
+  let out = text.replace(SHAPED_SECRET, (m) => (looksRandom(m) ? REDACTED : m));
+  if (out.includes("-----BEGIN ")) out = out.replace(PEM_BLOCK, (_m, label: string) => `-----BEGIN ${label}-----${REDACTED}-----END ${label}-----`);
+  if (out.includes("://")) {
+    out = out.replace(URL_USERINFO, (_m, scheme: string, userinfo: string) => {
       const colon = userinfo.indexOf(":");
       return colon >= 0 ? `${scheme}${userinfo.slice(0, colon)}:${REDACTED}@` : `${scheme}${REDACTED}@`;
-    })
-    .replace(QUERY_PARAM, (m, sep: string, name: string) => (isSecretName(safeDecode(name)) ? `${sep}${name}=${REDACTED}` : m))
-    .replace(FLAG_WITH_VALUE, (m, lead: string, flag: string, joiner: string) => (isSecretFlag(flag) ? `${lead}${flag}${joiner}${REDACTED}` : m))
-    .replace(AUTH_SCHEME, (_m, scheme: string) => `${scheme} ${REDACTED}`);
+    });
+  }
+  if (out.includes("=")) out = out.replace(NAMED_VALUE, (m, sep: string, name: string, value: string) => (value !== "" && isSecretParam(name) ? `${sep}${name}=${REDACTED}` : m));
+  if (out.includes("-")) out = out.replace(FLAG_WITH_VALUE, (m, lead: string, flag: string, joiner: string) => (isSecretFlag(flag) ? `${lead}${flag}${joiner}${REDACTED}` : m));
+  return out.replace(AUTH_SCHEME, (_m, scheme: string) => `${scheme} ${REDACTED}`);
+}
+
+/** True when `text` holds a secret by its value (what redactText would change). */
+export function carriesSecret(text: string): boolean {
+  return redactText(text) !== text;
+}
+
+/** A query parameter or `name=value` pair whose value is a credential. */
+function isSecretParam(name: string): boolean {
+  const decoded = safeDecode(name);
+  return isSecretName(decoded) || SECRET_PARAMS.has(decoded.toLowerCase());
+}
+
+/** `sk-`/`hf_` keys are random: both cases of letters (names of models and files seldom are, at that length, without a dot). */
+function looksRandom(match: string): boolean {
+  if (!match.startsWith("sk-") && !match.startsWith("hf_")) return true;
+  return /[a-z]/.test(match.slice(3)) && /[A-Z]/.test(match.slice(3));
 }
 
 function safeDecode(s: string): string {

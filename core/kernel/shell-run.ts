@@ -1,6 +1,6 @@
 /** Runs one shell line through a plugin's `ctx.spawn`, with a timeout and a cap on what it prints (Bash tool, hooks, `!`cmd`` lines). */
 import type { ChildStdin } from "../runtime/index.ts";
-import { isSecretName } from "./config.ts";
+import { carriesSecret, isSecretName } from "./redact.ts";
 import type { SpawnedProcess, SpawnOptions } from "./processes.ts";
 
 /** `ctx.spawn` (or a kept resource's `scope.spawn`): children in their own process group, tracked by the kernel. */
@@ -27,9 +27,13 @@ export interface ShellOptions {
   name?: string;
 }
 
-/** gantry's environment without its own settings and secret-looking variables: what shells started for plugins see. */
+/**
+ * gantry's environment as shells started for plugins see it: without gantry's own settings, without
+ * variables named like secrets, and without variables whose values hold one (`DB_URL=postgres://u:pw@…`,
+ * a token in a query string, a key, a JWT): dropped rather than redacted, so no tool gets a broken credential.
+ */
 export function shellEnvironment(extra: Record<string, string> = {}): Record<string, string | undefined> {
-  const kept = Object.entries(process.env).filter(([name]) => !name.startsWith("GANTRY_") && !isSecretName(name));
+  const kept = Object.entries(process.env).filter(([name, value]) => !name.startsWith("GANTRY_") && !isSecretName(name) && !carriesSecret(value ?? ""));
   return { ...Object.fromEntries(kept), ...extra };
 }
 

@@ -5,14 +5,17 @@
  * an operating-system file lock, so it goes with the process however that ends (kill -9 included)
  * and a stale file never blocks the next start.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { runtime, type SqliteDatabase } from "../runtime/index.ts";
 import { Errors } from "../kernel/errors.ts";
+import { makePrivateDir, makePrivateFile, type DirNarrowing } from "./private-files.ts";
 
 export interface DataDirLock {
   /** Lets the next gantry (or `gantry restore`) have the folder. */
   release(): void;
+  /** The folder's mode when it was wider than 0700 at this start, and whether it could be narrowed (for a log line); else null. */
+  readonly narrowing: DirNarrowing | null;
 }
 
 /** Who holds the folder, written beside the lock for the message a refused start prints. */
@@ -24,7 +27,9 @@ const HOLDER_FILE = "gantry.pid";
  */
 export function lockDataDir(dataDir: string, what = "gantry"): DataDirLock {
   const dir = resolve(dataDir);
-  mkdirSync(dir, { recursive: true });
+  // The first thing to touch the folder: it holds the database, the key file and model server logs.
+  const narrowing = makePrivateDir(dir);
+  makePrivateFile(join(dir, "gantry.lock"));
   const db = runtime.openSqlite(join(dir, "gantry.lock"));
   try {
     // Exclusive locking mode keeps the lock taken by the first write until the connection closes.
@@ -39,9 +44,10 @@ export function lockDataDir(dataDir: string, what = "gantry"): DataDirLock {
     throw Errors.DATA_DIR_IN_USE([dir, holderOf(dir)]);
   }
   const holder = join(dir, HOLDER_FILE);
-  writeFileSync(holder, `${JSON.stringify({ pid: process.pid, what, since: new Date().toISOString() })}\n`);
+  writeFileSync(holder, `${JSON.stringify({ pid: process.pid, what, since: new Date().toISOString() })}\n`, { mode: 0o600 });
   let held: SqliteDatabase | undefined = db;
   return {
+    narrowing,
     release() {
       if (!held) return;
       rmSync(holder, { force: true });

@@ -1,11 +1,12 @@
 /** The database: embedded SQLite (WAL) by default, PostgreSQL when `database.url` names one; migrations applied at start. */
 import type { SqliteDatabase } from "../runtime/index.ts";
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type postgres from "postgres";
 import { GANTRY_ROOT } from "../kernel/config.ts";
 import { Errors, messageOf } from "../kernel/errors.ts";
 import { openSqlite } from "./sqlite-driver.ts";
+import { makePrivateDir, makePrivateFile, narrowExisting } from "./private-files.ts";
 import type { Dialect, GantryDb } from "./tables.ts";
 
 export type { Dialect, GantryDb } from "./tables.ts";
@@ -60,9 +61,12 @@ export async function openDatabase(settings: DatabaseSettings): Promise<Database
 
 function openSqliteHandle(dataDir: string): DatabaseHandle {
   const dir = resolve(dataDir);
-  mkdirSync(dir, { recursive: true });
+  makePrivateDir(dir);
   const path = join(dir, "gantry.db");
+  // It holds the JWT secret and the internal key: 0600 before SQLite opens it (its WAL and -shm take its mode).
+  makePrivateFile(path);
   const conn = openSqlite(path);
+  narrowExisting(`${path}-wal`, `${path}-shm`);
   const db = withDialect(conn.db, "sqlite");
   return {
     db, dialect: "sqlite", location: path, sqlite: conn.sqlite,

@@ -1,5 +1,5 @@
 /** POST /package: which version (named, or the model an evaluation run scored), its instance's files and serving config, written as an OCI layout artifact. */
-import type { EvaluationsService, InstancesService } from "gantry/plugin";
+import { redactSecrets, type EvaluationsService, type InstancesService } from "gantry/plugin";
 import { newArtifactId, type ArtifactFiles } from "./artifacts.ts";
 import { safeName } from "./compare.ts";
 import { DeploymentErrors } from "./errors.ts";
@@ -46,10 +46,11 @@ export class Packager {
     const size = modelFiles(instance.model_path).reduce((n, f) => n + f.size, 0);
     if (size > this.d.maxBytes()) throw DeploymentErrors.PACKAGE_SOURCE([`the model files hold ${size} bytes, over plugin.deployments.package_max_bytes (${this.d.maxBytes()})`]);
     const model = request.model ?? (await this.#servedNameOf(instance.name));
-    const serving = {
+    // A package leaves gantry: nothing secret goes in, whatever the instance view already hid.
+    const serving = redactSecrets({
       version: instance.name, backend: instance.backend, model_file: instance.model_path.split("/").at(-1), options: instance.options,
       command: instance.command, aliases: instance.aliases, env_names: Object.keys(instance.env), served_as: model,
-    };
+    });
     const id = newArtifactId("package");
     const row = { id, fileName: `${safeName(instance.name)}.oci.tar` };
     try {

@@ -4,7 +4,7 @@
  */
 import { Value } from "@sinclair/typebox/value";
 import { stringify } from "smol-toml";
-import { t } from "gantry/plugin";
+import { REDACTED, t } from "gantry/plugin";
 import { basename } from "node:path";
 import { MODEL_ID_PATTERN } from "./model-names.ts";
 import { Fields } from "./schemas.ts";
@@ -137,5 +137,8 @@ export function exportToml(instances: ExportedInstance[]): string {
     models[i.name] = table;
   }
   const header = ["# Declared models, as exported by gantry: put these tables in gantry.toml.", ...(withEnv.length > 0 ? ["# Environment values are not exported (they are secrets); set them again under [models.<name>.env]:", ...withEnv] : [])];
-  return `${[header.join("\n"), ...(Object.keys(models).length > 0 ? [stringify({ models }).trimEnd()] : [])].join("\n\n")}\n`;
+  const tables = Object.keys(models).length > 0 ? stringify({ models }).trimEnd() : "";
+  // The views are redacted (URL passwords, tokens): say so, or the export reads as ready to use.
+  if (tables.includes(REDACTED)) header.push(`# Secrets inside values are shown as ${REDACTED}: put them back before you use these tables.`);
+  return `${[header.join("\n"), ...(tables ? [tables] : [])].join("\n\n")}\n`;
 }

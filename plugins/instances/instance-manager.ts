@@ -1,6 +1,6 @@
 /** Instance definitions in the database plus one supervisor each; the API and the proxy go through here. */
 import { eq, isNull, ne } from "drizzle-orm";
-import { createError, defineErrors, GantryError, pickTables, redactSecrets, type CoreSecretsService, type PluginContext } from "gantry/plugin";
+import { createError, defineErrors, GantryError, pickTables, redactSecrets, redactText, type CoreSecretsService, type PluginContext } from "gantry/plugin";
 import type { Backend, InstanceDefinition } from "./backends.ts";
 import * as pgTables from "./schema-pg.ts";
 import * as sqliteTables from "./schema.ts";
@@ -51,10 +51,13 @@ export interface CreateInput {
 
 type Row = typeof instances.$inferSelect;
 
-/** What an instance's view takes from its stored row alone (secret values hidden); the live parts come from its supervisor. */
+/**
+ * What an instance's view takes from its stored row alone; the live parts come from its supervisor.
+ * Secrets are hidden by name and by value: a model_path may be a URL with a password or a token.
+ */
 export function storedView(row: Row) {
   return {
-    name: row.name, backend: row.backend, model_path: row.modelPath, port: row.port,
+    name: row.name, backend: row.backend, model_path: redactText(row.modelPath), port: row.port,
     options: redactSecrets(row.options), env: Object.fromEntries(Object.keys(row.env).map((k) => [k, "[set]"])), command: redactSecrets(row.command),
     on_demand_start: row.onDemandStart, idle_timeout: row.idleTimeout, restart: row.restart,
     aliases: row.aliases, unlisted: row.unlisted,
@@ -429,7 +432,7 @@ export class InstanceManager {
       requests: { in_flight: s.gate.inFlight, queued: s.gate.queued, waiting_for_start: s.gate.pending },
       keep_alive_s: s.keepAliveMs === null ? null : s.keepAliveMs === Infinity ? -1 : s.keepAliveMs / 1000,
       config_differs: this.#drift.get(row.name) ?? [],
-      restarts: s.restarts, last_error: s.lastError,
+      restarts: s.restarts, last_error: s.lastError === null ? null : redactText(s.lastError),
       stats,
     };
   }

@@ -1,10 +1,16 @@
 /** /api/v1/instances: CRUD, lifecycle, health and logs (llamactl's API under gantry's /api/v1). */
-import { t, type RolesApp } from "gantry/plugin";
+import { redactText, t, type RolesApp } from "gantry/plugin";
 import type { InstanceManager } from "./instance-manager.ts";
 import type { NodeForwarding } from "./node-forwarding.ts";
 import { atLeast, type LogLine, type LogRing } from "./log-buffer.ts";
 import { Fields, Health, Instance, InstanceWithMessage, LoadBody, LogLines, LogsQuery, Message, Name, StartAll, StopAll, StopBody } from "./schemas.ts";
 import { keepAliveMs } from "./keep-alive.ts";
+
+/** A server's line as viewers see it: servers print their command line and model URL, secrets included; redacted when shown, not when kept. */
+function shownLine(line: LogLine): LogLine {
+  const message = redactText(line.message);
+  return message === line.message ? line : { ...line, message };
+}
 
 /** Server-sent events: the recent lines, then each new one, until the client disconnects. */
 function followLogs(ring: LogRing, recent: LogLine[], wanted: (line: LogLine) => boolean, signal: AbortSignal): Response {
@@ -12,7 +18,7 @@ function followLogs(ring: LogRing, recent: LogLine[], wanted: (line: LogLine) =>
   let stop = () => {};
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
-      const send = (line: LogLine) => controller.enqueue(encoder.encode(`data: ${JSON.stringify(line)}\n\n`));
+      const send = (line: LogLine) => controller.enqueue(encoder.encode(`data: ${JSON.stringify(shownLine(line))}\n\n`));
       recent.forEach(send);
       const unfollow = ring.follow((line) => wanted(line) && send(line));
       stop = () => {
@@ -87,7 +93,7 @@ export function instanceRoutes(m: InstanceManager, forwarding: NodeForwarding) {
         const level = atLeast(query.level);
         const wanted = (line: LogLine) => level(line) && (query.stream === undefined || line.stream === query.stream);
         const recent = supervisor.logs.tail(query.lines ?? 100, wanted);
-        if (!query.follow) return { logs: recent };
+        if (!query.follow) return { logs: recent.map(shownLine) };
         return followLogs(supervisor.logs, recent, wanted, request.signal);
       }, {
         role: "viewer", params: Name,

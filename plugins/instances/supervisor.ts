@@ -120,7 +120,7 @@ export class InstanceSupervisor {
     }
     let proc: SpawnedProcess;
     try {
-      proc = this.host().spawn(argv, { name: this.definition.name, env: { ...process.env, ...this.definition.env }, stdout: "pipe", stderr: "pipe", killTimeoutMs: this.settings().stopTimeoutS * 1000 });
+      proc = this.host().spawn(argv, { name: this.definition.name, env: { ...serverEnvironment(), ...this.definition.env }, stdout: "pipe", stderr: "pipe", killTimeoutMs: this.settings().stopTimeoutS * 1000 });
     } catch (error) {
       const reason = (error as { code?: string }).code === "ENOENT" ? `executable not found: ${argv[0]} (set plugin.instances.executables.${this.definition.backend})` : (error as Error).message;
       this.#fail(reason);
@@ -268,4 +268,9 @@ function portAnswers(port: number): Promise<boolean> {
     socket.once("error", () => done(false));
     socket.setTimeout(1000, () => done(false));
   });
+}
+
+/** What a model server inherits: gantry's environment less gantry's own settings (its keys and secrets are not the server's). */
+function serverEnvironment(): Record<string, string | undefined> {
+  return Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("GANTRY_")));
 }
