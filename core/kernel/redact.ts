@@ -72,9 +72,10 @@ export function carriesSecret(text: string): boolean {
   return redactText(text) !== text;
 }
 
-/** A query parameter or `name=value` pair whose value is a credential. */
+/** A query parameter or `name=value` pair whose value is a credential (`max_tokens=512` counts tokens: it is not one). */
 function isSecretParam(name: string): boolean {
   const decoded = safeDecode(name);
+  if (/tokens$/i.test(decoded)) return false;
   return isSecretName(decoded) || SECRET_PARAMS.has(decoded.toLowerCase());
 }
 
