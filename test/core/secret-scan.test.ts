@@ -1,6 +1,7 @@
 /**
  * Secret scan: a marker secret in every place gantry keeps configuration (env variables, JSON-valued
- * env, gantry.toml plugin sections, MCP server specs, instance env and command lines), then every
+ * env, gantry.toml plugin sections, MCP server specs, instance env, command lines and model URL,
+ * secrets known by their value alone: a JWT, a PEM block, a provider key), then every
  * GET route in /openapi.json, the script host API and every log line are scanned for a marker.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
@@ -17,6 +18,10 @@ const env: Record<string, string> = {
   SCAN_WEBHOOK: `https://hooks.example/x?access_token=${mark(7)}&channel=ops`,
   SCAN_CMD: `llama-server --model m.gguf --api-key ${mark(8)} --port 9000`,
   SCAN_PASSWORD: mark(9),
+  // Secrets known by their value alone, under names that say nothing.
+  SCAN_HEADER: `Bearer eyJhbGciOiJIUzI1NiJ9.eyJ${mark(23)}.c2lnbmF0dXJl`,
+  SCAN_PEM: `-----BEGIN EC PRIVATE KEY-----\n${mark(24)}\n-----END EC PRIVATE KEY-----`,
+  SCAN_OPENAI: `sk-proj-${mark(25)}AbCdEf0123456789xYz`,
 };
 
 beforeAll(async () => {
@@ -37,7 +42,7 @@ beforeAll(async () => {
     },
   });
   const created = await g.api("/api/v1/instances", json("POST", {
-    name: "scan", backend: "command", model_path: "scan", env: { HF_TOKEN: mark(19) },
+    name: "scan", backend: "command", model_path: `https://u:${mark(21)}@models.example/m.gguf?token=${mark(22)}`, env: { HF_TOKEN: mark(19) },
     command: [process.execPath, STAND_IN_MODEL_SERVER, "--port", "{port}", "--api-key", mark(20)],
   }));
   expect(created.status).toBe(201);
