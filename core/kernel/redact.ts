@@ -93,10 +93,12 @@ function safeDecode(s: string): string {
   }
 }
 
-/** JSON held in a string (an env variable set to a JSON object), redacted and serialized again. */
+/** JSON held in a string (an env variable set to a JSON object), redacted and serialized again; as written when it holds no secret. */
 function redactJsonText(text: string): string | undefined {
   try {
-    return JSON.stringify(redactSecrets(JSON.parse(text)));
+    const parsed: unknown = JSON.parse(text);
+    const redacted = JSON.stringify(redactSecrets(parsed));
+    return redacted === JSON.stringify(parsed) ? text : redacted;
   } catch {
     return undefined;
   }

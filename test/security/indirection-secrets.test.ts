@@ -50,6 +50,7 @@ const PLAIN_CORPUS = [
   "the token count was 42",
   "rs=0:di=01;34:ln=01;36:*.tar=01;31:*.pem=00;90",
   "eyJ alone is not a token",
+  '{ "servers": { "local": { "command": "srv", "args": ["--port", "9000"] } } }',
   "short",
 ];
 
