@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { carriesSecret, REDACTED, redactSecrets, redactText } from "../../core/kernel/redact.ts";
-import { BUILTIN_PLUGINS, createStandInModel, json, startGantry, STAND_IN_MODEL_SERVER, tempDir, waitFor, type TestGantry } from "../helpers.ts";
+import { BUILTIN_PLUGINS, freePort, json, startGantry, STAND_IN_MODEL_SERVER, tempDir, waitFor, type TestGantry } from "../helpers.ts";
 
 const JWT = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhZG1pbiIsImlhdCI6MTcwMDAwMDAwMH0.c2lnbmF0dXJlLXBhcnQtaGVyZQ";
 const PEM = "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA0Z3VS5JJcds3xfn/ygWyF0qJQ\nqJQ0Z3VS5JJcds3xfn==\n-----END RSA PRIVATE KEY-----";
@@ -97,9 +97,13 @@ describe("where gantry shows or hands on configuration", () => {
       },
     });
     viewer = (await g.gantry.security.keys.create("secrets-viewer", "viewer")).key;
-    await createStandInModel(g, "brain");
+    // Ports from the OS, not from plugin.instances.port_range (other test files use that range at once).
+    const brain = await g.api("/api/v1/instances", json("POST", {
+      name: "brain", backend: "command", model_path: "brain", on_demand_start: true, port: await freePort(), command: [process.execPath, STAND_IN_MODEL_SERVER, "--port", "{port}"],
+    }));
+    expect(brain.status).toBe(201);
     const created = await g.api("/api/v1/instances", json("POST", {
-      name: "remote", backend: "command", model_path: MODEL_URL,
+      name: "remote", backend: "command", model_path: MODEL_URL, port: await freePort(),
       command: [process.execPath, STAND_IN_MODEL_SERVER, "--port", "{port}", "--model", "{model_path}"],
     }));
     expect(created.status).toBe(201);
