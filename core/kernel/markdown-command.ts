@@ -12,7 +12,7 @@ import { bindShellLine } from "./command-shell-line.ts";
 import { createError, defineErrors } from "./errors.ts";
 import type { MarkdownCommand } from "./plugin-files.ts";
 import { runShell, shellEnvironment, type Spawner } from "./shell-run.ts";
-import { splitArguments } from "./slash-arguments.ts";
+import { splitArguments, substituteArguments } from "./slash-arguments.ts";
 import { ruleMatches } from "./tool-rules.ts";
 
 export const MarkdownCommandErrors = defineErrors("core", {
@@ -32,11 +32,10 @@ const FILE_MAX_CHARS = 64_000;
 export async function renderMarkdownCommand(qname: string, command: MarkdownCommand, raw: string, spawn: Spawner | undefined, cwd = command.root): Promise<string> {
   const argv = splitArguments(raw);
   const outputs = await runShellLines(qname, command, { argv, raw }, spawn, cwd);
-  const text = (name: string) => (name === "$$" ? "$" : name === "$ARGUMENTS" ? raw.trim() : name === "${CLAUDE_PLUGIN_ROOT}" ? command.root : argv[Number(name.slice(1)) - 1] ?? "");
   let body = command.body.replace(WRITTEN_PART, (match, line: string | undefined, lead: string | undefined, path: string | undefined) => {
     if (line !== undefined) return outputs.get(line.trim()) ?? "";
-    if (path !== undefined) return fileReference(command.root, lead!, path, text);
-    return text(match);
+    if (path !== undefined) return fileReference(command.root, lead!, path, raw);
+    return match === "${CLAUDE_PLUGIN_ROOT}" ? command.root : substituteArguments(match, raw);
   });
   // Claude Code hands arguments a command does not place to the model after the prompt.
   if (!HAS_ARGUMENT_PLACEHOLDER.test(command.body) && raw.trim() !== "") body = `${body.trimEnd()}\n\nARGUMENTS: ${raw.trim()}\n`;
@@ -68,9 +67,9 @@ async function runShellLines(qname: string, command: MarkdownCommand, args: { ar
  * `@path` of a file inside the plugin folder becomes the file's text; other `@...` stay as written.
  * A path made of an argument (`@$1`) is never read: the argument is shown as text.
  */
-function fileReference(root: string, lead: string, written: string, text: (name: string) => string): string {
+function fileReference(root: string, lead: string, written: string, raw: string): string {
   const path = written.replaceAll("${CLAUDE_PLUGIN_ROOT}", root);
-  if (/\$ARGUMENTS\b|\$\d|\$\$/.test(path)) return `${lead}@${path.replace(/\$\$|\$ARGUMENTS\b|\$\d+/g, text)}`;
+  if (/\$ARGUMENTS\b|\$\d|\$\$/.test(path)) return `${lead}@${substituteArguments(path, raw)}`;
   const file = resolve(root, path.replace(/[.,;:)]+$/, ""));
   if (relative(root, file).startsWith("..") || !existsSync(file) || !statSync(file).isFile()) return `${lead}@${written}`;
   const content = readFileSync(file, "utf8");

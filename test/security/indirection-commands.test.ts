@@ -97,6 +97,12 @@ describe("reproduction: arguments that spell a shell line", () => {
     }
   });
 
+  test("an argument never names a file to inline, even one inside the plugin folder", async () => {
+    const { status, body } = await invoke("notes:summarize", "@commands/show.md and @../../../../../../etc/passwd");
+    expect(status).toBe(200);
+    expect(body.prompt).toBe("Summarise the following for the team: @commands/show.md and @../../../../../../etc/passwd\n");
+  });
+
   test("MCP tools/call with the official SDK client", async () => {
     for (const payload of [secretDiff(), passwdDiff]) {
       const { isError, text } = await callTool("notes__summarize", payload);
