@@ -11,6 +11,8 @@ export const CommandErrors = defineErrors("core", {
   COMMAND_NOT_FOUND: createError("COMMAND_NOT_FOUND", 404, (qname: string) => `No command '${qname}'; list them at GET /api/v1/plugins/commands`),
   COMMAND_FORBIDDEN: createError("COMMAND_FORBIDDEN", 403, (qname: string, need: string, have: string) => `Command '${qname}' requires role '${need}'; the caller has '${have}'`),
   COMMAND_FAILED: createError("COMMAND_FAILED", 422, (qname: string, why: string) => `Command '${qname}' failed: ${why}`),
+  COMMAND_ARGUMENTS_INVALID: createError("COMMAND_ARGUMENTS_INVALID", 400, (qname: string) =>
+    `Command '${qname}': arguments must be text without NUL or other control characters (tabs and line breaks are fine)`),
 });
 
 export interface CommandView {
@@ -33,6 +35,7 @@ export function viewOf(qname: string, c: RegisteredCommand): CommandView {
   };
 }
 
+const CONTROL_CHARACTER = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
 const SLASH_LINE = /^\/([^\s:/]+:[^\s/]+)(?:\s+([\s\S]*))?$/;
 
 /** "/plugin:command arguments" → its parts; undefined when the line is not a slash command. */
@@ -65,6 +68,7 @@ export async function invokeCommand(commands: OwnedRegistry<RegisteredCommand>, 
   const command = commands.get(qname);
   if (!command) throw CommandErrors.COMMAND_NOT_FOUND([qname]);
   if (!mayInvoke(caller.role, command.role)) throw CommandErrors.COMMAND_FORBIDDEN([qname, command.role, caller.role]);
+  if (CONTROL_CHARACTER.test(raw)) throw CommandErrors.COMMAND_ARGUMENTS_INVALID([qname]);
   if (command.run) {
     let result: unknown;
     try {

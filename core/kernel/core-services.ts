@@ -120,8 +120,10 @@ export interface CoreCommandsService {
   has(qname: string): boolean;
   /**
    * Runs it as POST /api/v1/plugins/commands/{qname}/invoke does, as `caller` (the role of whoever
-   * asked: the HTTP or MCP identity, the cron job's owner, the agent run's starter); throws
-   * COMMAND_NOT_FOUND (404), COMMAND_FORBIDDEN (403) or COMMAND_FAILED (422).
+   * asked: the HTTP or MCP identity, the cron job's owner, the agent run's starter); `args` are
+   * data on every path (never a shell line, an option or a path out of the working folder; docs/plugins.md).
+   * Throws COMMAND_NOT_FOUND (404), COMMAND_FORBIDDEN (403), COMMAND_FAILED (422), COMMAND_SHELL_REFUSED
+   * or COMMAND_LINE_UNSAFE (403), COMMAND_ARGUMENT_REFUSED or COMMAND_ARGUMENTS_INVALID (400).
    */
   invoke(qname: string, args: string, caller: CommandCaller): Promise<CommandInvocation>;
 }

@@ -1,14 +1,18 @@
 /**
- * Renders a markdown command's prompt as Claude Code does: `$ARGUMENTS` and `$1..$n`,
- * `${CLAUDE_PLUGIN_ROOT}`, `!`command`` lines run (when `allowed-tools` grants `Bash(...)` for
- * them) with their output inlined, and `@file` references inside the plugin folder inlined.
+ * Renders a markdown command's prompt as Claude Code does — `$ARGUMENTS` and `$1..$n`,
+ * `${CLAUDE_PLUGIN_ROOT}`, `!`command`` lines (when `allowed-tools` grants `Bash(...)` for them)
+ * replaced by their output, `@file` references inside the plugin folder inlined — with one
+ * difference: arguments are data. Shell lines and file references are found in the file as
+ * written, arguments reach a shell line as bound values (command-shell-line.ts), and nothing
+ * substituted is read again.
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { relative, resolve } from "node:path";
+import { bindShellLine } from "./command-shell-line.ts";
 import { createError, defineErrors } from "./errors.ts";
 import type { MarkdownCommand } from "./plugin-files.ts";
-import { runShell, type Spawner } from "./shell-run.ts";
-import { substituteArguments } from "./slash-arguments.ts";
+import { runShell, shellEnvironment, type Spawner } from "./shell-run.ts";
+import { splitArguments, substituteArguments } from "./slash-arguments.ts";
 import { ruleMatches } from "./tool-rules.ts";
 
 export const MarkdownCommandErrors = defineErrors("core", {
@@ -17,53 +21,57 @@ export const MarkdownCommandErrors = defineErrors("core", {
 });
 
 const SHELL_LINE = /!`([^`\n]+)`/g;
-/**
- * Commands that only read, which Claude Code runs without a grant (Claude Code's own commit
- * command shows `git diff HEAD` while granting only `git add`, `git status` and `git commit`).
- * Options that write files or run other programs take them out of the set.
- */
-const READ_ONLY_RULES = ["Bash(git status:*)", "Bash(git diff:*)", "Bash(git log:*)", "Bash(git show:*)", "Bash(git branch --show-current)", "Bash(git branch)", "Bash(git rev-parse:*)", "Bash(pwd)"];
-const WRITING_OPTIONS = /\s--(?:output|ext-diff|textconv|open-files-in-pager)\b|\s-O/;
-const FILE_REFERENCE = /(^|\s)@([^\s`'"<>]+)/g;
+/** In one pass over the file as written: a shell line, a file reference, a placeholder. */
+const WRITTEN_PART = /!`([^`\n]+)`|(^|\s)@([^\s`'"<>]+)|\$\$|\$ARGUMENTS\b|\$(\d+)|\$\{CLAUDE_PLUGIN_ROOT\}/g;
+const HAS_ARGUMENT_PLACEHOLDER = /\$ARGUMENTS\b|\$\d/;
 const SHELL_TIMEOUT_MS = 30_000;
 const SHELL_MAX_CHARS = 16_000;
 const FILE_MAX_CHARS = 64_000;
 
 /** The prompt a markdown command sends, with every substitution done. */
 export async function renderMarkdownCommand(qname: string, command: MarkdownCommand, raw: string, spawn: Spawner | undefined, cwd = command.root): Promise<string> {
-  let body = command.body.replaceAll("${CLAUDE_PLUGIN_ROOT}", command.root);
-  const hasPlaceholder = /\$ARGUMENTS\b|\$\d/.test(body);
-  body = substituteArguments(body, raw);
+  const argv = splitArguments(raw);
+  const outputs = await runShellLines(qname, command, { argv, raw }, spawn, cwd);
+  let body = command.body.replace(WRITTEN_PART, (match, line: string | undefined, lead: string | undefined, path: string | undefined) => {
+    if (line !== undefined) return outputs.get(line.trim()) ?? "";
+    if (path !== undefined) return fileReference(command.root, lead!, path, raw);
+    return match === "${CLAUDE_PLUGIN_ROOT}" ? command.root : substituteArguments(match, raw);
+  });
   // Claude Code hands arguments a command does not place to the model after the prompt.
-  if (!hasPlaceholder && raw.trim() !== "") body = `${body.trimEnd()}\n\nARGUMENTS: ${raw.trim()}\n`;
-  body = await runShellLines(qname, command, body, spawn, cwd);
-  return inlineFiles(command.root, body);
+  if (!HAS_ARGUMENT_PLACEHOLDER.test(command.body) && raw.trim() !== "") body = `${body.trimEnd()}\n\nARGUMENTS: ${raw.trim()}\n`;
+  return body;
 }
 
-async function runShellLines(qname: string, command: MarkdownCommand, body: string, spawn: Spawner | undefined, cwd: string): Promise<string> {
-  const lines = [...body.matchAll(SHELL_LINE)].map((m) => m[1]!.trim());
-  if (lines.length === 0) return body;
-  const bashRules = command.allowedTools.filter((rule) => rule.trim() === "Bash" || rule.trim().startsWith("Bash("));
-  const granted = (line: string) => bashRules.some((rule) => ruleMatches(rule, "Bash", { command: line }))
-    || (!WRITING_OPTIONS.test(line) && READ_ONLY_RULES.some((rule) => ruleMatches(rule, "Bash", { command: line })));
-  for (const line of lines) if (!granted(line)) throw MarkdownCommandErrors.COMMAND_SHELL_REFUSED([qname, line]);
-  if (!spawn) throw MarkdownCommandErrors.COMMAND_SHELL_REFUSED([qname, lines[0]!]);
+/** Checks every line against the command's own `Bash(...)` rules, binds every line's arguments, then runs them; outputs by line as written. */
+async function runShellLines(qname: string, command: MarkdownCommand, args: { argv: string[]; raw: string }, spawn: Spawner | undefined, cwd: string): Promise<Map<string, string>> {
+  const lines = [...new Set([...command.body.matchAll(SHELL_LINE)].map((m) => m[1]!.trim()))];
   const outputs = new Map<string, string>();
-  for (const line of new Set(lines)) {
-    const result = await runShell(spawn, line, { cwd, timeoutMs: SHELL_TIMEOUT_MS, maxOutputChars: SHELL_MAX_CHARS, name: `${qname} !\`${line.slice(0, 40)}\`` });
+  if (lines.length === 0) return outputs;
+  // Only what the command file declares grants a line: gantry adds no read-only set of its own.
+  const bashRules = command.allowedTools.filter((rule) => rule.trim() === "Bash" || rule.trim().startsWith("Bash("));
+  for (const line of lines) if (!bashRules.some((rule) => ruleMatches(rule, "Bash", { command: line }))) throw MarkdownCommandErrors.COMMAND_SHELL_REFUSED([qname, line]);
+  if (!spawn) throw MarkdownCommandErrors.COMMAND_SHELL_REFUSED([qname, lines[0]!]);
+  const bound = lines.map((line) => ({ line, ...bindShellLine(qname, line, { ...args, root: command.root }) }));
+  for (const { line, script, positional, env } of bound) {
+    const result = await runShell(spawn, script, {
+      cwd, args: positional, env: shellEnvironment(env), timeoutMs: SHELL_TIMEOUT_MS, maxOutputChars: SHELL_MAX_CHARS, name: `${qname} !\`${line.slice(0, 40)}\``,
+    });
     const text = [result.stdout.trimEnd(), result.stderr.trimEnd()].filter(Boolean).join("\n");
     const status = result.timedOut ? `[timed out after ${SHELL_TIMEOUT_MS / 1000} s]` : result.exitCode !== 0 ? `[exit code ${result.exitCode}]` : "";
     outputs.set(line, [text, status].filter(Boolean).join("\n"));
   }
-  return body.replace(SHELL_LINE, (_, line: string) => outputs.get(line.trim()) ?? "");
+  return outputs;
 }
 
-/** `@path` of a file inside the plugin folder becomes the file's text; other `@...` stay as written. */
-function inlineFiles(root: string, body: string): string {
-  return body.replace(FILE_REFERENCE, (match, lead: string, path: string) => {
-    const file = resolve(root, path.replace(/[.,;:)]+$/, ""));
-    if (relative(root, file).startsWith("..") || !existsSync(file) || !statSync(file).isFile()) return match;
-    const text = readFileSync(file, "utf8");
-    return `${lead}${text.length > FILE_MAX_CHARS ? `${text.slice(0, FILE_MAX_CHARS)}… [cut at ${FILE_MAX_CHARS} characters]` : text}`;
-  });
+/**
+ * `@path` of a file inside the plugin folder becomes the file's text; other `@...` stay as written.
+ * A path made of an argument (`@$1`) is never read: the argument is shown as text.
+ */
+function fileReference(root: string, lead: string, written: string, raw: string): string {
+  const path = written.replaceAll("${CLAUDE_PLUGIN_ROOT}", root);
+  if (/\$ARGUMENTS\b|\$\d|\$\$/.test(path)) return `${lead}@${substituteArguments(path, raw)}`;
+  const file = resolve(root, path.replace(/[.,;:)]+$/, ""));
+  if (relative(root, file).startsWith("..") || !existsSync(file) || !statSync(file).isFile()) return `${lead}@${written}`;
+  const content = readFileSync(file, "utf8");
+  return `${lead}${content.length > FILE_MAX_CHARS ? `${content.slice(0, FILE_MAX_CHARS)}… [cut at ${FILE_MAX_CHARS} characters]` : content}`;
 }

@@ -21,6 +21,8 @@ export interface ShellOptions {
   env?: Record<string, string | undefined>;
   /** Written to the child's stdin, then closed (hooks get Claude Code's JSON this way). */
   stdin?: string;
+  /** Positional parameters ($1, $2, ...): values bash never parses. */
+  args?: string[];
   timeoutMs: number;
   maxOutputChars: number;
   /** A label for the process listing. */
@@ -54,9 +56,9 @@ async function readCapped(stream: ReadableStream<Uint8Array> | undefined, max: n
   return { text, cut };
 }
 
-/** `bash -c line` in its own process group (ctx.spawn gives every child one); on timeout the whole group gets SIGKILL. */
+/** `bash -c line` (with `bash args...` when given) in its own process group (ctx.spawn gives every child one); on timeout the whole group gets SIGKILL. */
 export async function runShell(spawn: Spawner, line: string, options: ShellOptions): Promise<ShellResult> {
-  const child = spawn(["bash", "-c", line], {
+  const child = spawn(["bash", "-c", line, ...(options.args ? ["bash", ...options.args] : [])], {
     name: options.name ?? "bash", cwd: options.cwd, env: options.env ?? shellEnvironment(),
     stdin: options.stdin === undefined ? "ignore" : "pipe", stdout: "pipe", stderr: "pipe", killTimeoutMs: 500,
   });

@@ -40,6 +40,7 @@ export async function openPostgres(options: PgOptions): Promise<PgConnection> {
     throw error;
   }
   const db = drizzle({ client });
+  keepNulOut(client);
   const exclusive = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
     // Its own connection: holding one of the pool's while `work` queries could starve a pool of one.
     const locker = postgres(options.url, { max: 1, onnotice: () => {}, connection: { application_name: "gantry" }, connect_timeout: 10 });
@@ -58,6 +59,30 @@ export async function openPostgres(options: PgOptions): Promise<PgConnection> {
     migrate: (folder, table) => exclusive("migrate", () => migrate(db, { migrationsFolder: folder, migrationsTable: table, migrationsSchema: options.schema })),
     close: () => client.end({ timeout: 5 }),
   };
+}
+
+/** A JSON `\\u0000` escape, not one whose backslash is itself escaped. */
+const JSON_NUL = /(?<!\\)((?:\\\\)*)\\u0000/g;
+
+/**
+ * PostgreSQL cannot hold NUL in text or jsonb (SQLite can): a value carrying one (a model's tool
+ * arguments, a caller's text) would fail its whole write. It is stored as U+FFFD instead. Set after
+ * drizzle, which installs its own pass-through serializers for json and jsonb.
+ */
+function keepNulOut(client: postgres.Sql): void {
+  const serializers = client.options.serializers as Record<string, (x: unknown) => unknown>;
+  const text = serializers["25"] ?? ((x: unknown) => `${x}`);
+  serializers["25"] = (x) => {
+    const value = text(x);
+    return typeof value === "string" && value.includes("\0") ? value.replaceAll("\0", "\uFFFD") : value;
+  };
+  for (const oid of ["114", "3802"]) {
+    const json = serializers[oid] ?? ((x: unknown) => x);
+    serializers[oid] = (x) => {
+      const value = json(x);
+      return typeof value === "string" && value.includes("\\u0000") ? value.replace(JSON_NUL, "$1\\ufffd") : value;
+    };
+  }
 }
 
 /** A PostgreSQL identifier in double quotes. */

@@ -29,7 +29,7 @@ describe("Claude Code plugin format", () => {
     expect(body).toMatchObject({ name: "1st-tools", version: "0.3.0", status: "active", unsupported: [] });
     expect(await commandNames("1st-tools")).toEqual(["clean_gone", "frontend:component", "plain", "risky"]);
     const clean = await (await g.api("/api/v1/plugins/commands/1st-tools:clean_gone")).json();
-    expect(clean.allowed_tools).toEqual(["Bash(echo:*)", "Bash(ls:*)"]);
+    expect(clean.allowed_tools).toEqual(["Bash(echo:*)", "Bash(ls:*)", "Bash(pwd)"]);
     const component = await (await g.api("/api/v1/plugins/commands/1st-tools:frontend:component")).json();
     expect(component.argument_hint).toBe("[name] [props...]");
   });
@@ -139,7 +139,7 @@ describe("markdown commands as Claude Code renders them", () => {
     expect(body.prompt).toBe([
       "Plugin files: note.md",
       "Greeting: hello from the shell",
-      `Where (read-only, no grant needed): ${dir}`,
+      `Where (declared like any other line): ${dir}`,
       "",
       "Template: A note template: keep it short.\n",
       "Elsewhere: @../../../../etc/hostname and mail@example.com stay as written.",

@@ -33,6 +33,17 @@ describe(`values round-trip alike (${TEST_PG_URL ? "PostgreSQL" : "SQLite"})`, (
     expect((await kv.list("n")).map((e) => e.key)).toEqual(["nested", "number"]);
   });
 
+  test("NUL in text and JSON never fails a write: SQLite keeps it, PostgreSQL (which cannot hold it) stores U+FFFD; an escaped \\u0000 stays as written", async () => {
+    const kv = createKvStore(db(), "nul");
+    const nul = TEST_PG_URL ? "\uFFFD" : "\u0000";
+    await kv.set("json", { text: "a\u0000b", literal: "\\u0000 and \\\u0000" });
+    expect(await kv.get("json")).toEqual({ text: `a${nul}b`, literal: `\\u0000 and \\${nul}` });
+    const { auditLog } = tables();
+    await db().insert(auditLog).values({ at: new Date(), actor: "nul\u0000actor", role: "admin", action: "nul", route: "/nul", status: 200 });
+    const [row] = await db().select().from(auditLog).where(eq(auditLog.action, "nul"));
+    expect(row!.actor).toBe(`nul${nul}actor`);
+  });
+
   test("timestamps: millisecond precision and comparisons", async () => {
     const { auditLog } = tables();
     const at = new Date("2026-11-30T12:34:56.789Z");
