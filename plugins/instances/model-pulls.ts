@@ -185,7 +185,8 @@ export class ModelPulls {
     if (file.size !== null && offset === file.size) return;
     const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
     if (file.authorized && settings.token) headers.authorization = `Bearer ${settings.token}`;
-    const res = await fetch(file.url, { headers, signal: pull.controller.signal });
+    // Through the guard: a hub's redirect to its CDN is checked like the first hop (and loses the token off the hub's origin).
+    const res = await settings.outbound.fetch(file.url, { headers, signal: pull.controller.signal });
     if (res.status === 416 && offset > 0) return; // the partial file is already whole
     if (!res.ok) throw Object.assign(new Error(`${redactSecrets(file.url.replace(/[?#].*$/, ""))} answered ${res.status}`), { permanent: res.status < 500 });
     if (res.status === 200 && offset > 0) offset = 0; // no range support: from the start
