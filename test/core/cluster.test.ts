@@ -140,8 +140,12 @@ if (TEST_PG_URL) {
     let a: ClusterNode, b: ClusterNode, c: ClusterNode;
     const ADMIN_PASSWORD = "cluster-admin-password-1";
 
+    /** The stand-in OIDC provider's port, known before the nodes start: outbound.allow lists it (and nothing else on loopback). */
+    let oidcPort: number;
+
     beforeAll(async () => {
-      cluster = await startCluster(3, ["cron", "instances", "infra"], { GANTRY_ADMIN_PASSWORD: ADMIN_PASSWORD });
+      oidcPort = await freePort();
+      cluster = await startCluster(3, ["cron", "instances", "infra"], { GANTRY_ADMIN_PASSWORD: ADMIN_PASSWORD, GANTRY_OUTBOUND__ALLOW: `127.0.0.1:${oidcPort}` });
       [a, b, c] = cluster.nodes as [ClusterNode, ClusterNode, ClusterNode];
       await waitFor(async () => (await leaderOf(a)) !== undefined, 10_000, "a leader");
     }, 60_000);
@@ -226,7 +230,7 @@ if (TEST_PG_URL) {
     });
 
     test("an OpenID Connect sign-in started on A finishes on B (the provider sends the browser there), once", async () => {
-      const port = await freePort();
+      const port = oidcPort;
       const issuer = `http://127.0.0.1:${port}`;
       const provider = Bun.spawn([process.execPath, OIDC_PROVIDER, "--port", String(port), "--client-id", "gantry-test", "--client-secret", "provider-secret"], { stdout: "ignore", stderr: "inherit" });
       try {
