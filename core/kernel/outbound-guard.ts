@@ -9,7 +9,7 @@ import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import { runtime } from "../runtime/index.ts";
 import { createError, defineErrors } from "./errors.ts";
-import { addressBytes, inCidr, nonPublicReason, parseCidr, type Cidr } from "./ip-ranges.ts";
+import { addressBytes, formatAddress, inCidr, nonPublicReason, parseCidr, type Cidr } from "./ip-ranges.ts";
 
 export const OutboundErrors = defineErrors("core", {
   OUTBOUND_ADDRESS_REFUSED: createError("OUTBOUND_ADDRESS_REFUSED", 422, (host: string, address: string, why: string) => `Refused to connect to ${host}: ${address} is ${why}; an operator may list it in outbound.allow (gantry.toml) to reach it`),
@@ -80,7 +80,7 @@ export class OutboundGuard {
     // Every address must pass: a name with one public and one internal answer is refused, whichever one a connection would get.
     for (const address of addresses) {
       const why = nonPublicReason(address);
-      if (why && !nameAllowed && !this.#addressAllowed(address, port)) throw OutboundErrors.OUTBOUND_ADDRESS_REFUSED([url.host, address, why]);
+      if (why && !nameAllowed && !this.#addressAllowed(address, port)) throw OutboundErrors.OUTBOUND_ADDRESS_REFUSED([url.host, spelled(address), why]);
     }
     return { url, address: addresses[0]! };
   }
@@ -127,6 +127,12 @@ export class OutboundGuard {
     const bytes = addressBytes(address)!;
     return this.#entries().some((e) => "cidr" in e && portMatches(e, port) && inCidr(bytes, e.cidr));
   }
+}
+
+/** The address as resolved, and in its plain form when that differs (::ffff:7f00:1 is 127.0.0.1). */
+function spelled(address: string): string {
+  const plain = formatAddress(addressBytes(address)!);
+  return plain === address ? address : `${address} (${plain})`;
 }
 
 function portMatches(entry: AllowEntry, port: number): boolean {

@@ -10,7 +10,7 @@ import { createReadStream, existsSync, mkdirSync, statSync, statfsSync } from "n
 import { open, rename, rm, truncate } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { formatBytes, redactSecrets, type KeepScope } from "gantry/plugin";
+import { formatBytes, GantryError, redactSecrets, type KeepScope } from "gantry/plugin";
 import { planPull, PullErrors, type HubSettings, type PullFile, type PullPlan } from "./pull-sources.ts";
 
 export type PullStatus = "downloading" | "verifying" | "completed" | "failed" | "cancelled";
@@ -160,7 +160,8 @@ export class ModelPulls {
         await this.#download(pull, file, partial, settings, progress);
         break;
       } catch (error) {
-        if (pull.controller.signal.aborted || attempt >= settings.retries || (error as { permanent?: boolean }).permanent) throw error;
+        // A refusal of the outbound guard (an internal address, too many redirects) is not retried.
+        if (pull.controller.signal.aborted || attempt >= settings.retries || (error as { permanent?: boolean }).permanent || error instanceof GantryError) throw error;
         await sleep(200 * (attempt + 1));
       }
     }
