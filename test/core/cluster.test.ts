@@ -431,9 +431,10 @@ if (TEST_PG_URL) {
           return new Response(`<!doctype html><html><body><p>page ${path}</p></body></html>`, { headers: { "content-type": "text/html" } });
         },
       });
-      const hosts = [{ id: 1, name: "site", dimensions: [{ id: 1, name: "desktop", width: 800, height: 600, user_agent: "Bot/1.0" }] }];
+      const hosts = [{ id: 1, name: "site", origins: [`http://127.0.0.1:${site.port}`], dimensions: [{ id: 1, name: "desktop", width: 800, height: 600, user_agent: "Bot/1.0" }] }];
       cluster = await startCluster(3, ["cache"], {
         GANTRY_AUTH__INTERNAL_KEY: INTERNAL_KEY,
+        GANTRY_OUTBOUND__ALLOW: `127.0.0.1:${site.port}`, // the stand-in site is on loopback
         GANTRY_PLUGIN__CACHE__HOSTS: JSON.stringify(hosts),
         GANTRY_PLUGIN__CACHE__TABS: "2",
         GANTRY_PLUGIN__CACHE__RESERVE_ONLINE_PERCENT: "0",
