@@ -102,6 +102,7 @@ export class OutboundGuard {
       Object.defineProperty(response, "url", { value: url.href }); // the name asked for, not the address connected to
       const location = response.headers.get("location");
       if (init.redirect === "manual" || response.status < 300 || response.status > 399 || !location) return response;
+      if (init.redirect === "error") throw OutboundErrors.OUTBOUND_TOO_MANY_REDIRECTS([url.host, 0]);
       await response.body?.cancel().catch(() => undefined);
       if (hop >= limit) throw OutboundErrors.OUTBOUND_TOO_MANY_REDIRECTS([url.host, limit]);
       const next = new URL(location, url);

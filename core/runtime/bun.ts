@@ -95,7 +95,8 @@ function fetchAt(url: URL, address: string, init: RequestInit): Promise<Response
   pinned.hostname = address.includes(":") ? `[${address}]` : address;
   const headers = new Headers(init.headers);
   headers.set("host", url.host);
-  return fetch(pinned, { ...init, headers, ...(url.protocol === "https:" ? { tls: { serverName: host } } : {}) } as RequestInit);
+  const tls = (init as { tls?: object }).tls; // a caller's own TLS options (a private CA) are kept
+  return fetch(pinned, { ...init, headers, ...(url.protocol === "https:" ? { tls: { ...tls, serverName: host } } : {}) } as RequestInit);
 }
 
 export const bunRuntime: Runtime = {
