@@ -49,9 +49,9 @@ for (let i = 0; i < 30; i++) directSingle.push(await renderDirect(pages[0]!, url
 await browser.close();
 
 // Through gantry.
-const hosts = [{ id: 1, name: "bench", dimensions: [{ id: 1, name: "desktop", width: 1280, height: 800, user_agent: "BenchBot/1.0" }] }];
+const hosts = [{ id: 1, name: "bench", origins: [`http://127.0.0.1:${site.port}`], dimensions: [{ id: 1, name: "desktop", width: 1280, height: 800, user_agent: "BenchBot/1.0" }] }];
 const server = await spawnGantry({
-  GANTRY_AUTH__INTERNAL_KEY: KEY, GANTRY_RATE_LIMIT__ENABLED: "false", GANTRY_LOG__REQUESTS: "false",
+  GANTRY_AUTH__INTERNAL_KEY: KEY, GANTRY_RATE_LIMIT__ENABLED: "false", GANTRY_LOG__REQUESTS: "false", GANTRY_OUTBOUND__ALLOW: `127.0.0.1:${site.port}`,
   GANTRY_PLUGIN__CACHE__HOSTS: JSON.stringify(hosts), GANTRY_PLUGIN__CACHE__TABS: String(TABS), GANTRY_PLUGIN__CACHE__RESERVE_ONLINE_PERCENT: String(RESERVE), GANTRY_PLUGIN__CACHE__TICK_S: "0.05",
 });
 const headers = { "x-internal-auth": KEY, "content-type": "application/json" };

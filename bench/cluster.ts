@@ -28,7 +28,8 @@ const INTERNAL_KEY = "bench-cluster-internal-key";
 const site = Bun.serve({ port: 0, fetch: (request) => new Response(`<!doctype html><html><body><p>${new URL(request.url).pathname}</p></body></html>`, { headers: { "content-type": "text/html" } }) });
 const cluster = await startCluster(3, ["instances", "cache"], {
   GANTRY_AUTH__INTERNAL_KEY: INTERNAL_KEY,
-  GANTRY_PLUGIN__CACHE__HOSTS: JSON.stringify([{ id: 1, name: "site", dimensions: [{ id: 1, name: "desktop", width: 800, height: 600, user_agent: "Bot/1.0" }] }]),
+  GANTRY_OUTBOUND__ALLOW: `127.0.0.1:${site.port}`, // the stand-in site is on loopback
+  GANTRY_PLUGIN__CACHE__HOSTS: JSON.stringify([{ id: 1, name: "site", origins: [`http://127.0.0.1:${site.port}`], dimensions: [{ id: 1, name: "desktop", width: 800, height: 600, user_agent: "Bot/1.0" }] }]),
   GANTRY_PLUGIN__CACHE__TABS: "2", GANTRY_PLUGIN__CACHE__RESERVE_ONLINE_PERCENT: "0", GANTRY_PLUGIN__CACHE__TICK_S: "0.1",
   GANTRY_PLUGIN__CACHE__SCHEDULER_CONTROL_API: "true", GANTRY_LOG__REQUESTS: "false",
 });

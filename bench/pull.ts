@@ -28,6 +28,7 @@ const disabled = readdirSync(resolve(import.meta.dir, "../plugins")).filter((nam
 const server = await spawnGantry({
   GANTRY_AUTH__BOOTSTRAP_ADMIN_KEY: ADMIN_KEY, GANTRY_PLUGINS__DISABLED: JSON.stringify(disabled), GANTRY_RATE_LIMIT__ENABLED: "false",
   GANTRY_PLUGIN__INSTANCES__HUB_URL: hubUrl, GANTRY_PLUGIN__INSTANCES__MODELS_DIR: modelsDir,
+  GANTRY_OUTBOUND__ALLOW: `127.0.0.1:${hubPort}`, // the stand-in hub is on loopback
 });
 const headers = { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" };
 

@@ -1,6 +1,7 @@
 /** Assembles gantry: config, database, logging, registries, the plugin host and the HTTP server. */
 import type { DestinationStream } from "pino";
 import { createSecurity, type Security } from "./auth/security.ts";
+import { OutboundGuard } from "./kernel/outbound-guard.ts";
 import { coreRoutes } from "./http/core-routes.ts";
 import { featureRoutes } from "./http/feature-routes.ts";
 import { pluginRoutes } from "./http/plugin-routes.ts";
@@ -104,8 +105,10 @@ async function assemble(config: GantryConfig, options: GantryOptions, dataDirLoc
   // Cluster mode (PostgreSQL + cluster.enabled) or one node that always leads; it joins once listening.
   const cluster = createCluster({ config, database, events, log, version: pkg.version });
 
+  // One guard for every URL gantry fetches on someone's word (outbound.allow applies at each check).
+  const outbound = new OutboundGuard(() => ({ allow: configManager.current.outbound.allow, maxRedirects: configManager.current.outbound.max_redirects }));
   const security = await createSecurity({
-    database, config: configManager, adminPassword: process.env.GANTRY_ADMIN_PASSWORD, log,
+    database, config: configManager, adminPassword: process.env.GANTRY_ADMIN_PASSWORD, log, outbound,
     announce: options.announce ?? ((text: string) => process.stdout.write(text)),
     sharedRateCounts: cluster.rateCounts,
   });
@@ -178,7 +181,7 @@ async function assemble(config: GantryConfig, options: GantryOptions, dataDirLoc
     cluster: cluster.service, security, flags, config: configManager, events, log,
     invalidateLocal: () => invalidateEverything(core.invalidators),
   });
-  provideCoreServices({ ...core, config: configManager, audit: security.audit, startedAt: new Date(startedAt), cacheInvalidated: sync.cacheInvalidated });
+  provideCoreServices({ ...core, config: configManager, audit: security.audit, startedAt: new Date(startedAt), cacheInvalidated: sync.cacheInvalidated, outbound });
   core.services.provide(CORE_OWNER, "core.cluster", cluster.service);
   core.services.provide(CORE_OWNER, "core.identity", {
     identify: async (request: Request) => {

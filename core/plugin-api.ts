@@ -19,10 +19,13 @@ export { LOG_LEVELS, type LogLevel } from "./kernel/config.ts";
 export { carriesSecret, isSecretName, REDACTED, redactSecrets, redactText } from "./kernel/redact.ts";
 export type { SpawnOptions, AdoptOptions, ProcessInfo, ChildProcess, SpawnedProcess } from "./kernel/processes.ts";
 export type {
-  CoreAgentsService, CoreAuditService, CoreSecretsService, CoreSkillsService, CoreHooksService, CoreCommandsService, CoreMcpServersService, CoreIdentityService, CorePluginsService, CoreCacheService, CoreConfigService, CoreInfoService, CoreLoggersService, CoreMetricsService, CoreProcessesService, CoreTasksService,
+  CoreAgentsService, CoreAuditService, CoreOutboundService, CoreSecretsService, CoreSkillsService, CoreHooksService, CoreCommandsService, CoreMcpServersService, CoreIdentityService, CorePluginsService, CoreCacheService, CoreConfigService, CoreInfoService, CoreLoggersService, CoreMetricsService, CoreProcessesService, CoreTasksService,
 } from "./kernel/core-services.ts";
 export type { CoreClusterService, ClusterNodeView } from "./kernel/cluster-service.ts";
 export { GantryError, capEcho, createError, defineErrors } from "./kernel/errors.ts";
+/** The outbound guard's errors and address classifier (ctx.services.consume("core.outbound") does the fetching). */
+export { OutboundErrors, type OutboundTarget } from "./kernel/outbound-guard.ts";
+export { nonPublicReason } from "./kernel/ip-ranges.ts";
 export type { KeyScope } from "./auth/identity.ts";
 export { OWN_ERRORS_EXTENSION } from "./http/http-app.ts";
 export { DIRECT_EXTENSION } from "./http/direct-routes.ts";

@@ -76,6 +76,6 @@ export function oidcRoutes(p: OidcRouteParts) {
         role: "admin",
         body: t.Object({ ...ConfigFields, client_secret: t.Optional(t.String({ maxLength: 1024, description: "absent: keep the stored one" })) }),
         response: ConfigView,
-        detail: { summary: "Configure the OIDC provider; the discovery document is read now (400 when it cannot be)", tags: ["auth"] },
+        detail: { summary: "Configure the OIDC provider; the discovery document is read now (400 when it cannot be; 422 OUTBOUND_ADDRESS_REFUSED for an issuer on a non-public address outbound.allow does not list)", tags: ["auth"] },
       });
 }

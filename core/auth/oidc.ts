@@ -9,6 +9,7 @@ import { and, desc, eq, lt, lte } from "drizzle-orm";
 import type { createRemoteJWKSet, JWTPayload } from "jose";
 import type { GantryDb } from "../storage/db.ts";
 import { createError, defineErrors, GantryError } from "../kernel/errors.ts";
+import { OutboundErrors, type OutboundGuard } from "../kernel/outbound-guard.ts";
 import { coreTables } from "../storage/tables.ts";
 import type { SecretBox } from "./secret-box.ts";
 import type { UserRole, UserStore, UserView } from "./users.ts";
@@ -56,7 +57,7 @@ export class OidcService {
 
   readonly #tables: ReturnType<typeof coreTables>;
 
-  constructor(private readonly db: GantryDb, private readonly users: UserStore, private readonly secrets: SecretBox) {
+  constructor(private readonly db: GantryDb, private readonly users: UserStore, private readonly secrets: SecretBox, private readonly outbound: OutboundGuard) {
     this.#tables = coreTables(db);
   }
 
@@ -99,7 +100,7 @@ export class OidcService {
     if (config.enabled) {
       this.#discovery.delete(config.issuer);
       await this.#discover(config).catch((error) => {
-        throw OidcErrors.OIDC_CONFIG_INVALID([(error as Error).message]);
+        throw isOutboundRefusal(error) ? error : OidcErrors.OIDC_CONFIG_INVALID([(error as Error).message]);
       });
     }
     await this.#write(config);
@@ -162,11 +163,11 @@ export class OidcService {
     }
     let answer: { id_token?: string; error?: string; error_description?: string };
     try {
-      const res = await fetch(discovery.token_endpoint, { method: "POST", headers, body: form, signal: AbortSignal.timeout(10_000) });
+      const res = await this.outbound.fetch(discovery.token_endpoint, { method: "POST", headers, body: form, signal: AbortSignal.timeout(10_000) });
       answer = (await res.json()) as typeof answer;
       if (!res.ok) throw OidcErrors.OIDC_LOGIN_REJECTED([`the token endpoint answered ${res.status} ${answer.error ?? ""}${answer.error_description ? `: ${answer.error_description}` : ""}`.trim()]);
     } catch (error) {
-      if (error instanceof GantryError && error.code === OidcErrors.OIDC_LOGIN_REJECTED.code) throw error;
+      if ((error instanceof GantryError && error.code === OidcErrors.OIDC_LOGIN_REJECTED.code) || isOutboundRefusal(error)) throw error;
       throw OidcErrors.OIDC_PROVIDER_UNREACHABLE(["token endpoint", (error as Error).message]);
     }
     if (!answer.id_token) throw OidcErrors.OIDC_LOGIN_REJECTED(["the token endpoint returned no id_token (is 'openid' among the scopes?)"]);
@@ -206,10 +207,11 @@ export class OidcService {
     const url = `${config.issuer.replace(/\/$/, "")}/.well-known/openid-configuration`;
     let doc: Discovery;
     try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+      const res = await this.outbound.fetch(url, { signal: AbortSignal.timeout(10_000) });
       if (!res.ok) throw new Error(`${url} answered ${res.status}`);
       doc = (await res.json()) as Discovery;
     } catch (error) {
+      if (isOutboundRefusal(error)) throw error; // an address outbound.allow does not list: said as such
       throw OidcErrors.OIDC_PROVIDER_UNREACHABLE(["discovery document", (error as Error).message]);
     }
     const missing = (["issuer", "authorization_endpoint", "token_endpoint", "jwks_uri"] as const).filter((k) => typeof doc[k] !== "string");
@@ -222,8 +224,9 @@ export class OidcService {
   async #keys(jwksUri: string) {
     let keys = this.#jwks.get(jwksUri);
     if (!keys) {
-      const { createRemoteJWKSet } = await import("jose");
-      this.#jwks.set(jwksUri, (keys = createRemoteJWKSet(new URL(jwksUri))));
+      const { createRemoteJWKSet, customFetch } = await import("jose");
+      // The key set comes through the outbound guard too (jose asks for redirects not to be followed).
+      this.#jwks.set(jwksUri, (keys = createRemoteJWKSet(new URL(jwksUri), { [customFetch]: (url: string, init: RequestInit) => this.outbound.fetch(url, init) })));
     }
     return keys;
   }
@@ -235,6 +238,11 @@ export class OidcService {
     const [beyond] = await this.db.select({ createdAt: oidcPending.createdAt }).from(oidcPending).orderBy(desc(oidcPending.createdAt)).limit(1).offset(MAX_PENDING - 1);
     if (beyond) await this.db.delete(oidcPending).where(lte(oidcPending.createdAt, beyond.createdAt));
   }
+}
+
+/** The outbound guard refused the provider's address (422): passed on as it is. */
+function isOutboundRefusal(error: unknown): boolean {
+  return error instanceof GantryError && error.code === OutboundErrors.OUTBOUND_ADDRESS_REFUSED.code;
 }
 
 /** The highest role `role_map` gives the values of `role_claim`; undefined when none matches. */

@@ -9,6 +9,7 @@ import { oidcRoutes } from "./oidc-routes.ts";
 import type { RolesApp } from "./roles.ts";
 import type { ConfigManager } from "../kernel/config-manager.ts";
 import type { Logger } from "../kernel/logger.ts";
+import type { OutboundGuard } from "../kernel/outbound-guard.ts";
 import type { DatabaseHandle } from "../storage/db.ts";
 import { RateLimiter, type SharedCounts } from "../http/rate-limit.ts";
 import { createRequestGuards } from "../http/request-guards.ts";
@@ -26,6 +27,8 @@ export interface SecurityOptions {
   adminPassword?: string;
   /** Where failures that clients see only as a fixed message are written in full. */
   log: Logger;
+  /** Checks the OIDC provider's addresses (discovery, token endpoint, keys). */
+  outbound: OutboundGuard;
   /** Cluster mode: rate-limit counts shared with the other nodes. */
   sharedRateCounts?: SharedCounts;
 }
@@ -44,7 +47,7 @@ export async function createSecurity(options: SecurityOptions) {
   const authenticator = new Authenticator(keys, sessions, users, internalKey.value);
   const audit = new AuditLog(db);
   const secrets = SecretBox.fromConfig(initial.data_dir, initial.auth.secret_key, initial.auth.previous_secret_keys);
-  const oidc = new OidcService(db, users, secrets);
+  const oidc = new OidcService(db, users, secrets, options.outbound);
   await oidc.reseal();
   const limiter = new RateLimiter(() => ({
     regular: config.current.rate_limit.regular_per_minute,

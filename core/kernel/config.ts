@@ -7,6 +7,7 @@ import { Value, ValueErrorType } from "@sinclair/typebox/value";
 import { Errors } from "./errors.ts";
 import { isSecretName, REDACTED, redactText } from "./redact.ts";
 import { installRoot } from "../runtime/install-root.ts";
+import { parseAllowEntry } from "./outbound-guard.ts";
 
 export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -98,6 +99,16 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    outbound: Type.Object(
+      {
+        allow: Type.Array(Type.String({ minLength: 1 }), {
+          default: [],
+          description: "Non-public addresses gantry may fetch from (model pulls, WebFetch, MCP over HTTP, OIDC, cache renders): CIDRs (10.0.0.0/8), addresses (127.0.0.1), host names (mirror.lan, *.corp.example), each optionally with :port",
+        }),
+        max_redirects: Type.Integer({ default: 5, minimum: 0, maximum: 20, description: "Redirects an outbound fetch follows, each hop checked like the first" }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     rate_limit: Type.Object(
       {
         enabled: Type.Boolean({ default: true }),
@@ -176,8 +187,14 @@ export function validateConfig(input: Record<string, unknown>, source: string): 
     const got = isSecretName(name) ? REDACTED : redactText(JSON.stringify(e.value) ?? "undefined");
     return `${key}: ${describeExpected(e.schema) ?? e.message} (got ${got})`;
   });
+  if (problems.length === 0) problems.push(...allowProblems((value as GantryConfig).outbound.allow));
   if (problems.length > 0) throw Errors.CONFIG_INVALID([source, dedupe(problems)], { details: { problems: dedupe(problems) } });
   return value as GantryConfig;
+}
+
+/** outbound.allow entries that are neither an address range nor a host name (with an optional port). */
+function allowProblems(allow: string[]): string[] {
+  return allow.flatMap((entry, i) => (parseAllowEntry(entry) ? [] : [`outbound.allow.${i}: must be a CIDR (10.0.0.0/8), an address (127.0.0.1, ::1) or a host name (mirror.lan, *.corp.example), each optionally with :port (got ${JSON.stringify(entry)})`]));
 }
 
 /** "must be one of a, b" for unions of literals, which TypeBox only calls "union value". */

@@ -8,6 +8,7 @@ import type { OwnedRegistry, Owner } from "./owned-registry.ts";
 import type { PeriodicTask } from "./periodic-tasks.ts";
 import type { ProcessInfo, ProcessRegistry } from "./processes.ts";
 import type { ServiceRegistry } from "./services.ts";
+import type { OutboundGuard, OutboundTarget } from "./outbound-guard.ts";
 import type { AuditEntry, AuditLog } from "../auth/audit.ts";
 import type { KeyScope } from "../auth/identity.ts";
 import { invokeCommand, normalizeQname, parseSlashLine, viewOf, type CommandInvocation, type CommandView } from "./command-invoker.ts";
@@ -38,6 +39,14 @@ export interface CoreConfigService {
   section(key: string): unknown;
   /** Re-reads gantry.toml and the environment; throws CONFIG_INVALID (400) and keeps the running config. */
   reload(): Omit<ConfigReloadResult, "config"> & { config: GantryConfig };
+}
+
+/** The outbound-address guard (outbound.allow): what a plugin fetches on a caller's or a model's word goes through it. */
+export interface CoreOutboundService {
+  /** Resolves the URL's host and checks every address; throws OUTBOUND_ADDRESS_REFUSED (422), OUTBOUND_URL_INVALID (400), OUTBOUND_HOST_UNRESOLVED (502). */
+  check(url: string | URL): Promise<OutboundTarget>;
+  /** fetch() connected to the checked address, each redirect checked again (none followed with `redirect: "manual"`). */
+  fetch(url: string | URL, init?: RequestInit): Promise<Response>;
 }
 
 export interface CoreInfoService {
@@ -145,6 +154,7 @@ export interface CoreServiceParts {
   startedAt: Date;
   /** After POST /api/v1/infra/cache-invalidate ran here: tells the other nodes of a cluster. */
   cacheInvalidated?: () => void;
+  outbound: OutboundGuard;
 }
 
 /** Runs every registered cache invalidator of this process; returns their keys. */
@@ -154,7 +164,7 @@ export async function invalidateEverything(invalidators: OwnedRegistry<() => voi
   return entries.map((e) => e.key);
 }
 
-/** Registers core.config, core.info, core.cache, core.tasks, core.metrics, core.processes, core.loggers, core.commands, core.agents, core.skills, core.hooks and core.mcp_servers. */
+/** Registers core.config, core.outbound, core.info, core.cache, core.tasks, core.metrics, core.processes, core.loggers, core.commands, core.agents, core.skills, core.hooks and core.mcp_servers. */
 export function provideCoreServices(parts: CoreServiceParts): void {
   const { services, config, loggers, metrics, tasks, invalidators, processes } = parts;
   const provide = (name: string, implementation: object) => services.provide(CORE_OWNER, name, implementation);
@@ -168,6 +178,7 @@ export function provideCoreServices(parts: CoreServiceParts): void {
     },
   };
   provide("core.config", configService);
+  provide("core.outbound", { check: (url) => parts.outbound.check(url), fetch: (url, init) => parts.outbound.fetch(url, init) } satisfies CoreOutboundService);
   provide("core.info", {
     version: pkg.version,
     startedAt: parts.startedAt,

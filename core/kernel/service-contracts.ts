@@ -10,7 +10,7 @@
 import type {
   CoreAgentsService, CoreAuditService, CoreCacheService, CoreCommandsService, CoreConfigService, CoreIdentityService, CoreInfoService,
   CoreLoggersService, CoreMcpServersService, CoreMetricsService, CorePluginsService, CoreProcessesService, CoreSecretsService, CoreTasksService,
-  CoreSkillsService, CoreHooksService,
+  CoreSkillsService, CoreHooksService, CoreOutboundService,
 } from "./core-services.ts";
 import type { CommandCaller } from "./plugin-contract.ts";
 import type { CoreClusterService } from "./cluster-service.ts";
@@ -125,6 +125,7 @@ export interface SandboxService {
 
 export interface Services {
   "core.config": CoreConfigService;
+  "core.outbound": CoreOutboundService;
   "core.info": CoreInfoService;
   "core.cache": CoreCacheService;
   "core.tasks": CoreTasksService;

@@ -87,6 +87,18 @@ function spawn(command: string[], options: SubprocessOptions): Subprocess {
   return Bun.spawn(command, options) as unknown as Subprocess;
 }
 
+/** The request goes to `address`; Host and the TLS server name (SNI and the certificate check) stay the URL's host. */
+function fetchAt(url: URL, address: string, init: RequestInit): Promise<Response> {
+  const host = url.hostname.replace(/^\[|\]$/g, "");
+  if (host === address) return fetch(url, init);
+  const pinned = new URL(url);
+  pinned.hostname = address.includes(":") ? `[${address}]` : address;
+  const headers = new Headers(init.headers);
+  headers.set("host", url.host);
+  const tls = (init as { tls?: object }).tls; // a caller's own TLS options (a private CA) are kept
+  return fetch(pinned, { ...init, headers, ...(url.protocol === "https:" ? { tls: { ...tls, serverName: host } } : {}) } as RequestInit);
+}
+
 export const bunRuntime: Runtime = {
   name: "bun",
   version: Bun.version,
@@ -103,4 +115,5 @@ export const bunRuntime: Runtime = {
   workerUrl: (fromRoot) => (COMPILED ? `/$bunfs/root/${fromRoot}` : pathToFileURL(join(SOURCE_ROOT, fromRoot)).href),
   // Imported "with { type: 'file' }" so `bun build --compile` embeds it.
   quickjsWasm: async () => new Uint8Array(await readFile(wasmPath)),
+  fetchAt,
 };

@@ -101,4 +101,9 @@ export interface Runtime {
   workerUrl(fromRoot: string): string;
   /** The QuickJS WebAssembly binary of the script sandbox. */
   quickjsWasm(): Promise<Uint8Array>;
+  /**
+   * fetch() of `url` over a connection to `address` (an IP the caller checked), with the Host header
+   * and TLS server name of the URL's host: no second DNS lookup decides where the request goes.
+   */
+  fetchAt(url: URL, address: string, init: RequestInit): Promise<Response>;
 }

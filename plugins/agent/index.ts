@@ -22,7 +22,6 @@ interface AgentsConfig {
   permissions: Partial<Rules>;
   bash_timeout_s: number;
   bash_max_output_chars: number;
-  web_fetch_allow_internal: boolean;
   web_fetch_max_chars: number;
   task_max_depth: number;
 }
@@ -64,9 +63,9 @@ export default definePlugin({
     const skills = ctx.services.consume("core.skills");
     const toolSettings = () => ({
       workspaces, bashTimeoutS: config.bash_timeout_s, bashMaxOutputChars: config.bash_max_output_chars,
-      webFetchAllowInternal: config.web_fetch_allow_internal, webFetchMaxChars: config.web_fetch_max_chars,
+      webFetchMaxChars: config.web_fetch_max_chars,
     });
-    const builtins = () => [...fileTools(() => workspaces), ...shellWebTools({ spawn, signal: ctx.signal }, toolSettings), ...[skillTool(skills)].filter((t) => t !== null)];
+    const builtins = () => [...fileTools(() => workspaces), ...shellWebTools({ spawn, signal: ctx.signal, outbound: ctx.services.consume("core.outbound") }, toolSettings), ...[skillTool(skills)].filter((t) => t !== null)];
     const hooks = new AgentHooks(spawn, () => ctx.services.get("core.hooks"), () => workspaces[0]);
     runner.configure({ inference: ctx.services.consume("inference"), commands, mcp, settings, builtins, hooks, agentNamed: agentForTask });
 

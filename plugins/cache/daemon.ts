@@ -15,8 +15,8 @@ export interface HostConfig {
   dimensions: Dimension[];
   /** Seconds after a render when the page is rendered again (0: never). */
   autorecache_s?: number;
-  /** The origins (https://shop.example) its URLs must be on; absent: any http(s) URL. */
-  origins?: string[];
+  /** The origins (https://shop.example) its URLs must be on; required (a host without them is refused). */
+  origins: string[];
   /** Resource types not loaded while rendering (Chromium's names: image, media, font, stylesheet, ...). */
   block_resource_types?: string[];
   /** Skip subresources from other origins than the page's (analytics, ads, widgets). */

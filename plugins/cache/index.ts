@@ -25,7 +25,7 @@ interface CacheConfig {
 
 /** Every problem of plugin.cache.hosts, so a bad configuration fails the plugin with all of them named. */
 function hostProblems(hosts: unknown): string[] {
-  if (!Array.isArray(hosts)) return ["plugin.cache.hosts must be a list of {id, name, dimensions}"];
+  if (!Array.isArray(hosts)) return ["plugin.cache.hosts must be a list of {id, name, origins, dimensions}"];
   const problems: string[] = [];
   const ids = new Set<number>();
   hosts.forEach((host: Partial<HostConfig>, i) => {
@@ -33,7 +33,9 @@ function hostProblems(hosts: unknown): string[] {
     if (!Number.isInteger(host.id)) problems.push(`${at}.id must be an integer`);
     else if (ids.has(host.id!)) problems.push(`${at}.id ${host.id} is used twice`);
     else ids.add(host.id!);
-    if (host.origins !== undefined && (!Array.isArray(host.origins) || host.origins.some((o) => !URL.canParse(o) || new URL(o).origin !== o))) problems.push(`${at}.origins must list origins such as https://shop.example`);
+    // Required: without them any URL (an internal one included) could be queued for Chromium to render.
+    if (!Array.isArray(host.origins) || host.origins.length === 0) problems.push(`${at}.origins must list the origins its pages are on, such as ["https://shop.example"] (a host without origins is refused)`);
+    else if (host.origins.some((o) => !URL.canParse(o) || new URL(o).origin !== o)) problems.push(`${at}.origins must list origins such as https://shop.example`);
     if (!Array.isArray(host.dimensions) || host.dimensions.length === 0) problems.push(`${at}.dimensions must list {id, name, width, height, user_agent}`);
     else host.dimensions.forEach((d, j) => {
       if (!Number.isInteger(d.id) || !Number.isInteger(d.width) || !Number.isInteger(d.height) || typeof d.user_agent !== "string") problems.push(`${at}.dimensions[${j}] needs integer id, width, height and a user_agent`);
@@ -58,9 +60,10 @@ export default definePlugin({
     ctx.on("cache_queued", (event) => {
       if (event.node !== undefined && event.node !== cluster.nodeId) daemon.wakeScheduler((event.data as { due_at: number }).due_at);
     });
+    const outbound = ctx.services.consume("core.outbound");
     const settings = () => ({
       chromiumPath: config.chromium_path, tabs: config.tabs, reserveOnlinePercent: config.reserve_online_percent,
-      timeoutMs: config.render_timeout_ms, recycleAfter: config.recycle_after_renders,
+      timeoutMs: config.render_timeout_ms, recycleAfter: config.recycle_after_renders, checkAddress: (url: string) => outbound.check(url),
     });
     // Chromium starts on the first render, not with gantry; the browser and its tabs outlive reloads.
     const renderer = ctx.keep("renderer", (scope) => new RenderService(settings, (pid, options) => scope.adopt(pid, options)), (kept) => kept.close());

@@ -9,7 +9,7 @@
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Browser, CDPSession, Page } from "puppeteer-core";
+import type { Browser, CDPSession, HTTPRequest, Page } from "puppeteer-core";
 import type { AdoptOptions, ChildProcess } from "gantry/plugin";
 
 export interface Dimension {
@@ -34,6 +34,8 @@ export interface RenderSettings {
   timeoutMs: number;
   /** Renders after which the browser is replaced (Chromium grows over time). */
   recycleAfter: number;
+  /** Core's outbound guard: rejects (OUTBOUND_*) when a URL's host resolves to an address outbound.allow does not list. */
+  checkAddress: (url: string) => Promise<unknown>;
 }
 
 const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"];
@@ -45,6 +47,8 @@ interface Tab {
   busy: boolean;
   /** What the current render lets through (set per render; interception is set up once per tab). */
   policy: BlockPolicy;
+  /** Why the outbound guard refused the current render's page itself (reported instead of Chromium's net::ERR_BLOCKED_BY_CLIENT). */
+  refused: Error | undefined;
 }
 
 /** Requests a render does not need for the HTML: resource types, and hosts other than the page's own. */
@@ -120,6 +124,7 @@ export class RenderService {
     const tab = this.#tabs.find((t) => !t.busy)!; // admitted renders never outnumber the tabs
     tab.busy = true;
     tab.policy = policy;
+    tab.refused = undefined;
     const started = performance.now();
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
@@ -142,7 +147,9 @@ export class RenderService {
     // UA and viewport through CDP: Puppeteer's setViewport with a changed isMobile reloads the page.
     await tab.cdp.send("Emulation.setUserAgentOverride", { userAgent: dimension.user_agent });
     await tab.cdp.send("Emulation.setDeviceMetricsOverride", { width: dimension.width, height: dimension.height, deviceScaleFactor: 1, mobile: dimension.mobile ?? false });
-    const response = await tab.page.goto(url, { waitUntil: "load", timeout: this.settings().timeoutMs });
+    const response = await tab.page.goto(url, { waitUntil: "load", timeout: this.settings().timeoutMs }).catch((error: Error) => {
+      throw tab.refused ?? error;
+    });
     // The page's own signal, else a DOM that stopped changing (not networkidle0: slow and flaky).
     await tab.page.waitForFunction(
       `window.prerenderReady === true || (window.prerenderReady === undefined && document.readyState === "complete")`,
@@ -181,16 +188,37 @@ export class RenderService {
     const cdp = await page.createCDPSession();
     // Background tabs are "hidden": requestAnimationFrame never fires and pages never get ready.
     await cdp.send("Emulation.setFocusEmulationEnabled", { enabled: true });
-    const tab: Tab = { page, cdp, busy: false, policy: ALLOW_ALL };
+    const tab: Tab = { page, cdp, busy: false, policy: ALLOW_ALL, refused: undefined };
     await page.setRequestInterception(true);
     page.on("request", (request) => {
       if (request.isInterceptResolutionHandled()) return;
-      const { resourceTypes, thirdParty } = tab.policy;
-      const blocked = resourceTypes.includes(request.resourceType())
-        || (thirdParty && !request.isNavigationRequest() && new URL(request.url()).origin !== new URL(page.url() === "about:blank" ? request.url() : page.url()).origin);
-      void (blocked ? request.abort("blockedbyclient") : request.continue()).catch(() => undefined);
+      void this.#admits(tab, request)
+        .then((admitted) => (admitted ? request.continue() : request.abort("blockedbyclient")))
+        .catch(() => undefined);
     });
     return tab;
+  }
+
+  /**
+   * Whether a request of the page may go out: not a blocked resource type or third party, and (every
+   * request the page makes, the page itself, frames, scripts, fetches, redirects) an address the
+   * outbound guard passes. Schemes that fetch nothing (data:, blob:, about:) pass; file: and the rest do not.
+   */
+  async #admits(tab: Tab, request: HTTPRequest): Promise<boolean> {
+    const { resourceTypes, thirdParty } = tab.policy;
+    const url = request.url();
+    const pageUrl = tab.page.url();
+    if (resourceTypes.includes(request.resourceType())) return false;
+    if (thirdParty && !request.isNavigationRequest() && new URL(url).origin !== new URL(pageUrl === "about:blank" ? url : pageUrl).origin) return false;
+    const scheme = url.slice(0, url.indexOf(":") + 1).toLowerCase();
+    if (scheme === "data:" || scheme === "blob:" || scheme === "about:") return true;
+    try {
+      await this.settings().checkAddress(url);
+      return true;
+    } catch (error) {
+      if (request.isNavigationRequest() && request.frame() === tab.page.mainFrame()) tab.refused = error as Error;
+      return false;
+    }
   }
 
   async #replaceTab(tab: Tab): Promise<void> {

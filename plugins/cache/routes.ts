@@ -62,14 +62,16 @@ function target(daemon: CacheDaemon, hostId: number, dimensionIds: number[] | un
 }
 
 /**
- * Only http(s) pages of the host's origins are rendered: Chromium would otherwise fetch file:// or
- * internal addresses for whoever holds the internal key, and the page endpoint would hand them out.
+ * Only http(s) pages of the host's origins are rendered (a host must list them): Chromium would
+ * otherwise fetch file:// or internal addresses for whoever holds the internal key, and the page
+ * endpoint would hand them out. Every request the page then makes passes the outbound guard too.
  */
 function checkUrls(host: HostConfig, urls: string[]): void {
   for (const url of urls) {
     const parsed = URL.canParse(url) ? new URL(url) : null;
     if (!parsed || !/^https?:$/.test(parsed.protocol)) throw CacheErrors.URL_NOT_ALLOWED([url, "only http and https URLs are rendered"]);
-    if (host.origins && !host.origins.includes(parsed.origin)) throw CacheErrors.URL_NOT_ALLOWED([url, `host ${host.id} serves ${host.origins.join(", ")}`]);
+    if (!host.origins?.length) throw CacheErrors.URL_NOT_ALLOWED([url, `host ${host.id} lists no origins: set plugin.cache.hosts[].origins to the origins its pages are on`]);
+    if (!host.origins.includes(parsed.origin)) throw CacheErrors.URL_NOT_ALLOWED([url, `host ${host.id} serves ${host.origins.join(", ")}`]);
   }
 }
 

@@ -85,8 +85,9 @@ export default definePlugin({
     const modelsDir = resolve(config.models_dir || join(String(coreConfig.get("data_dir") ?? "./data"), "models"));
     // Downloads outlive reloads like the servers do; they are cancelled when the plugin goes away.
     const pulls = ctx.keep("pulls", (scope) => new ModelPulls(scope), (kept) => kept.cancelAll());
+    const outbound = ctx.services.consume("core.outbound");
     pulls.configure(
-      () => ({ modelsDir, hubUrl: config.hub_url, token: config.hub_token || process.env.HF_TOKEN || "", retries: config.pull_retries }),
+      () => ({ modelsDir, hubUrl: config.hub_url, token: config.hub_token || process.env.HF_TOKEN || "", retries: config.pull_retries, outbound }),
       (target, file) => ctx.kv.set(`file:${target}`, file),
     );
     const recorded = async () => new Map((await ctx.kv.list("file:")).map(({ key, value }) => [key.slice("file:".length), value as PulledFile]));

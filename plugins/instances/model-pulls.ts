@@ -10,7 +10,7 @@ import { createReadStream, existsSync, mkdirSync, statSync, statfsSync } from "n
 import { open, rename, rm, truncate } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { formatBytes, redactSecrets, type KeepScope } from "gantry/plugin";
+import { formatBytes, GantryError, redactSecrets, type KeepScope } from "gantry/plugin";
 import { planPull, PullErrors, type HubSettings, type PullFile, type PullPlan } from "./pull-sources.ts";
 
 export type PullStatus = "downloading" | "verifying" | "completed" | "failed" | "cancelled";
@@ -160,7 +160,8 @@ export class ModelPulls {
         await this.#download(pull, file, partial, settings, progress);
         break;
       } catch (error) {
-        if (pull.controller.signal.aborted || attempt >= settings.retries || (error as { permanent?: boolean }).permanent) throw error;
+        // A refusal of the outbound guard (an internal address, too many redirects) is not retried.
+        if (pull.controller.signal.aborted || attempt >= settings.retries || (error as { permanent?: boolean }).permanent || error instanceof GantryError) throw error;
         await sleep(200 * (attempt + 1));
       }
     }
@@ -185,7 +186,8 @@ export class ModelPulls {
     if (file.size !== null && offset === file.size) return;
     const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
     if (file.authorized && settings.token) headers.authorization = `Bearer ${settings.token}`;
-    const res = await fetch(file.url, { headers, signal: pull.controller.signal });
+    // Through the guard: a hub's redirect to its CDN is checked like the first hop (and loses the token off the hub's origin).
+    const res = await settings.outbound.fetch(file.url, { headers, signal: pull.controller.signal });
     if (res.status === 416 && offset > 0) return; // the partial file is already whole
     if (!res.ok) throw Object.assign(new Error(`${redactSecrets(file.url.replace(/[?#].*$/, ""))} answered ${res.status}`), { permanent: res.status < 500 });
     if (res.status === 200 && offset > 0) offset = 0; // no range support: from the start

@@ -79,7 +79,8 @@ export function modelRoutes(p: ModelRouteParts) {
         body: t.Object({ source: t.String({ minLength: 4, maxLength: 2048, description: "hf:<org>/<repo>/<file>, hf:<org>/<repo>[/<folder>] or an http(s) URL" }) }),
         response: {
           202: Pull,
-          502: t.Object({ error: t.String(), code: t.String(), details: t.Unknown() }, { description: "HUB_REFUSED, HUB_UNREACHABLE: the hub did not give the file list" }),
+          422: t.Object({ error: t.String(), code: t.String(), details: t.Unknown() }, { description: "OUTBOUND_ADDRESS_REFUSED: the source (or the hub) is on a loopback, private or other non-public address that outbound.allow does not list" }),
+          502: t.Object({ error: t.String(), code: t.String(), details: t.Unknown() }, { description: "HUB_REFUSED, HUB_UNREACHABLE: the hub did not give the file list; OUTBOUND_HOST_UNRESOLVED: the source's host has no address" }),
           507: t.Object({ error: t.String(), code: t.String(), details: t.Unknown() }, { description: "NO_DISK_SPACE: what is left to fetch does not fit in models_dir" }),
         },
         detail: { summary: "Download a model into models_dir (resumable, SHA-256 checked); 507 when the disk is too small. Follow it at /pulls/{id}/events" },

@@ -5,7 +5,7 @@
  * for LFS files, its SHA-256.
  */
 import { basename, join } from "node:path";
-import { createError, defineErrors, redactSecrets } from "gantry/plugin";
+import { createError, defineErrors, GantryError, OutboundErrors, redactSecrets, type CoreOutboundService } from "gantry/plugin";
 
 export const PullErrors = defineErrors("instances", {
   PULL_SOURCE_INVALID: createError("PULL_SOURCE_INVALID", 400, (source: string, why: string) => `Cannot pull '${source}': ${why}`),
@@ -38,6 +38,8 @@ export interface PullPlan {
 export interface HubSettings {
   hubUrl: string;
   token: string;
+  /** Core's outbound guard: every request of a pull (the hub's listing, each file, each redirect) goes through it. */
+  outbound: CoreOutboundService;
 }
 
 /** A repository of more files than this many pages list is refused rather than listed forever. */
@@ -67,18 +69,21 @@ export async function planPull(source: string, hub: HubSettings, signal?: AbortS
     throw PullErrors.PULL_SOURCE_INVALID([redactSecrets(source), "the URL's path is not valid percent-encoding"]);
   }
   if (!safeRelative(name)) throw PullErrors.PULL_SOURCE_INVALID([redactSecrets(source), "the URL names no file"]);
+  await hub.outbound.check(url); // an internal address is refused now (422), not in the background
   return { source, target: name, files: [{ url: url.href, target: name, size: null, sha256: null, authorized: false }] };
 }
 
 /** Every entry of the repository's tree, following the pages the hub links to (`Link: <…>; rel="next"`). */
-async function listTree(base: string, repo: string, token: string, signal?: AbortSignal): Promise<TreeEntry[]> {
+async function listTree(base: string, repo: string, hub: HubSettings, signal?: AbortSignal): Promise<TreeEntry[]> {
+  const token = hub.token;
   const entries: TreeEntry[] = [];
   let next: string | undefined = `${base}/api/models/${repo}/tree/main?recursive=true`;
   for (let page = 0; next && page < MAX_TREE_PAGES; page++) {
     let res: Response;
     try {
-      res = await fetch(next, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: signal ?? AbortSignal.timeout(30_000) });
+      res = await hub.outbound.fetch(next, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: signal ?? AbortSignal.timeout(30_000) });
     } catch (error) {
+      if (error instanceof GantryError && error.code === OutboundErrors.OUTBOUND_ADDRESS_REFUSED.code) throw error;
       throw PullErrors.HUB_UNREACHABLE([base, (error as Error).message]);
     }
     if (res.status === 404) throw PullErrors.HUB_NOT_FOUND([`repository '${repo}'`]);
@@ -97,7 +102,7 @@ async function planHub(source: string, hub: HubSettings, signal?: AbortSignal): 
   const path = parts.slice(2).join("/");
   if (parts.length < 2 || !safeRelative(repo) || (path !== "" && !safeRelative(path))) throw PullErrors.PULL_SOURCE_INVALID([source, "give hf:<org>/<repo>/<file> or hf:<org>/<repo>[/<folder>]"]);
   const base = hub.hubUrl.replace(/\/+$/, "");
-  const entries = (await listTree(base, repo, hub.token, signal)).filter((e) => e.type === "file" && safeRelative(e.path));
+  const entries = (await listTree(base, repo, hub, signal)).filter((e) => e.type === "file" && safeRelative(e.path));
   const single = entries.find((e) => e.path === path);
   const chosen = single ? [single] : entries.filter((e) => path === "" || e.path.startsWith(`${path}/`));
   if (chosen.length === 0) throw PullErrors.HUB_NOT_FOUND([`file or folder '${path}' in '${repo}'`]);

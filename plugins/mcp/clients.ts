@@ -3,6 +3,7 @@
  * in step with both. The set outlives plugin reloads (connections stay open, stdio servers keep
  * running); each generation re-points the settings and logging it uses.
  */
+import type { CoreOutboundService } from "gantry/plugin";
 import { McpConnection, type Timeouts, type ToolInfo } from "./connection.ts";
 import { parseServerSpec } from "./server-spec.ts";
 import type { Spawner } from "./stdio-transport.ts";
@@ -11,6 +12,8 @@ import type { Spawner } from "./stdio-transport.ts";
 export interface ClientsSettings {
   timeouts(): Timeouts;
   onError(name: string, error: string): void;
+  /** Core's outbound guard: HTTP servers are reached through it (outbound.allow for internal ones). */
+  outbound: CoreOutboundService;
 }
 
 export interface DesiredServer {
@@ -35,6 +38,9 @@ export class McpClients {
 
   #timeouts = (): Timeouts => this.#settings!.timeouts();
 
+  /** The current generation's guard (a connection outlives the generation that opened it). */
+  #fetch = (url: string | URL, init?: RequestInit): Promise<Response> => this.#settings!.outbound.fetch(url, init);
+
   #onError(name: string, error: string): void {
     this.#settings?.onError(name, error);
   }
@@ -52,7 +58,7 @@ export class McpClients {
     }
     for (const server of desired) {
       if (this.#connections.has(server.name)) continue;
-      const connection = new McpConnection(server.name, parseServerSpec(server.entry, server.pluginDir), server.source, this.#timeouts, this.version, this.spawn);
+      const connection = new McpConnection(server.name, parseServerSpec(server.entry, server.pluginDir), server.source, this.#timeouts, this.version, this.spawn, this.#fetch);
       this.#connections.set(server.name, { connection, fingerprint: fingerprintOf(server) });
       if (connection.parsed.ok) void connection.connect().catch((error) => this.#onError(server.name, (error as Error).message));
       else this.#onError(server.name, connection.lastError!);

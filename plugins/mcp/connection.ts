@@ -61,6 +61,8 @@ export class McpConnection {
     private readonly timeouts: () => Timeouts,
     private readonly clientVersion: string,
     private readonly spawn: Spawner,
+    /** fetch() through core's outbound guard, for servers over HTTP. */
+    private readonly fetchOutbound: (url: string | URL, init?: RequestInit) => Promise<Response>,
   ) {
     if (!parsed.ok) {
       this.status = "failed";
@@ -125,7 +127,8 @@ export class McpConnection {
   }
 
   #transport(sdk: ClientSdk, spec: ServerSpec): Transport {
-    if (spec.transport === "http") return new sdk.StreamableHTTPClientTransport(new URL(spec.url), { requestInit: { headers: spec.headers } });
+    // Each request (and each redirect the SDK follows) is checked by the guard and sent to the checked address.
+    if (spec.transport === "http") return new sdk.StreamableHTTPClientTransport(new URL(spec.url), { requestInit: { headers: spec.headers }, fetch: this.fetchOutbound });
     // The child gets a minimal environment (HOME, PATH, ...) plus what the entry names: not gantry's secrets.
     const params = { name: this.name, command: spec.command, args: spec.args, env: { ...sdk.getDefaultEnvironment(), ...spec.env }, cwd: spec.cwd };
     return new KernelStdioTransport(this.spawn, params, (line) => {

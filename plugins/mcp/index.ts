@@ -23,6 +23,7 @@ export default definePlugin({
     clients.configure({
       timeouts: () => ({ connectMs: config.connect_timeout_s * 1000, callMs: config.call_timeout_s * 1000 }),
       onError: (name, error) => ctx.log.warn({ server: name, error }, "MCP server not connected"),
+      outbound: ctx.services.consume("core.outbound"),
     });
     const desired = (): DesiredServer[] => [
       ...Object.entries(config.servers ?? {}).map(([name, entry]) => ({ name, entry, source: { kind: "config" as const } })),

@@ -140,8 +140,12 @@ if (TEST_PG_URL) {
     let a: ClusterNode, b: ClusterNode, c: ClusterNode;
     const ADMIN_PASSWORD = "cluster-admin-password-1";
 
+    /** The stand-in OIDC provider's port, known before the nodes start: outbound.allow lists it (and nothing else on loopback). */
+    let oidcPort: number;
+
     beforeAll(async () => {
-      cluster = await startCluster(3, ["cron", "instances", "infra"], { GANTRY_ADMIN_PASSWORD: ADMIN_PASSWORD });
+      oidcPort = await freePort();
+      cluster = await startCluster(3, ["cron", "instances", "infra"], { GANTRY_ADMIN_PASSWORD: ADMIN_PASSWORD, GANTRY_OUTBOUND__ALLOW: `127.0.0.1:${oidcPort}` });
       [a, b, c] = cluster.nodes as [ClusterNode, ClusterNode, ClusterNode];
       await waitFor(async () => (await leaderOf(a)) !== undefined, 10_000, "a leader");
     }, 60_000);
@@ -226,7 +230,7 @@ if (TEST_PG_URL) {
     });
 
     test("an OpenID Connect sign-in started on A finishes on B (the provider sends the browser there), once", async () => {
-      const port = await freePort();
+      const port = oidcPort;
       const issuer = `http://127.0.0.1:${port}`;
       const provider = Bun.spawn([process.execPath, OIDC_PROVIDER, "--port", String(port), "--client-id", "gantry-test", "--client-secret", "provider-secret"], { stdout: "ignore", stderr: "inherit" });
       try {
@@ -427,9 +431,10 @@ if (TEST_PG_URL) {
           return new Response(`<!doctype html><html><body><p>page ${path}</p></body></html>`, { headers: { "content-type": "text/html" } });
         },
       });
-      const hosts = [{ id: 1, name: "site", dimensions: [{ id: 1, name: "desktop", width: 800, height: 600, user_agent: "Bot/1.0" }] }];
+      const hosts = [{ id: 1, name: "site", origins: [`http://127.0.0.1:${site.port}`], dimensions: [{ id: 1, name: "desktop", width: 800, height: 600, user_agent: "Bot/1.0" }] }];
       cluster = await startCluster(3, ["cache"], {
         GANTRY_AUTH__INTERNAL_KEY: INTERNAL_KEY,
+        GANTRY_OUTBOUND__ALLOW: `127.0.0.1:${site.port}`, // the stand-in site is on loopback
         GANTRY_PLUGIN__CACHE__HOSTS: JSON.stringify(hosts),
         GANTRY_PLUGIN__CACHE__TABS: "2",
         GANTRY_PLUGIN__CACHE__RESERVE_ONLINE_PERCENT: "0",

@@ -13,7 +13,8 @@ beforeAll(async () => {
   issuer = `http://127.0.0.1:${port}`;
   provider = Bun.spawn([process.execPath, PROVIDER, "--port", String(port), "--client-id", "gantry-test", "--client-secret", "provider-secret"], { stdout: "ignore", stderr: "inherit" });
   await waitFor(async () => (await fetch(`${issuer}/jwks`).catch(() => null))?.ok === true, 10_000, "the stand-in provider");
-  g = await startGantry({ config: { rate_limit: { enabled: false } } });
+  // The stand-in provider is on loopback: allowed by port, as an operator with a local provider would.
+  g = await startGantry({ config: { rate_limit: { enabled: false }, outbound: { allow: [`127.0.0.1:${port}`] } } });
 });
 afterAll(async () => {
   await g.stop();
@@ -40,7 +41,10 @@ describe("OIDC sign-in", () => {
     expect([(await fetch(`${g.url}/api/v1/auth/oidc/login`, { redirect: "manual" })).status, (await g.api("/api/v1/auth/oidc/config")).status]).toEqual([404, 404]);
     const viewer = (await g.gantry.security.keys.create("oidc-viewer", "viewer")).key;
     expect((await g.api("/api/v1/auth/oidc/config", { ...json("PUT", config()), auth: viewer })).status).toBe(403);
-    const unreachable = await g.api("/api/v1/auth/oidc/config", json("PUT", { ...config(), issuer: "http://127.0.0.1:9/nowhere" }));
+    // Another loopback port is not in outbound.allow: refused before any connection.
+    const internal = await g.api("/api/v1/auth/oidc/config", json("PUT", { ...config(), issuer: "http://127.0.0.1:9/nowhere" }));
+    expect([internal.status, (await internal.json()).code]).toEqual([422, "OUTBOUND_ADDRESS_REFUSED"]);
+    const unreachable = await g.api("/api/v1/auth/oidc/config", json("PUT", { ...config(), issuer: `${issuer}/nowhere` }));
     expect([unreachable.status, (await unreachable.json()).code]).toEqual([400, "OIDC_CONFIG_INVALID"]);
     const badRole = await g.api("/api/v1/auth/oidc/config", json("PUT", { ...config(), role_map: { x: "root" } }));
     expect(badRole.status).toBe(400);

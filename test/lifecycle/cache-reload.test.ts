@@ -17,9 +17,10 @@ beforeAll(async () => {
     builtins: BUILTIN_PLUGINS,
     config: {
       auth: { internal_key: INTERNAL_KEY },
+      outbound: { allow: [`127.0.0.1:${site.port}`] }, // the stand-in site is on loopback
       rate_limit: { enabled: false },
       plugins: { disabled: ["mcp", "agent", "batch", "cron", "instances", "scripts"] },
-      plugin: { cache: { tabs: 2, reserve_online_percent: 0, tick_s: 0.1, render_timeout_ms: 3000, hosts: [{ id: 1, name: "site", dimensions: [{ id: 1, name: "desktop", width: 1024, height: 700, user_agent: "Bot/1.0" }] }] } },
+      plugin: { cache: { tabs: 2, reserve_online_percent: 0, tick_s: 0.1, render_timeout_ms: 3000, hosts: [{ id: 1, name: "site", origins: [`http://127.0.0.1:${site.port}`], dimensions: [{ id: 1, name: "desktop", width: 1024, height: 700, user_agent: "Bot/1.0" }] }] } },
     },
   });
 });

@@ -40,7 +40,7 @@ describe("idle cache scheduler", () => {
       config: {
         auth: { internal_key: INTERNAL_KEY },
         rate_limit: { enabled: false }, // the test polls /status faster than 100 requests a minute
-        plugin: { deployments: { check_interval_s: 3600 }, cache: { tick_s: 0.05, scheduler_control_api: true, hosts: [{ id: 1, name: "site", dimensions: [{ id: 1, name: "desktop", width: 800, height: 600, user_agent: "Bot/1.0" }] }] } },
+        plugin: { deployments: { check_interval_s: 3600 }, cache: { tick_s: 0.05, scheduler_control_api: true, hosts: [{ id: 1, name: "site", origins: ["http://127.0.0.1:9"], dimensions: [{ id: 1, name: "desktop", width: 800, height: 600, user_agent: "Bot/1.0" }] }] } },
       },
     });
     started.push(g);

@@ -32,14 +32,16 @@ beforeAll(async () => {
     builtins: BUILTIN_PLUGINS,
     config: {
       auth: { internal_key: INTERNAL_KEY },
+      // The sample site is on loopback: the outbound guard lets Chromium reach that port only (localhost is its third-party origin).
+      outbound: { allow: [`127.0.0.1:${site.port}`, `localhost:${site.port}`] },
       rate_limit: { enabled: false },
       plugin: {
         cache: {
           tabs: 4, reserve_online_percent: 30, tick_s: 0.2, render_timeout_ms: 1500, max_urls: 50, scheduler_control_api: true,
           hosts: [
-            { id: 1, name: "sample", autorecache_s: 3600, dimensions: [{ id: 1, name: "desktop", width: 1280, height: 800, user_agent: "DesktopBot/1.0" }, { id: 2, name: "wide", width: 1600, height: 900, user_agent: "WideBot/1.0" }] },
+            { id: 1, name: "sample", origins: [`http://127.0.0.1:${site.port}`], autorecache_s: 3600, dimensions: [{ id: 1, name: "desktop", width: 1280, height: 800, user_agent: "DesktopBot/1.0" }, { id: 2, name: "wide", width: 1600, height: 900, user_agent: "WideBot/1.0" }] },
             { id: 2, name: "shop", origins: ["https://shop.example"], dimensions: [{ id: 1, name: "desktop", width: 1280, height: 800, user_agent: "DesktopBot/1.0" }] },
-            { id: 3, name: "strict", block_resource_types: [], block_third_party: true, dimensions: [{ id: 1, name: "desktop", width: 1280, height: 800, user_agent: "DesktopBot/1.0" }] },
+            { id: 3, name: "strict", origins: [`http://127.0.0.1:${site.port}`], block_resource_types: [], block_third_party: true, dimensions: [{ id: 1, name: "desktop", width: 1280, height: 800, user_agent: "DesktopBot/1.0" }] },
           ],
         },
       },

@@ -117,7 +117,7 @@ describe("Claude Code's tools for plugin agents", () => {
     // builder does not list WebFetch: not offered
     expect(toolSteps(result)[0]).toMatchObject({ decision: "not_offered", outcome: "denied" });
     const fetched = await run("planner-web", [call("WebFetch", { url: `${g.url}/healthz`, prompt: "status" })]);
-    expect(toolSteps(fetched)[0]).toMatchObject({ tool: "WebFetch", decision: "allow", outcome: "error", result: expect.stringContaining("is an internal address (127.0.0.1)") });
+    expect(toolSteps(fetched)[0]).toMatchObject({ tool: "WebFetch", decision: "allow", outcome: "error", result: expect.stringContaining("127.0.0.1 is loopback (127.0.0.0/8)") });
   });
 
   test("Write asks by default; once approved the file is written and the PostToolUse hook's feedback reaches the model", async () => {

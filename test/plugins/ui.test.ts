@@ -35,14 +35,19 @@ let browser: Browser;
 let page: Page;
 let modelPort: number;
 
+/** The stand-in OIDC provider's port, reserved before gantry starts so outbound.allow can name it. */
+let oidcPort: number;
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   console.log(`dashboard screenshots: ${ARTIFACTS}`);
   const brainPort = await freePort();
+  oidcPort = await freePort();
   g = await startGantry({
     builtins: BUILTIN_PLUGINS,
     config: {
       rate_limit: { enabled: false },
+      outbound: { allow: [`127.0.0.1:${oidcPort}`] }, // the stand-in OIDC provider, on loopback
+
       plugin: {
         instances: { port_range: [brainPort, brainPort] },
         agent: { default_model: "brain", agents: { helper: { prompt: "You help.", tools: ["/cron:*"], ask: ["/cron:*"] } } },
@@ -305,7 +310,7 @@ describe("dashboard", () => {
   });
 
   test("single sign-on: the button shows once OIDC is configured, and the provider's redirect to /ui/oidc-callback signs in", async () => {
-    const port = await freePort();
+    const port = oidcPort;
     const issuer = `http://127.0.0.1:${port}`;
     const provider = Bun.spawn([process.execPath, join(FIXTURES, "oidc-provider", "server.ts"), "--port", String(port), "--client-id", "gantry-ui", "--client-secret", "ui-secret"], { stdout: "ignore", stderr: "inherit" });
     try {
