@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { LinePump, LogRing, RotatingLogFile } from "./log-buffer.ts";
 import { CpuMeter } from "./process-stats.ts";
 import { TimingLines, type ServerTiming } from "./server-timings.ts";
+import { startFailureFindings } from "./start-failure.ts";
 import { RequestGate } from "./request-gate.ts";
 
 export type InstanceStatus = "stopped" | "starting" | "running" | "stopping" | "failed";
@@ -145,7 +146,7 @@ export class InstanceSupervisor {
     const exitHandled = proc.exited.then(async (code) => {
       for (const pump of pumps) pump.hurry();
       await Promise.race([Promise.all(pumps.map((p) => p.done)), sleep(EXIT_DRAIN_MS)]);
-      this.#exited(proc, code);
+      this.#exited(proc, code, this.status === "starting" && proc === this.#proc ? await startFailureFindings(this.definition) : "");
     });
     this.#exitHandled = exitHandled;
     const deadline = Date.now() + this.settings().startTimeoutS * 1000;
@@ -232,7 +233,8 @@ export class InstanceSupervisor {
     void proc.stop({ timeoutMs: this.settings().stopTimeoutS * 1000 });
   }
 
-  #exited(proc: SpawnedProcess, code: number | null): void {
+  /** `findings`: what gantry found itself when the server exited while starting (start-failure.ts). */
+  #exited(proc: SpawnedProcess, code: number | null, findings: string): void {
     if (proc !== this.#proc) return;
     this.host().onPid(this.definition.name, null);
     const unhealthy = this.#killedUnhealthy;
@@ -241,7 +243,7 @@ export class InstanceSupervisor {
     const exit = unhealthy ? `stopped answering its health checks (${this.settings().unhealthyThreshold} failed in a row)` : `exited with ${proc.subprocess.signalCode ?? `code ${code}`}`;
     this.logs.push("stderr", `[gantry] ${this.definition.name} ${exit}`);
     // Exiting while starting is the server refusing (a bad model file, a busy port): its own words say why.
-    const reason = this.status === "starting" ? `${exit} while starting${this.#lastWords()}` : exit;
+    const reason = this.status === "starting" ? `${exit} while starting${findings}${this.#lastWords()}` : exit;
     const succeeded = code === 0 && !unhealthy;
     if (this.definition.restart === "never" || (this.definition.restart === "on-failure" && succeeded) || this.restarts >= this.settings().maxRestarts) {
       this.#fail(this.restarts > 0 ? `${reason}; gave up after ${this.restarts} restarts` : reason);
