@@ -25,9 +25,9 @@ const models = tempDir("gantry-conformance-models-");
 /** The tiny model (written once per test file). */
 export const TINY_MODEL = await writeTinyLlama(join(models, "tiny-llama.gguf"));
 let slowModel: string | undefined;
-/** The tiny model with 200,000 filler tokens: llama-server takes about a second to load it, so its 503 "Loading model" is seen. */
+/** The tiny model with 120,000 filler tokens: llama-server takes a good part of a second to load it, so its 503 "Loading model" is seen. */
 export async function slowLoadingModel(): Promise<string> {
-  slowModel ??= await writeTinyLlama(join(models, "slow-loading.gguf"), { fillerTokens: 200_000, f16: true });
+  slowModel ??= await writeTinyLlama(join(models, "slow-loading.gguf"), { fillerTokens: 120_000, f16: true });
   return slowModel;
 }
 
