@@ -7,11 +7,11 @@
  * Goals: gantry ≥ 0.98× direct tokens/s; added TTFT p50 < 1 ms.
  */
 import { join, resolve } from "node:path";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { ADMIN_KEY } from "../test/helpers.ts";
 import { writeTinyLlama } from "../test/fixtures/gguf/tiny-llama.ts";
-import { cpuSecondsOf, freePort, percentile, round, spawnGantry, waitForOk } from "./lib.ts";
+import { cpuSecondsOf, freePort, listening, percentile, round, spawnGantry, startNginx } from "./lib.ts";
 
 const LLAMA_SERVER = process.env.GANTRY_LLAMA_SERVER ?? "";
 if (!LLAMA_SERVER) {
@@ -79,28 +79,6 @@ async function measure(target: Target): Promise<Run> {
   return { tokensPerS: run.chunks / seconds, chunks: run.chunks, ttftMs: run.ttft, failed: run.failed, cpuMsPerChunk: ((cpu() - before) * 1000) / Math.max(1, run.chunks) };
 }
 
-/** nginx relaying to `upstream` without buffering, one worker, from a generated config. */
-async function nginx(upstream: number): Promise<{ target: Target; stop(): void }> {
-  const dir = mkdtempSync(join(tmpdir(), "gantry-bench-nginx-"));
-  const port = await freePort();
-  writeFileSync(join(dir, "nginx.conf"), `
-    worker_processes 1; daemon off; pid ${dir}/nginx.pid; error_log ${dir}/error.log warn;
-    events { worker_connections 4096; }
-    http {
-      access_log off;
-      client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fastcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
-      upstream llama { server 127.0.0.1:${upstream}; keepalive 64; }
-      server {
-        listen 127.0.0.1:${port};
-        location / { proxy_pass http://llama; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_buffering off; }
-      }
-    }`);
-  const proc = Bun.spawn([NGINX!, "-p", dir, "-c", join(dir, "nginx.conf")], { stdout: "ignore", stderr: "inherit" });
-  await waitForOk(`http://127.0.0.1:${port}/health`, performance.now(), 5000);
-  const pids = () => [proc.pid, ...readFileSync(`/proc/${proc.pid}/task/${proc.pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number)];
-  return { target: { name: "nginx", url: `http://127.0.0.1:${port}/v1/chat/completions`, headers: {}, pids }, stop: () => (proc.kill(), rmSync(dir, { recursive: true, force: true })) };
-}
-
 const modelDir = mkdtempSync(join(tmpdir(), "gantry-bench-model-"));
 const model = await writeTinyLlama(join(modelDir, "tiny-llama.gguf"));
 const server = await spawnGantry({
@@ -114,16 +92,17 @@ const created = await fetch(`${server.url}/api/v1/instances`, { method: "POST", 
 const started = await fetch(`${server.url}/api/v1/instances/tiny/start`, { method: "POST", headers: admin });
 if (!created.ok || !started.ok) throw new Error(`instance: ${await created.text()} ${await started.text()}`);
 const key = (await (await fetch(`${server.url}/api/v1/auth/keys`, { method: "POST", headers: admin, body: JSON.stringify({ name: "bench", role: "inference" }) })).json()).key as string;
-const bareProc = Bun.spawn([process.execPath, resolve(import.meta.dir, "bare-proxy.ts"), String(await freePort().then((p) => (barePort = p))), String(llamaPort)], { stdout: "ignore", stderr: "inherit" });
-var barePort: number;
-await waitForOk(`http://127.0.0.1:${barePort!}/`, performance.now(), 5000).catch(() => undefined);
-const nginxRun = NGINX ? await nginx(llamaPort) : undefined;
+const barePort = await freePort();
+const bareProc = Bun.spawn([process.execPath, resolve(import.meta.dir, "bare-proxy.ts"), String(barePort), String(llamaPort)], { stdout: "ignore", stderr: "inherit" });
+await listening(`http://127.0.0.1:${barePort}/`);
+const nginxRun = NGINX ? await startNginx(NGINX, [llamaPort]) : undefined;
 if (!NGINX) console.error("bench/real-llama: nginx is not installed (bash scripts/ensure-nginx.sh): its row is left out");
 
 const direct: Target = { name: "direct", url: `http://127.0.0.1:${llamaPort}/v1/chat/completions`, headers: {}, pids: () => [] };
 const gantry: Target = { name: "gantry", url: `${server.url}/v1/chat/completions`, headers: { authorization: `Bearer ${key}` }, pids: () => [server.proc.pid] };
-const bare: Target = { name: "bare Bun proxy", url: `http://127.0.0.1:${barePort!}/v1/chat/completions`, headers: {}, pids: () => [bareProc.pid] };
-const targets = [gantry, bare, ...(nginxRun ? [nginxRun.target] : []), direct];
+const bare: Target = { name: "bare Bun proxy", url: `http://127.0.0.1:${barePort}/v1/chat/completions`, headers: {}, pids: () => [bareProc.pid] };
+const nginxTarget: Target | undefined = nginxRun && { name: "nginx", url: `http://127.0.0.1:${nginxRun.ports[0]}/v1/chat/completions`, headers: {}, pids: nginxRun.pids };
+const targets = [gantry, bare, ...(nginxTarget ? [nginxTarget] : []), direct];
 const runs = new Map<string, Run[]>(targets.map((t) => [t.name, []]));
 try {
   for (const target of targets) await measure({ ...target }).catch(() => undefined); // warm-up
