@@ -4,7 +4,9 @@
  * nginx (when installed: scripts/ensure-nginx.sh). Per target: tokens/s delivered, time to first
  * token, and the relaying process's CPU per streamed chunk (/proc/<pid>/stat). Each round runs every
  * target once, in an order that rotates between rounds; the table gives medians of per-round ratios.
- * Goals: gantry ≥ 0.98× direct tokens/s; added TTFT p50 < 1 ms.
+ * Goals: gantry ≥ 0.98× direct tokens/s; added TTFT p50 < 1 ms. Failed requests are counted and
+ * their statuses printed: under load llama-server now and then resets a reused connection, which
+ * every relay (and a direct client) sees.
  */
 import { join, resolve } from "node:path";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -42,7 +44,7 @@ interface Run {
 }
 
 /** One streaming client: requests one after another until `until`, counting content chunks and each request's time to first one. */
-async function client(target: Target, until: number, run: { chunks: number; ttft: number[]; failed: number }): Promise<void> {
+async function client(target: Target, until: number, run: { chunks: number; ttft: number[]; failed: number; why: Map<string, number> }): Promise<void> {
   const body = JSON.stringify({ model: "tiny", messages: [{ role: "user", content: "hello" }], max_tokens: MAX_TOKENS, stream: true });
   const decoder = new TextDecoder();
   while (performance.now() < until) {
@@ -50,6 +52,7 @@ async function client(target: Target, until: number, run: { chunks: number; ttft
     const res = await fetch(target.url, { method: "POST", headers: { "content-type": "application/json", ...target.headers }, body }).catch(() => undefined);
     if (!res?.ok || !res.body) {
       run.failed++;
+      run.why.set(String(res?.status ?? "no answer"), (run.why.get(String(res?.status ?? "no answer")) ?? 0) + 1);
       await res?.body?.cancel();
       continue;
     }
@@ -73,9 +76,10 @@ async function measure(target: Target): Promise<Run> {
   const cpu = () => target.pids().reduce((s, pid) => s + cpuSecondsOf(pid), 0);
   const before = cpu();
   const started = performance.now();
-  const run = { chunks: 0, ttft: [] as number[], failed: 0 };
+  const run = { chunks: 0, ttft: [] as number[], failed: 0, why: new Map<string, number>() };
   await Promise.all(Array.from({ length: CLIENTS }, () => client(target, started + SECONDS * 1000, run)));
   const seconds = (performance.now() - started) / 1000;
+  if (run.failed > 0) console.error(`bench/real-llama: ${target.name}: ${run.failed} failed (${[...run.why].map(([why, n]) => `${why}: ${n}`).join(", ")})`);
   return { tokensPerS: run.chunks / seconds, chunks: run.chunks, ttftMs: run.ttft, failed: run.failed, cpuMsPerChunk: ((cpu() - before) * 1000) / Math.max(1, run.chunks) };
 }
 
@@ -87,7 +91,12 @@ const server = await spawnGantry({
 });
 const llamaPort = await freePort();
 // 16 slots (-np 16) of 512 tokens each: every client has a slot; one thread computes (this is a 2-core machine).
-const instance = { name: "tiny", backend: "llama_cpp", model_path: model, port: llamaPort, parallel: CLIENTS, options: { threads: 1, context_size: 512 * CLIENTS } };
+// llama-server serves HTTP from a fixed pool of threads (--threads-http; small by default) and a
+// kept-alive connection holds one: the idle pools of four relays (nginx keeps 64) would starve it.
+const instance = {
+  name: "tiny", backend: "llama_cpp", model_path: model, port: llamaPort, parallel: CLIENTS,
+  options: { threads: 1, context_size: 512 * CLIENTS, threads_http: 8 * CLIENTS + 16 },
+};
 const created = await fetch(`${server.url}/api/v1/instances`, { method: "POST", headers: admin, body: JSON.stringify(instance) });
 const started = await fetch(`${server.url}/api/v1/instances/tiny/start`, { method: "POST", headers: admin });
 if (!created.ok || !started.ok) throw new Error(`instance: ${await created.text()} ${await started.text()}`);
