@@ -108,3 +108,44 @@ export async function spawnGantry(env: Record<string, string> = {}, existingData
 export function mb(bytes: number): number {
   return round(bytes / 1024 / 1024, 1);
 }
+
+/**
+ * nginx as a reverse proxy in front of each upstream port (upstream keepalive, no buffering), one
+ * worker, in the foreground, from a generated config; `pids` are the master's and its worker's.
+ */
+export async function startNginx(nginx: string, upstreams: number[]): Promise<{ ports: number[]; pids(): number[]; stop(): void }> {
+  const { mkdtempSync, readFileSync, rmSync, writeFileSync } = await import("node:fs");
+  const dir = mkdtempSync(join(require("node:os").tmpdir(), "gantry-bench-nginx-"));
+  const ports = await Promise.all(upstreams.map(() => freePort()));
+  const blocks = upstreams.map((upstream, i) => `
+    upstream u${i} { server 127.0.0.1:${upstream}; keepalive 128; }
+    server {
+      listen 127.0.0.1:${ports[i]};
+      location / { proxy_pass http://u${i}; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_buffering off; }
+    }`);
+  writeFileSync(join(dir, "nginx.conf"), `
+    worker_processes 1;
+    daemon off;
+    pid ${dir}/nginx.pid;
+    error_log ${dir}/error.log warn;
+    events { worker_connections 4096; }
+    http {
+      access_log off;
+      client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fastcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
+      ${blocks.join("\n")}
+    }`);
+  const proc = Bun.spawn([nginx, "-p", dir, "-c", join(dir, "nginx.conf")], { stdout: "ignore", stderr: "inherit" });
+  await waitForOk(`http://127.0.0.1:${ports[0]}/health`, performance.now(), 5000);
+  // The master only manages; its worker serves. Both count.
+  const pids = () => [proc.pid, ...readFileSync(`/proc/${proc.pid}/task/${proc.pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number)];
+  return { ports, pids, stop: () => { proc.kill(); rmSync(dir, { recursive: true, force: true }); } };
+}
+
+/** Resolves once `url` answers anything (a proxy without a route for GET answers an error: listening is enough). */
+export async function listening(url: string): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    if (await fetch(url).then(() => true, () => false)) return;
+    await Bun.sleep(10);
+  }
+  throw new Error(`${url} is not listening`);
+}

@@ -14,11 +14,11 @@
  * Goals: gantry ≥ 0.9× the bare proxy's rps and ≤ 1.15× its CPU per request CPU-bound; ≥ 0.98×
  * direct at LATENCY_MS.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { ADMIN_KEY, STAND_IN_MODEL_SERVER as STAND_IN } from "../test/helpers.ts";
-import { cpuSecondsOf, freePort, loadLoop, percentile, round, spawnGantry, waitForOk } from "./lib.ts";
+import { cpuSecondsOf, freePort, listening, loadLoop, percentile, round, spawnGantry, startNginx } from "./lib.ts";
 
 const SECONDS = Number(process.env.SECONDS ?? 5);
 const ROUNDS = Number(process.env.ROUNDS ?? 4);
@@ -62,43 +62,12 @@ async function gantry(name: string, root?: string) {
   return { server, ports, target };
 }
 
-/** nginx as a reverse proxy with upstream keepalive and no buffering, one worker, in the foreground, from a generated config. */
+/** nginx in front of both stand-in instances (bench/lib.ts). */
 async function nginx(upstreams: Record<Setting, number>) {
-  const dir = mkdtempSync(join(tmpdir(), "gantry-bench-nginx-"));
-  const ports = { cpu_bound: await freePort(), model_latency: await freePort() };
-  const block = (setting: Setting) => `
-    upstream ${setting} { server 127.0.0.1:${upstreams[setting]}; keepalive 128; }
-    server {
-      listen 127.0.0.1:${ports[setting]};
-      location / { proxy_pass http://${setting}; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_buffering off; }
-    }`;
-  writeFileSync(join(dir, "nginx.conf"), `
-    worker_processes 1;
-    daemon off;
-    pid ${dir}/nginx.pid;
-    error_log ${dir}/error.log warn;
-    events { worker_connections 4096; }
-    http {
-      access_log off;
-      client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fastcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
-      ${block("cpu_bound")}
-      ${block("model_latency")}
-    }`);
-  const proc = Bun.spawn([NGINX!, "-p", dir, "-c", join(dir, "nginx.conf")], { stdout: "ignore", stderr: "inherit" });
-  await waitForOk(`http://127.0.0.1:${ports.cpu_bound}/health`, performance.now(), 5000);
-  // The master only manages; its worker serves. Both count.
-  const pids = () => [proc.pid, ...readFileSync(`/proc/${proc.pid}/task/${proc.pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number)];
-  const target: Target = { name: "nginx", url: { cpu_bound: `http://127.0.0.1:${ports.cpu_bound}/v1/chat/completions`, model_latency: `http://127.0.0.1:${ports.model_latency}/v1/chat/completions` }, pids, headers: {} };
-  return { target, stop: () => { proc.kill(); rmSync(dir, { recursive: true, force: true }); } };
-}
-
-/** Resolves once `url` answers anything (a proxy without a route for GET answers an error: listening is enough). */
-async function listening(url: string): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    if (await fetch(url).then(() => true, () => false)) return;
-    await Bun.sleep(10);
-  }
-  throw new Error(`${url} is not listening`);
+  const run = await startNginx(NGINX!, [upstreams.cpu_bound, upstreams.model_latency]);
+  const [cpuBound, modelLatency] = run.ports;
+  const target: Target = { name: "nginx", url: { cpu_bound: `http://127.0.0.1:${cpuBound}/v1/chat/completions`, model_latency: `http://127.0.0.1:${modelLatency}/v1/chat/completions` }, pids: run.pids, headers: {} };
+  return { target, stop: run.stop };
 }
 
 /** One load run: requests per second and failures. */

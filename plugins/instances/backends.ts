@@ -52,7 +52,7 @@ export function commandLine(def: InstanceDefinition, executables: Record<string,
   const listen = ["--host", "127.0.0.1", "--port", String(def.port)];
   switch (def.backend) {
     case "llama_cpp":
-      return [executables.llama_cpp ?? "llama-server", "--model", def.modelPath, ...listen, ...optionFlags(def.options, LLAMA_ALIASES)];
+      return [executables.llama_cpp ?? "llama-server", "--model", def.modelPath, ...listen, ...optionFlags(llamaOptions(def), LLAMA_ALIASES)];
     case "vllm":
       return [executables.vllm ?? "vllm", "serve", def.modelPath, ...listen, ...optionFlags(def.options)];
     case "mlx_lm":
@@ -60,6 +60,18 @@ export function commandLine(def: InstanceDefinition, executables: Record<string,
     case "command":
       return (def.command ?? []).map((part) => part.replaceAll("{port}", String(def.port)).replaceAll("{model_path}", def.modelPath));
   }
+}
+
+/**
+ * llama-server's options with what the instance implies: `embeddings: true` adds `pooling: "mean"`
+ * (llama-server refuses OpenAI embeddings with its default pooling `none`), and `parallel` sets its
+ * slots (`--parallel`, llama-server's `-np`) so each request gantry lets through has a slot of its own.
+ */
+export function llamaOptions(def: InstanceDefinition): Record<string, unknown> {
+  const options = { ...def.options };
+  if (options.embeddings === true && options.pooling === undefined) options.pooling = "mean";
+  if (def.parallel > 0 && options.parallel === undefined && options.n_parallel === undefined) options.parallel = def.parallel;
+  return options;
 }
 
 /** Where readiness is probed. */

@@ -11,6 +11,7 @@ import { ModelNames } from "./model-names.ts";
 import { InstanceSupervisor, type InstanceStatus, type SupervisorSettings } from "./supervisor.ts";
 import { parseMemoryMib } from "./devices.ts";
 import { placeOf, type PlacementSettings } from "./placement.ts";
+import { ServerTimingMetrics } from "./server-timings.ts";
 
 export const InstanceErrors = defineErrors("instances", {
   INSTANCE_NOT_FOUND: createError("INSTANCE_NOT_FOUND", 404, (name: string) => `Instance '${name}' does not exist`),
@@ -107,6 +108,7 @@ export class InstanceManager {
     this.#secrets = ctx.services.consume("core.secrets");
     const cluster = ctx.services.consume("core.cluster");
     this.#node = cluster.enabled ? cluster.nodeId : null;
+    const timings = new ServerTimingMetrics(ctx.metrics);
     fleet.attach(ctx.generation, {
       settings,
       spawn: (command, options) => fleet.scope.spawn(command, options),
@@ -119,6 +121,7 @@ export class InstanceManager {
         this.#recordDesired(name, status);
         if (status === "stopped" || status === "failed") for (const listener of this.#settledListeners) listener(name);
       },
+      onTimings: (name, timing) => timings.observe(name, timing),
       onPid: (name, pid) => {
         const row = this.#rows.get(name);
         if (row) row.lastPid = pid;

@@ -13,8 +13,14 @@ export interface LogLine {
 
 const SEVERITY: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 
-/** Model servers print no structured level; read the usual markers, else info. */
+/** llama.cpp's log prefix: time since start, then its level letter (`0.00.038.118 E srv load_model: ...`). */
+const LLAMA_CPP_LEVEL = /^\d+\.\d+\.\d+\.\d+ ([DIWE]) /;
+const LLAMA_CPP_LEVELS: Record<string, LogLevel> = { D: "debug", I: "info", W: "warn", E: "error" };
+
+/** Model servers print no structured level (llama.cpp's prefix letter aside); read the usual markers, else info. */
 export function levelOf(line: string): LogLevel {
+  const llama = LLAMA_CPP_LEVEL.exec(line);
+  if (llama) return LLAMA_CPP_LEVELS[llama[1]!]!;
   if (/\b(error|err|fatal|critical|panic)\b/i.test(line)) return "error";
   if (/\b(warn|warning)\b/i.test(line)) return "warn";
   if (/\b(debug|trace|dbg)\b/i.test(line)) return "debug";

@@ -87,7 +87,7 @@ export function instanceRoutes(m: InstanceManager, forwarding: NodeForwarding) {
         const supervisor = m.supervisor(params.name);
         await supervisor.checkHealth();
         return { name: params.name, ...supervisor.health, instance_status: supervisor.status };
-      }, { role: "viewer", params: Name, response: Health, detail: { summary: "The documented {status: healthy|unhealthy|stopped, checks: {process, port, response}, last_check}, probed now" } })
+      }, { role: "viewer", params: Name, response: Health, detail: { summary: "The documented {status: healthy|loading|unhealthy|stopped, checks: {process, port, response}, last_check}, probed now (loading: the server answers 503 while it loads its model)" } })
       .get("/:name/logs", ({ params, query, request }) => {
         const supervisor = m.supervisor(params.name);
         const level = atLeast(query.level);

@@ -76,11 +76,11 @@ export const Message = t.Object({ message: t.String() });
 
 export const Health = t.Object({
   name: t.String(),
-  status: t.Union([t.Literal("healthy"), t.Literal("unhealthy"), t.Literal("stopped")]),
+  status: t.Union([t.Literal("healthy"), t.Literal("loading"), t.Literal("unhealthy"), t.Literal("stopped")], { description: "loading: the server answers 503 while it loads the model (llama.cpp)" }),
   checks: t.Object({
     process: t.Union([t.Literal("running"), t.Literal("stopped")]),
     port: t.Union([t.Literal("open"), t.Literal("closed")]),
-    response: t.Union([t.Literal("ok"), t.Literal("error"), t.Literal("none")]),
+    response: t.Union([t.Literal("ok"), t.Literal("loading"), t.Literal("error"), t.Literal("none")]),
   }),
   last_check: Nullable(Timestamp),
   consecutive_failures: t.Integer(),

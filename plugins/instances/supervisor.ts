@@ -12,6 +12,8 @@ import { connect } from "node:net";
 import { join } from "node:path";
 import { LinePump, LogRing, RotatingLogFile } from "./log-buffer.ts";
 import { CpuMeter } from "./process-stats.ts";
+import { TimingLines, type ServerTiming } from "./server-timings.ts";
+import { startFailureFindings } from "./start-failure.ts";
 import { RequestGate } from "./request-gate.ts";
 
 export type InstanceStatus = "stopped" | "starting" | "running" | "stopping" | "failed";
@@ -32,8 +34,9 @@ export interface SupervisorSettings {
 
 /** The documented instances API's health report: `healthy` when the process runs, its port is open and its health endpoint answers 2xx. */
 export interface HealthReport {
-  status: "healthy" | "unhealthy" | "stopped";
-  checks: { process: "running" | "stopped"; port: "open" | "closed"; response: "ok" | "error" | "none" };
+  /** `loading`: the server answers 503 on its health path, as llama.cpp's llama-server does while it loads the model. */
+  status: "healthy" | "loading" | "unhealthy" | "stopped";
+  checks: { process: "running" | "stopped"; port: "open" | "closed"; response: "ok" | "loading" | "error" | "none" };
   last_check: string | null;
   /** Failed periodic checks in a row while running (reset by a passing one). */
   consecutive_failures: number;
@@ -48,6 +51,8 @@ export interface SupervisorHost {
   setTimeout(fn: () => unknown, ms: number): () => void;
   onStatus(name: string, status: InstanceStatus, previous: InstanceStatus): void;
   onPid(name: string, pid: number | null): void;
+  /** A request's timings as the model server logged them (llama.cpp's print_timing). */
+  onTimings?(name: string, timing: ServerTiming): void;
 }
 
 const BACKOFF_START_MS = 500;
@@ -55,6 +60,8 @@ const HEALTH_TIMEOUT_MS = 2000;
 const BACKOFF_MAX_MS = 15_000;
 /** How long an exit waits for the rest of the server's output (a child it left behind may hold the pipe open). */
 const EXIT_DRAIN_MS = 200;
+/** How many of the server's own lines a failed start quotes. */
+const LAST_WORDS = 3;
 
 export class InstanceSupervisor {
   status: InstanceStatus = "stopped";
@@ -129,15 +136,17 @@ export class InstanceSupervisor {
     this.#proc = proc;
     this.spawnedAt = Date.now();
     this.host().onPid(this.definition.name, proc.pid);
+    // llama.cpp logs each request's timings on stderr; other servers' lines skip the parser.
+    const timings = this.definition.backend === "llama_cpp" ? new TimingLines((t) => this.host().onTimings?.(this.definition.name, t)) : undefined;
     const pumps = [
       new LinePump(proc.subprocess.stdout as ReadableStream<Uint8Array>, (line, at) => this.logs.push("stdout", line, at)),
-      new LinePump(proc.subprocess.stderr as ReadableStream<Uint8Array>, (line, at) => this.logs.push("stderr", line, at)),
+      new LinePump(proc.subprocess.stderr as ReadableStream<Uint8Array>, (line, at) => (this.logs.push("stderr", line, at), timings?.feed(line))),
     ];
     // The server's last lines first (its own error, say), then what gantry has to say of the exit.
     const exitHandled = proc.exited.then(async (code) => {
       for (const pump of pumps) pump.hurry();
       await Promise.race([Promise.all(pumps.map((p) => p.done)), sleep(EXIT_DRAIN_MS)]);
-      this.#exited(proc, code);
+      this.#exited(proc, code, this.status === "starting" && proc === this.#proc ? await startFailureFindings(this.definition) : "");
     });
     this.#exitHandled = exitHandled;
     const deadline = Date.now() + this.settings().startTimeoutS * 1000;
@@ -189,7 +198,7 @@ export class InstanceSupervisor {
       try {
         const res = await fetch(`http://127.0.0.1:${this.definition.port}${healthPath(this.definition)}`, { signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS) });
         port = true;
-        response = res.ok ? "ok" : "error";
+        response = res.ok ? "ok" : res.status === 503 ? "loading" : "error";
         await res.arrayBuffer();
       } catch {
         // not listening yet, or no answer within the timeout
@@ -197,7 +206,7 @@ export class InstanceSupervisor {
     }
     const healthy = response === "ok";
     this.#lastHealth = {
-      status: healthy ? "healthy" : process ? "unhealthy" : "stopped",
+      status: healthy ? "healthy" : response === "loading" ? "loading" : process ? "unhealthy" : "stopped",
       checks: { process: process ? "running" : "stopped", port: port ? "open" : "closed", response },
       last_check: new Date().toISOString(),
       consecutive_failures: this.#failedChecks,
@@ -224,14 +233,17 @@ export class InstanceSupervisor {
     void proc.stop({ timeoutMs: this.settings().stopTimeoutS * 1000 });
   }
 
-  #exited(proc: SpawnedProcess, code: number | null): void {
+  /** `findings`: what gantry found itself when the server exited while starting (start-failure.ts). */
+  #exited(proc: SpawnedProcess, code: number | null, findings: string): void {
     if (proc !== this.#proc) return;
     this.host().onPid(this.definition.name, null);
     const unhealthy = this.#killedUnhealthy;
     this.#killedUnhealthy = false;
     if (this.#stopping || this.status === "stopped" || this.status === "stopping") return;
-    const reason = unhealthy ? `stopped answering its health checks (${this.settings().unhealthyThreshold} failed in a row)` : `exited with ${proc.subprocess.signalCode ?? `code ${code}`}`;
-    this.logs.push("stderr", `[gantry] ${this.definition.name} ${reason}`);
+    const exit = unhealthy ? `stopped answering its health checks (${this.settings().unhealthyThreshold} failed in a row)` : `exited with ${proc.subprocess.signalCode ?? `code ${code}`}`;
+    this.logs.push("stderr", `[gantry] ${this.definition.name} ${exit}`);
+    // Exiting while starting is the server refusing (a bad model file, a busy port): its own words say why.
+    const reason = this.status === "starting" ? `${exit} while starting${findings}${this.#lastWords()}` : exit;
     const succeeded = code === 0 && !unhealthy;
     if (this.definition.restart === "never" || (this.definition.restart === "on-failure" && succeeded) || this.restarts >= this.settings().maxRestarts) {
       this.#fail(this.restarts > 0 ? `${reason}; gave up after ${this.restarts} restarts` : reason);
@@ -242,6 +254,14 @@ export class InstanceSupervisor {
     this.lastError = reason;
     this.#set("starting");
     this.#cancelRestart = this.host().setTimeout(() => this.start().catch(() => undefined), delay);
+  }
+
+  /** `; its last lines: ...` quoting the server's last error lines (else its last lines), or nothing when it printed none. */
+  #lastWords(): string {
+    const own = this.logs.tail(50, (l) => !l.message.startsWith("[gantry]") && l.message.trim() !== "");
+    const errors = own.filter((l) => l.level === "error");
+    const quoted = (errors.length > 0 ? errors : own).slice(-LAST_WORDS).map((l) => l.message.trim());
+    return quoted.length > 0 ? `; its last lines: ${quoted.join(" | ")}` : "";
   }
 
   #fail(reason: string): void {

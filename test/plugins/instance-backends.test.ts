@@ -24,3 +24,13 @@ test("vllm serve, mlx_lm.server and a command with substitutions", () => {
   expect(commandLine(def("command", { health_path: "/ready" }, ["srv", "--listen={port}", "{model_path}"]), exe)).toEqual(["srv", "--listen=8101", "/models/m.gguf"]);
   expect(healthPath(def("command", { health_path: "/ready" }))).toBe("/ready");
 });
+
+test("llama-server: embeddings get mean pooling, parallel becomes its slots, explicit options win", () => {
+  const withParallel = (options: Record<string, unknown>, parallel: number) => ({ ...def("llama_cpp", options), parallel });
+  expect(commandLine(def("llama_cpp", { embeddings: true }), exe).slice(7)).toEqual(["--embeddings", "--pooling", "mean"]);
+  expect(commandLine(def("llama_cpp", { embeddings: true, pooling: "cls" }), exe).slice(7)).toEqual(["--embeddings", "--pooling", "cls"]);
+  expect(commandLine(withParallel({}, 2), exe).slice(7)).toEqual(["--parallel", "2"]);
+  expect(commandLine(withParallel({ parallel: 8 }, 2), exe).slice(7)).toEqual(["--parallel", "8"]);
+  expect(commandLine(withParallel({}, 0), exe).slice(7)).toEqual([]);
+  expect(commandLine({ ...def("vllm"), parallel: 2 }, exe)).not.toContain("--parallel");
+});
