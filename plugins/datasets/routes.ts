@@ -1,5 +1,5 @@
 /** /api/v1/datasets: list and profile (viewer); upload, preview and delete (operator). */
-import { Nullable, t, type RolesApp } from "gantry/plugin";
+import { MAX_QUERY_INTEGER, QueryLimit, Nullable, t, type RolesApp } from "gantry/plugin";
 import { NAME_PATTERN, type DatasetCatalog, type DatasetRow } from "./catalog.ts";
 import { source, type DatasetEngine, type DatasetFormat } from "./engine.ts";
 import type { ProfileCache } from "./profiles.ts";
@@ -74,7 +74,7 @@ export function datasetRoutes(p: DatasetRouteParts) {
         const rows = await p.engine.query(`SELECT * FROM ${source(dataset.path, dataset.format)} LIMIT ${limit}`);
         return { name: dataset.name, schema: dataset.columns, rows };
       }, {
-        role: "operator", params: Name, query: t.Object({ limit: t.Optional(t.Integer({ minimum: 1, description: "default 20, capped at plugin.datasets.preview_max_rows" })) }),
+        role: "operator", params: Name, query: t.Object({ limit: QueryLimit(MAX_QUERY_INTEGER, "default 20, capped at plugin.datasets.preview_max_rows") }),
         response: t.Object({ name: t.String(), schema: t.Array(Column), rows: t.Array(t.Record(t.String(), t.Unknown())) }),
         detail: { summary: "The first rows (large integers and decimals come as strings)" },
       })
