@@ -8,8 +8,9 @@ import { createHash } from "node:crypto";
 import { createReadStream, existsSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { extname, join, relative, resolve, sep } from "node:path";
 import { eq } from "drizzle-orm";
-import { createError, defineErrors, pickTables, type PluginContext } from "gantry/plugin";
+import { createError, defineErrors, GantryError, pickTables, type PluginContext } from "gantry/plugin";
 import { engineMessage, source, type DatasetEngine, type DatasetFormat } from "./engine.ts";
+import { checkFileWidth, checkSchema, jsonReadDepth, withinTime, type DatasetLimits } from "./limits.ts";
 import * as pgTables from "./schema-pg.ts";
 import * as sqliteTables from "./schema.ts";
 import type { datasets, ColumnSchema } from "./schema.ts";
@@ -46,7 +47,7 @@ export class DatasetCatalog {
   constructor(
     private readonly db: PluginContext["db"],
     private readonly engine: DatasetEngine,
-    private readonly settings: () => { roots: string[]; uploadDir: string },
+    private readonly settings: () => { roots: string[]; uploadDir: string; limits: DatasetLimits },
     private readonly log: PluginContext["log"],
   ) {
     this.#t = pickTables(db, { sqlite: sqliteTables, pg: pgTables });
@@ -64,15 +65,18 @@ export class DatasetCatalog {
     return row;
   }
 
-  /** Reads `path` with the engine: its schema and row count, or DATASET_UNREADABLE. */
+  /** Reads `path` with the engine: its schema and row count; DATASET_UNREADABLE, or a 422 past the limits. */
   async inspect(path: string, format: DatasetFormat): Promise<{ columns: ColumnSchema[]; rows: number }> {
-    try {
-      const described = await this.engine.query(`DESCRIBE SELECT * FROM ${source(path, format)}`);
-      const [counted] = await this.engine.query(`SELECT count(*) AS n FROM ${source(path, format)}`);
-      return { columns: described.map((d) => ({ name: String(d.column_name), type: String(d.column_type) })), rows: Number(counted!.n) };
-    } catch (error) {
-      throw DatasetErrors.DATASET_UNREADABLE([engineMessage(error)]);
-    }
+    const limits = this.settings().limits;
+    await checkFileWidth(path, format, limits);
+    const from = source(path, format, jsonReadDepth(limits));
+    const read = (sql: string) => withinTime("Reading the file", limits, (timeoutMs) => this.engine.query(sql, timeoutMs)).catch((error) => {
+      throw error instanceof GantryError ? error : DatasetErrors.DATASET_UNREADABLE([engineMessage(error)]);
+    });
+    const columns = (await read(`DESCRIBE SELECT * FROM ${from}`)).map((d) => ({ name: String(d.column_name), type: String(d.column_type) }));
+    checkSchema(columns, limits);
+    const [counted] = await read(`SELECT count(*) AS n FROM ${from}`);
+    return { columns, rows: Number(counted!.n) };
   }
 
   /** Stores an uploaded file as dataset `name` once the engine can read it. */

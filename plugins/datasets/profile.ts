@@ -46,8 +46,8 @@ export function kindOf(type: string): ColumnKind {
 const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 const QUANTILES = [0.05, 0.25, 0.5, 0.75, 0.95];
 
-/** Profiles the rows of `from` (a table function over the file) with `columns` as its schema. */
-export async function profileDataset(engine: DatasetEngine, from: string, columns: ColumnSchema[], totalRows: number, s: ProfileSettings) {
+/** Profiles the rows of `from` (a table function over the file) with `columns` as its schema, within `timeoutMs` when given. */
+export async function profileDataset(engine: DatasetEngine, from: string, columns: ColumnSchema[], totalRows: number, s: ProfileSettings, timeoutMs?: number) {
   const sampled = totalRows > s.sampleRows;
   return engine.session(async (query) => {
     await query(`CREATE TEMP TABLE profiled AS SELECT * FROM ${from}${sampled ? ` USING SAMPLE reservoir(${s.sampleRows} ROWS) REPEATABLE (42)` : ""}`);
@@ -83,7 +83,7 @@ export async function profileDataset(engine: DatasetEngine, from: string, column
       profiles.push(profile);
     }
     return { sampled, profiled_rows: rows, columns: profiles };
-  });
+  }, timeoutMs);
 }
 
 async function topValues(query: (sql: string) => Promise<JsonRow[]>, column: string, limit: number) {

@@ -8,7 +8,7 @@ export interface DatasetRouteParts {
   catalog: DatasetCatalog;
   profiles: ProfileCache;
   engine: DatasetEngine;
-  settings: () => { maxUploadBytes: number; previewMaxRows: number };
+  settings: () => { maxUploadBytes: number; previewMaxRows: number; jsonDepth: number };
 }
 
 const Format = t.Union([t.Literal("csv"), t.Literal("jsonl"), t.Literal("parquet")]);
@@ -71,7 +71,7 @@ export function datasetRoutes(p: DatasetRouteParts) {
       .get("/:name/preview", async ({ params, query }) => {
         const dataset = await p.catalog.get(params.name);
         const limit = Math.min(query.limit ?? 20, p.settings().previewMaxRows);
-        const rows = await p.engine.query(`SELECT * FROM ${source(dataset.path, dataset.format)} LIMIT ${limit}`);
+        const rows = await p.engine.query(`SELECT * FROM ${source(dataset.path, dataset.format, p.settings().jsonDepth)} LIMIT ${limit}`);
         return { name: dataset.name, schema: dataset.columns, rows };
       }, {
         role: "operator", params: Name, query: t.Object({ limit: QueryLimit(MAX_QUERY_INTEGER, "default 20, capped at plugin.datasets.preview_max_rows") }),

@@ -1,6 +1,8 @@
 // Datasets under hostile input: odd column names, files too wide or too deep to profile, uploads over the limit.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { BUILTIN_PLUGINS, startGantry, type TestGantry } from "../helpers.ts";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { BUILTIN_PLUGINS, json, startGantry, tempDir, type TestGantry } from "../helpers.ts";
 
 let g: TestGantry;
 
@@ -32,5 +34,65 @@ describe("column names", () => {
     expect(b.histogram.map((bin: { count: number }) => bin.count).reduce((x: number, y: number) => x + y, 0)).toBe(4);
     expect(body.columns[1]).toMatchObject({ name: "n", kind: "text", top_values: [{ value: "t0", count: 2 }, { value: "t1", count: 2 }] });
     expect(body.columns[2]).toMatchObject({ name: "v", kind: "number", min: 3, max: 12 });
+  });
+});
+
+describe("limits", () => {
+  const expectRefused = async (res: Response, status: number, code: string, mention: string) => {
+    const body = await res.json();
+    expect([res.status, body.code]).toEqual([status, code]);
+    expect(body.error).toContain(mention);
+  };
+  const names = async () => (await (await g.api("/api/v1/datasets")).json()).datasets.map((d: { name: string }) => d.name);
+
+  test("a 128 KB CSV of 20,000 columns is refused with 422 before the engine reads it; nothing is stored", async () => {
+    const header = Array.from({ length: 20_000 }, (_, i) => i.toString(36)).join(",");
+    const csv = `${header}\n${Array.from({ length: 20_000 }, () => "1").join(",")}\n`;
+    expect(csv.length).toBeLessThan(140_000);
+    await expectRefused(await upload("wide", csv, "wide.csv"), 422, "DATASET_TOO_WIDE", "plugin.datasets.max_columns");
+    expect(await names()).not.toContain("wide");
+  });
+
+  test("a JSONL object nested 2,000 deep is refused with 422; one within the limit is profiled", async () => {
+    const nested = (depth: number) => '{"a":'.repeat(depth) + "1" + "}".repeat(depth);
+    await expectRefused(await upload("deep", `${nested(2000)}\n${nested(2000)}\n`, "deep.jsonl"), 422, "DATASET_TOO_DEEP", "plugin.datasets.max_depth");
+    expect(await names()).not.toContain("deep");
+    expect((await upload("nested", `${nested(5)}\n`, "nested.jsonl")).status).toBe(201);
+    const profile = await g.api("/api/v1/datasets/nested/profile");
+    expect(profile.status).toBe(200);
+    expect((await profile.json()).columns[0]).toMatchObject({ name: "a", kind: "other", count: 1 });
+  });
+});
+
+describe("time limit", () => {
+  let slow: TestGantry;
+  let configFile: string;
+  const timeout = (seconds: number) => writeFileSync(configFile, `[plugin.datasets]\nprofile_timeout_s = ${seconds}\n`);
+  beforeAll(async () => {
+    configFile = join(tempDir(), "gantry.toml");
+    timeout(60);
+    slow = await startGantry({ builtins: BUILTIN_PLUGINS, configFile, config: { rate_limit: { enabled: false }, log: { level: "warn" } } });
+  });
+  afterAll(() => slow.stop());
+
+  test("a profile past profile_timeout_s is stopped and answered 422 DATASET_TIMEOUT; the engine serves the next request", async () => {
+    const csv = `x,y,label\n${Array.from({ length: 5000 }, (_, i) => `${i},${i * 2},l${i % 7}`).join("\n")}\n`;
+    const form = new FormData();
+    form.set("name", "numbers");
+    form.set("file", new File([csv], "numbers.csv"));
+    expect((await slow.api("/api/v1/datasets", { method: "POST", body: form })).status).toBe(201);
+    // A millisecond: the profile (several statements) cannot finish in it.
+    timeout(0.001);
+    expect((await slow.api("/api/v1/infra/config/reload", json("POST"))).status).toBe(200);
+    expect((await slow.api("/api/v1/plugins/datasets/reload", json("POST"))).status).toBe(200);
+    const res = await slow.api("/api/v1/datasets/numbers/profile");
+    const body = await res.json();
+    expect([res.status, body.code]).toEqual([422, "DATASET_TIMEOUT"]);
+    expect(body.error).toContain("plugin.datasets.profile_timeout_s");
+    timeout(60);
+    expect((await slow.api("/api/v1/infra/config/reload", json("POST"))).status).toBe(200);
+    expect((await slow.api("/api/v1/plugins/datasets/reload", json("POST"))).status).toBe(200);
+    const profile = await slow.api("/api/v1/datasets/numbers/profile");
+    expect([profile.status, (await profile.json()).profiled_rows]).toEqual([200, 5000]);
   });
 });
