@@ -193,6 +193,7 @@ async function assemble(config: GantryConfig, options: GantryOptions, dataDirLoc
   core.services.provide(CORE_OWNER, "core.secrets", security.secrets satisfies CoreSecretsService);
   core.services.provide(CORE_OWNER, "core.plugins", {
     list: () => host.list().map((p) => ({ name: p.name, version: p.version, status: p.status, source: p.source })),
+    whenStarted: () => host.whenStarted(),
   } satisfies CorePluginsService);
 
   // Cluster mode: plugin changes on one node are carried out by all, and reported per node.

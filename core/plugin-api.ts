@@ -32,7 +32,9 @@ export { DIRECT_EXTENSION } from "./http/direct-routes.ts";
 export { pickTables } from "./storage/tables.ts";
 export type { CommandInvocation, CommandView } from "./kernel/command-invoker.ts";
 export { textResponses } from "./http/text-responses.ts";
-export { Nullable } from "./http/schema-helpers.ts";
+/** A multipart/form-data upload streamed to a temporary file (size limit enforced as it arrives), for routes declared with `parse: "none"`. */
+export { receiveUpload, type ReceivedUpload, type ReceivedFile, type UploadOptions } from "./http/multipart-upload.ts";
+export { Nullable, QueryInteger, QueryLimit, QueryOffset, QueryCursor, MAX_QUERY_INTEGER } from "./http/schema-helpers.ts";
 export { formatBytes, textTable } from "./kernel/text-table.ts";
 /** The script sandbox (QuickJS in WebAssembly, in a worker): a plugin owns its worker, e.g. through ctx.keep. */
 export { createSandbox, type Sandbox, type HostFunction, type RunOptions, type RunResult } from "../sandbox/index.ts";

@@ -1,6 +1,6 @@
 /** /api/v1/auth/* (login, refresh, logout, whoami, API keys, users) and /api/v1/audit. */
 import { t } from "elysia";
-import { Nullable } from "../http/schema-helpers.ts";
+import { Nullable, QueryCursor, QueryLimit } from "../http/schema-helpers.ts";
 import type { ApiKeyAuthenticator } from "./api-keys.ts";
 import type { AuditLog } from "./audit.ts";
 import type { Authenticator } from "./authenticator.ts";
@@ -169,8 +169,8 @@ export function authRoutes(p: AuthRouteParts) {
           status: t.Optional(t.Numeric({ multipleOf: 1, minimum: 100, maximum: 599 })),
           since: t.Optional(t.String({ format: "date-time" })),
           until: t.Optional(t.String({ format: "date-time" })),
-          before_id: t.Optional(t.Numeric({ multipleOf: 1, minimum: 1 })),
-          limit: t.Optional(t.Numeric({ multipleOf: 1, minimum: 1, maximum: 1000 })),
+          before_id: QueryCursor(1),
+          limit: QueryLimit(1000),
         }),
         response: AuditPage,
         detail: { summary: "Audit log, newest first; page with before_id", tags: ["auth"] },

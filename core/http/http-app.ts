@@ -92,14 +92,26 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
 const READ_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
+/**
+ * The query parameter whose value failed a check: Elysia checks a numeric query parameter on its
+ * own and reports only the value ("property"), so the name is found by that value.
+ */
+function queryParameterHolding(url: string, value: unknown): string | undefined {
+  const names = [...new URL(url).searchParams].filter(([, raw]) => raw === String(value) || Number(raw) === value).map(([name]) => name);
+  return names.length === 1 ? names[0] : undefined;
+}
+
 /** Errors Elysia raises itself, mapped to gantry's codes and statuses. */
-function toErrorResponse(code: string | number, error: unknown, method: string, path: string, requestId: string, log: Logger): [number, Record<string, unknown>] {
+function toErrorResponse(code: string | number, error: unknown, request: Request, requestId: string, log: Logger): [number, Record<string, unknown>] {
   if (error instanceof GantryError) return [error.status, error.responseBody()];
+  const method = request.method;
+  const path = pathOfUrl(request.url);
   switch (code) {
     case "VALIDATION": {
-      const v = error as { type?: string; all?: { path: string; message: string; summary?: string }[] };
-      const where = v.type ?? "request";
-      const details = (v.all ?? []).map((e) => ({ in: where, field: e.path.replace(/^\//, "").replaceAll("/", ".") || where, message: e.summary ?? e.message }));
+      const v = error as { type?: string; value?: unknown; all?: { path: string; message: string; summary?: string }[] };
+      const queryField = v.type === "property" ? queryParameterHolding(request.url, v.value) : undefined;
+      const where = queryField ? "query" : v.type ?? "request";
+      const details = (v.all ?? []).map((e) => ({ in: where, field: e.path.replace(/^\//, "").replaceAll("/", ".") || queryField || where, message: e.summary ?? e.message }));
       const first = details[0];
       const summary = first ? `${where} field '${first.field}': ${first.message}` : where;
       return [400, { ...Errors.VALIDATION_FAILED([summary]).toJSON(), details }];
@@ -176,7 +188,7 @@ export function buildRootApp(parts: AppParts, plugins: PluginInstance[]): { app:
     },
     errorBody(code, error, request, set) {
       const requestId = meta.get(request)?.id ?? "unknown";
-      const [status, body] = toErrorResponse(code, error, request.method, pathOf(request), requestId, parts.log);
+      const [status, body] = toErrorResponse(code, error, request, requestId, parts.log);
       set.status = status;
       set.headers["x-request-id"] = requestId;
       // Any error that says when to come back (429, 503 busy) says it in the standard header too.

@@ -86,6 +86,8 @@ export interface CoreIdentityService {
 
 export interface CorePluginsService {
   list(): { name: string; version: string | null; status: string; source: string }[];
+  /** Resolves once every plugin present at startup is set up (at once for a plugin installed or reloaded later). */
+  whenStarted(): Promise<void>;
 }
 
 export interface CoreProcessesService {

@@ -76,6 +76,8 @@ export class PluginHost {
   readonly #retired: PluginInstance[] = [];
   /** True while start() activates plugins: their routes are committed together at its end. */
   #deferRoutes = false;
+  /** Settles when start() has set up every plugin present at startup (those that failed included). */
+  readonly #started = Promise.withResolvers<void>();
 
   readonly #table: ReturnType<typeof coreTables>["plugins"];
 
@@ -83,8 +85,25 @@ export class PluginHost {
     this.#table = coreTables(core.database.db).plugins;
   }
 
-  /** Discovers built-ins, restores plugins installed from paths, and starts them in dependency order. */
+  /**
+   * Resolves once every plugin present at startup is set up and its routes are live (at once after
+   * that): work that reaches other plugins' commands or services (schedules) waits for it.
+   */
+  whenStarted(): Promise<void> {
+    return this.#started.promise;
+  }
+
+  /** Discovers built-ins, restores plugins installed from paths, and starts them in dependency order; then publishes `plugins_started`. */
   async start(): Promise<void> {
+    try {
+      await this.#startAll();
+    } finally {
+      this.#started.resolve();
+    }
+    this.core.events.publish("plugins_started", { plugins: this.activeInstances().map((i) => i.plugin) });
+  }
+
+  async #startAll(): Promise<void> {
     const rows = await this.core.database.db.select().from(this.#table);
     const disabled = new Set([...this.options.disabled, ...rows.filter((r) => !r.enabled).map((r) => r.name)]);
     const candidates: { path: string; source: PluginSource }[] = [

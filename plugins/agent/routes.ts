@@ -1,5 +1,5 @@
 /** The agents, approvals and permissions routes. */
-import { createError, defineErrors, Nullable, t, type CommandCaller, type CoreCommandsService, type CoreIdentityService, type McpToolsService, type RolesApp } from "gantry/plugin";
+import { QueryLimit, createError, defineErrors, Nullable, t, type CommandCaller, type CoreCommandsService, type CoreIdentityService, type McpToolsService, type RolesApp } from "gantry/plugin";
 import type { AgentSpec } from "./definitions.ts";
 import type { Decision, Rules } from "./permissions.ts";
 import type { AgentRunner } from "./runner.ts";
@@ -41,7 +41,7 @@ const GateView = t.Object({
   requested_at: t.String(), requested_by: Nullable(t.String({ description: "who asked for the gate (gates opened by other plugins); they cannot approve it" })), decided_at: Nullable(t.String()), decided_by: Nullable(t.String()), note: Nullable(t.String()),
 });
 const DenialSource = t.Union([t.Literal("rule"), t.Literal("hook"), t.Literal("rejected"), t.Literal("expired"), t.Literal("not_offered")]);
-const Limit = t.Optional(t.Numeric({ multipleOf: 1, minimum: 1, maximum: 1000, description: "default 100" }));
+const Limit = QueryLimit(1000, "default 100");
 
 export const runView = (r: RunRow) => ({
   id: r.id, agent: r.agent, actor: r.actor, status: r.status, input: r.input, output: r.output, error: r.error, steps: r.steps,

@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import type { Static, TSchema } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
-import { createError, defineErrors, t, textResponses, type RolesApp } from "gantry/plugin";
+import { QueryInteger, createError, defineErrors, t, textResponses, type RolesApp } from "gantry/plugin";
 import type { CacheStore } from "./cache-store.ts";
 import type { CacheDaemon, HostConfig } from "./daemon.ts";
 import type { RenderService } from "./render-service.ts";
@@ -156,7 +156,7 @@ export function cacheRoutes(p: CacheRouteParts) {
         }
       }, {
         role: "internal",
-        query: t.Object({ host_id: t.Numeric({ multipleOf: 1 }), url: t.String({ minLength: 1, maxLength: 8192 }), dimension_id: t.Numeric({ multipleOf: 1 }) }),
+        query: t.Object({ host_id: QueryInteger(), url: t.String({ minLength: 1, maxLength: 8192 }), dimension_id: QueryInteger() }),
         detail: {
           summary: "The rendered page for a bot: from the cache (X-Cache: HIT) or rendered now on the online tabs (MISS)",
           tags: ["cache"], responses: textResponses("The page's HTML (text/html)", { 400: "{status: error, message}", 502: "{status: error, message}: the render failed" }),

@@ -18,6 +18,7 @@ export default definePlugin({
     const commands = ctx.services.consume("core.commands");
     const info = ctx.services.consume("core.info");
     const cluster = ctx.services.consume("core.cluster");
+    const plugins = ctx.services.consume("core.plugins");
     const store = new JobStore(ctx.db);
     // In a cluster another node's runs are its own: only a single node closes runs left by its previous process.
     const interrupted = cluster.enabled ? 0 : await store.failInterrupted(info.startedAt);
@@ -28,6 +29,7 @@ export default definePlugin({
       settings: () => ({ historyPerJob: config.history_per_job, maxResultBytes: config.max_result_bytes }),
       runs: ctx.metrics.counter({ name: "gantry_cron_runs_total", help: "Cron job runs by outcome", labelNames: ["status"] }),
       seconds: ctx.metrics.histogram({ name: "gantry_cron_run_duration_seconds", help: "Cron job run time", buckets: [0.01, 0.1, 1, 10, 60, 300, 1800] }),
+      pluginsStarted: () => plugins.whenStarted(),
     });
     for (const job of await store.list()) scheduler.arm(job); // a reload re-arms with the jobs as stored
     // A job changed on another node of a cluster: arm it here as stored (every node keeps the timers; the leader fires).

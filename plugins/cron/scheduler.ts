@@ -28,6 +28,8 @@ export interface SchedulerDependencies {
   settings: () => SchedulerSettings;
   runs: ReturnType<PluginContext["metrics"]["counter"]>;
   seconds: ReturnType<PluginContext["metrics"]["histogram"]>;
+  /** Settles once every plugin present at startup is set up: a job's command may belong to one set up after cron. */
+  pluginsStarted: () => Promise<void>;
 }
 
 /** Throws SCHEDULE_INVALID / TIMEZONE_INVALID; returns the next run times for the expression. */
@@ -108,6 +110,8 @@ export class CronScheduler {
 
   /** A scheduled tick: only the leader fires, after asking the database it still leads; undefined when not fired here. */
   async #fire(job: JobRow, tick: Date): Promise<Started | undefined> {
+    // A tick during startup waits for the plugins still being set up, then runs (late) with the command registered.
+    await this.#deps!.pluginsStarted();
     if (!this.cluster.isLeader) return undefined;
     if (this.cluster.enabled && !(await this.cluster.confirmLeadership())) return undefined;
     return this.#begin(job.id, "schedule", `cron:${job.name}`, tick);

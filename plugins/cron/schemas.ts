@@ -1,5 +1,5 @@
 /** TypeBox schemas of the cron API. */
-import { Nullable, t } from "gantry/plugin";
+import { QueryCursor, QueryLimit, Nullable, t } from "gantry/plugin";
 
 const Timestamp = t.String({ description: "ISO 8601" });
 const RunStatus = t.Union([t.Literal("running"), t.Literal("succeeded"), t.Literal("failed"), t.Literal("timed_out"), t.Literal("skipped")]);
@@ -35,8 +35,8 @@ export const Job = t.Object({
 });
 
 export const RunsQuery = t.Object({
-  limit: t.Optional(t.Numeric({ multipleOf: 1, minimum: 1, maximum: 1000, description: "default 50" })),
-  before_id: t.Optional(t.Numeric({ multipleOf: 1, minimum: 1, description: "older than this run id (paging)" })),
+  limit: QueryLimit(1000, "default 50"),
+  before_id: QueryCursor(1, "older than this run id (paging)"),
   status: t.Optional(RunStatus),
 });
 

@@ -3,13 +3,13 @@
  * or mtime changes, dropped when they go away); uploads are written into the plugin's data folder.
  * Each registration records format, size, rows, schema and the SHA-256 of the bytes.
  */
-import { writeFile } from "node:fs/promises";
 import { createHash } from "node:crypto";
 import { createReadStream, existsSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { extname, join, relative, resolve, sep } from "node:path";
 import { eq } from "drizzle-orm";
-import { createError, defineErrors, pickTables, type PluginContext } from "gantry/plugin";
+import { createError, defineErrors, GantryError, pickTables, receiveUpload, type PluginContext } from "gantry/plugin";
 import { engineMessage, source, type DatasetEngine, type DatasetFormat } from "./engine.ts";
+import { checkFileWidth, checkSchema, jsonReadDepth, withinTime, type DatasetLimits } from "./limits.ts";
 import * as pgTables from "./schema-pg.ts";
 import * as sqliteTables from "./schema.ts";
 import type { datasets, ColumnSchema } from "./schema.ts";
@@ -22,9 +22,11 @@ export const DatasetErrors = defineErrors("datasets", {
   DATASET_READ_ONLY: createError("DATASET_READ_ONLY", 409, (name: string, path: string) => `Dataset '${name}' is the file ${path} under a configured root; remove the file there to drop it`),
   DATASET_FORMAT_UNKNOWN: createError("DATASET_FORMAT_UNKNOWN", 400, (file: string) => `Cannot tell the format of '${file}': name it .csv, .jsonl (or .ndjson) or .parquet, or pass format`),
   DATASET_UNREADABLE: createError("DATASET_UNREADABLE", 400, (why: string) => `The file could not be read as the given format: ${why}`),
-  DATASET_TOO_LARGE: createError("DATASET_TOO_LARGE", 413, (size: number, limit: number) => `The upload is ${size} bytes; at most ${limit} (plugin.datasets.max_upload_bytes)`),
+  DATASET_TOO_LARGE: createError("DATASET_TOO_LARGE", 413, (size: number, limit: number) => `The upload was stopped at ${size} bytes; at most ${limit} (plugin.datasets.max_upload_bytes)`),
+  DATASET_UPLOAD_INVALID: createError("DATASET_UPLOAD_INVALID", 400, (why: string) => `Invalid upload: ${why}`),
 });
 
+const FORMATS = new Set<string>(["csv", "jsonl", "parquet"]);
 const EXTENSIONS: Record<string, DatasetFormat> = { ".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet" };
 export const NAME_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$";
 const NAME = new RegExp(NAME_PATTERN);
@@ -46,7 +48,7 @@ export class DatasetCatalog {
   constructor(
     private readonly db: PluginContext["db"],
     private readonly engine: DatasetEngine,
-    private readonly settings: () => { roots: string[]; uploadDir: string },
+    private readonly settings: () => { roots: string[]; uploadDir: string; limits: DatasetLimits },
     private readonly log: PluginContext["log"],
   ) {
     this.#t = pickTables(db, { sqlite: sqliteTables, pg: pgTables });
@@ -64,41 +66,53 @@ export class DatasetCatalog {
     return row;
   }
 
-  /** Reads `path` with the engine: its schema and row count, or DATASET_UNREADABLE. */
+  /** Reads `path` with the engine: its schema and row count; DATASET_UNREADABLE, or a 422 past the limits. */
   async inspect(path: string, format: DatasetFormat): Promise<{ columns: ColumnSchema[]; rows: number }> {
-    try {
-      const described = await this.engine.query(`DESCRIBE SELECT * FROM ${source(path, format)}`);
-      const [counted] = await this.engine.query(`SELECT count(*) AS n FROM ${source(path, format)}`);
-      return { columns: described.map((d) => ({ name: String(d.column_name), type: String(d.column_type) })), rows: Number(counted!.n) };
-    } catch (error) {
-      throw DatasetErrors.DATASET_UNREADABLE([engineMessage(error)]);
-    }
+    const limits = this.settings().limits;
+    await checkFileWidth(path, format, limits);
+    const from = source(path, format, jsonReadDepth(limits));
+    const read = (sql: string) => withinTime("Reading the file", limits, (timeoutMs) => this.engine.query(sql, timeoutMs)).catch((error) => {
+      throw error instanceof GantryError ? error : DatasetErrors.DATASET_UNREADABLE([engineMessage(error)]);
+    });
+    const columns = (await read(`DESCRIBE SELECT * FROM ${from}`)).map((d) => ({ name: String(d.column_name), type: String(d.column_type) }));
+    checkSchema(columns, limits);
+    const [counted] = await read(`SELECT count(*) AS n FROM ${from}`);
+    return { columns, rows: Number(counted!.n) };
   }
 
-  /** Stores an uploaded file as dataset `name` once the engine can read it. */
-  async upload(name: string, file: Blob, fileName: string, format: DatasetFormat | undefined, maxBytes: number): Promise<DatasetRow> {
-    if (file.size > maxBytes) throw DatasetErrors.DATASET_TOO_LARGE([file.size, maxBytes]);
-    const fmt = format ?? formatOf(fileName);
-    if (!fmt) throw DatasetErrors.DATASET_FORMAT_UNKNOWN([fileName]);
-    await this.scan();
+  /**
+   * Stores the multipart upload of `request` (fields `name`, `file`, `format?`) as a dataset once the
+   * engine can read it. The file is streamed into the uploads folder as it arrives (refused past
+   * `maxBytes` while it streams) and renamed into place only when it is registered; on any failure it is removed.
+   */
+  async upload(request: Request, maxBytes: number): Promise<DatasetRow> {
     const { uploadDir } = this.settings();
-    const final = join(uploadDir, `${name}.${fmt}`);
-    const partial = `${final}.${crypto.randomUUID()}.part`;
-    await writeFile(partial, file.stream());
+    const { fields, file } = await receiveUpload(request, {
+      dir: uploadDir, fileField: "file", maxFileBytes: maxBytes, tooLarge: (size) => DatasetErrors.DATASET_TOO_LARGE([size, maxBytes]),
+    });
     try {
-      const { columns, rows } = await this.inspect(partial, fmt);
+      const name = fields.name ?? "";
+      if (!NAME.test(name)) throw DatasetErrors.DATASET_UPLOAD_INVALID([`'name' must be letters, digits, '.', '_', '-' (at most 128), got ${JSON.stringify(name.slice(0, 140))}`]);
+      if (!file) throw DatasetErrors.DATASET_UPLOAD_INVALID(["the form has no 'file' part with a file name"]);
+      const format = fields.format;
+      if (format !== undefined && !FORMATS.has(format)) throw DatasetErrors.DATASET_UPLOAD_INVALID(["'format' must be csv, jsonl or parquet"]);
+      const fmt = (format as DatasetFormat | undefined) ?? formatOf(file.fileName);
+      if (!fmt) throw DatasetErrors.DATASET_FORMAT_UNKNOWN([file.fileName || name]);
+      await this.scan();
+      const { columns, rows } = await this.inspect(file.path, fmt);
+      const final = join(uploadDir, `${name}.${fmt}`);
       const now = new Date();
       const row: DatasetRow = {
-        name, format: fmt, source: "upload", path: final, sizeBytes: file.size, rows, columns, sha256: await sha256Of(partial),
-        mtimeMs: Math.floor(statSync(partial).mtimeMs), createdAt: now, updatedAt: now,
+        name, format: fmt, source: "upload", path: final, sizeBytes: file.size, rows, columns, sha256: file.sha256,
+        mtimeMs: Math.floor(statSync(file.path).mtimeMs), createdAt: now, updatedAt: now,
       };
       // The insert claims the name (primary key): of two uploads of one name, one wins and the other is told.
       const [claimed] = await this.db.insert(this.#t.datasets).values(row).onConflictDoNothing().returning({ name: this.#t.datasets.name });
       if (!claimed) throw DatasetErrors.DATASET_EXISTS([name]);
-      renameSync(partial, final);
+      renameSync(file.path, final);
       return row;
     } finally {
-      rmSync(partial, { force: true });
+      if (file) rmSync(file.path, { force: true });
     }
   }
 

@@ -46,8 +46,8 @@ export function kindOf(type: string): ColumnKind {
 const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 const QUANTILES = [0.05, 0.25, 0.5, 0.75, 0.95];
 
-/** Profiles the rows of `from` (a table function over the file) with `columns` as its schema. */
-export async function profileDataset(engine: DatasetEngine, from: string, columns: ColumnSchema[], totalRows: number, s: ProfileSettings) {
+/** Profiles the rows of `from` (a table function over the file) with `columns` as its schema, within `timeoutMs` when given. */
+export async function profileDataset(engine: DatasetEngine, from: string, columns: ColumnSchema[], totalRows: number, s: ProfileSettings, timeoutMs?: number) {
   const sampled = totalRows > s.sampleRows;
   return engine.session(async (query) => {
     await query(`CREATE TEMP TABLE profiled AS SELECT * FROM ${from}${sampled ? ` USING SAMPLE reservoir(${s.sampleRows} ROWS) REPEATABLE (42)` : ""}`);
@@ -78,16 +78,18 @@ export async function profileDataset(engine: DatasetEngine, from: string, column
         top_values: null, histogram: null,
       };
       if (kind === "text" || kind === "boolean") profile.top_values = await topValues(query, c.name, s.topValues);
-      if (kind === "number" && profile.min !== null) profile.histogram = await histogram(query, c.name, profile.min as number, profile.max as number, s.histogramBins);
+      // ±inf or NaN bounds have no equal-width bins.
+      if (kind === "number" && Number.isFinite(profile.min) && Number.isFinite(profile.max)) profile.histogram = await histogram(query, c.name, profile.min as number, profile.max as number, s.histogramBins);
       profiles.push(profile);
     }
     return { sampled, profiled_rows: rows, columns: profiles };
-  });
+  }, timeoutMs);
 }
 
 async function topValues(query: (sql: string) => Promise<JsonRow[]>, column: string, limit: number) {
   const col = ident(column);
-  const rows = await query(`SELECT ${col}::VARCHAR AS v, count(*) AS n FROM profiled WHERE ${col} IS NOT NULL GROUP BY ${col} ORDER BY n DESC, v LIMIT ${limit}`);
+  // Positions, not aliases, in GROUP BY and ORDER BY: a column may itself be named v or n.
+  const rows = await query(`SELECT ${col}::VARCHAR AS v, count(*) AS n FROM profiled WHERE ${col} IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ${limit}`);
   return rows.map((r) => ({ value: String(r.v), count: Number(r.n) }));
 }
 
@@ -99,7 +101,8 @@ async function histogram(query: (sql: string) => Promise<JsonRow[]>, column: str
     const [only] = await query(`SELECT count(${col}) AS n FROM profiled`);
     return [{ lower: min, upper: max, count: Number(only!.n) }];
   }
-  const rows = await query(`SELECT least(floor((${col}::DOUBLE - ${min}) / ${width})::BIGINT, ${bins - 1}) AS b, count(*) AS n FROM profiled WHERE ${col} IS NOT NULL GROUP BY b`);
+  // GROUP BY 1, not the alias: a column named b would be grouped instead of the bin.
+  const rows = await query(`SELECT least(floor((${col}::DOUBLE - ${min}) / ${width})::BIGINT, ${bins - 1}) AS b, count(*) AS n FROM profiled WHERE ${col} IS NOT NULL GROUP BY 1`);
   const counts = new Map(rows.map((r) => [Number(r.b), Number(r.n)]));
   return Array.from({ length: bins }, (_, b) => ({ lower: min + b * width, upper: b === bins - 1 ? max : min + (b + 1) * width, count: counts.get(b) ?? 0 }));
 }

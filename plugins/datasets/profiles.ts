@@ -3,6 +3,7 @@ import { and, eq } from "drizzle-orm";
 import { pickTables, type PluginContext } from "gantry/plugin";
 import type { DatasetRow } from "./catalog.ts";
 import { source, type DatasetEngine } from "./engine.ts";
+import { checkSchema, jsonReadDepth, withinTime, type DatasetLimits } from "./limits.ts";
 import { profileDataset, type ColumnProfile, type ProfileSettings } from "./profile.ts";
 import * as pgTables from "./schema-pg.ts";
 import * as sqliteTables from "./schema.ts";
@@ -19,7 +20,7 @@ export class ProfileCache {
 
   readonly #t: typeof sqliteTables;
 
-  constructor(private readonly db: PluginContext["db"], private readonly engine: DatasetEngine, private readonly settings: () => ProfileSettings) {
+  constructor(private readonly db: PluginContext["db"], private readonly engine: DatasetEngine, private readonly settings: () => ProfileSettings & { limits: DatasetLimits }) {
     this.#t = pickTables(db, { sqlite: sqliteTables, pg: pgTables });
   }
 
@@ -37,9 +38,11 @@ export class ProfileCache {
     return { ...(await pending), cached: false };
   }
 
-  async #compute(dataset: DatasetRow, s: ProfileSettings) {
+  async #compute(dataset: DatasetRow, s: ProfileSettings & { limits: DatasetLimits }) {
+    checkSchema(dataset.columns, s.limits); // a dataset registered before the limits were lowered
     const started = performance.now();
-    const profile = await profileDataset(this.engine, source(dataset.path, dataset.format), dataset.columns, dataset.rows, s);
+    const from = source(dataset.path, dataset.format, jsonReadDepth(s.limits));
+    const profile = await withinTime("The profile", s.limits, (timeoutMs) => profileDataset(this.engine, from, dataset.columns, dataset.rows, s, timeoutMs));
     const durationMs = Math.round(performance.now() - started);
     const createdAt = new Date();
     await this.db.insert(this.#t.datasetProfiles).values({ sha256: dataset.sha256, sampleRows: s.sampleRows, profile: profile as unknown as Record<string, unknown>, durationMs, createdAt }).onConflictDoNothing();

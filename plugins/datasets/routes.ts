@@ -1,14 +1,14 @@
 /** /api/v1/datasets: list and profile (viewer); upload, preview and delete (operator). */
-import { Nullable, t, type RolesApp } from "gantry/plugin";
+import { MAX_QUERY_INTEGER, QueryLimit, Nullable, t, type RolesApp } from "gantry/plugin";
 import { NAME_PATTERN, type DatasetCatalog, type DatasetRow } from "./catalog.ts";
-import { source, type DatasetEngine, type DatasetFormat } from "./engine.ts";
+import { source, type DatasetEngine } from "./engine.ts";
 import type { ProfileCache } from "./profiles.ts";
 
 export interface DatasetRouteParts {
   catalog: DatasetCatalog;
   profiles: ProfileCache;
   engine: DatasetEngine;
-  settings: () => { maxUploadBytes: number; previewMaxRows: number };
+  settings: () => { maxUploadBytes: number; previewMaxRows: number; jsonDepth: number };
 }
 
 const Format = t.Union([t.Literal("csv"), t.Literal("jsonl"), t.Literal("parquet")]);
@@ -32,6 +32,23 @@ const ProfileView = t.Object({
   computed_at: t.String(), duration_ms: t.Integer(), columns: t.Array(ColumnProfile),
 });
 
+/** The multipart form, documented by hand: the route streams it rather than letting a body schema parse it. */
+const UploadBody = {
+  required: true,
+  content: {
+    "multipart/form-data": {
+      schema: {
+        type: "object" as const, required: ["name", "file"],
+        properties: {
+          name: { type: "string" as const, pattern: NAME_PATTERN, description: "letters, digits, '.', '_', '-'" },
+          file: { type: "string" as const, format: "binary", description: "CSV, JSONL or Parquet; streamed to disk, at most plugin.datasets.max_upload_bytes" },
+          format: { type: "string" as const, enum: ["csv", "jsonl", "parquet"] },
+        },
+      },
+    },
+  },
+};
+
 export const datasetView = (d: DatasetRow) => ({
   name: d.name, format: d.format, source: d.source, size_bytes: d.sizeBytes, rows: d.rows, schema: d.columns, sha256: d.sha256,
   created_at: d.createdAt.toISOString(), updated_at: d.updatedAt.toISOString(),
@@ -43,19 +60,16 @@ export function datasetRoutes(p: DatasetRouteParts) {
       .get("", async () => ({ datasets: (await p.catalog.list()).map(datasetView) }), {
         role: "viewer", response: t.Object({ datasets: t.Array(DatasetView) }), detail: { summary: "Datasets: files under the configured roots and uploads" },
       })
-      .post("", async ({ body, set }) => {
-        const row = await p.catalog.upload(body.name, body.file, body.file.name ?? body.name, body.format as DatasetFormat | undefined, p.settings().maxUploadBytes);
+      // The body is read by the route as it arrives (streamed to disk), not parsed whole by the framework.
+      .post("", async ({ request, set }) => {
+        const row = await p.catalog.upload(request, p.settings().maxUploadBytes);
         set.status = 201;
         return datasetView(row);
       }, {
         role: { min: "operator", rateLimit: "expensive" },
-        body: t.Object({
-          name: t.String({ pattern: NAME_PATTERN, description: "letters, digits, '.', '_', '-'" }),
-          file: t.File({ description: "CSV, JSONL or Parquet" }),
-          format: t.Optional(Format),
-        }),
+        parse: "none",
         response: { 201: DatasetView },
-        detail: { summary: "Upload a dataset (multipart: name, file, format?); the format comes from the file name unless given" },
+        detail: { summary: "Upload a dataset (multipart: name, file, format?); the format comes from the file name unless given", requestBody: UploadBody },
       })
       .get("/:name", async ({ params }) => datasetView(await p.catalog.get(params.name)), {
         role: "viewer", params: Name, response: DatasetView, detail: { summary: "One dataset" },
@@ -71,10 +85,10 @@ export function datasetRoutes(p: DatasetRouteParts) {
       .get("/:name/preview", async ({ params, query }) => {
         const dataset = await p.catalog.get(params.name);
         const limit = Math.min(query.limit ?? 20, p.settings().previewMaxRows);
-        const rows = await p.engine.query(`SELECT * FROM ${source(dataset.path, dataset.format)} LIMIT ${limit}`);
+        const rows = await p.engine.query(`SELECT * FROM ${source(dataset.path, dataset.format, p.settings().jsonDepth)} LIMIT ${limit}`);
         return { name: dataset.name, schema: dataset.columns, rows };
       }, {
-        role: "operator", params: Name, query: t.Object({ limit: t.Optional(t.Integer({ minimum: 1, description: "default 20, capped at plugin.datasets.preview_max_rows" })) }),
+        role: "operator", params: Name, query: t.Object({ limit: QueryLimit(MAX_QUERY_INTEGER, "default 20, capped at plugin.datasets.preview_max_rows") }),
         response: t.Object({ name: t.String(), schema: t.Array(Column), rows: t.Array(t.Record(t.String(), t.Unknown())) }),
         detail: { summary: "The first rows (large integers and decimals come as strings)" },
       })

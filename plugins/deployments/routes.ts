@@ -1,6 +1,6 @@
 /** /api/v1/deployments: list, shadow, compare, promote, rollback, retire, package, audit, artifacts and the per-model event stream. */
 import { stat } from "node:fs/promises";
-import { fileStream, t, textResponses, type CoreIdentityService, type PluginContext, type RolesApp } from "gantry/plugin";
+import { QueryLimit, fileStream, t, textResponses, type CoreIdentityService, type PluginContext, type RolesApp } from "gantry/plugin";
 import type { ArtifactFiles } from "./artifacts.ts";
 import type { Comparisons } from "./compare.ts";
 import type { DeploymentControl } from "./control.ts";
@@ -144,7 +144,7 @@ export function deploymentRoutes(p: DeploymentRouteParts) {
         return { artifacts: (await Promise.all(rows.map((r) => p.comparisons.refresh(r)))).map(artifactView) };
       }, {
         role: "viewer",
-        query: t.Object({ kind: t.Optional(t.Union([t.Literal("report"), t.Literal("package"), t.Literal("audit")])), model: t.Optional(t.String({ maxLength: 128 })), limit: t.Optional(t.Integer({ minimum: 1, maximum: 1000 })) }),
+        query: t.Object({ kind: t.Optional(t.Union([t.Literal("report"), t.Literal("package"), t.Literal("audit")])), model: t.Optional(t.String({ maxLength: 128 })), limit: QueryLimit(1000) }),
         response: t.Object({ artifacts: t.Array(ArtifactView) }), detail: { summary: "Compare reports, packages and audits, newest first" },
       })
       .get("/artifacts/:id", async ({ params }) => artifactView(await p.comparisons.refresh(await p.files.get(params.id))), {

@@ -2,7 +2,7 @@
 import type { PluginContext } from "gantry/plugin";
 import type { DeploymentControl } from "./control.ts";
 import { DeploymentErrors } from "./errors.ts";
-import { ShadowSession, type ShadowCounts } from "./shadow.ts";
+import { resumedCounts, ShadowSession, type ShadowCounts } from "./shadow.ts";
 import { meanInterval, rate } from "./stats.ts";
 import type { DeploymentStore, ShadowRunRow, ShadowSampleRow } from "./store.ts";
 import type { TrafficRouter } from "./traffic.ts";
@@ -45,12 +45,13 @@ export class ShadowControl {
     return (await this.d.store.latestShadowRun(model))!;
   }
 
-  /** Shadow runs left running by a previous process go on, their counts starting again from zero. */
+  /** Shadow runs left running by a previous process go on, their counts restored from what was saved and the samples stored. */
   async resume(): Promise<void> {
     for (const run of await this.d.store.activeShadowRuns()) {
       if (this.d.traffic.shadow(run.model)) continue;
       const [last] = await this.d.store.samples(run.id, 1);
-      this.d.traffic.startShadow(run.model, new ShadowSession(run, last?.seq ?? 0));
+      const seq = last?.seq ?? 0;
+      this.d.traffic.startShadow(run.model, new ShadowSession(run, seq, resumedCounts(run.counts, seq)));
     }
   }
 

@@ -26,11 +26,26 @@ export interface MirrorSettings {
   embeddingsModel: string;
 }
 
+/**
+ * The counts a resumed run goes on from: those saved while it ran, raised to what its stored samples
+ * prove (`seq` numbers every mirror, so the last one is the mirrors so far; the counts saved last may
+ * be older than the last samples written).
+ */
+export function resumedCounts(saved: ShadowCounts | null, lastSeq: number): ShadowCounts {
+  const mirrored = Math.max(saved?.mirrored ?? 0, lastSeq);
+  const dropped = saved?.dropped ?? 0;
+  const sampled = Math.max(saved?.sampled ?? 0, mirrored + dropped);
+  return { seen: Math.max(saved?.seen ?? 0, sampled), sampled, mirrored, dropped };
+}
+
 export class ShadowSession {
-  readonly counts: ShadowCounts = { seen: 0, sampled: 0, mirrored: 0, dropped: 0 };
+  readonly counts: ShadowCounts;
   inFlight = 0;
 
-  constructor(readonly run: ShadowRunRow, public seq: number) {}
+  /** `counts`: where a run resumed after a restart goes on from. */
+  constructor(readonly run: ShadowRunRow, public seq: number, counts?: ShadowCounts) {
+    this.counts = counts ? { ...counts } : { seen: 0, sampled: 0, mirrored: 0, dropped: 0 };
+  }
 
   /** On the client's path: counts the request and answers whether it is mirrored. */
   sample(): boolean {

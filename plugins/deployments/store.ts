@@ -112,6 +112,12 @@ export class DeploymentStore {
     return row;
   }
 
+  /** Saves a running shadow run's counts (a stopped run's are final and stay). */
+  async saveShadowCounts(id: string, counts: { seen: number; sampled: number; mirrored: number; dropped: number }): Promise<void> {
+    const s = this.#t.shadowRuns;
+    await this.db.update(s).set({ counts }).where(and(eq(s.id, id), isNull(s.stoppedAt)));
+  }
+
   async stopShadowRun(id: string, counts: { seen: number; sampled: number; mirrored: number; dropped: number }): Promise<void> {
     await this.db.update(this.#t.shadowRuns).set({ stoppedAt: new Date(), counts }).where(eq(this.#t.shadowRuns.id, id));
   }

@@ -44,6 +44,9 @@ export class TrafficRouter {
   #deps: TrafficDeps | undefined;
   #unwritten: ShadowSampleRow[] = [];
   #flushing: Promise<void> | undefined;
+  #flushScheduled = false;
+  /** Shadow run id → the counts last saved (as JSON), to write only what changed. */
+  readonly #savedCounts = new Map<string, string>();
   readonly #announced = new Map<string, number>();
 
   constructor(private readonly scope: KeepScope) {}
@@ -80,25 +83,43 @@ export class TrafficRouter {
     return session;
   }
 
-  /** Writes the samples not written yet (before they are read, and when a run stops). */
+  /** Writes the samples not written yet and the running shadow runs' counts (before they are read, when a run stops, at shutdown). */
   async flushSamples(): Promise<void> {
     await this.#flushing;
     const rows = this.#unwritten;
     this.#unwritten = [];
+    this.#flushScheduled = false;
     await this.#deps!.store.addSamples(rows);
+    await this.#saveCounts();
+  }
+
+  /** Counts saved with the samples, so that a restart resumes a run where it was rather than at zero. */
+  async #saveCounts(): Promise<void> {
+    for (const { shadow } of this.#models.values()) {
+      if (!shadow) continue;
+      const counts = JSON.stringify(shadow.counts);
+      if (this.#savedCounts.get(shadow.run.id) === counts) continue;
+      this.#savedCounts.set(shadow.run.id, counts);
+      await this.#deps!.store.saveShadowCounts(shadow.run.id, { ...shadow.counts });
+    }
   }
 
   #queueSample(sample: ShadowSampleRow): void {
     this.#unwritten.push(sample);
-    if (this.#unwritten.length > 1) return;
+    this.#scheduleFlush();
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
     this.scope.setTimeout(() => (this.#flushing = this.flushSamples().finally(() => (this.#flushing = undefined))), BATCH_MS);
   }
 
   /** Every served name leaves the proxy (the plugin goes away); samples not written yet are. */
   async close(): Promise<void> {
     for (const entry of this.#models.values()) entry.unroute();
-    this.#models.clear();
     await this.flushSamples().catch(() => undefined);
+    this.#models.clear();
   }
 
   #entry(model: string): ServedModel {
@@ -120,6 +141,7 @@ export class TrafficRouter {
   /** On the client's path: an observer when this request is mirrored (chat completions) or the live version is watched for drift. */
   #observer(model: string, path: string, entry: ServedModel): ExchangeObserver | undefined {
     const mirrored = path === MIRRORED_PATH && entry.shadow?.sample() === true;
+    if (path === MIRRORED_PATH && entry.shadow) this.#scheduleFlush(); // its counts changed
     const watched = entry.drift !== null && this.#deps!.drift().enabled;
     if (!mirrored && !watched) return undefined;
     const shadow = mirrored ? entry.shadow : null;

@@ -1,5 +1,5 @@
 /** /api/v1/evaluations: start (operator), list and read reports, rows, compare, resume, progress stream. */
-import { createError, defineErrors, Nullable, t, type CoreIdentityService, type DatasetsService, type PluginContext, type RolesApp } from "gantry/plugin";
+import { QueryCursor, QueryLimit, createError, defineErrors, Nullable, t, type CoreIdentityService, type DatasetsService, type PluginContext, type RolesApp } from "gantry/plugin";
 import { checkMetric, METRIC_TYPES, type MetricSpec, type MetricType } from "./metrics.ts";
 import { compare } from "./report.ts";
 import type { EvaluationRunner } from "./runner.ts";
@@ -149,7 +149,7 @@ export function evaluationRoutes(p: EvaluationRouteParts) {
         return { rows: (await p.store.finished(params.id, query.after ?? 0, query.limit ?? 100)).map(rowView) };
       }, {
         role: "viewer", params: Id,
-        query: t.Object({ after: t.Optional(t.Integer({ minimum: 0, description: "row number to start after" })), limit: t.Optional(t.Integer({ minimum: 1, maximum: 1000 })) }),
+        query: t.Object({ after: QueryCursor(0, "row number to start after"), limit: QueryLimit(1000) }),
         response: t.Object({ rows: t.Array(RowView) }), detail: { summary: "Per-row results: answer, latency, tokens, scores and notes" },
       })
       .get("/:id/compare/:other", async ({ params }) => {

@@ -1,5 +1,5 @@
 /** The operations API at its documented root paths, with the documented text and JSON bodies. */
-import { t, taskHealth, textResponses, type CoreLoggersService, type CoreMetricsService, type CoreProcessesService, type CoreTasksService, type RolesApp } from "gantry/plugin";
+import { QueryInteger, t, taskHealth, textResponses, type CoreLoggersService, type CoreMetricsService, type CoreProcessesService, type CoreTasksService, type RolesApp } from "gantry/plugin";
 import { redactedEnvironment } from "./environment.ts";
 import { parseLevel, pythonName } from "./levels.ts";
 import { invalidLevelMessage, isTaskLevel, listTasks, SeedError, TaskFilterQuery, TaskSnapshot, TaskSummary, UnhealthyTask } from "./tasks-view.ts";
@@ -70,7 +70,7 @@ export function commonRoutes(s: CommonServices) {
         return renderThreads(filterThreads(all, query.name, query.thread_id), all.length);
       }, {
         role: "admin",
-        query: t.Object({ name: t.Optional(t.String({ maxLength: 200 })), thread_id: t.Optional(t.Numeric({ multipleOf: 1 })) }),
+        query: t.Object({ name: t.Optional(t.String({ maxLength: 200 })), thread_id: t.Optional(QueryInteger()) }),
         detail: { summary: "Main thread, supervised subprocesses and periodic tasks (text/plain); see docs/infra.md for the mapping", responses: textResponses("One block per thread") },
       })
       .get("/periodic-threads", ({ query, set }) => {

@@ -1,5 +1,5 @@
 /** TypeBox schemas of the instances API: request bodies and the responses that /openapi.json documents. */
-import { Nullable, t } from "gantry/plugin";
+import { QueryLimit, Nullable, t } from "gantry/plugin";
 import { Aliases, ModelId } from "./model-names.ts";
 import { MEMORY_PATTERN } from "./devices.ts";
 
@@ -97,7 +97,7 @@ export const LogLines = t.Object({
 });
 
 export const LogsQuery = t.Object({
-  lines: t.Optional(t.Numeric({ multipleOf: 1, minimum: 1, maximum: 10_000, description: "default 100" })),
+  lines: QueryLimit(10_000, "default 100"),
   level: t.Optional(t.Union([t.Literal("debug"), t.Literal("info"), t.Literal("warn"), t.Literal("error")], { description: "this level and more severe" })),
   stream: t.Optional(t.Union([t.Literal("stdout"), t.Literal("stderr")])),
   follow: t.Optional(t.BooleanString({ description: "stream new lines (text/event-stream) until the client leaves" })),

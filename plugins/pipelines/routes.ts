@@ -1,6 +1,6 @@
 /** The pipelines routes (/api/v1/pipelines…) and chat (/api/v1/chat). */
 import { stat } from "node:fs/promises";
-import { fileStream, mayInvoke, Nullable, t, textResponses, type AgentRunsService, type CommandRole, type CoreIdentityService, type PluginContext, type RolesApp } from "gantry/plugin";
+import { QueryCursor, QueryLimit, QueryOffset, fileStream, mayInvoke, Nullable, t, textResponses, type AgentRunsService, type CommandRole, type CoreIdentityService, type PluginContext, type RolesApp } from "gantry/plugin";
 import type { PipelineEngine } from "./engine.ts";
 import { queryJournal } from "./journal-query.ts";
 import type { PipelineLauncher } from "./launcher.ts";
@@ -50,7 +50,7 @@ export function pipelineRoutes(p: PipelineRouteParts) {
         role: "viewer",
         query: t.Object({
           state: t.Optional(RunStateSchema), template: t.Optional(t.String({ maxLength: 64 })), compliance: t.Optional(t.String({ maxLength: 64, description: "runs of templates with this compliance tag" })),
-          limit: t.Optional(t.Numeric({ multipleOf: 1, minimum: 1, maximum: 500 })), offset: t.Optional(t.Numeric({ multipleOf: 1, minimum: 0 })),
+          limit: QueryLimit(500), offset: QueryOffset(),
         }),
         response: t.Object({ runs: t.Array(RunView), total: t.Integer(), limit: t.Integer(), offset: t.Integer() }),
         detail: { summary: "Pipeline runs, newest first (filter by state, template, compliance; paged)", tags: ["pipelines"] },
@@ -108,9 +108,9 @@ export function pipelineRoutes(p: PipelineRouteParts) {
         role: "viewer", params: RunId,
         query: t.Object({
           kind: t.Optional(t.String({ maxLength: 64 })), phase: t.Optional(t.String({ maxLength: 64 })),
-          since_seq: t.Optional(t.Numeric({ multipleOf: 1, minimum: 0, description: "events after this seq (tailing)" })),
+          since_seq: QueryCursor(0, "events after this seq (tailing)"),
           from: t.Optional(t.String({ format: "date-time" })), to: t.Optional(t.String({ format: "date-time" })),
-          limit: t.Optional(t.Numeric({ multipleOf: 1, minimum: 1, maximum: 10000 })),
+          limit: QueryLimit(10000),
           sql: t.Optional(t.String({ maxLength: 4000, description: "one SELECT over the table run_events (run_id, seq, time, phase, kind, data as JSON text) holding this run's journal only" })),
         }),
         response: t.Union([t.Object({ run_id: t.String(), events: t.Array(EventView) }), QueryResult]),

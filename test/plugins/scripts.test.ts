@@ -86,6 +86,16 @@ describe("POST /api/v1/scripts/run", () => {
     expect((await runJson({})).status).toBe(400);
   });
 
+  test("a result JSON cannot hold (a Map) fails the run, saying what and where, never {} with ok: true", async () => {
+    const res = await runJson({ code: "({ hosts: new Map([['a', 1]]) })" });
+    expect(res.status).toBe(200);
+    const run = await res.json();
+    expect([run.ok, run.result]).toEqual([false, null]);
+    expect(run.error.message).toContain("a Map at result.hosts cannot be represented as JSON");
+    const plain = await (await runJson({ code: "({ hosts: Object.fromEntries(new Map([['a', 1]])), at: new Date(0) })" })).json();
+    expect([plain.ok, plain.result]).toEqual([true, { hosts: { a: 1 }, at: "1970-01-01T00:00:00.000Z" }]);
+  });
+
   test("every run is audited (who, script hash, outcome, duration) and counted", async () => {
     const code = "result = 'audited ' + 1";
     await runJson({ code });

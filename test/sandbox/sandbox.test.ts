@@ -18,7 +18,6 @@ describe("results", () => {
     ["an object", "({ a: { b: [true] } })", { a: { b: [true] } }],
     ["a Date as JSON", "new Date(0)", "1970-01-01T00:00:00.000Z"],
     ["a bigint as its digits", "2n ** 70n", "1180591620717411303424"],
-    ["a function as a marker", "(() => 1)", "[function]"],
     ["the global result wins over the last expression", "globalThis.result = 'set'; 'last'", "set"],
     ["an awaited value", "await Promise.resolve(5)", null],
     ["result set after await", "result = await Promise.resolve(5)", 5],
@@ -142,7 +141,9 @@ describe("the one result conversion", () => {
     ["NUL inside a string", 'result = "\\u0000x"', "\u0000x"],
     ["a lone surrogate", 'result = "a\\ud800b"', "a\ud800b"],
     ["a bigint of 1,205 digits inside an array", "[2n ** 4000n]", [(2n ** 4000n).toString()]],
-    ["undefined, functions and symbols inside", "({ a: undefined, b: [undefined, () => 1], c: NaN })", { b: [null, null], c: null }],
+    ["undefined and NaN inside", "({ a: undefined, b: [undefined, 1], c: NaN })", { b: [null, 1], c: null }],
+    ["a Map or Set made plain by the script", "const m = new Map([['a', 1]]); ({ m: Object.fromEntries(m), s: [...new Set([1, 2])] })", { m: { a: 1 }, s: [1, 2] }],
+    ["a Date inside, as its ISO string", "({ at: new Date(0) })", { at: "1970-01-01T00:00:00.000Z" }],
   ];
   for (const [name, code, expected] of exact) {
     test(name, async () => {
@@ -158,6 +159,18 @@ describe("the one result conversion", () => {
     ["a looping toJSON", "({ toJSON() { for (;;) {} } })", /cannot be returned: interrupted/],
     ["a throwing getter", "({ get x() { throw new Error('getter') } })", /cannot be returned: getter/],
     ["a throwing Proxy", "new Proxy({}, { ownKeys() { throw new Error('trap') } })", /cannot be returned: trap/],
+    // Values JSON would turn into {} or drop: an ok: true with a different value would be a lie.
+    ["a Map", "new Map([['a', 1]])", /a Map at result cannot be represented as JSON; return Object\.fromEntries\(map\) instead/],
+    ["a Map inside", "({ stats: { byHost: new Map() } })", /a Map at result\.stats\.byHost cannot be represented as JSON/],
+    ["a Set inside an array", "[1, new Set([1])]", /a Set at result\[1\] cannot be represented as JSON/],
+    ["a WeakMap", "new WeakMap()", /a WeakMap at result cannot be represented/],
+    ["a typed array", "({ 'odd key': new Uint8Array(2) })", /a typed array or DataView at result\["odd key"\] cannot be represented/],
+    ["a Promise", "({ p: Promise.resolve(1) })", /a Promise at result\.p cannot be represented as JSON; return await it instead/],
+    ["an Error", "new Error('boom')", /an Error at result cannot be represented/],
+    ["a RegExp", "/x/", /a RegExp at result cannot be represented/],
+    ["a function", "(() => 1)", /a function at result cannot be represented/],
+    ["a function inside", "({ a: [() => 1] })", /a function at result\.a\[0\] cannot be represented/],
+    ["a symbol", "({ s: Symbol('x') })", /a symbol at result\.s cannot be represented/],
   ];
   for (const [name, code, message] of refused) {
     test(`${name} fails the run with a clear error`, async () => {
