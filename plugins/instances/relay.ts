@@ -105,8 +105,10 @@ export function relayEvents(body: ReadableStream<Uint8Array>, handler: StreamHan
   };
 
   /** The bytes to send for complete events: the same bytes when every event is kept, else the kept ones re-encoded. */
-  const segment = (bytes: Uint8Array): Uint8Array | null => {
-    parser.feed(decoder.decode(bytes));
+  const segment = (bytes: Uint8Array, bare = bytes): Uint8Array | null => {
+    const text = decoder.decode(bytes);
+    // The segment ends an event; a parser seeing a last CR waits for a possible LF, so it is told the line ended.
+    parser.feed(text.endsWith("\r") ? `${text}\n` : text);
     const events = batch;
     batch = [];
     if (events.length === 1) {
@@ -114,7 +116,8 @@ export function relayEvents(body: ReadableStream<Uint8Array>, handler: StreamHan
       return verdict === KEEP ? (handler.passThrough ? bytes : encodeEvent(events[0]!)) : verdict;
     }
     const verdicts = events.map((e) => handler.event(e));
-    if (handler.passThrough && verdicts.every((v) => v === KEEP)) return bytes; // comments and keep-alives included
+    if (events.length === 0) return handler.passThrough ? bare : null; // comments and keep-alives
+    if (handler.passThrough && verdicts.every((v) => v === KEEP)) return bytes;
     const parts: Uint8Array[] = [];
     verdicts.forEach((v, i) => {
       if (v === KEEP) parts.push(encodeEvent(events[i]!));
@@ -138,7 +141,7 @@ export function relayEvents(body: ReadableStream<Uint8Array>, handler: StreamHan
     flush(controller) {
       // An event the server did not end with a blank line still counts (a server that omits it).
       if (tail) {
-        const out = segment(concat([tail, encoder.encode("\n\n")]));
+        const out = segment(concat([tail, encoder.encode("\n\n")]), tail);
         if (out && out.byteLength > 0) controller.enqueue(out);
       }
       const last = handler.end(failure);

@@ -85,7 +85,7 @@ export class ServerEvents implements StreamHandler {
     return CONTENT.test(e.data);
   }
 
-  /** Reads the counts; the event's text without gantry's usage when the client had not asked (null: drop a usage-only chunk). */
+  /** Reads the counts; null when the event is the usage-only chunk gantry asked for and the client had not. */
   #usage(data: string): string | null {
     type Counts = { prompt_tokens?: number; completion_tokens?: number; input_tokens?: number; output_tokens?: number };
     let chunk: { usage?: Counts | null; response?: { usage?: Counts }; message?: { usage?: Counts }; choices?: unknown[] };
@@ -97,10 +97,8 @@ export class ServerEvents implements StreamHandler {
     // The Responses API reports usage in response.completed, Anthropic's message_start in message.
     const usage = chunk.usage ?? chunk.response?.usage ?? chunk.message?.usage;
     this.report.setUsage(usage?.prompt_tokens ?? usage?.input_tokens, usage?.completion_tokens ?? usage?.output_tokens);
-    if (!this.stripUsage || !chunk.usage || !Array.isArray(chunk.choices)) return data;
-    if (chunk.choices.length === 0) return null;
-    delete chunk.usage; // a server that puts usage in its last content chunk (TGI)
-    return JSON.stringify(chunk);
+    // Only the usage-only chunk is gantry's to take out: usage a server puts in a content chunk (TGI, llama.cpp's completions) it sends unasked too.
+    return this.stripUsage && chunk.usage && Array.isArray(chunk.choices) && chunk.choices.length === 0 ? null : data;
   }
 }
 
