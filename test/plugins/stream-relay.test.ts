@@ -135,6 +135,25 @@ describe("broken and unfinished streams end with the family's error", () => {
   }
 });
 
+test("a client that leaves mid-stream cancels the model server's request, in every family", async () => {
+  const aborted = async () => ((await (await g.api("/api/v1/instances/wire/logs?lines=1000")).json()).logs as { message: string }[]).filter((l) => l.message.includes("stream aborted by client")).length;
+  const long = wire({ gapMs: 20 }, Array.from({ length: 200 }, (_, i) => `w${i}`).join(" "));
+  const routes: [string, Record<string, unknown>][] = [
+    ["/v1/chat/completions", { model: "wire", stream: true, messages: [{ role: "user", content: long }] }],
+    ["/v1/messages", { model: "wire", stream: true, max_tokens: 999, messages: [{ role: "user", content: long }] }],
+    ["/api/chat", { model: "wire", messages: [{ role: "user", content: long }] }],
+  ];
+  for (const [path, body] of routes) {
+    const before = await aborted();
+    const controller = new AbortController();
+    const res = await fetch(g.url + path, { ...json("POST", body), headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, signal: controller.signal });
+    const reader = res.body!.getReader();
+    await reader.read(); // the stream is under way
+    controller.abort();
+    await waitFor(async () => (await aborted()) > before, 10_000, `the server to see the client of ${path} leave`);
+  }
+}, 40_000);
+
 /** Random write boundaries, framings and habits; the relay must deliver what a direct connection does. */
 const script = fc.record({
   habit: fc.constantFrom(...HABITS),
