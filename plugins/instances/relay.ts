@@ -87,36 +87,52 @@ export function encodeEvent(e: EventSourceMessage): Uint8Array {
 const failureOf = (error: unknown) => (error instanceof Error ? error.message : String(error)) || "the connection broke";
 
 /**
- * The client's stream for `body` read through `handler`. `done` runs once: when the last bytes are
- * handed on, when the upstream failed (after the family's error event), or when the client left
- * (which cancels the upstream read, and so the model server's request).
+ * A byte stream cut into runs of complete events, each handed to the handler: `push` answers the
+ * bytes to send for what a chunk completed (the same bytes when every event is kept), holding back
+ * an event not yet whole.
  */
-export function relayEvents(body: ReadableStream<Uint8Array>, handler: StreamHandler, done: (outcome: Outcome) => void): ReadableStream<Uint8Array> {
-  const decoder = new TextDecoder();
-  const boundaries = new EventBoundaries();
-  let batch: EventSourceMessage[] = [];
-  const parser = createParser({ onEvent: (e) => void batch.push(e) });
-  let tail: Uint8Array | null = null;
-  let failure: string | null = null;
-  let ended = false;
-  const finish = (outcome: Outcome) => {
-    if (!ended) done(outcome);
-    ended = true;
-  };
+class EventSegments {
+  readonly #decoder = new TextDecoder();
+  readonly #boundaries = new EventBoundaries();
+  readonly #parser = createParser({ onEvent: (e) => void this.#batch.push(e) });
+  #batch: EventSourceMessage[] = [];
+  #tail: Uint8Array | null = null;
+
+  constructor(private readonly handler: StreamHandler) {}
+
+  push(chunk: Uint8Array): Uint8Array | null {
+    const end = this.#boundaries.lastEnd(chunk);
+    const tail = this.#tail;
+    if (end === -1) {
+      this.#tail = tail ? concat([tail, chunk]) : chunk;
+      return null;
+    }
+    const complete = tail ? concat([tail, chunk.subarray(0, end)]) : end === chunk.length ? chunk : chunk.subarray(0, end);
+    this.#tail = end < chunk.length ? chunk.slice(end) : null;
+    return this.#segment(complete);
+  }
+
+  /** At a clean end: an event the server did not close with a blank line still counts (servers that omit it). */
+  rest(): Uint8Array | null {
+    const tail = this.#tail;
+    this.#tail = null;
+    return tail ? this.#segment(concat([tail, encoder.encode("\n\n")]), tail) : null;
+  }
 
   /** The bytes to send for complete events: the same bytes when every event is kept, else the kept ones re-encoded. */
-  const segment = (bytes: Uint8Array, bare = bytes): Uint8Array | null => {
-    const text = decoder.decode(bytes);
+  #segment(bytes: Uint8Array, bare = bytes): Uint8Array | null {
+    const text = this.#decoder.decode(bytes);
     // The segment ends an event; a parser seeing a last CR waits for a possible LF, so it is told the line ended.
-    parser.feed(text.endsWith("\r") ? `${text}\n` : text);
-    const events = batch;
-    batch = [];
+    this.#parser.feed(text.endsWith("\r") ? `${text}\n` : text);
+    const events = this.#batch;
+    this.#batch = [];
+    const handler = this.handler;
     if (events.length === 1) {
       const verdict = handler.event(events[0]!);
       return verdict === KEEP ? (handler.passThrough ? bytes : encodeEvent(events[0]!)) : verdict;
     }
-    const verdicts = events.map((e) => handler.event(e));
     if (events.length === 0) return handler.passThrough ? bare : null; // comments and keep-alives
+    const verdicts = events.map((e) => handler.event(e));
     if (handler.passThrough && verdicts.every((v) => v === KEEP)) return bytes;
     const parts: Uint8Array[] = [];
     verdicts.forEach((v, i) => {
@@ -124,33 +140,33 @@ export function relayEvents(body: ReadableStream<Uint8Array>, handler: StreamHan
       else if (v) parts.push(v);
     });
     return parts.length > 0 ? concat(parts) : null;
-  };
+  }
+}
 
+/**
+ * The client's stream for `body` read through `handler`. `done` runs once: when the last bytes are
+ * handed on, when the upstream failed (after the family's error event), or when the client left
+ * (which cancels the upstream read, and so the model server's request).
+ */
+export function relayEvents(body: ReadableStream<Uint8Array>, handler: StreamHandler, done: (outcome: Outcome) => void): ReadableStream<Uint8Array> {
+  const segments = new EventSegments(handler);
+  let failure: string | null = null;
+  let ended = false;
+  const finish = (outcome: Outcome) => {
+    if (!ended) done(outcome);
+    ended = true;
+  };
+  const send = (controller: TransformStreamDefaultController<Uint8Array>, bytes: Uint8Array | null) => {
+    if (bytes && bytes.byteLength > 0) controller.enqueue(bytes);
+  };
   const transformer: CancellableTransformer = {
-    transform(chunk, controller) {
-      const end = boundaries.lastEnd(chunk);
-      if (end === -1) {
-        tail = tail ? concat([tail, chunk]) : chunk;
-        return;
-      }
-      const complete = tail ? concat([tail, chunk.subarray(0, end)]) : end === chunk.length ? chunk : chunk.subarray(0, end);
-      tail = end < chunk.length ? chunk.slice(end) : null;
-      const out = segment(complete);
-      if (out && out.byteLength > 0) controller.enqueue(out);
-    },
+    transform: (chunk, controller) => send(controller, segments.push(chunk)),
     flush(controller) {
-      // An event the server did not end with a blank line still counts (a server that omits it).
-      if (tail) {
-        const out = segment(concat([tail, encoder.encode("\n\n")]), tail);
-        if (out && out.byteLength > 0) controller.enqueue(out);
-      }
-      const last = handler.end(failure);
-      if (last) controller.enqueue(last);
+      if (failure === null) send(controller, segments.rest()); // a broken connection's half event is no event
+      send(controller, handler.end(failure));
       finish(failure ? "upstream failed mid-stream" : null);
     },
-    cancel() {
-      finish("client left");
-    },
+    cancel: () => finish("client left"),
   };
   const transform = new TransformStream(transformer);
   // A failing upstream must not abort the client's side: its error event is written first (flush).

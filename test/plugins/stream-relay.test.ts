@@ -205,6 +205,30 @@ describe("properties: every family through every framing and random chunk bounda
   }, 60_000);
 });
 
+describe("properties: broken streams at random boundaries", () => {
+  const broken = fc.record({
+    habit: fc.constantFrom(...HABITS),
+    lineEnd: fc.option(fc.constantFrom("\n", "\r\n", "\r"), { nil: undefined }),
+    splits: fc.array(fc.integer({ min: 1, max: 1500 }), { maxLength: 20 }),
+    gapMs: fc.constantFrom(0, 1),
+    end: fc.constantFrom("reset", "eof", "error"),
+    after: fc.integer({ min: 0, max: 2 }), // at least 3 chunks come ("You ", "said: ", a word): the answer never finished
+    keepAlive: fc.boolean(),
+  });
+  test("every client raises the family's error, never a parse error or a silent end", async () => {
+    await fc.assert(fc.asyncProperty(broken, words, async (s, w) => {
+      const content = wire(s, w);
+      expect(await openAiChat(`${g.url}/v1`, "wire", content, false).catch((e) => e)).toBeInstanceOf(OpenAI.APIError);
+      expect(await anthropic().messages.stream({ model: "wire", max_tokens: 9, messages: [{ role: "user", content }] }).finalMessage().catch((e) => e)).toBeInstanceOf(Anthropic.APIError);
+      const ollamaError = await (async () => {
+        for await (const part of await ollama().chat({ model: "wire", stream: true, messages: [{ role: "user", content }] })) void part;
+      })().catch((e) => e);
+      expect(ollamaError).toBeInstanceOf(Error);
+      expect(ollamaError).not.toBeInstanceOf(SyntaxError);
+    }), { numRuns: RUNS });
+  }, 60_000);
+});
+
 describe("the relay itself", () => {
   /** Events as a spec parser reads them. */
   const parse = (text: string) => {
