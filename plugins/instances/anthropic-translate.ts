@@ -4,9 +4,8 @@
  * (message_start, content_block_*, message_delta, message_stop).
  */
 import type { EventSourceMessage } from "eventsource-parser";
-import { upstreamMessage } from "./proxy.ts";
 import { DROP, type StreamHandler, type Verdict } from "./relay.ts";
-import { unfinished, type StreamReport } from "./server-events.ts";
+import { unfinished, upstreamMessage, type StreamReport } from "./server-events.ts";
 import { sseEvent } from "./sse.ts";
 
 type Json = Record<string, any>;

@@ -56,8 +56,7 @@ const MODEL_MEMBER = /"model"\s*:\s*"(?:[^"\\]|\\.)*"/;
  * with their own name for the model (llama.cpp's is the GGUF path); clients read back the id they sent.
  */
 export function renamedModel(json: string, quoted: string): string | null {
-  if (json.includes(`"model":${quoted}`)) return null;
   const match = MODEL_MEMBER.exec(json);
-  if (!match) return null;
+  if (!match || match[0] === `"model":${quoted}`) return null;
   return `${json.slice(0, match.index)}"model":${quoted}${json.slice(match.index + match[0].length)}`;
 }

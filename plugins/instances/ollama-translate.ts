@@ -3,9 +3,8 @@
  * completions) requests, their answers and streams become Ollama's JSON and NDJSON lines.
  */
 import type { EventSourceMessage } from "eventsource-parser";
-import { upstreamMessage } from "./proxy.ts";
 import { DROP, type StreamHandler, type Verdict } from "./relay.ts";
-import { unfinished, type StreamReport } from "./server-events.ts";
+import { unfinished, upstreamMessage, type StreamReport } from "./server-events.ts";
 import { ndjsonLine } from "./sse.ts";
 
 type Json = Record<string, any>;

@@ -15,7 +15,7 @@ import type { NodeForwarding } from "./node-forwarding.ts";
 
 const SHAPE = "OpenAI's error shape {error: {message, type, param, code}}";
 /** What the model server answered, passed through: no schema can describe every server's answer. */
-const passedThrough = inferenceResponses("The model server's answer as it sent it: JSON, server-sent events when the body asks for stream: true, or bytes (audio, images)", ["application/json", "text/event-stream"], SHAPE);
+const passedThrough = inferenceResponses("The model server's answer, naming the model id sent: JSON, server-sent events when the body asks for stream: true, or bytes (audio, images)", ["application/json", "text/event-stream"], SHAPE);
 const errors = { 401: passedThrough[401], 404: passedThrough[404] };
 const multipartBody = {
   required: true,

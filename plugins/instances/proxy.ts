@@ -14,9 +14,11 @@ import { keepAliveMs } from "./keep-alive.ts";
 import { PlacementErrors } from "./placement.ts";
 import { QueueFull } from "./request-gate.ts";
 import { relayBytes, relayEvents, type Outcome } from "./relay.ts";
-import { answerAsStream, ServerEvents, streamErrorEvent, type ServerFamily } from "./server-events.ts";
+import { answerAsStream, ServerEvents, streamErrorEvent, upstreamMessage, type ServerFamily } from "./server-events.ts";
 import { messageAsEvents } from "./anthropic-translate.ts";
 import { renamedModel } from "./model-names.ts";
+
+export { upstreamMessage };
 
 /** A JSON request body and the `model` it names. */
 export interface ModelRequest {
@@ -294,13 +296,6 @@ const COMPLETION = /"(?:completion_tokens|output_tokens)"\s*:\s*(\d+)/;
 function count(usage: string, field: RegExp): number | undefined {
   const match = field.exec(usage);
   return match ? Number(match[1]) : undefined;
-}
-
-/** The message of a model server's error answer (OpenAI's `{error: {message}}`, or `{error: "..."}`), for re-shaping it. */
-export function upstreamMessage(answer: unknown, status: number): string {
-  const error = (answer as { error?: { message?: unknown } | string } | null)?.error;
-  if (typeof error === "string") return error;
-  return typeof error?.message === "string" ? error.message : `the model server answered ${status}`;
 }
 
 /** Chat completions and embeddings for other plugins (agents, knowledge, evaluations): the proxy's path without HTTP in front. */

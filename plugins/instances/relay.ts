@@ -34,7 +34,7 @@ export type Outcome = "upstream failed mid-stream" | "client left" | null;
  * Where complete events end in a byte stream: just past a blank line (a line ending right after
  * another; endings are CRLF, LF or a lone CR). State carries across chunks.
  */
-export class EventBoundaries {
+class EventBoundaries {
   #lineStart = true;
   #cr = false;
 

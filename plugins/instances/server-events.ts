@@ -33,6 +33,13 @@ export function streamErrorEvent(family: Exclude<ServerFamily, "raw">, message: 
   return encoder.encode(`data: ${JSON.stringify({ error: openAi })}\n\ndata: [DONE]\n\n`);
 }
 
+/** The message of a model server's error answer (OpenAI's `{error: {message}}`, or `{error: "..."}`), for re-shaping it. */
+export function upstreamMessage(answer: unknown, status: number): string {
+  const error = (answer as { error?: { message?: unknown } | string } | null)?.error;
+  if (typeof error === "string") return error;
+  return typeof error?.message === "string" ? error.message : `the model server answered ${status}`;
+}
+
 /** Why a stream that did not finish ended, in words for the client. */
 export const unfinished = (failure: string | null) => (failure ? `The model server's stream failed: ${failure}` : "The model server ended the stream before it finished");
 
