@@ -4,8 +4,8 @@
  * (message_start, content_block_*, message_delta, message_stop).
  */
 import type { EventSourceMessage } from "eventsource-parser";
-import { DROP, type StreamHandler, type Verdict } from "./relay.ts";
-import { unfinished, upstreamMessage, type StreamReport } from "./server-events.ts";
+import { concat, DROP, type StreamHandler, type Verdict } from "./relay.ts";
+import { openAiChunk, unfinished, upstreamMessage, type StreamReport } from "./server-events.ts";
 import { sseEvent } from "./sse.ts";
 
 type Json = Record<string, any>;
@@ -118,7 +118,7 @@ export function messageAsEvents(message: Json): Uint8Array {
   });
   parts.push(sent("message_delta", { delta: { stop_reason: message.stop_reason ?? "end_turn", stop_sequence: message.stop_sequence ?? null }, usage: { output_tokens: message.usage?.output_tokens ?? 0 } }));
   parts.push(sent("message_stop", {}));
-  return concatBytes(parts);
+  return concat(parts);
 }
 
 /**
@@ -141,16 +141,9 @@ export class MessageTranslation implements StreamHandler {
 
   event(e: EventSourceMessage): Verdict {
     if (this.#failed) return DROP;
-    if (e.data === "[DONE]") {
-      this.#finished = true;
-      return DROP;
-    }
-    let chunk: Json;
-    try {
-      chunk = JSON.parse(e.data);
-    } catch {
-      return DROP; // not a chunk: nothing to translate
-    }
+    const chunk = openAiChunk(e);
+    if (chunk === "done") this.#finished = true;
+    if (chunk === "done" || chunk === null) return DROP;
     if (chunk.error) {
       this.#failed = true;
       return sent("error", { error: { type: "api_error", message: upstreamMessage(chunk, 500) } });
@@ -161,7 +154,7 @@ export class MessageTranslation implements StreamHandler {
     if (u) Object.assign(this.#usage, { input_tokens: u.prompt_tokens ?? 0, output_tokens: u.completion_tokens ?? 0 });
     const choice = (chunk.choices as Json[] | undefined)?.[0];
     if (choice) this.#choice(choice, out);
-    return out.length === 0 ? DROP : out.length === 1 ? out[0]! : concatBytes(out);
+    return out.length === 0 ? DROP : out.length === 1 ? out[0]! : concat(out);
   }
 
   end(failure: string | null): Uint8Array | null {
@@ -170,13 +163,13 @@ export class MessageTranslation implements StreamHandler {
     if (!this.#started) out.push(this.#start(undefined));
     if (!this.#finished || failure) {
       out.push(sent("error", { error: { type: "api_error", message: unfinished(failure) } }));
-      return concatBytes(out);
+      return concat(out);
     }
     if (this.#open) out.push(sent("content_block_stop", { index: this.#index }));
     this.report.setUsage(this.#usage.input_tokens, this.#usage.output_tokens);
     out.push(sent("message_delta", { delta: { stop_reason: this.#stop, stop_sequence: null }, usage: this.#usage }));
     out.push(sent("message_stop", {}));
-    return concatBytes(out);
+    return concat(out);
   }
 
   #start(id: unknown): Uint8Array {
@@ -211,16 +204,6 @@ export class MessageTranslation implements StreamHandler {
       this.#finished = true; // whole, even if the server then leaves out [DONE]
     }
   }
-}
-
-function concatBytes(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
 }
 
 /** The text count_tokens measures when the server cannot count itself: system, messages and tool definitions. */

@@ -4,7 +4,7 @@
  */
 import type { EventSourceMessage } from "eventsource-parser";
 import { DROP, type StreamHandler, type Verdict } from "./relay.ts";
-import { unfinished, upstreamMessage, type StreamReport } from "./server-events.ts";
+import { openAiChunk, unfinished, upstreamMessage, type StreamReport } from "./server-events.ts";
 import { ndjsonLine } from "./sse.ts";
 
 type Json = Record<string, any>;
@@ -98,16 +98,9 @@ export class OllamaLines implements StreamHandler {
 
   event(e: EventSourceMessage): Verdict {
     if (this.#failed) return DROP;
-    if (e.data === "[DONE]") {
-      this.#finished = true;
-      return DROP;
-    }
-    let chunk: Json;
-    try {
-      chunk = JSON.parse(e.data);
-    } catch {
-      return DROP; // not a chunk: nothing to translate
-    }
+    const chunk = openAiChunk(e);
+    if (chunk === "done") this.#finished = true;
+    if (chunk === "done" || chunk === null) return DROP;
     if (chunk.error) {
       this.#failed = true;
       return ndjsonLine({ error: upstreamMessage(chunk, 500) });

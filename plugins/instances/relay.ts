@@ -64,7 +64,8 @@ class EventBoundaries {
   }
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
+/** The parts as one byte array (the part itself when there is one). */
+export function concat(parts: Uint8Array[]): Uint8Array {
   if (parts.length === 1) return parts[0]!;
   let length = 0;
   for (const p of parts) length += p.byteLength;

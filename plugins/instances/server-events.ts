@@ -40,6 +40,17 @@ export function upstreamMessage(answer: unknown, status: number): string {
   return typeof error?.message === "string" ? error.message : `the model server answered ${status}`;
 }
 
+/** One event of an OpenAI stream for a translation: "done" for [DONE], its JSON object, or null when it is none (nothing to translate). */
+export function openAiChunk(e: EventSourceMessage): "done" | Record<string, any> | null {
+  if (e.data === "[DONE]") return "done";
+  try {
+    const value = JSON.parse(e.data);
+    return value && typeof value === "object" ? value : null;
+  } catch {
+    return null;
+  }
+}
+
 /** Why a stream that did not finish ended, in words for the client. */
 export const unfinished = (failure: string | null) => (failure ? `The model server's stream failed: ${failure}` : "The model server ended the stream before it finished");
 
