@@ -22,6 +22,7 @@ const HABITS = ["llama.cpp", "vllm", "ollama", "tgi", "llama-cpp-python"] as con
 let g: TestGantry;
 let key: string;
 let direct: string;
+let nativeDirect: string;
 
 beforeAll(async () => {
   g = await startGantry({ builtins: BUILTIN_PLUGINS, config: { rate_limit: { enabled: false }, plugin: { instances: { start_timeout_s: 10, stop_timeout_s: 2 } } } });
@@ -34,6 +35,14 @@ beforeAll(async () => {
   }));
   if (res.status !== 201) throw new Error(`${res.status} ${await res.text()}`);
   expect((await g.api("/api/v1/instances/wire/start", { method: "POST" })).status).toBeLessThan(300);
+  // The same server for Anthropic's API passed through (as llama.cpp and vLLM serve /v1/messages).
+  const nativePort = await freePort();
+  nativeDirect = `http://127.0.0.1:${nativePort}`;
+  const native = await g.api("/api/v1/instances", json("POST", {
+    name: "wire-native", backend: "command", model_path: "wire-native", port: nativePort, on_demand_start: true, options: { anthropic_api: "native" },
+    command: [process.execPath, WIRE_SERVER, "--port", "{port}", "--model", SERVER_NAME],
+  }));
+  if (native.status !== 201) throw new Error(`${native.status} ${await native.text()}`);
 });
 afterAll(() => g.stop());
 
@@ -154,6 +163,16 @@ test("a client that leaves mid-stream cancels the model server's request, in eve
   }
 }, 40_000);
 
+test("llama-swap's /upstream relays a server's stream byte for byte, at random write boundaries", async () => {
+  await fc.assert(fc.asyncProperty(fc.array(fc.integer({ min: 1, max: 1500 }), { maxLength: 20 }), fc.constantFrom("\n", "\r\n", "\r"), fc.boolean(), async (splits, lineEnd, keepAlive) => {
+    // TGI's habit: an empty id and a fixed time, so two answers to one request are the same bytes.
+    const body = { model: "wire", stream: true, messages: [{ role: "user", content: wire({ habit: "tgi", splits, lineEnd, keepAlive, gapMs: 0 }, "raw bytes") }] };
+    const via = await (await g.api("/upstream/wire/v1/chat/completions", json("POST", body))).text();
+    const straight = await (await fetch(`${direct}/chat/completions`, json("POST", body))).text();
+    expect(via).toBe(straight);
+  }), { numRuns: 20 });
+}, 30_000);
+
 /** Random write boundaries, framings and habits; the relay must deliver what a direct connection does. */
 const script = fc.record({
   habit: fc.constantFrom(...HABITS),
@@ -191,6 +210,24 @@ describe("properties: every family through every framing and random chunk bounda
     }), { numRuns: RUNS });
   }, 60_000);
 
+  test("Anthropic passed through: same text, stop reason and usage as a direct connection, the client's model named", async () => {
+    const read = async (baseURL: string, model: string, content: string, stream = true) => {
+      const client = new Anthropic({ apiKey: key, baseURL, maxRetries: 0 });
+      const body = { model, max_tokens: 99, messages: [{ role: "user" as const, content }] };
+      const message = stream ? await client.messages.stream(body).finalMessage() : await client.messages.create(body);
+      return { text: message.content.map((b) => (b.type === "text" ? b.text : "")).join(""), stop: message.stop_reason, usage: message.usage.output_tokens, model: message.model };
+    };
+    await fc.assert(fc.asyncProperty(script, words, fc.constantFrom("done", "json"), async (s, w, end) => {
+      const content = wire({ ...s, end }, w);
+      // A JSON answer to a stream request, directly, is no stream at all (the SDK fails): compared with the server's whole answer.
+      const [via, straight] = [await read(g.url, "wire-native", content), await read(nativeDirect, "wire-native", content, end !== "json")];
+      expect({ ...via, model: straight.model }).toEqual(straight);
+      expect([via.model, straight.model]).toEqual(["wire-native", SERVER_NAME]);
+    }), { numRuns: RUNS });
+    const broken = await anthropic().messages.stream({ model: "wire-native", max_tokens: 9, messages: [{ role: "user", content: wire({ end: "reset", after: 1, splits: [40, 300] }, "cut short") }] }).finalMessage().catch((e) => e);
+    expect(broken).toBeInstanceOf(Anthropic.APIError);
+  }, 60_000);
+
   test("Ollama translation: the server's text and counts through the ollama client", async () => {
     await fc.assert(fc.asyncProperty(script, words, async (s, w) => {
       let text = "";
@@ -219,7 +256,9 @@ describe("properties: broken streams at random boundaries", () => {
     await fc.assert(fc.asyncProperty(broken, words, async (s, w) => {
       const content = wire(s, w);
       expect(await openAiChat(`${g.url}/v1`, "wire", content, false).catch((e) => e)).toBeInstanceOf(OpenAI.APIError);
-      expect(await anthropic().messages.stream({ model: "wire", max_tokens: 9, messages: [{ role: "user", content }] }).finalMessage().catch((e) => e)).toBeInstanceOf(Anthropic.APIError);
+      for (const model of ["wire", "wire-native"]) {
+        expect(await anthropic().messages.stream({ model, max_tokens: 9, messages: [{ role: "user", content }] }).finalMessage().catch((e) => e)).toBeInstanceOf(Anthropic.APIError);
+      }
       const ollamaError = await (async () => {
         for await (const part of await ollama().chat({ model: "wire", stream: true, messages: [{ role: "user", content }] })) void part;
       })().catch((e) => e);
