@@ -51,8 +51,8 @@ export function openAiChunk(e: EventSourceMessage): "done" | Record<string, any>
   }
 }
 
-/** Why a stream that did not finish ended, in words for the client. */
-export const unfinished = (failure: string | null) => (failure ? `The model server's stream failed: ${failure}` : "The model server ended the stream before it finished");
+/** Why a stream that did not finish ended, in words for the client (not the connection's error text: it can name internal addresses). */
+export const unfinished = (failure: string | null) => (failure ? "The model server's stream broke off before it finished" : "The model server ended the stream before it finished");
 
 /** The handler for a server's own stream (see the file's comment). `model`: the id the client sent, or null to leave names alone. */
 export class ServerEvents implements StreamHandler {
