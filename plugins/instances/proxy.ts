@@ -256,7 +256,7 @@ export async function relay(upstream: Response, o: Observation, options: RelayOp
     o.end(upstream.status);
   };
   // JSON first, without touching `upstream.body`: reading that property makes Bun build a stream, and text() then reads through it.
-  if (type.includes("json")) return jsonAnswer(upstream, await upstream.text(), o, headers, model, family, options);
+  if (type.includes("json")) return jsonAnswer(upstream, await upstream.text(), o, headers, { ...options, family, model });
   if (upstream.body && type.startsWith("text/event-stream")) {
     const handler = new ServerEvents(o, family, model, options.stripUsage === true);
     return new Response(relayEvents(upstream.body, handler, ended), { status: upstream.status, headers });
@@ -269,7 +269,8 @@ export async function relay(upstream: Response, o: Observation, options: RelayOp
 }
 
 /** A JSON answer: usage read, the model renamed, and, for a client that asked for a stream, sent as one. */
-function jsonAnswer(upstream: Response, body: string, o: Observation, headers: Headers, model: string | null, family: ServerFamily, options: RelayOptions): Response {
+function jsonAnswer(upstream: Response, body: string, o: Observation, headers: Headers, options: RelayOptions & { family: ServerFamily; model: string | null }): Response {
+  const { family, model } = options;
   let text = body;
   const at = text.lastIndexOf('"usage"');
   // Read from the usage object only, not parsed whole: the answer can be large (embeddings) and parsing it would cost every request.
