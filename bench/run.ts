@@ -1,7 +1,7 @@
 /** `npm run bench`: runs every benchmark (or those named as arguments) one after another. */
 import { join } from "node:path";
 
-const ALL = ["startup", "runtimes", "overhead", "reload", "reload-live", "auth", "sandbox", "proxy", "proxy-paths", "real-llama", "swap", "idle", "cron", "mcp", "agent", "batch", "pipelines", "cache", "datasets", "knowledge", "evaluations", "deployments", "ui", "db", "pull", "cluster", "soak"];
+const ALL = ["startup", "runtimes", "overhead", "reload", "reload-live", "auth", "sandbox", "proxy", "proxy-paths", "relay-chunks", "real-llama", "swap", "idle", "cron", "mcp", "agent", "batch", "pipelines", "cache", "datasets", "knowledge", "evaluations", "deployments", "ui", "db", "pull", "cluster", "soak"];
 const selected = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ALL;
 let failed = false;
 for (const name of selected) {

@@ -4,17 +4,19 @@
  * others. `x-api-key` and `anthropic-version` are accepted; errors come in Anthropic's shape.
  */
 import type { RolesApp } from "gantry/plugin";
-import { chatRequestOf, countedText, messageEvents, messageOf } from "./anthropic-translate.ts";
+import { chatRequestOf, countedText, messageAsEvents, MessageTranslation, messageOf } from "./anthropic-translate.ts";
 import { servesAnthropic } from "./backends.ts";
 import { inferenceResponses, rawJsonBody } from "./inference-docs.ts";
 import { answerErrors, anthropicErrorBody, DIRECT, OWN_ERRORS } from "./inference-errors.ts";
 import { modelRequest, relay, relayHeaders, upstreamMessage, type Upstream } from "./proxy.ts";
 import type { NodeForwarding } from "./node-forwarding.ts";
-import { generatorStream } from "./sse.ts";
+import { relayEvents, type Outcome } from "./relay.ts";
+import { streamErrorEvent } from "./server-events.ts";
 import { anthropicErrorEvent, loadingStream } from "./loading-progress.ts";
 import type { InstanceSupervisor } from "./supervisor.ts";
 import type { Observation } from "./inference-metrics.ts";
 
+const SSE_HEADERS = { "content-type": "text/event-stream", "cache-control": "no-cache" };
 const responses = inferenceResponses("An Anthropic message, or its event stream when stream: true", ["application/json", "text/event-stream"], "Anthropic's error shape {type: error, error: {type, message}}");
 
 /** The headers a server that speaks Anthropic's API reads. */
@@ -41,18 +43,25 @@ export function anthropicRoutes(upstream: Upstream, forwarding: NodeForwarding) 
       o.end(res.status);
       return translatedError(res);
     }
-    if (!stream) {
-      const chat = (await res.json()) as Record<string, unknown>;
-      const message = messageOf(chat, model);
-      o.setUsage(message.usage.input_tokens, message.usage.output_tokens);
-      o.end(200);
-      return Response.json(message);
-    }
-    const events = generatorStream(messageEvents(res.body, model, o), (outcome) => {
+    const ended = (outcome: Outcome) => {
       o.outcome = outcome;
       o.end(200);
-    });
-    return new Response(events, { headers: { "content-type": "text/event-stream", "cache-control": "no-cache" } });
+    };
+    if (stream && (res.headers.get("content-type") ?? "").startsWith("text/event-stream")) {
+      return new Response(relayEvents(res.body, new MessageTranslation(model, o), ended), { headers: SSE_HEADERS });
+    }
+    // A whole answer: asked for, or what a server sent to a stream request (then sent as the stream's events).
+    const chat = (await res.json().catch(() => null)) as Record<string, unknown> | null;
+    if (!chat?.choices) {
+      ended(null);
+      const message = "The model server answered with a body that is not a chat completion";
+      if (stream) return new Response(streamErrorEvent("anthropic", message), { headers: SSE_HEADERS });
+      return Response.json(anthropicErrorBody({ status: 502, message, code: "UPSTREAM", param: null }), { status: 502 });
+    }
+    const message = messageOf(chat, model);
+    o.setUsage(message.usage.input_tokens, message.usage.output_tokens);
+    ended(null);
+    return stream ? new Response(messageAsEvents(message), { headers: SSE_HEADERS }) : Response.json(message);
   }
 
   return (app: RolesApp) =>
@@ -79,7 +88,7 @@ export function anthropicRoutes(upstream: Upstream, forwarding: NodeForwarding) 
               throw error;
             });
           }
-          return relay(await upstream.send(supervisor, "/v1/messages", { body: text, headers: nativeHeaders(request), signal: request.signal }, o), o);
+          return relay(await upstream.send(supervisor, "/v1/messages", { body: text, headers: nativeHeaders(request), signal: request.signal }, o), o, { family: "anthropic", model, stream: client.stream === true });
         };
         // A stream for a model that must start first begins now, with loading comments (loading-progress.ts).
         if (client.stream === true && upstream.cold(vetted)) return loadingStream(model, serve(), anthropicErrorBody, anthropicErrorEvent);

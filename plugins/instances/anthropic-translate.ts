@@ -3,7 +3,10 @@
  * do not serve /v1/messages themselves: request, answer, and the stream's events
  * (message_start, content_block_*, message_delta, message_stop).
  */
-import { openAiChunks, sseEvent } from "./sse.ts";
+import type { EventSourceMessage } from "eventsource-parser";
+import { concat, DROP, type StreamHandler, type Verdict } from "./relay.ts";
+import { openAiChunk, unfinished, upstreamMessage, type StreamReport } from "./server-events.ts";
+import { sseEvent } from "./sse.ts";
 
 type Json = Record<string, any>;
 
@@ -102,67 +105,105 @@ export function messageOf(chat: Json, model: string): Json {
   };
 }
 
-/** What the translated stream reports back for metrics. */
-export interface StreamReport {
-  firstToken(): void;
-  setUsage(prompt: unknown, completion: unknown): void;
+type Sent = (type: string, data: Json) => Uint8Array;
+const sent: Sent = (type, data) => sseEvent({ type, ...data }, type);
+/** An Anthropic message as the events of its stream (a server that answered a stream request with JSON). */
+export function messageAsEvents(message: Json): Uint8Array {
+  const parts = [sent("message_start", { message: { ...message, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: message.usage?.input_tokens ?? 0, output_tokens: 0 } } })];
+  (message.content as Json[] ?? []).forEach((block, index) => {
+    const tool = block.type === "tool_use";
+    parts.push(sent("content_block_start", { index, content_block: tool ? { ...block, input: {} } : { type: "text", text: "" } }));
+    parts.push(sent("content_block_delta", { index, delta: tool ? { type: "input_json_delta", partial_json: JSON.stringify(block.input ?? {}) } : { type: "text_delta", text: block.text ?? "" } }));
+    parts.push(sent("content_block_stop", { index }));
+  });
+  parts.push(sent("message_delta", { delta: { stop_reason: message.stop_reason ?? "end_turn", stop_sequence: message.stop_sequence ?? null }, usage: { output_tokens: message.usage?.output_tokens ?? 0 } }));
+  parts.push(sent("message_stop", {}));
+  return concat(parts);
 }
 
-/** An OpenAI chat stream as Anthropic's events, one encoded event per item. */
-export async function* messageEvents(upstream: ReadableStream<Uint8Array>, model: string, report: StreamReport): AsyncGenerator<Uint8Array> {
-  const event = (type: string, data: Json) => sseEvent({ type, ...data }, type);
-  const usage = { input_tokens: 0, output_tokens: 0 };
-  const start = (id: unknown) => event("message_start", { message: { id: `msg_${String(id ?? Date.now()).replace(/^chatcmpl-/, "")}`, type: "message", role: "assistant", model, content: [], stop_reason: null, stop_sequence: null, usage } });
-  let index = -1;
-  let open = false;
-  let openKind: "text" | "tool" | null = null;
-  const tools = new Map<number, number>(); // OpenAI tool index → content block index
-  let stop = "end_turn";
-  let started = false;
-  try {
-    for await (const chunk of openAiChunks(upstream)) {
-      if (!started) {
-        started = true;
-        yield start(chunk.id);
-      }
-      const u = chunk.usage as { prompt_tokens?: number; completion_tokens?: number } | undefined;
-      if (u) Object.assign(usage, { input_tokens: u.prompt_tokens ?? 0, output_tokens: u.completion_tokens ?? 0 });
-      const choice = (chunk.choices as Json[] | undefined)?.[0];
-      if (!choice) continue;
-      const delta = choice.delta ?? {};
-      if (typeof delta.content === "string" && delta.content !== "") {
-        report.firstToken();
-        if (openKind !== "text") {
-          if (open) yield event("content_block_stop", { index });
-          open = true;
-          openKind = "text";
-          yield event("content_block_start", { index: ++index, content_block: { type: "text", text: "" } });
-        }
-        yield event("content_block_delta", { index, delta: { type: "text_delta", text: delta.content } });
-      }
-      for (const call of (delta.tool_calls ?? []) as Json[]) {
-        report.firstToken();
-        const at = call.index ?? 0;
-        if (!tools.has(at)) {
-          if (open) yield event("content_block_stop", { index });
-          open = true;
-          openKind = "tool";
-          tools.set(at, ++index);
-          yield event("content_block_start", { index, content_block: { type: "tool_use", id: call.id, name: call.function?.name, input: {} } });
-        }
-        if (call.function?.arguments) yield event("content_block_delta", { index: tools.get(at)!, delta: { type: "input_json_delta", partial_json: call.function.arguments } });
-      }
-      if (choice.finish_reason) stop = STOP_REASON[choice.finish_reason] ?? "end_turn";
+/**
+ * An OpenAI chat stream translated into Anthropic's events as each chunk comes; a stream that
+ * breaks or ends before it finished ends with Anthropic's error event (the SDK raises it), never
+ * with an empty end_turn message.
+ */
+export class MessageTranslation implements StreamHandler {
+  readonly passThrough = false;
+  readonly #usage = { input_tokens: 0, output_tokens: 0 };
+  readonly #tools = new Map<number, number>(); // OpenAI tool index → content block index
+  #index = -1;
+  #open: "text" | "tool" | null = null;
+  #stop = "end_turn";
+  #started = false;
+  #finished = false;
+  #failed = false;
+
+  constructor(private readonly model: string, private readonly report: StreamReport) {}
+
+  event(e: EventSourceMessage): Verdict {
+    if (this.#failed) return DROP;
+    const chunk = openAiChunk(e);
+    if (chunk === "done") this.#finished = true;
+    if (chunk === "done" || chunk === null) return DROP;
+    if (chunk.error) {
+      this.#failed = true;
+      return sent("error", { error: { type: "api_error", message: upstreamMessage(chunk, 500) } });
     }
-  } catch (error) {
-    yield event("error", { error: { type: "api_error", message: `The model server's stream failed: ${(error as Error).message}` } });
-    return;
+    const out: Uint8Array[] = [];
+    if (!this.#started) out.push(this.#start(chunk.id));
+    const u = chunk.usage as { prompt_tokens?: number; completion_tokens?: number } | undefined;
+    if (u) Object.assign(this.#usage, { input_tokens: u.prompt_tokens ?? 0, output_tokens: u.completion_tokens ?? 0 });
+    const choice = (chunk.choices as Json[] | undefined)?.[0];
+    if (choice) this.#choice(choice, out);
+    return out.length === 0 ? DROP : out.length === 1 ? out[0]! : concat(out);
   }
-  if (!started) yield start(undefined);
-  if (open) yield event("content_block_stop", { index });
-  report.setUsage(usage.input_tokens, usage.output_tokens);
-  yield event("message_delta", { delta: { stop_reason: stop, stop_sequence: null }, usage });
-  yield event("message_stop", {});
+
+  end(failure: string | null): Uint8Array | null {
+    if (this.#failed) return null;
+    const out: Uint8Array[] = [];
+    if (!this.#started) out.push(this.#start(undefined));
+    if (!this.#finished || failure) {
+      out.push(sent("error", { error: { type: "api_error", message: unfinished(failure) } }));
+      return concat(out);
+    }
+    if (this.#open) out.push(sent("content_block_stop", { index: this.#index }));
+    this.report.setUsage(this.#usage.input_tokens, this.#usage.output_tokens);
+    out.push(sent("message_delta", { delta: { stop_reason: this.#stop, stop_sequence: null }, usage: this.#usage }));
+    out.push(sent("message_stop", {}));
+    return concat(out);
+  }
+
+  #start(id: unknown): Uint8Array {
+    this.#started = true;
+    return sent("message_start", { message: { id: `msg_${String(id ?? Date.now()).replace(/^chatcmpl-/, "")}`, type: "message", role: "assistant", model: this.model, content: [], stop_reason: null, stop_sequence: null, usage: this.#usage } });
+  }
+
+  #choice(choice: Json, out: Uint8Array[]): void {
+    const delta = choice.delta ?? {};
+    if (typeof delta.content === "string" && delta.content !== "") {
+      this.report.firstToken();
+      if (this.#open !== "text") {
+        if (this.#open) out.push(sent("content_block_stop", { index: this.#index }));
+        this.#open = "text";
+        out.push(sent("content_block_start", { index: ++this.#index, content_block: { type: "text", text: "" } }));
+      }
+      out.push(sent("content_block_delta", { index: this.#index, delta: { type: "text_delta", text: delta.content } }));
+    }
+    for (const call of (delta.tool_calls ?? []) as Json[]) {
+      this.report.firstToken();
+      const at = call.index ?? 0;
+      if (!this.#tools.has(at)) {
+        if (this.#open) out.push(sent("content_block_stop", { index: this.#index }));
+        this.#open = "tool";
+        this.#tools.set(at, ++this.#index);
+        out.push(sent("content_block_start", { index: this.#index, content_block: { type: "tool_use", id: call.id, name: call.function?.name, input: {} } }));
+      }
+      if (call.function?.arguments) out.push(sent("content_block_delta", { index: this.#tools.get(at)!, delta: { type: "input_json_delta", partial_json: call.function.arguments } }));
+    }
+    if (choice.finish_reason) {
+      this.#stop = STOP_REASON[choice.finish_reason] ?? "end_turn";
+      this.#finished = true; // whole, even if the server then leaves out [DONE]
+    }
+  }
 }
 
 /** The text count_tokens measures when the server cannot count itself: system, messages and tool definitions. */

@@ -180,30 +180,3 @@ export class Observation {
     this.owner?.ended(this, seconds);
   }
 }
-
-/** A stream whose chunks are handed to `onChunk` (which may replace them) and whose end or cancel ends `o`. */
-export function measuredStream(body: ReadableStream<Uint8Array>, o: Observation, status: number, onChunk?: (chunk: Uint8Array) => Uint8Array | null): ReadableStream<Uint8Array> {
-  const reader = body.getReader();
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        const { done, value } = await reader.read();
-        if (done) {
-          o.end(status);
-          return controller.close();
-        }
-        const out = onChunk ? onChunk(value) : value;
-        if (out && out.byteLength > 0) controller.enqueue(out);
-      } catch (error) {
-        o.outcome = "upstream failed mid-stream";
-        o.end(status);
-        controller.error(error);
-      }
-    },
-    cancel(reason) {
-      o.outcome = "client left";
-      o.end(status);
-      return reader.cancel(reason);
-    },
-  });
-}

@@ -46,3 +46,17 @@ export class ModelNames<S extends Named> {
     return s && s.definition.name !== self ? s.definition.name : undefined;
   }
 }
+
+/** The first `"model": "..."` member of an answer or stream event (a key inside a JSON string is escaped, so never matches). */
+const MODEL_MEMBER = /"model"\s*:\s*"(?:[^"\\]|\\.)*"/;
+
+/**
+ * `json` (a model server's answer or one stream event) naming `quoted` (the client's model id,
+ * JSON-quoted) as its model, or null when it already does or names none. Model servers answer
+ * with their own name for the model (llama.cpp's is the GGUF path); clients read back the id they sent.
+ */
+export function renamedModel(json: string, quoted: string): string | null {
+  const match = MODEL_MEMBER.exec(json);
+  if (!match || match[0] === `"model":${quoted}`) return null;
+  return `${json.slice(0, match.index)}"model":${quoted}${json.slice(match.index + match[0].length)}`;
+}

@@ -6,10 +6,11 @@
 import { t, type RolesApp } from "gantry/plugin";
 import { inferenceResponses, rawJsonBody } from "./inference-docs.ts";
 import { answerErrors, InferenceErrors, ollamaErrorBody, DIRECT, OWN_ERRORS } from "./inference-errors.ts";
-import { chatRequestOfOllamaChat, ollamaAnswer, ollamaLines, requestOfGenerate, streams } from "./ollama-translate.ts";
+import { chatRequestOfOllamaChat, ollamaAnswer, OllamaLines, requestOfGenerate, streams } from "./ollama-translate.ts";
 import { modelRequest, upstreamMessage, type Upstream } from "./proxy.ts";
 import type { NodeForwarding } from "./node-forwarding.ts";
-import { generatorStream, ndjsonLine } from "./sse.ts";
+import { relayEvents } from "./relay.ts";
+import { ndjsonLine } from "./sse.ts";
 import type { InstanceSupervisor } from "./supervisor.ts";
 import type { Observation } from "./inference-metrics.ts";
 import { keepAliveMs } from "./keep-alive.ts";
@@ -49,18 +50,21 @@ export function ollamaRoutes(upstream: Upstream, forwarding: NodeForwarding) {
       o.end(res.status);
       return Response.json({ error: upstreamMessage(await res.json().catch(() => null), res.status) }, { status: res.status });
     }
-    if (!stream || toolsWhole) {
-      const answer = ollamaAnswer(kind, (await res.json()) as Record<string, unknown>, model, startedAt);
-      o.setUsage(answer.prompt_eval_count, answer.eval_count);
-      o.end(200);
-      if (!toolsWhole) return Response.json(answer);
-      return new Response(ndjsonLine(answer), { headers: { "content-type": "application/x-ndjson" } });
+    if (stream && !toolsWhole && (res.headers.get("content-type") ?? "").startsWith("text/event-stream")) {
+      const lines = relayEvents(res.body, new OllamaLines(kind, model, startedAt, o), (outcome) => {
+        o.outcome = outcome;
+        o.end(200);
+      });
+      return new Response(lines, { headers: { "content-type": "application/x-ndjson" } });
     }
-    const lines = generatorStream(ollamaLines(kind, res.body, model, startedAt, o), (outcome) => {
-      o.outcome = outcome;
-      o.end(200);
-    });
-    return new Response(lines, { headers: { "content-type": "application/x-ndjson" } });
+    // A whole answer: asked for, or what a server sent to a stream request (then one closing line, as for tool calls).
+    const whole = (await res.json().catch(() => null)) as Record<string, unknown> | null;
+    o.end(whole?.choices ? 200 : 502);
+    if (!whole?.choices) return Response.json({ error: "The model server answered with a body that is not a completion" }, { status: 502 });
+    const answer = ollamaAnswer(kind, whole, model, startedAt);
+    o.setUsage(answer.prompt_eval_count, answer.eval_count);
+    if (!stream) return Response.json(answer);
+    return new Response(ndjsonLine(answer), { headers: { "content-type": "application/x-ndjson" } });
   }
 
   /** Embeddings for /api/embed (many inputs) and /api/embeddings (one prompt, older clients). */

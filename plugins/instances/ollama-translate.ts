@@ -2,8 +2,10 @@
  * Ollama's API translated onto OpenAI's: /api/chat and /api/generate requests become chat (or raw
  * completions) requests, their answers and streams become Ollama's JSON and NDJSON lines.
  */
-import { ndjsonLine, openAiChunks } from "./sse.ts";
-import type { StreamReport } from "./anthropic-translate.ts";
+import type { EventSourceMessage } from "eventsource-parser";
+import { DROP, type StreamHandler, type Verdict } from "./relay.ts";
+import { openAiChunk, unfinished, upstreamMessage, type StreamReport } from "./server-events.ts";
+import { ndjsonLine } from "./sse.ts";
 
 type Json = Record<string, any>;
 
@@ -81,33 +83,52 @@ export function ollamaAnswer(kind: "chat" | "generate", answer: Json, model: str
   return { ...head, ...body, ...closing(startedAt, answer.usage, choice.finish_reason) };
 }
 
-/** An OpenAI stream as Ollama's NDJSON lines. */
-export async function* ollamaLines(kind: "chat" | "generate", upstream: ReadableStream<Uint8Array>, model: string, startedAt: number, report: StreamReport): AsyncGenerator<Uint8Array> {
-  let usage: Json | undefined;
-  let finish: string | undefined;
-  const line = (content: string, toolCalls?: Json[]) => ndjsonLine({
-    model, created_at: new Date().toISOString(),
-    ...(kind === "chat" ? { message: { role: "assistant", content, ...(toolCalls?.length ? { tool_calls: toolCalls } : {}) } } : { response: content }),
-    done: false,
-  });
-  try {
-    for await (const chunk of openAiChunks(upstream)) {
-      if (chunk.usage) usage = chunk.usage as Json;
-      const choice = (chunk.choices as Json[] | undefined)?.[0];
-      if (!choice) continue;
-      const content = choice.delta?.content ?? choice.text;
-      if (typeof content === "string" && content !== "") {
-        report.firstToken();
-        yield line(content);
-      }
-      // Ollama sends each tool call whole; servers stream the first piece with the name and id.
-      if (choice.delta?.tool_calls?.length) report.firstToken();
-      if (choice.finish_reason) finish = choice.finish_reason;
+/**
+ * An OpenAI stream translated into Ollama's NDJSON lines as each chunk comes; a stream that breaks
+ * or ends before it finished ends with Ollama's `{"error": ...}` line (the ollama client raises it).
+ */
+export class OllamaLines implements StreamHandler {
+  readonly passThrough = false;
+  #usage: Json | undefined;
+  #finish: string | undefined;
+  #finished = false;
+  #failed = false;
+
+  constructor(private readonly kind: "chat" | "generate", private readonly model: string, private readonly startedAt: number, private readonly report: StreamReport) {}
+
+  event(e: EventSourceMessage): Verdict {
+    if (this.#failed) return DROP;
+    const chunk = openAiChunk(e);
+    if (chunk === "done") this.#finished = true;
+    if (chunk === "done" || chunk === null) return DROP;
+    if (chunk.error) {
+      this.#failed = true;
+      return ndjsonLine({ error: upstreamMessage(chunk, 500) });
     }
-  } catch (error) {
-    yield ndjsonLine({ error: `The model server's stream failed: ${(error as Error).message}` });
-    return;
+    if (chunk.usage) this.#usage = chunk.usage as Json;
+    const choice = (chunk.choices as Json[] | undefined)?.[0];
+    if (!choice) return DROP;
+    if (choice.finish_reason) {
+      this.#finish = choice.finish_reason;
+      this.#finished = true; // whole, even if the server then leaves out [DONE]
+    }
+    // Ollama sends each tool call whole; servers stream the first piece with the name and id.
+    if (choice.delta?.tool_calls?.length) this.report.firstToken();
+    const content = choice.delta?.content ?? choice.text;
+    if (typeof content !== "string" || content === "") return DROP;
+    this.report.firstToken();
+    return ndjsonLine({
+      model: this.model, created_at: new Date().toISOString(),
+      ...(this.kind === "chat" ? { message: { role: "assistant", content } } : { response: content }),
+      done: false,
+    });
   }
-  report.setUsage(usage?.prompt_tokens, usage?.completion_tokens);
-  yield ndjsonLine({ model, created_at: new Date().toISOString(), ...(kind === "chat" ? { message: { role: "assistant", content: "" } } : { response: "" }), ...closing(startedAt, usage, finish) });
+
+  end(failure: string | null): Uint8Array | null {
+    if (this.#failed) return null;
+    if (!this.#finished || failure) return ndjsonLine({ error: unfinished(failure) });
+    this.report.setUsage(this.#usage?.prompt_tokens, this.#usage?.completion_tokens);
+    const empty = this.kind === "chat" ? { message: { role: "assistant", content: "" } } : { response: "" };
+    return ndjsonLine({ model: this.model, created_at: new Date().toISOString(), ...empty, ...closing(this.startedAt, this.#usage, this.#finish) });
+  }
 }

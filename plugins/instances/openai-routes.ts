@@ -15,7 +15,7 @@ import type { NodeForwarding } from "./node-forwarding.ts";
 
 const SHAPE = "OpenAI's error shape {error: {message, type, param, code}}";
 /** What the model server answered, passed through: no schema can describe every server's answer. */
-const passedThrough = inferenceResponses("The model server's answer as it sent it: JSON, server-sent events when the body asks for stream: true, or bytes (audio, images)", ["application/json", "text/event-stream"], SHAPE);
+const passedThrough = inferenceResponses("The model server's answer, naming the model id sent: JSON, server-sent events when the body asks for stream: true, or bytes (audio, images)", ["application/json", "text/event-stream"], SHAPE);
 const errors = { 401: passedThrough[401], 404: passedThrough[404] };
 const multipartBody = {
   required: true,
@@ -37,8 +37,9 @@ export function openAiRoutes(upstream: Upstream, forwarding: NodeForwarding) {
   const requestId = (set: { headers: Record<string, unknown> }) => set.headers["x-request-id"] as string | undefined;
 
   /** A JSON route: the body forwarded byte for byte, unless gantry asks a stream for its usage. */
-  const jsonRoute = (app: RolesApp, path: string, summary: string, required: string[], askUsage: boolean) =>
-    app.post(path, async ({ body, request, set }) => {
+  const jsonRoute = (app: RolesApp, path: string, summary: string, required: string[], askUsage: boolean) => {
+    const family = path === "/v1/responses" ? "responses" as const : "openai" as const;
+    return app.post(path, async ({ body, request, set }) => {
       let text = typeof body === "string" ? body : ""; // parse: "text" hands over a string; no body at all is ""
       // A large body is not parsed whole when a bounded scan is sure of its model and stream (it then has no stream_options or keep_alive).
       const scanned = text.length >= SCAN_FROM_BYTES ? scanModelRequest(text) : undefined;
@@ -60,9 +61,10 @@ export function openAiRoutes(upstream: Upstream, forwarding: NodeForwarding) {
       const serve = async () => {
         const { supervisor, o } = await upstream.enter(vetted, "openai", requestId(set), stream);
         const observer = stream ? undefined : upstream.served.observer(model, path);
-        if (!observer) return relay(await upstream.send(supervisor, path, { body: text, signal: request.signal }, o), o, stripUsage);
+        const options = { family, model, stream, stripUsage };
+        if (!observer) return relay(await upstream.send(supervisor, path, { body: text, signal: request.signal }, o), o, options);
         const started = performance.now();
-        const answer = await relay(await upstream.send(supervisor, path, { body: text, signal: request.signal }, o), o);
+        const answer = await relay(await upstream.send(supervisor, path, { body: text, signal: request.signal }, o), o, options);
         observer({ path, body: text, instance: supervisor.definition.name, status: answer.status, answer: answer.clone(), latencyMs: performance.now() - started });
         return answer;
       };
@@ -70,6 +72,7 @@ export function openAiRoutes(upstream: Upstream, forwarding: NodeForwarding) {
       if (stream && upstream.cold(vetted)) return loadingStream(model, serve(), openAiErrorBody, openAiErrorEvent);
       return serve();
     }, { role: "inference", parse: "text", detail: { summary, tags: ["openai"], requestBody: rawJsonBody(required), responses: passedThrough, ...OWN_ERRORS, ...DIRECT } });
+  };
 
   /** A multipart route (audio files): the bytes forwarded with their boundary, `model` read from the form. */
   const multipartRoute = (app: RolesApp, path: string, summary: string) =>
@@ -84,7 +87,7 @@ export function openAiRoutes(upstream: Upstream, forwarding: NodeForwarding) {
       const forwarded = await forwarding.forward(request, model, bytes); // cluster: another node's model
       if (forwarded) return forwarded;
       const { supervisor, o } = await upstream.admit(model, request, "openai", requestId(set), false);
-      return relay(await upstream.send(supervisor, path, { body: bytes, headers: { "content-type": type }, signal: request.signal }, o), o);
+      return relay(await upstream.send(supervisor, path, { body: bytes, headers: { "content-type": type }, signal: request.signal }, o), o, { model });
     }, { role: "inference", parse: "none", detail: { summary, tags: ["openai"], requestBody: multipartBody, responses: passedThrough, ...OWN_ERRORS, ...DIRECT } });
 
   return (app: RolesApp) => {
@@ -114,7 +117,7 @@ export function openAiRoutes(upstream: Upstream, forwarding: NodeForwarding) {
         const { keep_alive: keepAlive, ...rest } = body;
         const { supervisor, o } = await upstream.admit(model, request, "openai", requestId(set), body.stream === true, keepAlive);
         const text = JSON.stringify({ ...rest, model });
-        return relay(await upstream.send(supervisor, "/v1/chat/completions", { body: text, signal: request.signal }, o), o);
+        return relay(await upstream.send(supervisor, "/v1/chat/completions", { body: text, signal: request.signal }, o), o, { model, stream: body.stream === true });
       }, {
         role: "operator|inference", body: t.Record(t.String(), t.Unknown()), params: t.Object({ model: t.String({ maxLength: 256, description: "an instance's name or alias, URL-encoded" }) }),
         detail: { summary: "gantry's single-call inference: a chat completion on the named model", tags: ["openai"], responses: passedThrough, ...OWN_ERRORS },

@@ -8,12 +8,17 @@ import type { InstanceManager } from "./instance-manager.ts";
 import type { ServedModels } from "./served-models.ts";
 import type { InstanceSupervisor } from "./supervisor.ts";
 import { InferenceErrors } from "./inference-errors.ts";
-import { measuredStream, type InferenceApi, type InferenceMetrics, type Observation, type ObservationOwner } from "./inference-metrics.ts";
+import { type InferenceApi, type InferenceMetrics, type Observation, type ObservationOwner } from "./inference-metrics.ts";
 import type { KeyLimits } from "./key-limits.ts";
 import { keepAliveMs } from "./keep-alive.ts";
 import { PlacementErrors } from "./placement.ts";
 import { QueueFull } from "./request-gate.ts";
-import { streamWatcher } from "./sse.ts";
+import { relayBytes, relayEvents, type Outcome } from "./relay.ts";
+import { answerAsStream, ServerEvents, streamErrorEvent, upstreamMessage, type ServerFamily } from "./server-events.ts";
+import { messageAsEvents } from "./anthropic-translate.ts";
+import { renamedModel } from "./model-names.ts";
+
+export { upstreamMessage };
 
 /** A JSON request body and the `model` it names. */
 export interface ModelRequest {
@@ -222,34 +227,67 @@ export function relayHeaders(upstream: Response): Headers {
   return headers;
 }
 
+/** How an answer is relayed: the client's family, the model id it sent, whether it asked for a stream. */
+export interface RelayOptions {
+  /** The family of a stream (its events, its end, its error event); raw relays a server's own endpoints untouched. */
+  family?: ServerFamily;
+  /** The id the client sent: answers name it (null or absent: as the server named it). */
+  model?: string | null;
+  /** The client asked for a stream: a JSON answer becomes one (or the family's error event). */
+  stream?: boolean;
+  /** gantry asked for usage the client did not: it is taken out of the stream again. */
+  stripUsage?: boolean;
+}
+
+const SSE_HEADERS = { "content-type": "text/event-stream", "cache-control": "no-cache" };
+
 /**
- * An OpenAI-compatible answer relayed to the client as the server sent it, measured: JSON bodies
- * are read for `usage`, event streams are watched chunk by chunk (and lose the usage chunk gantry
- * asked for when `stripUsage`), anything else (audio, images) passes through.
+ * A model server's answer relayed to the client, measured: JSON bodies are read for `usage` and
+ * name the client's model; event streams go through the one stream relay (relay.ts) in the
+ * client's family; anything else (audio, images) passes through as bytes.
  */
-export async function relay(upstream: Response, o: Observation, stripUsage = false): Promise<Response> {
+export async function relay(upstream: Response, o: Observation, options: RelayOptions = {}): Promise<Response> {
   const headers = relayHeaders(upstream);
   const type = upstream.headers.get("content-type") ?? "";
-  // JSON first, without touching `upstream.body`: reading that property makes Bun build a stream, and text() then reads through it.
-  if (type.includes("json")) {
-    const text = await upstream.text();
-    const at = text.lastIndexOf('"usage"');
-    // Read from the usage object only, not parsed whole: the answer can be large (embeddings) and parsing it would cost every request.
-    if (at !== -1) {
-      const usage = text.slice(at, at + 400); // the next few hundred characters hold the usage object
-      o.setUsage(count(usage, PROMPT), count(usage, COMPLETION));
-    }
+  const family = options.family ?? "openai";
+  const model = family === "raw" ? null : (options.model ?? null);
+  const ended = (outcome: Outcome) => {
+    o.outcome = outcome;
     o.end(upstream.status);
-    return new Response(text, { status: upstream.status, headers });
-  }
+  };
+  // JSON first, without touching `upstream.body`: reading that property makes Bun build a stream, and text() then reads through it.
+  if (type.includes("json")) return jsonAnswer(upstream, await upstream.text(), o, headers, { ...options, family, model });
   if (upstream.body && type.startsWith("text/event-stream")) {
-    return new Response(measuredStream(upstream.body, o, upstream.status, streamWatcher(o, stripUsage)), { status: upstream.status, headers });
+    const handler = new ServerEvents(o, family, model, options.stripUsage === true);
+    return new Response(relayEvents(upstream.body, handler, ended), { status: upstream.status, headers });
   }
   if (!upstream.body) {
     o.end(upstream.status);
     return new Response(null, { status: upstream.status, headers });
   }
-  return new Response(measuredStream(upstream.body, o, upstream.status), { status: upstream.status, headers });
+  return new Response(relayBytes(upstream.body, ended), { status: upstream.status, headers });
+}
+
+/** A JSON answer: usage read, the model renamed, and, for a client that asked for a stream, sent as one. */
+function jsonAnswer(upstream: Response, body: string, o: Observation, headers: Headers, options: RelayOptions & { family: ServerFamily; model: string | null }): Response {
+  const { family, model } = options;
+  let text = body;
+  const at = text.lastIndexOf('"usage"');
+  // Read from the usage object only, not parsed whole: the answer can be large (embeddings) and parsing it would cost every request.
+  if (at !== -1) {
+    const usage = text.slice(at, at + 400); // the next few hundred characters hold the usage object
+    o.setUsage(count(usage, PROMPT), count(usage, COMPLETION));
+  }
+  if (model !== null && upstream.ok) text = renamedModel(text, JSON.stringify(model)) ?? text;
+  o.end(upstream.status);
+  if (!options.stream || !upstream.ok || family === "raw") return new Response(text, { status: upstream.status, headers });
+  // A server that answered a stream request with JSON (some do when they cannot stream): the stream the client's SDK waits for.
+  let events: Uint8Array;
+  if (family === "anthropic") {
+    const message = (() => { try { return JSON.parse(text); } catch { return null; } })();
+    events = message?.type === "message" ? messageAsEvents(message) : streamErrorEvent("anthropic", "The model server answered a stream request with a JSON body that is not a message");
+  } else events = answerAsStream(text, family, options.stripUsage !== true);
+  return new Response(events, { status: upstream.status, headers: SSE_HEADERS });
 }
 
 const PROMPT = /"(?:prompt_tokens|input_tokens)"\s*:\s*(\d+)/;
@@ -261,18 +299,11 @@ function count(usage: string, field: RegExp): number | undefined {
   return match ? Number(match[1]) : undefined;
 }
 
-/** The message of a model server's error answer (OpenAI's `{error: {message}}`, or `{error: "..."}`), for re-shaping it. */
-export function upstreamMessage(answer: unknown, status: number): string {
-  const error = (answer as { error?: { message?: unknown } | string } | null)?.error;
-  if (typeof error === "string") return error;
-  return typeof error?.message === "string" ? error.message : `the model server answered ${status}`;
-}
-
 /** Chat completions and embeddings for other plugins (agents, knowledge, evaluations): the proxy's path without HTTP in front. */
 export function inferenceService(upstream: Upstream): InferenceService {
   const call = async (path: string, body: Record<string, unknown>, signal?: AbortSignal) => {
     const { supervisor, o } = await upstream.admit(String(body.model ?? ""), undefined, "openai", undefined, false);
-    const res = await relay(await upstream.send(supervisor, path, { body: JSON.stringify(body), signal }, o), o);
+    const res = await relay(await upstream.send(supervisor, path, { body: JSON.stringify(body), signal }, o), o, { model: typeof body.model === "string" ? body.model : null });
     const answer = (await res.json().catch(() => ({}))) as Record<string, unknown>;
     if (!res.ok) throw new Error(upstreamMessage(answer, res.status));
     return answer;

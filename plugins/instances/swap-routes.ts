@@ -32,7 +32,7 @@ export function swapRoutes(upstream: Upstream) {
       if (value) headers[name] = value;
     }
     const body = request.method === "POST" ? await request.arrayBuffer() : null;
-    return relay(await upstream.send(supervisor, path + (query === -1 ? "" : request.url.slice(query)), { method: request.method, headers, body, signal: request.signal }, o), o);
+    return relay(await upstream.send(supervisor, path + (query === -1 ? "" : request.url.slice(query)), { method: request.method, headers, body, signal: request.signal }, o), o, { family: "raw" });
   };
   const rawOptions = (summary: string) => ({
     role: "operator" as const,

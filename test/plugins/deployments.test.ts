@@ -260,6 +260,11 @@ describe("deployments", () => {
     expect(((await anthropic.json()) as { content: { text: string }[] }).content[0]!.text).toBe("Version two says: hi");
     const ollama = await g.api("/api/chat", json("POST", { model: "chat", stream: false, messages: [{ role: "user", content: "hi" }] }));
     expect(((await ollama.json()) as { message: { content: string } }).message.content).toBe("Version two says: hi");
+    // Answers name the served name the client sent, not the version's instance or the server's own name.
+    expect(((await (await chat("chat")).json()) as { model: string }).model).toBe("chat");
+    const streamed = await (await g.api("/v1/chat/completions", json("POST", { model: "chat", stream: true, messages: [{ role: "user", content: "a b" }] }))).text();
+    expect(new Set([...streamed.matchAll(/"model":"([^"]*)"/g)].map((m) => m[1]))).toEqual(new Set(["chat"]));
+    expect(streamed.endsWith("data: [DONE]\n\n")).toBe(true);
   });
 
   test("rollback under load: instant, audited, no failed request; the model's event stream tells", async () => {
