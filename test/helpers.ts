@@ -113,14 +113,17 @@ export const BUILTIN_PLUGINS = resolve(import.meta.dir, "..", "plugins");
 export async function startGantry(options: StartOptions = {}): Promise<TestGantry> {
   const dataDir = options.dataDir ?? tempDir();
   const emptyBuiltins = tempDir("gantry-builtins-");
-  const modelPorts = await reservePortBlock();
+  // A gantry restarted on the same data dir finds its instances on the ports they were given: the
+  // block stays with the data dir (held until this test process ends).
+  const modelPorts = options.dataDir ? await modelPortsOf(options.dataDir) : await reservePortBlock();
   const base = deepMerge({
       data_dir: dataDir,
       server: { host: "127.0.0.1", port: 0, shutdown_timeout_ms: 2000 },
       log: { level: "debug", format: "json" },
       plugins: { dir: options.builtins ?? emptyBuiltins, setup_timeout_ms: 3000, dispose_timeout_ms: 300 },
       auth: { bootstrap_admin_key: ADMIN_KEY },
-      plugin: { instances: { port_range: [modelPorts.from, modelPorts.to] } },
+      // A model server's start is given a minute: a ceiling for a hang, not a speed limit, on a loaded machine.
+      plugin: { instances: { port_range: [modelPorts.from, modelPorts.to], start_timeout_s: 60 } },
       ...(testDatabase(dataDir) ? { database: testDatabase(dataDir) } : {}),
     }, options.config ?? {});
   const read = () => {
@@ -141,7 +144,7 @@ export async function startGantry(options: StartOptions = {}): Promise<TestGantr
     gantry = await createGantry(read(), { logDestination: logs, announce: () => {}, reloadConfig: read });
     url = options.listen === false ? "" : await gantry.listen();
   } catch (error) {
-    modelPorts.release();
+    if (!options.dataDir) modelPorts.release();
     throw error;
   }
   return {
@@ -154,7 +157,7 @@ export async function startGantry(options: StartOptions = {}): Promise<TestGantr
     },
     async stop() {
       await gantry.stop();
-      modelPorts.release();
+      if (!options.dataDir) modelPorts.release();
       rmSync(emptyBuiltins, { recursive: true, force: true });
       if (!options.dataDir) {
         rmSync(dataDir, { recursive: true, force: true });
@@ -162,6 +165,14 @@ export async function startGantry(options: StartOptions = {}): Promise<TestGantr
       }
     },
   };
+}
+
+const dataDirPorts = new Map<string, Promise<PortBlock>>();
+/** The model-server port block of a data dir, the same for every gantry started on it by this test process. */
+export function modelPortsOf(dataDir: string): Promise<PortBlock> {
+  let block = dataDirPorts.get(resolve(dataDir));
+  if (!block) dataDirPorts.set(resolve(dataDir), (block = reservePortBlock()));
+  return block;
 }
 
 function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {

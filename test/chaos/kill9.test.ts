@@ -10,12 +10,14 @@ import { readdirSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Subprocess } from "bun";
 import { Database } from "bun:sqlite";
-import { ADMIN_KEY, freePort, STAND_IN_MODEL_SERVER, tempDir } from "../helpers.ts";
+import { ADMIN_KEY, freePort, portRangeEnv, reservePortBlock, STAND_IN_MODEL_SERVER, tempDir } from "../helpers.ts";
 
 const KILLS = Number(process.env.CHAOS_KILLS ?? 3);
 const SEED = Number(process.env.CHAOS_SEED ?? 11);
 const LINES = 12;
 const dataDir = tempDir();
+// Model-server ports held by this file alone, the same for every gantry it boots on the data dir.
+const modelPorts = await reservePortBlock();
 const started: Subprocess[] = [];
 afterAll(() => {
   for (const proc of started) proc.kill("SIGKILL");
@@ -49,7 +51,7 @@ async function boot() {
     env: {
       PATH: process.env.PATH ?? "", GANTRY_DATA_DIR: dataDir, GANTRY_AUTH__BOOTSTRAP_ADMIN_KEY: ADMIN_KEY, GANTRY_LOG__LEVEL: "warn",
       GANTRY_PLUGINS__DISABLED: '["cache", "mcp"]', GANTRY_RATE_LIMIT__ENABLED: "false",
-      GANTRY_PLUGIN__INSTANCES__PORT_RANGE: "[18740, 18750]", GANTRY_PLUGIN__BATCH__CONCURRENCY: "2",
+      ...portRangeEnv(modelPorts), GANTRY_PLUGIN__BATCH__CONCURRENCY: "2",
       GANTRY_PLUGIN__AGENT__DEFAULT_MODEL: "brain",
       GANTRY_PLUGIN__AGENT__AGENTS: JSON.stringify({ echo: { prompt: "Repeat.", tools: ["/scripts:run", "/cron:list"], allow: ["/scripts:run"], ask: ["/cron:list"] } }),
     },

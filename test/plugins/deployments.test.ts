@@ -89,7 +89,6 @@ const start = () => startGantry({
   config: {
     rate_limit: { enabled: false },
     plugin: {
-      instances: { port_range: [18800, 18830] },
       deployments: {
         check_interval_s: 1, keep_warm_s: 600, shadow_max_in_flight: 64, drift_baseline_requests: 10, drift_window_requests: 10, similarity_embeddings_model: "embedder",
       },
@@ -473,7 +472,7 @@ describe("deployments: small limits", () => {
   test("keep_warm_s ends with the previous version stopped (a standby rollback target); an overtaken canary ends; mirrors past shadow_max_in_flight are dropped", async () => {
     const w = await startGantry({
       builtins: BUILTIN_PLUGINS,
-      config: { rate_limit: { enabled: false }, plugin: { instances: { port_range: [18831, 18840] }, deployments: { check_interval_s: 1, keep_warm_s: 1, shadow_max_in_flight: 1 } } },
+      config: { rate_limit: { enabled: false }, plugin: { deployments: { check_interval_s: 1, keep_warm_s: 1, shadow_max_in_flight: 1 } } },
     });
     const reviewer = (await w.gantry.security.keys.create("reviewer", "operator")).key;
     try {

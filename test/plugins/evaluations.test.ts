@@ -52,7 +52,7 @@ let viewer: string;
 beforeAll(async () => {
   g = await startGantry({
     builtins: BUILTIN_PLUGINS,
-    config: { rate_limit: { enabled: false }, plugin: { instances: { port_range: [18760, 18770] }, evaluations: { concurrency: 3 } } },
+    config: { rate_limit: { enabled: false }, plugin: { evaluations: { concurrency: 3 } } },
   });
   viewer = (await g.gantry.security.keys.create("evaluations-viewer", "viewer")).key;
   await addInstance(g, "model");
@@ -178,7 +178,7 @@ describe("evaluations", () => {
 describe("evaluations across a restart", () => {
   test("a run gantry stopped in the middle of is interrupted at the next start and resumes where it was", async () => {
     const dataDir = tempDir();
-    const config = { rate_limit: { enabled: false }, plugin: { instances: { port_range: [18771, 18779] }, evaluations: { concurrency: 2 } } };
+    const config = { rate_limit: { enabled: false }, plugin: { evaluations: { concurrency: 2 } } };
     let first: TestGantry | undefined = await startGantry({ builtins: BUILTIN_PLUGINS, dataDir, config });
     await addInstance(first, "slow", ["--latency-ms", "80"]);
     await uploadDataset(first, "arith", CSV, "arith.csv");

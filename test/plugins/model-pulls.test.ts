@@ -35,7 +35,7 @@ beforeAll(async () => {
     config: {
       plugins: { disabled: readdirSync(BUILTIN_PLUGINS).filter((name) => name !== "instances" && name !== "infra") },
       rate_limit: { enabled: false },
-      plugin: { instances: { port_range: [18980, 18989], hub_url: hub, hub_token: TOKEN, models_dir: modelsDir } },
+      plugin: { instances: { hub_url: hub, hub_token: TOKEN, models_dir: modelsDir } },
     },
   });
   viewerKey = (await g.gantry.security.keys.create("viewer", "viewer")).key;
