@@ -379,9 +379,7 @@ if (TEST_PG_URL) {
       expect(new Set(ticks).size).toBe(ticks.length); // no tick twice
       expect(ticks.some((t) => t < killedAt)).toBe(true);
       expect(ticks.some((t) => t > killedAt + 1000)).toBe(true); // the new leader fires
-      // The gap: ticks due while nobody led are not run (at most lease + lease/3, plus a tick).
-      const gaps = ticks.slice(1).map((t, i) => t - ticks[i]!);
-      expect(Math.max(...gaps)).toBeLessThanOrEqual(2 * TEST_CLUSTER_TIMING.lease_s * 1000 + 2000);
+      // How soon the new leader takes over (the gap in the ticks) is a speed: bench/cluster.ts measures the failover.
 
       // The killed node goes down; it can then be forgotten.
       const killedId = await leader.id();

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { ADMIN_KEY, BUILTIN_PLUGINS, STAND_IN_MODEL_SERVER, json, startGantry, tempDir, waitFor, type TestGantry, sqlRows } from "../helpers.ts";
+import { ADMIN_KEY, BUILTIN_PLUGINS, databaseSettled, STAND_IN_MODEL_SERVER, json, startGantry, tempDir, waitFor, type TestGantry, sqlRows } from "../helpers.ts";
 
 /**
  * 20 rows for the stand-in model ("ANSWER x" is answered with exactly x): rows 1–10 right, 11–15 off
@@ -167,7 +167,7 @@ describe("evaluations", () => {
     expect((await g.api(`/api/v1/evaluations/${second.id}`)).status).toBe(404);
     const id = String(second.id).replace(/[^\w-]/g, "");
     const finished = async () => Number((await sqlRows(g, `SELECT count(*) AS n FROM evaluation_rows WHERE evaluation_id = '${id}' AND status = 'succeeded'`))[0]!.n);
-    await Bun.sleep(300); // rows in flight at uninstall finish and are recorded
+    await databaseSettled(g, 500); // rows in flight at uninstall finish and are recorded
     const settled = await finished();
     await Bun.sleep(400);
     expect(await finished()).toBe(settled);
