@@ -1,6 +1,6 @@
 /** Test helpers: a real gantry on a loopback port with its own data dir and captured logs. */
 import { createHash } from "node:crypto";
-import { cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Writable } from "node:stream";
@@ -113,9 +113,7 @@ export const BUILTIN_PLUGINS = resolve(import.meta.dir, "..", "plugins");
 export async function startGantry(options: StartOptions = {}): Promise<TestGantry> {
   const dataDir = options.dataDir ?? tempDir();
   const emptyBuiltins = tempDir("gantry-builtins-");
-  // A gantry restarted on the same data dir finds its instances on the ports they were given: the
-  // block stays with the data dir (held until this test process ends).
-  const modelPorts = options.dataDir ? await modelPortsOf(options.dataDir) : await reservePortBlock();
+  const modelPorts = options.dataDir ? await dataDirPorts(options.dataDir) : await reservePortBlock();
   const base = deepMerge({
       data_dir: dataDir,
       server: { host: "127.0.0.1", port: 0, shutdown_timeout_ms: 2000 },
@@ -144,7 +142,7 @@ export async function startGantry(options: StartOptions = {}): Promise<TestGantr
     gantry = await createGantry(read(), { logDestination: logs, announce: () => {}, reloadConfig: read });
     url = options.listen === false ? "" : await gantry.listen();
   } catch (error) {
-    if (!options.dataDir) modelPorts.release();
+    modelPorts.release();
     throw error;
   }
   return {
@@ -157,7 +155,7 @@ export async function startGantry(options: StartOptions = {}): Promise<TestGantr
     },
     async stop() {
       await gantry.stop();
-      if (!options.dataDir) modelPorts.release();
+      modelPorts.release();
       rmSync(emptyBuiltins, { recursive: true, force: true });
       if (!options.dataDir) {
         rmSync(dataDir, { recursive: true, force: true });
@@ -167,11 +165,23 @@ export async function startGantry(options: StartOptions = {}): Promise<TestGantr
   };
 }
 
-const dataDirPorts = new Map<string, Promise<PortBlock>>();
-/** The model-server port block of a data dir, the same for every gantry started on it by this test process. */
+/**
+ * A gantry restarted on the same data dir finds its instances on the ports they were given: the
+ * block is noted beside the data dir and taken again by the next gantry on it (held while it runs).
+ */
+async function dataDirPorts(dataDir: string): Promise<PortBlock> {
+  const note = `${resolve(dataDir)}.model-ports`; // beside the data dir: nothing of gantry's own in it
+  const before = existsSync(note) ? Number(readFileSync(note, "utf8")) : undefined;
+  const block = await reservePortBlock(undefined, before);
+  writeFileSync(note, String(block.from));
+  return block;
+}
+
+const processPorts = new Map<string, Promise<PortBlock>>();
+/** The model-server port block of a gantry subprocess's data dir, held until this test process ends (it outlives the subprocess). */
 export function modelPortsOf(dataDir: string): Promise<PortBlock> {
-  let block = dataDirPorts.get(resolve(dataDir));
-  if (!block) dataDirPorts.set(resolve(dataDir), (block = reservePortBlock()));
+  let block = processPorts.get(resolve(dataDir));
+  if (!block) processPorts.set(resolve(dataDir), (block = reservePortBlock()));
   return block;
 }
 
