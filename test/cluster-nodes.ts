@@ -109,7 +109,7 @@ async function spawnNode(name: string, dataDir: string, env: Record<string, stri
     }
   })();
   void new Response(proc.stderr).text().then((text) => text && lines.push(text));
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + 60_000; // a ceiling for a hang: a loaded machine starts slowly
   while (!url && Date.now() < deadline && proc.exitCode === null) await Bun.sleep(20);
   if (!url) {
     proc.kill("SIGKILL");

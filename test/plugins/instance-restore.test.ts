@@ -35,7 +35,7 @@ async function boot(env: Record<string, string> = {}) {
   });
   started.push(proc);
   const url = `http://127.0.0.1:${port}`;
-  await waitFor(async () => (await fetch(`${url}/healthz`).catch(() => null))?.status === 200, 20_000, "gantry to answer /healthz");
+  await waitFor(async () => (await fetch(`${url}/healthz`).catch(() => null))?.status === 200, 60_000, "gantry to answer /healthz");
   const call = (path: string, init: RequestInit = {}) => fetch(url + path, { ...init, headers: { authorization: `Bearer ${ADMIN_KEY}`, ...(init.headers ?? {}) } });
   const instance = async (name: string) => (await call(`/api/v1/instances/${name}`)).json();
   return { proc, call, instance };

@@ -387,7 +387,7 @@ describe("kill -9 of gantry", () => {
         stdout: "ignore", stderr: "ignore",
       });
       const url = `http://127.0.0.1:${port}`;
-      await waitFor(async () => (await fetch(`${url}/healthz`).catch(() => null))?.status === 200, 10_000, "gantry to listen");
+      await waitFor(async () => (await fetch(`${url}/healthz`).catch(() => null))?.status === 200, 60_000, "gantry to listen");
       const call = (path: string, init: RequestInit = {}) => fetch(url + path, { ...init, headers: { ...(init.headers ?? {}), authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" } });
       return { proc, call };
     };

@@ -57,7 +57,7 @@ export async function startGantryProcess(
     }
   };
   const pumps = Promise.all([pump(proc.stdout), pump(proc.stderr)]);
-  const deadline = Date.now() + (options.timeoutMs ?? 20_000);
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000); // a ceiling for a hang: a loaded machine starts slowly
   while (!url && proc.exitCode === null && Date.now() < deadline) await Bun.sleep(20);
   if (!url) {
     proc.kill("SIGKILL");
