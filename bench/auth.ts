@@ -1,4 +1,7 @@
-/** bench/auth: requests/s on a JWT-protected route vs a public route of the same plugin, same run (goal ≥ 0.9×); login (argon2id) cost. */
+/**
+ * bench/auth: requests/s on a JWT-protected route vs a public route of the same plugin, same run (goal ≥ 0.9×); login (argon2id)
+ * cost; a wrong password and an unknown user take about the same time (no user enumeration by timing; goal: medians within 0.5–2×).
+ */
 import { ADMIN_KEY, FIXTURE_PLUGINS } from "../test/helpers.ts";
 import { loadLoop, percentile, round, spawnGantry } from "./lib.ts";
 
@@ -27,6 +30,23 @@ for (let i = 0; i < 20; i++) {
   token = (await res.json()).access_token;
 }
 
+// Failed logins, interleaved so that load on the machine falls on both alike.
+const failedLogin = async (username: string) => {
+  const started = performance.now();
+  const res = await fetch(`${server.url}/api/v1/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username, password: "not the password" }) });
+  await res.arrayBuffer();
+  if (res.status !== 401) throw new Error(`a failed login answered ${res.status}`);
+  return performance.now() - started;
+};
+const wrongPassword: number[] = [];
+const unknownUser: number[] = [];
+await failedLogin("nobody"); // warm up
+for (let i = 0; i < 20; i++) {
+  wrongPassword.push(await failedLogin("admin"));
+  unknownUser.push(await failedLogin(`nobody-${i}`));
+}
+const enumerationRatio = percentile(unknownUser, 50) / percentile(wrongPassword, 50);
+
 const protectedLoop = (durationMs: number) => loadLoop(`${server.url}/api/v1/hello/heard`, CONCURRENCY, durationMs, { headers: { authorization: `Bearer ${token}` } }).done;
 
 await protectedLoop(1000);
@@ -50,4 +70,7 @@ console.log(JSON.stringify({
   goal_ratio_at_least_0_9: jwtRps / publicRps >= 0.9,
   login_ms_p50: round(percentile(loginTimes, 50), 1),
   login_ms_p99: round(percentile(loginTimes, 99), 1),
+  failed_login_ms_p50: { wrong_password: round(percentile(wrongPassword, 50), 1), unknown_user: round(percentile(unknownUser, 50), 1) },
+  unknown_to_wrong_password_ratio: round(enumerationRatio, 2),
+  goal_same_time_for_unknown_user: enumerationRatio > 0.5 && enumerationRatio < 2,
 }, null, 2));

@@ -2,7 +2,7 @@
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import postgres from "postgres";
-import { ADMIN_KEY, BUILTIN_PLUGINS, dropTestDatabase, tempDir, testDatabase, testDatabaseEnv } from "./helpers.ts";
+import { ADMIN_KEY, BUILTIN_PLUGINS, dropTestDatabase, modelPortsOf, portRangeEnv, tempDir, testDatabase, testDatabaseEnv } from "./helpers.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 
@@ -87,6 +87,7 @@ async function spawnNode(name: string, dataDir: string, env: Record<string, stri
       GANTRY_AUTH__BOOTSTRAP_ADMIN_KEY: ADMIN_KEY,
       GANTRY_LOG__FORMAT: "json",
       GANTRY_RATE_LIMIT__ENABLED: "false",
+      ...portRangeEnv(await modelPortsOf(dataDir)),
       ...env,
     },
     stdout: "pipe",
@@ -108,7 +109,7 @@ async function spawnNode(name: string, dataDir: string, env: Record<string, stri
     }
   })();
   void new Response(proc.stderr).text().then((text) => text && lines.push(text));
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + 60_000; // a ceiling for a hang: a loaded machine starts slowly
   while (!url && Date.now() < deadline && proc.exitCode === null) await Bun.sleep(20);
   if (!url) {
     proc.kill("SIGKILL");

@@ -1,14 +1,16 @@
 /** Test helpers: a real gantry on a loopback port with its own data dir and captured logs. */
 import { createHash } from "node:crypto";
-import { cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { createServer } from "node:net";
 import { Writable } from "node:stream";
 import { validateConfig } from "../core/kernel/config.ts";
 import { createGantry, type Gantry } from "../core/gantry.ts";
 import { Errors } from "../core/kernel/errors.ts";
 import postgres from "postgres";
+import { reservePort, reservePortBlock, type PortBlock } from "./ports.ts";
+
+export { portRangeEnv, reservePort, reservePortBlock, type PortBlock } from "./ports.ts";
 
 export const FIXTURES = resolve(import.meta.dir, "fixtures");
 export const FIXTURE_PLUGINS = join(FIXTURES, "plugins");
@@ -37,6 +39,8 @@ export interface TestGantry {
   url: string;
   dataDir: string;
   logs: LogCapture;
+  /** The model-server ports this gantry hands out (plugin.instances.port_range), reserved for it alone. */
+  modelPorts: PortBlock;
   /** fetch relative to the server, with the admin key unless `auth: false` or headers given. */
   api(path: string, init?: RequestInit & { auth?: boolean | string }): Promise<Response>;
   stop(): Promise<void>;
@@ -109,12 +113,15 @@ export const BUILTIN_PLUGINS = resolve(import.meta.dir, "..", "plugins");
 export async function startGantry(options: StartOptions = {}): Promise<TestGantry> {
   const dataDir = options.dataDir ?? tempDir();
   const emptyBuiltins = tempDir("gantry-builtins-");
+  const modelPorts = options.dataDir ? await dataDirPorts(options.dataDir) : await reservePortBlock();
   const base = deepMerge({
       data_dir: dataDir,
       server: { host: "127.0.0.1", port: 0, shutdown_timeout_ms: 2000 },
       log: { level: "debug", format: "json" },
       plugins: { dir: options.builtins ?? emptyBuiltins, setup_timeout_ms: 3000, dispose_timeout_ms: 300 },
       auth: { bootstrap_admin_key: ADMIN_KEY },
+      // A model server's start is given a minute: a ceiling for a hang, not a speed limit, on a loaded machine.
+      plugin: { instances: { port_range: [modelPorts.from, modelPorts.to], start_timeout_s: 60 } },
       ...(testDatabase(dataDir) ? { database: testDatabase(dataDir) } : {}),
     }, options.config ?? {});
   const read = () => {
@@ -128,12 +135,18 @@ export async function startGantry(options: StartOptions = {}): Promise<TestGantr
     }
     return validateConfig(deepMerge(base, fromFile), options.configFile ?? "test");
   };
-  const config = read();
+  let gantry: Gantry;
+  let url: string;
   const logs = new LogCapture();
-  const gantry = await createGantry(config, { logDestination: logs, announce: () => {}, reloadConfig: read });
-  const url = options.listen === false ? "" : await gantry.listen();
+  try {
+    gantry = await createGantry(read(), { logDestination: logs, announce: () => {}, reloadConfig: read });
+    url = options.listen === false ? "" : await gantry.listen();
+  } catch (error) {
+    modelPorts.release();
+    throw error;
+  }
   return {
-    gantry, url, dataDir, logs,
+    gantry, url, dataDir, logs, modelPorts,
     api(path, init = {}) {
       const headers = new Headers(init.headers);
       const key = init.auth === undefined || init.auth === true ? ADMIN_KEY : init.auth;
@@ -142,6 +155,7 @@ export async function startGantry(options: StartOptions = {}): Promise<TestGantr
     },
     async stop() {
       await gantry.stop();
+      modelPorts.release();
       rmSync(emptyBuiltins, { recursive: true, force: true });
       if (!options.dataDir) {
         rmSync(dataDir, { recursive: true, force: true });
@@ -149,6 +163,26 @@ export async function startGantry(options: StartOptions = {}): Promise<TestGantr
       }
     },
   };
+}
+
+/**
+ * A gantry restarted on the same data dir finds its instances on the ports they were given: the
+ * block is noted beside the data dir and taken again by the next gantry on it (held while it runs).
+ */
+async function dataDirPorts(dataDir: string): Promise<PortBlock> {
+  const note = `${resolve(dataDir)}.model-ports`; // beside the data dir: nothing of gantry's own in it
+  const before = existsSync(note) ? Number(readFileSync(note, "utf8")) : undefined;
+  const block = await reservePortBlock(undefined, before);
+  writeFileSync(note, String(block.from));
+  return block;
+}
+
+const processPorts = new Map<string, Promise<PortBlock>>();
+/** The model-server port block of a gantry subprocess's data dir, held until this test process ends (it outlives the subprocess). */
+export function modelPortsOf(dataDir: string): Promise<PortBlock> {
+  let block = processPorts.get(resolve(dataDir));
+  if (!block) processPorts.set(resolve(dataDir), (block = reservePortBlock()));
+  return block;
 }
 
 function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
@@ -159,25 +193,30 @@ function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Reco
   return out;
 }
 
-/** A TCP port that was free a moment ago on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolvePort) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolvePort(port));
-    });
-  });
+/**
+ * A port for a stand-in server or a gantry subprocess on 127.0.0.1: below the ephemeral range, held
+ * for this test process (no other test file gets it), and free when handed over.
+ */
+export function freePort(): Promise<number> {
+  return reservePort();
 }
 
-/** Polls `check` until it returns true or `ms` pass. */
-export async function waitFor(check: () => boolean | Promise<boolean>, ms = 3000, what = "condition"): Promise<void> {
-  const deadline = Date.now() + ms;
+/**
+ * The least time any wait gives its state before it fails. A wait's ceiling only turns a hang into
+ * a failure: on a loaded machine (CI, other checkouts' tests at once) everything takes several times
+ * longer, so a ceiling given as a few seconds is raised to this.
+ */
+export const WAIT_FLOOR_MS = 15_000;
+
+/** Polls `check` until it returns true; fails naming `what` (or the check's source) after max(`ms`, WAIT_FLOOR_MS). */
+export async function waitFor(check: () => boolean | Promise<boolean>, ms = WAIT_FLOOR_MS, what?: string): Promise<void> {
+  const ceiling = Math.max(ms, WAIT_FLOOR_MS);
+  const deadline = Date.now() + ceiling;
   while (Date.now() < deadline) {
     if (await check()) return;
     await Bun.sleep(10);
   }
-  throw new Error(`Timed out after ${ms} ms waiting for ${what}`);
+  throw new Error(`Timed out after ${ceiling} ms waiting for ${what ?? `\`${String(check).replace(/\s+/g, " ").slice(0, 200)}\``}`);
 }
 
 /** Waits until `g` has sent no database statement for `quietMs` (background writes settled); returns the count then. */

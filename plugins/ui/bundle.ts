@@ -76,7 +76,13 @@ export function isBuilt(outDir = DIST_DIR): boolean {
 }
 
 if (import.meta.main) {
-  const started = performance.now();
-  const names = await buildBundle();
-  console.log(`dashboard built in ${Math.round(performance.now() - started)} ms: ${names.join(", ")}`);
+  // A current build is left in place: rebuilding swaps the folder, and a gantry serving from this
+  // checkout meanwhile (a test run, `npm pack` from a test) would find it gone for a moment.
+  if (isBuilt() && !process.argv.includes("--force")) {
+    console.log("dashboard up to date");
+  } else {
+    const started = performance.now();
+    const names = await buildBundle();
+    console.log(`dashboard built in ${Math.round(performance.now() - started)} ms: ${names.join(", ")}`);
+  }
 }

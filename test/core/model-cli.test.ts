@@ -18,7 +18,7 @@ beforeAll(async () => {
     builtins: BUILTIN_PLUGINS, configFile,
     config: {
       plugins: { disabled: readdirSync(BUILTIN_PLUGINS).filter((name) => name !== "instances") },
-      rate_limit: { enabled: false }, plugin: { instances: { port_range: [18970, 18979], start_timeout_s: 10, stop_timeout_s: 2 } },
+      rate_limit: { enabled: false }, plugin: { instances: { stop_timeout_s: 2 } },
     },
   });
   viewerKey = (await g.gantry.security.keys.create("viewer", "viewer")).key;

@@ -275,11 +275,12 @@ describe("uninstall", () => {
   test("a dispose that hangs is cut off at the dispose timeout", async () => {
     g = await startGantry();
     await g.gantry.host.install(fixture("slow-dispose"));
-    const started = performance.now();
+    // The dispose never settles: that uninstall returns at all is the cut-off; the report names the step.
     await g.gantry.host.uninstall("slow-dispose");
-    expect(performance.now() - started).toBeLessThan(2000);
     expect((await g.api("/api/v1/slow-dispose/ping")).status).toBe(404);
-    expect(g.logs.text).toContain("plugin dispose steps timed out");
+    const cutOff = g.logs.records.filter((r) => r.msg === "plugin dispose steps timed out");
+    expect(cutOff).toHaveLength(1);
+    expect(cutOff[0]).toMatchObject({ plugin: "slow-dispose", steps: [expect.any(String)] });
   });
 
   test("unknown plugin is 404", async () => {

@@ -8,7 +8,7 @@ const MARKER = "hf_AT_REST_MARKER_0123456789";
 const dataDir = tempDir();
 const seen = join(tempDir("gantry-env-"), "seen");
 let g: TestGantry;
-const boot = () => startGantry({ builtins: BUILTIN_PLUGINS, dataDir, config: { database: { url: "" }, plugins: { disabled: ["cache", "agent", "batch", "cron", "mcp"] }, plugin: { instances: { port_range: [18700, 18710] } } } });
+const boot = () => startGantry({ builtins: BUILTIN_PLUGINS, dataDir, config: { database: { url: "" }, plugins: { disabled: ["cache", "agent", "batch", "cron", "mcp"] } } });
 
 /** Every byte gantry wrote to its data dir (the database, its WAL), as text. */
 const dataDirText = () => readdirSync(dataDir).filter((f) => statSync(join(dataDir, f)).isFile() && f !== "secret.key").map((f) => readFileSync(join(dataDir, f)).toString("latin1")).join("\n");

@@ -9,7 +9,7 @@ beforeAll(async () => {
     config: {
       rate_limit: { enabled: false },
       plugins: { disabled: ["cache", "mcp", "agent", "batch", "cron", "deployments"] },
-      plugin: { instances: { port_range: [18760, 18799], start_timeout_s: 10, stop_timeout_s: 2, health_interval_s: 0.2 } },
+      plugin: { instances: { stop_timeout_s: 2, health_interval_s: 0.2 } },
     },
   });
 });

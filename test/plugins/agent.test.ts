@@ -12,7 +12,6 @@ beforeAll(async () => {
     config: {
       rate_limit: { enabled: false },
       plugin: {
-        instances: { port_range: [18620, 18640] },
         mcp: { servers: { tools: { command: process.execPath, args: [STAND_IN_MCP_SERVER] } } },
         agent: {
           default_model: "brain",

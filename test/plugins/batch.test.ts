@@ -13,7 +13,6 @@ beforeAll(async () => {
     config: {
       rate_limit: { enabled: false },
       plugin: {
-        instances: { port_range: [18680, 18690] },
         agent: { default_model: "brain", agents: { echo: { prompt: "Repeat.", tools: ["/scripts:run", "/cron:list"], allow: ["/scripts:run"], deny: ["/cron:list"] } } },
         batch: { concurrency: 3, max_lines: 20 },
       },

@@ -17,7 +17,6 @@ beforeAll(async () => {
     config: {
       rate_limit: { enabled: false },
       plugin: {
-        instances: { port_range: [18700, 18720] },
         agent: {
           default_model: "brain", approval_timeout_s: 5, workspaces: [workspace], task_max_depth: 1,
           permissions: { allow: ["Bash(pwd:*)", "WebFetch(domain:127.0.0.1)", "Edit(src/**)"], deny: ["Read(/etc/shadow)"] },

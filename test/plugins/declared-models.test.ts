@@ -51,7 +51,7 @@ options = { context_size = 4096 }
 `);
   g = await startGantry({
     builtins: BUILTIN_PLUGINS, configFile,
-    config: { plugins: { disabled: builtinsExcept("instances", "infra") }, rate_limit: { enabled: false }, plugin: { instances: { port_range: [18900, 18949], start_timeout_s: 10, stop_timeout_s: 2, models_dir: modelsDir, nvidia_smi: "", devices: { gpu0: { memory: "24GiB" }, gpu1: { memory: "24GiB" } } } } },
+    config: { plugins: { disabled: builtinsExcept("instances", "infra") }, rate_limit: { enabled: false }, plugin: { instances: { stop_timeout_s: 2, models_dir: modelsDir, nvidia_smi: "", devices: { gpu0: { memory: "24GiB" }, gpu1: { memory: "24GiB" } } } } },
   });
 });
 afterAll(() => g.stop());
@@ -60,7 +60,7 @@ describe("declared models", () => {
   test("created at start, origin declared, placement fields kept, env never shown", async () => {
     const alpha = await instance("alpha");
     expect(alpha).toMatchObject({ name: "alpha", origin: "declared", status: "stopped", model_path: "alpha-weights", aliases: ["gpt-4o-mini"], config_differs: [], desired_state: "stopped" });
-    expect(alpha.port).toBeGreaterThanOrEqual(18900);
+    expect(alpha.port).toBeGreaterThanOrEqual(g.modelPorts.from);
     expect(alpha.declaration).toMatchObject({ device: "gpu0", memory: "6GiB", pinned: true });
     // The placement fields reach the instance: placement acts on them.
     expect(alpha).toMatchObject({ device: "gpu0", memory_mib: 6144, pinned: true });

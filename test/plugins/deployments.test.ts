@@ -80,7 +80,9 @@ function load(model: string, concurrency = 6) {
     }
   };
   const workers = Array.from({ length: concurrency }, worker);
-  return { results, stop: async () => { running = false; await Promise.all(workers); return results; } };
+  // `more(n)`: waits for n more answers (more than `concurrency` include requests sent after now).
+  const more = (n: number) => { const target = results.length + n; return waitFor(() => results.length >= target, 20_000, `${n} more answers under load`); };
+  return { results, more, stop: async () => { running = false; await Promise.all(workers); return results; } };
 }
 
 const dataDir = tempDir();
@@ -89,7 +91,6 @@ const start = () => startGantry({
   config: {
     rate_limit: { enabled: false },
     plugin: {
-      instances: { port_range: [18800, 18830] },
       deployments: {
         check_interval_s: 1, keep_warm_s: 600, shadow_max_in_flight: 64, drift_baseline_requests: 10, drift_window_requests: 10, similarity_embeddings_model: "embedder",
       },
@@ -247,7 +248,7 @@ describe("deployments", () => {
     const full = await post("/promote", { model: "chat", version: "chat-v2", comment: "canary held up" }, opA);
     expect(full.status).toBe(200);
     expect(await full.json()).toMatchObject({ status: "live", version: "chat-v2" });
-    await Bun.sleep(100);
+    await running.more(12); // answers to requests sent after the promotion
     const results = await running.stop();
     expect(results.filter((r) => r.status !== 200)).toEqual([]);
     expect(results.some((r) => r.answer.startsWith("Version two"))).toBe(true);
@@ -271,12 +272,12 @@ describe("deployments", () => {
     const stream = events("chat");
     await waitFor(() => stream.list.some((e) => e.type === "deployment.state"), 5000, "the state message");
     const running = load("chat");
-    await Bun.sleep(150);
+    await running.more(6);
     const res = await post("/rollback", { model: "chat" }, opA);
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ live_version: "chat-v1", previous_version: "chat-v2" });
     expect(await answerOf(await chat("chat"))).toBe("Version one says: hello");
-    await Bun.sleep(150);
+    await running.more(12); // answers to requests sent after the rollback
     const results = await running.stop();
     expect(results.filter((r) => r.status !== 200)).toEqual([]);
     expect(results.at(-1)!.answer.startsWith("Version one")).toBe(true);
@@ -289,10 +290,10 @@ describe("deployments", () => {
 
   test("promote a full switch under concurrent load: no failed request, in-flight ones finish on the old version", async () => {
     const running = load("chat", 8);
-    await Bun.sleep(100);
+    await running.more(8); // answers from the old version first
     const promotion = await promote("chat", "chat-v2");
     expect(promotion.status).toBe("live");
-    await Bun.sleep(150);
+    await running.more(16); // answers to requests sent after the switch
     const results = await running.stop();
     expect(results.length).toBeGreaterThan(20);
     expect(results.filter((r) => r.status !== 200)).toEqual([]);
@@ -443,9 +444,9 @@ describe("deployments", () => {
 
   test("a reload under load keeps the served names answering; disable removes them, enable brings them back", async () => {
     const running = load("chat");
-    await Bun.sleep(100);
+    await running.more(6);
     expect((await g.api("/api/v1/plugins/deployments/reload", { method: "POST" })).status).toBe(200);
-    await Bun.sleep(150);
+    await running.more(12); // answers to requests sent after the reload
     const results = await running.stop();
     expect(results.filter((r) => r.status !== 200)).toEqual([]);
     expect(await answerOf(await chat("chat"))).toBe("Version two says: hello");
@@ -478,7 +479,7 @@ describe("deployments: small limits", () => {
   test("keep_warm_s ends with the previous version stopped (a standby rollback target); an overtaken canary ends; mirrors past shadow_max_in_flight are dropped", async () => {
     const w = await startGantry({
       builtins: BUILTIN_PLUGINS,
-      config: { rate_limit: { enabled: false }, plugin: { instances: { port_range: [18831, 18840] }, deployments: { check_interval_s: 1, keep_warm_s: 1, shadow_max_in_flight: 1 } } },
+      config: { rate_limit: { enabled: false }, plugin: { deployments: { check_interval_s: 1, keep_warm_s: 1, shadow_max_in_flight: 1 } } },
     });
     const reviewer = (await w.gantry.security.keys.create("reviewer", "operator")).key;
     try {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { ADMIN_KEY, BUILTIN_PLUGINS, STAND_IN_MODEL_SERVER, json, startGantry, tempDir, waitFor, type TestGantry, sqlRows } from "../helpers.ts";
+import { ADMIN_KEY, BUILTIN_PLUGINS, databaseSettled, STAND_IN_MODEL_SERVER, json, startGantry, tempDir, waitFor, type TestGantry, sqlRows } from "../helpers.ts";
 
 /**
  * 20 rows for the stand-in model ("ANSWER x" is answered with exactly x): rows 1–10 right, 11–15 off
@@ -52,7 +52,7 @@ let viewer: string;
 beforeAll(async () => {
   g = await startGantry({
     builtins: BUILTIN_PLUGINS,
-    config: { rate_limit: { enabled: false }, plugin: { instances: { port_range: [18760, 18770] }, evaluations: { concurrency: 3 } } },
+    config: { rate_limit: { enabled: false }, plugin: { evaluations: { concurrency: 3 } } },
   });
   viewer = (await g.gantry.security.keys.create("evaluations-viewer", "viewer")).key;
   await addInstance(g, "model");
@@ -167,7 +167,7 @@ describe("evaluations", () => {
     expect((await g.api(`/api/v1/evaluations/${second.id}`)).status).toBe(404);
     const id = String(second.id).replace(/[^\w-]/g, "");
     const finished = async () => Number((await sqlRows(g, `SELECT count(*) AS n FROM evaluation_rows WHERE evaluation_id = '${id}' AND status = 'succeeded'`))[0]!.n);
-    await Bun.sleep(300); // rows in flight at uninstall finish and are recorded
+    await databaseSettled(g, 500); // rows in flight at uninstall finish and are recorded
     const settled = await finished();
     await Bun.sleep(400);
     expect(await finished()).toBe(settled);
@@ -178,7 +178,7 @@ describe("evaluations", () => {
 describe("evaluations across a restart", () => {
   test("a run gantry stopped in the middle of is interrupted at the next start and resumes where it was", async () => {
     const dataDir = tempDir();
-    const config = { rate_limit: { enabled: false }, plugin: { instances: { port_range: [18771, 18779] }, evaluations: { concurrency: 2 } } };
+    const config = { rate_limit: { enabled: false }, plugin: { evaluations: { concurrency: 2 } } };
     let first: TestGantry | undefined = await startGantry({ builtins: BUILTIN_PLUGINS, dataDir, config });
     await addInstance(first, "slow", ["--latency-ms", "80"]);
     await uploadDataset(first, "arith", CSV, "arith.csv");

@@ -27,7 +27,7 @@ beforeAll(async () => {
     config: {
       rate_limit: { enabled: false },
       server: { cors: { origins: ["https://chat.example"] } },
-      plugin: { instances: { start_timeout_s: 10, stop_timeout_s: 2 } },
+      plugin: { instances: { stop_timeout_s: 2 } },
     },
   });
   key = (await g.gantry.security.keys.create("clients", "inference")).key;

@@ -28,7 +28,7 @@ beforeAll(async () => {
       plugins: { disabled: ["cache", "mcp", "agent", "batch", "cron", "pipelines", "evaluations", "knowledge", "datasets", "deployments"] },
       plugin: {
         instances: {
-          port_range: [18600, 18699], start_timeout_s: 10, stop_timeout_s: 2, health_interval_s: 0.2, nvidia_smi: nvidiaSmi,
+          stop_timeout_s: 2, health_interval_s: 0.2, nvidia_smi: nvidiaSmi,
           devices: { gpu0: { memory: "10GiB" } }, eviction_wait_s: 2, swap_wait_s: 3,
           groups: {
             pair: { swap: true, exclusive: false },
@@ -394,7 +394,7 @@ describe("reload", () => {
 describe("default model", () => {
   test("started with the plugin and kept loaded: not stopped for idleness, not evicted, started again when stopped", async () => {
     const dataDir = tempDir();
-    const settings = { port_range: [18700, 18720], start_timeout_s: 10, stop_timeout_s: 2, health_interval_s: 0.2, nvidia_smi: "", devices: { gpu0: { memory: "8GiB" } } };
+    const settings = { stop_timeout_s: 2, health_interval_s: 0.2, nvidia_smi: "", devices: { gpu0: { memory: "8GiB" } } };
     const first = await startGantry({ builtins: BUILTIN_PLUGINS, dataDir, config: { rate_limit: { enabled: false }, plugin: { instances: settings } } });
     for (const [name, aliases] of [["main-model", ["main"]], ["other-model", []]] as const) {
       const res = await first.api("/api/v1/instances", json("POST", { name, aliases, backend: "command", model_path: name, on_demand_start: true, idle_timeout: 1, device: "gpu0", memory: "6GiB", command: standIn() }));

@@ -7,12 +7,14 @@ import { afterAll, expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Subprocess } from "bun";
-import { ADMIN_KEY, BUILTIN_PLUGINS, dropTestDatabase, freePort, json, liveGroupMembers, STAND_IN_MODEL_SERVER, tempDir, testDatabaseEnv, waitFor } from "../helpers.ts";
+import { ADMIN_KEY, BUILTIN_PLUGINS, dropTestDatabase, freePort, json, portRangeEnv, reservePortBlock, liveGroupMembers, STAND_IN_MODEL_SERVER, tempDir, testDatabaseEnv, waitFor } from "../helpers.ts";
 
 const dataDir = tempDir();
+// Model-server ports held by this file alone, the same for every gantry it boots on the data dir.
+const modelPorts = await reservePortBlock();
 const started: Subprocess[] = [];
 afterAll(async () => {
-  // Gracefully first: a gantry killed with -9 leaves its model servers running (on this file's fixed ports).
+  // Gracefully first: a gantry killed with -9 leaves its model servers running (on this file's ports).
   for (const proc of started) proc.kill("SIGTERM");
   await Promise.race([Promise.all(started.map((proc) => proc.exited)), Bun.sleep(10_000)]);
   for (const proc of started) proc.kill("SIGKILL");
@@ -26,14 +28,14 @@ async function boot(env: Record<string, string> = {}) {
     env: {
       PATH: process.env.PATH ?? "", GANTRY_DATA_DIR: dataDir, GANTRY_AUTH__BOOTSTRAP_ADMIN_KEY: ADMIN_KEY, GANTRY_LOG__LEVEL: "warn",
       GANTRY_PLUGINS__DISABLED: JSON.stringify(disabled), GANTRY_RATE_LIMIT__ENABLED: "false",
-      GANTRY_PLUGIN__INSTANCES__PORT_RANGE: "[18960, 18969]", GANTRY_PLUGIN__INSTANCES__START_TIMEOUT_S: "10",
+      ...portRangeEnv(modelPorts), GANTRY_PLUGIN__INSTANCES__START_TIMEOUT_S: "60",
       ...testDatabaseEnv(dataDir), ...env,
     },
     stdout: "ignore", stderr: "ignore",
   });
   started.push(proc);
   const url = `http://127.0.0.1:${port}`;
-  await waitFor(async () => (await fetch(`${url}/healthz`).catch(() => null))?.status === 200, 20_000, "gantry to answer /healthz");
+  await waitFor(async () => (await fetch(`${url}/healthz`).catch(() => null))?.status === 200, 60_000, "gantry to answer /healthz");
   const call = (path: string, init: RequestInit = {}) => fetch(url + path, { ...init, headers: { authorization: `Bearer ${ADMIN_KEY}`, ...(init.headers ?? {}) } });
   const instance = async (name: string) => (await call(`/api/v1/instances/${name}`)).json();
   return { proc, call, instance };

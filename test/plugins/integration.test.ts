@@ -11,7 +11,6 @@ beforeAll(async () => {
     config: {
       rate_limit: { enabled: false },
       plugin: {
-        instances: { port_range: [18660, 18670] },
         mcp: { servers: { calc: { command: process.execPath, args: [STAND_IN_MCP_SERVER] } } },
         agent: { default_model: "brain", agents: { nightly: { prompt: "Add numbers with the tool.", tools: ["mcp:calc/add"], allow: ["mcp:calc/add"] } } },
       },

@@ -42,7 +42,6 @@ beforeAll(async () => {
     config: {
       rate_limit: { enabled: false },
       plugin: {
-        instances: { port_range: [18740, 18750] },
         knowledge: { embedding_model: "embedder", roots: [root], max_upload_bytes: 10_000 },
         agent: { default_model: "brain", agents: { librarian: { prompt: "Look things up.", tools: ["/knowledge:search"], allow: ["/knowledge:search"] } } },
       },

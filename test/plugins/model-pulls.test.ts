@@ -36,7 +36,7 @@ beforeAll(async () => {
       plugins: { disabled: readdirSync(BUILTIN_PLUGINS).filter((name) => name !== "instances" && name !== "infra") },
       rate_limit: { enabled: false },
       outbound: { allow: [hub, slowHub].map((url) => new URL(url).host) }, // the stand-in hubs on loopback, by port
-      plugin: { instances: { port_range: [18980, 18989], hub_url: hub, hub_token: TOKEN, models_dir: modelsDir } },
+      plugin: { instances: { hub_url: hub, hub_token: TOKEN, models_dir: modelsDir } },
     },
   });
   viewerKey = (await g.gantry.security.keys.create("viewer", "viewer")).key;

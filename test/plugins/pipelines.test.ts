@@ -20,7 +20,6 @@ beforeAll(async () => {
       rate_limit: { enabled: false },
       plugins: { disabled: ["cache", "mcp", "batch"] },
       plugin: {
-        instances: { port_range: [18700, 18710] },
         pipelines: { template_dirs: [templateDir] },
         agent: { default_model: "brain", agents: { echo: { prompt: "Repeat." }, slowpoke: { prompt: "Think slowly.", model: "slow" } } },
       },

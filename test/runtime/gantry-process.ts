@@ -1,7 +1,7 @@
 /** A gantry started as a real process (any runtime, or the single binary), found by its "gantry listening" log line. */
 import { expect } from "bun:test";
 import { rmSync } from "node:fs";
-import { ADMIN_KEY, dropTestDatabase, STAND_IN_MCP_SERVER, tempDir, testDatabaseEnv } from "../helpers.ts";
+import { ADMIN_KEY, dropTestDatabase, modelPortsOf, portRangeEnv, STAND_IN_MCP_SERVER, tempDir, testDatabaseEnv } from "../helpers.ts";
 
 export const ADMIN_PASSWORD = "runtime-suite-password";
 
@@ -36,6 +36,7 @@ export async function startGantryProcess(
       // A stdio MCP server (the stand-in, on this test's Bun) for the suite's MCP check.
       GANTRY_PLUGIN__MCP__SERVERS: JSON.stringify({ tools: { command: process.execPath, args: [STAND_IN_MCP_SERVER] } }),
       ...testDatabaseEnv(dataDir),
+      ...portRangeEnv(await modelPortsOf(dataDir)),
       ...options.env,
     },
     stdout: "pipe",
@@ -56,7 +57,7 @@ export async function startGantryProcess(
     }
   };
   const pumps = Promise.all([pump(proc.stdout), pump(proc.stderr)]);
-  const deadline = Date.now() + (options.timeoutMs ?? 20_000);
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000); // a ceiling for a hang: a loaded machine starts slowly
   while (!url && proc.exitCode === null && Date.now() < deadline) await Bun.sleep(20);
   if (!url) {
     proc.kill("SIGKILL");
