@@ -23,6 +23,8 @@ export type {
 } from "./kernel/core-services.ts";
 export type { CoreClusterService, ClusterNodeView } from "./kernel/cluster-service.ts";
 export { GantryError, capEcho, createError, defineErrors } from "./kernel/errors.ts";
+/** The one path guard (`ctx.paths`): real paths inside a root, never gantry's data dir; links leaving the root are refused and reported. */
+export { PathErrors, isInside, type PathGuard, type RefusedEntry, type RefusalReason, type WalkedFile, type WalkOptions } from "./kernel/path-guard.ts";
 export type { KeyScope } from "./auth/identity.ts";
 export { OWN_ERRORS_EXTENSION } from "./http/http-app.ts";
 export { DIRECT_EXTENSION } from "./http/direct-routes.ts";

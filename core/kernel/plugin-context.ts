@@ -21,6 +21,7 @@ import type { ProcessRegistry } from "./processes.ts";
 import { COMMAND_ROLES, readAgents, readMarkdownCommands, readMcpServers, type AgentDefinition, type CommandRole, type MarkdownCommand, type McpServerConfig } from "./plugin-files.ts";
 import { missingTools, readHooks, readSkills, type HookDefinition, type SkillDefinition } from "./claude-parts.ts";
 import type { UnsupportedPart } from "./claude-plugin.ts";
+import type { PathGuard } from "./path-guard.ts";
 
 // The kernel's generation object and the public contract have files of their own; re-exported for the layers that import them from here.
 export { PluginInstance, type InstallDrop, type InstanceState } from "./plugin-instance.ts";
@@ -71,6 +72,8 @@ export interface CoreParts {
   pluginConfig(name: string): Record<string, unknown>;
   /** gantry's data dir; each plugin gets `<data_dir>/plugins/<name>`. */
   dataDir: string;
+  /** The one path guard (it knows the data dir); plugins get it as `ctx.paths`. */
+  paths: PathGuard;
 }
 
 /**
@@ -135,6 +138,7 @@ export function createPluginContext(instance: PluginInstance, core: CoreParts): 
       mkdirSync(dir, { recursive: true });
       return dir;
     },
+    paths: core.paths,
     config: { ...manifest.config, ...core.pluginConfig(name) },
     log,
     db: scopeDatabase(core.database.db, name),

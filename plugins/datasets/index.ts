@@ -28,7 +28,7 @@ export default definePlugin({
     mkdirSync(uploadDir, { recursive: true });
     // DuckDB (and what it holds in memory) stays across reloads; it closes when the plugin goes away.
     const engine = ctx.keep("engine", () => new DatasetEngine({ threads: config.engine_threads, memoryLimit: config.engine_memory_limit, tempDir: spillDir }), (kept) => kept.close());
-    const catalog = new DatasetCatalog(ctx.db, engine, () => ({ roots: config.roots, uploadDir }), ctx.log);
+    const catalog = new DatasetCatalog(ctx.db, engine, () => ({ roots: config.roots, uploadDir }), ctx.log, ctx.paths);
     const profiles = new ProfileCache(ctx.db, engine, () => ({ sampleRows: config.profile_sample_rows, topValues: config.top_values, histogramBins: config.histogram_bins }));
     ctx.routes(datasetRoutes({ catalog, profiles, engine, settings: () => ({ maxUploadBytes: config.max_upload_bytes, previewMaxRows: config.preview_max_rows }) }));
     const service: DatasetsService = {

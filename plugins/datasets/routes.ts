@@ -40,8 +40,13 @@ export const datasetView = (d: DatasetRow) => ({
 export function datasetRoutes(p: DatasetRouteParts) {
   return (app: RolesApp) =>
     app
-      .get("", async () => ({ datasets: (await p.catalog.list()).map(datasetView) }), {
-        role: "viewer", response: t.Object({ datasets: t.Array(DatasetView) }), detail: { summary: "Datasets: files under the configured roots and uploads" },
+      .get("", async () => ({ datasets: (await p.catalog.list()).map(datasetView), skipped: p.catalog.skipped().map((s) => ({ path: s.path, reason: s.reason })) }), {
+        role: "viewer",
+        response: t.Object({
+          datasets: t.Array(DatasetView),
+          skipped: t.Array(t.Object({ path: t.String({ description: "below its root" }), reason: t.String({ description: "outside_root, data_dir, broken_link, not_a_file or unreadable" }) }), { description: "root entries refused: links leading out of their root or into gantry's data dir" }),
+        }),
+        detail: { summary: "Datasets: files under the configured roots and uploads; links leaving a root are refused and listed in skipped" },
       })
       .post("", async ({ body, set }) => {
         const row = await p.catalog.upload(body.name, body.file, body.file.name ?? body.name, body.format as DatasetFormat | undefined, p.settings().maxUploadBytes);
