@@ -3,8 +3,6 @@
  * `${CLAUDE_PLUGIN_ROOT}`, `!`command`` lines run (when `allowed-tools` grants `Bash(...)` for
  * them) with their output inlined, and `@file` references inside the plugin folder inlined.
  */
-import { existsSync, readFileSync, statSync } from "node:fs";
-import { relative, resolve } from "node:path";
 import { createError, defineErrors } from "./errors.ts";
 import type { MarkdownCommand } from "./plugin-files.ts";
 import { runShell, type Spawner } from "./shell-run.ts";
@@ -37,7 +35,7 @@ export async function renderMarkdownCommand(qname: string, command: MarkdownComm
   // Claude Code hands arguments a command does not place to the model after the prompt.
   if (!hasPlaceholder && raw.trim() !== "") body = `${body.trimEnd()}\n\nARGUMENTS: ${raw.trim()}\n`;
   body = await runShellLines(qname, command, body, spawn, cwd);
-  return inlineFiles(command.root, body);
+  return inlineFiles(command, body);
 }
 
 async function runShellLines(qname: string, command: MarkdownCommand, body: string, spawn: Spawner | undefined, cwd: string): Promise<string> {
@@ -58,12 +56,11 @@ async function runShellLines(qname: string, command: MarkdownCommand, body: stri
   return body.replace(SHELL_LINE, (_, line: string) => outputs.get(line.trim()) ?? "");
 }
 
-/** `@path` of a file inside the plugin folder becomes the file's text; other `@...` stay as written. */
-function inlineFiles(root: string, body: string): string {
+/** `@path` of a file inside the plugin folder (its real path: links out of it are not followed) becomes the file's text; other `@...` stay as written. */
+function inlineFiles(command: MarkdownCommand, body: string): string {
   return body.replace(FILE_REFERENCE, (match, lead: string, path: string) => {
-    const file = resolve(root, path.replace(/[.,;:)]+$/, ""));
-    if (relative(root, file).startsWith("..") || !existsSync(file) || !statSync(file).isFile()) return match;
-    const text = readFileSync(file, "utf8");
+    const text = command.readFile(path.replace(/[.,;:)]+$/, ""));
+    if (text === null) return match;
     return `${lead}${text.length > FILE_MAX_CHARS ? `${text.slice(0, FILE_MAX_CHARS)}… [cut at ${FILE_MAX_CHARS} characters]` : text}`;
   });
 }

@@ -47,6 +47,11 @@ export const PathErrors = defineErrors("core", {
   PATH_NOT_FOUND: createError("PATH_NOT_FOUND", 404, (path: string, where: string) => `Nothing at '${capEcho(path)}' in ${where}`),
 });
 
+/** PATH_OUTSIDE_ROOT with the reason in `details` (callers that skip rather than fail read it). */
+function outside(path: string, reason: RefusalReason, where: string) {
+  return PathErrors.PATH_OUTSIDE_ROOT([path, reason, where], { details: { reason } });
+}
+
 /** Whether `child` is `parent` or lies below it, segment by segment (`/data2` is not inside `/data`). */
 export function isInside(parent: string, child: string): boolean {
   const rel = relative(parent, child);
@@ -114,7 +119,7 @@ export class PathGuard {
   resolve(roots: readonly string[], path: string, options: { where: string; allowMissing?: boolean }): { real: string; root: string } {
     if (typeof path !== "string" || path === "") throw PathErrors.PATH_INVALID(["the path is empty"]);
     if (path.includes("\0")) throw PathErrors.PATH_INVALID(["the path holds a NUL character"]);
-    if (roots.length === 0) throw PathErrors.PATH_OUTSIDE_ROOT([path, "outside_root", options.where]);
+    if (roots.length === 0) throw outside(path, "outside_root", options.where);
     const real = realPathOf(isAbsolute(path) ? resolve(path) : resolve(roots[0]!, path));
     let reason: RefusalReason = "outside_root";
     for (const root of roots) {
@@ -126,7 +131,7 @@ export class PathGuard {
       }
       if (refused === "data_dir") reason = refused;
     }
-    throw PathErrors.PATH_OUTSIDE_ROOT([path, reason, options.where]);
+    throw outside(path, reason, options.where);
   }
 
   /**
@@ -136,7 +141,7 @@ export class PathGuard {
   resolveFile(path: string, where: string): string {
     if (path.includes("\0")) throw PathErrors.PATH_INVALID(["the path holds a NUL character"]);
     const real = realPathOf(resolve(path));
-    if (this.refusal(dirname(real), real) !== null) throw PathErrors.PATH_OUTSIDE_ROOT([path, "data_dir", where]);
+    if (this.refusal(dirname(real), real) !== null) throw outside(path, "data_dir", where);
     if (!existsSync(real)) throw PathErrors.PATH_NOT_FOUND([path, where]);
     return real;
   }
@@ -206,8 +211,8 @@ export class PathGuard {
     try {
       const opened = openedPath(fd, real);
       const reason = opened === null ? "outside_root" : this.refusal(rootReal, opened);
-      if (reason) throw PathErrors.PATH_OUTSIDE_ROOT([real, reason, where]);
-      if (!fstatSync(fd).isFile()) throw PathErrors.PATH_OUTSIDE_ROOT([real, "not_a_file", where]);
+      if (reason) throw outside(real, reason, where);
+      if (!fstatSync(fd).isFile()) throw outside(real, "not_a_file", where);
       return fd;
     } catch (error) {
       closeSync(fd);
@@ -224,7 +229,7 @@ export class PathGuard {
     try {
       const opened = openedPath(fd, real);
       const reason = opened === null ? "outside_root" : this.refusal(rootReal, opened);
-      if (reason) throw PathErrors.PATH_OUTSIDE_ROOT([real, reason, where]);
+      if (reason) throw outside(real, reason, where);
       ftruncateSync(fd, 0);
       const bytes = typeof content === "string" ? Buffer.from(content) : content;
       for (let done = 0; done < bytes.byteLength;) done += writeSync(fd, bytes, done);
@@ -251,7 +256,7 @@ function openChecked(path: string, flags: number, where: string): number {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ENOENT") throw PathErrors.PATH_NOT_FOUND([path, where]);
-    throw PathErrors.PATH_OUTSIDE_ROOT([path, code === "ELOOP" ? "outside_root" : "unreadable", where]);
+    throw outside(path, code === "ELOOP" ? "outside_root" : "unreadable", where);
   }
 }
 
