@@ -89,7 +89,8 @@ export function readSkills(folder: PluginFolder, layout?: ClaudeLayout): SkillDe
     const name = typeof data.name === "string" && SKILL_NAME.test(data.name.trim()) ? data.name.trim() : basename(dir);
     if (!SKILL_NAME.test(name)) throw Errors.PLUGIN_MANIFEST_INVALID([file, [`skill name '${name}' must be letters, digits, '.', '_' and '-'`]]);
     const walked = folder.paths.walk(dir, { within: folder.dir });
-    for (const r of walked.refused) folder.refused.push({ part: shortPath(folder.dir, join(dir, r.path)), reason: `skill file refused (${r.reason}): not offered to agents` });
+    // `dir` is a real path: name the refused file relative to the folder's real path.
+    for (const r of walked.refused) folder.refused.push({ part: shortPath(folder.paths.real(folder.dir), join(dir, r.path)), reason: `skill file refused (${r.reason}): not offered to agents` });
     const files = walked.files.map((f) => f.path).filter((f) => f !== "SKILL.md");
     return [{ name, description: typeof data.description === "string" ? data.description.trim() : "", dir, root: folder.dir, body: body.trim(), files }];
   });
