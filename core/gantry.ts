@@ -32,6 +32,7 @@ import { syncPlugins, type PluginNodeStatus } from "./cluster/plugin-sync.ts";
 import { assertSharedSecretKey } from "./cluster/shared-secret-key.ts";
 import { clusterRoutes } from "./http/cluster-routes.ts";
 import { invalidateEverything } from "./kernel/core-services.ts";
+import { PathGuard } from "./kernel/path-guard.ts";
 import pkg from "../package.json" with { type: "json" };
 
 export interface GantryOptions {
@@ -100,6 +101,7 @@ async function assemble(config: GantryConfig, options: GantryOptions, dataDirLoc
     keeps: new KeepRegistry(processes, log, () => configManager.current.plugins.dispose_timeout_ms),
     pluginConfig: (name) => configManager.current.plugin[name] ?? {},
     dataDir: config.data_dir,
+    paths: new PathGuard(config.data_dir),
   };
 
   // Cluster mode (PostgreSQL + cluster.enabled) or one node that always leads; it joins once listening.

@@ -26,6 +26,8 @@ export { GantryError, capEcho, createError, defineErrors } from "./kernel/errors
 /** The outbound guard's errors and address classifier (ctx.services.consume("core.outbound") does the fetching). */
 export { OutboundErrors, type OutboundTarget } from "./kernel/outbound-guard.ts";
 export { nonPublicReason } from "./kernel/ip-ranges.ts";
+/** The one path guard (`ctx.paths`): real paths inside a root, never gantry's data dir; links leaving the root are refused and reported. */
+export { PathErrors, isInside, type PathGuard, type RefusedEntry, type RefusalReason, type WalkedFile, type WalkOptions } from "./kernel/path-guard.ts";
 export type { KeyScope } from "./auth/identity.ts";
 export { OWN_ERRORS_EXTENSION } from "./http/http-app.ts";
 export { DIRECT_EXTENSION } from "./http/direct-routes.ts";

@@ -1,16 +1,19 @@
 /** Skills (`skills/<name>/SKILL.md`) and hooks (`hooks/hooks.json`) of a Claude Code plugin folder. */
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { basename, join, relative } from "node:path";
 import type { ClaudeLayout, UnsupportedPart } from "./claude-plugin.ts";
 import { Errors } from "./errors.ts";
 import { parseFrontMatter } from "./front-matter.ts";
-import { readJson, shortPath } from "./plugin-files.ts";
+import type { PathGuard } from "./path-guard.ts";
+import { inFolder, readFolderFile, readJson, shortPath, type PluginFolder } from "./plugin-files.ts";
 
 export interface SkillDefinition {
   name: string;
   description: string;
-  /** The skill's folder; its other files are loaded when an agent asks for them. */
+  /** The skill's folder (its real path); its other files are loaded when an agent asks for them. */
   dir: string;
+  /** The plugin's folder: skill files are read only while their real paths stay inside it. */
+  root: string;
   /** SKILL.md's body: what the agent reads when it invokes the skill. */
   body: string;
   /** Other files of the skill, relative to its folder. */
@@ -65,35 +68,45 @@ export function missingTools(where: string, tools: string[]): UnsupportedPart[] 
 const SKILL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const DEFAULT_HOOK_TIMEOUT_S = 60;
 
-/** `skills/<name>/SKILL.md` and the manifest's `skills` paths (a skill folder, or a folder of them). */
-export function readSkills(pluginDir: string, layout?: ClaudeLayout): SkillDefinition[] {
+/** `skills/<name>/SKILL.md` and the manifest's `skills` paths (a skill folder, or a folder of them); links out of the plugin folder are refused. */
+export function readSkills(folder: PluginFolder, layout?: ClaudeLayout): SkillDefinition[] {
   const folders = new Set<string>();
-  for (const root of [join(pluginDir, "skills"), ...(layout?.skills ?? [])]) {
-    if (!existsSync(root) || !statSync(root).isDirectory()) continue;
+  const isDir = (path: string | null): path is string => path !== null && statSync(path, { throwIfNoEntry: false })?.isDirectory() === true;
+  for (const base of [join(folder.dir, "skills"), ...(layout?.skills ?? [])]) {
+    const root = existsSync(base) ? inFolder(folder, base) : null;
+    if (!isDir(root)) continue;
     if (existsSync(join(root, "SKILL.md"))) folders.add(root);
-    else for (const entry of readdirSync(root).sort()) if (existsSync(join(root, entry, "SKILL.md"))) folders.add(join(root, entry));
+    else for (const entry of readdirSync(root).sort()) {
+      const dir = inFolder(folder, join(root, entry));
+      if (isDir(dir) && existsSync(join(dir, "SKILL.md"))) folders.add(dir);
+    }
   }
-  return [...folders].map((dir) => {
+  return [...folders].flatMap((dir) => {
     const file = join(dir, "SKILL.md");
-    const { data, body } = parseFrontMatter(readFileSync(file, "utf8"), file);
+    const real = inFolder(folder, file);
+    if (!real) return [];
+    const { data, body } = parseFrontMatter(readFolderFile(folder, real), file);
     const name = typeof data.name === "string" && SKILL_NAME.test(data.name.trim()) ? data.name.trim() : basename(dir);
     if (!SKILL_NAME.test(name)) throw Errors.PLUGIN_MANIFEST_INVALID([file, [`skill name '${name}' must be letters, digits, '.', '_' and '-'`]]);
-    const files = (readdirSync(dir, { recursive: true, encoding: "utf8" }) as string[])
-      .filter((f) => f !== "SKILL.md" && statSync(join(dir, f)).isFile())
-      .sort();
-    return { name, description: typeof data.description === "string" ? data.description.trim() : "", dir, body: body.trim(), files };
+    const walked = folder.paths.walk(dir, { within: folder.dir });
+    // `dir` is a real path: name the refused file relative to the folder's real path.
+    for (const r of walked.refused) folder.refused.push({ part: shortPath(folder.paths.real(folder.dir), join(dir, r.path)), reason: `skill file refused (${r.reason}): not offered to agents` });
+    const files = walked.files.map((f) => f.path).filter((f) => f !== "SKILL.md");
+    return [{ name, description: typeof data.description === "string" ? data.description.trim() : "", dir, root: folder.dir, body: body.trim(), files }];
   });
 }
 
 /** `hooks/hooks.json` and the manifest's `hooks` (files or inline); events and hook types gantry has no use for are reported, not dropped. */
-export function readHooks(pluginDir: string, layout?: ClaudeLayout): { hooks: HookDefinition[]; unsupported: UnsupportedPart[] } {
+export function readHooks(folder: PluginFolder, layout?: ClaudeLayout): { hooks: HookDefinition[]; unsupported: UnsupportedPart[] } {
+  const pluginDir = folder.dir;
   const defaultFile = join(pluginDir, "hooks", "hooks.json");
   const sources = [...(existsSync(defaultFile) ? [defaultFile] : []), ...(layout?.hooks ?? []).filter((s) => s !== defaultFile)];
   const hooks: HookDefinition[] = [];
   const unsupported: UnsupportedPart[] = [];
   for (const source of sources) {
     const where = typeof source === "string" ? shortPath(pluginDir, source) : "plugin.json hooks";
-    const raw = typeof source === "string" ? readJson(source) : source;
+    const raw = typeof source === "string" ? readJson(folder, source) : source;
+    if (raw === undefined) continue;
     const events = (raw as { hooks?: unknown })?.hooks ?? raw;
     // Claude Code loads such a plugin and reports its hooks as broken; so does gantry.
     if (!events || typeof events !== "object" || Array.isArray(events)) {
@@ -126,9 +139,11 @@ export function readHooks(pluginDir: string, layout?: ClaudeLayout): { hooks: Ho
   return { hooks, unsupported };
 }
 
-/** A skill's file for an agent: only files of the skill's folder are served. */
-export function readSkillFile(skill: SkillDefinition, path: string): string {
+/** A skill's file for an agent: only the skill's listed files are served, read through the path guard (a link swapped in since is refused). */
+export function readSkillFile(paths: PathGuard, skill: SkillDefinition, path: string): string {
   const file = join(skill.dir, path);
   if (relative(skill.dir, file).startsWith("..") || !skill.files.includes(relative(skill.dir, file))) throw new Error(`skill '${skill.name}' has no file '${path}'; it has: ${skill.files.join(", ") || "none"}`);
-  return readFileSync(file, "utf8");
+  const where = `the plugin folder ${skill.root}`;
+  const { real, root } = paths.resolve([skill.root], file, { where });
+  return paths.readInside(root, real, where).toString("utf8");
 }

@@ -14,6 +14,7 @@ import type { KeyScope } from "../auth/identity.ts";
 import { invokeCommand, normalizeQname, parseSlashLine, viewOf, type CommandInvocation, type CommandView } from "./command-invoker.ts";
 import type { CommandCaller, RegisteredAgent, RegisteredCommand, RegisteredHook, RegisteredSkill } from "./plugin-context.ts";
 import { readSkillFile } from "./claude-parts.ts";
+import type { PathGuard } from "./path-guard.ts";
 import pkg from "../../package.json" with { type: "json" };
 
 /** The owner of everything core registers: always active. */
@@ -152,6 +153,7 @@ export interface CoreServiceParts {
   mcpServers: OwnedRegistry<{ plugin: string; name: string; dir: string; config: Record<string, unknown> }>;
   skills: OwnedRegistry<RegisteredSkill>;
   hooks: OwnedRegistry<RegisteredHook>;
+  paths: PathGuard;
   audit: AuditLog;
   startedAt: Date;
   /** After POST /api/v1/infra/cache-invalidate ran here: tells the other nodes of a cluster. */
@@ -207,7 +209,7 @@ export function provideCoreServices(parts: CoreServiceParts): void {
     readFile: (qname, path) => {
       const skill = parts.skills.get(qname);
       if (!skill) throw new Error(`no skill '${qname}'`);
-      return readSkillFile(skill, path);
+      return readSkillFile(parts.paths, skill, path);
     },
   } satisfies CoreSkillsService);
   provide("core.hooks", {

@@ -5,6 +5,7 @@ import { join, resolve } from "node:path";
 import { Type, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { Errors } from "./errors.ts";
+import { isInside } from "./path-guard.ts";
 import { claudeManifest, hasClaudeComponents, isGantryManifest, parseMarketplaceReference, readJsonObject, readMarketplacePlugin, type ClaudeLayout, type ClaudeManifest } from "./claude-plugin.ts";
 import pkg from "../../package.json" with { type: "json" };
 
@@ -85,7 +86,7 @@ function readGantryManifest(dir: string, file: string, raw: Record<string, unkno
   if (!entry.startsWith(dir + "/")) throw Errors.PLUGIN_MANIFEST_INVALID([file, ["main: must be a file inside the plugin folder"]]);
   if (!existsSync(entry)) throw Errors.PLUGIN_MANIFEST_INVALID([file, [`main: ${value.main} does not exist`]]);
   // The path's text can stay inside while a symlink on the way points elsewhere: compare real paths.
-  if (!realpathSync(entry).startsWith(realpathSync(dir) + "/")) throw Errors.PLUGIN_MANIFEST_INVALID([file, ["main: resolves (through a symlink) to a file outside the plugin folder"]]);
+  if (realpathSync(entry) === realpathSync(dir) || !isInside(realpathSync(dir), realpathSync(entry))) throw Errors.PLUGIN_MANIFEST_INVALID([file, ["main: resolves (through a symlink) to a file outside the plugin folder"]]);
   return { ...value, dir, entry, format: "gantry", origin: dir };
 }
 

@@ -6,8 +6,6 @@
  * written, arguments reach a shell line as bound values (command-shell-line.ts), and nothing
  * substituted is read again.
  */
-import { existsSync, readFileSync, statSync } from "node:fs";
-import { relative, resolve } from "node:path";
 import { bindShellLine } from "./command-shell-line.ts";
 import { createError, defineErrors } from "./errors.ts";
 import type { MarkdownCommand } from "./plugin-files.ts";
@@ -34,7 +32,7 @@ export async function renderMarkdownCommand(qname: string, command: MarkdownComm
   const outputs = await runShellLines(qname, command, { argv, raw }, spawn, cwd);
   let body = command.body.replace(WRITTEN_PART, (match, line: string | undefined, lead: string | undefined, path: string | undefined) => {
     if (line !== undefined) return outputs.get(line.trim()) ?? "";
-    if (path !== undefined) return fileReference(command.root, lead!, path, raw);
+    if (path !== undefined) return fileReference(command, lead!, path, raw);
     return match === "${CLAUDE_PLUGIN_ROOT}" ? command.root : substituteArguments(match, raw);
   });
   // Claude Code hands arguments a command does not place to the model after the prompt.
@@ -64,14 +62,14 @@ async function runShellLines(qname: string, command: MarkdownCommand, args: { ar
 }
 
 /**
- * `@path` of a file inside the plugin folder becomes the file's text; other `@...` stay as written.
- * A path made of an argument (`@$1`) is never read: the argument is shown as text.
+ * `@path` of a file inside the plugin folder (its real path: links out of it are not followed) becomes
+ * the file's text; other `@...` stay as written. A path made of an argument (`@$1`) is never read:
+ * the argument is shown as text.
  */
-function fileReference(root: string, lead: string, written: string, raw: string): string {
-  const path = written.replaceAll("${CLAUDE_PLUGIN_ROOT}", root);
+function fileReference(command: MarkdownCommand, lead: string, written: string, raw: string): string {
+  const path = written.replaceAll("${CLAUDE_PLUGIN_ROOT}", command.root);
   if (/\$ARGUMENTS\b|\$\d|\$\$/.test(path)) return `${lead}@${substituteArguments(path, raw)}`;
-  const file = resolve(root, path.replace(/[.,;:)]+$/, ""));
-  if (relative(root, file).startsWith("..") || !existsSync(file) || !statSync(file).isFile()) return `${lead}@${written}`;
-  const content = readFileSync(file, "utf8");
-  return `${lead}${content.length > FILE_MAX_CHARS ? `${content.slice(0, FILE_MAX_CHARS)}… [cut at ${FILE_MAX_CHARS} characters]` : content}`;
+  const text = command.readFile(path.replace(/[.,;:)]+$/, ""));
+  if (text === null) return `${lead}@${written}`;
+  return `${lead}${text.length > FILE_MAX_CHARS ? `${text.slice(0, FILE_MAX_CHARS)}… [cut at ${FILE_MAX_CHARS} characters]` : text}`;
 }

@@ -18,9 +18,10 @@ import type { CommandDefinition, PluginContext } from "./plugin-contract.ts";
 import type { PluginInstance } from "./plugin-instance.ts";
 import type { ServiceRegistry } from "./services.ts";
 import type { ProcessRegistry } from "./processes.ts";
-import { COMMAND_ROLES, readAgents, readMarkdownCommands, readMcpServers, type AgentDefinition, type CommandRole, type MarkdownCommand, type McpServerConfig } from "./plugin-files.ts";
+import { COMMAND_ROLES, readAgents, readMarkdownCommands, readMcpServers, type AgentDefinition, type PluginFolder, type CommandRole, type MarkdownCommand, type McpServerConfig } from "./plugin-files.ts";
 import { missingTools, readHooks, readSkills, type HookDefinition, type SkillDefinition } from "./claude-parts.ts";
 import type { UnsupportedPart } from "./claude-plugin.ts";
+import type { PathGuard } from "./path-guard.ts";
 
 // The kernel's generation object and the public contract have files of their own; re-exported for the layers that import them from here.
 export { PluginInstance, type InstallDrop, type InstanceState } from "./plugin-instance.ts";
@@ -71,6 +72,8 @@ export interface CoreParts {
   pluginConfig(name: string): Record<string, unknown>;
   /** gantry's data dir; each plugin gets `<data_dir>/plugins/<name>`. */
   dataDir: string;
+  /** The one path guard (it knows the data dir); plugins get it as `ctx.paths`. */
+  paths: PathGuard;
 }
 
 /**
@@ -82,31 +85,32 @@ export function registerPluginFiles(instance: PluginInstance, core: CoreParts, s
   const { name: plugin, dir, claude: layout } = instance.manifest;
   const record = instance.record.bind(instance);
   const tools: UnsupportedPart[] = [];
-  for (const command of readMarkdownCommands(dir, layout)) {
+  const folder: PluginFolder = { dir, paths: core.paths, refused: [] };
+  for (const command of readMarkdownCommands(folder, layout)) {
     const qname = `${plugin}:${command.name}`;
     const entry: RegisteredCommand = { plugin, name: command.name, description: command.description, argumentHint: command.argumentHint ?? undefined, role: command.role, markdown: command, spawn };
     record("command", qname, core.commands.add(qname, instance, entry));
     tools.push(...missingTools(`command ${qname}`, command.allowedTools));
   }
-  for (const agent of readAgents(dir, layout)) {
+  for (const agent of readAgents(folder, layout)) {
     const qname = `${plugin}:${agent.name}`;
     record("agent", qname, core.agents.add(qname, instance, { ...agent, plugin }));
     tools.push(...missingTools(`agent ${qname}`, agent.tools));
   }
-  for (const skill of readSkills(dir, layout)) {
+  for (const skill of readSkills(folder, layout)) {
     const qname = `${plugin}:${skill.name}`;
     record("skill", qname, core.skills.add(qname, instance, { ...skill, plugin }));
   }
-  const { hooks, unsupported } = readHooks(dir, layout);
+  const { hooks, unsupported } = readHooks(folder, layout);
   hooks.forEach((hook, i) => {
     const qname = `${plugin}:${hook.event}:${i + 1}`;
     record("hook", qname, core.hooks.add(qname, instance, { ...hook, plugin }));
   });
-  for (const [server, config] of readMcpServers(dir, layout)) {
+  for (const [server, config] of readMcpServers(folder, layout)) {
     const qname = `${plugin}:${server}`;
     record("mcp_server", qname, core.mcpServers.add(qname, instance, { plugin, name: server, dir, config }));
   }
-  instance.unsupported = [...(layout?.unsupported ?? []), ...unsupported, ...tools];
+  instance.unsupported = [...(layout?.unsupported ?? []), ...unsupported, ...tools, ...folder.refused];
 }
 
 /** Builds the context for one plugin generation; every registration is recorded and undone on dispose. */
@@ -135,6 +139,7 @@ export function createPluginContext(instance: PluginInstance, core: CoreParts): 
       mkdirSync(dir, { recursive: true });
       return dir;
     },
+    paths: core.paths,
     config: { ...manifest.config, ...core.pluginConfig(name) },
     log,
     db: scopeDatabase(core.database.db, name),

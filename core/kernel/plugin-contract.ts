@@ -15,6 +15,7 @@ import type { PeriodicTask, PeriodicTaskFn, PeriodicTaskOptions } from "./period
 import type { AdoptOptions, ChildProcess, SpawnOptions, SpawnedProcess } from "./processes.ts";
 import type { ServiceName, Services } from "./service-contracts.ts";
 import type { CommandRole } from "./plugin-files.ts";
+import type { PathGuard } from "./path-guard.ts";
 
 /**
  * Why a plugin generation is being disposed. `reload`: a new generation of the same plugin already
@@ -88,6 +89,8 @@ export interface PluginContext extends BackgroundWorkApi {
   readonly dir: string;
   /** A folder of the plugin's own under gantry's data dir (`<data_dir>/plugins/<name>`), created on first use. */
   readonly dataDir: string;
+  /** gantry's path guard: resolve a caller's path inside a root, walk a root, read a file, refusing links out of it and gantry's data dir (docs/plugins.md, Paths). */
+  readonly paths: PathGuard;
   /** The manifest's `config` merged with `[plugin.<name>]` from gantry.toml. */
   readonly config: Record<string, unknown>;
   /** A child logger named after the plugin; operators can change its level at runtime. */

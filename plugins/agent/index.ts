@@ -62,10 +62,10 @@ export default definePlugin({
     const spawn = runner.spawn.bind(runner);
     const skills = ctx.services.consume("core.skills");
     const toolSettings = () => ({
-      workspaces, bashTimeoutS: config.bash_timeout_s, bashMaxOutputChars: config.bash_max_output_chars,
+      workspaces, paths: ctx.paths, bashTimeoutS: config.bash_timeout_s, bashMaxOutputChars: config.bash_max_output_chars,
       webFetchMaxChars: config.web_fetch_max_chars,
     });
-    const builtins = () => [...fileTools(() => workspaces), ...shellWebTools({ spawn, signal: ctx.signal, outbound: ctx.services.consume("core.outbound") }, toolSettings), ...[skillTool(skills)].filter((t) => t !== null)];
+    const builtins = () => [...fileTools(() => workspaces, ctx.paths), ...shellWebTools({ spawn, signal: ctx.signal, outbound: ctx.services.consume("core.outbound") }, toolSettings), ...[skillTool(skills)].filter((t) => t !== null)];
     const hooks = new AgentHooks(spawn, () => ctx.services.get("core.hooks"), () => workspaces[0]);
     runner.configure({ inference: ctx.services.consume("inference"), commands, mcp, settings, builtins, hooks, agentNamed: agentForTask });
 

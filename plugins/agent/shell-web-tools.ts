@@ -1,10 +1,12 @@
 /** Claude Code's Bash (a real shell, a child the kernel tracks: timeout, output cap, working directory) and WebFetch (through core's outbound guard). */
-import { runShell, type CoreOutboundService, type Spawner } from "gantry/plugin";
+import { runShell, type CoreOutboundService, type PathGuard, type Spawner } from "gantry/plugin";
 import { insideWorkspace } from "./file-tools.ts";
 import type { Tool } from "./tool-catalog.ts";
 
 export interface ShellWebSettings {
   workspaces: string[];
+  /** gantry's path guard (ctx.paths): the shell starts in the workspace's real path. */
+  paths: PathGuard;
   bashTimeoutS: number;
   bashMaxOutputChars: number;
   webFetchMaxChars: number;
@@ -25,7 +27,7 @@ export function shellWebTools(ctx: { spawn: Spawner; signal: AbortSignal; outbou
       async run(args) {
         if (typeof args.command !== "string" || args.command.trim() === "") throw new Error("'command' is required (a string)");
         const s = settings();
-        const cwd = insideWorkspace(s.workspaces, ".");
+        const cwd = insideWorkspace(s.paths, s.workspaces, ".").real;
         const timeoutMs = Math.min(s.bashTimeoutS * 1000, typeof args.timeout === "number" && args.timeout > 0 ? args.timeout : Infinity);
         const result = await runShell(ctx.spawn, args.command, { cwd, timeoutMs, maxOutputChars: s.bashMaxOutputChars, name: `Bash: ${args.command.slice(0, 40)}` });
         const parts = [result.stdout.trimEnd(), result.stderr.trimEnd()].filter(Boolean);

@@ -12,6 +12,14 @@ export type DenialRow = typeof denials.$inferSelect;
 
 const newId = (prefix: string) => `${prefix}_${randomBytes(8).toString("hex")}`;
 
+/** PostgreSQL stores no NUL character (text or jsonb): caller and model text keeps U+FFFD in its place, on either store alike. */
+function withoutNul<T>(value: T): T {
+  if (typeof value === "string") return (value.includes("\0") ? value.replaceAll("\0", "\uFFFD") : value) as T;
+  if (Array.isArray(value)) return value.map(withoutNul) as T;
+  if (value && typeof value === "object" && !(value instanceof Date)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [withoutNul(k), withoutNul(v)])) as T;
+  return value;
+}
+
 export class AgentStore {
   readonly #t: typeof sqliteTables;
 
@@ -20,12 +28,12 @@ export class AgentStore {
   }
 
   async startRun(agent: string, actor: string, input: string): Promise<RunRow> {
-    const [row] = await this.db.insert(this.#t.agentRuns).values({ id: newId("run"), agent, actor, status: "running", input, steps: [], startedAt: new Date() }).returning();
+    const [row] = await this.db.insert(this.#t.agentRuns).values({ id: newId("run"), agent, actor, status: "running", input: withoutNul(input), steps: [], startedAt: new Date() }).returning();
     return row!;
   }
 
   async updateRun(id: string, change: Partial<Pick<RunRow, "status" | "output" | "error" | "steps" | "finishedAt">>): Promise<void> {
-    await this.db.update(this.#t.agentRuns).set(change).where(eq(this.#t.agentRuns.id, id));
+    await this.db.update(this.#t.agentRuns).set(withoutNul(change)).where(eq(this.#t.agentRuns.id, id));
   }
 
   async run(id: string): Promise<RunRow | undefined> {
@@ -47,7 +55,7 @@ export class AgentStore {
 
   /** `requestedBy`: the subject who asked for the gate; it may not approve it. */
   async openGate(runId: string, agent: string, tool: string, args: Record<string, unknown>, rule: string | null, requestedBy: string | null = null): Promise<ApprovalRow> {
-    const [row] = await this.db.insert(this.#t.approvals).values({ id: newId("gate"), runId, agent, tool, arguments: args, rule, status: "pending", requestedAt: new Date(), requestedBy }).returning();
+    const [row] = await this.db.insert(this.#t.approvals).values({ id: newId("gate"), runId, agent, tool, arguments: withoutNul(args), rule, status: "pending", requestedAt: new Date(), requestedBy }).returning();
     return row!;
   }
 
@@ -70,7 +78,7 @@ export class AgentStore {
   }
 
   async deny(entry: Omit<DenialRow, "id" | "at">): Promise<void> {
-    await this.db.insert(this.#t.denials).values({ ...entry, at: new Date() });
+    await this.db.insert(this.#t.denials).values({ ...withoutNul(entry), at: new Date() });
   }
 
   async denials(filter: { agent?: string; tool?: string; source?: DenialRow["source"]; since?: Date; limit: number }): Promise<DenialRow[]> {

@@ -4,10 +4,10 @@
  * Each registration records format, size, rows, schema and the SHA-256 of the bytes.
  */
 import { createHash } from "node:crypto";
-import { createReadStream, existsSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
-import { extname, join, relative, resolve, sep } from "node:path";
+import { createReadStream, renameSync, rmSync, statSync } from "node:fs";
+import { extname, join, resolve } from "node:path";
 import { eq } from "drizzle-orm";
-import { createError, defineErrors, GantryError, pickTables, receiveUpload, type PluginContext } from "gantry/plugin";
+import { createError, defineErrors, GantryError, pickTables, receiveUpload, type PluginContext, type RefusedEntry } from "gantry/plugin";
 import { engineMessage, source, type DatasetEngine, type DatasetFormat } from "./engine.ts";
 import { checkFileWidth, checkSchema, jsonReadDepth, withinTime, type DatasetLimits } from "./limits.ts";
 import * as pgTables from "./schema-pg.ts";
@@ -35,14 +35,29 @@ export function formatOf(fileName: string): DatasetFormat | undefined {
   return EXTENSIONS[extname(fileName).toLowerCase()];
 }
 
-async function sha256Of(path: string): Promise<string> {
+const ROOTS = "plugin.datasets.roots";
+
+/** The SHA-256 of a file; `fd` when the file was opened through the path guard (closed when read). */
+async function sha256Of(path: string, fd?: number): Promise<string> {
   const hash = createHash("sha256");
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  for await (const chunk of fd === undefined ? createReadStream(path) : createReadStream("", { fd })) hash.update(chunk as Buffer);
   return hash.digest("hex");
+}
+
+/** A file under a root: `path` as listed (the row's key), `real` what it resolves to inside the root. */
+interface RootFile {
+  root: string;
+  path: string;
+  real: string;
+  name: string;
+  format: DatasetFormat;
 }
 
 export class DatasetCatalog {
   #scanning: Promise<void> | undefined;
+  /** Entries of the roots the last scan refused (links leading out of their root or into the data dir). */
+  #skipped: (RefusedEntry & { root: string })[] = [];
+  readonly #warned = new Set<string>();
   readonly #t: typeof sqliteTables;
 
   constructor(
@@ -50,6 +65,7 @@ export class DatasetCatalog {
     private readonly engine: DatasetEngine,
     private readonly settings: () => { roots: string[]; uploadDir: string; limits: DatasetLimits },
     private readonly log: PluginContext["log"],
+    private readonly paths: PluginContext["paths"],
   ) {
     this.#t = pickTables(db, { sqlite: sqliteTables, pg: pgTables });
   }
@@ -59,11 +75,18 @@ export class DatasetCatalog {
     return this.db.select().from(this.#t.datasets).orderBy(this.#t.datasets.name);
   }
 
+  /** What the last scan left out of the roots, and why. */
+  skipped(): (RefusedEntry & { root: string })[] {
+    return this.#skipped;
+  }
+
+  /** One dataset; a root file's `path` is its real path, checked again against the roots (it may have changed since the scan). */
   async get(name: string): Promise<DatasetRow> {
     await this.scan();
     const [row] = await this.db.select().from(this.#t.datasets).where(eq(this.#t.datasets.name, name));
     if (!row) throw DatasetErrors.DATASET_NOT_FOUND([name]);
-    return row;
+    if (row.source !== "root") return row;
+    return { ...row, path: this.paths.resolve(this.settings().roots, row.path, { where: ROOTS }).real };
   }
 
   /** Reads `path` with the engine: its schema and row count; DATASET_UNREADABLE, or a 422 past the limits. */
@@ -133,9 +156,9 @@ export class DatasetCatalog {
     const known = new Map((await this.db.select().from(this.#t.datasets).where(eq(this.#t.datasets.source, "root"))).map((r) => [r.path, r]));
     const taken = new Set((await this.db.select({ name: this.#t.datasets.name }).from(this.#t.datasets)).map((r) => r.name));
     const seen = new Set<string>();
-    for (const { path, name, format } of this.#rootFiles()) {
+    for (const { root, path, real, name, format } of this.#rootFiles()) {
       seen.add(path);
-      const stat = statSync(path, { throwIfNoEntry: false });
+      const stat = statSync(real, { throwIfNoEntry: false });
       if (!stat) continue;
       const previous = known.get(path);
       if (previous && previous.sizeBytes === stat.size && previous.mtimeMs === Math.floor(stat.mtimeMs)) continue;
@@ -144,9 +167,10 @@ export class DatasetCatalog {
         continue;
       }
       try {
-        const { columns, rows } = await this.inspect(path, format);
+        const { columns, rows } = await this.inspect(real, format);
         const now = new Date();
-        const values = { format, sizeBytes: stat.size, rows, columns, sha256: await sha256Of(path), mtimeMs: Math.floor(stat.mtimeMs), updatedAt: now };
+        const sha256 = await sha256Of(real, this.paths.openInside(root, real, ROOTS));
+        const values = { format, sizeBytes: stat.size, rows, columns, sha256, mtimeMs: Math.floor(stat.mtimeMs), updatedAt: now };
         if (previous) await this.db.update(this.#t.datasets).set(values).where(eq(this.#t.datasets.name, previous.name));
         else await this.db.insert(this.#t.datasets).values({ name, source: "root", path, createdAt: now, ...values });
         taken.add(name);
@@ -157,19 +181,25 @@ export class DatasetCatalog {
     for (const [path, row] of known) if (!seen.has(path)) await this.db.delete(this.#t.datasets).where(eq(this.#t.datasets.name, row.name));
   }
 
-  /** Dataset files under the roots; `sub/x.csv` is named `sub.x`. */
-  #rootFiles(): { path: string; name: string; format: DatasetFormat }[] {
-    const files: { path: string; name: string; format: DatasetFormat }[] = [];
+  /** Dataset files under the roots; `sub/x.csv` is named `sub.x`. Links leaving their root are refused, reported once in the log. */
+  #rootFiles(): RootFile[] {
+    const files: RootFile[] = [];
+    const skipped: (RefusedEntry & { root: string })[] = [];
     for (const root of this.settings().roots.map((r) => resolve(r))) {
-      if (!existsSync(root)) continue;
-      for (const entry of readdirSync(root, { recursive: true, encoding: "utf8" })) {
-        const format = formatOf(entry);
-        if (!format) continue;
-        const path = join(root, entry);
-        const name = relative(root, path).slice(0, -extname(path).length).split(sep).join(".");
-        if (NAME.test(name)) files.push({ path, name, format });
+      const walked = this.paths.walk(root, { wants: (path) => formatOf(path) !== undefined });
+      for (const refused of walked.refused) {
+        skipped.push({ root, ...refused });
+        const key = `${root}\0${refused.path}\0${refused.reason}`;
+        if (!this.#warned.has(key)) this.log.warn({ root, ...refused }, "dataset root entry refused: it leads outside its root or into gantry's data dir");
+        this.#warned.add(key);
+      }
+      const rootReal = this.paths.real(root);
+      for (const file of walked.files) {
+        const name = file.path.slice(0, -extname(file.path).length).split("/").join(".");
+        if (NAME.test(name)) files.push({ root: rootReal, path: join(root, file.path), real: file.real, name, format: formatOf(file.path)! });
       }
     }
+    this.#skipped = skipped;
     return files;
   }
 }

@@ -36,7 +36,7 @@ export default definePlugin({
     // DuckDB (and what it holds in memory) stays across reloads; it closes when the plugin goes away.
     const engine = ctx.keep("engine", () => new DatasetEngine({ threads: config.engine_threads, memoryLimit: config.engine_memory_limit, tempDir: spillDir }), (kept) => kept.close());
     const limits = (): DatasetLimits => ({ maxColumns: config.max_columns, maxDepth: config.max_depth, profileTimeoutS: config.profile_timeout_s });
-    const catalog = new DatasetCatalog(ctx.db, engine, () => ({ roots: config.roots, uploadDir, limits: limits() }), ctx.log);
+    const catalog = new DatasetCatalog(ctx.db, engine, () => ({ roots: config.roots, uploadDir, limits: limits() }), ctx.log, ctx.paths);
     const profiles = new ProfileCache(ctx.db, engine, () => ({ sampleRows: config.profile_sample_rows, topValues: config.top_values, histogramBins: config.histogram_bins, limits: limits() }));
     const jsonDepth = () => jsonReadDepth(limits());
     ctx.routes(datasetRoutes({ catalog, profiles, engine, settings: () => ({ maxUploadBytes: config.max_upload_bytes, previewMaxRows: config.preview_max_rows, jsonDepth: jsonDepth() }) }));

@@ -57,8 +57,13 @@ export const datasetView = (d: DatasetRow) => ({
 export function datasetRoutes(p: DatasetRouteParts) {
   return (app: RolesApp) =>
     app
-      .get("", async () => ({ datasets: (await p.catalog.list()).map(datasetView) }), {
-        role: "viewer", response: t.Object({ datasets: t.Array(DatasetView) }), detail: { summary: "Datasets: files under the configured roots and uploads" },
+      .get("", async () => ({ datasets: (await p.catalog.list()).map(datasetView), skipped: p.catalog.skipped().map((s) => ({ path: s.path, reason: s.reason })) }), {
+        role: "viewer",
+        response: t.Object({
+          datasets: t.Array(DatasetView),
+          skipped: t.Array(t.Object({ path: t.String({ description: "below its root" }), reason: t.String({ description: "outside_root, data_dir, broken_link, not_a_file or unreadable" }) }), { description: "root entries refused: links leading out of their root or into gantry's data dir" }),
+        }),
+        detail: { summary: "Datasets: files under the configured roots and uploads; links leaving a root are refused and listed in skipped" },
       })
       // The body is read by the route as it arrives (streamed to disk), not parsed whole by the framework.
       .post("", async ({ request, set }) => {

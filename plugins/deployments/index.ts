@@ -88,7 +88,7 @@ export default definePlugin({
     ctx.routes(deploymentRoutes({
       store, traffic, control, shadow, files, sockets, on: ctx.on.bind(ctx), identity: ctx.services.consume("core.identity"),
       comparisons: new Comparisons({ store, control, shadow, files, evaluations: optional("evaluations") }),
-      packager: new Packager({ store, files, instances, evaluations: optional("evaluations"), maxBytes: () => config.package_max_bytes }),
+      packager: new Packager({ store, files, instances, evaluations: optional("evaluations"), maxBytes: () => config.package_max_bytes, paths: ctx.paths, log: ctx.log }),
       audit: new AuditWriter(store, files),
       instanceStatus: (name) => (instances.list() as { name: string; status: string }[]).find((i) => i.name === name)?.status ?? null,
     }));

@@ -5,9 +5,10 @@
  * names. Tar entries carry a fixed time, so the same files give the same digests.
  */
 import { createHash } from "node:crypto";
-import { createReadStream, lstatSync, readdirSync, statSync } from "node:fs";
+import { createReadStream, statSync } from "node:fs";
 import { open, rm } from "node:fs/promises";
-import { basename, join, relative } from "node:path";
+import { basename, dirname, join } from "node:path";
+import { PathErrors, type PathGuard, type RefusedEntry } from "gantry/plugin";
 import { pack, type Pack } from "tar-stream";
 
 export const MEDIA = {
@@ -21,7 +22,8 @@ export const MEDIA = {
 export interface PackageSource {
   model: string | null;
   version: string;
-  modelPath: string;
+  /** What modelFiles found (each read again through the path guard when packed). */
+  files: ModelFile[];
   serving: Record<string, unknown>;
   /** Extra manifest annotations (where the package came from). */
   annotations: Record<string, string>;
@@ -35,30 +37,43 @@ interface Blob {
   bytes?: Uint8Array;
 }
 
+/** A model file: `name` below the model folder, `real` its real path inside `root`. */
+export interface ModelFile {
+  path: string;
+  name: string;
+  size: number;
+  real: string;
+  root: string;
+}
+
+const MODEL_FOLDER = "the instance's model folder";
 const EPOCH = new Date(0);
 
-/** The files of a model: the file at `path`, or every regular file under it; none when nothing is on disk there. */
-export function modelFiles(path: string): { path: string; name: string; size: number }[] {
-  let stat;
-  try {
-    stat = statSync(path);
-  } catch {
-    return [];
+/**
+ * The files of a model: the file at `path`, or every regular file under it (links followed only
+ * while they stay inside the folder; the others are listed in `skipped`); none when nothing is on
+ * disk there. A path into gantry's data dir (outside a models folder there) is PATH_OUTSIDE_ROOT.
+ */
+export function modelFiles(paths: PathGuard, path: string): { files: ModelFile[]; skipped: RefusedEntry[] } {
+  const stat = statSync(path, { throwIfNoEntry: false });
+  if (stat?.isFile()) {
+    const real = paths.resolveFile(path, MODEL_FOLDER);
+    return { files: [{ path, name: basename(path), size: statSync(real).size, real, root: dirname(real) }], skipped: [] };
   }
-  if (stat.isFile()) return [{ path, name: basename(path), size: stat.size }];
-  if (!stat.isDirectory()) return [];
-  return (readdirSync(path, { recursive: true, encoding: "utf8" }) as string[]).sort()
-    .map((rel) => join(path, rel))
-    .filter((file) => lstatSync(file).isFile())
-    .map((file) => ({ path: file, name: relative(path, file), size: statSync(file).size }));
+  if (!stat?.isDirectory()) return { files: [], skipped: [] };
+  const { files, refused } = paths.walk(path);
+  const whole = refused.find((r) => r.path === ".");
+  if (whole) throw PathErrors.PATH_OUTSIDE_ROOT([path, whole.reason, MODEL_FOLDER]);
+  const root = paths.real(path);
+  return { files: files.map((f) => ({ path: join(path, f.path), name: f.path, size: f.size, real: f.real, root })), skipped: refused };
 }
 
 /** Writes the layout tar to `out`; answers the manifest's digest and the tar's size and sha256. */
-export async function writeOciLayout(out: string, source: PackageSource): Promise<{ manifestDigest: string; bytes: number; sha256: string; layers: number }> {
-  const files = modelFiles(source.modelPath);
+export async function writeOciLayout(out: string, source: PackageSource, paths: PathGuard): Promise<{ manifestDigest: string; bytes: number; sha256: string; layers: number }> {
+  const files = source.files;
   const temporary: string[] = [];
   try {
-    const modelLayer = await writeTar(`${out}.models.tmp`, files.map((f) => ({ name: `models/${f.name}`, size: f.size, file: f.path })));
+    const modelLayer = await writeTar(`${out}.models.tmp`, files.map((f) => ({ name: `models/${f.name}`, size: f.size, file: f.real, open: () => paths.openInside(f.root, f.real, MODEL_FOLDER) })));
     temporary.push(modelLayer.file!);
     const servingJson = new TextEncoder().encode(JSON.stringify(source.serving, null, 2));
     const servingLayer = await writeTar(`${out}.serving.tmp`, [{ name: "gantry/serving.json", size: servingJson.byteLength, bytes: servingJson }]);
@@ -107,6 +122,8 @@ interface Entry {
   size: number;
   file?: string;
   bytes?: Uint8Array;
+  /** Opens `file` through the path guard (model files: a link swapped in since the walk is refused). */
+  open?: () => number;
 }
 
 /** Writes a tar of `entries` to `path` while hashing it. */
@@ -136,7 +153,12 @@ function addEntry(tar: Pack, entry: Entry): Promise<void> {
   return new Promise((resolve, reject) => {
     const sink = tar.entry({ name: entry.name, size: entry.size, mode: 0o644, mtime: EPOCH, type: "file" }, (error) => (error ? reject(error) : resolve()));
     if (entry.bytes) return void sink.end(entry.bytes);
-    const source = createReadStream(entry.file!);
+    let source;
+    try {
+      source = entry.open ? createReadStream("", { fd: entry.open() }) : createReadStream(entry.file!);
+    } catch (error) {
+      return reject(error);
+    }
     source.on("error", reject);
     source.on("data", (chunk) => {
       if (!sink.write(chunk as Buffer)) {

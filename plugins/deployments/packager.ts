@@ -1,5 +1,5 @@
 /** POST /package: which version (named, or the model an evaluation run scored), its instance's files and serving config, written as an OCI layout artifact. */
-import { redactSecrets, type EvaluationsService, type InstancesService } from "gantry/plugin";
+import { redactSecrets, type EvaluationsService, type InstancesService, type PathGuard, type PluginContext } from "gantry/plugin";
 import { newArtifactId, type ArtifactFiles } from "./artifacts.ts";
 import { safeName } from "./compare.ts";
 import { DeploymentErrors } from "./errors.ts";
@@ -22,6 +22,8 @@ export interface PackagerDeps {
   instances: InstancesService;
   evaluations: () => EvaluationsService | undefined;
   maxBytes: () => number;
+  paths: PathGuard;
+  log: PluginContext["log"];
 }
 
 export class Packager {
@@ -43,7 +45,9 @@ export class Packager {
     }
     const instance = (this.d.instances.list() as InstanceView[]).find((i) => i.name === version);
     if (!instance) throw DeploymentErrors.VERSION_NOT_FOUND([version!]);
-    const size = modelFiles(instance.model_path).reduce((n, f) => n + f.size, 0);
+    const found = modelFiles(this.d.paths, instance.model_path);
+    const size = found.files.reduce((n, f) => n + f.size, 0);
+    if (found.skipped.length > 0) this.d.log.warn({ version: instance.name, skipped: found.skipped }, "package left out entries that lead outside the model folder or into gantry's data dir");
     if (size > this.d.maxBytes()) throw DeploymentErrors.PACKAGE_SOURCE([`the model files hold ${size} bytes, over plugin.deployments.package_max_bytes (${this.d.maxBytes()})`]);
     const model = request.model ?? (await this.#servedNameOf(instance.name));
     // A package leaves gantry: nothing secret goes in, whatever the instance view already hid.
@@ -54,10 +58,10 @@ export class Packager {
     const id = newArtifactId("package");
     const row = { id, fileName: `${safeName(instance.name)}.oci.tar` };
     try {
-      const written = await writeOciLayout(this.d.files.path(row), { model, version: instance.name, modelPath: instance.model_path, serving, annotations });
+      const written = await writeOciLayout(this.d.files.path(row), { model, version: instance.name, files: found.files, serving, annotations }, this.d.paths);
       return await this.d.store.addArtifact({
         ...row, kind: "package", model, version: instance.name, mediaType: "application/x-tar", bytes: written.bytes, sha256: written.sha256,
-        detail: { manifest_digest: written.manifestDigest, layers: written.layers, model_files: modelFiles(instance.model_path).length, ...(request.run_id ? { run_id: request.run_id } : {}) },
+        detail: { manifest_digest: written.manifestDigest, layers: written.layers, model_files: found.files.length, skipped: found.skipped, ...(request.run_id ? { run_id: request.run_id } : {}) },
         actor, createdAt: new Date(),
       });
     } catch (error) {

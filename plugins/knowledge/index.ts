@@ -36,7 +36,7 @@ export default definePlugin({
       const done = await knowledge.reconcile(collection);
       if (done) ctx.log.info({ collection: collection.name }, done === "rebuilt" ? "knowledge index rebuilt from the stored chunks" : "knowledge index brought up to date with the stored chunks");
     }
-    ctx.routes(knowledgeRoutes({ knowledge, store, settings: () => ({ defaultModel: config.embedding_model, roots: config.roots, maxUploadBytes: config.max_upload_bytes }) }));
+    ctx.routes(knowledgeRoutes({ knowledge, store, settings: () => ({ defaultModel: config.embedding_model, roots: config.roots, maxUploadBytes: config.max_upload_bytes }), paths: ctx.paths, log: ctx.log }));
     // Agents are offered slash commands as tools: /knowledge:search, under their usual permission rules.
     ctx.command("search", {
       description: "Search the knowledge collections; answers the best chunks with their source",

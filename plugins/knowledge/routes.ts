@@ -1,7 +1,6 @@
 /** /api/v1/knowledge: search (viewer); collections and documents (viewer to read, operator to change). */
-import { readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
-import { join, relative, resolve, sep } from "node:path";
-import { Nullable, t, type RolesApp } from "gantry/plugin";
+import { statSync } from "node:fs";
+import { Nullable, t, type PathGuard, type PluginContext, type RolesApp } from "gantry/plugin";
 import { contentTypeOf } from "./extract.ts";
 import type { Filter, Knowledge } from "./knowledge.ts";
 import { KnowledgeErrors, type CollectionRow, type DocumentRow, type KnowledgeStore } from "./store.ts";
@@ -10,7 +9,11 @@ export interface KnowledgeRouteParts {
   knowledge: Knowledge;
   store: KnowledgeStore;
   settings: () => { defaultModel: string; roots: string[]; maxUploadBytes: number };
+  paths: PathGuard;
+  log: PluginContext["log"];
 }
+
+const ROOTS = "plugin.knowledge.roots";
 
 const NAME_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$";
 const CollectionName = t.Object({ name: t.String({ pattern: NAME_PATTERN }) });
@@ -24,6 +27,10 @@ const DocumentView = t.Object({
   metadata: t.Record(t.String(), FilterValue), created_at: t.String(), updated_at: t.String(),
 });
 const IngestResult = t.Object({ document_id: t.String(), source: t.String(), status: t.Union([t.Literal("created"), t.Literal("replaced"), t.Literal("unchanged")]), chunks: t.Integer() });
+const SkippedEntry = t.Object({
+  path: t.String({ description: "below the ingested folder" }),
+  reason: t.String({ description: "outside_root (a link leading out of the roots), data_dir, broken_link, not_a_file, unreadable, too_large" }),
+});
 const Hit = t.Object({
   chunk_id: t.Integer(), collection: t.String(), document_id: t.String(), source: t.String(),
   position: t.Object({ chunk: t.Integer({ description: "index of the chunk in its document" }), start: t.Integer(), end: t.Integer({ description: "character offsets in the extracted text" }) }),
@@ -47,18 +54,11 @@ export function knowledgeRoutes(p: KnowledgeRouteParts) {
     name: c.name, description: c.description, embedding_model: c.embeddingModel, dimensions: c.dimensions,
     documents: (await p.store.documents(c.id)).length, created_at: c.createdAt.toISOString(),
   });
-  /** A folder given to ingest must lie under one of the configured roots (symlinks resolved). */
-  const allowedFolder = (path: string): string => {
-    const roots = p.settings().roots.map((r) => resolve(r));
-    const candidate = roots.length === 1 && !path.startsWith("/") ? join(roots[0]!, path) : resolve(path);
-    let real: string;
-    try {
-      real = realpathSync(candidate);
-    } catch {
-      throw KnowledgeErrors.KNOWLEDGE_FOLDER_NOT_ALLOWED([path]);
-    }
-    if (!statSync(real).isDirectory() || !roots.some((r) => real === r || real.startsWith(r + sep))) throw KnowledgeErrors.KNOWLEDGE_FOLDER_NOT_ALLOWED([path]);
-    return real;
+  /** A folder given to ingest: its real path must lie under one of the configured roots, outside gantry's data dir. */
+  const allowedFolder = (path: string): { real: string; root: string } => {
+    const found = p.paths.resolve(p.settings().roots, path, { where: ROOTS });
+    if (!statSync(found.real).isDirectory()) throw KnowledgeErrors.KNOWLEDGE_FOLDER_NOT_ALLOWED([path]);
+    return found;
   };
   return (app: RolesApp) =>
     app
@@ -122,20 +122,23 @@ export function knowledgeRoutes(p: KnowledgeRouteParts) {
         const collection = await p.store.collection(params.name);
         const folder = allowedFolder(body.path);
         const results = [];
-        for (const entry of readdirSync(folder, { recursive: true, encoding: "utf8" }).sort()) {
-          const type = contentTypeOf(entry);
-          const path = join(folder, entry);
-          if (!type || !statSync(path).isFile()) continue;
-          const size = statSync(path).size;
-          if (size > p.settings().maxUploadBytes) continue;
-          results.push(await p.knowledge.ingest(collection, relative(folder, path).split(sep).join("/"), readFileSync(path), type, {}));
+        // Links are followed only while they stay in the folder; the rest is skipped and reported.
+        const { files, refused } = p.paths.walk(folder.real, { within: folder.root, wants: (path) => contentTypeOf(path) !== undefined });
+        const skipped: { path: string; reason: string }[] = [...refused];
+        if (refused.length > 0) p.log.warn({ folder: body.path, refused }, "knowledge ingest skipped entries that lead outside the folder");
+        for (const file of files) {
+          if (file.size > p.settings().maxUploadBytes) {
+            skipped.push({ path: file.path, reason: "too_large" });
+            continue;
+          }
+          results.push(await p.knowledge.ingest(collection, file.path, p.paths.readInside(folder.root, file.real, ROOTS), contentTypeOf(file.path)!, {}));
         }
-        return { documents: results };
+        return { documents: results, skipped };
       }, {
         role: { min: "operator", rateLimit: "expensive" }, params: CollectionName,
-        body: t.Object({ path: t.String({ minLength: 1, maxLength: 4096, description: "a folder under plugin.knowledge.roots (relative to the root when there is one root)" }) }),
-        response: t.Object({ documents: t.Array(IngestResult) }),
-        detail: { summary: "Ingest every text, Markdown, HTML and PDF file of a folder; changed files replace their chunks, unchanged ones are skipped" },
+        body: t.Object({ path: t.String({ minLength: 1, maxLength: 4096, description: "a folder under plugin.knowledge.roots (relative to the first root); its real path is checked" }) }),
+        response: t.Object({ documents: t.Array(IngestResult), skipped: t.Array(SkippedEntry, { description: "entries left out: links leading out of the folder or into gantry's data dir, files over max_upload_bytes" }) }),
+        detail: { summary: "Ingest every text, Markdown, HTML and PDF file of a folder; changed files replace their chunks, unchanged ones are skipped; links leaving the folder are refused and listed" },
       })
       .delete("/collections/:name/documents/:id", async ({ params }) => {
         await p.knowledge.deleteDocument(await p.store.collection(params.name), params.id);

@@ -52,8 +52,8 @@ describe("Claude Code's tools for plugin agents", () => {
     expect(steps[0]!.result).toBe("     2\tthe needle is here");
     expect(steps[1]!.result!.split("\n").sort()).toEqual([join(workspace, "notes.txt"), join(workspace, "src", "app.ts")]);
     expect(steps[2]!.result).toBe(join(workspace, "src", "app.ts"));
-    expect(steps[3]!.result).toContain("is outside the workspace");
-    expect(steps[4]!.result).toContain("is outside the workspace");
+    expect(steps[3]!.result).toContain("leads outside the workspace");
+    expect(steps[4]!.result).toContain("leads outside the workspace");
     // The plugin's SessionStart hook ran and is in the steps.
     expect(result.steps.find((s: Step) => s.type === "hook" && s.event === "SessionStart")).toMatchObject({ hook: "guarded:SessionStart:3", decision: null });
   });
