@@ -80,6 +80,7 @@ export function openSqlite(path: string): SqliteConnection {
     db, sqlite, gate,
     statements: () => statements,
     migrate: (folder, table) => gate.exclusive(async () => {
+      statements++;
       if (migrationsCurrent(folder, lastAppliedMigration(sqlite, table ?? DEFAULT_MIGRATIONS_TABLE))) return;
       await migrate(db, async (queries) => {
         // One transaction for every pending migration: all of them apply, or none.
