@@ -5,7 +5,7 @@
  * Goals: < 300 ms and < 80 MiB.
  */
 import { join, resolve } from "node:path";
-import { freePort, mb, percentile, ROOT, round, rssOf, spawnGantry, waitForOk } from "./lib.ts";
+import { cpuSecondsOf, freePort, mb, percentile, ROOT, round, rssOf, spawnGantry, waitForOk } from "./lib.ts";
 
 const RUNS = Number(process.env.RUNS ?? 5);
 const IDLE_MS = Number(process.env.IDLE_MS ?? 5000);
@@ -13,6 +13,8 @@ const BEFORE = process.env.BEFORE ? resolve(process.env.BEFORE) : undefined;
 
 interface Sample {
   startupMs: number;
+  /** CPU (user + system) the process used until its first 200: less swayed by a busy machine than wall time. */
+  cpuMs: number;
   rss: number;
 }
 
@@ -23,8 +25,9 @@ async function bareStart(): Promise<Sample> {
   const proc = Bun.spawn([process.execPath, join(import.meta.dir, "bare-server.ts"), String(port)], { stdout: "ignore", stderr: "inherit" });
   try {
     const startupMs = await waitForOk(`http://127.0.0.1:${port}/healthz`, started);
+    const cpuMs = cpuSecondsOf(proc.pid) * 1000;
     await Bun.sleep(IDLE_MS);
-    return { startupMs, rss: rssOf(proc.pid) };
+    return { startupMs, cpuMs, rss: rssOf(proc.pid) };
   } finally {
     proc.kill("SIGTERM");
     await proc.exited;
@@ -41,10 +44,11 @@ async function gantrySeries(root: string) {
     firstStartMs,
     async start(): Promise<Sample> {
       const server = await spawnGantry({}, first.dataDir, root);
+      const cpuMs = cpuSecondsOf(server.proc.pid) * 1000;
       await Bun.sleep(IDLE_MS);
       const rss = rssOf(server.proc.pid);
       await server.stop(true);
-      return { startupMs: server.startupMs, rss };
+      return { startupMs: server.startupMs, cpuMs, rss };
     },
     cleanup: () => require("node:fs").rmSync(first.dataDir, { recursive: true, force: true }),
   };
@@ -68,11 +72,13 @@ const bareMedian = median(samples.bare!.map((s) => s.startupMs));
 const summary = Object.fromEntries(Object.entries(samples).map(([name, list]) => {
   const ms = list.map((s) => s.startupMs);
   const rss = list.map((s) => s.rss);
+  const cpu = list.map((s) => s.cpuMs);
   return [name, {
     startup_median_ms: round(median(ms), 1), startup_range_ms: range(ms),
     startup_vs_bare: round(median(ms) / bareMedian, 1),
     // Ratios within each round: the machine's load changes between rounds, less within one.
     startup_vs_bare_per_round: ms.map((x, i) => round(x / samples.bare![i]!.startupMs, 1)),
+    cpu_to_first_200_median_ms: round(median(cpu), 0), cpu_to_first_200_range_ms: [round(Math.min(...cpu), 0), round(Math.max(...cpu), 0)],
     idle_rss_median_mib: mb(median(rss)), idle_rss_range_mib: [mb(Math.min(...rss)), mb(Math.max(...rss))],
   }];
 }));
