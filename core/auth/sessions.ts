@@ -1,7 +1,6 @@
 /** Login sessions: short-lived HS256 access tokens (@elysiajs/jwt) and rotating refresh tokens with reuse detection. */
 import { randomBytes, randomUUID } from "node:crypto";
 import { safeEqualDigest, sha256 } from "./safe-equal.ts";
-import { jwt } from "@elysiajs/jwt";
 import { and, eq, isNull } from "drizzle-orm";
 import { Elysia } from "elysia";
 import type { GantryDb } from "../storage/db.ts";
@@ -35,13 +34,16 @@ export interface IssuedSession {
 const REFRESH_PATTERN = /^grt_([0-9a-f-]{36})_([A-Za-z0-9_-]{43})$/;
 const VERIFIED_CACHE_SIZE = 10_000;
 
-function signerFor(secret: string) {
+/** The HS256 signer; @elysiajs/jwt (and jose under it, ~75 ms to load) is imported on the first sign-in or token check, not at start. */
+async function signerFor(secret: string) {
+  const { jwt } = await import("@elysiajs/jwt");
   return new Elysia().use(jwt({ name: "jwt", secret, alg: "HS256" })).decorator.jwt;
 }
 
 
 export class SessionService {
-  readonly #signer: ReturnType<typeof signerFor>;
+  #signer: ReturnType<typeof signerFor> | undefined;
+  readonly #secret: string;
   #revoked = new Set<string>();
   /** Verified tokens, so a hot client does not pay an HMAC per request; bounded, oldest dropped. */
   readonly #verified = new Map<string, AccessClaims>();
@@ -52,8 +54,12 @@ export class SessionService {
 
   /** Call `reload()` before use: it reads the revoked sessions into memory. */
   constructor(private readonly db: GantryDb, secret: string, private readonly ttl: () => { accessS: number; refreshS: number }) {
-    this.#signer = signerFor(secret);
+    this.#secret = secret;
     this.#tables = coreTables(db);
+  }
+
+  #signing(): ReturnType<typeof signerFor> {
+    return (this.#signer ??= signerFor(this.#secret));
   }
 
   async reload(): Promise<void> {
@@ -123,7 +129,7 @@ export class SessionService {
     const now = Date.now() / 1000;
     let claims = this.#verified.get(token);
     if (!claims) {
-      const payload = await this.#signer.verify(token);
+      const payload = await (await this.#signing()).verify(token);
       if (!payload || typeof payload.sub !== "string" || typeof payload.sid !== "string" || typeof payload.exp !== "number") return undefined;
       claims = payload as unknown as AccessClaims;
       if (this.#verified.size >= VERIFIED_CACHE_SIZE) this.#verified.delete(this.#verified.keys().next().value!);
@@ -137,7 +143,7 @@ export class SessionService {
     const { accessS, refreshS } = this.ttl();
     const now = Math.floor(Date.now() / 1000);
     const exp = now + accessS;
-    const accessToken = await this.#signer.sign({ sub: userId, sid: familyId, username, iat: true, exp });
+    const accessToken = await (await this.#signing()).sign({ sub: userId, sid: familyId, username, iat: true, exp });
     const id = randomUUID();
     const refreshToken = `grt_${id}_${randomBytes(32).toString("base64url")}`;
     const refreshExpires = new Date(Date.now() + refreshS * 1000);

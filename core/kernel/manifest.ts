@@ -1,5 +1,6 @@
 /** plugin.json: the manifest every plugin folder carries, validated before any of its code runs. */
-import semver from "semver";
+// The one function, not the whole package (~35 ms less at start).
+import satisfies from "semver/functions/satisfies.js";
 import { existsSync, realpathSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Type, type Static } from "@sinclair/typebox";
@@ -79,7 +80,7 @@ function readGantryManifest(dir: string, file: string, raw: Record<string, unkno
   if (problems.length > 0) throw Errors.PLUGIN_MANIFEST_INVALID([file, [...new Set(problems)]]);
   assertNotReserved(value.name, file);
   if (value.dependsOn.includes(value.name)) throw Errors.PLUGIN_MANIFEST_INVALID([file, ["dependsOn: a plugin cannot depend on itself"]]);
-  if (value.gantry && !semver.satisfies(pkg.version, value.gantry)) {
+  if (value.gantry && !satisfies(pkg.version, value.gantry)) {
     throw Errors.PLUGIN_MANIFEST_INVALID([file, [`gantry: requires gantry ${value.gantry}, this is ${pkg.version}`]]);
   }
   const entry = resolve(dir, value.main);

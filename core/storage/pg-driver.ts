@@ -2,6 +2,7 @@
 import postgres from "postgres";
 import { drizzle, type PostgresJsDatabase } from "drizzle-orm/postgres-js";
 import { migrate } from "drizzle-orm/postgres-js/migrator";
+import { DEFAULT_MIGRATIONS_TABLE, migrationsCurrent } from "./migration-state.ts";
 
 export interface PgConnection {
   db: PostgresJsDatabase;
@@ -56,9 +57,23 @@ export async function openPostgres(options: PgOptions): Promise<PgConnection> {
     db, client, schema: options.schema,
     statements: () => statements,
     exclusive,
-    migrate: (folder, table) => exclusive("migrate", () => migrate(db, { migrationsFolder: folder, migrationsTable: table, migrationsSchema: options.schema })),
+    async migrate(folder, table) {
+      // Nothing new (every start but the first after an upgrade): one query, no lock, no migrator.
+      if (migrationsCurrent(folder, await lastAppliedMigration(client, options.schema, table ?? DEFAULT_MIGRATIONS_TABLE))) return;
+      await exclusive("migrate", () => migrate(db, { migrationsFolder: folder, migrationsTable: table, migrationsSchema: options.schema }));
+    },
     close: () => client.end({ timeout: 5 }),
   };
+}
+
+/** The timestamp of the last migration recorded in `schema`.`table`; null when the table is missing or empty. */
+async function lastAppliedMigration(client: postgres.Sql, schema: string, table: string): Promise<unknown> {
+  try {
+    const rows = await client.unsafe(`SELECT max(created_at) AS last FROM ${quoteIdent(schema)}.${quoteIdent(table)}`);
+    return rows[0]?.last ?? null;
+  } catch {
+    return null; // no such table yet: the migrator creates it
+  }
 }
 
 /** A JSON `\\u0000` escape, not one whose backslash is itself escaped. */

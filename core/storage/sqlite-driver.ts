@@ -7,6 +7,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { drizzle, type SqliteRemoteDatabase } from "drizzle-orm/sqlite-proxy";
 import { migrate } from "drizzle-orm/sqlite-proxy/migrator";
 import { runtime, type SqliteDatabase } from "../runtime/index.ts";
+import { DEFAULT_MIGRATIONS_TABLE, migrationsCurrent } from "./migration-state.ts";
 
 /**
  * Lets one transaction at a time own the connection. Statements issued inside the running
@@ -78,11 +79,25 @@ export function openSqlite(path: string): SqliteConnection {
   return {
     db, sqlite, gate,
     statements: () => statements,
-    migrate: (folder, table) => gate.exclusive(() => migrate(db, async (queries) => {
-      // One transaction for every pending migration: all of them apply, or none.
-      sqlite.transaction(() => {
-        for (const query of queries) sqlite.exec(query);
-      })();
-    }, { migrationsFolder: folder, migrationsTable: table })),
+    migrate: (folder, table) => gate.exclusive(async () => {
+      statements++;
+      if (migrationsCurrent(folder, lastAppliedMigration(sqlite, table ?? DEFAULT_MIGRATIONS_TABLE))) return;
+      await migrate(db, async (queries) => {
+        // One transaction for every pending migration: all of them apply, or none.
+        sqlite.transaction(() => {
+          for (const query of queries) sqlite.exec(query);
+        })();
+      }, { migrationsFolder: folder, migrationsTable: table });
+    }),
   };
+}
+
+/** The timestamp of the last migration recorded in `table`; null when the table is missing or empty. */
+function lastAppliedMigration(sqlite: SqliteDatabase, table: string): unknown {
+  try {
+    const rows = sqlite.query(`SELECT max(created_at) FROM "${table.replaceAll('"', '""')}"`).values() as unknown[][];
+    return rows[0]?.[0] ?? null;
+  } catch {
+    return null; // no such table yet: the migrator creates it
+  }
 }

@@ -9,7 +9,7 @@ import { createReadStream, statSync } from "node:fs";
 import { open, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { PathErrors, type PathGuard, type RefusedEntry } from "gantry/plugin";
-import { pack, type Pack } from "tar-stream";
+import type { Pack } from "tar-stream";
 
 export const MEDIA = {
   index: "application/vnd.oci.image.index.v1+json",
@@ -128,6 +128,7 @@ interface Entry {
 
 /** Writes a tar of `entries` to `path` while hashing it. */
 async function writeTar(path: string, entries: Entry[]): Promise<Blob> {
+  const { pack } = await import("tar-stream"); // loaded on the first package, not at start
   const tar = pack();
   const hash = createHash("sha256");
   let size = 0;

@@ -5,7 +5,7 @@
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { ParsedSpec, ServerSpec } from "./server-spec.ts";
-import { KernelStdioTransport, type Spawner } from "./stdio-transport.ts";
+import type { Spawner } from "./stdio-transport.ts";
 
 export type ConnectionStatus = "connecting" | "connected" | "failed" | "closed";
 
@@ -28,14 +28,23 @@ export interface Timeouts {
 
 const STDERR_LINES = 20;
 
-/** The SDK's client side, loaded on the first connection: it costs ~90 ms and ~10 MB that a gantry without MCP servers need not pay at start. */
+/**
+ * The SDK's client side and the stdio transport (which pulls in the SDK's message schemas), loaded on
+ * the first connection: ~130 ms and ~10 MB that a gantry without MCP servers need not pay at start.
+ */
 async function importClientSdk() {
-  const [client, stdio, http] = await Promise.all([
+  const [client, stdio, http, kernelStdio] = await Promise.all([
     import("@modelcontextprotocol/sdk/client/index.js"),
     import("@modelcontextprotocol/sdk/client/stdio.js"),
     import("@modelcontextprotocol/sdk/client/streamableHttp.js"),
+    import("./stdio-transport.ts"),
   ]);
-  return { Client: client.Client, getDefaultEnvironment: stdio.getDefaultEnvironment, StreamableHTTPClientTransport: http.StreamableHTTPClientTransport };
+  return {
+    Client: client.Client,
+    getDefaultEnvironment: stdio.getDefaultEnvironment,
+    StreamableHTTPClientTransport: http.StreamableHTTPClientTransport,
+    KernelStdioTransport: kernelStdio.KernelStdioTransport,
+  };
 }
 type ClientSdk = Awaited<ReturnType<typeof importClientSdk>>;
 let clientSdk: Promise<ClientSdk> | undefined;
@@ -131,7 +140,7 @@ export class McpConnection {
     if (spec.transport === "http") return new sdk.StreamableHTTPClientTransport(new URL(spec.url), { requestInit: { headers: spec.headers }, fetch: this.fetchOutbound });
     // The child gets a minimal environment (HOME, PATH, ...) plus what the entry names: not gantry's secrets.
     const params = { name: this.name, command: spec.command, args: spec.args, env: { ...sdk.getDefaultEnvironment(), ...spec.env }, cwd: spec.cwd };
-    return new KernelStdioTransport(this.spawn, params, (line) => {
+    return new sdk.KernelStdioTransport(this.spawn, params, (line) => {
       this.stderrTail.push(line);
       this.stderrTail.splice(0, Math.max(0, this.stderrTail.length - STDERR_LINES));
     });

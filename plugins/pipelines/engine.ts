@@ -14,7 +14,7 @@ import type { Phase, Template } from "./templates.ts";
 
 export interface EngineDependencies extends PhaseServices {
   approvals: () => ApprovalsService | undefined;
-  template: (name: string) => Template | undefined;
+  template: (name: string) => Promise<Template | undefined>;
   settings: () => { maxParallel: number; dataDir: string };
 }
 
@@ -222,7 +222,7 @@ export class PipelineEngine {
   /** A nested run (the one started before a restart is continued, not started again); its outputs are the phase's output. */
   async #nested(run: RunRow, phase: Phase, scope: Scope, cancel: AbortSignal): Promise<unknown> {
     const name = interpolate(phase.target, scope);
-    const template = this.deps.template(name);
+    const template = await this.deps.template(name);
     if (!template) throw new Error(`no valid pipeline template '${name}'`);
     if (run.actor.split(">").length > 5) throw new Error("pipelines nest at most 5 deep");
     const inputs = Object.fromEntries(Object.entries(phase.inputs).map(([k, v]) => [k, typeof v === "string" ? interpolate(v, scope) : v]));

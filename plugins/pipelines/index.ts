@@ -41,7 +41,7 @@ export default definePlugin({
     const coreConfig = ctx.services.consume("core.config");
     const store = new PipelineStore(ctx.db);
     // Read at each use, so a config reload or a new template file counts without a plugin reload.
-    const templates = (): Map<string, Loaded> =>
+    const templates = (): Promise<Map<string, Loaded>> =>
       loadTemplates([join(ctx.dir, "pipelines"), ...(config.template_dirs ?? [])], (coreConfig.get("pipelines") ?? {}) as Record<string, unknown>);
     let coldStart = false;
     const engine = ctx.keep("engine", (scope) => ((coldStart = true), new PipelineEngine(scope, store)), (kept) => kept.stop());
@@ -54,7 +54,7 @@ export default definePlugin({
       agentRuns,
       sandbox: () => (ctx.services.has("sandbox") ? sandboxService : undefined),
       approvals: () => (ctx.services.has("approvals") ? approvalsService : undefined),
-      template: (name) => templates().get(name)?.template ?? undefined,
+      template: async (name) => (await templates()).get(name)?.template ?? undefined,
       settings: () => ({ maxParallel: config.max_parallel, dataDir: ctx.dataDir }),
     });
     // Runs a stopped process (or a disabled plugin) left running are interrupted; a reload keeps driving its runs.

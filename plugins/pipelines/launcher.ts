@@ -5,18 +5,18 @@ import type { Loaded, Template } from "./templates.ts";
 import { PipelineErrors, runView } from "./views.ts";
 
 export class PipelineLauncher {
-  constructor(private readonly engine: PipelineEngine, private readonly store: PipelineStore, private readonly templates: () => Map<string, Loaded>) {}
+  constructor(private readonly engine: PipelineEngine, private readonly store: PipelineStore, private readonly templates: () => Promise<Map<string, Loaded>>) {}
 
   /** The valid template `name`; 404 when unknown, 400 with its problems when invalid. */
-  template(name: string): Template {
-    const loaded = this.templates().get(name);
+  async template(name: string): Promise<Template> {
+    const loaded = (await this.templates()).get(name);
     if (!loaded) throw PipelineErrors.PIPELINE_TEMPLATE_NOT_FOUND([name]);
     if (!loaded.template) throw PipelineErrors.PIPELINE_TEMPLATE_INVALID([name, loaded.problems.length], { details: { problems: loaded.problems, source: loaded.source } });
     return loaded.template;
   }
 
   async start(name: string, given: Record<string, unknown>, starter: RunStarter): Promise<RunRow> {
-    const template = this.template(name);
+    const template = await this.template(name);
     const declared = Object.keys(template.inputs);
     const problems: string[] = [];
     if (declared.length > 0) for (const key of Object.keys(given)) if (!declared.includes(key)) problems.push(`'${key}' is not an input of '${name}' (${declared.join(", ")})`);

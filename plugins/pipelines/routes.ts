@@ -12,7 +12,7 @@ export interface PipelineRouteParts {
   launcher: PipelineLauncher;
   engine: PipelineEngine;
   store: PipelineStore;
-  templates: () => Map<string, Loaded>;
+  templates: () => Promise<Map<string, Loaded>>;
   agentRuns: () => AgentRunsService | undefined;
   identity: CoreIdentityService;
   on: PluginContext["on"];
@@ -55,7 +55,7 @@ export function pipelineRoutes(p: PipelineRouteParts) {
         response: t.Object({ runs: t.Array(RunView), total: t.Integer(), limit: t.Integer(), offset: t.Integer() }),
         detail: { summary: "Pipeline runs, newest first (filter by state, template, compliance; paged)", tags: ["pipelines"] },
       })
-      .get("/api/v1/pipelines/templates", () => ({ templates: [...p.templates().values()].map(templateView) }), {
+      .get("/api/v1/pipelines/templates", async () => ({ templates: [...(await p.templates()).values()].map(templateView) }), {
         role: "viewer", response: t.Object({ templates: t.Array(TemplateView) }), detail: { summary: "Pipeline templates, with the problems of invalid ones", tags: ["pipelines"] },
       })
       .post("/api/v1/pipelines", async ({ body, request, set }) => {

@@ -41,6 +41,21 @@ describe("install", () => {
     expect(g.gantry.host.list()).toEqual([]);
   });
 
+  test("a plugin's `gantry` range is checked against this version: a range it meets installs, one it does not is a 400 naming both", async () => {
+    g = await startGantry();
+    const manifest = (gantry: string) => JSON.stringify({ name: "hello", version: "1.0.0", gantry, config: { greeting: "hello" } });
+    const tooNew = copyFixture("hello");
+    writeFileSync(join(tooNew, "plugin.json"), manifest(">=99.0.0"));
+    const error = await g.gantry.host.install(tooNew).catch((e) => e);
+    expect(error.code).toBe("PLUGIN_MANIFEST_INVALID");
+    expect(error.status).toBe(400);
+    expect(error.message).toContain("requires gantry >=99.0.0");
+    expect(g.gantry.host.list()).toEqual([]);
+    const fits = copyFixture("hello");
+    writeFileSync(join(fits, "plugin.json"), manifest(">=0.1.0 <1.0.0"));
+    expect((await g.gantry.host.install(fits)).status).toBe("active");
+  });
+
   test("a missing path is a clear 400", async () => {
     g = await startGantry();
     const error = await g.gantry.host.install("/nonexistent/plugin").catch((e) => e);

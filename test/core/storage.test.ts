@@ -3,6 +3,9 @@
  * runs on (GANTRY_TEST_PG_URL selects PostgreSQL), through the API plugins and core use.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { randomUUID } from "node:crypto";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { desc, eq, lt } from "drizzle-orm";
 import { createKvStore } from "../../core/kernel/kv-store.ts";
@@ -143,6 +146,49 @@ describe("plugins and dialects", () => {
       expect(res.status).toBe(201);
       await g.api("/api/v1/legacy-notes/", json("POST", { body: "kept" }));
       expect(await (await g.api("/api/v1/legacy-notes/")).json()).toEqual([{ id: 1, body: "kept" }]);
+    }
+  });
+});
+
+describe("migrations", () => {
+  /** A drizzle-kit folder whose journal lists `tables` (one migration each, a minute apart). */
+  function migrationFolder(dir: string, tables: string[]): string {
+    mkdirSync(join(dir, "meta"), { recursive: true });
+    const entries = tables.map((table, idx) => ({ idx, version: "7", when: 1_800_000_000_000 + idx * 60_000, tag: `${String(idx).padStart(4, "0")}_${table}`, breakpoints: true }));
+    for (const [i, table] of tables.entries()) writeFileSync(join(dir, `${entries[i]!.tag}.sql`), `CREATE TABLE ${table} (id integer PRIMARY KEY);`);
+    writeFileSync(join(dir, "meta", "_journal.json"), JSON.stringify({ version: "7", dialect: TEST_PG_URL ? "postgresql" : "sqlite", entries }));
+    return dir;
+  }
+
+  /** One number from a raw query, on either store. */
+  async function count(query: string): Promise<number> {
+    const database = g.gantry.core.database;
+    if (database.pg) return Number((await database.pg.unsafe(query))[0]!.n);
+    return Number((database.sqlite!.query(query).get() as { n: number }).n);
+  }
+
+  test("a start where nothing changed checks a folder with one query; a migration added later still applies", async () => {
+    const database = g.gantry.core.database;
+    const suffix = randomUUID().replaceAll("-", "").slice(0, 12);
+    const [first, second, tracking] = [`mig_a_${suffix}`, `mig_b_${suffix}`, `__gantry_migrations_probe_${suffix}`];
+    const folder = migrationFolder(mkdtempSync(join(tmpdir(), "gantry-migrations-")), [first]);
+    try {
+      await database.migrate(folder, tracking);
+      expect(await count(`SELECT count(*) AS n FROM ${first}`)).toBe(0);
+      const unchanged = database.statements();
+      await database.migrate(folder, tracking);
+      expect(database.statements() - unchanged).toBe(1);
+
+      migrationFolder(folder, [first, second]); // an upgrade ships a second migration
+      await database.migrate(folder, tracking);
+      expect(await count(`SELECT count(*) AS n FROM ${second}`)).toBe(0);
+      expect(await count(`SELECT count(*) AS n FROM ${tracking}`)).toBe(2);
+      const upgraded = database.statements();
+      await database.migrate(folder, tracking);
+      expect(database.statements() - upgraded).toBe(1);
+      expect(await count(`SELECT count(*) AS n FROM ${tracking}`)).toBe(2);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
     }
   });
 });
