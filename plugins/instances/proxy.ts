@@ -206,17 +206,32 @@ export class Upstream implements ObservationOwner {
     return this.manager.placement().evictionWaitMs + 60_000;
   }
 
-  /** A request to the instance's server; the client's abort signal cancels it. A failure ends `o` as a 502. */
+  /**
+   * A request to the instance's server; the client's abort signal cancels it. A failure ends `o` as a 502.
+   * A pooled connection the server closed while idle (llama-server drops kept-alive connections after a
+   * few seconds) fails before any answer: such a request is sent once more on a fresh connection.
+   */
   async send(supervisor: InstanceSupervisor, path: string, options: SendOptions = {}, o?: Observation): Promise<Response> {
+    const url = `http://127.0.0.1:${supervisor.definition.port}${path}`;
+    const init = { method: options.method ?? "POST", headers: options.headers ?? { "content-type": "application/json" }, body: options.body, signal: options.signal };
     try {
-      return await fetch(`http://127.0.0.1:${supervisor.definition.port}${path}`, {
-        method: options.method ?? "POST", headers: options.headers ?? { "content-type": "application/json" }, body: options.body, signal: options.signal,
-      });
+      try {
+        return await fetch(url, init);
+      } catch (error) {
+        if (!staleConnection(error) || options.signal?.aborted || options.body instanceof ReadableStream) throw error;
+        return await fetch(url, { ...init, keepalive: false });
+      }
     } catch (error) {
       o?.end(502);
       throw InferenceErrors.UPSTREAM_UNREACHABLE([supervisor.definition.name, (error as Error).message]);
     }
   }
+}
+
+/** A connection that broke before an answer began (reset or closed by the server), as opposed to a refused one. */
+function staleConnection(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "ECONNRESET" || code === "ConnectionClosed" || code === "EPIPE" || code === "UND_ERR_SOCKET";
 }
 
 /** The server's headers minus those that describe the connection or the original encoding. */
