@@ -53,8 +53,11 @@ describe("llama-server behind gantry", () => {
     expect(started.status).toBe(200);
     expect(await started.json()).toMatchObject({ status: "running" });
     expect(await (await g.api("/api/v1/instances/slow/health")).json()).toMatchObject({ status: "healthy", checks: { response: "ok" }, instance_status: "running" });
-    const logs = (await (await g.api("/api/v1/instances/slow/logs?lines=200")).json()).logs as { message: string; level: string }[];
-    expect(logs.some((l) => l.message.includes("srv  llama_server: model loaded") && l.level === "info")).toBe(true);
+    // The server's output is read in batches: its "model loaded" line may land just after the health check.
+    await waitFor(async () => {
+      const logs = (await (await g.api("/api/v1/instances/slow/logs?lines=200")).json()).logs as { message: string; level: string }[];
+      return logs.some((l) => l.message.includes("srv  llama_server: model loaded") && l.level === "info");
+    }, 30_000, "llama-server's 'model loaded' line in the instance's logs at level info");
     await g.api("/api/v1/instances/slow/stop", json("POST", {}));
     expect((await g.api("/api/v1/instances/slow", { method: "DELETE" })).status).toBe(200);
   });
