@@ -2,7 +2,7 @@
 import pino, { type DestinationStream, type Logger } from "pino";
 import pretty from "pino-pretty";
 import type { LogLevel } from "./config.ts";
-import { redactSecrets } from "./redact.ts";
+import { redactSecrets, redactText } from "./redact.ts";
 
 export type { Logger };
 
@@ -14,6 +14,12 @@ const FLUSH_EVERY_MS = 250;
 /** What is redacted is decided per value: numbers, booleans and nulls (durations, statuses, counts) never carry a secret. */
 function carriesNoSecret(value: unknown): boolean {
   return value === null || value === undefined || typeof value === "number" || typeof value === "boolean";
+}
+
+/** `log.error(error)` alone: pino takes the error's message as the line's; it is redacted like the error. */
+function messageOfErrorRedacted(this: Logger, args: unknown[], method: (...args: unknown[]) => void): void {
+  if (args.length === 1 && args[0] instanceof Error) return method.call(this, args[0], redactText(args[0].message));
+  method.apply(this, args);
 }
 
 /**
@@ -54,7 +60,8 @@ export class LoggerRegistry {
     // every field of every line. A child's bindings are redacted once, when it is made (child below).
     // `err` is serialized by redactLogFields; pino's own serializer would take that plain copy for an error again.
     this.root = pino({ level: options.level, base: { name: "gantry" }, formatters: { log: redactLogFields },
-      serializers: { err: (value: unknown) => (value instanceof Error ? pino.stdSerializers.err(value) : value) } }, destination);
+      serializers: { err: (value: unknown) => (value instanceof Error ? pino.stdSerializers.err(value) : value) },
+      hooks: { logMethod: messageOfErrorRedacted } }, destination);
     this.#named.set("gantry", this.root);
   }
 
