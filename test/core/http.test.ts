@@ -109,7 +109,7 @@ describe("request ids", () => {
 
   test("a secret in a request line's path or request id is redacted, the other fields kept", async () => {
     const pathSecret = "sk-proj-PaThSeCrEt0123456789abcdefXYZ";
-    const idSecret = "gk_idsecret1_IdSeCrEtIdSeCrEtIdSeCrEtIdSeCrEt0123";
+    const idSecret = "gk_idsecret12_IdSeCrEtIdSeCrEtIdSeCrEtIdSeCrEt0123";
     const res = await g.api(`/api/v1/hello/${pathSecret}`, { headers: { "x-request-id": idSecret } });
     expect(res.status).toBe(404);
     await waitFor(() => g.logs.records.some((r) => r.msg === "request" && String(r.path).startsWith("/api/v1/hello/[redacted]")), 2000, "the request log line");
