@@ -2,14 +2,10 @@
 import pino, { type DestinationStream, type Logger } from "pino";
 import pretty from "pino-pretty";
 import type { LogLevel } from "./config.ts";
+import { BufferedStdout } from "./buffered-stdout.ts";
 import { redactSecrets, redactText } from "./redact.ts";
 
 export type { Logger };
-
-/** Bytes held before stdout is written (one write per ~30 request lines under load, not one per line). */
-const BUFFER_BYTES = 4096;
-/** How long a line may wait in that buffer when traffic is light. */
-const FLUSH_EVERY_MS = 250;
 
 /** What is redacted is decided per value: numbers, booleans and nulls (durations, statuses, counts) never carry a secret. */
 function carriesNoSecret(value: unknown): boolean {
@@ -50,11 +46,11 @@ export interface LoggerOptions {
 export class LoggerRegistry {
   readonly root: Logger;
   readonly #named = new Map<string, Logger>();
-  readonly #destination: unknown;
+  readonly #destination: DestinationStream;
 
   constructor(options: LoggerOptions) {
     const usePretty = options.format === "pretty" || (options.format === "auto" && process.stdout.isTTY === true && !options.destination);
-    const destination = options.destination ?? (usePretty ? pretty({ colorize: true, sync: true }) : bufferedStdout());
+    const destination = options.destination ?? (usePretty ? pretty({ colorize: true, sync: true }) : new BufferedStdout());
     this.#destination = destination;
     // The same rule as every view, applied by gantry alone: pino's own `redact` re-reads its paths for
     // every field of every line. A child's bindings are redacted once, when it is made (child below).
@@ -65,27 +61,9 @@ export class LoggerRegistry {
     this.#named.set("gantry", this.root);
   }
 
-  /**
-   * Writes out everything the asynchronous destination still holds: called before the process exits,
-   * or its last lines are lost. A write in flight is waited for (its 'drain'; up to `ms`), since a
-   * synchronous flush skips the buffer that write holds; what is left is then written synchronously.
-   */
+  /** Writes out every line still held (buffered stdout) before the process exits, or its last lines are lost. */
   async drain(ms = 2000): Promise<void> {
-    const destination = this.#destination as { _writing?: boolean; once?: (event: string, listener: () => void) => void; flushSync?: () => void };
-    if (destination._writing && destination.once) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, ms);
-        destination.once!("drain", () => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
-    try {
-      destination.flushSync?.();
-    } catch {
-      // not ready yet (nothing written) or already closed: nothing to flush
-    }
+    if (this.#destination instanceof BufferedStdout) await this.#destination.drain(ms);
   }
 
   /** A named child logger (created once); its level can later be changed alone. */
@@ -127,18 +105,3 @@ export class LoggerRegistry {
   }
 }
 
-/**
- * stdout, asynchronous and buffered: lines are written in blocks of BUFFER_BYTES, and what is left
- * after FLUSH_EVERY_MS of light traffic is written then. pino writes what is left synchronously when
- * the process exits (also after an uncaught error); LoggerRegistry.drain does on shutdown.
- */
-function bufferedStdout(): DestinationStream {
-  const destination = pino.destination({ sync: false, minLength: BUFFER_BYTES });
-  const held = destination as unknown as { _len: number; _writing: boolean };
-  const timer = setInterval(() => {
-    if (held._len > 0 && !held._writing) destination.flush();
-  }, FLUSH_EVERY_MS);
-  timer.unref();
-  destination.on("close", () => clearInterval(timer));
-  return destination;
-}
