@@ -31,7 +31,7 @@ export class BufferedStdout {
     if (this.#block.length >= BLOCK_CHARS) this.#pass();
   }
 
-  /** Starts writing everything held; `done` once written. */
+  /** Starts writing everything held; `done` is called at once (drain is what waits for the writes). */
   flush(done?: (error?: Error) => void): void {
     this.#pass();
     done?.();

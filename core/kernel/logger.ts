@@ -104,4 +104,3 @@ export class LoggerRegistry {
     this.root.flush();
   }
 }
-
