@@ -164,6 +164,13 @@ const medianRatio = (setting: Setting, connections: number, target: string, base
   const b = runs.get(key(setting, connections, base))!;
   return round(percentile(a.map((r, i) => of(r) / of(b[i]!)), 50), 3);
 };
+/** The lowest and highest per-round ratio, "low–high": the spread behind a median on a shared machine. */
+const ratioRange = (setting: Setting, connections: number, target: string, base: string, of: (r: Run) => number) => {
+  const a = runs.get(key(setting, connections, target))!;
+  const b = runs.get(key(setting, connections, base))!;
+  const ratios = a.map((r, i) => of(r) / of(b[i]!));
+  return `${round(Math.min(...ratios), 2)}–${round(Math.max(...ratios), 2)}`;
+};
 const median = (setting: Setting, connections: number, target: string, of: (r: Run) => number, digits = 0) =>
   round(percentile(runs.get(key(setting, connections, target))!.map(of), 50), digits);
 
@@ -178,6 +185,7 @@ for (const connections of CONNECTIONS) {
       row.cpu_ms_per_request = median("cpu_bound", connections, target.name, (r) => r.cpuMsPerRequest, 4);
       row.rps_vs_bare_proxy = medianRatio("cpu_bound", connections, target.name, bare.name, (r) => r.rps);
       row.cpu_per_request_vs_bare_proxy = medianRatio("cpu_bound", connections, target.name, bare.name, (r) => r.cpuMsPerRequest);
+      row.cpu_vs_bare_proxy_range = ratioRange("cpu_bound", connections, target.name, bare.name, (r) => r.cpuMsPerRequest);
       if (target.name.startsWith("gantry")) {
         // Less what reading the model server's log lines costs (measured in the same round), which the floors do not do.
         const own = runs.get(key("cpu_bound", connections, target.name))!;
@@ -188,6 +196,7 @@ for (const connections of CONNECTIONS) {
     }
     row.latency_rps = median("model_latency", connections, target.name, (r) => r.rps);
     row.latency_rps_vs_direct = medianRatio("model_latency", connections, target.name, direct.name, (r) => r.rps);
+    row.latency_rps_vs_direct_range = ratioRange("model_latency", connections, target.name, direct.name, (r) => r.rps);
     table.push(row);
   }
 }
@@ -212,5 +221,5 @@ console.log(JSON.stringify({
     } : {}),
   },
 }, null, 2));
-const columns = ["target", "connections", "cpu_bound_rps", "rps_vs_bare_proxy", "cpu_ms_per_request", "cpu_per_request_vs_bare_proxy", "cpu_less_log_reading_vs_bare_proxy", "gantry_log_reading_cpu_ms_per_request", "latency_rps", "latency_rps_vs_direct"];
+const columns = ["target", "connections", "cpu_bound_rps", "rps_vs_bare_proxy", "cpu_ms_per_request", "cpu_per_request_vs_bare_proxy", "cpu_vs_bare_proxy_range", "cpu_less_log_reading_vs_bare_proxy", "gantry_log_reading_cpu_ms_per_request", "latency_rps", "latency_rps_vs_direct", "latency_rps_vs_direct_range"];
 console.error(`\n| ${columns.join(" | ")} |\n|${columns.map(() => "---").join("|")}|\n${table.map((r) => `| ${columns.map((c) => r[c] ?? "").join(" | ")} |`).join("\n")}`);
