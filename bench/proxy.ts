@@ -11,8 +11,11 @@
  * BEFORE=<another checkout of gantry> its gantry runs beside this one in the same rounds (a
  * before/after table from one session). Load comes from wrk when installed (scripts/ensure-wrk.sh;
  * a C client leaves the CPUs to the servers), else from a Bun fetch loop.
- * Goals: gantry ≥ 0.9× the bare proxy's rps and ≤ 1.15× its CPU per request CPU-bound; ≥ 0.98×
- * direct at LATENCY_MS.
+ * gantry runs in its default configuration (request and inference log lines on; only the rate
+ * limit off for the load) and, as a second row, with those log lines off (CONFIGS=default,logs_off
+ * picks). Goals: the default configuration ≤ 1.3× the bare proxy's CPU per request and ≥ 0.95×
+ * direct at LATENCY_MS; with logs off ≥ 0.9× the bare proxy's rps, ≤ 1.15× its CPU per request and
+ * ≥ 0.98× direct.
  */
 import { rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -39,12 +42,18 @@ interface Target {
   headers: Record<string, string>;
 }
 
-const gantryEnv = { GANTRY_AUTH__BOOTSTRAP_ADMIN_KEY: ADMIN_KEY, GANTRY_RATE_LIMIT__ENABLED: "false", GANTRY_LOG__REQUESTS: "false", GANTRY_PLUGIN__INSTANCES__LOG_INFERENCE: "false" };
+const defaultEnv = { GANTRY_AUTH__BOOTSTRAP_ADMIN_KEY: ADMIN_KEY, GANTRY_RATE_LIMIT__ENABLED: "false" };
+const CONFIG_ENV: Record<string, Record<string, string>> = {
+  default: defaultEnv,
+  logs_off: { ...defaultEnv, GANTRY_LOG__REQUESTS: "false", GANTRY_PLUGIN__INSTANCES__LOG_INFERENCE: "false" },
+};
+const CONFIGS = (process.env.CONFIGS ?? "default,logs_off").split(",").filter((c) => c in CONFIG_ENV);
+if (CONFIGS.length === 0) throw new Error(`CONFIGS: choose from ${Object.keys(CONFIG_ENV).join(", ")}`);
 const admin = { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" };
 
 /** A gantry (this checkout's, or another's) with an instant and a slow stand-in instance; returns them and an inference key. */
-async function gantry(name: string, root?: string) {
-  const server = await spawnGantry(gantryEnv, undefined, root);
+async function gantry(name: string, env: Record<string, string>, root?: string) {
+  const server = await spawnGantry(env, undefined, root);
   const ports = {} as Record<Setting, number>;
   for (const [setting, flags] of [["cpu_bound", []], ["model_latency", ["--latency-ms", String(LATENCY_MS)]]] as const) {
     const port = await freePort();
@@ -97,8 +106,13 @@ async function measure(target: Target, setting: Setting, connections: number) {
   return { ...r, cpuMsPerRequest: ((cpu() - before) * 1000) / Math.max(1, r.requests) };
 }
 
-const after = await gantry(BEFORE ? "gantry (after)" : "gantry");
-const before = BEFORE ? await gantry("gantry (before)", BEFORE) : undefined;
+/** Every gantry in the run: each configuration, this checkout's and (BEFORE) the other's. */
+const gantries: { config: string; mine: boolean; run: Awaited<ReturnType<typeof gantry>> }[] = [];
+for (const config of CONFIGS) {
+  gantries.push({ config, mine: true, run: await gantry(`gantry ${config}${BEFORE ? " (after)" : ""}`, CONFIG_ENV[config]!) });
+  if (BEFORE) gantries.push({ config, mine: false, run: await gantry(`gantry ${config} (before)`, CONFIG_ENV[config]!, BEFORE) });
+}
+const after = gantries[0]!.run;
 const bareProcs = await Promise.all((["cpu_bound", "model_latency"] as const).map(async (setting) => {
   const port = await freePort();
   const proc = Bun.spawn([process.execPath, resolve(import.meta.dir, "bare-proxy.ts"), String(port), String(after.ports[setting])], { stdout: "ignore", stderr: "inherit" });
@@ -119,7 +133,7 @@ const nginxRun = NGINX ? await nginx(after.ports) : undefined;
 if (!NGINX) console.error("bench/proxy: nginx is not installed (bash scripts/ensure-nginx.sh): its row is left out");
 if (!WRK) console.error("bench/proxy: wrk is not installed (bash scripts/ensure-wrk.sh): load comes from a Bun fetch loop, which takes CPU from the servers");
 
-const targets = [after.target, ...(before ? [before.target] : []), bare, ...(nginxRun ? [nginxRun.target] : []), direct];
+const targets = [...gantries.map((g) => g.run.target), bare, ...(nginxRun ? [nginxRun.target] : []), direct];
 type Run = Awaited<ReturnType<typeof measure>>;
 const runs = new Map<string, Run[]>(); // `${setting} ${connections} ${target}` → one run per round
 const key = (setting: Setting, connections: number, target: string) => `${setting} ${connections} ${target}`;
@@ -141,8 +155,7 @@ try {
 } finally {
   nginxRun?.stop();
   for (const b of bareProcs) b.proc.kill();
-  await before?.server.stop();
-  await after.server.stop();
+  for (const g of gantries) await g.run.server.stop();
 }
 
 /** Median over rounds of a per-round ratio of `target` to `base`. */
@@ -150,6 +163,13 @@ const medianRatio = (setting: Setting, connections: number, target: string, base
   const a = runs.get(key(setting, connections, target))!;
   const b = runs.get(key(setting, connections, base))!;
   return round(percentile(a.map((r, i) => of(r) / of(b[i]!)), 50), 3);
+};
+/** The lowest and highest per-round ratio, "low–high": the spread behind a median on a shared machine. */
+const ratioRange = (setting: Setting, connections: number, target: string, base: string, of: (r: Run) => number) => {
+  const a = runs.get(key(setting, connections, target))!;
+  const b = runs.get(key(setting, connections, base))!;
+  const ratios = a.map((r, i) => of(r) / of(b[i]!));
+  return `${round(Math.min(...ratios), 2)}–${round(Math.max(...ratios), 2)}`;
 };
 const median = (setting: Setting, connections: number, target: string, of: (r: Run) => number, digits = 0) =>
   round(percentile(runs.get(key(setting, connections, target))!.map(of), 50), digits);
@@ -165,6 +185,7 @@ for (const connections of CONNECTIONS) {
       row.cpu_ms_per_request = median("cpu_bound", connections, target.name, (r) => r.cpuMsPerRequest, 4);
       row.rps_vs_bare_proxy = medianRatio("cpu_bound", connections, target.name, bare.name, (r) => r.rps);
       row.cpu_per_request_vs_bare_proxy = medianRatio("cpu_bound", connections, target.name, bare.name, (r) => r.cpuMsPerRequest);
+      row.cpu_vs_bare_proxy_range = ratioRange("cpu_bound", connections, target.name, bare.name, (r) => r.cpuMsPerRequest);
       if (target.name.startsWith("gantry")) {
         // Less what reading the model server's log lines costs (measured in the same round), which the floors do not do.
         const own = runs.get(key("cpu_bound", connections, target.name))!;
@@ -175,19 +196,30 @@ for (const connections of CONNECTIONS) {
     }
     row.latency_rps = median("model_latency", connections, target.name, (r) => r.rps);
     row.latency_rps_vs_direct = medianRatio("model_latency", connections, target.name, direct.name, (r) => r.rps);
+    row.latency_rps_vs_direct_range = ratioRange("model_latency", connections, target.name, direct.name, (r) => r.rps);
     table.push(row);
   }
 }
 const failed = [...runs.values()].flat().reduce((n, r) => n + r.failed, 0);
-const gantryRows = table.filter((r) => r.target === after.target.name);
+const rowsOf = (config: string) => {
+  const names = new Set(gantries.filter((g) => g.mine && g.config === config).map((g) => g.run.target.name));
+  return table.filter((r) => names.has(r.target as string));
+};
+const [defaultRows, logsOffRows] = [rowsOf("default"), rowsOf("logs_off")];
 console.log(JSON.stringify({
   bench: "proxy", client: WRK ? "wrk -t1" : "bun fetch loop", seconds_per_run: SECONDS, rounds: ROUNDS, latency_ms: LATENCY_MS, nginx: NGINX ? "included" : "not installed",
-  before: BEFORE ?? null, failed, table,
+  before: BEFORE ?? null, configs: CONFIGS, failed, table,
   goals: {
-    rps_at_least_0_9_of_bare_proxy: gantryRows.every((r) => (r.rps_vs_bare_proxy as number) >= 0.9),
-    cpu_per_request_at_most_1_15_of_bare_proxy: gantryRows.every((r) => (r.cpu_per_request_vs_bare_proxy as number) <= 1.15),
-    latency_rps_at_least_0_98_of_direct: gantryRows.every((r) => (r.latency_rps_vs_direct as number) >= 0.98),
+    ...(defaultRows.length > 0 ? {
+      default_cpu_per_request_at_most_1_3_of_bare_proxy: defaultRows.every((r) => (r.cpu_per_request_vs_bare_proxy as number) <= 1.3),
+      default_latency_rps_at_least_0_95_of_direct: defaultRows.every((r) => (r.latency_rps_vs_direct as number) >= 0.95),
+    } : {}),
+    ...(logsOffRows.length > 0 ? {
+      logs_off_rps_at_least_0_9_of_bare_proxy: logsOffRows.every((r) => (r.rps_vs_bare_proxy as number) >= 0.9),
+      logs_off_cpu_per_request_at_most_1_15_of_bare_proxy: logsOffRows.every((r) => (r.cpu_per_request_vs_bare_proxy as number) <= 1.15),
+      logs_off_latency_rps_at_least_0_98_of_direct: logsOffRows.every((r) => (r.latency_rps_vs_direct as number) >= 0.98),
+    } : {}),
   },
 }, null, 2));
-const columns = ["target", "connections", "cpu_bound_rps", "rps_vs_bare_proxy", "cpu_ms_per_request", "cpu_per_request_vs_bare_proxy", "cpu_less_log_reading_vs_bare_proxy", "gantry_log_reading_cpu_ms_per_request", "latency_rps", "latency_rps_vs_direct"];
+const columns = ["target", "connections", "cpu_bound_rps", "rps_vs_bare_proxy", "cpu_ms_per_request", "cpu_per_request_vs_bare_proxy", "cpu_vs_bare_proxy_range", "cpu_less_log_reading_vs_bare_proxy", "gantry_log_reading_cpu_ms_per_request", "latency_rps", "latency_rps_vs_direct", "latency_rps_vs_direct_range"];
 console.error(`\n| ${columns.join(" | ")} |\n|${columns.map(() => "---").join("|")}|\n${table.map((r) => `| ${columns.map((c) => r[c] ?? "").join(" | ")} |`).join("\n")}`);

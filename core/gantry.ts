@@ -223,6 +223,7 @@ async function assemble(config: GantryConfig, options: GantryOptions, dataDirLoc
       gantry.url = `http://${config.server.host.includes(":") ? `[${config.server.host}]` : config.server.host}:${server.port}`;
       await cluster.start(gantry.url);
       log.info({ url: gantry.url, plugins: host.activeInstances().map((i) => i.plugin), startup_ms: Date.now() - startedAt }, "gantry listening");
+      loggers.flush(); // at once, not with the next block of lines: supervisors wait for this one
       return gantry.url;
     },
     stop() {

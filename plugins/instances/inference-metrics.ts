@@ -126,7 +126,7 @@ export class InferenceMetrics {
     this.ctx.log.info({
       reqId: o.requestId, model: o.model, api: o.api, status, stream: o.stream, ms: Math.round(seconds * 1e5) / 100,
       ttft_ms: o.ttft === null ? null : Math.round(o.ttft * 1e5) / 100, prompt_tokens: o.usage?.prompt ?? null, completion_tokens: o.usage?.completion ?? null,
-      ...(o.outcome ? { outcome: o.outcome } : {}),
+      outcome: o.outcome ?? undefined, // left out of the line when undefined
     }, "inference");
   }
 }

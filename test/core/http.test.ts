@@ -107,6 +107,19 @@ describe("request ids", () => {
     expect(line).toMatchObject({ method: "GET", path: "/api/v1/hello/greeting", status: 200 });
   });
 
+  test("a secret in a request line's path or request id is redacted, the other fields kept", async () => {
+    const pathSecret = "sk-proj-PaThSeCrEt0123456789abcdefXYZ";
+    const idSecret = "gk_idsecret12_IdSeCrEtIdSeCrEtIdSeCrEtIdSeCrEt0123";
+    const res = await g.api(`/api/v1/hello/${pathSecret}`, { headers: { "x-request-id": idSecret } });
+    expect(res.status).toBe(404);
+    await waitFor(() => g.logs.records.some((r) => r.msg === "request" && String(r.path).startsWith("/api/v1/hello/[redacted]")), 2000, "the request log line");
+    const line = g.logs.records.find((r) => r.msg === "request" && String(r.path).startsWith("/api/v1/hello/[redacted]"));
+    expect(line).toMatchObject({ reqId: "[redacted]", method: "GET", status: 404 });
+    expect(typeof line!.ms).toBe("number");
+    expect(g.logs.text).not.toContain("PaThSeCrEt");
+    expect(g.logs.text).not.toContain("IdSeCrEt");
+  });
+
   test("error responses carry it too", async () => {
     const res = await g.api("/nope", { headers: { "x-request-id": "err-1" } });
     expect(res.headers.get("x-request-id")).toBe("err-1");

@@ -65,6 +65,23 @@ describe("graceful shutdown", () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
+  test("buffered log output: a request's line reaches stdout while gantry runs and is idle; all lines by exit", async () => {
+    const dataDir = tempDir();
+    const { proc, url, lines, pump } = await spawnGantry(dataDir);
+    const res = await fetch(`${url}/api/v1/hello/greeting`, { headers: { authorization: `Bearer ${ADMIN_KEY}`, "x-request-id": "buffered-1" } });
+    expect(res.status).toBe(200);
+    const requestLine = () => lines.find((l) => l.includes('"reqId":"buffered-1"'));
+    const deadline = Date.now() + 5000;
+    while (!requestLine() && Date.now() < deadline) await Bun.sleep(20);
+    expect(proc.exitCode).toBeNull();
+    expect(JSON.parse(requestLine()!)).toMatchObject({ msg: "request", method: "GET", path: "/api/v1/hello/greeting", status: 200 });
+    proc.kill("SIGTERM");
+    expect(await proc.exited).toBe(0);
+    await pump;
+    expect(JSON.parse(lines.filter((l) => l.startsWith("{")).at(-1)!).msg).toBe("stopped");
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
   test("the first start prints the generated keys once; a restart does not", async () => {
     const dataDir = tempDir();
     const first = await spawnGantry(dataDir);

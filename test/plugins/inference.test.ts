@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import OpenAI, { toFile } from "openai";
 import Anthropic from "@anthropic-ai/sdk";
 import { Ollama } from "ollama";
-import { BUILTIN_PLUGINS, freePort, json, STAND_IN_MODEL_SERVER, startGantry, type TestGantry } from "../helpers.ts";
+import { BUILTIN_PLUGINS, freePort, json, STAND_IN_MODEL_SERVER, startGantry, waitFor, type TestGantry } from "../helpers.ts";
 
 let g: TestGantry;
 let key: string;
@@ -273,6 +273,23 @@ describe("metrics per model", () => {
     await g.api("/api/v1/instances/metered/stop", json("POST", {}));
     expect((await g.api("/api/v1/instances/metered", { method: "DELETE" })).status).toBe(200);
     expect(await (await g.api("/metrics")).text()).not.toContain('gantry_instance_up{instance="metered"}');
+  });
+});
+
+describe("the inference log line", () => {
+  test("a secret in its request id is redacted; its other fields are as measured", async () => {
+    const idSecret = "sk-proj-InFeReNcEsEcReT0123456789abcdXYZ";
+    const request = json("POST", { model: QWEN, messages: [{ role: "user", content: "a b c" }] });
+    const res = await g.api("/v1/chat/completions", { ...request, auth: key, headers: { ...request.headers, "x-request-id": idSecret } });
+    expect(res.status).toBe(200);
+    await res.text();
+    const inferenceLine = () => g.logs.records.find((r) => r.msg === "inference" && r.reqId === "[redacted]");
+    // The line is written when the request ends, just after its response.
+    await waitFor(() => inferenceLine() !== undefined, 5000, "the inference log line");
+    const line = inferenceLine();
+    expect(line).toMatchObject({ model: QWEN, api: "openai", status: 200, stream: false, prompt_tokens: 3, completion_tokens: 5 });
+    expect(line).not.toHaveProperty("outcome");
+    expect(g.logs.text).not.toContain("InFeReNcEsEcReT");
   });
 });
 
