@@ -30,7 +30,7 @@ test("the first tick after a restart runs a command of a plugin set up after cro
   // late-setup takes 1.5 s to set up after cron: ticks fall in that time.
   const restarted = Date.now();
   g = await start();
-  await waitFor(async () => (await ticksSince(job.id, restarted)).length > 0, 15_000, "the first run after the restart");
+  await waitFor(async () => ((await ticksSince(job.id, restarted))[0]?.status ?? "running") !== "running", 15_000, "the first run after the restart to finish");
   const [first] = await ticksSince(job.id, restarted);
   expect(first).toMatchObject({ status: "succeeded", error: null, result: "pong" });
   await g.stop();
