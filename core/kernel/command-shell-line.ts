@@ -39,8 +39,23 @@ interface PlaceholderUse {
 const PLACEHOLDER = /^(?:\$\$|\$ARGUMENTS\b|\$([1-9]\d*)|\$\{CLAUDE_PLUGIN_ROOT\})/;
 const WORD_BREAK = /[\s;&|()<>]/;
 const COMMAND_BREAK = /[;&|()\n]/;
-/** Contexts where a value is run as code (bash's arithmetic evaluates `a[$(cmd)]`; eval, source and `sh -c` run text). */
-const CODE_CONTEXT = /\(\(|\[\[|(^|[\s;&|(])(?:let|eval|source|\.|(?:ba|da|k|z)?sh\s+-c)\s/;
+/**
+ * Contexts where bash runs a value as code. Arithmetic evaluates `a[$(cmd)]`: `((…))`, `$[…]`, `[[…]]`,
+ * array subscripts and `${x:offset}` (a `${…}` holding a `$`), `let`, `declare/typeset/local -i`,
+ * `test -v`/`[ -v`, `printf -v`, a variable named by a value (`read`, `unset`, `${!x}`). Text run as a script: eval, source/`.`, `sh -c` with any options
+ * (`bash -lc`), trap, and the runners of a command string (watch, su -c, sudo, runuser).
+ */
+const CODE_CONTEXT = new RegExp([
+  String.raw`\(\(`, String.raw`\[\[`, String.raw`\$\[`,
+  String.raw`\w\[[^\]]*\$`, String.raw`\$\{[^}]*\$`, String.raw`\$\{!`,
+  String.raw`(?:^|[\s;&|(])(?:let|eval|source|\.|trap|watch|sudo|runuser|declare|typeset|local|read|unset)\s`,
+  String.raw`(?:^|[\s;&|(])(?:ba|da|k|z)?sh\s+(?:-[-\w]*\s+)*-\w*c`,
+  String.raw`(?:^|[\s;&|(])su\s[^;&|\n]*-\w*c`,
+  String.raw`(?:^|[\s;&|(\[])(?:test|\[)\s+(?:!\s+)?-v\s`,
+  String.raw`(?:^|[\s;&|(])printf\s+(?:-\S+\s+)*-v`,
+].join("|"));
+/** Any reference bash could make to a bound value, placeholders or not (`${1}`, `$@`, `${!1}`, `${ARGUMENTS}`). */
+const REFERS_TO_VALUES = /\$\{?[!#]?(?:ARGUMENTS\b|[1-9@*])/;
 
 /** How a bound value is referred to: quoted so bash neither splits nor globs it; an empty unquoted one is no word at all, as Claude Code's empty substitution is. */
 function reference(name: string, quote: string): string {
@@ -111,7 +126,7 @@ function refusal(value: string, use: PlaceholderUse): string | undefined {
 /** Binds a `!`…`` line's placeholders to the values; throws COMMAND_ARGUMENT_REFUSED (400) or COMMAND_LINE_UNSAFE (403). */
 export function bindShellLine(qname: string, line: string, values: ShellLineValues): BoundShellLine {
   const { script, uses } = rewriteShellLine(line);
-  if (uses.some((u) => u.name !== "CLAUDE_PLUGIN_ROOT") && CODE_CONTEXT.test(line)) throw ShellLineErrors.COMMAND_LINE_UNSAFE([qname, line]);
+  if ((uses.some((u) => u.name !== "CLAUDE_PLUGIN_ROOT") || REFERS_TO_VALUES.test(line)) && CODE_CONTEXT.test(line)) throw ShellLineErrors.COMMAND_LINE_UNSAFE([qname, line]);
   const valueOf = (name: string) => (name === "ARGUMENTS" ? values.raw.trim() : name === "CLAUDE_PLUGIN_ROOT" ? values.root : values.argv[Number(name) - 1] ?? "");
   for (const use of uses) {
     const why = refusal(valueOf(use.name), use);
@@ -119,5 +134,8 @@ export function bindShellLine(qname: string, line: string, values: ShellLineValu
   }
   const highest = Math.max(0, ...uses.filter((u) => /^\d+$/.test(u.name)).map((u) => Number(u.name)));
   const positional = Array.from({ length: highest }, (_, i) => values.argv[i] ?? "");
-  return { script, positional, env: { ARGUMENTS: values.raw.trim(), CLAUDE_PLUGIN_ROOT: values.root } };
+  // $ARGUMENTS is handed on only to a line that places it: a `${ARGUMENTS}` written otherwise stays empty.
+  const env: Record<string, string> = { CLAUDE_PLUGIN_ROOT: values.root };
+  if (uses.some((u) => u.name === "ARGUMENTS")) env.ARGUMENTS = values.raw.trim();
+  return { script, positional, env };
 }

@@ -49,6 +49,31 @@ describe("a shell line's placeholders are bound to values bash never parses", ()
     expect(refused("eval $1", "id")).toBe("COMMAND_LINE_UNSAFE");
   });
 
+  test("every place where bash would run a value as code refuses the line (403), whatever the value", () => {
+    const payload = "z[$(echo PWNED >&2)]";
+    const bound = (line: string) => {
+      try {
+        return bindShellLine("t:cmd", line, { argv: [payload], raw: payload, root: "/r" });
+      } catch (error) {
+        return (error as { code: string }).code;
+      }
+    };
+    const lines = [
+      'bash -lc "echo $1"', 'sh -ec "$1"', "bash --norc -c $1", "zsh -c $ARGUMENTS", 'su root -c "$1"', 'sudo -u x "$1"',
+      'echo "${a[$1]}"', "a[$1]=x", '[ -v "$1" ]', 'test -v "$1"', 'printf -v "$1" x', "echo $[ $1 ]", 'echo "${x:$1}"',
+      'declare -i n="$1"', 'local n="$1"', 'trap "$1" EXIT', 'watch "$1"', 'read "$1" <<< x', 'unset "$1"', 'echo "${!1}"',
+      "echo $(( $1 ))", "[[ $1 -eq 1 ]]", "let n=$1", "eval $1", "source $1", ". $1",
+      // References bash makes to the values without a Claude Code placeholder are judged the same.
+      'read "${1}" <<< x', 'echo "${!ARGUMENTS}"', "(( ${ARGUMENTS} ))",
+    ];
+    for (const line of lines) expect([line, bound(line)]).toEqual([line, "COMMAND_LINE_UNSAFE"]);
+    // Plain uses stay allowed, and a value still arrives as one literal word.
+    for (const line of ['printf "[%s]" "$1"', "git log -- $1", 'grep -v -- "$1" notes.txt', "ssh-keygen -l -f x$1", "git push origin $1"]) {
+      expect(typeof bound(line)).toBe("object");
+    }
+    expect(runBound('printf "[%s]" "$1"', [payload])).toBe(`[${payload}]`);
+  });
+
   test("the rewrite knows which placeholder begins a word and which follows `--`", () => {
     expect(rewriteShellLine("git log -- $1 && echo x$2").uses).toEqual([
       { name: "1", startsWord: true, afterOptionsEnd: true },
