@@ -53,7 +53,7 @@ export function anthropicRoutes(upstream: Upstream, forwarding: NodeForwarding) 
     // A whole answer: asked for, or what a server sent to a stream request (then sent as the stream's events).
     const chat = (await res.json().catch(() => null)) as Record<string, unknown> | null;
     if (!chat?.choices) {
-      ended(null);
+      o.end(502);
       const message = "The model server answered with a body that is not a chat completion";
       if (stream) return new Response(streamErrorEvent("anthropic", message), { headers: SSE_HEADERS });
       return Response.json(anthropicErrorBody({ status: 502, message, code: "UPSTREAM", param: null }), { status: 502 });

@@ -59,10 +59,14 @@ export function ollamaRoutes(upstream: Upstream, forwarding: NodeForwarding) {
     }
     // A whole answer: asked for, or what a server sent to a stream request (then one closing line, as for tool calls).
     const whole = (await res.json().catch(() => null)) as Record<string, unknown> | null;
-    o.end(whole?.choices ? 200 : 502);
-    if (!whole?.choices) return Response.json({ error: "The model server answered with a body that is not a completion" }, { status: 502 });
+    if (!whole?.choices) {
+      o.end(502);
+      return Response.json({ error: "The model server answered with a body that is not a completion" }, { status: 502 });
+    }
     const answer = ollamaAnswer(kind, whole, model, startedAt);
+    // Usage before the end: the end charges the key's token window and writes the tokens to the metrics.
     o.setUsage(answer.prompt_eval_count, answer.eval_count);
+    o.end(200);
     if (!stream) return Response.json(answer);
     return new Response(ndjsonLine(answer), { headers: { "content-type": "application/x-ndjson" } });
   }

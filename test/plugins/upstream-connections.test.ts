@@ -40,3 +40,15 @@ test("a pooled connection the model server reset is retried on a fresh one: ever
   expect(stats.answered).toBe(6);
   expect(stats.resets).toBeGreaterThan(0);
 });
+
+test("a whole Ollama answer charges its tokens: they reach the metrics (the end of a request counts what usage says)", async () => {
+  const tokens = async () => {
+    const text = await (await g.api("/metrics")).text();
+    return Number(/^gantry_inference_tokens_total\{model="stale",kind="completion"\} (\d+)/m.exec(text)?.[1] ?? 0);
+  };
+  const before = await tokens();
+  const res = await g.api("/api/chat", json("POST", { model: "stale", messages: [{ role: "user", content: "hi" }], stream: false }));
+  expect(res.status).toBe(200);
+  expect(await res.json()).toMatchObject({ model: "stale", message: { content: "fresh" }, eval_count: 1 });
+  expect(await tokens()).toBe(before + 1);
+});
