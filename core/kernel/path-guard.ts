@@ -3,7 +3,7 @@
  * packages, plugin folders, agents' file tools): real paths only, inside the root, never gantry's
  * own state in the data dir; links that leave the root are refused and reported, never followed.
  */
-import { closeSync, constants, existsSync, fstatSync, ftruncateSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync, writeSync, type Stats } from "node:fs";
+import { closeSync, constants, existsSync, fstatSync, ftruncateSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync, writeSync, type Stats } from "node:fs";
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { capEcho, createError, defineErrors } from "./errors.ts";
 
@@ -225,11 +225,25 @@ export class PathGuard {
    * checked before anything is truncated: a link put in its place meanwhile is refused.
    */
   writeInside(rootReal: string, real: string, content: string | Uint8Array, where: string): void {
-    const fd = openChecked(real, constants.O_WRONLY | constants.O_CREAT | (constants.O_NOFOLLOW ?? 0), where);
+    // O_NONBLOCK: a FIFO without a reader must fail the open, not hang the process. O_EXCL first, so a
+    // file this call created is removed again when the check below refuses where it landed.
+    const flags = constants.O_WRONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
+    let created = true;
+    let fd: number;
+    try {
+      fd = openSync(real, flags | constants.O_CREAT | constants.O_EXCL, 0o644);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw openError(real, error, where);
+      created = false;
+      fd = openChecked(real, flags, where);
+    }
     try {
       const opened = openedPath(fd, real);
-      const reason = opened === null ? "outside_root" : this.refusal(rootReal, opened);
-      if (reason) throw outside(real, reason, where);
+      const reason = opened === null ? "outside_root" : this.refusal(rootReal, opened) ?? (fstatSync(fd).isFile() ? undefined : "not_a_file");
+      if (reason) {
+        if (created && opened !== null) rmSync(opened, { force: true });
+        throw outside(real, reason, where);
+      }
       ftruncateSync(fd, 0);
       const bytes = typeof content === "string" ? Buffer.from(content) : content;
       for (let done = 0; done < bytes.byteLength;) done += writeSync(fd, bytes, done);
@@ -254,10 +268,15 @@ function openChecked(path: string, flags: number, where: string): number {
   try {
     return openSync(path, flags, 0o644);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") throw PathErrors.PATH_NOT_FOUND([path, where]);
-    throw outside(path, code === "ELOOP" ? "outside_root" : "unreadable", where);
+    throw openError(path, error, where);
   }
+}
+
+/** A failed open as the API's error. */
+function openError(path: string, error: unknown, where: string): Error {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === "ENOENT") return PathErrors.PATH_NOT_FOUND([path, where]);
+  return outside(path, code === "ELOOP" ? "outside_root" : "unreadable", where);
 }
 
 /** Where an open descriptor points: the kernel's own answer on Linux; elsewhere the path, if it still names the same file (else null). */

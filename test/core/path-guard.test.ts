@@ -30,6 +30,20 @@ afterAll(() => {
 });
 
 describe("path guard", () => {
+  test("a write to a FIFO is refused without waiting for a reader; a write through a swapped-in folder link leaves no file behind", () => {
+    const fifo = join(root, "pipe");
+    expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
+    const realRoot = guard.resolve([root], ".", { where: "the test root" }).real;
+    expect(codeOf(() => guard.writeInside(realRoot, fifo, "x", "the test root"))).toBe("PATH_OUTSIDE_ROOT:unreadable");
+    unlinkSync(fifo);
+    // The folder checked became a link out of the root before the write.
+    const swapped = join(root, "swapped");
+    symlinkSync(outside, swapped);
+    expect(codeOf(() => guard.writeInside(realRoot, join(swapped, "new.txt"), "x", "the test root"))).toBe("PATH_OUTSIDE_ROOT:outside_root");
+    expect(() => readFileSync(join(outside, "new.txt"))).toThrow();
+    unlinkSync(swapped);
+  });
+
   test("containment is by whole segments", () => {
     expect(isInside("/data", "/data")).toBe(true);
     expect(isInside("/data", "/data/x")).toBe(true);
