@@ -97,7 +97,8 @@ class EventSegments {
   readonly #boundaries = new EventBoundaries();
   readonly #parser = createParser({ onEvent: (e) => void this.#batch.push(e) });
   #batch: EventSourceMessage[] = [];
-  #tail: Uint8Array | null = null;
+  /** The pieces of an event not yet whole, joined once it ends (joining per chunk would copy a long event over and over). */
+  #tail: Uint8Array[] = [];
 
   constructor(private readonly handler: StreamHandler) {}
 
@@ -105,19 +106,21 @@ class EventSegments {
     const end = this.#boundaries.lastEnd(chunk);
     const tail = this.#tail;
     if (end === -1) {
-      this.#tail = tail ? concat([tail, chunk]) : chunk;
+      tail.push(chunk);
       return null;
     }
-    const complete = tail ? concat([tail, chunk.subarray(0, end)]) : end === chunk.length ? chunk : chunk.subarray(0, end);
-    this.#tail = end < chunk.length ? chunk.slice(end) : null;
+    const complete = tail.length > 0 ? concat([...tail, chunk.subarray(0, end)]) : end === chunk.length ? chunk : chunk.subarray(0, end);
+    this.#tail = end < chunk.length ? [chunk.slice(end)] : [];
     return this.#segment(complete);
   }
 
   /** At a clean end: an event the server did not close with a blank line still counts (servers that omit it). */
   rest(): Uint8Array | null {
     const tail = this.#tail;
-    this.#tail = null;
-    return tail ? this.#segment(concat([tail, encoder.encode("\n\n")]), tail) : null;
+    this.#tail = [];
+    if (tail.length === 0) return null;
+    const bare = concat(tail);
+    return this.#segment(concat([bare, encoder.encode("\n\n")]), bare);
   }
 
   /** The bytes to send for complete events: the same bytes when every event is kept, else the kept ones re-encoded. */

@@ -20,6 +20,8 @@ export interface StreamReport {
 const encoder = new TextEncoder();
 const DONE = encoder.encode("data: [DONE]\n\n");
 const FINISHED = /"finish_reason"\s*:\s*"/;
+/** A `usage` field that holds an object (`"usage":null` on every chunk is OpenAI's shape once usage is asked for). */
+const USAGE_OBJECT = /"usage"\s*:\s*\{/;
 const ERROR_EVENT = /^\s*\{\s*"error"\s*:/;
 const CONTENT = /"(?:content|text|reasoning_content|arguments)"\s*:\s*"[^"]/;
 const RESPONSES_END = /"type"\s*:\s*"(?:response\.completed|response\.failed|response\.incomplete|error)"/;
@@ -77,7 +79,8 @@ export class ServerEvents implements StreamHandler {
       this.#token = true;
       this.report.firstToken();
     }
-    let text: string | null = data.includes('"usage"') ? this.#usage(data) : data;
+    // `"usage":null` (OpenAI's shape once usage is asked for) is on every chunk: only an object is read.
+    let text: string | null = data.includes('"usage"') && USAGE_OBJECT.test(data) ? this.#usage(data) : data;
     if (text === null) return DROP;
     if (this.#quoted !== null) text = renamedModel(text, this.#quoted) ?? text;
     return text === data ? KEEP : encodeEvent({ ...e, data: text });
