@@ -59,7 +59,11 @@ export class SessionService {
   }
 
   #signing(): ReturnType<typeof signerFor> {
-    return (this.#signer ??= signerFor(this.#secret));
+    // A failed first load is not kept: the next sign-in tries again.
+    return (this.#signer ??= signerFor(this.#secret).catch((error: unknown) => {
+      this.#signer = undefined;
+      throw error;
+    }) as ReturnType<typeof signerFor>);
   }
 
   async reload(): Promise<void> {

@@ -60,6 +60,7 @@ export class CronScheduler {
   readonly #timers = new Map<string, Cron>();
   /** Job id → the run in progress (kept until the command settles, even past a timeout). */
   readonly #busy = new Map<string, Promise<unknown>>();
+  #stopped = false;
   #deps: SchedulerDependencies | undefined;
 
   constructor(private readonly scope: KeepScope, private readonly store: JobStore, private readonly commands: CoreCommandsService, private readonly cluster: CoreClusterService) {}
@@ -105,6 +106,7 @@ export class CronScheduler {
   }
 
   stopAll(): void {
+    this.#stopped = true;
     for (const id of [...this.#timers.keys()]) this.disarm(id);
   }
 
@@ -112,7 +114,8 @@ export class CronScheduler {
   async #fire(job: JobRow, tick: Date): Promise<Started | undefined> {
     // A tick during startup waits for the plugins still being set up, then runs (late) with the command registered.
     await this.#deps!.pluginsStarted();
-    if (!this.cluster.isLeader) return undefined;
+    // Stopped meanwhile (a reload during startup): the next generation fires this tick, not this one.
+    if (this.#stopped || !this.cluster.isLeader) return undefined;
     if (this.cluster.enabled && !(await this.cluster.confirmLeadership())) return undefined;
     return this.#begin(job.id, "schedule", `cron:${job.name}`, tick);
   }
