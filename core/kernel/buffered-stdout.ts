@@ -9,6 +9,10 @@ const FLUSH_EVERY_MS = 250;
 
 type SonicBoom = ReturnType<typeof pino.destination>;
 
+/** Destinations still gathering lines: one exit hook for all of them (one per gantry would pile up listeners). */
+const LIVE = new Set<BufferedStdout>();
+let exitHooked = false;
+
 /**
  * pino's asynchronous destination (sonic-boom: partial writes, EAGAIN, a synchronous flush at exit)
  * behind a block gatherer: sonic-boom measures the bytes of what it already holds on every write,
@@ -18,15 +22,24 @@ export class BufferedStdout {
   readonly #out: SonicBoom = pino.destination({ sync: false });
   #block = "";
   readonly #timer = setInterval(() => this.#pass(), FLUSH_EVERY_MS);
+  /** Drained at shutdown: later lines (a last word after the drain) are written at once. */
+  #closed = false;
 
   constructor() {
     this.#timer.unref();
-    // Whatever the process's end (an uncaught error included), what is held is written synchronously.
-    process.once("exit", () => this.#writeNow());
+    LIVE.add(this);
+    if (!exitHooked) {
+      exitHooked = true;
+      // Whatever the process's end (an uncaught error included), what is held is written synchronously.
+      process.once("exit", () => {
+        for (const live of LIVE) live.#writeNow();
+      });
+    }
   }
 
   /** pino's one call per line. */
   write(line: string): void {
+    if (this.#closed) return writeAllSync((this.#out as unknown as { fd: number }).fd, Buffer.from(line));
     this.#block += line;
     if (this.#block.length >= BLOCK_CHARS) this.#pass();
   }
@@ -55,6 +68,9 @@ export class BufferedStdout {
       });
     }
     this.#writeNow();
+    this.#closed = true;
+    clearInterval(this.#timer);
+    LIVE.delete(this);
   }
 
   /** Synchronously: what sonic-boom holds, then the block gathered since (no event loop at exit for an asynchronous write). */
