@@ -40,6 +40,7 @@ export interface RenderSettings {
 
 const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"];
 const PROFILE_PREFIX = "gantry-chromium-";
+const PROFILE_NAME = /^gantry-chromium-(\d+)-/;
 
 interface Tab {
   page: Page;
@@ -253,13 +254,11 @@ export class RenderService {
   }
 }
 
-/** Removes profile folders whose gantry process is gone (named gantry-chromium-<pid>-...). */
+/** Removes profile folders whose gantry process is gone (named gantry-chromium-<pid>-...); any other name is not gantry's to remove. */
 function sweepProfiles(): void {
   for (const entry of readdirSync(tmpdir())) {
-    if (!entry.startsWith(PROFILE_PREFIX)) continue;
-    const pid = Number(entry.slice(PROFILE_PREFIX.length).split("-")[0]);
-    if (Number.isInteger(pid) && pid > 0 && alive(pid)) continue;
-    rmSync(join(tmpdir(), entry), { recursive: true, force: true });
+    const pid = Number(PROFILE_NAME.exec(entry)?.[1] ?? 0);
+    if (pid > 0 && !alive(pid)) rmSync(join(tmpdir(), entry), { recursive: true, force: true });
   }
 }
 
