@@ -3,9 +3,8 @@
  * do not serve /v1/messages themselves: request, answer, and the stream's events
  * (message_start, content_block_*, message_delta, message_stop).
  */
-import type { EventSourceMessage } from "eventsource-parser";
-import { concat, DROP, type StreamHandler, type Verdict } from "./relay.ts";
-import { openAiChunk, unfinished, upstreamMessage, type StreamReport } from "./server-events.ts";
+import { concat, DROP, type Verdict } from "./relay.ts";
+import { ChatTranslation, type StreamReport } from "./server-events.ts";
 import { sseEvent } from "./sse.ts";
 
 type Json = Record<string, any>;
@@ -126,28 +125,19 @@ export function messageAsEvents(message: Json): Uint8Array {
  * breaks or ends before it finished ends with Anthropic's error event (the SDK raises it), never
  * with an empty end_turn message.
  */
-export class MessageTranslation implements StreamHandler {
-  readonly passThrough = false;
+export class MessageTranslation extends ChatTranslation {
   readonly #usage = { input_tokens: 0, output_tokens: 0 };
   readonly #tools = new Map<number, number>(); // OpenAI tool index → content block index
   #index = -1;
   #open: "text" | "tool" | null = null;
   #stop = "end_turn";
   #started = false;
-  #finished = false;
-  #failed = false;
 
-  constructor(private readonly model: string, private readonly report: StreamReport) {}
+  constructor(private readonly model: string, private readonly report: StreamReport) {
+    super();
+  }
 
-  event(e: EventSourceMessage): Verdict {
-    if (this.#failed) return DROP;
-    const chunk = openAiChunk(e);
-    if (chunk === "done") this.#finished = true;
-    if (chunk === "done" || chunk === null) return DROP;
-    if (chunk.error) {
-      this.#failed = true;
-      return sent("error", { error: { type: "api_error", message: upstreamMessage(chunk, 500) } });
-    }
+  protected chunk(chunk: Record<string, any>): Verdict {
     const out: Uint8Array[] = [];
     if (!this.#started) out.push(this.#start(chunk.id));
     const u = chunk.usage as { prompt_tokens?: number; completion_tokens?: number } | undefined;
@@ -157,14 +147,18 @@ export class MessageTranslation implements StreamHandler {
     return out.length === 0 ? DROP : out.length === 1 ? out[0]! : concat(out);
   }
 
-  end(failure: string | null): Uint8Array | null {
-    if (this.#failed) return null;
+  protected failed(message: string): Uint8Array {
+    return sent("error", { error: { type: "api_error", message } });
+  }
+
+  /** A stream that ends before the message began gets its start first. */
+  protected override unfinished(message: string): Uint8Array {
+    return this.#started ? this.failed(message) : concat([this.#start(undefined), this.failed(message)]);
+  }
+
+  protected close(): Uint8Array | null {
     const out: Uint8Array[] = [];
     if (!this.#started) out.push(this.#start(undefined));
-    if (!this.#finished || failure) {
-      out.push(sent("error", { error: { type: "api_error", message: unfinished(failure) } }));
-      return concat(out);
-    }
     if (this.#open) out.push(sent("content_block_stop", { index: this.#index }));
     this.report.setUsage(this.#usage.input_tokens, this.#usage.output_tokens);
     out.push(sent("message_delta", { delta: { stop_reason: this.#stop, stop_sequence: null }, usage: this.#usage }));
@@ -201,7 +195,7 @@ export class MessageTranslation implements StreamHandler {
     }
     if (choice.finish_reason) {
       this.#stop = STOP_REASON[choice.finish_reason] ?? "end_turn";
-      this.#finished = true; // whole, even if the server then leaves out [DONE]
+      this.finished = true; // whole, even if the server then leaves out [DONE]
     }
   }
 }

@@ -2,9 +2,8 @@
  * Ollama's API translated onto OpenAI's: /api/chat and /api/generate requests become chat (or raw
  * completions) requests, their answers and streams become Ollama's JSON and NDJSON lines.
  */
-import type { EventSourceMessage } from "eventsource-parser";
-import { DROP, type StreamHandler, type Verdict } from "./relay.ts";
-import { openAiChunk, unfinished, upstreamMessage, type StreamReport } from "./server-events.ts";
+import { DROP, type Verdict } from "./relay.ts";
+import { ChatTranslation, type StreamReport } from "./server-events.ts";
 import { ndjsonLine } from "./sse.ts";
 
 type Json = Record<string, any>;
@@ -87,30 +86,21 @@ export function ollamaAnswer(kind: "chat" | "generate", answer: Json, model: str
  * An OpenAI stream translated into Ollama's NDJSON lines as each chunk comes; a stream that breaks
  * or ends before it finished ends with Ollama's `{"error": ...}` line (the ollama client raises it).
  */
-export class OllamaLines implements StreamHandler {
-  readonly passThrough = false;
+export class OllamaLines extends ChatTranslation {
   #usage: Json | undefined;
   #finish: string | undefined;
-  #finished = false;
-  #failed = false;
 
-  constructor(private readonly kind: "chat" | "generate", private readonly model: string, private readonly startedAt: number, private readonly report: StreamReport) {}
+  constructor(private readonly kind: "chat" | "generate", private readonly model: string, private readonly startedAt: number, private readonly report: StreamReport) {
+    super();
+  }
 
-  event(e: EventSourceMessage): Verdict {
-    if (this.#failed) return DROP;
-    const chunk = openAiChunk(e);
-    if (chunk === "done") this.#finished = true;
-    if (chunk === "done" || chunk === null) return DROP;
-    if (chunk.error) {
-      this.#failed = true;
-      return ndjsonLine({ error: upstreamMessage(chunk, 500) });
-    }
+  protected chunk(chunk: Record<string, any>): Verdict {
     if (chunk.usage) this.#usage = chunk.usage as Json;
     const choice = (chunk.choices as Json[] | undefined)?.[0];
     if (!choice) return DROP;
     if (choice.finish_reason) {
       this.#finish = choice.finish_reason;
-      this.#finished = true; // whole, even if the server then leaves out [DONE]
+      this.finished = true; // whole, even if the server then leaves out [DONE]
     }
     // Ollama sends each tool call whole; servers stream the first piece with the name and id.
     if (choice.delta?.tool_calls?.length) this.report.firstToken();
@@ -124,9 +114,11 @@ export class OllamaLines implements StreamHandler {
     });
   }
 
-  end(failure: string | null): Uint8Array | null {
-    if (this.#failed) return null;
-    if (!this.#finished || failure) return ndjsonLine({ error: unfinished(failure) });
+  protected failed(message: string): Uint8Array {
+    return ndjsonLine({ error: message });
+  }
+
+  protected close(): Uint8Array | null {
     this.report.setUsage(this.#usage?.prompt_tokens, this.#usage?.completion_tokens);
     const empty = this.kind === "chat" ? { message: { role: "assistant", content: "" } } : { response: "" };
     return ndjsonLine({ model: this.model, created_at: new Date().toISOString(), ...empty, ...closing(this.startedAt, this.#usage, this.#finish) });

@@ -155,3 +155,45 @@ export function answerAsStream(text: string, family: Exclude<ServerFamily, "raw"
   if (!chunks) return streamErrorEvent(family, "The model server answered a stream request with a JSON body that is not a completion");
   return encoder.encode(chunks.map((c) => `data: ${c}\n\n`).join(""));
 }
+
+/**
+ * A server's OpenAI chat stream translated into another family. The steps every translation shares:
+ * `[DONE]` or a finish_reason makes the answer whole, a server's error event becomes the family's
+ * (and nothing after it is sent), and a stream that ends before it is whole, or breaks, ends with the
+ * family's error. The family writes its chunks, its error and its close.
+ */
+export abstract class ChatTranslation implements StreamHandler {
+  readonly passThrough = false;
+  /** The answer is whole: `[DONE]` came, or a finish_reason (even if the server then leaves out [DONE]). */
+  protected finished = false;
+  #failed = false;
+
+  event(e: EventSourceMessage): Verdict {
+    if (this.#failed) return DROP;
+    const chunk = openAiChunk(e);
+    if (chunk === "done") this.finished = true;
+    if (chunk === "done" || chunk === null) return DROP;
+    if (chunk.error) {
+      this.#failed = true;
+      return this.failed(upstreamMessage(chunk, 500));
+    }
+    return this.chunk(chunk);
+  }
+
+  end(failure: string | null): Uint8Array | null {
+    if (this.#failed) return null;
+    return !this.finished || failure ? this.unfinished(unfinished(failure)) : this.close();
+  }
+
+  /** The end of a stream that was not whole: the family's error event. */
+  protected unfinished(message: string): Uint8Array {
+    return this.failed(message);
+  }
+
+  /** One chunk of the server's stream in the family's events. */
+  protected abstract chunk(chunk: Record<string, any>): Verdict;
+  /** The family's error event (the server's error, or a stream that did not end whole). */
+  protected abstract failed(message: string): Uint8Array;
+  /** The family's close of a whole answer. */
+  protected abstract close(): Uint8Array | null;
+}
